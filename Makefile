@@ -1,0 +1,35 @@
+# Quick start: `make demo` and `make test` on a machine with only python3 and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint docs check-docs bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[all,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/factorybrain demo --no-serve
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+docs: $(STAMP)
+	$(BIN)/factorybrain model --format markdown > docs/reference/entities.md
+
+check-docs: $(STAMP)
+	$(BIN)/factorybrain model --format markdown | diff -u docs/reference/entities.md - \
+		|| (echo "docs/reference/entities.md is stale: run 'make docs'" && exit 1)
+
+clean:
+	rm -rf $(VENV) factory.duckdb .pytest_cache

@@ -1,0 +1,10 @@
+"""Engines: anomaly, rul, spc, quality, optimize, schedule, oee, forecast, inventory, reliability, text.
+
+Each engine follows the contract of :mod:`factorybrain.engines._base`.
+"""
+
+from __future__ import annotations
+
+from factorybrain.engines._base import Engine, InstanceOf, Interval, Options
+
+__all__ = sorted(["Engine", "InstanceOf", "Interval", "Options"])
