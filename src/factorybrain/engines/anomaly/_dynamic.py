@@ -1,0 +1,323 @@
+"""A dynamic monitor: vector-autoregressive innovations watched by exponentially weighted charts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from factorybrain.engines._base import Constraint, InstanceOf, Interval
+from factorybrain.engines.anomaly._model import (
+    AnomalyModel,
+    ewma,
+    segment_bounds,
+    shrunk_covariance,
+)
+from factorybrain.exceptions import EngineError, ParameterError
+
+STATISTICS = ("level", "innovation", "innovation_variance", "sensor_variance")
+
+
+@dataclass
+class _Dynamics:
+    """What one fit of the dynamic model learns."""
+
+    coefficients: np.ndarray  # (lags * sensors, sensors): z_t ~ [z_{t-1} .. z_{t-lags}] @ coef
+    inverse_scale: np.ndarray  # 1 / standard deviation of each sensor's innovation
+    level_whitener: np.ndarray  # W with W W^T = inverse covariance of z
+    innovation_whitener: np.ndarray  # the same for the scaled innovations
+
+
+def _whitener(covariance: np.ndarray) -> np.ndarray:
+    eigenvalues, vectors = np.linalg.eigh(covariance)
+    return np.ascontiguousarray(vectors / np.sqrt(np.maximum(eigenvalues, 1e-12)))
+
+
+def _lagged(segment: np.ndarray, lags: int) -> tuple[np.ndarray, np.ndarray]:
+    rows = len(segment)
+    design = np.hstack([segment[lags - lag : rows - lag] for lag in range(1, lags + 1)])
+    return design, segment[lags:]
+
+
+class DynamicAnomalyModel(AnomalyModel):
+    """Watch what a process does that its own recent past does not explain.
+
+    A ridge vector autoregression predicts every standardized sensor from the last ``lags``
+    samples of all sensors; the prediction errors (innovations) are nearly white under normal
+    operation. Four exponentially weighted charts then watch the process:
+
+    * ``level``: the smoothed sensor vector's Mahalanobis distance (a MEWMA chart, Lowry et al.
+      1992), for steps and slow drifts;
+    * ``innovation``: the smoothed innovations' Mahalanobis distance, for changed dynamics;
+    * ``innovation_variance``: the smoothed squared norm of whitened innovations, for extra noise
+      spread over many sensors;
+    * ``sensor_variance``: the largest smoothed squared innovation of any one sensor, for extra
+      noise on a single sensor.
+
+    Each chart's limit, and then the threshold of the combined score ``max(chart / limit)``, is
+    the ``1 - target_false_alarm_rate`` quantile of charts computed on training data **held out**
+    from the fit (``calibration_folds`` contiguous folds), so the threshold reflects how the model
+    behaves on normal data it has not seen. With too little data for that, in-sample charts are
+    used. The first ``lags`` samples after the start or a gap have no innovation and are not
+    scored (``WARMUP``).
+
+    Contributions split the dominant chart over the sensors: ``a_j (C^-1 a)_j`` for the two
+    Mahalanobis charts, the excess smoothed squared innovation per sensor for the variance charts.
+
+    Args:
+        lags: Past samples the autoregression uses.
+        level_smoothing: Weight of the newest sample in the level and innovation charts.
+        variance_smoothing: Weight of the newest sample in the two variance charts.
+        ridge: Ridge penalty of the autoregression, relative to the number of rows.
+        shrinkage: Shrinkage of the covariance matrices towards the identity.
+        statistics: The charts to combine (any of ``level``, ``innovation``,
+            ``innovation_variance``, ``sensor_variance``).
+        calibration_folds: Contiguous folds of the training data for held-out calibration.
+        target_false_alarm_rate: Fraction of held-out normal samples above the threshold.
+        n_regimes, regime_columns, max_gap, stuck_run, drift_smoothing, max_excluded_fraction:
+            Data handling, see :class:`AnomalyModel`.
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **AnomalyModel._common_constraints,
+        "lags": [Interval(int, 1, None)],
+        "level_smoothing": [Interval(float, 0, 1, closed="right")],
+        "variance_smoothing": [Interval(float, 0, 1, closed="right")],
+        "ridge": [Interval(float, 0, None)],
+        "shrinkage": [Interval(float, 0, 1)],
+        "statistics": [InstanceOf((tuple, list))],
+        "calibration_folds": [Interval(int, 2, None)],
+    }
+
+    def __init__(
+        self,
+        *,
+        lags: int = 2,
+        level_smoothing: float = 0.3,
+        variance_smoothing: float = 0.1,
+        ridge: float = 0.01,
+        shrinkage: float = 0.05,
+        statistics: Sequence[str] = STATISTICS,
+        calibration_folds: int = 2,
+        target_false_alarm_rate: float = 0.01,
+        n_regimes: int = 1,
+        regime_columns: Sequence[int | str] | None = None,
+        max_gap: int = 10,
+        stuck_run: int = 20,
+        drift_smoothing: float | None = 0.01,
+        max_excluded_fraction: float = 0.5,
+    ) -> None:
+        self.lags = lags
+        self.level_smoothing = level_smoothing
+        self.variance_smoothing = variance_smoothing
+        self.ridge = ridge
+        self.shrinkage = shrinkage
+        self.statistics = statistics
+        self.calibration_folds = calibration_folds
+        self.target_false_alarm_rate = target_false_alarm_rate
+        self.n_regimes = n_regimes
+        self.regime_columns = regime_columns
+        self.max_gap = max_gap
+        self.stuck_run = stuck_run
+        self.drift_smoothing = drift_smoothing
+        self.max_excluded_fraction = max_excluded_fraction
+
+    def _min_rows(self, sensors: int) -> int:
+        return max(10 * self.lags + 20, 2 * sensors + self.lags)
+
+    # ------------------------------------------------------------------ fitting
+    def _fit_model(self, segments: list[np.ndarray]) -> None:
+        chosen = list(self.statistics)
+        unknown = [name for name in chosen if name not in STATISTICS]
+        if not chosen or unknown:
+            raise ParameterError(
+                f"The 'statistics' parameter of DynamicAnomalyModel must list some of "
+                f"{list(STATISTICS)}. Got {self.statistics!r} instead."
+            )
+        self._use = np.array([name in chosen for name in STATISTICS])
+        self.dynamics_ = self._learn(segments)
+        held_out = self._held_out_charts(segments)
+        if len(held_out) < 50:
+            held_out = np.vstack([self._charts(self.dynamics_, s)[0] for s in segments])
+            held_out = held_out[np.isfinite(held_out).all(axis=1)]
+        quantile = 1.0 - float(self.target_false_alarm_rate or 0.01)
+        limits = np.quantile(held_out, quantile, axis=0, method="higher")
+        self.limits_ = np.where(self._use, np.maximum(limits, 1e-12), np.inf)
+        self._calibration = (held_out / self.limits_).max(axis=1)
+
+    def _calibration_scores(self, segments: list[np.ndarray]) -> np.ndarray:
+        return self._calibration
+
+    def _learn(self, segments: list[np.ndarray]) -> _Dynamics:
+        pieces = [_lagged(s, self.lags) for s in segments if len(s) > self.lags]
+        if not pieces:
+            raise EngineError(
+                f"DynamicAnomalyModel needs training runs longer than lags={self.lags}."
+            )
+        design = np.vstack([p[0] for p in pieces])
+        target = np.vstack([p[1] for p in pieces])
+        gram = design.T @ design + self.ridge * len(design) * np.eye(design.shape[1])
+        coefficients = np.linalg.solve(gram, design.T @ target)
+        innovations = target - design @ coefficients
+        scale = innovations.std(axis=0, ddof=1)
+        scale = np.where(scale > 1e-9, scale, 1.0)
+        level = shrunk_covariance(np.vstack(segments), self.shrinkage)
+        scaled = innovations / scale
+        return _Dynamics(
+            coefficients=np.ascontiguousarray(coefficients),
+            inverse_scale=1.0 / scale,
+            level_whitener=_whitener(level),
+            innovation_whitener=_whitener(shrunk_covariance(scaled, self.shrinkage)),
+        )
+
+    def _held_out_charts(self, segments: list[np.ndarray]) -> np.ndarray:
+        """Charts of each fold computed by a model fitted on the other folds."""
+        lengths = [len(s) for s in segments]
+        total = sum(lengths)
+        offsets = np.cumsum([0, *lengths])
+        burn_in = int(np.ceil(2.0 / min(self.level_smoothing, self.variance_smoothing)))
+        edges = np.linspace(0, total, self.calibration_folds + 1).astype(int)
+        charts = []
+        for low, high in zip(edges[:-1], edges[1:], strict=True):
+            inside, outside = [], []
+            for segment, start in zip(segments, offsets[:-1], strict=True):
+                a, b = np.clip([low - start, high - start], 0, len(segment))
+                if b > a:
+                    inside.append(segment[a:b])
+                outside.extend(piece for piece in (segment[:a], segment[b:]) if len(piece))
+            usable = [p for p in outside if len(p) > self.lags]
+            if sum(len(p) for p in usable) < self._min_rows(segments[0].shape[1]):
+                continue
+            dynamics = self._learn(usable)
+            for piece in inside:
+                if len(piece) > self.lags + burn_in:
+                    charts.append(self._charts(dynamics, piece)[0][self.lags + burn_in :])
+        if not charts:
+            return np.empty((0, len(STATISTICS)))
+        return np.vstack(charts)
+
+    # ------------------------------------------------------------------ batch scoring
+    def _charts(
+        self, dynamics: _Dynamics, segment: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The four charts per row of one contiguous segment (NaN for the first ``lags`` rows)."""
+        rows, sensors = segment.shape
+        charts = np.full((rows, len(STATISTICS)), np.nan)
+        parts: dict[str, np.ndarray] = {}
+        if rows <= self.lags:
+            return charts, parts
+        design, target = _lagged(segment, self.lags)
+        innovation = (target - design @ dynamics.coefficients) * dynamics.inverse_scale
+        level = ewma(target, self.level_smoothing)
+        innovation_mean = ewma(innovation, self.level_smoothing)
+        whitened = innovation @ dynamics.innovation_whitener
+        spread = ewma(
+            np.einsum("ij,ij->i", whitened, whitened)[:, None] / sensors,
+            self.variance_smoothing,
+            1.0,
+        )[:, 0]
+        sensor_spread = ewma(innovation**2, self.variance_smoothing, 1.0)
+        level_white = level @ dynamics.level_whitener
+        mean_white = innovation_mean @ dynamics.innovation_whitener
+        charts[self.lags :, 0] = np.einsum("ij,ij->i", level_white, level_white)
+        charts[self.lags :, 1] = np.einsum("ij,ij->i", mean_white, mean_white)
+        charts[self.lags :, 2] = spread
+        charts[self.lags :, 3] = sensor_spread.max(axis=1)
+        parts["level"] = level * (level_white @ dynamics.level_whitener.T)
+        parts["innovation"] = innovation_mean * (mean_white @ dynamics.innovation_whitener.T)
+        parts["spread"] = sensor_spread
+        return charts, parts
+
+    def _score_model(
+        self, z: np.ndarray, starts: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        rows, sensors = z.shape
+        charts = np.full((rows, len(STATISTICS)), np.nan)
+        contributions = np.zeros((rows, sensors))
+        for begin, end in segment_bounds(starts):
+            block, parts = self._charts(self.dynamics_, z[begin:end])
+            charts[begin:end] = block
+            if not parts:
+                continue
+            ratios = block[self.lags :] / self.limits_
+            score = ratios.max(axis=1)
+            dominant = ratios.argmax(axis=1)
+            spread_excess = np.maximum(parts["spread"] - 1.0, 0.0)
+            options = [parts["level"], parts["innovation"], spread_excess, spread_excess]
+            chosen = np.zeros_like(options[0])
+            for index, option in enumerate(options):
+                chosen = np.where((dominant == index)[:, None], option, chosen)
+            chosen = np.maximum(chosen, 0.0)
+            total = chosen.sum(axis=1, keepdims=True)
+            contributions[begin + self.lags : end] = np.divide(
+                chosen * score[:, None], total, out=np.zeros_like(chosen), where=total > 0
+            )
+        scores = (charts / self.limits_).max(axis=1)
+        statistics = {name: charts[:, i] for i, name in enumerate(STATISTICS) if self._use[i]}
+        return scores, contributions, statistics
+
+    # ------------------------------------------------------------------ stream scoring
+    def _new_state(self) -> Any:
+        sensors = len(self.dynamics_.inverse_scale)
+        return _DynamicState(sensors, self.lags)
+
+    def _score_state(self, state: Any, z: np.ndarray) -> float:
+        s: _DynamicState = state
+        lagged = s.lagged
+        sensors = len(z)
+        if s.count < self.lags:
+            lagged[sensors:] = lagged[:-sensors]
+            lagged[:sensors] = z
+            s.count += 1
+            return float("nan")
+        dynamics = self.dynamics_
+        np.dot(lagged, dynamics.coefficients, out=s.innovation)
+        np.subtract(z, s.innovation, out=s.innovation)
+        s.innovation *= dynamics.inverse_scale
+        lagged[sensors:] = lagged[:-sensors]
+        lagged[:sensors] = z
+        keep = 1.0 - self.level_smoothing
+        s.level *= keep
+        np.multiply(z, self.level_smoothing, out=s.step)
+        s.level += s.step
+        np.dot(s.level, dynamics.level_whitener, out=s.white)
+        level = float(np.dot(s.white, s.white))
+        s.mean *= keep
+        np.multiply(s.innovation, self.level_smoothing, out=s.step)
+        s.mean += s.step
+        np.dot(s.mean, dynamics.innovation_whitener, out=s.white)
+        mean = float(np.dot(s.white, s.white))
+        np.dot(s.innovation, dynamics.innovation_whitener, out=s.white)
+        v = self.variance_smoothing
+        s.spread = (1.0 - v) * s.spread + v * float(np.dot(s.white, s.white)) / sensors
+        np.multiply(s.innovation, s.innovation, out=s.step)
+        s.step *= v
+        s.sensor_spread *= 1.0 - v
+        s.sensor_spread += s.step
+        limits = self.limits_
+        return max(
+            level / limits[0],
+            mean / limits[1],
+            s.spread / limits[2],
+            float(s.sensor_spread.max()) / limits[3],
+        )
+
+
+class _DynamicState:
+    """Constant-size state of one stream of the dynamic model."""
+
+    def __init__(self, sensors: int, lags: int) -> None:
+        self.count = 0
+        self.lagged = np.zeros(sensors * lags)
+        self.innovation = np.zeros(sensors)
+        self.level = np.zeros(sensors)
+        self.mean = np.zeros(sensors)
+        self.step = np.zeros(sensors)
+        self.white = np.zeros(sensors)
+        self.spread = 1.0
+        self.sensor_spread = np.ones(sensors)
+
+
+__all__ = ["STATISTICS", "DynamicAnomalyModel"]
