@@ -105,7 +105,7 @@ class DynamicAnomalyModel(AnomalyModel):
         n_regimes: int = 1,
         regime_columns: Sequence[int | str] | None = None,
         max_gap: int = 10,
-        stuck_run: int = 20,
+        stuck_run: int | None = 20,
         drift_smoothing: float | None = 0.01,
         max_excluded_fraction: float = 0.5,
     ) -> None:

@@ -71,8 +71,10 @@ class AnomalyModel(Engine):
       excluded from the score. When more than ``max_excluded_fraction`` of the sensors are
       excluded, the row is ``NOT_SCORED`` (score NaN).
     * Stuck sensor (same value for more samples than the longer of ``stuck_run`` and twice its
-      longest flat run in training): ``STUCK`` and excluded.
-    * Drifting sensor (its slow average disagrees with what the other sensors imply): ``DRIFT``.
+      longest flat run in training): ``STUCK`` and excluded (``stuck_run=None`` turns this off,
+      for sensors that legitimately hold a value).
+    * Drifting sensor (its slow average disagrees with what the other sensors imply): ``DRIFT``
+      (``drift_smoothing=None`` turns this off).
     * Regime never seen in training (an unknown key, or far from every training cluster):
       ``UNSEEN_REGIME``, score NaN: the model does not know what normal looks like there.
     * Time gap of more than ``max_gap`` sampling intervals (with ``timestamps``): ``GAP``; dynamic
@@ -86,7 +88,7 @@ class AnomalyModel(Engine):
         "n_regimes": [Interval(int, 1, None)],
         "regime_columns": [InstanceOf((list, tuple, type(None)))],
         "max_gap": [Interval(int, 0, None)],
-        "stuck_run": [Interval(int, 2, None)],
+        "stuck_run": [Interval(int, 2, None), InstanceOf((type(None),))],
         "drift_smoothing": [Interval(float, 0, 1, closed="right"), InstanceOf((type(None),))],
         "max_excluded_fraction": [Interval(float, 0, 1, closed="left")],
     }
@@ -95,7 +97,7 @@ class AnomalyModel(Engine):
     n_regimes: int
     regime_columns: Sequence[int | str] | None
     max_gap: int
-    stuck_run: int
+    stuck_run: int | None
     drift_smoothing: float | None
     max_excluded_fraction: float
 
@@ -173,14 +175,17 @@ class AnomalyModel(Engine):
         self._drift_matrix = precision / np.sqrt(np.diag(precision))[None, :]
         equal = np.vstack([np.zeros((1, sensors), bool), values[1:] == values[:-1]])
         longest_flat = run_lengths(equal).max(axis=0) if rows else np.zeros(sensors)
-        self.stuck_limit_ = np.maximum(self.stuck_run, 2 * longest_flat + 1)
+        if self.stuck_run is None:
+            self.stuck_limit_ = np.full(sensors, np.iinfo(np.int64).max)
+        else:
+            self.stuck_limit_ = np.maximum(self.stuck_run, 2 * longest_flat + 1)
         if self.drift_smoothing is not None:
             train_drift = [
                 np.abs(ewma(segment @ self._drift_matrix, self.drift_smoothing)).max(axis=0)
                 for segment in segments
             ]
             floor = 5.0 * np.sqrt(self.drift_smoothing / (2.0 - self.drift_smoothing))
-            self.drift_limit_ = np.maximum(1.5 * np.max(train_drift, axis=0), floor)
+            self.drift_limit_ = np.maximum(3.0 * np.max(train_drift, axis=0), floor)
         self._fit_model(segments)
         if self.target_false_alarm_rate is None:
             self.threshold_ = self._default_threshold()
