@@ -1,1 +1,37 @@
-"""model layer of factorybrain."""
+"""The factory model: entity types, fields, identity, relations and genealogy edges."""
+
+from __future__ import annotations
+
+from factorybrain.model._entities import (
+    ASSET_LEVELS,
+    EDGE_TYPES,
+    ENTITY_TYPES,
+    edge_type,
+    entity_type,
+)
+from factorybrain.model._reference import reference_markdown
+from factorybrain.model._types import (
+    FIELD_TYPES,
+    IDENTITY_FIELDS,
+    SYSTEM_COLUMNS,
+    EdgeType,
+    EntityType,
+    Field,
+)
+
+__all__ = sorted(
+    [
+        "ASSET_LEVELS",
+        "EDGE_TYPES",
+        "ENTITY_TYPES",
+        "FIELD_TYPES",
+        "IDENTITY_FIELDS",
+        "SYSTEM_COLUMNS",
+        "EdgeType",
+        "EntityType",
+        "Field",
+        "edge_type",
+        "entity_type",
+        "reference_markdown",
+    ]
+)

@@ -24,6 +24,8 @@ STATISTICS = ("level", "innovation", "innovation_variance", "sensor_variance")
 class _Dynamics:
     """What one fit of the dynamic model learns."""
 
+    center: np.ndarray  # mean of the rows this fit saw
+    inverse_spread: np.ndarray  # 1 / their standard deviation
     coefficients: np.ndarray  # (lags * sensors, sensors): z_t ~ [z_{t-1} .. z_{t-lags}] @ coef
     inverse_scale: np.ndarray  # 1 / standard deviation of each sensor's innovation
     level_whitener: np.ndarray  # W with W W^T = inverse covariance of z
@@ -151,6 +153,13 @@ class DynamicAnomalyModel(AnomalyModel):
         return self._calibration
 
     def _learn(self, segments: list[np.ndarray]) -> _Dynamics:
+        # Standardize again on exactly the rows of this fit, so that a fit on some folds meets
+        # the others as unseen data, centring included.
+        stacked = np.vstack(segments)
+        center = stacked.mean(axis=0)
+        spread = stacked.std(axis=0, ddof=1)
+        inverse_spread = 1.0 / np.where(spread > 1e-9, spread, 1.0)
+        segments = [(s - center) * inverse_spread for s in segments]
         pieces = [_lagged(s, self.lags) for s in segments if len(s) > self.lags]
         if not pieces:
             raise EngineError(
@@ -166,6 +175,8 @@ class DynamicAnomalyModel(AnomalyModel):
         level = shrunk_covariance(np.vstack(segments), self.shrinkage)
         scaled = innovations / scale
         return _Dynamics(
+            center=center,
+            inverse_spread=inverse_spread,
             coefficients=np.ascontiguousarray(coefficients),
             inverse_scale=1.0 / scale,
             level_whitener=_whitener(level),
@@ -208,6 +219,7 @@ class DynamicAnomalyModel(AnomalyModel):
         parts: dict[str, np.ndarray] = {}
         if rows <= self.lags:
             return charts, parts
+        segment = (segment - dynamics.center) * dynamics.inverse_spread
         design, target = _lagged(segment, self.lags)
         innovation = (target - design @ dynamics.coefficients) * dynamics.inverse_scale
         level = ewma(target, self.level_smoothing)
@@ -265,6 +277,10 @@ class DynamicAnomalyModel(AnomalyModel):
 
     def _score_state(self, state: Any, z: np.ndarray) -> float:
         s: _DynamicState = state
+        dynamics = self.dynamics_
+        np.subtract(z, dynamics.center, out=s.z)
+        z = s.z
+        z *= dynamics.inverse_spread
         lagged = s.lagged
         sensors = len(z)
         if s.count < self.lags:
@@ -272,7 +288,6 @@ class DynamicAnomalyModel(AnomalyModel):
             lagged[:sensors] = z
             s.count += 1
             return float("nan")
-        dynamics = self.dynamics_
         np.dot(lagged, dynamics.coefficients, out=s.innovation)
         np.subtract(z, s.innovation, out=s.innovation)
         s.innovation *= dynamics.inverse_scale
@@ -311,6 +326,7 @@ class _DynamicState:
     def __init__(self, sensors: int, lags: int) -> None:
         self.count = 0
         self.lagged = np.zeros(sensors * lags)
+        self.z = np.zeros(sensors)
         self.innovation = np.zeros(sensors)
         self.level = np.zeros(sensors)
         self.mean = np.zeros(sensors)

@@ -1,0 +1,7 @@
+"""``python -m factorybrain``."""
+
+from __future__ import annotations
+
+from factorybrain.cli import main
+
+main()

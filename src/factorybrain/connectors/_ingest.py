@@ -1,0 +1,492 @@
+"""File ingestion: read, map, validate, quarantine and upsert one file in one transaction.
+
+Rules every ingest keeps:
+
+* a batch is one transaction: all of it lands or none of it (a killed process included);
+* a rejected row lands in ``quarantine`` with its file, row number, raw content and reason, and
+  ``rows_read == inserted + updated + unchanged + quarantined`` always;
+* ingesting the same file again changes nothing (natural keys, upserts) and a corrected file
+  replaces what it corrects;
+* every ingest ends with a report, kept in ``ingest_report``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from factorybrain.connectors._compile import compile_mapping
+from factorybrain.connectors._mapping import Mapping, load_mapping
+from factorybrain.connectors._readers import ROW, Rejected, csv_rejects, read_source
+from factorybrain.connectors._units import UnitConversionError, affine
+from factorybrain.exceptions import IngestError
+from factorybrain.store._duckdb import DuckDBStore
+
+#: Rows handed from the reader to the store at a time; bounds memory on large files.
+BATCH_ROWS = 1_000_000
+_INTERNAL = (ROW, "__reason", "__field", "__raw")
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did."""
+
+    ingest_id: str
+    source_file: str
+    mapping_file: str
+    entity_type: str
+    file_sha256: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    seconds: float = 0.0
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    quarantine_by_reason: dict[str, int] = field(default_factory=dict)
+    status: str = "running"
+
+    @property
+    def loaded(self) -> int:
+        """Rows that are in the model after the ingest (new, changed or already there)."""
+        return self.inserted + self.updated + self.unchanged
+
+    def as_dict(self) -> dict[str, object]:
+        """The report as plain values (for JSON and the store)."""
+        return asdict(self)
+
+
+def file_sha256(path: Path) -> str:
+    """Return the SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _reason_key(reason: str) -> str:
+    """The reason without the offending value, so that reasons group in the report."""
+    cut = reason.find(", found ")
+    return reason[:cut] if cut > 0 else reason.split(" (")[0]
+
+
+def ingest(
+    store: DuckDBStore,
+    source: str | Path,
+    mapping: str | Path | Mapping,
+    *,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Load one source file into the factory model through a mapping.
+
+    Args:
+        store: The store to load into (its schema must be current).
+        source: The file to read (CSV, Parquet, Excel, JSON lines, JSON or SQLite).
+        mapping: A mapping file path, or a loaded :class:`Mapping`.
+        progress: Called with the number of rows handled so far, for progress bars.
+
+    Returns:
+        The report, also kept in the store.
+
+    Raises:
+        MappingError: If the mapping file has a mistake.
+        IngestError: If the file cannot be read at all (missing, empty, wrong format, missing
+            columns); nothing is loaded then, and a failed report is kept.
+    """
+    path = Path(source)
+    mapping = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+    store._require_schema()
+    started = time.perf_counter()
+    report = IngestReport(
+        ingest_id=uuid.uuid4().hex[:16],
+        source_file=str(path),
+        mapping_file=mapping.path,
+        entity_type=mapping.edge and f"edge:{mapping.edge}" or mapping.target,
+        file_sha256=file_sha256(path) if path.is_file() else "",
+        started_at=_now(),
+    )
+    reader_con = store.connection.cursor()
+    try:
+        try:
+            rows = read_source(path, mapping, reader_con)
+            source_name = f"_rows_{report.ingest_id}"
+            reader_con.register(source_name, rows.relation)
+            compiled = compile_mapping(
+                mapping,
+                rows.relation,
+                reader_con,
+                source_name,
+                str(path),
+                raw_always=mapping.target != "datapoint",
+            )
+            stream = reader_con.sql(compiled.sql).to_arrow_reader(BATCH_ROWS)
+            with store.transaction():
+                if mapping.target == "datapoint":
+                    _load_datapoints(store, mapping, stream, report, progress)
+                else:
+                    _load_records(store, mapping, stream, report, progress)
+                rejected = rows.rejected + (
+                    csv_rejects(reader_con, path) if mapping.format_for(path) == "csv" else []
+                )
+                _quarantine_rejected(store, report, rejected, mapping)
+                _finish(store, report, started, "ok")
+        except duckdb.Error as error:
+            raise IngestError(f"{path}: cannot be read: {str(error).splitlines()[0]}") from error
+    except IngestError as error:
+        report.status = "failed: " + str(error)
+        _finish(store, report, started, report.status)
+        raise
+    finally:
+        reader_con.close()
+    return report
+
+
+def _finish(store: DuckDBStore, report: IngestReport, started: float, status: str) -> None:
+    report.finished_at = _now()
+    report.seconds = round(time.perf_counter() - started, 3)
+    report.status = status
+    if status == "ok":
+        report.rows_read = report.loaded + report.quarantined
+    store.record_ingest(report.as_dict())
+
+
+def _quarantine_rows(
+    store: DuckDBStore,
+    report: IngestReport,
+    mapping: Mapping,
+    numbers: list[int | None],
+    fields: list[str | None],
+    reasons: list[str],
+    raws: list[str | None],
+) -> None:
+    if not reasons:
+        return
+    table = pa.table(
+        {
+            "ingest_id": pa.array([report.ingest_id] * len(reasons), pa.string()),
+            "source_file": pa.array([report.source_file] * len(reasons), pa.string()),
+            "row_number": pa.array(numbers, pa.int64()),
+            "entity_type": pa.array([report.entity_type] * len(reasons), pa.string()),
+            "field": pa.array(fields, pa.string()),
+            "reason": pa.array(reasons, pa.string()),
+            "raw": pa.array(raws, pa.string()),
+        }
+    )
+    store.quarantine(table)
+    report.quarantined += len(reasons)
+    report.quarantine_by_reason.update(
+        Counter(report.quarantine_by_reason) + Counter(_reason_key(r) for r in reasons)
+    )
+
+
+def _quarantine_rejected(
+    store: DuckDBStore, report: IngestReport, rejected: list[Rejected], mapping: Mapping
+) -> None:
+    _quarantine_rows(
+        store,
+        report,
+        mapping,
+        [r.row_number for r in rejected],
+        [None] * len(rejected),
+        [r.reason for r in rejected],
+        [r.raw for r in rejected],
+    )
+
+
+def _split(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.RecordBatch | None]:
+    """Separate the valid rows of a batch from the rejected ones."""
+    reasons = batch.column("__reason")
+    if reasons.null_count == batch.num_rows:
+        return batch, None
+    bad = pc.is_valid(reasons)
+    return batch.filter(pc.invert(bad)), batch.filter(bad)
+
+
+def _quarantine_batch(
+    store: DuckDBStore, report: IngestReport, mapping: Mapping, bad: pa.RecordBatch
+) -> None:
+    _quarantine_rows(
+        store,
+        report,
+        mapping,
+        bad.column(ROW).to_pylist(),
+        bad.column("__field").to_pylist(),
+        bad.column("__reason").to_pylist(),
+        bad.column("__raw").to_pylist(),
+    )
+
+
+# -- entities and edges ------------------------------------------------------------------------
+def _load_records(
+    store: DuckDBStore,
+    mapping: Mapping,
+    stream: pa.RecordBatchReader,
+    report: IngestReport,
+    progress: Progress | None,
+) -> None:
+    good_batches = []
+    seen = 0
+    for batch in stream:
+        good, bad = _split(batch)
+        if bad is not None:
+            _quarantine_batch(store, report, mapping, bad)
+        good_batches.append(good)
+        seen += batch.num_rows
+        if progress:
+            progress(seen)
+    if not good_batches:
+        return
+    table = pa.Table.from_batches(good_batches)
+    table = _drop_duplicate_keys(store, report, mapping, table)
+    data = table.drop_columns([c for c in _INTERNAL if c in table.column_names])
+    if mapping.target == "edge":
+        data = data.append_column(
+            "edge_type", pa.array([mapping.edge] * data.num_rows, pa.string())
+        )
+        counts = store.upsert_edges(data, report.ingest_id)
+    else:
+        counts = store.upsert_entities(mapping.target, data, report.ingest_id)
+    report.inserted += counts.inserted
+    report.updated += counts.updated
+    report.unchanged += counts.unchanged
+
+
+def _drop_duplicate_keys(
+    store: DuckDBStore, report: IngestReport, mapping: Mapping, table: pa.Table
+) -> pa.Table:
+    """Keep the last row of each key; earlier rows go to quarantine naming the row that won."""
+    if table.num_rows < 2:
+        return table
+    con = store.connection.cursor()
+    try:
+        con.register("_records", table)
+        key = ", ".join(f'"{k}"' for k in mapping.key)
+        key_text = ", ".join(f"'{k}=' || coalesce(\"{k}\"::VARCHAR, '')" for k in mapping.key)
+        ranked = con.sql(
+            f"""
+            SELECT {ROW} AS row_number, __raw AS raw, winner,
+                   concat_ws(', ', {key_text}) AS key_text
+            FROM (
+                SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY {ROW} DESC) AS newest,
+                       max({ROW}) OVER (PARTITION BY {key}) AS winner
+                FROM _records
+            ) WHERE newest > 1 ORDER BY row_number
+            """
+        ).fetchall()
+        if not ranked:
+            return table
+        losers = {row[0] for row in ranked}
+        _quarantine_rows(
+            store,
+            report,
+            mapping,
+            [row[0] for row in ranked],
+            [mapping.key[-1]] * len(ranked),
+            [f"duplicate key ({row[3]}) in the same file: superseded by row {row[2]}"
+             for row in ranked],
+            [row[1] for row in ranked],
+        )
+        keep = pc.invert(pc.is_in(table.column(ROW), pa.array(sorted(losers), pa.int64())))
+        return table.filter(keep)
+    finally:
+        con.close()
+
+
+# -- datapoints ----------------------------------------------------------------------------------
+@dataclass
+class _SeriesIndex:
+    """Historian tag -> (series id, unit factor, unit offset), growing as new tags appear."""
+
+    tags: list[str]
+    ids: list[int]
+    factors: list[float]
+    offsets: list[float]
+    position: dict[str, int]
+
+    @classmethod
+    def empty(cls) -> _SeriesIndex:
+        return cls([], [], [], [], {})
+
+    def add(self, rows: pa.Table) -> None:
+        for tag, series_id, unit, source_unit in zip(
+            rows.column("external_id").to_pylist(),
+            rows.column("series_id").to_pylist(),
+            rows.column("unit").to_pylist(),
+            rows.column("source_unit").to_pylist(),
+            strict=True,
+        ):
+            if tag in self.position:
+                continue
+            factor, offset = 1.0, 0.0
+            if unit and source_unit and unit != source_unit:
+                try:
+                    factor, offset = affine(source_unit, unit)
+                except UnitConversionError as error:
+                    raise IngestError(
+                        f"time series {tag!r}: cannot convert its source unit to its unit: "
+                        f"{error}"
+                    ) from error
+            self.position[tag] = len(self.tags)
+            self.tags.append(tag)
+            self.ids.append(int(series_id))
+            self.factors.append(factor)
+            self.offsets.append(offset)
+
+
+def _load_datapoints(
+    store: DuckDBStore,
+    mapping: Mapping,
+    stream: pa.RecordBatchReader,
+    report: IngestReport,
+    progress: Progress | None,
+) -> None:
+    index = _SeriesIndex.empty()
+    watermark = store.datapoint_watermark()
+    first: dict[int, np.datetime64] = {}
+    last: dict[int, np.datetime64] = {}
+    existing: dict[int, tuple[np.datetime64, np.datetime64]] = {}
+    needs_dedup = False
+    previous_key: tuple[int, int] | None = None
+    seen = appended = 0
+
+    def points(batch_stream: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+        nonlocal needs_dedup, previous_key, seen
+        for batch in batch_stream:
+            seen += batch.num_rows
+            good, bad = _split(batch)
+            if bad is not None:
+                _quarantine_batch(store, report, mapping, bad)
+            if good.num_rows:
+                converted, sorted_ok, boundary = _convert(store, mapping, good, index, existing,
+                                                          previous_key)
+                previous_key = boundary
+                needs_dedup |= not sorted_ok
+                needs_dedup |= _track_extents(converted, first, last, existing)
+                yield converted
+            if progress:
+                progress(seen)
+
+    appended = store.append_datapoints(points(stream))
+    series_ids = sorted(first)
+    counts_updated = counts_unchanged = superseded = 0
+    if needs_dedup and series_ids:
+        extents = pa.table(
+            {
+                "series_id": pa.array(series_ids, pa.int32()),
+                "first_ts": pa.array([first[s] for s in series_ids], pa.timestamp("us")),
+                "last_ts": pa.array([last[s] for s in series_ids], pa.timestamp("us")),
+            }
+        )
+        outcome = store.deduplicate_datapoints(extents, watermark)
+        counts_updated, counts_unchanged = outcome.updated, outcome.unchanged
+        superseded = len(outcome.superseded)
+        if superseded:
+            names = dict(zip(index.ids, index.tags, strict=True))
+            _quarantine_rows(
+                store,
+                report,
+                mapping,
+                [None] * superseded,
+                ["ts"] * superseded,
+                ["duplicate (series, ts) in the same file: superseded by a later row"] * superseded,
+                [json.dumps({"series": names.get(s, s), "ts": str(t), "value": v})
+                 for s, t, v in outcome.superseded],
+            )
+    store.refresh_extents(series_ids)
+    report.updated += counts_updated
+    report.unchanged += counts_unchanged
+    report.inserted += appended - counts_updated - counts_unchanged - superseded
+
+
+def _convert(
+    store: DuckDBStore,
+    mapping: Mapping,
+    batch: pa.RecordBatch,
+    index: _SeriesIndex,
+    existing: dict[int, tuple[np.datetime64, np.datetime64]],
+    previous_key: tuple[int, int] | None,
+) -> tuple[pa.RecordBatch, bool, tuple[int, int]]:
+    """Map tags to series ids, convert units, and check the batch is in (series, ts) order."""
+    tags = batch.column("series")
+    unique = pc.unique(tags).to_pylist()
+    unknown = [t for t in unique if t not in index.position]
+    if unknown:
+        created = store.ensure_series(mapping.space, unknown, mapping.source_system or "")
+        index.add(created)
+        known_ids = [index.ids[index.position[t]] for t in unknown]
+        extents = store.series_extents(known_ids)
+        for sid, first_ts, last_ts in zip(
+            extents.column("series_id").to_pylist(),
+            extents.column("first_ts").to_numpy(),
+            extents.column("last_ts").to_numpy(),
+            strict=True,
+        ):
+            existing[int(sid)] = (first_ts, last_ts)
+    positions = pc.index_in(tags, value_set=pa.array(index.tags, pa.string())).to_numpy()
+    series_id = np.asarray(index.ids, dtype=np.int32)[positions]
+    values = batch.column("value").to_numpy(zero_copy_only=False)
+    factors = np.asarray(index.factors)[positions]
+    offsets = np.asarray(index.offsets)[positions]
+    if np.any(factors != 1.0) or np.any(offsets != 0.0):
+        values = values * factors + offsets
+    ts = batch.column("ts").cast(pa.timestamp("us"))
+    ts_int = ts.to_numpy(zero_copy_only=False).astype("datetime64[us]").astype(np.int64)
+    in_order = bool(
+        np.all((series_id[1:] > series_id[:-1])
+               | ((series_id[1:] == series_id[:-1]) & (ts_int[1:] > ts_int[:-1])))
+    )
+    if previous_key is not None and len(series_id):
+        in_order &= (int(series_id[0]), int(ts_int[0])) > previous_key
+    if not in_order:
+        # Lay each batch out by (series, ts) so row-group statistics serve range scans.
+        order = np.lexsort((ts_int, series_id))
+        series_id, ts_int, values = series_id[order], ts_int[order], values[order]
+        ts = pa.array(ts_int.astype("datetime64[us]"), pa.timestamp("us"))
+    boundary = (int(series_id[-1]), int(ts_int[-1]))
+    out = pa.record_batch(
+        {"series_id": pa.array(series_id, pa.int32()), "ts": ts, "value": pa.array(values)}
+    )
+    return out, in_order, boundary
+
+
+def _track_extents(
+    batch: pa.RecordBatch,
+    first: dict[int, np.datetime64],
+    last: dict[int, np.datetime64],
+    existing: dict[int, tuple[np.datetime64, np.datetime64]],
+) -> bool:
+    """Grow the per-series time extents; return whether the batch overlaps stored data."""
+    series_id = batch.column("series_id").to_numpy()
+    ts = batch.column("ts").to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(np.r_[True, series_id[1:] != series_id[:-1]])
+    ends = np.r_[starts[1:], len(series_id)] - 1
+    overlaps = False
+    for start, end in zip(starts, ends, strict=True):
+        sid = int(series_id[start])
+        lo, hi = ts[start], ts[end]
+        first[sid] = min(first.get(sid, lo), lo)
+        last[sid] = max(last.get(sid, hi), hi)
+        stored = existing.get(sid)
+        if stored is not None and lo <= stored[1] and hi >= stored[0]:
+            overlaps = True
+    return overlaps

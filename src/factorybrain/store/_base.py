@@ -1,0 +1,153 @@
+"""The store interface: the narrow waist between the factory model and its database.
+
+Callers speak in entity types, Arrow data and time ranges, never in a database dialect, so a
+PostgreSQL store can sit behind the same interface. Writes happen inside :meth:`Store.transaction`:
+all of a batch lands or none of it.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class WriteCounts:
+    """What a write did: rows that were new, changed, or already there unchanged."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: WriteCounts) -> WriteCounts:
+        return WriteCounts(
+            self.inserted + other.inserted,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+        )
+
+
+@dataclass(frozen=True)
+class DedupOutcome:
+    """What resolving duplicate datapoint keys did.
+
+    ``updated`` and ``unchanged`` count keys that existed before the ingest; ``superseded`` holds
+    ``(series_id, ts, value)`` of rows of the same ingest that a later row of the same key
+    replaced (they go to quarantine, so no row read is lost).
+    """
+
+    updated: int = 0
+    unchanged: int = 0
+    superseded: tuple[tuple[int, datetime, float], ...] = ()
+
+
+class Store(abc.ABC):
+    """Where the factory model lives. Use :func:`factorybrain.store.open_store` to get one."""
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def migrate(self) -> int:
+        """Bring the schema to the current version; return the number of steps applied."""
+
+    @abc.abstractmethod
+    def schema_version(self) -> int:
+        """Return the schema version of the store (0 for an empty store)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the database."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @abc.abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """Run the writes inside the block as one transaction: all land, or none."""
+
+    # -- writes ------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def upsert_entities(self, entity_type: str, rows: pa.Table, ingest_id: str) -> WriteCounts:
+        """Insert new entities and update changed ones, keyed by (space, external_id).
+
+        ``rows`` must hold unique keys; columns not in the table keep their stored values.
+        """
+
+    @abc.abstractmethod
+    def upsert_edges(self, rows: pa.Table, ingest_id: str) -> WriteCounts:
+        """Insert or update genealogy edges, keyed by type, source and target."""
+
+    @abc.abstractmethod
+    def ensure_series(self, space: str, external_ids: Sequence[str], source: str) -> pa.Table:
+        """Create the time series that do not exist yet; return (external_id, series_id, units)."""
+
+    @abc.abstractmethod
+    def append_datapoints(self, batches: Iterator[pa.RecordBatch]) -> int:
+        """Append datapoints ``(series_id, ts, value)``; return the number of rows written."""
+
+    @abc.abstractmethod
+    def deduplicate_datapoints(self, extents: pa.Table, watermark: int) -> DedupOutcome:
+        """Resolve duplicate (series, ts) keys inside ``extents`` (series_id, first_ts, last_ts).
+
+        The most recently written row of each key wins; the counts say how many keys were new,
+        changed and unchanged relative to the data that existed before.
+        """
+
+    @abc.abstractmethod
+    def quarantine(self, rows: pa.Table) -> int:
+        """Keep rejected rows with their file, row number, raw content and reason."""
+
+    @abc.abstractmethod
+    def record_ingest(self, report: Mapping[str, Any]) -> None:
+        """Store the report of one ingest."""
+
+    # -- reads -------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def entities(
+        self,
+        entity_type: str,
+        *,
+        where: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> pd.DataFrame:
+        """Return entities of a type, optionally filtered by equality on fields."""
+
+    @abc.abstractmethod
+    def datapoints(self, series: str, start: datetime, end: datetime) -> pd.DataFrame:
+        """Return the points of one series in ``[start, end)`` ordered by time."""
+
+    @abc.abstractmethod
+    def downsample(
+        self, series: str, start: datetime, end: datetime, every: timedelta
+    ) -> pd.DataFrame:
+        """Return min, max, mean and count per time bucket of one series in ``[start, end)``."""
+
+    @abc.abstractmethod
+    def latest(self, series: Sequence[str]) -> pd.DataFrame:
+        """Return the last point of each series."""
+
+    @abc.abstractmethod
+    def counts(self) -> dict[str, int]:
+        """Return the number of rows per entity type, plus datapoints and edges."""
+
+    @abc.abstractmethod
+    def quarantine_summary(self) -> pd.DataFrame:
+        """Return open quarantine (the latest ingest of each file) counted by reason."""
+
+    @abc.abstractmethod
+    def ingest_history(self, limit: int = 20) -> pd.DataFrame:
+        """Return the most recent ingest reports, newest first."""
+
+    @abc.abstractmethod
+    def query(self, sql: str, parameters: Sequence[Any] | None = None) -> pd.DataFrame:
+        """Run one read-only SQL statement and return its result."""

@@ -1,0 +1,515 @@
+"""The embedded store: one DuckDB file.
+
+Datapoints sit in one long table ``(series_id, ts, value)``. Ingestion appends them in the order of
+the source (historian exports are per tag and in time order), so DuckDB's per-row-group min/max
+statistics let a query for one series and a time range skip everything else; ``series_extent``
+keeps each series' first and last timestamp so the latest value and overlap checks never scan.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from factorybrain.exceptions import SchemaError, StoreError
+from factorybrain.model import ENTITY_TYPES, entity_type
+from factorybrain.store._base import DedupOutcome, Store, WriteCounts
+from factorybrain.store._schema import MIGRATIONS, SCHEMA_VERSION, quote
+
+_EDGE_KEY = (
+    "edge_type",
+    "source_space",
+    "source_external_id",
+    "target_space",
+    "target_external_id",
+)
+_EDGE_VALUES = ("start_time", "end_time", "quantity", "properties", "source")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class DuckDBStore(Store):
+    """The factory model in one DuckDB file (or in memory with ``":memory:"``).
+
+    Args:
+        path: Database file; created when missing.
+        read_only: Open without write access (several readers may share the file).
+        memory_limit: DuckDB memory limit, e.g. ``"2GB"``; bounds large ingests.
+        threads: Worker threads of DuckDB; defaults to the number of cores.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.path = str(path)
+        config: dict[str, Any] = {}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if threads:
+            config["threads"] = threads
+        try:
+            self._con = duckdb.connect(self.path, read_only=read_only, config=config)
+        except duckdb.Error as error:
+            raise StoreError(f"cannot open the store {self.path!r}: {error}") from error
+        self._con.execute("SET TimeZone = 'UTC'")
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        self._in_transaction = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The underlying DuckDB connection (for the ingestion pipeline and benchmarks)."""
+        return self._con
+
+    def close(self) -> None:
+        """Close the database file."""
+        self._con.close()
+
+    def schema_version(self) -> int:
+        """Return the schema version (0 when the store is empty)."""
+        exists = self._con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+        ).fetchone()
+        if not exists or not exists[0]:
+            return 0
+        row = self._con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        return int(row[0] or 0) if row else 0
+
+    def migrate(self) -> int:
+        """Apply the migrations this store has not seen yet, each in its own transaction."""
+        with self._lock:
+            self._con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                "version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP)"
+            )
+            current = self.schema_version()
+            if current > SCHEMA_VERSION:
+                raise SchemaError(
+                    f"the store {self.path!r} has schema version {current}, newer than the "
+                    f"version {SCHEMA_VERSION} this factorybrain knows; upgrade factorybrain"
+                )
+            applied = 0
+            for migration in MIGRATIONS:
+                if migration.version <= current:
+                    continue
+                with self.transaction():
+                    for statement in migration.statements():
+                        self._con.execute(statement)
+                    self._con.execute(
+                        "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                        [migration.version, migration.description, _now()],
+                    )
+                applied += 1
+            return applied
+
+    def _require_schema(self) -> None:
+        version = self.schema_version()
+        if version != SCHEMA_VERSION:
+            hint = "run 'factorybrain init'" if version < SCHEMA_VERSION else "upgrade factorybrain"
+            raise SchemaError(
+                f"the store {self.path!r} has schema version {version}, expected "
+                f"{SCHEMA_VERSION}: {hint}"
+            )
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes in the block land together, or none do; nested blocks join the outer."""
+        with self._lock:
+            if self._in_transaction:
+                yield
+                return
+            self._con.execute("BEGIN TRANSACTION")
+            self._in_transaction = True
+            try:
+                yield
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+            else:
+                self._con.execute("COMMIT")
+            finally:
+                self._in_transaction = False
+
+    # -- writes --------------------------------------------------------------------------------
+    def upsert_entities(self, entity_type_name: str, rows: pa.Table, ingest_id: str) -> WriteCounts:
+        """Insert new entities and update changed ones, keyed by (space, external_id)."""
+        entity = entity_type(entity_type_name)
+        columns = [c for c in rows.column_names if c in entity.field_names]
+        missing_key = {"space", "external_id"} - set(columns)
+        if missing_key:
+            raise StoreError(f"{entity.name} rows lack key column(s) {sorted(missing_key)}")
+        values = [c for c in columns if c not in ("space", "external_id")]
+        counts = self._merge(quote(entity.name), rows, ("space", "external_id"), values, ingest_id)
+        if entity.name == "time_series":
+            self._con.execute(
+                "UPDATE time_series SET series_id = nextval('series_id_seq') "
+                "WHERE series_id IS NULL"
+            )
+        return counts
+
+    def upsert_edges(self, rows: pa.Table, ingest_id: str) -> WriteCounts:
+        """Insert or update genealogy edges, keyed by type, source and target."""
+        values = [c for c in _EDGE_VALUES if c in rows.column_names]
+        return self._merge("edge", rows, _EDGE_KEY, values, ingest_id)
+
+    def _merge(
+        self,
+        table: str,
+        rows: pa.Table,
+        key: Sequence[str],
+        values: Sequence[str],
+        ingest_id: str,
+    ) -> WriteCounts:
+        if rows.num_rows == 0:
+            return WriteCounts()
+        now = _now()
+        self._con.register("_incoming", rows)
+        try:
+            on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in key)
+            changed = " OR ".join(
+                f"t.{quote(c)}::VARCHAR IS DISTINCT FROM s.{quote(c)}::VARCHAR" for c in values
+            ) or "FALSE"
+            counts = self._con.execute(
+                f"""
+                SELECT count(*) FILTER (WHERE t.{quote(key[0])} IS NULL),
+                       count(*) FILTER (WHERE t.{quote(key[0])} IS NOT NULL AND ({changed})),
+                       count(*) FILTER (WHERE t.{quote(key[0])} IS NOT NULL AND NOT ({changed}))
+                FROM _incoming s LEFT JOIN {table} t ON {on}
+                """
+            ).fetchone()
+            assert counts is not None
+            sets = ", ".join([f"{quote(c)} = s.{quote(c)}" for c in values] + [
+                "updated_at = $now", "ingest_id = $ingest"
+            ])
+            insert_columns = [*key, *values]
+            self._con.execute(
+                f"""
+                MERGE INTO {table} t USING _incoming s ON {on}
+                WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets}
+                WHEN NOT MATCHED THEN INSERT
+                  ({", ".join(quote(c) for c in insert_columns)}, created_at, updated_at, ingest_id)
+                  VALUES ({", ".join("s." + quote(c) for c in insert_columns)}, $now, $now, $ingest)
+                """,
+                {"now": now, "ingest": ingest_id},
+            )
+        finally:
+            self._con.unregister("_incoming")
+        return WriteCounts(int(counts[0]), int(counts[1]), int(counts[2]))
+
+    def ensure_series(self, space: str, external_ids: Sequence[str], source: str) -> pa.Table:
+        """Create the time series that do not exist yet; return their ids and units."""
+        wanted = pa.table({"external_id": pa.array(list(external_ids), pa.string())})
+        self._con.register("_wanted", wanted)
+        try:
+            now = _now()
+            self._con.execute(
+                """
+                INSERT INTO time_series (space, external_id, name, source, series_id,
+                                         created_at, updated_at)
+                SELECT $space, w.external_id, w.external_id, $source, nextval('series_id_seq'),
+                       $now, $now
+                FROM (SELECT DISTINCT external_id FROM _wanted) w
+                ANTI JOIN time_series t ON t.space = $space AND t.external_id = w.external_id
+                """,
+                {"space": space, "source": source, "now": now},
+            )
+            return self._con.execute(
+                """
+                SELECT t.external_id, t.series_id, t.unit, t.source_unit
+                FROM time_series t SEMI JOIN _wanted w ON t.external_id = w.external_id
+                WHERE t.space = $space
+                """,
+                {"space": space},
+            ).fetch_arrow_table()
+        finally:
+            self._con.unregister("_wanted")
+
+    def series_extents(self, series_ids: Sequence[int]) -> pa.Table:
+        """Return (series_id, first_ts, last_ts, points) of the given series."""
+        ids = pa.table({"series_id": pa.array(list(series_ids), pa.int32())})
+        self._con.register("_ids", ids)
+        try:
+            return self._con.execute(
+                "SELECT e.* FROM series_extent e SEMI JOIN _ids USING (series_id)"
+            ).fetch_arrow_table()
+        finally:
+            self._con.unregister("_ids")
+
+    def append_datapoints(self, batches: Iterator[pa.RecordBatch]) -> int:
+        """Append datapoints (series_id, ts, value) as they stream in; return rows written."""
+        written = 0
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            self._con.register("_points", batch)
+            try:
+                self._con.execute(
+                    "INSERT INTO datapoint SELECT series_id, ts, value FROM _points"
+                )
+            finally:
+                self._con.unregister("_points")
+            written += batch.num_rows
+        return written
+
+    def datapoint_watermark(self) -> int:
+        """Return a row marker: rows appended afterwards have a larger ``rowid``."""
+        row = self._con.execute("SELECT coalesce(max(rowid), -1) FROM datapoint").fetchone()
+        return int(row[0]) if row else -1
+
+    def deduplicate_datapoints(self, extents: pa.Table, watermark: int = -1) -> DedupOutcome:
+        """Keep the newest row of each duplicated (series, ts) inside ``extents``.
+
+        Rows with ``rowid`` above ``watermark`` are this ingest's; a duplicate key that also had
+        an older row counts as updated (value changed) or unchanged; a key duplicated only inside
+        this ingest counts once, as inserted.
+        """
+        self._con.register("_extents", extents)
+        try:
+            self._con.execute(
+                """
+                CREATE OR REPLACE TEMP TABLE _dup_rows AS
+                WITH keys AS (
+                    SELECT d.series_id, d.ts
+                    FROM datapoint d JOIN _extents e
+                      ON d.series_id = e.series_id AND d.ts BETWEEN e.first_ts AND e.last_ts
+                    GROUP BY ALL HAVING count(*) > 1
+                )
+                SELECT d.rowid AS row_id, d.series_id, d.ts, d.value
+                FROM datapoint d SEMI JOIN keys k ON d.series_id = k.series_id AND d.ts = k.ts
+                """
+            )
+            summary = self._con.execute(
+                """
+                WITH ranked AS (
+                    SELECT *, row_number() OVER (PARTITION BY series_id, ts ORDER BY row_id DESC)
+                              AS newest_first
+                    FROM _dup_rows
+                ), per_key AS (
+                    SELECT series_id, ts,
+                           any_value(value) FILTER (WHERE newest_first = 1) AS winner,
+                           bool_or(row_id <= $mark) AS existed,
+                           list(value) FILTER (WHERE row_id <= $mark) AS old_values
+                    FROM ranked GROUP BY ALL
+                )
+                SELECT count(*) FILTER (WHERE existed AND NOT list_contains(old_values, winner)),
+                       count(*) FILTER (WHERE existed AND list_contains(old_values, winner)),
+                       count(*) FILTER (WHERE NOT existed)
+                FROM per_key
+                """,
+                {"mark": watermark},
+            ).fetchone()
+            self._con.execute(
+                """
+                CREATE OR REPLACE TEMP TABLE _losers AS
+                SELECT row_id, series_id, ts, value FROM (
+                    SELECT *, row_number() OVER (
+                        PARTITION BY series_id, ts ORDER BY row_id DESC) AS newest_first
+                    FROM _dup_rows)
+                WHERE newest_first > 1
+                """
+            )
+            superseded = self._con.execute(
+                "SELECT series_id, ts, value FROM _losers WHERE row_id > $mark ORDER BY ALL",
+                {"mark": watermark},
+            ).fetchall()
+            self._con.execute(
+                "DELETE FROM datapoint WHERE rowid IN (SELECT row_id FROM _losers)"
+            )
+            self._con.execute("DROP TABLE _dup_rows")
+            self._con.execute("DROP TABLE _losers")
+        finally:
+            self._con.unregister("_extents")
+        assert summary is not None
+        return DedupOutcome(
+            updated=int(summary[0]),
+            unchanged=int(summary[1]),
+            superseded=tuple((int(s), t, v) for s, t, v in superseded),
+        )
+
+    def refresh_extents(self, series_ids: Sequence[int]) -> None:
+        """Recompute first/last timestamps and counts of the given series."""
+        ids = pa.table({"series_id": pa.array(list(series_ids), pa.int32())})
+        self._con.register("_ids", ids)
+        try:
+            self._con.execute(
+                """
+                INSERT OR REPLACE INTO series_extent
+                SELECT series_id, min(ts), max(ts), count(*)
+                FROM datapoint SEMI JOIN _ids USING (series_id) GROUP BY series_id
+                """
+            )
+        finally:
+            self._con.unregister("_ids")
+
+    def quarantine(self, rows: pa.Table) -> int:
+        """Keep rejected rows with their file, row number, raw content and reason."""
+        if rows.num_rows == 0:
+            return 0
+        self._con.register("_rejected", rows)
+        try:
+            self._con.execute(
+                """
+                INSERT INTO quarantine BY NAME
+                SELECT *, $now AS quarantined_at FROM _rejected
+                """,
+                {"now": _now()},
+            )
+        finally:
+            self._con.unregister("_rejected")
+        return rows.num_rows
+
+    def record_ingest(self, report: Mapping[str, Any]) -> None:
+        """Store the report of one ingest (replacing a report with the same id)."""
+        row = dict(report)
+        row["quarantine_by_reason"] = json.dumps(row.get("quarantine_by_reason", {}))
+        columns = list(row)
+        self._con.execute(
+            f"INSERT OR REPLACE INTO ingest_report ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)})",
+            [row[c] for c in columns],
+        )
+
+    # -- reads -----------------------------------------------------------------------------------
+    def _series_id(self, series: str) -> int:
+        row = self._con.execute(
+            "SELECT series_id FROM time_series WHERE external_id = ? ORDER BY space LIMIT 2",
+            [series],
+        ).fetchall()
+        if not row:
+            raise StoreError(f"unknown time series {series!r}")
+        return int(row[0][0])
+
+    def entities(
+        self,
+        entity_type_name: str,
+        *,
+        where: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> pd.DataFrame:
+        """Return entities of a type, optionally filtered by equality on fields."""
+        entity = entity_type(entity_type_name)
+        conditions, parameters = [], []
+        for name, value in (where or {}).items():
+            entity.field(name)  # raises KeyError naming the field
+            conditions.append(f"{quote(name)} = ?")
+            parameters.append(value)
+        sql = f"SELECT * FROM {quote(entity.name)}"
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
+        sql += " ORDER BY space, external_id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        return self._con.execute(sql, parameters).df()
+
+    def datapoints(self, series: str, start: datetime, end: datetime) -> pd.DataFrame:
+        """Return the points of one series in ``[start, end)`` ordered by time."""
+        return self._con.execute(
+            "SELECT ts, value FROM datapoint WHERE series_id = ? AND ts >= ? AND ts < ? "
+            "ORDER BY ts",
+            [self._series_id(series), start, end],
+        ).df()
+
+    def downsample(
+        self, series: str, start: datetime, end: datetime, every: timedelta
+    ) -> pd.DataFrame:
+        """Return min, max, mean and count per bucket of one series in ``[start, end)``."""
+        if every <= timedelta(0):
+            raise StoreError(f"bucket width must be positive, got {every}")
+        return self._con.execute(
+            """
+            SELECT time_bucket(?, ts, ?::TIMESTAMP) AS bucket, min(value) AS min,
+                   max(value) AS max, avg(value) AS mean, count(value) AS count
+            FROM datapoint WHERE series_id = ? AND ts >= ? AND ts < ?
+            GROUP BY bucket ORDER BY bucket
+            """,
+            [every, start, self._series_id(series), start, end],
+        ).df()
+
+    def latest(self, series: Sequence[str]) -> pd.DataFrame:
+        """Return the last point of each series."""
+        names = pa.table({"external_id": pa.array(list(series), pa.string())})
+        self._con.register("_names", names)
+        try:
+            return self._con.execute(
+                """
+                SELECT t.external_id AS series, e.last_ts AS ts, d.value
+                FROM _names n
+                JOIN time_series t ON t.external_id = n.external_id
+                JOIN series_extent e ON e.series_id = t.series_id
+                JOIN datapoint d ON d.series_id = e.series_id AND d.ts = e.last_ts
+                ORDER BY series
+                """
+            ).df()
+        finally:
+            self._con.unregister("_names")
+
+    def counts(self) -> dict[str, int]:
+        """Return the number of rows per entity type, plus datapoints and edges."""
+        self._require_schema()
+        tables = [entity.name for entity in ENTITY_TYPES] + ["datapoint", "edge", "quarantine"]
+        sql = " UNION ALL ".join(
+            f"SELECT '{name}' AS t, count(*) AS n FROM {quote(name)}" for name in tables
+        )
+        return {name: int(n) for name, n in self._con.execute(sql).fetchall()}
+
+    def quarantine_summary(self) -> pd.DataFrame:
+        """Return open quarantine (the latest ingest of each file) counted by reason."""
+        return self._con.execute(
+            """
+            WITH latest AS (
+                SELECT ingest_id FROM ingest_report
+                QUALIFY row_number() OVER (
+                    PARTITION BY source_file, entity_type ORDER BY started_at DESC) = 1
+            )
+            SELECT q.source_file, q.entity_type, q.field,
+                   CASE WHEN q.reason LIKE 'duplicate%'
+                        THEN regexp_replace(q.reason, ' \(.*\) in the same file.*$',
+                                            ' in the same file')
+                        ELSE regexp_replace(q.reason, ', found .*$', '') END AS reason,
+                   count(*) AS rows
+            FROM quarantine q SEMI JOIN latest l ON q.ingest_id = l.ingest_id
+            GROUP BY ALL ORDER BY rows DESC, q.source_file
+            """
+        ).df()
+
+    def ingest_history(self, limit: int = 20) -> pd.DataFrame:
+        """Return the most recent ingest reports, newest first."""
+        return self._con.execute(
+            "SELECT * FROM ingest_report ORDER BY started_at DESC LIMIT ?", [limit]
+        ).df()
+
+    def query(self, sql: str, parameters: Sequence[Any] | None = None) -> pd.DataFrame:
+        """Run one read-only SQL statement (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN, PRAGMA-free)."""
+        try:
+            statements = self._con.extract_statements(sql)
+        except duckdb.Error as error:
+            raise StoreError(f"cannot parse the query: {error}") from error
+        if len(statements) != 1:
+            raise StoreError(f"expected exactly one SQL statement, found {len(statements)}")
+        kind = statements[0].type
+        if kind not in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
+            raise StoreError(
+                f"only read-only queries are allowed (SELECT, WITH, EXPLAIN); found {kind.name}"
+            )
+        try:
+            return self._con.execute(sql, parameters or []).df()
+        except duckdb.Error as error:
+            raise StoreError(f"query failed: {error}") from error

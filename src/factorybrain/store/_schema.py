@@ -1,0 +1,120 @@
+"""Tables of the store and the versioned migrations that create and evolve them.
+
+Migrations only ever append: a released schema version is never edited. A test applies every
+migration to an empty store and checks the result matches the model, so the definitions in
+:mod:`factorybrain.model` and the migrations cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from factorybrain.model import ENTITY_TYPES, SYSTEM_COLUMNS, EntityType
+
+
+def quote(identifier: str) -> str:
+    """Quote an SQL identifier."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def entity_table_ddl(entity: EntityType) -> str:
+    """``CREATE TABLE`` statement of one entity type."""
+    columns = [
+        f"{quote(f.name)} {f.sql_type}" + (" NOT NULL" if f.name in ("space", "external_id") else "")
+        for f in entity.all_fields + SYSTEM_COLUMNS
+    ]
+    return f"CREATE TABLE IF NOT EXISTS {quote(entity.name)} (\n  " + ",\n  ".join(columns) + "\n)"
+
+
+#: Tables that are not entities: long-form datapoints, genealogy edges, ingestion bookkeeping.
+SYSTEM_TABLES: dict[str, str] = {
+    "datapoint": """
+        CREATE TABLE IF NOT EXISTS datapoint (
+          series_id INTEGER NOT NULL,
+          ts TIMESTAMP NOT NULL,
+          value DOUBLE
+        )""",
+    "series_extent": """
+        CREATE TABLE IF NOT EXISTS series_extent (
+          series_id INTEGER PRIMARY KEY,
+          first_ts TIMESTAMP,
+          last_ts TIMESTAMP,
+          points BIGINT
+        )""",
+    "edge": """
+        CREATE TABLE IF NOT EXISTS edge (
+          edge_type VARCHAR NOT NULL,
+          source_space VARCHAR NOT NULL,
+          source_external_id VARCHAR NOT NULL,
+          target_space VARCHAR NOT NULL,
+          target_external_id VARCHAR NOT NULL,
+          start_time TIMESTAMP,
+          end_time TIMESTAMP,
+          quantity DOUBLE,
+          properties JSON,
+          source VARCHAR,
+          created_at TIMESTAMP,
+          updated_at TIMESTAMP,
+          ingest_id VARCHAR
+        )""",
+    "quarantine": """
+        CREATE TABLE IF NOT EXISTS quarantine (
+          ingest_id VARCHAR NOT NULL,
+          source_file VARCHAR NOT NULL,
+          row_number BIGINT,
+          entity_type VARCHAR,
+          field VARCHAR,
+          reason VARCHAR NOT NULL,
+          raw VARCHAR,
+          quarantined_at TIMESTAMP
+        )""",
+    "ingest_report": """
+        CREATE TABLE IF NOT EXISTS ingest_report (
+          ingest_id VARCHAR PRIMARY KEY,
+          source_file VARCHAR NOT NULL,
+          mapping_file VARCHAR,
+          entity_type VARCHAR,
+          file_sha256 VARCHAR,
+          started_at TIMESTAMP,
+          finished_at TIMESTAMP,
+          seconds DOUBLE,
+          rows_read BIGINT,
+          inserted BIGINT,
+          updated BIGINT,
+          unchanged BIGINT,
+          quarantined BIGINT,
+          quarantine_by_reason JSON,
+          status VARCHAR
+        )""",
+}
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the schema's history.
+
+    Args:
+        version: Schema version after the step; versions count up from 1 without gaps.
+        description: What the step changes, for ``status`` and the changelog.
+        statements: Produces the SQL statements of the step.
+    """
+
+    version: int
+    description: str
+    statements: Callable[[], Sequence[str]]
+
+
+def _initial() -> list[str]:
+    return [entity_table_ddl(entity) for entity in ENTITY_TYPES] + [
+        "CREATE SEQUENCE IF NOT EXISTS series_id_seq START 1",
+        *SYSTEM_TABLES.values(),
+    ]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "the factory model of DESIGN.md, datapoints, edges, quarantine, reports", _initial),
+)
+
+#: Version of the schema this code reads and writes.
+SCHEMA_VERSION = MIGRATIONS[-1].version
