@@ -47,7 +47,9 @@ def rolling_slope(values: np.ndarray, window: int | None) -> np.ndarray:
     count = count[:, None]
     denominator = count * sum_tt - sum_t**2
     numerator = count * sum_tx - sum_t * sum_x
-    return np.where(denominator > 1e-9, numerator / np.where(denominator > 1e-9, denominator, 1.0), 0.0)
+    return np.where(
+        denominator > 1e-9, numerator / np.where(denominator > 1e-9, denominator, 1.0), 0.0
+    )
 
 
 def ewma(values: np.ndarray, span: int) -> np.ndarray:

@@ -91,7 +91,8 @@ class RULModel(Engine):
         min_child_samples: LightGBM minimum rows per leaf.
         feature_fraction: LightGBM fraction of features tried per tree.
         random_state: Seed of clustering, folds and boosting.
-        n_jobs: Threads for LightGBM (``None``: LightGBM's default).
+        n_jobs: Threads for LightGBM (``None``: LightGBM's default, every core). One thread is
+            the default because several threads on a busy machine spin and run slower.
 
     Example:
         >>> model = RULModel(cap=125.0).fit(train, unit="unit", time="cycle")  # doctest: +SKIP
@@ -139,7 +140,7 @@ class RULModel(Engine):
         min_child_samples: int = 40,
         feature_fraction: float = 0.5,
         random_state: int = 0,
-        n_jobs: int | None = None,
+        n_jobs: int | None = 1,
     ) -> None:
         self.cap = cap
         self.coverage = coverage
@@ -339,7 +340,9 @@ class RULModel(Engine):
             self._require_columns(table, sensor_columns, "sensor")
         for column in (*settings_columns, *sensor_columns):
             if not pd.api.types.is_numeric_dtype(table[column]):
-                raise EngineError(f"Column {column!r} must be numeric. Got dtype {table[column].dtype}.")
+                raise EngineError(
+                    f"Column {column!r} must be numeric. Got dtype {table[column].dtype}."
+                )
         if not sensor_columns:
             raise EngineError("No sensor columns: pass sensors=[...] or add numeric columns.")
 
@@ -444,9 +447,7 @@ class RULModel(Engine):
         self.metrics_ = {
             "cv_rmse": float(np.sqrt(np.mean((out_of_fold - target_used) ** 2))),
             "cv_score_per_unit": nasa_score(out_of_fold, target_used) / len(target_used),
-            "cv_interval_coverage": float(
-                np.mean((lower <= target_used) & (target_used <= upper))
-            ),
+            "cv_interval_coverage": float(np.mean((lower <= target_used) & (target_used <= upper))),
             "n_units": len(unit_ids),
             "n_rows": len(target_used),
             "n_regimes": self.regimes_.n_regimes_found,
@@ -529,8 +530,13 @@ class RULModel(Engine):
         standardised, unseen = self._standardised_signals(table, settings)
         values, missing_cells, fully_missing = self._impute(standardised, starts)
         values = np.nan_to_num(values)
-        point = np.mean([b.predict(self._features(self._with_health_index(values), starts))
-                         for b in self.boosters_], axis=0)
+        point = np.mean(
+            [
+                b.predict(self._features(self._with_health_index(values), starts))
+                for b in self.boosters_
+            ],
+            axis=0,
+        )
         point = np.clip(point, 0.0, self.cap)
         lower, upper = self._interval(point)
         method = np.full(len(point), "model", dtype=object)

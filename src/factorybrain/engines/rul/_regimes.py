@@ -1,11 +1,11 @@
 """Operating regimes: find them in the settings columns and standardise sensors per regime.
 
-A machine's sensors move with its operating point (altitude, speed, load) far more than with its wear.
-Clustering the settings columns and z-scoring every sensor within its cluster removes that movement,
-so the same model sees wear alone whether a fleet runs at one operating point or at six.
+A machine's sensors move with its operating point (altitude, speed, load) far more than with its
+wear. Clustering the settings columns and z-scoring every sensor within its cluster removes that
+movement, so the same model sees wear alone whether a fleet runs at one operating point or at six.
 The number of regimes is found from the data: a split is kept only while it removes most of the
-remaining spread of the settings (a tenfold drop of the within-cluster sum of squares), so noise around
-one operating point stays one regime and six well-separated operating points become six.
+remaining spread of the settings (a tenfold drop of the within-cluster sum of squares), so noise
+around one operating point stays one regime and six well-separated operating points become six.
 """
 
 from __future__ import annotations
