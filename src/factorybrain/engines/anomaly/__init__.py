@@ -27,7 +27,6 @@ from factorybrain.engines.anomaly._pca import PCAAnomalyModel
 from factorybrain.engines.anomaly._result import AnomalyResult
 
 __all__ = [
-    "STATISTICS",
     "AlarmLogic",
     "AnomalyModel",
     "AnomalyResult",
@@ -35,5 +34,6 @@ __all__ = [
     "DynamicAnomalyModel",
     "IsolationForestModel",
     "PCAAnomalyModel",
+    "STATISTICS",
     "calibrate_threshold",
 ]

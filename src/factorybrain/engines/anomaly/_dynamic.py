@@ -263,6 +263,9 @@ class DynamicAnomalyModel(AnomalyModel):
                 chosen = np.where((dominant == index)[:, None], option, chosen)
             chosen = np.maximum(chosen, 0.0)
             total = chosen.sum(axis=1, keepdims=True)
+            # No sensor above its normal noise: share the score by each sensor's noise instead.
+            chosen = np.where(total > 0, chosen, parts["spread"])
+            total = chosen.sum(axis=1, keepdims=True)
             contributions[begin + self.lags : end] = np.divide(
                 chosen * score[:, None], total, out=np.zeros_like(chosen), where=total > 0
             )

@@ -53,7 +53,6 @@ class _StreamState:
         self.drift = np.zeros(modelled)
         self.drift_step = np.zeros(modelled)
         self.drift_abs = np.zeros(modelled)
-        self.drift_hit = np.zeros(modelled, dtype=bool)
         self.last_time: float | None = None
         self.flags = DataFlag.NONE
         self.model = model_state
@@ -185,7 +184,10 @@ class AnomalyModel(Engine):
                 for segment in segments
             ]
             floor = 5.0 * np.sqrt(self.drift_smoothing / (2.0 - self.drift_smoothing))
-            self.drift_limit_ = np.maximum(3.0 * np.max(train_drift, axis=0), floor)
+            # The residuals all have unit variance, so one limit serves every sensor and the
+            # sensor with the largest residual is the one that drifts.
+            limit = max(3.0 * float(np.max(train_drift)), floor)
+            self.drift_limit_ = np.full(int(modelled.sum()), limit)
         self._fit_model(segments)
         if self.target_false_alarm_rate is None:
             self.threshold_ = self._default_threshold()
@@ -284,7 +286,7 @@ class AnomalyModel(Engine):
         if self.drift_smoothing is not None:
             drift = ewma(z @ self._drift_matrix, self.drift_smoothing)
             drifting = np.zeros((rows, sensors), dtype=bool)
-            drifting[:, self.modelled_] = np.abs(drift) > self.drift_limit_[None, :]
+            drifting[:, self.modelled_] = _drifting(np.abs(drift), self.drift_limit_)
             sensor_flags[drifting] |= np.uint8(DataFlag.DRIFT)
 
         starts = _first(rows)
@@ -301,6 +303,7 @@ class AnomalyModel(Engine):
         contributions = np.zeros((rows, sensors))
         contributions[:, self.modelled_] = contributions_m
         contributions[np.isnan(scores)] = 0.0
+        _exclude_contributions(contributions, stuck | nan, scores)
         row_flags |= np.bitwise_or.reduce(sensor_flags, axis=1)
         return AnomalyResult(
             scores=scores,
@@ -343,6 +346,7 @@ class AnomalyModel(Engine):
         Returns:
             The anomaly score, NaN when the sample cannot be scored (see :attr:`last_flags`).
         """
+        self._check_fitted()
         state = self._stream
         if state is None:
             self.reset_stream()
@@ -415,8 +419,8 @@ class AnomalyModel(Engine):
             state.drift *= 1.0 - self.drift_smoothing
             state.drift += state.drift_step
             np.abs(state.drift, out=state.drift_abs)
-            np.greater(state.drift_abs, self.drift_limit_, out=state.drift_hit)
-            if state.drift_hit.any():
+            state.drift_abs /= self.drift_limit_
+            if state.drift_abs.max() > 1.0:
                 flags |= DataFlag.DRIFT
         score = self._score_state(state.model, z)
         if unscorable:
@@ -440,6 +444,31 @@ class AnomalyModel(Engine):
 
     def _score_state(self, state: Any, z: np.ndarray) -> float:
         raise NotImplementedError
+
+
+def _drifting(evidence: np.ndarray, limits: np.ndarray) -> np.ndarray:
+    """Sensors past their drift limit that lead the row's drift evidence.
+
+    ``evidence`` is each sensor's smoothed standardized residual given the others. A drifting
+    sensor also pulls the residuals of the sensors correlated with it, but never above its own
+    (for a precision matrix, ``|P_ij| <= sqrt(P_ii P_jj)``), so of the sensors past their limit
+    only those within 80 % of the largest residual are named.
+    """
+    past = evidence > limits[None, :]
+    peak = np.where(past, evidence, 0.0).max(axis=1, keepdims=True) if evidence.size else 0.0
+    return past & (evidence >= 0.8 * peak)
+
+
+def _exclude_contributions(
+    contributions: np.ndarray, excluded: np.ndarray, scores: np.ndarray
+) -> None:
+    """Give excluded readings no share of the score; rescale the rest to add up to it."""
+    if not excluded.any():
+        return
+    contributions[excluded] = 0.0
+    total = contributions.sum(axis=1)
+    rows = np.flatnonzero(excluded.any(axis=1) & (total > 0) & np.isfinite(scores))
+    contributions[rows] *= (scores[rows] / total[rows])[:, None]
 
 
 def _first(rows: int) -> np.ndarray:
