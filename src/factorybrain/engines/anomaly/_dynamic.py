@@ -276,50 +276,54 @@ class DynamicAnomalyModel(AnomalyModel):
     # ------------------------------------------------------------------ stream scoring
     def _new_state(self) -> Any:
         sensors = len(self.dynamics_.inverse_scale)
+        self._stream_limits = [float(v) for v in self.limits_]
+        self._stream_weights = (1.0 - self.level_smoothing, self.level_smoothing)
         return _DynamicState(sensors, self.lags)
 
     def _score_state(self, state: Any, z: np.ndarray) -> float:
         s: _DynamicState = state
         dynamics = self.dynamics_
-        np.subtract(z, dynamics.center, out=s.z)
-        z = s.z
-        z *= dynamics.inverse_spread
+        dot = np.dot
+        zs = s.z
+        np.subtract(z, dynamics.center, out=zs)
+        zs *= dynamics.inverse_spread
         lagged = s.lagged
-        sensors = len(z)
+        m = len(zs)
         if s.count < self.lags:
-            lagged[sensors:] = lagged[:-sensors]
-            lagged[:sensors] = z
+            lagged[m:] = lagged[:-m]
+            lagged[:m] = zs
             s.count += 1
             return float("nan")
-        np.dot(lagged, dynamics.coefficients, out=s.innovation)
-        np.subtract(z, s.innovation, out=s.innovation)
-        s.innovation *= dynamics.inverse_scale
-        lagged[sensors:] = lagged[:-sensors]
-        lagged[:sensors] = z
-        keep = 1.0 - self.level_smoothing
+        innovation = s.innovation
+        dot(lagged, dynamics.coefficients, out=innovation)
+        np.subtract(zs, innovation, out=innovation)
+        innovation *= dynamics.inverse_scale
+        lagged[m:] = lagged[:-m]
+        lagged[:m] = zs
+        step, white, limits = s.step, s.white, self._stream_limits
+        keep, weight = self._stream_weights
         s.level *= keep
-        np.multiply(z, self.level_smoothing, out=s.step)
-        s.level += s.step
-        np.dot(s.level, dynamics.level_whitener, out=s.white)
-        level = float(np.dot(s.white, s.white))
+        np.multiply(zs, weight, out=step)
+        s.level += step
+        dot(s.level, dynamics.level_whitener, out=white)
+        level = dot(white, white)
         s.mean *= keep
-        np.multiply(s.innovation, self.level_smoothing, out=s.step)
-        s.mean += s.step
-        np.dot(s.mean, dynamics.innovation_whitener, out=s.white)
-        mean = float(np.dot(s.white, s.white))
-        np.dot(s.innovation, dynamics.innovation_whitener, out=s.white)
+        np.multiply(innovation, weight, out=step)
+        s.mean += step
+        dot(s.mean, dynamics.innovation_whitener, out=white)
+        mean = dot(white, white)
+        dot(innovation, dynamics.innovation_whitener, out=white)
         v = self.variance_smoothing
-        s.spread = (1.0 - v) * s.spread + v * float(np.dot(s.white, s.white)) / sensors
-        np.multiply(s.innovation, s.innovation, out=s.step)
-        s.step *= v
+        s.spread = (1.0 - v) * s.spread + v * float(dot(white, white)) / m
+        np.multiply(innovation, innovation, out=step)
+        step *= v
         s.sensor_spread *= 1.0 - v
-        s.sensor_spread += s.step
-        limits = self.limits_
+        s.sensor_spread += step
         return max(
-            level / limits[0],
-            mean / limits[1],
+            float(level) / limits[0],
+            float(mean) / limits[1],
             s.spread / limits[2],
-            float(s.sensor_spread.max()) / limits[3],
+            float(np.maximum.reduce(s.sensor_spread)) / limits[3],
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -45,6 +46,7 @@ class _StreamState:
         self.last_x = np.full(sensors, np.nan)
         self.equal = np.zeros(sensors, dtype=bool)
         self.flat_run = np.zeros(sensors, dtype=np.int64)
+        self.flat_margin = np.zeros(sensors, dtype=np.int64)
         self.stuck = np.zeros(sensors, dtype=bool)
         self.nan = np.zeros(sensors, dtype=bool)
         self.nan_run = np.zeros(sensors, dtype=np.int64)
@@ -323,6 +325,11 @@ class AnomalyModel(Engine):
             len(self.sensor_names_), int(self.modelled_.sum()), self._new_state()
         )
         self._all_modelled = bool(self.modelled_.all())
+        self._single_regime = self.regimes_.centroids is None and len(self.regimes_.labels) == 1
+        self._inverse_stds = 1.0 / self.regimes_.stds
+        if self.drift_smoothing is not None:
+            self._drift_step_matrix = self.drift_smoothing * self._drift_matrix
+            self._drift_limit = float(self.drift_limit_[0])
 
     @property
     def last_flags(self) -> DataFlag:
@@ -346,10 +353,9 @@ class AnomalyModel(Engine):
         Returns:
             The anomaly score, NaN when the sample cannot be scored (see :attr:`last_flags`).
         """
-        self._check_fitted()
-        state = self._stream
+        state = self.__dict__.get("_stream")
         if state is None:
-            self.reset_stream()
+            self.reset_stream()  # checks that the model is fitted
             state = self._stream
             assert state is not None
         x = np.asarray(x, dtype=float)
@@ -357,9 +363,11 @@ class AnomalyModel(Engine):
             raise ParameterError(
                 f"score_one expects {len(state.last_x)} readings; got shape {x.shape}."
             )
+        # The common case (one regime, no NaN, nothing stuck) costs a few ufunc calls on
+        # preallocated buffers; everything else takes the slower branches.
         flags = DataFlag.NONE
         normalizer = self.regimes_
-        if normalizer.centroids is None and len(normalizer.labels) == 1:
+        if self._single_regime:
             if regime is not None:
                 raise ParameterError("This model has one regime; do not pass 'regime'.")
             k = 0
@@ -375,26 +383,36 @@ class AnomalyModel(Engine):
                 flags |= DataFlag.GAP
                 state.model = self._new_state()
             state.last_time = float(timestamp)
+        total = float(np.add.reduce(x))
+        if not math.isfinite(total):
+            x = np.where(np.isinf(x), np.nan, x)
 
         z_full = state.z_full
         np.subtract(x, normalizer.means[max(k, 0)], out=z_full)
-        np.divide(z_full, normalizer.stds[max(k, 0)], out=z_full)
+        np.multiply(z_full, self._inverse_stds[max(k, 0)], out=z_full)
         np.equal(x, state.last_x, out=state.equal)
         state.flat_run += 1
         state.flat_run *= state.equal
         np.copyto(state.last_x, x)
-        np.greater_equal(state.flat_run, self.stuck_limit_, out=state.stuck)
-        state.stuck &= self.modelled_
-        np.isnan(x, out=state.nan)
-        has_nan = bool(state.nan.any())
-        has_stuck = bool(state.stuck.any())
+        np.subtract(state.flat_run, self.stuck_limit_, out=state.flat_margin)
+        has_stuck = False
+        if np.maximum.reduce(state.flat_margin) >= 0:
+            np.greater_equal(state.flat_margin, 0, out=state.stuck)
+            state.stuck &= self.modelled_
+            has_stuck = bool(state.stuck.any())
+        has_nan = total != total
         if has_nan or state.any_nan_run:
+            np.isnan(x, out=state.nan)
             state.nan_run += 1
             state.nan_run *= state.nan
             state.any_nan_run = has_nan
         z = z_full if self._all_modelled else z_full[self.modelled_]
         unscorable = k < 0
         if has_nan or has_stuck:
+            if not has_stuck:
+                state.stuck[:] = False
+            if not has_nan:
+                state.nan[:] = False
             long_nan = state.nan_run > self.max_gap
             if (state.nan & long_nan).any():
                 flags |= DataFlag.MISSING_SENSOR
@@ -414,13 +432,11 @@ class AnomalyModel(Engine):
         if unscorable:
             z = np.zeros(int(self.modelled_.sum()))
         if self.drift_smoothing is not None:
-            np.dot(z, self._drift_matrix, out=state.drift_step)
-            state.drift_step *= self.drift_smoothing
+            np.dot(z, self._drift_step_matrix, out=state.drift_step)
             state.drift *= 1.0 - self.drift_smoothing
             state.drift += state.drift_step
             np.abs(state.drift, out=state.drift_abs)
-            state.drift_abs /= self.drift_limit_
-            if state.drift_abs.max() > 1.0:
+            if np.maximum.reduce(state.drift_abs) > self._drift_limit:
                 flags |= DataFlag.DRIFT
         score = self._score_state(state.model, z)
         if unscorable:
