@@ -101,8 +101,9 @@ def plan_historian(world: World, minutes: int, seed: int) -> HistorianPlan:
                 length = int(rng.uniform(*hours[kind]) * 60)
                 start = int(rng.integers(0, max(minutes - length, 1)))
                 magnitude = float(rng.uniform(0.15, 0.3) * rng.choice([-1, 1]))
-                faults.append(SensorFault(machine.index, tag, kind, start, start + length,
-                                          magnitude))
+                faults.append(
+                    SensorFault(machine.index, tag, kind, start, start + length, magnitude)
+                )
     outages = []
     for line in world.lines:
         for _ in range(rng.poisson(minutes / (75 * 1440))):
@@ -152,8 +153,20 @@ class HistorianWriter:
         outages = [(a, b) for line, a, b in self.plan.outages if line == machine.line]
         regime = np.array(
             [
-                [p.regime[key] for key in ("rpm", "load", "vib", "current", "heat", "flow",
-                                           "test_bar", "hyd_bar", "winder_rpm")]
+                [
+                    p.regime[key]
+                    for key in (
+                        "rpm",
+                        "load",
+                        "vib",
+                        "current",
+                        "heat",
+                        "flow",
+                        "test_bar",
+                        "hyd_bar",
+                        "winder_rpm",
+                    )
+                ]
                 for p in world.products
             ]
             + [[0.0] * 9],
@@ -207,8 +220,9 @@ class HistorianWriter:
                 hyd = np.where(running, reg[:, 7] * (1 - 0.1 * d), 20.0) + 1.2 * noise
                 values[4] = hyd * to_pressure
                 force = np.nan_to_num(setpoint[minute].astype(np.float64))
-                values[5] = np.where(running, force * (1 - 0.06 * d) + 0.3 * rng.standard_normal(n),
-                                     0.0)
+                values[5] = np.where(
+                    running, force * (1 - 0.06 * d) + 0.3 * rng.standard_normal(n), 0.0
+                )
             else:
                 values[4] = np.where(running, reg[:, 5] * (1 - 0.05 * d) + 0.5 * noise, 0.0)
                 values[5] = np.where(running, reg[:, 6] + 0.05 * noise, 0.0) * to_pressure
@@ -224,8 +238,9 @@ class HistorianWriter:
                 elif fault.kind == "drift":
                     progress = (minute - fault.start) / max(fault.end - fault.start, 1)
                     scale = np.abs(values[row]).mean() + 1e-9
-                    values[row] = np.where(inside, values[row] + fault.magnitude * scale * progress,
-                                           values[row])
+                    values[row] = np.where(
+                        inside, values[row] + fault.magnitude * scale * progress, values[row]
+                    )
                 elif fault.kind == "stuck":
                     key = (fault.tag, fault.start)
                     idx = np.flatnonzero(inside)

@@ -167,7 +167,7 @@ def plan_maintenance(world: World, grid: TimeGrid, seed: int) -> MaintenancePlan
         while True:
             ttf = int(rng.weibull(2.0) * mtype.ttf_scale_days * DAY)
             f = max(s + max(ttf, 2 * DAY), max(s, 0) + 2 * DAY)
-            window = int(rng.uniform(3.0, 8.0) * DAY)
+            window = int(rng.uniform(5.0, 10.0) * DAY)
             onset = max(f - window, s + DAY)
             if mi == forced and f > end - 6 * DAY and s < end - 6 * DAY:
                 onset = end - int(rng.uniform(2.5, 3.5) * DAY)
@@ -205,9 +205,14 @@ def plan_maintenance(world: World, grid: TimeGrid, seed: int) -> MaintenancePlan
     users: dict[int, int] = {}
     for m in machines:
         users[by_part[m.mtype.spare_part]] = users.get(by_part[m.mtype.spare_part], 0) + 1
+    # expensive spares are not stocked (ordered when a machine breaks); cheaper ones keep one
     policy = {
-        part: {"initial": 1, "reorder_point": 0, "order_quantity": 1 + n // 8}
-        for part, n in users.items()
+        part: {
+            "initial": 0 if world.materials[part].price_eur > 1500 else 1 + n // 8,
+            "reorder_point": -1 if world.materials[part].price_eur > 1500 else 0,
+            "order_quantity": 1 + n // 8,
+        }
+        for part, n in sorted(users.items())
     }
     stock = {part: p["initial"] for part, p in policy.items()}
     pipeline: dict[int, list[int]] = {part: [] for part in policy}
@@ -240,8 +245,9 @@ def plan_maintenance(world: World, grid: TimeGrid, seed: int) -> MaintenancePlan
         if stock[part] <= 0:
             if not pipeline[part]:
                 pipeline[part].append(f + lead)
-                movements.append(SpareMovement(part, f, policy[part]["order_quantity"], "order",
-                                               mi, None))
+                movements.append(
+                    SpareMovement(part, f, policy[part]["order_quantity"], "order", mi, None)
+                )
             arrival = pipeline[part][0]
             receive_until(part, arrival)
             wait = arrival - f
@@ -249,13 +255,15 @@ def plan_maintenance(world: World, grid: TimeGrid, seed: int) -> MaintenancePlan
         stock[part] -= 1
         order_id += 1
         movements.append(SpareMovement(part, f + wait, -1, "issue", mi, order_id))
-        if stock[part] + len(pipeline[part]) * policy[part]["order_quantity"] <= policy[part][
-            "reorder_point"
-        ]:
+        if (
+            stock[part] + len(pipeline[part]) * policy[part]["order_quantity"]
+            <= policy[part]["reorder_point"]
+        ):
             pipeline[part].append(f + wait + lead)
             pipeline[part].sort()
-            movements.append(SpareMovement(part, f + wait, policy[part]["order_quantity"], "order",
-                                           mi, None))
+            movements.append(
+                SpareMovement(part, f + wait, policy[part]["order_quantity"], "order", mi, None)
+            )
         repair = int(rngs[mi].uniform(*machine.mtype.repair_hours) * 60)
         failures.append(Failure(mi, f, onset, wait, f + wait + repair, order_id))
         result = next_failure(mi, f + wait + repair)

@@ -11,11 +11,12 @@ supplier lots it was built from. Units also carry latent defects that shorten th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import numpy as np
 
 from factorybrain.simulate._maintenance import DAY, MaintenancePlan
-from factorybrain.simulate._timegrid import TimeGrid
+from factorybrain.simulate._timegrid import START, TimeGrid
 from factorybrain.simulate._world import World
 
 OFF, IDLE, SETUP, RUNNING, MINOR_STOP, BREAKDOWN, PLANNED_MAINTENANCE, WAITING_SPARE = range(8)
@@ -38,10 +39,10 @@ MINOR_STOP_REASONS = (
 )
 #: field-life Weibull (shape, scale in days) per latent cause
 FIELD_LIFE = {
-    "none": (1.3, 9000.0),
-    "supplier_lot": (2.2, 110.0),
-    "degraded_machine": (1.8, 170.0),
-    "process_out_of_window": (1.6, 150.0),
+    "none": (1.3, 20000.0),
+    "supplier_lot": (2.5, 300.0),
+    "degraded_machine": (2.0, 420.0),
+    "process_out_of_window": (2.0, 350.0),
 }
 FORCE_WINDOW_Z = 2.2
 DEGRADED_HEALTH = 0.5
@@ -114,9 +115,9 @@ def plan_lots(world: World, grid: TimeGrid, seed: int) -> LotPlan:
         while t < grid.minutes:
             materials.append(material.index)
             receipts.append(t)
-            day = max(t, 0) // DAY
+            made = (START + timedelta(minutes=int(t) - 2 * DAY)).timetuple()
             vendor_lots.append(
-                f"{supplier.lot_prefix}-{25 + day // 365:02d}{day % 365 + 1:03d}-{k % 9 + 1}"
+                f"{supplier.lot_prefix}-{made.tm_year % 100:02d}{made.tm_yday:03d}-{k % 9 + 1}"
                 + ("" if supplier.index % 2 else f"/{material.part_number[:3]}")
             )
             jitter = int(rng.integers(-1, 2)) * DAY
@@ -223,9 +224,10 @@ def simulate_line(
         rotation += 1
         qty = int(np.clip(round(share * len(products) * rng.uniform(110, 190) / 10) * 10, 40, 320))
         first = machines[0].index
-        if machine_free[first] >= minutes or int(
-            np.searchsorted(avail_pos[first], machine_free[first])
-        ) >= avail_pos[first].size:
+        if (
+            machine_free[first] >= minutes
+            or int(np.searchsorted(avail_pos[first], machine_free[first])) >= avail_pos[first].size
+        ):
             break
         wo_seq += 1
         wo_number = f"WO{line.number:03d}{wo_seq:05d}"
@@ -247,8 +249,8 @@ def simulate_line(
         tension_recipe = product.tension_recipe
         if product.index == 0 and release >= revision_minute:
             tension_recipe = round(product.tension_opt + 0.4 * product.tension_scale, 2)
-        big = rng.random() < 0.15
-        tension = tension_recipe + rng.normal(0, 0.6) * product.tension_scale
+        big = rng.random() < 0.08
+        tension = tension_recipe + rng.normal(0, 0.5) * product.tension_scale
         force_offset = (rng.choice([-1, 1]) * rng.uniform(1.4, 2.4)) if big else rng.normal(0, 0.5)
         force_set = product.force_recipe + force_offset * product.force_scale
 
@@ -316,21 +318,30 @@ def simulate_line(
             else:
                 scrap = rng.random(in_idx.size) < 0.002 + 0.06 * d_units**2
             if machine.type_code == "LTH":
-                params["spindle_speed_rpm"] = (product.regime["rpm"],
-                                               product.regime["rpm"] * rng.normal(1, 0.004), "rpm")
+                params["spindle_speed_rpm"] = (
+                    product.regime["rpm"],
+                    product.regime["rpm"] * rng.normal(1, 0.004),
+                    "rpm",
+                )
                 params["feed_mm_rev"] = (0.12, 0.12, "mm/rev")
                 op_setpoint.append(product.regime["rpm"])
             elif machine.type_code == "WND":
                 params["wire_tension_N"] = (round(tension_recipe, 2), round(float(tension), 2), "N")
-                params["winding_speed_rpm"] = (product.regime["winder_rpm"],
-                                               product.regime["winder_rpm"], "rpm")
+                params["winding_speed_rpm"] = (
+                    product.regime["winder_rpm"],
+                    product.regime["winder_rpm"],
+                    "rpm",
+                )
                 op_setpoint.append(float(tension))
             elif machine.type_code == "PRS":
                 units_force = force_set + rng.normal(0, 0.35, in_idx.size) * product.force_scale
                 units_force -= 1.5 * d_units * product.force_scale
                 force[in_idx] = units_force
-                params["press_force_kN"] = (round(float(force_set), 2),
-                                            round(float(np.mean(units_force)), 2), "kN")
+                params["press_force_kN"] = (
+                    round(float(force_set), 2),
+                    round(float(np.mean(units_force)), 2),
+                    "kN",
+                )
                 op_setpoint.append(float(force_set))
                 done_units = in_idx[finished_mask]
                 out.presses.append(
@@ -342,12 +353,24 @@ def simulate_line(
                     }
                 )
             else:
-                params["test_pressure_bar"] = (product.regime["test_bar"],
-                                               product.regime["test_bar"], "bar")
+                params["test_pressure_bar"] = (
+                    product.regime["test_bar"],
+                    product.regime["test_bar"],
+                    "bar",
+                )
                 op_setpoint.append(product.regime["test_bar"])
                 results = _end_of_line(
-                    rng, product, in_idx, tension, force, unit_time, health, by_type,
-                    wo_lots, lots, bad_material,
+                    rng,
+                    product,
+                    in_idx,
+                    tension,
+                    force,
+                    unit_time,
+                    health,
+                    by_type,
+                    wo_lots,
+                    lots,
+                    bad_material,
                 )
                 eol_pass[in_idx] = results["pass"]
                 scrap = ~results["pass"]
@@ -414,8 +437,20 @@ def simulate_line(
         bad_lots = [lot for lot in wo_lots.values() if lot in lots.bad]
         for lot in bad_lots:
             out.bad_lot_serials.setdefault(lot, []).extend(serials[started].tolist())
-        _latent(rng, out, product, done_units, serials, finish, unit_time, health, by_type,
-                force, bad_lots, grid.minutes)
+        _latent(
+            rng,
+            out,
+            product,
+            done_units,
+            serials,
+            finish,
+            unit_time,
+            health,
+            by_type,
+            force,
+            bad_lots,
+            grid.minutes,
+        )
         _audits(rng, out, product, done_units, serials, unit_time, health, by_type, line)
 
     for machine in machines:
@@ -500,7 +535,7 @@ def _end_of_line(
     insulation = rng.lognormal(np.log(520), 0.3, n) * (1 - 0.6 * d_wnd)
     flow = product.regime["flow"] * efficiency / product.efficiency_nominal + rng.normal(0, 0.4, n)
     passed = (
-        (efficiency >= product.efficiency_nominal - 4.5)
+        (efficiency >= product.efficiency_nominal - 6.5)
         & (noise <= product.noise_nominal + 7.0)
         & (leak <= 6.0)
         & (insulation >= 100)
@@ -545,10 +580,13 @@ def _latent(
         if machine is None:
             continue
         d = health[machine.index][np.maximum(unit_time[machine.index][units], 0)]
-        degraded_machine = np.where((d > DEGRADED_HEALTH) & (degraded_machine < 0),
-                                    machine.index, degraded_machine)
+        degraded_machine = np.where(
+            (d > DEGRADED_HEALTH) & (degraded_machine < 0), machine.index, degraded_machine
+        )
     shape, scale = FIELD_LIFE["degraded_machine"]
-    lives["degraded_machine"] = np.where(degraded_machine >= 0, rng.weibull(shape, n) * scale, np.inf)
+    lives["degraded_machine"] = np.where(
+        degraded_machine >= 0, rng.weibull(shape, n) * scale, np.inf
+    )
     z_f = (force[units] - product.force_opt) / product.force_scale
     window = np.abs(np.nan_to_num(z_f)) > FORCE_WINDOW_Z
     shape, scale = FIELD_LIFE["process_out_of_window"]
@@ -624,8 +662,9 @@ def _open_orders(
     for k in range(6 + 2 * len(products)):
         i = k % len(products)
         product = products[i]
-        qty = int(np.clip(round(shares[i] * len(products) * rng.uniform(110, 190) / 10) * 10,
-                          40, 320))
+        qty = int(
+            np.clip(round(shares[i] * len(products) * rng.uniform(110, 190) / 10) * 10, 40, 320)
+        )
         wo_seq += 1
         release = t + int(rng.integers(0, DAY))
         out.open_orders.append(

@@ -51,7 +51,7 @@ def build_time_grid(days: int) -> TimeGrid:
     minutes = days * 1440
     index = pd.date_range(START, periods=minutes, freq="min").tz_convert(LOCAL_TZ)
     hour = np.asarray(index.hour, dtype=np.int8)
-    weekday = np.asarray(index.weekday, dtype=np.int8)
+    weekday = np.asarray(index.day_of_week, dtype=np.int8)
     month = np.asarray(index.month, dtype=np.int8)
     day = np.asarray(index.day, dtype=np.int8)
     holiday = np.zeros(minutes, dtype=bool)
@@ -77,9 +77,7 @@ def to_local_strings(epoch_s: np.ndarray) -> np.ndarray:
     values = np.asarray(epoch_s, dtype=np.int64)
     if values.size == 0:
         return np.array([], dtype=object)
-    local = (
-        pd.DatetimeIndex(values.astype("datetime64[s]")).tz_localize("UTC").tz_convert(LOCAL_TZ)
-    )
+    local = pd.DatetimeIndex(values.astype("datetime64[s]")).tz_localize("UTC").tz_convert(LOCAL_TZ)
     naive = local.tz_localize(None).values.astype("datetime64[s]")
     return np.char.replace(np.datetime_as_string(naive, unit="s"), "T", " ")
 
@@ -93,9 +91,7 @@ def to_utc_strings(epoch_s: np.ndarray) -> np.ndarray:
 def to_offset_strings(epoch_s: np.ndarray) -> list[str]:
     """Format epoch seconds as ISO 8601 local time with its UTC offset (``+01:00``)."""
     values = np.asarray(epoch_s, dtype=np.int64)
-    local = (
-        pd.DatetimeIndex(values.astype("datetime64[s]")).tz_localize("UTC").tz_convert(LOCAL_TZ)
-    )
+    local = pd.DatetimeIndex(values.astype("datetime64[s]")).tz_localize("UTC").tz_convert(LOCAL_TZ)
     return [ts.isoformat() for ts in local]
 
 

@@ -387,10 +387,10 @@ def build_world(machines: int, seed: int) -> World:
 def _build_products(rng: np.random.Generator) -> list[Product]:
     specs = [
         # code, family, name, lathe, winder, press, test ct (min), share, eff, noise, rpm, flow
-        ("AC25-40", "AquaCirc", "AquaCirc 25-40 circulator pump", 1.9, 2.4, 1.3, 1.8, 0.34),
-        ("AC32-60", "AquaCirc", "AquaCirc 32-60 circulator pump", 2.2, 2.7, 1.4, 1.9, 0.26),
-        ("HB4-70", "HydroBoost", "HydroBoost 4-70 booster pump", 2.6, 3.0, 1.6, 2.3, 0.24),
-        ("SD6-110", "SubDrive", "SubDrive 6-110 submersible pump", 2.9, 3.2, 1.8, 2.6, 0.16),
+        ("AC25-40", "AquaCirc", "AquaCirc 25-40 circulator pump", 2.1, 2.4, 1.9, 2.0, 0.34),
+        ("AC32-60", "AquaCirc", "AquaCirc 32-60 circulator pump", 2.4, 2.7, 2.2, 2.3, 0.26),
+        ("HB4-70", "HydroBoost", "HydroBoost 4-70 booster pump", 2.7, 3.0, 2.5, 2.6, 0.24),
+        ("SD6-110", "SubDrive", "SubDrive 6-110 submersible pump", 3.0, 3.3, 2.8, 2.9, 0.16),
     ]
     products = []
     for i, (code, family, name, lth, wnd, prs, eol, share) in enumerate(specs):
@@ -435,8 +435,13 @@ def _build_products(rng: np.random.Generator) -> list[Product]:
             "engineering": [f"PU-{code.replace('-', '')}", name],
             "wms": [str(matnr)],
             "qms": [f"{matnr} {code}"],
-            "crm": [_crm_product_name(name.split(" circulator")[0].split(" booster")[0]
-                                      .split(" submersible")[0], code, rng)],
+            "crm": [
+                _crm_product_name(
+                    name.split(" circulator")[0].split(" booster")[0].split(" submersible")[0],
+                    code,
+                    rng,
+                )
+            ],
         }
         products.append(product)
     return products
@@ -467,7 +472,9 @@ def _build_suppliers(rng: np.random.Generator) -> list[Supplier]:
         )
         supplier.refs = {
             "erp": [f"{vendor_no:010d}", _transliterate_upper(name)],
-            "qms": [name.split(" ")[0] + (" " + name.split(" ")[1] if len(name.split()) > 2 else "")],
+            "qms": [
+                name.split(" ")[0] + (" " + name.split(" ")[1] if len(name.split()) > 2 else "")
+            ],
             "wms": [f"V{vendor_no}"],
         }
         suppliers.append(supplier)
@@ -478,7 +485,16 @@ def _build_materials(rng: np.random.Generator, products: list[Product]) -> list[
     # part number, description, unit, supplier, lead time, price, kind, days of use per lot
     specs: list[tuple[str, str, str, int, int, float, str, int]] = [
         ("HSG-AC", "Pump housing casting AquaCirc, grey iron", "ST", 0, 21, 14.5, "component", 14),
-        ("HSG-HB", "Pump housing casting HydroBoost, grey iron", "ST", 0, 21, 22.0, "component", 14),
+        (
+            "HSG-HB",
+            "Pump housing casting HydroBoost, grey iron",
+            "ST",
+            0,
+            21,
+            22.0,
+            "component",
+            14,
+        ),
         ("HSG-SD", "Pump housing SubDrive, stainless", "ST", 0, 28, 41.0, "component", 21),
         ("SFT-BAR20", "Shaft blank 20 mm, X20Cr13 bar", "ST", 1, 14, 3.1, "component", 10),
         ("BRG-6203", "Deep groove ball bearing 6203-2RS", "ST", 2, 14, 1.8, "component", 10),
@@ -487,10 +503,10 @@ def _build_materials(rng: np.random.Generator, products: list[Product]) -> list[
         ("LAM-STK80", "Stator lamination stack 80 mm", "ST", 5, 21, 6.4, "component", 14),
         ("IMP-PA66", "Impeller PA66-GF30", "ST", 6, 14, 2.7, "component", 14),
         ("SEAL-MS16", "Mechanical seal 16 mm SiC/carbon", "ST", 7, 14, 4.9, "component", 14),
-        ("SP-LTH-SPB", "Spindle bearing set for CNC lathe", "ST", 8, 24, 1850.0, "spare", 0),
-        ("SP-WND-FLY", "Flyer bearing unit for winding machine", "ST", 8, 20, 960.0, "spare", 0),
-        ("SP-PRS-HPU", "Hydraulic pump unit for press", "ST", 8, 28, 2400.0, "spare", 0),
-        ("SP-EOL-CPL", "Test pump coupling kit", "ST", 8, 14, 310.0, "spare", 0),
+        ("SP-LTH-SPB", "Spindle bearing set for CNC lathe", "ST", 8, 3, 1850.0, "spare", 0),
+        ("SP-WND-FLY", "Flyer bearing unit for winding machine", "ST", 8, 5, 960.0, "spare", 0),
+        ("SP-PRS-HPU", "Hydraulic pump unit for press", "ST", 8, 4, 2400.0, "spare", 0),
+        ("SP-EOL-CPL", "Test pump coupling kit", "ST", 8, 5, 310.0, "spare", 0),
         ("SK-SEAL16", "Service kit shaft seal 16 mm", "ST", 7, 14, 19.0, "service_kit", 0),
         ("SK-IMP-AC", "Service kit impeller AquaCirc", "ST", 6, 14, 24.0, "service_kit", 0),
     ]
@@ -536,11 +552,33 @@ def _build_materials(rng: np.random.Generator, products: list[Product]) -> list[
 
 
 _SURNAMES = (
-    "Becker", "Müller", "Schröder", "Hoffmann", "Wagner", "Krüger", "Lehmann", "Brandt",
-    "Jansen", "Novak", "Dubois", "Rossi", "Lindqvist", "Kowalski", "Peters", "Vogel",
+    "Becker",
+    "Müller",
+    "Schröder",
+    "Hoffmann",
+    "Wagner",
+    "Krüger",
+    "Lehmann",
+    "Brandt",
+    "Jansen",
+    "Novak",
+    "Dubois",
+    "Rossi",
+    "Lindqvist",
+    "Kowalski",
+    "Peters",
+    "Vogel",
 )
-_TRADES = ("Haustechnik", "Sanitär", "Heizung und Sanitär", "Pumpentechnik", "Wassertechnik",
-           "Installations", "Building Services", "Irrigation")
+_TRADES = (
+    "Haustechnik",
+    "Sanitär",
+    "Heizung und Sanitär",
+    "Pumpentechnik",
+    "Wassertechnik",
+    "Installations",
+    "Building Services",
+    "Irrigation",
+)
 _FORMS = ("GmbH", "GmbH & Co. KG", "AG", "e.K.", "B.V.", "S.r.l.", "AB", "Sp. z o.o.")
 
 
@@ -564,8 +602,8 @@ def _build_customers(rng: np.random.Generator, count: int) -> list[Customer]:
             country=("DE", "AT", "NL", "PL", "IT", "SE")[int(rng.integers(6))],
             weight=float(rng.pareto(1.5) + 0.2),
         )
-        crm_name = name if rng.random() < 0.6 else name.replace(" GmbH & Co. KG", "").replace(
-            " GmbH", ""
+        crm_name = (
+            name if rng.random() < 0.6 else name.replace(" GmbH & Co. KG", "").replace(" GmbH", "")
         )
         customer.refs = {
             "erp": [f"{number:010d}", _transliterate_upper(name)],

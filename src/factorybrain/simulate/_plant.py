@@ -1,0 +1,191 @@
+"""``simulate_plant``: run every phase in order and write the silos and ``truth.json``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from factorybrain.exceptions import ParameterError
+from factorybrain.simulate._exports import write_exports
+from factorybrain.simulate._historian import HistorianWriter, plan_historian
+from factorybrain.simulate._logistics import plan_claims, plan_sales
+from factorybrain.simulate._maintenance import plan_maintenance
+from factorybrain.simulate._production import plan_lots, simulate_line
+from factorybrain.simulate._silos import MesWriter
+from factorybrain.simulate._timegrid import build_time_grid, iso_utc
+from factorybrain.simulate._truth import Collected, write_truth
+from factorybrain.simulate._world import build_world
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class PlantSummary:
+    """What ``simulate_plant`` wrote.
+
+    Attributes:
+        out: The export folder.
+        days: Horizon in days.
+        machines: Number of machines.
+        seed: The seed.
+        sample_seconds: Historian sampling period.
+        start: First instant of the horizon (ISO 8601 UTC).
+        end: First instant after the horizon (ISO 8601 UTC).
+        files: Paths of the written files, relative to ``out``, sorted.
+        datapoints: Rows in the historian (late and duplicated rows included).
+        serials: Serial numbers created.
+        work_orders: Work orders (open ones included).
+        failures: Machine breakdowns within the horizon.
+        claims: Warranty claims in the CRM export.
+        seconds: Wall-clock time of the simulation.
+    """
+
+    out: Path
+    days: int
+    machines: int
+    seed: int
+    sample_seconds: int
+    start: str
+    end: str
+    files: tuple[str, ...]
+    datapoints: int
+    serials: int
+    work_orders: int
+    failures: int
+    claims: int
+    seconds: float
+
+
+def _check(name: str, value: object, low: int, high: int) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | np.integer)
+        or not (low <= value <= high)
+    ):
+        raise ParameterError(
+            f"The {name!r} parameter of simulate_plant must be an int in [{low}, {high}]. "
+            f"Got {value!r} instead."
+        )
+    return int(value)
+
+
+def simulate_plant(
+    out: Path,
+    *,
+    days: int = 180,
+    machines: int = 12,
+    seed: int = 7,
+    sample_seconds: int = 60,
+    progress: Progress | None = None,
+) -> PlantSummary:
+    """Simulate a pump plant and write its silo exports and ``truth.json`` to ``out``.
+
+    The same arguments give byte-identical files. Work is streamed per line and per machine chunk,
+    so memory stays bounded however many datapoints the historian gets.
+
+    Args:
+        out: Folder to write to (created when missing).
+        days: Horizon in days (1 to 3660).
+        machines: Number of machines, grouped in lines of up to four (1 to 5000).
+        seed: Seed of every random draw.
+        sample_seconds: Historian sampling period in seconds (1 to 3600).
+        progress: Called with (stage, fraction done) as the simulation advances.
+
+    Returns:
+        A summary of what was written.
+
+    Raises:
+        ParameterError: An argument is out of range.
+
+    Example:
+        >>> from factorybrain.simulate import simulate_plant
+        >>> summary = simulate_plant(Path("plant"), days=30, machines=8)  # doctest: +SKIP
+    """
+    days = _check("days", days, 1, 3660)
+    machines = _check("machines", machines, 1, 5000)
+    seed = _check("seed", seed, 0, 2**63 - 1)
+    sample_seconds = _check("sample_seconds", sample_seconds, 1, 3600)
+    began = time.perf_counter()
+    report = progress or (lambda stage, fraction: None)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for folder in ("erp", "mes", "historian", "qms", "wms", "crm", "engineering"):
+        (out / folder).mkdir(exist_ok=True)
+
+    report("plant", 0.0)
+    world = build_world(machines, seed)
+    grid = build_time_grid(days)
+    maintenance = plan_maintenance(world, grid, seed)
+    lots = plan_lots(world, grid, seed)
+    historian_plan = plan_historian(world, grid.minutes, seed)
+
+    mes_path = out / "mes" / "mes.sqlite"
+    mes_path.unlink(missing_ok=True)
+    mes = MesWriter(mes_path, world, lots, grid.start_s, seed)
+    historian = HistorianWriter(
+        out / "historian" / "history.parquet", historian_plan, grid.start_s, sample_seconds
+    )
+    collected = Collected()
+    for li in range(len(world.lines)):
+        report("production", li / len(world.lines))
+        line_out = simulate_line(li, world, grid, maintenance, lots, seed)
+        mes.write_line(line_out)
+        for mi in world.lines[li].machine_indices:
+            historian.write_machine(
+                world.machines[mi],
+                line_out.states[mi],
+                line_out.products[mi],
+                maintenance.health(mi, grid.minutes),
+                line_out.setpoints[mi],
+                world,
+                seed,
+            )
+        collected.add(line_out)
+    historian.close()
+    mes.close()
+
+    report("logistics", 0.0)
+    sales = plan_sales(world, grid.minutes, collected.finished, seed)
+    claims = plan_claims(collected.candidates, sales, grid.minutes, seed)
+    report("exports", 0.0)
+    dirt = write_exports(
+        out, world, grid, maintenance, lots, historian_plan, collected, sales, claims, seed
+    )
+    dirt["mes_late_operations"] = len(mes.late_operations)
+    dirt["mes_duplicate_state_rows"] = mes.duplicated_states
+    write_truth(
+        out / "truth.json",
+        world,
+        grid,
+        maintenance,
+        lots,
+        historian_plan,
+        collected,
+        sales,
+        claims,
+        dirt,
+        seed=seed,
+        sample_seconds=sample_seconds,
+    )
+    report("done", 1.0)
+    files = tuple(sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()))
+    return PlantSummary(
+        out=out,
+        days=days,
+        machines=machines,
+        seed=seed,
+        sample_seconds=sample_seconds,
+        start=iso_utc(grid.start_s),
+        end=iso_utc(grid.end_s),
+        files=files,
+        datapoints=historian.points,
+        serials=collected.serial_count,
+        work_orders=collected.work_order_count,
+        failures=len(maintenance.failures),
+        claims=len(dirt["claim_ids"]),
+        seconds=round(time.perf_counter() - began, 3),
+    )

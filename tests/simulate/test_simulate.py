@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import tracemalloc
+from contextlib import closing
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+import factorybrain.simulate
+from factorybrain.exceptions import ParameterError
+from factorybrain.simulate import PlantSummary, _historian, simulate_plant
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _mes(out: Path) -> sqlite3.Connection:
+    """The MES database, read into memory so no file handle outlives the test."""
+    with closing(sqlite3.connect(out / "mes" / "mes.sqlite")) as source:
+        db = sqlite3.connect(":memory:")
+        source.backup(db)
+    return db
+
+
+@pytest.fixture(scope="module")
+def plant(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, PlantSummary]:
+    """A plant long enough for failures, shipments and warranty claims (historian hourly)."""
+    out = tmp_path_factory.mktemp("plant")
+    summary = simulate_plant(out, days=100, machines=4, seed=7, sample_seconds=3600)
+    return out, summary
+
+
+def test_public_api_is_pinned() -> None:
+    assert factorybrain.simulate.__all__ == ["PlantSummary", "simulate_plant"]
+
+
+def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path: Path) -> None:
+    first = simulate_plant(tmp_path / "a", days=2, machines=3, seed=11)
+    simulate_plant(tmp_path / "b", days=2, machines=3, seed=11)
+    simulate_plant(tmp_path / "c", days=2, machines=3, seed=12)
+    a, b, c = (_hashes(tmp_path / name) for name in "abc")
+    assert set(a) == set(first.files)
+    assert a == b
+    differing = {name for name in a if a[name] != c.get(name)}
+    assert "historian/history.parquet" in differing
+    assert "mes/mes.sqlite" in differing
+
+
+def test_every_silo_is_written(plant: tuple[Path, PlantSummary]) -> None:
+    out, summary = plant
+    folders = {name.split("/")[0] for name in summary.files}
+    assert {"erp", "mes", "historian", "qms", "wms", "crm", "engineering"} <= folders
+    assert "truth.json" in summary.files
+    table = pq.read_table(out / "historian" / "history.parquet")
+    assert table.num_rows == summary.datapoints
+    assert table.column_names == ["tag", "ts", "value"]
+
+
+def test_claimed_serials_trace_to_lots_and_machines(plant: tuple[Path, PlantSummary]) -> None:
+    out, _ = plant
+    truth = json.loads((out / "truth.json").read_text())
+    assert truth["claims"], "a 100-day plant must have warranty claims"
+    db = _mes(out)
+    serial_wo = dict(db.execute("SELECT serial_no, wo_number FROM serials"))
+    lots_of = {}
+    for wo, batch in db.execute("SELECT wo_number, batch FROM material_consumption"):
+        lots_of.setdefault(wo, set()).add(batch)
+    machines_of = {}
+    for wo, machine in db.execute("SELECT wo_number, machine_code FROM operations"):
+        machines_of.setdefault(wo, set()).add(machine)
+    entity = {e["id"]: e for e in truth["entities"]}
+    for claim in truth["claims"]:
+        wo = serial_wo[claim["serial"]]
+        assert lots_of[wo] and machines_of[wo]
+        if claim["cause"] == "supplier_lot":
+            assert entity[claim["root_cause"]]["refs"]["mes"][0] in lots_of[wo]
+        if claim["cause"] == "degraded_machine":
+            assert entity[claim["root_cause"]]["refs"]["mes"][0] in machines_of[wo]
+    lines = (out / "crm" / "claims.jsonl").read_text().splitlines()
+    crm_ids = {json.loads(line)["claim_id"] for line in lines}
+    assert {c["claim_id"] for c in truth["claims"]} <= crm_ids
+    for lot in truth["bad_supplier_lots"]:
+        assert lot["serials"]
+        assert set(lot["serials"]) <= set(serial_wo)
+        batch = entity[lot["lot"]]["refs"]["mes"][0]
+        assert all(batch in lots_of[serial_wo[s]] for s in lot["serials"])
+
+
+def test_failures_show_as_breakdowns_in_the_mes(plant: tuple[Path, PlantSummary]) -> None:
+    out, summary = plant
+    truth = json.loads((out / "truth.json").read_text())
+    assert len(truth["failures"]) == summary.failures > 0
+    mes_code = {e["id"]: e["refs"]["mes"][0] for e in truth["entities"] if e["type"] == "equipment"}
+    db = _mes(out)
+    down = {
+        row[0]
+        for row in db.execute(
+            "SELECT machine_code FROM machine_states WHERE reason_code IN ('D10', 'D20')"
+        )
+    }
+    assert {mes_code[f["machine"]] for f in truth["failures"]} <= down
+    for failure in truth["failures"]:
+        assert failure["degradation_start"] < failure["time"]
+
+
+def test_every_entity_appears_in_its_silos(plant: tuple[Path, PlantSummary]) -> None:
+    out, _ = plant
+    truth = json.loads((out / "truth.json").read_text())
+    text = {
+        "erp": "".join(p.read_text() for p in (out / "erp").glob("*.csv")),
+        "wms": "".join(p.read_text() for p in (out / "wms").glob("*.csv")),
+        "engineering": "".join(p.read_text() for p in (out / "engineering").glob("*.json")),
+        "historian": (out / "historian" / "tags.csv").read_text(),
+    }
+    for entity in truth["entities"]:
+        for silo, refs in entity["refs"].items():
+            if silo in text and entity["type"] != "customer":
+                assert refs[0] in text[silo], (entity["id"], silo, refs[0])
+    machines = [e for e in truth["entities"] if e["type"] == "equipment"]
+    for machine in machines:
+        names = {silo: refs[0] for silo, refs in machine["refs"].items()}
+        assert len(set(names.values())) >= 4, "silos must name a machine differently"
+
+
+def test_historian_streams_in_chunks_with_bounded_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_historian, "CHUNK_SAMPLES", 1 << 13)
+    peaks = []
+    for days in (1, 4):
+        tracemalloc.start()
+        summary = simulate_plant(tmp_path / str(days), days=days, machines=1, sample_seconds=2)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        meta = pq.ParquetFile(tmp_path / str(days) / "historian" / "history.parquet").metadata
+        assert meta.num_row_groups >= summary.datapoints // (6 << 13)
+    assert peaks[1] < 1.6 * peaks[0]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("days", 0), ("machines", -1), ("sample_seconds", 0), ("days", 1.5)]
+)
+def test_bad_arguments_name_the_parameter(tmp_path: Path, field: str, value: object) -> None:
+    with pytest.raises(ParameterError, match=field):
+        simulate_plant(tmp_path, **{field: value})
