@@ -72,6 +72,25 @@ def detect(frame: pd.DataFrame, statistics: tuple[str, ...] = CHARTS) -> np.ndar
     return make_alarm(model.threshold_).apply(result.scores)
 
 
+def normal_recording_far(directory: Path) -> float | None:
+    """False alarm rate of the same protocol on ``anomaly-free.csv`` cut into experiment-sized
+    pieces (1,150 rows: 400 to fit, 750 to test), or None when that file is absent.
+
+    No row of it is anomalous, so every alarm on it is false: a check of the threshold that does
+    not depend on the labels of the experiment files.
+    """
+    paths = sorted(directory.rglob("anomaly-free.csv"))
+    if not paths:
+        return None
+    frame = pd.read_csv(paths[0], sep=";")
+    piece = 1150
+    rates = []
+    for start in range(0, len(frame) - piece + 1, piece):
+        part = frame.iloc[start : start + piece].reset_index(drop=True)
+        rates.append(float(detect(part)[TRAIN_ROWS:].mean()))
+    return float(np.mean(rates)) if rates else None
+
+
 def pooled(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     """F1, FAR and MAR of pooled point labels."""
     tp = int(np.sum(predicted & truth))
@@ -110,6 +129,7 @@ def main() -> None:
         )
     truth = np.concatenate(truths)
     summary = pooled(truth, np.concatenate(predictions))
+    free = normal_recording_far(args.data)
     all_alarm = pooled(truth, np.ones_like(truth))
     default = pooled(truth, np.concatenate(default_predictions))
     output = {
@@ -120,6 +140,7 @@ def main() -> None:
         "default_model_f1": round(default["f1"], 4),
         "default_model_far": round(default["far"], 4),
         "default_model_mar": round(default["mar"], 4),
+        "anomaly_free_far": None if free is None else round(free, 4),
         "files": len(files),
         "test_rows": int(len(truth)),
         "seconds": round(time.perf_counter() - started, 2),
