@@ -220,7 +220,7 @@ class RULModel(Engine):
         unit_index = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
         missing_cells = frame.isna().to_numpy()
         filled = frame.groupby(unit_index).ffill()
-        filled = filled.groupby(unit_index).bfill().to_numpy()
+        filled = filled.groupby(unit_index).bfill().to_numpy(dtype=float, copy=True)
         fully_missing: list[list[str]] = []
         covariance = self.sensor_covariance_
         for position in range(len(starts) - 1):
@@ -506,6 +506,10 @@ class RULModel(Engine):
             ``flags`` (``";"``-joined: ``imputed``, ``missing_sensor:<name>``, ``unseen_regime``,
             ``settings_missing``, ``short_history``, ``too_little_history``, ``at_cap``).
 
+        Warns:
+            RULFallbackWarning: Some unit's last observation got the population estimate
+                (fewer than ``min_history`` observations, or no kept sensor at all).
+
         Raises:
             NotFittedError: Before :meth:`fit`.
             EngineError: The unit or time column is missing, or settings are missing while the
@@ -530,51 +534,50 @@ class RULModel(Engine):
         standardised, unseen = self._standardised_signals(table, settings)
         values, missing_cells, fully_missing = self._impute(standardised, starts)
         values = np.nan_to_num(values)
-        point = np.mean(
-            [
-                b.predict(self._features(self._with_health_index(values), starts))
-                for b in self.boosters_
-            ],
-            axis=0,
-        )
+        features = self._features(self._with_health_index(values), starts)
+        returned = np.arange(len(table)) if all_rows else starts[1:] - 1
+        point = np.mean([b.predict(features[returned]) for b in self.boosters_], axis=0)
         point = np.clip(point, 0.0, self.cap)
         lower, upper = self._interval(point)
         method = np.full(len(point), "model", dtype=object)
         times = self._time_values(table[time])
-        age = times - np.repeat(times[starts[:-1]], lengths)
-        cycles_observed = np.concatenate([np.arange(1, n + 1) for n in lengths])
+        age = (times - np.repeat(times[starts[:-1]], lengths))[returned]
+        cycles_observed = np.concatenate([np.arange(1, n + 1) for n in lengths])[returned]
+        unit_of_returned = np.repeat(np.arange(len(lengths)), lengths)[returned]
 
-        row_flags: list[list[str]] = [[] for _ in range(len(table))]
-        fallback_units = []
+        unit_flags: list[list[str]] = []
         for position in range(len(lengths)):
-            rows = range(starts[position], starts[position + 1])
-            unit_flags = []
-            if missing_cells[starts[position] : starts[position + 1]].any():
-                unit_flags.append("imputed")
-            unit_flags += [f"missing_sensor:{name}" for name in fully_missing[position]]
-            if unseen[starts[position] : starts[position + 1]].any():
-                unit_flags.append("unseen_regime")
+            rows = slice(starts[position], starts[position + 1])
+            flags = ["imputed"] if missing_cells[rows].any() else []
+            flags += [f"missing_sensor:{name}" for name in fully_missing[position]]
+            if unseen[rows].any():
+                flags.append("unseen_regime")
             if absent_settings:
-                unit_flags.append("settings_missing")
-            no_signal = len(fully_missing[position]) == len(self.signals_)
-            for row in rows:
-                flags = list(unit_flags)
-                observed = cycles_observed[row]
-                if observed < max(self.windows):
-                    flags.append("short_history")
-                if observed < self.min_history or no_signal:
-                    flags.append("too_little_history")
-                    quantiles = self.population_.remaining_quantiles(
-                        age[row], ((1 - self.coverage) / 2, 0.5, (1 + self.coverage) / 2)
-                    )
-                    quantiles = np.nan_to_num(np.minimum(quantiles, self.cap), nan=0.0)
-                    lower[row], point[row], upper[row] = quantiles
-                    method[row] = "population"
-                    if row == starts[position + 1] - 1:
-                        fallback_units.append(units[row])
-                if point[row] >= 0.97 * self.cap:
-                    flags.append("at_cap")
-                row_flags[row] = flags
+                flags.append("settings_missing")
+            unit_flags.append(flags)
+        no_signal = np.array([len(m) == len(self.signals_) for m in fully_missing])
+        fallback = (cycles_observed < self.min_history) | no_signal[unit_of_returned]
+        tails = ((1 - self.coverage) / 2, 0.5, (1 + self.coverage) / 2)
+        for index in np.flatnonzero(fallback):
+            quantiles = self.population_.remaining_quantiles(age[index], tails)
+            quantiles = np.nan_to_num(np.minimum(quantiles, self.cap), nan=0.0)
+            lower[index], point[index], upper[index] = quantiles
+            method[index] = "population"
+        short = cycles_observed < max(self.windows)
+        at_cap = point >= 0.97 * self.cap
+        row_flags = [
+            ";".join(
+                unit_flags[unit_of_returned[index]]
+                + ["short_history"] * bool(short[index])
+                + ["too_little_history"] * bool(fallback[index])
+                + ["at_cap"] * bool(at_cap[index])
+            )
+            for index in range(len(returned))
+        ]
+        # Warn about units whose latest state relies on the fleet, not about the first rows of
+        # every unit in an every-row prediction (those are marked in 'method' and 'flags').
+        last_cycles = lengths[unit_of_returned] == cycles_observed
+        fallback_units = units[returned][fallback & last_cycles].tolist()
         if fallback_units:
             warnings.warn(
                 f"{len(fallback_units)} unit(s) have fewer than min_history={self.min_history} "
@@ -583,21 +586,18 @@ class RULModel(Engine):
                 RULFallbackWarning,
                 stacklevel=2,
             )
-        result = pd.DataFrame(
+        return pd.DataFrame(
             {
-                "unit": units,
-                "time": table[time].to_numpy(),
+                "unit": units[returned],
+                "time": table[time].to_numpy()[returned],
                 "cycles_observed": cycles_observed,
                 "rul": point,
                 "lower": np.minimum(lower, point),
                 "upper": np.maximum(upper, point),
                 "method": method,
-                "flags": [";".join(flags) for flags in row_flags],
+                "flags": row_flags,
             }
         )
-        if not all_rows:
-            result = result.iloc[starts[1:] - 1].reset_index(drop=True)
-        return result
 
 
 def _plain(value: Any) -> Any:

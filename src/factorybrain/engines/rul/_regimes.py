@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
 
 #: A split of the settings into one more regime is kept when it leaves less than this fraction of
 #: the previous within-cluster sum of squares (a tenfold drop).
@@ -55,21 +56,33 @@ class RegimeNormalizer:
     def _standardise_settings(self, settings: np.ndarray) -> np.ndarray:
         return (settings - self.settings_center) / self.settings_scale
 
-    def _choose_k(self, scaled: np.ndarray) -> int:
+    def _cluster(self, scaled: np.ndarray) -> np.ndarray:
+        """Centres of the chosen number of regimes, found on a sample of the rows."""
         rng = np.random.default_rng(self.random_state)
         sample = scaled
         if len(scaled) > SELECTION_SAMPLE:
             sample = scaled[rng.choice(len(scaled), SELECTION_SAMPLE, replace=False)]
-        previous = float(((sample - sample.mean(axis=0)) ** 2).sum())
-        chosen = 1
-        if previous <= 0.0:
-            return 1
-        for k in range(2, min(self.max_regimes, len(np.unique(sample, axis=0))) + 1):
-            inertia = KMeans(n_clusters=k, n_init=4, random_state=self.random_state).fit(sample)
-            if inertia.inertia_ < SPLIT_GAIN_RATIO * previous:
-                chosen = k
-            previous = max(float(inertia.inertia_), 1e-300)
-        return chosen
+        centres = {1: sample.mean(axis=0, keepdims=True)}
+        previous = float(((sample - centres[1]) ** 2).sum())
+        distinct = len(np.unique(sample, axis=0))
+        candidates = (
+            [self.n_regimes]
+            if self.n_regimes is not None
+            else range(2, min(self.max_regimes, distinct) + 1)
+        )
+        chosen = self.n_regimes if self.n_regimes is not None else 1
+        # One thread: on a busy machine, threaded k-means spins and runs many times slower.
+        with threadpool_limits(limits=1):
+            for k in candidates:
+                if k == 1 or previous <= 0.0:
+                    break
+                clustering = KMeans(n_clusters=k, n_init=3, random_state=self.random_state)
+                clustering.fit(sample)
+                centres[k] = clustering.cluster_centers_
+                if self.n_regimes is None and clustering.inertia_ < SPLIT_GAIN_RATIO * previous:
+                    chosen = k
+                previous = float(clustering.inertia_)
+        return centres[chosen]
 
     def fit(self, settings: np.ndarray, sensors: np.ndarray) -> RegimeNormalizer:
         """Learn regimes from ``settings`` (rows x settings) and per-regime sensor statistics.
@@ -86,21 +99,21 @@ class RegimeNormalizer:
             self.settings_center = np.zeros(0)
             self.settings_scale = np.zeros(0)
             self.centers = np.zeros((1, 0))
-            labels = np.zeros(len(settings), dtype=int)
         else:
-            filled = np.where(np.isnan(settings), np.nanmedian(settings, axis=0), settings)
+            known = ~np.isnan(settings)
+            medians = np.array(
+                [
+                    np.median(column[present]) if present.any() else 0.0
+                    for column, present in zip(settings.T, known.T, strict=True)
+                ]
+            )
+            filled = np.where(known, settings, medians)
             self.settings_center = filled.mean(axis=0)
             scale = filled.std(axis=0)
             self.settings_scale = np.where(scale > 1e-12, scale, 1.0)
-            scaled = self._standardise_settings(filled)
-            k = self.n_regimes if self.n_regimes is not None else self._choose_k(scaled)
-            if k == 1:
-                self.centers = scaled.mean(axis=0, keepdims=True)
-                labels = np.zeros(len(scaled), dtype=int)
-            else:
-                clustering = KMeans(n_clusters=k, n_init=4, random_state=self.random_state)
-                labels = clustering.fit_predict(scaled)
-                self.centers = clustering.cluster_centers_
+            self.centers = self._cluster(self._standardise_settings(filled))
+        self.radius = np.full(self.centers.shape[0], np.inf)
+        labels, _ = self.assign(settings)
         distances = self._distances(labels, settings)
         k = self.centers.shape[0]
         self.radius = np.full(k, UNSEEN_MIN_RADIUS)
@@ -121,6 +134,7 @@ class RegimeNormalizer:
     def _distances(self, labels: np.ndarray, settings: np.ndarray) -> np.ndarray:
         if self.centers.shape[1] == 0:
             return np.zeros(len(labels))
+        settings = np.where(np.isnan(settings), self.settings_center, settings)
         scaled = self._standardise_settings(settings)
         return np.sqrt(((scaled - self.centers[labels]) ** 2).sum(axis=1))
 
