@@ -26,18 +26,16 @@ from factorybrain.engines.schedule._problem import (
 )
 from factorybrain.engines.schedule._solver import solve
 
-__all__ = sorted(
-    [
-        "InvalidProblemError",
-        "Job",
-        "Machine",
-        "Operation",
-        "PlannedOperation",
-        "Problem",
-        "Schedule",
-        "Window",
-        "read_fjsp",
-        "read_jobshop",
-        "solve",
-    ]
-)
+__all__ = [
+    "InvalidProblemError",
+    "Job",
+    "Machine",
+    "Operation",
+    "PlannedOperation",
+    "Problem",
+    "Schedule",
+    "Window",
+    "read_fjsp",
+    "read_jobshop",
+    "solve",
+]

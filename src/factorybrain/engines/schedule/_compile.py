@@ -155,9 +155,7 @@ def compile_problem(problem: Problem) -> Compiled:
         local: dict[str, int] = {}
         for position, operation in enumerate(job.operations):
             if operation.id in local:
-                raise InvalidProblemError(
-                    f"Job {job.id!r} lists operation {operation.id!r} twice."
-                )
+                raise InvalidProblemError(f"Job {job.id!r} lists operation {operation.id!r} twice.")
             k = first + position
             local[operation.id] = k
             op_keys.append((job.id, operation.id))
@@ -266,9 +264,7 @@ def compile_problem(problem: Problem) -> Compiled:
     if horizon_given is None:
         longest = np.maximum.reduceat(alt_duration_arr, alt_offset_arr[:-1])
         last_window = max((w[-1][1] for w in windows if w), default=0)
-        horizon = int(
-            max(release) + longest.sum() + max_setup * n_ops + last_window + 1
-        )
+        horizon = int(max(release) + longest.sum() + max_setup * n_ops + last_window + 1)
     else:
         horizon = int(horizon_given)
 
@@ -330,9 +326,7 @@ def _check_capacity(compiled: Compiled) -> None:
             )
     for k in range(compiled.n_ops):
         lo, hi = compiled.alt_offset[k], compiled.alt_offset[k + 1]
-        fits = [
-            compiled.alt_duration[a] <= gaps[compiled.alt_machine[a]] for a in range(lo, hi)
-        ]
+        fits = [compiled.alt_duration[a] <= gaps[compiled.alt_machine[a]] for a in range(lo, hi)]
         if not any(fits):
             options = ", ".join(
                 f"{compiled.machine_ids[compiled.alt_machine[a]]!r} needs "

@@ -71,6 +71,7 @@ def dispatch(
     rule: str = "mwkr",
     rng: np.random.Generator | None = None,
     tail: np.ndarray | None = None,
+    delay: float = 1.0,
 ) -> Solution:
     """Build one schedule with a priority rule.
 
@@ -79,7 +80,11 @@ def dispatch(
         rule: ``"mwkr"`` (most work remaining), ``"spt"`` (shortest processing time) or
             ``"slack"`` (least slack to the due date, for tardiness objectives).
         rng: Optional generator; when given, priorities get a small random perturbation.
-        tail: Precomputed :func:`tails` (saves time when dispatching several times).
+        tail: Work remaining after each operation's start, the priority of ``"mwkr"``
+            (default :func:`tails`; callers pass weighted variants).
+        delay: 1 builds active schedules (Giffler-Thompson), 0 non-delay schedules; in between,
+            an operation competes when it can start before ``est + delay * (ect - est)`` of the
+            machine chosen.
 
     Returns:
         A feasible :class:`Solution` (respects precedences, releases, windows and setups).
@@ -115,9 +120,16 @@ def dispatch(
             extra[mask] = c.setup[machines[mask], lasts[mask], groups[mask]]
             est = est + extra
         ect = est + c.alt_duration[candidates]
-        best = int(np.argmin(ect))
-        machine, completion = machines[best], ect[best]
-        conflict = np.flatnonzero((machines == machine) & (est < completion))
+        if delay >= 1.0:
+            best = int(np.argmin(ect))
+        else:
+            best = int(np.lexsort((ect, est))[0])
+        machine = machines[best]
+        on_machine = machines == machine
+        completion = ect[on_machine].min()
+        earliest_here = est[on_machine].min()
+        threshold = earliest_here + delay * (completion - earliest_here)
+        conflict = np.flatnonzero(on_machine & (est <= threshold))
         if len(conflict) == 0:
             conflict = np.array([best])
         chosen_alts = candidates[conflict]

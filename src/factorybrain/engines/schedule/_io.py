@@ -100,7 +100,9 @@ def read_fjsp(path: str | Path) -> Problem:
                     durations[str(machine)] = min(duration, durations.get(str(machine), duration))
                 operations.append(Operation(id=str(position), durations=durations))
         except IndexError as error:
-            raise IngestError(f"{path}: job {j} ends before all its operations are read.") from error
+            raise IngestError(
+                f"{path}: job {j} ends before all its operations are read."
+            ) from error
         jobs.append(Job(id=str(j), operations=operations))
     machines = [Machine(id=str(m)) for m in range(1, n_machines + 1)]
     return Problem(jobs=jobs, machines=machines, name=name)

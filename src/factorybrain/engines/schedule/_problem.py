@@ -64,7 +64,7 @@ class Window:
     Args:
         start: First time unit of the window.
         end: First time unit after the window.
-        reason: Why (``"maintenance"``, ``"off-shift"``, ``"breakdown"``); shown in charts and errors.
+        reason: Why (``"maintenance"``, ``"off-shift"``, ``"breakdown"``) (charts, errors).
     """
 
     start: int
@@ -161,5 +161,5 @@ class Schedule:
         )
 
     def as_previous_plan(self) -> dict[tuple[str, str], tuple[str, int]]:
-        """Return ``{(job, operation): (machine, start)}``, the form a re-plan takes as warm start."""
+        """Return ``{(job, operation): (machine, start)}`` (a re-plan's warm start)."""
         return {(op.job, op.operation): (op.machine, op.start) for op in self.operations}

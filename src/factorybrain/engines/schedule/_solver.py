@@ -23,7 +23,6 @@ from ortools.sat.python import cp_model
 
 from factorybrain.engines.schedule._compile import Compiled, compile_problem
 from factorybrain.engines.schedule._dispatch import (
-    RULES,
     Solution,
     dispatch,
     evaluate,
@@ -38,11 +37,13 @@ from factorybrain.engines.schedule._model import (
     objective_value,
 )
 from factorybrain.engines.schedule._problem import PlannedOperation, Problem, Schedule
+from factorybrain.engines.schedule._tabu import TabuSearch
 from factorybrain.exceptions import InfeasibleError, ParameterError
 
 OBJECTIVES = ("makespan", "tardiness", "mix")
 FULL_MODEL_MAX_OPS = 250
 LNS_FULL_SOLVE_SHARE = 0.25
+TABU_SHARE = 0.6
 SAFETY_SECONDS = 0.4
 
 
@@ -197,6 +198,25 @@ class _Search:
         elif status == cp_model.INFEASIBLE:
             raise InfeasibleError(explain_infeasibility(self.c))
 
+    def tabu(self, seconds: float) -> None:
+        c = self.c
+        solution = self.incumbent
+        search = TabuSearch(
+            c.alt_duration[solution.alternative],
+            c.predecessors,
+            c.successors,
+            c.release[c.job_of],
+            solution.machine(c),
+            solution.start,
+            seed=self.seed,
+        )
+        target = int(np.ceil(self.bound / SCALE)) if self.pure_makespan else 0
+        makespan, start, steps = search.run(time.perf_counter() + seconds, target=target)
+        self.stats["tabu_steps"] = steps
+        self.offer(Solution(alternative=solution.alternative, start=start), "tabu search")
+        if self.value <= self.bound:
+            self.proven = True
+
     def lns(self, model: ScheduleModel, size: float) -> None:
         c = self.c
         kinds = ("window", "jobs", "machine")
@@ -210,7 +230,7 @@ class _Search:
                 makespan, _ = evaluate(c, self.incumbent)
                 work.add(work.get_int_var_from_proto_index(makespan_index) <= makespan)
             model.add_hint(work, self.incumbent)
-            limit = min(self.remaining() - 0.2, max(0.5, 0.02 * c.n_ops ** 0.5 * 2))
+            limit = min(self.remaining() - 0.2, max(0.5, 0.02 * c.n_ops**0.5 * 2))
             if limit <= 0.05:
                 break
             solver = self._solver(limit)
@@ -269,7 +289,9 @@ class _Search:
             relaxed.update(order_window[low : low + extra].tolist())
         return np.fromiter(relaxed, dtype=np.int64)
 
-    def _fix_outside(self, model: ScheduleModel, work: cp_model.CpModel, relaxed: np.ndarray) -> None:
+    def _fix_outside(
+        self, model: ScheduleModel, work: cp_model.CpModel, relaxed: np.ndarray
+    ) -> None:
         """Keep the incumbent's machine and machine order for every operation not relaxed."""
         c = self.c
         solution = self.incumbent
@@ -397,26 +419,26 @@ def solve(
 
     if previous is not None:
         search.offer(_follow_previous(compiled, previous, tail), "previous plan")
-    rules = ["slack", "mwkr"] if spec.tardiness > 0 else ["mwkr", "spt"]
-    for index, rule in enumerate(rules + ["mwkr-random"] * 2):
-        if index and search.remaining() < 0.8 * time_limit:
+    for index, (rule, priority, delay, noisy) in enumerate(_dispatch_plans(compiled, spec, tail)):
+        if index and (search.remaining() < 0.85 * time_limit or search.value <= search.bound):
             break
-        rng = np.random.default_rng(seed + index) if rule.endswith("random") else None
-        search.offer(dispatch(compiled, rule.split("-")[0], rng=rng, tail=tail), f"rule {rule}")
+        rng = np.random.default_rng(seed + index) if noisy else None
+        solution = dispatch(compiled, rule, rng=rng, tail=priority, delay=delay)
+        search.offer(solution, f"rule {rule} delay {delay}")
     search.stats["dispatch_seconds"] = time.perf_counter() - clock
     if pure_makespan and search.value <= search.bound:
         search.proven = True
 
     if not search.proven and search.remaining() > 0.2:
         makespan, _ = evaluate(compiled, search.incumbent)
-        model = ScheduleModel(
-            compiled, spec, previous, head, tail, makespan_upper_bound=makespan
-        )
+        model = ScheduleModel(compiled, spec, previous, head, tail, makespan_upper_bound=makespan)
         search.stats["build_seconds"] = time.perf_counter() - clock
-        use_lns = strategy == "lns" or (
-            strategy == "auto" and compiled.n_ops > FULL_MODEL_MAX_OPS
-        )
-        if not use_lns:
+        use_lns = strategy == "lns" or (strategy == "auto" and compiled.n_ops > FULL_MODEL_MAX_OPS)
+        if use_lns and strategy == "auto" and _tabu_applies(compiled, spec, previous):
+            search.tabu(TABU_SHARE * search.remaining())
+            if not search.proven:
+                search.full_solve(model, search.remaining())
+        elif not use_lns:
             search.full_solve(model, search.remaining())
         else:
             if compiled.n_ops <= 3000:
@@ -424,6 +446,45 @@ def solve(
             search.lns(model, size=min(compiled.n_ops, max(30, compiled.n_ops * 0.1)))
 
     return _to_schedule(compiled, search, time.perf_counter() - clock)
+
+
+def _tabu_applies(compiled: Compiled, spec: ObjectiveSpec, previous: PreviousPlan | None) -> bool:
+    """Tabu search handles pure makespan on fixed machines without calendars or setups."""
+    return (
+        spec.coefficients()[1:] == (0, 0, 0)
+        and previous is None
+        and not compiled.is_flexible
+        and compiled.setup is None
+        and not any(compiled.windows)
+    )
+
+
+def _dispatch_plans(
+    compiled: Compiled, spec: ObjectiveSpec, tail: np.ndarray
+) -> list[tuple[str, np.ndarray, float, bool]]:
+    """Dispatching runs to try, best first: (rule, priority tails, delay, randomised)."""
+    load = np.bincount(
+        compiled.alt_machine, weights=compiled.alt_duration, minlength=compiled.n_machines
+    )
+    relative = load / max(1.0, load.max())
+    weighted = compiled.alt_duration * relative[compiled.alt_machine] ** 3
+    bottleneck_tail = np.zeros(compiled.n_ops)
+    per_op = np.maximum.reduceat(weighted, compiled.alt_offset[:-1])
+    for k in compiled.topological_order[::-1]:
+        after = max((bottleneck_tail[s] for s in compiled.successors[k]), default=0.0)
+        bottleneck_tail[k] = per_op[k] + after
+    plans: list[tuple[str, np.ndarray, float, bool]] = []
+    if spec.tardiness > 0:
+        plans += [("slack", tail, 0.0, False), ("slack", tail, 1.0, False)]
+    plans += [
+        ("mwkr", tail, 0.0, False),
+        ("mwkr", bottleneck_tail, 0.0, False),
+        ("mwkr", tail, 1.0, False),
+        ("mwkr", bottleneck_tail, 0.3, False),
+        ("spt", tail, 0.0, False),
+        ("mwkr", tail, 0.0, True),
+    ]
+    return plans
 
 
 def _to_schedule(compiled: Compiled, search: _Search, wall: float) -> Schedule:
@@ -459,9 +520,7 @@ def _to_schedule(compiled: Compiled, search: _Search, wall: float) -> Schedule:
         status="optimal" if gap <= 1e-9 else "feasible",
         wall_seconds=wall,
         makespan=makespan,
-        tardiness={
-            c.job_ids[j]: int(tardiness[j]) for j in range(c.n_jobs) if c.due[j] >= 0
-        },
+        tardiness={c.job_ids[j]: int(tardiness[j]) for j in range(c.n_jobs) if c.due[j] >= 0},
         weighted_tardiness=float((c.weight * tardiness).sum()),
         moved_operations=moved,
         stats=dict(search.stats),
