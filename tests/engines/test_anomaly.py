@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -263,3 +265,27 @@ def test_public_api_is_sorted_and_complete():
     for name in anomaly.__all__:
         assert hasattr(anomaly, name)
     assert issubclass(DynamicAnomalyModel, AnomalyModel)
+
+
+def test_a_fitted_model_survives_pickling_with_its_stream(train):
+    model = DynamicAnomalyModel().fit(train)
+    data = planted()[0][:60]
+    for row in data[:30]:
+        model.score_one(row)
+    copy = pickle.loads(pickle.dumps(model))
+    rest = [model.score_one(row) for row in data[30:]]
+    np.testing.assert_allclose([copy.score_one(row) for row in data[30:]], rest)
+    np.testing.assert_allclose(copy.score(data).scores, model.score(data).scores)
+
+
+def test_table_mistakes_are_explained(train):
+    frame = pd.DataFrame(train, columns=[f"s{j}" for j in range(SENSORS)])
+    frame["when"] = "yesterday"
+    with pytest.raises(ParameterError, match="when"):
+        PCAAnomalyModel().fit(frame)
+    model = PCAAnomalyModel(n_components=2).fit(train)
+    with pytest.raises(ParameterError, match="without regime keys"):
+        model.score(train[:5], regimes=["a"] * 5)
+    keyed = PCAAnomalyModel(n_components=2).fit(train, regimes=["a"] * len(train))
+    with pytest.raises(ParameterError, match="pass 'regimes'"):
+        keyed.score(train[:5])

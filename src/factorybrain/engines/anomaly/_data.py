@@ -22,6 +22,12 @@ def as_matrix(
     if isinstance(data, pd.DataFrame):
         if expected is None:
             names = tuple(str(c) for c in data.columns)
+            text = [str(c) for c in data.columns if not pd.api.types.is_numeric_dtype(data[c])]
+            if text:
+                raise ParameterError(
+                    f"Sensor columns must be numeric; {text} are not. Drop time stamps and labels "
+                    "before fitting (pass times as 'timestamps')."
+                )
             values = data.to_numpy(dtype=float, na_value=np.nan)
             return _check_2d(values), names, []
         columns = {str(c): c for c in data.columns}
@@ -228,6 +234,10 @@ class RegimeNormalizer:
         """Regime index per row; -1 where the regime was never seen in training."""
         rows = len(values)
         if regimes is not None:
+            if self.centroids is not None or self.labels == [None]:
+                raise ParameterError(
+                    "This model was trained without regime keys; do not pass 'regimes'."
+                )
             keys = np.asarray(regimes, dtype=object)
             if keys.shape != (rows,):
                 raise ParameterError(
