@@ -129,7 +129,9 @@ class HistorianWriter:
             write_statistics=["ts"],
         )
         self.points = 0
-        self.late: list[pa.Table] = []
+        # rows resent after network outages go to the end of the file; kept on disk meanwhile
+        self.late_path = path.with_name(path.name + ".late")
+        self.late_writer = pq.ParquetWriter(self.late_path, SCHEMA, compression="snappy")
 
     def write_machine(
         self,
@@ -261,7 +263,7 @@ class HistorianWriter:
             ts = self.start_s * 1000 + offsets * 1000
             self._write(values, keep, ts, dictionary)
             if late_keep.any():
-                self.late.append(self._table(values, late_keep, ts, dictionary))
+                self.late_writer.write_table(self._table(values, late_keep, ts, dictionary))
 
     def _table(
         self, values: np.ndarray, keep: np.ndarray, ts: np.ndarray, dictionary: pa.Array
@@ -294,8 +296,12 @@ class HistorianWriter:
 
     def close(self) -> None:
         """Append the late (store-and-forward) rows and close the file."""
-        for table in self.late:
+        self.late_writer.close()
+        late = pq.ParquetFile(self.late_path)
+        for group in range(late.metadata.num_row_groups):
+            table = late.read_row_group(group)
             self.points += table.num_rows
             self.writer.write_table(table, row_group_size=max(table.num_rows, 1))
-        self.late = []
+        late.close()
+        self.late_path.unlink()
         self.writer.close()

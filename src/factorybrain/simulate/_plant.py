@@ -126,6 +126,7 @@ def simulate_plant(
     mes_path = out / "mes" / "mes.sqlite"
     mes_path.unlink(missing_ok=True)
     mes = MesWriter(mes_path, world, lots, grid.start_s, seed)
+    mes.write_shifts(grid)
     historian = HistorianWriter(
         out / "historian" / "history.parquet", historian_plan, grid.start_s, sample_seconds
     )
@@ -139,7 +140,7 @@ def simulate_plant(
                 world.machines[mi],
                 line_out.states[mi],
                 line_out.products[mi],
-                maintenance.health(mi, grid.minutes),
+                line_out.health[mi],
                 line_out.setpoints[mi],
                 world,
                 seed,

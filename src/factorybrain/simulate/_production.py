@@ -91,6 +91,7 @@ class LineOutput:
     setpoints: dict[int, np.ndarray] = field(default_factory=dict)
     minor_reasons: dict[int, np.ndarray] = field(default_factory=dict)
     oee: dict[int, dict[str, float]] = field(default_factory=dict)
+    health: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def plan_lots(world: World, grid: TimeGrid, seed: int) -> LotPlan:
@@ -320,7 +321,7 @@ def simulate_line(
             if machine.type_code == "LTH":
                 params["spindle_speed_rpm"] = (
                     product.regime["rpm"],
-                    product.regime["rpm"] * rng.normal(1, 0.004),
+                    round(product.regime["rpm"] * rng.normal(1, 0.004), 1),
                     "rpm",
                 )
                 params["feed_mm_rev"] = (0.12, 0.12, "mm/rev")
@@ -489,6 +490,7 @@ def simulate_line(
             "quality": round(quality, 6),
             "oee": round(availability * performance * quality, 6),
         }
+    out.health = health
     _open_orders(rng, out, line, products, shares, wo_seq, machine_free, minutes)
     return out
 

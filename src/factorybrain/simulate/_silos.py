@@ -38,7 +38,12 @@ from factorybrain.simulate._production import (
     LineOutput,
     LotPlan,
 )
-from factorybrain.simulate._timegrid import to_local_strings, to_offset_strings, to_utc_strings
+from factorybrain.simulate._timegrid import (
+    TimeGrid,
+    to_local_strings,
+    to_offset_strings,
+    to_utc_strings,
+)
 from factorybrain.simulate._world import MACHINE_TYPES, World
 
 FIXED_ZIP_TIME = (2025, 1, 1, 0, 0, 0)
@@ -87,6 +92,7 @@ class MesWriter:
     CREATE TABLE test_results (serial_no TEXT, machine_code TEXT, tested_at TEXT,
         flow_lpm REAL, efficiency_pct REAL, noise_dba REAL, leak_ml_min REAL,
         insulation_mohm REAL, result TEXT);
+    CREATE TABLE shifts (line_code TEXT, shift TEXT, start_time TEXT, end_time TEXT);
     CREATE TABLE machine_states (id INTEGER PRIMARY KEY, machine_code TEXT, state TEXT,
         reason_code TEXT, reason_text TEXT, start_time TEXT, end_time TEXT);
     """
@@ -146,6 +152,28 @@ class MesWriter:
                     )
                 )
         self.db.executemany("INSERT INTO routings VALUES (?,?,?,?,?,?)", rows)
+
+    def write_shifts(self, grid: TimeGrid) -> None:
+        """The planned shifts of every line (the calendar OEE's planned time comes from)."""
+        names = np.array(["EARLY", "LATE", "NIGHT"], dtype=object)
+        for line in self.world.lines:
+            mask = grid.shift_masks[line.shifts]
+            key = np.where(mask, grid.shift_index.astype(np.int16), -1)
+            change = np.flatnonzero(np.diff(key)) + 1
+            starts = np.concatenate([[0], change])
+            ends = np.concatenate([change, [key.size]])
+            keep = key[starts] >= 0
+            starts, ends = starts[keep], ends[keep]
+            self.db.executemany(
+                "INSERT INTO shifts VALUES (?,?,?,?)",
+                zip(
+                    [line.refs["mes"][0]] * starts.size,
+                    names[key[starts]].tolist(),
+                    _local(self.start_s, starts).tolist(),
+                    _local(self.start_s, ends).tolist(),
+                    strict=True,
+                ),
+            )
 
     def write_line(self, out: LineOutput) -> None:
         """Insert one line's orders, operations, serials, results and machine states."""
