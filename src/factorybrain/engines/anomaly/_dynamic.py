@@ -277,14 +277,24 @@ class DynamicAnomalyModel(AnomalyModel):
     def _new_state(self) -> Any:
         sensors = len(self.dynamics_.inverse_scale)
         self._stream_limits = [float(v) for v in self.limits_]
-        self._stream_weights = (1.0 - self.level_smoothing, self.level_smoothing)
+        # The level and innovation-mean charts advance together on one stacked vector, whitened
+        # by one block-diagonal matrix: fewer calls per sample than two separate charts.
+        dynamics = self.dynamics_
+        block = np.zeros((2 * sensors, 2 * sensors))
+        block[:sensors, :sensors] = dynamics.level_whitener
+        block[sensors:, sensors:] = dynamics.innovation_whitener
+        self._stream_whitener = block
+        selector = np.zeros((2 * sensors, 2))
+        selector[:sensors, 0] = 1.0
+        selector[sensors:, 1] = 1.0
+        self._stream_selector = selector
         return _DynamicState(sensors, self.lags)
 
     def _score_state(self, state: Any, z: np.ndarray) -> float:
         s: _DynamicState = state
         dynamics = self.dynamics_
         dot = np.dot
-        zs = s.z
+        zs, innovation = s.z, s.innovation  # views into s.inputs
         np.subtract(z, dynamics.center, out=zs)
         zs *= dynamics.inverse_spread
         lagged = s.lagged
@@ -294,34 +304,31 @@ class DynamicAnomalyModel(AnomalyModel):
             lagged[:m] = zs
             s.count += 1
             return float("nan")
-        innovation = s.innovation
         dot(lagged, dynamics.coefficients, out=innovation)
         np.subtract(zs, innovation, out=innovation)
         innovation *= dynamics.inverse_scale
         lagged[m:] = lagged[:-m]
         lagged[:m] = zs
-        step, white, limits = s.step, s.white, self._stream_limits
-        keep, weight = self._stream_weights
-        s.level *= keep
-        np.multiply(zs, weight, out=step)
-        s.level += step
-        dot(s.level, dynamics.level_whitener, out=white)
-        level = dot(white, white)
-        s.mean *= keep
-        np.multiply(innovation, weight, out=step)
-        s.mean += step
-        dot(s.mean, dynamics.innovation_whitener, out=white)
-        mean = dot(white, white)
+        limits = self._stream_limits
+        smoothing = self.level_smoothing
+        s.charts *= 1.0 - smoothing
+        np.multiply(s.inputs, smoothing, out=s.step2)
+        s.charts += s.step2
+        dot(s.charts, self._stream_whitener, out=s.white2)
+        np.multiply(s.white2, s.white2, out=s.white2)
+        dot(s.white2, self._stream_selector, out=s.pair)
+        white = s.white
         dot(innovation, dynamics.innovation_whitener, out=white)
         v = self.variance_smoothing
         s.spread = (1.0 - v) * s.spread + v * float(dot(white, white)) / m
+        step = s.step
         np.multiply(innovation, innovation, out=step)
         step *= v
         s.sensor_spread *= 1.0 - v
         s.sensor_spread += step
         return max(
-            float(level) / limits[0],
-            float(mean) / limits[1],
+            float(s.pair[0]) / limits[0],
+            float(s.pair[1]) / limits[1],
             s.spread / limits[2],
             float(np.maximum.reduce(s.sensor_spread)) / limits[3],
         )
@@ -333,14 +340,24 @@ class _DynamicState:
     def __init__(self, sensors: int, lags: int) -> None:
         self.count = 0
         self.lagged = np.zeros(sensors * lags)
-        self.z = np.zeros(sensors)
-        self.innovation = np.zeros(sensors)
-        self.level = np.zeros(sensors)
-        self.mean = np.zeros(sensors)
+        self.inputs = np.zeros(2 * sensors)
+        self.z = self.inputs[:sensors]
+        self.innovation = self.inputs[sensors:]
+        self.charts = np.zeros(2 * sensors)  # smoothed level, then smoothed innovation
+        self.step2 = np.zeros(2 * sensors)
+        self.white2 = np.zeros(2 * sensors)
+        self.pair = np.zeros(2)
         self.step = np.zeros(sensors)
         self.white = np.zeros(sensors)
         self.spread = 1.0
         self.sensor_spread = np.ones(sensors)
+
+    def __setstate__(self, saved: dict[str, Any]) -> None:
+        # Pickling copies views apart; make z and innovation halves of inputs again.
+        self.__dict__.update(saved)
+        half = len(self.inputs) // 2
+        self.z = self.inputs[:half]
+        self.innovation = self.inputs[half:]
 
 
 __all__ = ["STATISTICS", "DynamicAnomalyModel"]

@@ -51,6 +51,7 @@ class _StreamState:
         self.nan = np.zeros(sensors, dtype=bool)
         self.nan_run = np.zeros(sensors, dtype=np.int64)
         self.any_nan_run = False
+        self.any_flat_run = False
         self.z_full = np.zeros(sensors)
         self.drift = np.zeros(modelled)
         self.drift_step = np.zeros(modelled)
@@ -391,15 +392,20 @@ class AnomalyModel(Engine):
         np.subtract(x, normalizer.means[max(k, 0)], out=z_full)
         np.multiply(z_full, self._inverse_stds[max(k, 0)], out=z_full)
         np.equal(x, state.last_x, out=state.equal)
-        state.flat_run += 1
-        state.flat_run *= state.equal
         np.copyto(state.last_x, x)
-        np.subtract(state.flat_run, self.stuck_limit_, out=state.flat_margin)
         has_stuck = False
-        if np.maximum.reduce(state.flat_margin) >= 0:
-            np.greater_equal(state.flat_margin, 0, out=state.stuck)
-            state.stuck &= self.modelled_
-            has_stuck = bool(state.stuck.any())
+        if np.logical_or.reduce(state.equal):
+            state.any_flat_run = True
+            state.flat_run += 1
+            state.flat_run *= state.equal
+            np.subtract(state.flat_run, self.stuck_limit_, out=state.flat_margin)
+            if np.maximum.reduce(state.flat_margin) >= 0:
+                np.greater_equal(state.flat_margin, 0, out=state.stuck)
+                state.stuck &= self.modelled_
+                has_stuck = bool(state.stuck.any())
+        elif state.any_flat_run:  # every reading moved: all flat runs end
+            state.flat_run.fill(0)
+            state.any_flat_run = False
         has_nan = total != total
         if has_nan or state.any_nan_run:
             np.isnan(x, out=state.nan)
