@@ -166,9 +166,10 @@ def plan_maintenance(world: World, grid: TimeGrid, seed: int) -> MaintenancePlan
         s = start
         while True:
             ttf = int(rng.weibull(2.0) * mtype.ttf_scale_days * DAY)
-            f = max(s + max(ttf, 2 * DAY), max(s, 0) + 2 * DAY)
             window = int(rng.uniform(5.0, 10.0) * DAY)
-            onset = max(f - window, s + DAY)
+            # a defect always has its whole window to show before the failure
+            f = max(s + ttf, max(s, 0) + window + 2 * DAY)
+            onset = f - window
             if mi == forced and f > end - 6 * DAY and s < end - 6 * DAY:
                 onset = end - int(rng.uniform(2.5, 3.5) * DAY)
                 f = end + int(rng.uniform(1.5, 3.5) * DAY)
@@ -190,7 +191,6 @@ def plan_maintenance(world: World, grid: TimeGrid, seed: int) -> MaintenancePlan
                     return None
                 continue
             f = _snap_to_shift(f, mask)
-            onset = min(onset, f - DAY)
             cycles[mi].append(Cycle(s, onset, f, f, "failure"))
             return f, onset
 
