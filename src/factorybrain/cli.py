@@ -155,6 +155,54 @@ def _print_report(report: Any) -> None:
         console.print(f"  quarantined {count:,}: {reason}", highlight=False, style="yellow")
 
 
+@app.command()
+@friendly_errors
+def load(
+    manifest: Annotated[Path, typer.Argument(help="Plant manifest listing files and mappings.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Load every export of a plant, as its manifest lists them (file and mapping per source).
+
+    Example: `factorybrain load exports/plant.yaml --db plant.duckdb`
+    """
+    with _open(db, migrate=True) as store:
+        result = load_with_progress(store, manifest, quiet=as_json)
+    if as_json:
+        print(json.dumps({"reports": [r.as_dict() for r in result.reports],
+                          "failures": [[str(f), m] for f, m in result.failures]},
+                         default=str, indent=2))
+    else:
+        for report in result.reports:
+            _print_report(report)
+        for path, message in result.failures:
+            errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    if result.failures:
+        raise typer.Exit(1)
+
+
+def load_with_progress(store: Any, manifest: Path, *, quiet: bool = False) -> Any:
+    """Load a plant manifest with one progress bar per file."""
+    from factorybrain.connectors import load_plant
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f} rows"),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+        disable=quiet or not errors.is_terminal,
+    ) as progress:
+
+        def on_file(entry: Any) -> Any:
+            task = progress.add_task(f"ingest {entry.file.name}", total=None)
+            return lambda rows: progress.update(task, completed=rows)
+
+        return load_plant(store, manifest, on_file=on_file)
+
+
 # -- status ------------------------------------------------------------------------------------
 @app.command()
 @friendly_errors

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from factorybrain.connectors._ingest import IngestReport, file_sha256, ingest
+from factorybrain.connectors._manifest import ManifestEntry, PlantLoad, load_plant, read_manifest
 from factorybrain.connectors._mapping import FORMATS, FieldRule, Mapping, load_mapping
 from factorybrain.connectors._units import UnitConversionError, affine
 
@@ -11,6 +12,10 @@ __all__ = sorted(
         "FORMATS",
         "FieldRule",
         "IngestReport",
+        "ManifestEntry",
+        "PlantLoad",
+        "load_plant",
+        "read_manifest",
         "Mapping",
         "UnitConversionError",
         "affine",

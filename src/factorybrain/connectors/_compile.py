@@ -229,6 +229,9 @@ class _FieldCompiler:
                 f"seconds since 1970 ({rule.format})",
             )
         text = f"({raw})::VARCHAR"
+        if zone == "UTC" and not rule.format:
+            # Naive text is read as UTC and text with an offset is converted: one cast does both.
+            return f"timezone('UTC', TRY_CAST({text} AS TIMESTAMPTZ))", "an ISO 8601 timestamp"
         if rule.format:
             return local(f"TRY_STRPTIME({text}, {literal(rule.format)})"), (
                 f"a timestamp in format {rule.format!r}"

@@ -146,7 +146,7 @@ def ingest(
                 else:
                     _load_records(store, mapping, stream, report, progress)
                 rejected = rows.rejected + (
-                    csv_rejects(reader_con, path) if mapping.format_for(path) == "csv" else []
+                    csv_rejects(reader_con, path, mapping) if mapping.format_for(path) == "csv" else []
                 )
                 _quarantine_rejected(store, report, rejected, mapping)
                 _finish(store, report, started, "ok")

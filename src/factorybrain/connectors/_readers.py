@@ -94,25 +94,44 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _text_columns(mapping: Mapping) -> set[str]:
+    """Columns that must be read as text: they feed text fields (keep '007' as '007'),
+    templates, unit columns, code tables, or timestamps with an explicit format."""
+    names: set[str] = set()
+    for rule in mapping.fields.values():
+        textual = rule.field.type in ("string", "text", "string[]", "json")
+        if textual or rule.template or rule.values or rule.format:
+            names.update(rule.source_columns)
+        elif rule.unit_column:
+            names.add(rule.unit_column)
+    return names
+
+
 def _read_csv(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) -> SourceRows:
     options = mapping.source
+    # DuckDB types the other columns itself (fast native parsing); a value that does not fit the
+    # type it chose is rejected with its line, like a malformed line.
+    text = sorted(_text_columns(mapping))
     args = [
         _sql_string(str(path)),
         "header = true",
-        "all_varchar = true",
         "store_rejects = true",
         "rejects_table = '_csv_rejects'",
         "rejects_scan = '_csv_scans'",
         "strict_mode = true",
         "null_padding = false",
     ]
+    if text:
+        args.append("types = {" + ", ".join(f"{_sql_string(c)}: 'VARCHAR'" for c in text) + "}")
+    if options.decimal:
+        args.append(f"decimal_separator = {_sql_string(options.decimal)}")
     if options.delimiter:
         args.append(f"delim = {_sql_string(options.delimiter)}")
     if options.encoding:
         args.append(f"encoding = {_sql_string(options.encoding)}")
     try:
-        con.execute("DROP TABLE IF EXISTS _csv_rejects")
-        con.execute("DROP TABLE IF EXISTS _csv_scans")
+        con.execute("DROP TABLE IF EXISTS _csv_rejects").fetchall()
+        con.execute("DROP TABLE IF EXISTS _csv_scans").fetchall()
         relation = con.sql(
             f"SELECT *, row_number() OVER () + 1 AS {ROW} FROM read_csv({', '.join(args)})"
         )
@@ -121,7 +140,7 @@ def _read_csv(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) -> S
     return SourceRows(relation)
 
 
-def csv_rejects(con: duckdb.DuckDBPyConnection, path: Path) -> list[Rejected]:
+def csv_rejects(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping) -> list[Rejected]:
     """Return the lines DuckDB's CSV reader rejected (call after the relation was consumed)."""
     try:
         rows = con.execute(
@@ -134,18 +153,21 @@ def csv_rejects(con: duckdb.DuckDBPyConnection, path: Path) -> list[Rejected]:
         "TOO MANY COLUMNS": "more fields than the header has",
         "MISSING COLUMNS": "fewer fields than the header has",
         "INVALID UNICODE": "not valid UTF-8 (set 'source: {encoding: ...}' in the mapping)",
+        "INVALID ENCODING": "not valid UTF-8 (set 'source: {encoding: ...}' in the mapping)",
         "UNQUOTED VALUE": "a quote character inside an unquoted field",
         "LINE SIZE OVER MAXIMUM": "the line is longer than the reader accepts",
     }
-    return [
-        Rejected(
-            int(line),
-            csv_line or "",
-            f"malformed CSV line: {explain.get(error_type, error_type.lower())} "
-            f"({_first_line(message)})",
-        )
-        for line, csv_line, error_type, _column, message in rows
-    ]
+    rejected = []
+    for line, csv_line, error_type, column, message in rows:
+        if error_type == "CAST":
+            fields = [n for n, r in mapping.fields.items() if column in r.source_columns]
+            where = f"field {fields[0]!r} (column {column!r})" if fields else f"column {column!r}"
+            reason = f"{where}: {_first_line(message)}"
+        else:
+            reason = (f"malformed CSV line: {explain.get(error_type, error_type.lower())} "
+                      f"({_first_line(message)})")
+        rejected.append(Rejected(int(line), csv_line or "", reason))
+    return rejected
 
 
 def _read_parquet(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) -> SourceRows:
@@ -156,7 +178,7 @@ def _read_parquet(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) 
         )
         count = con.execute(
             f"SELECT sum(num_rows) FROM parquet_file_metadata({_sql_string(str(path))})"
-        ).fetchone()
+        ).fetchall()[0]
     except duckdb.Error as error:
         raise IngestError(f"{path}: cannot read as Parquet: {_first_line(error)}") from error
     return SourceRows(relation, row_count=int(count[0] or 0) if count else None)

@@ -9,6 +9,7 @@ keeps each series' first and last timestamp so the latest value and overlap chec
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -45,7 +46,9 @@ class DuckDBStore(Store):
     Args:
         path: Database file; created when missing.
         read_only: Open without write access (several readers may share the file).
-        memory_limit: DuckDB memory limit, e.g. ``"2GB"``; bounds large ingests.
+        memory_limit: DuckDB's memory limit, e.g. ``"4GB"``; defaults to
+            ``$FACTORYBRAIN_MEMORY_LIMIT`` or 1 GB, which bounds large ingests (DuckDB spills to
+            disk beyond it) where DuckDB would otherwise take 80 % of the machine.
         threads: Worker threads of DuckDB; defaults to the number of cores.
     """
 
@@ -58,19 +61,24 @@ class DuckDBStore(Store):
         threads: int | None = None,
     ) -> None:
         self.path = str(path)
-        config: dict[str, Any] = {}
-        if memory_limit:
-            config["memory_limit"] = memory_limit
+        config: dict[str, Any] = {
+            "memory_limit": memory_limit or os.environ.get("FACTORYBRAIN_MEMORY_LIMIT", "1GB")
+        }
         if threads:
             config["threads"] = threads
         try:
             self._con = duckdb.connect(self.path, read_only=read_only, config=config)
         except duckdb.Error as error:
             raise StoreError(f"cannot open the store {self.path!r}: {error}") from error
-        self._con.execute("SET TimeZone = 'UTC'")
+        self._con.execute("SET TimeZone = 'UTC'").fetchall()
         self.read_only = read_only
         self._lock = threading.RLock()
         self._in_transaction = False
+
+    def _one(self, sql: str, parameters: Any = None) -> tuple[Any, ...]:
+        """Run a query and return its first row (consuming the whole result)."""
+        rows = self._con.execute(sql, parameters or []).fetchall()
+        return rows[0] if rows else ()
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -84,12 +92,12 @@ class DuckDBStore(Store):
 
     def schema_version(self) -> int:
         """Return the schema version (0 when the store is empty)."""
-        exists = self._con.execute(
+        exists = self._one(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
-        ).fetchone()
+        )
         if not exists or not exists[0]:
             return 0
-        row = self._con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        row = self._one("SELECT max(version) FROM schema_migrations")
         return int(row[0] or 0) if row else 0
 
     def migrate(self) -> int:
@@ -98,7 +106,7 @@ class DuckDBStore(Store):
             self._con.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 "version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP)"
-            )
+            ).fetchall()
             current = self.schema_version()
             if current > SCHEMA_VERSION:
                 raise SchemaError(
@@ -111,11 +119,11 @@ class DuckDBStore(Store):
                     continue
                 with self.transaction():
                     for statement in migration.statements():
-                        self._con.execute(statement)
+                        self._con.execute(statement).fetchall()
                     self._con.execute(
                         "INSERT INTO schema_migrations VALUES (?, ?, ?)",
                         [migration.version, migration.description, _now()],
-                    )
+                    ).fetchall()
                 applied += 1
             return applied
 
@@ -135,15 +143,15 @@ class DuckDBStore(Store):
             if self._in_transaction:
                 yield
                 return
-            self._con.execute("BEGIN TRANSACTION")
+            self._con.execute("BEGIN TRANSACTION").fetchall()
             self._in_transaction = True
             try:
                 yield
             except BaseException:
-                self._con.execute("ROLLBACK")
+                self._con.execute("ROLLBACK").fetchall()
                 raise
             else:
-                self._con.execute("COMMIT")
+                self._con.execute("COMMIT").fetchall()
             finally:
                 self._in_transaction = False
 
@@ -159,9 +167,16 @@ class DuckDBStore(Store):
         counts = self._merge(quote(entity.name), rows, ("space", "external_id"), values, ingest_id)
         if entity.name == "time_series":
             self._con.execute(
-                "UPDATE time_series SET series_id = nextval('series_id_seq') "
-                "WHERE series_id IS NULL"
-            )
+                """
+                UPDATE time_series t SET series_id = n.series_id FROM (
+                    SELECT space, external_id,
+                           (SELECT coalesce(max(series_id), 0) FROM time_series)
+                             + row_number() OVER (ORDER BY space, external_id) AS series_id
+                    FROM time_series WHERE series_id IS NULL
+                ) n
+                WHERE t.space = n.space AND t.external_id = n.external_id
+                """
+            ).fetchall()
         return counts
 
     def upsert_edges(self, rows: pa.Table, ingest_id: str) -> WriteCounts:
@@ -186,15 +201,14 @@ class DuckDBStore(Store):
             changed = " OR ".join(
                 f"t.{quote(c)}::VARCHAR IS DISTINCT FROM s.{quote(c)}::VARCHAR" for c in values
             ) or "FALSE"
-            counts = self._con.execute(
+            counts = self._one(
                 f"""
                 SELECT count(*) FILTER (WHERE t.{quote(key[0])} IS NULL),
                        count(*) FILTER (WHERE t.{quote(key[0])} IS NOT NULL AND ({changed})),
                        count(*) FILTER (WHERE t.{quote(key[0])} IS NOT NULL AND NOT ({changed}))
                 FROM _incoming s LEFT JOIN {table} t ON {on}
                 """
-            ).fetchone()
-            assert counts is not None
+            )
             sets = ", ".join([f"{quote(c)} = s.{quote(c)}" for c in values] + [
                 "updated_at = $now", "ingest_id = $ingest"
             ])
@@ -208,36 +222,46 @@ class DuckDBStore(Store):
                   VALUES ({", ".join("s." + quote(c) for c in insert_columns)}, $now, $now, $ingest)
                 """,
                 {"now": now, "ingest": ingest_id},
-            )
+            ).fetchall()
         finally:
             self._con.unregister("_incoming")
         return WriteCounts(int(counts[0]), int(counts[1]), int(counts[2]))
 
     def ensure_series(self, space: str, external_ids: Sequence[str], source: str) -> pa.Table:
         """Create the time series that do not exist yet; return their ids and units."""
-        wanted = pa.table({"external_id": pa.array(list(external_ids), pa.string())})
+        wanted = pa.table(
+            {
+                "external_id": pa.array(list(external_ids), pa.string()),
+                "position": pa.array(range(len(external_ids)), pa.int64()),
+            }
+        )
         self._con.register("_wanted", wanted)
         try:
             now = _now()
+            # Ids follow the order the series are first seen, so a file sorted by tag and time
+            # is also sorted by (series_id, ts): the fast path of ingestion relies on it.
             self._con.execute(
                 """
                 INSERT INTO time_series (space, external_id, name, source, series_id,
                                          created_at, updated_at)
-                SELECT $space, w.external_id, w.external_id, $source, nextval('series_id_seq'),
+                SELECT $space, w.external_id, w.external_id, $source,
+                       (SELECT coalesce(max(series_id), 0) FROM time_series)
+                         + row_number() OVER (ORDER BY min(w.position)),
                        $now, $now
-                FROM (SELECT DISTINCT external_id FROM _wanted) w
+                FROM _wanted w
                 ANTI JOIN time_series t ON t.space = $space AND t.external_id = w.external_id
+                GROUP BY w.external_id
                 """,
                 {"space": space, "source": source, "now": now},
-            )
-            return self._con.execute(
+            ).fetchall()
+            return self._con.sql(
                 """
                 SELECT t.external_id, t.series_id, t.unit, t.source_unit
                 FROM time_series t SEMI JOIN _wanted w ON t.external_id = w.external_id
                 WHERE t.space = $space
                 """,
-                {"space": space},
-            ).fetch_arrow_table()
+                params={"space": space},
+            ).to_arrow_table()
         finally:
             self._con.unregister("_wanted")
 
@@ -246,9 +270,9 @@ class DuckDBStore(Store):
         ids = pa.table({"series_id": pa.array(list(series_ids), pa.int32())})
         self._con.register("_ids", ids)
         try:
-            return self._con.execute(
+            return self._con.sql(
                 "SELECT e.* FROM series_extent e SEMI JOIN _ids USING (series_id)"
-            ).fetch_arrow_table()
+            ).to_arrow_table()
         finally:
             self._con.unregister("_ids")
 
@@ -262,7 +286,7 @@ class DuckDBStore(Store):
             try:
                 self._con.execute(
                     "INSERT INTO datapoint SELECT series_id, ts, value FROM _points"
-                )
+                ).fetchall()
             finally:
                 self._con.unregister("_points")
             written += batch.num_rows
@@ -270,7 +294,7 @@ class DuckDBStore(Store):
 
     def datapoint_watermark(self) -> int:
         """Return a row marker: rows appended afterwards have a larger ``rowid``."""
-        row = self._con.execute("SELECT coalesce(max(rowid), -1) FROM datapoint").fetchone()
+        row = self._one("SELECT coalesce(max(rowid), -1) FROM datapoint")
         return int(row[0]) if row else -1
 
     def deduplicate_datapoints(self, extents: pa.Table, watermark: int = -1) -> DedupOutcome:
@@ -294,8 +318,8 @@ class DuckDBStore(Store):
                 SELECT d.rowid AS row_id, d.series_id, d.ts, d.value
                 FROM datapoint d SEMI JOIN keys k ON d.series_id = k.series_id AND d.ts = k.ts
                 """
-            )
-            summary = self._con.execute(
+            ).fetchall()
+            summary = self._one(
                 """
                 WITH ranked AS (
                     SELECT *, row_number() OVER (PARTITION BY series_id, ts ORDER BY row_id DESC)
@@ -314,7 +338,7 @@ class DuckDBStore(Store):
                 FROM per_key
                 """,
                 {"mark": watermark},
-            ).fetchone()
+            )
             self._con.execute(
                 """
                 CREATE OR REPLACE TEMP TABLE _losers AS
@@ -324,19 +348,18 @@ class DuckDBStore(Store):
                     FROM _dup_rows)
                 WHERE newest_first > 1
                 """
-            )
+            ).fetchall()
             superseded = self._con.execute(
                 "SELECT series_id, ts, value FROM _losers WHERE row_id > $mark ORDER BY ALL",
                 {"mark": watermark},
             ).fetchall()
             self._con.execute(
                 "DELETE FROM datapoint WHERE rowid IN (SELECT row_id FROM _losers)"
-            )
-            self._con.execute("DROP TABLE _dup_rows")
-            self._con.execute("DROP TABLE _losers")
+            ).fetchall()
+            self._con.execute("DROP TABLE _dup_rows").fetchall()
+            self._con.execute("DROP TABLE _losers").fetchall()
         finally:
             self._con.unregister("_extents")
-        assert summary is not None
         return DedupOutcome(
             updated=int(summary[0]),
             unchanged=int(summary[1]),
@@ -354,7 +377,7 @@ class DuckDBStore(Store):
                 SELECT series_id, min(ts), max(ts), count(*)
                 FROM datapoint SEMI JOIN _ids USING (series_id) GROUP BY series_id
                 """
-            )
+            ).fetchall()
         finally:
             self._con.unregister("_ids")
 
@@ -370,7 +393,7 @@ class DuckDBStore(Store):
                 SELECT *, $now AS quarantined_at FROM _rejected
                 """,
                 {"now": _now()},
-            )
+            ).fetchall()
         finally:
             self._con.unregister("_rejected")
         return rows.num_rows
@@ -384,7 +407,7 @@ class DuckDBStore(Store):
             f"INSERT OR REPLACE INTO ingest_report ({', '.join(columns)}) "
             f"VALUES ({', '.join('?' for _ in columns)})",
             [row[c] for c in columns],
-        )
+        ).fetchall()
 
     # -- reads -----------------------------------------------------------------------------------
     def _series_id(self, series: str) -> int:
@@ -473,7 +496,7 @@ class DuckDBStore(Store):
     def quarantine_summary(self) -> pd.DataFrame:
         """Return open quarantine (the latest ingest of each file) counted by reason."""
         return self._con.execute(
-            """
+            r"""
             WITH latest AS (
                 SELECT ingest_id FROM ingest_report
                 QUALIFY row_number() OVER (

@@ -107,7 +107,6 @@ class Migration:
 
 def _initial() -> list[str]:
     return [entity_table_ddl(entity) for entity in ENTITY_TYPES] + [
-        "CREATE SEQUENCE IF NOT EXISTS series_id_seq START 1",
         *SYSTEM_TABLES.values(),
     ]
 

@@ -133,7 +133,7 @@ class RULModel(Engine):
         min_history: int = 5,
         n_folds: int = 5,
         calibration_bins: int = 5,
-        max_training_rows: int = 12000,
+        max_training_rows: int = 30000,
         n_estimators: int = 300,
         learning_rate: float = 0.05,
         num_leaves: int = 31,

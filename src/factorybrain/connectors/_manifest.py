@@ -1,0 +1,88 @@
+"""Plant manifests: which export file goes through which mapping, for loading a whole plant.
+
+::
+
+    name: Small example plant
+    sources:
+      - file: erp/assets.csv           # relative to the manifest
+        mapping: mappings/erp_assets.yaml
+
+Files load in the order listed, each in its own transaction; a file that cannot be read at all is
+reported and the others still load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from factorybrain.connectors._ingest import IngestReport, ingest
+from factorybrain.connectors._mapping import load_mapping
+from factorybrain.exceptions import FactorybrainError, MappingError
+from factorybrain.store._duckdb import DuckDBStore
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One export file and its mapping."""
+
+    file: Path
+    mapping: Path
+
+
+@dataclass
+class PlantLoad:
+    """What loading a manifest did: one report per file, and the files that failed."""
+
+    reports: list[IngestReport]
+    failures: list[tuple[Path, str]]
+
+
+def read_manifest(path: str | Path) -> tuple[str, list[ManifestEntry]]:
+    """Read a plant manifest; paths in it are relative to the manifest's folder.
+
+    Raises:
+        MappingError: If the manifest is malformed (names the entry).
+    """
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise MappingError(f"{path}: cannot read the plant manifest: {error}") from error
+    if not isinstance(document, dict) or not isinstance(document.get("sources"), list):
+        raise MappingError(f"{path}: expected 'sources:' with a list of {{file, mapping}}")
+    entries = []
+    for number, entry in enumerate(document["sources"], start=1):
+        if not isinstance(entry, dict) or not {"file", "mapping"} <= set(entry):
+            raise MappingError(f"{path}: source {number} needs 'file' and 'mapping', found "
+                               f"{entry!r}")
+        entries.append(ManifestEntry(path.parent / entry["file"], path.parent / entry["mapping"]))
+    return str(document.get("name", path.parent.name)), entries
+
+
+def load_plant(
+    store: DuckDBStore,
+    manifest: str | Path,
+    *,
+    on_file: Callable[[ManifestEntry], Callable[[int], None] | None] | None = None,
+) -> PlantLoad:
+    """Ingest every file of a plant manifest.
+
+    Args:
+        store: Store to load into.
+        manifest: Path of the manifest.
+        on_file: Called before each file; may return a progress callback for that file.
+    """
+    _, entries = read_manifest(manifest)
+    result = PlantLoad([], [])
+    for entry in entries:
+        progress = on_file(entry) if on_file else None
+        try:
+            result.reports.append(ingest(store, entry.file, load_mapping(entry.mapping),
+                                         progress=progress))
+        except FactorybrainError as error:
+            result.failures.append((entry.file, str(error)))
+    return result

@@ -1,0 +1,175 @@
+"""A global gradient-boosted model trained on all series at once.
+
+Each training row is one series at one past forecast origin: scale-free features of the history up
+to the origin (recent means, exponentially smoothed levels, demand frequency, time since the last
+demand) and, as target, the demand over the next ``horizon`` periods. Values are divided by the
+series' RMSSE scale (the root mean squared one-period change of its history), so series of any size
+share one model.
+
+Two objectives:
+
+* ``"rmsse"`` minimises each row's root mean squared scaled error of a level forecast over the
+  horizon. On declining intermittent demand this forecast sits below the mean: it learns how much
+  demand falls and how often items die out.
+* ``"mean"`` minimises the squared error: an unbiased level for the inventory engine's demand
+  distribution.
+
+Learning from many series at once is what gives it the edge over per-series models on short
+intermittent histories (the approach of the M5 competition's leading entries, Makridakis et al.
+2022).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MIN_ORIGIN = 6
+SES_ALPHAS = (0.05, 0.1, 0.2, 0.4)
+WINDOWS = (1, 3, 6, 12, 24)
+
+
+def rmsse_scale(values: np.ndarray) -> np.ndarray:
+    """Return each row's RMSSE scale: root mean squared one-period change (NaN ignored).
+
+    Rows with a zero or undefined scale get their mean, and 1 when that is zero too, so that
+    scaled values stay finite.
+    """
+    with np.errstate(invalid="ignore"):
+        diffs = np.diff(values, axis=1)
+        count = np.isfinite(diffs).sum(axis=1)
+        scale = np.sqrt(np.nansum(diffs**2, axis=1) / np.maximum(count, 1))
+        mean = np.nansum(values, axis=1) / np.maximum(np.isfinite(values).sum(axis=1), 1)
+    scale = np.where(scale > 0, scale, mean)
+    return np.where(scale > 0, scale, 1.0)
+
+
+def _window_mean(values: np.ndarray, k: int) -> np.ndarray:
+    tail = values[:, -k:]
+    count = np.isfinite(tail).sum(axis=1)
+    return np.nansum(tail, axis=1) / np.maximum(count, 1)
+
+
+def features(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scale-free features of each row's history (NaN before a series' first record).
+
+    Returns:
+        ``(features, scale)``: one feature row per series and the RMSSE scale used.
+    """
+    scale = rmsse_scale(values)
+    scaled = values / scale[:, None]
+    observed = np.isfinite(scaled)
+    length = observed.sum(axis=1)
+    columns = [_window_mean(scaled, k) for k in WINDOWS]
+    columns.append(np.nansum(scaled, axis=1) / np.maximum(length, 1))
+    for alpha in SES_ALPHAS:
+        level = np.full(len(scaled), np.nan)
+        for column in scaled.T:
+            smoothed = alpha * column + (1 - alpha) * level
+            level = np.where(np.isnan(level), column, np.where(np.isnan(column), level, smoothed))
+        columns.append(np.nan_to_num(level))
+    positive = (np.nan_to_num(scaled) > 0) & observed
+    tail = observed[:, -12:]
+    columns.append(positive[:, -12:].sum(axis=1) / np.maximum(tail.sum(axis=1), 1))
+    columns.append(positive.sum(axis=1) / np.maximum(length, 1))
+    n_periods = scaled.shape[1]
+    has_demand = positive.any(axis=1)
+    since_last = np.where(has_demand, np.argmax(positive[:, ::-1], axis=1), length)
+    first_demand = np.where(has_demand, np.argmax(positive, axis=1), n_periods)
+    columns.append(since_last)
+    columns.append(np.where(has_demand, n_periods - first_demand, 0))
+    n_positive = positive.sum(axis=1)
+    positive_sum = np.where(positive, np.nan_to_num(scaled), 0).sum(axis=1)
+    columns.append(positive_sum / np.maximum(n_positive, 1))
+    columns.append(np.log1p(scale))
+    recent = scaled[:, -12:]
+    with np.errstate(invalid="ignore"):
+        spread = np.nanstd(np.where(np.isfinite(recent), recent, np.nan), axis=1)
+    columns.append(np.nan_to_num(spread))
+    columns.append(np.minimum(length, 60))
+    return np.column_stack(columns).astype(float), scale
+
+
+def training_rows(
+    values: np.ndarray, horizon: int, min_history: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Build training rows from every past origin whose whole target window is observed.
+
+    Returns:
+        ``(features, target_mean, target_variance)``, targets in scaled units.
+    """
+    rows, means, variances = [], [], []
+    n_periods = values.shape[1]
+    for origin in range(MIN_ORIGIN, n_periods - horizon + 1):
+        past = values[:, :origin]
+        future = values[:, origin : origin + horizon]
+        usable = (np.isfinite(past).sum(axis=1) >= min_history) & np.isfinite(future).all(axis=1)
+        if not usable.any():
+            continue
+        feature_rows, scale = features(past[usable])
+        scaled_future = future[usable] / scale[:, None]
+        rows.append(feature_rows)
+        means.append(scaled_future.mean(axis=1))
+        variances.append(scaled_future.var(axis=1))
+    if not rows:
+        return np.empty((0, len(WINDOWS) + 13)), np.empty(0), np.empty(0)
+    return np.vstack(rows), np.concatenate(means), np.concatenate(variances)
+
+
+def _rmsse_objective(variance: np.ndarray):
+    def objective(target: np.ndarray, prediction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # Loss per row: sqrt(variance + (mean - prediction)^2), the RMSE of a level forecast.
+        loss = np.sqrt(variance + (target - prediction) ** 2) + 1e-3
+        gradient = (prediction - target) / loss
+        hessian = np.maximum(variance / loss**3, 0.05)
+        return gradient, hessian
+
+    return objective
+
+
+def fit_pooled(
+    values: np.ndarray,
+    horizon: int,
+    *,
+    objective: str,
+    min_history: int,
+    n_jobs: int,
+    random_state: int,
+) -> object | None:
+    """Fit the pooled model on ``values`` (NaN before each series' start).
+
+    Returns:
+        The fitted LightGBM regressor, or ``None`` with fewer than 200 training rows.
+    """
+    import lightgbm
+
+    x, mean, variance = training_rows(values, horizon, min_history)
+    if len(x) < 200:
+        return None
+    model = lightgbm.LGBMRegressor(
+        objective=_rmsse_objective(variance) if objective == "rmsse" else "l2",
+        n_estimators=300,
+        learning_rate=0.03,
+        num_leaves=15,
+        min_child_samples=50,
+        subsample=0.8,
+        subsample_freq=1,
+        colsample_bytree=0.8,
+        random_state=random_state,
+        n_jobs=n_jobs,
+        verbose=-1,
+    )
+    if objective == "rmsse":
+        # A custom objective starts from 0; start from the median level instead.
+        model.fit(x, mean, init_score=np.full(len(mean), float(np.median(mean))))
+        model.init_level_ = float(np.median(mean))
+    else:
+        model.fit(x, mean)
+        model.init_level_ = 0.0
+    return model
+
+
+def predict_pooled(model: object, values: np.ndarray) -> np.ndarray:
+    """Return each row's level forecast in the data's units (non-negative)."""
+    x, scale = features(values)
+    level = model.predict(x) + model.init_level_
+    return np.maximum(level, 0.0) * scale
