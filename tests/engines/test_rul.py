@@ -295,6 +295,31 @@ def test_sensor_missing_at_prediction_is_reconstructed_and_flagged(
     assert not flags.iloc[1:].str.contains("missing_sensor").any()
 
 
+def test_stuck_sensor_is_replaced_and_flagged(model: RULModel, test_fleet) -> None:
+    data, _ = test_fleet
+    clean = model.predict(data)
+    stuck = data.copy()
+    chosen = stuck["unit"].isin(clean["unit"].iloc[:5])
+    tail = stuck["cycle"] > stuck.groupby("unit")["cycle"].transform("max") - 25
+    stuck.loc[chosen & tail, "sensor_1"] = 40.0  # frozen at a far too high reading
+    frozen = model.predict(stuck)
+    assert frozen["flags"].iloc[:5].str.contains("stuck_sensor:sensor_1").all()
+    assert not frozen["flags"].iloc[5:].str.contains("stuck_sensor").any()
+    assert not clean["flags"].str.contains("stuck_sensor|sensor_disagrees").any()
+    assert np.abs(frozen["rul"].iloc[:5] - clean["rul"].iloc[:5]).max() < 10.0
+
+
+def test_sensor_drifting_alone_is_flagged(model: RULModel, test_fleet) -> None:
+    data, _ = test_fleet
+    drifting = data.copy()
+    chosen = drifting["unit"].isin(drifting["unit"].unique()[:4])
+    tail = drifting["cycle"] > drifting.groupby("unit")["cycle"].transform("max") - 15
+    drifting.loc[chosen & tail, "sensor_4"] += 15.0
+    flags = model.predict(drifting)["flags"]
+    assert flags.iloc[:4].str.contains("sensor_disagrees:sensor_4").all()
+    assert not flags.iloc[4:].str.contains("sensor_disagrees").any()
+
+
 def test_units_shorter_than_the_window_are_predicted_and_flagged(model: RULModel, fleet) -> None:
     short = fleet.groupby("unit").head(8)  # windows reach 15 cycles, min_history is 5
     result = model.predict(short)

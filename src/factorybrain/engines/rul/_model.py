@@ -31,6 +31,15 @@ from factorybrain.engines._base import Engine, InstanceOf, Interval
 from factorybrain.engines.rul._features import feature_names, unit_features
 from factorybrain.engines.rul._population import PopulationLife
 from factorybrain.engines.rul._regimes import RegimeNormalizer
+from factorybrain.engines.rul._sensor_checks import (
+    DISAGREEMENT_FACTOR,
+    DISAGREEMENT_WINDOW,
+    conditional_fill,
+    disagreement,
+    fill_whole_rows,
+    stuck_cells,
+    stuck_thresholds,
+)
 from factorybrain.exceptions import EngineError, ParameterError
 
 HEALTH_INDEX = "health_index"
@@ -207,41 +216,47 @@ class RULModel(Engine):
 
     # ------------------------------------------------------------------ shared transform
 
-    def _impute(
-        self, standardised: np.ndarray, starts: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
-        """Fill gaps per unit; return values, imputed-cell mask and per-unit fully missing sensors.
+    def _clean(
+        self, raw: np.ndarray, standardised: np.ndarray, starts: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Fill gaps and replace stuck readings; return values and what was found per unit.
 
-        Gaps inside a unit are carried forward (then backward for leading gaps); a sensor missing
-        for a whole unit is reconstructed row by row from the unit's other sensors with the
-        training covariance (the conditional mean of a Gaussian).
+        Stuck runs (identical raw readings for twice the longest run seen in training) are
+        treated as missing. A missing reading is rebuilt from the same row's other sensors with the
+        training covariance (the conditional mean of a Gaussian); rows with no reading at all carry
+        the unit's previous values forward.
+
+        Returns:
+            ``(values, found)`` with ``found`` holding per-unit lists: ``imputed`` (any cell
+            filled), ``missing`` (sensors absent for the whole unit), ``stuck`` and ``disagrees``
+            (sensors whose last readings disagree with the others).
         """
-        frame = pd.DataFrame(standardised)
-        unit_index = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
-        missing_cells = frame.isna().to_numpy()
-        filled = frame.groupby(unit_index).ffill()
-        filled = filled.groupby(unit_index).bfill().to_numpy(dtype=float, copy=True)
-        fully_missing: list[list[str]] = []
-        covariance = self.sensor_covariance_
+        stuck = stuck_cells(raw, starts, self.stuck_run_)
+        values = np.where(stuck, np.nan, standardised)
+        missing_cells = np.isnan(standardised)
+        values = conditional_fill(values, self.sensor_covariance_)
+        values = fill_whole_rows(values, starts)
+        disagrees = disagreement(np.nan_to_num(values), starts, self.sensor_precision_)
+        found: dict[str, Any] = {"imputed": [], "missing": [], "stuck": [], "disagrees": []}
         for position in range(len(starts) - 1):
             rows = slice(starts[position], starts[position + 1])
-            block = filled[rows]
-            absent = np.isnan(block).all(axis=0)
-            fully_missing.append([self.signals_[i] for i in np.flatnonzero(absent)])
-            if absent.any() and not absent.all():
-                present = ~absent
-                weights = np.linalg.solve(
-                    covariance[np.ix_(present, present)] + 1e-6 * np.eye(int(present.sum())),
-                    covariance[np.ix_(present, absent)],
-                )
-                block[:, absent] = block[:, present] @ weights
-                filled[rows] = block
-        return filled, missing_cells, fully_missing
+            last = starts[position + 1] - 1
+            absent = missing_cells[rows].all(axis=0)
+            found["imputed"].append(bool(missing_cells[rows].any()))
+            found["missing"].append([self.signals_[i] for i in np.flatnonzero(absent)])
+            found["stuck"].append([self.signals_[i] for i in np.flatnonzero(stuck[last])])
+            checked = (
+                starts[position + 1] - starts[position] >= DISAGREEMENT_WINDOW
+                and not missing_cells[last].any()
+            )
+            noisy = disagrees[last] > self.disagreement_limit_ if checked else []
+            found["disagrees"].append([self.signals_[i] for i in np.flatnonzero(noisy)])
+        return values, found
 
     def _standardised_signals(
         self, data: pd.DataFrame, settings: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Regime-standardised kept sensors (NaN where missing) and the unseen-regime row flags."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Raw and regime-standardised kept sensors (NaN where missing), unseen-regime rows."""
         labels, unseen = self.regimes_.assign(settings)
         if settings is None:
             labels = np.zeros(len(data), dtype=int)
@@ -255,7 +270,7 @@ class RULModel(Engine):
             ]
         )
         standardised = self.regimes_.transform(raw, labels)[:, self.kept_positions_]
-        return standardised, unseen
+        return raw[:, self.kept_positions_], standardised, unseen
 
     def _with_health_index(self, values: np.ndarray) -> np.ndarray:
         return np.column_stack([values, values @ self.health_weights_])
@@ -405,7 +420,17 @@ class RULModel(Engine):
             if len(complete) > len(kept)
             else np.eye(len(kept))
         )
-        values, _, _ = self._impute(kept_values, starts)
+        self.sensor_precision_ = np.linalg.inv(self.sensor_covariance_ + 1e-6 * np.eye(len(kept)))
+        self.stuck_run_ = stuck_thresholds(raw_sensors[:, kept], starts)
+        self.disagreement_limit_ = np.full(len(kept), np.inf)
+        values, _ = self._clean(raw_sensors[:, kept], kept_values, starts)
+        full_window = np.concatenate([np.arange(n) for n in np.diff(starts)]) >= (
+            DISAGREEMENT_WINDOW - 1
+        )
+        residuals = disagreement(np.nan_to_num(values), starts, self.sensor_precision_)
+        self.disagreement_limit_ = DISAGREEMENT_FACTOR * np.quantile(
+            residuals[full_window] if full_window.any() else residuals, 0.999, axis=0
+        )
         values = np.nan_to_num(values)
         design = np.column_stack([values[usable], np.ones(int(usable.sum()))])
         gram = design.T @ design + HEALTH_INDEX_RIDGE * len(design) * np.eye(design.shape[1])
@@ -503,8 +528,11 @@ class RULModel(Engine):
             One row per unit (or per input row), columns ``unit``, ``time``,
             ``cycles_observed``, ``rul``, ``lower``, ``upper`` (the ``coverage`` interval against
             remaining life capped at ``cap``), ``method`` (``"model"`` or ``"population"``) and
-            ``flags`` (``";"``-joined: ``imputed``, ``missing_sensor:<name>``, ``unseen_regime``,
-            ``settings_missing``, ``short_history``, ``too_little_history``, ``at_cap``).
+            ``flags`` (``";"``-joined: ``imputed``, ``missing_sensor:<name>``,
+            ``stuck_sensor:<name>`` (replaced like a missing one), ``sensor_disagrees:<name>``
+            (its recent readings do not move with the others: a sensor fault or an unknown
+            failure mode), ``unseen_regime``, ``settings_missing``, ``short_history``,
+            ``too_little_history``, ``at_cap``).
 
         Warns:
             RULFallbackWarning: Some unit's last observation got the population estimate
@@ -531,8 +559,8 @@ class RULModel(Engine):
         units = table[unit].to_numpy()
         starts = np.flatnonzero(np.r_[True, units[1:] != units[:-1], True])
         lengths = np.diff(starts)
-        standardised, unseen = self._standardised_signals(table, settings)
-        values, missing_cells, fully_missing = self._impute(standardised, starts)
+        raw, standardised, unseen = self._standardised_signals(table, settings)
+        values, found = self._clean(raw, standardised, starts)
         values = np.nan_to_num(values)
         features = self._features(self._with_health_index(values), starts)
         returned = np.arange(len(table)) if all_rows else starts[1:] - 1
@@ -547,15 +575,16 @@ class RULModel(Engine):
 
         unit_flags: list[list[str]] = []
         for position in range(len(lengths)):
-            rows = slice(starts[position], starts[position + 1])
-            flags = ["imputed"] if missing_cells[rows].any() else []
-            flags += [f"missing_sensor:{name}" for name in fully_missing[position]]
-            if unseen[rows].any():
+            flags = ["imputed"] if found["imputed"][position] else []
+            flags += [f"missing_sensor:{name}" for name in found["missing"][position]]
+            flags += [f"stuck_sensor:{name}" for name in found["stuck"][position]]
+            flags += [f"sensor_disagrees:{name}" for name in found["disagrees"][position]]
+            if unseen[starts[position] : starts[position + 1]].any():
                 flags.append("unseen_regime")
             if absent_settings:
                 flags.append("settings_missing")
             unit_flags.append(flags)
-        no_signal = np.array([len(m) == len(self.signals_) for m in fully_missing])
+        no_signal = np.array([len(m) == len(self.signals_) for m in found["missing"]])
         fallback = (cycles_observed < self.min_history) | no_signal[unit_of_returned]
         tails = ((1 - self.coverage) / 2, 0.5, (1 + self.coverage) / 2)
         for index in np.flatnonzero(fallback):
