@@ -89,7 +89,8 @@ def _find_cycle(nodes: list[int], predecessors: list[list[int]]) -> list[int]:
         current = next(p for p in predecessors[current] if p in inside)
     cycle = path[seen[current] :]
     cycle.reverse()
-    return cycle
+    first = cycle.index(min(cycle))
+    return cycle[first:] + cycle[:first]
 
 
 def compile_problem(problem: Problem) -> Compiled:
@@ -335,7 +336,7 @@ def _check_capacity(compiled: Compiled) -> None:
                 for a in range(lo, hi)
             )
             raise InvalidProblemError(
-                f"{compiled.op_label(k).capitalize()} fits on no machine calendar within the "
+                f"Operation {compiled.op_keys[k][1]!r} of job {compiled.op_keys[k][0]!r} fits on no machine calendar within the "
                 f"horizon {horizon}: {options}."
             )
 

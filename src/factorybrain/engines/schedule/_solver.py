@@ -44,7 +44,6 @@ OBJECTIVES = ("makespan", "tardiness", "mix")
 FULL_MODEL_MAX_OPS = 250
 LNS_FULL_SOLVE_SHARE = 0.25
 TABU_SHARE = 0.6
-FLEXIBLE_TABU_SHARE = 0.2
 SAFETY_SECONDS = 0.4
 
 
@@ -436,10 +435,7 @@ def solve(
         search.stats["build_seconds"] = time.perf_counter() - clock
         use_lns = strategy == "lns" or (strategy == "auto" and compiled.n_ops > FULL_MODEL_MAX_OPS)
         tabu_ok = strategy == "auto" and _tabu_applies(compiled, spec, previous)
-        if tabu_ok and compiled.is_flexible and compiled.n_ops > 100:
-            search.tabu(FLEXIBLE_TABU_SHARE * search.remaining())
-            search.full_solve(model, search.remaining())
-        elif tabu_ok and use_lns:
+        if tabu_ok and use_lns:
             search.tabu(TABU_SHARE * search.remaining())
             if not search.proven:
                 search.full_solve(model, search.remaining())
@@ -454,10 +450,11 @@ def solve(
 
 
 def _tabu_applies(compiled: Compiled, spec: ObjectiveSpec, previous: PreviousPlan | None) -> bool:
-    """Tabu search handles pure makespan without calendars or setups (machines kept fixed)."""
+    """Tabu search handles pure makespan on fixed machines without calendars or setups."""
     return (
         spec.coefficients()[1:] == (0, 0, 0)
         and previous is None
+        and not compiled.is_flexible
         and compiled.setup is None
         and not any(compiled.windows)
     )
