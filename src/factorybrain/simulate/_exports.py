@@ -516,22 +516,28 @@ def _wms(out, world, grid, maintenance, lots, collected, sales, lot_qty, rng, di
     order = shipped[np.lexsort((sales.unit_serial[shipped], sales.unit_ship[shipped]))]
     sku = np.array([p.refs["wms"][0] for p in world.products], dtype=object)
     ship_to = np.array([c.refs["wms"][0] for c in world.customers], dtype=object)
-    ts = utc(start, sales.unit_ship[order])
     customers = sales.order_customer[sales.unit_order[order]]
     seen.update(sku[np.unique(sales.unit_product[order])].tolist())
     seen.update(ship_to[np.unique(customers)].tolist())
+
+    def rows():
+        # formatted in slices so a plant with millions of shipped serials stays in bounded memory
+        for first in range(0, order.size, 100_000):
+            part = order[first : first + 100_000]
+            yield from zip(
+                np.char.mod("SH%07d", sales.unit_shipment[part]).tolist(),
+                utc(start, sales.unit_ship[part]).tolist(),
+                np.char.mod("SO%d", 1_200_000 + sales.unit_order[part]).tolist(),
+                ship_to[customers[first : first + 100_000]].tolist(),
+                sku[sales.unit_product[part]].tolist(),
+                serial_text(sales.unit_serial[part]).tolist(),
+                strict=True,
+            )
+
     write_csv(
         folder / "shipments.csv",
         ["shipment_id", "shipped_at", "sales_order", "ship_to", "sku", "serial_no"],
-        zip(
-            np.char.mod("SH%07d", sales.unit_shipment[order]).tolist(),
-            ts.tolist(),
-            np.char.mod("SO%d", 1_200_000 + sales.unit_order[order]).tolist(),
-            ship_to[customers].tolist(),
-            sku[sales.unit_product[order]].tolist(),
-            serial_text(sales.unit_serial[order]).tolist(),
-            strict=True,
-        ),
+        rows(),
     )
 
 

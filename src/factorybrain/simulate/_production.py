@@ -629,7 +629,7 @@ def _audits(
     lathe = by_type.get("LTH")
     if lathe is None or units.size == 0:
         return
-    sample = units[rng.random(units.size) < 1 / 40]
+    sample = units[rng.random(units.size) < 1 / 60]
     for unit in sample:
         t = int(unit_time[lathe.index][unit])
         d = float(health[lathe.index][max(t, 0)])

@@ -60,10 +60,6 @@ def _local(start_s: int, minutes) -> np.ndarray:
     return to_local_strings(start_s + 60 * np.asarray(minutes, dtype=np.int64))
 
 
-def _local1(start_s: int, minute: int | None) -> str | None:
-    return None if minute is None else str(_local(start_s, [minute])[0])
-
-
 class MesWriter:
     """The MES database, written line by line."""
 
@@ -180,8 +176,14 @@ class MesWriter:
         world, start = self.world, self.start_s
         line = world.lines[out.line]
         line_code = line.refs["mes"][0]
+        orders = out.work_orders + out.open_orders
+        stamps = {
+            key: _local(start, [wo.get(key) if wo.get(key) is not None else 0 for wo in orders])
+            for key in ("release", "due", "start", "end")
+        }
         wo_rows = []
-        for wo in out.work_orders:
+        for i, wo in enumerate(orders):
+            open_order = "status" not in wo
             wo_rows.append(
                 (
                     wo["wo_number"],
@@ -189,30 +191,13 @@ class MesWriter:
                     world.products[wo["product"]].refs["mes"][0],
                     line_code,
                     wo["qty_planned"],
-                    wo["qty_good"],
-                    wo["status"],
-                    2,
-                    _local1(start, wo["release"]),
-                    _local1(start, wo["due"]),
-                    _local1(start, wo["start"]),
-                    _local1(start, wo["end"]),
-                )
-            )
-        for wo in out.open_orders:
-            wo_rows.append(
-                (
-                    wo["wo_number"],
-                    wo["erp_order"],
-                    world.products[wo["product"]].refs["mes"][0],
-                    line_code,
-                    wo["qty_planned"],
-                    None,
-                    "RELEASED",
-                    wo["priority"],
-                    _local1(start, wo["release"]),
-                    _local1(start, wo["due"]),
-                    None,
-                    None,
+                    None if open_order else wo["qty_good"],
+                    "RELEASED" if open_order else wo["status"],
+                    wo.get("priority", 2),
+                    str(stamps["release"][i]),
+                    str(stamps["due"][i]),
+                    None if wo.get("start") is None else str(stamps["start"][i]),
+                    None if wo.get("end") is None else str(stamps["end"][i]),
                 )
             )
         self.db.executemany(
@@ -227,14 +212,18 @@ class MesWriter:
         ends = _local(start, [op["end"] if op["end"] is not None else 0 for op in ops])
         lateness = self.rng.random(len(ops))
         delays = self.rng.integers(2, 15, len(ops))
+        recorded_at = _local(
+            start,
+            [
+                (op["end"] or 0) + int(d) * (240 if late < 0.02 else 1)
+                for op, d, late in zip(ops, delays, lateness, strict=True)
+            ],
+        )
         for i, op in enumerate(ops):
             machine = world.machines[op["machine"]]
             op_id = self.op_offset + op["op_id"]
             end = op["end"]
-            recorded = None
-            if end is not None:
-                late = lateness[i] < 0.02
-                recorded = _local1(start, end + (int(delays[i]) * 240 if late else int(delays[i])))
+            recorded = None if end is None else str(recorded_at[i])
             row = (
                 op_id,
                 op["wo_number"],

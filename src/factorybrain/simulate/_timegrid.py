@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -72,14 +74,44 @@ def build_time_grid(days: int) -> TimeGrid:
     )
 
 
+@lru_cache(maxsize=64)
+def _dst_window(year: int) -> tuple[int, int]:
+    """Epoch seconds when summer time starts and ends in ``year`` (read from the tz database)."""
+    zone = ZoneInfo(LOCAL_TZ)
+    moments = []
+    t = datetime(year, 1, 1, tzinfo=UTC)
+    previous = t.astimezone(zone).utcoffset()
+    while t.year == year:
+        following = (t + timedelta(hours=1)).astimezone(zone).utcoffset()
+        if following != previous:
+            moments.append(int((t + timedelta(hours=1)).timestamp()))
+            previous = following
+        t += timedelta(hours=1)
+    return (moments[0], moments[1]) if len(moments) == 2 else (0, 0)
+
+
+def local_offset_seconds(epoch_s: np.ndarray) -> np.ndarray:
+    """UTC offset of Europe/Berlin in seconds at every epoch second (3600 or 7200)."""
+    values = np.asarray(epoch_s, dtype=np.int64)
+    offset = np.full(values.shape, 3600, dtype=np.int64)
+    if values.size == 0:
+        return offset
+    years = values.astype("datetime64[s]").astype("datetime64[Y]").astype(np.int64) + 1970
+    for year in np.unique(years):
+        begin, end = _dst_window(int(year))
+        offset[(years == year) & (values >= begin) & (values < end)] = 7200
+    return offset
+
+
 def to_local_strings(epoch_s: np.ndarray) -> np.ndarray:
     """Format epoch seconds as naive local (Europe/Berlin) ``YYYY-MM-DD HH:MM:SS`` strings."""
     values = np.asarray(epoch_s, dtype=np.int64)
     if values.size == 0:
-        return np.array([], dtype=object)
-    local = pd.DatetimeIndex(values.astype("datetime64[s]")).tz_localize("UTC").tz_convert(LOCAL_TZ)
-    naive = local.tz_localize(None).values.astype("datetime64[s]")
-    return np.char.replace(np.datetime_as_string(naive, unit="s"), "T", " ")
+        return np.array([], dtype="<U19")
+    local = (values + local_offset_seconds(values)).astype("datetime64[s]")
+    text = np.ascontiguousarray(np.datetime_as_string(local, unit="s").astype("<U19"))
+    text.view("<U1").reshape(-1, 19)[:, 10] = " "
+    return text
 
 
 def to_utc_strings(epoch_s: np.ndarray) -> np.ndarray:
