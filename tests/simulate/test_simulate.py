@@ -152,3 +152,84 @@ def test_historian_streams_in_chunks_with_bounded_memory(
 def test_bad_arguments_name_the_parameter(tmp_path: Path, field: str, value: object) -> None:
     with pytest.raises(ParameterError, match=field):
         simulate_plant(tmp_path, **{field: value})
+
+
+def _history(out: Path):
+    table = pq.read_table(out / "historian" / "history.parquet").to_pandas()
+    table["tag"] = table["tag"].astype(str)
+    return table.drop_duplicates(["tag", "ts"]).set_index(["tag", "ts"])["value"].sort_index()
+
+
+def test_degradation_shows_in_vibration_a_day_before_each_failure(
+    plant: tuple[Path, PlantSummary],
+) -> None:
+    import pandas as pd
+
+    out, _ = plant
+    truth = json.loads((out / "truth.json").read_text())
+    history = _history(out)
+    checked = 0
+    for failure in truth["failures"]:
+        vib = next(s for s in failure["sensors"] if s.endswith("VIB_RMS"))
+        prefix = vib.split(".")[0]
+        time = pd.Timestamp(failure["time"])
+        if any(
+            f["tag"] == vib
+            and pd.Timestamp(f["start"]) < time
+            and pd.Timestamp(f["end"]) > time - pd.Timedelta(days=3)
+            for f in truth["sensor_faults"]
+        ):
+            continue
+        running = history.loc[f"{prefix}.RUN"] == 1
+        values = history.loc[vib][running.reindex(history.loc[vib].index, fill_value=False)]
+        healthy = values[values.index < pd.Timestamp(failure["degradation_start"])]
+        before = values[(values.index >= time - pd.Timedelta(days=2)) & (values.index < time)]
+        if len(before) < 3 or len(healthy) < 10:
+            continue
+        assert before.median() > 1.5 * healthy.tail(200).median(), failure
+        checked += 1
+    assert checked >= 1
+
+
+def test_true_oee_can_be_recomputed_from_the_mes(plant: tuple[Path, PlantSummary]) -> None:
+    import pandas as pd
+
+    out, _ = plant
+    truth = json.loads((out / "truth.json").read_text())
+    db = _mes(out)
+    states = pd.read_sql(
+        "SELECT DISTINCT machine_code, state, reason_code, start_time, end_time FROM "
+        "machine_states",
+        db,
+        parse_dates=["start_time", "end_time"],
+    )
+    states["minutes"] = (states.end_time - states.start_time).dt.total_seconds() / 60
+    shifts = pd.read_sql("SELECT * FROM shifts", db, parse_dates=["start_time", "end_time"])
+    shifts["minutes"] = (shifts.end_time - shifts.start_time).dt.total_seconds() / 60
+    line_of = dict(db.execute("SELECT machine_code, line_code FROM machines"))
+    code = {e["refs"]["mes"][0]: e["id"] for e in truth["entities"] if e["type"] == "equipment"}
+    for machine, rows in states.groupby("machine_code"):
+        running = rows.loc[rows.state == "RUNNING", "minutes"].sum()
+        planned = shifts.loc[shifts.line_code == line_of[machine], "minutes"].sum()
+        expected = truth["oee"][code[machine]]
+        assert running == expected["running_minutes"]
+        assert abs(running / planned - expected["availability"]) < 0.01
+
+
+def test_a_machine_is_degrading_when_the_horizon_ends(plant: tuple[Path, PlantSummary]) -> None:
+    out, _ = plant
+    truth = json.loads((out / "truth.json").read_text())
+    assert truth["pending_failures"]
+    for pending in truth["pending_failures"]:
+        assert truth["plant"]["end"] < pending["expected_failure"]
+        assert pending["degradation_start"] < truth["plant"]["end"]
+
+
+def test_every_export_is_documented(plant: tuple[Path, PlantSummary]) -> None:
+    _, summary = plant
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "demo-factory.md").read_text()
+    for name in summary.files:
+        assert Path(name).name in docs, name
+    db = _mes(plant[0])
+    for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+        assert f"`{table}`" in docs, table

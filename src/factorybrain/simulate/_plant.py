@@ -21,6 +21,7 @@ from factorybrain.simulate._truth import Collected, write_truth
 from factorybrain.simulate._world import build_world
 
 Progress = Callable[[str, float], None]
+SILO_FOLDERS = ("erp", "mes", "historian", "qms", "wms", "crm", "engineering")
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def simulate_plant(
     report = progress or (lambda stage, fraction: None)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    for folder in ("erp", "mes", "historian", "qms", "wms", "crm", "engineering"):
+    for folder in SILO_FOLDERS:
         (out / folder).mkdir(exist_ok=True)
 
     report("plant", 0.0)
@@ -173,7 +174,15 @@ def simulate_plant(
         sample_seconds=sample_seconds,
     )
     report("done", 1.0)
-    files = tuple(sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()))
+    files = tuple(
+        sorted(
+            str(p.relative_to(out))
+            for folder in SILO_FOLDERS
+            for p in (out / folder).rglob("*")
+            if p.is_file()
+        )
+        + ["truth.json"]
+    )
     return PlantSummary(
         out=out,
         days=days,
