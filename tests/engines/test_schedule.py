@@ -287,3 +287,35 @@ def test_schedule_table_has_one_row_per_operation():
     assert list(table.columns) == ["job", "operation", "machine", "start", "end"]
     assert len(table) == 9
     assert (table["end"] > table["start"]).all()
+
+
+def test_gantt_chart_is_valid_svg_with_machines_jobs_and_windows():
+    import xml.etree.ElementTree as ElementTree
+
+    from factorybrain.engines.schedule import gantt_svg
+
+    problem = Problem(
+        jobs=[
+            Job("A&B", [Operation("1", {"M1": 4}), Operation("2", {"M2": 3})]),
+            Job("C", [Operation("1", {"M2": 5}), Operation("2", {"M1": 2})]),
+        ],
+        machines=[Machine("M1", unavailable=[Window(5, 9, "maintenance")]), Machine("M2")],
+    )
+    schedule = solve(problem, time_limit=2, workers=1)
+    svg = gantt_svg(schedule, problem, time_unit="min")
+    root = ElementTree.fromstring(svg)
+    namespace = "{http://www.w3.org/2000/svg}"
+    assert root.tag == f"{namespace}svg"
+    titles = [t.text for t in root.iter(f"{namespace}title")]
+    assert sum("job" in title for title in titles) == 4
+    assert any("maintenance [5, 9)" in title for title in titles)
+    hatched = [r for r in root.iter(f"{namespace}rect") if r.get("fill") == "url(#hatch)"]
+    assert len(hatched) == 1
+    texts = {t.text for t in root.iter(f"{namespace}text")}
+    assert {"M1", "M2"} <= texts
+    fills = {
+        r.get("fill")
+        for r in root.iter(f"{namespace}rect")
+        if r.find(f"{namespace}title") is not None and "job" in r.find(f"{namespace}title").text
+    }
+    assert len(fills) == 2

@@ -336,8 +336,8 @@ def _check_capacity(compiled: Compiled) -> None:
                 for a in range(lo, hi)
             )
             raise InvalidProblemError(
-                f"Operation {compiled.op_keys[k][1]!r} of job {compiled.op_keys[k][0]!r} fits on no machine calendar within the "
-                f"horizon {horizon}: {options}."
+                f"Operation {compiled.op_keys[k][1]!r} of job {compiled.op_keys[k][0]!r} fits on "
+                f"no machine calendar within the horizon {horizon}: {options}."
             )
 
 
