@@ -150,7 +150,8 @@ def main() -> None:
         "train_seconds": round(train_seconds, 1),
         "train_cpu_seconds": round(train_cpu_seconds, 1),
         "n_regimes": model.metrics_["n_regimes"],
-        "cv_rmse_all_cycles": round(model.metrics_["cv_rmse"], 3),
+        "cv_rmse": round(model.metrics_["cv_rmse"], 3),
+        "cv_interval_coverage_90": round(model.metrics_["cv_interval_coverage"], 3),
         "n_test_engines": len(predictions),
     }
     print(json.dumps(result))

@@ -463,16 +463,23 @@ class RULModel(Engine):
             out_of_fold[~train_rows] = booster.predict(features[~train_rows])
             self.boosters_.append(booster)
         out_of_fold = np.clip(out_of_fold, 0.0, self.cap)
-        self._calibrate(out_of_fold, target_used)
+        self._calibrate(out_of_fold, target_used, unit_of_row)
 
         lifetimes = times[starts[1:] - 1] - times[starts[:-1]]
         self.population_ = PopulationLife.fit(lifetimes, failed_by_unit)
         self.time_is_datetime_ = pd.api.types.is_datetime64_any_dtype(table[time])
         lower, upper = self._interval(out_of_fold)
+        # Out-of-fold figures with every unit weighing the same, as when each unit is asked once at
+        # a random point of its life (the C-MAPSS test protocol).
+        weight = 1.0 / np.bincount(unit_of_row)[unit_of_row]
+        weight /= weight.sum()
+        error = out_of_fold - target_used
+        per_row_score = np.where(error < 0, np.exp(-error / 13.0), np.exp(error / 10.0)) - 1.0
+        inside = (lower <= target_used) & (target_used <= upper)
         self.metrics_ = {
-            "cv_rmse": float(np.sqrt(np.mean((out_of_fold - target_used) ** 2))),
-            "cv_score_per_unit": nasa_score(out_of_fold, target_used) / len(target_used),
-            "cv_interval_coverage": float(np.mean((lower <= target_used) & (target_used <= upper))),
+            "cv_rmse": float(np.sqrt(np.sum(weight * error**2))),
+            "cv_score_per_unit": float(np.sum(weight * per_row_score)),
+            "cv_interval_coverage": float(np.sum(weight * inside)),
             "n_units": len(unit_ids),
             "n_rows": len(target_used),
             "n_regimes": self.regimes_.n_regimes_found,
@@ -486,23 +493,32 @@ class RULModel(Engine):
         }
         return self
 
-    def _calibrate(self, predicted: np.ndarray, target: np.ndarray) -> None:
-        """Split-conformal residual quantiles per band of predicted life."""
+    def _calibrate(
+        self, predicted: np.ndarray, target: np.ndarray, unit_of_row: np.ndarray
+    ) -> None:
+        """Split-conformal residual quantiles per band of predicted life.
+
+        Each unit weighs the same in every band whatever its number of rows, because a
+        prediction is asked once per unit (at its latest observation), not once per cycle.
+        """
         bins = min(self.calibration_bins, max(1, len(predicted) // 50))
         edges = np.unique(np.quantile(predicted, np.linspace(0, 1, bins + 1)[1:-1]))
         band = np.searchsorted(edges, predicted, side="right")
         tail = (1.0 - self.coverage) / 2.0
         below, above = [], []
         for index in range(len(edges) + 1):
-            residuals = np.sort(target[band == index] - predicted[band == index])
-            count = len(residuals)
-            if count == 0:
-                residuals = np.sort(target - predicted)
-                count = len(residuals)
-            low_rank = int(np.floor(tail * (count + 1))) - 1
-            high_rank = int(np.ceil((1.0 - tail) * (count + 1))) - 1
-            below.append(min(residuals[max(low_rank, 0)], 0.0))
-            above.append(max(residuals[min(high_rank, count - 1)], 0.0))
+            rows = band == index if (band == index).any() else np.ones(len(band), dtype=bool)
+            residuals = target[rows] - predicted[rows]
+            units, inverse, counts = np.unique(
+                unit_of_row[rows], return_inverse=True, return_counts=True
+            )
+            weights = 1.0 / counts[inverse]
+            # finite-sample correction of split conformal, with the units as the sample size
+            inflation = (len(units) + 1) / max(len(units), 1)
+            low_level = max(tail * (2.0 - inflation), 0.0)
+            high_level = min(1.0 - tail * (2.0 - inflation), 1.0)
+            below.append(min(_weighted_quantile(residuals, weights, low_level), 0.0))
+            above.append(max(_weighted_quantile(residuals, weights, high_level), 0.0))
         self.calibration_edges_ = edges
         self.calibration_below_ = np.asarray(below)
         self.calibration_above_ = np.asarray(above)
@@ -627,6 +643,14 @@ class RULModel(Engine):
                 "flags": row_flags,
             }
         )
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, level: float) -> float:
+    """Smallest value whose cumulative weight share reaches ``level``."""
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order]) / weights.sum()
+    position = min(int(np.searchsorted(cumulative, level - 1e-12)), len(values) - 1)
+    return float(values[order][position])
 
 
 def _plain(value: Any) -> Any:
