@@ -319,3 +319,26 @@ def test_gantt_chart_is_valid_svg_with_machines_jobs_and_windows():
         if r.find(f"{namespace}title") is not None and "job" in r.find(f"{namespace}title").text
     }
     assert len(fills) == 2
+
+
+def test_scheduler_engine_follows_the_engine_contract():
+    from factorybrain.engines.schedule import Scheduler
+    from factorybrain.exceptions import NotFittedError
+
+    problem = _random_jobshop(4, 3, seed=2)
+    engine = Scheduler(time_limit=2.0, workers=1)
+    with pytest.raises(NotFittedError):
+        engine.replan(problem)
+    assert engine.fit(problem) is engine
+    first = engine.schedule_
+    again = engine.replan(problem)
+    assert again.moved_operations == 0
+    assert again.makespan <= first.makespan
+    with pytest.raises(ParameterError, match="'workers' parameter of Scheduler"):
+        Scheduler(workers=0).fit(problem)
+
+
+def test_public_names_are_sorted():
+    import factorybrain.engines.schedule as schedule
+
+    assert schedule.__all__ == sorted(schedule.__all__)

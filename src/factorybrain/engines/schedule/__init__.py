@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 from factorybrain.engines.schedule._compile import InvalidProblemError
+from factorybrain.engines.schedule._engine import Scheduler
 from factorybrain.engines.schedule._gantt import gantt_svg
 from factorybrain.engines.schedule._io import read_fjsp, read_jobshop
 from factorybrain.engines.schedule._problem import (
@@ -35,6 +36,7 @@ __all__ = [
     "PlannedOperation",
     "Problem",
     "Schedule",
+    "Scheduler",
     "Window",
     "gantt_svg",
     "read_fjsp",
