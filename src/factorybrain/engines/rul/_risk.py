@@ -111,8 +111,8 @@ def latest_safe_date(
         coverage: Central coverage of ``[lower, upper]``.
 
     Returns:
-        The latest safe maintenance date; ``last_observation`` itself when the risk is already
-        exceeded (maintain now).
+        The latest safe maintenance date, to the second; ``last_observation`` itself when the
+        risk is already exceeded (maintain now).
 
     Example:
         >>> latest_safe_date(60.0, 40.0, 80.0, last_observation=datetime(2026, 1, 1),
@@ -120,4 +120,4 @@ def latest_safe_date(
         Timestamp('2026-01-02 16:00:00')
     """
     horizon = float(safe_horizon(point, lower, upper, risk=risk, coverage=coverage))
-    return pd.Timestamp(last_observation) + horizon * pd.Timedelta(time_per_unit)
+    return (pd.Timestamp(last_observation) + horizon * pd.Timedelta(time_per_unit)).round("s")
