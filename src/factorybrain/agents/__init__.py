@@ -1,1 +1,102 @@
-"""agents layer of factorybrain."""
+"""The agents layer: the agents' contract, the orchestrator, playbooks, policies and executors.
+
+Agents report :class:`Finding` objects and make :class:`Recommendation` objects; the
+:class:`Orchestrator` stores them (idempotently), routes findings to the agents that react to
+them through :data:`PLAYBOOKS`, bundles a chain's recommendations into one :class:`Action`, and
+lets people approve or reject it under the :class:`PolicySet`; every state change is an
+:class:`AuditEntry`.
+"""
+
+from __future__ import annotations
+
+from factorybrain.agents._contract import (
+    ACTION_STATES,
+    COMPOSITE,
+    FINDING_STATUSES,
+    SEVERITIES,
+    TRANSITIONS,
+    Action,
+    ActionStateError,
+    AuditEntry,
+    EntityRef,
+    Evidence,
+    Finding,
+    PermissionDeniedError,
+    Recommendation,
+    RecordNotFoundError,
+    Step,
+    refs,
+    stable_id,
+)
+from factorybrain.agents._executors import (
+    Executor,
+    Executors,
+    create_maintenance_order,
+    create_purchase_order,
+    default_executors,
+    notify,
+    reschedule_work_orders,
+)
+from factorybrain.agents._orchestrator import (
+    Agent,
+    AgentContext,
+    BaseAgent,
+    Orchestrator,
+    RunReport,
+    describe_playbooks,
+)
+from factorybrain.agents._playbooks import PLAYBOOKS, Playbook, Route, playbook_for
+from factorybrain.agents._policies import (
+    DEFAULT_POLICIES,
+    ROLES,
+    Policy,
+    PolicySet,
+    has_role,
+    role_rank,
+)
+from factorybrain.agents._records import AGENTS_SPACE, AgentRecords
+
+__all__ = [
+    "ACTION_STATES",
+    "AGENTS_SPACE",
+    "COMPOSITE",
+    "DEFAULT_POLICIES",
+    "FINDING_STATUSES",
+    "PLAYBOOKS",
+    "ROLES",
+    "SEVERITIES",
+    "TRANSITIONS",
+    "Action",
+    "ActionStateError",
+    "Agent",
+    "AgentContext",
+    "AgentRecords",
+    "AuditEntry",
+    "BaseAgent",
+    "EntityRef",
+    "Evidence",
+    "Executor",
+    "Executors",
+    "Finding",
+    "Orchestrator",
+    "PermissionDeniedError",
+    "Playbook",
+    "Policy",
+    "PolicySet",
+    "Recommendation",
+    "RecordNotFoundError",
+    "Route",
+    "RunReport",
+    "Step",
+    "create_maintenance_order",
+    "create_purchase_order",
+    "default_executors",
+    "describe_playbooks",
+    "has_role",
+    "notify",
+    "playbook_for",
+    "refs",
+    "reschedule_work_orders",
+    "role_rank",
+    "stable_id",
+]

@@ -1,0 +1,211 @@
+"""Executors: the functions that apply an approved action to the plan and the orders.
+
+An executor is ``executor(context, parameters) -> dict``: it writes to ``context.store`` and
+returns what it changed (before and after), which becomes the action's ``result``. Executors run
+inside the transaction that marks the action executed, so a failing step leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from factorybrain.agents._contract import utc
+from factorybrain.agents._records import _clean, _table
+from factorybrain.exceptions import ParameterError
+
+if TYPE_CHECKING:
+    from factorybrain.agents._orchestrator import AgentContext
+
+Executor = Callable[["AgentContext", Mapping[str, Any]], dict[str, Any]]
+
+
+def _required(parameters: Mapping[str, Any], name: str, action_type: str) -> Any:
+    value = parameters.get(name)
+    if value is None or value == "":
+        raise ParameterError(
+            f"{action_type}: parameter {name!r} is required; got parameters {sorted(parameters)}"
+        )
+    return value
+
+
+def _find(
+    context: AgentContext, entity: str, external_id: str, space: str | None
+) -> dict[str, Any] | None:
+    where: dict[str, Any] = {"external_id": external_id}
+    if space:
+        where["space"] = space
+    frame = context.store.entities(entity, where=where, limit=2)
+    if len(frame) > 1:
+        raise ParameterError(
+            f"{entity} {external_id!r} exists in several spaces "
+            f"({sorted(frame['space'])}); give its 'space'"
+        )
+    if frame.empty:
+        return None
+    return {k: _clean(v) for k, v in frame.iloc[0].to_dict().items()}
+
+
+def _write(context: AgentContext, entity: str, row: Mapping[str, Any]) -> None:
+    context.store.upsert_entities(
+        entity, _table(entity, [row]), f"action:{context.action_id or 'direct'}"
+    )
+
+
+def _when(value: Any, name: str, action_type: str) -> Any:
+    try:
+        return utc(value)
+    except (TypeError, ValueError) as error:
+        raise ParameterError(
+            f"{action_type}: parameter {name!r} must be an ISO timestamp, got {value!r}"
+        ) from error
+
+
+def reschedule_work_orders(context: AgentContext, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """Move work orders: ``{"orders": [{external_id, space?, planned_start, planned_end}]}``."""
+    kind = "work_order.reschedule"
+    orders = _required(parameters, "orders", kind)
+    changes = []
+    for order in orders:
+        external_id = _required(order, "external_id", kind)
+        row = _find(context, "work_order", external_id, order.get("space"))
+        if row is None:
+            raise ParameterError(f"{kind}: no work order {external_id!r} in the store")
+        after = {
+            "planned_start": _when(order.get("planned_start"), "planned_start", kind),
+            "planned_end": _when(order.get("planned_end"), "planned_end", kind),
+        }
+        after = {k: v for k, v in after.items() if v is not None}
+        _write(context, "work_order", {"space": row["space"], "external_id": external_id, **after})
+        changes.append(
+            {
+                "external_id": external_id,
+                "before": {k: _iso(row.get(k)) for k in after},
+                "after": {k: _iso(v) for k, v in after.items()},
+            }
+        )
+    return {"work_order": changes}
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def create_maintenance_order(
+    context: AgentContext, parameters: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Create or update a planned maintenance order on an asset.
+
+    Parameters: ``space``, ``external_id``, ``asset``, ``planned_start``, ``planned_end``, and
+    optionally ``order_type`` (default ``predictive``), ``priority``, ``failure_mode``, ``notes``.
+    """
+    kind = "maintenance_order.create"
+    row = {
+        "space": _required(parameters, "space", kind),
+        "external_id": _required(parameters, "external_id", kind),
+        "asset": _required(parameters, "asset", kind),
+        "order_type": parameters.get("order_type", "predictive"),
+        "status": "planned",
+        "priority": parameters.get("priority"),
+        "failure_mode": parameters.get("failure_mode"),
+        "planned_start": _when(parameters.get("planned_start"), "planned_start", kind),
+        "planned_end": _when(parameters.get("planned_end"), "planned_end", kind),
+        "notes": parameters.get("notes"),
+    }
+    row = {k: v for k, v in row.items() if v is not None}
+    before = _find(context, "maintenance_order", row["external_id"], row["space"])
+    _write(context, "maintenance_order", row)
+    return {
+        "maintenance_order": [
+            {
+                "external_id": row["external_id"],
+                "created": before is None,
+                "after": {k: _iso(v) for k, v in row.items()},
+            }
+        ]
+    }
+
+
+def create_purchase_order(context: AgentContext, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """Place an open purchase order.
+
+    Parameters: ``space``, ``external_id``, ``material``, ``quantity`` (> 0), and optionally
+    ``supplier`` and ``due_at``.
+    """
+    kind = "purchase_order.create"
+    quantity = float(_required(parameters, "quantity", kind))
+    if quantity <= 0:
+        raise ParameterError(f"{kind}: quantity must be > 0, got {quantity}")
+    row = {
+        "space": _required(parameters, "space", kind),
+        "external_id": _required(parameters, "external_id", kind),
+        "material": _required(parameters, "material", kind),
+        "supplier": parameters.get("supplier"),
+        "quantity": quantity,
+        "ordered_at": context.now(),
+        "due_at": _when(parameters.get("due_at"), "due_at", kind),
+        "status": "open",
+    }
+    row = {k: v for k, v in row.items() if v is not None}
+    before = _find(context, "purchase_order", row["external_id"], row["space"])
+    _write(context, "purchase_order", row)
+    return {
+        "purchase_order": [
+            {
+                "external_id": row["external_id"],
+                "created": before is None,
+                "after": {k: _iso(v) for k, v in row.items()},
+            }
+        ]
+    }
+
+
+def notify(context: AgentContext, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """Record a notification (changes nothing in the plan): ``to`` and ``message``."""
+    return {"notified": list(parameters.get("to") or []), "message": parameters.get("message")}
+
+
+class Executors:
+    """The registry ``action_type -> executor``.
+
+    Args:
+        executors: Initial entries; :func:`default_executors` gives the built-in ones.
+    """
+
+    def __init__(self, executors: Mapping[str, Executor] | None = None) -> None:
+        self._executors: dict[str, Executor] = dict(executors or {})
+
+    def register(self, action_type: str, executor: Executor) -> None:
+        """Add or replace the executor of ``action_type``."""
+        self._executors[action_type] = executor
+
+    def get(self, action_type: str) -> Executor:
+        """Return the executor of ``action_type``.
+
+        Raises:
+            ParameterError: Naming the action type and the known ones.
+        """
+        try:
+            return self._executors[action_type]
+        except KeyError:
+            raise ParameterError(
+                f"no executor for action type {action_type!r}; known: {sorted(self._executors)}"
+            ) from None
+
+    def __contains__(self, action_type: object) -> bool:
+        return action_type in self._executors
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._executors))
+
+
+def default_executors() -> Executors:
+    """The executors factorybrain ships: maintenance orders, rescheduling, purchases, notices."""
+    return Executors(
+        {
+            "maintenance_order.create": create_maintenance_order,
+            "work_order.reschedule": reschedule_work_orders,
+            "purchase_order.create": create_purchase_order,
+            "notify": notify,
+        }
+    )

@@ -1,0 +1,635 @@
+"""The orchestrator: runs agents, routes their findings through playbooks, and never loops.
+
+Loop guards, each visible in the audit log:
+
+- **deduplication**: a finding is routed once (``finding.routed``); reporting it again, or
+  replaying a run, routes nothing and proposes nothing new;
+- **cool-down** per (agent, subject): an agent that reacted to a subject does not react to it
+  again before ``cooldown`` has passed (``agent.reacted`` / ``agent.cooldown``);
+- **depth limit**: findings ``max_depth`` reactions away from their root are stored, never
+  routed (``finding.depth_limit``).
+
+Actions are proposed with the role their policy requires; executing happens only after an
+approval, which the caller's role must allow (or a policy auto-approves as ``policy:auto``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
+
+from factorybrain.agents._contract import (
+    COMPOSITE,
+    Action,
+    AuditEntry,
+    Finding,
+    Recommendation,
+    Step,
+    stable_id,
+    utc,
+)
+from factorybrain.agents._executors import Executors, default_executors
+from factorybrain.agents._playbooks import PLAYBOOKS, Playbook, check_playbooks, playbook_for
+from factorybrain.agents._policies import PolicySet, role_rank
+from factorybrain.agents._records import AGENTS_SPACE, AgentRecords
+from factorybrain.exceptions import ParameterError
+from factorybrain.store import Store
+
+Output = Iterable[Finding | Recommendation]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class AgentContext:
+    """What an agent (or an executor) gets: the store, a clock and the records. No globals.
+
+    Args:
+        store: The factory store.
+        records: The agents' records (findings, recommendations, actions, audit).
+        clock: Returns the current time (naive UTC); tests pass a fixed clock.
+        trigger: The finding being reacted to, when reacting.
+        playbook: The playbook the reaction runs under, if any.
+        action_id: The action being executed, when executing.
+    """
+
+    store: Store
+    records: AgentRecords
+    clock: Callable[[], datetime] = _utcnow
+    trigger: Finding | None = None
+    playbook: Playbook | None = None
+    action_id: str | None = None
+
+    def now(self) -> datetime:
+        """Current time, naive UTC."""
+        return utc(self.clock())  # type: ignore[return-value]
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """What the orchestrator needs from an agent.
+
+    Attributes:
+        name: Unique name (``maintenance``, ``planning``...), used in playbooks and the audit.
+        subscriptions: Finding kinds it can react to (globs allowed, e.g. ``quality.*``).
+
+    An agent may also have ``schedule: timedelta`` to be run by
+    :meth:`Orchestrator.run_scheduled` at that interval.
+    """
+
+    name: str
+    subscriptions: tuple[str, ...]
+
+    def run(self, context: AgentContext) -> Output:
+        """Look at the factory model and return findings and recommendations."""
+        ...
+
+    def react(self, finding: Finding, context: AgentContext) -> Output:
+        """React to another agent's finding; return new findings and recommendations."""
+        ...
+
+
+class BaseAgent:
+    """Convenience base: an agent that finds nothing and reacts to nothing until overridden."""
+
+    name: str = "agent"
+    subscriptions: tuple[str, ...] = ()
+    schedule: timedelta | None = None
+
+    def run(self, context: AgentContext) -> Output:
+        """Return nothing; override to look at the model."""
+        return ()
+
+    def react(self, finding: Finding, context: AgentContext) -> Output:
+        """Return nothing; override to react to findings."""
+        return ()
+
+
+@dataclass
+class RunReport:
+    """What one pass of the orchestrator did (ids of the records it touched)."""
+
+    findings: list[str] = field(default_factory=list)
+    repeated_findings: list[str] = field(default_factory=list)
+    recommendations: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    executed: list[str] = field(default_factory=list)
+    reactions: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+    agents_run: list[str] = field(default_factory=list)
+
+    def merge(self, other: RunReport) -> RunReport:
+        """Add another report's lists to this one and return it."""
+        for name in self.__dataclass_fields__:
+            getattr(self, name).extend(getattr(other, name))
+        return self
+
+    def dump(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            name: [list(v) if isinstance(v, tuple) else v for v in getattr(self, name)]
+            for name in self.__dataclass_fields__
+        }
+
+
+@dataclass
+class _Chain:
+    root: Finding
+    playbook: Playbook | None
+    findings: list[str] = field(default_factory=list)
+    recommendations: list[Recommendation] = field(default_factory=list)
+
+
+class Orchestrator:
+    """Runs agents and routes their findings through the playbooks.
+
+    Args:
+        store: The factory store (migrated).
+        agents: The agents installed.
+        playbooks: Routing; :data:`factorybrain.agents.PLAYBOOKS` by default.
+        policies: Approval policies; :data:`DEFAULT_POLICIES` by default.
+        executors: Executors by action type; :func:`default_executors` by default.
+        clock: Returns the current time; the wall clock (UTC) by default.
+        cooldown: Least time between two reactions of one agent to one subject.
+        max_depth: Findings this many reactions away from their root are not routed further.
+        space: Space of the agents' records.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        agents: Iterable[Agent] = (),
+        *,
+        playbooks: Sequence[Playbook] = PLAYBOOKS,
+        policies: PolicySet | None = None,
+        executors: Executors | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        cooldown: timedelta = timedelta(hours=12),
+        max_depth: int = 4,
+        space: str = AGENTS_SPACE,
+    ) -> None:
+        if max_depth < 1:
+            raise ParameterError(f"max_depth must be >= 1, got {max_depth}")
+        if cooldown < timedelta(0):
+            raise ParameterError(f"cooldown must be >= 0, got {cooldown}")
+        check_playbooks(playbooks)
+        self.store = store
+        self.records = AgentRecords(store, space=space)
+        self.playbooks = tuple(playbooks)
+        self.policies = policies or PolicySet()
+        self.executors = executors or default_executors()
+        self.clock = clock
+        self.cooldown = cooldown
+        self.max_depth = max_depth
+        self.agents: dict[str, Agent] = {}
+        for agent in agents:
+            self.register(agent)
+
+    # -- set-up -----------------------------------------------------------------------------------
+    def register(self, agent: Agent) -> None:
+        """Install an agent.
+
+        Raises:
+            ParameterError: If an agent of that name is installed already or it lacks the
+                protocol's members.
+        """
+        if not isinstance(agent, Agent):
+            raise ParameterError(
+                f"{agent!r} is not an agent: it needs name, subscriptions, run() and react()"
+            )
+        if agent.name in self.agents:
+            raise ParameterError(f"an agent named {agent.name!r} is installed already")
+        self.agents[agent.name] = agent
+
+    def context(self, at: datetime | None = None, **extra: Any) -> AgentContext:
+        """A context whose clock reads ``at`` (or the orchestrator's clock)."""
+        clock = (lambda: at) if at is not None else self.clock
+        return AgentContext(self.store, self.records, clock, **extra)  # type: ignore[arg-type]
+
+    def now(self) -> datetime:
+        """The orchestrator's current time, naive UTC."""
+        return utc(self.clock())  # type: ignore[return-value]
+
+    # -- running agents ---------------------------------------------------------------------------
+    def run(self, agents: Iterable[str] | None = None, *, at: datetime | None = None) -> RunReport:
+        """Run agents now (all, or those named) and route what they find.
+
+        Raises:
+            ParameterError: If a named agent is not installed.
+        """
+        at = utc(at) or self.now()
+        names = list(self.agents) if agents is None else list(agents)
+        unknown = [n for n in names if n not in self.agents]
+        if unknown:
+            raise ParameterError(f"no agent named {unknown}; installed: {sorted(self.agents)}")
+        report = RunReport()
+        for name in names:
+            agent = self.agents[name]
+            self.records.audit(AuditEntry(name, "agent.ran", "agent", name, at))
+            report.agents_run.append(name)
+            try:
+                items = list(agent.run(self.context(at)))
+            except Exception as error:  # an agent's bug must not stop the others
+                self._agent_failed(name, "run", None, error, at, report)
+                continue
+            report.merge(self.submit(items, agent=name, at=at))
+        return report
+
+    def run_scheduled(self, now: datetime | None = None) -> RunReport:
+        """Run the agents whose ``schedule`` interval has passed since their last run."""
+        at = utc(now) or self.now()
+        due = []
+        for name, agent in self.agents.items():
+            every = getattr(agent, "schedule", None)
+            if not every:
+                continue
+            last = self.records.last_audit_time(verb="agent.ran", actor=name)
+            if last is None or at - last >= every:
+                due.append(name)
+        return self.run(due, at=at)
+
+    def submit(
+        self, items: Output, *, agent: str | None = None, at: datetime | None = None
+    ) -> RunReport:
+        """Record findings and recommendations (from an agent, an engine or a person) and route.
+
+        Findings are handled before recommendations, so a recommendation can answer a finding
+        of the same batch.
+        """
+        at = utc(at) or self.now()
+        report = RunReport()
+        chains: list[_Chain] = []
+        queue: deque[tuple[Finding, _Chain]] = deque()
+        self._take(list(items), agent, None, None, at, report, chains, queue)
+        while queue:
+            finding, chain = queue.popleft()
+            self._route(finding, chain, at, report, chains, queue)
+        for chain in chains:
+            self._bundle(chain, at, report)
+        return report
+
+    # -- internals --------------------------------------------------------------------------------
+    def _agent_failed(
+        self,
+        name: str,
+        stage: str,
+        finding: Finding | None,
+        error: Exception,
+        at: datetime,
+        report: RunReport,
+    ) -> None:
+        message = f"{type(error).__name__}: {error}"
+        self.records.audit(
+            AuditEntry(
+                name,
+                "agent.failed",
+                "finding" if finding else "agent",
+                finding.id if finding else name,
+                at,
+                {"stage": stage, "error": message},
+            )
+        )
+        report.errors.append({"agent": name, "stage": stage, "error": message})
+
+    def _take(
+        self,
+        items: list[Finding | Recommendation],
+        agent: str | None,
+        parent: Finding | None,
+        chain: _Chain | None,
+        at: datetime,
+        report: RunReport,
+        chains: list[_Chain],
+        queue: deque[tuple[Finding, _Chain]],
+    ) -> None:
+        new_chains: dict[str, _Chain] = {}
+        fresh: set[str] = set()
+        for item in items:
+            if not isinstance(item, Finding):
+                continue
+            if parent is not None:
+                item = replace(item, depth=parent.depth + 1, caused_by=parent.id)
+            stored, is_new = self.records.report_finding(item, at=at)
+            routed = self.records.count_audit(object_id=stored.id, verb="finding.routed") > 0
+            if not is_new and routed:
+                report.repeated_findings.append(stored.id)
+                continue
+            report.findings.append(stored.id)
+            fresh.add(stored.id)
+            target = chain
+            if target is None:
+                target = _Chain(stored, playbook_for(stored.kind, self.playbooks))
+                chains.append(target)
+                new_chains[stored.id] = target
+            target.findings.append(stored.id)
+            queue.append((stored, target))
+        for item in items:
+            if isinstance(item, Finding):
+                continue
+            if not isinstance(item, Recommendation):
+                raise ParameterError(
+                    f"agent {agent!r} returned {type(item).__name__}; expected Finding or "
+                    "Recommendation"
+                )
+            saved, is_new = self.records.save_recommendation(item, at=at)
+            if not is_new:
+                continue
+            report.recommendations.append(saved.id)
+            home = chain or next(
+                (new_chains[f] for f in saved.finding_ids if f in new_chains), None
+            )
+            if home is not None and home.playbook is not None and home.playbook.bundle:
+                home.recommendations.append(saved)
+            else:
+                self._propose(saved, at, report, actor=saved.agent or "orchestrator")
+
+    def _route(
+        self,
+        finding: Finding,
+        chain: _Chain,
+        at: datetime,
+        report: RunReport,
+        chains: list[_Chain],
+        queue: deque[tuple[Finding, _Chain]],
+    ) -> None:
+        if finding.depth >= self.max_depth:
+            self.records.audit(
+                AuditEntry(
+                    "orchestrator",
+                    "finding.depth_limit",
+                    "finding",
+                    finding.id,
+                    at,
+                    {"depth": finding.depth, "max_depth": self.max_depth},
+                )
+            )
+            report.skipped.append({"reason": "depth_limit", "finding": finding.id})
+            self._mark_routed(finding, [], at)
+            return
+        if chain.playbook is not None:
+            targets = chain.playbook.agents_for(finding.kind)
+        else:
+            targets = [
+                name
+                for name, agent in self.agents.items()
+                if any(_matches(finding.kind, s) for s in agent.subscriptions)
+            ]
+        reacted = []
+        for name in targets:
+            agent = self.agents.get(name)
+            if agent is None:
+                report.skipped.append(
+                    {"reason": "agent_not_installed", "agent": name, "finding": finding.id}
+                )
+                continue
+            subject = finding.subject
+            last = self.records.last_audit_time(
+                verb="agent.reacted",
+                actor=name,
+                object_type=subject.type,
+                object_id=subject.external_id,
+            )
+            if last is not None and at - last < self.cooldown:
+                self.records.audit(
+                    AuditEntry(
+                        name,
+                        "agent.cooldown",
+                        subject.type,
+                        subject.external_id,
+                        at,
+                        {"finding_id": finding.id, "last_reaction": last.isoformat()},
+                    )
+                )
+                report.skipped.append({"reason": "cooldown", "agent": name, "finding": finding.id})
+                continue
+            self.records.audit(
+                AuditEntry(
+                    name,
+                    "agent.reacted",
+                    subject.type,
+                    subject.external_id,
+                    at,
+                    {
+                        "finding_id": finding.id,
+                        "playbook": chain.playbook.name if chain.playbook else None,
+                    },
+                )
+            )
+            report.reactions.append((name, finding.id))
+            reacted.append(name)
+            context = self.context(at, trigger=finding, playbook=chain.playbook)
+            try:
+                items = list(agent.react(finding, context))
+            except Exception as error:  # an agent's bug must not stop the chain
+                self._agent_failed(name, "react", finding, error, at, report)
+                continue
+            self._take(items, name, finding, chain, at, report, chains, queue)
+        self._mark_routed(finding, reacted, at)
+
+    def _mark_routed(self, finding: Finding, agents: list[str], at: datetime) -> None:
+        self.records.audit(
+            AuditEntry(
+                "orchestrator", "finding.routed", "finding", finding.id, at, {"agents": agents}
+            )
+        )
+
+    def _bundle(self, chain: _Chain, at: datetime, report: RunReport) -> None:
+        if not chain.recommendations or chain.playbook is None:
+            return
+        playbook = chain.playbook
+        if len(chain.recommendations) == 1:
+            self._propose(chain.recommendations[0], at, report, minimum_role=playbook.approver)
+            return
+        finding_ids: list[str] = []
+        for item in [chain.root.id, *chain.findings] + [
+            f for r in chain.recommendations for f in r.finding_ids
+        ]:
+            if item not in finding_ids:
+                finding_ids.append(item)
+        composite = Recommendation(
+            agent="orchestrator",
+            finding_ids=tuple(finding_ids),
+            action_type=COMPOSITE,
+            parameters={"playbook": playbook.name, "root_finding": chain.root.id},
+            expected_effect={
+                r.agent or r.action_type: dict(r.expected_effect) for r in chain.recommendations
+            },
+            requires_approval=any(r.requires_approval for r in chain.recommendations),
+            steps=tuple(
+                Step(r.action_type, r.parameters, r.expected_effect, r.agent, r.id)
+                for r in chain.recommendations
+            ),
+            title=f"{playbook.name}: {chain.root.subject}",
+            dedup_key=stable_id("chain", playbook.name, chain.root.id),
+        )
+        saved, _ = self.records.save_recommendation(composite, at=at)
+        report.recommendations.append(saved.id)
+        self._propose(saved, at, report, minimum_role=playbook.approver)
+
+    def _propose(
+        self,
+        recommendation: Recommendation,
+        at: datetime,
+        report: RunReport,
+        *,
+        actor: str = "orchestrator",
+        minimum_role: str | None = None,
+    ) -> Action:
+        self._check_executable(recommendation)
+        role = self.policies.approver(recommendation)
+        if minimum_role is not None and role_rank(minimum_role) > role_rank(role):
+            role = minimum_role
+        action, is_new = self.records.propose(
+            recommendation, required_role=role, actor=actor, at=at
+        )
+        if is_new:
+            report.actions.append(action.id)
+        # A playbook's bundle always goes to a person; only a lone action may auto-execute.
+        if is_new and minimum_role is None and self.policies.auto_executes(recommendation):
+            self.records.transition(
+                action.id, "approved", actor="policy:auto", at=at, comment="policy auto-execute"
+            )
+            action = self.execute(action.id, actor="policy:auto", at=at)
+            if action.state == "executed":
+                report.executed.append(action.id)
+        return action
+
+    def _check_executable(self, recommendation: Recommendation) -> None:
+        types = [s.action_type for s in recommendation.steps] or [recommendation.action_type]
+        missing = [t for t in types if t not in self.executors]
+        if missing:
+            raise ParameterError(
+                f"recommendation {recommendation.id} by {recommendation.agent!r}: no executor "
+                f"for action type(s) {missing}; known: {list(self.executors)}"
+            )
+
+    # -- people's decisions -----------------------------------------------------------------------
+    def propose(
+        self, recommendation: Recommendation, *, actor: str, at: datetime | None = None
+    ) -> Action:
+        """Record a recommendation and propose its action; never executes it (MCP, API).
+
+        Raises:
+            ParameterError: If no executor knows the action type.
+        """
+        at = utc(at) or self.now()
+        self._check_executable(recommendation)
+        saved, _ = self.records.save_recommendation(recommendation, at=at)
+        action, _ = self.records.propose(
+            saved, required_role=self.policies.approver(saved), actor=actor, at=at
+        )
+        return action
+
+    def approve(
+        self,
+        action_id: str,
+        *,
+        actor: str,
+        role: str,
+        comment: str | None = None,
+        execute: bool = True,
+        at: datetime | None = None,
+    ) -> Action:
+        """Approve a proposed action (and execute it, unless ``execute=False``).
+
+        Raises:
+            PermissionDeniedError: If ``role`` may not approve it.
+            ActionStateError: If it is not ``proposed``.
+        """
+        at = utc(at) or self.now()
+        action = self.records.action(action_id)
+        self.policies.check_can_decide(role, action.required_role, action_id)
+        action = self.records.transition(action_id, "approved", actor=actor, at=at, comment=comment)
+        if execute:
+            action = self.execute(action_id, actor=actor, at=at)
+        return action
+
+    def reject(
+        self,
+        action_id: str,
+        *,
+        actor: str,
+        role: str,
+        comment: str | None = None,
+        at: datetime | None = None,
+    ) -> Action:
+        """Reject a proposed action, with the reviewer's comment.
+
+        Raises:
+            PermissionDeniedError: If ``role`` may not decide on it.
+            ActionStateError: If it is not ``proposed``.
+        """
+        at = utc(at) or self.now()
+        action = self.records.action(action_id)
+        self.policies.check_can_decide(role, action.required_role, action_id)
+        return self.records.transition(action_id, "rejected", actor=actor, at=at, comment=comment)
+
+    def execute(self, action_id: str, *, actor: str, at: datetime | None = None) -> Action:
+        """Apply an approved action through its executors; all steps land or none.
+
+        The action ends ``executed`` with what changed, or ``failed`` with the error.
+
+        Raises:
+            ActionStateError: If it is not ``approved``.
+        """
+        at = utc(at) or self.now()
+        action = self.records.action(action_id)
+        if not action.can_move_to("executed"):
+            action.transition("executed", actor=actor, at=at)  # raises, naming the states
+        recommendation = self.records.recommendation(action.recommendation_id)
+        steps = recommendation.steps or (
+            Step(recommendation.action_type, recommendation.parameters, agent=recommendation.agent),
+        )
+        context = self.context(at, action_id=action_id)
+        results: list[dict[str, Any]] = []
+        try:
+            with self.store.transaction():
+                for index, step in enumerate(steps):
+                    changed = self.executors.get(step.action_type)(context, step.parameters)
+                    results.append(
+                        {"step": index, "action_type": step.action_type, "changed": changed}
+                    )
+                return self.records.transition(
+                    action_id, "executed", actor=actor, at=at, result={"steps": results}
+                )
+        except Exception as error:  # any failing step fails the whole action, recorded
+            failed_step = len(results)
+            return self.records.transition(
+                action_id,
+                "failed",
+                actor=actor,
+                at=at,
+                result={
+                    "error": f"{type(error).__name__}: {error}",
+                    "failed_step": failed_step,
+                    "action_type": steps[failed_step].action_type
+                    if failed_step < len(steps)
+                    else None,
+                },
+            )
+
+
+def _matches(kind: str, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(kind, pattern)
+
+
+def describe_playbooks(playbooks: Sequence[Playbook] = PLAYBOOKS) -> list[Mapping[str, Any]]:
+    """The playbooks as plain dicts, for the CLI, the API and the dashboard."""
+    return [
+        {
+            "name": p.name,
+            "trigger": p.trigger,
+            "routes": [{"on": r.on, "agent": r.agent} for r in p.routes],
+            "bundle": p.bundle,
+            "approver": p.approver,
+            "description": p.description,
+        }
+        for p in playbooks
+    ]

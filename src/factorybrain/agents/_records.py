@@ -1,0 +1,558 @@
+"""Where the agents' records live: four tables of the store, in the space ``agents``.
+
+The tables are ``finding``, ``recommendation``, ``action`` and ``audit_entry``.
+
+Every write goes through :class:`AgentRecords`, inside one store transaction together with its
+audit entry, so a state change without its audit entry cannot exist. Writes are idempotent:
+ids are derived from content (see :mod:`factorybrain.agents._contract`), and the store upserts
+by key.
+
+How the contract maps onto the table columns (the model has no column for them):
+
+- ``finding.evidence`` holds ``Evidence.dump()`` plus ``"meta": {created_at, depth, caused_by,
+  dedup_key}``; ``finding.name`` is the title, ``finding.source_id`` the dedup key.
+- ``recommendation.name`` is the title, ``recommendation.source_id`` the dedup key.
+- ``action.name`` is the action type; ``proposed_at`` is the store's ``created_at``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from factorybrain.agents._contract import (
+    FINDING_STATUSES,
+    Action,
+    AuditEntry,
+    EntityRef,
+    Evidence,
+    Finding,
+    Recommendation,
+    RecordNotFoundError,
+    utc,
+)
+from factorybrain.exceptions import ParameterError
+from factorybrain.model import entity_type
+from factorybrain.store import Store
+
+#: Space of every agent record.
+AGENTS_SPACE = "agents"
+
+_ARROW = {
+    "string": pa.string(),
+    "text": pa.string(),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "bool": pa.bool_(),
+    "timestamp": pa.timestamp("us"),
+    "json": pa.string(),
+    "string[]": pa.list_(pa.string()),
+}
+
+
+def _table(entity: str, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """Arrow table of ``rows`` typed after the model's fields (JSON fields dumped to text)."""
+    model = entity_type(entity)
+    columns: dict[str, pa.Array] = {}
+    for name in rows[0]:
+        kind = model.field(name).type
+        values = [row.get(name) for row in rows]
+        if kind == "json":
+            values = [None if v is None else json.dumps(v, default=str) for v in values]
+        columns[name] = pa.array(values, _ARROW[kind])
+    return pa.table(columns)
+
+
+def _clean(value: Any) -> Any:
+    """A store value as plain Python: NaN/NaT to None, arrays to lists, Timestamps to datetimes."""
+    if value is None or isinstance(value, str):
+        return value
+    if hasattr(value, "to_pydatetime"):
+        return None if value != value else value.to_pydatetime()  # NaT != NaT
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _json(value: Any) -> Any:
+    if value is None:
+        return None
+    return json.loads(value) if isinstance(value, str) else value
+
+
+class AgentRecords:
+    """Read and write findings, recommendations, actions and audit entries in a store.
+
+    Args:
+        store: The factory store (its schema must be migrated).
+        space: Space of the records; ``agents`` unless a test keeps several apart.
+    """
+
+    def __init__(self, store: Store, *, space: str = AGENTS_SPACE) -> None:
+        self.store = store
+        self.space = space
+
+    # -- low level --------------------------------------------------------------------------------
+    def _upsert(self, entity: str, row: Mapping[str, Any], ingest_id: str) -> None:
+        full = {"space": self.space, **row}
+        self.store.upsert_entities(entity, _table(entity, [full]), ingest_id)
+
+    def _rows(
+        self,
+        entity: str,
+        where: Mapping[str, Any] | None = None,
+        *,
+        order: str = "created_at DESC, external_id",
+        limit: int | None = None,
+        offset: int = 0,
+        extra: str = "",
+        extra_parameters: Sequence[Any] = (),
+    ) -> list[dict[str, Any]]:
+        model = entity_type(entity)
+        conditions, parameters = ["space = ?"], [self.space]
+        for name, value in (where or {}).items():
+            model.field(name)
+            if value is None:
+                continue
+            conditions.append(f'"{name}" = ?')
+            parameters.append(value)
+        if extra:
+            conditions.append(extra)
+            parameters.extend(extra_parameters)
+        sql = f'SELECT * FROM "{entity}" WHERE {" AND ".join(conditions)} ORDER BY {order}'
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        frame = self.store.query(sql, parameters)
+        return [{k: _clean(v) for k, v in record.items()} for record in frame.to_dict("records")]
+
+    def _count(self, entity: str, where: Mapping[str, Any] | None = None) -> int:
+        conditions, parameters = ["space = ?"], [self.space]
+        for name, value in (where or {}).items():
+            entity_type(entity).field(name)
+            if value is None:
+                continue
+            conditions.append(f'"{name}" = ?')
+            parameters.append(value)
+        frame = self.store.query(
+            f'SELECT count(*) AS n FROM "{entity}" WHERE {" AND ".join(conditions)}', parameters
+        )
+        return int(frame["n"].iloc[0])
+
+    def _one(self, entity: str, record_id: str) -> dict[str, Any]:
+        rows = self._rows(entity, {"external_id": record_id})
+        if not rows:
+            raise RecordNotFoundError(f"no {entity} with id {record_id!r} in space {self.space!r}")
+        return rows[0]
+
+    # -- audit ------------------------------------------------------------------------------------
+    def audit(self, entry: AuditEntry) -> AuditEntry:
+        """Append an audit entry (idempotent: the same entry twice is stored once)."""
+        self._upsert(
+            "audit_entry",
+            {
+                "external_id": entry.id,
+                "actor": entry.actor,
+                "verb": entry.verb,
+                "object_type": entry.object_type,
+                "object_id": entry.object_id,
+                "occurred_at": entry.occurred_at,
+                "details": dict(entry.details),
+            },
+            f"audit:{entry.verb}",
+        )
+        return entry
+
+    def audit_log(
+        self,
+        *,
+        object_id: str | None = None,
+        actor: str | None = None,
+        verb: str | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> list[AuditEntry]:
+        """Return audit entries, newest first, optionally for one object, actor or verb."""
+        rows = self._rows(
+            "audit_entry",
+            {"object_id": object_id, "actor": actor, "verb": verb},
+            order="occurred_at DESC, created_at DESC, external_id",
+            limit=limit,
+            offset=offset,
+        )
+        return [
+            AuditEntry(
+                r["actor"],
+                r["verb"],
+                r["object_type"] or "",
+                r["object_id"] or "",
+                r["occurred_at"],
+                _json(r["details"]) or {},
+            )
+            for r in rows
+        ]
+
+    def count_audit(self, *, object_id: str | None = None, verb: str | None = None) -> int:
+        """Number of audit entries, optionally for one object or verb."""
+        return self._count("audit_entry", {"object_id": object_id, "verb": verb})
+
+    def last_audit_time(
+        self, *, verb: str, actor: str, object_type: str | None = None, object_id: str | None = None
+    ) -> datetime | None:
+        """When ``actor`` last did ``verb`` (on the object, when given); None if never."""
+        rows = self._rows(
+            "audit_entry",
+            {"verb": verb, "actor": actor, "object_type": object_type, "object_id": object_id},
+            order="occurred_at DESC",
+            limit=1,
+        )
+        return rows[0]["occurred_at"] if rows else None
+
+    # -- findings ---------------------------------------------------------------------------------
+    def report_finding(self, finding: Finding, *, at: datetime) -> tuple[Finding, bool]:
+        """Store a finding; return the stored finding and whether it is new (or reopened).
+
+        The same finding reported again refreshes its severity, confidence and evidence but
+        keeps its first ``created_at``; it counts as new only when it had been closed.
+        """
+        at = utc(at)  # type: ignore[assignment]
+        with self.store.transaction():
+            existing = self._rows("finding", {"external_id": finding.id})
+            if existing:
+                stored = self._finding(existing[0])
+                reopened = stored.status == "closed"
+                kept = Finding(
+                    **{
+                        **finding.__dict__,
+                        "created_at": at if reopened else stored.created_at,
+                        "depth": finding.depth if reopened else stored.depth,
+                        "caused_by": finding.caused_by if reopened else stored.caused_by,
+                        "status": "open" if reopened else stored.status,
+                    }
+                )
+                self._write_finding(kept)
+                if reopened:
+                    self.audit(
+                        AuditEntry(finding.agent, "finding.reopened", "finding", finding.id, at)
+                    )
+                return kept, reopened
+            new = Finding(**{**finding.__dict__, "created_at": finding.created_at or at})
+            self._write_finding(new)
+            self.audit(
+                AuditEntry(
+                    finding.agent,
+                    "finding.reported",
+                    "finding",
+                    finding.id,
+                    at,
+                    {"kind": finding.kind, "subject": str(finding.subject)},
+                )
+            )
+            return new, True
+
+    def _write_finding(self, finding: Finding) -> None:
+        evidence = finding.evidence.dump()
+        evidence["meta"] = {
+            "created_at": finding.created_at.isoformat() if finding.created_at else None,
+            "depth": finding.depth,
+            "caused_by": finding.caused_by,
+            "dedup_key": finding.dedup_key,
+        }
+        self._upsert(
+            "finding",
+            {
+                "external_id": finding.id,
+                "name": finding.title or f"{finding.kind} on {finding.subject}",
+                "description": finding.evidence.text or None,
+                "source": finding.agent,
+                "source_id": finding.dedup_key,
+                "agent": finding.agent,
+                "kind": finding.kind,
+                "subject_type": finding.subject.type,
+                "subject": finding.subject.external_id,
+                "severity": finding.severity,
+                "confidence": float(finding.confidence),
+                "evidence": evidence,
+                "status": finding.status,
+            },
+            f"agent:{finding.agent}",
+        )
+
+    @staticmethod
+    def _finding(row: Mapping[str, Any]) -> Finding:
+        evidence = _json(row["evidence"]) or {}
+        meta = evidence.pop("meta", {}) or {}
+        return Finding(
+            agent=row["agent"],
+            kind=row["kind"],
+            subject=EntityRef(row["subject_type"] or "entity", row["subject"] or "?"),
+            severity=row["severity"] or "medium",
+            confidence=1.0 if row["confidence"] is None else float(row["confidence"]),
+            evidence=Evidence.load(evidence),
+            dedup_key=meta.get("dedup_key") or row.get("source_id") or "",
+            created_at=utc(meta.get("created_at")) or row["created_at"],
+            depth=int(meta.get("depth") or 0),
+            caused_by=meta.get("caused_by"),
+            status=row["status"] or "open",
+            title=row["name"] or "",
+        )
+
+    def finding(self, finding_id: str) -> Finding:
+        """Return one finding.
+
+        Raises:
+            RecordNotFoundError: If there is no finding with that id.
+        """
+        return self._finding(self._one("finding", finding_id))
+
+    def findings(
+        self,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+        agent: str | None = None,
+        subject: str | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> list[Finding]:
+        """Return findings, newest first, filtered by kind, status, agent or subject id."""
+        where = {"kind": kind, "status": status, "agent": agent, "subject": subject}
+        rows = self._rows("finding", where, limit=limit, offset=offset)
+        return [self._finding(r) for r in rows]
+
+    def count_findings(self, *, kind: str | None = None, status: str | None = None) -> int:
+        """Number of findings, optionally of one kind or status."""
+        return self._count("finding", {"kind": kind, "status": status})
+
+    def set_finding_status(
+        self, finding_id: str, status: str, *, actor: str, at: datetime, comment: str | None = None
+    ) -> Finding:
+        """Acknowledge, close or reopen a finding, with its audit entry."""
+        if status not in FINDING_STATUSES:
+            raise ParameterError(
+                f"finding {finding_id}: status must be one of {list(FINDING_STATUSES)}, "
+                f"got {status!r}"
+            )
+        with self.store.transaction():
+            before = self.finding(finding_id)
+            after = Finding(**{**before.__dict__, "status": status})
+            self._write_finding(after)
+            self.audit(
+                AuditEntry(
+                    actor,
+                    f"finding.{status}",
+                    "finding",
+                    finding_id,
+                    at,
+                    {"before": before.status, "after": status, "comment": comment},
+                )
+            )
+        return after
+
+    # -- recommendations --------------------------------------------------------------------------
+    def save_recommendation(
+        self, recommendation: Recommendation, *, at: datetime
+    ) -> tuple[Recommendation, bool]:
+        """Store a recommendation; return it and whether it is new."""
+        with self.store.transaction():
+            is_new = not self._rows("recommendation", {"external_id": recommendation.id})
+            self._upsert(
+                "recommendation",
+                {
+                    "external_id": recommendation.id,
+                    "name": recommendation.title or recommendation.action_type,
+                    "source_id": recommendation.dedup_key,
+                    "agent": recommendation.agent,
+                    "finding_ids": list(recommendation.finding_ids),
+                    "action_type": recommendation.action_type,
+                    "parameters": recommendation.stored_parameters(),
+                    "expected_effect": dict(recommendation.expected_effect),
+                    "requires_approval": bool(recommendation.requires_approval),
+                },
+                f"agent:{recommendation.agent}",
+            )
+            if is_new:
+                self.audit(
+                    AuditEntry(
+                        recommendation.agent or "orchestrator",
+                        "recommendation.made",
+                        "recommendation",
+                        recommendation.id,
+                        at,
+                        {
+                            "action_type": recommendation.action_type,
+                            "finding_ids": list(recommendation.finding_ids),
+                        },
+                    )
+                )
+        return recommendation, is_new
+
+    @staticmethod
+    def _recommendation(row: Mapping[str, Any]) -> Recommendation:
+        return Recommendation.load(
+            {
+                "agent": row["agent"],
+                "finding_ids": row["finding_ids"] or [],
+                "action_type": row["action_type"],
+                "parameters": _json(row["parameters"]) or {},
+                "expected_effect": _json(row["expected_effect"]) or {},
+                "requires_approval": True
+                if row["requires_approval"] is None
+                else bool(row["requires_approval"]),
+                "title": row["name"] if row["name"] != row["action_type"] else "",
+                "dedup_key": row["source_id"] or "",
+            }
+        )
+
+    def recommendation(self, recommendation_id: str) -> Recommendation:
+        """Return one recommendation.
+
+        Raises:
+            RecordNotFoundError: If there is none with that id.
+        """
+        return self._recommendation(self._one("recommendation", recommendation_id))
+
+    def recommendations(
+        self,
+        *,
+        agent: str | None = None,
+        action_type: str | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> list[Recommendation]:
+        """Return recommendations, newest first."""
+        rows = self._rows(
+            "recommendation",
+            {"agent": agent, "action_type": action_type},
+            limit=limit,
+            offset=offset,
+        )
+        return [self._recommendation(r) for r in rows]
+
+    def count_recommendations(self) -> int:
+        """Number of recommendations."""
+        return self._count("recommendation")
+
+    # -- actions ----------------------------------------------------------------------------------
+    def _write_action(self, action: Action) -> None:
+        self._upsert(
+            "action",
+            {
+                "external_id": action.id,
+                "name": action.action_type,
+                "recommendation": action.recommendation_id,
+                "state": action.state,
+                "required_role": action.required_role,
+                "decided_by": action.decided_by,
+                "decided_at": action.decided_at,
+                "comment": action.comment,
+                "result": None if action.result is None else dict(action.result),
+            },
+            "agents:action",
+        )
+
+    @staticmethod
+    def _action(row: Mapping[str, Any]) -> Action:
+        return Action(
+            recommendation_id=row["recommendation"],
+            action_type=row["name"] or "",
+            state=row["state"],
+            required_role=row["required_role"],
+            decided_by=row["decided_by"],
+            decided_at=row["decided_at"],
+            comment=row["comment"],
+            result=_json(row["result"]),
+            proposed_at=row["created_at"],
+        )
+
+    def propose(
+        self, recommendation: Recommendation, *, required_role: str | None, actor: str, at: datetime
+    ) -> tuple[Action, bool]:
+        """Create the action of a recommendation in state ``proposed``; return it and if new.
+
+        Proposing the same recommendation again returns the existing action unchanged.
+        """
+        action = Action(recommendation.id, recommendation.action_type, required_role=required_role)
+        with self.store.transaction():
+            existing = self._rows("action", {"external_id": action.id})
+            if existing:
+                return self._action(existing[0]), False
+            self._write_action(action)
+            self.audit(
+                AuditEntry(
+                    actor,
+                    "action.proposed",
+                    "action",
+                    action.id,
+                    at,
+                    {
+                        "action_type": action.action_type,
+                        "recommendation_id": recommendation.id,
+                        "required_role": required_role,
+                    },
+                )
+            )
+            return self._action(self._rows("action", {"external_id": action.id})[0]), True
+
+    def action(self, action_id: str) -> Action:
+        """Return one action.
+
+        Raises:
+            RecordNotFoundError: If there is none with that id.
+        """
+        return self._action(self._one("action", action_id))
+
+    def actions(
+        self, *, state: str | None = None, limit: int | None = 100, offset: int = 0
+    ) -> list[Action]:
+        """Return actions, newest first, optionally in one state."""
+        rows = self._rows("action", {"state": state}, limit=limit, offset=offset)
+        return [self._action(r) for r in rows]
+
+    def count_actions(self, *, state: str | None = None) -> int:
+        """Number of actions, optionally in one state."""
+        return self._count("action", {"state": state})
+
+    def transition(
+        self,
+        action_id: str,
+        state: str,
+        *,
+        actor: str,
+        at: datetime,
+        comment: str | None = None,
+        result: Mapping[str, Any] | None = None,
+    ) -> Action:
+        """Move an action to ``state`` and audit the change, in one transaction.
+
+        Raises:
+            ActionStateError: If the state machine does not allow the move.
+            RecordNotFoundError: If there is no such action.
+        """
+        with self.store.transaction():
+            before = self.action(action_id)
+            after = before.transition(state, actor=actor, at=at, comment=comment, result=result)
+            self._write_action(after)
+            details: dict[str, Any] = {"before": before.state, "after": state}
+            if comment:
+                details["comment"] = comment
+            if result is not None:
+                details["result"] = dict(result)
+            self.audit(AuditEntry(actor, f"action.{state}", "action", action_id, at, details))
+        return after
+
+    def iter_chain(self, finding_id: str) -> Iterator[Finding]:
+        """Yield the finding and the findings it was caused by, up to the root."""
+        seen: set[str] = set()
+        current: str | None = finding_id
+        while current and current not in seen:
+            seen.add(current)
+            finding = self.finding(current)
+            yield finding
+            current = finding.caused_by
