@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/factorybrain demo --no-serve
+	$(BIN)/factorybrain demo --no-serve --score
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

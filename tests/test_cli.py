@@ -27,8 +27,15 @@ def run(*args: str) -> tuple[int, str]:
 def test_init_ingest_status_query(tmp_path: Path) -> None:
     db = str(tmp_path / "f.duckdb")
     assert run("init", "--db", db)[0] == 0
-    code, out = run("ingest", str(DATA / "assets.csv"), "--mapping", str(DATA / "assets.yaml"),
-                    "--db", db, "--json")
+    code, out = run(
+        "ingest",
+        str(DATA / "assets.csv"),
+        "--mapping",
+        str(DATA / "assets.yaml"),
+        "--db",
+        db,
+        "--json",
+    )
     assert code == 0
     [report] = json.loads(out)
     assert (report["rows_read"], report["inserted"], report["quarantined"]) == (6, 2, 4)
@@ -53,8 +60,9 @@ def test_query_refuses_writes_and_unknown_stores(tmp_path: Path) -> None:
 def test_bad_mapping_is_one_clear_line(tmp_path: Path) -> None:
     mapping = tmp_path / "m.yaml"
     mapping.write_text("entity: asset\nspace: x\nfields:\n  external_id: code\n  lvl: kind\n")
-    code, out = run("ingest", str(DATA / "assets.csv"), "-m", str(mapping), "--db",
-                    str(tmp_path / "f.duckdb"))
+    code, out = run(
+        "ingest", str(DATA / "assets.csv"), "-m", str(mapping), "--db", str(tmp_path / "f.duckdb")
+    )
     assert code == 1
     assert f"{mapping} line 5: asset has no field 'lvl'" in " ".join(out.split())
 
@@ -75,37 +83,64 @@ def test_model_reference_formats() -> None:
     assert code == 1 and "unknown entity type" in out
 
 
-def test_demo_loads_the_example_plant(tmp_path: Path) -> None:
-    code, out = run("demo", "--db", str(tmp_path / "demo.duckdb"), "--no-serve")
+def test_load_a_plant_manifest(tmp_path: Path) -> None:
+    from factorybrain._commands import EXAMPLE_MANIFEST
+
+    code, out = run("load", str(EXAMPLE_MANIFEST), "--db", str(tmp_path / "p.duckdb"), "--json")
     assert code == 0, out
-    with open_store(tmp_path / "demo.duckdb", read_only=True) as store:
+    result = json.loads(out)
+    assert not result["failures"]
+    by_entity = {r["entity_type"]: r for r in result["reports"]}
+    assert by_entity["datapoint"]["inserted"] > 4000
+    # the example's exports are dirty on purpose: each kind of dirt is quarantined, not loaded
+    assert by_entity["work_order"]["quarantined"] == 3
+    assert by_entity["quality_result"]["quarantined"] == 1
+    with open_store(tmp_path / "p.duckdb", read_only=True) as store:
+        # the historian sends degF; the series is declared in degC
+        temp = store.query("SELECT avg(value) AS v FROM datapoint JOIN time_series USING "
+                           "(series_id) WHERE external_id = 'L1_PRS03.TEMP'")["v"][0]
+        assert 60 < temp < 70
+
+
+def test_demo_runs_end_to_end_and_scores(tmp_path: Path) -> None:
+    out, db = tmp_path / "plant", tmp_path / "demo.duckdb"
+    code, text = run("demo", "--db", str(db), "--out", str(out), "--days", "5", "--machines",
+                     "4", "--no-serve", "--score")
+    assert code == 0, text
+    assert (out / "truth.json").exists()
+    assert "score against truth.json" in text
+    with open_store(db, read_only=True) as store:
+        history = store.ingest_history(100)
+        assert len(history) == 42 and (history["status"] == "ok").all()
         counts = store.counts()
-        assert counts["asset"] > 0 and counts["datapoint"] > 1000
-        assert counts["quarantine"] > 0  # the example's exports are dirty on purpose
-        history = store.ingest_history()
-        assert (history["status"] == "ok").all()
+        assert counts["serial_unit"] > 0 and counts["datapoint"] > 0
 
 
 @pytest.mark.slow
 def test_sigkill_mid_ingest_leaves_the_store_as_it_was(tmp_path: Path) -> None:
     db = tmp_path / "f.duckdb"
     mapping = tmp_path / "points.yaml"
-    mapping.write_text("entity: datapoint\nspace: h\nfields:\n  series: tag\n  ts: ts\n"
-                       "  value: value\n")
+    mapping.write_text(
+        "entity: datapoint\nspace: h\nfields:\n  series: tag\n  ts: ts\n  value: value\n"
+    )
     small, big = tmp_path / "small.csv", tmp_path / "big.csv"
     con = duckdb.connect()
-    con.execute(f"COPY (SELECT 'SEED' AS tag, TIMESTAMP '2023-01-01' + to_seconds(i) AS ts, "
-                f"i::DOUBLE AS value FROM range(1000) t(i)) TO '{small}' (HEADER)")
-    con.execute(f"COPY (SELECT 'T' || (i // 100000)::VARCHAR AS tag, TIMESTAMP '2024-01-01' + "
-                f"to_seconds(i % 100000) AS ts, random() AS value FROM range(6000000) t(i)) "
-                f"TO '{big}' (HEADER)")
+    con.execute(
+        f"COPY (SELECT 'SEED' AS tag, TIMESTAMP '2023-01-01' + to_seconds(i) AS ts, "
+        f"i::DOUBLE AS value FROM range(1000) t(i)) TO '{small}' (HEADER)"
+    )
+    con.execute(
+        f"COPY (SELECT 'T' || (i // 100000)::VARCHAR AS tag, TIMESTAMP '2024-01-01' + "
+        f"to_seconds(i % 100000) AS ts, random() AS value FROM range(6000000) t(i)) "
+        f"TO '{big}' (HEADER)"
+    )
     con.close()
-    command = [sys.executable, "-m", "factorybrain", "ingest", "--db", str(db), "-m",
-               str(mapping)]
+    command = [sys.executable, "-m", "factorybrain", "ingest", "--db", str(db), "-m", str(mapping)]
     subprocess.run([*command, str(small)], check=True, capture_output=True)
 
-    process = subprocess.Popen([*command, str(big)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [*command, str(big)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     time.sleep(2.5)
     assert process.poll() is None, "the ingest finished before it could be killed"
     os.kill(process.pid, signal.SIGKILL)
@@ -119,6 +154,7 @@ def test_sigkill_mid_ingest_leaves_the_store_as_it_was(tmp_path: Path) -> None:
     subprocess.run([*command, str(big)], check=True, capture_output=True)
     with open_store(db, read_only=True) as store:
         assert store.counts()["datapoint"] == 6_001_000
-        duplicates = store.query("SELECT count(*) - count(DISTINCT (series_id, ts)) AS d "
-                                 "FROM datapoint")["d"][0]
+        duplicates = store.query(
+            "SELECT count(*) - count(DISTINCT (series_id, ts)) AS d FROM datapoint"
+        )["d"][0]
         assert duplicates == 0

@@ -14,15 +14,13 @@ from factorybrain.exceptions import (
 
 __version__ = "0.1.0"
 
-__all__ = sorted(
-    [
-        "FactorybrainError",
-        "IngestError",
-        "MappingError",
-        "NotFittedError",
-        "ParameterError",
-        "SchemaError",
-        "StoreError",
-        "__version__",
-    ]
-)
+__all__ = [
+    "FactorybrainError",
+    "IngestError",
+    "MappingError",
+    "NotFittedError",
+    "ParameterError",
+    "SchemaError",
+    "StoreError",
+    "__version__",
+]

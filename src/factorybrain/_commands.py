@@ -1,52 +1,175 @@
-"""Commands that sit on top of the foundation: the demo, the simulator, later the agents."""
+"""Commands that sit on top of the foundation: the simulator and the demo."""
 
 from __future__ import annotations
 
+import os
+import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from factorybrain.cli import DbOption, _open, app, console, friendly_errors, load_with_progress
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 EXAMPLE_MANIFEST = Path(__file__).parent / "examples" / "small_plant" / "plant.yaml"
+
+from factorybrain.cli import (
+    DbOption,
+    _open,
+    app,
+    console,
+    errors,
+    friendly_errors,
+    load_with_progress,
+)
+
+Days = Annotated[int, typer.Option(help="Days of history to simulate.", min=1)]
+Machines = Annotated[int, typer.Option(help="Machines (4 per line).", min=1)]
+Seed = Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")]
+Sample = Annotated[int, typer.Option(help="Historian sample period in seconds.", min=1)]
+
+
+def _simulate_with_progress(out: Path, days: int, machines: int, seed: int,
+                            sample_seconds: int) -> object:
+    from factorybrain import demo
+
+    with Progress(
+        TextColumn("[bold]simulate[/bold] {task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+        disable=not errors.is_terminal,
+    ) as progress:
+        task = progress.add_task("plant", total=1.0)
+
+        def report(stage: str, fraction: float) -> None:
+            progress.update(task, description=stage, completed=fraction)
+
+        return demo.simulate(out, days=days, machines=machines, seed=seed,
+                             sample_seconds=sample_seconds, progress=report)
+
+
+@app.command()
+@friendly_errors
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the exports to.")],
+    days: Days = 180,
+    machines: Machines = 12,
+    seed: Seed = 7,
+    sample_seconds: Sample = 60,
+) -> None:
+    """Simulate a pump plant's exports (ERP, MES, historian, QMS, WMS, CRM, engineering) and
+    the truth behind them (`truth.json`), streamed to disk in bounded memory.
+
+    Example: `factorybrain simulate --out plant --days 30 --machines 8 --seed 3`
+    """
+    summary = _simulate_with_progress(out, days, machines, seed, sample_seconds)
+    console.print(
+        f"wrote {len(summary.files)} files to {out}: {summary.datapoints:,} datapoints, "  # type: ignore[attr-defined]
+        f"{summary.serials:,} serials, {summary.work_orders:,} work orders, "  # type: ignore[attr-defined]
+        f"{summary.failures} failures, {summary.claims} claims "  # type: ignore[attr-defined]
+        f"in {summary.seconds:.1f} s",  # type: ignore[attr-defined]
+        highlight=False,
+    )
 
 
 @app.command()
 @friendly_errors
 def demo(
     db: DbOption = None,
+    out: Annotated[Path, typer.Option("--out", help="Where to write the plant's exports.")] = Path(
+        "demo-plant"
+    ),
+    days: Days = 180,
+    machines: Machines = 12,
+    seed: Seed = 7,
     serve: Annotated[
         bool | None,
         typer.Option("--serve/--no-serve", help="Serve the dashboard afterwards (default: when "
                      "a terminal is attached)."),
     ] = None,
-    score: Annotated[bool, typer.Option("--score", help="Compare findings with the truth.")] = False,
+    score: Annotated[
+        bool, typer.Option("--score", help="Print precision and recall against the truth.")
+    ] = False,
 ) -> None:
-    """Run the platform end to end on the shipped example plant and print what it holds.
+    """Run the whole platform on a simulated pump plant: simulate its silos' exports, load every
+    file through its mapping into a fresh store, run every capability, and print what was found.
 
-    Creates the store, ingests every export of the plant through its mapping, and prints the
-    model summary with the quarantined rows.
-
-    Example: `factorybrain demo --db demo.duckdb --no-serve`
+    Example: `factorybrain demo --no-serve --score`
     """
+    from factorybrain import demo as demo_module
 
-    path = db or Path("demo.duckdb")
-    with _open(path, migrate=True) as store:
-        console.print(f"[bold]demo plant[/bold]: {EXAMPLE_MANIFEST.parent.name} -> {store.path}")
-        result = load_with_progress(store, EXAMPLE_MANIFEST)
-        for report in result.reports:
-            console.print(
-                f"  {Path(report.source_file).name:<22} {report.entity_type:<15} "
-                f"read {report.rows_read:>7,}  loaded {report.loaded:>7,}  "
-                f"quarantined {report.quarantined:>4,}",
-                highlight=False,
-            )
-        for file, message in result.failures:
-            console.print(f"  [red]failed[/red] {file.name}: {message}", highlight=False)
-        counts = {k: v for k, v in store.counts().items() if v}
-    console.print("model: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()), highlight=False)
-    if score:
-        console.print("score: no agents are installed yet, so there are no findings to score")
+    store_path = demo_module.fresh_store_path(db or Path("demo.duckdb"))
+    started = time.perf_counter()
+    summary = _simulate_with_progress(demo_module.fresh_exports(out), days, machines, seed, 60)
+    simulated = time.perf_counter() - started
+    console.print(
+        f"[bold]simulated[/bold] Hanse Pumpenwerk, {days} days, {machines} machines "
+        f"(seed {seed}) into {out}/ in {simulated:.1f} s",
+        highlight=False,
+    )
+    with _open(store_path, migrate=True) as store:
+        started = time.perf_counter()
+        result = load_with_progress(store, demo_module.DEMO_MANIFEST, root=out)
+        loaded = time.perf_counter() - started
+        _print_load(result, loaded, store_path)
+        truth = demo_module.load_truth(out)
+        run = demo_module.DemoRun(out, store_path, simulated, loaded, result)
+        demo_module.run_stages(store, truth, run)
+        for name, stage_summary in run.stages.items():
+            console.print(f"[bold]{name}[/bold] ({run.stage_seconds[name]:.1f} s): "
+                          + ", ".join(f"{k} {v}" for k, v in stage_summary.items()),
+                          highlight=False)
+        if score:
+            _print_scores(demo_module.score(store, truth))
+    del summary
     if result.failures:
         raise typer.Exit(1)
+    if serve is None:
+        serve = sys.stdin.isatty() and sys.stdout.isatty() and "CI" not in os.environ
+    if serve:
+        _serve_dashboard(store_path)
+
+
+def _print_load(result: object, seconds: float, store_path: Path) -> None:
+    reports = result.reports  # type: ignore[attr-defined]
+    read = sum(r.rows_read for r in reports)
+    quarantined = sum(r.quarantined for r in reports)
+    skipped = sum(r.skipped for r in reports)
+    console.print(
+        f"[bold]loaded[/bold] {len(reports)} files, {read:,} rows into {store_path} in "
+        f"{seconds:.1f} s: {read - quarantined - skipped:,} loaded, {quarantined:,} quarantined, "
+        f"{skipped:,} skipped as declared by their mappings",
+        highlight=False,
+    )
+    reasons: dict[str, int] = {}
+    for report in reports:
+        for reason, count in report.quarantine_by_reason.items():
+            key = f"{Path(report.source_file).name} ({report.entity_type}): {reason}"
+            reasons[key] = reasons.get(key, 0) + count
+    for key, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
+        console.print(f"  quarantined {count:>6,}  {key}", highlight=False, style="yellow")
+    for file, message in result.failures:  # type: ignore[attr-defined]
+        console.print(f"  [red]failed[/red] {file}: {message}", highlight=False)
+
+
+def _print_scores(scores: list) -> None:
+    table = Table(title="score against truth.json", title_justify="left")
+    for column in ("kind", "expected", "found", "correct", "precision", "recall", "note"):
+        table.add_column(column, overflow="fold")
+    for row in scores:
+        table.add_row(row.kind, str(row.expected), str(row.found), str(row.correct),
+                      f"{row.precision:.3f}", f"{row.recall:.3f}", row.note)
+    console.print(table)
+
+
+def _serve_dashboard(store_path: Path) -> None:
+    try:
+        from factorybrain.api import serve  # type: ignore[attr-defined]
+    except ImportError:
+        console.print("(the dashboard is not part of this version yet)")
+        return
+    serve(store_path)

@@ -159,6 +159,10 @@ def _print_report(report: Any) -> None:
 @friendly_errors
 def load(
     manifest: Annotated[Path, typer.Argument(help="Plant manifest listing files and mappings.")],
+    exports: Annotated[
+        Path | None,
+        typer.Option(help="Folder the manifest's files are in (default: the manifest's)."),
+    ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -167,21 +171,30 @@ def load(
     Example: `factorybrain load exports/plant.yaml --db plant.duckdb`
     """
     with _open(db, migrate=True) as store:
-        result = load_with_progress(store, manifest, quiet=as_json)
+        result = load_with_progress(store, manifest, root=exports, quiet=as_json)
     if as_json:
-        print(json.dumps({"reports": [r.as_dict() for r in result.reports],
-                          "failures": [[str(f), m] for f, m in result.failures]},
-                         default=str, indent=2))
+        print(
+            json.dumps(
+                {
+                    "reports": [r.as_dict() for r in result.reports],
+                    "failures": [[str(f), m] for f, m in result.failures],
+                },
+                default=str,
+                indent=2,
+            )
+        )
     else:
         for report in result.reports:
             _print_report(report)
-        for path, message in result.failures:
+        for _path, message in result.failures:
             errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     if result.failures:
         raise typer.Exit(1)
 
 
-def load_with_progress(store: Any, manifest: Path, *, quiet: bool = False) -> Any:
+def load_with_progress(
+    store: Any, manifest: Path, *, root: Path | None = None, quiet: bool = False
+) -> Any:
     """Load a plant manifest with one progress bar per file."""
     from factorybrain.connectors import load_plant
 
@@ -200,7 +213,7 @@ def load_with_progress(store: Any, manifest: Path, *, quiet: bool = False) -> An
             task = progress.add_task(f"ingest {entry.file.name}", total=None)
             return lambda rows: progress.update(task, completed=rows)
 
-        return load_plant(store, manifest, on_file=on_file)
+        return load_plant(store, manifest, root=root, on_file=on_file)
 
 
 # -- status ------------------------------------------------------------------------------------
@@ -238,8 +251,9 @@ def status(db: DbOption = None, as_json: JsonOption = False) -> None:
             table.add_row(name, f"{count:,}")
     console.print(table)
     if len(quarantine):
-        quarantine = quarantine.assign(source_file=quarantine["source_file"].map(
-            lambda p: Path(p).name))
+        quarantine = quarantine.assign(
+            source_file=quarantine["source_file"].map(lambda p: Path(p).name)
+        )
         console.print(_frame_table(quarantine, "open quarantine by reason"))
     else:
         console.print("quarantine: empty")
@@ -251,8 +265,18 @@ def status(db: DbOption = None, as_json: JsonOption = False) -> None:
             started=history["started_at"].dt.strftime("%Y-%m-%d %H:%M"),
             file=history["source_file"].map(lambda p: Path(p).name),
         )
-        columns = ["started", "file", "entity_type", "rows_read", "inserted", "updated",
-                   "unchanged", "quarantined", "seconds", "status"]
+        columns = [
+            "started",
+            "file",
+            "entity_type",
+            "rows_read",
+            "inserted",
+            "updated",
+            "unchanged",
+            "quarantined",
+            "seconds",
+            "status",
+        ]
         console.print(_frame_table(shown[columns], "last ingests"))
 
 
@@ -269,9 +293,7 @@ def _status_extras(store: Any) -> dict[str, Any]:
 def query(
     sql: Annotated[str, typer.Argument(help="One read-only SQL statement.")],
     db: DbOption = None,
-    output: Annotated[
-        str, typer.Option("--format", "-f", help="table, csv or json.")
-    ] = "table",
+    output: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
     limit: Annotated[int, typer.Option(help="Rows to show in a table.")] = 100,
 ) -> None:
     """Run a read-only SQL query against the factory model.
@@ -323,9 +345,15 @@ def model(
                         "group": e.group,
                         "description": e.description,
                         "fields": [
-                            {"name": f.name, "type": f.type, "required": f.required,
-                             "ref": f.ref, "unit": f.unit, "values": f.values,
-                             "description": f.description}
+                            {
+                                "name": f.name,
+                                "type": f.type,
+                                "required": f.required,
+                                "ref": f.ref,
+                                "unit": f.unit,
+                                "values": f.values,
+                                "description": f.description,
+                            }
                             for f in e.all_fields
                         ],
                     }

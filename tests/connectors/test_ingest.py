@@ -28,13 +28,15 @@ fields:
 
 
 def _quarantine(store: DuckDBStore) -> list[dict]:
-    return store.query("SELECT row_number, field, reason, raw FROM quarantine "
-                       "ORDER BY row_number").to_dict(orient="records")
+    return store.query(
+        "SELECT row_number, field, reason, raw FROM quarantine ORDER BY row_number"
+    ).to_dict(orient="records")
 
 
 def _balanced(report: IngestReport) -> None:
-    assert report.rows_read == report.inserted + report.updated + report.unchanged + \
-        report.quarantined
+    assert (
+        report.rows_read == report.inserted + report.updated + report.unchanged + report.quarantined
+    )
 
 
 def test_clean_csv_loads_every_row(store: DuckDBStore, write: Write) -> None:
@@ -69,9 +71,12 @@ def test_corrected_file_replaces_what_it_corrects(store: DuckDBStore, write: Wri
     assert store.quarantine_summary().empty
 
 
-def test_malformed_csv_rows_are_quarantined_with_their_line(store: DuckDBStore,
-                                                             write: Write) -> None:
-    source = write("p.csv", "item,text,cost\nA,Pump A,10\nB,Pump B,11,extra\nC,Pump C\nD,Pump D,4\n")
+def test_malformed_csv_rows_are_quarantined_with_their_line(
+    store: DuckDBStore, write: Write
+) -> None:
+    source = write(
+        "p.csv", "item,text,cost\nA,Pump A,10\nB,Pump B,11,extra\nC,Pump C\nD,Pump D,4\n"
+    )
     report = ingest(store, source, write("m.yaml", PRODUCTS))
     _balanced(report)
     assert report.inserted == 2
@@ -82,10 +87,10 @@ def test_malformed_csv_rows_are_quarantined_with_their_line(store: DuckDBStore,
     assert "fewer fields" in rejected[1]["reason"]
 
 
-def test_wrong_types_name_field_column_expected_and_found(store: DuckDBStore,
-                                                           write: Write) -> None:
-    report = ingest(store, write("p.csv", "item,text,cost\nA,Pump,ten\n"),
-                    write("m.yaml", PRODUCTS))
+def test_wrong_types_name_field_column_expected_and_found(store: DuckDBStore, write: Write) -> None:
+    report = ingest(
+        store, write("p.csv", "item,text,cost\nA,Pump,ten\n"), write("m.yaml", PRODUCTS)
+    )
     assert report.quarantined == 1
     [row] = _quarantine(store)
     assert row["row_number"] == 2
@@ -97,20 +102,26 @@ def test_wrong_types_name_field_column_expected_and_found(store: DuckDBStore,
 
 
 def test_nan_and_infinity_are_not_numbers(store: DuckDBStore, write: Write) -> None:
-    report = ingest(store, write("p.csv", "item,text,cost\nA,x,NaN\nB,y,inf\nC,z,1e3\n"),
-                    write("m.yaml", PRODUCTS))
+    report = ingest(
+        store,
+        write("p.csv", "item,text,cost\nA,x,NaN\nB,y,inf\nC,z,1e3\n"),
+        write("m.yaml", PRODUCTS),
+    )
     assert (report.inserted, report.quarantined) == (1, 2)
 
 
 def test_units_are_converted_and_bad_units_rejected(store: DuckDBStore, write: Write) -> None:
-    mapping = write("m.yaml", """\
+    mapping = write(
+        "m.yaml",
+        """\
 entity: quality_result
 space: qms
 fields:
   external_id: id
   test_name: {value: pressure}
   value: {column: v, unit_column: u, to: bar}
-""")
+""",
+    )
     source = write("q.csv", "id,v,u\n1,14.5038,psi\n2,2,bar\n3,5,kg\n4,1,furlong/s\n")
     report = ingest(store, source, mapping)
     assert (report.inserted, report.quarantined) == (2, 2)
@@ -123,34 +134,43 @@ fields:
 def test_constant_incompatible_unit_is_a_mapping_error(write: Write) -> None:
     from factorybrain.connectors import load_mapping
 
-    path = write("m.yaml", """\
+    path = write(
+        "m.yaml",
+        """\
 entity: asset
 space: erp
 fields:
   external_id: code
   level: {value: equipment}
   ideal_cycle_seconds: {column: c, unit: kg}
-""")
+""",
+    )
     with pytest.raises(MappingError, match=r"m.yaml line 6: field 'ideal_cycle_seconds'.*kg"):
         load_mapping(path)
 
 
 def test_timestamps_local_offsets_and_impossible(store: DuckDBStore, write: Write) -> None:
-    mapping = write("m.yaml", """\
+    mapping = write(
+        "m.yaml",
+        """\
 entity: work_order
 space: mes
 source: {timezone: Europe/Berlin}
 fields:
   external_id: wo
   release_at: at
-""")
-    source = write("w.csv", "wo,at\n"
-                   "W1,2024-07-01 12:00:00\n"        # local summer time: UTC+2
-                   "W2,2024-01-01T12:00:00Z\n"       # explicit UTC
-                   "W3,2024-01-01 12:00:00+05:00\n"  # explicit offset
-                   "W4,2023-02-30 10:00:00\n"        # no such day
-                   "W5,1066-10-14 09:00:00\n"        # not a factory's era
-                   "W6,tomorrow\n")
+""",
+    )
+    source = write(
+        "w.csv",
+        "wo,at\n"
+        "W1,2024-07-01 12:00:00\n"  # local summer time: UTC+2
+        "W2,2024-01-01T12:00:00Z\n"  # explicit UTC
+        "W3,2024-01-01 12:00:00+05:00\n"  # explicit offset
+        "W4,2023-02-30 10:00:00\n"  # no such day
+        "W5,1066-10-14 09:00:00\n"  # not a factory's era
+        "W6,tomorrow\n",
+    )
     report = ingest(store, source, mapping)
     assert (report.inserted, report.quarantined) == (3, 3)
     at = dict(store.query("SELECT external_id, release_at FROM work_order").values.tolist())
@@ -174,8 +194,9 @@ def test_duplicate_keys_in_one_file_keep_the_last(store: DuckDBStore, write: Wri
     assert "superseded by row 4" in row["reason"]
 
 
-def test_wrong_encoding_is_quarantined_or_read_when_declared(store: DuckDBStore,
-                                                             write: Write) -> None:
+def test_wrong_encoding_is_quarantined_or_read_when_declared(
+    store: DuckDBStore, write: Write
+) -> None:
     content = "item,text,cost\nA,Pumpe Größe 2,10\nB,plain,3\n".encode("latin-1")
     source = write("p.csv", content)
     report = ingest(store, source, write("m.yaml", PRODUCTS))
@@ -200,10 +221,14 @@ def test_header_only_file_loads_nothing(store: DuckDBStore, write: Write) -> Non
     assert report.rows_read == 0
 
 
-def test_missing_column_names_the_field_and_the_columns_found(store: DuckDBStore,
-                                                              write: Write) -> None:
-    with pytest.raises(IngestError, match=r"field 'standard_cost'.*line 6.*'cost'.*\['item', "
-                       r"'text'\]"):
+def test_missing_column_names_the_field_and_the_columns_found(
+    store: DuckDBStore, write: Write
+) -> None:
+    with pytest.raises(
+        IngestError,
+        match=r"field 'standard_cost'.*line 6.*'cost'.*\['item', "
+        r"'text'\]",
+    ):
         ingest(store, write("p.csv", "item,text\nA,x\n"), write("m.yaml", PRODUCTS))
     assert store.counts()["product"] == 0
 
@@ -212,21 +237,27 @@ def test_missing_column_names_the_field_and_the_columns_found(store: DuckDBStore
     ("name", "content", "message"),
     [
         ("p.csv", b"PAR1\x00\x00garbage", "content is a parquet file"),
-        ("p.parquet", b"item,text,cost\nA,b,1\n", "expected a parquet file, but its content is text"),
+        (
+            "p.parquet",
+            b"item,text,cost\nA,b,1\n",
+            "expected a parquet file, but its content is text",
+        ),
         ("p.xlsx", b"item,text\n", "expected a excel file"),
         ("p.csv", b"PK\x03\x04\x00\x00", "content is a excel file"),
     ],
 )
-def test_file_that_is_not_what_its_extension_says(store: DuckDBStore, write: Write, name: str,
-                                                  content: bytes, message: str) -> None:
+def test_file_that_is_not_what_its_extension_says(
+    store: DuckDBStore, write: Write, name: str, content: bytes, message: str
+) -> None:
     with pytest.raises(IngestError, match=message):
         ingest(store, write(name, content), write("m.yaml", PRODUCTS))
 
 
-def test_every_format_loads_the_same_rows(store: DuckDBStore, write: Write,
-                                          tmp_path: Path) -> None:
-    rows = [{"item": "A", "text": "Pump A", "cost": 1.5}, {"item": "B", "text": "Pump B",
-                                                            "cost": 2.0}]
+def test_every_format_loads_the_same_rows(store: DuckDBStore, write: Write, tmp_path: Path) -> None:
+    rows = [
+        {"item": "A", "text": "Pump A", "cost": 1.5},
+        {"item": "B", "text": "Pump B", "cost": 2.0},
+    ]
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "p.parquet")
     write("p.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n")
     write("p.json", json.dumps({"data": {"items": rows}}))
@@ -256,17 +287,23 @@ def test_every_format_loads_the_same_rows(store: DuckDBStore, write: Write,
 
 
 def test_bad_json_lines_keep_their_line_numbers(store: DuckDBStore, write: Write) -> None:
-    source = write("p.jsonl", '{"item": "A", "text": "a", "cost": 1}\n{"item": "B",\n[1, 2]\n'
-                   '{"item": "C", "text": "c", "cost": 3}\n')
+    source = write(
+        "p.jsonl",
+        '{"item": "A", "text": "a", "cost": 1}\n{"item": "B",\n[1, 2]\n'
+        '{"item": "C", "text": "c", "cost": 3}\n',
+    )
     report = ingest(store, source, write("m.yaml", PRODUCTS))
     _balanced(report)
     rows = _quarantine(store)
     assert [(r["row_number"], r["reason"].split(":")[0]) for r in rows] == [
-        (2, "not valid JSON"), (3, "expected a JSON object, found list")]
+        (2, "not valid JSON"),
+        (3, "expected a JSON object, found list"),
+    ]
 
 
-def test_missing_sqlite_table_lists_the_tables(store: DuckDBStore, write: Write,
-                                               tmp_path: Path) -> None:
+def test_missing_sqlite_table_lists_the_tables(
+    store: DuckDBStore, write: Write, tmp_path: Path
+) -> None:
     with sqlite3.connect(tmp_path / "m.sqlite") as db:
         db.execute("CREATE TABLE orders (id TEXT)")
     mapping = write("m.yaml", PRODUCTS.replace("fields:", "source: {table: items}\nfields:"))
@@ -275,7 +312,9 @@ def test_missing_sqlite_table_lists_the_tables(store: DuckDBStore, write: Write,
 
 
 def test_templates_constants_value_codes_and_lists(store: DuckDBStore, write: Write) -> None:
-    mapping = write("m.yaml", """\
+    mapping = write(
+        "m.yaml",
+        """\
 entity: asset
 space: mes
 fields:
@@ -284,9 +323,11 @@ fields:
   name: {column: label, default: unnamed}
   aliases: {columns: [code, plc]}
   tags: labels
-""")
-    source = write("a.csv", "line,code,label,plc,labels\nL2,PRS03,,L2_PRS03,hot;critical\n"
-                   "L2,,Lathe,,\n")
+""",
+    )
+    source = write(
+        "a.csv", "line,code,label,plc,labels\nL2,PRS03,,L2_PRS03,hot;critical\nL2,,Lathe,,\n"
+    )
     report = ingest(store, source, mapping)
     assert (report.inserted, report.quarantined) == (1, 1)
     row = store.entities("asset").iloc[0]
@@ -297,15 +338,19 @@ fields:
     assert "template '{line}-{code}'" in _quarantine(store)[0]["reason"]
 
 
-def test_enum_codes_are_translated_and_unknown_codes_rejected(store: DuckDBStore,
-                                                             write: Write) -> None:
-    mapping = write("m.yaml", """\
+def test_enum_codes_are_translated_and_unknown_codes_rejected(
+    store: DuckDBStore, write: Write
+) -> None:
+    mapping = write(
+        "m.yaml",
+        """\
 entity: work_order
 space: mes
 fields:
   external_id: wo
   status: {column: s, values: {R: released, C: completed}}
-""")
+""",
+    )
     report = ingest(store, write("w.csv", "wo,s\nW1,R\nW2,C\nW3,X\n"), mapping)
     assert (report.inserted, report.quarantined) == (2, 1)
     assert "found 'X'" in _quarantine(store)[0]["reason"]
@@ -322,27 +367,40 @@ fields:
 
 
 def _points_file(tmp_path: Path, name: str, rows: list[tuple[str, str, float]]) -> Path:
-    table = pa.table({"tag": [r[0] for r in rows],
-                      "ts": pa.array([datetime.fromisoformat(r[1]) for r in rows],
-                                     pa.timestamp("us")),
-                      "value": [r[2] for r in rows]})
+    table = pa.table(
+        {
+            "tag": [r[0] for r in rows],
+            "ts": pa.array([datetime.fromisoformat(r[1]) for r in rows], pa.timestamp("us")),
+            "value": [r[2] for r in rows],
+        }
+    )
     path = tmp_path / name
     pq.write_table(table, path)
     return path
 
 
-def test_datapoints_upsert_by_series_and_time(store: DuckDBStore, write: Write,
-                                              tmp_path: Path) -> None:
+def test_datapoints_upsert_by_series_and_time(
+    store: DuckDBStore, write: Write, tmp_path: Path
+) -> None:
     mapping = write("m.yaml", MAPPING_POINTS)
-    first = _points_file(tmp_path, "a.parquet", [("T1", "2024-01-01 00:00:00", 1.0),
-                                                  ("T1", "2024-01-01 00:00:01", 2.0),
-                                                  ("T2", "2024-01-01 00:00:00", 5.0)])
+    first = _points_file(
+        tmp_path,
+        "a.parquet",
+        [
+            ("T1", "2024-01-01 00:00:00", 1.0),
+            ("T1", "2024-01-01 00:00:01", 2.0),
+            ("T2", "2024-01-01 00:00:00", 5.0),
+        ],
+    )
     report = ingest(store, first, mapping)
     assert (report.inserted, report.updated, report.unchanged) == (3, 0, 0)
     again = ingest(store, first, mapping)
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 3)
-    corrected = _points_file(tmp_path, "b.parquet", [("T1", "2024-01-01 00:00:01", 2.5),
-                                                      ("T1", "2024-01-01 00:00:02", 3.0)])
+    corrected = _points_file(
+        tmp_path,
+        "b.parquet",
+        [("T1", "2024-01-01 00:00:01", 2.5), ("T1", "2024-01-01 00:00:02", 3.0)],
+    )
     fix = ingest(store, corrected, mapping)
     assert (fix.inserted, fix.updated, fix.unchanged) == (1, 1, 0)
     points = store.datapoints("T1", datetime(2024, 1, 1), datetime(2024, 1, 2))
@@ -350,12 +408,19 @@ def test_datapoints_upsert_by_series_and_time(store: DuckDBStore, write: Write,
     assert store.counts()["datapoint"] == 4
 
 
-def test_datapoints_out_of_order_with_duplicates(store: DuckDBStore, write: Write,
-                                                 tmp_path: Path) -> None:
-    source = _points_file(tmp_path, "p.parquet", [("T1", "2024-01-01 00:00:02", 3.0),
-                                                   ("T2", "2024-01-01 00:00:00", 9.0),
-                                                   ("T1", "2024-01-01 00:00:00", 1.0),
-                                                   ("T1", "2024-01-01 00:00:02", 4.0)])
+def test_datapoints_out_of_order_with_duplicates(
+    store: DuckDBStore, write: Write, tmp_path: Path
+) -> None:
+    source = _points_file(
+        tmp_path,
+        "p.parquet",
+        [
+            ("T1", "2024-01-01 00:00:02", 3.0),
+            ("T2", "2024-01-01 00:00:00", 9.0),
+            ("T1", "2024-01-01 00:00:00", 1.0),
+            ("T1", "2024-01-01 00:00:02", 4.0),
+        ],
+    )
     report = ingest(store, source, write("m.yaml", MAPPING_POINTS))
     _balanced(report)
     assert (report.inserted, report.quarantined) == (3, 1)
@@ -365,16 +430,20 @@ def test_datapoints_out_of_order_with_duplicates(store: DuckDBStore, write: Writ
     assert "superseded" in row["reason"] and json.loads(row["raw"])["value"] == 3.0
 
 
-def test_datapoints_convert_from_the_series_source_unit(store: DuckDBStore, write: Write,
-                                                        tmp_path: Path) -> None:
-    tags = write("tags.yaml", """\
+def test_datapoints_convert_from_the_series_source_unit(
+    store: DuckDBStore, write: Write, tmp_path: Path
+) -> None:
+    tags = write(
+        "tags.yaml",
+        """\
 entity: time_series
 space: historian
 fields:
   external_id: tag
   source_unit: plc_unit
   unit: unit
-""")
+""",
+    )
     ingest(store, write("tags.csv", "tag,plc_unit,unit\nTEMP,degF,degC\n"), tags)
     source = _points_file(tmp_path, "p.parquet", [("TEMP", "2024-01-01 00:00:00", 212.0)])
     ingest(store, source, write("m.yaml", MAPPING_POINTS))
@@ -382,8 +451,9 @@ fields:
     assert value == pytest.approx(100.0)
 
 
-def test_a_failing_batch_leaves_the_store_as_it_was(store: DuckDBStore, write: Write,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_batch_leaves_the_store_as_it_was(
+    store: DuckDBStore, write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
     mapping = write("m.yaml", PRODUCTS)
     ingest(store, write("p.csv", "item,text,cost\nA,a,1\n"), mapping)
     before = store.counts()
@@ -397,8 +467,9 @@ def test_a_failing_batch_leaves_the_store_as_it_was(store: DuckDBStore, write: W
     assert store.counts() == before
 
 
-def test_a_late_value_that_breaks_a_column_type_is_quarantined(store: DuckDBStore,
-                                                                write: Write) -> None:
+def test_a_late_value_that_breaks_a_column_type_is_quarantined(
+    store: DuckDBStore, write: Write
+) -> None:
     lines = ["item,text,cost"] + [f"I{i},x,{i}.5" for i in range(3000)] + ["LATE,x,n/a"]
     report = ingest(store, write("p.csv", "\n".join(lines) + "\n"), write("m.yaml", PRODUCTS))
     _balanced(report)
@@ -407,3 +478,47 @@ def test_a_late_value_that_breaks_a_column_type_is_quarantined(store: DuckDBStor
     assert row["row_number"] == 3002
     assert row["reason"].startswith("field 'standard_cost' (column 'cost')")
     assert "n/a" in row["reason"] and "LATE" in row["raw"]
+
+
+def test_declared_skips_and_merges_are_counted_not_quarantined(store: DuckDBStore,
+                                                               write: Write) -> None:
+    mapping = write("m.yaml", """\
+entity: shipment
+space: wms
+skip_rows_without: [shipment_id]
+duplicates: merge
+fields:
+  external_id: shipment_id
+  customer: ship_to
+""")
+    source = write("s.csv", "shipment_id,ship_to,serial\nS1,C1,U1\nS1,C1,U2\n,C2,U3\nS2,C3,U4\n")
+    report = ingest(store, source, mapping)
+    assert (report.rows_read, report.inserted, report.quarantined, report.skipped) == (4, 2, 0, 2)
+    assert report.skipped_by_reason == {"no value in column 'shipment_id'": 1,
+                                        "merged: a later row has the same key": 1}
+    assert report.rows_read == report.loaded + report.quarantined + report.skipped
+
+
+def test_nested_json_lists_explode_into_rows(store: DuckDBStore, write: Write) -> None:
+    document = {"products": [{"part_number": "P1", "bom": [
+        {"part_number": "C1", "quantity": 2}, {"part_number": "C2", "quantity": 0.5}]}]}
+    mapping = write("m.yaml", """\
+entity: bom
+space: eng
+source: {records: products, explode: bom}
+fields:
+  external_id: "{part_number}/{bom.part_number}"
+  parent: part_number
+  component: bom.part_number
+  quantity: bom.quantity
+""")
+    report = ingest(store, write("p.json", json.dumps(document)), mapping)
+    assert report.inserted == 2
+    frame = store.entities("bom")
+    assert frame["external_id"].tolist() == ["P1/C1", "P1/C2"]
+    assert frame["quantity"].tolist() == [2.0, 0.5]
+
+
+def test_an_empty_json_lines_export_is_zero_records(store: DuckDBStore, write: Write) -> None:
+    report = ingest(store, write("p.jsonl", ""), write("m.yaml", PRODUCTS))
+    assert (report.rows_read, report.status) == (0, "ok")

@@ -14,10 +14,20 @@ from hypothesis import strategies as st
 from factorybrain.connectors import affine, ingest
 from factorybrain.store import open_store
 
-UNITS = st.sampled_from([
-    ("degC", "degF"), ("degF", "K"), ("bar", "psi"), ("kPa", "bar"), ("min", "s"), ("h", "min"),
-    ("lb", "kg"), ("mm", "inch"), ("l/min", "m**3/s"), ("kW", "hp"),
-])
+UNITS = st.sampled_from(
+    [
+        ("degC", "degF"),
+        ("degF", "K"),
+        ("bar", "psi"),
+        ("kPa", "bar"),
+        ("min", "s"),
+        ("h", "min"),
+        ("lb", "kg"),
+        ("mm", "inch"),
+        ("l/min", "m**3/s"),
+        ("kW", "hp"),
+    ]
+)
 FINITE = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 
 
@@ -36,16 +46,19 @@ def test_conversion_composes(pair: tuple[str, str]) -> None:
     assert identity == (1.0, 0.0)
 
 
-ZONES = st.sampled_from(["UTC", "Europe/Berlin", "America/Chicago", "Asia/Kolkata",
-                         "Australia/Adelaide"])
+ZONES = st.sampled_from(
+    ["UTC", "Europe/Berlin", "America/Chicago", "Asia/Kolkata", "Australia/Adelaide"]
+)
 LOCAL_TIMES = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1))
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(zone=ZONES, local=LOCAL_TIMES)
-def test_local_times_become_utc(tmp_path_factory: pytest.TempPathFactory, zone: str,
-                                local: datetime) -> None:
+def test_local_times_become_utc(
+    tmp_path_factory: pytest.TempPathFactory, zone: str, local: datetime
+) -> None:
     local = local.replace(microsecond=0)
     aware = local.replace(tzinfo=ZoneInfo(zone))
     # Skip wall-clock times that do not exist or exist twice (DST changes): ambiguous by nature.
@@ -64,20 +77,23 @@ def test_local_times_become_utc(tmp_path_factory: pytest.TempPathFactory, zone: 
     assert stored.to_pydatetime() == aware.astimezone(UTC).replace(tzinfo=None)
 
 
-IDENTIFIER = st.text(alphabet=string.ascii_letters + string.digits + "-_./ ", min_size=1,
-                     max_size=12).map(str.strip).filter(bool)
+IDENTIFIER = (
+    st.text(alphabet=string.ascii_letters + string.digits + "-_./ ", min_size=1, max_size=12)
+    .map(str.strip)
+    .filter(bool)
+)
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(rows=st.lists(st.tuples(IDENTIFIER, IDENTIFIER, FINITE), min_size=1, max_size=30))
 def test_any_clean_table_round_trips_through_a_template_mapping(
     tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[str, str, float]]
 ) -> None:
     folder: Path = tmp_path_factory.mktemp("map")
     (folder / "m.yaml").write_text(
-        "entity: product\nspace: s\nfields:\n  external_id: \"{a}|{b}\"\n"
-        "  standard_cost: c\n"
+        'entity: product\nspace: s\nfields:\n  external_id: "{a}|{b}"\n  standard_cost: c\n'
     )
     lines = ["a,b,c"] + [f'"{a}","{b}",{c!r}' for a, b, c in rows]
     (folder / "p.csv").write_text("\n".join(lines) + "\n")

@@ -12,14 +12,46 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Every entity type DESIGN.md lists, by its model name (the ISA-95 levels are the `asset` type).
 DESIGN_TYPES = {
-    "asset", "time_series", "event", "product", "material", "bom", "design_revision", "recipe",
-    "supplier", "supplier_lot", "purchase_order", "material_lot", "work_order", "operation",
-    "serial_unit", "quality_result", "maintenance_order", "location", "inventory_transaction",
-    "stock_level", "sales_order", "shipment", "customer", "warranty_claim", "service_visit",
-    "document", "annotation", "finding", "recommendation", "action", "audit_entry",
+    "asset",
+    "time_series",
+    "event",
+    "product",
+    "material",
+    "bom",
+    "design_revision",
+    "recipe",
+    "supplier",
+    "supplier_lot",
+    "purchase_order",
+    "material_lot",
+    "work_order",
+    "operation",
+    "serial_unit",
+    "quality_result",
+    "maintenance_order",
+    "location",
+    "inventory_transaction",
+    "stock_level",
+    "sales_order",
+    "shipment",
+    "customer",
+    "warranty_claim",
+    "service_visit",
+    "document",
+    "annotation",
+    "finding",
+    "recommendation",
+    "action",
+    "audit_entry",
 }
-DESIGN_EDGES = {"supplied_by", "consumed_in", "produced", "processed_on", "shipped_in",
-                "claimed_in"}
+DESIGN_EDGES = {
+    "supplied_by",
+    "consumed_in",
+    "produced",
+    "processed_on",
+    "shipped_in",
+    "claimed_in",
+}
 
 
 def test_every_design_entity_type_exists() -> None:
@@ -29,7 +61,13 @@ def test_every_design_entity_type_exists() -> None:
 
 def test_asset_levels_follow_isa95() -> None:
     assert entity_type("asset").field("level").values == (
-        "enterprise", "site", "area", "line", "workcell", "equipment")
+        "enterprise",
+        "site",
+        "area",
+        "line",
+        "workcell",
+        "equipment",
+    )
 
 
 def test_relations_point_to_existing_types() -> None:

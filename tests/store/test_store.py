@@ -45,8 +45,12 @@ def test_an_uninitialised_store_says_how_to_fix_it(tmp_path: Path) -> None:
 
 def test_query_is_read_only(store: DuckDBStore) -> None:
     assert store.query("SELECT 41 + 1 AS answer")["answer"].tolist() == [42]
-    for statement in ("DELETE FROM asset", "DROP TABLE asset", "INSERT INTO asset (space, "
-                      "external_id) VALUES ('a', 'b')", "SELECT 1; SELECT 2"):
+    for statement in (
+        "DELETE FROM asset",
+        "DROP TABLE asset",
+        "INSERT INTO asset (space, external_id) VALUES ('a', 'b')",
+        "SELECT 1; SELECT 2",
+    ):
         with pytest.raises(StoreError):
             store.query(statement)
 
@@ -105,6 +109,7 @@ def test_unknown_series_is_named(store: DuckDBStore) -> None:
 
 def test_series_ids_follow_first_appearance(store: DuckDBStore) -> None:
     created = store.ensure_series("h", ["Z", "A", "M"], "historian")
-    ids = dict(zip(created["external_id"].to_pylist(), created["series_id"].to_pylist(),
-                   strict=True))
+    ids = dict(
+        zip(created["external_id"].to_pylist(), created["series_id"].to_pylist(), strict=True)
+    )
     assert ids["Z"] < ids["A"] < ids["M"]

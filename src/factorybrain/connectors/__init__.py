@@ -7,20 +7,18 @@ from factorybrain.connectors._manifest import ManifestEntry, PlantLoad, load_pla
 from factorybrain.connectors._mapping import FORMATS, FieldRule, Mapping, load_mapping
 from factorybrain.connectors._units import UnitConversionError, affine
 
-__all__ = sorted(
-    [
-        "FORMATS",
-        "FieldRule",
-        "IngestReport",
-        "ManifestEntry",
-        "PlantLoad",
-        "load_plant",
-        "read_manifest",
-        "Mapping",
-        "UnitConversionError",
-        "affine",
-        "file_sha256",
-        "ingest",
-        "load_mapping",
-    ]
-)
+__all__ = [
+    "FORMATS",
+    "FieldRule",
+    "IngestReport",
+    "ManifestEntry",
+    "Mapping",
+    "PlantLoad",
+    "UnitConversionError",
+    "affine",
+    "file_sha256",
+    "ingest",
+    "load_mapping",
+    "load_plant",
+    "read_manifest",
+]

@@ -19,8 +19,20 @@ from factorybrain.store._schema import quote
 
 #: Timestamps outside this range are rejected as impossible.
 EARLIEST, LATEST = "1900-01-01", "2100-01-01"
-_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL",
-            "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+_NUMERIC = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+)
 _OFFSET = r"(Z|z|[+-]\d\d(:?\d\d)?)$"
 
 
@@ -57,8 +69,9 @@ def _kind(sql_type: str) -> str:
 
 
 class _FieldCompiler:
-    def __init__(self, mapping: Mapping, types: dict[str, str], con: duckdb.DuckDBPyConnection,
-                 source: str) -> None:
+    def __init__(
+        self, mapping: Mapping, types: dict[str, str], con: duckdb.DuckDBPyConnection, source: str
+    ) -> None:
         self.mapping = mapping
         self.types = types
         self.con = con
@@ -82,7 +95,7 @@ class _FieldCompiler:
             position = 0
             for match in re.finditer(r"\{([^{}]+)\}", rule.template):
                 if match.start() > position:
-                    parts.append(literal(rule.template[position:match.start()]))
+                    parts.append(literal(rule.template[position : match.start()]))
                 parts.append(self.text(match.group(1)))
                 names.append(match.group(1))
                 position = match.end()
@@ -91,7 +104,10 @@ class _FieldCompiler:
             return "(" + " || ".join(parts) + ")", f"template {rule.template!r}"
         if rule.columns is not None:
             items = ", ".join(self.text(c) for c in rule.columns)
-            return f"list_filter([{items}], lambda x: x IS NOT NULL)", f"columns {list(rule.columns)}"
+            return (
+                f"list_filter([{items}], lambda x: x IS NOT NULL)",
+                f"columns {list(rule.columns)}",
+            )
         assert rule.column is not None
         return quote(rule.column), f"column {rule.column!r}"
 
@@ -112,22 +128,30 @@ class _FieldCompiler:
         parsed, expected = self._parse(rule, raw, source_kind)
         problems = []
         if field.required:
-            problems.append((f"({raw}) IS NULL", literal(f"{where}: required, found an empty value")))
+            problems.append(
+                (f"({raw}) IS NULL", literal(f"{where}: required, found an empty value"))
+            )
         problems.append(
-            (f"({raw}) IS NOT NULL AND ({parsed}) IS NULL",
-             literal(f"{where}: expected {expected}, ") + f" || {found}")
+            (
+                f"({raw}) IS NOT NULL AND ({parsed}) IS NULL",
+                literal(f"{where}: expected {expected}, ") + f" || {found}",
+            )
         )
         if field.type == "timestamp":
             problems.append(
-                (f"({parsed}) NOT BETWEEN TIMESTAMP '{EARLIEST}' AND TIMESTAMP '{LATEST}'",
-                 literal(f"{where}: expected a timestamp between {EARLIEST} and {LATEST}, ")
-                 + f" || {found}")
+                (
+                    f"({parsed}) NOT BETWEEN TIMESTAMP '{EARLIEST}' AND TIMESTAMP '{LATEST}'",
+                    literal(f"{where}: expected a timestamp between {EARLIEST} and {LATEST}, ")
+                    + f" || {found}",
+                )
             )
         if field.values and rule.value is None:
             allowed = ", ".join(literal(v) for v in field.values)
             problems.append(
-                (f"({parsed}) NOT IN ({allowed})",
-                 literal(f"{where}: expected one of {list(field.values)}, ") + f" || {found}")
+                (
+                    f"({parsed}) NOT IN ({allowed})",
+                    literal(f"{where}: expected one of {list(field.values)}, ") + f" || {found}",
+                )
             )
         error = "CASE " + " ".join(f"WHEN {c} THEN {m}" for c, m in problems) + " END"
         return parsed, error
@@ -161,8 +185,10 @@ class _FieldCompiler:
             )
         if field.type == "json":
             if source_kind == "text":
-                return (f"CASE WHEN json_valid(({raw})::VARCHAR) THEN ({raw})::JSON END",
-                        "valid JSON")
+                return (
+                    f"CASE WHEN json_valid(({raw})::VARCHAR) THEN ({raw})::JSON END",
+                    "valid JSON",
+                )
             return f"to_json({raw})", "valid JSON"
         if field.type == "timestamp":
             return self._timestamp(rule, raw, source_kind)
@@ -268,6 +294,12 @@ def compile_mapping(
                 f"column {missing[0]!r}, which the file does not have; its columns are "
                 f"{available}"
             )
+    for column in mapping.skip_rows_without:
+        if column not in types:
+            raise IngestError(
+                f"{file_label}: 'skip_rows_without' of mapping {mapping.path} names column "
+                f"{column!r}, which the file does not have; its columns are {available}"
+            )
     compiler = _FieldCompiler(mapping, types, con, source_name)
     values, errors, names = [], [], []
     for name, rule in mapping.fields.items():
@@ -288,7 +320,18 @@ def compile_mapping(
         if name not in mapping.fields:
             values.append(f"{expression} AS {quote(name)}")
             names.append(name)
+    skip = (
+        "CASE "
+        + " ".join(
+            f"WHEN {compiler.text(c)} IS NULL THEN {literal(f'no value in column {c!r}')}"
+            for c in mapping.skip_rows_without
+        )
+        + " END"
+        if mapping.skip_rows_without
+        else "NULL"
+    )
     reason = "coalesce(" + ", ".join(e for _, e in errors) + ")" if errors else "NULL"
+    reason = f"CASE WHEN __skip IS NULL THEN {reason} END"
     field_of = (
         "CASE " + " ".join(f"WHEN ({e}) IS NOT NULL THEN {literal(n)}" for n, e in errors) + " END"
     )
@@ -299,6 +342,7 @@ def compile_mapping(
     )
     sql = f"""
         SELECT {ROW}, {", ".join(values)},
+               {skip}::VARCHAR AS __skip,
                {reason} AS __reason,
                CASE WHEN __reason IS NOT NULL THEN {field_of} END AS __field,
                {raw_expression} AS __raw

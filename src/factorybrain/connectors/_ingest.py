@@ -36,7 +36,7 @@ from factorybrain.store._duckdb import DuckDBStore
 
 #: Rows handed from the reader to the store at a time; bounds memory on large files.
 BATCH_ROWS = 1_000_000
-_INTERNAL = (ROW, "__reason", "__field", "__raw")
+_INTERNAL = (ROW, "__skip", "__reason", "__field", "__raw")
 
 Progress = Callable[[int], None]
 
@@ -59,6 +59,8 @@ class IngestReport:
     unchanged: int = 0
     quarantined: int = 0
     quarantine_by_reason: dict[str, int] = field(default_factory=dict)
+    skipped: int = 0
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
     status: str = "running"
 
     @property
@@ -129,6 +131,11 @@ def ingest(
     try:
         try:
             rows = read_source(path, mapping, reader_con)
+            if rows.relation.columns == [ROW] and not rows.rejected:
+                # Zero records (an empty JSON-lines export): nothing to map, nothing lost.
+                with store.transaction():
+                    _finish(store, report, started, "ok")
+                return report
             source_name = f"_rows_{report.ingest_id}"
             reader_con.register(source_name, rows.relation)
             compiled = compile_mapping(
@@ -146,7 +153,9 @@ def ingest(
                 else:
                     _load_records(store, mapping, stream, report, progress)
                 rejected = rows.rejected + (
-                    csv_rejects(reader_con, path, mapping) if mapping.format_for(path) == "csv" else []
+                    csv_rejects(reader_con, path, mapping)
+                    if mapping.format_for(path) == "csv"
+                    else []
                 )
                 _quarantine_rejected(store, report, rejected, mapping)
                 _finish(store, report, started, "ok")
@@ -166,7 +175,7 @@ def _finish(store: DuckDBStore, report: IngestReport, started: float, status: st
     report.seconds = round(time.perf_counter() - started, 3)
     report.status = status
     if status == "ok":
-        report.rows_read = report.loaded + report.quarantined
+        report.rows_read = report.loaded + report.quarantined + report.skipped
     store.record_ingest(report.as_dict())
 
 
@@ -213,8 +222,20 @@ def _quarantine_rejected(
     )
 
 
-def _split(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.RecordBatch | None]:
-    """Separate the valid rows of a batch from the rejected ones."""
+def _skip(report: IngestReport, reasons: list[str]) -> None:
+    report.skipped += len(reasons)
+    report.skipped_by_reason.update(Counter(report.skipped_by_reason) + Counter(reasons))
+
+
+def _split(
+    batch: pa.RecordBatch, report: IngestReport
+) -> tuple[pa.RecordBatch, pa.RecordBatch | None]:
+    """Separate the valid rows of a batch from the rejected ones; count the skipped ones."""
+    skips = batch.column("__skip")
+    if skips.null_count != batch.num_rows:
+        skipped = pc.is_valid(skips)
+        _skip(report, batch.filter(skipped).column("__skip").to_pylist())
+        batch = batch.filter(pc.invert(skipped))
     reasons = batch.column("__reason")
     if reasons.null_count == batch.num_rows:
         return batch, None
@@ -247,7 +268,7 @@ def _load_records(
     good_batches = []
     seen = 0
     for batch in stream:
-        good, bad = _split(batch)
+        good, bad = _split(batch, report)
         if bad is not None:
             _quarantine_batch(store, report, mapping, bad)
         good_batches.append(good)
@@ -296,14 +317,20 @@ def _drop_duplicate_keys(
         if not ranked:
             return table
         losers = {row[0] for row in ranked}
+        if mapping.duplicates == "merge":
+            _skip(report, ["merged: a later row has the same key"] * len(ranked))
+            keep = pc.invert(pc.is_in(table.column(ROW), pa.array(sorted(losers), pa.int64())))
+            return table.filter(keep)
         _quarantine_rows(
             store,
             report,
             mapping,
             [row[0] for row in ranked],
             [mapping.key[-1]] * len(ranked),
-            [f"duplicate key ({row[3]}) in the same file: superseded by row {row[2]}"
-             for row in ranked],
+            [
+                f"duplicate key ({row[3]}) in the same file: superseded by row {row[2]}"
+                for row in ranked
+            ],
             [row[1] for row in ranked],
         )
         keep = pc.invert(pc.is_in(table.column(ROW), pa.array(sorted(losers), pa.int64())))
@@ -343,8 +370,7 @@ class _SeriesIndex:
                     factor, offset = affine(source_unit, unit)
                 except UnitConversionError as error:
                     raise IngestError(
-                        f"time series {tag!r}: cannot convert its source unit to its unit: "
-                        f"{error}"
+                        f"time series {tag!r}: cannot convert its source unit to its unit: {error}"
                     ) from error
             self.position[tag] = len(self.tags)
             self.tags.append(tag)
@@ -373,12 +399,13 @@ def _load_datapoints(
         nonlocal needs_dedup, previous_key, seen
         for batch in batch_stream:
             seen += batch.num_rows
-            good, bad = _split(batch)
+            good, bad = _split(batch, report)
             if bad is not None:
                 _quarantine_batch(store, report, mapping, bad)
             if good.num_rows:
-                converted, sorted_ok, boundary = _convert(store, mapping, good, index, existing,
-                                                          previous_key)
+                converted, sorted_ok, boundary = _convert(
+                    store, mapping, good, index, existing, previous_key
+                )
                 previous_key = boundary
                 needs_dedup |= not sorted_ok
                 needs_dedup |= _track_extents(converted, first, last, existing)
@@ -400,7 +427,9 @@ def _load_datapoints(
         outcome = store.deduplicate_datapoints(extents, watermark)
         counts_updated, counts_unchanged = outcome.updated, outcome.unchanged
         superseded = len(outcome.superseded)
-        if superseded:
+        if superseded and mapping.duplicates == "merge":
+            _skip(report, ["merged: a later row has the same key"] * superseded)
+        elif superseded:
             names = dict(zip(index.ids, index.tags, strict=True))
             _quarantine_rows(
                 store,
@@ -409,8 +438,10 @@ def _load_datapoints(
                 [None] * superseded,
                 ["ts"] * superseded,
                 ["duplicate (series, ts) in the same file: superseded by a later row"] * superseded,
-                [json.dumps({"series": names.get(s, s), "ts": str(t), "value": v})
-                 for s, t, v in outcome.superseded],
+                [
+                    json.dumps({"series": names.get(s, s), "ts": str(t), "value": v})
+                    for s, t, v in outcome.superseded
+                ],
             )
     store.refresh_extents(series_ids)
     report.updated += counts_updated
@@ -452,8 +483,10 @@ def _convert(
     ts = batch.column("ts").cast(pa.timestamp("us"))
     ts_int = ts.to_numpy(zero_copy_only=False).astype("datetime64[us]").astype(np.int64)
     in_order = bool(
-        np.all((series_id[1:] > series_id[:-1])
-               | ((series_id[1:] == series_id[:-1]) & (ts_int[1:] > ts_int[:-1])))
+        np.all(
+            (series_id[1:] > series_id[:-1])
+            | ((series_id[1:] == series_id[:-1]) & (ts_int[1:] > ts_int[:-1]))
+        )
     )
     if previous_key is not None and len(series_id):
         in_order &= (int(series_id[0]), int(ts_int[0])) > previous_key

@@ -41,8 +41,13 @@ class PlantLoad:
     failures: list[tuple[Path, str]]
 
 
-def read_manifest(path: str | Path) -> tuple[str, list[ManifestEntry]]:
-    """Read a plant manifest; paths in it are relative to the manifest's folder.
+def read_manifest(
+    path: str | Path, root: str | Path | None = None
+) -> tuple[str, list[ManifestEntry]]:
+    """Read a plant manifest.
+
+    Mapping paths are relative to the manifest's folder; file paths too, unless ``root`` (the
+    folder of the exports) is given.
 
     Raises:
         MappingError: If the manifest is malformed (names the entry).
@@ -57,9 +62,11 @@ def read_manifest(path: str | Path) -> tuple[str, list[ManifestEntry]]:
     entries = []
     for number, entry in enumerate(document["sources"], start=1):
         if not isinstance(entry, dict) or not {"file", "mapping"} <= set(entry):
-            raise MappingError(f"{path}: source {number} needs 'file' and 'mapping', found "
-                               f"{entry!r}")
-        entries.append(ManifestEntry(path.parent / entry["file"], path.parent / entry["mapping"]))
+            raise MappingError(
+                f"{path}: source {number} needs 'file' and 'mapping', found {entry!r}"
+            )
+        base = Path(root) if root is not None else path.parent
+        entries.append(ManifestEntry(base / entry["file"], path.parent / entry["mapping"]))
     return str(document.get("name", path.parent.name)), entries
 
 
@@ -67,6 +74,7 @@ def load_plant(
     store: DuckDBStore,
     manifest: str | Path,
     *,
+    root: str | Path | None = None,
     on_file: Callable[[ManifestEntry], Callable[[int], None] | None] | None = None,
 ) -> PlantLoad:
     """Ingest every file of a plant manifest.
@@ -74,15 +82,17 @@ def load_plant(
     Args:
         store: Store to load into.
         manifest: Path of the manifest.
+        root: Folder the manifest's file paths are relative to (default: the manifest's).
         on_file: Called before each file; may return a progress callback for that file.
     """
-    _, entries = read_manifest(manifest)
+    _, entries = read_manifest(manifest, root)
     result = PlantLoad([], [])
     for entry in entries:
         progress = on_file(entry) if on_file else None
         try:
-            result.reports.append(ingest(store, entry.file, load_mapping(entry.mapping),
-                                         progress=progress))
+            result.reports.append(
+                ingest(store, entry.file, load_mapping(entry.mapping), progress=progress)
+            )
         except FactorybrainError as error:
             result.failures.append((entry.file, str(error)))
     return result

@@ -16,6 +16,12 @@ A mapping maps columns to fields; it never lists identities. Example::
       status: {column: st, values: {A: available, Q: quarantined}}
       installed_at: {column: since, format: "%d.%m.%Y"}
 
+Two options say which rows of a file are this entity's: ``skip_rows_without: [column]`` skips
+rows where a column is empty (a purchase-order line without a batch is no lot), and ``duplicates:
+merge`` keeps the last of several rows with the same key without quarantining the others (a
+shipment listed once per serial it carries). Skipped rows are counted, with their reason, in the
+report: rows read = rows loaded + rows quarantined + rows skipped.
+
 Every mistake is reported with the mapping file, its line and the field.
 """
 
@@ -119,6 +125,7 @@ class SourceOptions:
     timezone: str = "UTC"
     decimal: str | None = None
     records: str | None = None
+    explode: str | None = None
     header: bool = True
 
 
@@ -133,6 +140,8 @@ class Mapping:
     source: SourceOptions = field(default_factory=SourceOptions)
     edge: str | None = None
     source_system: str | None = None
+    skip_rows_without: tuple[str, ...] = ()
+    duplicates: str = "quarantine"
 
     @property
     def target_fields(self) -> tuple[Field, ...]:
@@ -213,7 +222,8 @@ def _scalar(node: yaml.Node) -> Any:
 def parse_mapping(root: yaml.MappingNode, name: str) -> Mapping:
     """Check a composed YAML document and turn it into a :class:`Mapping`."""
     top = _lines(root)
-    allowed = {"entity", "space", "source", "fields", "edge", "system"}
+    allowed = {"entity", "space", "source", "fields", "edge", "system", "skip_rows_without",
+               "duplicates"}
     for key, (line, _) in top.items():
         if key not in allowed:
             raise _fail(name, line, f"unknown key {key!r}; expected one of {sorted(allowed)}")
@@ -234,8 +244,9 @@ def parse_mapping(root: yaml.MappingNode, name: str) -> Mapping:
         edge = _scalar(edge_node)
         edge_names = [e.name for e in EDGE_TYPES]
         if edge not in edge_names:
-            raise _fail(name, edge_line, f"unknown edge type {edge!r}"
-                        f"{_suggest(str(edge), edge_names)}")
+            raise _fail(
+                name, edge_line, f"unknown edge type {edge!r}{_suggest(str(edge), edge_names)}"
+            )
 
     space_line, space_node = top["space"]
     space = _scalar(space_node)
@@ -256,18 +267,32 @@ def parse_mapping(root: yaml.MappingNode, name: str) -> Mapping:
             raise _fail(
                 name,
                 line,
-                f"{target} has no field {field_name!r}"
-                f"{_suggest(field_name, list(allowed_fields))}",
+                f"{target} has no field {field_name!r}{_suggest(field_name, list(allowed_fields))}",
             )
         rules[field_name] = _parse_rule(name, line, allowed_fields[field_name], spec, source)
 
     for f in target_fields(target):
         if f.required and f.name not in rules and f.name != "space":
-            raise _fail(
-                name, fields_line, f"required field {f.name!r} of {target} is not mapped"
-            )
+            raise _fail(name, fields_line, f"required field {f.name!r} of {target} is not mapped")
     system = _scalar(top["system"][1]) if "system" in top else space
-    return Mapping(name, target, space, rules, source, edge, system)
+    skip: tuple[str, ...] = ()
+    if "skip_rows_without" in top:
+        skip_line, skip_node = top["skip_rows_without"]
+        value = _scalar(skip_node)
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise _fail(name, skip_line, "'skip_rows_without' takes a column or a list of columns")
+        skip = tuple(value)
+    duplicates = "quarantine"
+    if "duplicates" in top:
+        dup_line, dup_node = top["duplicates"]
+        duplicates = _scalar(dup_node)
+        if duplicates not in ("quarantine", "merge"):
+            raise _fail(name, dup_line, f"'duplicates' must be 'quarantine' (keep the last row, "
+                        f"quarantine the others) or 'merge' (keep the last row silently); found "
+                        f"{duplicates!r}")
+    return Mapping(name, target, space, rules, source, edge, system, skip, duplicates)
 
 
 def _parse_source(name: str, line: int, node: yaml.Node) -> SourceOptions:
@@ -277,12 +302,16 @@ def _parse_source(name: str, line: int, node: yaml.Node) -> SourceOptions:
     allowed = set(SourceOptions.__dataclass_fields__)
     for key, (key_line, value) in _lines(node).items():
         if key not in allowed:
-            raise _fail(name, key_line, f"unknown source option {key!r}"
-                        f"{_suggest(key, sorted(allowed))}")
+            raise _fail(
+                name, key_line, f"unknown source option {key!r}{_suggest(key, sorted(allowed))}"
+            )
         options[key] = _scalar(value)
         if key == "format" and options[key] not in FORMATS:
-            raise _fail(name, key_line, f"unknown format {options[key]!r}; expected one of "
-                        f"{', '.join(FORMATS)}")
+            raise _fail(
+                name,
+                key_line,
+                f"unknown format {options[key]!r}; expected one of {', '.join(FORMATS)}",
+            )
         if key == "timezone":
             _check_timezone(name, key_line, options[key])
     return SourceOptions(**options)
@@ -292,8 +321,11 @@ def _check_timezone(name: str, line: int, zone: Any) -> None:
     try:
         ZoneInfo(str(zone))
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise _fail(name, line, f"unknown time zone {zone!r} (expected an IANA name such as "
-                    "'Europe/Berlin' or 'UTC')") from error
+        raise _fail(
+            name,
+            line,
+            f"unknown time zone {zone!r} (expected an IANA name such as 'Europe/Berlin' or 'UTC')",
+        ) from error
 
 
 def _parse_rule(
@@ -302,8 +334,12 @@ def _parse_rule(
     if isinstance(node, yaml.ScalarNode):
         text = _scalar(node)
         if not isinstance(text, str):
-            raise _fail(name, line, f"field {target.name!r}: expected a column name, a "
-                        f"template or {{value: ...}}, found {text!r}")
+            raise _fail(
+                name,
+                line,
+                f"field {target.name!r}: expected a column name, a "
+                f"template or {{value: ...}}, found {text!r}",
+            )
         if _TEMPLATE.search(text):
             return FieldRule(target, line, template=text)
         return FieldRule(target, line, column=text)
@@ -311,54 +347,91 @@ def _parse_rule(
         raise _fail(name, line, f"field {target.name!r}: expected a column name or a mapping")
     spec = {key: _scalar(value) for key, (_, value) in _lines(node).items()}
     spec_lines = {key: key_line for key, (key_line, _) in _lines(node).items()}
-    allowed = {"column", "template", "columns", "value", "default", "unit", "unit_column", "to",
-               "timezone", "format", "values"}
+    allowed = {
+        "column",
+        "template",
+        "columns",
+        "value",
+        "default",
+        "unit",
+        "unit_column",
+        "to",
+        "timezone",
+        "format",
+        "values",
+    }
     for key in spec:
         if key not in allowed:
-            raise _fail(name, spec_lines[key], f"field {target.name!r}: unknown option {key!r}"
-                        f"{_suggest(key, sorted(allowed))}")
+            raise _fail(
+                name,
+                spec_lines[key],
+                f"field {target.name!r}: unknown option {key!r}{_suggest(key, sorted(allowed))}",
+            )
     sources = [k for k in ("column", "template", "columns", "value") if k in spec]
     if len(sources) != 1:
-        raise _fail(name, line, f"field {target.name!r}: give exactly one of column, template, "
-                    f"columns or value; found {sources or 'none'}")
-    if "columns" in spec and (
-        not isinstance(spec["columns"], list) or target.type != "string[]"
-    ):
-        raise _fail(name, line, f"field {target.name!r}: 'columns' takes a list and fills a "
-                    "list field such as aliases or tags")
+        raise _fail(
+            name,
+            line,
+            f"field {target.name!r}: give exactly one of column, template, "
+            f"columns or value; found {sources or 'none'}",
+        )
+    if "columns" in spec and (not isinstance(spec["columns"], list) or target.type != "string[]"):
+        raise _fail(
+            name,
+            line,
+            f"field {target.name!r}: 'columns' takes a list and fills a "
+            "list field such as aliases or tags",
+        )
     if "timezone" in spec:
         _check_timezone(name, spec_lines["timezone"], spec["timezone"])
     if ("format" in spec or "timezone" in spec) and target.type != "timestamp":
-        raise _fail(name, line, f"field {target.name!r} is {target.type}; 'format' and "
-                    "'timezone' apply to timestamps only")
+        raise _fail(
+            name,
+            line,
+            f"field {target.name!r} is {target.type}; 'format' and "
+            "'timezone' apply to timestamps only",
+        )
     unit, to_unit = spec.get("unit"), spec.get("to") or target.unit
     if (unit or spec.get("unit_column")) and target.type != "float":
-        raise _fail(name, line, f"field {target.name!r} is {target.type}; units apply to "
-                    "numbers only")
+        raise _fail(
+            name, line, f"field {target.name!r} is {target.type}; units apply to numbers only"
+        )
     if (unit or spec.get("unit_column")) and not to_unit:
-        raise _fail(name, line, f"field {target.name!r} has no unit of its own; say which unit "
-                    "to store it in with 'to: <unit>'")
+        raise _fail(
+            name,
+            line,
+            f"field {target.name!r} has no unit of its own; say which unit "
+            "to store it in with 'to: <unit>'",
+        )
     try:
         if unit:
             affine(str(unit), str(to_unit))
         elif to_unit and spec.get("unit_column"):
             parse_unit(str(to_unit))
     except UnitConversionError as error:
-        raise _fail(name, spec_lines.get("unit", line), f"field {target.name!r}: {error}") \
-            from error
+        raise _fail(
+            name, spec_lines.get("unit", line), f"field {target.name!r}: {error}"
+        ) from error
     values = spec.get("values")
     if values is not None and not isinstance(values, dict):
-        raise _fail(name, spec_lines["values"], f"field {target.name!r}: 'values' must map "
-                    "source codes to model values")
+        raise _fail(
+            name,
+            spec_lines["values"],
+            f"field {target.name!r}: 'values' must map source codes to model values",
+        )
     if values and target.values:
         wrong = [v for v in values.values() if v not in target.values]
         if wrong:
-            raise _fail(name, spec_lines["values"], f"field {target.name!r}: {wrong[0]!r} is not "
-                        f"one of {list(target.values)}")
+            raise _fail(
+                name,
+                spec_lines["values"],
+                f"field {target.name!r}: {wrong[0]!r} is not one of {list(target.values)}",
+            )
     value = spec.get("value")
     if "value" in spec and target.values and value not in target.values:
-        raise _fail(name, line, f"field {target.name!r}: {value!r} is not one of "
-                    f"{list(target.values)}")
+        raise _fail(
+            name, line, f"field {target.name!r}: {value!r} is not one of {list(target.values)}"
+        )
     return FieldRule(
         target,
         line,

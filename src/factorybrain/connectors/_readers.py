@@ -69,9 +69,11 @@ def read_source(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) ->
         raise IngestError(f"{path}: no such file")
     if path.is_dir():
         raise IngestError(f"{path}: is a folder, expected a file")
-    if path.stat().st_size == 0:
-        raise IngestError(f"{path}: the file is empty (0 bytes); expected a header and rows")
     kind = mapping.format_for(path)
+    if path.stat().st_size == 0 and kind != "jsonl":
+        # An empty JSON-lines file is a valid export of zero records; any other format needs
+        # at least a header, a document or a schema.
+        raise IngestError(f"{path}: the file is empty (0 bytes); expected a header and rows")
     actual = sniff_format(path)
     expected_magic = {"parquet": "parquet", "excel": "excel", "sqlite": "sqlite"}
     if kind in expected_magic and actual != expected_magic[kind]:
@@ -95,8 +97,11 @@ def _sql_string(text: str) -> str:
 
 
 def _text_columns(mapping: Mapping) -> set[str]:
-    """Columns that must be read as text: they feed text fields (keep '007' as '007'),
-    templates, unit columns, code tables, or timestamps with an explicit format."""
+    """Return the columns that must be read as text.
+
+    They feed text fields (so '007' stays '007'), templates, unit columns, code tables, or
+    timestamps with an explicit format.
+    """
     names: set[str] = set()
     for rule in mapping.fields.values():
         textual = rule.field.type in ("string", "text", "string[]", "json")
@@ -164,8 +169,10 @@ def csv_rejects(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping) ->
             where = f"field {fields[0]!r} (column {column!r})" if fields else f"column {column!r}"
             reason = f"{where}: {_first_line(message)}"
         else:
-            reason = (f"malformed CSV line: {explain.get(error_type, error_type.lower())} "
-                      f"({_first_line(message)})")
+            reason = (
+                f"malformed CSV line: {explain.get(error_type, error_type.lower())} "
+                f"({_first_line(message)})"
+            )
         rejected.append(Rejected(int(line), csv_line or "", reason))
     return rejected
 
@@ -226,9 +233,7 @@ def _read_excel(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) ->
         raise IngestError(f"{path}: cannot read as Excel: {error}") from error
     sheet_name = mapping.source.sheet or mapping.source.table
     if sheet_name and sheet_name not in book.sheetnames:
-        raise IngestError(
-            f"{path}: no sheet {sheet_name!r}; the workbook has {book.sheetnames}"
-        )
+        raise IngestError(f"{path}: no sheet {sheet_name!r}; the workbook has {book.sheetnames}")
     sheet = book[sheet_name] if sheet_name else book.worksheets[0]
     rows_iter = sheet.iter_rows(values_only=True)
     header = next(rows_iter, None)
@@ -239,9 +244,12 @@ def _read_excel(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) ->
     for number, values in enumerate(rows_iter, start=2):
         if values is None or all(v is None for v in values):
             continue
-        if len(values) > len(names) and any(v is not None for v in values[len(names):]):
-            rejected.append(Rejected(number, json.dumps([_text(v) for v in values]),
-                                     "more cells than the header has"))
+        if len(values) > len(names) and any(v is not None for v in values[len(names) :]):
+            rejected.append(
+                Rejected(
+                    number, json.dumps([_text(v) for v in values]), "more cells than the header has"
+                )
+            )
             continue
         rows.append(dict(zip(names, values, strict=False)))
         numbers.append(number)
@@ -257,20 +265,35 @@ def _read_jsonl(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) ->
             try:
                 text = raw.decode(encoding)
             except UnicodeDecodeError:
-                rejected.append(Rejected(number, raw.decode(encoding, "replace").rstrip("\n"),
-                                         f"not valid {encoding} text"))
+                rejected.append(
+                    Rejected(
+                        number,
+                        raw.decode(encoding, "replace").rstrip("\n"),
+                        f"not valid {encoding} text",
+                    )
+                )
                 continue
             if not text.strip():
                 continue
             try:
                 record = json.loads(text)
             except json.JSONDecodeError as error:
-                rejected.append(Rejected(number, text.rstrip("\n"), f"not valid JSON: {error.msg} "
-                                         f"at column {error.colno}"))
+                rejected.append(
+                    Rejected(
+                        number,
+                        text.rstrip("\n"),
+                        f"not valid JSON: {error.msg} at column {error.colno}",
+                    )
+                )
                 continue
             if not isinstance(record, dict):
-                rejected.append(Rejected(number, text.rstrip("\n"),
-                                         f"expected a JSON object, found {type(record).__name__}"))
+                rejected.append(
+                    Rejected(
+                        number,
+                        text.rstrip("\n"),
+                        f"expected a JSON object, found {type(record).__name__}",
+                    )
+                )
                 continue
             rows.append(record)
             numbers.append(number)
@@ -281,44 +304,74 @@ def _read_json(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) -> 
     try:
         document = json.loads(path.read_text(encoding=mapping.source.encoding or "utf-8"))
     except UnicodeDecodeError as error:
-        raise IngestError(f"{path}: not valid text in {mapping.source.encoding or 'utf-8'}; set "
-                          "'source: {encoding: ...}' in the mapping") from error
+        raise IngestError(
+            f"{path}: not valid text in {mapping.source.encoding or 'utf-8'}; set "
+            "'source: {encoding: ...}' in the mapping"
+        ) from error
     except json.JSONDecodeError as error:
-        raise IngestError(f"{path}: not valid JSON: {error.msg} at line {error.lineno} column "
-                          f"{error.colno}") from error
+        raise IngestError(
+            f"{path}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from error
     records: Any = document
     if mapping.source.records:
         for part in mapping.source.records.split("."):
             if not isinstance(records, dict) or part not in records:
-                raise IngestError(f"{path}: no key {part!r} on the way to records "
-                                  f"{mapping.source.records!r}")
+                raise IngestError(
+                    f"{path}: no key {part!r} on the way to records {mapping.source.records!r}"
+                )
             records = records[part]
     if not isinstance(records, list):
-        raise IngestError(f"{path}: expected a list of records (set 'source: {{records: "
-                          "path.to.list}}' in the mapping)")
+        raise IngestError(
+            f"{path}: expected a list of records (set 'source: {{records: "
+            "path.to.list}}' in the mapping)"
+        )
     rows, numbers, rejected = [], [], []
+    explode = mapping.source.explode
     for number, record in enumerate(records, start=1):
-        if isinstance(record, dict):
+        if isinstance(record, dict) and explode:
+            items = record.get(explode)
+            if not isinstance(items, list):
+                rejected.append(Rejected(number, json.dumps(record, default=str),
+                                         f"expected a list under {explode!r} to explode"))
+                continue
+            parent = {k: v for k, v in record.items() if k != explode}
+            for item in items:
+                row = dict(parent)
+                if isinstance(item, dict):
+                    row.update({f"{explode}.{k}": v for k, v in item.items()})
+                else:
+                    row[explode] = item
+                rows.append(row)
+                numbers.append(number)
+        elif isinstance(record, dict):
             rows.append(record)
             numbers.append(number)
         else:
-            rejected.append(Rejected(number, json.dumps(record, default=str),
-                                     f"expected a JSON object, found {type(record).__name__}"))
+            rejected.append(
+                Rejected(
+                    number,
+                    json.dumps(record, default=str),
+                    f"expected a JSON object, found {type(record).__name__}",
+                )
+            )
     return SourceRows(_register(con, rows, numbers, path), rejected)
 
 
 def _read_sqlite(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) -> SourceRows:
     table = mapping.source.table
     if not table:
-        raise IngestError(f"{path}: a SQLite source needs 'source: {{table: ...}}' in "
-                          f"{mapping.path}")
+        raise IngestError(
+            f"{path}: a SQLite source needs 'source: {{table: ...}}' in {mapping.path}"
+        )
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     except sqlite3.Error as error:
         raise IngestError(f"{path}: cannot open as SQLite: {error}") from error
     try:
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type IN "
-                                            "('table', 'view')")]
+        tables = [
+            r[0]
+            for r in db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+        ]
         if table not in tables:
             raise IngestError(f"{path}: no table {table!r}; the database has {sorted(tables)}")
         cursor = db.execute(f'SELECT * FROM "{table}"')

@@ -30,8 +30,14 @@ def parse_unit(unit: str) -> pint.Unit:
     text = aliases.get(text, text)
     try:
         return _REGISTRY.parse_units(text)
-    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, AssertionError,
-            AttributeError, TypeError, ValueError) as error:
+    except (
+        pint.errors.UndefinedUnitError,
+        pint.errors.DefinitionSyntaxError,
+        AssertionError,
+        AttributeError,
+        TypeError,
+        ValueError,
+    ) as error:
         raise UnitConversionError(f"unknown unit {unit!r}") from error
 
 

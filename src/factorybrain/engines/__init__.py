@@ -1,4 +1,4 @@
-"""Engines: anomaly, rul, spc, quality, optimize, schedule, oee, forecast, inventory, reliability, text.
+"""Engines: anomaly, rul, spc, quality, optimize, schedule, oee, forecast, inventory, reliability.
 
 Each engine follows the contract of :mod:`factorybrain.engines._base`.
 """
@@ -7,4 +7,9 @@ from __future__ import annotations
 
 from factorybrain.engines._base import Engine, InstanceOf, Interval, Options
 
-__all__ = sorted(["Engine", "InstanceOf", "Interval", "Options"])
+__all__ = [
+    "Engine",
+    "InstanceOf",
+    "Interval",
+    "Options",
+]

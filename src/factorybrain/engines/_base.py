@@ -1,9 +1,9 @@
 """The one contract every engine follows.
 
-``__init__`` only stores keyword hyper-parameters; ``fit(data)`` returns ``self``; learned state ends
-in ``_``; ``predict`` and ``score`` raise :class:`~factorybrain.exceptions.NotFittedError` before
-``fit``. Hyper-parameter checks are declared as data in ``_parameter_constraints`` and checked by
-:meth:`Engine._validate_parameters`, so every error has one shape::
+``__init__`` only stores keyword hyper-parameters; ``fit(data)`` returns ``self``; learned state
+ends in ``_``; ``predict`` and ``score`` raise :class:`~factorybrain.exceptions.NotFittedError`
+before ``fit``. Hyper-parameter checks are declared as data in ``_parameter_constraints`` and
+checked by :meth:`Engine._validate_parameters`, so every error has one shape::
 
     The 'window' parameter of RULModel must be an int in [1, inf). Got -3 instead.
 """
@@ -152,9 +152,7 @@ class Engine:
             )
 
     def _is_fitted(self) -> bool:
-        return any(
-            name.endswith("_") and not name.startswith("_") for name in vars(self)
-        )
+        return any(name.endswith("_") and not name.startswith("_") for name in vars(self))
 
     def _check_fitted(self) -> None:
         """Raise :class:`NotFittedError` unless ``fit`` has run."""

@@ -19,19 +19,17 @@ from factorybrain.model._types import (
     Field,
 )
 
-__all__ = sorted(
-    [
-        "ASSET_LEVELS",
-        "EDGE_TYPES",
-        "ENTITY_TYPES",
-        "FIELD_TYPES",
-        "IDENTITY_FIELDS",
-        "SYSTEM_COLUMNS",
-        "EdgeType",
-        "EntityType",
-        "Field",
-        "edge_type",
-        "entity_type",
-        "reference_markdown",
-    ]
-)
+__all__ = [
+    "ASSET_LEVELS",
+    "EDGE_TYPES",
+    "ENTITY_TYPES",
+    "EdgeType",
+    "EntityType",
+    "FIELD_TYPES",
+    "Field",
+    "IDENTITY_FIELDS",
+    "SYSTEM_COLUMNS",
+    "edge_type",
+    "entity_type",
+    "reference_markdown",
+]

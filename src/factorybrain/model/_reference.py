@@ -57,7 +57,12 @@ def reference_markdown() -> str:
             for f in entity.fields
         ]
         lines.append("")
-    lines += ["## Genealogy edges", "", "| edge | from | to | timed | meaning |", "|---|---|---|---|---|"]
+    lines += [
+        "## Genealogy edges",
+        "",
+        "| edge | from | to | timed | meaning |",
+        "|---|---|---|---|---|",
+    ]
     lines += [
         f"| `{e.name}` | `{e.source_type}` | `{e.target_type}` | {'yes' if e.timed else ''} "
         f"| {e.description} |"

@@ -34,16 +34,14 @@ def open_store(
     return store
 
 
-__all__ = sorted(
-    [
-        "DEFAULT_DB",
-        "MIGRATIONS",
-        "SCHEMA_VERSION",
-        "DuckDBStore",
-        "Migration",
-        "Store",
-        "WriteCounts",
-        "default_db_path",
-        "open_store",
-    ]
-)
+__all__ = [
+    "DEFAULT_DB",
+    "DuckDBStore",
+    "MIGRATIONS",
+    "Migration",
+    "SCHEMA_VERSION",
+    "Store",
+    "WriteCounts",
+    "default_db_path",
+    "open_store",
+]

@@ -198,9 +198,12 @@ class DuckDBStore(Store):
         self._con.register("_incoming", rows)
         try:
             on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in key)
-            changed = " OR ".join(
-                f"t.{quote(c)}::VARCHAR IS DISTINCT FROM s.{quote(c)}::VARCHAR" for c in values
-            ) or "FALSE"
+            changed = (
+                " OR ".join(
+                    f"t.{quote(c)}::VARCHAR IS DISTINCT FROM s.{quote(c)}::VARCHAR" for c in values
+                )
+                or "FALSE"
+            )
             counts = self._one(
                 f"""
                 SELECT count(*) FILTER (WHERE t.{quote(key[0])} IS NULL),
@@ -209,9 +212,10 @@ class DuckDBStore(Store):
                 FROM _incoming s LEFT JOIN {table} t ON {on}
                 """
             )
-            sets = ", ".join([f"{quote(c)} = s.{quote(c)}" for c in values] + [
-                "updated_at = $now", "ingest_id = $ingest"
-            ])
+            sets = ", ".join(
+                [f"{quote(c)} = s.{quote(c)}" for c in values]
+                + ["updated_at = $now", "ingest_id = $ingest"]
+            )
             insert_columns = [*key, *values]
             self._con.execute(
                 f"""
@@ -401,7 +405,8 @@ class DuckDBStore(Store):
     def record_ingest(self, report: Mapping[str, Any]) -> None:
         """Store the report of one ingest (replacing a report with the same id)."""
         row = dict(report)
-        row["quarantine_by_reason"] = json.dumps(row.get("quarantine_by_reason", {}))
+        for key in ("quarantine_by_reason", "skipped_by_reason"):
+            row[key] = json.dumps(row.get(key, {}))
         columns = list(row)
         self._con.execute(
             f"INSERT OR REPLACE INTO ingest_report ({', '.join(columns)}) "

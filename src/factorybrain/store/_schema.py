@@ -21,7 +21,8 @@ def quote(identifier: str) -> str:
 def entity_table_ddl(entity: EntityType) -> str:
     """``CREATE TABLE`` statement of one entity type."""
     columns = [
-        f"{quote(f.name)} {f.sql_type}" + (" NOT NULL" if f.name in ("space", "external_id") else "")
+        f"{quote(f.name)} {f.sql_type}"
+        + (" NOT NULL" if f.name in ("space", "external_id") else "")
         for f in entity.all_fields + SYSTEM_COLUMNS
     ]
     return f"CREATE TABLE IF NOT EXISTS {quote(entity.name)} (\n  " + ",\n  ".join(columns) + "\n)"
@@ -85,6 +86,8 @@ SYSTEM_TABLES: dict[str, str] = {
           unchanged BIGINT,
           quarantined BIGINT,
           quarantine_by_reason JSON,
+          skipped BIGINT,
+          skipped_by_reason JSON,
           status VARCHAR
         )""",
 }
@@ -112,7 +115,9 @@ def _initial() -> list[str]:
 
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "the factory model of DESIGN.md, datapoints, edges, quarantine, reports", _initial),
+    Migration(
+        1, "the factory model of DESIGN.md, datapoints, edges, quarantine, reports", _initial
+    ),
 )
 
 #: Version of the schema this code reads and writes.
