@@ -214,6 +214,20 @@ def test_true_oee_can_be_recomputed_from_the_mes(plant: tuple[Path, PlantSummary
         expected = truth["oee"][code[machine]]
         assert running == expected["running_minutes"]
         assert abs(running / planned - expected["availability"]) < 0.01
+    ops = pd.read_sql(
+        "SELECT DISTINCT o.op_id, o.machine_code, o.qty_good, o.qty_scrap, r.ideal_cycle_s "
+        "FROM operations o JOIN work_orders w ON o.wo_number = w.wo_number "
+        "JOIN routings r ON r.product_code = w.product_code AND r.op_seq = o.op_seq",
+        db,
+    )
+    ops["done"] = ops.qty_good + ops.qty_scrap
+    ops["ideal"] = ops.done * ops.ideal_cycle_s / 60
+    for machine, rows in ops.groupby("machine_code"):
+        expected = truth["oee"][code[machine]]
+        assert rows.done.sum() == expected["units_processed"]
+        assert rows.qty_good.sum() == expected["units_good"]
+        performance = rows.ideal.sum() / expected["running_minutes"]
+        assert abs(performance - expected["performance"]) < 0.002
 
 
 def test_a_machine_is_degrading_when_the_horizon_ends(plant: tuple[Path, PlantSummary]) -> None:

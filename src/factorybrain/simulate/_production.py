@@ -232,7 +232,8 @@ def simulate_line(
             break
         wo_seq += 1
         wo_number = f"WO{line.number:03d}{wo_seq:05d}"
-        release = machine_free[first]
+        # orders are released to the shop floor one to three days before the line can take them
+        release = max(0, machine_free[first] - int(rng.uniform(1, 3) * DAY))
         wo = {
             "wo_number": wo_number,
             "erp_order": str(4_000_000 + line.number * 40_000 + wo_seq),
@@ -240,7 +241,7 @@ def simulate_line(
             "product": product.index,
             "qty_planned": qty,
             "release": release,
-            "due": release + 5 * DAY,
+            "due": release + int(rng.uniform(4, 7) * DAY),
             "start": None,
             "end": None,
             "qty_good": 0,

@@ -234,8 +234,8 @@ class MesWriter:
                 str(ends[i]) if end is not None else None,
                 op["setup_minutes"],
                 op["qty_in"],
-                op["qty_good"] if end is not None else None,
-                op["qty_scrap"] if end is not None else None,
+                op["qty_good"],
+                op["qty_scrap"],
                 recorded,
             )
             if end is not None and lateness[i] < 0.02:
