@@ -217,6 +217,9 @@ def simulate_line(
     bad_material = world.material_by_part("BRG-6204").index
     serial_seq = 0
     wo_seq = 0
+    # a machine starts a batch only when the next machine has taken the batch before the previous
+    # one (two batches of buffer between machines), so work in progress stays bounded
+    start_history: list[list[int]] = [[0] * len(machines)] * 2
     rotation = 0
     revision_minute = minutes // 2
     while True:
@@ -225,15 +228,17 @@ def simulate_line(
         rotation += 1
         qty = int(np.clip(round(share * len(products) * rng.uniform(110, 190) / 10) * 10, 40, 320))
         first = machines[0].index
+        previous_starts = start_history[-2]
+        can_start = max(machine_free[first], previous_starts[1] if len(machines) > 1 else 0)
         if (
-            machine_free[first] >= minutes
-            or int(np.searchsorted(avail_pos[first], machine_free[first])) >= avail_pos[first].size
+            can_start >= minutes
+            or int(np.searchsorted(avail_pos[first], can_start)) >= avail_pos[first].size
         ):
             break
         wo_seq += 1
         wo_number = f"WO{line.number:03d}{wo_seq:05d}"
         # orders are released to the shop floor one to three days before the line can take them
-        release = max(0, machine_free[first] - int(rng.uniform(1, 3) * DAY))
+        release = max(0, can_start - int(rng.uniform(1, 3) * DAY))
         wo = {
             "wo_number": wo_number,
             "erp_order": str(4_000_000 + line.number * 40_000 + wo_seq),
@@ -263,12 +268,14 @@ def simulate_line(
         force = np.full(qty, np.nan)
         eol_pass = np.zeros(qty, dtype=bool)
         prev_end = release
+        starts_now = [minutes] * len(machines)
         wo_lots: dict[int, int] = {}
         completed = True
         for k, machine in enumerate(machines):
             mi = machine.index
             positions = avail_pos[mi]
-            earliest = max(prev_end, machine_free[mi])
+            downstream = previous_starts[k + 1] if k + 1 < len(machines) else 0
+            earliest = max(prev_end, machine_free[mi], downstream)
             j0 = int(np.searchsorted(positions, earliest))
             in_idx = np.flatnonzero(alive)
             if j0 >= positions.size or in_idx.size == 0:
@@ -399,6 +406,7 @@ def simulate_line(
             last_product[mi] = product.index
             machine_free[mi] = end_minute if j_end <= positions.size else minutes
             prev_end = end_minute
+            starts_now[k] = int(positions[j0])
             out.operations.append(
                 {
                     "op_id": op_id,
@@ -425,6 +433,7 @@ def simulate_line(
             wo["end"] = prev_end
         wo["qty_good"] = int(complete_units.sum())
         out.work_orders.append(wo)
+        start_history = [start_history[-1], starts_now]
         if serials is None:
             continue
         started = created >= 0
