@@ -292,6 +292,15 @@ def write_truth(
             "optimum_efficiency_pct": p.efficiency_nominal,
             "recipe": {"wire_tension_N": p.tension_recipe, "press_force_kN": p.force_recipe},
             "recipe_efficiency_pct": round(recipe_eff, 3),
+            "recipe_changes": [
+                {
+                    "revision": "B",
+                    "from": ts(grid.minutes // 2),
+                    "wire_tension_N": round(p.tension_opt + 0.4 * p.tension_scale, 2),
+                }
+            ]
+            if p.index == 0
+            else [],
             "latent_defect_window": {
                 "press_force_kN": [
                     round(p.force_opt - FORCE_WINDOW_Z * p.force_scale, 3),
