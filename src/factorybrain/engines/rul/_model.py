@@ -136,7 +136,7 @@ class RULModel(Engine):
         coverage: float = 0.9,
         n_regimes: int | None = None,
         max_regimes: int = 8,
-        windows: tuple[int, ...] = (5, 10, 20, 30),
+        windows: tuple[int, ...] = (5, 10, 20, 30, 50),
         spans: tuple[int, ...] = (10, 30),
         min_sensor_correlation: float = 0.15,
         min_history: int = 5,
