@@ -85,6 +85,9 @@ def test_claimed_serials_trace_to_lots_and_machines(plant: tuple[Path, PlantSumm
             assert entity[claim["root_cause"]]["refs"]["mes"][0] in lots_of[wo]
         if claim["cause"] == "degraded_machine":
             assert entity[claim["root_cause"]]["refs"]["mes"][0] in machines_of[wo]
+    shipments = (out / "wms" / "shipments.csv").read_text().splitlines()
+    shipped = {row.split(",")[-1] for row in shipments}
+    assert {c["serial"] for c in truth["claims"]} <= shipped
     lines = (out / "crm" / "claims.jsonl").read_text().splitlines()
     crm_ids = {json.loads(line)["claim_id"] for line in lines}
     assert {c["claim_id"] for c in truth["claims"]} <= crm_ids
