@@ -33,19 +33,28 @@ SIX_CONDITIONS = np.array(
 
 
 def make_fleet(
-    units: int, *, regimes: int = 1, seed: int = 0, cut: bool = False, first_unit: int = 1
+    units: int,
+    *,
+    regimes: int = 1,
+    seed: int = 0,
+    cut: bool = False,
+    first_unit: int = 1,
+    fault_modes: int = 1,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Simulated fleet: six sensors wear with the unit, one is constant, one is pure noise.
 
     Each cycle runs in one of ``regimes`` operating conditions that move every sensor far more than
-    wear does. With ``cut`` each unit stops at a random cycle before failure; the second value is
+    wear does. With two fault modes, odd units wear through a second mechanism that moves other
+    sensors. With ``cut`` each unit stops at a random cycle before failure; the second value is
     then the true remaining life of each unit, else every unit's lifetime.
     """
     rng = np.random.default_rng(seed)
     regime_rng = np.random.default_rng(1234)  # same operating conditions for every fleet
     offsets = regime_rng.normal(0.0, 25.0, size=(6, 8))
     scales = regime_rng.uniform(0.5, 2.0, size=(6, 8))
-    gains = np.array([3.0, -2.5, 2.0, 4.0, -3.0, 1.5, 0.0, 0.0])
+    mode_gains = np.array(
+        [[3.0, -2.5, 2.0, 4.0, -3.0, 1.5, 0.0, 0.0], [0.0, 0.5, 4.0, -1.0, 0.0, 4.0, 0.0, 0.0]]
+    )
     frames, truth = [], []
     for number in range(first_unit, first_unit + units):
         life = int(rng.integers(90, 160))
@@ -55,6 +64,7 @@ def make_fleet(
         wear = np.clip((cycle - onset) / (life - onset), 0.0, None) ** 1.5
         regime = rng.integers(0, regimes, size=length)
         noise = rng.normal(0.0, 0.5, size=(length, 8))
+        gains = mode_gains[number % 2 if fault_modes == 2 else 0]
         values = wear[:, None] * gains + noise
         values[:, 6] = 0.0  # a constant sensor
         values = offsets[regime] + values * scales[regime]
@@ -258,6 +268,23 @@ def test_six_regime_fleet_is_predicted_as_well_as_one_regime(
     # without regime normalisation the operating point drowns the wear signal
     blind = small_model(n_regimes=1).fit(train)
     assert rmse(blind.predict(test)["rul"].to_numpy(), truth) > six_regimes
+
+
+def test_two_fault_modes_are_both_learned() -> None:
+    train, _ = make_fleet(40, seed=6, fault_modes=2)
+    test, truth = make_fleet(60, seed=7, cut=True, first_unit=2001, fault_modes=2)
+    predicted = small_model().fit(train).predict(test)["rul"].to_numpy()
+    second_mode = test.groupby("unit")["unit"].first().to_numpy() % 2 == 1
+    capped = np.minimum(truth, CAP)
+    for mode in (second_mode, ~second_mode):
+        constant = rmse(np.full(mode.sum(), capped[mode].mean()), truth[mode])
+        assert rmse(predicted[mode], truth[mode]) < 0.7 * constant
+
+
+def test_time_kind_must_match_training(model: RULModel, fleet: pd.DataFrame) -> None:
+    stamped = fleet.assign(cycle=pd.Timestamp("2026-01-01") + pd.to_timedelta(fleet["cycle"], "h"))
+    with pytest.raises(EngineError, match="numbers"):
+        model.predict(stamped)
 
 
 # ----------------------------------------------------------------------------- dirty data

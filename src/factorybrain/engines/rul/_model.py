@@ -562,6 +562,12 @@ class RULModel(Engine):
         self._check_fitted()
         unit, time = self.unit_column_, self.time_column_
         table = self._sorted(data, unit, time)
+        if pd.api.types.is_datetime64_any_dtype(table[time]) != self.time_is_datetime_:
+            expected = "datetimes" if self.time_is_datetime_ else "numbers (cycles)"
+            raise EngineError(
+                f"Column {time!r} must hold {expected} as in training. "
+                f"Got dtype {table[time].dtype}."
+            )
         absent_settings = [c for c in self.settings_columns_ if c not in table.columns]
         settings: np.ndarray | None = None
         if absent_settings:
