@@ -616,6 +616,35 @@ class Orchestrator:
             )
 
 
+#: Agent factories registered in this process, by agent name (see :func:`register_agent`).
+_AGENT_FACTORIES: dict[str, Callable[[], Agent]] = {}
+#: Entry-point group through which plugins ship agents: ``name = "package.module:factory"``.
+ENTRY_POINT_GROUP = "factorybrain.agents"
+
+
+def register_agent(name: str, factory: Callable[[], Agent]) -> None:
+    """Make an agent available to ``factorybrain agents run``, the API and the demo.
+
+    Args:
+        name: The agent's name, as playbooks call it.
+        factory: Builds the agent (no arguments; the store arrives through the context).
+    """
+    _AGENT_FACTORIES[name] = factory
+
+
+def installed_agents() -> list[Agent]:
+    """Build every registered agent, then every agent a plugin ships through entry points.
+
+    A registered name wins over a plugin's agent of the same name.
+    """
+    from importlib.metadata import entry_points
+
+    factories = dict(_AGENT_FACTORIES)
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        factories.setdefault(point.name, point.load())
+    return [factory() for _, factory in sorted(factories.items())]
+
+
 def _matches(kind: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(kind, pattern)
 

@@ -132,7 +132,8 @@ class AgentRecords:
         frame = self.store.query(sql, parameters)
         return [{k: _clean(v) for k, v in record.items()} for record in frame.to_dict("records")]
 
-    def _count(self, entity: str, where: Mapping[str, Any] | None = None) -> int:
+    def count(self, entity: str, where: Mapping[str, Any] | None = None) -> int:
+        """Number of records of ``entity`` in this space matching ``where`` (None = any)."""
         conditions, parameters = ["space = ?"], [self.space]
         for name, value in (where or {}).items():
             entity_type(entity).field(name)
@@ -200,7 +201,7 @@ class AgentRecords:
 
     def count_audit(self, *, object_id: str | None = None, verb: str | None = None) -> int:
         """Number of audit entries, optionally for one object or verb."""
-        return self._count("audit_entry", {"object_id": object_id, "verb": verb})
+        return self.count("audit_entry", {"object_id": object_id, "verb": verb})
 
     def last_audit_time(
         self, *, verb: str, actor: str, object_type: str | None = None, object_id: str | None = None
@@ -328,7 +329,7 @@ class AgentRecords:
 
     def count_findings(self, *, kind: str | None = None, status: str | None = None) -> int:
         """Number of findings, optionally of one kind or status."""
-        return self._count("finding", {"kind": kind, "status": status})
+        return self.count("finding", {"kind": kind, "status": status})
 
     def set_finding_status(
         self, finding_id: str, status: str, *, actor: str, at: datetime, comment: str | None = None
@@ -437,7 +438,7 @@ class AgentRecords:
 
     def count_recommendations(self) -> int:
         """Number of recommendations."""
-        return self._count("recommendation")
+        return self.count("recommendation")
 
     # -- actions ----------------------------------------------------------------------------------
     def _write_action(self, action: Action) -> None:
@@ -517,7 +518,7 @@ class AgentRecords:
 
     def count_actions(self, *, state: str | None = None) -> int:
         """Number of actions, optionally in one state."""
-        return self._count("action", {"state": state})
+        return self.count("action", {"state": state})
 
     def transition(
         self,

@@ -1,0 +1,700 @@
+"""The REST API: the factory model, the agents' records and people's decisions over HTTP.
+
+Every route sits under ``/api/v1`` and needs ``Authorization: Bearer <token>`` (see
+:class:`factorybrain.api.TokenStore`), except ``/api/v1/health``. Reads need the role
+``viewer``; proposing an action needs ``engineer``; approving or rejecting needs the role the
+action's policy names. Every write is an audit entry. Errors have one shape,
+``{"detail": "...", "error": "<ErrorClass>"}``, with 401, 403, 404, 409 or 422.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from factorybrain.agents import (
+    ACTION_STATES,
+    FINDING_STATUSES,
+    ActionStateError,
+    Orchestrator,
+    PermissionDeniedError,
+    Recommendation,
+    RecordNotFoundError,
+    describe_playbooks,
+    has_role,
+)
+from factorybrain.agents._contract import utc
+from factorybrain.api._tokens import TokenInfo, TokenStore, default_tokens_path
+from factorybrain.exceptions import FactorybrainError, ParameterError
+from factorybrain.model import entity_type
+from factorybrain.store import Store, open_store
+
+API_PREFIX = "/api/v1"
+T = TypeVar("T")
+
+#: URL segment -> entity type of the factory model, for the read routes.
+ENTITY_ROUTES: dict[str, str] = {
+    "assets": "asset",
+    "time-series": "time_series",
+    "events": "event",
+    "products": "product",
+    "materials": "material",
+    "boms": "bom",
+    "suppliers": "supplier",
+    "purchase-orders": "purchase_order",
+    "lots": "material_lot",
+    "supplier-lots": "supplier_lot",
+    "work-orders": "work_order",
+    "operations": "operation",
+    "serials": "serial_unit",
+    "quality-results": "quality_result",
+    "maintenance-orders": "maintenance_order",
+    "stock-levels": "stock_level",
+    "sales-orders": "sales_order",
+    "shipments": "shipment",
+    "customers": "customer",
+    "warranty-claims": "warranty_claim",
+    "documents": "document",
+}
+_RESERVED = {"limit", "offset"}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, None: 1}
+
+
+# -- response shapes ------------------------------------------------------------------------------
+class Page(BaseModel, Generic[T]):
+    """One page of a list; ``next_offset`` is null on the last page."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class EntityRefOut(BaseModel):
+    """A pointer to an entity."""
+
+    type: str
+    external_id: str
+    space: str | None = None
+
+
+class EvidenceOut(BaseModel):
+    """What a finding rests on."""
+
+    refs: list[EntityRefOut]
+    numbers: dict[str, float]
+    text: str
+
+
+class FindingOut(BaseModel):
+    """Something an agent noticed."""
+
+    id: str
+    agent: str
+    kind: str
+    subject: EntityRefOut
+    severity: str
+    confidence: float
+    evidence: EvidenceOut
+    dedup_key: str
+    created_at: str | None
+    depth: int
+    caused_by: str | None
+    status: str
+    title: str
+
+
+class RecommendationOut(BaseModel):
+    """What an agent proposes; a composite keeps its steps in ``parameters.steps``."""
+
+    id: str
+    agent: str
+    finding_ids: list[str]
+    action_type: str
+    parameters: dict[str, Any]
+    expected_effect: dict[str, Any]
+    requires_approval: bool
+    title: str
+    dedup_key: str
+
+
+class ActionOut(BaseModel):
+    """A recommendation on its way: proposed, approved, rejected, executed or failed."""
+
+    id: str
+    recommendation_id: str
+    action_type: str
+    state: str
+    required_role: str | None
+    decided_by: str | None
+    decided_at: str | None
+    comment: str | None
+    result: dict[str, Any] | None
+    proposed_at: str | None
+
+
+class AuditOut(BaseModel):
+    """One state change and who made it."""
+
+    id: str
+    actor: str
+    verb: str
+    object_type: str
+    object_id: str
+    occurred_at: str | None
+    details: dict[str, Any]
+
+
+class Decision(BaseModel):
+    """A reviewer's decision on an action."""
+
+    comment: str | None = Field(None, max_length=2000, description="Why; kept in the audit log.")
+
+
+class ApproveBody(Decision):
+    """Approve, and execute unless ``execute`` is false."""
+
+    execute: bool = Field(True, description="Apply the action right after approving it.")
+
+
+class ProposeBody(BaseModel):
+    """An action proposed by a person or an assistant; it is never executed by proposing."""
+
+    action_type: str = Field(..., min_length=1, max_length=100, examples=["notify"])
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    finding_ids: list[str] = Field(default_factory=list, max_length=100)
+    expected_effect: dict[str, Any] = Field(default_factory=dict)
+    title: str = Field("", max_length=200)
+
+
+class FindingStatusBody(BaseModel):
+    """New status of a finding."""
+
+    status: str = Field(..., description=f"One of {list(FINDING_STATUSES)}.")
+    comment: str | None = Field(None, max_length=2000)
+
+
+class Point(BaseModel):
+    """One datapoint."""
+
+    ts: str
+    value: float | None
+
+
+class Bucket(BaseModel):
+    """Summary of one time bucket."""
+
+    bucket: str
+    min: float | None
+    max: float | None
+    mean: float | None
+    count: int
+
+
+class SeriesData(BaseModel):
+    """Datapoints of one series in ``[start, end)``, raw or downsampled."""
+
+    series: str
+    start: str
+    end: str
+    every_seconds: float | None
+    points: list[Point] | None = None
+    buckets: list[Bucket] | None = None
+    total: int
+    next_offset: int | None = None
+
+
+class Health(BaseModel):
+    """Liveness and the schema version of the store."""
+
+    status: str
+    schema_version: int
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _plain(value: Any, kind: str | None = None) -> Any:
+    if value is None:
+        return None
+    if hasattr(value, "isoformat"):
+        return None if value != value else value.isoformat()
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if kind == "json" and isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _rows(frame: Any, entity: str | None = None) -> list[dict[str, Any]]:
+    kinds: dict[str, str] = {}
+    if entity is not None:
+        model = entity_type(entity)
+        kinds = {f.name: f.type for f in model.all_fields}
+    return [
+        {k: _plain(v, kinds.get(k)) for k, v in record.items()}
+        for record in frame.to_dict("records")
+    ]
+
+
+def _page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
+    following = offset + len(items)
+    return {
+        "items": items,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": following if following < total else None,
+    }
+
+
+def parse_every(text: str) -> timedelta:
+    """Parse a bucket width like ``90``, ``30s``, ``15m``, ``1h`` or ``1d``.
+
+    Raises:
+        ParameterError: If the text is not such a width or it is not positive.
+    """
+    match = _DURATION.match(text or "")
+    if not match:
+        raise ParameterError(
+            f"'every' must be a number with an optional unit (ms, s, m, h, d), e.g. '15m'; "
+            f"got {text!r}"
+        )
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds <= 0:
+        raise ParameterError(f"'every' must be positive, got {text!r}")
+    return timedelta(seconds=seconds)
+
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="Page size.")]
+Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip.")]
+
+
+_bearer = HTTPBearer(auto_error=False, description="An API token from `factorybrain token`.")
+
+
+def _requires(role: str) -> Callable[..., Any]:
+    async def check(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> TokenInfo:
+        if credentials is None or not credentials.credentials:
+            raise HTTPException(
+                401,
+                "missing token: send 'Authorization: Bearer <token>'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        holder = request.app.state.tokens.check(credentials.credentials)
+        if holder is None:
+            raise HTTPException(
+                401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"}
+            )
+        if not has_role(holder.role, role):
+            raise HTTPException(
+                403,
+                f"this route needs the role {role!r} or higher; the token has {holder.role!r}",
+            )
+        return holder
+
+    return check
+
+
+Viewer = Annotated[TokenInfo, Depends(_requires("viewer"))]
+Engineer = Annotated[TokenInfo, Depends(_requires("engineer"))]
+
+
+def create_app(
+    store: Store | str | Path,
+    *,
+    tokens: TokenStore | None = None,
+    orchestrator: Orchestrator | None = None,
+) -> FastAPI:
+    """Build the REST API over a store.
+
+    Args:
+        store: An open store, or the path of a store file (opened, migrated, and closed when
+            the app shuts down).
+        tokens: API tokens; by default the file next to the store (or ``$FACTORYBRAIN_TOKENS``).
+        orchestrator: The orchestrator whose policies and executors decide and apply actions;
+            by default one with no agents, the default policies and executors.
+
+    Returns:
+        The FastAPI application; ``app.state.store``, ``app.state.orchestrator`` and
+        ``app.state.tokens`` hold what it runs on.
+    """
+    owns_store = not isinstance(store, Store)
+    opened: Store = open_store(store, migrate=True) if owns_store else store  # type: ignore[arg-type]
+    token_store = tokens or TokenStore(default_tokens_path(getattr(opened, "path", None)))
+    conductor = orchestrator or Orchestrator(opened)
+    # DuckDB connections are not safe across threads: every route is async and takes this lock.
+    lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_store:
+            opened.close()
+
+    app = FastAPI(
+        title="factorybrain",
+        version="1",
+        description=(
+            "The factory model, the agents' findings, recommendations and actions, and the "
+            "audit log. Authenticate with `Authorization: Bearer <token>`; create a token with "
+            "`factorybrain token create --role planner --name ann`."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.store = opened
+    app.state.orchestrator = conductor
+    app.state.tokens = token_store
+
+    def _error(status: int) -> Callable[[Request, Exception], Any]:
+        async def handler(_: Request, error: Exception) -> JSONResponse:
+            return JSONResponse(
+                {"detail": str(error), "error": type(error).__name__}, status_code=status
+            )
+
+        return handler
+
+    app.add_exception_handler(RecordNotFoundError, _error(404))
+    app.add_exception_handler(PermissionDeniedError, _error(403))
+    app.add_exception_handler(ActionStateError, _error(409))
+    app.add_exception_handler(ParameterError, _error(422))
+    app.add_exception_handler(FactorybrainError, _error(400))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, error: HTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"detail": error.detail, "error": "HTTPException"},
+            status_code=error.status_code,
+            headers=error.headers,
+        )
+
+    records = conductor.records
+
+    # -- health ---------------------------------------------------------------------------------
+    @app.get(f"{API_PREFIX}/health", tags=["meta"])
+    async def health() -> Health:
+        """Liveness: answers without a token."""
+        async with lock:
+            return Health(status="ok", schema_version=opened.schema_version())
+
+    @app.get(f"{API_PREFIX}/counts", tags=["meta"])
+    async def counts(_: Viewer) -> dict[str, int]:
+        """Rows per entity type, plus datapoints and edges."""
+        async with lock:
+            return opened.counts()
+
+    @app.get(f"{API_PREFIX}/playbooks", tags=["agents"])
+    async def playbooks(_: Viewer) -> list[dict[str, Any]]:
+        """The playbooks in force: which agent reacts to which finding kind."""
+        return [dict(p) for p in describe_playbooks(conductor.playbooks)]
+
+    # -- the factory model ----------------------------------------------------------------------
+    def _list_route(segment: str, entity: str) -> None:
+        model = entity_type(entity)
+        fields = set(model.field_names)
+
+        async def list_entities(
+            request: Request, _: Viewer, limit: Limit = 50, offset: Offset = 0
+        ) -> Page[dict[str, Any]]:
+            where: dict[str, str] = {}
+            for name, value in request.query_params.items():
+                if name in _RESERVED:
+                    continue
+                if name not in fields:
+                    raise ParameterError(
+                        f"unknown filter {name!r} for {entity}; filter on one of {sorted(fields)}"
+                    )
+                where[name] = value
+            conditions = " AND ".join(f'CAST("{k}" AS VARCHAR) = ?' for k in where) or "TRUE"
+            parameters = list(where.values())
+            async with lock:
+                total = int(
+                    opened.query(
+                        f'SELECT count(*) AS n FROM "{entity}" WHERE {conditions}', parameters
+                    )["n"].iloc[0]
+                )
+                frame = opened.query(
+                    f'SELECT * FROM "{entity}" WHERE {conditions} '
+                    f"ORDER BY space, external_id LIMIT {limit} OFFSET {offset}",
+                    parameters,
+                )
+            return Page[dict[str, Any]](**_page(_rows(frame, entity), total, limit, offset))
+
+        list_entities.__doc__ = (
+            f"List {entity} entities ({model.description}) Filter by equality with any field "
+            f"as a query parameter, e.g. `?space=acme`."
+        )
+        app.get(
+            f"{API_PREFIX}/{segment}",
+            tags=["factory model"],
+            name=f"list_{entity}",
+            operation_id=f"list_{entity}",
+        )(list_entities)
+
+        async def get_entity(
+            _: Viewer,
+            external_id: Annotated[str, PathParam(min_length=1, max_length=500)],
+            space: Annotated[str | None, Query(max_length=200)] = None,
+        ) -> dict[str, Any]:
+            sql = f'SELECT * FROM "{entity}" WHERE external_id = ?'
+            parameters = [external_id]
+            if space is not None:
+                sql += " AND space = ?"
+                parameters.append(space)
+            async with lock:
+                found = _rows(opened.query(sql + " ORDER BY space LIMIT 2", parameters), entity)
+            if not found:
+                raise RecordNotFoundError(f"no {entity} with external_id {external_id!r}")
+            if len(found) > 1:
+                raise HTTPException(
+                    409,
+                    f"{entity} {external_id!r} exists in several spaces; add ?space=",
+                )
+            return found[0]
+
+        get_entity.__doc__ = f"One {entity} by its external id (and space when ambiguous)."
+        app.get(
+            f"{API_PREFIX}/{segment}/{{external_id}}",
+            tags=["factory model"],
+            name=f"get_{entity}",
+            operation_id=f"get_{entity}",
+        )(get_entity)
+
+    for segment, entity in ENTITY_ROUTES.items():
+        _list_route(segment, entity)
+
+    @app.get(f"{API_PREFIX}/time-series/{{external_id}}/datapoints", tags=["factory model"])
+    async def datapoints(
+        _: Viewer,
+        external_id: Annotated[str, PathParam(min_length=1, max_length=500)],
+        start: datetime | None = None,
+        end: datetime | None = None,
+        every: Annotated[
+            str | None, Query(max_length=20, description="Bucket width, e.g. 15m.")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+        offset: Offset = 0,
+    ) -> SeriesData:
+        """Datapoints of a series in ``[start, end)``, raw or downsampled with ``every``.
+
+        Without ``start``/``end`` the last 24 hours of data are returned.
+        """
+        width = parse_every(every) if every is not None else None
+        async with lock:
+            known = opened.query(
+                "SELECT count(*) AS n FROM time_series WHERE external_id = ?", [external_id]
+            )
+            if not int(known["n"].iloc[0]):
+                raise RecordNotFoundError(f"no time series with external_id {external_id!r}")
+            last = opened.latest([external_id])
+            stop = utc(end) or (
+                last["ts"].iloc[0].to_pydatetime() + timedelta(microseconds=1)
+                if not last.empty
+                else datetime(1970, 1, 2)
+            )
+            begin = utc(start) or stop - timedelta(days=1)
+            if begin >= stop:
+                raise ParameterError(f"start {begin} must be before end {stop}")
+            if width is not None:
+                frame = opened.downsample(external_id, begin, stop, width)
+                rows = _rows(frame)
+                page = rows[offset : offset + limit]
+                return SeriesData(
+                    series=external_id,
+                    start=begin.isoformat(),
+                    end=stop.isoformat(),
+                    every_seconds=width.total_seconds(),
+                    buckets=[Bucket(**r) for r in page],
+                    total=len(rows),
+                    next_offset=offset + len(page) if offset + len(page) < len(rows) else None,
+                )
+            frame = opened.datapoints(external_id, begin, stop)
+        rows = _rows(frame)
+        page = rows[offset : offset + limit]
+        return SeriesData(
+            series=external_id,
+            start=begin.isoformat(),
+            end=stop.isoformat(),
+            every_seconds=None,
+            points=[Point(**r) for r in page],
+            total=len(rows),
+            next_offset=offset + len(page) if offset + len(page) < len(rows) else None,
+        )
+
+    # -- agents' records -----------------------------------------------------------------------
+    @app.get(f"{API_PREFIX}/findings", tags=["agents"])
+    async def list_findings(
+        _: Viewer,
+        limit: Limit = 50,
+        offset: Offset = 0,
+        kind: Annotated[str | None, Query(max_length=200)] = None,
+        status: Annotated[str | None, Query(max_length=50)] = None,
+        agent: Annotated[str | None, Query(max_length=200)] = None,
+        subject: Annotated[str | None, Query(max_length=500)] = None,
+    ) -> Page[FindingOut]:
+        """Findings, newest first, filtered by kind, status, agent or subject."""
+        async with lock:
+            items = records.findings(
+                kind=kind, status=status, agent=agent, subject=subject, limit=limit, offset=offset
+            )
+            total = records.count(
+                "finding", {"kind": kind, "status": status, "agent": agent, "subject": subject}
+            )
+        return Page[FindingOut](
+            **_page([FindingOut(**f.dump()) for f in items], total, limit, offset)
+        )
+
+    @app.get(f"{API_PREFIX}/findings/{{finding_id}}", tags=["agents"])
+    async def get_finding(_: Viewer, finding_id: str) -> FindingOut:
+        """One finding with its evidence."""
+        async with lock:
+            return FindingOut(**records.finding(finding_id).dump())
+
+    @app.post(f"{API_PREFIX}/findings/{{finding_id}}/status", tags=["agents"])
+    async def set_finding_status(
+        holder: Engineer, finding_id: str, body: FindingStatusBody
+    ) -> FindingOut:
+        """Acknowledge, close or reopen a finding (audited)."""
+        async with lock:
+            finding = records.set_finding_status(
+                finding_id,
+                body.status,
+                actor=holder.actor,
+                at=conductor.now(),
+                comment=body.comment,
+            )
+        return FindingOut(**finding.dump())
+
+    @app.get(f"{API_PREFIX}/recommendations", tags=["agents"])
+    async def list_recommendations(
+        _: Viewer,
+        limit: Limit = 50,
+        offset: Offset = 0,
+        agent: Annotated[str | None, Query(max_length=200)] = None,
+        action_type: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> Page[RecommendationOut]:
+        """Recommendations, newest first."""
+        async with lock:
+            items = records.recommendations(
+                agent=agent, action_type=action_type, limit=limit, offset=offset
+            )
+            total = records.count("recommendation", {"agent": agent, "action_type": action_type})
+        return Page[RecommendationOut](
+            **_page([RecommendationOut(**r.dump()) for r in items], total, limit, offset)
+        )
+
+    @app.get(f"{API_PREFIX}/recommendations/{{recommendation_id}}", tags=["agents"])
+    async def get_recommendation(_: Viewer, recommendation_id: str) -> RecommendationOut:
+        """One recommendation (a composite lists its steps)."""
+        async with lock:
+            return RecommendationOut(**records.recommendation(recommendation_id).dump())
+
+    @app.get(f"{API_PREFIX}/actions", tags=["agents"])
+    async def list_actions(
+        _: Viewer,
+        limit: Limit = 50,
+        offset: Offset = 0,
+        state: Annotated[
+            str | None, Query(description=f"One of {list(ACTION_STATES)}.", max_length=20)
+        ] = None,
+    ) -> Page[ActionOut]:
+        """Actions, newest first; ``?state=proposed`` is the approval inbox."""
+        if state is not None and state not in ACTION_STATES:
+            raise ParameterError(f"state must be one of {list(ACTION_STATES)}, got {state!r}")
+        async with lock:
+            items = records.actions(state=state, limit=limit, offset=offset)
+            total = records.count_actions(state=state)
+        page = _page([ActionOut(**a.dump()) for a in items], total, limit, offset)
+        return Page[ActionOut](**page)
+
+    @app.get(f"{API_PREFIX}/actions/{{action_id}}", tags=["agents"])
+    async def get_action(_: Viewer, action_id: str) -> ActionOut:
+        """One action with who decided, when, and what it changed."""
+        async with lock:
+            return ActionOut(**records.action(action_id).dump())
+
+    @app.post(f"{API_PREFIX}/actions", tags=["agents"], status_code=201)
+    async def propose_action(holder: Engineer, body: ProposeBody) -> ActionOut:
+        """Propose an action; it waits for approval (proposing never executes)."""
+        recommendation = Recommendation(
+            agent=holder.actor,
+            finding_ids=tuple(body.finding_ids),
+            action_type=body.action_type,
+            parameters=body.parameters,
+            expected_effect=body.expected_effect,
+            requires_approval=True,
+            title=body.title,
+        )
+        async with lock:
+            action = conductor.propose(recommendation, actor=holder.actor)
+        return ActionOut(**action.dump())
+
+    @app.post(f"{API_PREFIX}/actions/{{action_id}}/approve", tags=["agents"])
+    async def approve_action(
+        holder: Viewer, action_id: str, body: ApproveBody | None = None
+    ) -> ActionOut:
+        """Approve a proposed action (and execute it); needs the role its policy names."""
+        body = body or ApproveBody()
+        async with lock:
+            action = conductor.approve(
+                action_id,
+                actor=holder.actor,
+                role=holder.role,
+                comment=body.comment,
+                execute=body.execute,
+            )
+        return ActionOut(**action.dump())
+
+    @app.post(f"{API_PREFIX}/actions/{{action_id}}/reject", tags=["agents"])
+    async def reject_action(
+        holder: Viewer, action_id: str, body: Decision | None = None
+    ) -> ActionOut:
+        """Reject a proposed action with a comment; needs the role its policy names."""
+        body = body or Decision()
+        async with lock:
+            action = conductor.reject(
+                action_id, actor=holder.actor, role=holder.role, comment=body.comment
+            )
+        return ActionOut(**action.dump())
+
+    @app.get(f"{API_PREFIX}/audit", tags=["agents"])
+    async def audit_log(
+        _: Viewer,
+        limit: Limit = 50,
+        offset: Offset = 0,
+        object_id: Annotated[str | None, Query(max_length=500)] = None,
+        actor: Annotated[str | None, Query(max_length=200)] = None,
+        verb: Annotated[str | None, Query(max_length=100)] = None,
+    ) -> Page[AuditOut]:
+        """The audit log, newest first: who changed what, when."""
+        async with lock:
+            items = records.audit_log(
+                object_id=object_id, actor=actor, verb=verb, limit=limit, offset=offset
+            )
+            total = records.count(
+                "audit_entry", {"object_id": object_id, "actor": actor, "verb": verb}
+            )
+        return Page[AuditOut](**_page([AuditOut(**e.dump()) for e in items], total, limit, offset))
+
+    return app

@@ -1,0 +1,226 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pyarrow as pa
+import pytest
+from fastapi.testclient import TestClient
+
+from factorybrain.agents import Orchestrator
+from factorybrain.api import TokenStore, create_app, parse_every
+from factorybrain.exceptions import ParameterError
+from tests.agents.test_orchestrator import T0, Logistics, Maintenance, Planning, _seed
+
+API = "/api/v1"
+
+
+def _series(store) -> None:
+    ids = store.ensure_series("acme", ["press-3.vibration"], "test")
+    series_id = ids.column("series_id")[0].as_py()
+    stamps = [T0 + timedelta(minutes=i) for i in range(120)]
+    batch = pa.record_batch(
+        {
+            "series_id": pa.array([series_id] * 120, pa.int32()),
+            "ts": pa.array(stamps, pa.timestamp("us")),
+            "value": pa.array([float(i) for i in range(120)]),
+        }
+    )
+    store.append_datapoints(iter([batch]))
+    store.refresh_extents([series_id])
+
+
+@pytest.fixture
+def api(store) -> Iterator[tuple[TestClient, dict[str, dict[str, str]], Orchestrator]]:
+    _seed(store)
+    _series(store)
+    tokens = TokenStore()
+    headers = {
+        role: {"Authorization": f"Bearer {tokens.create(role[:3] + 'user', role)}"}
+        for role in ("viewer", "engineer", "planner", "admin")
+    }
+    orchestrator = Orchestrator(store, [Maintenance(), Planning(), Logistics()], clock=lambda: T0)
+    with TestClient(create_app(store, tokens=tokens, orchestrator=orchestrator)) as client:
+        yield client, headers, orchestrator
+
+
+def test_health_needs_no_token_but_everything_else_does(api) -> None:
+    client, headers, _ = api
+    assert client.get(f"{API}/health").json()["status"] == "ok"
+    missing = client.get(f"{API}/assets")
+    assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
+    assert "missing token" in missing.json()["detail"]
+    wrong = client.get(f"{API}/assets", headers={"Authorization": "Bearer fb_nope"})
+    assert wrong.status_code == 401 and "invalid" in wrong.json()["detail"]
+    assert client.get(f"{API}/assets", headers=headers["viewer"]).status_code == 200
+
+
+def test_entity_lists_paginate_and_filter(api) -> None:
+    client, headers, _ = api
+    first = client.get(f"{API}/work-orders?limit=1", headers=headers["viewer"]).json()
+    assert (first["total"], first["next_offset"], len(first["items"])) == (2, 1, 1)
+    second = client.get(f"{API}/work-orders?limit=1&offset=1", headers=headers["viewer"]).json()
+    assert second["next_offset"] is None
+    assert {first["items"][0]["external_id"], second["items"][0]["external_id"]} == {
+        "WO-1",
+        "WO-2",
+    }
+    assert first["items"][0]["planned_start"].startswith("2026-03-05T")
+    filtered = client.get(f"{API}/work-orders?external_id=WO-2", headers=headers["viewer"])
+    assert [i["external_id"] for i in filtered.json()["items"]] == ["WO-2"]
+    one = client.get(f"{API}/assets/press-3", headers=headers["viewer"]).json()
+    assert one["level"] == "equipment"
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "text"),
+    [
+        ("/assets/nope", 404, "no asset"),
+        ("/work-orders?colour=red", 422, "unknown filter 'colour'"),
+        ("/work-orders?limit=0", 422, None),
+        ("/work-orders?limit=5000", 422, None),
+        ("/actions?state=pending", 422, "state must be one of"),
+        ("/findings/fnd-nope", 404, "fnd-nope"),
+        ("/actions/act-nope", 404, "act-nope"),
+        ("/time-series/nope/datapoints", 404, "no time series"),
+        ("/time-series/press-3.vibration/datapoints?every=fast", 422, "'every' must be"),
+        (
+            "/time-series/press-3.vibration/datapoints?start=2026-03-03&end=2026-03-02",
+            422,
+            "before end",
+        ),
+    ],
+)
+def test_bad_requests_get_clear_4xx(api, url: str, status: int, text: str | None) -> None:
+    client, headers, _ = api
+    response = client.get(API + url, headers=headers["viewer"])
+    assert response.status_code == status, response.text
+    if text:
+        assert text in response.json()["detail"]
+
+
+def test_time_series_raw_and_downsampled(api) -> None:
+    client, headers, _ = api
+    url = f"{API}/time-series/press-3.vibration/datapoints"
+    raw = client.get(url, headers=headers["viewer"], params={"limit": 50}).json()
+    assert raw["total"] == 120 and len(raw["points"]) == 50 and raw["next_offset"] == 50
+    assert raw["points"][0]["value"] == 0.0
+    window = {"start": "2026-03-02T08:00:00Z", "end": "2026-03-02T09:00:00Z", "every": "15m"}
+    buckets = client.get(url, headers=headers["viewer"], params=window).json()["buckets"]
+    assert [b["count"] for b in buckets] == [15, 15, 15, 15]
+    assert buckets[0]["mean"] == pytest.approx(7.0)
+
+
+def test_the_planner_approves_the_flagship_action_over_http(api, store) -> None:
+    client, headers, orchestrator = api
+    orchestrator.run()
+    inbox = client.get(f"{API}/actions?state=proposed", headers=headers["viewer"]).json()
+    assert inbox["total"] == 1
+    action = inbox["items"][0]
+    assert action["required_role"] == "planner"
+    findings = client.get(f"{API}/findings", headers=headers["viewer"]).json()
+    assert findings["total"] == 3
+    assert {f["kind"] for f in findings["items"]} >= {"maintenance.rul_low"}
+    recommendation = client.get(
+        f"{API}/recommendations/{action['recommendation_id']}", headers=headers["viewer"]
+    ).json()
+    assert len(recommendation["parameters"]["steps"]) == 3
+
+    url = f"{API}/actions/{action['id']}/approve"
+    for role in ("viewer", "engineer"):
+        denied = client.post(url, headers=headers[role], json={"comment": "x"})
+        assert denied.status_code == 403 and "planner" in denied.json()["detail"]
+    done = client.post(url, headers=headers["planner"], json={"comment": "ok, go"})
+    assert done.status_code == 200, done.text
+    assert (done.json()["state"], done.json()["decided_by"]) == ("executed", "user:plauser")
+    again = client.post(url, headers=headers["admin"], json={})
+    assert again.status_code == 409 and "executed -> approved" in again.json()["detail"]
+    assert store.counts()["purchase_order"] == 1
+
+    audit = client.get(
+        f"{API}/audit", headers=headers["viewer"], params={"object_id": action["id"]}
+    ).json()
+    assert {e["verb"] for e in audit["items"]} == {
+        "action.proposed",
+        "action.approved",
+        "action.executed",
+    }
+    approved = next(e for e in audit["items"] if e["verb"] == "action.approved")
+    assert (approved["actor"], approved["details"]["comment"]) == ("user:plauser", "ok, go")
+
+
+def test_proposing_needs_an_engineer_never_executes_and_is_audited(api) -> None:
+    client, headers, _ = api
+    body = {"action_type": "notify", "parameters": {"to": ["ann"]}, "title": "tell ann"}
+    assert client.post(f"{API}/actions", headers=headers["viewer"], json=body).status_code == 403
+    created = client.post(f"{API}/actions", headers=headers["engineer"], json=body)
+    assert created.status_code == 201 and created.json()["state"] == "proposed"
+    unknown = client.post(
+        f"{API}/actions", headers=headers["engineer"], json={"action_type": "reactor.scram"}
+    )
+    assert unknown.status_code == 422 and "no executor" in unknown.json()["detail"]
+    malformed = client.post(f"{API}/actions", headers=headers["engineer"], json={"x": 1})
+    assert malformed.status_code == 422
+    action_id = created.json()["id"]
+    rejected = client.post(
+        f"{API}/actions/{action_id}/reject", headers=headers["engineer"], json={"comment": "no"}
+    )
+    assert rejected.status_code == 200 and rejected.json()["comment"] == "no"
+    verbs = client.get(
+        f"{API}/audit", headers=headers["viewer"], params={"object_id": action_id}
+    ).json()["items"]
+    assert {(e["verb"], e["actor"]) for e in verbs} == {
+        ("action.rejected", "user:enguser"),
+        ("action.proposed", "user:enguser"),
+    }
+
+
+def test_finding_status_changes_are_audited(api) -> None:
+    client, headers, orchestrator = api
+    orchestrator.run()
+    finding_id = orchestrator.records.findings(kind="maintenance.rul_low")[0].id
+    url = f"{API}/findings/{finding_id}/status"
+    bad = client.post(url, headers=headers["engineer"], json={"status": "gone"})
+    assert bad.status_code == 422 and "status must be one of" in bad.json()["detail"]
+    done = client.post(url, headers=headers["engineer"], json={"status": "acknowledged"})
+    assert done.json()["status"] == "acknowledged"
+    log = orchestrator.records.audit_log(object_id=finding_id, verb="finding.acknowledged")
+    assert log[0].actor == "user:enguser"
+
+
+def test_openapi_documents_every_route(api) -> None:
+    client, _, _ = api
+    spec = client.get("/openapi.json").json()
+    assert f"{API}/actions/{{action_id}}/approve" in spec["paths"]
+    assert f"{API}/lots" in spec["paths"] and f"{API}/serials/{{external_id}}" in spec["paths"]
+    for path, operations in spec["paths"].items():
+        for operation in operations.values():
+            assert operation.get("description") or operation.get("summary"), path
+
+
+def test_tokens_persist_hashed_and_can_be_revoked(tmp_path) -> None:
+    path = tmp_path / "tokens.json"
+    token = TokenStore(path).create("ann", "planner")
+    assert token not in path.read_text()
+    reopened = TokenStore(path)
+    assert reopened.check(token).role == "planner"
+    assert reopened.revoke("ann") == 1
+    assert TokenStore(path).check(token) is None
+    with pytest.raises(ParameterError, match="unknown role"):
+        reopened.create("bob", "boss")
+
+
+def test_parse_every() -> None:
+    assert parse_every("15m") == timedelta(minutes=15)
+    assert parse_every("90") == timedelta(seconds=90)
+    assert parse_every("1d") == timedelta(days=1)
+    with pytest.raises(ParameterError):
+        parse_every("0s")
+
+
+def test_app_opens_and_closes_a_store_file(tmp_path) -> None:
+    path = tmp_path / "plant.duckdb"
+    app = create_app(path, tokens=TokenStore())
+    with TestClient(app) as client:
+        assert client.get(f"{API}/health").json()["schema_version"] >= 1
+    assert path.exists()
