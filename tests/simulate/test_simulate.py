@@ -250,3 +250,24 @@ def test_every_export_is_documented(plant: tuple[Path, PlantSummary]) -> None:
     db = _mes(plant[0])
     for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
         assert f"`{table}`" in docs, table
+
+
+def test_planted_sensor_faults_are_in_the_history(plant: tuple[Path, PlantSummary]) -> None:
+    import pandas as pd
+
+    out, _ = plant
+    truth = json.loads((out / "truth.json").read_text())
+    history = _history(out)
+    kinds = set()
+    for fault in truth["sensor_faults"]:
+        values = history.loc[fault["tag"]]
+        inside = values[
+            (values.index >= pd.Timestamp(fault["start"]))
+            & (values.index < pd.Timestamp(fault["end"]))
+        ]
+        if fault["kind"] == "gap":
+            assert inside.empty, fault
+        elif fault["kind"] == "stuck":
+            assert inside.nunique() <= 1, fault
+        kinds.add(fault["kind"])
+    assert {"gap", "stuck"} <= kinds

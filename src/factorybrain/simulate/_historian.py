@@ -253,12 +253,13 @@ class HistorianWriter:
                     hits = inside & (rng.random(n) < 0.01)
                     values[row] = np.where(hits, values[row] * 6.0 + 10.0, values[row])
             late_keep = np.zeros((len(tags), n), dtype=bool)
+            fault_keep = keep.copy()
             for start, end in outages:
                 inside = (minute >= start) & (minute < end)
                 if inside.any():
                     # store-and-forward resends the outage and the 10 minutes before it, late
                     resend = (minute >= start - 10) & (minute < end)
-                    late_keep |= resend[None, :]
+                    late_keep |= resend[None, :] & fault_keep
                     keep &= ~inside[None, :]
             ts = self.start_s * 1000 + offsets * 1000
             self._write(values, keep, ts, dictionary)
