@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
+import threading
 import time
 import uuid
 from collections import Counter
@@ -342,41 +344,55 @@ def _drop_duplicate_keys(
 # -- datapoints ----------------------------------------------------------------------------------
 @dataclass
 class _SeriesIndex:
-    """Historian tag -> (series id, unit factor, unit offset), growing as new tags appear."""
+    """Historian tag -> (series id, unit factor, unit offset), growing as new tags appear.
 
-    tags: list[str]
-    ids: list[int]
-    factors: list[float]
-    offsets: list[float]
-    position: dict[str, int]
+    Lookups go through a reader handle because the store's own connection is busy with the
+    streaming insert; new series get their ids here and are created after the insert, in the
+    same transaction.
+    """
 
-    @classmethod
-    def empty(cls) -> _SeriesIndex:
-        return cls([], [], [], [], {})
+    reader: DuckDBStore
+    space: str
+    next_id: int
+    tags: list[str] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)
+    factors: list[float] = field(default_factory=list)
+    offsets: list[float] = field(default_factory=list)
+    position: dict[str, int] = field(default_factory=dict)
+    created: list[tuple[str, int]] = field(default_factory=list)
 
-    def add(self, rows: pa.Table) -> None:
+    def resolve(self, unknown: list[str]) -> list[int]:
+        """Add ``unknown`` tags (existing series or new ones); return their series ids."""
+        found = self.reader.series_by_external_id(self.space, unknown)
         for tag, series_id, unit, source_unit in zip(
-            rows.column("external_id").to_pylist(),
-            rows.column("series_id").to_pylist(),
-            rows.column("unit").to_pylist(),
-            rows.column("source_unit").to_pylist(),
+            found.column("external_id").to_pylist(),
+            found.column("series_id").to_pylist(),
+            found.column("unit").to_pylist(),
+            found.column("source_unit").to_pylist(),
             strict=True,
         ):
-            if tag in self.position:
-                continue
-            factor, offset = 1.0, 0.0
-            if unit and source_unit and unit != source_unit:
-                try:
-                    factor, offset = affine(source_unit, unit)
-                except UnitConversionError as error:
-                    raise IngestError(
-                        f"time series {tag!r}: cannot convert its source unit to its unit: {error}"
-                    ) from error
-            self.position[tag] = len(self.tags)
-            self.tags.append(tag)
-            self.ids.append(int(series_id))
-            self.factors.append(factor)
-            self.offsets.append(offset)
+            self._add(tag, int(series_id), unit, source_unit)
+        for tag in unknown:
+            if tag not in self.position:
+                self._add(tag, self.next_id, None, None)
+                self.created.append((tag, self.next_id))
+                self.next_id += 1
+        return [self.ids[self.position[tag]] for tag in unknown]
+
+    def _add(self, tag: str, series_id: int, unit: str | None, source_unit: str | None) -> None:
+        factor, offset = 1.0, 0.0
+        if unit and source_unit and unit != source_unit:
+            try:
+                factor, offset = affine(source_unit, unit)
+            except UnitConversionError as error:
+                raise IngestError(
+                    f"time series {tag!r}: cannot convert its source unit to its unit: {error}"
+                ) from error
+        self.position[tag] = len(self.tags)
+        self.tags.append(tag)
+        self.ids.append(series_id)
+        self.factors.append(factor)
+        self.offsets.append(offset)
 
 
 def _load_datapoints(
@@ -386,26 +402,26 @@ def _load_datapoints(
     report: IngestReport,
     progress: Progress | None,
 ) -> None:
-    index = _SeriesIndex.empty()
+    reader = store.reader()
+    index = _SeriesIndex(reader, mapping.space, store.next_series_id())
     watermark = store.datapoint_watermark()
     first: dict[int, np.datetime64] = {}
     last: dict[int, np.datetime64] = {}
     existing: dict[int, tuple[np.datetime64, np.datetime64]] = {}
+    rejected: list[pa.RecordBatch] = []
     needs_dedup = False
     previous_key: tuple[int, int] | None = None
-    seen = appended = 0
+    seen = 0
 
-    def points(batch_stream: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    def points(batch_stream: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         nonlocal needs_dedup, previous_key, seen
         for batch in batch_stream:
             seen += batch.num_rows
             good, bad = _split(batch, report)
             if bad is not None:
-                _quarantine_batch(store, report, mapping, bad)
+                rejected.append(bad)
             if good.num_rows:
-                converted, sorted_ok, boundary = _convert(
-                    store, mapping, good, index, existing, previous_key
-                )
+                converted, sorted_ok, boundary = _convert(good, index, existing, previous_key)
                 previous_key = boundary
                 needs_dedup |= not sorted_ok
                 needs_dedup |= _track_extents(converted, first, last, existing)
@@ -413,7 +429,15 @@ def _load_datapoints(
             if progress:
                 progress(seen)
 
-    appended = store.append_datapoints(points(stream))
+    prefetch = _Prefetch(stream)
+    try:
+        appended = store.append_datapoints(points(prefetch))
+    finally:
+        prefetch.close()
+        reader.close()
+    store.create_series(mapping.space, index.created, mapping.source_system or "")
+    for bad in rejected:
+        _quarantine_batch(store, report, mapping, bad)
     series_ids = sorted(first)
     counts_updated = counts_unchanged = superseded = 0
     if needs_dedup and series_ids:
@@ -449,9 +473,57 @@ def _load_datapoints(
     report.inserted += appended - counts_updated - counts_unchanged - superseded
 
 
+class _Prefetch:
+    """Read the source stream in a thread, a few batches ahead of the insert consuming it.
+
+    The insert is one statement whose input is produced by Python; reading the file in the same
+    thread would serialise DuckDB's parallel file scan behind it.
+    """
+
+    _DONE = object()
+
+    def __init__(self, stream: pa.RecordBatchReader, depth: int = 3) -> None:
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _run(self, stream: pa.RecordBatchReader) -> None:
+        try:
+            for batch in stream:
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop.is_set():
+                    return
+            self._queue.put(self._DONE)
+        except BaseException as error:  # handed to the consumer, raised there
+            self._queue.put(error)
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        while True:
+            item = self._queue.get()
+            if item is self._DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+
+    def close(self) -> None:
+        """Stop reading (after an error in the consumer) and wait for the thread."""
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        self._thread.join()
+
+
 def _convert(
-    store: DuckDBStore,
-    mapping: Mapping,
     batch: pa.RecordBatch,
     index: _SeriesIndex,
     existing: dict[int, tuple[np.datetime64, np.datetime64]],
@@ -462,10 +534,8 @@ def _convert(
     unique = pc.unique(tags).to_pylist()
     unknown = [t for t in unique if t not in index.position]
     if unknown:
-        created = store.ensure_series(mapping.space, unknown, mapping.source_system or "")
-        index.add(created)
-        known_ids = [index.ids[index.position[t]] for t in unknown]
-        extents = store.series_extents(known_ids)
+        ids = index.resolve(unknown)
+        extents = index.reader.series_extents(ids)
         for sid, first_ts, last_ts in zip(
             extents.column("series_id").to_pylist(),
             extents.column("first_ts").to_numpy(),

@@ -8,6 +8,7 @@ keeps each series' first and last timestamp so the latest value and overlap chec
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
@@ -70,10 +71,24 @@ class DuckDBStore(Store):
             self._con = duckdb.connect(self.path, read_only=read_only, config=config)
         except duckdb.Error as error:
             raise StoreError(f"cannot open the store {self.path!r}: {error}") from error
-        self._con.execute("SET TimeZone = 'UTC'").fetchall()
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._con.execute("SET enable_progress_bar = false").fetchall()
         self.read_only = read_only
         self._lock = threading.RLock()
         self._in_transaction = False
+
+    def reader(self) -> DuckDBStore:
+        """Return a second handle on the same database for reads while this one is busy.
+
+        It sees committed data only: what the current transaction wrote is not visible to it.
+        """
+        clone = object.__new__(DuckDBStore)
+        clone.path = self.path
+        clone._con = self._con.cursor()
+        clone.read_only = True
+        clone._lock = threading.RLock()
+        clone._in_transaction = False
+        return clone
 
     def _one(self, sql: str, parameters: Any = None) -> tuple[Any, ...]:
         """Run a query and return its first row (consuming the whole result)."""
@@ -281,20 +296,71 @@ class DuckDBStore(Store):
             self._con.unregister("_ids")
 
     def append_datapoints(self, batches: Iterator[pa.RecordBatch]) -> int:
-        """Append datapoints (series_id, ts, value) as they stream in; return rows written."""
-        written = 0
-        for batch in batches:
-            if batch.num_rows == 0:
-                continue
-            self._con.register("_points", batch)
-            try:
-                self._con.execute(
-                    "INSERT INTO datapoint SELECT series_id, ts, value FROM _points"
-                ).fetchall()
-            finally:
-                self._con.unregister("_points")
-            written += batch.num_rows
-        return written
+        """Append datapoints (series_id, ts, value) as they stream in; return rows written.
+
+        The batches feed one ``INSERT`` statement: inside a transaction, one large insert keeps
+        memory flat where many small ones would hold every row until the commit.
+        """
+        iterator = iter(batches)
+        first = next(iterator, None)
+        if first is None:
+            return 0
+        reader = pa.RecordBatchReader.from_batches(
+            first.schema, itertools.chain([first], iterator)
+        )
+        self._con.register("_points", reader)
+        try:
+            rows = self._con.execute(
+                "INSERT INTO datapoint SELECT series_id, ts, value FROM _points"
+            ).fetchall()
+        finally:
+            self._con.unregister("_points")
+        return int(rows[0][0]) if rows else 0
+
+    def next_series_id(self) -> int:
+        """Return the first series id not in use."""
+        return int(self._one("SELECT coalesce(max(series_id), 0) + 1 FROM time_series")[0])
+
+    def create_series(self, space: str, series: Sequence[tuple[str, int]], source: str) -> None:
+        """Create time series with the ids the caller assigned (see :meth:`next_series_id`)."""
+        if not series:
+            return
+        rows = pa.table(
+            {
+                "external_id": pa.array([tag for tag, _ in series], pa.string()),
+                "series_id": pa.array([sid for _, sid in series], pa.int64()),
+            }
+        )
+        self._con.register("_new_series", rows)
+        try:
+            now = _now()
+            self._con.execute(
+                """
+                INSERT INTO time_series (space, external_id, name, source, series_id,
+                                         created_at, updated_at)
+                SELECT $space, external_id, external_id, $source, series_id, $now, $now
+                FROM _new_series
+                """,
+                {"space": space, "source": source, "now": now},
+            ).fetchall()
+        finally:
+            self._con.unregister("_new_series")
+
+    def series_by_external_id(self, space: str, external_ids: Sequence[str]) -> pa.Table:
+        """Return (external_id, series_id, unit, source_unit) of the series that exist."""
+        wanted = pa.table({"external_id": pa.array(list(external_ids), pa.string())})
+        self._con.register("_wanted", wanted)
+        try:
+            return self._con.sql(
+                """
+                SELECT t.external_id, t.series_id, t.unit, t.source_unit
+                FROM time_series t SEMI JOIN _wanted w ON t.external_id = w.external_id
+                WHERE t.space = $space
+                """,
+                params={"space": space},
+            ).to_arrow_table()
+        finally:
+            self._con.unregister("_wanted")
 
     def datapoint_watermark(self) -> int:
         """Return a row marker: rows appended afterwards have a larger ``rowid``."""
