@@ -408,6 +408,19 @@ def test_datetime_times_and_censored_units(fleet: pd.DataFrame) -> None:
     assert partial.metrics_["n_rows"] < small_model().fit(fleet).metrics_["n_rows"]
 
 
+def test_drift_calls_for_retraining_only_when_the_fleet_changed(model: RULModel) -> None:
+    same, _ = make_fleet(30, seed=11, first_unit=3001)
+    report = model.drift(same)
+    assert report["retrain"] is False and report["reasons"] == []
+    moved = same.assign(sensor_3=same["sensor_3"] + 3.0)  # new machines start elsewhere
+    report = model.drift(moved)
+    assert report["retrain"] and "sensor_3" in report["reasons"][0]
+    assert max(report["early_life_shift"], key=report["early_life_shift"].get) == "sensor_3"
+    elsewhere = same.assign(setting_3=60.0)  # an operating point never seen in training
+    report = model.drift(elsewhere)
+    assert report["retrain"] and report["unseen_regime_share"] == 1.0
+
+
 # ----------------------------------------------------------------------------- model store
 
 

@@ -45,6 +45,12 @@ from factorybrain.exceptions import EngineError, ParameterError
 HEALTH_INDEX = "health_index"
 #: Ridge penalty of the linear health index, relative to the number of rows.
 HEALTH_INDEX_RIDGE = 1e-3
+#: Cycles at the start of each unit compared by :meth:`RULModel.drift`.
+EARLY_LIFE_CYCLES = 20
+#: Drift: a unit fleet whose early-life mean moved more than this many between-unit standard
+#: deviations, or more than this share of rows in unseen regimes, calls for retraining.
+EARLY_LIFE_SHIFT_LIMIT = 1.0
+UNSEEN_SHARE_LIMIT = 0.05
 
 
 class RULFallbackWarning(UserWarning):
@@ -468,6 +474,7 @@ class RULModel(Engine):
         lifetimes = times[starts[1:] - 1] - times[starts[:-1]]
         self.population_ = PopulationLife.fit(lifetimes, failed_by_unit)
         self.time_is_datetime_ = pd.api.types.is_datetime64_any_dtype(table[time])
+        self.early_life_mean_, self.early_life_spread_ = _early_life(values, starts)
         lower, upper = self._interval(out_of_fold)
         # Out-of-fold figures with every unit weighing the same, as when each unit is asked once at
         # a random point of its life (the C-MAPSS test protocol).
@@ -522,6 +529,48 @@ class RULModel(Engine):
         self.calibration_edges_ = edges
         self.calibration_below_ = np.asarray(below)
         self.calibration_above_ = np.asarray(above)
+
+    def drift(self, data: pd.DataFrame) -> dict[str, Any]:
+        """Say whether new unit histories still look like the training fleet.
+
+        Two signs call for retraining: rows in operating regimes never seen in training, and
+        units that start their lives somewhere else (the mean of their first cycles, per
+        standardised sensor, more than one between-unit standard deviation of the training fleet
+        away). Wear itself is not drift: only the first cycles of each unit are compared.
+
+        Args:
+            data: Unit histories from their start, with the training's columns.
+
+        Returns:
+            ``{"retrain": bool, "reasons": [...], "unseen_regime_share": float,
+            "early_life_shift": {sensor: shift in between-unit standard deviations}}``.
+        """
+        self._check_fitted()
+        table = self._sorted(data, self.unit_column_, self.time_column_)
+        absent = [c for c in self.settings_columns_ if c not in table.columns]
+        if absent and self.regimes_.n_regimes_found > 1:
+            raise EngineError(f"The settings column(s) {absent} are missing; drift needs them.")
+        settings = None if absent else table[self.settings_columns_].to_numpy(dtype=float)
+        units = table[self.unit_column_].to_numpy()
+        starts = np.flatnonzero(np.r_[True, units[1:] != units[:-1], True])
+        raw, standardised, unseen = self._standardised_signals(table, settings)
+        values, _ = self._clean(raw, standardised, starts)
+        new_mean, _ = _early_life(np.nan_to_num(values), starts)
+        shift = np.abs(new_mean - self.early_life_mean_) / self.early_life_spread_
+        shifts = {name: round(float(v), 3) for name, v in zip(self.signals_, shift, strict=True)}
+        reasons = []
+        share = float(unseen.mean()) if len(unseen) else 0.0
+        if share > UNSEEN_SHARE_LIMIT:
+            reasons.append(f"{share:.0%} of rows are in operating regimes unseen in training")
+        moved = [name for name, value in shifts.items() if value > EARLY_LIFE_SHIFT_LIMIT]
+        if moved:
+            reasons.append(f"units start their lives elsewhere on sensor(s) {moved}")
+        return {
+            "retrain": bool(reasons),
+            "reasons": reasons,
+            "unseen_regime_share": share,
+            "early_life_shift": shifts,
+        }
 
     def _interval(self, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         band = np.searchsorted(self.calibration_edges_, point, side="right")
@@ -649,6 +698,18 @@ class RULModel(Engine):
                 "flags": row_flags,
             }
         )
+
+
+def _early_life(values: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over units of each unit's first-cycles mean, and the between-unit spread of it."""
+    baselines = np.array(
+        [
+            values[starts[i] : min(starts[i + 1], starts[i] + EARLY_LIFE_CYCLES)].mean(axis=0)
+            for i in range(len(starts) - 1)
+        ]
+    )
+    spread = baselines.std(axis=0) if len(baselines) > 1 else np.ones(values.shape[1])
+    return baselines.mean(axis=0), np.maximum(spread, 1e-3)
 
 
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, level: float) -> float:
