@@ -638,7 +638,7 @@ def _crm_serial(text: str, rng: np.random.Generator) -> str:
 
 def _crm(out, world, sales, claims, start, rng, dirt) -> None:
     records, claim_ids = [], []
-    duplicates, unknown = [], []
+    duplicates, unknown, typed_serials = [], [], []
     created = local_offset(start, [c["reported"] for c in claims])
     for k, claim in enumerate(claims):
         claim_id = f"WC-{k + 1:06d}"
@@ -672,6 +672,7 @@ def _crm(out, world, sales, claims, start, rng, dirt) -> None:
             else ["closed", "replaced", "repaired"][int(rng.integers(3))],
         }
         records.append(record)
+        typed_serials.append(typed)
         if rng.random() < 0.04:
             again = dict(record)
             again["claim_id"] = f"WC-{k + 1:06d}-D"
@@ -679,6 +680,7 @@ def _crm(out, world, sales, claims, start, rng, dirt) -> None:
             records.append(again)
             duplicates.append({"claim_id": again["claim_id"], "duplicate_of": claim_id})
     dirt["claim_ids"] = claim_ids
+    dirt["typed_serials"] = typed_serials
     dirt["seen"]["crm"] = {r["customer"] for r in records} | {r["product"] for r in records}
     dirt["crm_duplicate_claims"] = duplicates
     dirt["crm_mistyped_serials"] = unknown

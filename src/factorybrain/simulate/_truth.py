@@ -136,6 +136,26 @@ def write_truth(
                 },
             }
         )
+    for wo in collected.work_orders + collected.open_orders:
+        refs = {"erp": [wo["erp_order"]], "mes": [wo["wo_number"]]}
+        if wo.get("start") is not None:
+            refs["wms"] = [wo["wo_number"]]
+        entities.append(
+            {
+                "id": f"WO-{wo['erp_order']}",
+                "type": "work_order",
+                "product": world.products[wo["product"]].canonical,
+                "refs": refs,
+            }
+        )
+    shipped_orders = np.zeros(sales.order_qty.size, dtype=bool)
+    shipped_orders[sales.unit_order[sales.unit_order >= 0]] = True
+    kit_shipped = (sales.order_material >= 0) & (sales.order_time + DAY < grid.minutes)
+    for i in range(sales.order_qty.size):
+        refs = {"erp": [f"{1_200_000 + i:010d}"]}
+        if shipped_orders[i] or kit_shipped[i]:
+            refs["wms"] = [f"SO{1_200_000 + i}"]
+        entities.append({"id": f"SO-{1_200_000 + i}", "type": "sales_order", "refs": refs})
     for _machine, tag, description, unit, canonical in historian.tags:
         entities.append(
             {
@@ -242,11 +262,14 @@ def write_truth(
 
     claim_rows = []
     clusters: dict[tuple, dict] = {}
-    for claim, claim_id in zip(claims, dirt["claim_ids"], strict=True):
+    for claim, claim_id, typed in zip(
+        claims, dirt["claim_ids"], dirt["typed_serials"], strict=True
+    ):
         serial = serial_text(claim["serial"])
         row = {
             "claim_id": claim_id,
             "serial": serial,
+            "serial_as_typed": typed,
             "cause": claim["cause"],
             "failure_date": ts(claim["failed"])[:10],
             "reported": ts(claim["reported"]),
@@ -390,6 +413,6 @@ def write_truth(
         },
         "spare_stockouts": stockouts,
         "open_work_orders": open_orders,
-        "dirt": {k: v for k, v in dirt.items() if k not in ("claim_ids", "seen")},
+        "dirt": {k: v for k, v in dirt.items() if k not in ("claim_ids", "seen", "typed_serials")},
     }
     write_json(path, payload)
