@@ -27,9 +27,20 @@ RoleOption = Annotated[
     str, typer.Option("--role", help="Role: viewer, engineer, planner or admin.")
 ]
 
-token_app = typer.Typer(no_args_is_help=True, help="Issue, list and revoke API tokens.")
-agents_app = typer.Typer(no_args_is_help=True, help="Run the agents and show the playbooks.")
-actions_app = typer.Typer(no_args_is_help=True, help="List, approve and reject agent actions.")
+token_app = typer.Typer(
+    no_args_is_help=True,
+    help="Issue, list and revoke API tokens.\n\n"
+    "Example: `factorybrain token create --role planner --name ann`",
+)
+agents_app = typer.Typer(
+    no_args_is_help=True,
+    help="Run the agents and show the playbooks.\n\nExample: `factorybrain agents run`",
+)
+actions_app = typer.Typer(
+    no_args_is_help=True,
+    help="List, approve and reject agent actions.\n\n"
+    "Example: `factorybrain actions list --state proposed`",
+)
 app.add_typer(token_app, name="token")
 app.add_typer(agents_app, name="agents")
 app.add_typer(actions_app, name="actions")
@@ -327,3 +338,36 @@ def audit(
         for e in entries
     ]
     console.print(_table("audit log", ["when", "who", "what", "object", "details"], rows))
+
+
+# -- mcp ---------------------------------------------------------------------------------------
+@app.command("mcp")
+@friendly_errors
+def mcp_command(
+    db: DbOption = None,
+    transport: Annotated[
+        str, typer.Option(help="stdio (for a local assistant) or http (streamable HTTP).")
+    ] = "stdio",
+    host: Annotated[str, typer.Option(help="Interface for http.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for http.")] = 8765,
+) -> None:
+    """Serve the factory model and the agents' records to AI assistants over MCP.
+
+    Tools: plant_status, list_entities, get_entity, series_data, list_findings, get_finding,
+    list_actions, audit_log and propose_action (which never executes). Resources: assets and
+    documents.
+
+    Example: `factorybrain mcp --db plant.duckdb --transport http --port 8765`
+    """
+    from factorybrain.exceptions import ParameterError
+    from factorybrain.mcp import create_server
+
+    if transport not in ("stdio", "http"):
+        raise ParameterError(f"--transport must be stdio or http, got {transport!r}")
+    with _open(db) as store:
+        server = create_server(store, orchestrator=_orchestrator(store))
+        if transport == "stdio":
+            server.run("stdio")
+        else:
+            console.print(f"MCP over streamable HTTP at http://{host}:{port}/mcp")
+            server.run("streamable-http", host=host, port=port)

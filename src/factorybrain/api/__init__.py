@@ -6,15 +6,28 @@ Build it with :func:`create_app` and serve it with ``factorybrain serve``; issue
 
 from __future__ import annotations
 
-from factorybrain.api._app import API_PREFIX, ENTITY_ROUTES, create_app, parse_every
+from factorybrain.api._app import API_PREFIX, ENTITY_ROUTES, create_app
+from factorybrain.api._queries import (
+    READABLE_TYPES,
+    get_entity,
+    list_entities,
+    parse_every,
+    plant_status,
+    series_data,
+)
 from factorybrain.api._tokens import TokenInfo, TokenStore, default_tokens_path
 
 __all__ = [
     "API_PREFIX",
     "ENTITY_ROUTES",
+    "READABLE_TYPES",
     "TokenInfo",
     "TokenStore",
     "create_app",
     "default_tokens_path",
+    "get_entity",
+    "list_entities",
     "parse_every",
+    "plant_status",
+    "series_data",
 ]

@@ -10,12 +10,9 @@ action's policy names. Every write is an audit entry. Errors have one shape,
 from __future__ import annotations
 
 import asyncio
-import json
-import math
-import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -36,7 +33,7 @@ from factorybrain.agents import (
     describe_playbooks,
     has_role,
 )
-from factorybrain.agents._contract import utc
+from factorybrain.api._queries import get_entity, list_entities, page, plant_status, series_data
 from factorybrain.api._tokens import TokenInfo, TokenStore, default_tokens_path
 from factorybrain.exceptions import FactorybrainError, ParameterError
 from factorybrain.model import entity_type
@@ -70,8 +67,6 @@ ENTITY_ROUTES: dict[str, str] = {
     "documents": "document",
 }
 _RESERVED = {"limit", "offset"}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, None: 1}
 
 
 # -- response shapes ------------------------------------------------------------------------------
@@ -226,64 +221,6 @@ class Health(BaseModel):
     schema_version: int
 
 
-# -- helpers ------------------------------------------------------------------------------------
-def _plain(value: Any, kind: str | None = None) -> Any:
-    if value is None:
-        return None
-    if hasattr(value, "isoformat"):
-        return None if value != value else value.isoformat()
-    if hasattr(value, "tolist"):
-        value = value.tolist()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if kind == "json" and isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
-def _rows(frame: Any, entity: str | None = None) -> list[dict[str, Any]]:
-    kinds: dict[str, str] = {}
-    if entity is not None:
-        model = entity_type(entity)
-        kinds = {f.name: f.type for f in model.all_fields}
-    return [
-        {k: _plain(v, kinds.get(k)) for k, v in record.items()}
-        for record in frame.to_dict("records")
-    ]
-
-
-def _page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
-    following = offset + len(items)
-    return {
-        "items": items,
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "next_offset": following if following < total else None,
-    }
-
-
-def parse_every(text: str) -> timedelta:
-    """Parse a bucket width like ``90``, ``30s``, ``15m``, ``1h`` or ``1d``.
-
-    Raises:
-        ParameterError: If the text is not such a width or it is not positive.
-    """
-    match = _DURATION.match(text or "")
-    if not match:
-        raise ParameterError(
-            f"'every' must be a number with an optional unit (ms, s, m, h, d), e.g. '15m'; "
-            f"got {text!r}"
-        )
-    seconds = float(match.group(1)) * _UNITS[match.group(2)]
-    if seconds <= 0:
-        raise ParameterError(f"'every' must be positive, got {text!r}")
-    return timedelta(seconds=seconds)
-
-
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip.")]
 
@@ -404,6 +341,12 @@ def create_app(
         async with lock:
             return opened.counts()
 
+    @app.get(f"{API_PREFIX}/status", tags=["meta"])
+    async def status(_: Viewer) -> dict[str, Any]:
+        """Counts, open findings by kind and severity, and how many actions wait for approval."""
+        async with lock:
+            return plant_status(opened)
+
     @app.get(f"{API_PREFIX}/playbooks", tags=["agents"])
     async def playbooks(_: Viewer) -> list[dict[str, Any]]:
         """The playbooks in force: which agent reacts to which finding kind."""
@@ -412,36 +355,16 @@ def create_app(
     # -- the factory model ----------------------------------------------------------------------
     def _list_route(segment: str, entity: str) -> None:
         model = entity_type(entity)
-        fields = set(model.field_names)
 
-        async def list_entities(
+        async def list_route(
             request: Request, _: Viewer, limit: Limit = 50, offset: Offset = 0
         ) -> Page[dict[str, Any]]:
-            where: dict[str, str] = {}
-            for name, value in request.query_params.items():
-                if name in _RESERVED:
-                    continue
-                if name not in fields:
-                    raise ParameterError(
-                        f"unknown filter {name!r} for {entity}; filter on one of {sorted(fields)}"
-                    )
-                where[name] = value
-            conditions = " AND ".join(f'CAST("{k}" AS VARCHAR) = ?' for k in where) or "TRUE"
-            parameters = list(where.values())
+            filters = {k: v for k, v in request.query_params.items() if k not in _RESERVED}
             async with lock:
-                total = int(
-                    opened.query(
-                        f'SELECT count(*) AS n FROM "{entity}" WHERE {conditions}', parameters
-                    )["n"].iloc[0]
-                )
-                frame = opened.query(
-                    f'SELECT * FROM "{entity}" WHERE {conditions} '
-                    f"ORDER BY space, external_id LIMIT {limit} OFFSET {offset}",
-                    parameters,
-                )
-            return Page[dict[str, Any]](**_page(_rows(frame, entity), total, limit, offset))
+                found = list_entities(opened, entity, filters, limit=limit, offset=offset)
+            return Page[dict[str, Any]](**found)
 
-        list_entities.__doc__ = (
+        list_route.__doc__ = (
             f"List {entity} entities ({model.description}) Filter by equality with any field "
             f"as a query parameter, e.g. `?space=acme`."
         )
@@ -450,36 +373,23 @@ def create_app(
             tags=["factory model"],
             name=f"list_{entity}",
             operation_id=f"list_{entity}",
-        )(list_entities)
+        )(list_route)
 
-        async def get_entity(
+        async def get_route(
             _: Viewer,
             external_id: Annotated[str, PathParam(min_length=1, max_length=500)],
             space: Annotated[str | None, Query(max_length=200)] = None,
         ) -> dict[str, Any]:
-            sql = f'SELECT * FROM "{entity}" WHERE external_id = ?'
-            parameters = [external_id]
-            if space is not None:
-                sql += " AND space = ?"
-                parameters.append(space)
             async with lock:
-                found = _rows(opened.query(sql + " ORDER BY space LIMIT 2", parameters), entity)
-            if not found:
-                raise RecordNotFoundError(f"no {entity} with external_id {external_id!r}")
-            if len(found) > 1:
-                raise HTTPException(
-                    409,
-                    f"{entity} {external_id!r} exists in several spaces; add ?space=",
-                )
-            return found[0]
+                return get_entity(opened, entity, external_id, space)
 
-        get_entity.__doc__ = f"One {entity} by its external id (and space when ambiguous)."
+        get_route.__doc__ = f"One {entity} by its external id (and space when ambiguous)."
         app.get(
             f"{API_PREFIX}/{segment}/{{external_id}}",
             tags=["factory model"],
             name=f"get_{entity}",
             operation_id=f"get_{entity}",
-        )(get_entity)
+        )(get_route)
 
     for segment, entity in ENTITY_ROUTES.items():
         _list_route(segment, entity)
@@ -500,47 +410,11 @@ def create_app(
 
         Without ``start``/``end`` the last 24 hours of data are returned.
         """
-        width = parse_every(every) if every is not None else None
         async with lock:
-            known = opened.query(
-                "SELECT count(*) AS n FROM time_series WHERE external_id = ?", [external_id]
+            found = series_data(
+                opened, external_id, start=start, end=end, every=every, limit=limit, offset=offset
             )
-            if not int(known["n"].iloc[0]):
-                raise RecordNotFoundError(f"no time series with external_id {external_id!r}")
-            last = opened.latest([external_id])
-            stop = utc(end) or (
-                last["ts"].iloc[0].to_pydatetime() + timedelta(microseconds=1)
-                if not last.empty
-                else datetime(1970, 1, 2)
-            )
-            begin = utc(start) or stop - timedelta(days=1)
-            if begin >= stop:
-                raise ParameterError(f"start {begin} must be before end {stop}")
-            if width is not None:
-                frame = opened.downsample(external_id, begin, stop, width)
-                rows = _rows(frame)
-                page = rows[offset : offset + limit]
-                return SeriesData(
-                    series=external_id,
-                    start=begin.isoformat(),
-                    end=stop.isoformat(),
-                    every_seconds=width.total_seconds(),
-                    buckets=[Bucket(**r) for r in page],
-                    total=len(rows),
-                    next_offset=offset + len(page) if offset + len(page) < len(rows) else None,
-                )
-            frame = opened.datapoints(external_id, begin, stop)
-        rows = _rows(frame)
-        page = rows[offset : offset + limit]
-        return SeriesData(
-            series=external_id,
-            start=begin.isoformat(),
-            end=stop.isoformat(),
-            every_seconds=None,
-            points=[Point(**r) for r in page],
-            total=len(rows),
-            next_offset=offset + len(page) if offset + len(page) < len(rows) else None,
-        )
+        return SeriesData(**found)
 
     # -- agents' records -----------------------------------------------------------------------
     @app.get(f"{API_PREFIX}/findings", tags=["agents"])
@@ -562,7 +436,7 @@ def create_app(
                 "finding", {"kind": kind, "status": status, "agent": agent, "subject": subject}
             )
         return Page[FindingOut](
-            **_page([FindingOut(**f.dump()) for f in items], total, limit, offset)
+            **page([FindingOut(**f.dump()) for f in items], total, limit, offset)
         )
 
     @app.get(f"{API_PREFIX}/findings/{{finding_id}}", tags=["agents"])
@@ -601,7 +475,7 @@ def create_app(
             )
             total = records.count("recommendation", {"agent": agent, "action_type": action_type})
         return Page[RecommendationOut](
-            **_page([RecommendationOut(**r.dump()) for r in items], total, limit, offset)
+            **page([RecommendationOut(**r.dump()) for r in items], total, limit, offset)
         )
 
     @app.get(f"{API_PREFIX}/recommendations/{{recommendation_id}}", tags=["agents"])
@@ -625,8 +499,8 @@ def create_app(
         async with lock:
             items = records.actions(state=state, limit=limit, offset=offset)
             total = records.count_actions(state=state)
-        page = _page([ActionOut(**a.dump()) for a in items], total, limit, offset)
-        return Page[ActionOut](**page)
+        found = page([ActionOut(**a.dump()) for a in items], total, limit, offset)
+        return Page[ActionOut](**found)
 
     @app.get(f"{API_PREFIX}/actions/{{action_id}}", tags=["agents"])
     async def get_action(_: Viewer, action_id: str) -> ActionOut:
@@ -695,6 +569,6 @@ def create_app(
             total = records.count(
                 "audit_entry", {"object_id": object_id, "actor": actor, "verb": verb}
             )
-        return Page[AuditOut](**_page([AuditOut(**e.dump()) for e in items], total, limit, offset))
+        return Page[AuditOut](**page([AuditOut(**e.dump()) for e in items], total, limit, offset))
 
     return app

@@ -1,0 +1,262 @@
+"""The MCP server: the factory model and the agents' records as tools for any AI assistant.
+
+Built on the official ``mcp`` SDK (``MCPServer``). Tools wrap the same query functions as the
+REST API; the only write is ``propose_action``, which records a proposal for a person to
+approve and never executes anything. Resources expose assets and documents.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
+
+from factorybrain.agents import (
+    ACTION_STATES,
+    Orchestrator,
+    Recommendation,
+    RecordNotFoundError,
+    describe_playbooks,
+)
+from factorybrain.api._queries import (
+    READABLE_TYPES,
+    get_entity,
+    list_entities,
+    plant_status,
+    series_data,
+)
+from factorybrain.exceptions import FactorybrainError, ParameterError
+from factorybrain.store import Store, open_store
+
+INSTRUCTIONS = (
+    "factorybrain holds one factory model (assets in an ISA-95 hierarchy, time series, events, "
+    "orders, lots, serials, quality results, claims, documents) and what its agents found, "
+    "recommended and did. Start with plant_status, then list_entities / get_entity, "
+    "series_data for sensor history, list_findings and list_actions for the agents. "
+    "propose_action only records a proposal; a person approves it."
+)
+
+
+def create_server(
+    store: Store | str | Path,
+    *,
+    orchestrator: Orchestrator | None = None,
+    name: str = "factorybrain",
+) -> MCPServer:
+    """Build the MCP server over a store.
+
+    Args:
+        store: An open store, or the path of a store file (opened read-write, for proposals).
+        orchestrator: Decides which action types exist and who must approve them; by default
+            one with no agents and the default policies.
+        name: Server name announced to clients.
+
+    Returns:
+        The server; ``server.run("stdio")`` or ``server.run("streamable-http", port=...)``
+        serves it, ``mcp.Client(server)`` talks to it in-process.
+    """
+    opened: Store = store if isinstance(store, Store) else open_store(store, migrate=True)
+    conductor = orchestrator or Orchestrator(opened)
+    records = conductor.records
+    lock = threading.Lock()  # tools run in worker threads; DuckDB wants one at a time
+    server = MCPServer(name, instructions=INSTRUCTIONS)
+
+    @contextmanager
+    def guarded() -> Iterator[None]:
+        with lock:
+            try:
+                yield
+            except FactorybrainError as error:
+                raise ToolError(str(error)) from error
+
+    @server.tool(name="plant_status")
+    def plant_status_tool() -> dict[str, Any]:
+        """What the store holds, open findings by kind and severity, and the approval inbox."""
+        with guarded():
+            return plant_status(opened)
+
+    @server.tool(name="list_entities")
+    def list_entities_tool(
+        entity_type: str,
+        filters: dict[str, str] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        """List entities of one type of the factory model, filtered by equality on fields.
+
+        Args:
+            entity_type: asset, time_series, event, work_order, operation, material_lot,
+                serial_unit, quality_result, maintenance_order, purchase_order, stock_level,
+                warranty_claim, document, ...
+            filters: Field -> value, e.g. {"level": "equipment"} or {"asset": "press-3"}.
+            limit: Page size (1-1000).
+            offset: Rows to skip; the answer's next_offset gives the next page.
+        """
+        with guarded():
+            return list_entities(opened, entity_type, filters, limit=limit, offset=offset)
+
+    @server.tool(name="get_entity")
+    def get_entity_tool(
+        entity_type: str, external_id: str, space: str | None = None
+    ) -> dict[str, Any]:
+        """Get one entity of the factory model by its external id.
+
+        Args:
+            entity_type: Entity type, e.g. asset or serial_unit.
+            external_id: Its external id.
+            space: Its space, when the id exists in several.
+        """
+        with guarded():
+            return get_entity(opened, entity_type, external_id, space)
+
+    @server.tool(name="series_data")
+    def series_data_tool(
+        series: str,
+        start: str | None = None,
+        end: str | None = None,
+        every: str | None = None,
+        limit: int = 2000,
+    ) -> dict[str, Any]:
+        """Sensor history of one time series, raw or downsampled.
+
+        Args:
+            series: External id of the time series.
+            start: ISO timestamp (UTC); default one day before end.
+            end: ISO timestamp (UTC); default just after the last point.
+            every: Bucket width such as 15m or 1h, for min/max/mean/count per bucket.
+            limit: Most points or buckets returned.
+        """
+        with guarded():
+            return series_data(opened, series, start=start, end=end, every=every, limit=limit)
+
+    @server.tool(name="list_findings")
+    def list_findings_tool(
+        kind: str | None = None,
+        status: str | None = None,
+        subject: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        """What the agents found, newest first, with severity, confidence and evidence.
+
+        Args:
+            kind: e.g. maintenance.rul_low, quality.drift, logistics.stockout_risk.
+            status: open, acknowledged or closed.
+            subject: External id of the entity the finding is about.
+            limit: Page size.
+            offset: Rows to skip.
+        """
+        with guarded():
+            items = records.findings(
+                kind=kind, status=status, subject=subject, limit=limit, offset=offset
+            )
+            total = records.count("finding", {"kind": kind, "status": status, "subject": subject})
+            return {"items": [f.dump() for f in items], "total": total}
+
+    @server.tool(name="get_finding")
+    def get_finding_tool(finding_id: str) -> dict[str, Any]:
+        """One finding with its evidence (entity references and numbers)."""
+        with guarded():
+            return records.finding(finding_id).dump()
+
+    @server.tool(name="list_actions")
+    def list_actions_tool(
+        state: str | None = None, limit: int = 50, offset: int = 0
+    ) -> dict[str, Any]:
+        """Actions the agents or people proposed; state=proposed lists those awaiting approval.
+
+        Args:
+            state: proposed, approved, rejected, executed or failed.
+            limit: Page size.
+            offset: Rows to skip.
+        """
+        with guarded():
+            if state is not None and state not in ACTION_STATES:
+                raise ParameterError(f"state must be one of {list(ACTION_STATES)}, got {state!r}")
+            items = records.actions(state=state, limit=limit, offset=offset)
+            out = []
+            for action in items:
+                entry = action.dump()
+                entry["recommendation"] = records.recommendation(action.recommendation_id).dump()
+                out.append(entry)
+            return {"items": out, "total": records.count_actions(state=state)}
+
+    @server.tool(name="audit_log")
+    def audit_log_tool(object_id: str | None = None, limit: int = 50) -> dict[str, Any]:
+        """Who changed what and when (approvals, executions, findings reported)."""
+        with guarded():
+            entries = records.audit_log(object_id=object_id, limit=limit)
+            return {"items": [e.dump() for e in entries]}
+
+    @server.tool(name="propose_action")
+    def propose_action_tool(
+        action_type: str,
+        proposed_by: str,
+        parameters: dict[str, Any] | None = None,
+        finding_ids: list[str] | None = None,
+        title: str = "",
+    ) -> dict[str, Any]:
+        """Propose an action for a person to approve; it is NEVER executed by this tool.
+
+        Args:
+            action_type: notify, maintenance_order.create, work_order.reschedule or
+                purchase_order.create.
+            proposed_by: Name of the assistant or person proposing it (kept in the audit log).
+            parameters: The action's arguments.
+            finding_ids: Findings it answers.
+            title: One line a reviewer reads.
+        """
+        with guarded():
+            if not proposed_by.strip():
+                raise ParameterError("proposed_by must name who proposes the action")
+            recommendation = Recommendation(
+                agent=f"mcp:{proposed_by.strip()}",
+                finding_ids=tuple(finding_ids or ()),
+                action_type=action_type,
+                parameters=parameters or {},
+                requires_approval=True,
+                title=title,
+            )
+            action = conductor.propose(recommendation, actor=f"mcp:{proposed_by.strip()}")
+            return action.dump()
+
+    @server.resource("factorybrain://playbooks", mime_type="application/json")
+    def playbooks_resource() -> str:
+        """The playbooks: which agent reacts to which finding kind, and who approves."""
+        return json.dumps([dict(p) for p in describe_playbooks(conductor.playbooks)])
+
+    @server.resource("factorybrain://assets/{external_id}", mime_type="application/json")
+    def asset_resource(external_id: str) -> str:
+        """An asset with its children and its time series."""
+        with lock:
+            try:
+                asset = get_entity(opened, "asset", external_id)
+            except RecordNotFoundError as error:
+                raise ResourceNotFoundError(str(error)) from error
+            children = list_entities(opened, "asset", {"parent": external_id}, limit=1000)
+            series = list_entities(opened, "time_series", {"asset": external_id}, limit=1000)
+        asset["children"] = [c["external_id"] for c in children["items"]]
+        asset["time_series"] = [s["external_id"] for s in series["items"]]
+        return json.dumps(asset, default=str)
+
+    @server.resource("factorybrain://documents/{external_id}", mime_type="text/plain")
+    def document_resource(external_id: str) -> str:
+        """The text of a document (SOP, FMEA, manual)."""
+        with lock:
+            try:
+                document = get_entity(opened, "document", external_id)
+            except RecordNotFoundError as error:
+                raise ResourceNotFoundError(str(error)) from error
+        title = document.get("title") or document.get("name") or external_id
+        return f"# {title}\n\n{document.get('content') or ''}"
+
+    return server
+
+
+__all__ = ["INSTRUCTIONS", "READABLE_TYPES", "create_server"]
