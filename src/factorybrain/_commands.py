@@ -12,8 +12,6 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-EXAMPLE_MANIFEST = Path(__file__).parent / "examples" / "small_plant" / "plant.yaml"
-
 from factorybrain.cli import (
     DbOption,
     _open,
@@ -24,14 +22,17 @@ from factorybrain.cli import (
     load_with_progress,
 )
 
+EXAMPLE_MANIFEST = Path(__file__).parent / "examples" / "small_plant" / "plant.yaml"
+
 Days = Annotated[int, typer.Option(help="Days of history to simulate.", min=1)]
 Machines = Annotated[int, typer.Option(help="Machines (4 per line).", min=1)]
 Seed = Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")]
 Sample = Annotated[int, typer.Option(help="Historian sample period in seconds.", min=1)]
 
 
-def _simulate_with_progress(out: Path, days: int, machines: int, seed: int,
-                            sample_seconds: int) -> object:
+def _simulate_with_progress(
+    out: Path, days: int, machines: int, seed: int, sample_seconds: int
+) -> object:
     from factorybrain import demo
 
     with Progress(
@@ -48,8 +49,14 @@ def _simulate_with_progress(out: Path, days: int, machines: int, seed: int,
         def report(stage: str, fraction: float) -> None:
             progress.update(task, description=stage, completed=fraction)
 
-        return demo.simulate(out, days=days, machines=machines, seed=seed,
-                             sample_seconds=sample_seconds, progress=report)
+        return demo.simulate(
+            out,
+            days=days,
+            machines=machines,
+            seed=seed,
+            sample_seconds=sample_seconds,
+            progress=report,
+        )
 
 
 @app.command()
@@ -61,8 +68,10 @@ def simulate(
     seed: Seed = 7,
     sample_seconds: Sample = 60,
 ) -> None:
-    """Simulate a pump plant's exports (ERP, MES, historian, QMS, WMS, CRM, engineering) and
-    the truth behind them (`truth.json`), streamed to disk in bounded memory.
+    """Simulate a pump plant's silo exports and the truth behind them.
+
+    Writes ERP, MES, historian, QMS, WMS, CRM and engineering exports and `truth.json`, the same
+    for the same seed, streamed to disk in bounded memory.
 
     Example: `factorybrain simulate --out plant --days 30 --machines 8 --seed 3`
     """
@@ -88,15 +97,19 @@ def demo(
     seed: Seed = 7,
     serve: Annotated[
         bool | None,
-        typer.Option("--serve/--no-serve", help="Serve the dashboard afterwards (default: when "
-                     "a terminal is attached)."),
+        typer.Option(
+            "--serve/--no-serve",
+            help="Serve the dashboard afterwards (default: when a terminal is attached).",
+        ),
     ] = None,
     score: Annotated[
         bool, typer.Option("--score", help="Print precision and recall against the truth.")
     ] = False,
 ) -> None:
-    """Run the whole platform on a simulated pump plant: simulate its silos' exports, load every
-    file through its mapping into a fresh store, run every capability, and print what was found.
+    """Run the whole platform on a simulated pump plant and print what it found.
+
+    Simulates the silos' exports, loads every file through its mapping into a fresh store, runs
+    every capability, and with `--score` compares what was found with the plant's truth.
 
     Example: `factorybrain demo --no-serve --score`
     """
@@ -120,9 +133,11 @@ def demo(
         run = demo_module.DemoRun(out, store_path, simulated, loaded, result)
         demo_module.run_stages(store, truth, run)
         for name, stage_summary in run.stages.items():
-            console.print(f"[bold]{name}[/bold] ({run.stage_seconds[name]:.1f} s): "
-                          + ", ".join(f"{k} {v}" for k, v in stage_summary.items()),
-                          highlight=False)
+            console.print(
+                f"[bold]{name}[/bold] ({run.stage_seconds[name]:.1f} s): "
+                + ", ".join(f"{k} {v}" for k, v in stage_summary.items()),
+                highlight=False,
+            )
         if score:
             _print_scores(demo_module.score(store, truth))
     del summary
@@ -161,8 +176,15 @@ def _print_scores(scores: list) -> None:
     for column in ("kind", "expected", "found", "correct", "precision", "recall", "note"):
         table.add_column(column, overflow="fold")
     for row in scores:
-        table.add_row(row.kind, str(row.expected), str(row.found), str(row.correct),
-                      f"{row.precision:.3f}", f"{row.recall:.3f}", row.note)
+        table.add_row(
+            row.kind,
+            str(row.expected),
+            str(row.found),
+            str(row.correct),
+            f"{row.precision:.3f}",
+            f"{row.recall:.3f}",
+            row.note,
+        )
     console.print(table)
 
 

@@ -77,13 +77,26 @@ class DemoRun:
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
-def simulate(out: Path, *, days: int, machines: int, seed: int, sample_seconds: int,
-             progress: Callable[[str, float], None] | None = None) -> Any:
+def simulate(
+    out: Path,
+    *,
+    days: int,
+    machines: int,
+    seed: int,
+    sample_seconds: int,
+    progress: Callable[[str, float], None] | None = None,
+) -> Any:
     """Write a simulated plant's exports and ``truth.json`` to ``out``."""
     from factorybrain.simulate import simulate_plant
 
-    return simulate_plant(out, days=days, machines=machines, seed=seed,
-                          sample_seconds=sample_seconds, progress=progress)
+    return simulate_plant(
+        out,
+        days=days,
+        machines=machines,
+        seed=seed,
+        sample_seconds=sample_seconds,
+        progress=progress,
+    )
 
 
 def load_truth(exports: Path) -> dict[str, Any]:
@@ -140,10 +153,16 @@ def score_duplicate_rows(store: DuckDBStore, truth: dict[str, Any]) -> list[Scor
     dirt = truth.get("dirt", {})
     planted = [
         ("erp/sales_orders.csv", "sales_order", int(dirt.get("erp_duplicate_sales_rows", 0))),
-        ("wms/movements.csv", "inventory_transaction",
-         int(dirt.get("wms_duplicate_movements", 0))),
+        ("wms/movements.csv", "inventory_transaction", int(dirt.get("wms_duplicate_movements", 0))),
     ]
     expected = sum(count for *_, count in planted)
     found = sum(_quarantined(store, f, e, "duplicate") for f, e, _ in planted)
-    return [Score("data.duplicate_rows", expected, found, min(found, expected),
-                  "counted per silo: the truth lists how many rows were exported twice")]
+    return [
+        Score(
+            "data.duplicate_rows",
+            expected,
+            found,
+            min(found, expected),
+            "counted per silo: the truth lists how many rows were exported twice",
+        )
+    ]

@@ -222,8 +222,16 @@ def _scalar(node: yaml.Node) -> Any:
 def parse_mapping(root: yaml.MappingNode, name: str) -> Mapping:
     """Check a composed YAML document and turn it into a :class:`Mapping`."""
     top = _lines(root)
-    allowed = {"entity", "space", "source", "fields", "edge", "system", "skip_rows_without",
-               "duplicates"}
+    allowed = {
+        "entity",
+        "space",
+        "source",
+        "fields",
+        "edge",
+        "system",
+        "skip_rows_without",
+        "duplicates",
+    }
     for key, (line, _) in top.items():
         if key not in allowed:
             raise _fail(name, line, f"unknown key {key!r}; expected one of {sorted(allowed)}")
@@ -289,9 +297,13 @@ def parse_mapping(root: yaml.MappingNode, name: str) -> Mapping:
         dup_line, dup_node = top["duplicates"]
         duplicates = _scalar(dup_node)
         if duplicates not in ("quarantine", "merge"):
-            raise _fail(name, dup_line, f"'duplicates' must be 'quarantine' (keep the last row, "
-                        f"quarantine the others) or 'merge' (keep the last row silently); found "
-                        f"{duplicates!r}")
+            raise _fail(
+                name,
+                dup_line,
+                f"'duplicates' must be 'quarantine' (keep the last row, "
+                f"quarantine the others) or 'merge' (keep the last row silently); found "
+                f"{duplicates!r}",
+            )
     return Mapping(name, target, space, rules, source, edge, system, skip, duplicates)
 
 

@@ -331,8 +331,13 @@ def _read_json(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) -> 
         if isinstance(record, dict) and explode:
             items = record.get(explode)
             if not isinstance(items, list):
-                rejected.append(Rejected(number, json.dumps(record, default=str),
-                                         f"expected a list under {explode!r} to explode"))
+                rejected.append(
+                    Rejected(
+                        number,
+                        json.dumps(record, default=str),
+                        f"expected a list under {explode!r} to explode",
+                    )
+                )
                 continue
             parent = {k: v for k, v in record.items() if k != explode}
             for item in items:

@@ -140,7 +140,7 @@ ENTITY_TYPES: tuple[EntityType, ...] = (
             F("setup_seconds", "float", "Changeover time before the step.", unit="s"),
             F("version", "string", "Recipe version or revision."),
             F("valid_from", "timestamp", "From when the recipe applies."),
-            F("parameters", "json", "Parameter specifications: {name: {setpoint, min, max, unit}}."),
+            F("parameters", "json", "Parameter specifications: {name: {setpoint, min, max}}."),
         ),
     ),
     # -- supply ---------------------------------------------------------------------------

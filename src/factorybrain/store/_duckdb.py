@@ -305,9 +305,7 @@ class DuckDBStore(Store):
         first = next(iterator, None)
         if first is None:
             return 0
-        reader = pa.RecordBatchReader.from_batches(
-            first.schema, itertools.chain([first], iterator)
-        )
+        reader = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], iterator))
         self._con.register("_points", reader)
         try:
             rows = self._con.execute(
