@@ -8,6 +8,9 @@
 * Smooth and erratic demand: normal per period around the level, with the standard deviation of
   the cross-validation errors, truncated at zero.
 
+Each path first draws its own level around the estimate (gamma, as precise as the number of
+demands observed), so that thin histories get the wider lead-time distribution they deserve.
+
 Sums over periods give the lead-time demand the inventory engine needs.
 """
 
@@ -44,15 +47,21 @@ def sample_demand(
     sizes = history[history > 0][-RECENT_SIZES:]
     if levels.sum() == 0:
         return np.zeros((n_samples, levels.size))
+    # The level itself is an estimate from a handful of demands: each path draws its own level,
+    # gamma-distributed around the estimate with the precision of ``n`` observed demands (the
+    # posterior of a Poisson rate after ``n`` events). This widens the tails where history is thin.
+    n_demands = max(int((history > 0).sum()), 1)
+    multiplier = rng.gamma(n_demands, 1.0 / n_demands, size=(n_samples, 1))
+    levels = levels[None, :] * multiplier
     if intermittent and sizes.size:
         mean_size = sizes.mean()
         probability = np.minimum(levels / mean_size, 1.0)
         stretch = np.maximum(levels / mean_size, 1.0)
-        occurs = rng.random((n_samples, levels.size)) < probability
-        drawn = rng.choice(sizes, size=(n_samples, levels.size)) * stretch
+        occurs = rng.random(levels.shape) < probability
+        drawn = rng.choice(sizes, size=levels.shape) * stretch
         return np.where(occurs, drawn, 0.0)
     spread = max(float(sigma), 1e-9)
-    return np.maximum(rng.normal(levels, spread, size=(n_samples, levels.size)), 0.0)
+    return np.maximum(rng.normal(levels, spread), 0.0)
 
 
 def monotone_quantiles(samples: np.ndarray, quantiles: np.ndarray) -> np.ndarray:

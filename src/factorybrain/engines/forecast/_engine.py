@@ -444,24 +444,26 @@ class DemandForecaster(Engine):
             self._distribution_level = level
         return self._distribution_level
 
-    def demand_samples(
+    def demand_paths(
         self, periods: int, *, unique_ids: list[str] | None = None, n_samples: int | None = None
     ) -> dict[str, np.ndarray]:
-        """Draw the total demand over the next ``periods`` periods, per series.
+        """Draw demand paths over the next ``periods`` periods, per series.
 
         The level is the engine's unbiased (mean) level, held constant over the periods; it is
         what an inventory policy needs (the point forecast may sit below the mean on purpose).
+        A lead time longer than a series' history warns: its lead-time demand is then built
+        period by period from the fitted per-period distribution.
 
         Args:
-            periods: Number of future periods summed (e.g. lead time plus review period).
+            periods: Number of future periods (e.g. lead time plus review period).
             unique_ids: Series to draw for (default: all); unknown ids get the new-item fallback.
-            n_samples: Draws per series (default: the ``n_samples`` parameter).
+            n_samples: Paths per series (default: the ``n_samples`` parameter).
 
         Returns:
-            ``{unique_id: array of n_samples totals}``.
+            ``{unique_id: (n_samples, periods) array}``.
         """
         self._check_fitted()
-        if not isinstance(periods, int | np.integer) or periods < 1:
+        if isinstance(periods, bool) or not isinstance(periods, int | np.integer) or periods < 1:
             raise ParameterError(f"periods must be an int >= 1; got {periods!r}.")
         ids, rows = self._row_of(unique_ids)
         level = self._mean_levels()
@@ -486,11 +488,21 @@ class DemandForecaster(Engine):
             out = {}
             for uid, row in zip(ids, rows, strict=True):
                 source = analog if row is None else row
-                paths = self._samples(source, np.full(periods, level[source]), rng)
-                out[uid] = paths.sum(axis=1)
+                out[uid] = self._samples(source, np.full(periods, level[source]), rng)
         finally:
             self.n_samples = saved
         return out
+
+    def demand_samples(
+        self, periods: int, *, unique_ids: list[str] | None = None, n_samples: int | None = None
+    ) -> dict[str, np.ndarray]:
+        """Draw the total demand over the next ``periods`` periods (see :meth:`demand_paths`).
+
+        Returns:
+            ``{unique_id: array of n_samples totals}``.
+        """
+        paths = self.demand_paths(periods, unique_ids=unique_ids, n_samples=n_samples)
+        return {uid: path.sum(axis=1) for uid, path in paths.items()}
 
     def mean_level(self, unique_id: str) -> float:
         """Return the unbiased expected demand per period of one series."""

@@ -1,0 +1,271 @@
+"""Policy levels from a demand distribution: order-up-to levels and reorder points.
+
+Conventions (also those of :func:`~factorybrain.engines.inventory.simulate_policy`): demand is
+backordered; an order placed at the end of period ``t`` arrives at the start of period
+``t + 1 + lead_time``, so an order-up-to level must cover the demand of ``lead_time +
+review_period`` periods (the protection interval).
+
+Fill rate (the share of demand met from stock on hand) uses the exact expected shortage per review
+cycle under backordering, ``E[(D_{L+R} - S)^+] - E[(D_L - S)^+]`` (Silver, Pyke and Thomas 2017,
+*Inventory and Production Management in Supply Chains*, ch. 6), evaluated on Monte Carlo paths of
+demand. Cycle service level is the probability of no stock-out in a cycle: a quantile of
+``D_{L+R}``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import optimize, stats
+
+from factorybrain.exceptions import ParameterError
+
+FILL_RATE = "fill_rate"
+CYCLE_SERVICE = "cycle_service"
+
+
+def _check_target(target: float) -> None:
+    if not 0 < target < 1:
+        raise ParameterError(f"target must be a service level in (0, 1); got {target!r}.")
+
+
+def _candidate_levels(totals: np.ndarray, integer: bool) -> np.ndarray:
+    top = float(totals.max()) if totals.size else 0.0
+    if integer:
+        return np.arange(0, int(np.ceil(top)) + 2, dtype=float)
+    return np.unique(np.concatenate([[0.0], np.quantile(totals, np.linspace(0, 1, 401))]))
+
+
+def _expected_excess(totals: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """E[(D - level)^+] for each level, from samples of D (vectorised through sorting)."""
+    ordered = np.sort(totals)
+    suffix = np.concatenate([np.cumsum(ordered[::-1])[::-1], [0.0]])
+    position = np.searchsorted(ordered, levels, side="right")
+    count_above = ordered.size - position
+    return (suffix[position] - count_above * levels) / ordered.size
+
+
+def fill_rate_of_level(
+    paths: np.ndarray, level: float | np.ndarray, lead_time: int, review_period: int
+) -> np.ndarray:
+    """Expected fill rate of an order-up-to level, from demand paths.
+
+    Args:
+        paths: ``(n_samples, >= lead_time + review_period)`` demand paths.
+        level: One or several order-up-to levels.
+        lead_time: Periods between an order and its arrival (see module conventions).
+        review_period: Periods between reviews.
+
+    Returns:
+        The fill rate of each level (1 where the expected demand is 0).
+    """
+    levels = np.atleast_1d(np.asarray(level, dtype=float))
+    protection = paths[:, : lead_time + review_period].sum(axis=1)
+    lead = paths[:, :lead_time].sum(axis=1)
+    cycle_demand = paths[:, lead_time : lead_time + review_period].sum(axis=1).mean()
+    if cycle_demand <= 0:
+        return np.ones_like(levels)
+    shortage = _expected_excess(protection, levels) - _expected_excess(lead, levels)
+    return 1.0 - np.maximum(shortage, 0.0) / cycle_demand
+
+
+def fill_rate_curve(
+    paths: np.ndarray, *, lead_time: int, review_period: int, integer: bool = True
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Expected fill rate of every candidate order-up-to level.
+
+    Returns:
+        ``(levels, fill_rates, mean_cycle_demand)``: candidate levels (whole units when
+        ``integer``), their fill rates, and the expected demand of one review period.
+    """
+    protection = paths[:, : lead_time + review_period].sum(axis=1)
+    candidates = _candidate_levels(protection, integer)
+    fills = fill_rate_of_level(paths, candidates, lead_time, review_period)
+    cycle_demand = float(paths[:, lead_time : lead_time + review_period].sum(axis=1).mean())
+    return candidates, np.maximum.accumulate(fills), cycle_demand
+
+
+def allocate_system_fill_rate(
+    curves: list[tuple[np.ndarray, np.ndarray, float]], target: float
+) -> np.ndarray:
+    """Order-up-to levels that reach an aggregate fill rate with the least total stock.
+
+    The fill rate a planner measures is usually the share of all demand met from stock, over all
+    items. Spending each unit of stock where it fills the most expected demand (greedy marginal
+    analysis, the system approach of Sherbrooke 2004, *Optimal Inventory Modeling of Systems*)
+    reaches that aggregate target with much less stock than giving every item the same target:
+    fast movers get a high fill rate cheaply, slow movers a lower one.
+
+    Args:
+        curves: One :func:`fill_rate_curve` result per item.
+        target: Aggregate target fill rate in (0, 1).
+
+    Returns:
+        The order-up-to level of each item.
+    """
+    _check_target(target)
+    weights = np.array([cycle for _, _, cycle in curves])
+    total = weights.sum()
+    if total <= 0:
+        return np.zeros(len(curves))
+    ratios = []
+    for levels, fills, cycle in curves:
+        gain = np.diff(fills) * cycle
+        cost = np.maximum(np.diff(levels), 1e-12)
+        ratios.append(np.minimum.accumulate(gain / cost) if gain.size else np.zeros(0))
+
+    def allocation(threshold: float) -> tuple[np.ndarray, float]:
+        chosen = np.zeros(len(curves))
+        filled = 0.0
+        for item, ((levels, fills, cycle), ratio) in enumerate(zip(curves, ratios, strict=True)):
+            steps = int(np.sum(ratio >= threshold)) if ratio.size else 0
+            chosen[item] = levels[steps]
+            filled += cycle * fills[steps]
+        return chosen, filled / total
+
+    low, high = 1e-12, max((r.max() for r in ratios if r.size), default=1.0) * 2
+    best, reached = allocation(low)
+    if reached < target:
+        return best
+    for _ in range(60):
+        middle = np.sqrt(low * high)
+        levels, reached = allocation(middle)
+        if reached >= target:
+            low, best = middle, levels
+        else:
+            high = middle
+    return best
+
+
+def order_up_to_level(
+    paths: np.ndarray,
+    *,
+    target: float,
+    service: str = FILL_RATE,
+    lead_time: int,
+    review_period: int,
+    integer: bool = True,
+) -> float:
+    """The smallest order-up-to level that reaches the target service, from demand paths.
+
+    Args:
+        paths: ``(n_samples, lead_time + review_period)`` demand paths.
+        target: Target fill rate or cycle service level in (0, 1).
+        service: ``"fill_rate"`` or ``"cycle_service"``.
+        lead_time: Lead time in periods.
+        review_period: Review period in periods.
+        integer: Round levels up to whole units (demand counted in units).
+
+    Returns:
+        The order-up-to level ``S``.
+    """
+    _check_target(target)
+    protection = paths[:, : lead_time + review_period].sum(axis=1)
+    if service == CYCLE_SERVICE:
+        level = float(np.quantile(protection, target, method="higher"))
+        return float(np.ceil(level)) if integer else level
+    if service != FILL_RATE:
+        raise ParameterError(f"service must be 'fill_rate' or 'cycle_service'; got {service!r}.")
+    candidates = _candidate_levels(protection, integer)
+    fills = fill_rate_of_level(paths, candidates, lead_time, review_period)
+    reached = np.flatnonzero(fills >= target)
+    return float(candidates[reached[0]] if reached.size else candidates[-1])
+
+
+def reorder_point(
+    paths: np.ndarray,
+    *,
+    order_quantity: float,
+    target: float,
+    service: str = FILL_RATE,
+    lead_time: int,
+    integer: bool = True,
+) -> float:
+    """The smallest reorder point ``s`` of an (s, Q) policy reviewed every period.
+
+    Stock is ordered when the inventory position falls to ``s`` or below, so ``s`` protects the
+    demand of ``lead_time + 1`` periods; the fill rate is ``1 - (E[(D - s)^+] - E[(D - s -
+    Q)^+]) / Q`` (Silver, Pyke and Thomas 2017, ch. 7).
+
+    Args:
+        paths: ``(n_samples, lead_time + 1)`` demand paths.
+        order_quantity: The fixed order quantity ``Q`` (> 0).
+        target: Target fill rate or cycle service level in (0, 1).
+        service: ``"fill_rate"`` or ``"cycle_service"``.
+        lead_time: Lead time in periods.
+        integer: Round to whole units.
+
+    Returns:
+        The reorder point ``s``.
+    """
+    _check_target(target)
+    if order_quantity <= 0:
+        raise ParameterError(f"order_quantity must be > 0; got {order_quantity!r}.")
+    protection = paths[:, : lead_time + 1].sum(axis=1)
+    if service == CYCLE_SERVICE:
+        level = float(np.quantile(protection, target, method="higher"))
+        return float(np.ceil(level)) if integer else level
+    candidates = _candidate_levels(protection, integer)
+    shortage = _expected_excess(protection, candidates) - _expected_excess(
+        protection, candidates + order_quantity
+    )
+    fills = 1.0 - shortage / order_quantity
+    reached = np.flatnonzero(fills >= target)
+    return float(candidates[reached[0]] if reached.size else candidates[-1])
+
+
+def normal_order_up_to_level(
+    mean: float, std: float, *, target: float, lead_time: int, review_period: int
+) -> float:
+    """The textbook normal-approximation order-up-to level for a target fill rate.
+
+    ``S = mu (L + R) + k sigma sqrt(L + R)`` with ``k`` solving ``sigma sqrt(L + R) G(k) =
+    (1 - target) mu R``, ``G`` the standard normal loss function (Silver, Pyke and Thomas 2017,
+    ch. 6).
+
+    Args:
+        mean: Expected demand per period.
+        std: Standard deviation of one period's forecast error.
+        target: Target fill rate in (0, 1).
+        lead_time: Lead time in periods.
+        review_period: Review period in periods.
+
+    Returns:
+        The order-up-to level (not rounded).
+    """
+    _check_target(target)
+    protection = lead_time + review_period
+    if mean <= 0:
+        return 0.0
+    spread = max(std, 1e-9) * np.sqrt(protection)
+    wanted = (1 - target) * mean * review_period / spread
+
+    def loss_gap(k: float) -> float:
+        return float(stats.norm.pdf(k) - k * stats.norm.sf(k)) - wanted
+
+    k = optimize.brentq(loss_gap, -10.0, 10.0) if loss_gap(-10.0) > 0 > loss_gap(10.0) else -10.0
+    return float(max(mean * protection + k * spread, 0.0))
+
+
+def economic_order_quantity(
+    demand_per_period: float, ordering_cost: float, holding_cost_per_period: float
+) -> float:
+    """The economic order quantity ``sqrt(2 D K / h)`` (Harris 1913).
+
+    Args:
+        demand_per_period: Expected demand per period (units).
+        ordering_cost: Fixed cost of one order.
+        holding_cost_per_period: Cost of holding one unit for one period.
+
+    Returns:
+        The order quantity minimising ordering plus holding cost.
+
+    Example:
+        >>> economic_order_quantity(100, 50, 1)
+        100.0
+    """
+    if demand_per_period < 0 or ordering_cost < 0 or holding_cost_per_period <= 0:
+        raise ParameterError(
+            "economic_order_quantity needs demand >= 0, ordering cost >= 0 and holding cost > 0; "
+            f"got {demand_per_period!r}, {ordering_cost!r}, {holding_cost_per_period!r}."
+        )
+    return float(np.sqrt(2 * demand_per_period * ordering_cost / holding_cost_per_period))
