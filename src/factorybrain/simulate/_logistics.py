@@ -16,24 +16,24 @@ from factorybrain.simulate._maintenance import DAY
 from factorybrain.simulate._world import World
 
 CLAIM_TEXTS = {
-    "supplier_lot": (
+    "noise": (
         "Pump became very loud after {weeks} weeks, grinding noise from the motor end.",
         "Customer reports rattling noise and the pump finally seized. Bearing feels rough.",
         "Noisy operation, whining sound increasing over time; unit stopped after {weeks} weeks.",
         "Lautes Laufgeräusch, Lager defekt? Pumpe blockiert nach {weeks} Wochen.",
     ),
-    "degraded_machine": (
+    "vibration": (
         "Strong vibration at full speed, pipes shaking. Installed {weeks} weeks ago.",
         "Pump vibrates and hums, customer says it got worse every week.",
         "Vibration and noise, shaft seems to wobble when running.",
     ),
-    "process_out_of_window": (
+    "leak": (
         "Water dripping from the pump body near the shaft after {weeks} weeks.",
         "Leak at shaft seal, small puddle under the pump every morning.",
         "Pumpe undicht an der Welle, Wasser tritt aus.",
         "Leaking, seal area wet. Replaced once by installer, leaks again.",
     ),
-    "none": (
+    "electrical": (
         "Pump does not start, no sound when powered.",
         "Motor hums but does not turn, capacitor suspected.",
         "Display dead after thunderstorm, unit not working.",
@@ -230,7 +230,7 @@ def plan_claims(
         if reported >= minutes:
             continue
         customer = int(sales.order_customer[sales.unit_order[i]])
-        texts = CLAIM_TEXTS[candidate["cause"]]
+        texts = CLAIM_TEXTS[candidate["mode"]]
         text = texts[int(rng.integers(len(texts)))].format(
             weeks=max(1, (failed - installed) // (7 * DAY))
         )

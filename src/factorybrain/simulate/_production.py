@@ -41,6 +41,7 @@ MINOR_STOP_REASONS = (
 FIELD_LIFE = {
     "none": (1.3, 20000.0),
     "supplier_lot": (2.5, 300.0),
+    "supplier_lot_seal": (2.0, 260.0),
     "degraded_machine": (2.0, 420.0),
     "process_out_of_window": (2.0, 350.0),
 }
@@ -56,7 +57,8 @@ class LotPlan:
     receipt: np.ndarray
     batch: np.ndarray
     vendor_lot: list[str]
-    bad: set[int]
+    #: bad lots and what is wrong with them: ``bearing`` (noisy, seizes) or ``seal`` (leaks)
+    bad: dict[int, str]
     by_material: dict[int, np.ndarray] = field(default_factory=dict)
 
     def active(self, material: int, minute: int) -> int:
@@ -127,13 +129,17 @@ def plan_lots(world: World, grid: TimeGrid, seed: int) -> LotPlan:
     material_arr = np.array(materials, dtype=np.int32)
     receipt_arr = np.array(receipts, dtype=np.int64)
     batch = 3_100_000 + np.arange(material_arr.size) * 7 + rng.integers(0, 5, material_arr.size)
-    plan = LotPlan(material_arr, receipt_arr, batch, vendor_lots, set())
+    plan = LotPlan(material_arr, receipt_arr, batch, vendor_lots, {})
     for material in world.materials:
         lots = np.flatnonzero(material_arr == material.index)
         if lots.size:
             plan.by_material[material.index] = lots[np.argsort(receipt_arr[lots], kind="stable")]
-    bad_material = world.material_by_part("BRG-6204").index
-    plan.bad.add(plan.active(bad_material, int(grid.minutes * 0.28)))
+    bearing = world.material_by_part("BRG-6204").index
+    plan.bad[plan.active(bearing, int(grid.minutes * 0.28))] = "bearing"
+    seal = world.material_by_part("SEAL-MS16").index
+    seal_lot = plan.active(seal, int(grid.minutes * 0.5))
+    if seal_lot != plan.active(seal, int(grid.minutes * 0.28)):
+        plan.bad[seal_lot] = "seal"
     return plan
 
 
@@ -214,7 +220,6 @@ def simulate_line(
     products = [world.products[p] for p in line.product_indices]
     shares = np.array([p.demand_share for p in products])
     shares = shares / shares.sum()
-    bad_material = world.material_by_part("BRG-6204").index
     serial_seq = 0
     wo_seq = 0
     # a machine starts a batch only when the next machine has taken the batch before the previous
@@ -379,7 +384,6 @@ def simulate_line(
                     by_type,
                     wo_lots,
                     lots,
-                    bad_material,
                 )
                 eol_pass[in_idx] = results["pass"]
                 scrap = ~results["pass"]
@@ -460,6 +464,7 @@ def simulate_line(
             by_type,
             force,
             bad_lots,
+            lots,
             grid.minutes,
         )
         _audits(rng, out, product, done_units, serials, unit_time, health, by_type, line)
@@ -516,7 +521,6 @@ def _end_of_line(
     by_type: dict,
     wo_lots: dict[int, int],
     lots: LotPlan,
-    bad_material: int,
 ) -> dict[str, np.ndarray]:
     """End-of-line measurements of ``units`` and whether each passes."""
     n = units.size
@@ -531,7 +535,9 @@ def _end_of_line(
     z_t = (tension - product.tension_opt) / product.tension_scale
     f = force[units]
     z_f = np.where(np.isnan(f), 0.0, (f - product.force_opt) / product.force_scale)
-    bad = float(wo_lots.get(bad_material, -1) in lots.bad)
+    kinds = {lots.bad[lot] for lot in wo_lots.values() if lot in lots.bad}
+    bad = float("bearing" in kinds)
+    leaky = float("seal" in kinds)
     efficiency = (
         product.efficiency_nominal
         - 1.2 * z_t**2
@@ -544,6 +550,7 @@ def _end_of_line(
     noise = product.noise_nominal + 3.0 * d_lth + 2.0 * d_prs + 0.3 * np.abs(z_f)
     noise = noise + 3.5 * bad + rng.normal(0, 0.8, n)
     leak = rng.lognormal(0.4, 0.45, n) * (1 + 0.6 * np.maximum(np.abs(z_f) - 1.5, 0))
+    leak = leak * (1 + 1.2 * leaky)
     insulation = rng.lognormal(np.log(520), 0.3, n) * (1 - 0.6 * d_wnd)
     flow = product.regime["flow"] * efficiency / product.efficiency_nominal + rng.normal(0, 0.4, n)
     passed = (
@@ -574,6 +581,7 @@ def _latent(
     by_type: dict,
     force: np.ndarray,
     bad_lots: list[int],
+    lots: LotPlan,
     horizon: int,
 ) -> None:
     """Draw field lives of good units; keep those that can fail within the horizon."""
@@ -583,9 +591,12 @@ def _latent(
     lives = {}
     shape, scale = FIELD_LIFE["none"]
     lives["none"] = rng.weibull(shape, n) * scale
-    if bad_lots:
-        shape, scale = FIELD_LIFE["supplier_lot"]
-        lives["supplier_lot"] = rng.weibull(shape, n) * scale
+    lot_of = {}
+    for lot in bad_lots:
+        key = "supplier_lot" if lots.bad[lot] == "bearing" else "supplier_lot_seal"
+        shape, scale = FIELD_LIFE[key]
+        lives[f"lot:{lot}"] = rng.weibull(shape, n) * scale
+        lot_of[f"lot:{lot}"] = lot
     degraded_machine = np.full(n, -1)
     for code in ("LTH", "PRS"):
         machine = by_type.get(code)
@@ -609,7 +620,8 @@ def _latent(
     life_days = matrix[best, np.arange(n)]
     keep = np.flatnonzero(life_days * DAY < horizon - finish)
     for i in keep:
-        cause = names[best[i]]
+        name = names[best[i]]
+        cause = "supplier_lot" if name.startswith("lot:") else name
         out.candidates.append(
             {
                 "serial": int(serials[units[i]]),
@@ -617,11 +629,23 @@ def _latent(
                 "finish": int(finish[i]),
                 "life_minutes": int(life_days[i] * DAY),
                 "cause": cause,
-                "lot": bad_lots[0] if cause == "supplier_lot" else None,
+                "lot": lot_of.get(name),
+                "mode": _failure_mode(name, lots, lot_of),
                 "machine": int(degraded_machine[i]) if cause == "degraded_machine" else None,
                 "force_z": round(float(z_f[i]), 3) if cause == "process_out_of_window" else None,
             }
         )
+
+
+def _failure_mode(name: str, lots: LotPlan, lot_of: dict[str, int]) -> str:
+    """The symptom a customer sees for a latent cause (different causes can look alike)."""
+    if name in lot_of:
+        return "noise" if lots.bad[lot_of[name]] == "bearing" else "leak"
+    return {
+        "degraded_machine": "vibration",
+        "process_out_of_window": "leak",
+        "none": "electrical",
+    }[name]
 
 
 def _audits(

@@ -243,6 +243,14 @@ def write_truth(
         for line, a, b in historian.outages
     ]
     bad_lots = []
+    effects = {
+        "bearing": "bearing defect: +3.5 dB(A) end-of-line noise, field life Weibull shape"
+        f" {FIELD_LIFE['supplier_lot'][0]}, scale {FIELD_LIFE['supplier_lot'][1]} d"
+        " (noise, seizure)",
+        "seal": "seal faces out of flatness: leak rate x2.2 at end-of-line test, field life"
+        f" Weibull shape {FIELD_LIFE['supplier_lot_seal'][0]}, scale"
+        f" {FIELD_LIFE['supplier_lot_seal'][1]} d (leaks)",
+    }
     for lot in sorted(lots.bad):
         material = world.materials[int(lots.material[lot])]
         serials = sorted(set(collected.bad_lot_serials.get(lot, [])))
@@ -253,8 +261,8 @@ def write_truth(
                 "supplier": world.suppliers[material.supplier].canonical,
                 "vendor_lot": lots.vendor_lot[lot],
                 "erp_batch": f"{int(lots.batch[lot]):010d}",
-                "effect": "bearing defect: +3.5 dB(A) end-of-line noise and field life Weibull"
-                f" shape {FIELD_LIFE['supplier_lot'][0]}, scale {FIELD_LIFE['supplier_lot'][1]} d",
+                "defect": lots.bad[lot],
+                "effect": effects[lots.bad[lot]],
                 "serial_count": len(serials),
                 "serials": serial_text(np.array(serials, dtype=np.int64)).tolist(),
             }
@@ -271,6 +279,7 @@ def write_truth(
             "serial": serial,
             "serial_as_typed": typed,
             "cause": claim["cause"],
+            "symptom": claim["mode"],
             "failure_date": ts(claim["failed"])[:10],
             "reported": ts(claim["reported"]),
         }
@@ -290,7 +299,7 @@ def write_truth(
         cluster["serials"].append(serial)
         cluster["claim_ids"].append(claim_id)
     cause_text = {
-        "supplier_lot": "bad supplier lot of bearings",
+        "supplier_lot": "bad supplier lot",
         "degraded_machine": f"made while the machine's health index was above {DEGRADED_HEALTH}",
         "process_out_of_window": f"press-fit force more than {FORCE_WINDOW_Z} scale units from"
         " the optimum",
