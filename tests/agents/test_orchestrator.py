@@ -353,3 +353,60 @@ def test_playbook_routing_is_declared_data() -> None:
     assert playbook.agents_for("c.d") == []
     with pytest.raises(ParameterError, match="role"):
         Playbook("p", "a.b", (), approver="boss")
+
+
+def test_executing_acknowledges_the_findings_it_answered(store) -> None:
+    _seed(store)
+    orchestrator = _orchestrator(store)
+    action_id = orchestrator.run().actions[0]
+    assert orchestrator.records.count_findings(status="open") == 3
+    orchestrator.approve(action_id, actor="user:ann", role="planner")
+    assert orchestrator.records.count_findings(status="open") == 0
+    entry = orchestrator.records.audit_log(verb="finding.acknowledged")[0]
+    assert entry.details["comment"] == f"answered by action {action_id}"
+    # still-low RUL reported again the next day: known and acknowledged, so nothing new
+    again = orchestrator.run(at=T0 + timedelta(days=1))
+    assert again.actions == [] and again.findings == []
+
+
+def test_run_on_new_data_runs_the_agents_watching_what_changed(store) -> None:
+    class Watcher(Maintenance):
+        watches = ("datapoint",)
+
+    _seed(store)
+    watcher = Watcher()
+    orchestrator = _orchestrator(store, watcher, Planning(), Logistics())
+    assert orchestrator.run_on_new_data({"work_order"}).agents_run == []
+    assert orchestrator.run_on_new_data({"datapoint"}).agents_run == ["maintenance"]
+    assert watcher.runs == 1
+
+
+def test_registered_executors_and_policies_reach_every_orchestrator(store, monkeypatch) -> None:
+    from factorybrain.agents import (
+        Policy,
+        _executors,
+        _policies,
+        register_executor,
+        register_policy,
+    )
+
+    monkeypatch.setattr(_executors, "_REGISTERED", {})
+    monkeypatch.setattr(_policies, "_REGISTERED", {})
+    calls = []
+    register_executor("schedule.apply", lambda context, parameters: calls.append(parameters) or {})
+    register_policy(Policy("schedule.apply", "planner"))
+    orchestrator = Orchestrator(store, clock=lambda: T0)
+    action = orchestrator.propose(
+        Recommendation("planning", (), "schedule.apply", {"plan": "p1"}), actor="agent:planning"
+    )
+    assert action.required_role == "planner"
+    orchestrator.approve(action.id, actor="user:ann", role="planner")
+    assert calls == [{"plan": "p1"}]
+
+
+def test_proposing_for_a_finding_that_does_not_exist_is_refused(store) -> None:
+    orchestrator = _orchestrator(store)
+    with pytest.raises(ParameterError, match="fnd-ghost"):
+        orchestrator.propose(
+            Recommendation("mcp", ("fnd-ghost",), "notify", {"to": ["a"]}), actor="user:x"
+        )

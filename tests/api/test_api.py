@@ -224,3 +224,45 @@ def test_app_opens_and_closes_a_store_file(tmp_path) -> None:
     with TestClient(app) as client:
         assert client.get(f"{API}/health").json()["schema_version"] >= 1
     assert path.exists()
+
+
+ODD_VALUES = ["", "-1", "0", "x" * 300, "2026-13-45", "%00", "1e309", "null", "'; DROP TABLE asset"]
+
+
+def test_no_route_answers_5xx_to_odd_input(api) -> None:
+    """A small stand-in for schemathesis: every GET route with odd paths and query values."""
+    client, headers, orchestrator = api
+    orchestrator.run()
+    spec = client.get("/openapi.json").json()
+    checked = 0
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
+            for value in ODD_VALUES[:4] if method != "get" else ODD_VALUES:
+                url = path.replace("{", "").replace("}", "")
+                for segment in ("external_id", "finding_id", "action_id", "recommendation_id"):
+                    url = url.replace(segment, value or "x")
+                response = client.request(
+                    method.upper(),
+                    url,
+                    headers=headers["admin"],
+                    params={name: value for name in names},
+                    json={"comment": value, "status": value, "action_type": value},
+                )
+                assert response.status_code < 500, (method, url, value, response.text)
+                checked += 1
+    assert checked > 300
+    assert client.get(f"{API}/assets", headers=headers["viewer"]).status_code == 200
+
+
+def test_status_summarises_the_inbox(api) -> None:
+    client, headers, orchestrator = api
+    orchestrator.run()
+    status = client.get(f"{API}/status", headers=headers["viewer"]).json()
+    assert status["actions_waiting_for_approval"] == 1
+    assert status["counts"]["work_order"] == 2
+    assert {f["kind"] for f in status["open_findings"]} == {
+        "maintenance.rul_low",
+        "planning.maintenance_window",
+        "logistics.spares_reorder",
+    }

@@ -35,6 +35,7 @@ from factorybrain.agents._executors import (
     create_purchase_order,
     default_executors,
     notify,
+    register_executor,
     reschedule_work_orders,
 )
 from factorybrain.agents._orchestrator import (
@@ -54,7 +55,9 @@ from factorybrain.agents._policies import (
     ROLES,
     Policy,
     PolicySet,
+    default_policies,
     has_role,
+    register_policy,
     role_rank,
 )
 from factorybrain.agents._records import AGENTS_SPACE, AgentRecords
@@ -95,6 +98,7 @@ __all__ = [
     "create_maintenance_order",
     "create_purchase_order",
     "default_executors",
+    "default_policies",
     "describe_playbooks",
     "has_role",
     "installed_agents",
@@ -102,6 +106,8 @@ __all__ = [
     "playbook_for",
     "refs",
     "register_agent",
+    "register_executor",
+    "register_policy",
     "reschedule_work_orders",
     "role_rank",
     "stable_id",

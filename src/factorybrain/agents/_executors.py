@@ -199,13 +199,28 @@ class Executors:
         return iter(sorted(self._executors))
 
 
+#: Executors other packages registered (see :func:`register_executor`).
+_REGISTERED: dict[str, Executor] = {}
+
+
+def register_executor(action_type: str, executor: Executor) -> None:
+    """Make an executor part of :func:`default_executors` in this process.
+
+    The real agents register theirs (e.g. ``schedule.apply``) when imported, so the CLI, the
+    REST API and the MCP server can execute what those agents propose. Give the action type a
+    policy with :func:`factorybrain.agents.register_policy`, or it needs an admin.
+    """
+    _REGISTERED[action_type] = executor
+
+
 def default_executors() -> Executors:
-    """The executors factorybrain ships: maintenance orders, rescheduling, purchases, notices."""
+    """The shipped executors (maintenance orders, rescheduling, purchases) plus registered ones."""
     return Executors(
         {
             "maintenance_order.create": create_maintenance_order,
             "work_order.reschedule": reschedule_work_orders,
             "purchase_order.create": create_purchase_order,
             "notify": notify,
+            **_REGISTERED,
         }
     )

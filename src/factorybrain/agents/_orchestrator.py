@@ -28,6 +28,7 @@ from factorybrain.agents._contract import (
     AuditEntry,
     Finding,
     Recommendation,
+    RecordNotFoundError,
     Step,
     stable_id,
     utc,
@@ -80,7 +81,8 @@ class Agent(Protocol):
         subscriptions: Finding kinds it can react to (globs allowed, e.g. ``quality.*``).
 
     An agent may also have ``schedule: timedelta`` to be run by
-    :meth:`Orchestrator.run_scheduled` at that interval.
+    :meth:`Orchestrator.run_scheduled` at that interval, and ``watches: tuple[str, ...]``
+    (entity types, ``"datapoint"``) to be run by :meth:`Orchestrator.run_on_new_data`.
     """
 
     name: str
@@ -101,6 +103,7 @@ class BaseAgent:
     name: str = "agent"
     subscriptions: tuple[str, ...] = ()
     schedule: timedelta | None = None
+    watches: tuple[str, ...] = ()
 
     def run(self, context: AgentContext) -> Output:
         """Return nothing; override to look at the model."""
@@ -253,6 +256,20 @@ class Orchestrator:
             last = self.records.last_audit_time(verb="agent.ran", actor=name)
             if last is None or at - last >= every:
                 due.append(name)
+        return self.run(due, at=at)
+
+    def run_on_new_data(self, changed: Iterable[str], *, at: datetime | None = None) -> RunReport:
+        """Run the agents that watch what changed (after an ingest, a stream batch...).
+
+        An agent watches with ``watches: tuple[str, ...]`` of entity types, plus
+        ``"datapoint"`` for new sensor data.
+        """
+        touched = set(changed)
+        due = [
+            name
+            for name, agent in self.agents.items()
+            if touched & set(getattr(agent, "watches", ()) or ())
+        ]
         return self.run(due, at=at)
 
     def submit(
@@ -510,6 +527,24 @@ class Orchestrator:
                 f"for action type(s) {missing}; known: {list(self.executors)}"
             )
 
+    def _acknowledge(
+        self, recommendation: Recommendation, action_id: str, actor: str, at: datetime
+    ) -> None:
+        """Mark the open findings an executed action answered as acknowledged."""
+        for finding_id in recommendation.finding_ids:
+            try:
+                finding = self.records.finding(finding_id)
+            except RecordNotFoundError:
+                continue
+            if finding.status == "open":
+                self.records.set_finding_status(
+                    finding_id,
+                    "acknowledged",
+                    actor=actor,
+                    at=at,
+                    comment=f"answered by action {action_id}",
+                )
+
     # -- people's decisions -----------------------------------------------------------------------
     def propose(
         self, recommendation: Recommendation, *, actor: str, at: datetime | None = None
@@ -521,6 +556,14 @@ class Orchestrator:
         """
         at = utc(at) or self.now()
         self._check_executable(recommendation)
+        for finding_id in recommendation.finding_ids:
+            try:
+                self.records.finding(finding_id)
+            except RecordNotFoundError:
+                raise ParameterError(
+                    f"the proposed {recommendation.action_type} answers finding {finding_id!r}, "
+                    "which does not exist"
+                ) from None
         saved, _ = self.records.save_recommendation(recommendation, at=at)
         action, _ = self.records.propose(
             saved, required_role=self.policies.approver(saved), actor=actor, at=at
@@ -596,9 +639,11 @@ class Orchestrator:
                     results.append(
                         {"step": index, "action_type": step.action_type, "changed": changed}
                     )
-                return self.records.transition(
+                done = self.records.transition(
                     action_id, "executed", actor=actor, at=at, result={"steps": results}
                 )
+                self._acknowledge(recommendation, action_id, actor, at)
+                return done
         except Exception as error:  # any failing step fails the whole action, recorded
             failed_step = len(results)
             return self.records.transition(

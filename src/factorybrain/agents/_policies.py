@@ -69,22 +69,38 @@ DEFAULT_POLICIES: tuple[Policy, ...] = (
 )
 
 
+#: Policies other packages registered (see :func:`register_policy`).
+_REGISTERED: dict[str, Policy] = {}
+
+
+def register_policy(policy: Policy) -> None:
+    """Add or replace the default policy of one action type in this process."""
+    _REGISTERED[policy.action_type] = policy
+
+
+def default_policies() -> tuple[Policy, ...]:
+    """:data:`DEFAULT_POLICIES`, with registered policies replacing or adding to them."""
+    merged = {p.action_type: p for p in DEFAULT_POLICIES}
+    merged.update(_REGISTERED)
+    return tuple(merged.values())
+
+
 class PolicySet:
     """The policies in force, looked up by action type.
 
     Args:
-        policies: One policy per action type.
+        policies: One policy per action type; :func:`default_policies` when None.
         default: Policy of an action type no policy names (admin approval, no auto-execution).
     """
 
     def __init__(
         self,
-        policies: Iterable[Policy] = DEFAULT_POLICIES,
+        policies: Iterable[Policy] | None = None,
         *,
         default: Policy | None = None,
     ) -> None:
         self._by_type: dict[str, Policy] = {}
-        for policy in policies:
+        for policy in default_policies() if policies is None else policies:
             if policy.action_type in self._by_type:
                 raise ParameterError(f"two policies for action type {policy.action_type!r}")
             self._by_type[policy.action_type] = policy
