@@ -162,6 +162,23 @@ def _minor_stops(rng: np.random.Generator, idle: np.ndarray) -> tuple[np.ndarray
     return minor, reasons
 
 
+def _machine_calendar(
+    rng: np.random.Generator, machine: int, shift: np.ndarray, maintenance: MaintenancePlan
+) -> tuple[np.ndarray, np.ndarray]:
+    """A machine's minutes before production: off shift, idle, down, and where minor stops fall.
+
+    Returns:
+        The state code of every minute and the minor-stop reason of every minute (-1: none).
+    """
+    minutes = shift.size
+    state = np.where(shift, IDLE, OFF).astype(np.int8)
+    code = {"waiting": WAITING_SPARE, "breakdown": BREAKDOWN, "pm": PLANNED_MAINTENANCE}
+    for start, stop, kind in maintenance.down_intervals(machine):
+        state[max(start, 0) : max(min(stop, minutes), 0)] = code[kind]
+    minor, reasons = _minor_stops(rng, state == IDLE)
+    return state, np.where(minor, reasons, -1).astype(np.int8)
+
+
 def simulate_line(
     line_index: int,
     world: World,
@@ -196,14 +213,8 @@ def simulate_line(
     op_of_minute: dict[int, np.ndarray] = {}
     for machine in machines:
         mi = machine.index
-        s = np.where(shift, IDLE, OFF).astype(np.int8)
-        for start, stop, kind in maintenance.down_intervals(mi):
-            code = {"waiting": WAITING_SPARE, "breakdown": BREAKDOWN, "pm": PLANNED_MAINTENANCE}
-            s[max(start, 0) : max(min(stop, minutes), 0)] = code[kind]
-        minor, reasons = _minor_stops(rng, s == IDLE)
-        avail_pos[mi] = np.flatnonzero((s == IDLE) & ~minor)
-        state[mi] = s
-        out.minor_reasons[mi] = np.where(minor, reasons, -1).astype(np.int8)
+        state[mi], out.minor_reasons[mi] = _machine_calendar(rng, mi, shift, maintenance)
+        avail_pos[mi] = np.flatnonzero((state[mi] == IDLE) & (out.minor_reasons[mi] < 0))
         health[mi] = maintenance.health(mi, minutes)
         op_of_minute[mi] = np.full(minutes, -1, dtype=np.int32)
 
@@ -326,11 +337,8 @@ def simulate_line(
                 serial_seq += qty
                 created = np.where(finished_mask, times, -1)
             params: dict[str, tuple[float, float, str]] = {}
-            scrap = np.zeros(in_idx.size, dtype=bool)
-            if machine.type_code == "EOL":
-                scrap = ~eol_pass[in_idx]  # decided below, after the results
-            else:
-                scrap = rng.random(in_idx.size) < 0.002 + 0.06 * d_units**2
+            # worn machines scrap more; the tester scraps what fails its test (decided below)
+            scrap = rng.random(in_idx.size) < 0.002 + 0.06 * d_units**2
             if machine.type_code == "LTH":
                 params["spindle_speed_rpm"] = (
                     product.regime["rpm"],
@@ -483,31 +491,51 @@ def simulate_line(
         out.setpoints[mi] = setpoint_values[op_of_minute[mi]]
         out.products[mi] = product_values[op_of_minute[mi]]
         out.states[mi] = s
-        in_shift = shift
-        planned = int((shift & (s != PLANNED_MAINTENANCE)).sum())
-        running = int((s == RUNNING).sum())
-        availability = running / planned if planned else 0.0
-        performance = ideal_minutes[mi] / running if running else 0.0
-        quality = good[mi] / processed[mi] if processed[mi] else 0.0
-        out.oee[mi] = {
-            "planned_minutes": planned,
-            "running_minutes": running,
-            "setup_minutes": int((s == SETUP).sum()),
-            "minor_stop_minutes": int((s == MINOR_STOP).sum()),
-            "breakdown_minutes": int((in_shift & (s == BREAKDOWN)).sum()),
-            "waiting_spare_minutes": int((in_shift & (s == WAITING_SPARE)).sum()),
-            "idle_minutes": int((s == IDLE).sum()),
-            "units_processed": processed[mi],
-            "units_good": good[mi],
-            "ideal_minutes": round(ideal_minutes[mi], 3),
-            "availability": round(availability, 6),
-            "performance": round(performance, 6),
-            "quality": round(quality, 6),
-            "oee": round(availability * performance * quality, 6),
-        }
+        out.oee[mi] = true_oee(s, shift, processed[mi], good[mi], ideal_minutes[mi])
     out.health = health
     _open_orders(rng, out, line, products, shares, wo_seq, machine_free, minutes)
     return out
+
+
+def true_oee(
+    state: np.ndarray, shift: np.ndarray, processed: int, good: int, ideal_minutes: float
+) -> dict[str, float]:
+    """OEE of one machine after ISO 22400, with the time losses behind it.
+
+    Planned busy time is the shift time less planned maintenance; changeovers, minor stops,
+    breakdowns, waiting for parts and starvation are availability losses.
+
+    Args:
+        state: The machine's state code for every minute.
+        shift: Whether each minute is inside a planned shift.
+        processed: Units the machine processed.
+        good: Units that passed the machine's operation.
+        ideal_minutes: Units processed times their ideal cycle times.
+
+    Returns:
+        Minutes per state, counts, availability, performance, quality and OEE.
+    """
+    planned = int((shift & (state != PLANNED_MAINTENANCE)).sum())
+    running = int((state == RUNNING).sum())
+    availability = running / planned if planned else 0.0
+    performance = ideal_minutes / running if running else 0.0
+    quality = good / processed if processed else 0.0
+    return {
+        "planned_minutes": planned,
+        "running_minutes": running,
+        "setup_minutes": int((state == SETUP).sum()),
+        "minor_stop_minutes": int((state == MINOR_STOP).sum()),
+        "breakdown_minutes": int((shift & (state == BREAKDOWN)).sum()),
+        "waiting_spare_minutes": int((shift & (state == WAITING_SPARE)).sum()),
+        "idle_minutes": int((state == IDLE).sum()),
+        "units_processed": processed,
+        "units_good": good,
+        "ideal_minutes": round(ideal_minutes, 3),
+        "availability": round(availability, 6),
+        "performance": round(performance, 6),
+        "quality": round(quality, 6),
+        "oee": round(availability * performance * quality, 6),
+    }
 
 
 def _end_of_line(
