@@ -167,8 +167,9 @@ def plan_maintenance(world: World, grid: TimeGrid, seed: int) -> MaintenancePlan
         while True:
             ttf = int(rng.weibull(2.0) * mtype.ttf_scale_days * DAY)
             window = int(rng.uniform(5.0, 10.0) * DAY)
-            # a defect always has its whole window to show before the failure
-            f = max(s + ttf, max(s, 0) + window + 2 * DAY)
+            # a defect always has its whole window to show before the failure, and every machine
+            # shows at least twelve healthy days before its first defect
+            f = max(s + ttf, max(s, 0) + window + (12 * DAY if s < 0 else 2 * DAY))
             onset = f - window
             if mi == forced and f > end - 6 * DAY and s < end - 6 * DAY:
                 onset = end - int(rng.uniform(2.5, 3.5) * DAY)
