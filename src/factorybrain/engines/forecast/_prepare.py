@@ -13,6 +13,7 @@ Every series ends at the table's last period, so all forecasts start at the same
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,7 +101,11 @@ def _infer_index(ds: pd.Series, freq: str | None) -> PeriodIndex:
         )
     if freq is None:
         unique = pd.DatetimeIndex(np.sort(ds.unique()))
-        freq = pd.infer_freq(unique) if unique.size >= 3 else None
+        with warnings.catch_warnings():
+            # pandas 3 announces that infer_freq will return an offset; either form works here.
+            warnings.simplefilter("ignore")
+            inferred = pd.infer_freq(unique) if unique.size >= 3 else None
+        freq = getattr(inferred, "freqstr", inferred)
         if freq is None:
             raise ParameterError(
                 "Cannot infer the period frequency of column 'ds' (too few or irregular "

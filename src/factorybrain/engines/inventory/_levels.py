@@ -84,6 +84,21 @@ def fill_rate_curve(
     return candidates, np.maximum.accumulate(fills), cycle_demand
 
 
+def _upper_hull(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices of the upper concave envelope of points sorted by ``x`` (monotone chain)."""
+    keep: list[int] = []
+    for index in range(x.size):
+        while len(keep) >= 2:
+            a, b = keep[-2], keep[-1]
+            cross = (x[b] - x[a]) * (y[index] - y[a]) - (y[b] - y[a]) * (x[index] - x[a])
+            if cross >= 0:
+                keep.pop()
+            else:
+                break
+        keep.append(index)
+    return x[keep], y[keep]
+
+
 def allocate_system_fill_rate(
     curves: list[tuple[np.ndarray, np.ndarray, float]], target: float
 ) -> np.ndarray:
@@ -107,19 +122,18 @@ def allocate_system_fill_rate(
     total = weights.sum()
     if total <= 0:
         return np.zeros(len(curves))
-    ratios = []
-    for levels, fills, cycle in curves:
-        gain = np.diff(fills) * cycle
-        cost = np.maximum(np.diff(levels), 1e-12)
-        ratios.append(np.minimum.accumulate(gain / cost) if gain.size else np.zeros(0))
+    # Filled demand is S-shaped in the level (the first units barely help a fast mover), so the
+    # marginal analysis runs on each item's upper concave envelope of (level, filled demand).
+    hulls = [_upper_hull(levels, fills * cycle) for levels, fills, cycle in curves]
+    ratios = [np.diff(filled) / np.maximum(np.diff(levels), 1e-12) for levels, filled in hulls]
 
     def allocation(threshold: float) -> tuple[np.ndarray, float]:
         chosen = np.zeros(len(curves))
         filled = 0.0
-        for item, ((levels, fills, cycle), ratio) in enumerate(zip(curves, ratios, strict=True)):
+        for item, ((levels, demand_filled), ratio) in enumerate(zip(hulls, ratios, strict=True)):
             steps = int(np.sum(ratio >= threshold)) if ratio.size else 0
             chosen[item] = levels[steps]
-            filled += cycle * fills[steps]
+            filled += demand_filled[steps]
         return chosen, filled / total
 
     low, high = 1e-12, max((r.max() for r in ratios if r.size), default=1.0) * 2
@@ -182,9 +196,12 @@ def reorder_point(
 ) -> float:
     """The smallest reorder point ``s`` of an (s, Q) policy reviewed every period.
 
-    Stock is ordered when the inventory position falls to ``s`` or below, so ``s`` protects the
-    demand of ``lead_time + 1`` periods; the fill rate is ``1 - (E[(D - s)^+] - E[(D - s -
-    Q)^+]) / Q`` (Silver, Pyke and Thomas 2017, ch. 7).
+    Stock is ordered (in multiples of ``Q``) when the inventory position falls to ``s`` or below,
+    so after ordering the position ``IP`` lies in ``s + 1 ... s + Q``, taken as uniform. The stock
+    on hand for the demand of the period the order covers last is ``IP`` minus ``lead_time``
+    periods of demand, so the expected shortage per period is the mean over ``IP`` of
+    ``E[(D_{L+1} - IP)^+] - E[(D_L - IP)^+]`` and the fill rate is one minus that over the mean
+    demand per period (Silver, Pyke and Thomas 2017, ch. 7, in discrete periods).
 
     Args:
         paths: ``(n_samples, lead_time + 1)`` demand paths.
@@ -204,11 +221,19 @@ def reorder_point(
     if service == CYCLE_SERVICE:
         level = float(np.quantile(protection, target, method="higher"))
         return float(np.ceil(level)) if integer else level
-    candidates = _candidate_levels(protection, integer)
-    shortage = _expected_excess(protection, candidates) - _expected_excess(
-        protection, candidates + order_quantity
+    lead = paths[:, :lead_time].sum(axis=1)
+    period_demand = float(paths[:, lead_time].mean())
+    if period_demand <= 0:
+        return 0.0
+    candidates = _candidate_levels(protection, integer) - (order_quantity if integer else 0)
+    steps = (
+        np.arange(1, int(round(order_quantity)) + 1, dtype=float)
+        if integer
+        else np.linspace(order_quantity / 50, order_quantity, 50)
     )
-    fills = 1.0 - shortage / order_quantity
+    positions = (candidates[:, None] + steps[None, :]).ravel()
+    shortage = _expected_excess(protection, positions) - _expected_excess(lead, positions)
+    fills = 1.0 - shortage.reshape(candidates.size, steps.size).mean(axis=1) / period_demand
     reached = np.flatnonzero(fills >= target)
     return float(candidates[reached[0]] if reached.size else candidates[-1])
 
