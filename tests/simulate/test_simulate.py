@@ -250,6 +250,9 @@ def test_every_export_is_documented(plant: tuple[Path, PlantSummary]) -> None:
     db = _mes(plant[0])
     for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
         assert f"`{table}`" in docs, table
+    truth = json.loads((plant[0] / "truth.json").read_text())
+    for key in truth:
+        assert f"`{key}`" in docs, key
 
 
 def test_planted_sensor_faults_are_in_the_history(plant: tuple[Path, PlantSummary]) -> None:
