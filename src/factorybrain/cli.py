@@ -76,6 +76,20 @@ def _frame_table(frame: Any, title: str | None = None) -> Table:
     return table
 
 
+def _row_progress(*, quiet: bool) -> Progress:
+    """A progress display counting rows, on stderr, shown only on a terminal."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f} rows"),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+        disable=quiet or not errors.is_terminal,
+    )
+
+
 # -- init --------------------------------------------------------------------------------------
 @app.command()
 @friendly_errors
@@ -112,16 +126,7 @@ def ingest(
     failed = False
     with _open(db, migrate=True) as store:
         for source in sources:
-            with Progress(
-                SpinnerColumn(),
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                TextColumn("{task.completed:,.0f} rows"),
-                TimeElapsedColumn(),
-                console=errors,
-                transient=True,
-                disable=as_json or not errors.is_terminal,
-            ) as progress:
+            with _row_progress(quiet=as_json) as progress:
                 task = progress.add_task(f"ingest {source.name}", total=None)
                 try:
                     report = ingest_file(
@@ -198,16 +203,7 @@ def load_with_progress(
     """Load a plant manifest with one progress bar per file."""
     from factorybrain.connectors import load_plant
 
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,.0f} rows"),
-        TimeElapsedColumn(),
-        console=errors,
-        transient=True,
-        disable=quiet or not errors.is_terminal,
-    ) as progress:
+    with _row_progress(quiet=quiet) as progress:
 
         def on_file(entry: Any) -> Any:
             task = progress.add_task(f"ingest {entry.file.name}", total=None)

@@ -273,16 +273,9 @@ class DuckDBStore(Store):
                 """,
                 {"space": space, "source": source, "now": now},
             ).fetchall()
-            return self._con.sql(
-                """
-                SELECT t.external_id, t.series_id, t.unit, t.source_unit
-                FROM time_series t SEMI JOIN _wanted w ON t.external_id = w.external_id
-                WHERE t.space = $space
-                """,
-                params={"space": space},
-            ).to_arrow_table()
         finally:
             self._con.unregister("_wanted")
+        return self.series_by_external_id(space, external_ids)
 
     def series_extents(self, series_ids: Sequence[int]) -> pa.Table:
         """Return (series_id, first_ts, last_ts, points) of the given series."""
