@@ -274,3 +274,10 @@ def test_planted_sensor_faults_are_in_the_history(plant: tuple[Path, PlantSummar
             assert inside.nunique() <= 1, fault
         kinds.add(fault["kind"])
     assert {"gap", "stuck"} <= kinds
+
+
+def test_out_must_be_a_folder(tmp_path: Path) -> None:
+    target = tmp_path / "plant.txt"
+    target.write_text("not a folder")
+    with pytest.raises(ParameterError, match="out"):
+        simulate_plant(target, days=1, machines=1)

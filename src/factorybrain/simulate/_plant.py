@@ -113,6 +113,10 @@ def simulate_plant(
     began = time.perf_counter()
     report = progress or (lambda stage, fraction: None)
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ParameterError(
+            f"The 'out' parameter of simulate_plant must be a folder. Got the file {out} instead."
+        )
     out.mkdir(parents=True, exist_ok=True)
     for folder in SILO_FOLDERS:
         (out / folder).mkdir(exist_ok=True)
