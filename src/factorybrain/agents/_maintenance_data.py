@@ -1,0 +1,279 @@
+"""What the maintenance agent reads from the factory model: assets, their sensors, regimes, resets.
+
+A historian names its tags ``<device>.<signal>`` (the part before the first ``.`` is the device):
+every device becomes one asset with its signals as columns. A device is linked to model
+equipment by an approved annotation when one exists; otherwise by its own data, by comparing
+when the device's running signal is on with the running states the MES recorded per machine
+(no name lists, no naming rules). A linked device gets its operating regime (the product on the
+machine) from the MES operations and its resets (repairs and planned maintenance, after which
+wear starts again) from long down states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from factorybrain.store import Store
+
+#: A machine down at least this long was repaired or maintained: its wear starts again.
+RESET_DOWN = timedelta(hours=2)
+#: Least share of agreeing minutes for a device to be linked to an MES machine by its data.
+LINK_AGREEMENT = 0.6
+
+
+@dataclass
+class AssetData:
+    """One asset's sensor history as a table, with what the model knows around it.
+
+    Attributes:
+        device: The historian device (tag prefix), e.g. ``L3_PRS03``.
+        frame: One row per timestamp, one column per analog signal (SI units as stored).
+        running: Per row, whether the machine was producing (its step/state signal, else True).
+        regime: Per row, the operating regime key (the product being made), or None.
+        equipment: The linked model equipment ``(space, external_id)``, or None.
+        link_method: ``annotation``, ``running_states`` or ``none``.
+        link_confidence: How sure the link is, in [0, 1].
+        asset_class: The linked equipment's class, else the device's set of signals.
+        resets: Ends of long downs (repairs, maintenance), ascending; the first row counts too.
+        series: Historian external id of each column.
+    """
+
+    device: str
+    frame: pd.DataFrame
+    running: np.ndarray
+    regime: np.ndarray
+    equipment: tuple[str, str] | None = None
+    link_method: str = "none"
+    link_confidence: float = 0.0
+    asset_class: str = ""
+    resets: list[pd.Timestamp] = field(default_factory=list)
+    series: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def asset_id(self) -> str:
+        """The id findings use: the linked equipment's external id, else the device."""
+        return self.equipment[1] if self.equipment else self.device
+
+
+def historian_series(store: Store, space: str = "historian") -> pd.DataFrame:
+    """Series of ``space`` with their device (tag prefix) and signal name."""
+    frame = store.query(
+        "SELECT external_id, series_id, is_step, value_type, unit FROM time_series "
+        "WHERE space = ? AND series_id IS NOT NULL ORDER BY external_id",
+        [space],
+    )
+    split = frame["external_id"].str.split(".", n=1, expand=True)
+    frame = frame[split[1].notna()].copy()
+    frame["device"] = split[0]
+    frame["signal"] = split[1]
+    frame["is_state"] = frame["is_step"].fillna(False).astype(bool) | (
+        frame["value_type"].isin(["state", "bool"])
+    )
+    return frame
+
+
+def _device_frame(
+    store: Store, series: pd.DataFrame, start: datetime | None, end: datetime | None
+) -> pd.DataFrame:
+    columns = ", ".join(
+        f'max(value) FILTER (WHERE series_id = {int(row.series_id)}) AS "{row.signal}"'
+        for row in series.itertuples()
+    )
+    ids = ", ".join(str(int(s)) for s in series["series_id"])
+    where = [f"series_id IN ({ids})"]
+    parameters: list[object] = []
+    if start is not None:
+        where.append("ts >= ?")
+        parameters.append(start)
+    if end is not None:
+        where.append("ts < ?")
+        parameters.append(end)
+    frame = store.query(
+        f"SELECT ts, {columns} FROM datapoint WHERE {' AND '.join(where)} GROUP BY ts ORDER BY ts",
+        parameters,
+    )
+    return frame.set_index("ts")
+
+
+def _annotation_links(store: Store) -> dict[str, tuple[str, str, float]]:
+    try:
+        frame = store.query(
+            "SELECT source_identifier, target_space, target_external_id, confidence "
+            "FROM annotation WHERE status = 'approved' AND target_type IN ('asset', 'equipment')"
+        )
+    except Exception:  # a store without annotations: nothing is linked by people
+        return {}
+    links: dict[str, tuple[str, str, float]] = {}
+    for row in frame.itertuples():
+        key = str(row.source_identifier).split(".", 1)[0]
+        confidence = float(row.confidence) if pd.notna(row.confidence) else 1.0
+        links[key] = (str(row.target_space), str(row.target_external_id), confidence)
+    return links
+
+
+def _state_events(store: Store) -> pd.DataFrame:
+    return store.query(
+        "SELECT space, asset, state, start_time, end_time FROM event "
+        "WHERE event_type = 'state' AND asset IS NOT NULL ORDER BY asset, start_time"
+    )
+
+
+def _interval_mask(index: pd.DatetimeIndex, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Rows of ``index`` inside any ``[start, end)`` interval (intervals may overlap)."""
+    stamps = index.values
+    delta = np.zeros(len(stamps) + 1, dtype=np.int64)
+    np.add.at(delta, np.searchsorted(stamps, starts), 1)
+    np.add.at(delta, np.searchsorted(stamps, ends), -1)
+    return np.cumsum(delta)[:-1] > 0
+
+
+def _link_by_states(
+    running: np.ndarray, index: pd.DatetimeIndex, events: pd.DataFrame
+) -> tuple[tuple[str, str] | None, float]:
+    """The MES machine whose running states agree best with the device's running signal."""
+    best: tuple[tuple[str, str] | None, float] = (None, 0.0)
+    if events.empty or not running.any():
+        return best
+    running_events = events[events["state"] == "running"]
+    last = index.max()
+    for (space, asset), group in running_events.groupby(["space", "asset"], sort=True):
+        ends = group["end_time"].fillna(last).to_numpy("datetime64[ns]")
+        mask = _interval_mask(index, group["start_time"].to_numpy("datetime64[ns]"), ends)
+        union = np.count_nonzero(mask | running)
+        agreement = np.count_nonzero(mask & running) / union if union else 0.0
+        if agreement > best[1]:
+            best = ((str(space), str(asset)), agreement)
+    if best[1] < LINK_AGREEMENT:
+        return None, best[1]
+    return best
+
+
+def _regimes(store: Store, equipment: tuple[str, str], index: pd.DatetimeIndex) -> np.ndarray:
+    """Product being made on the equipment at each row (None outside operations)."""
+    operations = store.query(
+        "SELECT o.start_time, o.end_time, coalesce(w.product, o.work_order) AS product "
+        "FROM operation o LEFT JOIN work_order w "
+        "ON w.external_id = o.work_order AND w.space = o.space "
+        "WHERE o.equipment = ? AND o.space = ? AND o.start_time IS NOT NULL ORDER BY o.start_time",
+        [equipment[1], equipment[0]],
+    )
+    regime = np.full(len(index), None, dtype=object)
+    if operations.empty:
+        return regime
+    last = index.max() + pd.Timedelta(minutes=1)
+    stamps = index.values
+    for row in operations.itertuples():
+        end = row.end_time if pd.notna(row.end_time) else last
+        lo, hi = np.searchsorted(stamps, [np.datetime64(row.start_time), np.datetime64(end)])
+        regime[lo:hi] = row.product
+    return regime
+
+
+def _resets(events: pd.DataFrame, equipment: tuple[str, str], first: pd.Timestamp) -> list:
+    """Ends of down periods of at least :data:`RESET_DOWN` (consecutive downs merged)."""
+    mine = events[(events["space"] == equipment[0]) & (events["asset"] == equipment[1])]
+    resets = [first]
+    down_start = down_end = None
+    for row in mine.itertuples():
+        if row.state == "down" and pd.notna(row.end_time):
+            if down_start is None or row.start_time > down_end + pd.Timedelta(minutes=1):
+                if down_start is not None and down_end - down_start >= RESET_DOWN:
+                    resets.append(pd.Timestamp(down_end))
+                down_start = row.start_time
+            down_end = row.end_time if down_end is None else max(down_end, row.end_time)
+        elif row.state == "running" and down_start is not None:
+            if down_end - down_start >= RESET_DOWN:
+                resets.append(pd.Timestamp(down_end))
+            down_start = down_end = None
+    if down_start is not None and down_end - down_start >= RESET_DOWN:
+        resets.append(pd.Timestamp(down_end))
+    return sorted(set(resets))
+
+
+def load_assets(
+    store: Store,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    space: str = "historian",
+    devices: Sequence[str] | None = None,
+) -> list[AssetData]:
+    """Read every historian device of the store as an asset with its context.
+
+    Args:
+        store: The factory store.
+        start: First timestamp to read (inclusive); None for the beginning.
+        end: Last timestamp to read (exclusive); None for the end.
+        space: Space of the historian's time series.
+        devices: Only these devices (tag prefixes); None for all.
+
+    Returns:
+        One :class:`AssetData` per device that has at least one analog signal.
+    """
+    series = historian_series(store, space)
+    annotations = _annotation_links(store)
+    events = _state_events(store)
+    equipment_classes = store.query(
+        "SELECT space, external_id, asset_class FROM asset WHERE level = 'equipment'"
+    )
+    classes = {
+        (str(r.space), str(r.external_id)): str(r.asset_class)
+        for r in equipment_classes.itertuples()
+        if pd.notna(r.asset_class)
+    }
+    assets = []
+    for device, group in series.groupby("device", sort=True):
+        if devices is not None and device not in devices:
+            continue
+        analog = group[~group["is_state"]]
+        if analog.empty:
+            continue
+        frame = _device_frame(store, group, start, end)
+        if frame.empty:
+            continue
+        frame.index = pd.DatetimeIndex(frame.index)
+        state = group[group["is_state"]]
+        if len(state):
+            values = frame[state["signal"]].to_numpy(dtype=float)
+            running = np.nan_to_num(np.nanmax(values, axis=1), nan=0.0) > 0.5
+        else:
+            running = np.ones(len(frame), dtype=bool)
+        analog_frame = frame[list(analog["signal"])].astype(float)
+        equipment, method, confidence = None, "none", 0.0
+        if device in annotations:
+            target_space, target_id, confidence = annotations[device]
+            equipment, method = (target_space, target_id), "annotation"
+        else:
+            equipment, confidence = _link_by_states(running, frame.index, events)
+            method = "running_states" if equipment else "none"
+        regime = np.full(len(frame), None, dtype=object)
+        resets = [frame.index[0]]
+        if equipment is not None:
+            regime = _regimes(store, equipment, frame.index)
+            resets = _resets(events, equipment, frame.index[0])
+        asset_class = classes.get(equipment, "") if equipment else ""
+        if not asset_class:
+            asset_class = "+".join(sorted(analog["signal"]))
+        assets.append(
+            AssetData(
+                device=str(device),
+                frame=analog_frame,
+                running=running,
+                regime=regime,
+                equipment=equipment,
+                link_method=method,
+                link_confidence=float(confidence),
+                asset_class=asset_class,
+                resets=resets,
+                series=dict(zip(analog["signal"], analog["external_id"], strict=True)),
+            )
+        )
+    return assets
+
+
+__all__ = ["AssetData", "historian_series", "load_assets"]

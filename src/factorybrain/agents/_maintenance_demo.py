@@ -1,0 +1,148 @@
+"""The maintenance agent in ``factorybrain demo``: a stage that replays it, a scorer against truth.
+
+A warning is a ``maintenance.anomaly`` or ``maintenance.rul_low`` finding, at the time the data
+showed it. It is correct when it falls in a planted degradation window that ends in a failure
+(between the window's start and the failure), or warns a machine of ``pending_failures``
+(degrading at the end of the horizon). A planted failure is caught when a correct warning came at
+least 24 hours before it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from factorybrain.agents._orchestrator import Orchestrator
+from factorybrain.agents._records import AgentRecords
+from factorybrain.agents.maintenance import AGENT, MaintenanceAgent
+from factorybrain.demo import Score, register_scorer, register_stage
+from factorybrain.store import Store
+
+WARNING_KINDS = ("maintenance.anomaly", "maintenance.rul_low")
+LEAD = pd.Timedelta(hours=24)
+
+
+def _time(value: str | None) -> pd.Timestamp | None:
+    if not value:
+        return None
+    return (
+        pd.Timestamp(value).tz_convert(None)
+        if "Z" in value or "+" in value
+        else pd.Timestamp(value)
+    )
+
+
+def _machine_names(truth: dict[str, Any]) -> dict[str, str]:
+    """Every name a machine goes by in any silo -> its canonical id."""
+    names = {}
+    for entity in truth.get("entities", []):
+        if entity.get("type") != "equipment":
+            continue
+        for values in (entity.get("refs") or {}).values():
+            for value in values:
+                names.setdefault(str(value), entity["id"])
+    return names
+
+
+def evaluate_warnings(
+    warnings: list[tuple[str, pd.Timestamp]], truth: dict[str, Any]
+) -> dict[str, Any]:
+    """Recall at 24 hours, precision and lead times of ``(machine name, time)`` warnings."""
+    names = _machine_names(truth)
+    windows = [
+        (w["machine"], _time(w["start"]), _time(w.get("failure_time") or w["end"]), w["outcome"])
+        for w in truth.get("anomaly_windows", [])
+    ]
+    pending = {p["machine"]: p for p in truth.get("pending_failures", [])}
+    failures = [(f["machine"], _time(f["time"])) for f in truth.get("failures", [])]
+    failures += [(p["machine"], _time(p["expected_failure"])) for p in pending.values()]
+    correct = 0
+    first_warning: dict[tuple[str, pd.Timestamp], pd.Timestamp] = {}
+    for name, when in warnings:
+        machine = names.get(name, name)
+        good = False
+        for w_machine, start, failure, outcome in windows:
+            if w_machine != machine or start is None or not (start <= when <= failure):
+                continue
+            if outcome in ("failure", "pending_failure"):
+                good = True
+                key = (machine, failure)
+                first_warning[key] = min(first_warning.get(key, when), when)
+        if not good and machine in pending:
+            start = _time(pending[machine]["degradation_start"])
+            if start is not None and when >= start:
+                good = True
+                key = (machine, _time(pending[machine]["expected_failure"]))
+                first_warning[key] = min(first_warning.get(key, when), when)
+        correct += good
+    leads = []
+    caught = 0
+    for machine, failure in failures:
+        first = first_warning.get((machine, failure))
+        if first is None:
+            continue
+        lead = failure - first
+        if lead >= LEAD:
+            caught += 1
+        leads.append(lead.total_seconds() / 3600.0)
+    return {
+        "failures": len(failures),
+        "caught_24h": caught,
+        "recall_24h": caught / len(failures) if failures else 1.0,
+        "warnings": len(warnings),
+        "correct_warnings": correct,
+        "precision": correct / len(warnings) if warnings else 1.0,
+        "median_lead_hours": float(np.median(leads)) if leads else 0.0,
+        "min_lead_hours": float(np.min(leads)) if leads else 0.0,
+    }
+
+
+def stored_warnings(store: Store) -> list[tuple[str, pd.Timestamp]]:
+    """``(asset, time)`` of every warning the maintenance agent stored."""
+    records = AgentRecords(store)
+    out = []
+    for kind in WARNING_KINDS:
+        for finding in records.findings(kind=kind, agent=AGENT, limit=None):
+            if finding.created_at is not None:
+                out.append((finding.subject.external_id, pd.Timestamp(finding.created_at)))
+    return out
+
+
+@register_stage("maintenance")
+def maintenance_stage(store: Store, truth: dict[str, Any]) -> dict[str, Any]:
+    """Replay the maintenance agent over the plant's history and store what it raised."""
+    agent = MaintenanceAgent()
+    report = agent.scan(store)
+    orchestrator = Orchestrator(store, [agent])
+    end = max((f.created_at for f in report.findings if f.created_at), default=datetime.now())
+    submitted = orchestrator.submit(report.items, agent=AGENT, at=end)
+    return {
+        "assets": len(report.assets),
+        "linked": sum(a["link"] != "none" for a in report.assets),
+        "model_versions": sum(a["model_versions"] for a in report.assets),
+        "anomalies": sum(f.kind == "maintenance.anomaly" for f in report.findings),
+        "rul_low": sum(f.kind == "maintenance.rul_low" for f in report.findings),
+        "actions": len(submitted.actions),
+    }
+
+
+@register_scorer
+def score_maintenance(store: Store, truth: dict[str, Any]) -> list[Score]:
+    """Failures warned at least 24 hours ahead, and the share of warnings that were right."""
+    figures = evaluate_warnings(stored_warnings(store), truth)
+    return [
+        Score(
+            "maintenance.failure_warning",
+            figures["failures"],
+            figures["warnings"],
+            figures["correct_warnings"],
+            f"{figures['caught_24h']} of {figures['failures']} failures warned >= 24 h ahead; "
+            f"median lead {figures['median_lead_hours']:.0f} h",
+        )
+    ]
+
+
+__all__ = ["evaluate_warnings", "maintenance_stage", "score_maintenance", "stored_warnings"]
