@@ -6,6 +6,7 @@ exit with status 1.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable
@@ -76,6 +77,10 @@ def _frame_table(frame: Any, title: str | None = None) -> Table:
     return table
 
 
+def _advance(progress: Progress, task: Any, rows: int) -> None:
+    progress.update(task, completed=rows)
+
+
 def _row_progress(*, quiet: bool) -> Progress:
     """A progress display counting rows, on stderr, shown only on a terminal."""
     return Progress(
@@ -133,7 +138,7 @@ def ingest(
                         store,
                         source,
                         parsed,
-                        progress=lambda rows, task=task: progress.update(task, completed=rows),
+                        progress=functools.partial(_advance, progress, task),
                     )
                 except FactorybrainError as error:
                     errors.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)

@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -413,7 +413,7 @@ def _load_datapoints(
     previous_key: tuple[int, int] | None = None
     seen = 0
 
-    def points(batch_stream: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def points(batch_stream: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         nonlocal needs_dedup, previous_key, seen
         for batch in batch_stream:
             seen += batch.num_rows

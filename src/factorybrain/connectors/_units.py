@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import pint
 
-_REGISTRY = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+_REGISTRY: pint.UnitRegistry = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
 
 
 class UnitConversionError(ValueError):
