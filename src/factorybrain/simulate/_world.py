@@ -611,4 +611,9 @@ def _build_customers(rng: np.random.Generator, count: int) -> list[Customer]:
             "crm": [crm_name],
         }
         customers.append(customer)
+    # the service desk drops the legal form only where that still names one company
+    short = [c.refs["crm"][0] for c in customers]
+    for customer in customers:
+        if short.count(customer.refs["crm"][0]) > 1:
+            customer.refs["crm"] = [customer.name]
     return customers
