@@ -281,3 +281,14 @@ def test_out_must_be_a_folder(tmp_path: Path) -> None:
     target.write_text("not a folder")
     with pytest.raises(ParameterError, match="out"):
         simulate_plant(target, days=1, machines=1)
+
+
+def test_no_silo_gives_two_objects_the_same_name(plant: tuple[Path, PlantSummary]) -> None:
+    out, _ = plant
+    truth = json.loads((out / "truth.json").read_text())
+    seen: dict[tuple[str, str, str], str] = {}
+    for entity in truth["entities"]:
+        for silo, refs in entity["refs"].items():
+            for ref in refs:
+                key = (entity["type"], silo, ref)
+                assert seen.setdefault(key, entity["id"]) == entity["id"], key
