@@ -26,8 +26,9 @@ app = typer.Typer(
     rich_markup_mode="markdown",
     help="factorybrain: one contextualized factory model and the agents that act on it.",
 )
-console = Console()
-errors = Console(stderr=True)
+# Without a terminal (CI logs, pipes) Rich would wrap at 80 columns; logs read better wider.
+console = Console() if sys.stdout.isatty() else Console(width=120)
+errors = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=120)
 
 DbOption = Annotated[
     Path | None,
