@@ -109,23 +109,25 @@ def plan_lots(world: World, grid: TimeGrid, seed: int) -> LotPlan:
     """
     rng = np.random.default_rng([seed, 303])
     materials, receipts, vendor_lots = [], [], []
+    sequence: dict[int, int] = {}
     for material in world.materials:
         if material.kind != "component":
             continue
         supplier = world.suppliers[material.supplier]
         t = -material.lot_days * DAY
-        k = 0
         while t < grid.minutes:
             materials.append(material.index)
             receipts.append(t)
             made = (START + timedelta(minutes=int(t) - 2 * DAY)).timetuple()
+            # a supplier numbers its lots in one sequence over everything it makes
+            sequence[supplier.index] = sequence.get(supplier.index, 0) + 1
             vendor_lots.append(
-                f"{supplier.lot_prefix}-{made.tm_year % 100:02d}{made.tm_yday:03d}-{k % 9 + 1}"
+                f"{supplier.lot_prefix}-{made.tm_year % 100:02d}{made.tm_yday:03d}-"
+                f"{sequence[supplier.index]:03d}"
                 + ("" if supplier.index % 2 else f"/{material.part_number[:3]}")
             )
             jitter = int(rng.integers(-1, 2)) * DAY
             t = (max(t, 0) // DAY + material.lot_days) * DAY + jitter + 9 * 60
-            k += 1
     material_arr = np.array(materials, dtype=np.int32)
     receipt_arr = np.array(receipts, dtype=np.int64)
     batch = 3_100_000 + np.arange(material_arr.size) * 7 + rng.integers(0, 5, material_arr.size)
