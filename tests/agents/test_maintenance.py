@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from factorybrain.agents import Orchestrator
+from factorybrain.agents.maintenance import MaintenanceAgent
+
+START = datetime(2026, 1, 5)
+DAYS = 9
+FAILURE = START + timedelta(days=DAYS, hours=12)  # just after the data ends
+ONSET = START + timedelta(days=4)
+SIGNALS = ("VIB_RMS", "BRG_TEMP", "MOTOR_CURR", "SPEED")
+
+
+def _device(
+    rng: np.random.Generator, *, degrade: bool = False, stuck: bool = False, drift: bool = False
+) -> dict[str, np.ndarray]:
+    minutes = DAYS * 24 * 60
+    times = np.datetime64(START, "ms") + np.arange(minutes) * np.timedelta64(1, "m")
+    hour = (np.arange(minutes) // 60) % 24
+    running = ((hour >= 6) & (hour < 22)).astype(float)
+    elapsed = (times - np.datetime64(ONSET)) / np.timedelta64(1, "h")
+    total = (np.datetime64(FAILURE) - np.datetime64(ONSET)) / np.timedelta64(1, "h")
+    health = np.clip(elapsed / total, 0.0, 1.0) ** 1.5 if degrade else np.zeros(minutes)
+    values = {
+        "RUN": running,
+        "VIB_RMS": 2.0 * (1 + 2.2 * health) + rng.normal(0, 0.5, minutes),
+        "BRG_TEMP": 45.0 + 14 * health + rng.normal(0, 1.5, minutes),
+        "MOTOR_CURR": 16.0 * (1 + 0.12 * health) + rng.normal(0, 0.3, minutes),
+        "SPEED": 2500.0 + rng.normal(0, 7.0, minutes),
+    }
+    if stuck:  # the temperature freezes for 14 hours on day 6
+        lo = (6 * 24 + 4) * 60
+        values["BRG_TEMP"][lo : lo + 14 * 60] = values["BRG_TEMP"][lo]
+    if drift:  # the current sensor drifts by 25 % over two days
+        lo = 5 * 24 * 60
+        ramp = np.clip((np.arange(minutes) - lo) / (2 * 24 * 60), 0.0, 1.0)
+        values["MOTOR_CURR"] = values["MOTOR_CURR"] * (1 + 0.25 * ramp)
+    values["times"] = times
+    return values
+
+
+def _load(store, devices: dict[str, dict[str, np.ndarray]]) -> None:
+    names = [
+        f"{device}.{signal}"
+        for device, data in devices.items()
+        for signal in data
+        if signal != "times"
+    ]
+    ids = store.ensure_series("historian", names, "test").to_pydict()
+    series_id = dict(zip(ids["external_id"], ids["series_id"], strict=True))
+    store.upsert_entities(
+        "time_series",
+        pa.table(
+            {
+                "space": ["historian"] * len(names),
+                "external_id": names,
+                "series_id": [series_id[n] for n in names],
+                "is_step": [n.endswith(".RUN") for n in names],
+                "value_type": ["state" if n.endswith(".RUN") else "float" for n in names],
+            }
+        ),
+        "test",
+    )
+    batches = []
+    for device, data in devices.items():
+        for signal, values in data.items():
+            if signal == "times":
+                continue
+            batches.append(
+                pa.record_batch(
+                    {
+                        "series_id": pa.array(
+                            np.full(len(values), series_id[f"{device}.{signal}"]), pa.int32()
+                        ),
+                        "ts": pa.array(data["times"], pa.timestamp("us")),
+                        "value": pa.array(values, pa.float64()),
+                    }
+                )
+            )
+    store.append_datapoints(iter(batches))
+
+
+@pytest.fixture
+def plant(store):
+    rng = np.random.default_rng(3)
+    _load(
+        store,
+        {
+            "L1_WORN01": _device(rng, degrade=True),
+            "L1_GOOD02": _device(rng),
+            "L1_DIRTY03": _device(rng, stuck=True, drift=True),
+        },
+    )
+    return store
+
+
+def test_degrading_asset_gets_rul_low_before_failure_and_healthy_ones_nothing(plant) -> None:
+    report = MaintenanceAgent().scan(plant)
+    by_asset: dict[str, list] = {}
+    for finding in report.findings:
+        by_asset.setdefault(finding.subject.external_id, []).append(finding)
+    assert set(by_asset) == {"L1_WORN01"}
+    kinds = {f.kind: f for f in by_asset["L1_WORN01"]}
+    assert set(kinds) == {"maintenance.anomaly", "maintenance.rul_low"}
+    low = kinds["maintenance.rul_low"]
+    assert low.created_at <= FAILURE - timedelta(hours=24)
+    assert low.created_at >= ONSET
+    numbers = low.evidence.numbers
+    assert numbers["rul_lower_hours"] <= numbers["rul_hours"] <= numbers["rul_upper_hours"]
+    driving = {
+        k for k in kinds["maintenance.anomaly"].evidence.numbers if k.startswith("deviation:")
+    }
+    assert "deviation:VIB_RMS" in driving and len(driving) >= 2
+    (order,) = report.recommendations
+    assert order.action_type == "maintenance_order.create"
+    assert order.finding_ids == (low.id,)
+    assert low.created_at <= order.parameters["planned_end"] <= FAILURE + timedelta(days=30)
+
+
+def test_stuck_and_drifting_sensors_are_not_reported_as_failures(plant) -> None:
+    report = MaintenanceAgent().scan(plant, devices=["L1_DIRTY03", "L1_GOOD02"])
+    assert report.findings == []
+    assert {a["device"] for a in report.assets} == {"L1_DIRTY03", "L1_GOOD02"}
+    assert all(a["model_versions"] >= 1 and a["judged_hours"] > 50 for a in report.assets)
+
+
+def test_agent_runs_under_the_orchestrator_and_versions_its_models(plant) -> None:
+    agent = MaintenanceAgent()
+    orchestrator = Orchestrator(plant, [agent])
+    run = orchestrator.run(at=START + timedelta(days=DAYS))
+    assert run.errors == []
+    stored = orchestrator.records.findings(agent="maintenance", limit=None)
+    assert {f.subject.external_id for f in stored} == {"L1_WORN01"}
+    assert run.actions  # the maintenance order waits for an approval
+    registry = agent.scan(plant, devices=["L1_GOOD02"]).registry
+    (record,) = registry.versions("L1_GOOD02")
+    assert record.scope == "asset" and record.training_window["healthy_hours"] >= 12
