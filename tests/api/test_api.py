@@ -266,3 +266,30 @@ def test_status_summarises_the_inbox(api) -> None:
         "planning.maintenance_window",
         "logistics.spares_reorder",
     }
+
+
+def test_ids_with_slashes_work_in_paths(api, store) -> None:
+    client, headers, _ = api
+    store.upsert_entities(
+        "asset",
+        pa.table({"space": ["acme"], "external_id": ["line1/press-9"], "level": ["equipment"]}),
+        "seed",
+    )
+    ids = store.ensure_series("acme", ["line1/press-9/temp"], "test")
+    batch = pa.record_batch(
+        {
+            "series_id": pa.array([ids.column("series_id")[0].as_py()], pa.int32()),
+            "ts": pa.array([T0], pa.timestamp("us")),
+            "value": pa.array([3.5]),
+        }
+    )
+    store.append_datapoints(iter([batch]))
+    store.refresh_extents([ids.column("series_id")[0].as_py()])
+    asset = client.get(f"{API}/assets/line1/press-9", headers=headers["viewer"])
+    assert asset.status_code == 200 and asset.json()["external_id"] == "line1/press-9"
+    data = client.get(f"{API}/time-series/line1/press-9/temp/datapoints", headers=headers["viewer"])
+    assert data.status_code == 200 and data.json()["points"][0]["value"] == 3.5
+    hourly = client.get(
+        f"{API}/time-series/line1/press-9/temp/datapoints?every=1h", headers=headers["viewer"]
+    ).json()
+    assert hourly["buckets"][0]["bucket"] == "2026-03-02T08:00:00"  # aligned on the hour

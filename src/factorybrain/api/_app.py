@@ -385,16 +385,13 @@ def create_app(
 
         get_route.__doc__ = f"One {entity} by its external id (and space when ambiguous)."
         app.get(
-            f"{API_PREFIX}/{segment}/{{external_id}}",
+            f"{API_PREFIX}/{segment}/{{external_id:path}}",
             tags=["factory model"],
             name=f"get_{entity}",
             operation_id=f"get_{entity}",
         )(get_route)
 
-    for segment, entity in ENTITY_ROUTES.items():
-        _list_route(segment, entity)
-
-    @app.get(f"{API_PREFIX}/time-series/{{external_id}}/datapoints", tags=["factory model"])
+    @app.get(f"{API_PREFIX}/time-series/{{external_id:path}}/datapoints", tags=["factory model"])
     async def datapoints(
         _: Viewer,
         external_id: Annotated[str, PathParam(min_length=1, max_length=500)],
@@ -415,6 +412,11 @@ def create_app(
                 opened, external_id, start=start, end=end, every=every, limit=limit, offset=offset
             )
         return SeriesData(**found)
+
+    # Registered after the datapoints route: ids may contain "/" (``line1/press-1``), and the
+    # generic ``{external_id:path}`` route would otherwise swallow ``.../datapoints``.
+    for segment, entity in ENTITY_ROUTES.items():
+        _list_route(segment, entity)
 
     # -- agents' records -----------------------------------------------------------------------
     @app.get(f"{API_PREFIX}/findings", tags=["agents"])

@@ -94,6 +94,8 @@ def list_entities(
 ) -> dict[str, Any]:
     """One page of entities of a type, filtered by equality on any of its fields.
 
+    Rows come in the order the store holds them (load order), which stays stable between pages.
+
     Args:
         store: The factory store.
         entity: Entity type, e.g. ``asset``, ``work_order``, ``material_lot``, ``serial_unit``.
@@ -120,9 +122,10 @@ def list_entities(
             "n"
         ].iloc[0]
     )
+    # Pages follow the order the store holds the rows in (load order): no sort, so a page of a
+    # table of millions costs what a page of a small one does.
     frame = store.query(
-        f'SELECT * FROM "{entity}" WHERE {conditions} '
-        f"ORDER BY space, external_id LIMIT {int(limit)} OFFSET {int(offset)}",
+        f'SELECT * FROM "{entity}" WHERE {conditions} LIMIT {int(limit)} OFFSET {int(offset)}',
         parameters,
     )
     return page(rows(frame, entity), total, limit, offset)
@@ -199,21 +202,30 @@ def series_data(
     """
     _check_page(limit, offset, MAX_POINTS)
     width = parse_every(every) if every is not None else None
-    known = store.query("SELECT count(*) AS n FROM time_series WHERE external_id = ?", [series])
-    if not int(known["n"].iloc[0]):
+    # One small query answers both "does it exist" and "when is its last point".
+    extent = store.query(
+        "SELECT e.last_ts FROM time_series t LEFT JOIN series_extent e USING (series_id) "
+        "WHERE t.external_id = ? LIMIT 1",
+        [series],
+    )
+    if extent.empty:
         raise RecordNotFoundError(f"no time series with external_id {series!r}")
     try:
         stop, begin = utc(end), utc(start)
     except ValueError as error:
         raise ParameterError(f"start and end must be ISO timestamps: {error}") from error
     if stop is None:
-        last = store.latest([series])
+        last = extent["last_ts"].iloc[0]
         stop = (
-            last["ts"].iloc[0].to_pydatetime() + timedelta(microseconds=1)
-            if not last.empty
-            else datetime(1970, 1, 2)
+            datetime(1970, 1, 2)
+            if last is None or last != last
+            else last.to_pydatetime() + timedelta(microseconds=1)
         )
-    begin = begin or stop - timedelta(days=1)
+    if begin is None:
+        begin = stop - timedelta(days=1)
+        if width is not None:  # whole buckets: align the default start on the bucket width
+            epoch = datetime(1970, 1, 1)
+            begin = epoch + ((begin - epoch) // width) * width
     if begin >= stop:
         raise ParameterError(f"start {begin} must be before end {stop}")
     out: dict[str, Any] = {
@@ -223,15 +235,23 @@ def series_data(
         "every_seconds": None if width is None else width.total_seconds(),
     }
     if width is not None:
-        found = rows(store.downsample(series, begin, stop, width))
-        key = "buckets"
+        frame = store.downsample(series, begin, stop, width).rename(columns={"bucket": "ts"})
+        key, stamp = "buckets", "bucket"
     else:
-        found = rows(store.datapoints(series, begin, stop))
-        key = "points"
-    chunk = found[offset : offset + limit]
-    out[key] = chunk
-    out["total"] = len(found)
-    out["next_offset"] = offset + len(chunk) if offset + len(chunk) < len(found) else None
+        frame = store.datapoints(series, begin, stop)
+        key, stamp = "points", "ts"
+    total = len(frame)
+    frame = frame.iloc[offset : offset + limit]
+    # Column-wise conversion: a day of one-second points is 86 400 rows.
+    columns: dict[str, list[Any]] = {stamp: [t.isoformat() for t in frame["ts"].dt.to_pydatetime()]}
+    for name in frame.columns:
+        if name != "ts":
+            values = frame[name].astype(object).where(frame[name].notna(), None)
+            columns[name] = values.tolist()
+    out[key] = [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+    out["total"] = total
+    shown = len(frame)
+    out["next_offset"] = offset + shown if offset + shown < total else None
     return out
 
 
