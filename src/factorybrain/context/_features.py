@@ -1,0 +1,193 @@
+"""Similarity features of a (source record, candidate entity) pair.
+
+Each feature is a number a reviewer can read: shared numbers, n-gram similarity of the texts and
+of the codes, agreement of maker and model, and what the matcher learned about type words
+(``Presse`` next to the same numbers as ``press``) from the matches it is already sure of.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from factorybrain.context._normalize import compact, fold, key_number, numbers, words
+
+FEATURES = (
+    "code_equal",
+    "key_number",
+    "numbers_found",
+    "numbers_conflict",
+    "text_cosine",
+    "code_cosine",
+    "attributes",
+    "type_words",
+    "text_gap",
+    "numbers_gap",
+)
+
+
+def _vectorizer() -> TfidfVectorizer:
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=1)
+
+
+def _cosine_rows(left: np.ndarray, right: np.ndarray, matrix_left, matrix_right) -> np.ndarray:
+    """Cosine of row pairs of two L2-normalised sparse matrices."""
+    products = matrix_left[left].multiply(matrix_right[right])
+    return np.asarray(products.sum(axis=1)).ravel()
+
+
+class TypeWords:
+    """Which words of a source go with which kind of entity, learned from sure matches.
+
+    A word counts for a label (``equipment/hydraulic press``) each time a confident match puts a
+    record with the word on an entity with that label; the feature is the share of the word's
+    matches on the candidate's label, so ``Drehmaschine`` is learned wherever the same numbers
+    point at lathes, in any language, without a word list.
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[str, Counter[str]] = defaultdict(Counter)
+
+    def learn(self, source_texts: list[str], labels: list[str]) -> TypeWords:
+        """Count the words of each source text against the label of its matched entity."""
+        for text, label in zip(source_texts, labels, strict=True):
+            for word in set(words(text)):
+                self.counts[word][label] += 1
+        return self
+
+    def score(self, text: str, label: str) -> float:
+        """Mean over the source's known words of the share of their matches with ``label``."""
+        shares = []
+        for word in set(words(text)):
+            counter = self.counts.get(word)
+            if counter:
+                total = sum(counter.values())
+                if total >= 2:
+                    shares.append(counter[label] / total)
+        return float(np.mean(shares)) if shares else 0.5
+
+
+def candidate_pairs(
+    sources: pd.DataFrame, targets: pd.DataFrame, *, top_k: int = 8
+) -> tuple[pd.DataFrame, dict[str, object]]:
+    """Block the pairs worth scoring: top text neighbours plus targets sharing the key number."""
+    texts = [compact(t) for t in sources.text] + [compact(t) for t in targets.text]
+    vectorizer = _vectorizer().fit(texts)
+    source_matrix = vectorizer.transform(texts[: len(sources)])
+    target_matrix = vectorizer.transform(texts[len(sources) :])
+    codes = [" ".join(compact(k) for k in keys) for keys in sources["keys"]] + [
+        " ".join(compact(k) for k in keys) for keys in targets["keys"]
+    ]
+    code_vectorizer = _vectorizer().fit(codes)
+    source_codes = code_vectorizer.transform(codes[: len(sources)])
+    target_codes = code_vectorizer.transform(codes[len(sources) :])
+
+    by_number: dict[str, list[int]] = defaultdict(list)
+    for position, keys in enumerate(targets["keys"]):
+        for key in {key_number(k) for k in keys} - {None}:
+            by_number[key].append(position)
+    pairs_left: list[int] = []
+    pairs_right: list[int] = []
+    similarity = (source_matrix @ target_matrix.T).tocsr()
+    for position, identifier in enumerate(sources.identifier):
+        row = similarity.getrow(position)
+        chosen = set()
+        if row.nnz:
+            order = np.argsort(-row.data)[:top_k]
+            chosen.update(row.indices[order].tolist())
+        number = key_number(identifier)
+        if number is not None and len(number) >= 3:
+            chosen.update(by_number.get(number, [])[:top_k])
+        pairs_left.extend([position] * len(chosen))
+        pairs_right.extend(sorted(chosen))
+    pairs = pd.DataFrame({"source": pairs_left, "target": pairs_right}, dtype="int64")
+    matrices = {
+        "source_text": source_matrix,
+        "target_text": target_matrix,
+        "source_code": source_codes,
+        "target_code": target_codes,
+    }
+    return pairs, matrices
+
+
+def _attribute_agreement(source: pd.Series, target: pd.Series) -> float:
+    agree = compared = 0
+    for field in ("manufacturer", "model_number"):
+        left, right = source.get(field), target.get(field)
+        if isinstance(left, str) and isinstance(right, str) and left and right:
+            compared += 1
+            agree += fold(left) == fold(right)
+    return agree / compared if compared else 0.5
+
+
+def pair_features(
+    sources: pd.DataFrame,
+    targets: pd.DataFrame,
+    pairs: pd.DataFrame,
+    matrices: dict[str, object],
+    type_words: TypeWords | None = None,
+) -> pd.DataFrame:
+    """Compute :data:`FEATURES` for every blocked pair."""
+    left = pairs.source.to_numpy()
+    right = pairs.target.to_numpy()
+    out = pairs.copy()
+    out["text_cosine"] = _cosine_rows(
+        left, right, matrices["source_text"], matrices["target_text"]
+    )
+    out["code_cosine"] = _cosine_rows(
+        left, right, matrices["source_code"], matrices["target_code"]
+    )
+    source_keys = [key_number(i) for i in sources.identifier]
+    target_keys = [{key_number(k) for k in keys} - {None} for keys in targets["keys"]]
+    known_numbers = set().union(*target_keys) if target_keys else set()
+    # A record's own key number that no target knows is a local id: it says nothing.
+    source_numbers = [
+        numbers(" ".join([t, *keys])) - ({k} if k is not None and k not in known_numbers else set())
+        for t, k, keys in zip(sources.text, source_keys, sources["keys"], strict=True)
+    ]
+    target_numbers = [
+        numbers(" ".join([t, *keys])) for t, keys in zip(targets.text, targets["keys"], strict=True)
+    ]
+    source_rows = sources.to_dict("records")
+    target_rows = targets.to_dict("records")
+    source_codes = [compact(i).replace(" ", "") for i in sources.identifier]
+    target_codes = [{compact(k).replace(" ", "") for k in keys} for keys in targets["keys"]]
+    key_match, jaccard, conflict, attributes, type_score, equal = [], [], [], [], [], []
+    for s, t in zip(left, right, strict=True):
+        sn, tn = source_numbers[s], target_numbers[t]
+        equal.append(float(source_codes[s] in target_codes[t]))
+        # 1: same key number; -1: the number is another entity's key; 0: nobody's key.
+        if source_keys[s] is not None and source_keys[s] in target_keys[t]:
+            key_match.append(1.0)
+        elif source_keys[s] is not None and source_keys[s] in known_numbers:
+            key_match.append(-1.0)
+        else:
+            key_match.append(0.0)
+        jaccard.append(len(sn & tn) / len(sn) if sn else 0.0)
+        conflict.append(len(sn - tn) / len(sn) if sn else 0.0)
+        attributes.append(_attribute_agreement(pd.Series(source_rows[s]), pd.Series(target_rows[t])))
+        label = target_rows[t].get("label") or ""
+        type_score.append(type_words.score(source_rows[s]["text"], label) if type_words else 0.5)
+    out["code_equal"] = equal
+    out["key_number"] = key_match
+    out["numbers_found"] = jaccard
+    out["numbers_conflict"] = conflict
+    out["attributes"] = attributes
+    out["type_words"] = type_score
+    # How far a candidate stands out from the source's other candidates.
+    for feature, gap in (("text_cosine", "text_gap"), ("numbers_found", "numbers_gap")):
+        values = out[feature].to_numpy()
+        best_other = np.zeros(len(out))
+        for _, index in out.groupby("source").indices.items():
+            group = values[index]
+            if len(group) == 1:
+                best_other[index] = 0.0
+                continue
+            order = np.argsort(-group)
+            first, second = group[order[0]], group[order[1]]
+            best_other[index] = np.where(group == first, second, first)
+        out[gap] = values - best_other
+    return out

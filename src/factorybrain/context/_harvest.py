@@ -1,0 +1,268 @@
+"""Collect what needs matching: every entity of each space, and every reference left unresolved.
+
+A reference is unresolved when a record names another entity (a relation field of the model, an
+edge end, a free ``reference`` column) that its own space does not hold: the historian's tags name
+no asset, a claim's serial is "as typed", MES consumption names batch ``3100526`` while ERP holds
+``0003100526``. What to collect is read from the model's relation fields, never from a list of
+names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from factorybrain.model import ENTITY_TYPES, entity_type
+from factorybrain.model._entities import EDGE_TYPES
+from factorybrain.store import Store
+
+#: Entity types that name the same real thing under one class: ERP keeps finished products as
+#: materials, and a received batch has the plant's lot number and the supplier's lot number.
+CLASS_OF_TYPE: dict[str, str] = {
+    "asset": "asset",
+    "product": "item",
+    "material": "item",
+    "supplier": "supplier",
+    "customer": "customer",
+    "supplier_lot": "lot",
+    "material_lot": "lot",
+    "work_order": "work_order",
+}
+#: A reference whose target type holds no entities anywhere is compared with every class.
+ANY_CLASS = "any"
+_ATTRIBUTE_FIELDS = ("manufacturer", "model_number", "asset_class", "level")
+RECORD_COLUMNS = (
+    "cls",
+    "space",
+    "identifier",
+    "kind",
+    "entity_type",
+    "field",
+    "text",
+    "label",
+    "manufacturer",
+    "model_number",
+    "members",
+)
+
+
+def _text(*parts: Any) -> str:
+    out = []
+    for part in parts:
+        if part is None or (isinstance(part, float) and pd.isna(part)):
+            continue
+        if isinstance(part, list | tuple) or hasattr(part, "tolist"):
+            out.extend(str(p) for p in list(part) if p is not None)
+        elif part is not pd.NA:
+            out.append(str(part))
+    return " ".join(out)
+
+
+def _label(row: pd.Series, type_name: str) -> str:
+    if type_name == "asset":
+        level = row.get("level")
+        level = level if isinstance(level, str) else "equipment"
+        return level
+    return type_name
+
+
+def entity_records(store: Store) -> pd.DataFrame:
+    """Every entity of the matched classes, one record per (space, external_id)."""
+    rows: list[dict[str, Any]] = []
+    for type_name, cls in CLASS_OF_TYPE.items():
+        fields = entity_type(type_name).field_names
+        frame = store.entities(type_name)
+        if frame.empty:
+            continue
+        parents: dict[tuple[str, str], str] = {}
+        if "parent" in fields:
+            parents = {
+                (s, e): _text(e, n) for s, e, n in zip(frame.space, frame.external_id, frame.name)
+            }
+        for row in frame.to_dict("records"):
+            row = pd.Series(row)
+            parent = row.get("parent") if "parent" in fields else None
+            parent_text = parents.get((row.space, parent), parent) if parent else None
+            attributes = [row.get(f) for f in _ATTRIBUTE_FIELDS if f in fields and f != "level"]
+            rows.append(
+                {
+                    "cls": cls,
+                    "space": row.space,
+                    "identifier": row.external_id,
+                    "kind": "entity",
+                    "entity_type": type_name,
+                    "field": None,
+                    "text": _text(
+                        row.get("name"),
+                        row.get("description"),
+                        row.get("aliases"),
+                        *attributes,
+                        parent_text,
+                    )
+                    or str(row.external_id),
+                    "keys": [row.external_id, *list(_list(row.get("aliases")))],
+                    "label": _label(row, type_name),
+                    "manufacturer": row.get("manufacturer"),
+                    "model_number": row.get("model_number"),
+                    "members": None,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _list(value: Any) -> list[str]:
+    if value is None or value is pd.NA:
+        return []
+    if isinstance(value, str):
+        return [value]
+    try:
+        return [str(v) for v in list(value) if v is not None]
+    except TypeError:
+        return []
+
+
+def _known_keys(entities: pd.DataFrame) -> dict[str, set[tuple[str, str]]]:
+    known: dict[str, set[tuple[str, str]]] = {}
+    for row in entities.itertuples():
+        for key in row.keys:
+            known.setdefault(row.cls, set()).add((row.space, key))
+    return known
+
+
+def reference_records(store: Store, entities: pd.DataFrame) -> pd.DataFrame:
+    """References (relation fields, edge ends, free ``reference`` columns) their space lacks."""
+    known = _known_keys(entities)
+    classes_with_entities = set(entities.cls) if not entities.empty else set()
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    def add(cls: str, space: str, identifier: str, field: str, count: int) -> None:
+        if not identifier or (space, identifier) in known.get(cls, set()):
+            return
+        key = (cls, space, identifier)
+        if key not in found:
+            found[key] = {
+                "cls": cls,
+                "space": space,
+                "identifier": identifier,
+                "kind": "reference",
+                "entity_type": None,
+                "field": field,
+                "text": identifier,
+                "keys": [identifier],
+                "label": None,
+                "manufacturer": None,
+                "model_number": None,
+                "members": None,
+                "count": 0,
+            }
+        found[key]["count"] += count
+
+    for entity in ENTITY_TYPES:
+        if entity.name == "annotation":
+            continue
+        for relation in entity.relations:
+            cls = CLASS_OF_TYPE.get(relation.ref or "")
+            if cls is None and relation.ref not in ("serial_unit", "sales_order"):
+                # A reference to a type nobody holds (locations...) may name anything.
+                held = store.query(f'SELECT count(*) AS n FROM "{relation.ref}"')["n"][0]
+                cls = ANY_CLASS if not held else None
+            if cls is None or (cls != ANY_CLASS and cls not in classes_with_entities):
+                continue
+            frame = store.query(
+                f'SELECT space, "{relation.name}" AS value, count(*) AS n FROM "{entity.name}" '
+                f'WHERE "{relation.name}" IS NOT NULL GROUP BY ALL'
+            )
+            for space, value, count in frame.itertuples(index=False):
+                add(cls, space, str(value), f"{entity.name}.{relation.name}", int(count))
+        if "reference" in entity.field_names:
+            frame = store.query(
+                f'SELECT space, reference AS value, count(*) AS n FROM "{entity.name}" '
+                "WHERE reference IS NOT NULL GROUP BY ALL"
+            )
+            for space, value, count in frame.itertuples(index=False):
+                add(ANY_CLASS, space, str(value), f"{entity.name}.reference", int(count))
+    for edge in EDGE_TYPES:
+        for end, type_name in (("source", edge.source_type), ("target", edge.target_type)):
+            cls = CLASS_OF_TYPE.get(type_name)
+            if cls is None:
+                continue
+            frame = store.query(
+                f"SELECT {end}_space AS space, {end}_external_id AS value, count(*) AS n "
+                "FROM edge WHERE edge_type = ? GROUP BY ALL",
+                [edge.name],
+            )
+            for space, value, count in frame.itertuples(index=False):
+                add(cls, space, str(value), f"edge.{edge.name}.{end}", int(count))
+    records = pd.DataFrame(list(found.values()))
+    if not records.empty:
+        # An unknown-type reference that a class of its own space already holds is resolved.
+        resolved = records.apply(
+            lambda r: r.cls == ANY_CLASS
+            and any((r.space, r.identifier) in keys for keys in known.values()),
+            axis=1,
+        )
+        records = records[~resolved]
+        # The same string in the same space names the same thing: a typed reference wins.
+        typed = set(zip(records[records.cls != ANY_CLASS].space, records[records.cls != ANY_CLASS].identifier, strict=True))
+        duplicate = (records.cls == ANY_CLASS).to_numpy() & np.array(
+            [
+                (space, identifier) in typed
+                for space, identifier in zip(records.space, records.identifier, strict=True)
+            ]
+        )
+        records = records[~duplicate]
+    return records.reset_index(drop=True)
+
+
+def tag_group_records(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Time series without an asset, grouped by their tag's device prefix.
+
+    Historian tags follow a path (``L3_PRS03.VIB_RMS``: device, then signal): the part before the
+    last separator names the device, and the descriptions of its tags describe it. Returns the
+    group records (class ``asset``) and a table ``(space, tag, group)``.
+    """
+    series = store.query(
+        "SELECT space, external_id, name, description, unit FROM time_series WHERE asset IS NULL"
+    )
+    if series.empty:
+        empty = pd.DataFrame(columns=["space", "tag", "group"])
+        return pd.DataFrame(columns=list(RECORD_COLUMNS)), empty
+    groups = series.external_id.str.replace(r"[./:][^./:]*$", "", regex=True)
+    series = series.assign(group=groups)
+    members = series[series.group != series.external_id]
+    rows = []
+    for (space, group), part in members.groupby(["space", "group"]):
+        rows.append(
+            {
+                "cls": "asset",
+                "space": space,
+                "identifier": group,
+                "kind": "tag_group",
+                "entity_type": None,
+                "field": "time_series.external_id",
+                "text": _text(*part.description.fillna("").tolist()) or group,
+                "keys": [group],
+                "label": None,
+                "manufacturer": None,
+                "model_number": None,
+                "members": part.external_id.tolist(),
+                "count": len(part),
+            }
+        )
+    tags = members.rename(columns={"external_id": "tag"})[["space", "tag", "group"]]
+    return pd.DataFrame(rows), tags.reset_index(drop=True)
+
+
+def harvest(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return all records to match (entities, references, tag groups) and the tag membership."""
+    entities = entity_records(store)
+    if entities.empty:
+        entities = pd.DataFrame(columns=[*RECORD_COLUMNS, "keys"])
+    references = reference_records(store, entities)
+    groups, tags = tag_group_records(store)
+    records = pd.concat(
+        [frame for frame in (entities, references, groups) if not frame.empty], ignore_index=True
+    )
+    return records, tags

@@ -1,0 +1,347 @@
+"""Entity matching across spaces: propose, score and record links as annotations.
+
+Each class of entity (assets, items, suppliers, customers, lots, work orders) has a *hub*: the
+space that holds most of its entities (the MES for machines, the ERP for materials). Every record
+of another space, and every reference no space resolves, is compared with the hub's entities:
+
+1. blocking: the nearest texts (character n-grams) and every entity sharing the key number;
+2. features (:mod:`._features`), scored by :class:`PairModel` with prior weights;
+3. the sure matches of that first pass teach which words go with which kind of entity
+   (:class:`TypeWords`), and the model is refit on them together with every reviewed annotation;
+4. the second pass decides: a best candidate above ``threshold`` with a clear ``margin`` over the
+   next is approved automatically, the rest are suggested; an identifier with two candidates above
+   the threshold is flagged ``ambiguous`` and left for review, never merged. A rejected pair is
+   never suggested again; a reviewed annotation is never overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from factorybrain.context._features import TypeWords, candidate_pairs, pair_features
+from factorybrain.context._harvest import ANY_CLASS, harvest
+from factorybrain.context._model import PairModel
+from factorybrain.exceptions import ParameterError
+from factorybrain.store import Store
+
+#: Space the annotations are written to.
+ANNOTATION_SPACE = "context"
+METHOD = "ngram-numbers-logreg/1"
+
+
+def annotation_id(
+    source_space: str, source_identifier: str, target_space: str, target_external_id: str
+) -> str:
+    """Stable id of the link from one source identifier to one entity."""
+    text = "\x1f".join((source_space, source_identifier, target_space, target_external_id))
+    return "ann-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class MatchRun:
+    """What one matching run proposed.
+
+    Attributes:
+        annotations: One row per proposed link (the annotation fields plus ``ambiguous`` and the
+            features behind the score).
+        approved: Links approved automatically.
+        suggested: Links left for review.
+        ambiguous: Source identifiers with two or more strong candidates.
+        learned: Whether the second pass learned its weights from labelled pairs.
+        hubs: The space each class was matched to.
+    """
+
+    annotations: pd.DataFrame
+    approved: int = 0
+    suggested: int = 0
+    ambiguous: int = 0
+    learned: bool = False
+    hubs: dict[str, str] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, object]:
+        """Counts for a printout."""
+        return {
+            "approved": self.approved,
+            "suggested": self.suggested,
+            "ambiguous": self.ambiguous,
+            "learned": self.learned,
+            "hubs": self.hubs,
+        }
+
+
+def _hubs(records: pd.DataFrame) -> dict[str, str]:
+    entities = records[records.kind == "entity"]
+    hubs = {}
+    for cls, part in entities.groupby("cls"):
+        # Most entities; then the most identifiers (aliases bridge silos); then the most text.
+        richness = (
+            part.assign(length=part.text.str.len(), key_count=part["keys"].map(len))
+            .groupby("space")
+            .agg(n=("identifier", "size"), keys=("key_count", "sum"), length=("length", "sum"))
+        )
+        hubs[cls] = richness.sort_values(["n", "keys", "length"], ascending=False).index[0]
+    return hubs
+
+
+def _type_label(row: dict[str, object]) -> str:
+    return str(row.get("label") or "")
+
+
+def _reviewed(store: Store) -> pd.DataFrame:
+    frame = store.entities("annotation")
+    return frame
+
+
+def _score_class(
+    sources: pd.DataFrame,
+    targets: pd.DataFrame,
+    model: PairModel,
+    type_words: TypeWords | None,
+) -> pd.DataFrame:
+    pairs, matrices = candidate_pairs(sources, targets)
+    features = pair_features(sources, targets, pairs, matrices, type_words)
+    features["probability"] = model.predict_proba(features) if len(features) else []
+    return features
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-9, 1 - 1e-9)
+    return np.log(p / (1 - p))
+
+
+def _decide(scored: pd.DataFrame, threshold: float, margin: float) -> pd.DataFrame:
+    """Rank candidates per source; mark the automatic approvals and the ambiguous sources."""
+    scored = scored.sort_values(["source", "probability"], ascending=[True, False])
+    scored["rank"] = scored.groupby("source").cumcount()
+    second = scored[scored["rank"] == 1].set_index("source").probability
+    scored["runner_up"] = scored.source.map(second).fillna(0.0)
+    odds = _logit(scored.probability.to_numpy()) - _logit(scored.runner_up.to_numpy())
+    strong = scored[scored.probability >= threshold].groupby("source").size()
+    scored["ambiguous"] = scored.source.map(strong).fillna(0).to_numpy() >= 2
+    scored["auto"] = (
+        (scored["rank"] == 0)
+        & (scored.probability >= threshold)
+        & (odds >= margin)
+        & ~scored.ambiguous
+    )
+    return scored
+
+
+def match(
+    store: Store,
+    *,
+    threshold: float = 0.9,
+    margin: float = 2.0,
+    min_confidence: float = 0.3,
+    max_candidates: int = 3,
+    write: bool = True,
+    model: PairModel | None = None,
+) -> MatchRun:
+    """Propose links from every space's identifiers to the entities of each class's hub space.
+
+    Args:
+        store: The loaded store.
+        threshold: Confidence at or above which a clear best candidate is approved automatically.
+        margin: How far the best candidate must lead the next one, in log-odds, to be approved
+            automatically (2.0: the runner-up is at least 7 times less likely).
+        min_confidence: Candidates below this are not suggested at all.
+        max_candidates: Candidates suggested per source identifier.
+        write: Write the proposals as ``annotation`` entities (space ``context``).
+        model: The pair model; a fresh :class:`PairModel` by default.
+
+    Returns:
+        A :class:`MatchRun` with the proposals and counts.
+
+    Raises:
+        ParameterError: If a threshold lies outside [0, 1].
+    """
+    for name, value in (("threshold", threshold), ("min_confidence", min_confidence)):
+        if not 0.0 <= value <= 1.0:
+            raise ParameterError(f"match: {name!r} must lie in [0, 1], got {value!r}")
+    records, tags = harvest(store)
+    hubs = _hubs(records)
+    existing = _reviewed(store)
+    rejected = set()
+    labelled: list[tuple[str, str, str, str, int]] = []
+    if not existing.empty:
+        for row in existing.itertuples():
+            key = (row.source_space, row.source_identifier, row.target_space, row.target_external_id)
+            if row.status == "rejected":
+                rejected.add(key)
+                labelled.append((*key, 0))
+            elif row.status == "approved" and isinstance(row.reviewed_by, str):
+                labelled.append((*key, 1))
+
+    jobs = []
+    for cls, hub in sorted(hubs.items()):
+        targets = records[(records.cls == cls) & (records.space == hub) & (records.kind == "entity")]
+        sources = records[(records.cls == cls) & (records.space != hub)]
+        if not sources.empty and not targets.empty:
+            jobs.append((cls, sources.reset_index(drop=True), targets.reset_index(drop=True)))
+    any_sources = records[records.cls == ANY_CLASS]
+    if not any_sources.empty and hubs:
+        targets = pd.concat(
+            [
+                records[(records.cls == cls) & (records.space == hub) & (records.kind == "entity")]
+                for cls, hub in hubs.items()
+            ]
+        )
+        jobs.append((ANY_CLASS, any_sources.reset_index(drop=True), targets.reset_index(drop=True)))
+
+    prior = (model or PairModel()).fit(pd.DataFrame(), np.zeros(0))
+    first = {cls: _score_class(s, t, prior, None) for cls, s, t in jobs}
+
+    # Learn type words and weights from the first pass's sure matches and from the reviews.
+    type_words = TypeWords()
+    for cls, sources, targets in jobs:
+        decided = _decide(first[cls], 0.9, 3.0)
+        sure = decided[decided.auto]
+        type_words.learn(
+            sources.text.iloc[sure.source].tolist(),
+            [_type_label(r) for r in targets.iloc[sure.target].to_dict("records")],
+        )
+    # Reviewed pairs (approvals, rejections) train the model; without them the prior decides.
+    human = {(a, b, c, d): y for a, b, c, d, y in labelled}
+    second_features = {}
+    training = []
+    for cls, sources, targets in jobs:
+        features = _score_class(sources, targets, prior, type_words)
+        second_features[cls] = features
+        keys = _keys(features, sources, targets)
+        positions = [i for i, key in enumerate(keys) if key in human]
+        if positions:
+            part = features.iloc[positions].copy()
+            part["label"] = [human[keys[i]] for i in positions]
+            training.append(part)
+    train = pd.concat(training) if training else pd.DataFrame()
+    fitted = (model or PairModel()).fit(
+        train, train["label"].to_numpy() if len(train) else np.zeros(0)
+    )
+
+    proposals = []
+    for cls, sources, targets in jobs:
+        features = second_features[cls]
+        features["probability"] = fitted.predict_proba(features) if len(features) else []
+        keys = _keys(features, sources, targets)
+        features["rejected"] = [key in rejected for key in keys]
+        features.loc[features.rejected, "probability"] = 0.0
+        decided = _decide(features, threshold, margin)
+        decided = decided[
+            (decided.probability >= min_confidence) & (decided["rank"] < max_candidates)
+        ]
+        source_rows = sources.iloc[decided.source].reset_index(drop=True)
+        target_rows = targets.iloc[decided.target].reset_index(drop=True)
+        decided = decided.reset_index(drop=True)
+        proposals.append(
+            pd.DataFrame(
+                {
+                    "class": cls,
+                    "source_space": source_rows.space,
+                    "source_identifier": source_rows.identifier,
+                    "source_kind": source_rows.kind.where(
+                        source_rows.kind != "reference", source_rows.field
+                    ),
+                    "target_type": target_rows.entity_type,
+                    "target_space": target_rows.space,
+                    "target_external_id": target_rows.identifier,
+                    "confidence": decided.probability.round(4),
+                    "status": np.where(decided.auto, "approved", "suggested"),
+                    "ambiguous": decided.ambiguous,
+                    "members": source_rows.members,
+                    **{name: decided[name] for name in ("text_cosine", "key_number", "type_words")},
+                }
+            )
+        )
+    proposals_frame = pd.concat(proposals, ignore_index=True) if proposals else pd.DataFrame()
+    proposals_frame = _expand_tags(proposals_frame)
+    weights = fitted.weights()
+    run = MatchRun(
+        annotations=proposals_frame,
+        approved=int((proposals_frame.get("status") == "approved").sum()) if len(proposals_frame) else 0,
+        suggested=int((proposals_frame.get("status") == "suggested").sum()) if len(proposals_frame) else 0,
+        ambiguous=int(proposals_frame[proposals_frame.ambiguous].source_identifier.nunique())
+        if len(proposals_frame)
+        else 0,
+        learned=bool(fitted.learned_),
+        hubs=hubs,
+        weights=weights,
+    )
+    if write and len(proposals_frame):
+        write_annotations(store, proposals_frame, existing)
+    del tags
+    return run
+
+
+def _keys(frame: pd.DataFrame, sources: pd.DataFrame, targets: pd.DataFrame) -> list[tuple]:
+    s = sources.iloc[frame.source.to_numpy()]
+    t = targets.iloc[frame.target.to_numpy()]
+    return list(zip(s.space, s.identifier, t.space, t.identifier, strict=True))
+
+
+def _expand_tags(proposals: pd.DataFrame) -> pd.DataFrame:
+    """A tag group's link also links each of its tags (a time series to its asset)."""
+    if proposals.empty or "members" not in proposals:
+        return proposals
+    groups = proposals[proposals.members.notna()]
+    extra = []
+    for row in groups.itertuples(index=False):
+        for tag in row.members:
+            extra.append({**row._asdict(), "source_identifier": tag, "source_kind": "tag"})
+    out = pd.concat([proposals, pd.DataFrame(extra)], ignore_index=True) if extra else proposals
+    return out.drop(columns=["members"])
+
+
+def write_annotations(
+    store: Store, proposals: pd.DataFrame, existing: pd.DataFrame | None = None
+) -> int:
+    """Upsert proposals as annotations; reviewed annotations and rejections stay as they are."""
+    frame = proposals.copy()
+    frame["external_id"] = [
+        annotation_id(a, b, c, d)
+        for a, b, c, d in zip(
+            frame.source_space,
+            frame.source_identifier,
+            frame.target_space,
+            frame.target_external_id,
+            strict=True,
+        )
+    ]
+    frame = frame.drop_duplicates("external_id")
+    if existing is not None and not existing.empty:
+        reviewed = existing[existing.reviewed_by.notna() | (existing.status == "rejected")]
+        frame = frame[~frame.external_id.isin(set(reviewed.external_id))]
+    if frame.empty:
+        return 0
+    frame["space"] = ANNOTATION_SPACE
+    frame["method"] = METHOD
+    frame["name"] = frame.source_identifier
+    frame["tags"] = [["ambiguous"] if a else [] for a in frame.ambiguous]
+    frame["source"] = "factorybrain.context"
+    columns = [
+        "space",
+        "external_id",
+        "name",
+        "tags",
+        "source",
+        "source_space",
+        "source_identifier",
+        "source_kind",
+        "target_type",
+        "target_space",
+        "target_external_id",
+        "confidence",
+        "status",
+        "method",
+    ]
+    table = pa.Table.from_pandas(frame[columns].astype({"confidence": float}), preserve_index=False)
+    ingest = "match-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    with store.transaction():
+        counts = store.upsert_entities("annotation", table, ingest)
+    return counts.inserted + counts.updated

@@ -1,0 +1,116 @@
+"""Score approved identity matches against a simulated plant's ``truth.json``.
+
+The truth lists, for every object, the strings each silo knows it by (``entities[].refs``) and, for
+each historian series, its asset. An approved annotation is correct when its source identifier and
+its target entity name the same object (a tag: when the target is the tag's asset). Precision is
+over approved links whose source the truth knows; recall is over every identifier of the store
+that the truth knows and that is not itself an entity of its class's hub space (the hub's
+entities are what the others are matched to).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import pandas as pd
+
+from factorybrain.context._harvest import harvest
+from factorybrain.context._matching import _hubs
+from factorybrain.store import Store
+
+
+def truth_lookup(truth: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
+    """Map ``(space, string)`` to the canonical ids the truth gives it (a tag: its asset)."""
+    lookup: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for entity in truth.get("entities", []):
+        if entity["type"] == "time_series":
+            for space, names in entity.get("refs", {}).items():
+                if names and entity.get("asset"):
+                    lookup[(space, names[0])].add(entity["asset"])
+            continue
+        for space, names in entity.get("refs", {}).items():
+            for name in names:
+                lookup[(space, name)].add(entity["id"])
+    return lookup
+
+
+def _target_ids(
+    lookup: dict[tuple[str, str], set[str]],
+    by_name: dict[str, set[str]],
+    space: str,
+    identifier: str,
+) -> set[str]:
+    """Canonical ids of a target; one the truth lists only under another space's spelling of
+    the same string (MES work orders are listed as WMS writes them) is found there."""
+    found = lookup.get((space, identifier))
+    if found:
+        return found
+    others = by_name.get(identifier, set())
+    return others if len(others) == 1 else set()
+
+
+def identity_scores(
+    store: Store, truth: dict[str, Any], annotations: pd.DataFrame | None = None
+) -> dict[str, Any]:
+    """Precision and recall of the approved annotations in ``store`` against ``truth``.
+
+    Args:
+        store: A store the matcher ran on.
+        truth: The parsed ``truth.json``.
+        annotations: Annotations to score (default: the store's approved ones).
+
+    Returns:
+        ``precision``, ``recall``, ``approved`` (scored), ``correct``, ``expected`` and
+        ``unscored`` (approved links whose source the truth does not list), ``unjudged`` (links
+        to an entity the truth lists under no spelling), plus ``errors``: up to 20 wrong links.
+    """
+    lookup = truth_lookup(truth)
+    if annotations is None:
+        annotations = store.query(
+            "SELECT source_space, source_identifier, target_space, target_external_id "
+            "FROM annotation WHERE status = 'approved'"
+        )
+    records, tags = harvest(store)
+    hubs = _hubs(records)
+    is_hub_entity = (records.kind == "entity") & (records.space == records.cls.map(hubs))
+    sources = set(zip(records[~is_hub_entity].space, records[~is_hub_entity].identifier, strict=True))
+    sources |= set(zip(tags.space, tags.tag, strict=True))
+    expected = {key for key in sources if key in lookup}
+
+    correct_sources = set()
+    scored = correct = unscored = unjudged = 0
+    errors = []
+    by_name: dict[str, set[str]] = defaultdict(set)
+    for (_, name), ids in lookup.items():
+        by_name[name] |= ids
+    for row in annotations.itertuples(index=False):
+        source = (row.source_space, row.source_identifier)
+        if source not in lookup:
+            unscored += 1
+            continue
+        target = _target_ids(lookup, by_name, row.target_space, row.target_external_id)
+        if not target:
+            # The truth does not list the target under any spelling: the link cannot be judged.
+            unjudged += 1
+            continue
+        scored += 1
+        if lookup[source] & target:
+            correct += 1
+            correct_sources.add(source)
+        elif len(errors) < 20:
+            errors.append(
+                f"{row.source_space}:{row.source_identifier} -> "
+                f"{row.target_space}:{row.target_external_id}"
+            )
+    found = len(correct_sources & expected)
+    return {
+        "precision": correct / scored if scored else 1.0,
+        "recall": found / len(expected) if expected else 1.0,
+        "approved": scored,
+        "correct": correct,
+        "expected": len(expected),
+        "unscored": unscored,
+        "unjudged": unjudged,
+        "errors": errors,
+    }
