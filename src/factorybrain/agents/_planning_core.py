@@ -1,0 +1,339 @@
+"""Plan the open work orders of the factory model, store the plan, and read it back.
+
+:func:`plan_orders` loads the planner's view of the store, solves it with the scheduling engine
+(total weighted tardiness, with a small makespan term so nothing drifts late for no reason) and
+returns a :class:`PlanResult` in clock time. :func:`store_plan` writes it: ``planned_start`` and
+``planned_end`` on every planned work order, and one ``operation`` row per planned step in the
+``plan`` space (``status = 'planned'``; rows of an older plan become ``superseded``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pandas as pd
+import pyarrow as pa
+
+from factorybrain.agents._planning_model import (
+    Downtime,
+    PlantModel,
+    build_problem,
+    load_plant_model,
+)
+from factorybrain.engines.schedule import (
+    Machine,
+    PlannedOperation,
+    Problem,
+    Schedule,
+    Window,
+    gantt_svg,
+    solve,
+)
+from factorybrain.store import Store
+
+#: Space of the planned operations written by :func:`store_plan`.
+PLAN_SPACE = "plan"
+#: Weight of the makespan (working minutes) against weighted tardiness (working minutes).
+MAKESPAN_WEIGHT = 0.05
+
+
+@dataclass
+class PlanResult:
+    """A plan of the open work orders, in clock time.
+
+    Attributes:
+        model: What the plan was built from.
+        problem: The scheduling problem (working minutes per line).
+        schedule: The engine's answer (working minutes).
+        operations: ``work_order, sequence, machine, line, start, end`` (naive UTC).
+        orders: Per planned order ``external_id, space, line, product, quantity, due_at,
+            planned_start, planned_end, tardiness_hours, weight``.
+        seconds: Wall-clock seconds of loading and solving.
+    """
+
+    model: PlantModel
+    problem: Problem
+    schedule: Schedule
+    operations: pd.DataFrame
+    orders: pd.DataFrame
+    seconds: float = 0.0
+    extra_downtime: list[Downtime] = field(default_factory=list)
+
+    @property
+    def total_tardiness_hours(self) -> float:
+        """Sum of the orders' tardiness in clock hours."""
+        return float(self.orders["tardiness_hours"].sum())
+
+    @property
+    def weighted_tardiness_hours(self) -> float:
+        """Sum of ``weight x tardiness`` in clock hours."""
+        return float((self.orders["tardiness_hours"] * self.orders["weight"]).sum())
+
+    @property
+    def late_orders(self) -> int:
+        """Orders planned to end after their due date."""
+        return int((self.orders["tardiness_hours"] > 0).sum())
+
+    def previous_plan(self) -> dict[tuple[str, str], tuple[str, int]]:
+        """The engine's warm start for a re-plan."""
+        return self.schedule.as_previous_plan()
+
+    def summary(self) -> dict[str, float | int | str]:
+        """Headline figures of the plan."""
+        return {
+            "orders": len(self.orders),
+            "operations": len(self.operations),
+            "late_orders": self.late_orders,
+            "total_tardiness_hours": round(self.total_tardiness_hours, 2),
+            "weighted_tardiness_hours": round(self.weighted_tardiness_hours, 2),
+            "status": self.schedule.status,
+            "gap": round(float(self.schedule.gap), 4),
+            "seconds": round(self.seconds, 2),
+            "origin": self.model.origin.isoformat(),
+        }
+
+
+def _clock_tables(
+    model: PlantModel, problem: Problem, schedule: Schedule
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    calendars = model.calendars()
+    line_of = model.line_of()
+    rows = []
+    for op in schedule.operations:
+        line = line_of[op.machine]
+        calendar = calendars[line]
+        rows.append(
+            {
+                "work_order": op.job,
+                "sequence": int(op.operation),
+                "machine": op.machine,
+                "line": line,
+                "start": calendar.clock_time(op.start),
+                "end": calendar.clock_time(op.end, end=True),
+            }
+        )
+    operations = pd.DataFrame(
+        rows, columns=["work_order", "sequence", "machine", "line", "start", "end"]
+    )
+    operations = operations.sort_values(["machine", "start"]).reset_index(drop=True)
+    span = operations.groupby("work_order").agg(
+        planned_start=("start", "min"), planned_end=("end", "max")
+    )
+    weight = {job.id: job.weight for job in problem.jobs}
+    orders = model.orders.set_index("external_id").join(span, how="inner").reset_index()
+    due = pd.to_datetime(orders["due_at"])
+    late = (orders["planned_end"] - due).dt.total_seconds() / 3600.0
+    orders["tardiness_hours"] = late.clip(lower=0).fillna(0.0)
+    orders["weight"] = orders["external_id"].map(weight).astype(float)
+    columns = [
+        "external_id",
+        "space",
+        "line",
+        "product",
+        "quantity",
+        "due_at",
+        "planned_start",
+        "planned_end",
+        "tardiness_hours",
+        "weight",
+        "priority",
+    ]
+    return operations, orders[columns]
+
+
+def plan_orders(
+    store: Store,
+    *,
+    now: datetime | None = None,
+    time_limit: float = 10.0,
+    workers: int = 2,
+    extra_downtime: Iterable[Downtime] = (),
+    previous: PlanResult | Mapping[tuple[str, str], tuple[str, int]] | None = None,
+    model: PlantModel | None = None,
+    machine_change_weight: float = 1000.0,
+    seed: int = 0,
+    space: str = "mes",
+) -> PlanResult:
+    """Plan the open work orders of the store.
+
+    Args:
+        store: The factory store.
+        now: Origin of the plan (naive UTC); default the end of the recorded machine states.
+        time_limit: Seconds for the scheduling engine.
+        workers: CP-SAT worker threads.
+        extra_downtime: Windows in which machines cannot work beyond the store's maintenance
+            orders (a breakdown, a proposed maintenance window).
+        previous: The plan in force; the new plan starts from it and moves as few operations
+            to other machines as it can (``machine_change_weight`` per move).
+        model: An already loaded :class:`PlantModel` (skips reading the store).
+        machine_change_weight: Cost of moving one operation to another machine when re-planning,
+            in working minutes of weighted tardiness.
+        seed: Seed of the engine's random choices.
+        space: Space of the MES entities.
+
+    Returns:
+        The :class:`PlanResult`.
+
+    Raises:
+        ParameterError: The store lacks what the planner needs (names what).
+        InvalidProblemError: The orders, routings or calendars are inconsistent.
+        InfeasibleError: No plan exists; names the constraints that conflict.
+    """
+    started = time.perf_counter()
+    extra = list(extra_downtime)
+    if model is None:
+        model = load_plant_model(store, now=now, space=space)
+    problem = build_problem(model, extra_downtime=extra)
+    warm = previous.previous_plan() if isinstance(previous, PlanResult) else previous
+    schedule = solve(
+        problem,
+        objective="mix",
+        makespan_weight=MAKESPAN_WEIGHT,
+        tardiness_weight=1.0,
+        time_limit=time_limit,
+        workers=workers,
+        previous_plan=warm,
+        machine_change_weight=machine_change_weight,
+        seed=seed,
+    )
+    operations, orders = _clock_tables(model, problem, schedule)
+    return PlanResult(
+        model,
+        problem,
+        schedule,
+        operations,
+        orders,
+        time.perf_counter() - started,
+        extra,
+    )
+
+
+def _naive(value: object) -> datetime:
+    return pd.Timestamp(value).to_pydatetime()
+
+
+def store_plan(store: Store, result: PlanResult, *, ingest_id: str = "agent:planning") -> dict:
+    """Write ``result`` to the store: dates on work orders, one planned operation per step.
+
+    Returns:
+        ``{"work_orders": n, "operations": n, "superseded": n}``.
+    """
+    orders = pa.Table.from_pylist(
+        [
+            {
+                "space": row.space,
+                "external_id": row.external_id,
+                "planned_start": _naive(row.planned_start),
+                "planned_end": _naive(row.planned_end),
+            }
+            for row in result.orders.itertuples(index=False)
+        ]
+    )
+    planned = [
+        {
+            "space": PLAN_SPACE,
+            "external_id": f"{row.work_order}/{row.sequence}",
+            "work_order": row.work_order,
+            "sequence": int(row.sequence),
+            "equipment": row.machine,
+            "start_time": _naive(row.start),
+            "end_time": _naive(row.end),
+            "status": "planned",
+        }
+        for row in result.operations.itertuples(index=False)
+    ]
+    keep = {row["external_id"] for row in planned}
+    existing = store.query(
+        "SELECT external_id FROM operation WHERE space = ? AND status = 'planned'", [PLAN_SPACE]
+    )
+    stale = [
+        {"space": PLAN_SPACE, "external_id": external_id, "status": "superseded"}
+        for external_id in existing["external_id"]
+        if external_id not in keep
+    ]
+    with store.transaction():
+        store.upsert_entities("work_order", orders, ingest_id)
+        if planned:
+            store.upsert_entities("operation", pa.Table.from_pylist(planned), ingest_id)
+        if stale:
+            store.upsert_entities("operation", pa.Table.from_pylist(stale), ingest_id)
+    return {"work_orders": orders.num_rows, "operations": len(planned), "superseded": len(stale)}
+
+
+def stored_plan(store: Store) -> pd.DataFrame:
+    """The planned operations in force: ``work_order, sequence, machine, start, end``."""
+    return store.query(
+        "SELECT work_order, sequence, equipment AS machine, start_time AS start, "
+        "end_time AS \"end\" FROM operation WHERE space = ? AND status = 'planned' "
+        "ORDER BY equipment, start_time",
+        [PLAN_SPACE],
+    )
+
+
+def plan_gantt_svg(result: PlanResult, *, width: int = 1400, title: str | None = None) -> str:
+    """The plan as an SVG Gantt chart in clock hours from the plan's origin.
+
+    Off-shift time and maintenance are drawn hatched on every machine row.
+    """
+    origin = result.model.origin
+    calendars = result.model.calendars()
+    line_of = result.model.line_of()
+    end_hour = max(
+        1,
+        int(
+            max((result.operations["end"] - origin).dt.total_seconds().max() / 3600.0, 1.0) + 0.999
+        ),
+    )
+    machines = []
+    for machine_id in result.model.machines["machine"]:
+        line = line_of[machine_id]
+        windows: list[Window] = []
+        calendar = calendars.get(line)
+        if calendar is not None:
+            cursor = 0
+            for start, end in zip(calendar.starts.tolist(), calendar.ends.tolist(), strict=True):
+                if start > cursor:
+                    windows.append(Window(cursor, start, "off shift"))
+                cursor = max(cursor, end)
+            windows.append(Window(cursor, cursor + 10**6, "off shift"))
+        for down in [*result.model.downtime, *result.extra_downtime]:
+            if down.machine == machine_id:
+                begin = int((down.start - origin).total_seconds() // 60)
+                finish = int((down.end - origin).total_seconds() // 60)
+                if finish > max(begin, 0):
+                    windows.append(Window(max(begin, 0), finish, down.reason))
+        machines.append(Machine(machine_id, tuple(windows)))
+    operations = [_hour_op(row, origin) for row in result.operations.itertuples(index=False)]
+    clock = Schedule(
+        operations=[PlannedOperation(*op) for op in operations],
+        objective=result.schedule.objective,
+        best_bound=result.schedule.best_bound,
+        gap=result.schedule.gap,
+        status=result.schedule.status,
+        wall_seconds=result.schedule.wall_seconds,
+        makespan=end_hour * 60,
+        tardiness={},
+        weighted_tardiness=result.schedule.weighted_tardiness,
+    )
+    heading = title or (
+        f"Plan from {origin:%Y-%m-%d %H:%M} UTC: {len(result.orders)} orders, "
+        f"{result.late_orders} late, total tardiness {result.total_tardiness_hours:.1f} h "
+        f"({result.schedule.status})"
+    )
+    svg = gantt_svg(
+        clock,
+        Problem(jobs=[], machines=machines, name="plan"),
+        width=width,
+        title=heading,
+        time_unit="min from origin",
+    )
+    return svg
+
+
+def _hour_op(row: object, origin: datetime) -> tuple[str, str, str, int, int]:
+    start = int((row.start - origin).total_seconds() // 60)  # type: ignore[attr-defined]
+    end = int((row.end - origin).total_seconds() // 60)  # type: ignore[attr-defined]
+    return (row.work_order, str(row.sequence), row.machine, start, end)  # type: ignore[attr-defined]

@@ -1,0 +1,328 @@
+"""The planner's view of the factory model: machines, routings, open orders, shifts, downtime.
+
+:func:`load_plant_model` reads it from the store (MES space by default); :func:`build_problem`
+turns it into a :class:`~factorybrain.engines.schedule.Problem` in working minutes per line
+(see :mod:`._planning_calendar`): each open work order is a job routed through its product's
+steps, each step may run on the machines of the order's line whose workcell type matches, and
+takes ``quantity x ideal cycle + setup``; maintenance and breakdowns inside shifts are
+unavailability windows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from factorybrain.agents._planning_calendar import WorkCalendar
+from factorybrain.engines.schedule import Job, Machine, Operation, Problem, Window
+from factorybrain.exceptions import ParameterError
+from factorybrain.store import Store
+
+#: Work order statuses the planner plans (released orders, and what is left of running ones).
+OPEN_STATUSES = ("released", "in_progress")
+#: Maintenance order statuses that block their machine.
+BLOCKING_MAINTENANCE = ("planned", "released", "scheduled", "in_progress", "open")
+
+
+@dataclass(frozen=True)
+class Downtime:
+    """A period in which a machine cannot work (naive UTC)."""
+
+    machine: str
+    start: datetime
+    end: datetime
+    reason: str = "maintenance"
+
+
+@dataclass
+class PlantModel:
+    """Everything the planner reads, as plain tables.
+
+    Attributes:
+        origin: Time zero of the plan (naive UTC): nothing is planned before it.
+        machines: ``machine, line, workcell`` of every machine.
+        routings: ``product, sequence, workcell, ideal_cycle_seconds, setup_seconds``.
+        orders: Open work orders: ``external_id, space, product, line, quantity, release_at,
+            due_at, priority, status``.
+        remaining: Units left per ``(work order, sequence)`` of running orders, and whether the
+            step has started (no setup then); steps not listed need the whole quantity.
+        shifts: ``line -> [(start, end)]`` (naive UTC), extended past the recorded ones by
+            repeating the last two weeks.
+        downtime: Maintenance and other windows in which a machine cannot work.
+    """
+
+    origin: datetime
+    machines: pd.DataFrame
+    routings: pd.DataFrame
+    orders: pd.DataFrame
+    remaining: dict[tuple[str, int], tuple[float, bool]] = field(default_factory=dict)
+    shifts: dict[str, list[tuple[datetime, datetime]]] = field(default_factory=dict)
+    downtime: list[Downtime] = field(default_factory=list)
+
+    def calendars(self) -> dict[str, WorkCalendar]:
+        """The working-time calendar of every line that has shifts."""
+        return {
+            line: WorkCalendar.from_shifts(self.origin, spans)
+            for line, spans in self.shifts.items()
+        }
+
+    def line_of(self) -> dict[str, str]:
+        """``{machine: line}``."""
+        return dict(zip(self.machines["machine"], self.machines["line"], strict=True))
+
+
+def _timestamp(value: object) -> datetime | None:
+    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        return None
+    stamp = pd.Timestamp(value)
+    if stamp is pd.NaT:
+        return None
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp.to_pydatetime()
+
+
+def _project_shifts(
+    spans: list[tuple[datetime, datetime]], until: datetime
+) -> list[tuple[datetime, datetime]]:
+    """Extend a line's shifts to ``until`` by repeating its last two recorded weeks weekly."""
+    if not spans:
+        return spans
+    last = max(end for _, end in spans)
+    if last >= until:
+        return spans
+    pattern = [(s, e) for s, e in spans if s >= last - timedelta(days=14)]
+    out = list(spans)
+    seen = {s for s, _ in spans}
+    weeks = 1
+    while True:
+        shift = timedelta(days=7 * weeks)
+        added = False
+        for start, end in pattern:
+            moved = start + shift
+            if moved > last and moved < until and moved not in seen:
+                out.append((moved, end + shift))
+                seen.add(moved)
+                added = True
+        if last + shift > until and not added:
+            break
+        weeks += 1
+        if weeks > 520:
+            break
+    return sorted(out)
+
+
+def load_plant_model(
+    store: Store,
+    *,
+    now: datetime | None = None,
+    horizon_days: float = 42.0,
+    space: str = "mes",
+    extra_downtime: Iterable[Downtime] = (),
+) -> PlantModel:
+    """Read the planner's inputs from the store.
+
+    Args:
+        store: The factory store.
+        now: Origin of the plan (naive UTC); default the end of the recorded machine states
+            (the end of the history), else the earliest release of an open order.
+        horizon_days: How far ahead shifts are projected past the recorded ones.
+        space: Space of the MES entities (machines, routings, orders, shifts, states).
+        extra_downtime: More windows to block (a breakdown, a proposed maintenance window).
+
+    Raises:
+        ParameterError: When the store holds no open work order, machine, routing or shift.
+    """
+    machines = store.query(
+        "SELECT external_id AS machine, parent AS line, asset_class AS workcell FROM asset "
+        "WHERE space = ? AND level = 'equipment' AND parent IS NOT NULL ORDER BY external_id",
+        [space],
+    )
+    routings = store.query(
+        "SELECT product, sequence, workcell, ideal_cycle_seconds, "
+        "coalesce(setup_seconds, 0) AS setup_seconds FROM recipe "
+        "WHERE space = ? AND sequence IS NOT NULL AND workcell IS NOT NULL "
+        "ORDER BY product, sequence",
+        [space],
+    )
+    orders = store.query(
+        "SELECT space, external_id, product, line, quantity, release_at, due_at, priority, "
+        "status FROM work_order WHERE space = ? AND status IN ('released', 'in_progress') "
+        "ORDER BY external_id",
+        [space],
+    )
+    for name, frame in (("machine", machines), ("routing", routings), ("open work order", orders)):
+        if frame.empty:
+            raise ParameterError(
+                f"The store has no {name} in space {space!r}; the planner needs MES machines "
+                "(asset rows with a line as parent), routings (recipe rows with sequence and "
+                "workcell) and open work orders (status 'released')."
+            )
+    if now is None:
+        end = store.query(
+            "SELECT max(end_time) AS t FROM event WHERE space = ? AND event_type = 'state'",
+            [space],
+        )["t"].iloc[0]
+        now = _timestamp(end) or _timestamp(orders["release_at"].min())
+    assert now is not None
+    shift_rows = store.query(
+        "SELECT asset AS line, start_time, end_time FROM event "
+        "WHERE space = ? AND event_type = 'shift' ORDER BY start_time",
+        [space],
+    )
+    until = now + timedelta(days=horizon_days)
+    shifts: dict[str, list[tuple[datetime, datetime]]] = {}
+    for line, group in shift_rows.groupby("line"):
+        spans = [
+            (_timestamp(s), _timestamp(e))
+            for s, e in zip(group["start_time"], group["end_time"], strict=True)
+        ]
+        shifts[str(line)] = _project_shifts(spans, until)  # type: ignore[arg-type]
+    no_shift = sorted(set(orders["line"].dropna()) - set(shifts))
+    if no_shift:
+        raise ParameterError(
+            f"Lines {no_shift} have open work orders but no shift events (event_type 'shift', "
+            f"asset = line) in space {space!r}; the planner cannot tell when they work."
+        )
+
+    remaining: dict[tuple[str, int], tuple[float, bool]] = {}
+    running = orders[orders["status"] == "in_progress"]
+    if not running.empty:
+        done = store.query(
+            "SELECT work_order, sequence, max(end_time IS NULL)::INT AS open, "
+            "sum(coalesce(quantity_good, 0) + coalesce(quantity_scrap, 0)) AS processed "
+            f"FROM operation WHERE space = ? AND work_order IN "
+            f"({', '.join('?' for _ in running['external_id'])}) GROUP BY ALL",
+            [space, *running["external_id"].tolist()],
+        )
+        quantity = dict(zip(running["external_id"], running["quantity"], strict=True))
+        for row in done.itertuples(index=False):
+            left = 0.0 if not row.open else max(0.0, quantity[row.work_order] - row.processed)
+            remaining[(str(row.work_order), int(row.sequence))] = (left, True)
+
+    downtime = list(extra_downtime)
+    maintenance = store.query(
+        "SELECT asset, planned_start, planned_end, order_type FROM maintenance_order "
+        "WHERE planned_start IS NOT NULL AND planned_end IS NOT NULL AND planned_end > ? "
+        f"AND lower(status) IN ({', '.join('?' for _ in BLOCKING_MAINTENANCE)})",
+        [now, *BLOCKING_MAINTENANCE],
+    )
+    known = set(machines["machine"])
+    for row in maintenance.itertuples(index=False):
+        if row.asset in known:
+            downtime.append(
+                Downtime(
+                    str(row.asset),
+                    _timestamp(row.planned_start),  # type: ignore[arg-type]
+                    _timestamp(row.planned_end),  # type: ignore[arg-type]
+                    f"maintenance ({row.order_type or 'planned'})",
+                )
+            )
+    return PlantModel(now, machines, routings, orders, remaining, shifts, downtime)
+
+
+def order_weight(priority: object) -> float:
+    """Weight of an order in the tardiness objective: priority 1 (most urgent) weighs 3."""
+    try:
+        value = int(priority)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return 1.0
+    return float(max(1, 4 - value))
+
+
+def build_problem(
+    model: PlantModel,
+    *,
+    extra_downtime: Iterable[Downtime] = (),
+    name: str = "open work orders",
+) -> Problem:
+    """The scheduling problem of ``model`` in working minutes of each order's line.
+
+    Raises:
+        ParameterError: When an order's product has no routing, or a step has no machine of its
+            workcell type on the order's line (names the order, step and line).
+    """
+    calendars = model.calendars()
+    steps = {
+        str(product): group.sort_values("sequence")
+        for product, group in model.routings.groupby("product")
+    }
+    by_line_cell: dict[tuple[str, str], list[str]] = {}
+    for row in model.machines.itertuples(index=False):
+        by_line_cell.setdefault((str(row.line), str(row.workcell)), []).append(str(row.machine))
+    windows: dict[str, list[Window]] = {m: [] for m in model.machines["machine"]}
+    line_of = model.line_of()
+    for down in [*model.downtime, *extra_downtime]:
+        line = line_of.get(down.machine)
+        if line not in calendars:
+            continue
+        calendar = calendars[line]
+        start, end = calendar.work_minute(down.start), calendar.work_minute(down.end)
+        if end > start:
+            windows[down.machine].append(Window(start, end, down.reason))
+    jobs = []
+    for order in model.orders.itertuples(index=False):
+        order_id = str(order.external_id)
+        routing = steps.get(str(order.product))
+        if routing is None:
+            raise ParameterError(
+                f"Work order {order_id!r} makes product {order.product!r}, which has no routing "
+                "(recipe rows with sequence and workcell)."
+            )
+        calendar = calendars[str(order.line)]
+        operations = []
+        for step in routing.itertuples(index=False):
+            left, started = model.remaining.get(
+                (order_id, int(step.sequence)), (float(order.quantity), False)
+            )
+            if left <= 0:
+                continue
+            eligible = by_line_cell.get((str(order.line), str(step.workcell)), [])
+            if not eligible:
+                raise ParameterError(
+                    f"Step {int(step.sequence)} ({step.workcell}) of work order {order_id!r} has "
+                    f"no eligible machine: line {order.line!r} has no {step.workcell!r}."
+                )
+            seconds = left * float(step.ideal_cycle_seconds)
+            seconds += 0.0 if started else float(step.setup_seconds)
+            minutes = max(1, int(np.ceil(seconds / 60.0)))
+            operations.append(Operation(str(int(step.sequence)), {m: minutes for m in eligible}))
+        if not operations:
+            continue
+        release = _timestamp(order.release_at) or model.origin
+        due = _timestamp(order.due_at)
+        release_work = calendar.work_minute(max(release, model.origin))
+        due_work = None if due is None else max(release_work, calendar.work_minute(due))
+        jobs.append(
+            Job(
+                order_id,
+                operations,
+                release=release_work,
+                due=due_work,
+                weight=order_weight(order.priority),
+            )
+        )
+    machines = [Machine(m, tuple(windows[m])) for m in model.machines["machine"]]
+    return Problem(jobs, machines, name=name)
+
+
+def merge_downtime(*groups: Iterable[Downtime]) -> list[Downtime]:
+    """All windows of ``groups`` in one list."""
+    return [down for group in groups for down in group]
+
+
+def downtime_from_mapping(rows: Iterable[Mapping[str, object]]) -> list[Downtime]:
+    """Windows from dicts with ``machine, start, end`` and optional ``reason``."""
+    return [
+        Downtime(
+            str(row["machine"]),
+            _timestamp(row["start"]),  # type: ignore[arg-type]
+            _timestamp(row["end"]),  # type: ignore[arg-type]
+            str(row.get("reason", "unavailable")),
+        )
+        for row in rows
+    ]

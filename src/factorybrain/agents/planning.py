@@ -1,0 +1,423 @@
+"""The planning agent: plans the open work orders and makes room for the maintenance asked for.
+
+What it reports:
+
+* ``planning.due_date_risk``: an order the current plan finishes after its due date (evidence:
+  tardiness in hours, planned end, due date);
+* ``planning.maintenance_window``: the window it proposes for a machine that a
+  ``maintenance.rul_low`` finding says is wearing out (the logistics agent reacts to it).
+
+What it recommends, on ``maintenance.rul_low``: a maintenance window that ends before the latest
+safe date of the finding (off-shift when one fits, else the in-shift window that costs the least
+tardiness) as ``maintenance_order.create``, and the re-plan around it as
+``work_order.reschedule``, with the total tardiness before and after in the expected effect. Both
+need a person's approval.
+
+Example::
+
+    from factorybrain.agents import Orchestrator
+    from factorybrain.agents.planning import PlanningAgent
+
+    orchestrator = Orchestrator(store, [PlanningAgent(time_limit=10)])
+    report = orchestrator.run(["planning"])        # plan, store it, report late orders
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from factorybrain.agents._contract import (
+    EntityRef,
+    Evidence,
+    Finding,
+    Recommendation,
+    stable_id,
+)
+from factorybrain.agents._orchestrator import AgentContext, BaseAgent, Output, register_agent
+from factorybrain.agents._planning_calendar import WorkCalendar
+from factorybrain.agents._planning_core import (
+    PLAN_SPACE,
+    PlanResult,
+    plan_gantt_svg,
+    plan_orders,
+    store_plan,
+    stored_plan,
+)
+from factorybrain.agents._planning_model import (
+    Downtime,
+    PlantModel,
+    build_problem,
+    load_plant_model,
+)
+from factorybrain.agents._planning_oee import plant_oee, plant_oee_losses
+from factorybrain.store import Store
+
+AGENT = "planning"
+
+__all__ = [
+    "AGENT",
+    "Downtime",
+    "MaintenanceProposal",
+    "PLAN_SPACE",
+    "PlanResult",
+    "PlanningAgent",
+    "PlantModel",
+    "WorkCalendar",
+    "build_problem",
+    "due_date_risks",
+    "latest_safe_date",
+    "load_plant_model",
+    "plan_gantt_svg",
+    "plan_orders",
+    "plant_oee",
+    "plant_oee_losses",
+    "propose_maintenance_window",
+    "store_plan",
+    "stored_plan",
+]
+
+
+def due_date_risks(
+    result: PlanResult, *, min_hours: float = 0.0, agent: str = AGENT
+) -> list[Finding]:
+    """One ``planning.due_date_risk`` finding per order planned to end late.
+
+    Args:
+        result: The plan.
+        min_hours: Tardiness (clock hours) an order needs to be reported.
+        agent: Name of the reporting agent.
+    """
+    findings = []
+    for row in result.orders.itertuples(index=False):
+        late = float(row.tardiness_hours)
+        if late <= min_hours:
+            continue
+        severity = "high" if late >= 24 else "medium" if late >= 4 else "low"
+        planned_end = row.planned_end.to_pydatetime()
+        findings.append(
+            Finding(
+                agent,
+                "planning.due_date_risk",
+                EntityRef("work_order", str(row.external_id), str(row.space)),
+                severity=severity,
+                confidence=0.9 if result.schedule.status == "optimal" else 0.8,
+                evidence=Evidence(
+                    tuple(
+                        EntityRef("asset", str(machine), str(row.space))
+                        for machine in result.operations.loc[
+                            result.operations["work_order"] == row.external_id, "machine"
+                        ]
+                    ),
+                    {
+                        "tardiness_hours": round(late, 3),
+                        "quantity": float(row.quantity),
+                        "weight": float(row.weight),
+                    },
+                    f"Work order {row.external_id} ({row.product}, {row.quantity:g} units, line "
+                    f"{row.line}) is planned to end {planned_end:%Y-%m-%d %H:%M} UTC, "
+                    f"{late:.1f} h after its due date {row.due_at:%Y-%m-%d %H:%M} UTC.",
+                ),
+                dedup_key=f"due:{row.due_at:%Y-%m-%dT%H:%M}",
+                created_at=result.model.origin,
+                title=f"{row.external_id} planned {late:.1f} h late",
+            )
+        )
+    return findings
+
+
+def latest_safe_date(finding: Finding) -> datetime:
+    """When maintenance must be done by, from a ``maintenance.rul_low`` finding's evidence.
+
+    Reads, in order: ``latest_safe_hours`` (hours after the finding), ``rul_lower_hours`` (the
+    lower bound of the remaining life), ``rul_hours``; counted from the finding's ``created_at``.
+    """
+    numbers = finding.evidence.numbers
+    base = finding.created_at or datetime.now()
+    for key in ("latest_safe_hours", "rul_lower_hours", "rul_hours"):
+        if key in numbers:
+            return base + timedelta(hours=max(0.0, float(numbers[key])))
+    return base
+
+
+@dataclass
+class MaintenanceProposal:
+    """A maintenance window and the re-plan around it.
+
+    Attributes:
+        machine: The machine to maintain.
+        start: Start of the window (naive UTC).
+        end: End of the window.
+        latest_safe: When the maintenance must be done by.
+        off_shift: Whether the window lies outside the line's shifts (costs no capacity).
+        before: The plan without the window.
+        after: The plan with it.
+    """
+
+    machine: str
+    start: datetime
+    end: datetime
+    latest_safe: datetime
+    off_shift: bool
+    before: PlanResult
+    after: PlanResult
+
+    def effect(self) -> dict[str, Any]:
+        """Due-date effect of the window: tardiness and late orders before and after."""
+        moved = self.after.orders.set_index("external_id")["planned_end"]
+        was = self.before.orders.set_index("external_id")["planned_end"]
+        changed = int((moved.reindex(was.index) != was).sum())
+        return {
+            "total_tardiness_hours_before": round(self.before.total_tardiness_hours, 2),
+            "total_tardiness_hours_after": round(self.after.total_tardiness_hours, 2),
+            "weighted_tardiness_hours_before": round(self.before.weighted_tardiness_hours, 2),
+            "weighted_tardiness_hours_after": round(self.after.weighted_tardiness_hours, 2),
+            "late_orders_before": self.before.late_orders,
+            "late_orders_after": self.after.late_orders,
+            "orders_rescheduled": changed,
+            "maintenance_start": self.start.isoformat(),
+            "maintenance_end": self.end.isoformat(),
+            "latest_safe_date": self.latest_safe.isoformat(),
+            "off_shift": self.off_shift,
+        }
+
+
+def _candidate_windows(
+    calendar: WorkCalendar, origin: datetime, latest: datetime, hours: float, allow_off_shift: bool
+) -> list[tuple[datetime, datetime, bool]]:
+    """Windows of ``hours`` ending by ``latest``: the latest off-shift one, else in-shift ones."""
+    length = timedelta(hours=hours)
+    latest = max(latest, origin + length)
+    candidates: list[tuple[datetime, datetime, bool]] = []
+    if allow_off_shift:
+        ends = [origin, *(origin + timedelta(minutes=int(e)) for e in calendar.ends)]
+        starts = [origin + timedelta(minutes=int(s)) for s in calendar.starts]
+        gaps = [
+            (gap_start, gap_end)
+            for gap_start, gap_end in zip(ends, [*starts, datetime.max], strict=False)
+            if gap_end > gap_start
+        ]
+        for gap_start, gap_end in reversed(gaps):
+            begin = max(gap_start, origin)
+            finish = min(gap_end, latest)
+            if finish - begin >= length:
+                candidates.append((finish - length, finish, True))
+                break
+    if candidates:
+        return candidates
+    span = latest - length - origin
+    for share in (1.0, 0.5, 0.0):
+        start = origin + span * share
+        start = start.replace(second=0, microsecond=0)
+        candidates.append((start, start + length, False))
+    return candidates
+
+
+def propose_maintenance_window(
+    store: Store,
+    machine: str,
+    latest_safe: datetime,
+    *,
+    hours: float = 4.0,
+    before: PlanResult | None = None,
+    model: PlantModel | None = None,
+    time_limit: float = 10.0,
+    workers: int = 2,
+    allow_off_shift: bool = True,
+) -> MaintenanceProposal:
+    """Choose a maintenance window for ``machine`` ending by ``latest_safe`` and re-plan.
+
+    An off-shift window of ``hours`` before the latest safe date costs no capacity and is taken
+    when one exists (and ``allow_off_shift``); otherwise windows at the latest, middle and
+    earliest possible start are re-planned and the one with the least weighted tardiness wins.
+
+    Raises:
+        ParameterError: When ``machine`` is not a planned machine of the store.
+    """
+    from factorybrain.exceptions import ParameterError
+
+    if model is None:
+        model = before.model if before is not None else load_plant_model(store)
+    line = model.line_of().get(machine)
+    if line is None:
+        raise ParameterError(
+            f"Machine {machine!r} is not a machine of the plan; expected one of "
+            f"{sorted(model.line_of())}."
+        )
+    per_plan = max(1.0, time_limit / 4)
+    if before is None:
+        before = plan_orders(store, model=model, time_limit=per_plan, workers=workers)
+    calendar = model.calendars()[line]
+    best: tuple[float, datetime, datetime, bool, PlanResult] | None = None
+    for start, end, off_shift in _candidate_windows(
+        calendar, model.origin, latest_safe, hours, allow_off_shift
+    ):
+        window = Downtime(machine, start, end, "proposed maintenance")
+        after = plan_orders(
+            store,
+            model=model,
+            extra_downtime=[*before.extra_downtime, window],
+            previous=before,
+            time_limit=per_plan,
+            workers=workers,
+        )
+        if best is None or after.weighted_tardiness_hours < best[0] - 1e-9:
+            best = (after.weighted_tardiness_hours, start, end, off_shift, after)
+    assert best is not None
+    _, start, end, off_shift, after = best
+    return MaintenanceProposal(machine, start, end, latest_safe, off_shift, before, after)
+
+
+class PlanningAgent(BaseAgent):
+    """Plans the open orders, reports late ones, and makes room for predicted maintenance.
+
+    Args:
+        time_limit: Seconds of the scheduling engine per plan.
+        workers: CP-SAT worker threads.
+        maintenance_hours: Length of a proposed maintenance window when the finding gives none
+            (``maintenance_hours`` in its evidence).
+        min_late_hours: Tardiness an order needs to be reported as a due-date risk.
+        allow_off_shift: Whether maintenance may be planned outside the line's shifts.
+        now: Origin of the plans (naive UTC); default the end of the recorded machine states.
+    """
+
+    name = AGENT
+    subscriptions: tuple[str, ...] = ("maintenance.rul_low",)
+    watches: tuple[str, ...] = ("work_order",)
+
+    def __init__(
+        self,
+        *,
+        time_limit: float = 10.0,
+        workers: int = 2,
+        maintenance_hours: float = 4.0,
+        min_late_hours: float = 0.0,
+        allow_off_shift: bool = True,
+        now: datetime | None = None,
+    ) -> None:
+        self.time_limit = time_limit
+        self.workers = workers
+        self.maintenance_hours = maintenance_hours
+        self.min_late_hours = min_late_hours
+        self.allow_off_shift = allow_off_shift
+        self.now = now
+
+    def plan(self, store: Store) -> PlanResult:
+        """Plan the store's open orders and write the plan."""
+        result = plan_orders(store, now=self.now, time_limit=self.time_limit, workers=self.workers)
+        store_plan(store, result)
+        return result
+
+    def run(self, context: AgentContext) -> Output:
+        """Plan, store the plan, and report the orders planned late."""
+        result = self.plan(context.store)
+        return due_date_risks(result, min_hours=self.min_late_hours)
+
+    def react(self, finding: Finding, context: AgentContext) -> Output:
+        """On ``maintenance.rul_low``: a maintenance window before the latest safe date, re-plan."""
+        if finding.kind != "maintenance.rul_low" or finding.subject.type != "asset":
+            return ()
+        machine = finding.subject.external_id
+        model = load_plant_model(context.store, now=self.now)
+        if machine not in model.line_of():
+            return ()
+        hours = float(finding.evidence.numbers.get("maintenance_hours", self.maintenance_hours))
+        latest = latest_safe_date(finding)
+        proposal = propose_maintenance_window(
+            context.store,
+            machine,
+            latest,
+            hours=hours,
+            model=model,
+            time_limit=self.time_limit,
+            workers=self.workers,
+            allow_off_shift=self.allow_off_shift,
+        )
+        return self._recommend(finding, proposal)
+
+    def _recommend(
+        self, finding: Finding, proposal: MaintenanceProposal
+    ) -> Sequence[Finding | Recommendation]:
+        effect = proposal.effect()
+        space = finding.subject.space or "mes"
+        key = f"{proposal.machine}:{proposal.latest_safe:%Y-%m-%dT%H:%M}"
+        window = Finding(
+            AGENT,
+            "planning.maintenance_window",
+            EntityRef("asset", proposal.machine, space),
+            severity=finding.severity,
+            confidence=finding.confidence,
+            evidence=Evidence(
+                (EntityRef("finding", finding.id),),
+                {
+                    "maintenance_hours": (proposal.end - proposal.start).total_seconds() / 3600,
+                    "hours_before_latest_safe": (
+                        proposal.latest_safe - proposal.end
+                    ).total_seconds()
+                    / 3600,
+                    "total_tardiness_hours_before": effect["total_tardiness_hours_before"],
+                    "total_tardiness_hours_after": effect["total_tardiness_hours_after"],
+                },
+                f"Maintain {proposal.machine} from {proposal.start:%Y-%m-%d %H:%M} to "
+                f"{proposal.end:%Y-%m-%d %H:%M} UTC"
+                f"{' (off shift)' if proposal.off_shift else ''}, before the latest safe date "
+                f"{proposal.latest_safe:%Y-%m-%d %H:%M} UTC; total tardiness "
+                f"{effect['total_tardiness_hours_before']:.1f} h -> "
+                f"{effect['total_tardiness_hours_after']:.1f} h.",
+            ),
+            dedup_key=key,
+            created_at=finding.created_at,
+            title=f"Maintenance window for {proposal.machine} {proposal.start:%Y-%m-%d %H:%M} UTC",
+        )
+        order_id = stable_id("mo", proposal.machine, key)
+        maintenance = Recommendation(
+            AGENT,
+            (finding.id, window.id),
+            "maintenance_order.create",
+            parameters={
+                "space": "agents",
+                "external_id": order_id,
+                "asset": proposal.machine,
+                "planned_start": proposal.start.isoformat(),
+                "planned_end": proposal.end.isoformat(),
+                "order_type": "predictive",
+                "notes": window.evidence.text,
+            },
+            expected_effect=effect,
+            requires_approval=True,
+            title=window.title,
+            dedup_key=key,
+        )
+        before = proposal.before.orders.set_index("external_id")
+        orders = [
+            {
+                "external_id": row.external_id,
+                "space": row.space,
+                "planned_start": row.planned_start.isoformat(),
+                "planned_end": row.planned_end.isoformat(),
+            }
+            for row in proposal.after.orders.itertuples(index=False)
+            if row.external_id not in before.index
+            or before.at[row.external_id, "planned_start"] != row.planned_start
+            or before.at[row.external_id, "planned_end"] != row.planned_end
+        ]
+        reschedule = Recommendation(
+            AGENT,
+            (finding.id, window.id),
+            "work_order.reschedule",
+            parameters={"orders": orders, "maintenance_order": order_id},
+            expected_effect=effect,
+            requires_approval=True,
+            title=(
+                f"Re-plan around maintenance of {proposal.machine}: total tardiness "
+                f"{effect['total_tardiness_hours_before']:.1f} h -> "
+                f"{effect['total_tardiness_hours_after']:.1f} h"
+            ),
+            dedup_key=key,
+        )
+        return [window, maintenance, reschedule]
+
+
+register_agent(AGENT, PlanningAgent)
