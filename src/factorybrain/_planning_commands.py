@@ -1,0 +1,138 @@
+"""Commands of the planning agent: ``factorybrain plan`` and ``factorybrain oee``."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from factorybrain.cli import DbOption, _frame_table, _open, app, console, friendly_errors
+
+
+class GroupBy(StrEnum):
+    """How OEE is grouped."""
+
+    machine = "machine"
+    line = "line"
+    shift = "shift"
+
+
+def _when(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    from factorybrain.agents._contract import utc
+
+    return utc(value)
+
+
+@app.command()
+@friendly_errors
+def plan(
+    db: DbOption = None,
+    gantt: Annotated[
+        Path | None, typer.Option("--gantt", help="Write the plan as an SVG Gantt chart here.")
+    ] = None,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", help="Seconds for the scheduling engine.", min=0.1)
+    ] = 10.0,
+    workers: Annotated[int, typer.Option(help="CP-SAT worker threads.", min=1)] = 2,
+    now: Annotated[
+        str | None,
+        typer.Option(help="Origin of the plan, ISO UTC (default: end of the recorded states)."),
+    ] = None,
+    store_it: Annotated[
+        bool, typer.Option("--store/--no-store", help="Write the plan to the store.")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Plan the open work orders over the machines, within shifts and around maintenance.
+
+    Writes `planned_start`/`planned_end` on the work orders and the planned operations (space
+    `plan`), and lists the orders planned late.
+
+    Example: `factorybrain plan --db plant.duckdb --gantt plan.svg --time-limit 20`
+    """
+    from factorybrain.agents.planning import plan_gantt_svg, plan_orders, store_plan
+
+    with _open(db, read_only=not store_it) as store:
+        result = plan_orders(store, now=_when(now), time_limit=time_limit, workers=workers)
+        if store_it:
+            store_plan(store, result)
+    if gantt is not None:
+        gantt.write_text(plan_gantt_svg(result), encoding="utf-8")
+    summary = result.summary()
+    late = result.orders[result.orders["tardiness_hours"] > 0].sort_values(
+        "tardiness_hours", ascending=False
+    )
+    if as_json:
+        rows = late[["external_id", "line", "due_at", "planned_end", "tardiness_hours"]]
+        console.print_json(
+            json.dumps(
+                {**summary, "late": json.loads(rows.to_json(orient="records", date_format="iso"))}
+            )
+        )
+        return
+    console.print(
+        f"planned [bold]{summary['orders']}[/bold] orders ({summary['operations']} operations) "
+        f"from {summary['origin']} UTC: {summary['late_orders']} late, total tardiness "
+        f"{summary['total_tardiness_hours']} h, {summary['status']} (gap {summary['gap']:.1%}) "
+        f"in {summary['seconds']} s"
+    )
+    if not late.empty:
+        shown = late[["external_id", "line", "due_at", "planned_end", "tardiness_hours"]]
+        shown = shown.assign(tardiness_hours=shown["tardiness_hours"].round(1))
+        console.print(_frame_table(shown, "orders planned late"))
+    if gantt is not None:
+        console.print(f"Gantt chart written to {gantt}")
+
+
+@app.command(name="oee")
+@friendly_errors
+def oee_command(
+    db: DbOption = None,
+    asset: Annotated[
+        list[str] | None, typer.Option("--asset", help="Machine or line code (repeatable).")
+    ] = None,
+    by: Annotated[GroupBy, typer.Option("--by", help="Group by machine, line or shift.")] = (
+        GroupBy.machine
+    ),
+    start: Annotated[str | None, typer.Option(help="Window start, ISO UTC.")] = None,
+    end: Annotated[str | None, typer.Option(help="Window end, ISO UTC.")] = None,
+    losses: Annotated[int, typer.Option(help="Biggest losses to list per group.", min=0)] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """OEE after ISO 22400 (availability, performance, quality) and the biggest losses.
+
+    Planned busy time is the shift time less planned maintenance; changeovers, minor stops,
+    breakdowns and starvation are availability losses.
+
+    Example: `factorybrain oee --db plant.duckdb --by line --asset LINE-1`
+    """
+    from factorybrain.agents.planning import plant_oee, plant_oee_losses
+
+    with _open(db, read_only=True) as store:
+        kwargs = {"by": by.value, "assets": asset, "start": _when(start), "end": _when(end)}
+        table = plant_oee(store, **kwargs)
+        lost = plant_oee_losses(store, **kwargs)
+    key = by.value
+    top = lost.groupby(key, group_keys=False).head(losses) if losses else lost.iloc[0:0]
+    ratios = table[[key, "availability", "performance", "quality", "oee"]]
+    if as_json:
+        console.print_json(
+            json.dumps(
+                {
+                    "oee": json.loads(ratios.to_json(orient="records")),
+                    "losses": json.loads(top.to_json(orient="records")),
+                }
+            )
+        )
+        return
+    console.print(_frame_table(ratios.round(4), f"OEE by {key}"))
+    shown = top.assign(hours=(top["seconds"] / 3600).round(1), share=top["share"].round(4))
+    console.print(
+        _frame_table(shown[[key, "category", "reason", "hours", "share"]], "biggest losses")
+    )
