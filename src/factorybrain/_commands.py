@@ -188,10 +188,25 @@ def _print_scores(scores: list) -> None:
     console.print(table)
 
 
-def _serve_dashboard(store_path: Path) -> None:
+def _serve_dashboard(store_path: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the API and the dashboard over the demo store, signed in as a demo planner."""
+    import uvicorn
+
+    from factorybrain.agents import Orchestrator
+    from factorybrain.api import TokenStore, create_app, default_tokens_path
+    from factorybrain.store import open_store
+    from factorybrain.web import mount_dashboard
+
+    store = open_store(store_path)
+    tokens = TokenStore(default_tokens_path(store_path))
+    token = tokens.create("demo-planner", "planner")
+    app = mount_dashboard(create_app(store, tokens=tokens, orchestrator=Orchestrator(store)))
+    console.print(
+        f"[bold]dashboard[/bold]: http://{host}:{port}/?token={token} (Ctrl+C to stop; "
+        "the token is a planner's, kept next to the store)",
+        highlight=False,
+    )
     try:
-        from factorybrain.api import serve  # type: ignore[attr-defined]
-    except ImportError:
-        console.print("(the dashboard is not part of this version yet)")
-        return
-    serve(store_path)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        store.close()

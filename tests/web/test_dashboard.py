@@ -1,0 +1,190 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright.
+
+The test setup installs Chromium with apt when it is missing and it can (root, apt-get); where it
+cannot (a laptop without root), the browser tests skip and say why.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from factorybrain.agents import EntityRef, Evidence, Finding, Orchestrator, Recommendation
+from factorybrain.api import TokenStore, create_app
+from factorybrain.connectors import load_plant
+from factorybrain.store import open_store
+from factorybrain.web import mount_dashboard
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "src/factorybrain/examples/small_plant/plant.yaml"
+PAGES = ["#/", "#/asset/acme/PRS-03", "#/inbox", "#/plan", "#/inventory", "#/trace", "#/audit"]
+
+
+DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _chromium() -> str:
+    """Debian's Chromium (not a browser a test tool downloaded), installed here if missing."""
+    if DEBIAN_CHROMIUM.exists():
+        return str(DEBIAN_CHROMIUM)
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        subprocess.run(["apt-get", "update", "-q"], check=False, **quiet)
+        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=False, **quiet)
+        if DEBIAN_CHROMIUM.exists():
+            return str(DEBIAN_CHROMIUM)
+    pytest.skip(
+        "Debian's chromium is not installed and cannot be installed here (needs root "
+        "and apt-get): the browser tests are skipped"
+    )
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
+    uvicorn = pytest.importorskip("uvicorn")
+    folder = tmp_path_factory.mktemp("web")
+    db = folder / "plant.duckdb"
+    store = open_store(db, migrate=True)
+    load_plant(store, EXAMPLE)
+    orchestrator = Orchestrator(store)
+    now = datetime(2024, 3, 2, 8, 0, tzinfo=UTC)
+    finding, _ = orchestrator.records.report_finding(
+        Finding(
+            agent="maintenance",
+            kind="maintenance.rul_low",
+            subject=EntityRef("asset", "PRS-03", "acme"),
+            severity="high",
+            confidence=0.9,
+            evidence=Evidence(
+                numbers={"rul_hours": 40.0, "rul_lower_hours": 20.0, "rul_upper_hours": 70.0},
+                text="Bearing temperature rising for two days.",
+            ),
+            title="Press 3 may fail within two days",
+        ),
+        at=now,
+    )
+    orchestrator.propose(
+        Recommendation(
+            agent="maintenance",
+            finding_ids=(finding.id,),
+            action_type="maintenance_order.create",
+            parameters={
+                "space": "acme",
+                "external_id": "MO-TEST-1",
+                "asset": "PRS-03",
+                "planned_start": "2024-03-02T14:00:00Z",
+                "planned_end": "2024-03-02T18:00:00Z",
+            },
+            title="Replace the bearing of Press 3 on Saturday",
+        ),
+        actor="maintenance",
+        at=now,
+    )
+    tokens = TokenStore(folder / "tokens.json")
+    token = tokens.create("planner-ann", "planner")
+    app = mount_dashboard(create_app(store, tokens=tokens, orchestrator=orchestrator))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    served = uvicorn.Server(config)
+    thread = threading.Thread(target=served.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not served.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/", token, db
+    served.should_exit = True
+    thread.join(timeout=10)
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = _chromium()
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield launched
+        launched.close()
+
+
+def _page(browser: object, url: str, token: str) -> tuple[object, list[str]]:
+    context = browser.new_context()  # type: ignore[attr-defined]
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(f"{url}?token={token}#/")
+    page.wait_for_function("document.body.dataset.loaded === '#/'", timeout=10_000)
+    return page, problems
+
+
+def test_every_page_loads_fast_without_console_errors(server: tuple, browser: object) -> None:
+    url, token, _ = server
+    page, problems = _page(browser, url, token)
+    for route in PAGES:
+        started = time.perf_counter()
+        page.evaluate(f"location.hash = {route!r}")  # type: ignore[attr-defined]
+        page.wait_for_function(  # type: ignore[attr-defined]
+            f"document.body.dataset.loaded === {route!r}", timeout=10_000
+        )
+        seconds = time.perf_counter() - started
+        assert seconds <= 2.0, f"{route} took {seconds:.2f} s"
+        assert "error" not in (page.inner_html("#main") or "").split('class="')[1:2], route  # type: ignore[attr-defined]
+    assert problems == []
+    assert "Press 3" in page.content() or "PRS-03" in page.content()  # type: ignore[attr-defined]
+
+
+def test_the_asset_page_shows_the_warning_and_sensor_charts(server: tuple, browser: object) -> None:
+    url, token, _ = server
+    page, problems = _page(browser, url, token)
+    page.evaluate("location.hash = '#/asset/acme/PRS-03'")  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "document.body.dataset.loaded === '#/asset/acme/PRS-03'"
+    )
+    text = page.inner_text("#main")  # type: ignore[attr-defined]
+    assert "remaining useful life" in text and "40 h" in text
+    assert page.locator("#main svg polyline").count() >= 2  # type: ignore[attr-defined]
+    assert problems == []
+
+
+def test_approving_in_the_inbox_executes_and_is_audited(server: tuple, browser: object) -> None:
+    url, token, db = server
+    page, problems = _page(browser, url, token)
+    page.evaluate("location.hash = '#/inbox'")  # type: ignore[attr-defined]
+    page.wait_for_function("document.body.dataset.loaded === '#/inbox'")  # type: ignore[attr-defined]
+    card = page.locator(".action").first  # type: ignore[attr-defined]
+    card.locator("textarea").fill("Saturday window is free")
+    card.locator("button.approve").click()
+    card.locator(".outcome").filter(has_text="executed").wait_for(timeout=10_000)
+    page.evaluate("location.hash = '#/audit'")  # type: ignore[attr-defined]
+    page.wait_for_function("document.body.dataset.loaded === '#/audit'")  # type: ignore[attr-defined]
+    audit = page.inner_text("#main")  # type: ignore[attr-defined]
+    assert "planner-ann" in audit and "approved" in audit and "executed" in audit
+    page.evaluate("location.hash = '#/asset/acme/PRS-03'")  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "document.body.dataset.loaded === '#/asset/acme/PRS-03'"
+    )
+    assert "MO-TEST-1" in page.inner_text("#main")  # type: ignore[attr-defined]
+    assert problems == []
