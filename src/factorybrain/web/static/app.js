@@ -121,13 +121,14 @@ async function pageOverview() {
     .slice(0, 12)
     .map(([name, n]) => `<div class="card"><div class="n">${fmt(n, 0)}</div><div class="l">${esc(name)}</div></div>`)
     .join("");
+  const byId = (a, b) => String(a.external_id).localeCompare(String(b.external_id));
   const bySpace = {};
-  for (const line of lines.items) (bySpace[line.space] ||= []).push(line);
+  for (const line of [...lines.items].sort(byId)) (bySpace[line.space] ||= []).push(line);
   const tree = Object.entries(bySpace)
     .map(([space, items]) => {
       const rows = items
         .map((line) => {
-          const children = machines.items.filter((m) => m.parent === line.external_id && m.space === space);
+          const children = machines.items.filter((m) => m.parent === line.external_id && m.space === space).sort(byId);
           const list = children.map((m) => `<li>${assetLink(m.space, m.external_id, `${m.external_id} · ${m.name || ""}`)}</li>`).join("");
           return `<li>${esc(line.external_id)} <span class="muted">${esc(line.name || "")}</span><ul>${list}</ul></li>`;
         })
