@@ -76,10 +76,18 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     tokens: TokensOption = None,
+    schedule: Annotated[
+        float,
+        typer.Option(
+            help="Seconds between runs of the agents' schedules while serving (0: never)."
+        ),
+    ] = 60.0,
 ) -> None:
     """Serve the REST API (OpenAPI docs at /docs) over the store with uvicorn.
 
     Requests need `Authorization: Bearer <token>`; create one with `factorybrain token create`.
+    The installed agents run on their schedules inside the server (the store file is locked
+    while it serves, so other processes cannot write to it).
 
     Example: `factorybrain serve --db plant.duckdb --port 8000`
     """
@@ -94,7 +102,12 @@ def serve(
             "[yellow]no API tokens yet[/yellow]: create one with "
             f"'factorybrain token create --role admin --name you --db {store.path}'"
         )
-    application = create_app(store, tokens=token_store, orchestrator=_orchestrator(store))
+    application = create_app(
+        store,
+        tokens=token_store,
+        orchestrator=_orchestrator(store, with_agents=schedule > 0),
+        schedule_every=schedule or None,
+    )
     console.print(f"serving {store.path} on http://{host}:{port} (docs at /docs)")
     try:
         uvicorn.run(application, host=host, port=port, log_level="warning")

@@ -293,3 +293,17 @@ def test_ids_with_slashes_work_in_paths(api, store) -> None:
         f"{API}/time-series/line1/press-9/temp/datapoints?every=1h", headers=headers["viewer"]
     ).json()
     assert hourly["buckets"][0]["bucket"] == "2026-03-02T08:00:00"  # aligned on the hour
+
+
+def test_the_app_runs_the_agents_schedules_while_serving(store) -> None:
+    import time
+
+    _seed(store)
+    orchestrator = Orchestrator(store, [Maintenance(), Planning(), Logistics()], clock=lambda: T0)
+    app = create_app(store, tokens=TokenStore(), orchestrator=orchestrator, schedule_every=0.05)
+    with TestClient(app):
+        deadline = time.monotonic() + 10
+        while app.state.last_scheduled_run is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert app.state.last_scheduled_run["agents_run"] == ["maintenance"]
+    assert orchestrator.records.count_actions(state="proposed") == 1

@@ -10,6 +10,7 @@ action's policy names. Every write is an audit entry. Errors have one shape,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -263,6 +264,7 @@ def create_app(
     *,
     tokens: TokenStore | None = None,
     orchestrator: Orchestrator | None = None,
+    schedule_every: float | None = None,
 ) -> FastAPI:
     """Build the REST API over a store.
 
@@ -272,6 +274,8 @@ def create_app(
         tokens: API tokens; by default the file next to the store (or ``$FACTORYBRAIN_TOKENS``).
         orchestrator: The orchestrator whose policies and executors decide and apply actions;
             by default one with no agents, the default policies and executors.
+        schedule_every: When set, every this many seconds the app calls the orchestrator's
+            ``run_scheduled()`` (agents whose interval has passed run, between requests).
 
     Returns:
         The FastAPI application; ``app.state.store``, ``app.state.orchestrator`` and
@@ -286,9 +290,23 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owns_store:
-            opened.close()
+        ticker = asyncio.create_task(_tick()) if schedule_every else None
+        try:
+            yield
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticker
+            if owns_store:
+                opened.close()
+
+    async def _tick() -> None:
+        while True:
+            await asyncio.sleep(schedule_every or 60)
+            async with lock:
+                report = conductor.run_scheduled()
+            app.state.last_scheduled_run = report.dump()
 
     app = FastAPI(
         title="factorybrain",
@@ -303,6 +321,7 @@ def create_app(
     app.state.store = opened
     app.state.orchestrator = conductor
     app.state.tokens = token_store
+    app.state.last_scheduled_run = None
 
     def _error(status: int) -> Callable[[Request, Exception], Any]:
         async def handler(_: Request, error: Exception) -> JSONResponse:
