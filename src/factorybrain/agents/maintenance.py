@@ -52,6 +52,8 @@ from factorybrain.store import Store
 AGENT = "maintenance"
 #: Hours right after a repair in which the machine warms up and is not used to learn from.
 SETTLE = timedelta(hours=1)
+#: Past degradation episodes needed to read remaining life from their durations.
+MIN_EPISODES = 3
 
 
 @dataclass
@@ -80,6 +82,7 @@ class RemainingLife:
     level: float
     failure_level: float
     slope_per_hour: float
+    trend_t: float = 0.0
 
 
 @dataclass
@@ -194,6 +197,7 @@ class MaintenanceAgent(BaseAgent):
         plans = {asset.device: self._train(asset, registry) for asset in assets}
         self._fallbacks(assets, plans, registry)
         failure_levels: dict[str, list[tuple[pd.Timestamp, float]]] = {}
+        durations: dict[str, list[tuple[pd.Timestamp, float]]] = {}
         for asset in assets:
             hours = self._score(asset, plans[asset.device])
             episodes = self._episodes(asset, hours, plans[asset.device])
@@ -203,6 +207,8 @@ class MaintenanceAgent(BaseAgent):
                     failure_levels.setdefault(asset.asset_class, []).append(
                         (episode.end, float(_level(episode.hours).iloc[-6:].max()))
                     )
+                    lasted = (episode.end - episode.start).total_seconds() / 3600.0
+                    durations.setdefault(asset.asset_class, []).append((episode.end, lasted))
             report.assets.append(
                 {
                     "device": asset.device,
@@ -214,13 +220,14 @@ class MaintenanceAgent(BaseAgent):
                     "episodes": len(episodes),
                 }
             )
+        fleet = [item for items in durations.values() for item in items]
         for episode in report.episodes:
-            known = [
-                level
-                for ended, level in failure_levels.get(episode.asset.asset_class, [])
-                if ended < episode.start
-            ]
-            findings, recommendations = self._report(episode, known)
+            cls = episode.asset.asset_class
+            levels = [v for ended, v in failure_levels.get(cls, []) if ended < episode.start]
+            lasted = [v for ended, v in durations.get(cls, []) if ended < episode.start]
+            if len(lasted) < MIN_EPISODES:  # too few of its class: the whole fleet's
+                lasted = [v for ended, v in fleet if ended < episode.start]
+            findings, recommendations = self._report(episode, levels, lasted)
             report.findings.extend(findings)
             report.recommendations.extend(recommendations)
         return report
@@ -370,15 +377,23 @@ class MaintenanceAgent(BaseAgent):
         return episodes
 
     def remaining_life(
-        self, hours: pd.DataFrame, failure_levels: Sequence[float]
+        self,
+        hours: pd.DataFrame,
+        failure_levels: Sequence[float],
+        durations: Sequence[float] = (),
     ) -> RemainingLife | None:
-        """Extrapolate the degradation level of an episode's hours to the failure level.
+        """Remaining life of an episode whose alarm raised at the first of ``hours``.
 
-        The level is the mean of the two largest deviation ratios per hour; its trend over the
-        last day is extrapolated to the level at which the asset class failed before (the
-        median of ``failure_levels``; without history, twice the current level). The interval
-        draws the trend's slope from its standard error and the failure level from the spread
-        of past failure levels.
+        With at least :data:`MIN_EPISODES` past episodes (detection to failure, in hours), the
+        remaining life is read from them: the 5 %, 50 % and 95 % quantiles of the durations
+        longer than the time already elapsed, less that time (a conformal reading of past
+        episodes, so the interval is as wide as history says).
+
+        Otherwise the degradation trend is extrapolated: the level (the mean of the two largest
+        deviation ratios per hour) over the last day, to the level at which the asset class
+        failed before (the median of ``failure_levels``; without history, twice the current
+        level, with a wide spread). The interval draws the trend's slope from its standard
+        error and the failure level from the spread of past failure levels.
         """
         level = _level(hours).dropna()
         if len(level) < 4:
@@ -397,15 +412,18 @@ class MaintenanceAgent(BaseAgent):
         if len(past):
             log_level, log_spread = float(np.median(np.log(past))), max(np.std(np.log(past)), 0.3)
         else:
-            log_level, log_spread = math.log(max(2.0 * current, 2.0)), 0.5
-        generator = np.random.default_rng(0)
-        slopes = generator.normal(slope, slope_se, 2000)
-        slopes = np.maximum(slopes, 1e-3)
-        levels = np.exp(generator.normal(log_level, log_spread, 2000))
-        crossing = np.maximum(levels - current, 0.0) / slopes
-        crossing = np.minimum(crossing, 24.0 * 365)
-        lower, point, upper = np.quantile(crossing, [0.05, 0.5, 0.95])
+            log_level, log_spread = math.log(max(2.0 * current, 2.0)), 1.0
         at = level.index[-1] + pd.Timedelta(hours=1)
+        elapsed = (at - hours.index[0] - pd.Timedelta(hours=1)).total_seconds() / 3600.0
+        longer = np.asarray([d - elapsed for d in durations if d > elapsed], dtype=float)
+        if len(durations) >= MIN_EPISODES and len(longer):
+            lower, point, upper = _conformal(longer, 0.9)
+        else:
+            generator = np.random.default_rng(0)
+            slopes = np.maximum(generator.normal(slope, slope_se, 2000), 1e-3)
+            levels = np.exp(generator.normal(log_level, log_spread, 2000))
+            crossing = np.minimum(np.maximum(levels - current, 0.0) / slopes, 24.0 * 365)
+            lower, point, upper = np.quantile(crossing, [0.05, 0.5, 0.95])
         horizon = self.horizon.total_seconds() / 3600.0
         probability = float(failure_probability(point, lower, upper, horizon))
         safe = latest_safe_date(
@@ -427,10 +445,11 @@ class MaintenanceAgent(BaseAgent):
             current,
             float(math.exp(log_level)),
             float(slope),
+            float(slope / slope_se) if slope_se > 0 else float("inf") * np.sign(slope),
         )
 
     def _report(
-        self, episode: Episode, failure_levels: Sequence[float]
+        self, episode: Episode, failure_levels: Sequence[float], durations: Sequence[float]
     ) -> tuple[list[Finding], list[Recommendation]]:
         asset = episode.asset
         subject = EntityRef(
@@ -477,8 +496,9 @@ class MaintenanceAgent(BaseAgent):
         findings = [anomaly]
         recommendations: list[Recommendation] = []
         for end in range(4, len(episode.hours) + 1):
-            life = self.remaining_life(episode.hours.iloc[:end], failure_levels)
-            if life is None or life.probability < self.rul_probability:
+            life = self.remaining_life(episode.hours.iloc[:end], failure_levels, durations)
+            # a wearing machine gets worse: a level that does not rise is no end of life
+            if life is None or life.probability < self.rul_probability or life.trend_t < 2.0:
                 continue
             severity = "critical" if life.lower < 24 else "high"
             low = Finding(
@@ -499,7 +519,9 @@ class MaintenanceAgent(BaseAgent):
                         "degradation_level": life.level,
                         "failure_level": life.failure_level,
                         "trend_per_hour": life.slope_per_hour,
+                        "trend_t": life.trend_t,
                         "risk": self.risk,
+                        "past_episodes": float(len(durations)),
                     },
                     f"{asset.device}: about {life.hours / 24:.1f} days left "
                     f"(90 % interval {life.lower / 24:.1f} to {life.upper / 24:.1f}); "
@@ -541,6 +563,22 @@ class MaintenanceAgent(BaseAgent):
             )
             break
         return findings, recommendations
+
+
+def _conformal(values: np.ndarray, coverage: float) -> tuple[float, float, float]:
+    """Median and a central interval of ``values`` with the split-conformal rank correction.
+
+    With few values the ranks fall outside the sample: the interval then reaches 0 below and
+    half as far again as the largest value above, rather than pretend to know more.
+    """
+    ordered = np.sort(values)
+    n = len(ordered)
+    tail = (1.0 - coverage) / 2.0
+    low_rank = math.floor(tail * (n + 1))
+    high_rank = math.ceil((1.0 - tail) * (n + 1))
+    lower = float(ordered[low_rank - 1]) if low_rank >= 1 else 0.0
+    upper = float(ordered[high_rank - 1]) if high_rank <= n else 1.5 * float(ordered[-1])
+    return lower, float(np.median(ordered)), upper
 
 
 def _level(hours: pd.DataFrame) -> pd.Series:
