@@ -149,6 +149,38 @@ def demo(
         _serve_dashboard(store_path)
 
 
+@app.command()
+@friendly_errors
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in plain language.")],
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Ask the factory model a question; the answer cites the entities and numbers it used.
+
+    Uses the language model at `$FACTORYBRAIN_LLM_URL` when one is configured, else the
+    built-in router (status of an asset, risks this week, trace a serial or lot, explain a
+    finding, what if a machine goes down).
+
+    Example: `factorybrain ask "which machines will fail this month?"`
+    """
+    import json
+
+    from factorybrain.ask import ask as answer_question
+
+    with _open(db, read_only=True) as store:
+        answer = answer_question(store, question)
+    if as_json:
+        print(json.dumps(answer.as_dict(), default=str, indent=2))
+        return
+    console.print(answer.answer, highlight=False)
+    if answer.citations:
+        cited = ", ".join(f"{c['type']} {c['external_id']}" for c in answer.citations[:12])
+        console.print(f"[dim]sources: {cited}[/dim]", highlight=False)
+    if answer.note:
+        console.print(f"[yellow]{answer.note}[/yellow]", highlight=False)
+
+
 def _print_load(result: object, seconds: float, store_path: Path) -> None:
     reports = result.reports  # type: ignore[attr-defined]
     read = sum(r.rows_read for r in reports)

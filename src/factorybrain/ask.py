@@ -1,0 +1,545 @@
+"""``ask``: plain-language questions answered from the factory model, with their evidence.
+
+Two ways to answer, one set of tools:
+
+* without a language model, a deterministic router recognises the documented question types
+  (status of an asset, risks this week or month, trace a serial or lot, explain a finding, what
+  if a machine goes down) and answers them from the store;
+* with an OpenAI-compatible endpoint configured (``FACTORYBRAIN_LLM_URL``,
+  ``FACTORYBRAIN_LLM_MODEL``, ``FACTORYBRAIN_LLM_KEY``: vLLM, Ollama, llama.cpp server, hosted
+  models), a tool-calling agent
+  chooses among the same tools. A model that is down, slow or answers nonsense (an unknown tool,
+  malformed arguments) never breaks ``ask``: the router answers and says so.
+
+Every answer cites the entities and numbers it used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from factorybrain.store import Store
+
+
+@dataclass
+class Answer:
+    """An answer and what it rests on."""
+
+    question: str
+    answer: str
+    tool: str
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    numbers: dict[str, float] = field(default_factory=dict)
+    via: str = "router"
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The answer as plain values (JSON)."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "tool": self.tool,
+            "citations": self.citations,
+            "numbers": self.numbers,
+            "via": self.via,
+            "note": self.note,
+        }
+
+
+# -- tools: typed functions over the store; the router and the language model share them --------
+def _rows(frame: Any) -> list[dict[str, Any]]:
+    return [
+        {k: (None if v is None or v != v else v) for k, v in row.items()}  # NaN -> None
+        for row in frame.to_dict(orient="records")
+    ]
+
+
+def find_asset(store: Store, text: str) -> dict[str, Any] | None:
+    """Return the asset whose id, name or alias best matches ``text`` (None when nothing does)."""
+    from rapidfuzz import fuzz, process
+
+    assets = _rows(store.query("SELECT space, external_id, name, level FROM asset"))
+    if not assets:
+        return None
+    choices = {i: f"{a['external_id']} {a['name'] or ''}" for i, a in enumerate(assets)}
+    best = process.extractOne(text, choices, scorer=fuzz.token_set_ratio)
+    if best is None or best[1] < 60:
+        return None
+    return assets[best[2]]
+
+
+def asset_status(store: Store, asset: str) -> Answer:
+    """Status of an asset: its open findings, its maintenance orders, and its last state."""
+    found = find_asset(store, asset)
+    if found is None:
+        return Answer(asset, f"I found no asset matching {asset!r}.", "asset_status")
+    key = found["external_id"]
+    findings = _rows(
+        store.query(
+            "SELECT external_id, kind, severity, confidence, created_at FROM finding "
+            "WHERE subject = ? AND status = 'open' ORDER BY created_at DESC LIMIT 10",
+            [key],
+        )
+    )
+    orders = _rows(
+        store.query(
+            "SELECT external_id, order_type, status, planned_start, actual_start FROM "
+            "maintenance_order WHERE asset = ? ORDER BY coalesce(actual_start, planned_start) DESC "
+            "LIMIT 5",
+            [key],
+        )
+    )
+    state = _rows(
+        store.query(
+            "SELECT state, reason, start_time FROM event WHERE asset = ? AND event_type = 'state' "
+            "ORDER BY start_time DESC LIMIT 1",
+            [key],
+        )
+    )
+    parts = [f"{found['name'] or key} ({found['space']}/{key})"]
+    parts.append(
+        f"last state {state[0]['state']} since {state[0]['start_time']}"
+        if state
+        else "no machine state recorded"
+    )
+    parts.append(
+        f"{len(findings)} open finding(s): "
+        + ", ".join(f"{f['kind']} ({f['severity']})" for f in findings)
+        if findings
+        else "no open findings"
+    )
+    if orders:
+        last = orders[0]
+        parts.append(
+            f"last maintenance order {last['external_id']} ({last['order_type']}, {last['status']})"
+        )
+    citations = [{"type": "asset", "space": found["space"], "external_id": key}]
+    citations += [{"type": "finding", "external_id": f["external_id"]} for f in findings]
+    citations += [{"type": "maintenance_order", "external_id": o["external_id"]} for o in orders]
+    return Answer(
+        asset,
+        "; ".join(parts) + ".",
+        "asset_status",
+        citations,
+        {"open_findings": float(len(findings))},
+    )
+
+
+def risks(store: Store, horizon_days: float = 7.0) -> Answer:
+    """Machines expected to fail within the horizon, and the deliveries at risk."""
+    findings = _rows(
+        store.query(
+            "SELECT external_id, kind, subject, severity, confidence, evidence FROM finding "
+            "WHERE status = 'open' AND (kind LIKE 'maintenance.%' OR kind LIKE 'planning.%' "
+            "OR kind LIKE 'logistics.%') ORDER BY created_at DESC LIMIT 200"
+        )
+    )
+    at_risk, deliveries = [], []
+    for finding in findings:
+        numbers = (
+            json.loads(finding["evidence"])
+            if isinstance(finding["evidence"], str)
+            else finding["evidence"] or {}
+        ).get("numbers", {})
+        hours = next(
+            (numbers[k] for k in ("rul_lower_hours", "rul_hours", "rul_low_hours") if k in numbers),
+            None,
+        )
+        if finding["kind"] == "maintenance.rul_low" and (
+            hours is None or hours <= horizon_days * 24
+        ):
+            at_risk.append((finding, hours))
+        elif finding["kind"] == "planning.due_date_risk":
+            deliveries.append(finding)
+    if not at_risk and not deliveries:
+        text = (
+            f"No machine is expected to fail within {horizon_days:g} days and no delivery "
+            "is at risk, as far as the agents' open findings go."
+        )
+    else:
+        machines = (
+            ", ".join(
+                f"{f['subject']} (remaining life {h:.0f} h)" if h is not None else f["subject"]
+                for f, h in at_risk
+            )
+            or "none"
+        )
+        text = (
+            f"Within {horizon_days:g} days: machines at risk: {machines}. "
+            f"Deliveries at risk: {len(deliveries)} order(s)"
+            + (": " + ", ".join(d["subject"] for d in deliveries[:10]) if deliveries else "")
+            + "."
+        )
+    citations = [{"type": "finding", "external_id": f["external_id"]} for f, _ in at_risk]
+    citations += [{"type": "finding", "external_id": d["external_id"]} for d in deliveries]
+    return Answer(
+        f"risks within {horizon_days:g} days",
+        text,
+        "risks",
+        citations,
+        {"machines_at_risk": float(len(at_risk)), "deliveries_at_risk": float(len(deliveries))},
+    )
+
+
+def trace(store: Store, identifier: str) -> Answer:
+    """Trace a serial (its order, product, tests, claims) or a lot (the orders that consumed it)."""
+    serial = _rows(
+        store.query(
+            "SELECT space, external_id, product, work_order, produced_at, status FROM serial_unit "
+            "WHERE external_id = ? OR serial_number = ? LIMIT 1",
+            [identifier, identifier],
+        )
+    )
+    if serial:
+        unit = serial[0]
+        tests = _rows(
+            store.query(
+                "SELECT test_name, value, status FROM quality_result WHERE serial_unit = ?",
+                [unit["external_id"]],
+            )
+        )
+        claims = _rows(
+            store.query(
+                "SELECT external_id, failure_date FROM warranty_claim WHERE serial_unit = ?",
+                [unit["external_id"]],
+            )
+        )
+        lots = _rows(
+            store.query(
+                "SELECT source_external_id AS lot, quantity FROM edge WHERE edge_type = "
+                "'consumed_in' AND target_external_id = ?",
+                [unit["work_order"]],
+            )
+        )
+        failed = [t for t in tests if t["status"] == "fail"]
+        text = (
+            f"Serial {unit['external_id']}: {unit['product']}, work order "
+            f"{unit['work_order']}, made {unit['produced_at']}, now {unit['status']}; "
+            f"{len(tests)} test result(s), {len(failed)} failed; {len(claims)} warranty "
+            f"claim(s); lots consumed by its order: "
+            + (", ".join(str(lot["lot"]) for lot in lots[:12]) or "none recorded")
+            + "."
+        )
+        citations = [
+            {"type": "serial_unit", "external_id": unit["external_id"]},
+            {"type": "work_order", "external_id": unit["work_order"]},
+        ]
+        citations += [{"type": "warranty_claim", "external_id": c["external_id"]} for c in claims]
+        citations += [{"type": "material_lot", "external_id": lot["lot"]} for lot in lots]
+        return Answer(
+            identifier,
+            text,
+            "trace",
+            citations,
+            {"tests": float(len(tests)), "claims": float(len(claims))},
+        )
+    orders = _rows(
+        store.query(
+            "SELECT target_external_id AS work_order, quantity FROM edge WHERE edge_type = "
+            "'consumed_in' AND (source_external_id = ? OR ltrim(source_external_id, '0') = "
+            "ltrim(?, '0'))",
+            [identifier, identifier],
+        )
+    )
+    if orders:
+        units = _rows(
+            store.query(
+                "SELECT count(*) AS n FROM serial_unit WHERE work_order IN (SELECT unnest(?))",
+                [[o["work_order"] for o in orders]],
+            )
+        )
+        count = int(units[0]["n"]) if units else 0
+        text = (
+            f"Lot {identifier} was consumed by {len(orders)} work order(s) "
+            f"({', '.join(o['work_order'] for o in orders[:10])}), which made {count} "
+            "serial(s)."
+        )
+        citations = [{"type": "work_order", "external_id": o["work_order"]} for o in orders]
+        return Answer(
+            identifier,
+            text,
+            "trace",
+            citations,
+            {"work_orders": float(len(orders)), "serials": float(count)},
+        )
+    return Answer(identifier, f"I found no serial or lot {identifier!r}.", "trace")
+
+
+def explain_finding(store: Store, finding_id: str) -> Answer:
+    """What a finding says, on which evidence, and what was recommended about it."""
+    rows = _rows(
+        store.query(
+            "SELECT external_id, agent, kind, subject, severity, confidence, evidence, created_at "
+            "FROM finding WHERE external_id = ?",
+            [finding_id],
+        )
+    )
+    if not rows:
+        return Answer(finding_id, f"There is no finding {finding_id!r}.", "explain_finding")
+    finding = rows[0]
+    evidence = (
+        json.loads(finding["evidence"])
+        if isinstance(finding["evidence"], str)
+        else finding["evidence"] or {}
+    )
+    numbers = {
+        k: float(v)
+        for k, v in (evidence.get("numbers") or {}).items()
+        if isinstance(v, int | float)
+    }
+    text = (
+        f"{finding['agent']} reported {finding['kind']} on {finding['subject']} "
+        f"({finding['severity']}, confidence {float(finding['confidence'] or 0):.2f}) at "
+        f"{finding['created_at']}: {evidence.get('text') or 'no text'}"
+        + (" Numbers: " + ", ".join(f"{k} = {v:g}" for k, v in numbers.items()) if numbers else "")
+        + "."
+    )
+    citations = [{"type": "finding", "external_id": finding_id}]
+    citations += [
+        {"type": ref.get("type"), "external_id": ref.get("external_id")}
+        for ref in evidence.get("refs") or []
+    ]
+    return Answer(finding_id, text, "explain_finding", citations, numbers)
+
+
+def what_if_down(store: Store, asset: str, hours: float = 8.0) -> Answer:
+    """What a machine going down means: the open work orders planned on it or on its line."""
+    found = find_asset(store, asset)
+    if found is None:
+        return Answer(asset, f"I found no asset matching {asset!r}.", "what_if_down")
+    key, line = found["external_id"], None
+    parent = _rows(
+        store.query(
+            "SELECT parent FROM asset WHERE space = ? AND external_id = ?", [found["space"], key]
+        )
+    )
+    if parent:
+        line = parent[0]["parent"]
+    orders = _rows(
+        store.query(
+            "SELECT external_id, product, quantity, due_at FROM work_order WHERE status IN "
+            "('released', 'planned', 'in_progress') AND line = ? ORDER BY due_at",
+            [line or key],
+        )
+    )
+    soon = orders[:10]
+    text = (
+        f"If {found['name'] or key} goes down for {hours:g} h, {len(orders)} open work "
+        f"order(s) on {line or key} wait for it; the earliest due: "
+        + (", ".join(f"{o['external_id']} ({o['due_at']})" for o in soon[:5]) or "none")
+        + ". Ask the planning agent for a re-plan with its effect on due dates."
+    )
+    citations = [{"type": "asset", "space": found["space"], "external_id": key}]
+    citations += [{"type": "work_order", "external_id": o["external_id"]} for o in soon]
+    return Answer(
+        asset, text, "what_if_down", citations, {"open_orders": float(len(orders)), "hours": hours}
+    )
+
+
+TOOLS: dict[str, Callable[..., Answer]] = {
+    "asset_status": asset_status,
+    "risks": risks,
+    "trace": trace,
+    "explain_finding": explain_finding,
+    "what_if_down": what_if_down,
+}
+
+_TOOL_SCHEMAS = [
+    {
+        "name": "asset_status",
+        "description": asset_status.__doc__,
+        "parameters": {
+            "type": "object",
+            "properties": {"asset": {"type": "string"}},
+            "required": ["asset"],
+        },
+    },
+    {
+        "name": "risks",
+        "description": risks.__doc__,
+        "parameters": {"type": "object", "properties": {"horizon_days": {"type": "number"}}},
+    },
+    {
+        "name": "trace",
+        "description": trace.__doc__,
+        "parameters": {
+            "type": "object",
+            "properties": {"identifier": {"type": "string"}},
+            "required": ["identifier"],
+        },
+    },
+    {
+        "name": "explain_finding",
+        "description": explain_finding.__doc__,
+        "parameters": {
+            "type": "object",
+            "properties": {"finding_id": {"type": "string"}},
+            "required": ["finding_id"],
+        },
+    },
+    {
+        "name": "what_if_down",
+        "description": what_if_down.__doc__,
+        "parameters": {
+            "type": "object",
+            "properties": {"asset": {"type": "string"}, "hours": {"type": "number"}},
+            "required": ["asset"],
+        },
+    },
+]
+
+
+# -- the deterministic router ----------------------------------------------------------------------
+_HORIZONS = {"today": 1.0, "tomorrow": 2.0, "week": 7.0, "month": 30.0, "quarter": 91.0}
+
+
+def route(store: Store, question: str) -> Answer:
+    """Answer one of the documented question types without a language model."""
+    text = question.strip()
+    lower = text.lower()
+    finding = re.search(r"\bfinding\s+([A-Za-z0-9_.:-]+)", text)
+    if finding or lower.startswith("explain"):
+        identifier = finding.group(1) if finding else text.split()[-1]
+        return _asked(explain_finding(store, identifier), question)
+    if "what if" in lower or "goes down" in lower or "breaks down" in lower:
+        target = re.sub(r"(?i)what if|goes down|go down|breaks down|break down|\?", " ", text)
+        hours = re.search(r"(\d+(?:\.\d+)?)\s*(h|hours?)\b", lower)
+        target = re.sub(r"(?i)\bfor\s+\d+(?:\.\d+)?\s*(h|hours?)\b", " ", target)
+        return _asked(
+            what_if_down(store, " ".join(target.split()), float(hours.group(1)) if hours else 8.0),
+            question,
+        )
+    if re.search(r"\b(trace|serial|lot|batch)\b", lower):
+        token = re.findall(r"[A-Za-z0-9][A-Za-z0-9_./-]*\d[A-Za-z0-9_./-]*", text)
+        if token:
+            return _asked(trace(store, token[-1]), question)
+    if re.search(r"\b(fail|failure|risk|risks|break|deliveries|due)\b", lower):
+        horizon = next((days for word, days in _HORIZONS.items() if word in lower), 7.0)
+        return _asked(risks(store, horizon), question)
+    if re.search(r"\b(status|how is|state of|health)\b", lower):
+        target = re.sub(r"(?i)status of|status|how is|state of|health of|health|the|\?", " ", text)
+        return _asked(asset_status(store, " ".join(target.split())), question)
+    return Answer(
+        question,
+        "I can answer: the status of an asset ('status of Press 3'), risks ('which machines "
+        "will fail this month?'), traces ('trace serial PU0010000099' or a lot), a finding "
+        "('explain finding F-...'), and 'what if Press 3 goes down for 8 hours?'.",
+        "help",
+    )
+
+
+def _asked(answer: Answer, question: str) -> Answer:
+    answer.question = question
+    return answer
+
+
+# -- the language-model agent ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class LLMConfig:
+    """An OpenAI-compatible chat endpoint."""
+
+    url: str
+    model: str
+    key: str | None = None
+    timeout: float = 20.0
+
+    @classmethod
+    def from_environment(cls) -> LLMConfig | None:
+        """Read ``FACTORYBRAIN_LLM_URL``, ``_MODEL`` and ``_KEY``; None when no URL is set."""
+        url = os.environ.get("FACTORYBRAIN_LLM_URL")
+        if not url:
+            return None
+        return cls(
+            url.rstrip("/"),
+            os.environ.get("FACTORYBRAIN_LLM_MODEL", "default"),
+            os.environ.get("FACTORYBRAIN_LLM_KEY"),
+        )
+
+
+def ask(
+    store: Store,
+    question: str,
+    *,
+    llm: LLMConfig | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> Answer:
+    """Answer a question from the factory model.
+
+    Args:
+        store: The factory store.
+        question: The question in plain language.
+        llm: An OpenAI-compatible endpoint; by default from the environment, and without one the
+            deterministic router answers.
+        transport: An httpx transport (tests use a scripted one).
+    """
+    config = llm or LLMConfig.from_environment()
+    if config is None:
+        return route(store, question)
+    try:
+        return _ask_model(store, question, config, transport)
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, IndexError) as error:
+        answer = route(store, question)
+        answer.note = (
+            f"The language model at {config.url} could not answer "
+            f"({type(error).__name__}: {str(error)[:160]}); the built-in router "
+            "answered instead."
+        )
+        return answer
+
+
+def _ask_model(
+    store: Store, question: str, config: LLMConfig, transport: httpx.BaseTransport | None
+) -> Answer:
+    headers = {"Authorization": f"Bearer {config.key}"} if config.key else {}
+    body = {
+        "model": config.model,
+        "messages": [
+            {
+                "role": "system",
+                "content": "You answer questions about a factory by calling "
+                "exactly one of the tools. Reply with a tool call.",
+            },
+            {"role": "user", "content": question},
+        ],
+        "tools": [{"type": "function", "function": schema} for schema in _TOOL_SCHEMAS],
+        "tool_choice": "auto",
+    }
+    with httpx.Client(transport=transport, timeout=config.timeout) as client:
+        response = client.post(f"{config.url}/chat/completions", json=body, headers=headers)
+        response.raise_for_status()
+        message = response.json()["choices"][0]["message"]
+    calls = message.get("tool_calls") or []
+    if not calls:
+        raise ValueError("the model answered without calling a tool")
+    call = calls[0]["function"]
+    name = call["name"]
+    if name not in TOOLS:
+        raise ValueError(f"the model called an unknown tool {name!r}")
+    arguments = json.loads(call.get("arguments") or "{}")
+    if not isinstance(arguments, dict):
+        raise ValueError("the model's tool arguments are not an object")
+    allowed = set(_schema(name)["parameters"]["properties"])
+    unknown = set(arguments) - allowed
+    missing = set(_schema(name)["parameters"].get("required", [])) - set(arguments)
+    if unknown or missing:
+        raise ValueError(
+            f"the model called {name} with bad arguments (unknown {sorted(unknown)}, "
+            f"missing {sorted(missing)})"
+        )
+    answer = TOOLS[name](store, **arguments)
+    answer.question, answer.via = question, f"language model {config.model}"
+    return answer
+
+
+def _schema(name: str) -> dict[str, Any]:
+    return next(schema for schema in _TOOL_SCHEMAS if schema["name"] == name)
+
+
+__all__ = ["TOOLS", "Answer", "LLMConfig", "ask", "route"]
