@@ -410,3 +410,38 @@ def test_proposing_for_a_finding_that_does_not_exist_is_refused(store) -> None:
         orchestrator.propose(
             Recommendation("mcp", ("fnd-ghost",), "notify", {"to": ["a"]}), actor="user:x"
         )
+
+
+def test_a_later_stage_supersedes_an_earlier_step_on_the_same_asset(store) -> None:
+    class PlanningWithOrder(Planning):
+        def react(self, finding, context):
+            items = list(super().react(finding, context))
+            window = items[0]
+            order = Recommendation(
+                "planning",
+                (finding.id, window.id),
+                "maintenance_order.create",
+                {
+                    "space": "acme",
+                    "external_id": "MO-window",
+                    "asset": "press-3",
+                    "planned_start": "2026-03-05T22:00:00",
+                    "planned_end": "2026-03-06T06:00:00",
+                },
+            )
+            return [*items, order]
+
+    _seed(store)
+    orchestrator = _orchestrator(store, Maintenance(), PlanningWithOrder(), Logistics())
+    action_id = orchestrator.run().actions[0]
+    composite = orchestrator.records.recommendation(
+        orchestrator.records.action(action_id).recommendation_id
+    )
+    assert [(s.agent, s.action_type) for s in composite.steps] == [
+        ("planning", "work_order.reschedule"),
+        ("planning", "maintenance_order.create"),
+        ("logistics", "purchase_order.create"),
+    ]
+    assert len(composite.parameters["superseded"]) == 1
+    orchestrator.approve(action_id, actor="user:ann", role="planner")
+    assert store.entities("maintenance_order")["external_id"].tolist() == ["MO-window"]

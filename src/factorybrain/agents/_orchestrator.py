@@ -85,8 +85,15 @@ class Agent(Protocol):
     (entity types, ``"datapoint"``) to be run by :meth:`Orchestrator.run_on_new_data`.
     """
 
-    name: str
-    subscriptions: tuple[str, ...]
+    @property
+    def name(self) -> str:
+        """Unique name of the agent."""
+        ...
+
+    @property
+    def subscriptions(self) -> tuple[str, ...]:
+        """Finding kinds it can react to."""
+        ...
 
     def run(self, context: AgentContext) -> Output:
         """Look at the factory model and return findings and recommendations."""
@@ -461,8 +468,9 @@ class Orchestrator:
         if not chain.recommendations or chain.playbook is None:
             return
         playbook = chain.playbook
-        if len(chain.recommendations) == 1:
-            self._propose(chain.recommendations[0], at, report, minimum_role=playbook.approver)
+        kept, superseded = _supersede(chain.recommendations)
+        if len(kept) == 1:
+            self._propose(kept[0], at, report, minimum_role=playbook.approver)
             return
         finding_ids: list[str] = []
         for item in [chain.root.id, *chain.findings] + [
@@ -474,14 +482,15 @@ class Orchestrator:
             agent="orchestrator",
             finding_ids=tuple(finding_ids),
             action_type=COMPOSITE,
-            parameters={"playbook": playbook.name, "root_finding": chain.root.id},
-            expected_effect={
-                r.agent or r.action_type: dict(r.expected_effect) for r in chain.recommendations
+            parameters={
+                "playbook": playbook.name,
+                "root_finding": chain.root.id,
+                "superseded": superseded,
             },
-            requires_approval=any(r.requires_approval for r in chain.recommendations),
+            expected_effect={f"{r.agent}:{r.action_type}": dict(r.expected_effect) for r in kept},
+            requires_approval=any(r.requires_approval for r in kept),
             steps=tuple(
-                Step(r.action_type, r.parameters, r.expected_effect, r.agent, r.id)
-                for r in chain.recommendations
+                Step(r.action_type, r.parameters, r.expected_effect, r.agent, r.id) for r in kept
             ),
             title=f"{playbook.name}: {chain.root.subject}",
             dedup_key=stable_id("chain", playbook.name, chain.root.id),
@@ -659,6 +668,30 @@ class Orchestrator:
                     else None,
                 },
             )
+
+
+def _supersede(
+    recommendations: Sequence[Recommendation],
+) -> tuple[list[Recommendation], list[str]]:
+    """Keep, of steps with the same action type on the same asset, the one made last.
+
+    A later stage refines an earlier one: planning's maintenance order, placed in a window it
+    chose, replaces the maintenance agent's first proposal for the same machine. Returns the
+    kept recommendations (in chain order) and the ids of the superseded ones.
+    """
+    latest: dict[tuple[str, str], int] = {}
+    for index, recommendation in enumerate(recommendations):
+        asset = recommendation.parameters.get("asset")
+        if asset is not None:
+            latest[(recommendation.action_type, str(asset))] = index
+    kept, superseded = [], []
+    for index, recommendation in enumerate(recommendations):
+        asset = recommendation.parameters.get("asset")
+        if asset is not None and latest[(recommendation.action_type, str(asset))] != index:
+            superseded.append(recommendation.id)
+        else:
+            kept.append(recommendation)
+    return kept, superseded
 
 
 #: Agent factories registered in this process, by agent name (see :func:`register_agent`).

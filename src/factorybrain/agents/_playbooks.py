@@ -5,6 +5,10 @@ chain, the agent that reacts. When ``bundle`` is set, every recommendation made 
 becomes ONE composite action for ``approver`` to approve: the people see one decision, not
 three.
 
+Along a chain, a later stage refines an earlier one: of two steps with the same action type on
+the same ``asset``, the bundle keeps the one made last (the superseded ids are listed in the
+composite's parameters).
+
 Findings of a kind that no playbook triggers on go to every agent whose ``subscriptions`` name
 that kind, and each recommendation becomes its own action.
 

@@ -159,13 +159,15 @@ class AuditOut(BaseModel):
 class Decision(BaseModel):
     """A reviewer's decision on an action."""
 
-    comment: str | None = Field(None, max_length=2000, description="Why; kept in the audit log.")
+    comment: str | None = Field(
+        default=None, max_length=2000, description="Why; kept in the audit log."
+    )
 
 
 class ApproveBody(Decision):
     """Approve, and execute unless ``execute`` is false."""
 
-    execute: bool = Field(True, description="Apply the action right after approving it.")
+    execute: bool = Field(default=True, description="Apply the action right after approving it.")
 
 
 class ProposeBody(BaseModel):
@@ -175,14 +177,14 @@ class ProposeBody(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
     finding_ids: list[str] = Field(default_factory=list, max_length=100)
     expected_effect: dict[str, Any] = Field(default_factory=dict)
-    title: str = Field("", max_length=200)
+    title: str = Field(default="", max_length=200)
 
 
 class FindingStatusBody(BaseModel):
     """New status of a finding."""
 
     status: str = Field(..., description=f"One of {list(FINDING_STATUSES)}.")
-    comment: str | None = Field(None, max_length=2000)
+    comment: str | None = Field(default=None, max_length=2000)
 
 
 class Point(BaseModel):
@@ -282,7 +284,7 @@ def create_app(
         ``app.state.tokens`` hold what it runs on.
     """
     owns_store = not isinstance(store, Store)
-    opened: Store = open_store(store, migrate=True) if owns_store else store  # type: ignore[arg-type]
+    opened: Store = store if isinstance(store, Store) else open_store(store, migrate=True)
     token_store = tokens or TokenStore(default_tokens_path(getattr(opened, "path", None)))
     conductor = orchestrator or Orchestrator(opened)
     # DuckDB connections are not safe across threads: every route is async and takes this lock.
