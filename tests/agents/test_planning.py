@@ -367,3 +367,34 @@ def test_gantt_chart_is_valid_svg_with_every_machine(store) -> None:
     for machine in ("CUT-1", "WLD-1", "WLD-2"):
         assert machine in svg
     assert "maintenance" in svg
+
+
+def test_plan_and_oee_commands(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    import factorybrain._planning_commands  # noqa: F401  (registers the commands)
+    from factorybrain.cli import app
+    from factorybrain.store import open_store
+
+    db = tmp_path / "plant.duckdb"
+    with open_store(db, migrate=True) as store:
+        _seed(store, ORDERS, [MAINTENANCE])
+        _seed_oee(store)
+    runner = CliRunner()
+    gantt = tmp_path / "plan.svg"
+    planned = runner.invoke(
+        app,
+        ["plan", "--db", str(db), "--gantt", str(gantt), "--time-limit", "2", "--now",
+         NOW.isoformat(), "--json"],
+    )  # fmt: skip
+    assert planned.exit_code == 0, planned.output
+    assert '"orders": 3' in planned.output
+    xml.dom.minidom.parse(str(gantt))
+    with open_store(db, read_only=True) as store:
+        assert len(stored_plan(store)) == 6
+    oee = runner.invoke(app, ["oee", "--db", str(db), "--by", "line", "--json"])
+    assert oee.exit_code == 0, oee.output
+    assert '"line": "L1"' in oee.output
+    wrong = runner.invoke(app, ["oee", "--db", str(db), "--asset", "NOPE"])
+    assert wrong.exit_code == 1
+    assert "NOPE" in wrong.output
