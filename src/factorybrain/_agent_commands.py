@@ -363,17 +363,18 @@ def mcp_command(
     ] = "stdio",
     host: Annotated[str, typer.Option(help="Interface for http.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port for http.")] = 8765,
+    tokens: TokensOption = None,
 ) -> None:
     """Serve the factory model and the agents' records to AI assistants over MCP.
 
     Tools: plant_status, list_entities, get_entity, series_data, list_findings, get_finding,
     list_actions, audit_log and propose_action (which never executes). Resources: assets and
-    documents.
+    documents. Over http every request needs an API token of an engineer or higher.
 
     Example: `factorybrain mcp --db plant.duckdb --transport http --port 8765`
     """
     from factorybrain.exceptions import ParameterError
-    from factorybrain.mcp import create_server
+    from factorybrain.mcp import create_http_app, create_server
 
     if transport not in ("stdio", "http"):
         raise ParameterError(f"--transport must be stdio or http, got {transport!r}")
@@ -381,6 +382,12 @@ def mcp_command(
         server = create_server(store, orchestrator=_orchestrator(store))
         if transport == "stdio":
             server.run("stdio")
-        else:
-            console.print(f"MCP over streamable HTTP at http://{host}:{port}/mcp")
-            server.run("streamable-http", host=host, port=port)
+            return
+        import uvicorn
+
+        application = create_http_app(server, _tokens(db, tokens))
+        console.print(
+            f"MCP over streamable HTTP at http://{host}:{port}/mcp "
+            "(needs 'Authorization: Bearer <token>' of an engineer or higher)"
+        )
+        uvicorn.run(application, host=host, port=port, log_level="warning")

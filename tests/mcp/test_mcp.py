@@ -136,26 +136,41 @@ def test_resources_expose_assets_and_documents(server, store) -> None:
     assert "maintenance.rul_low" in playbooks
 
 
-def test_streamable_http_transport(server) -> None:
+def test_streamable_http_transport_behind_tokens(server) -> None:
+    import httpx
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    from factorybrain.api import TokenStore
+    from factorybrain.mcp import create_http_app
+
     mcp_server, _ = server
+    tokens = TokenStore()
+    engineer, viewer = tokens.create("eng", "engineer"), tokens.create("view", "viewer")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = uvicorn.Config(
-        mcp_server.streamable_http_app(), host="127.0.0.1", port=port, log_level="error"
+        create_http_app(mcp_server, tokens), host="127.0.0.1", port=port, log_level="error"
     )
     http = uvicorn.Server(config)
     thread = threading.Thread(target=http.run, daemon=True)
     thread.start()
+    url = f"http://127.0.0.1:{port}/mcp"
     try:
         deadline = time.monotonic() + 10
         while not http.started and time.monotonic() < deadline:
             time.sleep(0.05)
+        assert httpx.post(url, json={}).status_code == 401
+        refused = httpx.post(url, json={}, headers={"Authorization": f"Bearer {viewer}"})
+        assert refused.status_code == 403 and "engineer" in refused.json()["detail"]
 
-        async def script(client: Client) -> Any:
-            return await client.call_tool("plant_status", {})
+        async def main() -> Any:
+            client = httpx2.AsyncClient(headers={"Authorization": f"Bearer {engineer}"})
+            async with client, Client(streamable_http_client(url, http_client=client)) as mcp:
+                return await mcp.call_tool("plant_status", {})
 
-        result = _talk(f"http://127.0.0.1:{port}/mcp", script)
+        result = anyio.run(main)
         assert result.structured_content["counts"]["asset"] == 1
     finally:
         http.should_exit = True

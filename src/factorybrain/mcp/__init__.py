@@ -5,6 +5,6 @@ Build it with :func:`create_server`; ``factorybrain mcp`` serves it over stdio o
 
 from __future__ import annotations
 
-from factorybrain.mcp._server import INSTRUCTIONS, create_server
+from factorybrain.mcp._server import INSTRUCTIONS, create_http_app, create_server
 
-__all__ = ["INSTRUCTIONS", "create_server"]
+__all__ = ["INSTRUCTIONS", "create_http_app", "create_server"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,8 @@ from factorybrain.agents import (
     Recommendation,
     RecordNotFoundError,
     describe_playbooks,
+    has_role,
+    role_rank,
 )
 from factorybrain.api._queries import (
     READABLE_TYPES,
@@ -31,6 +33,7 @@ from factorybrain.api._queries import (
     plant_status,
     series_data,
 )
+from factorybrain.api._tokens import TokenStore
 from factorybrain.exceptions import FactorybrainError, ParameterError
 from factorybrain.store import Store, open_store
 
@@ -259,4 +262,45 @@ def create_server(
     return server
 
 
-__all__ = ["INSTRUCTIONS", "READABLE_TYPES", "create_server"]
+def create_http_app(
+    server: MCPServer, tokens: TokenStore, *, role: str = "engineer", path: str = "/mcp"
+) -> Callable[..., Awaitable[None]]:
+    """The server over streamable HTTP, behind API tokens (``Authorization: Bearer <token>``).
+
+    Every HTTP request needs a token of at least ``role`` (``engineer`` by default, since
+    ``propose_action`` is among the tools); others get 401 or 403 before MCP sees them.
+    """
+    role_rank(role)
+    inner = server.streamable_http_app(streamable_http_path=path)
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            header = dict(scope.get("headers") or []).get(b"authorization", b"").decode()
+            token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+            holder = tokens.check(token) if token else None
+            if holder is None or not has_role(holder.role, role):
+                status = 401 if holder is None else 403
+                detail = (
+                    "missing or invalid token: send 'Authorization: Bearer <token>'"
+                    if holder is None
+                    else f"MCP over HTTP needs the role {role!r}; the token has {holder.role!r}"
+                )
+                body = json.dumps({"detail": detail}).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": status,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"www-authenticate", b"Bearer"),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await inner(scope, receive, send)
+
+    return app
+
+
+__all__ = ["INSTRUCTIONS", "READABLE_TYPES", "create_http_app", "create_server"]
