@@ -44,6 +44,8 @@ OBJECTIVES = ("makespan", "tardiness", "mix")
 FULL_MODEL_MAX_OPS = 250
 LNS_FULL_SOLVE_SHARE = 0.25
 TABU_SHARE = 0.6
+ALTERNATE_MIN_OPS = 100
+ALTERNATE_ROUNDS = 4
 SAFETY_SECONDS = 0.4
 
 
@@ -189,7 +191,9 @@ class _Search:
             model.add_hint(work, self.incumbent)
         solver = self._solver(seconds)
         status = solver.solve(work)
-        self.stats["full_solve_seconds"] = solver.wall_time
+        self.stats["full_solve_seconds"] = (
+            self.stats.get("full_solve_seconds", 0.0) + solver.wall_time
+        )
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             self.offer(model.read(solver), "full model")
             self.bound = max(self.bound, float(solver.best_objective_bound))
@@ -212,10 +216,23 @@ class _Search:
         )
         target = int(np.ceil(self.bound / SCALE)) if self.pure_makespan else 0
         makespan, start, steps = search.run(time.perf_counter() + seconds, target=target)
-        self.stats["tabu_steps"] = steps
+        self.stats["tabu_steps"] = self.stats.get("tabu_steps", 0) + steps
         self.offer(Solution(alternative=solution.alternative, start=start), "tabu search")
         if self.value <= self.bound:
             self.proven = True
+
+    def alternate(self, model: ScheduleModel, seconds: float) -> None:
+        """Flexible shops: CP-SAT (assignment and order) and tabu search (order) take turns.
+
+        Each CP-SAT round starts from the best schedule so far; tabu search then improves the
+        machine sequences of that assignment until it stalls or its share of time is spent.
+        """
+        chunk = seconds / ALTERNATE_ROUNDS
+        while self.remaining() > 0.3 and not self.proven:
+            self.full_solve(model, min(self.remaining(), chunk))
+            if self.proven or self.remaining() < 0.3:
+                break
+            self.tabu(min(self.remaining(), 0.3 * chunk))
 
     def lns(self, model: ScheduleModel, size: float) -> None:
         c = self.c
@@ -435,7 +452,9 @@ def solve(
         search.stats["build_seconds"] = time.perf_counter() - clock
         use_lns = strategy == "lns" or (strategy == "auto" and compiled.n_ops > FULL_MODEL_MAX_OPS)
         tabu_ok = strategy == "auto" and _tabu_applies(compiled, spec, previous)
-        if tabu_ok and use_lns:
+        if strategy == "auto" and _tabu_applies(compiled, spec, previous, flexible=True):
+            search.alternate(model, search.remaining())
+        elif tabu_ok and use_lns:
             search.tabu(TABU_SHARE * search.remaining())
             if not search.proven:
                 search.full_solve(model, search.remaining())
@@ -449,12 +468,18 @@ def solve(
     return _to_schedule(compiled, search, time.perf_counter() - clock)
 
 
-def _tabu_applies(compiled: Compiled, spec: ObjectiveSpec, previous: PreviousPlan | None) -> bool:
-    """Tabu search handles pure makespan on fixed machines without calendars or setups."""
+def _tabu_applies(
+    compiled: Compiled,
+    spec: ObjectiveSpec,
+    previous: PreviousPlan | None,
+    flexible: bool = False,
+) -> bool:
+    """Tabu search handles pure makespan without calendars or setups (machines kept fixed)."""
     return (
         spec.coefficients()[1:] == (0, 0, 0)
         and previous is None
-        and not compiled.is_flexible
+        and compiled.is_flexible == flexible
+        and (not flexible or compiled.n_ops > ALTERNATE_MIN_OPS)
         and compiled.setup is None
         and not any(compiled.windows)
     )

@@ -171,6 +171,7 @@ class TabuSearch:
                     moves.append((block[0], block[1]))
                 if index < last and (len(block) > 2 or index == 0):
                     moves.append((block[-2], block[-1]))
+            moves = [(u, v) for u, v in moves if v not in self.js[u]]
             if not moves:
                 break
             chosen = None
@@ -186,6 +187,10 @@ class TabuSearch:
             self._swap(u, v)
             tabu[(u, v)] = step + tenure + int(self.rng.integers(0, tenure))
             current = self.evaluate()
+            if current < 0:
+                self._swap(v, u)
+                current = self.evaluate()
+                continue
             if current < best:
                 best = current
                 best_start = np.asarray(self.r, dtype=np.int64)
@@ -203,8 +208,14 @@ class TabuSearch:
                         break
                     block = blocks[int(self.rng.integers(len(blocks)))]
                     i = int(self.rng.integers(len(block) - 1))
-                    self._swap(block[i], block[i + 1])
+                    u, v = block[i], block[i + 1]
+                    if v in self.js[u]:
+                        continue
+                    self._swap(u, v)
                     current = self.evaluate()
+                    if current < 0:
+                        self._swap(v, u)
+                        current = self.evaluate()
                 tabu.clear()
                 stall = 0
         return best, best_start, step
