@@ -38,6 +38,8 @@ from factorybrain.store import Store
 PLAN_SPACE = "plan"
 #: Weight of the makespan (working minutes) against weighted tardiness (working minutes).
 MAKESPAN_WEIGHT = 0.05
+#: Cost per working minute an operation's start moves when re-planning (stability).
+SHIFT_WEIGHT = 0.02
 
 
 @dataclass
@@ -180,6 +182,7 @@ def solve_by_component(
     workers: int = 2,
     previous_plan: Mapping[tuple[str, str], tuple[str, int]] | None = None,
     machine_change_weight: float = 1000.0,
+    shift_weight: float = 0.0,
     seed: int = 0,
 ) -> Schedule:
     """Solve each independent part of ``problem`` and merge the answers into one schedule.
@@ -205,6 +208,7 @@ def solve_by_component(
                 workers=workers,
                 previous_plan=previous_plan,
                 machine_change_weight=machine_change_weight,
+                shift_weight=shift_weight,
                 seed=seed,
             )
         )
@@ -237,6 +241,7 @@ def plan_orders(
     previous: PlanResult | Mapping[tuple[str, str], tuple[str, int]] | None = None,
     model: PlantModel | None = None,
     machine_change_weight: float = 1000.0,
+    shift_weight: float = SHIFT_WEIGHT,
     seed: int = 0,
     space: str = "mes",
 ) -> PlanResult:
@@ -254,6 +259,8 @@ def plan_orders(
         model: An already loaded :class:`PlantModel` (skips reading the store).
         machine_change_weight: Cost of moving one operation to another machine when re-planning,
             in working minutes of weighted tardiness.
+        shift_weight: Cost per working minute an operation's start moves when re-planning, so
+            that orders keep their dates unless moving them pays.
         seed: Seed of the engine's random choices.
         space: Space of the MES entities.
 
@@ -277,6 +284,7 @@ def plan_orders(
         workers=workers,
         previous_plan=warm,
         machine_change_weight=machine_change_weight,
+        shift_weight=shift_weight,
         seed=seed,
     )
     operations, orders = _clock_tables(model, problem, schedule)

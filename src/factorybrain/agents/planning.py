@@ -166,9 +166,10 @@ class MaintenanceProposal:
 
     def effect(self) -> dict[str, Any]:
         """Due-date effect of the window: tardiness and late orders before and after."""
-        moved = self.after.orders.set_index("external_id")["planned_end"]
-        was = self.before.orders.set_index("external_id")["planned_end"]
-        changed = int((moved.reindex(was.index) != was).sum())
+        columns = ["planned_start", "planned_end"]
+        now = self.after.orders.set_index("external_id")[columns]
+        was = self.before.orders.set_index("external_id")[columns]
+        changed = int((now.reindex(was.index) != was).any(axis=1).sum())
         return {
             "total_tardiness_hours_before": round(self.before.total_tardiness_hours, 2),
             "total_tardiness_hours_after": round(self.after.total_tardiness_hours, 2),
@@ -187,31 +188,38 @@ class MaintenanceProposal:
 def _candidate_windows(
     calendar: WorkCalendar, origin: datetime, latest: datetime, hours: float, allow_off_shift: bool
 ) -> list[tuple[datetime, datetime, bool]]:
-    """Windows of ``hours`` ending by ``latest``: the latest off-shift one, else in-shift ones."""
+    """Windows of ``hours`` ending by ``latest``: ``(start, end, off_shift)``.
+
+    The latest off-shift stretch that fits comes first (and alone: it costs no capacity); else
+    windows inside single shifts: at the end of the last shift that fits, at the start of the
+    first, and in the middle; else, when nothing fits before ``latest``, right at ``origin``.
+    """
     length = timedelta(hours=hours)
-    latest = max(latest, origin + length)
-    candidates: list[tuple[datetime, datetime, bool]] = []
+    minutes = int(length.total_seconds() // 60)
+    starts = [origin + timedelta(minutes=int(t)) for t in calendar.starts]
+    ends = [origin + timedelta(minutes=int(t)) for t in calendar.ends]
     if allow_off_shift:
-        ends = [origin, *(origin + timedelta(minutes=int(e)) for e in calendar.ends)]
-        starts = [origin + timedelta(minutes=int(s)) for s in calendar.starts]
-        gaps = [
-            (gap_start, gap_end)
-            for gap_start, gap_end in zip(ends, [*starts, datetime.max], strict=False)
-            if gap_end > gap_start
-        ]
-        for gap_start, gap_end in reversed(gaps):
-            begin = max(gap_start, origin)
+        gap_starts = [origin, *ends]
+        gap_ends = [*starts, latest]
+        for gap_start, gap_end in reversed(list(zip(gap_starts, gap_ends, strict=True))):
             finish = min(gap_end, latest)
-            if finish - begin >= length:
-                candidates.append((finish - length, finish, True))
-                break
-    if candidates:
-        return candidates
-    span = latest - length - origin
-    for share in (1.0, 0.5, 0.0):
-        start = origin + span * share
-        start = start.replace(second=0, microsecond=0)
-        candidates.append((start, start + length, False))
+            if finish - max(gap_start, origin) >= length:
+                return [(finish - length, finish, True)]
+    fitting = [
+        (start, end)
+        for start, end, work in zip(starts, ends, calendar.ends - calendar.starts, strict=True)
+        if work >= minutes and start >= origin and start + length <= latest
+    ]
+    if not fitting:
+        start = origin
+        off = int(calendar.to_work(minutes)) == 0
+        return [(start, start + length, off)]
+    last_start, last_end = fitting[-1]
+    candidates = [(min(last_end, latest) - length, min(last_end, latest), False)]
+    middle = fitting[len(fitting) // 2][0]
+    for start in (middle, fitting[0][0]):
+        if all(start != c[0] for c in candidates):
+            candidates.append((start, start + length, False))
     return candidates
 
 
@@ -246,9 +254,9 @@ def propose_maintenance_window(
             f"Machine {machine!r} is not a machine of the plan; expected one of "
             f"{sorted(model.line_of())}."
         )
-    per_plan = max(1.0, time_limit / 4)
+    per_plan = max(1.0, time_limit / 3)
     if before is None:
-        before = plan_orders(store, model=model, time_limit=per_plan, workers=workers)
+        before = plan_orders(store, model=model, time_limit=time_limit, workers=workers)
     calendar = model.calendars()[line]
     best: tuple[float, datetime, datetime, bool, PlanResult] | None = None
     for start, end, off_shift in _candidate_windows(
