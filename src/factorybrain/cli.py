@@ -393,4 +393,4 @@ def main() -> None:
 
 
 # Commands of other layers register themselves here, like plugins would.
-from factorybrain import _agent_commands, _commands  # noqa: E402,F401
+from factorybrain import _agent_commands, _commands, _planning_commands  # noqa: E402,F401

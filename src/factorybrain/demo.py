@@ -7,6 +7,8 @@ finding, so ``factorybrain demo --score`` always measures the whole platform.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import shutil
 import time
@@ -41,6 +43,15 @@ class Score:
         """Share of the truth that was found (1.0 when there was nothing to find)."""
         return min(self.correct, self.expected) / self.expected if self.expected else 1.0
 
+
+#: Modules that plug stages and scorers into the demo, imported in the order their stages run:
+#: identities first, then the agents whose findings the next ones react to.
+PLUGINS: tuple[str, ...] = (
+    "factorybrain.context._demo",
+    "factorybrain.agents._maintenance_demo",
+    "factorybrain.agents._planning_demo",
+    "factorybrain.agents._logistics_demo",
+)
 
 Stage = Callable[[DuckDBStore, dict[str, Any]], dict[str, Any]]
 Scorer = Callable[[DuckDBStore, dict[str, Any]], list[Score]]
@@ -104,8 +115,19 @@ def load_truth(exports: Path) -> dict[str, Any]:
     return json.loads((exports / "truth.json").read_text(encoding="utf-8"))
 
 
+def load_plugins() -> list[str]:
+    """Import the demo's plugin modules that are installed; return their names."""
+    loaded = []
+    for name in PLUGINS:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
+            loaded.append(name)
+    return loaded
+
+
 def run_stages(store: DuckDBStore, truth: dict[str, Any], run: DemoRun) -> None:
     """Run every registered stage on the loaded store, timing each."""
+    load_plugins()
     for name, stage in _STAGES:
         started = time.perf_counter()
         run.stages[name] = stage(store, truth)
@@ -114,6 +136,7 @@ def run_stages(store: DuckDBStore, truth: dict[str, Any], run: DemoRun) -> None:
 
 def score(store: DuckDBStore, truth: dict[str, Any]) -> list[Score]:
     """Score every registered capability against the truth."""
+    load_plugins()
     return [row for scorer in _SCORERS for row in scorer(store, truth)]
 
 
