@@ -342,3 +342,43 @@ def test_public_names_are_sorted():
     import factorybrain.engines.schedule as schedule
 
     assert schedule.__all__ == sorted(schedule.__all__)
+
+
+def test_search_handles_jobs_that_revisit_a_machine_and_flexible_shops():
+    rng = np.random.default_rng(5)
+    machines = [Machine(f"M{m}") for m in range(5)]
+    revisiting = Problem(
+        [
+            Job(
+                f"J{j}",
+                [
+                    Operation(str(i), {f"M{int(m)}": int(rng.integers(1, 20))})
+                    for i, m in enumerate(rng.integers(0, 5, size=10))
+                ],
+            )
+            for j in range(30)
+        ],
+        machines,
+    )
+    schedule = solve(revisiting, time_limit=2, workers=1)
+    assert_feasible(revisiting, schedule)
+    assert schedule.stats.get("tabu_steps", 0) > 0 or schedule.status == "optimal"
+    flexible = Problem(
+        [
+            Job(
+                f"J{j}",
+                [
+                    Operation(
+                        str(i),
+                        {f"M{int(m)}": int(rng.integers(1, 20)) for m in rng.choice(5, 2, False)},
+                    )
+                    for i in range(8)
+                ],
+            )
+            for j in range(15)
+        ],
+        machines,
+    )
+    schedule = solve(flexible, time_limit=2, workers=1)
+    assert_feasible(flexible, schedule)
+    assert schedule.wall_seconds <= 2.5
