@@ -34,7 +34,15 @@ from factorybrain.agents import (
     describe_playbooks,
     has_role,
 )
-from factorybrain.api._queries import get_entity, list_entities, page, plant_status, series_data
+from factorybrain.agents._contract import utc
+from factorybrain.api._queries import (
+    get_entity,
+    list_entities,
+    page,
+    plant_status,
+    rows,
+    series_data,
+)
 from factorybrain.api._tokens import TokenInfo, TokenStore, default_tokens_path
 from factorybrain.exceptions import FactorybrainError, ParameterError
 from factorybrain.model import entity_type
@@ -215,6 +223,12 @@ class SeriesData(BaseModel):
     buckets: list[Bucket] | None = None
     total: int
     next_offset: int | None = None
+
+
+class Question(BaseModel):
+    """A question in plain language."""
+
+    question: str = Field(..., min_length=1, max_length=2000)
 
 
 class Health(BaseModel):
@@ -439,6 +453,8 @@ def create_app(
     for segment, entity in ENTITY_ROUTES.items():
         _list_route(segment, entity)
 
+    _optional_routes(app, opened, lock)
+
     # -- agents' records -----------------------------------------------------------------------
     @app.get(f"{API_PREFIX}/findings", tags=["agents"])
     async def list_findings(
@@ -595,3 +611,67 @@ def create_app(
         return Page[AuditOut](**page([AuditOut(**e.dump()) for e in items], total, limit, offset))
 
     return app
+
+
+def _optional_routes(app: FastAPI, store: Store, lock: asyncio.Lock) -> None:
+    """Routes over layers that may be absent: ``ask``, OEE (planning) and trace.
+
+    Each is a thin wrapper around its library function; when the layer is not installed the
+    route is not registered, and the OpenAPI document (which the dashboard reads) says so.
+    """
+    try:
+        from factorybrain.ask import ask as ask_question
+        from factorybrain.ask import trace as trace_identifier
+    except ImportError:  # the ask layer is optional
+        ask_question = trace_identifier = None  # type: ignore[assignment]
+    try:
+        from factorybrain.agents.planning import plant_oee
+    except ImportError:  # the planning agent is optional
+        plant_oee = None  # type: ignore[assignment]
+
+    if ask_question is not None:
+
+        @app.post(f"{API_PREFIX}/ask", tags=["ask"])
+        async def ask_route(_: Viewer, body: Question) -> dict[str, Any]:
+            """Answer a question from the factory model, citing the entities and numbers used.
+
+            Uses the configured OpenAI-compatible model, or the built-in router without one.
+            """
+            async with lock:
+                return ask_question(store, body.question).as_dict()
+
+    if trace_identifier is not None:
+
+        async def trace_route(
+            _: Viewer,
+            identifier: Annotated[str, PathParam(min_length=1, max_length=500)],
+        ) -> dict[str, Any]:
+            """Trace a serial (order, product, tests, claims) or a lot (orders that used it)."""
+            async with lock:
+                return trace_identifier(store, identifier).as_dict()
+
+        for kind in ("serial", "lot"):
+            app.get(
+                f"{API_PREFIX}/trace/{kind}/{{identifier:path}}",
+                tags=["trace"],
+                name=f"trace_{kind}",
+                operation_id=f"trace_{kind}",
+            )(trace_route)
+
+    if plant_oee is not None:
+
+        @app.get(f"{API_PREFIX}/oee", tags=["factory model"])
+        async def oee_route(
+            _: Viewer,
+            by: Annotated[str, Query(pattern="^(machine|line|shift)$")] = "machine",
+            start: datetime | None = None,
+            end: datetime | None = None,
+            space: Annotated[str, Query(max_length=200)] = "mes",
+        ) -> dict[str, Any]:
+            """Availability, performance, quality and OEE per machine, line or shift."""
+            async with lock:
+                frame = plant_oee(store, by=by, start=utc(start), end=utc(end), space=space)
+            items = rows(frame)
+            for item in items:
+                item.setdefault("asset", item.get(by))
+            return {"by": by, "items": items}
