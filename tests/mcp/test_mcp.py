@@ -44,7 +44,9 @@ def test_tools_answer_read_queries(server) -> None:
         )
         findings = await client.call_tool("list_findings", {"kind": "maintenance.rul_low"})
         inbox = await client.call_tool("list_actions", {"state": "proposed"})
+        asked = await client.call_tool("asset_status", {"asset": "press-3"})
         return {
+            "asked": asked.structured_content,
             "names": names,
             "status": status.structured_content,
             "orders": orders.structured_content,
@@ -54,12 +56,14 @@ def test_tools_answer_read_queries(server) -> None:
 
     answer = _talk(mcp_server, script)
     assert {"plant_status", "get_entity", "series_data", "propose_action"} <= answer["names"]
+    assert {"ask", "risks", "trace", "what_if_down"} <= answer["names"]
     assert answer["status"]["actions_waiting_for_approval"] == 1
     assert answer["status"]["counts"]["work_order"] == 2
     assert [o["external_id"] for o in answer["orders"]["items"]] == ["WO-1"]
     rul = answer["findings"]["items"][0]
     assert rul["subject"] == {"type": "asset", "external_id": "press-3"}
     assert rul["evidence"]["numbers"] == {"rul_days": 9.0}
+    assert "press-3" in answer["asked"]["answer"]
     steps = answer["inbox"]["items"][0]["recommendation"]["parameters"]["steps"]
     assert len(steps) == 3
 

@@ -229,6 +229,8 @@ def create_server(
             action = conductor.propose(recommendation, actor=f"mcp:{proposed_by.strip()}")
             return action.dump()
 
+    _ask_tools(server, opened, guarded)
+
     @server.resource("factorybrain://playbooks", mime_type="application/json")
     def playbooks_resource() -> str:
         """The playbooks: which agent reacts to which finding kind, and who approves."""
@@ -260,6 +262,50 @@ def create_server(
         return f"# {title}\n\n{document.get('content') or ''}"
 
     return server
+
+
+def _ask_tools(server: MCPServer, store: Store, guarded: Callable[[], Any]) -> None:
+    """The ``ask`` layer's question tools, when it is installed; each answer cites its sources."""
+    try:
+        from factorybrain import ask
+    except ImportError:  # the ask layer is optional
+        return
+
+    @server.tool(name="ask")
+    def ask_tool(question: str) -> dict[str, Any]:
+        """Answer a plain-language question about the plant, citing entities and numbers."""
+        with guarded():
+            return ask.ask(store, question).as_dict()
+
+    @server.tool(name="risks")
+    def risks_tool(horizon_days: float = 7.0) -> dict[str, Any]:
+        """Machines expected to fail within the horizon, and the deliveries at risk."""
+        with guarded():
+            return ask.risks(store, horizon_days).as_dict()
+
+    @server.tool(name="asset_status")
+    def asset_status_tool(asset: str) -> dict[str, Any]:
+        """Status of an asset (id or name): open findings, maintenance orders, last state."""
+        with guarded():
+            return ask.asset_status(store, asset).as_dict()
+
+    @server.tool(name="trace")
+    def trace_tool(identifier: str) -> dict[str, Any]:
+        """Trace a serial (order, product, tests, claims) or a lot (the orders that used it)."""
+        with guarded():
+            return ask.trace(store, identifier).as_dict()
+
+    @server.tool(name="explain_finding")
+    def explain_finding_tool(finding_id: str) -> dict[str, Any]:
+        """What a finding says, on which evidence, and what was recommended about it."""
+        with guarded():
+            return ask.explain_finding(store, finding_id).as_dict()
+
+    @server.tool(name="what_if_down")
+    def what_if_down_tool(asset: str, hours: float = 8.0) -> dict[str, Any]:
+        """What a machine going down for some hours means for the open work orders."""
+        with guarded():
+            return ask.what_if_down(store, asset, hours).as_dict()
 
 
 def create_http_app(
