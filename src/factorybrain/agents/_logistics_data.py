@@ -197,7 +197,11 @@ def load_logistics(
         "SELECT material, location, quantity, transaction_type, occurred_at, reference "
         "FROM inventory_transaction WHERE occurred_at IS NOT NULL",
     )
-    stamps = [frame[col].max() for frame, col in ((sales, "ordered_at"), (moves, "occurred_at"))]
+    stock = _query(store, "SELECT material, quantity, as_of FROM stock_level")
+    stamps = [
+        frame[col].max() if len(frame) else None
+        for frame, col in ((sales, "ordered_at"), (moves, "occurred_at"), (stock, "as_of"))
+    ]
     stamps = [pd.Timestamp(s) for s in stamps if s is not None and not pd.isna(s)]
     latest = max(stamps) if stamps else pd.Timestamp("1970-01-01")
     end = latest if as_of is None else min(pd.Timestamp(as_of), latest)
@@ -297,14 +301,14 @@ def load_logistics(
         if len(events)
         else pd.Series(dtype="datetime64[ns]")
     )
-    items["first_demand"] = items["unique_id"].map(first_demand)
+    firsts = first_demand.to_dict()
+    items["first_demand"] = pd.Series(
+        [firsts.get(uid, pd.NaT) for uid in items["unique_id"]], index=items.index, dtype=object
+    )
 
     # -- stock positions ----------------------------------------------------------------------
-    stock = _query(
-        store,
-        "SELECT material, quantity, as_of FROM stock_level WHERE as_of <= ?",
-        [end.to_pydatetime()],
-    )
+    if len(stock):
+        stock = stock[pd.to_datetime(stock["as_of"]) <= end]
     on_hand: dict[str, float] = {}
     counted_at: dict[str, pd.Timestamp] = {}
     if len(stock):
