@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from factorybrain.exceptions import StoreError
 from factorybrain.store import Store
 
 #: A machine down at least this long was repaired or maintained: its wear starts again.
@@ -106,7 +107,7 @@ def _annotation_links(store: Store) -> dict[str, tuple[str, str, float]]:
             "SELECT source_identifier, target_space, target_external_id, confidence "
             "FROM annotation WHERE status = 'approved' AND target_type IN ('asset', 'equipment')"
         )
-    except Exception:  # a store without annotations: nothing is linked by people
+    except StoreError:  # a store without an annotation table: nothing is linked by people
         return {}
     links: dict[str, tuple[str, str, float]] = {}
     for row in frame.itertuples():
