@@ -398,3 +398,31 @@ def test_plan_and_oee_commands(tmp_path) -> None:
     wrong = runner.invoke(app, ["oee", "--db", str(db), "--asset", "NOPE"])
     assert wrong.exit_code == 1
     assert "NOPE" in wrong.output
+
+
+def test_inconsistent_routing_is_explained(store) -> None:
+    from factorybrain.agents.planning import build_problem, load_plant_model
+
+    _seed(store, ORDERS)
+    store.upsert_entities(
+        "recipe",
+        _table(
+            [
+                {
+                    "space": "mes",
+                    "external_id": "P/30",
+                    "product": "P",
+                    "sequence": 30,
+                    "workcell": "painter",
+                    "ideal_cycle_seconds": 30.0,
+                    "setup_seconds": 0.0,
+                }
+            ]
+        ),  # fmt: skip
+        "seed",
+    )
+    model = load_plant_model(store, now=NOW)
+    # a line without a painter does not paint: the step is left out, the others are planned
+    assert [op.id for op in build_problem(model).jobs[0].operations] == ["10", "20"]
+    with pytest.raises(ParameterError, match="Step 30 .*WO-1.* no 'painter'"):
+        build_problem(model, missing_workcell="error")

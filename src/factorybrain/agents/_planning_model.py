@@ -239,13 +239,28 @@ def build_problem(
     *,
     extra_downtime: Iterable[Downtime] = (),
     name: str = "open work orders",
+    missing_workcell: str = "skip",
 ) -> Problem:
     """The scheduling problem of ``model`` in working minutes of each order's line.
 
+    Args:
+        model: The planner's inputs.
+        extra_downtime: More windows in which machines cannot work.
+        name: Label of the problem.
+        missing_workcell: What to do with a routing step whose workcell type the order's line
+            does not have at all: ``"skip"`` (the line does not do that step, like the short
+            lines of the demo plant) or ``"error"``.
+
     Raises:
-        ParameterError: When an order's product has no routing, or a step has no machine of its
-            workcell type on the order's line (names the order, step and line).
+        ParameterError: When an order's product has no routing, when none of its steps has a
+            machine on the order's line, or (``missing_workcell="error"``) when one step has none
+            (names the order, step and line).
     """
+    if missing_workcell not in ("skip", "error"):
+        raise ParameterError(
+            "The 'missing_workcell' parameter must be 'skip' or 'error'. "
+            f"Got {missing_workcell!r} instead."
+        )
     calendars = model.calendars()
     steps = {
         str(product): group.sort_values("sequence")
@@ -275,6 +290,7 @@ def build_problem(
             )
         calendar = calendars[str(order.line)]
         operations = []
+        missing = 0
         for step in routing.itertuples(index=False):
             left, started = model.remaining.get(
                 (order_id, int(step.sequence)), (float(order.quantity), False)
@@ -282,6 +298,9 @@ def build_problem(
             if left <= 0:
                 continue
             eligible = by_line_cell.get((str(order.line), str(step.workcell)), [])
+            if not eligible and missing_workcell == "skip":
+                missing += 1
+                continue
             if not eligible:
                 raise ParameterError(
                     f"Step {int(step.sequence)} ({step.workcell}) of work order {order_id!r} has "
@@ -291,6 +310,11 @@ def build_problem(
             seconds += 0.0 if started else float(step.setup_seconds)
             minutes = max(1, int(np.ceil(seconds / 60.0)))
             operations.append(Operation(str(int(step.sequence)), {m: minutes for m in eligible}))
+        if not operations and missing == len(routing):
+            raise ParameterError(
+                f"Work order {order_id!r} ({order.product}) has no step that line "
+                f"{order.line!r} can do: its machines' workcell types match none of the routing."
+            )
         if not operations:
             continue
         release = _timestamp(order.release_at) or model.origin
