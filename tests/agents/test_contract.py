@@ -114,6 +114,7 @@ def test_the_same_finding_reported_twice_is_one_finding(store) -> None:
     assert records.finding(stored.id).severity == "critical"  # the evidence is refreshed
     assert records.finding(stored.id).evidence.numbers == {"rul_days": 9.5}
     assert records.count_audit(object_id=stored.id, verb="finding.reported") == 1
+    assert records.finding(stored.id) == again  # the store gives back exactly what it took
 
 
 def test_a_closed_finding_reported_again_reopens(store) -> None:
@@ -155,3 +156,53 @@ def test_unknown_ids_raise_a_clear_error(store) -> None:
         records.action("act-nope")
     with pytest.raises(RecordNotFoundError, match="finding"):
         records.finding("fnd-nope")
+
+
+def test_public_api_is_pinned_and_sorted() -> None:
+    import factorybrain.agents as agents
+    import factorybrain.api as api
+    import factorybrain.mcp as mcp
+
+    for module in (agents, api, mcp):
+        assert module.__all__ == sorted(module.__all__), module.__name__
+        for name in module.__all__:
+            assert hasattr(module, name), (module.__name__, name)
+    assert {"Orchestrator", "Finding", "Recommendation", "Action", "register_agent"} <= set(
+        agents.__all__
+    )
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_words = st.text("abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8).filter(
+    lambda w: w[0] != "_"
+)
+_numbers = st.dictionaries(_words, st.floats(allow_nan=False, allow_infinity=False), max_size=3)
+
+
+@given(
+    agent=_words,
+    kind=st.tuples(_words, _words).map(".".join),
+    subject=_words,
+    severity=st.sampled_from(["info", "low", "medium", "high", "critical"]),
+    confidence=st.floats(0, 1),
+    numbers=_numbers,
+    text=st.text(max_size=30),
+    dedup_key=st.text(max_size=10),
+)
+def test_findings_round_trip_for_any_content(
+    agent, kind, subject, severity, confidence, numbers, text, dedup_key
+) -> None:
+    finding = Finding(
+        agent,
+        kind,
+        EntityRef("asset", subject),
+        severity=severity,
+        confidence=confidence,
+        evidence=Evidence(refs(("asset", subject)), numbers, text),
+        dedup_key=dedup_key,
+        created_at=T0,
+    )
+    assert Finding.load(finding.dump()) == finding
+    assert Finding.load(finding.dump()).id == finding.id

@@ -264,6 +264,7 @@ class AgentRecords:
             "depth": finding.depth,
             "caused_by": finding.caused_by,
             "dedup_key": finding.dedup_key,
+            "title": finding.title,
         }
         self._upsert(
             "finding",
@@ -301,7 +302,7 @@ class AgentRecords:
             depth=int(meta.get("depth") or 0),
             caused_by=meta.get("caused_by"),
             status=row["status"] or "open",
-            title=row["name"] or "",
+            title=meta["title"] if "title" in meta else row["name"] or "",
         )
 
     def finding(self, finding_id: str) -> Finding:
