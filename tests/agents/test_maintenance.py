@@ -7,6 +7,7 @@ import pyarrow as pa
 import pytest
 
 from factorybrain.agents import Orchestrator
+from factorybrain.agents._maintenance_data import load_assets
 from factorybrain.agents.maintenance import MaintenanceAgent
 
 START = datetime(2026, 1, 5)
@@ -140,3 +141,132 @@ def test_agent_runs_under_the_orchestrator_and_versions_its_models(plant) -> Non
     registry = agent.scan(plant, devices=["L1_GOOD02"]).registry
     (record,) = registry.versions("L1_GOOD02")
     assert record.scope == "asset" and record.training_window["healthy_hours"] >= 12
+
+
+def _mes_plant(store, *, annotate: bool = False) -> None:
+    """One press linked through the MES: two products, and a 4-hour repair on day 3."""
+    rng = np.random.default_rng(5)
+    minutes = DAYS * 24 * 60
+    times = np.datetime64(START, "ms") + np.arange(minutes) * np.timedelta64(1, "m")
+    day = np.arange(minutes) // (24 * 60)
+    hour = (np.arange(minutes) // 60) % 24
+    repair = (day == 3) & (hour >= 10) & (hour < 14)
+    running = (hour >= 6) & (hour < 22) & ~repair
+    product_b = day % 2 == 1
+    data = {
+        "times": times,
+        "RUN": running.astype(float),
+        "VIB_RMS": np.where(product_b, 2.8, 2.2) + rng.normal(0, 0.5, minutes),
+        "BRG_TEMP": np.where(product_b, 47.0, 43.0) + rng.normal(0, 1.5, minutes),
+        "MOTOR_CURR": np.where(product_b, 19.5, 16.0) + rng.normal(0, 0.3, minutes),
+        "SPEED": np.where(product_b, 2850.0, 2500.0) + rng.normal(0, 7.0, minutes),
+    }
+    _load(store, {"L1_PRS01": data})
+    store.upsert_entities(
+        "asset",
+        pa.table(
+            {
+                "space": ["mes"],
+                "external_id": ["PRS-01"],
+                "level": ["equipment"],
+                "asset_class": ["Hydraulic press"],
+            }
+        ),
+        "test",
+    )
+    starts, ends, states = [], [], []
+    for d in range(DAYS):
+        base = START + timedelta(days=d)
+        if d == 3:
+            spans = [(6, 10, "running"), (10, 14, "down"), (14, 22, "running")]
+        else:
+            spans = [(6, 22, "running")]
+        for lo, hi, state in spans:
+            starts.append(base + timedelta(hours=lo))
+            ends.append(base + timedelta(hours=hi))
+            states.append(state)
+    store.upsert_entities(
+        "event",
+        pa.table(
+            {
+                "space": ["mes"] * len(starts),
+                "external_id": [f"S{i}" for i in range(len(starts))],
+                "event_type": ["state"] * len(starts),
+                "state": states,
+                "asset": ["PRS-01"] * len(starts),
+                "start_time": pa.array(starts, pa.timestamp("us")),
+                "end_time": pa.array(ends, pa.timestamp("us")),
+            }
+        ),
+        "test",
+    )
+    orders = [f"WO{d}" for d in range(DAYS)]
+    store.upsert_entities(
+        "work_order",
+        pa.table(
+            {
+                "space": ["mes"] * DAYS,
+                "external_id": orders,
+                "product": ["B" if d % 2 else "A" for d in range(DAYS)],
+            }
+        ),
+        "test",
+    )
+    store.upsert_entities(
+        "operation",
+        pa.table(
+            {
+                "space": ["mes"] * DAYS,
+                "external_id": [f"OP{d}" for d in range(DAYS)],
+                "work_order": orders,
+                "equipment": ["PRS-01"] * DAYS,
+                "start_time": pa.array(
+                    [START + timedelta(days=d) for d in range(DAYS)], pa.timestamp("us")
+                ),
+                "end_time": pa.array(
+                    [START + timedelta(days=d + 1) for d in range(DAYS)], pa.timestamp("us")
+                ),
+            }
+        ),
+        "test",
+    )
+    if annotate:
+        store.upsert_entities(
+            "annotation",
+            pa.table(
+                {
+                    "space": ["context"],
+                    "external_id": ["a1"],
+                    "source_space": ["historian"],
+                    "source_identifier": ["L1_PRS01"],
+                    "target_type": ["asset"],
+                    "target_space": ["mes"],
+                    "target_external_id": ["PRS-01"],
+                    "confidence": [0.97],
+                    "status": ["approved"],
+                }
+            ),
+            "test",
+        )
+
+
+def test_devices_link_to_mes_equipment_and_products_are_regimes(store) -> None:
+    _mes_plant(store)
+    (asset,) = load_assets(store)
+    assert asset.equipment == ("mes", "PRS-01")
+    assert asset.link_method == "running_states"
+    assert asset.asset_class == "Hydraulic press"
+    assert set(asset.regime[asset.running]) == {"A", "B"}
+    assert START + timedelta(days=3, hours=14) in asset.resets
+    report = MaintenanceAgent().scan(store)
+    assert report.findings == []  # a product change is a new regime, not an anomaly
+    versions = report.registry.versions("L1_PRS01")
+    assert len(versions) == 2 and "2026-01-08T14:00:00" in versions[1].reason
+    assert versions[1].model.monitor_.regimes_.labels == ["A", "B"]
+
+
+def test_an_approved_annotation_links_a_device(store) -> None:
+    _mes_plant(store, annotate=True)
+    (asset,) = load_assets(store)
+    assert (asset.link_method, asset.equipment) == ("annotation", ("mes", "PRS-01"))
+    assert asset.link_confidence == pytest.approx(0.97)
