@@ -53,7 +53,7 @@ def classify_demand(y: np.ndarray) -> DemandProfile:
         The :class:`DemandProfile` of the history.
 
     Example:
-        >>> classify_demand(np.array([0, 0, 5, 0, 0, 1, 0, 0, 9])).demand_class
+        >>> classify_demand(np.array([0, 0, 1, 0, 0, 9, 0, 0, 1])).demand_class
         'lumpy'
         >>> classify_demand(np.array([4, 5, 4, 6, 5])).demand_class
         'smooth'
