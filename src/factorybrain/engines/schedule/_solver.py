@@ -46,7 +46,7 @@ LNS_FULL_SOLVE_SHARE = 0.25
 TABU_SHARE = 0.6
 ALTERNATE_MIN_OPS = 100
 ALTERNATE_ROUNDS = 4
-SAFETY_SECONDS = 0.4
+SAFETY_SECONDS = 0.5
 
 
 def _objective_spec(
@@ -164,6 +164,7 @@ class _Search:
         self.proven = False
         self.stats: dict[str, float] = {"lns_iterations": 0, "lns_improvements": 0}
         self.pure_makespan = spec.coefficients()[1:] == (0, 0, 0)
+        self.overhead = 0.0
 
     def remaining(self) -> float:
         return self.deadline - time.perf_counter()
@@ -178,6 +179,20 @@ class _Search:
             self.incumbent = solution
         return False
 
+    def budget(self, seconds: float) -> float:
+        """Solver limit that should end within ``seconds`` of wall clock, given past overruns."""
+        return seconds - self.overhead
+
+    def _timed_solve(
+        self, solver: cp_model.CpSolver, model: cp_model.CpModel, limit: float
+    ) -> cp_model.CpSolverStatus:
+        """Solve and learn how much wall clock a solver limit really costs on this machine."""
+        before = time.perf_counter()
+        status = solver.solve(model)
+        took = time.perf_counter() - before
+        self.overhead = max(self.overhead, min(2.0, took - limit))
+        return status
+
     def _solver(self, seconds: float, workers: int | None = None) -> cp_model.CpSolver:
         solver = cp_model.CpSolver()
         solver.parameters.max_time_in_seconds = max(0.05, seconds)
@@ -189,8 +204,11 @@ class _Search:
         work = model.model.clone() if self.incumbent is not None else model.model
         if self.incumbent is not None:
             model.add_hint(work, self.incumbent)
+        seconds = self.budget(min(seconds, self.remaining()))
+        if seconds <= 0.1:
+            return
         solver = self._solver(seconds)
-        status = solver.solve(work)
+        status = self._timed_solve(solver, work, seconds)
         self.stats["full_solve_seconds"] = (
             self.stats.get("full_solve_seconds", 0.0) + solver.wall_time
         )
@@ -247,11 +265,11 @@ class _Search:
                 makespan, _ = evaluate(c, self.incumbent)
                 work.add(work.get_int_var_from_proto_index(makespan_index) <= makespan)
             model.add_hint(work, self.incumbent)
-            limit = min(self.remaining() - 0.2, max(0.5, 0.02 * c.n_ops**0.5 * 2))
-            if limit <= 0.05:
+            limit = min(self.budget(self.remaining() - 0.2), max(0.5, 0.04 * c.n_ops**0.5))
+            if limit <= 0.1:
                 break
             solver = self._solver(limit)
-            status = solver.solve(work)
+            status = self._timed_solve(solver, work, limit)
             self.stats["lns_iterations"] += 1
             if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 if self.offer(model.read(solver), f"lns {kind} {int(size)}"):
