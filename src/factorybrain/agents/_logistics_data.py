@@ -277,7 +277,9 @@ def load_logistics(
         item_rows,
         columns=["unique_id", "space", "external_id", "name", "item_type", "lead_time_days"],
     )
-    items.loc[items["unique_id"].isin(products), "item_type"] = "product"
+    # sold items are products unless the master says they are bought for resale
+    sold = items["unique_id"].isin(products) & (items["item_type"] != "trade_good")
+    items.loc[sold, "item_type"] = "product"
     items = items.drop_duplicates("unique_id").reset_index(drop=True)
 
     if len(events) and len(complete):

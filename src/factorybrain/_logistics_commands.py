@@ -1,0 +1,217 @@
+"""Commands of the logistics agent: `factorybrain forecast ...`, `factorybrain inventory ...`."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from factorybrain.cli import DbOption, _frame_table, _open, app, console, friendly_errors
+
+forecast_app = typer.Typer(
+    no_args_is_help=True,
+    help="Demand forecasts of every product and material.\n\n"
+    "Example: `factorybrain forecast show --db plant.duckdb`",
+)
+inventory_app = typer.Typer(
+    no_args_is_help=True,
+    help="Reorder points, order-up-to levels, stock-out risks and spare parts.\n\n"
+    "Example: `factorybrain inventory levels --db plant.duckdb --target 0.95`",
+)
+app.add_typer(forecast_app, name="forecast")
+app.add_typer(inventory_app, name="inventory")
+
+AsOf = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Plan at this moment, ISO UTC (default: the latest data)."),
+]
+Target = Annotated[
+    float, typer.Option(help="Target fill rate of the inventory policies.", min=0.5, max=0.999)
+]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def _when(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    from factorybrain.agents._contract import utc
+
+    return utc(value)
+
+
+def _plan(db: Any, as_of: str | None, target: float, read_only: bool = True) -> Any:
+    from factorybrain.agents.logistics import LogisticsAgent
+
+    agent = LogisticsAgent(target=target)
+    with _open(db, read_only=read_only) as store:
+        return agent, agent.plan(store, as_of=_when(as_of))
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    return json.loads(frame.to_json(orient="records", date_format="iso"))
+
+
+@forecast_app.command("show")
+@friendly_errors
+def forecast_show(
+    db: DbOption = None,
+    item: Annotated[
+        str | None, typer.Option(help="Only this product or material (number as in the ERP).")
+    ] = None,
+    as_of: AsOf = None,
+    as_json: Json = False,
+) -> None:
+    """Forecast weekly demand of every product (sales) and material (consumption and issues).
+
+    Each item gets its demand class, the model chosen by cross-validation and quantiles; a
+    fallback (no demand, short history) is named in the `fallback` column and warned about.
+
+    Example: `factorybrain forecast show --db plant.duckdb --item 70000305`
+    """
+    from factorybrain.agents._logistics_data import material_key
+
+    _, plan = _plan(db, as_of, 0.95)
+    forecasts = plan.forecasts
+    if item is not None:
+        forecasts = forecasts[forecasts["unique_id"] == material_key(item)]
+    columns = [c for c in forecasts.columns if c not in ("ds",)]
+    frame = forecasts[columns]
+    if as_json:
+        console.print_json(json.dumps(_records(frame)))
+        return
+    summary = (
+        frame.groupby("unique_id", sort=False)
+        .agg(
+            model=("model", "first"),
+            demand_class=("demand_class", "first"),
+            next_period=("forecast", "first"),
+            per_period=("forecast", "mean"),
+        )
+        .reset_index()
+        .round(2)
+    )
+    console.print(_frame_table(summary, f"weekly demand forecasts as of {plan.as_of:%Y-%m-%d}"))
+
+
+@inventory_app.command("levels")
+@friendly_errors
+def inventory_levels(
+    db: DbOption = None,
+    target: Target = 0.95,
+    as_of: AsOf = None,
+    propose: Annotated[
+        bool,
+        typer.Option(
+            "--propose", help="Store the findings and propose the purchase orders for approval."
+        ),
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Reorder point and order-up-to level per item for a target fill rate, and what runs short.
+
+    With `--propose` the stock-out risks are stored as findings and each reorder becomes an
+    action waiting for a planner's approval (`factorybrain actions list`).
+
+    Example: `factorybrain inventory levels --db plant.duckdb --target 0.98 --propose`
+    """
+    agent, plan = _plan(db, as_of, target)
+    columns = [
+        "unique_id",
+        "name",
+        "item_type",
+        "position",
+        "lead_time_days",
+        "lead_time_demand",
+        "reorder_point",
+        "order_up_to",
+        "health_demand",
+        "model",
+    ]
+    frame = plan.policies[[c for c in columns if c in plan.policies.columns]]
+    proposed: list[str] = []
+    if propose:
+        from factorybrain.agents import Orchestrator
+        from factorybrain.agents.logistics import AGENT
+
+        with _open(db) as store:
+            report = Orchestrator(store, [agent]).submit(plan.items(), agent=AGENT, at=plan.as_of)
+            proposed = report.actions
+    if as_json:
+        console.print_json(
+            json.dumps(
+                {
+                    "as_of": plan.as_of.isoformat(),
+                    "items": _records(frame),
+                    "findings": [f.dump() for f in plan.findings],
+                    "recommendations": [r.dump() for r in plan.recommendations],
+                    "actions": proposed,
+                    "warnings": plan.warnings,
+                }
+            )
+        )
+        return
+    console.print(_frame_table(frame.round(2), f"inventory levels for a {target:.0%} fill rate"))
+    for finding in plan.findings:
+        console.print(f"[bold]{finding.kind}[/bold] {finding.evidence.text}", highlight=False)
+    if propose:
+        console.print(f"proposed {len(proposed)} action(s) for approval")
+
+
+@inventory_app.command("spares")
+@friendly_errors
+def inventory_spares(
+    machine: Annotated[str, typer.Argument(help="The machine, by any silo's name for it.")],
+    rul_hours: Annotated[float, typer.Option(help="Predicted remaining life, hours.", min=0)],
+    lower_hours: Annotated[
+        float | None, typer.Option(help="Lower end of its 90 % interval, hours.", min=0)
+    ] = None,
+    upper_hours: Annotated[
+        float | None, typer.Option(help="Upper end of its 90 % interval, hours.", min=0)
+    ] = None,
+    db: DbOption = None,
+    as_of: AsOf = None,
+    as_json: Json = False,
+) -> None:
+    """Check the spare parts of a machine's BOM against its remaining life: what to order now.
+
+    Example: `factorybrain inventory spares PRS-03 --rul-hours 60 --lower-hours 30
+    --upper-hours 110`
+    """
+    from factorybrain.agents import Finding, Recommendation
+    from factorybrain.agents._logistics_data import load_logistics
+    from factorybrain.agents.logistics import LogisticsAgent, MachineRisk
+    from factorybrain.exceptions import ParameterError
+
+    agent = LogisticsAgent()
+    with _open(db, read_only=True) as store:
+        data = load_logistics(store, as_of=_when(as_of))
+    resolved = data.machine_of([machine])
+    if resolved is None:
+        raise ParameterError(
+            f"machine {machine!r} names no machine with a spare-part BOM; known: "
+            f"{sorted(data.spares)}"
+        )
+    risk = MachineRisk(
+        resolved,
+        data.as_of,
+        rul_hours,
+        lower_hours if lower_hours is not None else rul_hours,
+        upper_hours if upper_hours is not None else rul_hours,
+        horizon_hours=7 * 24.0,
+    )
+    items = agent.check_machine(data, risk)
+    findings = [i.dump() for i in items if isinstance(i, Finding)]
+    orders = [i.dump() for i in items if isinstance(i, Recommendation)]
+    if as_json:
+        console.print_json(
+            json.dumps({"machine": resolved, "findings": findings, "orders": orders})
+        )
+        return
+    parts = ", ".join(f"{p.part_number} -> {p.material} ({p.link})" for p in data.spares[resolved])
+    console.print(f"[bold]{resolved}[/bold]: {parts}", highlight=False)
+    if not orders:
+        console.print("its spare parts cover the expected failure; nothing to order")
+    for finding in findings:
+        console.print(finding["evidence"]["text"], highlight=False)
