@@ -132,16 +132,22 @@ def demo(
         truth = demo_module.load_truth(out)
         run = demo_module.DemoRun(out, store_path, simulated, loaded, result)
         demo_module.run_stages(store, truth, run)
-        for name, stage_summary in run.stages.items():
+        for name, seconds in run.stage_seconds.items():
+            if name in run.failures:
+                console.print(
+                    f"[bold red]{name} failed[/bold red] ({seconds:.1f} s): {run.failures[name]}",
+                    highlight=False,
+                )
+                continue
             console.print(
-                f"[bold]{name}[/bold] ({run.stage_seconds[name]:.1f} s): "
-                + ", ".join(f"{k} {v}" for k, v in stage_summary.items()),
+                f"[bold]{name}[/bold] ({seconds:.1f} s): "
+                + ", ".join(f"{k} {v}" for k, v in run.stages[name].items()),
                 highlight=False,
             )
         if score:
             _print_scores(demo_module.score(store, truth))
     del summary
-    if result.failures:
+    if result.failures or run.failures:
         raise typer.Exit(1)
     if serve is None:
         serve = sys.stdin.isatty() and sys.stdout.isatty() and "CI" not in os.environ

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import logging
 import shutil
 import time
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from factorybrain.store import DuckDBStore
+
+logger = logging.getLogger(__name__)
 
 #: Manifest of the demo plant's exports and the mapping of each file.
 DEMO_MANIFEST = Path(__file__).parent / "examples" / "demo_plant" / "plant.yaml"
@@ -86,6 +89,7 @@ class DemoRun:
     load: Any = None
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
 
 
 def simulate(
@@ -130,7 +134,11 @@ def run_stages(store: DuckDBStore, truth: dict[str, Any], run: DemoRun) -> None:
     load_plugins()
     for name, stage in _STAGES:
         started = time.perf_counter()
-        run.stages[name] = stage(store, truth)
+        try:
+            run.stages[name] = stage(store, truth)
+        except Exception as error:  # noqa: BLE001 - one capability failing must not hide the others
+            run.failures[name] = f"{type(error).__name__}: {error}"
+            logger.exception("demo stage %s failed", name)
         run.stage_seconds[name] = time.perf_counter() - started
 
 
