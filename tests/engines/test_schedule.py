@@ -382,3 +382,18 @@ def test_search_handles_jobs_that_revisit_a_machine_and_flexible_shops():
     schedule = solve(flexible, time_limit=2, workers=1)
     assert_feasible(flexible, schedule)
     assert schedule.wall_seconds <= 2.5
+
+
+def test_deadlines_are_met_even_when_dispatching_rules_break_them():
+    problem = Problem(
+        jobs=[
+            Job("long", [Operation("a", {"M": 10})]),
+            Job("urgent", [Operation("a", {"M": 2})], deadline=5),
+        ],
+        machines=[Machine("M")],
+        horizon=40,
+    )
+    schedule = solve(problem, time_limit=5, workers=1)
+    assert_feasible(problem, schedule)
+    urgent = next(op for op in schedule.operations if op.job == "urgent")
+    assert urgent.end <= 5

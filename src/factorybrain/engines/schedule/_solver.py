@@ -159,6 +159,7 @@ class _Search:
         self.seed = seed
         self.log = log or (lambda message: None)
         self.incumbent: Solution | None = None
+        self.hint: Solution | None = None
         self.value = np.inf
         self.bound = 0.0
         self.proven = False
@@ -169,7 +170,21 @@ class _Search:
     def remaining(self) -> float:
         return self.deadline - time.perf_counter()
 
+    def violates_dates(self, solution: Solution) -> bool:
+        """Whether ``solution`` breaks a hard deadline or the horizon (heuristics ignore them)."""
+        c = self.c
+        end = solution.end(c)
+        if c.problem.horizon is not None and end.max() > c.horizon:
+            return True
+        job_end = np.zeros(c.n_jobs, dtype=np.int64)
+        np.maximum.at(job_end, c.job_of, end)
+        return bool(((c.deadline >= 0) & (job_end > c.deadline)).any())
+
     def offer(self, solution: Solution, source: str) -> bool:
+        if self.violates_dates(solution):
+            if self.hint is None:
+                self.hint = solution
+            return False
         value = objective_value(self.c, self.spec, solution, self.previous)
         if value < self.value:
             self.log(f"{source}: objective {value / SCALE:g}")
@@ -201,9 +216,10 @@ class _Search:
         return solver
 
     def full_solve(self, model: ScheduleModel, seconds: float) -> None:
-        work = model.model.clone() if self.incumbent is not None else model.model
-        if self.incumbent is not None:
-            model.add_hint(work, self.incumbent)
+        work = model.model.clone()
+        start_from = self.incumbent if self.incumbent is not None else self.hint
+        if start_from is not None:
+            model.add_hint(work, start_from)
         seconds = self.budget(min(seconds, self.remaining()))
         if seconds <= 0.1:
             return
@@ -214,6 +230,7 @@ class _Search:
         )
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             self.offer(model.read(solver), "full model")
+            self.hint = None
             self.bound = max(self.bound, float(solver.best_objective_bound))
             if status == cp_model.OPTIMAL and self.value <= solver.objective_value:
                 self.proven = True
@@ -465,7 +482,9 @@ def solve(
         search.proven = True
 
     if not search.proven and search.remaining() > 0.2:
-        makespan, _ = evaluate(compiled, search.incumbent)
+        makespan = None
+        if search.incumbent is not None:
+            makespan, _ = evaluate(compiled, search.incumbent)
         model = ScheduleModel(compiled, spec, previous, head, tail, makespan_upper_bound=makespan)
         search.stats["build_seconds"] = time.perf_counter() - clock
         use_lns = strategy == "lns" or (strategy == "auto" and compiled.n_ops > FULL_MODEL_MAX_OPS)
@@ -479,9 +498,18 @@ def solve(
         elif not use_lns:
             search.full_solve(model, search.remaining())
         else:
-            if compiled.n_ops <= 3000:
-                search.full_solve(model, LNS_FULL_SOLVE_SHARE * search.remaining())
-            search.lns(model, size=min(compiled.n_ops, max(30, compiled.n_ops * 0.1)))
+            if compiled.n_ops <= 3000 or search.incumbent is None:
+                share = LNS_FULL_SOLVE_SHARE if search.incumbent is not None else 1.0
+                search.full_solve(model, share * search.remaining())
+            if search.incumbent is not None:
+                search.lns(model, size=min(compiled.n_ops, max(30, compiled.n_ops * 0.1)))
+
+    if search.incumbent is None:
+        raise InfeasibleError(
+            f"No schedule of {problem.name!r} meeting every deadline and the horizon was found "
+            f"within {time_limit:g} s (the heuristics' schedules break them and the solver did not "
+            "finish); give more time, or relax deadlines or the horizon."
+        )
 
     return _to_schedule(compiled, search, time.perf_counter() - clock)
 
@@ -497,6 +525,8 @@ def _tabu_applies(
         spec.coefficients()[1:] == (0, 0, 0)
         and previous is None
         and compiled.is_flexible == flexible
+        and compiled.problem.horizon is None
+        and not (compiled.deadline >= 0).any()
         and (not flexible or compiled.n_ops > ALTERNATE_MIN_OPS)
         and compiled.setup is None
         and not any(compiled.windows)
