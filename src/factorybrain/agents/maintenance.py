@@ -106,6 +106,7 @@ class MaintenanceAgent(BaseAgent):
 
     Args:
         train_hours: Running hours after each repair or maintenance that train a model version.
+        drift_hours: Running hours of a regime never seen in training that retrain the model.
         min_healthy_hours: Judged hours an asset needs to use its own limits; fewer, and its
             asset class's limits are used (the fallback).
         raise_hours: Hours out of ``window_hours`` with evidence above 1 that raise the alarm.
@@ -128,6 +129,7 @@ class MaintenanceAgent(BaseAgent):
         self,
         *,
         train_hours: int = 36,
+        drift_hours: int = 8,
         min_healthy_hours: int = 12,
         raise_hours: int = 3,
         window_hours: int = 4,
@@ -140,6 +142,7 @@ class MaintenanceAgent(BaseAgent):
         space: str = "historian",
     ) -> None:
         self.train_hours = train_hours
+        self.drift_hours = drift_hours
         self.min_healthy_hours = min_healthy_hours
         self.raise_hours = raise_hours
         self.window_hours = window_hours
@@ -240,8 +243,7 @@ class MaintenanceAgent(BaseAgent):
         frame = asset.frame[rows]
         regimes = asset.regime[rows] if any(r is not None for r in asset.regime) else None
         stamps = frame.index.values
-        windows: list[np.ndarray] = []
-        plan: list[tuple[Any, ...]] = []
+        entries: list[tuple[pd.Timestamp, np.ndarray, str]] = []
         resets = [pd.Timestamp(r) for r in asset.resets]
         for position, reset in enumerate(resets):
             following = resets[position + 1] if position + 1 < len(resets) else None
@@ -254,12 +256,19 @@ class MaintenanceAgent(BaseAgent):
             hi = min(hi, lo + self.train_hours * 60)
             if hi - lo < 60:
                 continue
-            windows.append(np.arange(lo, hi))
-            chosen = np.concatenate(windows)
             available = pd.Timestamp(stamps[hi - 1]) + pd.Timedelta(minutes=1)
-            plan.append(
-                (available, chosen, frame, regimes, f"healthy hours after {reset.isoformat()}")
+            entries.append(
+                (available, np.arange(lo, hi), f"healthy hours after {reset.isoformat()}")
             )
+        entries.sort(key=lambda entry: entry[0])
+        entries += self._drift_windows(frame, regimes, entries)
+        entries.sort(key=lambda entry: entry[0])
+        plan: list[tuple[Any, ...]] = []
+        windows: list[np.ndarray] = []
+        for available, rows_, reason in entries:
+            windows.append(rows_)
+            chosen = np.unique(np.concatenate(windows))
+            plan.append((available, chosen, frame, regimes, reason))
         versions: list[tuple[Any, ...]] = []
         for available, chosen, data, keys, reason in plan:
             train = data.iloc[chosen]
@@ -278,6 +287,39 @@ class MaintenanceAgent(BaseAgent):
                 )
             out.append((available, record, model, data, keys, reason))
         return out
+
+    def _drift_windows(
+        self,
+        frame: pd.DataFrame,
+        regimes: np.ndarray | None,
+        entries: list[tuple[pd.Timestamp, np.ndarray, str]],
+    ) -> list[tuple[pd.Timestamp, np.ndarray, str]]:
+        """Retraining windows for operating regimes the version in use never saw (drift).
+
+        When a product first runs after the version in use was trained, its rows would all be
+        flagged as an unseen regime; the first :attr:`drift_hours` running hours of it train a
+        new version (with every healthy window before), which the registry records as retrained
+        on drift.
+        """
+        if regimes is None or not entries:
+            return []
+        stamps = frame.index.values
+        keys = pd.Series(regimes)
+        drift = []
+        for first, key in keys.drop_duplicates().items():
+            rows_ = np.flatnonzero(keys.to_numpy() == key)
+            known = [e for e in entries if e[0] <= pd.Timestamp(stamps[first])]
+            seen = set()
+            for _, window, _ in known:
+                seen.update(keys.iloc[window].unique().tolist())
+            if not known or key in seen:
+                continue
+            window = rows_[: self.drift_hours * 60]
+            if len(window) < 60:
+                continue
+            available = pd.Timestamp(stamps[window[-1]]) + pd.Timedelta(minutes=1)
+            drift.append((available, window, f"drift: regime {key!r} never seen in training"))
+        return drift
 
     def _fallbacks(
         self, assets: list[AssetData], plans: dict[str, list[tuple[Any, ...]]], registry: Any
