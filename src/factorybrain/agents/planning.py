@@ -293,7 +293,9 @@ class PlanningAgent(BaseAgent):
 
     name = AGENT
     subscriptions: tuple[str, ...] = ("maintenance.rul_low",)
-    watches: tuple[str, ...] = ("work_order",)
+    # re-plan hourly when run by the orchestrator's scheduler; not on every work-order change,
+    # since storing a plan changes work orders itself
+    schedule = timedelta(hours=1)
 
     def __init__(
         self,
