@@ -24,6 +24,8 @@ FEATURES = (
     "code_cosine",
     "attributes",
     "type_words",
+    "field_hint",
+    "code_gap",
     "text_gap",
     "numbers_gap",
 )
@@ -58,16 +60,30 @@ class TypeWords:
                 self.counts[word][label] += 1
         return self
 
+    def _known_parts(self, word: str) -> list[str]:
+        """The word if known, else two known words it is written together from (testbench)."""
+        if word in self.counts:
+            return [word]
+        for cut in range(2, len(word) - 1):
+            head, tail = word[:cut], word[cut:]
+            if head in self.counts and tail in self.counts:
+                return [head, tail]
+        return []
+
     def score(self, text: str, label: str) -> float:
-        """Mean over the source's known words of the share of their matches with ``label``."""
+        """The largest share of matches with ``label`` among the source's known words.
+
+        Words every kind shares (``running``, ``temperature``) have small shares everywhere;
+        the word that names the kind (``winder``) decides.
+        """
         shares = []
         for word in set(words(text)):
-            counter = self.counts.get(word)
-            if counter:
+            for part in self._known_parts(word):
+                counter = self.counts[part]
                 total = sum(counter.values())
                 if total >= 2:
                     shares.append(counter[label] / total)
-        return float(np.mean(shares)) if shares else 0.5
+        return float(max(shares)) if shares else 0.5
 
 
 def candidate_pairs(
@@ -113,7 +129,7 @@ def candidate_pairs(
     return pairs, matrices
 
 
-def _attribute_agreement(source: pd.Series, target: pd.Series) -> float:
+def _attribute_agreement(source: dict, target: dict) -> float:
     agree = compared = 0
     for field in ("manufacturer", "model_number"):
         left, right = source.get(field), target.get(field)
@@ -143,6 +159,7 @@ def pair_features(
     source_keys = [key_number(i) for i in sources.identifier]
     target_keys = [{key_number(k) for k in keys} - {None} for keys in targets["keys"]]
     known_numbers = set().union(*target_keys) if target_keys else set()
+    key_owners = Counter(k for keys in target_keys for k in keys)
     # A record's own key number that no target knows is a local id: it says nothing.
     source_numbers = [
         numbers(" ".join([t, *keys])) - ({k} if k is not None and k not in known_numbers else set())
@@ -155,30 +172,41 @@ def pair_features(
     target_rows = targets.to_dict("records")
     source_codes = [compact(i).replace(" ", "") for i in sources.identifier]
     target_codes = [{compact(k).replace(" ", "") for k in keys} for keys in targets["keys"]]
-    key_match, jaccard, conflict, attributes, type_score, equal = [], [], [], [], [], []
+    key_match, jaccard, conflict, attributes, type_score, equal, hint = [], [], [], [], [], [], []
     for s, t in zip(left, right, strict=True):
         sn, tn = source_numbers[s], target_numbers[t]
         equal.append(float(source_codes[s] in target_codes[t]))
         # 1: same key number; -1: the number is another entity's key; 0: nobody's key.
         if source_keys[s] is not None and source_keys[s] in target_keys[t]:
-            key_match.append(1.0)
+            # A number many entities share (a date code) says less than a unique one.
+            key_match.append(1.0 / key_owners[source_keys[s]])
         elif source_keys[s] is not None and source_keys[s] in known_numbers:
             key_match.append(-1.0)
         else:
             key_match.append(0.0)
         jaccard.append(len(sn & tn) / len(sn) if sn else 0.0)
         conflict.append(len(sn - tn) / len(sn) if sn else 0.0)
-        attributes.append(_attribute_agreement(pd.Series(source_rows[s]), pd.Series(target_rows[t])))
+        attributes.append(_attribute_agreement(source_rows[s], target_rows[t]))
         label = target_rows[t].get("label") or ""
+        # A reference made by a field named like the candidate's kind (work_order.line -> line).
+        field = source_rows[s].get("field")
+        hint.append(
+            float(isinstance(field, str) and field.rsplit(".", 1)[-1] in words(label))
+        )
         type_score.append(type_words.score(source_rows[s]["text"], label) if type_words else 0.5)
     out["code_equal"] = equal
+    out["field_hint"] = hint
     out["key_number"] = key_match
     out["numbers_found"] = jaccard
     out["numbers_conflict"] = conflict
     out["attributes"] = attributes
     out["type_words"] = type_score
     # How far a candidate stands out from the source's other candidates.
-    for feature, gap in (("text_cosine", "text_gap"), ("numbers_found", "numbers_gap")):
+    for feature, gap in (
+        ("text_cosine", "text_gap"),
+        ("numbers_found", "numbers_gap"),
+        ("code_equal", "code_gap"),
+    ):
         values = out[feature].to_numpy()
         best_other = np.zeros(len(out))
         for _, index in out.groupby("source").indices.items():

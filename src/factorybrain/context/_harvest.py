@@ -64,7 +64,8 @@ def _label(row: pd.Series, type_name: str) -> str:
     if type_name == "asset":
         level = row.get("level")
         level = level if isinstance(level, str) else "equipment"
-        return level
+        kind = row.get("asset_class")
+        return f"{level}/{kind}" if isinstance(kind, str) and kind else level
     return type_name
 
 

@@ -21,13 +21,15 @@ from factorybrain.engines._base import Engine, Interval
 #: Prior weights per feature, and the intercept, used until there are labels to learn from.
 PRIOR_WEIGHTS: dict[str, float] = {
     "code_equal": 6.0,
-    "key_number": 3.0,
+    "key_number": 5.0,
     "numbers_found": 2.0,
     "numbers_conflict": -4.0,
     "text_cosine": 4.0,
     "code_cosine": 2.0,
     "attributes": 2.0,
     "type_words": 4.0,
+    "field_hint": 2.0,
+    "code_gap": 6.0,
     "text_gap": 8.0,
     "numbers_gap": 3.0,
 }
