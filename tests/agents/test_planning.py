@@ -18,6 +18,7 @@ from factorybrain.agents.planning import (
     plant_oee_losses,
     store_plan,
     stored_plan,
+    stored_plan_gantt_svg,
 )
 from factorybrain.exceptions import ParameterError
 
@@ -367,6 +368,12 @@ def test_gantt_chart_is_valid_svg_with_every_machine(store) -> None:
     for machine in ("CUT-1", "WLD-1", "WLD-2"):
         assert machine in svg
     assert "maintenance" in svg
+    with pytest.raises(ParameterError, match="no plan"):
+        stored_plan_gantt_svg(store, now=NOW)
+    store_plan(store, plan_orders(store, now=NOW, time_limit=2))
+    stored = stored_plan_gantt_svg(store, now=NOW)
+    xml.dom.minidom.parseString(stored)
+    assert stored.count("job WO-") == 6
 
 
 def test_plan_and_oee_commands(tmp_path) -> None:

@@ -362,21 +362,62 @@ def stored_plan(store: Store) -> pd.DataFrame:
 
 
 def plan_gantt_svg(result: PlanResult, *, width: int = 1400, title: str | None = None) -> str:
-    """The plan as an SVG Gantt chart in clock hours from the plan's origin.
+    """The plan as an SVG Gantt chart, in minutes from the plan's origin.
 
-    Off-shift time and maintenance are drawn hatched on every machine row.
+    One row per machine, one colour per work order; off-shift time and maintenance are drawn
+    hatched with their reason as tooltip.
     """
-    origin = result.model.origin
-    calendars = result.model.calendars()
-    line_of = result.model.line_of()
-    end_hour = max(
-        1,
-        int(
-            max((result.operations["end"] - origin).dt.total_seconds().max() / 3600.0, 1.0) + 0.999
-        ),
+    heading = title or (
+        f"Plan from {result.model.origin:%Y-%m-%d %H:%M} UTC: {len(result.orders)} orders, "
+        f"{result.late_orders} late, total tardiness {result.total_tardiness_hours:.1f} h "
+        f"({result.schedule.status})"
     )
+    return _gantt(result.model, result.operations, result.extra_downtime, heading, width)
+
+
+def stored_plan_gantt_svg(
+    store: Store,
+    *,
+    now: datetime | None = None,
+    width: int = 1400,
+    title: str | None = None,
+    space: str = "mes",
+) -> str:
+    """The plan stored by :func:`store_plan` as an SVG Gantt chart (for the dashboard).
+
+    Raises:
+        ParameterError: When the store holds no stored plan, or lacks the planner's inputs.
+    """
+    from factorybrain.exceptions import ParameterError
+
+    operations = stored_plan(store)
+    if operations.empty:
+        raise ParameterError(
+            "The store holds no plan (operation rows with status 'planned' in space "
+            f"{PLAN_SPACE!r}); make one with 'factorybrain plan'."
+        )
+    for column in ("start", "end"):
+        operations[column] = pd.to_datetime(operations[column])
+    model = load_plant_model(store, now=now, space=space)
+    heading = title or (
+        f"Stored plan: {operations['work_order'].nunique()} orders, "
+        f"{len(operations)} operations (minutes from {model.origin:%Y-%m-%d %H:%M} UTC)"
+    )
+    return _gantt(model, operations, [], heading, width)
+
+
+def _gantt(
+    model: PlantModel,
+    planned: pd.DataFrame,
+    extra_downtime: list[Downtime],
+    heading: str,
+    width: int,
+) -> str:
+    origin = model.origin
+    calendars = model.calendars()
+    line_of = model.line_of()
     machines = []
-    for machine_id in result.model.machines["machine"]:
+    for machine_id in model.machines["machine"]:
         line = line_of[machine_id]
         windows: list[Window] = []
         calendar = calendars.get(line)
@@ -387,41 +428,36 @@ def plan_gantt_svg(result: PlanResult, *, width: int = 1400, title: str | None =
                     windows.append(Window(cursor, start, "off shift"))
                 cursor = max(cursor, end)
             windows.append(Window(cursor, cursor + 10**6, "off shift"))
-        for down in [*result.model.downtime, *result.extra_downtime]:
+        for down in [*model.downtime, *extra_downtime]:
             if down.machine == machine_id:
                 begin = int((down.start - origin).total_seconds() // 60)
                 finish = int((down.end - origin).total_seconds() // 60)
                 if finish > max(begin, 0):
                     windows.append(Window(max(begin, 0), finish, down.reason))
         machines.append(Machine(machine_id, tuple(windows)))
-    operations = [_hour_op(row, origin) for row in result.operations.itertuples(index=False)]
+    operations = [_minute_op(row, origin) for row in planned.itertuples(index=False)]
+    makespan = max([op[4] for op in operations] + [60])
     clock = Schedule(
         operations=[PlannedOperation(*op) for op in operations],
-        objective=result.schedule.objective,
-        best_bound=result.schedule.best_bound,
-        gap=result.schedule.gap,
-        status=result.schedule.status,
-        wall_seconds=result.schedule.wall_seconds,
-        makespan=end_hour * 60,
+        objective=0.0,
+        best_bound=0.0,
+        gap=0.0,
+        status="planned",
+        wall_seconds=0.0,
+        makespan=makespan,
         tardiness={},
-        weighted_tardiness=result.schedule.weighted_tardiness,
+        weighted_tardiness=0.0,
     )
-    heading = title or (
-        f"Plan from {origin:%Y-%m-%d %H:%M} UTC: {len(result.orders)} orders, "
-        f"{result.late_orders} late, total tardiness {result.total_tardiness_hours:.1f} h "
-        f"({result.schedule.status})"
-    )
-    svg = gantt_svg(
+    return gantt_svg(
         clock,
         Problem(jobs=[], machines=machines, name="plan"),
         width=width,
         title=heading,
         time_unit="min from origin",
     )
-    return svg
 
 
-def _hour_op(row: object, origin: datetime) -> tuple[str, str, str, int, int]:
+def _minute_op(row: object, origin: datetime) -> tuple[str, str, str, int, int]:
     start = int((row.start - origin).total_seconds() // 60)  # type: ignore[attr-defined]
     end = int((row.end - origin).total_seconds() // 60)  # type: ignore[attr-defined]
     return (row.work_order, str(row.sequence), row.machine, start, end)  # type: ignore[attr-defined]

@@ -45,6 +45,7 @@ from factorybrain.agents._planning_core import (
     plan_orders,
     store_plan,
     stored_plan,
+    stored_plan_gantt_svg,
 )
 from factorybrain.agents._planning_model import (
     Downtime,
@@ -77,6 +78,7 @@ __all__ = [
     "propose_maintenance_window",
     "store_plan",
     "stored_plan",
+    "stored_plan_gantt_svg",
 ]
 
 
