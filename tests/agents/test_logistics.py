@@ -288,3 +288,24 @@ def test_replay_avoids_the_stockouts_that_warnings_come_early_enough_for():
     assert (without.stockouts, with_health.stockouts) == (2, 1)  # the second warning is late
     assert without.waiting_hours == pytest.approx(2 * 72.0)
     assert with_health.waiting_hours == pytest.approx(48.0)
+
+
+def test_a_maintenance_window_planned_for_a_rul_low_checks_that_machines_spares(plant):
+    context = _context(plant)
+    root, _ = context.records.report_finding(_rul_low("PRS-01", 60.0, 30.0, 110.0), at=NOW)
+    window = Finding(
+        "planning",
+        "planning.maintenance_window",
+        EntityRef("asset", "PRS-01", "mes"),
+        caused_by=root.id,
+        depth=1,
+        created_at=NOW,
+    )
+    items = list(LogisticsAgent().react(window, context))
+    orders = [i for i in items if isinstance(i, Recommendation)]
+    assert [o.parameters["material"] for o in orders] == [PUMP_UNIT]
+    (finding,) = [i for i in items if isinstance(i, Finding)]
+    assert root.id in {ref.external_id for ref in finding.evidence.refs}
+    assert window.id in orders[0].finding_ids
+    unrelated = Finding("planning", "planning.maintenance_window", EntityRef("asset", "PRS-01"))
+    assert list(LogisticsAgent().react(unrelated, context)) == []
