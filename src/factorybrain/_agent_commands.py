@@ -105,7 +105,7 @@ def serve(
     application = create_app(
         store,
         tokens=token_store,
-        orchestrator=_orchestrator(store, with_agents=schedule > 0),
+        orchestrator=_orchestrator(store, with_agents=True),
         schedule_every=schedule or None,
     )
     console.print(f"serving {store.path} on http://{host}:{port} (docs at /docs)")
@@ -129,6 +129,7 @@ def token_create(
     Example: `factorybrain token create --role planner --name ann --db plant.duckdb`
     """
     token = _tokens(db, tokens).create(name, role)
+    _audit_token(db, "token.created", name, {"role": role})
     console.print(f"token for [bold]{name}[/bold] ({role}); keep it, it is not shown again:")
     print(token)
 
@@ -162,7 +163,29 @@ def token_revoke(
     Example: `factorybrain token revoke ann --db plant.duckdb`
     """
     count = _tokens(db, tokens).revoke(name)
+    _audit_token(db, "token.revoked", name, {"tokens": count})
     console.print(f"revoked {count} token(s) of {name}")
+
+
+def _audit_token(db: Path | None, verb: str, name: str, details: dict[str, Any]) -> None:
+    """Record a token change in the store's audit log, when the store can be written now."""
+    import getpass
+
+    from factorybrain.agents import AgentRecords, AuditEntry
+    from factorybrain.agents._orchestrator import _utcnow
+    from factorybrain.exceptions import FactorybrainError
+    from factorybrain.store import default_db_path
+
+    path = db or default_db_path()
+    if not Path(path).exists():
+        return
+    try:
+        with _open(path) as store:
+            AgentRecords(store).audit(
+                AuditEntry(f"cli:{getpass.getuser()}", verb, "token", name, _utcnow(), details)
+            )
+    except FactorybrainError as error:  # e.g. a running server holds the file
+        console.print(f"[yellow]not audited[/yellow] ({error})", highlight=False)
 
 
 # -- agents ------------------------------------------------------------------------------------

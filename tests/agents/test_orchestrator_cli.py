@@ -63,10 +63,22 @@ def test_agents_run_then_approve_from_the_command_line(plant: Path) -> None:
     assert code == 1 and "executed -> rejected" in output
 
 
+def test_token_changes_are_audited_in_the_store(plant: Path, tmp_path: Path) -> None:
+    tokens = ["--tokens", str(tmp_path / "t.json"), "--db", str(plant)]
+    code, output = _run("token", "create", "--role", "viewer", "--name", "bob", *tokens)
+    assert code == 0, output
+    _run("token", "revoke", "bob", *tokens)
+    _, log = _run("audit", "--db", str(plant), "--json")
+    assert {(e["verb"], e["object_id"]) for e in json.loads(log)} == {
+        ("token.created", "bob"),
+        ("token.revoked", "bob"),
+    }
+
+
 def test_playbooks_and_token_commands(tmp_path: Path) -> None:
     _, shown = _run("agents", "playbooks", "--json")
     assert "maintenance.rul_low" in [p["trigger"] for p in json.loads(shown)]
-    tokens = ["--tokens", str(tmp_path / "t.json")]
+    tokens = ["--tokens", str(tmp_path / "t.json"), "--db", str(tmp_path / "none.duckdb")]
     code, created = _run("token", "create", "--role", "planner", "--name", "ann", *tokens)
     assert code == 0 and "fb_" in created
     _, listed = _run("token", "list", *tokens)

@@ -124,3 +124,19 @@ def test_the_app_runs_the_agents_schedules_while_serving(store) -> None:
             time.sleep(0.05)
     assert app.state.last_scheduled_run["agents_run"] == ["maintenance"]
     assert orchestrator.records.count_actions(state="proposed") == 1
+
+
+def test_agents_run_on_demand_over_http_and_who_asked_is_audited(api) -> None:
+    client, headers, orchestrator = api
+    listed = client.get(f"{API}/agents", headers=headers["viewer"]).json()
+    assert {a["name"] for a in listed} == {"maintenance", "planning", "logistics"}
+    maintenance = next(a for a in listed if a["name"] == "maintenance")
+    assert maintenance["schedule_seconds"] == 3600
+    url = f"{API}/agents/run"
+    assert client.post(url, headers=headers["viewer"], json={}).status_code == 403
+    unknown = client.post(url, headers=headers["engineer"], json={"agents": ["oracle"]})
+    assert unknown.status_code == 422 and "oracle" in unknown.json()["detail"]
+    report = client.post(url, headers=headers["engineer"], json={"agents": ["maintenance"]})
+    assert report.status_code == 200 and len(report.json()["actions"]) == 1
+    asked = orchestrator.records.audit_log(verb="agents.run_requested")
+    assert [(e.actor, e.object_id) for e in asked] == [("user:enguser", "maintenance")]

@@ -27,6 +27,7 @@ from factorybrain.agents import (
     ACTION_STATES,
     FINDING_STATUSES,
     ActionStateError,
+    AuditEntry,
     Orchestrator,
     PermissionDeniedError,
     Recommendation,
@@ -225,6 +226,12 @@ class SeriesData(BaseModel):
     next_offset: int | None = None
 
 
+class RunBody(BaseModel):
+    """Which agents to run; all installed ones when empty."""
+
+    agents: list[str] = Field(default_factory=list, max_length=50)
+
+
 class Question(BaseModel):
     """A question in plain language."""
 
@@ -381,6 +388,46 @@ def create_app(
         """Counts, open findings by kind and severity, and how many actions wait for approval."""
         async with lock:
             return plant_status(opened)
+
+    @app.get(f"{API_PREFIX}/agents", tags=["agents"])
+    async def list_agents(_: Viewer) -> list[dict[str, Any]]:
+        """The installed agents: what they react to and how often they run."""
+        return [
+            {
+                "name": name,
+                "subscriptions": list(agent.subscriptions),
+                "schedule_seconds": (
+                    schedule.total_seconds()
+                    if (schedule := getattr(agent, "schedule", None))
+                    else None
+                ),
+                "watches": list(getattr(agent, "watches", ()) or ()),
+            }
+            for name, agent in conductor.agents.items()
+        ]
+
+    @app.post(f"{API_PREFIX}/agents/run", tags=["agents"])
+    async def run_agents(holder: Engineer, body: RunBody | None = None) -> dict[str, Any]:
+        """Run agents now (all installed, or those named) and route what they find (audited).
+
+        Other requests wait while the agents run.
+        """
+        names = (body.agents if body else None) or None
+        unknown = sorted(set(names or ()) - set(conductor.agents))
+        if unknown:
+            raise ParameterError(f"no agent named {unknown}; installed: {sorted(conductor.agents)}")
+        async with lock:
+            at = conductor.now()
+            records.audit(
+                AuditEntry(
+                    holder.actor,
+                    "agents.run_requested",
+                    "agent",
+                    ",".join(names or conductor.agents),
+                    at,
+                )
+            )
+            return conductor.run(names, at=at).dump()
 
     @app.get(f"{API_PREFIX}/playbooks", tags=["agents"])
     async def playbooks(_: Viewer) -> list[dict[str, Any]]:
