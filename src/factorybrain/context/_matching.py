@@ -299,7 +299,11 @@ def _expand_tags(proposals: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_annotations(
-    store: Store, proposals: pd.DataFrame, existing: pd.DataFrame | None = None
+    store: Store,
+    proposals: pd.DataFrame,
+    existing: pd.DataFrame | None = None,
+    *,
+    method: str = METHOD,
 ) -> int:
     """Upsert proposals as annotations; reviewed annotations and rejections stay as they are."""
     frame = proposals.copy()
@@ -320,7 +324,7 @@ def write_annotations(
     if frame.empty:
         return 0
     frame["space"] = ANNOTATION_SPACE
-    frame["method"] = METHOD
+    frame["method"] = method
     frame["name"] = frame.source_identifier
     frame["tags"] = [["ambiguous"] if a else [] for a in frame.ambiguous]
     frame["source"] = "factorybrain.context"

@@ -1,0 +1,471 @@
+"""Trace queries on the genealogy graph: backward, forward, recall scope and the whole chain.
+
+References are followed as the silos wrote them and resolved through approved annotations: MES
+consumption names batch ``3100526``, the approved link says it is ERP lot ``0003100526``, whose
+supplier lot and supplier the ERP knows. Serial numbers are printed on the unit, so MES, WMS and
+QMS share them across spaces; a claim's serial "as typed" is resolved by its normalised form.
+Every query is a few set-based SQL statements, so their cost grows with the answer, not the plant.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from factorybrain.exceptions import ParameterError
+from factorybrain.store import Store
+
+_APPROVED = (
+    "SELECT source_space, source_identifier, source_kind, target_type, target_space, "
+    "target_external_id "
+    "FROM annotation WHERE status = 'approved'"
+)
+
+
+@dataclass
+class Trace:
+    """The answer of a trace query: one table per hop, and what could not be resolved.
+
+    Attributes:
+        subject: What the trace started from.
+        tables: Named frames (``lots``, ``work_orders``, ``serials``, ``operations``...).
+        unresolved: References met on the way that no record or approved link resolves.
+    """
+
+    subject: dict[str, Any]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    unresolved: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (lists of records) for JSON, REST and MCP."""
+        return {
+            "subject": self.subject,
+            "tables": {
+                name: frame.astype(object).where(frame.notna(), None).to_dict("records")
+                for name, frame in self.tables.items()
+            },
+            "unresolved": self.unresolved,
+        }
+
+
+# -- resolving identifiers ---------------------------------------------------------------------
+def resolve_serial(store: Store, typed: str) -> str | None:
+    """The serial a typed serial number names: same letters and digits, or the same number.
+
+    ``pu0010002214``, ``PU-0010002214``, ``PU 001 0002214`` and ``10002214`` all name
+    ``PU0010002214``. Returns ``None`` when nothing or more than one serial fits.
+    """
+    cleaned = re.sub(r"[^A-Z0-9]", "", str(typed).upper())
+    if not cleaned:
+        return None
+    exact = store.query("SELECT external_id FROM serial_unit WHERE external_id = ?", [cleaned])
+    if len(exact):
+        return str(exact.external_id.iloc[0])
+    if cleaned.isdigit():
+        digits = cleaned.lstrip("0")
+        found = store.query(
+            "SELECT DISTINCT external_id FROM serial_unit WHERE external_id LIKE ? "
+            "AND ltrim(regexp_replace(external_id, '[^0-9]', '', 'g'), '0') = ?",
+            [f"%{digits}", digits],
+        )
+        if len(found) == 1:
+            return str(found.external_id.iloc[0])
+    return None
+
+
+def _lot_identifiers(store: Store, lot: str) -> pd.DataFrame:
+    """Every (space, identifier) that names the plant lots of ``lot`` (any silo's spelling)."""
+    return store.query(
+        f"""
+        WITH approved AS ({_APPROVED}),
+        named AS (
+            SELECT space, external_id FROM material_lot
+            WHERE external_id = $lot OR supplier_lot = $lot OR lot_number = $lot
+            UNION
+            SELECT target_space, target_external_id FROM approved
+            WHERE source_identifier = $lot AND target_type = 'material_lot'
+            UNION
+            SELECT m.space, m.external_id FROM approved a JOIN material_lot m
+              ON m.space = a.target_space AND m.supplier_lot = a.target_external_id
+            WHERE a.source_identifier = $lot AND a.target_type = 'supplier_lot'
+        )
+        SELECT n.space AS lot_space, n.external_id AS lot, n.space, n.external_id AS identifier
+        FROM named n
+        UNION
+        SELECT n.space, n.external_id, a.source_space, a.source_identifier
+        FROM named n JOIN approved a
+          ON a.target_space = n.space AND a.target_external_id = n.external_id
+        """,
+        {"lot": lot},
+    )
+
+
+def link_claim_serials(store: Store) -> int:
+    """Approve links from each claim's serial "as typed" to the serial it names.
+
+    A typed serial names a serial when its letters and digits are the serial's, or when it is
+    only digits and exactly one serial has that number. Typos that name no serial stay
+    unresolved. Returns the number of links written.
+    """
+    from factorybrain.context._matching import write_annotations
+
+    links = store.query(
+        """
+        WITH c AS (
+            SELECT DISTINCT space, serial_unit AS typed,
+                   regexp_replace(upper(serial_unit), '[^A-Z0-9]', '', 'g') AS cleaned
+            FROM warranty_claim WHERE serial_unit IS NOT NULL
+        ),
+        exact AS (
+            SELECT c.space, c.typed, u.external_id AS serial
+            FROM c JOIN serial_unit u ON u.external_id = c.cleaned
+        ),
+        digits AS (
+            SELECT c.space, c.typed, u.external_id AS serial
+            FROM c JOIN serial_unit u
+              ON ltrim(regexp_replace(u.external_id, '[^0-9]', '', 'g'), '0') = ltrim(c.cleaned, '0')
+            WHERE regexp_full_match(c.cleaned, '[0-9]+')
+              AND NOT EXISTS (SELECT 1 FROM exact e WHERE e.space = c.space AND e.typed = c.typed)
+        ),
+        found AS (SELECT * FROM exact UNION ALL SELECT * FROM digits)
+        SELECT f.space, f.typed, any_value(f.serial) AS serial, any_value(u.space) AS serial_space
+        FROM found f JOIN serial_unit u ON u.external_id = f.serial
+        GROUP BY f.space, f.typed HAVING count(DISTINCT f.serial) = 1
+        """
+    )
+    if links.empty:
+        return 0
+    proposals = pd.DataFrame(
+        {
+            "source_space": links.space,
+            "source_identifier": links.typed,
+            "source_kind": "warranty_claim.serial_unit",
+            "target_type": "serial_unit",
+            "target_space": links.serial_space,
+            "target_external_id": links.serial,
+            "confidence": 1.0,
+            "status": "approved",
+            "ambiguous": False,
+        }
+    )
+    existing = store.entities("annotation")
+    return write_annotations(store, proposals, existing, method="serial-normalised/1")
+
+
+# -- forward -----------------------------------------------------------------------------------
+def forward(store: Store, lot: str) -> Trace:
+    """Every serial built with a lot, where it went and who claimed it.
+
+    Args:
+        store: The store.
+        lot: The lot as any silo writes it: ERP batch, supplier's lot number, MES or WMS batch.
+
+    Returns:
+        A :class:`Trace` with tables ``lots`` (the plant lots and their supplier lot and supplier),
+        ``work_orders`` and ``serials`` (serial, work order, product, status, shipment, shipped_at,
+        customer, claim).
+
+    Raises:
+        ParameterError: If no lot of that name is known.
+    """
+    names = _lot_identifiers(store, lot)
+    if names.empty:
+        raise ParameterError(f"lot {lot!r}: no plant lot, supplier lot or approved link names it")
+    lots = _lot_details(store, names[["lot_space", "lot"]].drop_duplicates())
+    work_orders = _consumers(store, names)
+    serials = _serials_of(store, work_orders)
+    return Trace(
+        subject={"lot": lot},
+        tables={"lots": lots, "work_orders": work_orders, "serials": serials},
+    )
+
+
+def _consumers(store: Store, names: pd.DataFrame) -> pd.DataFrame:
+    spaces = names.space.tolist()
+    identifiers = names.identifier.tolist()
+    return store.query(
+        """
+        WITH n AS (SELECT unnest($spaces) AS space, unnest($ids) AS identifier)
+        SELECT e.target_space AS space, e.target_external_id AS work_order,
+               sum(e.quantity) AS quantity, min(e.start_time) AS consumed_at
+        FROM edge e JOIN n ON e.source_space = n.space AND e.source_external_id = n.identifier
+        WHERE e.edge_type = 'consumed_in'
+        GROUP BY ALL ORDER BY consumed_at
+        """,
+        {"spaces": spaces, "ids": identifiers},
+    )
+
+
+def _lot_details(store: Store, lots: pd.DataFrame) -> pd.DataFrame:
+    return store.query(
+        """
+        WITH l AS (SELECT unnest($spaces) AS space, unnest($ids) AS lot)
+        SELECT m.space, m.external_id AS lot, m.supplier_lot, m.material, mat.name AS material_name,
+               s.supplier, sup.name AS supplier_name, m.received_at
+        FROM l JOIN material_lot m ON m.space = l.space AND m.external_id = l.lot
+        LEFT JOIN supplier_lot s ON s.space = m.space AND s.external_id = m.supplier_lot
+        LEFT JOIN material mat ON mat.space = m.space AND mat.external_id = m.material
+        LEFT JOIN supplier sup ON sup.space = s.space AND sup.external_id = s.supplier
+        ORDER BY m.external_id
+        """,
+        {"spaces": lots.lot_space.tolist(), "ids": lots.lot.tolist()},
+    )
+
+
+def _serials_of(store: Store, work_orders: pd.DataFrame) -> pd.DataFrame:
+    return store.query(
+        f"""
+        WITH approved AS ({_APPROVED}),
+        w AS (SELECT unnest($spaces) AS space, unnest($ids) AS work_order),
+        s AS (
+            SELECT e.target_external_id AS serial, e.source_external_id AS work_order
+            FROM edge e JOIN w ON e.source_space = w.space AND e.source_external_id = w.work_order
+            WHERE e.edge_type = 'produced'
+        )
+        SELECT s.serial, s.work_order, u.product, u.status AS mes_status,
+               sh.external_id AS shipment, sh.shipped_at, sh.customer,
+               cu.name AS customer_name, c.external_id AS claim,
+               CASE WHEN c.external_id IS NOT NULL THEN 'claimed'
+                    WHEN sh.external_id IS NOT NULL THEN 'shipped'
+                    ELSE coalesce(u.status, 'unknown') END AS location
+        FROM s
+        LEFT JOIN serial_unit u ON u.external_id = s.serial
+        LEFT JOIN edge se ON se.edge_type = 'shipped_in' AND se.source_external_id = s.serial
+        LEFT JOIN shipment sh ON sh.space = se.target_space AND sh.external_id = se.target_external_id
+        LEFT JOIN approved ca ON ca.source_space = sh.space AND ca.source_identifier = sh.customer
+             AND ca.target_type = 'customer'
+        LEFT JOIN customer cu ON cu.space = ca.target_space AND cu.external_id = ca.target_external_id
+        LEFT JOIN (
+            SELECT a.target_external_id AS serial, min(w.external_id) AS external_id
+            FROM warranty_claim w JOIN approved a
+              ON a.source_space = w.space AND a.source_identifier = w.serial_unit
+             AND a.target_type = 'serial_unit'
+            GROUP BY ALL
+        ) c ON c.serial = s.serial
+        ORDER BY s.serial
+        """,
+        {"spaces": work_orders.space.tolist(), "ids": work_orders.work_order.tolist()},
+    )
+
+
+# -- backward ----------------------------------------------------------------------------------
+def backward(store: Store, serial: str) -> Trace:
+    """Where a serial came from: its work order, the lots it consumed and their suppliers, and
+    the machines that processed it with their states while they did.
+
+    Args:
+        store: The store.
+        serial: The serial, exactly or as typed (``pu-0010002214``).
+
+    Returns:
+        A :class:`Trace` with tables ``work_order``, ``lots`` and ``operations`` (machine, start,
+        end, minutes per machine state in the window, and the machine's series for the sensor
+        window).
+
+    Raises:
+        ParameterError: If no serial of that name is known.
+    """
+    resolved = resolve_serial(store, serial)
+    if resolved is None:
+        raise ParameterError(f"serial {serial!r}: no serial unit has that number")
+    order = store.query(
+        "SELECT source_space AS space, source_external_id AS work_order, start_time AS produced_at "
+        "FROM edge WHERE edge_type = 'produced' AND target_external_id = ?",
+        [resolved],
+    )
+    trace = Trace(subject={"serial": resolved, "as_given": serial})
+    trace.tables["work_order"] = order
+    if order.empty:
+        trace.unresolved.append(f"serial {resolved}: no work order produced it")
+        return trace
+    lots = store.query(
+        f"""
+        WITH approved AS ({_APPROVED}),
+        c AS (
+            SELECT e.source_space, e.source_external_id AS batch, e.quantity, e.start_time
+            FROM edge e
+            WHERE e.edge_type = 'consumed_in' AND e.target_space = $space
+              AND e.target_external_id = $wo
+        )
+        SELECT c.batch, c.quantity, c.start_time AS consumed_at,
+               coalesce(m.external_id, ml.external_id) AS lot, coalesce(m.space, ml.space) AS lot_space,
+               coalesce(m.supplier_lot, ml.supplier_lot) AS supplier_lot,
+               coalesce(m.material, ml.material) AS material, s.supplier,
+               sup.name AS supplier_name
+        FROM c
+        LEFT JOIN material_lot ml ON ml.space = c.source_space AND ml.external_id = c.batch
+        LEFT JOIN approved a ON a.source_space = c.source_space AND a.source_identifier = c.batch
+             AND a.target_type = 'material_lot'
+        LEFT JOIN material_lot m ON m.space = a.target_space AND m.external_id = a.target_external_id
+        LEFT JOIN supplier_lot s ON s.space = coalesce(m.space, ml.space)
+             AND s.external_id = coalesce(m.supplier_lot, ml.supplier_lot)
+        LEFT JOIN supplier sup ON sup.space = s.space AND sup.external_id = s.supplier
+        ORDER BY c.batch
+        """,
+        {"space": order.space.iloc[0], "wo": order.work_order.iloc[0]},
+    )
+    trace.tables["lots"] = lots
+    trace.unresolved += [f"batch {b}: no lot or approved link" for b in lots[lots.lot.isna()].batch]
+    trace.tables["operations"] = _operations(store, order.space.iloc[0], order.work_order.iloc[0])
+    return trace
+
+
+def _operations(store: Store, space: str, work_order: str) -> pd.DataFrame:
+    return store.query(
+        f"""
+        WITH approved AS ({_APPROVED}),
+        o AS (
+            SELECT space, external_id AS operation, sequence, operation_type, equipment,
+                   start_time, end_time
+            FROM operation WHERE space = $space AND work_order = $wo
+        ),
+        states AS (
+            SELECT o.operation, ev.state,
+                   sum(epoch(least(coalesce(ev.end_time, o.end_time), o.end_time)
+                             - greatest(ev.start_time, o.start_time)) / 60.0) AS minutes
+            FROM o JOIN event ev
+              ON ev.space = o.space AND ev.asset = o.equipment AND ev.event_type = 'state'
+             AND ev.start_time < o.end_time AND coalesce(ev.end_time, o.end_time) > o.start_time
+            GROUP BY ALL
+        ),
+        series AS (
+            SELECT a.target_external_id AS equipment, list(a.source_identifier ORDER BY
+                   a.source_identifier) AS series
+            FROM approved a WHERE a.source_kind = 'tag' AND a.target_type = 'asset'
+            GROUP BY ALL
+        )
+        SELECT o.*, (SELECT map_from_entries(list(struct_pack(k := s.state,
+                         v := round(s.minutes, 1))))
+                     FROM states s WHERE s.operation = o.operation) AS state_minutes,
+               series.series
+        FROM o LEFT JOIN series ON series.equipment = o.equipment
+        ORDER BY o.sequence, o.start_time
+        """,
+        {"space": space, "wo": work_order},
+    )
+
+
+# -- chain and recall --------------------------------------------------------------------------
+def claim_chain(store: Store, claim: str) -> Trace:
+    """Field failure to supplier batch in one call: claim, serial, lots, suppliers, machines.
+
+    Args:
+        store: The store.
+        claim: The warranty claim's id.
+
+    Returns:
+        The :func:`backward` trace of the claimed serial, with the claim in ``subject`` and table
+        ``claim``; a serial that no record names is listed in ``unresolved``.
+
+    Raises:
+        ParameterError: If no claim has that id.
+    """
+    found = store.query(
+        "SELECT space, external_id AS claim, serial_unit, product, customer, failure_date, text "
+        "FROM warranty_claim WHERE external_id = ?",
+        [claim],
+    )
+    if found.empty:
+        raise ParameterError(f"claim {claim!r}: no warranty claim has that id")
+    typed = found.serial_unit.iloc[0]
+    serial = resolve_serial(store, typed) if isinstance(typed, str) else None
+    if serial is None:
+        trace = Trace(subject={"claim": claim, "serial_as_typed": typed})
+        trace.tables["claim"] = found
+        trace.unresolved.append(f"claim {claim}: serial {typed!r} names no serial unit")
+        return trace
+    trace = backward(store, serial)
+    trace.subject = {"claim": claim, "serial_as_typed": typed, "serial": serial}
+    trace.tables = {"claim": found, **trace.tables}
+    return trace
+
+
+def recall_scope(
+    store: Store,
+    *,
+    lot: str | None = None,
+    machine: str | None = None,
+    start: Any = None,
+    end: Any = None,
+) -> Trace:
+    """Serials affected by a suspect lot or by a machine's time window, and where they are now.
+
+    Args:
+        store: The store.
+        lot: A suspect lot, as any silo writes it.
+        machine: A machine (as the MES names it); with ``start`` and ``end``.
+        start: Start of the machine window (UTC).
+        end: End of the machine window (UTC).
+
+    Returns:
+        A :class:`Trace` with ``serials`` (each with ``location``: claimed, shipped, in_stock,
+        scrapped, wip) and ``summary`` (serials per location).
+
+    Raises:
+        ParameterError: Without a lot, or without a machine and its window.
+    """
+    if lot is not None:
+        trace = forward(store, lot)
+    elif machine is not None and start is not None and end is not None:
+        orders = store.query(
+            "SELECT DISTINCT space, work_order FROM operation WHERE equipment = ? "
+            "AND start_time < ? AND coalesce(end_time, ?) > ?",
+            [machine, end, end, start],
+        )
+        trace = Trace(
+            subject={"machine": machine, "start": str(start), "end": str(end)},
+            tables={"work_orders": orders, "serials": _serials_of(store, orders)},
+        )
+    else:
+        raise ParameterError("recall_scope needs a lot, or a machine with start and end")
+    serials = trace.tables["serials"]
+    trace.tables["summary"] = (
+        serials.groupby("location").size().rename("serials").reset_index()
+        if len(serials)
+        else pd.DataFrame({"location": [], "serials": []})
+    )
+    return trace
+
+
+def unresolved_references(store: Store) -> pd.DataFrame:
+    """Count references no record and no approved link resolves, per space and field.
+
+    Consumption batches, claim serials and operation machines are checked; each unresolved value
+    stays as written and resolves as soon as the missing record or an approval arrives.
+    """
+    return store.query(
+        f"""
+        WITH approved AS ({_APPROVED}),
+        batches AS (
+            SELECT DISTINCT e.source_space AS space, e.source_external_id AS value
+            FROM edge e WHERE e.edge_type = 'consumed_in'
+        ),
+        claims AS (SELECT DISTINCT space, serial_unit AS value FROM warranty_claim
+                   WHERE serial_unit IS NOT NULL),
+        machines AS (SELECT DISTINCT space, equipment AS value FROM operation
+                     WHERE equipment IS NOT NULL)
+        SELECT 'edge.consumed_in.source' AS reference, b.space, count(*) AS unresolved
+        FROM batches b
+        WHERE NOT EXISTS (SELECT 1 FROM material_lot m WHERE m.space = b.space
+                          AND m.external_id = b.value)
+          AND NOT EXISTS (SELECT 1 FROM approved a WHERE a.source_space = b.space
+                          AND a.source_identifier = b.value)
+        GROUP BY ALL
+        UNION ALL
+        SELECT 'warranty_claim.serial_unit', c.space, count(*) FROM claims c
+        WHERE NOT EXISTS (SELECT 1 FROM serial_unit u
+                          WHERE u.external_id = regexp_replace(upper(c.value), '[^A-Z0-9]', '', 'g'))
+          AND NOT EXISTS (SELECT 1 FROM approved a WHERE a.source_space = c.space
+                          AND a.source_identifier = c.value)
+        GROUP BY ALL
+        UNION ALL
+        SELECT 'operation.equipment', o.space, count(*) FROM machines o
+        WHERE NOT EXISTS (SELECT 1 FROM asset s WHERE s.space = o.space AND s.external_id = o.value)
+          AND NOT EXISTS (SELECT 1 FROM approved a WHERE a.source_space = o.space
+                          AND a.source_identifier = o.value)
+        GROUP BY ALL
+        """
+    )
