@@ -41,6 +41,11 @@ def _put(store, entity: str, rows: list[dict]) -> None:
 @pytest.fixture
 def plant(store):
     """Two machines and their spare parts, a component and a product with weekly demand."""
+    return populate(store)
+
+
+def populate(store):
+    """Write the small plant of these tests into ``store`` and return it."""
     _put(
         store,
         "material",
