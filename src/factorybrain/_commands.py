@@ -144,6 +144,8 @@ def demo(
                 + ", ".join(f"{k} {v}" for k, v in run.stages[name].items()),
                 highlight=False,
             )
+            for message in run.warnings.get(name, [])[:5]:
+                console.print(f"  [yellow]warning[/yellow] {message}", highlight=False)
         if score:
             _print_scores(demo_module.score(store, truth))
     del summary

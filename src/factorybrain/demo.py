@@ -13,6 +13,7 @@ import json
 import logging
 import shutil
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,7 @@ class DemoRun:
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    warnings: dict[str, list[str]] = field(default_factory=dict)
 
 
 def simulate(
@@ -134,11 +136,15 @@ def run_stages(store: DuckDBStore, truth: dict[str, Any], run: DemoRun) -> None:
     load_plugins()
     for name, stage in _STAGES:
         started = time.perf_counter()
-        try:
-            run.stages[name] = stage(store, truth)
-        except Exception as error:  # noqa: BLE001 - one capability failing must not hide the others
-            run.failures[name] = f"{type(error).__name__}: {error}"
-            logger.exception("demo stage %s failed", name)
+        # A stage's warnings (short histories, fallbacks) are part of its result, not noise.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                run.stages[name] = stage(store, truth)
+            except Exception as error:  # one capability failing must not hide the others
+                run.failures[name] = f"{type(error).__name__}: {error}"
+                logger.exception("demo stage %s failed", name)
+        run.warnings[name] = sorted({str(w.message) for w in caught})
         run.stage_seconds[name] = time.perf_counter() - started
 
 
