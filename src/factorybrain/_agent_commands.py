@@ -83,7 +83,7 @@ def serve(
         ),
     ] = 60.0,
 ) -> None:
-    """Serve the REST API (OpenAPI docs at /docs) over the store with uvicorn.
+    """Serve the dashboard (at /) and the REST API (docs at /docs) over the store with uvicorn.
 
     Requests need `Authorization: Bearer <token>`; create one with `factorybrain token create`.
     The installed agents run on their schedules inside the server (the store file is locked
@@ -108,11 +108,25 @@ def serve(
         orchestrator=_orchestrator(store, with_agents=True),
         schedule_every=schedule or None,
     )
-    console.print(f"serving {store.path} on http://{host}:{port} (docs at /docs)")
+    dashboard = _mount_dashboard(application)
+    console.print(
+        f"serving {store.path} on http://{host}:{port} "
+        f"({'dashboard at /, ' if dashboard else ''}API docs at /docs)"
+    )
     try:
         uvicorn.run(application, host=host, port=port, log_level="warning")
     finally:
         store.close()
+
+
+def _mount_dashboard(application: Any) -> bool:
+    """Serve the web dashboard next to the API when it is installed; say whether it is."""
+    try:
+        from factorybrain.web import mount_dashboard
+    except ImportError:  # the dashboard is optional
+        return False
+    mount_dashboard(application)
+    return True
 
 
 # -- tokens ------------------------------------------------------------------------------------

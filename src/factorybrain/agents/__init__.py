@@ -39,6 +39,7 @@ from factorybrain.agents._executors import (
     reschedule_work_orders,
 )
 from factorybrain.agents._orchestrator import (
+    BUILTIN_AGENT_MODULES,
     ENTRY_POINT_GROUP,
     Agent,
     AgentContext,
@@ -71,6 +72,7 @@ __all__ = [
     "AgentContext",
     "AgentRecords",
     "AuditEntry",
+    "BUILTIN_AGENT_MODULES",
     "BaseAgent",
     "COMPOSITE",
     "DEFAULT_POLICIES",

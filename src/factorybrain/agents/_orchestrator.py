@@ -710,13 +710,29 @@ def register_agent(name: str, factory: Callable[[], Agent]) -> None:
     _AGENT_FACTORIES[name] = factory
 
 
-def installed_agents() -> list[Agent]:
-    """Build every registered agent, then every agent a plugin ships through entry points.
+#: Modules of the agents factorybrain ships; importing one registers its agent.
+BUILTIN_AGENT_MODULES: tuple[str, ...] = (
+    "factorybrain.agents.maintenance",
+    "factorybrain.agents.planning",
+    "factorybrain.agents.logistics",
+)
 
-    A registered name wins over a plugin's agent of the same name.
+
+def installed_agents() -> list[Agent]:
+    """Build the shipped agents, the registered ones, and those plugins ship (entry points).
+
+    A registered name wins over a plugin's agent of the same name; a shipped agent whose
+    module is missing is left out.
     """
+    import importlib
     from importlib.metadata import entry_points
 
+    for module in BUILTIN_AGENT_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as error:
+            if error.name != module:  # a missing dependency is a real error
+                raise
     factories = dict(_AGENT_FACTORIES)
     for point in entry_points(group=ENTRY_POINT_GROUP):
         factories.setdefault(point.name, point.load())
