@@ -54,6 +54,8 @@ AGENT = "maintenance"
 SETTLE = timedelta(hours=1)
 #: Past degradation episodes needed to read remaining life from their durations.
 MIN_EPISODES = 3
+#: An alarm raised again this soon after it cleared, with no repair between, continues the episode.
+REJOIN = pd.Timedelta(hours=24)
 
 
 @dataclass
@@ -391,7 +393,8 @@ class MaintenanceAgent(BaseAgent):
                 logic.reset()
                 previous = block
             on[index] = logic.update(float(evidence))
-        episodes = []
+        episodes: list[Episode] = []
+        blocks: list[int] = []
         index = 0
         while index < len(on):
             if not on[index]:
@@ -404,18 +407,25 @@ class MaintenanceAgent(BaseAgent):
             closed = index < len(on) and reset_position[index] != reset_position[begin]
             if index == len(on) and reset_position[begin] < len(resets):
                 closed = True
+            block = reset_position[begin]
+            start = stretch.index[0] + pd.Timedelta(hours=1)
+            end = stretch.index[-1] + pd.Timedelta(hours=1)
+            previous_episode = episodes[-1] if episodes else None
+            if (
+                previous_episode is not None
+                and blocks[-1] == block
+                and start - previous_episode.end <= REJOIN
+            ):  # the alarm cleared for a while: still the same condition, one episode
+                previous_episode.hours = hours.loc[
+                    previous_episode.hours.index[0] : stretch.index[-1]
+                ]
+                previous_episode.end = end
+                previous_episode.closed_by_reset = closed
+                continue
             version = int(stretch["version"].iloc[0])
             record = next(p[1] for p in plan if p[1].version == version)
-            episodes.append(
-                Episode(
-                    asset,
-                    stretch.index[0] + pd.Timedelta(hours=1),
-                    stretch.index[-1] + pd.Timedelta(hours=1),
-                    stretch,
-                    record,
-                    closed,
-                )
-            )
+            episodes.append(Episode(asset, start, end, stretch, record, closed))
+            blocks.append(block)
         return episodes
 
     def remaining_life(
