@@ -143,8 +143,11 @@ def test_agent_runs_under_the_orchestrator_and_versions_its_models(plant) -> Non
     assert record.scope == "asset" and record.training_window["healthy_hours"] >= 12
 
 
-def _mes_plant(store, *, annotate: bool = False) -> None:
-    """One press linked through the MES: two products, and a 4-hour repair on day 3."""
+def _mes_plant(store, *, annotate: bool = False, new_product: bool = False) -> None:
+    """One press linked through the MES: two products, and a 4-hour repair on day 3.
+
+    With ``new_product``, a third product runs on the odd days from day 7 on.
+    """
     rng = np.random.default_rng(5)
     minutes = DAYS * 24 * 60
     times = np.datetime64(START, "ms") + np.arange(minutes) * np.timedelta64(1, "m")
@@ -152,14 +155,18 @@ def _mes_plant(store, *, annotate: bool = False) -> None:
     hour = (np.arange(minutes) // 60) % 24
     repair = (day == 3) & (hour >= 10) & (hour < 14)
     running = (hour >= 6) & (hour < 22) & ~repair
-    product_b = day % 2 == 1
+    products = ["B" if d % 2 else "A" for d in range(DAYS)]
+    if new_product:
+        products = ["C" if d >= 7 and d % 2 else p for d, p in enumerate(products)]
+    level = {"A": 0.0, "B": 1.0, "C": 2.0}
+    shift = np.array([level[products[d]] for d in day])
     data = {
         "times": times,
         "RUN": running.astype(float),
-        "VIB_RMS": np.where(product_b, 2.8, 2.2) + rng.normal(0, 0.5, minutes),
-        "BRG_TEMP": np.where(product_b, 47.0, 43.0) + rng.normal(0, 1.5, minutes),
-        "MOTOR_CURR": np.where(product_b, 19.5, 16.0) + rng.normal(0, 0.3, minutes),
-        "SPEED": np.where(product_b, 2850.0, 2500.0) + rng.normal(0, 7.0, minutes),
+        "VIB_RMS": 2.2 + 0.6 * shift + rng.normal(0, 0.5, minutes),
+        "BRG_TEMP": 43.0 + 4.0 * shift + rng.normal(0, 1.5, minutes),
+        "MOTOR_CURR": 16.0 + 3.5 * shift + rng.normal(0, 0.3, minutes),
+        "SPEED": 2500.0 + 350.0 * shift + rng.normal(0, 7.0, minutes),
     }
     _load(store, {"L1_PRS01": data})
     store.upsert_entities(
@@ -207,7 +214,7 @@ def _mes_plant(store, *, annotate: bool = False) -> None:
             {
                 "space": ["mes"] * DAYS,
                 "external_id": orders,
-                "product": ["B" if d % 2 else "A" for d in range(DAYS)],
+                "product": products,
             }
         ),
         "test",
@@ -270,3 +277,13 @@ def test_an_approved_annotation_links_a_device(store) -> None:
     (asset,) = load_assets(store)
     assert (asset.link_method, asset.equipment) == ("annotation", ("mes", "PRS-01"))
     assert asset.link_confidence == pytest.approx(0.97)
+
+
+def test_a_product_never_seen_in_training_retrains_the_model(store) -> None:
+    _mes_plant(store, new_product=True)
+    report = MaintenanceAgent().scan(store)
+    assert report.findings == []
+    (drift,) = [r for r in report.registry.versions("L1_PRS01") if r.reason.startswith("drift")]
+    assert "'C'" in drift.reason
+    assert drift.trained_at >= START + timedelta(days=7)
+    assert "C" in drift.model.monitor_.regimes_.labels
