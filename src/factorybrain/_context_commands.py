@@ -1,0 +1,304 @@
+"""Commands for contextualization: ``factorybrain match ...`` and ``factorybrain trace ...``.
+
+Import this module from :mod:`factorybrain.cli` to register the commands. It also adds the
+unresolved references to ``factorybrain status`` and the matching stage and score to
+``factorybrain demo``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from factorybrain import _status, demo
+from factorybrain.cli import DbOption, _open, app, console, friendly_errors
+
+match_app = typer.Typer(
+    no_args_is_help=True,
+    help="Match identifiers across silos and review the links.\n\nExample: `factorybrain match run`",
+)
+trace_app = typer.Typer(
+    no_args_is_help=True,
+    help="Follow the genealogy: lots, serials, machines, shipments, claims.\n\n"
+    "Example: `factorybrain trace forward PB-25040-4`",
+)
+app.add_typer(match_app, name="match")
+app.add_typer(trace_app, name="trace")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def _print_frame(frame: Any, title: str | None = None, limit: int = 50) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in frame.columns:
+        table.add_column(str(column), overflow="fold")
+    for row in frame.head(limit).itertuples(index=False):
+        table.add_row(*["" if v is None else str(v) for v in row])
+    console.print(table)
+    if len(frame) > limit:
+        console.print(f"... {len(frame) - limit} more rows (use --json for all)")
+
+
+@match_app.command("run")
+@friendly_errors
+def match_run(
+    db: DbOption = None,
+    threshold: Annotated[
+        float, typer.Option(help="Confidence at which a clear best match is approved.")
+    ] = 0.9,
+    margin: Annotated[
+        float, typer.Option(help="Log-odds lead over the runner-up needed to approve.")
+    ] = 2.0,
+) -> None:
+    """Propose links from every silo's identifiers to the model's entities.
+
+    Example: `factorybrain match run --threshold 0.95`
+    """
+    from factorybrain.context import link_claim_serials, match
+
+    with _open(db) as store:
+        run = match(store, threshold=threshold, margin=margin)
+        serials = link_claim_serials(store)
+    summary = run.summary()
+    console.print(
+        f"approved {summary['approved']}, suggested {summary['suggested']}, "
+        f"ambiguous {summary['ambiguous']}; claim serials linked {serials}"
+    )
+
+
+@match_app.command("list")
+@friendly_errors
+def match_list(
+    db: DbOption = None,
+    status: Annotated[str, typer.Option(help="suggested, approved or rejected.")] = "suggested",
+    min_confidence: Annotated[float, typer.Option(help="Leave out links below this.")] = 0.0,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """List links by confidence, most confident first.
+
+    Example: `factorybrain match list --status suggested --min-confidence 0.5`
+    """
+    from factorybrain.context import list_annotations
+
+    with _open(db, read_only=True) as store:
+        frame = list_annotations(store, status=status, min_confidence=min_confidence, limit=limit)
+    if as_json:
+        console.print_json(frame.to_json(orient="records"))
+    else:
+        _print_frame(frame, f"{status} links", limit)
+
+
+def _review(db: Path | None, ids: list[str], reviewer: str, approve_links: bool) -> None:
+    from factorybrain.context import approve, reject
+
+    with _open(db) as store:
+        result = (approve if approve_links else reject)(store, ids, reviewer=reviewer)
+    verb = "approved" if approve_links else "rejected"
+    console.print(f"{verb} {len(result.updated)}, unchanged {len(result.unchanged)}")
+    if result.unknown:
+        console.print(f"[red]unknown ids:[/red] {', '.join(result.unknown)}")
+        raise typer.Exit(1)
+
+
+ReviewerOption = Annotated[str, typer.Option("--by", help="Who reviews.")]
+
+
+@match_app.command("approve")
+@friendly_errors
+def match_approve(
+    ids: Annotated[list[str], typer.Argument(help="Link ids (from 'match list').")],
+    db: DbOption = None,
+    by: ReviewerOption = "reviewer",
+) -> None:
+    """Approve links; approvals train the matcher on its next run.
+
+    Example: `factorybrain match approve ann-1731b69f2a558806 --by ann`
+    """
+    _review(db, ids, by, True)
+
+
+@match_app.command("reject")
+@friendly_errors
+def match_reject(
+    ids: Annotated[list[str], typer.Argument(help="Link ids (from 'match list').")],
+    db: DbOption = None,
+    by: ReviewerOption = "reviewer",
+) -> None:
+    """Reject links; a rejected pair is never suggested again.
+
+    Example: `factorybrain match reject ann-1731b69f2a558806 --by ann`
+    """
+    _review(db, ids, by, False)
+
+
+@match_app.command("export")
+@friendly_errors
+def match_export(
+    file: Annotated[Path, typer.Argument(help="CSV file to write.")],
+    db: DbOption = None,
+    status: Annotated[str | None, typer.Option(help="Only links in this status.")] = None,
+) -> None:
+    """Write links to a CSV review sheet; edit the status column and import it.
+
+    Example: `factorybrain match export review.csv --status suggested`
+    """
+    from factorybrain.context import export_csv
+
+    with _open(db, read_only=True) as store:
+        count = export_csv(store, file, status=status)
+    console.print(f"wrote {count} links to {file}")
+
+
+@match_app.command("import")
+@friendly_errors
+def match_import(
+    file: Annotated[Path, typer.Argument(help="Edited CSV review sheet.")],
+    db: DbOption = None,
+    by: ReviewerOption = "reviewer",
+) -> None:
+    """Apply the approved and rejected rows of a review sheet.
+
+    Example: `factorybrain match import review.csv --by ann`
+    """
+    from factorybrain.context import import_csv
+
+    with _open(db) as store:
+        counts = import_csv(store, file, reviewer=by)
+    console.print(
+        f"approved {counts['approved']}, rejected {counts['rejected']}, unknown {counts['unknown']}"
+    )
+
+
+def _print_trace(trace: Any, as_json: bool) -> None:
+    if as_json:
+        console.print_json(json.dumps(trace.to_dict(), default=str))
+        return
+    console.print(trace.subject)
+    for name, frame in trace.tables.items():
+        _print_frame(frame, name, 25)
+    for line in trace.unresolved:
+        console.print(f"[yellow]unresolved:[/yellow] {line}")
+
+
+@trace_app.command("forward")
+@friendly_errors
+def trace_forward(
+    lot: Annotated[str, typer.Argument(help="Lot as any silo writes it.")],
+    db: DbOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Every serial built with a lot, its shipment, customer and claim.
+
+    Example: `factorybrain trace forward PB-25040-4`
+    """
+    from factorybrain.context import forward
+
+    with _open(db, read_only=True) as store:
+        _print_trace(forward(store, lot), as_json)
+
+
+@trace_app.command("backward")
+@friendly_errors
+def trace_backward(
+    serial: Annotated[str, typer.Argument(help="Serial, exactly or as typed.")],
+    db: DbOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """A serial's work order, lots, suppliers and the machines' states while they made it.
+
+    Example: `factorybrain trace backward PU0010002214`
+    """
+    from factorybrain.context import backward
+
+    with _open(db, read_only=True) as store:
+        _print_trace(backward(store, serial), as_json)
+
+
+@trace_app.command("claim")
+@friendly_errors
+def trace_claim(
+    claim: Annotated[str, typer.Argument(help="Warranty claim id.")],
+    db: DbOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Field failure to supplier batch in one call.
+
+    Example: `factorybrain trace claim WC-000001`
+    """
+    from factorybrain.context import claim_chain
+
+    with _open(db, read_only=True) as store:
+        _print_trace(claim_chain(store, claim), as_json)
+
+
+@trace_app.command("recall")
+@friendly_errors
+def trace_recall(
+    db: DbOption = None,
+    lot: Annotated[str | None, typer.Option(help="Suspect lot.")] = None,
+    machine: Annotated[str | None, typer.Option(help="Suspect machine.")] = None,
+    start: Annotated[datetime | None, typer.Option(help="Machine window start (UTC).")] = None,
+    end: Annotated[datetime | None, typer.Option(help="Machine window end (UTC).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Affected serials of a suspect lot or machine window, and where they are now.
+
+    Example: `factorybrain trace recall --lot PB-25040-4`
+    """
+    from factorybrain.context import recall_scope
+
+    with _open(db, read_only=True) as store:
+        trace = recall_scope(store, lot=lot, machine=machine, start=start, end=end)
+    if as_json:
+        _print_trace(trace, True)
+    else:
+        console.print(trace.subject)
+        _print_frame(trace.tables["summary"], "serials by where they are now")
+
+
+@_status.register
+def _unresolved_section(store: Any) -> dict[str, Any]:
+    from factorybrain.context import unresolved_references
+    from factorybrain.exceptions import StoreError
+
+    try:
+        frame = unresolved_references(store)
+    except StoreError:  # a store without the tables has nothing to report
+        return {}
+    return {"unresolved references": frame}
+
+
+@demo.register_stage("contextualize")
+def _contextualize(store: Any, truth: dict[str, Any]) -> dict[str, Any]:
+    from factorybrain.context import link_claim_serials, match
+
+    run = match(store)
+    summary = run.summary()
+    summary["claim_serials"] = link_claim_serials(store)
+    return summary
+
+
+@demo.register_scorer
+def _score_identity(store: Any, truth: dict[str, Any]) -> list[Any]:
+    from factorybrain.context import identity_scores
+
+    scores = identity_scores(store, truth)
+    found = scores["approved"]
+    correct = scores["correct"]
+    expected = scores["expected"]
+    recalled = round(scores["recall"] * expected)
+    return [
+        demo.Score(
+            "context.identity",
+            expected,
+            found,
+            correct,
+            f"approved identity links; {recalled} of {expected} identifiers linked",
+        )
+    ]
