@@ -311,6 +311,8 @@ def test_a_maintenance_window_planned_for_a_rul_low_checks_that_machines_spares(
     assert [o.parameters["material"] for o in orders] == [PUMP_UNIT]
     (finding,) = [i for i in items if isinstance(i, Finding)]
     assert root.id in {ref.external_id for ref in finding.evidence.refs}
-    assert window.id in orders[0].finding_ids
+    assert root.id in orders[0].finding_ids  # one order per warning, whoever relays it
+    direct = [i for i in LogisticsAgent().react(root, context) if isinstance(i, Recommendation)]
+    assert [o.id for o in direct] == [o.id for o in orders]
     unrelated = Finding("planning", "planning.maintenance_window", EntityRef("asset", "PRS-01"))
     assert list(LogisticsAgent().react(unrelated, context)) == []

@@ -391,7 +391,9 @@ class LogisticsAgent(BaseAgent):
             for r in self._open_risks(context, data)
             if r.machine != machine and r.finding_id != root.id
         ]
-        return self.check_machine(data, risk_from_finding(root, machine), others, finding)
+        # answering the rul_low itself (not the finding that relayed it) keeps one order per
+        # warning when both the warning and a planned window reach this agent
+        return self.check_machine(data, risk_from_finding(root, machine), others, root)
 
     # -- the work ----------------------------------------------------------------------------------
     def check_machine(
