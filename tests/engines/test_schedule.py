@@ -379,9 +379,10 @@ def test_search_handles_jobs_that_revisit_a_machine_and_flexible_shops():
         ],
         machines,
     )
-    schedule = solve(flexible, time_limit=2, workers=1)
-    assert_feasible(flexible, schedule)
-    assert schedule.wall_seconds <= 2.5
+    for strategy in ("auto", "alternate"):
+        schedule = solve(flexible, time_limit=2, workers=1, strategy=strategy)
+        assert_feasible(flexible, schedule)
+        assert schedule.wall_seconds <= 2.5
 
 
 def test_deadlines_are_met_even_when_dispatching_rules_break_them():
