@@ -9,6 +9,7 @@ import pytest
 from factorybrain.agents import Orchestrator
 from factorybrain.agents._maintenance_data import load_assets
 from factorybrain.agents.maintenance import MaintenanceAgent
+from factorybrain.engines.model_registry import ModelRegistry
 
 START = datetime(2026, 1, 5)
 DAYS = 9
@@ -287,3 +288,13 @@ def test_a_product_never_seen_in_training_retrains_the_model(store) -> None:
     assert "'C'" in drift.reason
     assert drift.trained_at >= START + timedelta(days=7)
     assert "C" in drift.model.monitor_.regimes_.labels
+
+
+def test_a_kept_registry_is_reused_on_the_next_run(plant, tmp_path) -> None:
+    agent = MaintenanceAgent(registry=ModelRegistry(tmp_path))
+    first = agent.scan(plant, devices=["L1_GOOD02"])
+    again = MaintenanceAgent(registry=ModelRegistry(tmp_path)).scan(plant, devices=["L1_GOOD02"])
+    assert [r.version for r in again.registry.versions("L1_GOOD02")] == [
+        r.version for r in first.registry.versions("L1_GOOD02")
+    ]
+    assert (tmp_path / "L1_GOOD02" / "v1.json").exists()

@@ -271,17 +271,21 @@ class MaintenanceAgent(BaseAgent):
             windows.append(rows_)
             chosen = np.unique(np.concatenate(windows))
             plan.append((available, chosen, frame, regimes, reason))
-        versions: list[tuple[Any, ...]] = []
+        # A registry that outlives one scan (a live agent) already holds the versions of the
+        # windows it saw: reuse them instead of training and saving the same version again.
+        known = {(r.trained_at, r.reason.split(";")[0]): r for r in registry.versions(asset.device)}
+        out = []
         for available, chosen, data, keys, reason in plan:
+            existing = known.get((available, reason))
+            if existing is not None:
+                out.append((available, existing, existing.model, data, keys, reason))
+                continue
             train = data.iloc[chosen]
             train_keys = None if keys is None else keys[chosen]
             try:
                 model = AssetHealthModel().fit(train, regimes=train_keys)
             except EngineError:
                 continue
-            versions.append((available, model, data, keys, reason))
-        out = []
-        for available, model, data, keys, reason in versions:
             record = None
             if model.healthy_hours_ >= self.min_healthy_hours:
                 record = registry.register(
