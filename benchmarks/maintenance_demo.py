@@ -38,6 +38,9 @@ def main() -> None:
     parser.add_argument("--machines", type=int, default=12)
     parser.add_argument("--store", type=Path, default=None, help="an already loaded demo store")
     parser.add_argument("--plant", type=Path, default=None, help="its exports (for truth.json)")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="simulate and load into this folder"
+    )
     args = parser.parse_args()
     work = None
     if args.store is not None:
@@ -48,8 +51,14 @@ def main() -> None:
         from factorybrain.connectors import load_plant
         from factorybrain.demo import DEMO_MANIFEST, simulate
 
-        work = Path(tempfile.mkdtemp(prefix="fb-maintenance-"))
-        plant, store_path = work / "plant", work / "plant.duckdb"
+        folder = args.keep or Path(tempfile.mkdtemp(prefix="fb-maintenance-"))
+        work = None if args.keep else folder
+        folder.mkdir(parents=True, exist_ok=True)
+        plant, store_path = folder / "plant", folder / "plant.duckdb"
+        if plant.exists():
+            shutil.rmtree(plant)
+        if store_path.exists():
+            store_path.unlink()
         started = time.perf_counter()
         simulate(plant, days=args.days, machines=args.machines, seed=args.seed, sample_seconds=60)
         print(f"simulated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
