@@ -717,7 +717,11 @@ def _optional_routes(app: FastAPI, store: Store, lock: asyncio.Lock) -> None:
         ) -> dict[str, Any]:
             """Availability, performance, quality and OEE per machine, line or shift."""
             async with lock:
-                frame = plant_oee(store, by=by, start=utc(start), end=utc(end), space=space)
+                try:
+                    frame = plant_oee(store, by=by, start=utc(start), end=utc(end), space=space)
+                except ParameterError as error:
+                    # No machines or no states in that space: an empty answer, not a bad request.
+                    return {"by": by, "items": [], "note": str(error)}
             items = rows(frame)
             for item in items:
                 item.setdefault("asset", item.get(by))
