@@ -646,8 +646,12 @@ def _level(hours: pd.DataFrame) -> pd.Series:
 
 
 def _open_items(report: ScanReport, now: pd.Timestamp) -> list[Finding | Recommendation]:
-    """Findings of episodes still running at ``now``, with their recommendations."""
-    open_keys = {e.start.isoformat() for e in report.episodes if not e.closed_by_reset}
+    """Findings of episodes still running at ``now`` (no repair since, alarm on within a day)."""
+    open_keys = {
+        e.start.isoformat()
+        for e in report.episodes
+        if not e.closed_by_reset and e.end >= now - REJOIN
+    }
     findings = [f for f in report.findings if f.dedup_key in open_keys]
     ids = {f.id for f in findings}
     recommendations = [r for r in report.recommendations if set(r.finding_ids) & ids]
