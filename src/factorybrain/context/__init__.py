@@ -27,6 +27,7 @@ from factorybrain.context._review import (
 )
 from factorybrain.context._score import identity_scores
 from factorybrain.context._trace import (
+    GraphWalk,
     Trace,
     backward,
     claim_chain,
@@ -35,9 +36,11 @@ from factorybrain.context._trace import (
     recall_scope,
     resolve_serial,
     unresolved_references,
+    walk,
 )
 
 __all__ = [
+    "GraphWalk",
     "MatchRun",
     "PairModel",
     "ReviewResult",
@@ -57,5 +60,6 @@ __all__ = [
     "reject",
     "resolve_serial",
     "unresolved_references",
+    "walk",
     "write_annotations",
 ]

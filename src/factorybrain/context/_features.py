@@ -107,18 +107,23 @@ def candidate_pairs(
             by_number[key].append(position)
     pairs_left: list[int] = []
     pairs_right: list[int] = []
-    similarity = (source_matrix @ target_matrix.T).tocsr()
-    for position, identifier in enumerate(sources.identifier):
-        row = similarity.getrow(position)
-        chosen = set()
-        if row.nnz:
-            order = np.argsort(-row.data)[:top_k]
-            chosen.update(row.indices[order].tolist())
-        number = key_number(identifier)
-        if number is not None and len(number) >= 3:
-            chosen.update(by_number.get(number, [])[:top_k])
-        pairs_left.extend([position] * len(chosen))
-        pairs_right.extend(sorted(chosen))
+    target_transposed = target_matrix.T.tocsc()
+    for chunk_start in range(0, len(sources), 256):
+        # Chunks keep the similarity matrix small when both sides have thousands of records.
+        similarity = (source_matrix[chunk_start : chunk_start + 256] @ target_transposed).tocsr()
+        for offset in range(similarity.shape[0]):
+            position = chunk_start + offset
+            start, stop = similarity.indptr[offset], similarity.indptr[offset + 1]
+            data, indices = similarity.data[start:stop], similarity.indices[start:stop]
+            chosen = set()
+            if len(data):
+                order = np.argsort(-data)[:top_k]
+                chosen.update(indices[order].tolist())
+            number = key_number(sources.identifier.iloc[position])
+            if number is not None and len(number) >= 3:
+                chosen.update(by_number.get(number, [])[:top_k])
+            pairs_left.extend([position] * len(chosen))
+            pairs_right.extend(sorted(chosen))
     pairs = pd.DataFrame({"source": pairs_left, "target": pairs_right}, dtype="int64")
     matrices = {
         "source_text": source_matrix,
@@ -127,6 +132,10 @@ def candidate_pairs(
         "target_code": target_codes,
     }
     return pairs, matrices
+
+
+def _all_numbers(parts: list[str]) -> set[str]:
+    return set().union(*[numbers(part) for part in parts]) if parts else set()
 
 
 def _attribute_agreement(source: dict, target: dict) -> float:
@@ -160,14 +169,27 @@ def pair_features(
     target_keys = [{key_number(k) for k in keys} - {None} for keys in targets["keys"]]
     known_numbers = set().union(*target_keys) if target_keys else set()
     key_owners = Counter(k for keys in target_keys for k in keys)
-    # A record's own key number that no target knows is a local id: it says nothing.
+    target_numbers = [
+        _all_numbers([t, *keys]) for t, keys in zip(targets.text, targets["keys"], strict=True)
+    ]
+    number_owners = Counter(n for found in target_numbers for n in found)
+    # A record's own key number that no target carries is a local id: it says nothing.
     source_numbers = [
-        numbers(" ".join([t, *keys])) - ({k} if k is not None and k not in known_numbers else set())
+        _all_numbers([t, *keys]) - ({k} if k is not None and k not in number_owners else set())
         for t, k, keys in zip(sources.text, source_keys, sources["keys"], strict=True)
     ]
-    target_numbers = [
-        numbers(" ".join([t, *keys])) for t, keys in zip(targets.text, targets["keys"], strict=True)
-    ]
+    # A number most records of a space carry (the plant in every functional location) says
+    # nothing about which entity a record is.
+    by_space: dict[str, list[int]] = defaultdict(list)
+    for position, space in enumerate(sources.space):
+        by_space[space].append(position)
+    for positions in by_space.values():
+        if len(positions) < 4:
+            continue
+        frequency = Counter(n for p in positions for n in source_numbers[p])
+        common = {n for n, count in frequency.items() if count > len(positions) / 2}
+        for p in positions:
+            source_numbers[p] = source_numbers[p] - common
     source_rows = sources.to_dict("records")
     target_rows = targets.to_dict("records")
     source_codes = [compact(i).replace(" ", "") for i in sources.identifier]
@@ -182,6 +204,9 @@ def pair_features(
             key_match.append(1.0 / key_owners[source_keys[s]])
         elif source_keys[s] is not None and source_keys[s] in known_numbers:
             key_match.append(-1.0)
+        elif any(len(n) >= 2 and number_owners[n] == 1 for n in sn & tn):
+            # A number of the source that only this candidate carries (6204 in a bearing's name).
+            key_match.append(1.0)
         else:
             key_match.append(0.0)
         jaccard.append(len(sn & tn) / len(sn) if sn else 0.0)

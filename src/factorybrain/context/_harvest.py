@@ -29,7 +29,11 @@ CLASS_OF_TYPE: dict[str, str] = {
     "supplier_lot": "lot",
     "material_lot": "lot",
     "work_order": "work_order",
+    "sales_order": "sales_order",
 }
+#: Classes matched as targets only: their typed references (a shipment's order, one per serial)
+#: are too many to propose one by one and are resolved by the order number when traced.
+TARGET_ONLY = {"sales_order"}
 #: A reference whose target type holds no entities anywhere is compared with every class.
 ANY_CLASS = "any"
 _ATTRIBUTE_FIELDS = ("manufacturer", "model_number", "asset_class", "level")
@@ -165,7 +169,9 @@ def reference_records(store: Store, entities: pd.DataFrame) -> pd.DataFrame:
             continue
         for relation in entity.relations:
             cls = CLASS_OF_TYPE.get(relation.ref or "")
-            if cls is None and relation.ref not in ("serial_unit", "sales_order"):
+            if cls in TARGET_ONLY:
+                continue
+            if cls is None and relation.ref != "serial_unit":
                 # A reference to a type nobody holds (locations...) may name anything.
                 held = store.query(f'SELECT count(*) AS n FROM "{relation.ref}"')["n"][0]
                 cls = ANY_CLASS if not held else None

@@ -33,7 +33,7 @@ PRIOR_WEIGHTS: dict[str, float] = {
     "text_gap": 8.0,
     "numbers_gap": 3.0,
 }
-PRIOR_INTERCEPT = -6.0
+PRIOR_INTERCEPT = -5.0
 
 
 class PairModel(Engine):

@@ -469,3 +469,85 @@ def unresolved_references(store: Store) -> pd.DataFrame:
         GROUP BY ALL
         """
     )
+
+
+# -- the generic graph walk --------------------------------------------------------------------
+@dataclass
+class GraphWalk:
+    """Nodes reached from a start node over genealogy edges, and the cycles met on the way.
+
+    Attributes:
+        nodes: ``(space, external_id, depth)`` of every node reached (the start at depth 0).
+        edges: The edges followed: ``(edge_type, source, target)`` with nodes as ``space:id``.
+        cycles: Edges that lead back to a node already on the path to their source (bad data);
+            they are reported and not followed.
+    """
+
+    nodes: list[tuple[str, str, int]]
+    edges: list[tuple[str, str, str]]
+    cycles: list[tuple[str, str, str]]
+
+
+def walk(
+    store: Store,
+    space: str,
+    external_id: str,
+    *,
+    direction: str = "downstream",
+    max_depth: int = 50,
+) -> GraphWalk:
+    """Follow genealogy edges from one node, level by level, without looping on cycles.
+
+    Downstream follows edges from source to target (lot -> work order -> serial -> shipment);
+    upstream follows them back. A node reached along two paths (a diamond, a merged lot) is
+    visited once; an edge back to an ancestor of its source is a cycle, reported and not followed.
+
+    Args:
+        store: The store.
+        space: Space of the start node.
+        external_id: Id of the start node.
+        direction: ``downstream`` or ``upstream``.
+        max_depth: Levels to follow at most.
+
+    Raises:
+        ParameterError: If ``direction`` is neither ``downstream`` nor ``upstream``.
+    """
+    if direction not in ("downstream", "upstream"):
+        raise ParameterError(f"direction must be 'downstream' or 'upstream'; got {direction!r}")
+    near, far = ("source", "target") if direction == "downstream" else ("target", "source")
+    start = (space, external_id)
+    ancestors: dict[tuple[str, str], frozenset[tuple[str, str]]] = {start: frozenset()}
+    depth = {start: 0}
+    frontier = [start]
+    edges: list[tuple[str, str, str]] = []
+    cycles: list[tuple[str, str, str]] = []
+    for level in range(1, max_depth + 1):
+        if not frontier:
+            break
+        found = store.query(
+            f"""
+            WITH f AS (SELECT unnest($spaces) AS space, unnest($ids) AS external_id)
+            SELECT e.edge_type, e.{near}_space AS ns, e.{near}_external_id AS nid,
+                   e.{far}_space AS fs, e.{far}_external_id AS fid
+            FROM edge e JOIN f ON e.{near}_space = f.space AND e.{near}_external_id = f.external_id
+            WHERE e.edge_type <> 'supplied_by'
+            ORDER BY ALL
+            """,
+            {"spaces": [n[0] for n in frontier], "ids": [n[1] for n in frontier]},
+        )
+        next_frontier = []
+        for edge_type, ns, nid, fs, fid in found.itertuples(index=False):
+            source, target = (ns, nid), (fs, fid)
+            label = (edge_type, f"{ns}:{nid}", f"{fs}:{fid}")
+            if target == source or target in ancestors[source]:
+                cycles.append(label)
+                continue
+            edges.append(label)
+            if target in depth:
+                continue
+            depth[target] = level
+            ancestors[target] = ancestors[source] | {source}
+            next_frontier.append(target)
+        frontier = next_frontier
+    nodes = [(s, i, d) for (s, i), d in sorted(depth.items(), key=lambda item: item[1])]
+    return GraphWalk(nodes=nodes, edges=edges, cycles=cycles)
