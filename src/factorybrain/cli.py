@@ -393,4 +393,9 @@ def main() -> None:
 
 
 # Commands of other layers register themselves here, like plugins would.
-from factorybrain import _agent_commands, _commands, _planning_commands  # noqa: E402,F401
+from factorybrain import (  # noqa: E402,F401
+    _agent_commands,
+    _commands,
+    _logistics_commands,
+    _planning_commands,
+)
