@@ -35,13 +35,19 @@ def run_plant(work: Path, name: str, *, days: int, machines: int, seed: int) -> 
     exports = work / name
     started = time.perf_counter()
     simulate_plant(exports, days=days, machines=machines, seed=seed, sample_seconds=600)
-    _log(f"{name}: simulated {machines} machines, seed {seed} in {time.perf_counter() - started:.0f} s")
+    _log(
+        f"{name}: simulated {machines} machines, seed {seed} "
+        f"in {time.perf_counter() - started:.0f} s"
+    )
     database = work / f"{name}.duckdb"
     database.unlink(missing_ok=True)
     with open_store(database, migrate=True) as store:
         started = time.perf_counter()
         load = load_plant(store, DEMO_MANIFEST, root=exports)
-        _log(f"{name}: loaded in {time.perf_counter() - started:.0f} s ({len(load.failures)} failures)")
+        _log(
+            f"{name}: loaded in {time.perf_counter() - started:.0f} s "
+            f"({len(load.failures)} failures)"
+        )
         started = time.perf_counter()
         run = match(store)
         seconds = time.perf_counter() - started

@@ -20,7 +20,8 @@ from factorybrain.cli import DbOption, _open, app, console, friendly_errors
 
 match_app = typer.Typer(
     no_args_is_help=True,
-    help="Match identifiers across silos and review the links.\n\nExample: `factorybrain match run`",
+    help="Match identifiers across silos and review the links.\n\n"
+    "Example: `factorybrain match run`",
 )
 trace_app = typer.Typer(
     no_args_is_help=True,
@@ -50,7 +51,7 @@ def match_run(
     db: DbOption = None,
     threshold: Annotated[
         float, typer.Option(help="Confidence at which a clear best match is approved.")
-    ] = 0.9,
+    ] = 0.7,
     margin: Annotated[
         float, typer.Option(help="Log-odds lead over the runner-up needed to approve.")
     ] = 2.0,

@@ -59,7 +59,7 @@ def two_line_plant(store: DuckDBStore) -> None:
                 "space": "erp",
                 "external_id": "10004082",
                 "name": "Kessler SP-25 #2 (L2)",
-                "aliases": ["PL01-WC-L02-PRS"],
+                "aliases": ["WC-L02-PRS"],
                 "level": "equipment",
                 "manufacturer": "Kessler",
                 "model_number": "SP-25",
@@ -78,7 +78,11 @@ def two_line_plant(store: DuckDBStore) -> None:
         store,
         "time_series",
         [
-            {"space": "historian", "external_id": f"L{n}_PRS0{n}.{s}", "description": f"Press {n} {d}"}
+            {
+                "space": "historian",
+                "external_id": f"L{n}_PRS0{n}.{s}",
+                "description": f"Press {n} {d}",
+            }
             for n in (1, 2, 3)
             for s, d in (("RUN", "running"), ("VIB_RMS", "vibration"), ("HYD_PRESS", "pressure"))
         ],
@@ -99,7 +103,11 @@ def two_line_plant(store: DuckDBStore) -> None:
         store,
         "customer",
         [
-            {"space": "erp", "external_id": "0000100042", "name": "KRUEGER HEIZUNG UND SANITAER GMBH"},
+            {
+                "space": "erp",
+                "external_id": "0000100042",
+                "name": "KRUEGER HEIZUNG UND SANITAER GMBH",
+            },
             {"space": "erp", "external_id": "0000100049", "name": "BRANDT INSTALLATIONS AG"},
             {"space": "erp", "external_id": "0000100056", "name": "VOGEL PUMPENTECHNIK AB"},
         ],

@@ -159,12 +159,8 @@ def pair_features(
     left = pairs.source.to_numpy()
     right = pairs.target.to_numpy()
     out = pairs.copy()
-    out["text_cosine"] = _cosine_rows(
-        left, right, matrices["source_text"], matrices["target_text"]
-    )
-    out["code_cosine"] = _cosine_rows(
-        left, right, matrices["source_code"], matrices["target_code"]
-    )
+    out["text_cosine"] = _cosine_rows(left, right, matrices["source_text"], matrices["target_text"])
+    out["code_cosine"] = _cosine_rows(left, right, matrices["source_code"], matrices["target_code"])
     source_keys = [key_number(i) for i in sources.identifier]
     target_keys = [{key_number(k) for k in keys} - {None} for keys in targets["keys"]]
     known_numbers = set().union(*target_keys) if target_keys else set()
@@ -215,9 +211,7 @@ def pair_features(
         label = target_rows[t].get("label") or ""
         # A reference made by a field named like the candidate's kind (work_order.line -> line).
         field = source_rows[s].get("field")
-        hint.append(
-            float(isinstance(field, str) and field.rsplit(".", 1)[-1] in words(label))
-        )
+        hint.append(float(isinstance(field, str) and field.rsplit(".", 1)[-1] in words(label)))
         type_score.append(type_words.score(source_rows[s]["text"], label) if type_words else 0.5)
     out["code_equal"] = equal
     out["field_hint"] = hint

@@ -84,7 +84,8 @@ def entity_records(store: Store) -> pd.DataFrame:
         parents: dict[tuple[str, str], str] = {}
         if "parent" in fields:
             parents = {
-                (s, e): _text(e, n) for s, e, n in zip(frame.space, frame.external_id, frame.name)
+                (s, e): _text(e, n)
+                for s, e, n in zip(frame.space, frame.external_id, frame.name, strict=True)
             }
         for row in frame.to_dict("records"):
             row = pd.Series(row)
@@ -206,13 +207,21 @@ def reference_records(store: Store, entities: pd.DataFrame) -> pd.DataFrame:
     if not records.empty:
         # An unknown-type reference that a class of its own space already holds is resolved.
         resolved = records.apply(
-            lambda r: r.cls == ANY_CLASS
-            and any((r.space, r.identifier) in keys for keys in known.values()),
+            lambda r: (
+                r.cls == ANY_CLASS
+                and any((r.space, r.identifier) in keys for keys in known.values())
+            ),
             axis=1,
         )
         records = records[~resolved]
         # The same string in the same space names the same thing: a typed reference wins.
-        typed = set(zip(records[records.cls != ANY_CLASS].space, records[records.cls != ANY_CLASS].identifier, strict=True))
+        typed = set(
+            zip(
+                records[records.cls != ANY_CLASS].space,
+                records[records.cls != ANY_CLASS].identifier,
+                strict=True,
+            )
+        )
         duplicate = (records.cls == ANY_CLASS).to_numpy() & np.array(
             [
                 (space, identifier) in typed

@@ -137,7 +137,7 @@ def _decide(scored: pd.DataFrame, threshold: float, margin: float) -> pd.DataFra
 def match(
     store: Store,
     *,
-    threshold: float = 0.9,
+    threshold: float = 0.7,
     margin: float = 2.0,
     min_confidence: float = 0.3,
     max_candidates: int = 3,
@@ -172,7 +172,12 @@ def match(
     labelled: list[tuple[str, str, str, str, int]] = []
     if not existing.empty:
         for row in existing.itertuples():
-            key = (row.source_space, row.source_identifier, row.target_space, row.target_external_id)
+            key = (
+                row.source_space,
+                row.source_identifier,
+                row.target_space,
+                row.target_external_id,
+            )
             if row.status == "rejected":
                 rejected.add(key)
                 labelled.append((*key, 0))
@@ -181,7 +186,9 @@ def match(
 
     jobs = []
     for cls, hub in sorted(hubs.items()):
-        targets = records[(records.cls == cls) & (records.space == hub) & (records.kind == "entity")]
+        targets = records[
+            (records.cls == cls) & (records.space == hub) & (records.kind == "entity")
+        ]
         sources = records[(records.cls == cls) & (records.space != hub)]
         if not sources.empty and not targets.empty:
             jobs.append((cls, sources.reset_index(drop=True), targets.reset_index(drop=True)))
@@ -264,8 +271,12 @@ def match(
     weights = fitted.weights()
     run = MatchRun(
         annotations=proposals_frame,
-        approved=int((proposals_frame.get("status") == "approved").sum()) if len(proposals_frame) else 0,
-        suggested=int((proposals_frame.get("status") == "suggested").sum()) if len(proposals_frame) else 0,
+        approved=int((proposals_frame.get("status") == "approved").sum())
+        if len(proposals_frame)
+        else 0,
+        suggested=int((proposals_frame.get("status") == "suggested").sum())
+        if len(proposals_frame)
+        else 0,
         ambiguous=int(proposals_frame[proposals_frame.ambiguous].source_identifier.nunique())
         if len(proposals_frame)
         else 0,

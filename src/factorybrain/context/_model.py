@@ -89,4 +89,7 @@ class PairModel(Engine):
     def weights(self) -> dict[str, float]:
         """The weight of each feature (and ``intercept``), for explaining a score."""
         self._check_fitted()
-        return {**dict(zip(FEATURES, self.coef_.tolist(), strict=True)), "intercept": self.intercept_}
+        return {
+            **dict(zip(FEATURES, self.coef_.tolist(), strict=True)),
+            "intercept": self.intercept_,
+        }

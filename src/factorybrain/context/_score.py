@@ -41,8 +41,11 @@ def _target_ids(
     space: str,
     identifier: str,
 ) -> set[str]:
-    """Canonical ids of a target; one the truth lists only under another space's spelling of
-    the same string (MES work orders are listed as WMS writes them) is found there."""
+    """Canonical ids of a target.
+
+    A target the truth lists only under another space's spelling of the same string (MES work
+    orders are listed as WMS writes them) is found there.
+    """
     found = lookup.get((space, identifier))
     if found:
         return found
@@ -74,7 +77,9 @@ def identity_scores(
     records, tags = harvest(store)
     hubs = _hubs(records)
     is_hub_entity = (records.kind == "entity") & (records.space == records.cls.map(hubs))
-    sources = set(zip(records[~is_hub_entity].space, records[~is_hub_entity].identifier, strict=True))
+    sources = set(
+        zip(records[~is_hub_entity].space, records[~is_hub_entity].identifier, strict=True)
+    )
     sources |= set(zip(tags.space, tags.tag, strict=True))
     expected = {key for key in sources if key in lookup}
 

@@ -126,7 +126,8 @@ def link_claim_serials(store: Store) -> int:
         digits AS (
             SELECT c.space, c.typed, u.external_id AS serial
             FROM c JOIN serial_unit u
-              ON ltrim(regexp_replace(u.external_id, '[^0-9]', '', 'g'), '0') = ltrim(c.cleaned, '0')
+              ON ltrim(regexp_replace(u.external_id, '[^0-9]', '', 'g'), '0')
+                 = ltrim(c.cleaned, '0')
             WHERE regexp_full_match(c.cleaned, '[0-9]+')
               AND NOT EXISTS (SELECT 1 FROM exact e WHERE e.space = c.space AND e.typed = c.typed)
         ),
@@ -234,10 +235,12 @@ def _serials_of(store: Store, work_orders: pd.DataFrame) -> pd.DataFrame:
         FROM s
         LEFT JOIN serial_unit u ON u.external_id = s.serial
         LEFT JOIN edge se ON se.edge_type = 'shipped_in' AND se.source_external_id = s.serial
-        LEFT JOIN shipment sh ON sh.space = se.target_space AND sh.external_id = se.target_external_id
+        LEFT JOIN shipment sh
+          ON sh.space = se.target_space AND sh.external_id = se.target_external_id
         LEFT JOIN approved ca ON ca.source_space = sh.space AND ca.source_identifier = sh.customer
              AND ca.target_type = 'customer'
-        LEFT JOIN customer cu ON cu.space = ca.target_space AND cu.external_id = ca.target_external_id
+        LEFT JOIN customer cu
+          ON cu.space = ca.target_space AND cu.external_id = ca.target_external_id
         LEFT JOIN (
             SELECT a.target_external_id AS serial, min(w.external_id) AS external_id
             FROM warranty_claim w JOIN approved a
@@ -253,8 +256,9 @@ def _serials_of(store: Store, work_orders: pd.DataFrame) -> pd.DataFrame:
 
 # -- backward ----------------------------------------------------------------------------------
 def backward(store: Store, serial: str) -> Trace:
-    """Where a serial came from: its work order, the lots it consumed and their suppliers, and
-    the machines that processed it with their states while they did.
+    """Where a serial came from: work order, lots, suppliers, machines and their states.
+
+    The machines that processed it are listed with their states while they did.
 
     Args:
         store: The store.
@@ -291,7 +295,8 @@ def backward(store: Store, serial: str) -> Trace:
               AND e.target_external_id = $wo
         )
         SELECT c.batch, c.quantity, c.start_time AS consumed_at,
-               coalesce(m.external_id, ml.external_id) AS lot, coalesce(m.space, ml.space) AS lot_space,
+               coalesce(m.external_id, ml.external_id) AS lot,
+               coalesce(m.space, ml.space) AS lot_space,
                coalesce(m.supplier_lot, ml.supplier_lot) AS supplier_lot,
                coalesce(m.material, ml.material) AS material, s.supplier,
                sup.name AS supplier_name
@@ -299,7 +304,8 @@ def backward(store: Store, serial: str) -> Trace:
         LEFT JOIN material_lot ml ON ml.space = c.source_space AND ml.external_id = c.batch
         LEFT JOIN approved a ON a.source_space = c.source_space AND a.source_identifier = c.batch
              AND a.target_type = 'material_lot'
-        LEFT JOIN material_lot m ON m.space = a.target_space AND m.external_id = a.target_external_id
+        LEFT JOIN material_lot m
+          ON m.space = a.target_space AND m.external_id = a.target_external_id
         LEFT JOIN supplier_lot s ON s.space = coalesce(m.space, ml.space)
              AND s.external_id = coalesce(m.supplier_lot, ml.supplier_lot)
         LEFT JOIN supplier sup ON sup.space = s.space AND sup.external_id = s.supplier
@@ -457,7 +463,8 @@ def unresolved_references(store: Store) -> pd.DataFrame:
         UNION ALL
         SELECT 'warranty_claim.serial_unit', c.space, count(*) FROM claims c
         WHERE NOT EXISTS (SELECT 1 FROM serial_unit u
-                          WHERE u.external_id = regexp_replace(upper(c.value), '[^A-Z0-9]', '', 'g'))
+                          WHERE u.external_id
+                                = regexp_replace(upper(c.value), '[^A-Z0-9]', '', 'g'))
           AND NOT EXISTS (SELECT 1 FROM approved a WHERE a.source_space = c.space
                           AND a.source_identifier = c.value)
         GROUP BY ALL
