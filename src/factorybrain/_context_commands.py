@@ -60,11 +60,12 @@ def match_run(
 
     Example: `factorybrain match run --threshold 0.95`
     """
-    from factorybrain.context import link_claim_serials, match
+    from factorybrain.context import link_claim_serials, match, refresh_serial_index
 
     with _open(db) as store:
         run = match(store, threshold=threshold, margin=margin)
         serials = link_claim_serials(store)
+        refresh_serial_index(store)
     summary = run.summary()
     console.print(
         f"approved {summary['approved']}, suggested {summary['suggested']}, "
@@ -279,9 +280,12 @@ def _unresolved_section(store: Any) -> dict[str, Any]:
 def _contextualize(store: Any, truth: dict[str, Any]) -> dict[str, Any]:
     from factorybrain.context import link_claim_serials, match
 
+    from factorybrain.context import refresh_serial_index
+
     run = match(store)
     summary = run.summary()
     summary["claim_serials"] = link_claim_serials(store)
+    summary["serial_index"] = refresh_serial_index(store)
     return summary
 
 

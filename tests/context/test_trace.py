@@ -109,6 +109,15 @@ def test_forward_from_any_spelling_of_a_split_lot_reaches_every_serial(plant):
     assert shipped.loc["PU0011", "location"] == "in_stock"
 
 
+def test_serial_index_answers_like_the_live_query(plant):
+    from factorybrain.context import refresh_serial_index
+
+    live = forward(plant, "SL-A").tables["serials"]
+    assert refresh_serial_index(plant) == 4
+    indexed = forward(plant, "SL-A").tables["serials"]
+    assert indexed.fillna("").to_dict("records") == live.fillna("").to_dict("records")
+
+
 def test_merged_lot_reaches_only_the_order_it_went_into(plant):
     assert sorted(forward(plant, "0000000002").tables["serials"].serial) == ["PU0021", "PU0022"]
 

@@ -216,41 +216,88 @@ def _lot_details(store: Store, lots: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _serials_of(store: Store, work_orders: pd.DataFrame) -> pd.DataFrame:
-    return store.query(
-        f"""
+#: The precomputed serial table: one row per produced serial, ordered by work order.
+SERIAL_INDEX = "context_serial_index"
+
+
+def _serials_sql(where: str) -> str:
+    return f"""
         WITH approved AS ({_APPROVED}),
-        w AS (SELECT unnest($spaces) AS space, unnest($ids) AS work_order),
         s AS (
-            SELECT e.target_external_id AS serial, e.source_external_id AS work_order
-            FROM edge e JOIN w ON e.source_space = w.space AND e.source_external_id = w.work_order
-            WHERE e.edge_type = 'produced'
-        )
-        SELECT s.serial, s.work_order, u.product, u.status AS mes_status,
-               sh.external_id AS shipment, sh.shipped_at, sh.customer,
-               cu.name AS customer_name, c.external_id AS claim,
-               CASE WHEN c.external_id IS NOT NULL THEN 'claimed'
-                    WHEN sh.external_id IS NOT NULL THEN 'shipped'
-                    ELSE coalesce(u.status, 'unknown') END AS location
-        FROM s
-        LEFT JOIN serial_unit u ON u.external_id = s.serial
-        LEFT JOIN edge se ON se.edge_type = 'shipped_in' AND se.source_external_id = s.serial
-        LEFT JOIN shipment sh
-          ON sh.space = se.target_space AND sh.external_id = se.target_external_id
-        LEFT JOIN approved ca ON ca.source_space = sh.space AND ca.source_identifier = sh.customer
-             AND ca.target_type = 'customer'
-        LEFT JOIN customer cu
-          ON cu.space = ca.target_space AND cu.external_id = ca.target_external_id
-        LEFT JOIN (
-            SELECT a.target_external_id AS serial, min(w.external_id) AS external_id
+            SELECT e.source_space AS space, e.source_external_id AS work_order,
+                   e.target_external_id AS serial
+            FROM edge e {where}
+        ),
+        shipped AS (
+            SELECT source_external_id AS serial, min(target_space) AS space,
+                   min(target_external_id) AS shipment
+            FROM edge WHERE edge_type = 'shipped_in' GROUP BY ALL
+        ),
+        claims AS (
+            SELECT a.target_external_id AS serial, min(w.external_id) AS claim
             FROM warranty_claim w JOIN approved a
               ON a.source_space = w.space AND a.source_identifier = w.serial_unit
              AND a.target_type = 'serial_unit'
             GROUP BY ALL
-        ) c ON c.serial = s.serial
-        ORDER BY s.serial
-        """,
-        {"spaces": work_orders.space.tolist(), "ids": work_orders.work_order.tolist()},
+        )
+        SELECT s.space, s.work_order, s.serial, u.product, u.status AS mes_status,
+               sh.external_id AS shipment, sh.shipped_at, sh.customer,
+               cu.name AS customer_name, c.claim,
+               CASE WHEN c.claim IS NOT NULL THEN 'claimed'
+                    WHEN sh.external_id IS NOT NULL THEN 'shipped'
+                    ELSE coalesce(u.status, 'unknown') END AS location
+        FROM s
+        LEFT JOIN serial_unit u ON u.external_id = s.serial
+        LEFT JOIN shipped se ON se.serial = s.serial
+        LEFT JOIN shipment sh ON sh.space = se.space AND sh.external_id = se.shipment
+        LEFT JOIN approved ca ON ca.source_space = sh.space AND ca.source_identifier = sh.customer
+             AND ca.target_type = 'customer'
+        LEFT JOIN customer cu
+          ON cu.space = ca.target_space AND cu.external_id = ca.target_external_id
+        LEFT JOIN claims c ON c.serial = s.serial
+    """
+
+
+def refresh_serial_index(store: Store) -> int:
+    """Precompute where every produced serial is (shipment, customer, claim), by work order.
+
+    Forward traces and recall scopes read this table when it exists, so their cost is the size
+    of the answer; ``factorybrain match run`` rebuilds it. Returns the number of serials.
+    """
+    sql = _serials_sql("WHERE e.edge_type = 'produced'")
+    with store.transaction():
+        store.connection.execute(
+            f"CREATE OR REPLACE TABLE {SERIAL_INDEX} AS {sql} ORDER BY space, work_order, serial"
+        ).fetchall()
+    return int(store.query(f"SELECT count(*) AS n FROM {SERIAL_INDEX}").n[0])
+
+
+def _has_index(store: Store) -> bool:
+    found = store.query(
+        "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = ?", [SERIAL_INDEX]
+    )
+    return bool(found.n[0])
+
+
+def _serials_of(store: Store, work_orders: pd.DataFrame) -> pd.DataFrame:
+    parameters = {"spaces": work_orders.space.tolist(), "ids": work_orders.work_order.tolist()}
+    if _has_index(store):
+        return store.query(
+            f"""
+            WITH w AS (SELECT unnest($spaces) AS space, unnest($ids) AS work_order)
+            SELECT i.* EXCLUDE (space) FROM {SERIAL_INDEX} i SEMI JOIN w
+              ON i.space = w.space AND i.work_order = w.work_order
+            ORDER BY i.serial
+            """,
+            parameters,
+        )
+    where = (
+        "JOIN (SELECT unnest($spaces) AS space, unnest($ids) AS work_order) w "
+        "ON e.source_space = w.space AND e.source_external_id = w.work_order "
+        "WHERE e.edge_type = 'produced'"
+    )
+    return store.query(
+        f"SELECT * EXCLUDE (space) FROM ({_serials_sql(where)}) ORDER BY serial", parameters
     )
 
 
