@@ -4,8 +4,9 @@ Simulates a large plant (200 machines, 90 days: about a million serials), loads 
 the historian's datapoints (the traces do not read them), runs the matcher and the claim-serial
 links, then times ``forward`` (every serial of a supplier lot, with shipment, customer and claim)
 and ``claim_chain`` (claim -> serial -> lots -> suppliers -> machines and their states) on
-sampled lots and claims, after precomputing the serial index (built once per load, timed). Prints one JSON object on the last line of stdout with
-``forward_ms_p50`` and ``chain_ms_p50`` (plus p90, counts and the number of serials).
+sampled lots and claims, after precomputing the serial index (built once per load, timed).
+Prints one JSON object on the last line of stdout with ``forward_ms_p50`` and
+``chain_ms_p50`` (plus p90, counts and the number of serials).
 
 Usage: ``python benchmarks/trace.py [--machines 200] [--days 90] [--repeats 30] [--work DIR]``
 """

@@ -278,9 +278,7 @@ def _unresolved_section(store: Any) -> dict[str, Any]:
 
 @demo.register_stage("contextualize")
 def _contextualize(store: Any, truth: dict[str, Any]) -> dict[str, Any]:
-    from factorybrain.context import link_claim_serials, match
-
-    from factorybrain.context import refresh_serial_index
+    from factorybrain.context import link_claim_serials, match, refresh_serial_index
 
     run = match(store)
     summary = run.summary()
