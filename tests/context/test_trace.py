@@ -116,6 +116,9 @@ def test_serial_index_answers_like_the_live_query(plant):
     assert refresh_serial_index(plant) == 4
     indexed = forward(plant, "SL-A").tables["serials"]
     assert indexed.fillna("").to_dict("records") == live.fillna("").to_dict("records")
+    # A serial produced after the index was built is still found (the stale index is bypassed).
+    add_edges(plant, [("produced", "mes", "WO1", "mes", "PU0013")])
+    assert "PU0013" in set(forward(plant, "SL-A").tables["serials"].serial)
 
 
 def test_merged_lot_reaches_only_the_order_it_went_into(plant):

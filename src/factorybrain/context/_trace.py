@@ -261,8 +261,9 @@ def _serials_sql(where: str) -> str:
 def refresh_serial_index(store: Store) -> int:
     """Precompute where every produced serial is (shipment, customer, claim), by work order.
 
-    Forward traces and recall scopes read this table when it exists, so their cost is the size
-    of the answer; ``factorybrain match run`` rebuilds it. Returns the number of serials.
+    Forward traces and recall scopes read this table while it counts every produced serial (a
+    newer load makes them fall back to the live query), so their cost is the size of the answer;
+    ``factorybrain match run`` rebuilds it. Returns the number of serials.
     """
     sql = _serials_sql("WHERE e.edge_type = 'produced'")
     with store.transaction():
@@ -273,10 +274,17 @@ def refresh_serial_index(store: Store) -> int:
 
 
 def _has_index(store: Store) -> bool:
+    """Whether the serial index exists and still counts every produced serial (else stale)."""
     found = store.query(
         "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = ?", [SERIAL_INDEX]
     )
-    return bool(found.n[0])
+    if not found.n[0]:
+        return False
+    counts = store.query(
+        f"SELECT (SELECT count(*) FROM {SERIAL_INDEX}) AS indexed, "
+        "(SELECT count(*) FROM edge WHERE edge_type = 'produced') AS produced"
+    )
+    return int(counts.indexed[0]) == int(counts.produced[0])
 
 
 def _serials_of(store: Store, work_orders: pd.DataFrame) -> pd.DataFrame:
