@@ -396,6 +396,7 @@ def main() -> None:
 from factorybrain import (  # noqa: E402,F401
     _agent_commands,
     _commands,
+    _context_commands,
     _logistics_commands,
     _planning_commands,
 )
