@@ -135,7 +135,9 @@ def _page(browser: object, url: str, token: str) -> tuple[object, list[str]]:
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on(
+        "response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None
+    )
     page.goto(f"{url}?token={token}#/")
     page.wait_for_function("document.body.dataset.loaded === '#/'", timeout=10_000)
     return page, problems
