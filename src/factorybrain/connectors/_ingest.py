@@ -159,7 +159,7 @@ def ingest(
                     if mapping.format_for(path) == "csv"
                     else []
                 )
-                _quarantine_rejected(store, report, rejected, mapping)
+                _quarantine_rejected(store, report, rejected)
                 _finish(store, report, started, "ok")
         except duckdb.Error as error:
             raise IngestError(f"{path}: cannot be read: {str(error).splitlines()[0]}") from error
@@ -184,7 +184,6 @@ def _finish(store: DuckDBStore, report: IngestReport, started: float, status: st
 def _quarantine_rows(
     store: DuckDBStore,
     report: IngestReport,
-    mapping: Mapping,
     numbers: list[int | None],
     fields: list[str | None],
     reasons: list[str],
@@ -211,12 +210,11 @@ def _quarantine_rows(
 
 
 def _quarantine_rejected(
-    store: DuckDBStore, report: IngestReport, rejected: list[Rejected], mapping: Mapping
+    store: DuckDBStore, report: IngestReport, rejected: list[Rejected]
 ) -> None:
     _quarantine_rows(
         store,
         report,
-        mapping,
         [r.row_number for r in rejected],
         [None] * len(rejected),
         [r.reason for r in rejected],
@@ -245,13 +243,10 @@ def _split(
     return batch.filter(pc.invert(bad)), batch.filter(bad)
 
 
-def _quarantine_batch(
-    store: DuckDBStore, report: IngestReport, mapping: Mapping, bad: pa.RecordBatch
-) -> None:
+def _quarantine_batch(store: DuckDBStore, report: IngestReport, bad: pa.RecordBatch) -> None:
     _quarantine_rows(
         store,
         report,
-        mapping,
         bad.column(ROW).to_pylist(),
         bad.column("__field").to_pylist(),
         bad.column("__reason").to_pylist(),
@@ -272,7 +267,7 @@ def _load_records(
     for batch in stream:
         good, bad = _split(batch, report)
         if bad is not None:
-            _quarantine_batch(store, report, mapping, bad)
+            _quarantine_batch(store, report, bad)
         good_batches.append(good)
         seen += batch.num_rows
         if progress:
@@ -326,7 +321,6 @@ def _drop_duplicate_keys(
         _quarantine_rows(
             store,
             report,
-            mapping,
             [row[0] for row in ranked],
             [mapping.key[-1]] * len(ranked),
             [
@@ -437,7 +431,7 @@ def _load_datapoints(
         reader.close()
     store.create_series(mapping.space, index.created, mapping.source_system or "")
     for bad in rejected:
-        _quarantine_batch(store, report, mapping, bad)
+        _quarantine_batch(store, report, bad)
     series_ids = sorted(first)
     counts_updated = counts_unchanged = superseded = 0
     if needs_dedup and series_ids:
@@ -458,7 +452,6 @@ def _load_datapoints(
             _quarantine_rows(
                 store,
                 report,
-                mapping,
                 [None] * superseded,
                 ["ts"] * superseded,
                 ["duplicate (series, ts) in the same file: superseded by a later row"] * superseded,
