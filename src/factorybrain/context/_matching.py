@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from factorybrain.context._behaviour import corroborate, running_agreement
 from factorybrain.context._features import TypeWords, candidate_pairs, pair_features
 from factorybrain.context._harvest import ANY_CLASS, harvest
 from factorybrain.context._model import PairModel
@@ -64,6 +65,7 @@ class MatchRun:
     learned: bool = False
     hubs: dict[str, str] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
+    behaviour: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> dict[str, object]:
         """Counts for a printout."""
@@ -73,6 +75,7 @@ class MatchRun:
             "ambiguous": self.ambiguous,
             "learned": self.learned,
             "hubs": self.hubs,
+            "behaviour": self.behaviour,
         }
 
 
@@ -143,6 +146,7 @@ def match(
     max_candidates: int = 3,
     write: bool = True,
     model: PairModel | None = None,
+    behaviour: bool = True,
 ) -> MatchRun:
     """Propose links from every space's identifiers to the entities of each class's hub space.
 
@@ -155,6 +159,9 @@ def match(
         max_candidates: Candidates suggested per source identifier.
         write: Write the proposals as ``annotation`` entities (space ``context``).
         model: The pair model; a fresh :class:`PairModel` by default.
+        behaviour: Use behaviour in time as evidence for tag groups: a device whose run signal
+            follows a machine's MES running states belongs to that machine (see
+            :mod:`factorybrain.context._behaviour`).
 
     Returns:
         A :class:`MatchRun` with the proposals and counts.
@@ -267,6 +274,11 @@ def match(
             )
         )
     proposals_frame = pd.concat(proposals, ignore_index=True) if proposals else pd.DataFrame()
+    behaviour_counts: dict[str, int] = {}
+    if behaviour:
+        evidence = running_agreement(store, tags)
+        if evidence:
+            proposals_frame, behaviour_counts = corroborate(proposals_frame, evidence, tags)
     proposals_frame = _expand_tags(proposals_frame)
     weights = fitted.weights()
     run = MatchRun(
@@ -283,6 +295,7 @@ def match(
         learned=bool(fitted.learned_),
         hubs=hubs,
         weights=weights,
+        behaviour=behaviour_counts,
     )
     if write and len(proposals_frame):
         write_annotations(store, proposals_frame, existing)
@@ -336,6 +349,9 @@ def write_annotations(
         return 0
     frame["space"] = ANNOTATION_SPACE
     frame["method"] = method
+    if "behaviour" in frame:
+        # Links behaviour in time confirmed or proposed say so in their method.
+        frame.loc[frame.behaviour.notna(), "method"] = method + "+behaviour-in-time/1"
     frame["name"] = frame.source_identifier
     frame["tags"] = [["ambiguous"] if a else [] for a in frame.ambiguous]
     frame["source"] = "factorybrain.context"
