@@ -12,45 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from _carparts import DEFAULT_DATA, load, log, long_table  # noqa: E402 (this folder)
 from factorybrain.engines.forecast import DemandForecaster, mae, mase, rmsse
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "carparts"
 TRAIN_MONTHS = 39
 HORIZON = 12
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def load(data: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Return part ids, the complete series (parts x 51 months) and the 1,046-series mask."""
-    wide = pd.read_csv(data / "carparts.csv", index_col="part").dropna()
-    values = wide.to_numpy(float)
-    positive = values > 0
-    literature = (
-        (positive.sum(axis=1) >= 10) & positive[:, :15].any(axis=1) & positive[:, -15:].any(axis=1)
-    )
-    return [str(p) for p in wide.index], values, literature
-
-
-def long_table(ids: list[str], train: np.ndarray) -> pd.DataFrame:
-    n_series, n_months = train.shape
-    return pd.DataFrame(
-        {
-            "unique_id": np.repeat(ids, n_months),
-            "ds": np.tile(np.arange(1, n_months + 1), n_series),
-            "y": train.ravel(),
-        }
-    )
 
 
 def single_models(skip_slow: bool) -> list[object]:

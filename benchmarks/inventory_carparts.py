@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from _carparts import DEFAULT_DATA, load, log, long_table  # noqa: E402 (this folder)
 from factorybrain.engines.forecast import DemandForecaster, rmsse
 from factorybrain.engines.inventory import (
     InventoryPlanner,
@@ -38,7 +38,6 @@ from factorybrain.engines.inventory import (
     simulate_policy,
 )
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "carparts"
 TRAIN_MONTHS = 39
 HORIZON = 12
 LEAD_TIME = 1
@@ -46,31 +45,6 @@ REVIEW_PERIOD = 1
 TARGETS = (0.90, 0.95, 0.99)
 SWEEP = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.88, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99)
 SWEEP += (0.993, 0.995, 0.997, 0.999)
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def load(data: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
-    wide = pd.read_csv(data / "carparts.csv", index_col="part").dropna()
-    values = wide.to_numpy(float)
-    positive = values > 0
-    literature = (
-        (positive.sum(axis=1) >= 10) & positive[:, :15].any(axis=1) & positive[:, -15:].any(axis=1)
-    )
-    return [str(p) for p in wide.index], values, literature
-
-
-def long_table(ids: list[str], train: np.ndarray) -> pd.DataFrame:
-    n_series, n_months = train.shape
-    return pd.DataFrame(
-        {
-            "unique_id": np.repeat(ids, n_months),
-            "ds": np.tile(np.arange(1, n_months + 1), n_series),
-            "y": train.ravel(),
-        }
-    )
 
 
 def replay(test: np.ndarray, levels: np.ndarray) -> tuple[float, float]:

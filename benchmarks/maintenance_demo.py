@@ -48,24 +48,15 @@ def main() -> None:
             parser.error("--store needs --plant (the folder holding truth.json)")
         store_path, plant = args.store, args.plant
     else:
-        from factorybrain.connectors import load_plant
-        from factorybrain.demo import DEMO_MANIFEST, simulate
+        from factorybrain.demo import build_plant
 
         folder = args.keep or Path(tempfile.mkdtemp(prefix="fb-maintenance-"))
         work = None if args.keep else folder
-        folder.mkdir(parents=True, exist_ok=True)
-        plant, store_path = folder / "plant", folder / "plant.duckdb"
-        if plant.exists():
-            shutil.rmtree(plant)
-        if store_path.exists():
-            store_path.unlink()
         started = time.perf_counter()
-        simulate(plant, days=args.days, machines=args.machines, seed=args.seed, sample_seconds=60)
-        print(f"simulated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-        started = time.perf_counter()
-        with open_store(store_path, migrate=True) as store:
-            load_plant(store, DEMO_MANIFEST, root=plant)
-        print(f"loaded in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        plant, store_path = build_plant(
+            folder, days=args.days, machines=args.machines, seed=args.seed
+        )
+        print(f"simulated and loaded in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     truth = json.loads((plant / "truth.json").read_text(encoding="utf-8"))
     try:
         with open_store(store_path) as store:

@@ -29,18 +29,12 @@ def demo_store(args: argparse.Namespace, prefix: str) -> tuple[Path, Path, Path 
     """Return ``(store, plant folder, temporary folder)``, simulating and loading when needed."""
     if args.store is not None:
         return args.store, args.plant, None
-    from factorybrain.connectors import load_plant
-    from factorybrain.demo import DEMO_MANIFEST, simulate
+    from factorybrain.demo import build_plant
 
     work = Path(tempfile.mkdtemp(prefix=prefix))
-    plant, store_path = work / "plant", work / "plant.duckdb"
     started = time.perf_counter()
-    simulate(plant, days=args.days, machines=args.machines, seed=args.seed, sample_seconds=60)
-    print(f"simulated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    started = time.perf_counter()
-    with open_store(store_path, migrate=True) as store:
-        load_plant(store, DEMO_MANIFEST, root=plant)
-    print(f"loaded in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    plant, store_path = build_plant(work, days=args.days, machines=args.machines, seed=args.seed)
+    print(f"simulated and loaded in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return store_path, plant, work
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ import duckdb
 
 from factorybrain.agents import Orchestrator, installed_agents
 from factorybrain.connectors import ingest, load_mapping, load_plant
-from factorybrain.demo import DEMO_MANIFEST
+from factorybrain.demo import DEMO_MANIFEST, build_plant
 from factorybrain.store import open_store
 
 HISTORIAN = DEMO_MANIFEST.parent / "mappings" / "historian_points.yaml"
@@ -84,28 +83,16 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        plant = args.plant
-        if plant is None:
-            plant = folder / "plant"
-            print("simulating the demo plant", file=sys.stderr)
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "factorybrain",
-                    "simulate",
-                    "--out",
-                    str(plant),
-                    "--days",
-                    str(args.days),
-                    "--machines",
-                    str(args.machines),
-                    "--seed",
-                    str(args.seed),
-                ],
-                check=True,
-                stdout=subprocess.DEVNULL,
+        if args.plant is None:
+            print("simulating and loading the demo plant", file=sys.stderr)
+            plant, store_path = build_plant(
+                folder, days=args.days, machines=args.machines, seed=args.seed
             )
+        else:
+            plant, store_path = args.plant, folder / "plant.duckdb"
+            with open_store(store_path, migrate=True) as loading:
+                print("loading every silo", file=sys.stderr)
+                load_plant(loading, DEMO_MANIFEST, root=plant)
         truth = json.loads((plant / "truth.json").read_text())
         lead = timedelta(hours=args.lead_hours)
         failure = choose_failure(truth, timedelta(days=args.warm_up_days), lead)
@@ -113,9 +100,7 @@ def main() -> None:
         now = failure_time - lead
         window_start = now - timedelta(hours=args.window_hours)
 
-        store = open_store(folder / "plant.duckdb", migrate=True)
-        print("loading every silo", file=sys.stderr)
-        load_plant(store, DEMO_MANIFEST, root=plant)
+        store = open_store(store_path)
         wind_back(store, now, window_start)
         new_data = folder / "new_points.parquet"
         source = plant / "historian" / "history.parquet"

@@ -116,6 +116,29 @@ def simulate(
     )
 
 
+def build_plant(
+    folder: Path, *, days: int, machines: int, seed: int, sample_seconds: int = 60
+) -> tuple[Path, Path]:
+    """Simulate a plant into ``folder/plant`` and load every silo into ``folder/plant.duckdb``.
+
+    Returns:
+        ``(exports folder, store file)``; both are replaced when they already exist.
+    """
+    from factorybrain.connectors import load_plant
+    from factorybrain.store import open_store
+
+    folder.mkdir(parents=True, exist_ok=True)
+    plant = fresh_exports(folder / "plant")
+    store_path = fresh_store_path(folder / "plant.duckdb")
+    simulate(plant, days=days, machines=machines, seed=seed, sample_seconds=sample_seconds)
+    store = open_store(store_path, migrate=True)
+    try:
+        load_plant(store, DEMO_MANIFEST, root=plant)
+    finally:
+        store.close()
+    return plant, store_path
+
+
 def load_truth(exports: Path) -> dict[str, Any]:
     """Read the ``truth.json`` of a simulated plant."""
     return json.loads((exports / "truth.json").read_text(encoding="utf-8"))

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from factorybrain.context._behaviour import inside_intervals
 from factorybrain.exceptions import StoreError
 from factorybrain.store import Store
 
@@ -124,15 +125,6 @@ def _state_events(store: Store) -> pd.DataFrame:
     )
 
 
-def _interval_mask(index: pd.DatetimeIndex, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Rows of ``index`` inside any ``[start, end)`` interval (intervals may overlap)."""
-    stamps = index.values
-    delta = np.zeros(len(stamps) + 1, dtype=np.int64)
-    np.add.at(delta, np.searchsorted(stamps, starts), 1)
-    np.add.at(delta, np.searchsorted(stamps, ends), -1)
-    return np.cumsum(delta)[:-1] > 0
-
-
 def _link_by_states(
     running: np.ndarray, index: pd.DatetimeIndex, events: pd.DataFrame
 ) -> tuple[tuple[str, str] | None, float]:
@@ -144,7 +136,7 @@ def _link_by_states(
     last = index.max()
     for (space, asset), group in running_events.groupby(["space", "asset"], sort=True):
         ends = group["end_time"].fillna(last).to_numpy("datetime64[ns]")
-        mask = _interval_mask(index, group["start_time"].to_numpy("datetime64[ns]"), ends)
+        mask = inside_intervals(index.values, group["start_time"].to_numpy("datetime64[ns]"), ends)
         union = np.count_nonzero(mask | running)
         agreement = np.count_nonzero(mask & running) / union if union else 0.0
         if agreement > best[1]:

@@ -46,8 +46,8 @@ class BehaviourMatch:
         return self.agreement >= EVIDENCE and self.agreement - self.runner_up >= MARGIN
 
 
-def _inside(stamps: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Which timestamps fall inside any ``[start, end)`` interval."""
+def inside_intervals(stamps: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Which of the sorted ``stamps`` fall inside any ``[start, end)`` interval (may overlap)."""
     delta = np.zeros(len(stamps) + 1, dtype=np.int64)
     np.add.at(delta, np.searchsorted(stamps, starts), 1)
     np.add.at(delta, np.searchsorted(stamps, ends), -1)
@@ -105,7 +105,7 @@ def running_agreement(store: Store, tags: pd.DataFrame) -> list[BehaviourMatch]:
         scores = []
         for target_space, asset, starts, ends in machines:
             ends = np.where(np.isnat(ends), last, ends)
-            inside = _inside(stamps, starts, ends)
+            inside = inside_intervals(stamps, starts, ends)
             union = np.count_nonzero(inside | on)
             scores.append(
                 (np.count_nonzero(inside & on) / union if union else 0.0, target_space, asset)
