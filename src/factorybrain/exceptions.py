@@ -10,7 +10,8 @@
     ├── MappingError          a mapping file is wrong (names the file, line and field)
     ├── IngestError           a source file cannot be read at all (names the file and why)
     └── EngineError           an engine cannot work on the data it was given
-        └── InfeasibleError   a planning problem has no solution (names the conflicting constraints)
+        ├── InfeasibleError   a planning problem has no solution (names the conflicting constraints)
+        └── NoDataError       there is nothing to compute on (no machines, no shifts, no history)
 
 Every message a user sees names the file, row or field, what was expected and what was found.
 """
@@ -52,3 +53,7 @@ class EngineError(FactorybrainError):
 
 class InfeasibleError(EngineError):
     """A planning problem has no solution; the message names the constraints that conflict."""
+
+
+class NoDataError(EngineError):
+    """There is nothing to compute on: the store holds no machines, shifts or history for it."""

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from factorybrain.engines.oee import oee, oee_losses
-from factorybrain.exceptions import ParameterError
+from factorybrain.exceptions import NoDataError, ParameterError
 from factorybrain.store import Store
 
 #: Reasons of non-running states that are planned (left out of the planned busy time).
@@ -94,7 +94,7 @@ def _inputs(
             )
         machines = machines[machines["asset"].isin(assets) | machines["line"].isin(assets)]
     if machines.empty:
-        raise ParameterError(f"The store has no machines (asset rows with a line) in {space!r}.")
+        raise NoDataError(f"The store has no machines (asset rows with a line) in {space!r}.")
     line_of = dict(zip(machines["asset"], machines["line"], strict=True))
     states = store.query(
         "SELECT DISTINCT asset, state, coalesce(reason, '') AS reason, start_time, end_time "
@@ -108,7 +108,7 @@ def _inputs(
         [space],
     )
     if shifts.empty:
-        raise ParameterError(
+        raise NoDataError(
             f"The store has no shift events (event_type 'shift') in space {space!r}; OEE needs "
             "the planned shifts to know the planned busy time."
         )

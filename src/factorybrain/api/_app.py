@@ -45,7 +45,7 @@ from factorybrain.api._queries import (
     series_data,
 )
 from factorybrain.api._tokens import TokenInfo, TokenStore, default_tokens_path
-from factorybrain.exceptions import FactorybrainError, ParameterError
+from factorybrain.exceptions import FactorybrainError, NoDataError, ParameterError
 from factorybrain.model import entity_type
 from factorybrain.store import Store, open_store
 
@@ -719,8 +719,8 @@ def _optional_routes(app: FastAPI, store: Store, lock: asyncio.Lock) -> None:
             async with lock:
                 try:
                     frame = plant_oee(store, by=by, start=utc(start), end=utc(end), space=space)
-                except ParameterError as error:
-                    # No machines or no states in that space: an empty answer, not a bad request.
+                except NoDataError as error:
+                    # No machines or no shifts in that space: an empty answer, not a bad request.
                     return {"by": by, "items": [], "note": str(error)}
             items = rows(frame)
             for item in items:
