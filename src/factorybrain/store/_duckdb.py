@@ -247,35 +247,17 @@ class DuckDBStore(Store):
         return WriteCounts(int(counts[0]), int(counts[1]), int(counts[2]))
 
     def ensure_series(self, space: str, external_ids: Sequence[str], source: str) -> pa.Table:
-        """Create the time series that do not exist yet; return their ids and units."""
-        wanted = pa.table(
-            {
-                "external_id": pa.array(list(external_ids), pa.string()),
-                "position": pa.array(range(len(external_ids)), pa.int64()),
-            }
-        )
-        self._con.register("_wanted", wanted)
-        try:
-            now = _now()
-            # Ids follow the order the series are first seen, so a file sorted by tag and time
-            # is also sorted by (series_id, ts): the fast path of ingestion relies on it.
-            self._con.execute(
-                """
-                INSERT INTO time_series (space, external_id, name, source, series_id,
-                                         created_at, updated_at)
-                SELECT $space, w.external_id, w.external_id, $source,
-                       (SELECT coalesce(max(series_id), 0) FROM time_series)
-                         + row_number() OVER (ORDER BY min(w.position)),
-                       $now, $now
-                FROM _wanted w
-                ANTI JOIN time_series t ON t.space = $space AND t.external_id = w.external_id
-                GROUP BY w.external_id
-                """,
-                {"space": space, "source": source, "now": now},
-            ).fetchall()
-        finally:
-            self._con.unregister("_wanted")
-        return self.series_by_external_id(space, external_ids)
+        """Create the time series that do not exist yet; return their ids and units.
+
+        New ids follow the order the series are first seen, so a file sorted by tag and time is
+        also sorted by (series_id, ts): the fast path of ingestion relies on it.
+        """
+        wanted = list(dict.fromkeys(external_ids))
+        known = set(self.series_by_external_id(space, wanted).column("external_id").to_pylist())
+        first = self.next_series_id()
+        missing = [tag for tag in wanted if tag not in known]
+        self.create_series(space, [(tag, first + i) for i, tag in enumerate(missing)], source)
+        return self.series_by_external_id(space, wanted)
 
     def series_extents(self, series_ids: Sequence[int]) -> pa.Table:
         """Return (series_id, first_ts, last_ts, points) of the given series."""
