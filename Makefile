@@ -22,7 +22,7 @@ test: $(STAMP)
 
 # mypy gates the foundation layers; the engines and agents join as their typing is finished.
 TYPED := src/factorybrain/model src/factorybrain/store src/factorybrain/connectors \
-	src/factorybrain/cli.py src/factorybrain/demo.py src/factorybrain/_commands.py \
+	src/factorybrain/cli.py src/factorybrain/demo.py src/factorybrain/_commands.py src/factorybrain/_stream_commands.py \
 	src/factorybrain/exceptions.py src/factorybrain/engines/_base.py
 
 lint: $(STAMP)

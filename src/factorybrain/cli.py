@@ -399,4 +399,5 @@ from factorybrain import (  # noqa: E402,F401
     _context_commands,
     _logistics_commands,
     _planning_commands,
+    _stream_commands,
 )

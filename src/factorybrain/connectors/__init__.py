@@ -1,24 +1,29 @@
-"""Connectors: files (CSV, Parquet, Excel, JSON), SQLite, and later SQL databases, MQTT, OPC UA."""
+"""Connectors: files (CSV, Parquet, Excel, JSON), SQLite and MQTT; later SQL databases, OPC UA."""
 
 from __future__ import annotations
 
 from factorybrain.connectors._ingest import IngestReport, file_sha256, ingest
 from factorybrain.connectors._manifest import ManifestEntry, PlantLoad, load_plant, read_manifest
 from factorybrain.connectors._mapping import FORMATS, FieldRule, Mapping, load_mapping
+from factorybrain.connectors._mqtt import BrokerAddress, MqttListener, StreamReport, message_row
 from factorybrain.connectors._units import UnitConversionError, affine
 
 __all__ = [
     "FORMATS",
+    "BrokerAddress",
     "FieldRule",
     "IngestReport",
     "ManifestEntry",
+    "MqttListener",
     "Mapping",
     "PlantLoad",
+    "StreamReport",
     "UnitConversionError",
     "affine",
     "file_sha256",
     "ingest",
     "load_mapping",
     "load_plant",
+    "message_row",
     "read_manifest",
 ]

@@ -1,0 +1,111 @@
+"""Live data: ``factorybrain listen`` loads what a broker's topics carry, as it arrives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from factorybrain.cli import DbOption, _open, app, console, friendly_errors
+
+
+@app.command()
+@friendly_errors
+def listen(
+    mapping: Annotated[Path, typer.Argument(help="Mapping file for the messages (JSON lines).")],
+    broker: Annotated[
+        str,
+        typer.Option(
+            "--broker",
+            help="mqtt://[user:password@]host[:port], or mqtts://... for TLS.",
+            envvar="FACTORYBRAIN_MQTT_URL",
+        ),
+    ] = "mqtt://127.0.0.1:1883",
+    topic: Annotated[
+        list[str],
+        typer.Option("--topic", "-t", help="Topic filter to subscribe to; repeat for several."),
+    ] = ["#"],  # noqa: B006 (Typer reads the default, it is never mutated)
+    db: DbOption = None,
+    spool: Annotated[
+        Path | None,
+        typer.Option(help="Spool folder for messages not yet loaded (default: beside the store)."),
+    ] = None,
+    client_id: Annotated[
+        str | None,
+        typer.Option(help="Fixed client id: a persistent session, the broker keeps messages."),
+    ] = None,
+    flush_seconds: Annotated[float, typer.Option(help="Load a batch this often.", min=0.05)] = 1.0,
+    seconds: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: Ctrl+C).")
+    ] = None,
+    max_messages: Annotated[
+        int | None, typer.Option(help="Stop after this many messages.", min=1)
+    ] = None,
+    agents: Annotated[
+        bool,
+        typer.Option(
+            "--agents/--no-agents",
+            help="Run the agents that watch new data (maintenance...) after every batch.",
+        ),
+    ] = False,
+) -> None:
+    """Subscribe to MQTT topics (a Unified Namespace) and load the messages as they arrive.
+
+    Each message is a row with `topic`, `received_at`, `payload`, the keys of a JSON object
+    payload, or `value` for a bare number; the mapping turns rows into datapoints (or any
+    entity). Messages are spooled to disk before the broker is acknowledged and loaded every
+    `--flush-seconds` in one transaction; bad ones are quarantined with their topic and reason,
+    and a spool left by a crash is loaded at the next start.
+
+    Example: `factorybrain listen uns.yaml --broker mqtt://localhost:1883 -t 'acme/+/+/#' --agents`
+    """
+    from factorybrain.connectors import MqttListener
+    from factorybrain.store import default_db_path
+
+    with _open(db) as store:
+        on_batch = None
+        if agents:
+            from factorybrain._agent_commands import _orchestrator
+
+            orchestrator = _orchestrator(store, with_agents=True)
+
+            def on_batch(report: Any) -> None:
+                if report.inserted or report.updated:
+                    ran = orchestrator.run_on_new_data(["datapoint"])
+                    if ran.findings:
+                        console.print(f"  agents: {len(ran.findings)} new findings")
+
+        folder = spool or Path(f"{db or default_db_path()}.spool")
+        listener = MqttListener(
+            store,
+            mapping,
+            broker=broker,
+            topics=topic,
+            spool=folder,
+            client_id=client_id,
+            flush_seconds=flush_seconds,
+            on_batch=on_batch,
+        )
+        console.print(
+            f"listening on {listener.address} to {', '.join(listener.topics)} (Ctrl+C to stop)",
+            highlight=False,
+        )
+
+        def progress(report: Any) -> None:
+            console.print(
+                f"  batch {report.batches}: {report.messages:,} messages, "
+                f"{report.inserted:,} inserted, {report.quarantined:,} quarantined",
+                highlight=False,
+            )
+
+        report = listener.run(seconds=seconds, max_messages=max_messages, progress=progress)
+    console.print(
+        f"[bold]listened[/bold] {report.seconds:.1f} s: {report.messages:,} messages in "
+        f"{report.batches} batches, {report.inserted:,} inserted, {report.updated:,} updated, "
+        f"{report.unchanged:,} unchanged, {report.quarantined:,} quarantined"
+        + (f", {report.recovered_files} spool files recovered" if report.recovered_files else ""),
+        highlight=False,
+    )
+    for failed in report.failed_files:
+        console.print(f"  [red]could not load[/red] {failed} (kept)", highlight=False)

@@ -1,0 +1,368 @@
+"""MQTT: subscribe to a broker's topics (a Unified Namespace) and load what arrives, as it arrives.
+
+Each message becomes one row: ``topic``, ``received_at`` (UTC, ISO 8601), ``payload`` (the raw
+text) and, for a JSON object payload, its top-level keys; a bare number or text payload is
+``value``. A mapping file (the same kind that loads files) turns the rows into datapoints, machine
+states or any entity.
+
+Nothing is lost between the broker and the store: a message is appended to a spool file (JSON
+lines) before the broker gets its acknowledgement; every ``flush_seconds`` the spool file is closed
+and loaded through the mapping like any file, in one transaction, with bad rows quarantined under
+their topic and reason; only then is it deleted. A spool file left by a crash is loaded the next
+time the listener starts, and since loads are idempotent a message delivered twice is harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from factorybrain.connectors._ingest import IngestReport, ingest
+from factorybrain.connectors._mapping import Mapping, load_mapping
+from factorybrain.exceptions import IngestError, MappingError
+from factorybrain.store import DuckDBStore
+
+RESERVED = ("topic", "received_at", "payload")
+DEFAULT_PORTS = {"mqtt": 1883, "tcp": 1883, "mqtts": 8883, "ssl": 8883}
+
+OnBatch = Callable[[IngestReport], None]
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    """Where the broker listens, from a URL such as ``mqtt://user:secret@host:1883``."""
+
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        """Parse ``mqtt://``, ``mqtts://`` (TLS) or a bare ``host[:port]``.
+
+        Raises:
+            IngestError: If the URL has another scheme, no host or a bad port.
+        """
+        parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+        scheme = parts.scheme.lower()
+        if scheme not in DEFAULT_PORTS:
+            raise IngestError(
+                f"broker {url!r}: expected a URL mqtt://host[:port] or mqtts://host[:port], "
+                f"found the scheme {parts.scheme!r}"
+            )
+        try:
+            port = parts.port or DEFAULT_PORTS[scheme]
+        except ValueError as error:
+            raise IngestError(f"broker {url!r}: bad port ({error})") from None
+        if not parts.hostname:
+            raise IngestError(f"broker {url!r}: no host name")
+        return cls(
+            host=parts.hostname,
+            port=port,
+            tls=scheme in ("mqtts", "ssl"),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+    def __str__(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+def message_row(topic: str, payload: bytes, received_at: datetime, columns: Sequence[str]) -> dict:
+    """The row one message becomes (see the module docstring).
+
+    ``columns`` are the columns the mapping reads; those the message lacks are set to null, so
+    that a message without, say, a ``value`` is quarantined for it instead of failing the batch.
+    """
+    text = payload.decode("utf-8", "replace")
+    row: dict[str, Any] = dict.fromkeys(columns)
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = text.strip()
+    if isinstance(parsed, dict):
+        row.update({k: _scalar(v) for k, v in parsed.items() if k not in RESERVED})
+    else:
+        row["value"] = _scalar(parsed)
+    row.update(topic=topic, received_at=received_at.isoformat(), payload=text)
+    return row
+
+
+def check_topic_filter(topic: str) -> str:
+    """Return ``topic`` if it is a valid MQTT topic filter, else raise a clear error."""
+    levels = topic.split("/")
+    problem = None
+    if not topic:
+        problem = "it is empty"
+    elif "#" in topic and (levels[-1] != "#" or topic.count("#") > 1):
+        problem = "'#' must be the last level, alone"
+    elif any("+" in level and level != "+" for level in levels):
+        problem = "'+' must stand alone in its level"
+    if problem:
+        raise IngestError(f"MQTT topic filter {topic!r}: {problem} (for example 'acme/+/line1/#')")
+    return topic
+
+
+def _scalar(value: Any) -> Any:
+    """Nested JSON stays JSON text: a mapping reads scalars."""
+    return json.dumps(value) if isinstance(value, dict | list) else value
+
+
+@dataclass
+class StreamReport:
+    """What a listener did, summed over its batches."""
+
+    broker: str
+    topics: tuple[str, ...]
+    messages: int = 0
+    batches: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    skipped: int = 0
+    recovered_files: int = 0
+    failed_files: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def add(self, report: IngestReport) -> None:
+        """Count one loaded batch."""
+        self.batches += 1
+        self.inserted += report.inserted
+        self.updated += report.updated
+        self.unchanged += report.unchanged
+        self.quarantined += report.quarantined
+        self.skipped += report.skipped
+
+
+class _Spool:
+    """The current spool file: messages are appended here before the broker is acknowledged."""
+
+    def __init__(self, folder: Path, columns: Sequence[str]) -> None:
+        self.folder = folder
+        self.columns = tuple(columns)
+        self.lock = threading.Lock()
+        self.count = 0
+        self.total = 0
+        self._path: Path | None = None
+        self._handle: Any = None
+
+    def append(self, topic: str, payload: bytes) -> None:
+        row = message_row(topic, payload, datetime.now(UTC), self.columns)
+        line = json.dumps(row, ensure_ascii=False, default=str) + "\n"
+        with self.lock:
+            if self._handle is None:
+                stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+                self._path = self.folder / f"{stamp}-{uuid.uuid4().hex[:8]}.jsonl.part"
+                self._handle = self._path.open("a", encoding="utf-8")
+            self._handle.write(line)
+            self._handle.flush()  # in the OS before the acknowledgement: survives a crash of ours
+            self.count += 1
+            self.total += 1
+
+    def rotate(self) -> tuple[Path, int] | None:
+        """Close the current file; return it, ready to load, and its message count."""
+        with self.lock:
+            if self._handle is None or self._path is None:
+                return None
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+            ready = self._path.with_suffix("")  # drop ".part"
+            self._path.rename(ready)
+            count, self._handle, self._path, self.count = self.count, None, None, 0
+            return ready, count
+
+
+class MqttListener:
+    """Subscribe to MQTT topics and load the messages through a mapping, batch by batch.
+
+    Args:
+        store: Where the rows go (its schema must be current).
+        mapping: A mapping file or loaded :class:`Mapping`; it reads the columns ``topic``,
+            ``received_at``, ``payload``, ``value`` and the keys of JSON payloads.
+        broker: ``mqtt://[user:password@]host[:port]`` or ``mqtts://...`` for TLS.
+        topics: Topic filters to subscribe to (``+`` and ``#`` wildcards allowed).
+        spool: Folder for spool files (created); files left there by a crash are loaded first.
+        client_id: A fixed client id keeps a persistent session: the broker holds QoS 1
+            messages while the listener is down. Without one, a fresh id and a clean session.
+        qos: Subscription quality of service (0 or 1; 1 is at-least-once).
+        flush_seconds: How often the spool file is loaded (a batch).
+        on_batch: Called after every loaded batch with its report (to run agents, say).
+    """
+
+    def __init__(
+        self,
+        store: DuckDBStore,
+        mapping: str | Path | Mapping,
+        *,
+        broker: str,
+        topics: Sequence[str],
+        spool: Path,
+        client_id: str | None = None,
+        qos: int = 1,
+        flush_seconds: float = 1.0,
+        on_batch: OnBatch | None = None,
+    ) -> None:
+        self.store = store
+        self.mapping = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+        if self.mapping.source.format not in (None, "jsonl"):
+            raise MappingError(
+                f"{self.mapping.path}: an MQTT mapping reads messages as JSON lines; "
+                f"remove 'source: {{format: {self.mapping.source.format}}}'"
+            )
+        self.address = BrokerAddress.parse(broker)
+        if not topics:
+            raise IngestError("MQTT: give at least one topic filter, for example 'acme/#'")
+        self.topics = tuple(check_topic_filter(t) for t in topics)
+        if qos not in (0, 1):
+            raise IngestError(f"MQTT: qos must be 0 or 1, found {qos}")
+        self.qos = qos
+        self.client_id = client_id
+        self.flush_seconds = flush_seconds
+        self.on_batch = on_batch
+        self.spool_dir = Path(spool)
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        (self.spool_dir / "failed").mkdir(exist_ok=True)
+        columns = {c for rule in self.mapping.fields.values() for c in rule.source_columns}
+        self._spool = _Spool(self.spool_dir, sorted(columns - set(RESERVED)))
+        self._connected = threading.Event()
+        self._connect_error: str | None = None
+        self._subscribed = threading.Event()
+
+    # -- running -----------------------------------------------------------------------------
+    def run(
+        self,
+        *,
+        seconds: float | None = None,
+        max_messages: int | None = None,
+        stop: threading.Event | None = None,
+        progress: Callable[[StreamReport], None] | None = None,
+    ) -> StreamReport:
+        """Listen until ``seconds`` pass, ``max_messages`` arrive or ``stop`` is set.
+
+        The last batch is loaded before returning, also on Ctrl-C.
+
+        Raises:
+            IngestError: If the broker cannot be reached or refuses the connection or a topic.
+        """
+        report = StreamReport(str(self.address), self.topics)
+        started = time.monotonic()
+        self.recover(report)
+        client = self._client()
+        try:
+            try:
+                client.connect(self.address.host, self.address.port, keepalive=30)
+            except OSError as error:
+                raise IngestError(f"MQTT broker {self.address}: cannot connect ({error})") from None
+            client.loop_start()
+            self._wait_until_subscribed()
+            stop = stop or threading.Event()
+            next_flush = time.monotonic() + self.flush_seconds
+            try:
+                while not stop.is_set():
+                    now = time.monotonic()
+                    if seconds is not None and now - started >= seconds:
+                        break
+                    if max_messages is not None and self._spool.total >= max_messages:
+                        break
+                    if now >= next_flush:
+                        self._flush(report, progress)
+                        next_flush = now + self.flush_seconds
+                    stop.wait(0.05)
+            except KeyboardInterrupt:
+                pass
+        finally:
+            client.disconnect()
+            client.loop_stop()
+            self._flush(report, progress)
+            report.seconds = round(time.monotonic() - started, 3)
+        return report
+
+    def recover(self, report: StreamReport) -> None:
+        """Load spool files a previous run left behind (a crash between receipt and load)."""
+        for part in sorted(self.spool_dir.glob("*.jsonl.part")):
+            part.rename(part.with_suffix(""))
+        for path in sorted(self.spool_dir.glob("*.jsonl")):
+            report.recovered_files += 1
+            self._load(path, report)
+
+    def _flush(self, report: StreamReport, progress: Callable[[StreamReport], None] | None) -> None:
+        rotated = self._spool.rotate()
+        if rotated is None:
+            return
+        path, count = rotated
+        report.messages += count
+        self._load(path, report)
+        if progress:
+            progress(report)
+
+    def _load(self, path: Path, report: StreamReport) -> None:
+        try:
+            loaded = ingest(self.store, path, self.mapping)
+        except IngestError:
+            # The file could not be loaded at all; keep it for a person to look at.
+            path.rename(self.spool_dir / "failed" / path.name)
+            report.failed_files.append(str(self.spool_dir / "failed" / path.name))
+            return
+        path.unlink()
+        report.add(loaded)
+        if self.on_batch:
+            self.on_batch(loaded)
+
+    # -- the client --------------------------------------------------------------------------
+    def _client(self) -> Any:
+        import paho.mqtt.client as mqtt
+
+        persistent = self.client_id is not None
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=self.client_id or f"factorybrain-{uuid.uuid4().hex[:12]}",
+            clean_session=not persistent,
+        )
+        if self.address.username:
+            client.username_pw_set(self.address.username, self.address.password)
+        if self.address.tls:
+            client.tls_set()
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        return client
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            self._connect_error = str(reason)
+            self._connected.set()
+            return
+        self._connected.set()
+        # (Re)subscribe on every connection: a reconnect after a broker restart needs it.
+        client.subscribe([(topic, self.qos) for topic in self.topics])
+
+    def _on_subscribe(self, client: Any, userdata: Any, mid: int, codes: Any, props: Any) -> None:
+        refused = [t for t, c in zip(self.topics, codes, strict=False) if c.is_failure]
+        if refused:
+            self._connect_error = f"the broker refused the topic filter {refused[0]!r}"
+        self._subscribed.set()
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        self._spool.append(message.topic, message.payload)
+
+    def _wait_until_subscribed(self, timeout: float = 10.0) -> None:
+        if not self._connected.wait(timeout):
+            raise IngestError(f"MQTT broker {self.address}: no answer within {timeout:.0f} s")
+        if self._connect_error is None and not self._subscribed.wait(timeout):
+            raise IngestError(f"MQTT broker {self.address}: no subscription within {timeout:.0f} s")
+        if self._connect_error:
+            raise IngestError(f"MQTT broker {self.address}: {self._connect_error}")
