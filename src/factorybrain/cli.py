@@ -112,7 +112,14 @@ def init(db: DbOption = None) -> None:
 @app.command()
 @friendly_errors
 def ingest(
-    sources: Annotated[list[Path], typer.Argument(help="Files to load, all with one mapping.")],
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files to load, all with one mapping; or a database URL "
+            "(postgresql://user@host/db, mysql://..., mariadb://...) whose table or query the "
+            "mapping names."
+        ),
+    ],
     mapping: Annotated[Path, typer.Option("--mapping", "-m", help="Mapping file (YAML).")],
     db: DbOption = None,
     as_json: JsonOption = False,
@@ -120,7 +127,8 @@ def ingest(
     """Load files into the factory model through a mapping; each file is one transaction.
 
     Rejected rows go to quarantine with their reason; loading the same file again changes
-    nothing. Prints the report of each file.
+    nothing. Prints the report of each file. `${VARIABLE}` in a database URL is read from the
+    environment (keep passwords out of command lines).
 
     Example: `factorybrain ingest exports/machines.csv --mapping mappings/machines.yaml`
     """
@@ -133,7 +141,8 @@ def ingest(
     with _open(db, migrate=True) as store:
         for source in sources:
             with _row_progress(quiet=as_json) as progress:
-                task = progress.add_task(f"ingest {source.name}", total=None)
+                label = "database" if "://" in source else Path(source).name
+                task = progress.add_task(f"ingest {label}", total=None)
                 try:
                     report = ingest_file(
                         store,
@@ -212,7 +221,8 @@ def load_with_progress(
     with _row_progress(quiet=quiet) as progress:
 
         def on_file(entry: Any) -> Any:
-            task = progress.add_task(f"ingest {entry.file.name}", total=None)
+            name = entry.file.name if isinstance(entry.file, Path) else "database"
+            task = progress.add_task(f"ingest {name}", total=None)
             return lambda rows: progress.update(task, completed=rows)
 
         return load_plant(store, manifest, root=root, on_file=on_file)

@@ -1,4 +1,4 @@
-"""Connectors: files (CSV, Parquet, Excel, JSON), SQLite and MQTT; later SQL databases, OPC UA."""
+"""Connectors: files (CSV, Parquet, Excel, JSON), SQLite, SQL databases and MQTT; later OPC UA."""
 
 from __future__ import annotations
 

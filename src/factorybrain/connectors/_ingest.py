@@ -30,8 +30,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from factorybrain.connectors._compile import compile_mapping
+from factorybrain.connectors._databases import is_database_url, source_label
 from factorybrain.connectors._mapping import Mapping, load_mapping
-from factorybrain.connectors._readers import ROW, Rejected, csv_rejects, read_source
+from factorybrain.connectors._readers import (
+    ROW,
+    Rejected,
+    csv_rejects,
+    read_database_source,
+    read_source,
+)
 from factorybrain.connectors._units import UnitConversionError, affine
 from factorybrain.exceptions import IngestError
 from factorybrain.store._duckdb import DuckDBStore
@@ -105,7 +112,9 @@ def ingest(
 
     Args:
         store: The store to load into (its schema must be current).
-        source: The file to read (CSV, Parquet, Excel, JSON lines, JSON or SQLite).
+        source: The file to read (CSV, Parquet, Excel, JSON lines, JSON or SQLite), or a
+            database URL (``postgresql://...``, ``mysql://...``, ``mariadb://...``) whose table
+            or query the mapping names.
         mapping: A mapping file path, or a loaded :class:`Mapping`.
         progress: Called with the number of rows handled so far, for progress bars.
 
@@ -117,22 +126,28 @@ def ingest(
         IngestError: If the file cannot be read at all (missing, empty, wrong format, missing
             columns); nothing is loaded then, and a failed report is kept.
     """
-    path = Path(source)
     mapping = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+    database = is_database_url(source)
+    path = Path(source)
+    name = source_label(str(source), mapping) if database else str(path)
     store._require_schema()
     started = time.perf_counter()
     report = IngestReport(
         ingest_id=uuid.uuid4().hex[:16],
-        source_file=str(path),
+        source_file=name,
         mapping_file=mapping.path,
         entity_type=mapping.edge and f"edge:{mapping.edge}" or mapping.target,
-        file_sha256=file_sha256(path) if path.is_file() else "",
+        file_sha256=file_sha256(path) if not database and path.is_file() else "",
         started_at=_now(),
     )
     reader_con = store.connection.cursor()
     try:
         try:
-            rows = read_source(path, mapping, reader_con)
+            rows = (
+                read_database_source(str(source), mapping, reader_con)
+                if database
+                else read_source(path, mapping, reader_con)
+            )
             if rows.relation.columns == [ROW] and not rows.rejected:
                 # Zero records (an empty JSON-lines export): nothing to map, nothing lost.
                 with store.transaction():
@@ -145,7 +160,7 @@ def ingest(
                 rows.relation,
                 reader_con,
                 source_name,
-                str(path),
+                name,
                 raw_always=mapping.target != "datapoint",
             )
             stream = reader_con.sql(compiled.sql).to_arrow_reader(BATCH_ROWS)
@@ -156,13 +171,13 @@ def ingest(
                     _load_records(store, mapping, stream, report, progress)
                 rejected = rows.rejected + (
                     csv_rejects(reader_con, path, mapping)
-                    if mapping.format_for(path) == "csv"
+                    if not database and mapping.format_for(path) == "csv"
                     else []
                 )
                 _quarantine_rejected(store, report, rejected)
                 _finish(store, report, started, "ok")
         except duckdb.Error as error:
-            raise IngestError(f"{path}: cannot be read: {str(error).splitlines()[0]}") from error
+            raise IngestError(f"{name}: cannot be read: {str(error).splitlines()[0]}") from error
     except IngestError as error:
         report.status = "failed: " + str(error)
         _finish(store, report, started, report.status)

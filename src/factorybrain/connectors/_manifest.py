@@ -6,6 +6,8 @@
     sources:
       - file: erp/assets.csv           # relative to the manifest
         mapping: mappings/erp_assets.yaml
+      - database: postgresql://mes:${MES_PASSWORD}@mes-db/mes   # a table or query of a database
+        mapping: mappings/mes_orders.yaml
 
 Files load in the order listed, each in its own transaction; a file that cannot be read at all is
 reported and the others still load.
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from factorybrain.connectors._databases import is_database_url
 from factorybrain.connectors._ingest import IngestReport, ingest
 from factorybrain.connectors._mapping import load_mapping
 from factorybrain.exceptions import FactorybrainError, MappingError
@@ -27,9 +30,9 @@ from factorybrain.store._duckdb import DuckDBStore
 
 @dataclass(frozen=True)
 class ManifestEntry:
-    """One export file and its mapping."""
+    """One export file (or database URL) and its mapping."""
 
-    file: Path
+    file: Path | str
     mapping: Path
 
 
@@ -38,7 +41,7 @@ class PlantLoad:
     """What loading a manifest did: one report per file, and the files that failed."""
 
     reports: list[IngestReport]
-    failures: list[tuple[Path, str]]
+    failures: list[tuple[Path | str, str]]
 
 
 def read_manifest(
@@ -61,12 +64,26 @@ def read_manifest(
         raise MappingError(f"{path}: expected 'sources:' with a list of {{file, mapping}}")
     entries = []
     for number, entry in enumerate(document["sources"], start=1):
-        if not isinstance(entry, dict) or not {"file", "mapping"} <= set(entry):
+        if (
+            not isinstance(entry, dict)
+            or "mapping" not in entry
+            or len({"file", "database"} & set(entry)) != 1
+        ):
             raise MappingError(
-                f"{path}: source {number} needs 'file' and 'mapping', found {entry!r}"
+                f"{path}: source {number} needs 'mapping' and one of 'file' or 'database', "
+                f"found {entry!r}"
             )
+        mapping = path.parent / entry["mapping"]
+        if "database" in entry:
+            if not is_database_url(entry["database"]):
+                raise MappingError(
+                    f"{path}: source {number}: 'database' must be a postgresql://, mysql:// or "
+                    f"mariadb:// URL, found {entry['database']!r}"
+                )
+            entries.append(ManifestEntry(str(entry["database"]), mapping))
+            continue
         base = Path(root) if root is not None else path.parent
-        entries.append(ManifestEntry(base / entry["file"], path.parent / entry["mapping"]))
+        entries.append(ManifestEntry(base / entry["file"], mapping))
     return str(document.get("name", path.parent.name)), entries
 
 

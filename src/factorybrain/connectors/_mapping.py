@@ -127,6 +127,7 @@ class SourceOptions:
     records: str | None = None
     explode: str | None = None
     header: bool = True
+    query: str | None = None
 
 
 @dataclass(frozen=True)

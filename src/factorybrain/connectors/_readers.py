@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from factorybrain.connectors._databases import read_database, source_label
 from factorybrain.connectors._mapping import Mapping
 from factorybrain.exceptions import IngestError
 
@@ -191,8 +192,19 @@ def _read_parquet(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) 
     return SourceRows(relation, row_count=int(count[0] or 0) if count else None)
 
 
+def read_database_source(url: str, mapping: Mapping, con: duckdb.DuckDBPyConnection) -> SourceRows:
+    """Read a database table or query (see :mod:`factorybrain.connectors._databases`)."""
+    columns, rows = read_database(url, mapping)
+    records = [dict(zip(columns, values, strict=True)) for values in rows]
+    label = source_label(url, mapping)
+    return SourceRows(_register(con, records, list(range(1, len(records) + 1)), label))
+
+
 def _register(
-    con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]], numbers: list[int], path: Path
+    con: duckdb.DuckDBPyConnection,
+    rows: list[dict[str, Any]],
+    numbers: list[int],
+    path: Path | str,
 ) -> duckdb.DuckDBPyRelation:
     columns: list[str] = []
     for row in rows:
