@@ -194,6 +194,51 @@ def test_degradation_shows_in_vibration_a_day_before_each_failure(
     assert checked >= 1
 
 
+def test_a_defect_is_detectable_only_while_its_machine_runs(
+    plant: tuple[Path, PlantSummary],
+) -> None:
+    import pandas as pd
+
+    out, _ = plant
+    truth = json.loads((out / "truth.json").read_text())
+    history = _history(out)
+    entries = truth["failures"] + truth["anomaly_windows"]
+    shown = [e for e in entries if e["detectable_from"] is not None]
+    assert shown
+    for entry in shown:
+        prefix = entry["sensors"][0].split(".")[0]
+        at = pd.Timestamp(entry["detectable_from"])
+        assert at >= pd.Timestamp(entry.get("start") or entry["degradation_start"])
+        run = history.loc[f"{prefix}.RUN"]
+        # the hourly historian samples the running state of the hour's first minute
+        assert (run[(run.index >= at.floor("h")) & (run.index <= at.ceil("h"))] == 1).any()
+    for entry in entries + truth["pending_failures"]:
+        if entry["detectable_from"] is None:
+            assert entry["observable"] is False
+
+
+def test_an_idle_machine_shows_no_defect() -> None:
+    import numpy as np
+
+    from factorybrain.simulate._maintenance import (
+        OBSERVABLE_RUNNING_MINUTES,
+        Cycle,
+        cycle_detectability,
+    )
+
+    cycle = Cycle(start=0, onset=100, failure=400, end=400, end_kind="failure")
+    health = np.zeros(500, dtype=np.float32)
+    health[100:400] = np.linspace(0.0, 1.0, 300) ** 1.5
+    idle = np.zeros(500, dtype=bool)
+    idle[:150] = True  # runs until the defect is still too small to see, then stands
+    (shown,) = cycle_detectability([cycle], idle, health)
+    assert shown.first_running is None and not shown.observable
+    running = np.ones(500, dtype=bool)
+    (shown,) = cycle_detectability([cycle], running, health)
+    assert shown.first_running == int(np.argmax(health >= 0.1))
+    assert shown.running_minutes >= OBSERVABLE_RUNNING_MINUTES and shown.observable
+
+
 def test_true_oee_can_be_recomputed_from_the_mes(plant: tuple[Path, PlantSummary]) -> None:
     import pandas as pd
 

@@ -4,7 +4,9 @@ A warning is a ``maintenance.anomaly`` or ``maintenance.rul_low`` finding, at th
 showed it. It is correct when it falls in a planted degradation window that ends in a failure
 (between the window's start and the failure), or warns a machine of ``pending_failures``
 (degrading at the end of the horizon). A planted failure is caught when a correct warning came at
-least 24 hours before it.
+least 24 hours before it. Recall counts the failures whose defect the data shows (``observable``
+in ``truth.json``: the machine ran at least an hour with the defect detectable); a defect on a
+machine that stood idle until the horizon ended cannot be warned and is counted apart.
 """
 
 from __future__ import annotations
@@ -57,8 +59,15 @@ def evaluate_warnings(
         for w in truth.get("anomaly_windows", [])
     ]
     pending = {p["machine"]: p for p in truth.get("pending_failures", [])}
-    failures = [(f["machine"], _time(f["time"])) for f in truth.get("failures", [])]
-    failures += [(p["machine"], _time(p["expected_failure"])) for p in pending.values()]
+    planted = [
+        (f["machine"], _time(f["time"]), f.get("observable", True))
+        for f in truth.get("failures", [])
+    ]
+    planted += [
+        (p["machine"], _time(p["expected_failure"]), p.get("observable", True))
+        for p in pending.values()
+    ]
+    failures = [(machine, at) for machine, at, observable in planted if observable]
     correct = 0
     first_warning: dict[tuple[str, pd.Timestamp], pd.Timestamp] = {}
     for name, when in warnings:
@@ -90,6 +99,7 @@ def evaluate_warnings(
         leads.append(lead.total_seconds() / 3600.0)
     return {
         "failures": len(failures),
+        "unobservable_failures": len(planted) - len(failures),
         "caught_24h": caught,
         "recall_24h": caught / len(failures) if failures else 1.0,
         "warnings": len(warnings),
@@ -139,7 +149,8 @@ def score_maintenance(store: Store, truth: dict[str, Any]) -> list[Score]:
             figures["failures"],
             figures["caught_24h"],
             figures["caught_24h"],
-            f"planted failures (pending ones included) warned >= 24 h ahead; median lead "
+            f"observable planted failures (pending ones included) warned >= 24 h ahead "
+            f"({figures['unobservable_failures']} not shown by the data); median lead "
             f"{figures['median_lead_hours']:.0f} h, shortest {figures['min_lead_hours']:.0f} h",
         ),
         Score(

@@ -21,6 +21,11 @@ from factorybrain.simulate._world import World
 
 PM_MINUTES = 240
 DAY = 1440
+#: Health index from which a defect shows in the data (``truth.json`` ``detectable_from``).
+DETECTABLE_HEALTH = 0.1
+#: Running minutes with the health index at or above :data:`DETECTABLE_HEALTH` that a defect
+#: needs inside the horizon to count as observable: an idle machine shows no wear in its data.
+OBSERVABLE_RUNNING_MINUTES = 60
 
 
 @dataclass
@@ -109,6 +114,56 @@ class MaintenancePlan:
             if failure.machine == machine:
                 d[max(failure.time, 0) : min(failure.repair_end, minutes)] = 1.0
         return d
+
+
+@dataclass(frozen=True)
+class Detectability:
+    """What the data of one cycle can show: its defect while the machine runs.
+
+    Attributes:
+        first_running: First running minute of the cycle with the health index at or above
+            :data:`DETECTABLE_HEALTH`, or None when the machine never ran so worn.
+        running_minutes: Running minutes of the cycle at or above that health index.
+    """
+
+    first_running: int | None
+    running_minutes: int
+
+    @property
+    def observable(self) -> bool:
+        """Whether the defect runs long enough in the data to be seen at all."""
+        return self.running_minutes >= OBSERVABLE_RUNNING_MINUTES
+
+
+def cycle_detectability(
+    cycles: list[Cycle], running: np.ndarray, health: np.ndarray
+) -> list[Detectability]:
+    """Per cycle, when and for how long its defect shows while the machine runs.
+
+    Wear progresses with calendar time here, but sensors only show it under load: a machine
+    that stands idle (no order, blocked by a broken neighbour, off shift) shows nothing, so a
+    defect is detectable from the first *running* minute with the health index at or above
+    :data:`DETECTABLE_HEALTH`, not from the calendar minute it reaches it.
+
+    Args:
+        cycles: The machine's cycles, as planned.
+        running: Per minute of the horizon, whether the machine was running.
+        health: Per minute of the horizon, the health index.
+
+    Returns:
+        One :class:`Detectability` per cycle, in the order of ``cycles``.
+    """
+    out = []
+    minutes = running.size
+    for cycle in cycles:
+        lo, hi = max(cycle.onset, 0), min(cycle.end, minutes)
+        if hi <= lo:
+            out.append(Detectability(None, 0))
+            continue
+        shown = np.flatnonzero(running[lo:hi] & (health[lo:hi] >= DETECTABLE_HEALTH))
+        first = int(lo + shown[0]) if shown.size else None
+        out.append(Detectability(first, int(shown.size)))
+    return out
 
 
 def _next_saturday_morning(t: int, grid: TimeGrid) -> int:

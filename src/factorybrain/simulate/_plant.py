@@ -150,7 +150,7 @@ def simulate_plant(
                 world,
                 seed,
             )
-        collected.add(line_out)
+        collected.add(line_out, maintenance)
     historian.close()
     mes.close()
 

@@ -9,11 +9,17 @@ import numpy as np
 
 from factorybrain.simulate._historian import HistorianPlan
 from factorybrain.simulate._logistics import SalesPlan
-from factorybrain.simulate._maintenance import DAY, MaintenancePlan
+from factorybrain.simulate._maintenance import (
+    DAY,
+    Detectability,
+    MaintenancePlan,
+    cycle_detectability,
+)
 from factorybrain.simulate._production import (
     DEGRADED_HEALTH,
     FIELD_LIFE,
     FORCE_WINDOW_Z,
+    RUNNING,
     LineOutput,
     LotPlan,
 )
@@ -36,6 +42,7 @@ class Collected:
     bad_lot_serials: dict[int, list[int]] = field(default_factory=dict)
     audits: list[dict] = field(default_factory=list)
     oee: dict[int, dict[str, float]] = field(default_factory=dict)
+    detectability: dict[int, list[Detectability]] = field(default_factory=dict)
     serial_count: int = 0
 
     @property
@@ -43,8 +50,12 @@ class Collected:
         """Work orders, open ones included."""
         return len(self.work_orders) + len(self.open_orders)
 
-    def add(self, out: LineOutput) -> None:
+    def add(self, out: LineOutput, maintenance: MaintenancePlan) -> None:
         """Keep what the exports and the truth need from one line."""
+        for mi, state in out.states.items():
+            self.detectability[mi] = cycle_detectability(
+                maintenance.cycles[mi], state == RUNNING, out.health[mi]
+            )
         for wo in out.work_orders:
             self.work_orders.append({k: v for k, v in wo.items()})
         self.open_orders.extend(out.open_orders)
@@ -168,9 +179,16 @@ def write_truth(
             }
         )
 
+    shown_at_failure = {
+        (mi, cycle.failure): shown
+        for mi, cycles in enumerate(maintenance.cycles)
+        for cycle, shown in zip(cycles, collected.detectability[mi], strict=True)
+        if cycle.end_kind == "failure"
+    }
     failures = []
     for f in maintenance.failures:
         m = world.machines[f.machine]
+        shown = shown_at_failure[(f.machine, f.time)]
         failures.append(
             {
                 "machine": m.canonical,
@@ -178,6 +196,8 @@ def write_truth(
                 "failure_mode": m.mtype.failure_mode,
                 "sensors": [f"{m.tag_prefix}.{s}" for s in m.mtype.failure_sensors],
                 "degradation_start": ts(f.onset),
+                "detectable_from": None if shown.first_running is None else ts(shown.first_running),
+                "observable": shown.observable,
                 "waited_for_spare_hours": round(f.wait_minutes / 60, 2),
                 "repair_end": ts(f.repair_end),
                 "spare_part": world.material_by_part(m.mtype.spare_part).canonical,
@@ -187,16 +207,14 @@ def write_truth(
     windows = []
     for mi, cycles in enumerate(maintenance.cycles):
         m = world.machines[mi]
-        for cycle in cycles:
+        for cycle, shown in zip(cycles, collected.detectability[mi], strict=True):
             if cycle.onset >= grid.minutes or cycle.end <= max(cycle.onset, 0):
                 continue
             if cycle.end_kind == "failure":
                 outcome = "failure" if cycle.failure < grid.minutes else "pending_failure"
             else:
                 outcome = "preventive_maintenance"
-            span = max(cycle.failure - cycle.onset, 1)
-            detectable = cycle.onset + int(span * 0.1 ** (1 / 1.5))
-            if outcome == "preventive_maintenance" and detectable >= cycle.end:
+            if outcome == "preventive_maintenance" and shown.first_running is None:
                 continue
             if cycle.end <= 0:
                 continue
@@ -206,22 +224,29 @@ def write_truth(
                     "sensors": [f"{m.tag_prefix}.{s}" for s in m.mtype.failure_sensors],
                     "kind": "degradation",
                     "start": ts(max(cycle.onset, 0)),
-                    "detectable_from": ts(max(detectable, 0)),
+                    "detectable_from": None
+                    if shown.first_running is None
+                    else ts(shown.first_running),
+                    "observable": shown.observable,
                     "end": ts(min(cycle.end, grid.minutes)),
                     "outcome": outcome,
                     "failure_time": ts(cycle.failure) if cycle.end_kind == "failure" else None,
                 }
             )
-    pending = [
-        {
-            "machine": world.machines[mi].canonical,
-            "degradation_start": ts(c.onset),
-            "expected_failure": ts(c.failure),
-            "failure_mode": world.machines[mi].mtype.failure_mode,
-            "spare_part": world.material_by_part(world.machines[mi].mtype.spare_part).canonical,
-        }
-        for mi, c in zip(maintenance.pending_machine, maintenance.pending, strict=True)
-    ]
+    pending = []
+    for mi, c in zip(maintenance.pending_machine, maintenance.pending, strict=True):
+        shown = collected.detectability[mi][maintenance.cycles[mi].index(c)]
+        pending.append(
+            {
+                "machine": world.machines[mi].canonical,
+                "degradation_start": ts(c.onset),
+                "detectable_from": None if shown.first_running is None else ts(shown.first_running),
+                "observable": shown.observable,
+                "expected_failure": ts(c.failure),
+                "failure_mode": world.machines[mi].mtype.failure_mode,
+                "spare_part": world.material_by_part(world.machines[mi].mtype.spare_part).canonical,
+            }
+        )
     sensor_faults = [
         {
             "machine": world.machines[f.machine].canonical,
