@@ -398,3 +398,60 @@ def test_deadlines_are_met_even_when_dispatching_rules_break_them():
     assert_feasible(problem, schedule)
     urgent = next(op for op in schedule.operations if op.job == "urgent")
     assert urgent.end <= 5
+
+
+def _random_flexible_shop(seed: int) -> Problem:
+    """Flexible shop with releases and branching routings (two parallel operations per job)."""
+    rng = np.random.default_rng(seed)
+    jobs = []
+    for j in range(20):
+        operations = []
+        for i in range(6):
+            eligible = rng.choice(6, size=int(rng.integers(1, 4)), replace=False)
+            durations = {f"M{int(m)}": int(rng.integers(1, 30)) for m in eligible}
+            predecessors = None if i != 3 else ("1",)
+            operations.append(Operation(str(i), durations, predecessors=predecessors))
+        jobs.append(Job(f"J{j}", operations, release=int(rng.integers(0, 20))))
+    return Problem(jobs, [Machine(f"M{m}") for m in range(6)], name=f"flex{seed}")
+
+
+def test_flexible_tabu_search_keeps_schedules_feasible_and_improves_dispatching():
+    from factorybrain.engines.schedule._compile import compile_problem
+    from factorybrain.engines.schedule._dispatch import Solution, dispatch, evaluate, tails
+    from factorybrain.engines.schedule._flexible_tabu import FlexibleTabuSearch
+
+    problem = _random_flexible_shop(seed=11)
+    compiled = compile_problem(problem)
+    start = dispatch(compiled, "mwkr", tail=tails(compiled))
+    search = FlexibleTabuSearch(
+        compiled.alt_offset,
+        compiled.alt_machine,
+        compiled.alt_duration,
+        compiled.predecessors,
+        compiled.successors,
+        compiled.release[compiled.job_of],
+        start.alternative,
+        start.start,
+        seed=1,
+    )
+    makespan, alternative, begin = search.run(float("inf"), max_steps=3000)
+    assert search.steps == 3000
+    solution = Solution(alternative=alternative, start=begin)
+    assert evaluate(compiled, solution)[0] == makespan < evaluate(compiled, start)[0]
+    machine = solution.machine(compiled)
+    end = solution.end(compiled)
+    for k in range(compiled.n_ops):
+        assert begin[k] >= compiled.release[compiled.job_of[k]]
+        assert all(begin[k] >= end[p] for p in compiled.predecessors[k])
+    for m in range(compiled.n_machines):
+        on_machine = np.flatnonzero(machine == m)
+        on_machine = on_machine[np.argsort(begin[on_machine])]
+        assert (begin[on_machine[1:]] >= end[on_machine[:-1]]).all()
+
+
+def test_flexible_shops_use_the_tabu_search_within_the_time_limit():
+    problem = _random_flexible_shop(seed=12)
+    schedule = solve(problem, time_limit=3, workers=1)
+    assert_feasible(problem, schedule)
+    assert schedule.wall_seconds <= 3.5
+    assert schedule.stats.get("flexible_tabu_steps", 0) > 0 or schedule.status == "optimal"

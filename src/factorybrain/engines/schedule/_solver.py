@@ -5,7 +5,11 @@ How a call spends its time budget (wall clock, counted from ``started_at``):
 1. Validate and compile the problem (:mod:`._compile`), raising explanations for bad input.
 2. Build schedules with dispatching rules (and, when re-planning, one that follows the previous
    plan) and keep the best as incumbent. Stop here when it meets the trivial lower bound.
-3. Small problems: solve the full CP-SAT model, hinted with the incumbent, for the whole budget.
+3. Flexible shops (makespan, no calendars, setups or deadlines): a short hinted CP-SAT solve (it
+   proves the easy ones optimal and gives a bound), then a tabu search that moves critical
+   operations to any position on any eligible machine (:mod:`._flexible_tabu`), then CP-SAT hinted
+   with its result for the rest of the budget.
+   Small problems otherwise: the full CP-SAT model, hinted with the incumbent, for the whole budget.
 4. Larger problems: a short full solve (for the bound and quick gains), then large-neighbourhood
    search: repeatedly free a neighbourhood (a time window, a few jobs, or a block of a machine's
    sequence), keep the machine order of every other operation, and let CP-SAT re-optimise that
@@ -29,6 +33,7 @@ from factorybrain.engines.schedule._dispatch import (
     heads,
     tails,
 )
+from factorybrain.engines.schedule._flexible_tabu import FlexibleTabuSearch
 from factorybrain.engines.schedule._model import (
     SCALE,
     ObjectiveSpec,
@@ -45,6 +50,8 @@ STRATEGIES = ("auto", "full", "lns", "alternate")
 FULL_MODEL_MAX_OPS = 250
 LNS_FULL_SOLVE_SHARE = 0.25
 TABU_SHARE = 0.6
+FLEXIBLE_FIRST_SOLVE_SHARE = 0.2
+FLEXIBLE_TABU_SHARE = 0.7
 ALTERNATE_MIN_OPS = 100
 ALTERNATE_ROUNDS = 4
 SAFETY_SECONDS = 0.5
@@ -254,6 +261,28 @@ class _Search:
         makespan, start, steps = search.run(time.perf_counter() + seconds, target=target)
         self.stats["tabu_steps"] = self.stats.get("tabu_steps", 0) + steps
         self.offer(Solution(alternative=solution.alternative, start=start), "tabu search")
+        if self.value <= self.bound:
+            self.proven = True
+
+    def flexible_tabu(self, seconds: float) -> None:
+        """Improve the incumbent's machine assignment and sequences (makespan only)."""
+        c = self.c
+        solution = self.incumbent
+        search = FlexibleTabuSearch(
+            c.alt_offset,
+            c.alt_machine,
+            c.alt_duration,
+            c.predecessors,
+            c.successors,
+            c.release[c.job_of],
+            solution.alternative,
+            solution.start,
+            seed=self.seed,
+        )
+        target = int(np.ceil(self.bound / SCALE))
+        _, alternative, start = search.run(time.perf_counter() + seconds, target=target)
+        self.stats["flexible_tabu_steps"] = self.stats.get("flexible_tabu_steps", 0) + search.steps
+        self.offer(Solution(alternative=alternative, start=start), "flexible tabu search")
         if self.value <= self.bound:
             self.proven = True
 
@@ -492,7 +521,14 @@ def solve(
         search.stats["build_seconds"] = time.perf_counter() - clock
         use_lns = strategy == "lns" or (strategy == "auto" and compiled.n_ops > FULL_MODEL_MAX_OPS)
         tabu_ok = strategy == "auto" and _tabu_applies(compiled, spec, previous)
-        if strategy == "alternate" and _tabu_applies(compiled, spec, previous, flexible=True):
+        flexible_tabu_ok = strategy == "auto" and _flexible_tabu_applies(compiled, spec, previous)
+        if flexible_tabu_ok and search.incumbent is not None:
+            search.full_solve(model, FLEXIBLE_FIRST_SOLVE_SHARE * search.remaining())
+            if not search.proven:
+                search.flexible_tabu(FLEXIBLE_TABU_SHARE * search.remaining())
+            if not search.proven:
+                search.full_solve(model, search.remaining())
+        elif strategy == "alternate" and _tabu_applies(compiled, spec, previous, flexible=True):
             search.alternate(model, search.remaining())
         elif tabu_ok and use_lns:
             search.tabu(TABU_SHARE * search.remaining())
@@ -531,6 +567,21 @@ def _tabu_applies(
         and compiled.problem.horizon is None
         and not (compiled.deadline >= 0).any()
         and (not flexible or compiled.n_ops > ALTERNATE_MIN_OPS)
+        and compiled.setup is None
+        and not any(compiled.windows)
+    )
+
+
+def _flexible_tabu_applies(
+    compiled: Compiled, spec: ObjectiveSpec, previous: PreviousPlan | None
+) -> bool:
+    """The flexible tabu search handles pure makespan without calendars, setups or deadlines."""
+    return (
+        spec.coefficients()[1:] == (0, 0, 0)
+        and previous is None
+        and compiled.is_flexible
+        and compiled.problem.horizon is None
+        and not (compiled.deadline >= 0).any()
         and compiled.setup is None
         and not any(compiled.windows)
     )
