@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pyarrow as pa
@@ -179,3 +180,41 @@ def test_ask_trace_and_oee_routes_wrap_their_layers(api) -> None:
     assert oee.status_code == 422
     no_mes = client.get(f"{API}/oee", headers=headers["viewer"])
     assert no_mes.status_code in (200, 422), no_mes.text
+
+
+def test_reads_from_many_threads_at_once_each_get_their_answer(api) -> None:
+    # Every worker thread reads through its own cursor: answers never mix or fail.
+    client, headers, orchestrator = api
+    orchestrator.run(at=T0)
+    paths = [
+        f"{API}/assets",
+        f"{API}/work-orders?limit=1&offset=1",
+        f"{API}/findings",
+        f"{API}/actions?state=proposed",
+        f"{API}/time-series/press-3.vibration/datapoints?every=10m",
+        f"{API}/audit?limit=5",
+    ]
+    expected = {path: client.get(path, headers=headers["viewer"]).json() for path in paths}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(
+            pool.map(lambda p: (p, client.get(p, headers=headers["viewer"])), paths * 10)
+        )
+    assert all(r.status_code == 200 and r.json() == expected[p] for p, r in answers)
+
+
+def test_a_write_is_seen_by_the_next_read(api) -> None:
+    client, headers, orchestrator = api
+    orchestrator.run(at=T0)
+    inbox = client.get(f"{API}/actions?state=proposed", headers=headers["viewer"]).json()
+    action = inbox["items"][0]["id"]
+    client.get(f"{API}/actions/{action}", headers=headers["viewer"])  # a cursor in this thread
+    decided = client.post(
+        f"{API}/actions/{action}/reject", headers=headers["admin"], json={"comment": "not now"}
+    )
+    assert decided.status_code == 200, decided.text
+    after = client.get(f"{API}/actions/{action}", headers=headers["viewer"]).json()
+    assert after["state"] == "rejected"
+    assert (
+        client.get(f"{API}/actions?state=proposed", headers=headers["viewer"]).json()["total"]
+        == inbox["total"] - 1
+    )

@@ -8,7 +8,7 @@ import pytest
 
 from factorybrain.exceptions import SchemaError, StoreError
 from factorybrain.model import ENTITY_TYPES, SYSTEM_COLUMNS
-from factorybrain.store import SCHEMA_VERSION, DuckDBStore, open_store
+from factorybrain.store import SCHEMA_VERSION, DuckDBStore, Store, open_store
 
 
 def test_migrations_build_the_model_schema(store: DuckDBStore) -> None:
@@ -113,3 +113,26 @@ def test_series_ids_follow_first_appearance(store: DuckDBStore) -> None:
         zip(created["external_id"].to_pylist(), created["series_id"].to_pylist(), strict=True)
     )
     assert ids["Z"] < ids["A"] < ids["M"]
+
+
+@pytest.mark.parametrize("every", [None, timedelta(minutes=7)])
+@pytest.mark.parametrize(("limit", "offset"), [(None, 0), (25, 0), (25, 500), (10, 10_000)])
+def test_series_page_cut_in_sql_matches_the_generic_one(
+    store: DuckDBStore, every: timedelta | None, limit: int | None, offset: int
+) -> None:
+    _points(store)
+    start, end = datetime(2024, 1, 1, 0, 3), datetime(2024, 1, 1, 0, 50)
+    rows, total = store.series_page("T1", start, end, every=every, limit=limit, offset=offset)
+    generic_rows, generic_total = Store.series_page(
+        store, "T1", start, end, every=every, limit=limit, offset=offset
+    )
+    assert total == generic_total == (2820 if every is None else 7)
+    assert [tuple(r.values()) for r in rows] == [tuple(r.values()) for r in generic_rows]
+
+
+def test_query_rows_gives_plain_values_and_stays_read_only(store: DuckDBStore) -> None:
+    _points(store)
+    rows = store.query_rows("SELECT series_id, min(ts) AS first FROM datapoint GROUP BY ALL")
+    assert rows == [{"series_id": 1, "first": datetime(2024, 1, 1)}]
+    with pytest.raises(StoreError, match="read-only"):
+        store.query_rows("DELETE FROM datapoint")

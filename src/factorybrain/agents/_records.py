@@ -129,8 +129,8 @@ class AgentRecords:
         sql = f'SELECT * FROM "{entity}" WHERE {" AND ".join(conditions)} ORDER BY {order}'
         if limit is not None:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
-        frame = self.store.query(sql, parameters)
-        return [{k: _clean(v) for k, v in record.items()} for record in frame.to_dict("records")]
+        found = self.store.query_rows(sql, parameters)
+        return [{k: _clean(v) for k, v in record.items()} for record in found]
 
     def count(self, entity: str, where: Mapping[str, Any] | None = None) -> int:
         """Number of records of ``entity`` in this space matching ``where`` (None = any)."""
@@ -141,10 +141,10 @@ class AgentRecords:
                 continue
             conditions.append(f'"{name}" = ?')
             parameters.append(value)
-        frame = self.store.query(
+        found = self.store.query_rows(
             f'SELECT count(*) AS n FROM "{entity}" WHERE {" AND ".join(conditions)}', parameters
         )
-        return int(frame["n"].iloc[0])
+        return int(found[0]["n"])
 
     def _one(self, entity: str, record_id: str) -> dict[str, Any]:
         rows = self._rows(entity, {"external_id": record_id})

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
@@ -27,6 +29,7 @@ from factorybrain.agents import (
     ACTION_STATES,
     FINDING_STATUSES,
     ActionStateError,
+    AgentRecords,
     AuditEntry,
     Orchestrator,
     PermissionDeniedError,
@@ -35,9 +38,9 @@ from factorybrain.agents import (
     describe_playbooks,
     has_role,
 )
-from factorybrain.agents._contract import utc
 from factorybrain.api._queries import (
     get_entity,
+    instant,
     list_entities,
     page,
     plant_status,
@@ -238,6 +241,28 @@ class Question(BaseModel):
     question: str = Field(..., min_length=1, max_length=2000)
 
 
+class ErrorOut(BaseModel):
+    """What every error answer holds: what went wrong, and its kind.
+
+    ``detail`` is text, or for a request that does not match the spec (422 from validation) the
+    list of fields that failed with why.
+    """
+
+    detail: str | list[dict[str, Any]]
+    error: str | None = None
+
+
+#: Error answers every route may give, documented in the OpenAPI spec with their shape.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "A request the factory model cannot answer."},
+    401: {"model": ErrorOut, "description": "No token, or a token that is not valid."},
+    403: {"model": ErrorOut, "description": "The token's role may not do this."},
+    404: {"model": ErrorOut, "description": "No such entity or record."},
+    409: {"model": ErrorOut, "description": "The action is not in a state that allows this."},
+    422: {"model": ErrorOut, "description": "A parameter or body that is not valid."},
+}
+
+
 class Health(BaseModel):
     """Liveness and the schema version of the store."""
 
@@ -282,6 +307,63 @@ Viewer = Annotated[TokenInfo, Depends(_requires("viewer"))]
 Engineer = Annotated[TokenInfo, Depends(_requires("engineer"))]
 
 
+class StoreAccess:
+    """How the routes reach the store: reads side by side, writes one at a time.
+
+    A DuckDB connection must not be used by two threads at once. The routes are plain functions
+    that FastAPI runs in its worker threads; each worker thread reads through a cursor of its
+    own (:meth:`DuckDBStore.reader`), which sees every committed write, so reads never wait for
+    each other. Writes (decisions on actions, runs of agents, the schedule) go through the
+    store's own connection and the orchestrator, one at a time under :attr:`write_lock`; reads
+    go on meanwhile and see a write once it commits. A store without ``reader()`` serves one
+    request at a time.
+
+    Args:
+        store: The store the app serves.
+        records: The orchestrator's records (their space is kept for the per-thread copies).
+    """
+
+    def __init__(self, store: Store, records: AgentRecords) -> None:
+        self.store = store
+        self.records = records
+        self.write_lock = threading.Lock()
+        self._concurrent = callable(getattr(store, "reader", None))
+        self._local = threading.local()
+        self._readers: list[Store] = []
+        self._guard = threading.Lock()
+
+    @contextmanager
+    def read(self) -> Iterator[tuple[Store, AgentRecords]]:
+        """The store and the agents' records for reading from the calling thread."""
+        if not self._concurrent:
+            with self.write_lock:
+                yield self.store, self.records
+            return
+        handles: tuple[Store, AgentRecords] | None = getattr(self._local, "handles", None)
+        if handles is None:
+            reader: Store = self.store.reader()  # type: ignore[attr-defined]
+            handles = (reader, AgentRecords(reader, space=self.records.space))
+            self._local.handles = handles
+            with self._guard:
+                self._readers.append(reader)
+        yield handles
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """Hold the write lock: one writer at a time."""
+        with self.write_lock:
+            yield
+
+    def close(self) -> None:
+        """Close the per-thread cursors (the app is shutting down; no request is running)."""
+        with self._guard:
+            for reader in self._readers:
+                with contextlib.suppress(Exception):
+                    reader.close()
+            self._readers.clear()
+            self._local = threading.local()
+
+
 def create_app(
     store: Store | str | Path,
     *,
@@ -308,8 +390,7 @@ def create_app(
     opened: Store = store if isinstance(store, Store) else open_store(store, migrate=True)
     token_store = tokens or TokenStore(default_tokens_path(getattr(opened, "path", None)))
     conductor = orchestrator or Orchestrator(opened)
-    # DuckDB connections are not safe across threads: every route is async and takes this lock.
-    lock = asyncio.Lock()
+    access = StoreAccess(opened, conductor.records)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -321,15 +402,19 @@ def create_app(
                 ticker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await ticker
+            access.close()
             if owns_store:
                 opened.close()
+
+    def _run_scheduled() -> dict[str, Any]:
+        with access.write():
+            return conductor.run_scheduled().dump()
 
     async def _tick() -> None:
         while True:
             await asyncio.sleep(schedule_every or 60)
-            async with lock:
-                report = conductor.run_scheduled()
-            app.state.last_scheduled_run = report.dump()
+            # In a worker thread: requests go on while the agents run.
+            app.state.last_scheduled_run = await anyio.to_thread.run_sync(_run_scheduled)
 
     app = FastAPI(
         title="factorybrain",
@@ -340,10 +425,12 @@ def create_app(
             "`factorybrain token create --role planner --name ann`."
         ),
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,
     )
     app.state.store = opened
     app.state.orchestrator = conductor
     app.state.tokens = token_store
+    app.state.access = access
     app.state.last_scheduled_run = None
 
     def _error(status: int) -> Callable[[Request, Exception], Any]:
@@ -368,26 +455,24 @@ def create_app(
             headers=error.headers,
         )
 
-    records = conductor.records
-
     # -- health ---------------------------------------------------------------------------------
     @app.get(f"{API_PREFIX}/health", tags=["meta"])
-    async def health() -> Health:
+    def health() -> Health:
         """Liveness: answers without a token."""
-        async with lock:
-            return Health(status="ok", schema_version=opened.schema_version())
+        with access.read() as (reader, _):
+            return Health(status="ok", schema_version=reader.schema_version())
 
     @app.get(f"{API_PREFIX}/counts", tags=["meta"])
-    async def counts(_: Viewer) -> dict[str, int]:
+    def counts(_: Viewer) -> dict[str, int]:
         """Rows per entity type, plus datapoints and edges."""
-        async with lock:
-            return opened.counts()
+        with access.read() as (reader, _):
+            return reader.counts()
 
     @app.get(f"{API_PREFIX}/status", tags=["meta"])
-    async def status(_: Viewer) -> dict[str, Any]:
+    def status(_: Viewer) -> dict[str, Any]:
         """Counts, open findings by kind and severity, and how many actions wait for approval."""
-        async with lock:
-            return plant_status(opened)
+        with access.read() as (reader, _):
+            return plant_status(reader)
 
     @app.get(f"{API_PREFIX}/agents", tags=["agents"])
     async def list_agents(_: Viewer) -> list[dict[str, Any]]:
@@ -407,7 +492,7 @@ def create_app(
         ]
 
     @app.post(f"{API_PREFIX}/agents/run", tags=["agents"])
-    async def run_agents(holder: Engineer, body: RunBody | None = None) -> dict[str, Any]:
+    def run_agents(holder: Engineer, body: RunBody | None = None) -> dict[str, Any]:
         """Run agents now (all installed, or those named) and route what they find (audited).
 
         Other requests wait while the agents run.
@@ -416,9 +501,9 @@ def create_app(
         unknown = sorted(set(names or ()) - set(conductor.agents))
         if unknown:
             raise ParameterError(f"no agent named {unknown}; installed: {sorted(conductor.agents)}")
-        async with lock:
+        with access.write():
             at = conductor.now()
-            records.audit(
+            conductor.records.audit(
                 AuditEntry(
                     holder.actor,
                     "agents.run_requested",
@@ -438,13 +523,13 @@ def create_app(
     def _list_route(segment: str, entity: str) -> None:
         model = entity_type(entity)
 
-        async def list_route(
+        def list_route(
             request: Request, _: Viewer, limit: Limit = 50, offset: Offset = 0
-        ) -> Page[dict[str, Any]]:
+        ) -> dict[str, Any]:
             filters = {k: v for k, v in request.query_params.items() if k not in _RESERVED}
-            async with lock:
-                found = list_entities(opened, entity, filters, limit=limit, offset=offset)
-            return Page[dict[str, Any]](**found)
+            with access.read() as (reader, _records):
+                found = list_entities(reader, entity, filters, limit=limit, offset=offset)
+            return found
 
         list_route.__doc__ = (
             f"List {entity} entities ({model.description}) Filter by equality with any field "
@@ -452,18 +537,19 @@ def create_app(
         )
         app.get(
             f"{API_PREFIX}/{segment}",
+            response_model=Page[dict[str, Any]],
             tags=["factory model"],
             name=f"list_{entity}",
             operation_id=f"list_{entity}",
         )(list_route)
 
-        async def get_route(
+        def get_route(
             _: Viewer,
             external_id: Annotated[str, PathParam(min_length=1, max_length=500)],
             space: Annotated[str | None, Query(max_length=200)] = None,
         ) -> dict[str, Any]:
-            async with lock:
-                return get_entity(opened, entity, external_id, space)
+            with access.read() as (reader, _records):
+                return get_entity(reader, entity, external_id, space)
 
         get_route.__doc__ = f"One {entity} by its external id (and space when ambiguous)."
         app.get(
@@ -473,8 +559,14 @@ def create_app(
             operation_id=f"get_{entity}",
         )(get_route)
 
-    @app.get(f"{API_PREFIX}/time-series/{{external_id:path}}/datapoints", tags=["factory model"])
-    async def datapoints(
+    # The list routes return plain dicts checked against their ``response_model``: building the
+    # models first would validate every row twice.
+    @app.get(
+        f"{API_PREFIX}/time-series/{{external_id:path}}/datapoints",
+        response_model=SeriesData,
+        tags=["factory model"],
+    )
+    def datapoints(
         _: Viewer,
         external_id: Annotated[str, PathParam(min_length=1, max_length=500)],
         start: datetime | None = None,
@@ -484,27 +576,27 @@ def create_app(
         ] = None,
         limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
         offset: Offset = 0,
-    ) -> SeriesData:
+    ) -> dict[str, Any]:
         """Datapoints of a series in ``[start, end)``, raw or downsampled with ``every``.
 
         Without ``start``/``end`` the last 24 hours of data are returned.
         """
-        async with lock:
+        with access.read() as (reader, _records):
             found = series_data(
-                opened, external_id, start=start, end=end, every=every, limit=limit, offset=offset
+                reader, external_id, start=start, end=end, every=every, limit=limit, offset=offset
             )
-        return SeriesData(**found)
+        return found
 
     # Registered after the datapoints route: ids may contain "/" (``line1/press-1``), and the
     # generic ``{external_id:path}`` route would otherwise swallow ``.../datapoints``.
     for segment, entity in ENTITY_ROUTES.items():
         _list_route(segment, entity)
 
-    _optional_routes(app, opened, lock)
+    _optional_routes(app, access)
 
     # -- agents' records -----------------------------------------------------------------------
-    @app.get(f"{API_PREFIX}/findings", tags=["agents"])
-    async def list_findings(
+    @app.get(f"{API_PREFIX}/findings", response_model=Page[FindingOut], tags=["agents"])
+    def list_findings(
         _: Viewer,
         limit: Limit = 50,
         offset: Offset = 0,
@@ -512,32 +604,30 @@ def create_app(
         status: Annotated[str | None, Query(max_length=50)] = None,
         agent: Annotated[str | None, Query(max_length=200)] = None,
         subject: Annotated[str | None, Query(max_length=500)] = None,
-    ) -> Page[FindingOut]:
+    ) -> dict[str, Any]:
         """Findings, newest first, filtered by kind, status, agent or subject."""
-        async with lock:
+        with access.read() as (_store, records):
             items = records.findings(
                 kind=kind, status=status, agent=agent, subject=subject, limit=limit, offset=offset
             )
             total = records.count(
                 "finding", {"kind": kind, "status": status, "agent": agent, "subject": subject}
             )
-        return Page[FindingOut](
-            **page([FindingOut(**f.dump()) for f in items], total, limit, offset)
-        )
+        return page([f.dump() for f in items], total, limit, offset)
 
     @app.get(f"{API_PREFIX}/findings/{{finding_id}}", tags=["agents"])
-    async def get_finding(_: Viewer, finding_id: str) -> FindingOut:
+    def get_finding(_: Viewer, finding_id: str) -> FindingOut:
         """One finding with its evidence."""
-        async with lock:
+        with access.read() as (_store, records):
             return FindingOut(**records.finding(finding_id).dump())
 
     @app.post(f"{API_PREFIX}/findings/{{finding_id}}/status", tags=["agents"])
-    async def set_finding_status(
+    def set_finding_status(
         holder: Engineer, finding_id: str, body: FindingStatusBody
     ) -> FindingOut:
         """Acknowledge, close or reopen a finding (audited)."""
-        async with lock:
-            finding = records.set_finding_status(
+        with access.write():
+            finding = conductor.records.set_finding_status(
                 finding_id,
                 body.status,
                 actor=holder.actor,
@@ -546,56 +636,55 @@ def create_app(
             )
         return FindingOut(**finding.dump())
 
-    @app.get(f"{API_PREFIX}/recommendations", tags=["agents"])
-    async def list_recommendations(
+    @app.get(
+        f"{API_PREFIX}/recommendations", response_model=Page[RecommendationOut], tags=["agents"]
+    )
+    def list_recommendations(
         _: Viewer,
         limit: Limit = 50,
         offset: Offset = 0,
         agent: Annotated[str | None, Query(max_length=200)] = None,
         action_type: Annotated[str | None, Query(max_length=200)] = None,
-    ) -> Page[RecommendationOut]:
+    ) -> dict[str, Any]:
         """Recommendations, newest first."""
-        async with lock:
+        with access.read() as (_store, records):
             items = records.recommendations(
                 agent=agent, action_type=action_type, limit=limit, offset=offset
             )
             total = records.count("recommendation", {"agent": agent, "action_type": action_type})
-        return Page[RecommendationOut](
-            **page([RecommendationOut(**r.dump()) for r in items], total, limit, offset)
-        )
+        return page([r.dump() for r in items], total, limit, offset)
 
     @app.get(f"{API_PREFIX}/recommendations/{{recommendation_id}}", tags=["agents"])
-    async def get_recommendation(_: Viewer, recommendation_id: str) -> RecommendationOut:
+    def get_recommendation(_: Viewer, recommendation_id: str) -> RecommendationOut:
         """One recommendation (a composite lists its steps)."""
-        async with lock:
+        with access.read() as (_store, records):
             return RecommendationOut(**records.recommendation(recommendation_id).dump())
 
-    @app.get(f"{API_PREFIX}/actions", tags=["agents"])
-    async def list_actions(
+    @app.get(f"{API_PREFIX}/actions", response_model=Page[ActionOut], tags=["agents"])
+    def list_actions(
         _: Viewer,
         limit: Limit = 50,
         offset: Offset = 0,
         state: Annotated[
             str | None, Query(description=f"One of {list(ACTION_STATES)}.", max_length=20)
         ] = None,
-    ) -> Page[ActionOut]:
+    ) -> dict[str, Any]:
         """Actions, newest first; ``?state=proposed`` is the approval inbox."""
         if state is not None and state not in ACTION_STATES:
             raise ParameterError(f"state must be one of {list(ACTION_STATES)}, got {state!r}")
-        async with lock:
+        with access.read() as (_store, records):
             items = records.actions(state=state, limit=limit, offset=offset)
             total = records.count_actions(state=state)
-        found = page([ActionOut(**a.dump()) for a in items], total, limit, offset)
-        return Page[ActionOut](**found)
+        return page([a.dump() for a in items], total, limit, offset)
 
     @app.get(f"{API_PREFIX}/actions/{{action_id}}", tags=["agents"])
-    async def get_action(_: Viewer, action_id: str) -> ActionOut:
+    def get_action(_: Viewer, action_id: str) -> ActionOut:
         """One action with who decided, when, and what it changed."""
-        async with lock:
+        with access.read() as (_store, records):
             return ActionOut(**records.action(action_id).dump())
 
     @app.post(f"{API_PREFIX}/actions", tags=["agents"], status_code=201)
-    async def propose_action(holder: Engineer, body: ProposeBody) -> ActionOut:
+    def propose_action(holder: Engineer, body: ProposeBody) -> ActionOut:
         """Propose an action; it waits for approval (proposing never executes)."""
         recommendation = Recommendation(
             agent=holder.actor,
@@ -606,17 +695,17 @@ def create_app(
             requires_approval=True,
             title=body.title,
         )
-        async with lock:
+        with access.write():
             action = conductor.propose(recommendation, actor=holder.actor)
         return ActionOut(**action.dump())
 
     @app.post(f"{API_PREFIX}/actions/{{action_id}}/approve", tags=["agents"])
-    async def approve_action(
+    def approve_action(
         holder: Viewer, action_id: str, body: ApproveBody | None = None
     ) -> ActionOut:
         """Approve a proposed action (and execute it); needs the role its policy names."""
         body = body or ApproveBody()
-        async with lock:
+        with access.write():
             action = conductor.approve(
                 action_id,
                 actor=holder.actor,
@@ -627,40 +716,38 @@ def create_app(
         return ActionOut(**action.dump())
 
     @app.post(f"{API_PREFIX}/actions/{{action_id}}/reject", tags=["agents"])
-    async def reject_action(
-        holder: Viewer, action_id: str, body: Decision | None = None
-    ) -> ActionOut:
+    def reject_action(holder: Viewer, action_id: str, body: Decision | None = None) -> ActionOut:
         """Reject a proposed action with a comment; needs the role its policy names."""
         body = body or Decision()
-        async with lock:
+        with access.write():
             action = conductor.reject(
                 action_id, actor=holder.actor, role=holder.role, comment=body.comment
             )
         return ActionOut(**action.dump())
 
-    @app.get(f"{API_PREFIX}/audit", tags=["agents"])
-    async def audit_log(
+    @app.get(f"{API_PREFIX}/audit", response_model=Page[AuditOut], tags=["agents"])
+    def audit_log(
         _: Viewer,
         limit: Limit = 50,
         offset: Offset = 0,
         object_id: Annotated[str | None, Query(max_length=500)] = None,
         actor: Annotated[str | None, Query(max_length=200)] = None,
         verb: Annotated[str | None, Query(max_length=100)] = None,
-    ) -> Page[AuditOut]:
+    ) -> dict[str, Any]:
         """The audit log, newest first: who changed what, when."""
-        async with lock:
+        with access.read() as (_store, records):
             items = records.audit_log(
                 object_id=object_id, actor=actor, verb=verb, limit=limit, offset=offset
             )
             total = records.count(
                 "audit_entry", {"object_id": object_id, "actor": actor, "verb": verb}
             )
-        return Page[AuditOut](**page([AuditOut(**e.dump()) for e in items], total, limit, offset))
+        return page([e.dump() for e in items], total, limit, offset)
 
     return app
 
 
-def _optional_routes(app: FastAPI, store: Store, lock: asyncio.Lock) -> None:
+def _optional_routes(app: FastAPI, access: StoreAccess) -> None:
     """Routes over layers that may be absent: ``ask``, OEE (planning) and trace.
 
     Each is a thin wrapper around its library function; when the layer is not installed the
@@ -679,22 +766,22 @@ def _optional_routes(app: FastAPI, store: Store, lock: asyncio.Lock) -> None:
     if ask_question is not None:
 
         @app.post(f"{API_PREFIX}/ask", tags=["ask"])
-        async def ask_route(_: Viewer, body: Question) -> dict[str, Any]:
+        def ask_route(_: Viewer, body: Question) -> dict[str, Any]:
             """Answer a question from the factory model, citing the entities and numbers used.
 
             Uses the configured OpenAI-compatible model, or the built-in router without one.
             """
-            async with lock:
+            with access.read() as (store, _records):
                 return ask_question(store, body.question).as_dict()
 
     if trace_identifier is not None:
 
-        async def trace_route(
+        def trace_route(
             _: Viewer,
             identifier: Annotated[str, PathParam(min_length=1, max_length=500)],
         ) -> dict[str, Any]:
             """Trace a serial (order, product, tests, claims) or a lot (orders that used it)."""
-            async with lock:
+            with access.read() as (store, _records):
                 return trace_identifier(store, identifier).as_dict()
 
         for kind in ("serial", "lot"):
@@ -708,7 +795,7 @@ def _optional_routes(app: FastAPI, store: Store, lock: asyncio.Lock) -> None:
     if plant_oee is not None:
 
         @app.get(f"{API_PREFIX}/oee", tags=["factory model"])
-        async def oee_route(
+        def oee_route(
             _: Viewer,
             by: Annotated[str, Query(pattern="^(machine|line|shift)$")] = "machine",
             start: datetime | None = None,
@@ -716,9 +803,15 @@ def _optional_routes(app: FastAPI, store: Store, lock: asyncio.Lock) -> None:
             space: Annotated[str, Query(max_length=200)] = "mes",
         ) -> dict[str, Any]:
             """Availability, performance, quality and OEE per machine, line or shift."""
-            async with lock:
+            with access.read() as (store, _records):
                 try:
-                    frame = plant_oee(store, by=by, start=utc(start), end=utc(end), space=space)
+                    frame = plant_oee(
+                        store,
+                        by=by,
+                        start=instant(start, "start"),
+                        end=instant(end, "end"),
+                        space=space,
+                    )
                 except NoDataError as error:
                     # No machines or no shifts in that space: an empty answer, not a bad request.
                     return {"by": by, "items": [], "note": str(error)}

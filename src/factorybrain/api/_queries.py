@@ -27,6 +27,10 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, None: 1}
 #: Most raw points one call returns.
 MAX_POINTS = 100_000
+#: Instants the queries accept (UTC): what the store, pandas and the engines can all represent.
+EARLIEST, LATEST = datetime(1900, 1, 1), datetime(2200, 1, 1)
+#: Narrowest and widest bucket of a downsampled series.
+MIN_EVERY, MAX_EVERY = timedelta(milliseconds=1), timedelta(days=3660)
 
 
 def plain(value: Any, kind: str | None = None) -> Any:
@@ -49,13 +53,15 @@ def plain(value: Any, kind: str | None = None) -> Any:
 
 def rows(frame: Any, entity: str | None = None) -> list[dict[str, Any]]:
     """A DataFrame as JSON-ready dicts; JSON fields of ``entity`` are parsed."""
+    return json_ready(frame.to_dict("records"), entity)
+
+
+def json_ready(records: list[dict[str, Any]], entity: str | None = None) -> list[dict[str, Any]]:
+    """Rows from :meth:`Store.query_rows` as JSON-ready dicts; JSON fields of ``entity`` parsed."""
     kinds: dict[str, str] = {}
     if entity is not None:
         kinds = {f.name: f.type for f in entity_type(entity).all_fields}
-    return [
-        {k: plain(v, kinds.get(k)) for k, v in record.items()}
-        for record in frame.to_dict("records")
-    ]
+    return [{k: plain(v, kinds.get(k)) for k, v in record.items()} for record in records]
 
 
 def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
@@ -117,18 +123,19 @@ def list_entities(
         )
     conditions = " AND ".join(f'CAST("{k}" AS VARCHAR) = ?' for k in where) or "TRUE"
     parameters = [str(v) for v in where.values()]
-    total = int(
-        store.query(f'SELECT count(*) AS n FROM "{entity}" WHERE {conditions}', parameters)[
-            "n"
-        ].iloc[0]
+    counted = store.query_rows(
+        f'SELECT count(*) AS n FROM "{entity}" WHERE {conditions}', parameters
     )
+    total = int(counted[0]["n"])
+    if offset >= total:
+        return page([], total, limit, offset)
     # Pages follow the order the store holds the rows in (load order): no sort, so a page of a
     # table of millions costs what a page of a small one does.
-    frame = store.query(
+    found = store.query_rows(
         f'SELECT * FROM "{entity}" WHERE {conditions} LIMIT {int(limit)} OFFSET {int(offset)}',
         parameters,
     )
-    return page(rows(frame, entity), total, limit, offset)
+    return page(json_ready(found, entity), total, limit, offset)
 
 
 def get_entity(
@@ -146,19 +153,40 @@ def get_entity(
     if space is not None:
         sql += " AND space = ?"
         parameters.append(space)
-    found = rows(store.query(sql + " ORDER BY space LIMIT 2", parameters), entity)
+    # (space, external_id) is the key: at most one row per space, so no sort is needed.
+    found = store.query_rows(sql + " LIMIT 2", parameters)
     if not found:
         raise RecordNotFoundError(f"no {entity} with external_id {external_id!r}")
     if len(found) > 1:
         raise ParameterError(f"{entity} {external_id!r} exists in several spaces; give its space")
-    return found[0]
+    return json_ready(found, entity)[0]
+
+
+def instant(value: datetime | str | None, name: str) -> datetime | None:
+    """``value`` as a naive UTC datetime between 1900 and 2200, or None.
+
+    Raises:
+        ParameterError: Naming ``name``, for text that is not an ISO timestamp or an instant
+            outside 1900-01-01 .. 2200-01-01 (UTC).
+    """
+    bounds = f"{name} must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)"
+    try:
+        moment = utc(value)
+    except OverflowError as error:  # the offset pushes it past year 1 or 9999
+        shown = value.isoformat() if isinstance(value, datetime) else value
+        raise ParameterError(f"{bounds}, got {shown}") from error
+    except ValueError as error:
+        raise ParameterError(f"{name} must be an ISO timestamp, got {value!r}: {error}") from error
+    if moment is not None and not EARLIEST <= moment < LATEST:
+        raise ParameterError(f"{bounds}, got {moment.isoformat()}")
+    return moment
 
 
 def parse_every(text: str) -> timedelta:
-    """Parse a bucket width like ``90``, ``30s``, ``15m``, ``1h`` or ``1d``.
+    """Parse a bucket width like ``90``, ``30s``, ``15m``, ``1h`` or ``1d`` (1 ms to 3660 d).
 
     Raises:
-        ParameterError: If the text is not such a width or it is not positive.
+        ParameterError: If the text is not such a width or it is out of that range.
     """
     match = _DURATION.match(text or "")
     if not match:
@@ -167,8 +195,8 @@ def parse_every(text: str) -> timedelta:
             f"got {text!r}"
         )
     seconds = float(match.group(1)) * _UNITS[match.group(2)]
-    if seconds <= 0:
-        raise ParameterError(f"'every' must be positive, got {text!r}")
+    if not MIN_EVERY.total_seconds() <= seconds <= MAX_EVERY.total_seconds():
+        raise ParameterError(f"'every' must lie between 1ms and 3660d, got {text!r}")
     return timedelta(seconds=seconds)
 
 
@@ -187,7 +215,8 @@ def series_data(
     Args:
         store: The factory store.
         series: External id of the time series.
-        start: First instant (UTC; ISO text allowed); default ``end`` minus one day.
+        start: First instant (UTC; ISO text allowed; 1900 to 2200); default ``end`` minus
+            one day.
         end: Instant after the last (UTC); default just after the series' last point.
         every: Bucket width (``15m``, ``1h``...) to get min/max/mean/count per bucket.
         limit: Most points or buckets returned (1 to 100 000).
@@ -203,23 +232,20 @@ def series_data(
     _check_page(limit, offset, MAX_POINTS)
     width = parse_every(every) if every is not None else None
     # One small query answers both "does it exist" and "when is its last point".
-    extent = store.query(
+    extent = store.query_rows(
         "SELECT e.last_ts FROM time_series t LEFT JOIN series_extent e USING (series_id) "
         "WHERE t.external_id = ? LIMIT 1",
         [series],
     )
-    if extent.empty:
+    if not extent:
         raise RecordNotFoundError(f"no time series with external_id {series!r}")
-    try:
-        stop, begin = utc(end), utc(start)
-    except ValueError as error:
-        raise ParameterError(f"start and end must be ISO timestamps: {error}") from error
+    stop, begin = instant(end, "end"), instant(start, "start")
     if stop is None:
-        last = extent["last_ts"].iloc[0]
+        last = extent[0]["last_ts"]
         stop = (
             datetime(1970, 1, 2)
             if last is None or last != last
-            else last.to_pydatetime() + timedelta(microseconds=1)
+            else last + timedelta(microseconds=1)
         )
     if begin is None:
         begin = stop - timedelta(days=1)
@@ -234,25 +260,29 @@ def series_data(
         "end": stop.isoformat(),
         "every_seconds": None if width is None else width.total_seconds(),
     }
-    if width is not None:
-        frame = store.downsample(series, begin, stop, width).rename(columns={"bucket": "ts"})
-        key, stamp = "buckets", "bucket"
+    found, total = store.series_page(series, begin, stop, every=width, limit=limit, offset=offset)
+    if width is None:
+        out["points"] = [{"ts": r["ts"].isoformat(), "value": _number(r["value"])} for r in found]
     else:
-        frame = store.datapoints(series, begin, stop)
-        key, stamp = "points", "ts"
-    total = len(frame)
-    frame = frame.iloc[offset : offset + limit]
-    # Column-wise conversion: a day of one-second points is 86 400 rows.
-    columns: dict[str, list[Any]] = {stamp: [t.isoformat() for t in frame["ts"].dt.to_pydatetime()]}
-    for name in frame.columns:
-        if name != "ts":
-            values = frame[name].astype(object).where(frame[name].notna(), None)
-            columns[name] = values.tolist()
-    out[key] = [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+        out["buckets"] = [
+            {
+                "bucket": r["bucket"].isoformat(),
+                "min": _number(r["min"]),
+                "max": _number(r["max"]),
+                "mean": _number(r["mean"]),
+                "count": int(r["count"]),
+            }
+            for r in found
+        ]
     out["total"] = total
-    shown = len(frame)
-    out["next_offset"] = offset + shown if offset + shown < total else None
+    following = offset + len(found)
+    out["next_offset"] = following if following < total else None
     return out
+
+
+def _number(value: float | None) -> float | None:
+    """A stored value as JSON: NaN to None."""
+    return None if value is None or value != value else value
 
 
 def plant_status(store: Store) -> dict[str, Any]:

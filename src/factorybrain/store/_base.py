@@ -151,3 +151,35 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def query(self, sql: str, parameters: Sequence[Any] | None = None) -> pd.DataFrame:
         """Run one read-only SQL statement and return its result."""
+
+    def query_rows(self, sql: str, parameters: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+        """Run one read-only SQL statement and return its rows as ``{column: value}`` dicts.
+
+        For small results on hot paths (the API): a store may skip the DataFrame and hand back
+        plain Python values (``datetime``, ``None``, lists); callers accept both.
+        """
+        records: list[dict[str, Any]] = self.query(sql, parameters).to_dict("records")
+        return records
+
+    def series_page(
+        self,
+        series: str,
+        start: datetime,
+        end: datetime,
+        *,
+        every: timedelta | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of a series in ``[start, end)`` and the number of rows in the whole window.
+
+        Rows are raw points ``{ts, value}`` in time order, or with ``every`` buckets
+        ``{bucket, min, max, mean, count}``. A store may push the page into its query.
+        """
+        if every is None:
+            frame = self.datapoints(series, start, end)
+        else:
+            frame = self.downsample(series, start, end, every)
+        stop = None if limit is None else offset + limit
+        page: list[dict[str, Any]] = frame.iloc[offset:stop].to_dict("records")
+        return page, len(frame)

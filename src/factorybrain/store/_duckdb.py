@@ -85,6 +85,7 @@ class DuckDBStore(Store):
         clone = object.__new__(DuckDBStore)
         clone.path = self.path
         clone._con = self._con.cursor()
+        clone._con.execute("SET TimeZone = 'UTC'").fetchall()
         clone.read_only = True
         clone._lock = threading.RLock()
         clone._in_transaction = False
@@ -455,13 +456,13 @@ class DuckDBStore(Store):
 
     # -- reads -----------------------------------------------------------------------------------
     def _series_id(self, series: str) -> int:
-        row = self._con.execute(
-            "SELECT series_id FROM time_series WHERE external_id = ? ORDER BY space LIMIT 2",
-            [series],
+        # No ORDER BY ... LIMIT: a sort costs more than the lookup; the first space wins.
+        found = self._con.execute(
+            "SELECT space, series_id FROM time_series WHERE external_id = ?", [series]
         ).fetchall()
-        if not row:
+        if not found:
             raise StoreError(f"unknown time series {series!r}")
-        return int(row[0][0])
+        return int(min(found)[1])
 
     def entities(
         self,
@@ -563,8 +564,7 @@ class DuckDBStore(Store):
             "SELECT * FROM ingest_report ORDER BY started_at DESC LIMIT ?", [limit]
         ).df()
 
-    def query(self, sql: str, parameters: Sequence[Any] | None = None) -> pd.DataFrame:
-        """Run one read-only SQL statement (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN, PRAGMA-free)."""
+    def _check_read_only(self, sql: str) -> None:
         try:
             statements = self._con.extract_statements(sql)
         except duckdb.Error as error:
@@ -576,7 +576,57 @@ class DuckDBStore(Store):
             raise StoreError(
                 f"only read-only queries are allowed (SELECT, WITH, EXPLAIN); found {kind.name}"
             )
+
+    def query(self, sql: str, parameters: Sequence[Any] | None = None) -> pd.DataFrame:
+        """Run one read-only SQL statement (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN, PRAGMA-free)."""
+        self._check_read_only(sql)
         try:
             return self._con.execute(sql, parameters or []).df()
         except duckdb.Error as error:
             raise StoreError(f"query failed: {error}") from error
+
+    def query_rows(self, sql: str, parameters: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+        """Like :meth:`query`, as dicts of plain Python values, without a DataFrame in between."""
+        self._check_read_only(sql)
+        try:
+            cursor = self._con.execute(sql, parameters or [])
+            names = [column[0] for column in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        except duckdb.Error as error:
+            raise StoreError(f"query failed: {error}") from error
+
+    def series_page(
+        self,
+        series: str,
+        start: datetime,
+        end: datetime,
+        *,
+        every: timedelta | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of points or buckets of a series, the page cut in SQL (see :class:`Store`)."""
+        if every is not None and every <= timedelta(0):
+            raise StoreError(f"bucket width must be positive, got {every}")
+        parameters: dict[str, Any] = {"id": self._series_id(series), "start": start, "end": end}
+        window = "FROM datapoint WHERE series_id = $id AND ts >= $start AND ts < $end"
+        cut = f" LIMIT {int(limit)}" if limit is not None else ""
+        cut += f" OFFSET {int(offset)}" if offset else ""
+        if every is None:
+            counted = f"SELECT count(*) {window}"
+            sql = f"SELECT ts, value {window} ORDER BY ts{cut}"
+        else:
+            parameters["every"] = every
+            bucket = "time_bucket($every, ts, $start::TIMESTAMP)"
+            counted = f"SELECT count(DISTINCT {bucket}) {window}"
+            sql = (
+                f"SELECT {bucket} AS bucket, min(value) AS min, max(value) AS max, "
+                f"avg(value) AS mean, count(value) AS count {window} "
+                f"GROUP BY bucket ORDER BY bucket{cut}"
+            )
+        total = int(self._con.execute(counted, parameters).fetchall()[0][0])
+        if offset >= total:
+            return [], total
+        cursor = self._con.execute(sql, parameters)
+        names = [column[0] for column in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()], total
