@@ -11,7 +11,7 @@ wear starts again) from long down states.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -195,6 +195,7 @@ def load_assets(
     end: datetime | None = None,
     space: str = "historian",
     devices: Sequence[str] | None = None,
+    links: Mapping[str, AssetData] | None = None,
 ) -> list[AssetData]:
     """Read every historian device of the store as an asset with its context.
 
@@ -204,6 +205,8 @@ def load_assets(
         end: Last timestamp to read (exclusive); None for the end.
         space: Space of the historian's time series.
         devices: Only these devices (tag prefixes); None for all.
+        links: Devices already linked (by an earlier read of their whole history): their link
+            and class are kept instead of linking again on the data read now.
 
     Returns:
         One :class:`AssetData` per device that has at least one analog signal.
@@ -238,7 +241,11 @@ def load_assets(
             running = np.ones(len(frame), dtype=bool)
         analog_frame = frame[list(analog["signal"])].astype(float)
         equipment, method, confidence = None, "none", 0.0
-        if device in annotations:
+        known = (links or {}).get(str(device))
+        if known is not None:
+            equipment, method = known.equipment, known.link_method
+            confidence = known.link_confidence
+        elif device in annotations:
             target_space, target_id, confidence = annotations[device]
             equipment, method = (target_space, target_id), "annotation"
         else:
@@ -250,6 +257,8 @@ def load_assets(
             regime = _regimes(store, equipment, frame.index)
             resets = _resets(events, equipment, frame.index[0])
         asset_class = classes.get(equipment, "") if equipment else ""
+        if known is not None:
+            asset_class = known.asset_class
         if not asset_class:
             asset_class = "+".join(sorted(analog["signal"]))
         assets.append(

@@ -39,7 +39,7 @@ def _time(value: str | None) -> pd.Timestamp | None:
 
 def _machine_names(truth: dict[str, Any]) -> dict[str, str]:
     """Every name a machine goes by in any silo -> its canonical id."""
-    names = {}
+    names: dict[str, str] = {}
     for entity in truth.get("entities", []):
         if entity.get("type") != "equipment":
             continue

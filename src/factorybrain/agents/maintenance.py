@@ -11,6 +11,11 @@ with the asset class's limits as the fallback when the asset has too little heal
 own. Every version scores only the data that came after it was trained, so a replay over history
 warns exactly when a live run would have.
 
+Live, the agent is incremental (:meth:`MaintenanceAgent.update`, called by ``run`` whenever the
+orchestrator hands it new datapoints): per asset it keeps the model versions in use, the hour up
+to which it judged and the hourly judgements, scores only the hours that arrived since, and hands
+out only alarms it did not hand out before; ingesting data in chunks finds what one replay finds.
+
 Findings:
 
 * ``maintenance.anomaly``: several sensors have left their healthy range together for hours
@@ -36,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import joblib
 import numpy as np
 import pandas as pd
 
@@ -56,6 +62,10 @@ SETTLE = timedelta(hours=1)
 MIN_EPISODES = 3
 #: An alarm raised again this soon after it cleared, with no repair between, continues the episode.
 REJOIN = pd.Timedelta(hours=24)
+#: How far before an asset's watermark an update reads, for the rows its checks look back over.
+STREAM_CONTEXT = pd.Timedelta(days=3)
+#: The file, next to an asset's model versions, that keeps its streaming state.
+STATE_FILE = "stream_state.joblib"
 
 
 @dataclass
@@ -85,6 +95,40 @@ class RemainingLife:
     failure_level: float
     slope_per_hour: float
     trend_t: float = 0.0
+
+
+@dataclass
+class Scored:
+    """One asset replayed: its data, its model versions in use and its hourly judgements."""
+
+    asset: AssetData
+    plan: list[tuple[Any, ...]]
+    hours: pd.DataFrame
+    window_open: bool = False
+
+
+@dataclass
+class AssetState:
+    """What the agent keeps of one asset between two runs, so a run scores only new data.
+
+    Attributes:
+        asset: The asset's link, class, regimes flag, resets and series (no sensor data).
+        watermark: Start of the first hour not judged for good yet; hours before are final.
+        hours: The final hourly judgements (before ``watermark``).
+        plan: ``(available, record, reason)`` of the model versions in use, oldest first.
+        window_open: A training window (after the last reset, or of a new regime) was still
+            filling when the state was taken: the next run replays the asset's history.
+        has_regimes: Whether the asset's data had operating regimes (products).
+        emitted: Ids of the findings and recommendations already handed out.
+    """
+
+    asset: AssetData
+    watermark: pd.Timestamp
+    hours: pd.DataFrame
+    plan: list[tuple[pd.Timestamp, ModelRecord, str]]
+    window_open: bool
+    has_regimes: bool
+    emitted: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -155,15 +199,20 @@ class MaintenanceAgent(BaseAgent):
         self.lookback = lookback
         self.registry = registry
         self.space = space
+        self._window_open: dict[str, bool] = {}
+        self._states: dict[str, AssetState] = {}
+        self._live_registry: ModelRegistry | None = None
 
     # -- the agent protocol ---------------------------------------------------------------
     def run(self, context: AgentContext) -> Iterable[Finding | Recommendation]:
-        """Scan the history up to now and report what is still open at the end of it."""
-        now = pd.Timestamp(context.now())
-        start = None if self.lookback is None else (now - self.lookback).to_pydatetime()
-        report = self.scan(context.store, start=start, end=now.to_pydatetime())
-        latest = _open_items(report, now)
-        return latest
+        """Judge the data that arrived since the last run; hand out only new alarms.
+
+        The first run replays each asset's history (from ``lookback`` before now when set)
+        and hands out what is still open now; later runs score only the new hours of each
+        asset (see :meth:`update`).
+        """
+        _, items = self.update(context.store, end=context.now())
+        return items
 
     def react(self, finding: Finding, context: AgentContext) -> Iterable[Finding | Recommendation]:
         """A quality drift on a machine: look at that machine's health now."""
@@ -198,14 +247,287 @@ class MaintenanceAgent(BaseAgent):
         """
         assets = load_assets(store, start=start, end=end, space=self.space, devices=devices)
         registry = self.registry or ModelRegistry()
-        report = ScanReport(registry=registry)
+        return self._conclude(self._replay(assets, registry), registry)
+
+    def update(
+        self, store: Store, *, end: datetime | None = None
+    ) -> tuple[ScanReport, list[Finding | Recommendation]]:
+        """Score what arrived since the last call and return the new findings.
+
+        The agent keeps an :class:`AssetState` per asset (model versions in use, the hour up
+        to which it judged, the hourly judgements the alarm logic and remaining life run on).
+        A call reads each asset's data from its watermark on (with enough earlier rows for the
+        stuck and gap checks), judges the new hours with the version in use and reruns the
+        alarm logic on the kept hours, so it finds what a full replay would find. An asset is
+        replayed from its whole history instead when the model versions would change: a new
+        repair or maintenance (reset), a training window that was still filling, or a regime
+        its version never saw. Findings and recommendations already handed out are not handed
+        out again.
+
+        The first call (no state yet) replays every asset and hands out what is still open at
+        ``end``. States live in memory and, with a registry that has a ``root``, next to the
+        model versions (``<root>/<device>/stream_state.joblib``), so a restarted agent goes on.
+
+        Args:
+            store: The factory store.
+            end: Now: timestamp after the last one read (None: the end of the data).
+
+        Returns:
+            The report (its findings: those of episodes still going since the last call) and
+            the new findings and recommendations.
+        """
+        registry = self._registry_for_updates()
+        first_run = not self._states
+        if first_run:
+            start = None
+            if self.lookback is not None and end is not None:
+                start = (pd.Timestamp(end) - self.lookback).to_pydatetime()
+            scored = self._replay(
+                load_assets(store, start=start, end=end, space=self.space), registry
+            )
+            since: dict[str, pd.Timestamp] = {}
+        else:
+            scored, since = self._advance(store, end, registry)
+        report = self._conclude(scored, registry, since=None if first_run else since)
+        now = pd.Timestamp(end) if end is not None else None
+        if first_run:
+            fresh = _open_items(report, now if now is not None else _last_hour(scored))
+        else:
+            fresh = self._new_items(report, since)
+        self._keep(scored, end)
+        for state in self._states.values():
+            state.emitted |= {item.id for item in fresh if _asset_of(item) == state.asset.asset_id}
+        self._save_states(registry)
+        return report, fresh
+
+    def _registry_for_updates(self) -> ModelRegistry:
+        """The registry kept across runs (the given one, else one in memory for this agent)."""
+        if self._live_registry is None:
+            self._live_registry = self.registry or ModelRegistry()
+            self._load_states(self._live_registry)
+        return self._live_registry
+
+    def _advance(
+        self, store: Store, end: datetime | None, registry: ModelRegistry
+    ) -> tuple[dict[str, Scored], dict[str, pd.Timestamp]]:
+        """Judge the new hours of every asset with a state; replay the others in full."""
+        since = {device: state.watermark for device, state in self._states.items()}
+        read_from = min(since.values()) - STREAM_CONTEXT
+        links = {device: state.asset for device, state in self._states.items()}
+        recent = load_assets(
+            store, start=read_from.to_pydatetime(), end=end, space=self.space, links=links
+        )
+        scored: dict[str, Scored] = {}
+        replay: list[str] = []  # assets whose model versions may change: replayed in full
+        for asset in recent:
+            state = self._states.get(asset.device)
+            if state is None or self._needs_replay(asset, state):
+                replay.append(asset.device)
+                continue
+            scored[asset.device] = self._score_new(asset, state)
+        for device, state in self._states.items():
+            if device not in scored and device not in replay:  # no new data
+                scored[device] = Scored(
+                    state.asset, _plan_of(state), state.hours, state.window_open
+                )
+        if replay:
+            class_limits: dict[str, list[tuple[pd.Timestamp, pd.Series]]] = {}
+            for item in scored.values():
+                for available, record, *_ in item.plan:
+                    if record.scope == "asset":
+                        class_limits.setdefault(item.asset.asset_class, []).append(
+                            (available, record.model.limits_)
+                        )
+            full = load_assets(store, end=end, space=self.space, devices=replay)
+            scored.update(self._replay(full, registry, class_limits))
+        return scored, since
+
+    def _needs_replay(self, asset: AssetData, state: AssetState) -> bool:
+        """Whether the model versions in use could change with the new data."""
+        if state.window_open or not state.plan:
+            return True
+        # the first row read counts as a reset of the data read; any other unknown one is new
+        known = {pd.Timestamp(r) for r in state.asset.resets}
+        read_start = pd.Timestamp(asset.frame.index[0])
+        if any(pd.Timestamp(r) not in known and r != read_start for r in asset.resets):
+            return True
+        if state.has_regimes and state.plan:
+            labels = set(_health_model(state.plan[-1][1]).monitor_.regimes_.labels)
+            new = asset.frame.index >= state.watermark
+            keys = {r for r in asset.regime[new & asset.running] if r is not None}
+            if keys - labels:
+                return True
+        return False
+
+    def _score_new(self, asset: AssetData, state: AssetState) -> Scored:
+        """Judge the hours from the watermark on with the versions in use."""
+        rows = asset.running.copy()
+        if state.has_regimes:
+            rows &= np.array([r is not None for r in asset.regime], dtype=bool)
+        frame = asset.frame[rows]
+        keys = asset.regime[rows] if state.has_regimes else None
+        context = max(_context_rows(_health_model(record)) for _, record, _ in state.plan)
+        lo = max(
+            int(np.searchsorted(frame.index.values, np.datetime64(state.watermark))) - context, 0
+        )
+        frame = frame.iloc[lo:]
+        keys = None if keys is None else keys[lo:]
+        plan = [
+            (available, record, record.model, frame, keys, reason)
+            for available, record, reason in state.plan
+        ]
+        hours = self._score(asset, plan)
+        new = hours[hours.index >= state.watermark] if len(hours) else hours
+        kept = pd.concat([state.hours, new]) if len(new) else state.hours
+        current = AssetData(
+            device=asset.device,
+            frame=asset.frame.iloc[:0],
+            running=asset.running[:0],
+            regime=asset.regime[:0],
+            equipment=state.asset.equipment,
+            link_method=state.asset.link_method,
+            link_confidence=state.asset.link_confidence,
+            asset_class=state.asset.asset_class,
+            resets=state.asset.resets,
+            series=state.asset.series,
+        )
+        return Scored(current, plan, kept, False)
+
+    def _new_items(
+        self, report: ScanReport, since: dict[str, pd.Timestamp]
+    ) -> list[Finding | Recommendation]:
+        """Findings raised at or after their asset's watermark and not handed out before."""
+        devices = {state.asset.asset_id: device for device, state in self._states.items()}
+        findings = []
+        for finding in report.findings:
+            device = devices.get(_asset_of(finding), "")
+            state = self._states.get(device)
+            mark = since.get(device)
+            emitted = state.emitted if state is not None else set()
+            if finding.id in emitted:
+                continue
+            created = pd.Timestamp(finding.created_at) if finding.created_at else None
+            if mark is not None and created is not None and created <= mark:
+                continue
+            findings.append(finding)
+        ids = {f.id for f in findings}
+        recommendations = [r for r in report.recommendations if set(r.finding_ids) & ids]
+        return [*findings, *recommendations]
+
+    def _keep(self, scored: dict[str, Scored], end: datetime | None) -> None:
+        """Take each asset's state after this run: final hours up to the last whole hour."""
+        for device, item in scored.items():
+            last = item.asset.frame.index.max() if len(item.asset.frame) else None
+            if end is not None:
+                until = pd.Timestamp(end)
+            elif last is not None:
+                until = pd.Timestamp(last) + pd.Timedelta(minutes=1)
+            else:
+                until = self._states[device].watermark
+            watermark = until.floor("h")
+            previous = self._states.get(device)
+            if previous is not None:
+                watermark = max(watermark, previous.watermark)
+            hours = item.hours[item.hours.index < watermark] if len(item.hours) else item.hours
+            asset = item.asset
+            has_regimes = (
+                previous.has_regimes
+                if previous is not None and not len(asset.frame)
+                else any(r is not None for r in asset.regime)
+            )
+            self._states[device] = AssetState(
+                asset=AssetData(
+                    device=asset.device,
+                    frame=asset.frame.iloc[:0],
+                    running=asset.running[:0],
+                    regime=asset.regime[:0],
+                    equipment=asset.equipment,
+                    link_method=asset.link_method,
+                    link_confidence=asset.link_confidence,
+                    asset_class=asset.asset_class,
+                    resets=list(asset.resets),
+                    series=dict(asset.series),
+                ),
+                watermark=watermark,
+                hours=hours,
+                plan=[(p[0], p[1], p[5]) for p in item.plan],
+                window_open=item.window_open,
+                has_regimes=has_regimes,
+                emitted=set() if previous is None else previous.emitted,
+            )
+
+    def _save_states(self, registry: ModelRegistry) -> None:
+        if registry.root is None:
+            return
+        for device, state in self._states.items():
+            folder = registry.root / device
+            folder.mkdir(parents=True, exist_ok=True)
+            payload = {
+                "asset": state.asset,
+                "watermark": state.watermark,
+                "hours": state.hours,
+                "plan": [(a, r.version, reason) for a, r, reason in state.plan],
+                "window_open": state.window_open,
+                "has_regimes": state.has_regimes,
+                "emitted": sorted(state.emitted),
+            }
+            joblib.dump(payload, folder / STATE_FILE)
+
+    def _load_states(self, registry: ModelRegistry) -> None:
+        if registry.root is None or not registry.root.is_dir():
+            return
+        for path in sorted(registry.root.glob(f"*/{STATE_FILE}")):
+            payload = joblib.load(path)
+            records = {r.version: r for r in registry.versions(path.parent.name)}
+            plan = [(a, records[v], reason) for a, v, reason in payload["plan"] if v in records]
+            if len(plan) != len(payload["plan"]):
+                continue  # a version is gone: replay this asset
+            self._states[path.parent.name] = AssetState(
+                asset=payload["asset"],
+                watermark=payload["watermark"],
+                hours=payload["hours"],
+                plan=plan,
+                window_open=payload["window_open"],
+                has_regimes=payload["has_regimes"],
+                emitted=set(payload["emitted"]),
+            )
+
+    def _replay(
+        self,
+        assets: list[AssetData],
+        registry: ModelRegistry,
+        class_limits: dict[str, list[tuple[pd.Timestamp, pd.Series]]] | None = None,
+    ) -> dict[str, Scored]:
+        """Train every version of every asset over its whole history and judge every hour."""
         plans = {asset.device: self._train(asset, registry) for asset in assets}
-        self._fallbacks(assets, plans, registry)
+        self._fallbacks(assets, plans, registry, class_limits)
+        return {
+            asset.device: Scored(
+                asset,
+                plans[asset.device],
+                self._score(asset, plans[asset.device]),
+                self._window_open.get(asset.device, False),
+            )
+            for asset in assets
+        }
+
+    def _conclude(
+        self,
+        scored: dict[str, Scored],
+        registry: ModelRegistry,
+        since: dict[str, pd.Timestamp] | None = None,
+    ) -> ScanReport:
+        """Alarm episodes from the hourly judgements, then findings and recommendations.
+
+        With ``since``, only episodes still going at an asset's ``since`` are reported (older
+        ones were reported before and cannot change); past episodes still teach remaining life.
+        """
+        report = ScanReport(registry=registry)
         failure_levels: dict[str, list[tuple[pd.Timestamp, float]]] = {}
         durations: dict[str, list[tuple[pd.Timestamp, float]]] = {}
-        for asset in assets:
-            hours = self._score(asset, plans[asset.device])
-            episodes = self._episodes(asset, hours, plans[asset.device])
+        for device, item in scored.items():
+            asset, hours = item.asset, item.hours
+            episodes = self._episodes(asset, hours, item.plan)
             report.episodes.extend(episodes)
             for episode in episodes:
                 if episode.closed_by_reset and len(episode.hours):
@@ -216,17 +538,19 @@ class MaintenanceAgent(BaseAgent):
                     durations.setdefault(asset.asset_class, []).append((episode.end, lasted))
             report.assets.append(
                 {
-                    "device": asset.device,
+                    "device": device,
                     "asset": asset.asset_id,
                     "link": asset.link_method,
                     "asset_class": asset.asset_class,
-                    "model_versions": len(plans[asset.device]),
+                    "model_versions": len(item.plan),
                     "judged_hours": int(hours["evidence"].notna().sum()) if len(hours) else 0,
                     "episodes": len(episodes),
                 }
             )
         fleet = [item for items in durations.values() for item in items]
         for episode in report.episodes:
+            if since is not None and episode.end < since.get(episode.asset.device, episode.end):
+                continue
             cls = episode.asset.asset_class
             levels = [v for ended, v in failure_levels.get(cls, []) if ended < episode.start]
             lasted = [v for ended, v in durations.get(cls, []) if ended < episode.start]
@@ -246,6 +570,7 @@ class MaintenanceAgent(BaseAgent):
         regimes = asset.regime[rows] if any(r is not None for r in asset.regime) else None
         stamps = frame.index.values
         entries: list[tuple[pd.Timestamp, np.ndarray, str]] = []
+        self._window_open[asset.device] = False
         resets = [pd.Timestamp(r) for r in asset.resets]
         for position, reset in enumerate(resets):
             following = resets[position + 1] if position + 1 < len(resets) else None
@@ -255,6 +580,10 @@ class MaintenanceAgent(BaseAgent):
                 if following is None
                 else np.searchsorted(stamps, np.datetime64(following))
             )
+            if following is None and lo + self.train_hours * 60 > hi:
+                # the data ended before the window filled: its version comes when it has
+                self._window_open[asset.device] = True
+                continue
             hi = min(hi, lo + self.train_hours * 60)
             if hi - lo < 60:
                 continue
@@ -263,7 +592,10 @@ class MaintenanceAgent(BaseAgent):
                 (available, np.arange(lo, hi), f"healthy hours after {reset.isoformat()}")
             )
         entries.sort(key=lambda entry: entry[0])
-        entries += self._drift_windows(frame, regimes, entries)
+        drift = self._drift_windows(frame, regimes, entries)
+        if any(len(window) < self.drift_hours * 60 for _, window, _ in drift):
+            self._window_open[asset.device] = True
+        entries += drift
         entries.sort(key=lambda entry: entry[0])
         plan: list[tuple[Any, ...]] = []
         windows: list[np.ndarray] = []
@@ -274,7 +606,7 @@ class MaintenanceAgent(BaseAgent):
         # A registry that outlives one scan (a live agent) already holds the versions of the
         # windows it saw: reuse them instead of training and saving the same version again.
         known = {(r.trained_at, r.reason.split(";")[0]): r for r in registry.versions(asset.device)}
-        out = []
+        out: list[tuple[Any, ...]] = []
         for available, chosen, data, keys, reason in plan:
             existing = known.get((available, reason))
             if existing is not None:
@@ -328,10 +660,19 @@ class MaintenanceAgent(BaseAgent):
         return drift
 
     def _fallbacks(
-        self, assets: list[AssetData], plans: dict[str, list[tuple[Any, ...]]], registry: Any
+        self,
+        assets: list[AssetData],
+        plans: dict[str, list[tuple[Any, ...]]],
+        registry: Any,
+        class_limits: dict[str, list[tuple[pd.Timestamp, pd.Series]]] | None = None,
     ) -> None:
-        """Give versions with too little healthy history their asset class's limits."""
-        by_class: dict[str, list[tuple[pd.Timestamp, pd.Series]]] = {}
+        """Give versions with too little healthy history their asset class's limits.
+
+        ``class_limits`` adds the limits of assets not replayed now (their versions are known).
+        """
+        by_class: dict[str, list[tuple[pd.Timestamp, pd.Series]]] = {
+            cls: list(items) for cls, items in (class_limits or {}).items()
+        }
         for asset in assets:
             for available, record, model, *_ in plans[asset.device]:
                 if record is not None:
@@ -348,12 +689,22 @@ class MaintenanceAgent(BaseAgent):
                     if known:
                         limits = pd.concat(known, axis=1).median(axis=1)
                         model.limits_ = limits.reindex(list(model.sensors_)).fillna(model.min_limit)
-                        record = registry.register(
+                        fallback_reason = (
+                            f"{reason}; too little healthy history, limits of class "
+                            f"{asset.asset_class!r}"
+                        )
+                        record = next(
+                            (
+                                r
+                                for r in registry.versions(asset.device)
+                                if r.trained_at == available and r.reason == fallback_reason
+                            ),
+                            None,
+                        ) or registry.register(
                             asset.device,
                             model,
                             scope="asset_class",
-                            reason=f"{reason}; too little healthy history, limits of class "
-                            f"{asset.asset_class!r}",
+                            reason=fallback_reason,
                             at=available,
                         )
                 fixed.append((available, record, model, data, keys, reason))
@@ -619,6 +970,46 @@ class MaintenanceAgent(BaseAgent):
             )
             break
         return findings, recommendations
+
+
+def _plan_of(state: AssetState) -> list[tuple[Any, ...]]:
+    """A kept plan in the shape the replay uses (no data attached)."""
+    return [
+        (available, record, record.model, None, None, reason)
+        for available, record, reason in state.plan
+    ]
+
+
+def _health_model(record: ModelRecord) -> AssetHealthModel:
+    """The asset health model a registry record of this agent holds."""
+    if not isinstance(record.model, AssetHealthModel):
+        raise EngineError(
+            f"model {record.key}/v{record.version} is a {type(record.model).__name__}, "
+            "not the AssetHealthModel the maintenance agent keeps"
+        )
+    return record.model
+
+
+def _context_rows(model: AssetHealthModel) -> int:
+    """Rows before new data that the stuck and gap checks of ``model`` look back over."""
+    monitor = model.monitor_
+    limits = np.asarray(monitor.stuck_limit_, dtype=float)
+    finite = limits[limits < np.iinfo(np.int64).max]
+    stuck = int(finite.max()) if finite.size else 0
+    return max(stuck, int(monitor.max_gap)) + model.min_minutes + 60
+
+
+def _asset_of(item: Finding | Recommendation) -> str:
+    """The asset id a finding or recommendation is about."""
+    if isinstance(item, Finding):
+        return item.subject.external_id
+    return str(item.parameters.get("asset", ""))
+
+
+def _last_hour(scored: dict[str, Scored]) -> pd.Timestamp:
+    """The end of the latest judged hour over every asset."""
+    ends = [item.hours.index.max() for item in scored.values() if len(item.hours)]
+    return (max(ends) + pd.Timedelta(hours=1)) if ends else pd.Timestamp.min
 
 
 def _conformal(values: np.ndarray, coverage: float) -> tuple[float, float, float]:

@@ -234,15 +234,15 @@ def write_truth(
                 }
             )
     pending = []
-    for mi, c in zip(maintenance.pending_machine, maintenance.pending, strict=True):
-        shown = collected.detectability[mi][maintenance.cycles[mi].index(c)]
+    for mi, late in zip(maintenance.pending_machine, maintenance.pending, strict=True):
+        shown = collected.detectability[mi][maintenance.cycles[mi].index(late)]
         pending.append(
             {
                 "machine": world.machines[mi].canonical,
-                "degradation_start": ts(c.onset),
+                "degradation_start": ts(late.onset),
                 "detectable_from": None if shown.first_running is None else ts(shown.first_running),
                 "observable": shown.observable,
-                "expected_failure": ts(c.failure),
+                "expected_failure": ts(late.failure),
                 "failure_mode": world.machines[mi].mtype.failure_mode,
                 "spare_part": world.material_by_part(world.machines[mi].mtype.spare_part).canonical,
             }
