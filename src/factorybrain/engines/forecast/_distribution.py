@@ -1,10 +1,14 @@
 """Demand distributions per period and over a lead time, by Monte Carlo.
 
 * Intermittent and lumpy demand (and any series with zero-demand periods): a compound Bernoulli
-  distribution. In each period demand occurs with probability ``p = level / mean size`` and its
-  size is drawn from the series' own recent non-zero demands, so the distribution keeps the real
-  mass at zero and the real size pattern. (When the level exceeds the mean size, demand occurs in
-  every period and sizes are scaled up.)
+  distribution. In each period demand occurs with probability ``p = level / mean size``, so the
+  distribution keeps the real mass at zero. Sizes follow a distribution with the mean and
+  variance of the series' own recent non-zero demands: one plus a negative binomial count for
+  whole units, a gamma otherwise. Drawing sizes only from the observed ones (an earlier version)
+  could never produce a demand larger than the largest seen, and on carparts (months 28-39
+  planned from months 1-27) most of the demand a 0.99 fill-rate policy failed to meet came
+  from such larger demands. (When the level exceeds the mean size, demand occurs in every
+  period and sizes are scaled up.)
 * Smooth and erratic demand: normal per period around the level, with the standard deviation of
   the cross-validation errors, truncated at zero.
 
@@ -19,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 RECENT_SIZES = 24
+MIN_SHAPE = 0.5
+MAX_SHAPE = 50.0
 
 
 def sample_demand(
@@ -58,10 +64,39 @@ def sample_demand(
         probability = np.minimum(levels / mean_size, 1.0)
         stretch = np.maximum(levels / mean_size, 1.0)
         occurs = rng.random(levels.shape) < probability
-        drawn = rng.choice(sizes, size=levels.shape) * stretch
+        drawn = draw_sizes(sizes, levels.shape, rng) * stretch
         return np.where(occurs, drawn, 0.0)
     spread = max(float(sigma), 1e-9)
     return np.maximum(rng.normal(levels, spread), 0.0)
+
+
+def draw_sizes(sizes: np.ndarray, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Draw demand sizes with the mean and variance of the observed non-zero ``sizes``.
+
+    Whole-unit sizes are one plus a negative binomial (gamma-Poisson) count; other sizes are
+    gamma. The dispersion is matched by moments and kept in a sensible range, so one or two
+    observed sizes still give a spread (Poisson-like for whole units).
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> drawn = draw_sizes(np.array([1.0, 2.0, 6.0]), (20000,), rng)
+        >>> bool(drawn.min() >= 1 and abs(drawn.mean() - 3) < 0.1 and drawn.max() > 6)
+        True
+    """
+    mean = float(sizes.mean())
+    variance = float(sizes.var(ddof=1)) if sizes.size > 1 else 0.0
+    if np.all(sizes == np.round(sizes)):
+        excess = mean - 1.0
+        if excess <= 0:
+            return np.ones(shape)
+        # Negative binomial: variance = excess + excess^2 / shape; Poisson when not overdispersed.
+        overdispersion = max(variance - excess, 1e-9)
+        shape_k = min(max(excess**2 / overdispersion, MIN_SHAPE), MAX_SHAPE)
+        return 1.0 + rng.poisson(rng.gamma(shape_k, excess / shape_k, size=shape))
+    if variance <= 0:
+        variance = mean**2
+    shape_k = min(max(mean**2 / variance, MIN_SHAPE), MAX_SHAPE)
+    return rng.gamma(shape_k, mean / shape_k, size=shape)
 
 
 def monotone_quantiles(samples: np.ndarray, quantiles: np.ndarray) -> np.ndarray:

@@ -191,6 +191,7 @@ class DemandForecaster(Engine):
             fallback_of[row] = "history too short for cross-validation"
 
         self._cv_windows = {}
+        self._pooled_cv: dict[int, object | None] = {}
         for demand_class in DEMAND_CLASSES:
             rows = np.flatnonzero(eligible & (classes == demand_class))
             if rows.size == 0:
@@ -232,6 +233,12 @@ class DemandForecaster(Engine):
             random_state=self.random_state,
         )
 
+    def _pooled_at(self, values: np.ndarray, end: int) -> object | None:
+        """The pooled model fitted on the first ``end`` periods, fitted once per cut-off."""
+        if end not in self._pooled_cv:
+            self._pooled_cv[end] = self._fit_pooled(values[:, :end], "rmsse")
+        return self._pooled_cv[end]
+
     @staticmethod
     def _simple_forecast(history: np.ndarray, demand_class: str) -> float:
         from statsforecast.models import ADIDA, SimpleExponentialSmoothingOptimized
@@ -254,11 +261,19 @@ class DemandForecaster(Engine):
         )
 
     def _run_models(
-        self, table: pd.DataFrame, demand_class: str, *, cv_windows: int, step: int
+        self,
+        table: pd.DataFrame,
+        demand_class: str,
+        *,
+        cv_windows: int,
+        step: int,
+        only: set[str] | None = None,
     ) -> pd.DataFrame:
         from statsforecast import StatsForecast
 
         models = candidate_models(demand_class, self.season_length)
+        if only is not None:
+            models = [model for model in models if str(model) in only]
         forecaster = StatsForecast(
             models=models, freq=1, n_jobs=self.n_jobs, fallback_model=fallback_model()
         )
@@ -291,7 +306,7 @@ class DemandForecaster(Engine):
             pooled_cv = np.zeros(shape)
             for window, cutoff in enumerate(cutoffs):
                 end = int(cutoff) + 1
-                model = self._fit_pooled(matrix.values[:, :end], "rmsse")
+                model = self._pooled_at(matrix.values, end)
                 if model is None:
                     break
                 pooled_cv[:, window, :] = predict_pooled(model, matrix.values[rows, :end])[:, None]
@@ -324,17 +339,25 @@ class DemandForecaster(Engine):
         shrunk = weight * score_matrix + (1 - weight) * score_matrix.mean(axis=0, keepdims=True)
         choice = np.argmin(shrunk, axis=1)
 
-        final = self._run_models(table, demand_class, cv_windows=0, step=step)
-        final = final.sort_values(["unique_id", "ds"])
-        final_points = {
-            name: final[name].to_numpy(float).reshape(rows.size, horizon)
-            for name in names
-            if name in final.columns
-        }
-        if POOLED in names:
+        # Only the models some series chose (or the combination's members) are refitted on the
+        # whole history: when the pooled model wins, no statsforecast model runs again.
+        chosen_set = {names[index] for index in np.unique(choice)}
+        if COMBINATION in chosen_set:
+            chosen_set |= set(top)
+        needed = chosen_set - {POOLED, COMBINATION}
+        final_points: dict[str, np.ndarray] = {}
+        if needed:
+            final = self._run_models(table, demand_class, cv_windows=0, step=step, only=needed)
+            final = final.sort_values(["unique_id", "ds"])
+            final_points = {
+                name: final[name].to_numpy(float).reshape(rows.size, horizon) for name in needed
+            }
+        if POOLED in chosen_set:
             final_points[POOLED] = np.repeat(pooled_point[rows][:, None], horizon, axis=1)
-        final_points[COMBINATION] = np.mean([final_points[name] for name in top], axis=0)
-        stacked = np.stack([np.nan_to_num(final_points[name]) for name in names], axis=1)
+        if COMBINATION in chosen_set:
+            final_points[COMBINATION] = np.mean([final_points[name] for name in top], axis=0)
+        blank = np.zeros((rows.size, horizon))
+        stacked = np.stack([np.nan_to_num(final_points.get(name, blank)) for name in names], axis=1)
         chosen_points = np.maximum(stacked[np.arange(rows.size), choice], 0.0)
         chosen_names = np.array(names, dtype=object)[choice]
         chosen_scores = score_matrix[np.arange(rows.size), choice]

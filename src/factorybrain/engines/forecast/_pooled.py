@@ -118,9 +118,15 @@ def training_rows(
 def _rmsse_objective(variance: np.ndarray):
     def objective(target: np.ndarray, prediction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # Loss per row: sqrt(variance + (mean - prediction)^2), the RMSE of a level forecast.
+        # The true second derivative, variance / loss^3, vanishes on rows whose future is all
+        # zero (most rows of sparse parts) and made Newton steps erratic. The Gauss-Newton
+        # weight 1 / loss instead makes each tree an iteratively reweighted least-squares step
+        # (residuals weighted by the row's current error), which converges to the same minimum:
+        # on the engine's windows (cut-offs at months 21 and 27) it was as good or better and
+        # far less sensitive to the random seed.
         loss = np.sqrt(variance + (target - prediction) ** 2) + 1e-3
         gradient = (prediction - target) / loss
-        hessian = np.maximum(variance / loss**3, 0.05)
+        hessian = 1.0 / loss
         return gradient, hessian
 
     return objective
@@ -147,8 +153,8 @@ def fit_pooled(
         return None
     model = lightgbm.LGBMRegressor(
         objective=_rmsse_objective(variance) if objective == "rmsse" else "l2",
-        n_estimators=300,
-        learning_rate=0.03,
+        n_estimators=150,
+        learning_rate=0.06,
         num_leaves=15,
         min_child_samples=50,
         subsample=0.8,
