@@ -35,6 +35,9 @@ def listen(
         str | None,
         typer.Option(help="Fixed client id: a persistent session, the broker keeps messages."),
     ] = None,
+    mqtt_version: Annotated[
+        int, typer.Option(help="MQTT protocol: 5, or 3 for brokers that speak 3.1.1 only.")
+    ] = 5,
     flush_seconds: Annotated[float, typer.Option(help="Load a batch this often.", min=0.05)] = 1.0,
     seconds: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (default: Ctrl+C).")
@@ -84,6 +87,7 @@ def listen(
             topics=topic,
             spool=folder,
             client_id=client_id,
+            mqtt_version=mqtt_version,
             flush_seconds=flush_seconds,
             on_batch=on_batch,
         )

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from factorybrain.connectors import BrokerAddress, MqttListener, message_row
+from factorybrain.connectors import BrokerAddress, MqttListener, StreamReport, message_row
 from factorybrain.connectors._mqtt import check_topic_filter
 from factorybrain.exceptions import IngestError
 from factorybrain.store import DuckDBStore, open_store
@@ -97,6 +97,11 @@ def broker() -> Iterator[str]:
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
     loop.close()
+
+
+def _version(url: str) -> int:
+    """MQTT 5, except for the embedded amqtt broker, which speaks 3.1.1 only."""
+    return 3 if url in EMBEDDED else 5
 
 
 @pytest.fixture
@@ -252,23 +257,23 @@ def test_a_spool_left_by_a_crash_is_loaded_first_and_then_removed(
 ) -> None:
     spool = tmp_path / "spool"
     spool.mkdir()
-    at = datetime(2026, 3, 1, tzinfo=UTC)
+    received = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
     lines = [
-        message_row("plant/l1/temp", json.dumps({"value": v, "timestamp": t}).encode(), at, [])
+        json.dumps(["plant/l1/temp", received, json.dumps({"value": v, "timestamp": t})])
         for v, t in [(20.5, 1_767_225_600_000), (21.0, 1_767_225_660_000)]
     ]
-    # a half-written file: the process died while it was still open
-    (spool / "20260301T000000000000-dead.jsonl.part").write_text(
-        "".join(json.dumps(line) + "\n" for line in lines)
+    # a half-written file: the process died while writing its third line
+    (spool / "20260301T000000000000-dead.raw.part").write_text(
+        "\n".join(lines) + '\n["plant/l1/temp", 17726'
     )
     listener = MqttListener(store, mapping, broker="mqtt://h", topics=["plant/#"], spool=spool)
-    from factorybrain.connectors import StreamReport
-
     report = StreamReport("mqtt://h:1883", ("plant/#",))
     listener.recover(report)
-    assert report.recovered_files == 1 and report.inserted == 2
+    assert report.recovered_files == 1 and report.inserted == 2 and report.quarantined == 1
     assert [p[2] for p in _points(store)] == [20.5, 21.0]
-    assert not list(spool.glob("*.jsonl*"))
+    raw = store.query("SELECT raw FROM quarantine")["raw"][0]
+    assert "17726" in raw, "the broken line is kept, not dropped"
+    assert not [p for p in spool.iterdir() if p.is_file()]
 
 
 # -- against a broker ----------------------------------------------------------------------------
@@ -281,6 +286,7 @@ def test_messages_stream_into_datapoints_and_bad_ones_are_quarantined_with_their
         file_store,
         mapping,
         broker=broker,
+        mqtt_version=_version(broker),
         topics=[f"{prefix}/#"],
         spool=tmp_path / "spool",
         flush_seconds=0.2,
@@ -323,6 +329,7 @@ def test_a_message_delivered_twice_is_stored_once(
         file_store,
         mapping,
         broker=broker,
+        mqtt_version=_version(broker),
         topics=[f"{prefix}/#"],
         spool=tmp_path / "spool",
         flush_seconds=0.2,
@@ -349,6 +356,7 @@ def test_a_persistent_session_receives_what_was_published_while_the_listener_was
     client_id = f"fb-{uuid.uuid4().hex[:12]}"
     options = dict(
         broker=broker,
+        mqtt_version=_version(broker),
         topics=[f"{prefix}/#"],
         spool=tmp_path / "spool",
         client_id=client_id,
@@ -383,6 +391,8 @@ def test_the_listen_command_loads_messages_and_says_how_many(
         str(db),
         "--broker",
         broker,
+        "--mqtt-version",
+        str(_version(broker)),
         "-t",
         f"{prefix}/#",
         "--max-messages",

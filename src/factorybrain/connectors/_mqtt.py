@@ -34,6 +34,8 @@ from factorybrain.store import DuckDBStore
 RESERVED = ("topic", "received_at", "payload")
 DEFAULT_PORTS = {"mqtt": 1883, "tcp": 1883, "mqtts": 8883, "ssl": 8883}
 
+SESSION_EXPIRY_SECONDS = 7 * 24 * 3600  # how long a broker keeps a persistent session's messages
+
 OnBatch = Callable[[IngestReport], None]
 
 
@@ -147,11 +149,15 @@ class StreamReport:
 
 
 class _Spool:
-    """The current spool file: messages are appended here before the broker is acknowledged."""
+    """The current spool file: messages are appended here before the broker is acknowledged.
 
-    def __init__(self, folder: Path, columns: Sequence[str]) -> None:
+    The network thread only writes ``[topic, received epoch seconds, payload]`` per line (the
+    cheap part, so a busy topic does not overflow the broker's queue for this client); turning
+    them into rows happens when the file is loaded.
+    """
+
+    def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.columns = tuple(columns)
         self.lock = threading.Lock()
         self.count = 0
         self.total = 0
@@ -159,12 +165,11 @@ class _Spool:
         self._handle: Any = None
 
     def append(self, topic: str, payload: bytes) -> None:
-        row = message_row(topic, payload, datetime.now(UTC), self.columns)
-        line = json.dumps(row, ensure_ascii=False, default=str) + "\n"
+        line = json.dumps([topic, time.time(), payload.decode("utf-8", "replace")]) + "\n"
         with self.lock:
             if self._handle is None:
                 stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-                self._path = self.folder / f"{stamp}-{uuid.uuid4().hex[:8]}.jsonl.part"
+                self._path = self.folder / f"{stamp}-{uuid.uuid4().hex[:8]}.raw.part"
                 self._handle = self._path.open("a", encoding="utf-8")
             self._handle.write(line)
             self._handle.flush()  # in the OS before the acknowledgement: survives a crash of ours
@@ -185,6 +190,28 @@ class _Spool:
             return ready, count
 
 
+def rows_file(raw: Path, columns: Sequence[str]) -> Path:
+    """Turn a raw spool file into the JSON-lines rows a mapping reads; return the rows file.
+
+    A line cut short by a crash is kept as a row whose ``payload`` is the broken line, so the
+    mapping quarantines it instead of it being lost.
+    """
+    rows = raw.with_suffix(".jsonl")
+    with raw.open(encoding="utf-8", errors="replace") as lines, rows.open("w") as out:
+        for line in lines:
+            try:
+                topic, received, text = json.loads(line)
+                at = datetime.fromtimestamp(float(received), UTC)
+                row = message_row(str(topic), str(text).encode(), at, columns)
+            except (ValueError, TypeError):
+                row = {**dict.fromkeys(columns), "topic": None, "payload": line.rstrip("\n")}
+            out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+    raw.unlink()
+    return rows
+
+
 class MqttListener:
     """Subscribe to MQTT topics and load the messages through a mapping, batch by batch.
 
@@ -198,6 +225,7 @@ class MqttListener:
         client_id: A fixed client id keeps a persistent session: the broker holds QoS 1
             messages while the listener is down. Without one, a fresh id and a clean session.
         qos: Subscription quality of service (0 or 1; 1 is at-least-once).
+        mqtt_version: 5 (default) or 3 for brokers that only speak MQTT 3.1.1.
         flush_seconds: How often the spool file is loaded (a batch).
         on_batch: Called after every loaded batch with its report (to run agents, say).
     """
@@ -212,6 +240,7 @@ class MqttListener:
         spool: Path,
         client_id: str | None = None,
         qos: int = 1,
+        mqtt_version: int = 5,
         flush_seconds: float = 1.0,
         on_batch: OnBatch | None = None,
     ) -> None:
@@ -229,6 +258,9 @@ class MqttListener:
         if qos not in (0, 1):
             raise IngestError(f"MQTT: qos must be 0 or 1, found {qos}")
         self.qos = qos
+        if mqtt_version not in (3, 5):
+            raise IngestError(f"MQTT: version must be 5 or 3 (3.1.1), found {mqtt_version}")
+        self.mqtt_version = mqtt_version
         self.client_id = client_id
         self.flush_seconds = flush_seconds
         self.on_batch = on_batch
@@ -236,7 +268,8 @@ class MqttListener:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         (self.spool_dir / "failed").mkdir(exist_ok=True)
         columns = {c for rule in self.mapping.fields.values() for c in rule.source_columns}
-        self._spool = _Spool(self.spool_dir, sorted(columns - set(RESERVED)))
+        self._columns = sorted(columns - set(RESERVED))
+        self._spool = _Spool(self.spool_dir)
         self._connected = threading.Event()
         self._connect_error: str | None = None
         self._subscribed = threading.Event()
@@ -260,10 +293,10 @@ class MqttListener:
         report = StreamReport(str(self.address), self.topics)
         started = time.monotonic()
         self.recover(report)
-        client = self._client()
+        client, connect = self._client()
         try:
             try:
-                client.connect(self.address.host, self.address.port, keepalive=30)
+                client.connect(self.address.host, self.address.port, **connect)
             except OSError as error:
                 raise IngestError(f"MQTT broker {self.address}: cannot connect ({error})") from None
             client.loop_start()
@@ -292,8 +325,10 @@ class MqttListener:
 
     def recover(self, report: StreamReport) -> None:
         """Load spool files a previous run left behind (a crash between receipt and load)."""
-        for part in sorted(self.spool_dir.glob("*.jsonl.part")):
+        for part in sorted(self.spool_dir.glob("*.raw.part")):
             part.rename(part.with_suffix(""))
+        for raw in sorted(self.spool_dir.glob("*.raw")):
+            rows_file(raw, self._columns)
         for path in sorted(self.spool_dir.glob("*.jsonl")):
             report.recovered_files += 1
             self._load(path, report)
@@ -302,9 +337,9 @@ class MqttListener:
         rotated = self._spool.rotate()
         if rotated is None:
             return
-        path, count = rotated
+        raw, count = rotated
         report.messages += count
-        self._load(path, report)
+        self._load(rows_file(raw, self._columns), report)
         if progress:
             progress(report)
 
@@ -322,15 +357,33 @@ class MqttListener:
             self.on_batch(loaded)
 
     # -- the client --------------------------------------------------------------------------
-    def _client(self) -> Any:
+    def _client(self) -> tuple[Any, dict[str, Any]]:
+        """The paho client and the keyword arguments of its ``connect``."""
         import paho.mqtt.client as mqtt
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
 
         persistent = self.client_id is not None
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=self.client_id or f"factorybrain-{uuid.uuid4().hex[:12]}",
-            clean_session=not persistent,
-        )
+        client_id = self.client_id or f"factorybrain-{uuid.uuid4().hex[:12]}"
+        connect: dict[str, Any] = {"keepalive": 30}
+        if self.mqtt_version == 5:
+            client = mqtt.Client(
+                mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+            )
+            properties = Properties(PacketTypes.CONNECT)
+            # Let the broker send many QoS 1 messages before their acknowledgements come back:
+            # with MQTT 3.1.1 brokers keep ~20 in flight and drop what overflows their queue.
+            properties.ReceiveMaximum = 65_535
+            if persistent:
+                properties.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
+            connect.update(clean_start=not persistent, properties=properties)
+        else:
+            client = mqtt.Client(
+                mqtt.CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                clean_session=not persistent,
+                protocol=mqtt.MQTTv311,
+            )
         if self.address.username:
             client.username_pw_set(self.address.username, self.address.password)
         if self.address.tls:
@@ -339,11 +392,13 @@ class MqttListener:
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
-        return client
+        return client, connect
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
             self._connect_error = str(reason)
+            if "protocol" in str(reason).lower() and self.mqtt_version == 5:
+                self._connect_error += " (this broker may speak MQTT 3.1.1 only: use version 3)"
             self._connected.set()
             return
         self._connected.set()
