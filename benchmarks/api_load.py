@@ -1,10 +1,19 @@
 """Mixed reads against `factorybrain serve` on loopback at a fixed request rate.
 
 Builds a demo store unless `--db` names one, starts the server in its own process on a free
-loopback port with a fresh viewer token, sends `--rps` requests per second for `--seconds`
-(open-loop: requests are sent on schedule whether or not earlier ones have answered), stops the
-server, and prints one JSON object on its last line: `rps`, `p99_ms`, `p50_ms`, `errors`.
-Only 127.0.0.1 is ever contacted.
+loopback port with a fresh viewer token, sends `--rps` requests per second for `--seconds`,
+stops the server, and prints one JSON object on its last line: `rps`, `p99_ms`, `p50_ms`,
+`errors`, plus the latency per route and the CPU time each side used. Only 127.0.0.1 is ever
+contacted.
+
+The load generator is open-loop and light: one asyncio loop (uvloop when installed) writes plain
+HTTP/1.1 requests on persistent keep-alive connections (at most `--connections`, opened as
+needed; a request waits for a free one when all are busy), request `i` is due at
+`start + i / rps` whatever happened to the earlier ones, and its latency runs from that due time
+to the last byte of the answer. A server (or generator) that falls behind therefore shows up in
+the latencies instead of silently lowering the rate (no coordinated omission).
+`p99_from_send_ms` is measured from the moment the request was written instead. A warm-up of
+every route three times at 20 requests/s comes first and is not counted.
 """
 
 from __future__ import annotations
@@ -19,9 +28,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
-import httpx
+import psutil
 
 SERVER = """
 import sys, uvicorn
@@ -32,8 +44,11 @@ tokens = TokenStore(None)
 with open(sys.argv[3], "w") as handle:
     handle.write(tokens.create("load", "viewer"))
 uvicorn.run(create_app(store, tokens=tokens), host="127.0.0.1", port=int(sys.argv[2]),
-            log_level="warning")
+            log_level="warning", access_log=False)
 """
+T = TypeVar("T")
+#: Longest wait for one answer before it counts as an error.
+TIMEOUT_S = 10.0
 
 
 def free_port() -> int:
@@ -42,8 +57,8 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def read_paths(db: Path) -> list[str]:
-    """Pick real identifiers from the store so every request reads something."""
+def read_paths(db: Path) -> dict[str, str]:
+    """Pick real identifiers from the store so every request reads something; route -> path."""
     from factorybrain.store import open_store
 
     with open_store(db, read_only=True) as store:
@@ -53,59 +68,196 @@ def read_paths(db: Path) -> list[str]:
             "ORDER BY e.points DESC LIMIT 1"
         )["external_id"][0]
         serials = int(store.query("SELECT count(*) AS n FROM serial_unit")["n"][0])
-    return [
-        "/api/v1/assets?limit=50",
-        f"/api/v1/assets/{asset}",
-        "/api/v1/work-orders?limit=50&offset=100",
-        "/api/v1/findings?limit=20",
-        "/api/v1/actions?state=proposed",
-        f"/api/v1/time-series/{series}/datapoints?every=1h",
-        f"/api/v1/time-series/{series}/datapoints?limit=500",
-        f"/api/v1/serials?limit=20&offset={max(0, serials // 2)}",
-        f"/api/v1/events?asset={asset}&limit=50",
-        "/api/v1/audit?limit=20",
-    ]
+    return {
+        "assets": "/api/v1/assets?limit=50",
+        "asset": f"/api/v1/assets/{asset}",
+        "work_orders": "/api/v1/work-orders?limit=50&offset=100",
+        "findings": "/api/v1/findings?limit=20",
+        "inbox": "/api/v1/actions?state=proposed",
+        "series_1h": f"/api/v1/time-series/{series}/datapoints?every=1h",
+        "series_raw": f"/api/v1/time-series/{series}/datapoints?limit=500",
+        "serials": f"/api/v1/serials?limit=20&offset={max(0, serials // 2)}",
+        "events": f"/api/v1/events?asset={asset}&limit=50",
+        "audit": "/api/v1/audit?limit=20",
+    }
 
 
-async def load(url: str, token: str, paths: list[str], rps: float, seconds: float) -> dict:
-    latencies: list[float] = []
-    errors = 0
-    rng = random.Random(7)
-    headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=100)
-    async with httpx.AsyncClient(
-        base_url=url, headers=headers, timeout=10, limits=limits
-    ) as client:
+class Connection:
+    """One keep-alive HTTP/1.1 connection: send a request, read one answer."""
 
-        async def one(path: str) -> None:
-            nonlocal errors
-            started = time.perf_counter()
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def exchange(self, request: bytes) -> int:
+        """Write ``request`` and read the whole answer; return its status code."""
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = None
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        if length is None:
+            raise ValueError("answer without Content-Length")
+        await self.reader.readexactly(length)
+        return status
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+@dataclass
+class Tally:
+    """Latencies per route and the errors seen."""
+
+    from_due: dict[str, list[float]] = field(default_factory=dict)
+    from_send: list[float] = field(default_factory=list)
+    errors: int = 0
+    samples: list[str] = field(default_factory=list)
+
+    def error(self, what: str) -> None:
+        self.errors += 1
+        if len(self.samples) < 5:
+            self.samples.append(what)
+
+
+class Generator:
+    """Send requests on schedule over a pool of keep-alive connections."""
+
+    def __init__(self, port: int, token: str, paths: dict[str, str], connections: int = 64) -> None:
+        self.port = port
+        self.most = connections
+        self.requests = {
+            route: (
+                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                f"Authorization: Bearer {token}\r\nAccept: application/json\r\n\r\n"
+            ).encode()
+            for route, path in paths.items()
+        }
+        self.idle: asyncio.Queue[Connection] = asyncio.Queue()
+        self.opened = 0
+        self.tally = Tally()
+
+    async def _connection(self) -> Connection:
+        """An idle connection, a new one while fewer than ``most`` are open, else wait."""
+        if self.idle.empty() and self.opened < self.most:
+            self.opened += 1
             try:
-                response = await client.get(path)
-                errors += response.status_code >= 400
-            except httpx.HTTPError:
-                errors += 1
-            latencies.append((time.perf_counter() - started) * 1000)
+                return Connection(*await asyncio.open_connection("127.0.0.1", self.port))
+            except OSError:
+                self.opened -= 1
+                raise
+        return await self.idle.get()
 
+    async def one(self, route: str, due: float) -> None:
+        connection = None
+        try:
+            connection = await self._connection()
+            sent = time.perf_counter()
+            status = await asyncio.wait_for(connection.exchange(self.requests[route]), TIMEOUT_S)
+        except (OSError, ValueError, asyncio.IncompleteReadError, TimeoutError) as error:
+            self.tally.error(f"{route}: {type(error).__name__}: {error}")
+            if connection is not None:
+                connection.close()
+                self.opened -= 1
+            return
+        done = time.perf_counter()
+        self.idle.put_nowait(connection)
+        if status >= 400:
+            self.tally.error(f"{route}: HTTP {status}")
+        self.tally.from_due.setdefault(route, []).append((done - due) * 1000)
+        self.tally.from_send.append((done - sent) * 1000)
+
+    async def run(self, rps: float, seconds: float, seed: int = 7) -> float:
+        """Send ``rps * seconds`` requests on schedule; return the seconds it took in all."""
+        rng = random.Random(seed)
+        routes = list(self.requests)
         tasks = []
         begin = time.perf_counter()
         for i in range(int(rps * seconds)):
-            delay = begin + i / rps - time.perf_counter()
+            due = begin + i / rps
+            delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(rng.choice(paths))))
+            tasks.append(asyncio.create_task(self.one(rng.choice(routes), due)))
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - begin
-    latencies.sort()
+        while not self.idle.empty():
+            self.idle.get_nowait().close()
+        return elapsed
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[int(share * (len(ordered) - 1))], 1) if ordered else float("nan")
+
+
+async def warm_up(port: int, token: str, paths: dict[str, str]) -> int:
+    """Every route a few times at a gentle rate (worker threads, cursors, lazy imports)."""
+    generator = Generator(port, token, paths)
+    await generator.run(rps=20, seconds=len(paths) * 3 / 20)
+    return generator.tally.errors
+
+
+async def load(
+    port: int, token: str, paths: dict[str, str], rps: float, seconds: float, connections: int
+) -> dict:
+    generator = Generator(port, token, paths, connections)
+    cpu_before = time.process_time()
+    elapsed = await generator.run(rps, seconds)
+    tally = generator.tally
+    everything = [v for values in tally.from_due.values() for v in values]
     return {
-        "rps": round(len(latencies) / elapsed, 1),
-        "p99_ms": round(latencies[int(0.99 * (len(latencies) - 1))], 1),
-        "p50_ms": round(statistics.median(latencies), 1),
-        "errors": errors,
-        "requests": len(latencies),
+        "rps": round((len(everything) + tally.errors) / elapsed, 1),
+        "p99_ms": percentile(everything, 0.99),
+        "p50_ms": round(statistics.median(everything), 1) if everything else float("nan"),
+        "errors": tally.errors,
+        "p99_from_send_ms": percentile(tally.from_send, 0.99),
+        "max_ms": round(max(everything), 1) if everything else float("nan"),
+        "requests": len(everything) + tally.errors,
         "target_rps": rps,
         "seconds": round(elapsed, 1),
+        "connections": generator.opened,
+        "generator_cpu_s": round(time.process_time() - cpu_before, 1),
+        "p99_ms_by_route": {
+            route: percentile(values, 0.99) for route, values in sorted(tally.from_due.items())
+        },
+        "error_samples": tally.samples,
     }
+
+
+def build_demo(tmp: Path, days: int) -> Path:
+    db = tmp / "demo.duckdb"
+    print("building a demo plant store", file=sys.stderr)
+    command = [sys.executable, "-m", "factorybrain", "demo", "--no-serve", "--db", str(db)]
+    command += ["--out", str(tmp / "plant"), "--days", str(days)]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return db
+
+
+def wait_until_up(port: int, token_file: Path, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited with code {server.returncode}")
+        if token_file.exists() and token_file.read_text().strip():
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return
+            except OSError:
+                pass
+        time.sleep(0.2)
+    raise SystemExit("the server did not start within 120 s")
+
+
+def run(work: Coroutine[Any, Any, T]) -> T:
+    """Run on uvloop when it is installed (a lighter loop), else on asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(work)
+    return uvloop.run(work)
 
 
 def main() -> None:
@@ -114,51 +266,31 @@ def main() -> None:
     parser.add_argument("--rps", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--days", type=int, default=30, help="Days of the demo plant to build.")
+    parser.add_argument(
+        "--connections", type=int, default=64, help="Most keep-alive connections open at once."
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        db = args.db
-        if db is None:
-            db = Path(tmp) / "demo.duckdb"
-            print("building a demo plant store", file=sys.stderr)
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "factorybrain",
-                    "demo",
-                    "--no-serve",
-                    "--db",
-                    str(db),
-                    "--out",
-                    str(Path(tmp) / "plant"),
-                    "--days",
-                    str(args.days),
-                ],
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
+        db = args.db or build_demo(Path(tmp), args.days)
         paths = read_paths(db)
         port, token_file = free_port(), Path(tmp) / "token"
         server = subprocess.Popen(
             [sys.executable, "-c", SERVER, str(db), str(port), str(token_file)]
         )
         try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if token_file.exists() and httpx.get(f"{url}/api/v1/health").is_success:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.2)
-            result = asyncio.run(
-                load(url, token_file.read_text().strip(), paths, args.rps, args.seconds)
-            )
+            wait_until_up(port, token_file, server)
+            token = token_file.read_text().strip()
+            if run(warm_up(port, token, paths)):
+                print("warning: errors while warming up", file=sys.stderr)
+            server_process = psutil.Process(server.pid)
+            server_cpu = sum(server_process.cpu_times()[:2])
+            result = run(load(port, token, paths, args.rps, args.seconds, args.connections))
+            result["server_cpu_s"] = round(sum(server_process.cpu_times()[:2]) - server_cpu, 1)
         finally:
             server.terminate()
             server.wait(timeout=30)
+    result["load_average"] = [round(x, 2) for x in psutil.getloadavg()]
     print(json.dumps(result))
 
 

@@ -41,6 +41,7 @@ from factorybrain.agents import (
 from factorybrain.api._queries import (
     get_entity,
     instant,
+    known_total,
     list_entities,
     page,
     plant_status,
@@ -610,9 +611,11 @@ def create_app(
             items = records.findings(
                 kind=kind, status=status, agent=agent, subject=subject, limit=limit, offset=offset
             )
-            total = records.count(
-                "finding", {"kind": kind, "status": status, "agent": agent, "subject": subject}
-            )
+            total = known_total(len(items), limit, offset)
+            if total is None:
+                total = records.count(
+                    "finding", {"kind": kind, "status": status, "agent": agent, "subject": subject}
+                )
         return page([f.dump() for f in items], total, limit, offset)
 
     @app.get(f"{API_PREFIX}/findings/{{finding_id}}", tags=["agents"])
@@ -651,7 +654,11 @@ def create_app(
             items = records.recommendations(
                 agent=agent, action_type=action_type, limit=limit, offset=offset
             )
-            total = records.count("recommendation", {"agent": agent, "action_type": action_type})
+            total = known_total(len(items), limit, offset)
+            if total is None:
+                total = records.count(
+                    "recommendation", {"agent": agent, "action_type": action_type}
+                )
         return page([r.dump() for r in items], total, limit, offset)
 
     @app.get(f"{API_PREFIX}/recommendations/{{recommendation_id}}", tags=["agents"])
@@ -674,7 +681,9 @@ def create_app(
             raise ParameterError(f"state must be one of {list(ACTION_STATES)}, got {state!r}")
         with access.read() as (_store, records):
             items = records.actions(state=state, limit=limit, offset=offset)
-            total = records.count_actions(state=state)
+            total = known_total(len(items), limit, offset)
+            if total is None:
+                total = records.count_actions(state=state)
         return page([a.dump() for a in items], total, limit, offset)
 
     @app.get(f"{API_PREFIX}/actions/{{action_id}}", tags=["agents"])
@@ -739,9 +748,11 @@ def create_app(
             items = records.audit_log(
                 object_id=object_id, actor=actor, verb=verb, limit=limit, offset=offset
             )
-            total = records.count(
-                "audit_entry", {"object_id": object_id, "actor": actor, "verb": verb}
-            )
+            total = known_total(len(items), limit, offset)
+            if total is None:
+                total = records.count(
+                    "audit_entry", {"object_id": object_id, "actor": actor, "verb": verb}
+                )
         return page([e.dump() for e in items], total, limit, offset)
 
     return app

@@ -76,6 +76,17 @@ def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any
     }
 
 
+def known_total(shown: int, limit: int, offset: int) -> int | None:
+    """The total a page implies by itself, or None when only counting can tell.
+
+    A page shorter than ``limit`` is the last one, so the total is ``offset + shown``, unless
+    it is empty past the start (the offset may lie beyond the end).
+    """
+    if shown < limit and (shown or not offset):
+        return offset + shown
+    return None
+
+
 def _readable(entity: str) -> None:
     if entity not in READABLE_TYPES:
         raise ParameterError(
@@ -123,18 +134,16 @@ def list_entities(
         )
     conditions = " AND ".join(f'CAST("{k}" AS VARCHAR) = ?' for k in where) or "TRUE"
     parameters = [str(v) for v in where.values()]
-    counted = store.query_rows(
-        f'SELECT count(*) AS n FROM "{entity}" WHERE {conditions}', parameters
-    )
-    total = int(counted[0]["n"])
-    if offset >= total:
-        return page([], total, limit, offset)
     # Pages follow the order the store holds the rows in (load order): no sort, so a page of a
     # table of millions costs what a page of a small one does.
     found = store.query_rows(
         f'SELECT * FROM "{entity}" WHERE {conditions} LIMIT {int(limit)} OFFSET {int(offset)}',
         parameters,
     )
+    total = known_total(len(found), limit, offset)
+    if total is None:  # a full page (or past the end): count
+        sql = f'SELECT count(*) AS n FROM "{entity}" WHERE {conditions}'
+        total = int(store.query_rows(sql, parameters)[0]["n"])
     return page(json_ready(found, entity), total, limit, offset)
 
 

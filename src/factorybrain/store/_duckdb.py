@@ -624,9 +624,9 @@ class DuckDBStore(Store):
                 f"avg(value) AS mean, count(value) AS count {window} "
                 f"GROUP BY bucket ORDER BY bucket{cut}"
             )
-        total = int(self._con.execute(counted, parameters).fetchall()[0][0])
-        if offset >= total:
-            return [], total
         cursor = self._con.execute(sql, parameters)
         names = [column[0] for column in cursor.description or ()]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()], total
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        if limit is not None and len(rows) < limit and (rows or not offset):
+            return rows, offset + len(rows)  # the last page: it tells the total itself
+        return rows, int(self._con.execute(counted, parameters).fetchall()[0][0])
