@@ -6,6 +6,10 @@ and wind the plant back to `--lead-hours` before it: historian points, machine s
 operations after that moment are removed, as if it were now. Then the timed part:
 
 1. the last `--window-hours` of sensor data arrive as a new historian export and are ingested;
+   with `--mqtt URL` they arrive instead as live messages through that MQTT broker (one per tag
+   and sample, topic `<prefix>/historian/<tag>`, published from another process as fast as the
+   broker takes them), and `factorybrain listen`'s engine loads them every second, each batch
+   followed by a run of the agents that watch new data (an embedded broker when none listens);
 2. the orchestrator runs the agents that watch new datapoints (maintenance), and the findings
    route through the playbooks (planning, then logistics) into one action for the planner;
 3. a planner approves it and it executes (the maintenance order, the re-plan and the spare-part
@@ -22,14 +26,17 @@ import argparse
 import json
 import sys
 import tempfile
+import threading
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
-from factorybrain.agents import Orchestrator, installed_agents
-from factorybrain.connectors import ingest, load_mapping, load_plant
+from _mqtt import broker_or_embedded, publish_seconds, start_publisher  # noqa: E402 (this folder)
+from factorybrain.agents import Orchestrator, RunReport, installed_agents
+from factorybrain.connectors import IngestReport, MqttListener, ingest, load_mapping, load_plant
 from factorybrain.demo import DEMO_MANIFEST, build_plant
 from factorybrain.store import open_store
 
@@ -70,6 +77,55 @@ def wind_back(store: object, now: datetime, keep_until: datetime) -> None:
     store.refresh_extents(ids)  # type: ignore[attr-defined]
 
 
+MQTT_MAPPING = """\
+entity: datapoint
+space: historian
+duplicates: merge
+fields:
+  series: topic.last
+  ts: {column: timestamp, format: epoch_ms}
+  value: value
+"""
+
+
+def stream(
+    url: str, points: Path, store: object, orchestrator: Orchestrator, now: datetime, folder: Path
+) -> tuple[int, RunReport]:
+    """Deliver ``points`` through an MQTT broker; agents run after every loaded batch."""
+    broker, version, stop_broker = broker_or_embedded(url, lambda m: print(m, file=sys.stderr))
+    prefix = f"playbook{uuid.uuid4().hex[:6]}"
+    rows = duckdb.sql(f"SELECT tag, epoch_ms(ts), value FROM read_parquet('{points}') ORDER BY ts")
+    messages = [
+        (f"{prefix}/historian/{tag}", json.dumps({"value": value, "timestamp": stamp}))
+        for tag, stamp, value in rows.fetchall()
+    ]
+    (folder / "mqtt.yaml").write_text(MQTT_MAPPING)
+    run = RunReport()
+    inserted = 0
+
+    def on_batch(report: IngestReport) -> None:
+        nonlocal inserted
+        inserted += report.inserted
+        run.merge(orchestrator.run_on_new_data({"datapoint"}, at=now))
+
+    listener = MqttListener(
+        store,  # type: ignore[arg-type]
+        folder / "mqtt.yaml",
+        broker=broker,
+        topics=[f"{prefix}/historian/#"],
+        spool=folder / "spool",
+        mqtt_version=version,
+        on_batch=on_batch,
+    )
+    thread = threading.Thread(target=listener.run, kwargs={"max_messages": len(messages)})
+    thread.start()
+    listener.subscribed.wait(30)
+    publish_seconds(start_publisher(broker, messages), timeout=600)
+    thread.join(600)
+    stop_broker()
+    return inserted, run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plant", type=Path, help="Exports of a simulated plant (with truth).")
@@ -79,6 +135,9 @@ def main() -> None:
     parser.add_argument("--lead-hours", type=float, default=48.0)
     parser.add_argument("--window-hours", type=float, default=6.0)
     parser.add_argument("--warm-up-days", type=float, default=14.0)
+    parser.add_argument(
+        "--mqtt", metavar="URL", help="deliver the new data through this MQTT broker (live)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,8 +176,11 @@ def main() -> None:
             file=sys.stderr,
         )
         started = time.perf_counter()
-        report = ingest(store, new_data, load_mapping(HISTORIAN))
-        run = orchestrator.run_on_new_data({"datapoint"}, at=now)
+        if args.mqtt:
+            new_points, run = stream(args.mqtt, new_data, store, orchestrator, now, folder)
+        else:
+            new_points = ingest(store, new_data, load_mapping(HISTORIAN)).inserted
+            run = orchestrator.run_on_new_data({"datapoint"}, at=now)
         proposed = [orchestrator.records.action(a) for a in run.actions]
         composite = [a for a in proposed if a.action_type == "composite"] or proposed
         executed = None
@@ -166,7 +228,8 @@ def main() -> None:
                 "failure_time": failure["time"],
                 "now": now.isoformat(),
                 "maintenance_window_start": window,
-                "new_points": report.inserted,
+                "new_points": new_points,
+                "delivery": "mqtt" if args.mqtt else "file",
                 "actions_proposed": len(proposed),
                 "composite_actions": sum(a.action_type == "composite" for a in proposed),
                 "findings": len(run.findings),

@@ -22,10 +22,7 @@ installed. Prints progress to stderr and one JSON object on the last line of std
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,7 +32,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from factorybrain.connectors import BrokerAddress, MqttListener
+from _mqtt import broker_or_embedded, publish_seconds, start_publisher  # noqa: E402 (this folder)
+from factorybrain.connectors import MqttListener
 from factorybrain.store import open_store
 
 MAPPING = """\
@@ -46,33 +44,6 @@ fields:
   series: topic
   ts: {column: timestamp, format: epoch_ms}
   value: value
-"""
-
-PUBLISHER = """\
-import json, sys, time
-import paho.mqtt.client as mqtt
-host, path = sys.argv[1], sys.argv[5]
-port, version, rate = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-# The devices' side: MQTT 3.1.1 (the listener's protocol is what --broker's broker speaks).
-client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-client.max_inflight_messages_set(1000)
-client.max_queued_messages_set(20_000)
-client.connect(host, port)
-client.loop_start()
-messages = [json.loads(line) for line in open(path)]
-start = time.perf_counter()
-for i, (topic, payload) in enumerate(messages):
-    if rate > 0:
-        delay = start + i / rate - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-    # at most 20,000 unacknowledged (message ids are 16 bits): wait while the queue is full
-    while (info := client.publish(topic, payload, qos=1)).rc == mqtt.MQTT_ERR_QUEUE_SIZE:
-        time.sleep(0.002)
-info.wait_for_publish(600)
-print(time.perf_counter() - start, flush=True)
-client.disconnect()
-client.loop_stop()
 """
 
 
@@ -96,47 +67,6 @@ def messages(data: Path, prefix: str) -> tuple[list[tuple[str, str]], dict[str, 
     return out, expected
 
 
-def embedded_broker() -> tuple[str, object]:
-    """Start an amqtt broker on a free port; return its URL and a stop function."""
-    from amqtt.broker import Broker
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    holder: dict[str, Broker] = {}
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        config = {
-            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {}},
-        }
-        holder["broker"] = Broker(config, loop=loop)
-        loop.run_until_complete(holder["broker"].start())
-        ready.set()
-        loop.run_forever()
-
-    threading.Thread(target=serve, daemon=True).start()
-    ready.wait(20)
-
-    def stop() -> None:
-        asyncio.run_coroutine_threadsafe(holder["broker"].shutdown(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-
-    return f"mqtt://127.0.0.1:{port}", stop
-
-
-def reachable(url: str) -> bool:
-    address = BrokerAddress.parse(url)
-    try:
-        with socket.create_connection((address.host, address.port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/datasets/skab"))
@@ -145,12 +75,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args()
 
-    stop_broker = None
-    broker, version = args.broker, 5
-    if not reachable(broker):
-        log(f"no broker at {broker}: starting an embedded amqtt broker (MQTT 3.1.1)")
-        broker, stop_broker = embedded_broker()
-        version = 3
+    broker, version, stop_broker = broker_or_embedded(args.broker, log)
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     outgoing, expected = messages(args.data, prefix)
     total = len(outgoing)
@@ -159,11 +84,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         (work / "uns.yaml").write_text(MAPPING)
-        (work / "messages.jsonl").write_text("".join(json.dumps(m) + "\n" for m in outgoing))
-        (work / "publish.py").write_text(PUBLISHER)
         store = open_store(work / "stream.duckdb", migrate=True)
         batch_seconds: list[float] = []
-        last = {"at": time.perf_counter()}
 
         def on_batch(report: object) -> None:
             batch_seconds.append(report.seconds)  # type: ignore[attr-defined]
@@ -184,33 +106,15 @@ def main() -> None:
             daemon=True,
         )
         thread.start()
-        while not listener._subscribed.is_set():
+        while not listener.subscribed.is_set():
             time.sleep(0.01)
-        address = BrokerAddress.parse(broker)
         started = time.perf_counter()
-        publisher = subprocess.run(
-            [
-                sys.executable,
-                str(work / "publish.py"),
-                address.host,
-                str(address.port),
-                str(version),
-                str(args.rate),
-                str(work / "messages.jsonl"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=args.timeout,
-            check=False,
-        )
-        if publisher.returncode:
-            sys.exit(f"the publisher failed: {publisher.stderr.strip()}")
-        publish_seconds = float(publisher.stdout.strip().splitlines()[-1])
+        publisher = start_publisher(broker, outgoing, args.rate)
+        publish_time = publish_seconds(publisher, args.timeout)
         thread.join(max(1.0, args.timeout - (time.perf_counter() - started)))
         stop.set()
         thread.join(60)
-        last["at"] = time.perf_counter()
-        seconds = last["at"] - started
+        seconds = time.perf_counter() - started
         stored = store.query(
             "SELECT s.external_id AS topic, d.value FROM datapoint d "
             "JOIN time_series s USING (series_id) ORDER BY s.external_id, d.ts"
@@ -221,8 +125,7 @@ def main() -> None:
             lost += max(0, len(values) - len(got))
             mismatched += sum(1 for a, b in zip(values, got, strict=False) if abs(a - b) > 1e-9)
         store.close()
-    if stop_broker:
-        stop_broker()  # type: ignore[operator]
+    stop_broker()
     report = result.get("report")
     print(
         json.dumps(
@@ -231,11 +134,11 @@ def main() -> None:
                 "lost": lost,
                 "mismatched": mismatched,
                 "messages": total,
-                "publish_seconds": round(publish_seconds, 2),
+                "publish_seconds": round(publish_time, 2),
                 "seconds": round(seconds, 2),
                 "batches": getattr(report, "batches", None),
                 "max_batch_seconds": round(max(batch_seconds, default=0.0), 3),
-                "broker": "embedded amqtt" if stop_broker else args.broker,
+                "broker": args.broker if broker == args.broker else "embedded amqtt",
             }
         )
     )

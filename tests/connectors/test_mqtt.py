@@ -147,7 +147,7 @@ class _Running:
         self.thread = threading.Thread(target=self._run, kwargs=options, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 15
-        while not listener._subscribed.is_set() and self.error is None:
+        while not listener.subscribed.is_set() and self.error is None:
             assert time.monotonic() < deadline, "the listener did not subscribe"
             time.sleep(0.02)
 
@@ -191,6 +191,12 @@ def test_a_json_object_payload_gives_its_keys_and_a_bare_number_gives_value() ->
     assert row["meta"] == '{"q": 1}'  # nested JSON stays text for the mapping
     assert row["topic"] == "a/b" and row["received_at"] == "2026-01-05T08:00:00+00:00"
     assert message_row("a/b", b"17.25", at, [])["value"] == 17.25
+    levels = message_row("acme/hamburg/line1/lathe1/temp", b"1", at, [])
+    assert (levels["topic.1"], levels["topic.4"], levels["topic.last"]) == (
+        "acme",
+        "lathe1",
+        "temp",
+    )
     assert message_row("a/b", b"running", at, [])["value"] == "running"
 
 

@@ -1,9 +1,9 @@
 """MQTT: subscribe to a broker's topics (a Unified Namespace) and load what arrives, as it arrives.
 
-Each message becomes one row: ``topic``, ``received_at`` (UTC, ISO 8601), ``payload`` (the raw
-text) and, for a JSON object payload, its top-level keys; a bare number or text payload is
-``value``. A mapping file (the same kind that loads files) turns the rows into datapoints, machine
-states or any entity.
+Each message becomes one row: ``topic``, its levels ``topic.1``, ``topic.2``, ... and
+``topic.last``, ``received_at`` (UTC, ISO 8601), ``payload`` (the raw text) and, for a JSON object
+payload, its top-level keys; a bare number or text payload is ``value``. A mapping file (the same
+kind that loads files) turns the rows into datapoints, machine states or any entity.
 
 Nothing is lost between the broker and the store: a message is appended to a spool file (JSON
 lines) before the broker gets its acknowledgement; every ``flush_seconds`` the spool file is closed
@@ -94,10 +94,15 @@ def message_row(topic: str, payload: bytes, received_at: datetime, columns: Sequ
     except ValueError:
         parsed = text.strip()
     if isinstance(parsed, dict):
-        row.update({k: _scalar(v) for k, v in parsed.items() if k not in RESERVED})
+        row.update(
+            {k: _scalar(v) for k, v in parsed.items() if k not in RESERVED and k[:6] != "topic."}
+        )
     else:
         row["value"] = _scalar(parsed)
     row.update(topic=topic, received_at=received_at.isoformat(), payload=text)
+    levels = topic.split("/")
+    row.update({f"topic.{i}": level for i, level in enumerate(levels, start=1)})
+    row["topic.last"] = levels[-1]
     return row
 
 
@@ -228,6 +233,9 @@ class MqttListener:
         mqtt_version: 5 (default) or 3 for brokers that only speak MQTT 3.1.1.
         flush_seconds: How often the spool file is loaded (a batch).
         on_batch: Called after every loaded batch with its report (to run agents, say).
+
+    ``subscribed`` is set once the broker has accepted the subscriptions (for a caller that runs
+    the listener in a thread and must not publish before).
     """
 
     def __init__(
@@ -268,11 +276,11 @@ class MqttListener:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         (self.spool_dir / "failed").mkdir(exist_ok=True)
         columns = {c for rule in self.mapping.fields.values() for c in rule.source_columns}
-        self._columns = sorted(columns - set(RESERVED))
+        self._columns = sorted(c for c in columns - set(RESERVED) if not c.startswith("topic."))
         self._spool = _Spool(self.spool_dir)
         self._connected = threading.Event()
         self._connect_error: str | None = None
-        self._subscribed = threading.Event()
+        self.subscribed = threading.Event()
 
     # -- running -----------------------------------------------------------------------------
     def run(
@@ -409,7 +417,7 @@ class MqttListener:
         refused = [t for t, c in zip(self.topics, codes, strict=False) if c.is_failure]
         if refused:
             self._connect_error = f"the broker refused the topic filter {refused[0]!r}"
-        self._subscribed.set()
+        self.subscribed.set()
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         self._spool.append(message.topic, message.payload)
@@ -417,7 +425,7 @@ class MqttListener:
     def _wait_until_subscribed(self, timeout: float = 10.0) -> None:
         if not self._connected.wait(timeout):
             raise IngestError(f"MQTT broker {self.address}: no answer within {timeout:.0f} s")
-        if self._connect_error is None and not self._subscribed.wait(timeout):
+        if self._connect_error is None and not self.subscribed.wait(timeout):
             raise IngestError(f"MQTT broker {self.address}: no subscription within {timeout:.0f} s")
         if self._connect_error:
             raise IngestError(f"MQTT broker {self.address}: {self._connect_error}")
