@@ -159,9 +159,9 @@ class _Running:
 
     def wait_for(self, messages: int, timeout: float = 20) -> None:
         deadline = time.monotonic() + timeout
-        while self.listener._spool.total < messages:
+        while self.listener.spool.total < messages:
             assert time.monotonic() < deadline, (
-                f"received {self.listener._spool.total} of {messages} messages"
+                f"received {self.listener.spool.total} of {messages} messages"
             )
             time.sleep(0.02)
 

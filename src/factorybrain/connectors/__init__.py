@@ -5,7 +5,8 @@ from __future__ import annotations
 from factorybrain.connectors._ingest import IngestReport, file_sha256, ingest
 from factorybrain.connectors._manifest import ManifestEntry, PlantLoad, load_plant, read_manifest
 from factorybrain.connectors._mapping import FORMATS, FieldRule, Mapping, load_mapping
-from factorybrain.connectors._mqtt import BrokerAddress, MqttListener, StreamReport, message_row
+from factorybrain.connectors._mqtt import BrokerAddress, MqttListener, message_row
+from factorybrain.connectors._stream import StreamListener, StreamReport
 from factorybrain.connectors._units import UnitConversionError, affine
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "MqttListener",
     "Mapping",
     "PlantLoad",
+    "StreamListener",
     "StreamReport",
     "UnitConversionError",
     "affine",

@@ -5,38 +5,32 @@ Each message becomes one row: ``topic``, its levels ``topic.1``, ``topic.2``, ..
 payload, its top-level keys; a bare number or text payload is ``value``. A mapping file (the same
 kind that loads files) turns the rows into datapoints, machine states or any entity.
 
-Nothing is lost between the broker and the store: a message is appended to a spool file (JSON
-lines) before the broker gets its acknowledgement; every ``flush_seconds`` the spool file is closed
-and loaded through the mapping like any file, in one transaction, with bad rows quarantined under
-their topic and reason; only then is it deleted. A spool file left by a crash is loaded the next
-time the listener starts, and since loads are idempotent a message delivered twice is harmless.
+Nothing is lost between the broker and the store: a message is spooled to disk before the broker
+gets its acknowledgement and loaded in batches (see :mod:`factorybrain.connectors._stream`); since
+loads are idempotent, a message delivered twice is harmless.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
-import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from factorybrain.connectors._ingest import IngestReport, ingest
-from factorybrain.connectors._mapping import Mapping, load_mapping
-from factorybrain.exceptions import IngestError, MappingError
+from factorybrain.connectors._mapping import Mapping
+from factorybrain.connectors._stream import OnBatch, StreamListener
+from factorybrain.exceptions import IngestError
 from factorybrain.store import DuckDBStore
 
 RESERVED = ("topic", "received_at", "payload")
 DEFAULT_PORTS = {"mqtt": 1883, "tcp": 1883, "mqtts": 8883, "ssl": 8883}
 
 SESSION_EXPIRY_SECONDS = 7 * 24 * 3600  # how long a broker keeps a persistent session's messages
-
-OnBatch = Callable[[IngestReport], None]
 
 
 @dataclass(frozen=True)
@@ -126,98 +120,7 @@ def _scalar(value: Any) -> Any:
     return json.dumps(value) if isinstance(value, dict | list) else value
 
 
-@dataclass
-class StreamReport:
-    """What a listener did, summed over its batches."""
-
-    broker: str
-    topics: tuple[str, ...]
-    messages: int = 0
-    batches: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    quarantined: int = 0
-    skipped: int = 0
-    recovered_files: int = 0
-    failed_files: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def add(self, report: IngestReport) -> None:
-        """Count one loaded batch."""
-        self.batches += 1
-        self.inserted += report.inserted
-        self.updated += report.updated
-        self.unchanged += report.unchanged
-        self.quarantined += report.quarantined
-        self.skipped += report.skipped
-
-
-class _Spool:
-    """The current spool file: messages are appended here before the broker is acknowledged.
-
-    The network thread only writes ``[topic, received epoch seconds, payload]`` per line (the
-    cheap part, so a busy topic does not overflow the broker's queue for this client); turning
-    them into rows happens when the file is loaded.
-    """
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.lock = threading.Lock()
-        self.count = 0
-        self.total = 0
-        self._path: Path | None = None
-        self._handle: Any = None
-
-    def append(self, topic: str, payload: bytes) -> None:
-        line = json.dumps([topic, time.time(), payload.decode("utf-8", "replace")]) + "\n"
-        with self.lock:
-            if self._handle is None:
-                stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-                self._path = self.folder / f"{stamp}-{uuid.uuid4().hex[:8]}.raw.part"
-                self._handle = self._path.open("a", encoding="utf-8")
-            self._handle.write(line)
-            self._handle.flush()  # in the OS before the acknowledgement: survives a crash of ours
-            self.count += 1
-            self.total += 1
-
-    def rotate(self) -> tuple[Path, int] | None:
-        """Close the current file; return it, ready to load, and its message count."""
-        with self.lock:
-            if self._handle is None or self._path is None:
-                return None
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-            self._handle.close()
-            ready = self._path.with_suffix("")  # drop ".part"
-            self._path.rename(ready)
-            count, self._handle, self._path, self.count = self.count, None, None, 0
-            return ready, count
-
-
-def rows_file(raw: Path, columns: Sequence[str]) -> Path:
-    """Turn a raw spool file into the JSON-lines rows a mapping reads; return the rows file.
-
-    A line cut short by a crash is kept as a row whose ``payload`` is the broken line, so the
-    mapping quarantines it instead of it being lost.
-    """
-    rows = raw.with_suffix(".jsonl")
-    with raw.open(encoding="utf-8", errors="replace") as lines, rows.open("w") as out:
-        for line in lines:
-            try:
-                topic, received, text = json.loads(line)
-                at = datetime.fromtimestamp(float(received), UTC)
-                row = message_row(str(topic), str(text).encode(), at, columns)
-            except (ValueError, TypeError):
-                row = {**dict.fromkeys(columns), "topic": None, "payload": line.rstrip("\n")}
-            out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-        out.flush()
-        os.fsync(out.fileno())
-    raw.unlink()
-    return rows
-
-
-class MqttListener:
+class MqttListener(StreamListener):
     """Subscribe to MQTT topics and load the messages through a mapping, batch by batch.
 
     Args:
@@ -238,6 +141,10 @@ class MqttListener:
     the listener in a thread and must not publish before).
     """
 
+    reserved = RESERVED
+    key_column = "topic"
+    kind = "MQTT"
+
     def __init__(
         self,
         store: DuckDBStore,
@@ -252,13 +159,6 @@ class MqttListener:
         flush_seconds: float = 1.0,
         on_batch: OnBatch | None = None,
     ) -> None:
-        self.store = store
-        self.mapping = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
-        if self.mapping.source.format not in (None, "jsonl"):
-            raise MappingError(
-                f"{self.mapping.path}: an MQTT mapping reads messages as JSON lines; "
-                f"remove 'source: {{format: {self.mapping.source.format}}}'"
-            )
         self.address = BrokerAddress.parse(broker)
         if not topics:
             raise IngestError("MQTT: give at least one topic filter, for example 'acme/#'")
@@ -270,102 +170,41 @@ class MqttListener:
             raise IngestError(f"MQTT: version must be 5 or 3 (3.1.1), found {mqtt_version}")
         self.mqtt_version = mqtt_version
         self.client_id = client_id
-        self.flush_seconds = flush_seconds
-        self.on_batch = on_batch
-        self.spool_dir = Path(spool)
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
-        (self.spool_dir / "failed").mkdir(exist_ok=True)
-        columns = {c for rule in self.mapping.fields.values() for c in rule.source_columns}
-        self._columns = sorted(c for c in columns - set(RESERVED) if not c.startswith("topic."))
-        self._spool = _Spool(self.spool_dir)
+        super().__init__(
+            store, mapping, spool=spool, flush_seconds=flush_seconds, on_batch=on_batch
+        )
+        self._client: Any = None
         self._connected = threading.Event()
         self._connect_error: str | None = None
-        self.subscribed = threading.Event()
 
-    # -- running -----------------------------------------------------------------------------
-    def run(
-        self,
-        *,
-        seconds: float | None = None,
-        max_messages: int | None = None,
-        stop: threading.Event | None = None,
-        progress: Callable[[StreamReport], None] | None = None,
-    ) -> StreamReport:
-        """Listen until ``seconds`` pass, ``max_messages`` arrive or ``stop`` is set.
+    def describe(self) -> tuple[str, tuple[str, ...]]:
+        """The broker and the topic filters."""
+        return str(self.address), self.topics
 
-        The last batch is loaded before returning, also on Ctrl-C.
+    def build_row(
+        self, key: str, payload: bytes, received_at: datetime, columns: Sequence[str]
+    ) -> dict[str, Any]:
+        """The row of one message (see :func:`message_row`)."""
+        return message_row(key, payload, received_at, columns)
 
-        Raises:
-            IngestError: If the broker cannot be reached or refuses the connection or a topic.
-        """
-        report = StreamReport(str(self.address), self.topics)
-        started = time.monotonic()
-        self.recover(report)
-        client, connect = self._client()
+    def _start(self) -> None:
+        client, connect = self._new_client()
+        self._client = client
         try:
-            try:
-                client.connect(self.address.host, self.address.port, **connect)
-            except OSError as error:
-                raise IngestError(f"MQTT broker {self.address}: cannot connect ({error})") from None
-            client.loop_start()
-            self._wait_until_subscribed()
-            stop = stop or threading.Event()
-            next_flush = time.monotonic() + self.flush_seconds
-            try:
-                while not stop.is_set():
-                    now = time.monotonic()
-                    if seconds is not None and now - started >= seconds:
-                        break
-                    if max_messages is not None and self._spool.total >= max_messages:
-                        break
-                    if now >= next_flush:
-                        self._flush(report, progress)
-                        next_flush = now + self.flush_seconds
-                    stop.wait(0.05)
-            except KeyboardInterrupt:
-                pass
-        finally:
-            client.disconnect()
-            client.loop_stop()
-            self._flush(report, progress)
-            report.seconds = round(time.monotonic() - started, 3)
-        return report
+            client.connect(self.address.host, self.address.port, **connect)
+        except OSError as error:
+            raise IngestError(f"MQTT broker {self.address}: cannot connect ({error})") from None
+        client.loop_start()
+        self._wait_until_subscribed()
 
-    def recover(self, report: StreamReport) -> None:
-        """Load spool files a previous run left behind (a crash between receipt and load)."""
-        for part in sorted(self.spool_dir.glob("*.raw.part")):
-            part.rename(part.with_suffix(""))
-        for raw in sorted(self.spool_dir.glob("*.raw")):
-            rows_file(raw, self._columns)
-        for path in sorted(self.spool_dir.glob("*.jsonl")):
-            report.recovered_files += 1
-            self._load(path, report)
-
-    def _flush(self, report: StreamReport, progress: Callable[[StreamReport], None] | None) -> None:
-        rotated = self._spool.rotate()
-        if rotated is None:
-            return
-        raw, count = rotated
-        report.messages += count
-        self._load(rows_file(raw, self._columns), report)
-        if progress:
-            progress(report)
-
-    def _load(self, path: Path, report: StreamReport) -> None:
-        try:
-            loaded = ingest(self.store, path, self.mapping)
-        except IngestError:
-            # The file could not be loaded at all; keep it for a person to look at.
-            path.rename(self.spool_dir / "failed" / path.name)
-            report.failed_files.append(str(self.spool_dir / "failed" / path.name))
-            return
-        path.unlink()
-        report.add(loaded)
-        if self.on_batch:
-            self.on_batch(loaded)
+    def _stop(self) -> None:
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+            self._client = None
 
     # -- the client --------------------------------------------------------------------------
-    def _client(self) -> tuple[Any, dict[str, Any]]:
+    def _new_client(self) -> tuple[Any, dict[str, Any]]:
         """The paho client and the keyword arguments of its ``connect``."""
         import paho.mqtt.client as mqtt
         from paho.mqtt.packettypes import PacketTypes
@@ -420,7 +259,7 @@ class MqttListener:
         self.subscribed.set()
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
-        self._spool.append(message.topic, message.payload)
+        self.spool.append(message.topic, message.payload)
 
     def _wait_until_subscribed(self, timeout: float = 10.0) -> None:
         if not self._connected.wait(timeout):
