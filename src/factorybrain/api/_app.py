@@ -526,11 +526,11 @@ def create_app(
 
         def list_route(
             request: Request, _: Viewer, limit: Limit = 50, offset: Offset = 0
-        ) -> dict[str, Any]:
+        ) -> JSONResponse:
             filters = {k: v for k, v in request.query_params.items() if k not in _RESERVED}
             with access.read() as (reader, _records):
                 found = list_entities(reader, entity, filters, limit=limit, offset=offset)
-            return found
+            return JSONResponse(found)
 
         list_route.__doc__ = (
             f"List {entity} entities ({model.description}) Filter by equality with any field "
@@ -561,7 +561,8 @@ def create_app(
         )(get_route)
 
     # The list routes return plain dicts checked against their ``response_model``: building the
-    # models first would validate every row twice.
+    # models first would validate every row twice. Entity pages and datapoints, already plain
+    # JSON values, go out as they are (``response_model`` documents them).
     @app.get(
         f"{API_PREFIX}/time-series/{{external_id:path}}/datapoints",
         response_model=SeriesData,
@@ -577,7 +578,7 @@ def create_app(
         ] = None,
         limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
         offset: Offset = 0,
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         """Datapoints of a series in ``[start, end)``, raw or downsampled with ``every``.
 
         Without ``start``/``end`` the last 24 hours of data are returned.
@@ -586,7 +587,7 @@ def create_app(
             found = series_data(
                 reader, external_id, start=start, end=end, every=every, limit=limit, offset=offset
             )
-        return found
+        return JSONResponse({"points": None, "buckets": None, **found})
 
     # Registered after the datapoints route: ids may contain "/" (``line1/press-1``), and the
     # generic ``{external_id:path}`` route would otherwise swallow ``.../datapoints``.

@@ -41,8 +41,8 @@ def plain(value: Any, kind: str | None = None) -> Any:
         return None if value != value else value.isoformat()
     if hasattr(value, "tolist"):
         value = value.tolist()
-    if isinstance(value, float) and math.isnan(value):
-        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN or infinity
     if kind == "json" and isinstance(value, str):
         try:
             return json.loads(value)
@@ -290,8 +290,8 @@ def series_data(
 
 
 def _number(value: float | None) -> float | None:
-    """A stored value as JSON: NaN to None."""
-    return None if value is None or value != value else value
+    """A stored value as JSON: NaN and infinities to None."""
+    return value if value is not None and math.isfinite(value) else None
 
 
 def plant_status(store: Store) -> dict[str, Any]:
