@@ -459,8 +459,8 @@ def solve(
         shift_weight: Cost per time unit an operation's start moves from ``previous_plan``.
         seed: Seed of the random choices (neighbourhoods, tie-breaking).
         strategy: ``"auto"``, ``"full"`` (one CP-SAT model), ``"lns"`` (always use LNS) or
-            ``"alternate"`` (flexible shops: CP-SAT and tabu search take turns; on Brandimarte's
-            instances it was level with ``"auto"`` in our runs, so it is not the default).
+            ``"alternate"`` (flexible shops: CP-SAT and the job-shop tabu search on fixed machine
+            assignments take turns; ``"auto"`` uses the flexible tabu search instead).
         started_at: ``time.perf_counter()`` value when the budget started (e.g. before reading the
             instance file); defaults to now.
         log: Optional callable receiving progress lines.
