@@ -255,7 +255,9 @@ def load_assets(
         resets = [frame.index[0]]
         if equipment is not None:
             regime = _regimes(store, equipment, frame.index)
-            resets = _resets(events, equipment, frame.index[0])
+            # a down that ends after the data read has no data after it yet: not a reset yet
+            last = frame.index[-1]
+            resets = [r for r in _resets(events, equipment, frame.index[0]) if r <= last]
         asset_class = classes.get(equipment, "") if equipment else ""
         if known is not None:
             asset_class = known.asset_class

@@ -99,12 +99,22 @@ class RemainingLife:
 
 @dataclass
 class Scored:
-    """One asset replayed: its data, its model versions in use and its hourly judgements."""
+    """One asset judged: its data, its model versions in use and its hourly judgements.
+
+    ``window`` is the start of the training window after the last reset while it is still
+    filling (None once its version exists); its training rows are ``window_rows`` before
+    ``counted_from`` plus those of ``stamps`` (the training rows read) from then on.
+    ``drift_open``: a regime's retraining window is still filling.
+    """
 
     asset: AssetData
     plan: list[tuple[Any, ...]]
     hours: pd.DataFrame
-    window_open: bool = False
+    window: pd.Timestamp | None = None
+    window_rows: int = 0
+    counted_from: pd.Timestamp | None = None
+    stamps: np.ndarray | None = None
+    drift_open: bool = False
 
 
 @dataclass
@@ -116,8 +126,11 @@ class AssetState:
         watermark: Start of the first hour not judged for good yet; hours before are final.
         hours: The final hourly judgements (before ``watermark``).
         plan: ``(available, record, reason)`` of the model versions in use, oldest first.
-        window_open: A training window (after the last reset, or of a new regime) was still
-            filling when the state was taken: the next run replays the asset's history.
+        window: Start of the training window after the last reset while it fills (its version
+            does not exist yet), else None.
+        window_rows: Training rows that window holds before ``watermark``.
+        drift_open: The retraining window of a regime never seen was still filling: the next
+            run replays the asset's history.
         has_regimes: Whether the asset's data had operating regimes (products).
         emitted: Ids of the findings and recommendations already handed out.
     """
@@ -126,7 +139,9 @@ class AssetState:
     watermark: pd.Timestamp
     hours: pd.DataFrame
     plan: list[tuple[pd.Timestamp, ModelRecord, str]]
-    window_open: bool
+    window: pd.Timestamp | None
+    window_rows: int
+    drift_open: bool
     has_regimes: bool
     emitted: set[str] = field(default_factory=set)
 
@@ -199,7 +214,7 @@ class MaintenanceAgent(BaseAgent):
         self.lookback = lookback
         self.registry = registry
         self.space = space
-        self._window_open: dict[str, bool] = {}
+        self._windows: dict[str, tuple[pd.Timestamp | None, bool]] = {}
         self._states: dict[str, AssetState] = {}
         self._live_registry: ModelRegistry | None = None
 
@@ -259,10 +274,10 @@ class MaintenanceAgent(BaseAgent):
         A call reads each asset's data from its watermark on (with enough earlier rows for the
         stuck and gap checks), judges the new hours with the version in use and reruns the
         alarm logic on the kept hours, so it finds what a full replay would find. An asset is
-        replayed from its whole history instead when the model versions would change: a new
-        repair or maintenance (reset), a training window that was still filling, or a regime
-        its version never saw. Findings and recommendations already handed out are not handed
-        out again.
+        replayed from its whole history instead only when its model versions change: the
+        training window after a repair or maintenance has filled (its version comes), a new
+        reset cuts a window still filling, or a regime its version never saw runs. Findings and
+        recommendations already handed out are not handed out again.
 
         The first call (no state yet) replays every asset and hands out what is still open at
         ``end``. States live in memory and, with a registry that has a ``root``, next to the
@@ -321,14 +336,22 @@ class MaintenanceAgent(BaseAgent):
         replay: list[str] = []  # assets whose model versions may change: replayed in full
         for asset in recent:
             state = self._states.get(asset.device)
-            if state is None or self._needs_replay(asset, state):
+            item = None if state is None else self._score_new(asset, state)
+            if item is None:
                 replay.append(asset.device)
                 continue
-            scored[asset.device] = self._score_new(asset, state)
+            scored[asset.device] = item
         for device, state in self._states.items():
             if device not in scored and device not in replay:  # no new data
                 scored[device] = Scored(
-                    state.asset, _plan_of(state), state.hours, state.window_open
+                    state.asset,
+                    _plan_of(state),
+                    state.hours,
+                    state.window,
+                    state.window_rows,
+                    state.watermark,
+                    None,
+                    state.drift_open,
                 )
         if replay:
             class_limits: dict[str, list[tuple[pd.Timestamp, pd.Series]]] = {}
@@ -342,34 +365,49 @@ class MaintenanceAgent(BaseAgent):
             scored.update(self._replay(full, registry, class_limits))
         return scored, since
 
-    def _needs_replay(self, asset: AssetData, state: AssetState) -> bool:
-        """Whether the model versions in use could change with the new data."""
-        if state.window_open or not state.plan:
-            return True
+    def _score_new(self, asset: AssetData, state: AssetState) -> Scored | None:
+        """Judge the hours from the watermark on with the versions in use.
+
+        Returns None when the model versions in use could change with the new data, so the
+        asset must be replayed: a regime's retraining window was filling or a regime its
+        version never saw runs, the training window after a reset fills up (its version comes),
+        or a new reset cuts a window still filling.
+        """
+        if state.drift_open or not state.plan:
+            return None
         # the first row read counts as a reset of the data read; any other unknown one is new
         known = {pd.Timestamp(r) for r in state.asset.resets}
         read_start = pd.Timestamp(asset.frame.index[0])
-        if any(pd.Timestamp(r) not in known and r != read_start for r in asset.resets):
-            return True
-        if state.has_regimes and state.plan:
-            labels = set(_health_model(state.plan[-1][1]).monitor_.regimes_.labels)
-            new = asset.frame.index >= state.watermark
-            keys = {r for r in asset.regime[new & asset.running] if r is not None}
-            if keys - labels:
-                return True
-        return False
-
-    def _score_new(self, asset: AssetData, state: AssetState) -> Scored:
-        """Judge the hours from the watermark on with the versions in use."""
+        new_resets = sorted(
+            pd.Timestamp(r)
+            for r in asset.resets
+            if pd.Timestamp(r) not in known and r != read_start
+        )
+        if new_resets and (state.window is not None or len(new_resets) > 1):
+            return None
+        if new_resets and new_resets[0] < state.watermark:
+            return None  # a reset reported late, inside hours judged already: replay
         rows = asset.running.copy()
         if state.has_regimes:
             rows &= np.array([r is not None for r in asset.regime], dtype=bool)
+            labels = set(_health_model(state.plan[-1][1]).monitor_.regimes_.labels)
+            new = asset.frame.index >= state.watermark
+            if {r for r in asset.regime[new & asset.running] if r is not None} - labels:
+                return None
         frame = asset.frame[rows]
+        stamps = frame.index.values
+        window, window_rows, counted_from = state.window, state.window_rows, state.watermark
+        if new_resets:
+            window, window_rows = new_resets[0] + SETTLE, 0
+            counted_from = window
+        if window is not None:
+            since = np.datetime64(max(window, counted_from))
+            fresh = len(stamps) - int(np.searchsorted(stamps, since))
+            if window_rows + fresh >= self.train_hours * 60:
+                return None  # the window is full: its version comes now
         keys = asset.regime[rows] if state.has_regimes else None
         context = max(_context_rows(_health_model(record)) for _, record, _ in state.plan)
-        lo = max(
-            int(np.searchsorted(frame.index.values, np.datetime64(state.watermark))) - context, 0
-        )
+        lo = max(int(np.searchsorted(stamps, np.datetime64(state.watermark))) - context, 0)
         frame = frame.iloc[lo:]
         keys = None if keys is None else keys[lo:]
         plan = [
@@ -377,8 +415,8 @@ class MaintenanceAgent(BaseAgent):
             for available, record, reason in state.plan
         ]
         hours = self._score(asset, plan)
-        new = hours[hours.index >= state.watermark] if len(hours) else hours
-        kept = pd.concat([state.hours, new]) if len(new) else state.hours
+        new_hours = hours[hours.index >= state.watermark] if len(hours) else hours
+        kept = pd.concat([state.hours, new_hours]) if len(new_hours) else state.hours
         current = AssetData(
             device=asset.device,
             frame=asset.frame.iloc[:0],
@@ -388,10 +426,10 @@ class MaintenanceAgent(BaseAgent):
             link_method=state.asset.link_method,
             link_confidence=state.asset.link_confidence,
             asset_class=state.asset.asset_class,
-            resets=state.asset.resets,
+            resets=sorted([*state.asset.resets, *new_resets]),
             series=state.asset.series,
         )
-        return Scored(current, plan, kept, False)
+        return Scored(current, plan, kept, window, window_rows, counted_from, stamps, False)
 
     def _new_items(
         self, report: ScanReport, since: dict[str, pd.Timestamp]
@@ -429,6 +467,14 @@ class MaintenanceAgent(BaseAgent):
             if previous is not None:
                 watermark = max(watermark, previous.watermark)
             hours = item.hours[item.hours.index < watermark] if len(item.hours) else item.hours
+            window_rows = item.window_rows
+            if item.window is not None and item.stamps is not None:
+                since = np.datetime64(max(item.window, item.counted_from or item.window))
+                window_rows += int(
+                    np.count_nonzero(
+                        (item.stamps >= since) & (item.stamps < np.datetime64(watermark))
+                    )
+                )
             asset = item.asset
             has_regimes = (
                 previous.has_regimes
@@ -451,7 +497,9 @@ class MaintenanceAgent(BaseAgent):
                 watermark=watermark,
                 hours=hours,
                 plan=[(p[0], p[1], p[5]) for p in item.plan],
-                window_open=item.window_open,
+                window=item.window,
+                window_rows=window_rows,
+                drift_open=item.drift_open,
                 has_regimes=has_regimes,
                 emitted=set() if previous is None else previous.emitted,
             )
@@ -467,7 +515,9 @@ class MaintenanceAgent(BaseAgent):
                 "watermark": state.watermark,
                 "hours": state.hours,
                 "plan": [(a, r.version, reason) for a, r, reason in state.plan],
-                "window_open": state.window_open,
+                "window": state.window,
+                "window_rows": state.window_rows,
+                "drift_open": state.drift_open,
                 "has_regimes": state.has_regimes,
                 "emitted": sorted(state.emitted),
             }
@@ -487,7 +537,9 @@ class MaintenanceAgent(BaseAgent):
                 watermark=payload["watermark"],
                 hours=payload["hours"],
                 plan=plan,
-                window_open=payload["window_open"],
+                window=payload["window"],
+                window_rows=payload["window_rows"],
+                drift_open=payload["drift_open"],
                 has_regimes=payload["has_regimes"],
                 emitted=set(payload["emitted"]),
             )
@@ -501,15 +553,23 @@ class MaintenanceAgent(BaseAgent):
         """Train every version of every asset over its whole history and judge every hour."""
         plans = {asset.device: self._train(asset, registry) for asset in assets}
         self._fallbacks(assets, plans, registry, class_limits)
-        return {
-            asset.device: Scored(
+        scored = {}
+        for asset in assets:
+            window, drift_open = self._windows.get(asset.device, (None, False))
+            rows = asset.running.copy()
+            if any(r is not None for r in asset.regime):
+                rows &= np.array([r is not None for r in asset.regime], dtype=bool)
+            scored[asset.device] = Scored(
                 asset,
                 plans[asset.device],
                 self._score(asset, plans[asset.device]),
-                self._window_open.get(asset.device, False),
+                window,
+                0,
+                window,
+                asset.frame.index.values[rows],
+                drift_open,
             )
-            for asset in assets
-        }
+        return scored
 
     def _conclude(
         self,
@@ -570,7 +630,7 @@ class MaintenanceAgent(BaseAgent):
         regimes = asset.regime[rows] if any(r is not None for r in asset.regime) else None
         stamps = frame.index.values
         entries: list[tuple[pd.Timestamp, np.ndarray, str]] = []
-        self._window_open[asset.device] = False
+        window: pd.Timestamp | None = None
         resets = [pd.Timestamp(r) for r in asset.resets]
         for position, reset in enumerate(resets):
             following = resets[position + 1] if position + 1 < len(resets) else None
@@ -582,7 +642,7 @@ class MaintenanceAgent(BaseAgent):
             )
             if following is None and lo + self.train_hours * 60 > hi:
                 # the data ended before the window filled: its version comes when it has
-                self._window_open[asset.device] = True
+                window = reset + SETTLE
                 continue
             hi = min(hi, lo + self.train_hours * 60)
             if hi - lo < 60:
@@ -593,8 +653,8 @@ class MaintenanceAgent(BaseAgent):
             )
         entries.sort(key=lambda entry: entry[0])
         drift = self._drift_windows(frame, regimes, entries)
-        if any(len(window) < self.drift_hours * 60 for _, window, _ in drift):
-            self._window_open[asset.device] = True
+        drift_open = any(len(rows_) < self.drift_hours * 60 for _, rows_, _ in drift)
+        self._windows[asset.device] = (window, drift_open)
         entries += drift
         entries.sort(key=lambda entry: entry[0])
         plan: list[tuple[Any, ...]] = []
