@@ -22,7 +22,7 @@ import time
 import numpy as np
 from numba import njit
 
-CHUNK_STEPS = 200
+CHUNK_SECONDS = 0.05
 STALL_STEPS = 3000
 
 
@@ -525,36 +525,44 @@ class FlexibleTabuSearch:
             The best makespan, its chosen alternative per operation and its start times.
         """
         limit = max_steps if max_steps is not None else np.iinfo(np.int64).max
+        chunk = 1
         while self.best_makespan > target and time.perf_counter() < deadline and self.steps < limit:
-            _search(
-                min(CHUNK_STEPS, limit - self.steps),
-                target,
-                self.tenure_low,
-                self.tenure_high,
-                self.alt_offset,
-                self.alt_machine,
-                self.alt_duration,
-                self.release,
-                self.jp_off,
-                self.jp_idx,
-                self.js_off,
-                self.js_idx,
-                self.state,
-                self.assign,
-                self.machine_of,
-                self.dur,
-                self.mp,
-                self.ms,
-                self.first,
-                self.tabu,
-                self.order,
-                self.position,
-                self.r,
-                self.q,
-                self.best_assign,
-                self.best_start,
-                self.best_mp,
-                self.best_ms,
-                self.best_first,
-            )
+            # Chunks of about CHUNK_SECONDS, so that a large instance cannot overrun the deadline.
+            before = time.perf_counter()
+            self._steps(min(chunk, limit - self.steps), target)
+            took = time.perf_counter() - before
+            chunk = max(1, min(4 * chunk, int(chunk * CHUNK_SECONDS / max(took, 1e-6))))
         return self.best_makespan, self.best_assign.copy(), self.best_start.copy()
+
+    def _steps(self, steps: int, target: int) -> None:
+        _search(
+            steps,
+            target,
+            self.tenure_low,
+            self.tenure_high,
+            self.alt_offset,
+            self.alt_machine,
+            self.alt_duration,
+            self.release,
+            self.jp_off,
+            self.jp_idx,
+            self.js_off,
+            self.js_idx,
+            self.state,
+            self.assign,
+            self.machine_of,
+            self.dur,
+            self.mp,
+            self.ms,
+            self.first,
+            self.tabu,
+            self.order,
+            self.position,
+            self.r,
+            self.q,
+            self.best_assign,
+            self.best_start,
+            self.best_mp,
+            self.best_ms,
+            self.best_first,
+        )
