@@ -460,19 +460,19 @@ def create_app(
     @app.get(f"{API_PREFIX}/health", tags=["meta"])
     def health() -> Health:
         """Liveness: answers without a token."""
-        with access.read() as (reader, _):
+        with access.read() as (reader, _records):
             return Health(status="ok", schema_version=reader.schema_version())
 
     @app.get(f"{API_PREFIX}/counts", tags=["meta"])
     def counts(_: Viewer) -> dict[str, int]:
         """Rows per entity type, plus datapoints and edges."""
-        with access.read() as (reader, _):
+        with access.read() as (reader, _records):
             return reader.counts()
 
     @app.get(f"{API_PREFIX}/status", tags=["meta"])
     def status(_: Viewer) -> dict[str, Any]:
         """Counts, open findings by kind and severity, and how many actions wait for approval."""
-        with access.read() as (reader, _):
+        with access.read() as (reader, _records):
             return plant_status(reader)
 
     @app.get(f"{API_PREFIX}/agents", tags=["agents"])
