@@ -133,6 +133,8 @@ class AssetState:
             run replays the asset's history.
         has_regimes: Whether the asset's data had operating regimes (products).
         emitted: Ids of the findings and recommendations already handed out.
+        read_from: Where the next update starts reading: early enough for the rows its
+            stuck and gap checks look back over (None: ``STREAM_CONTEXT`` before the watermark).
     """
 
     asset: AssetData
@@ -144,6 +146,7 @@ class AssetState:
     drift_open: bool
     has_regimes: bool
     emitted: set[str] = field(default_factory=set)
+    read_from: pd.Timestamp | None = None
 
 
 @dataclass
@@ -327,7 +330,9 @@ class MaintenanceAgent(BaseAgent):
     ) -> tuple[dict[str, Scored], dict[str, pd.Timestamp]]:
         """Judge the new hours of every asset with a state; replay the others in full."""
         since = {device: state.watermark for device, state in self._states.items()}
-        read_from = min(since.values()) - STREAM_CONTEXT
+        read_from = min(
+            state.read_from or state.watermark - STREAM_CONTEXT for state in self._states.values()
+        )
         links = {device: state.asset for device, state in self._states.items()}
         recent = load_assets(
             store, start=read_from.to_pydatetime(), end=end, space=self.space, links=links
@@ -500,6 +505,8 @@ class MaintenanceAgent(BaseAgent):
                 window=item.window,
                 window_rows=window_rows,
                 drift_open=item.drift_open,
+                read_from=_read_from(item, watermark)
+                or (None if previous is None else previous.read_from),
                 has_regimes=has_regimes,
                 emitted=set() if previous is None else previous.emitted,
             )
@@ -518,6 +525,7 @@ class MaintenanceAgent(BaseAgent):
                 "window": state.window,
                 "window_rows": state.window_rows,
                 "drift_open": state.drift_open,
+                "read_from": state.read_from,
                 "has_regimes": state.has_regimes,
                 "emitted": sorted(state.emitted),
             }
@@ -540,6 +548,7 @@ class MaintenanceAgent(BaseAgent):
                 window=payload["window"],
                 window_rows=payload["window_rows"],
                 drift_open=payload["drift_open"],
+                read_from=payload.get("read_from"),
                 has_regimes=payload["has_regimes"],
                 emitted=set(payload["emitted"]),
             )
@@ -1048,6 +1057,15 @@ def _health_model(record: ModelRecord) -> AssetHealthModel:
             "not the AssetHealthModel the maintenance agent keeps"
         )
     return record.model
+
+
+def _read_from(item: Scored, watermark: pd.Timestamp) -> pd.Timestamp | None:
+    """The training row ``_context_rows`` before ``watermark``: where the next read starts."""
+    if item.stamps is None or not len(item.stamps) or not item.plan:
+        return None
+    need = max(_context_rows(_health_model(p[1])) for p in item.plan)
+    position = int(np.searchsorted(item.stamps, np.datetime64(watermark)))
+    return pd.Timestamp(item.stamps[max(position - need, 0)])
 
 
 def _context_rows(model: AssetHealthModel) -> int:
