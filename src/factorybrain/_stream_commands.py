@@ -14,18 +14,28 @@ from factorybrain.cli import DbOption, _open, app, console, friendly_errors
 @friendly_errors
 def listen(
     mapping: Annotated[Path, typer.Argument(help="Mapping file for the messages (JSON lines).")],
-    broker: Annotated[
+    source: Annotated[
         str,
         typer.Option(
+            "--source",
             "--broker",
-            help="mqtt://[user:password@]host[:port], or mqtts://... for TLS.",
-            envvar="FACTORYBRAIN_MQTT_URL",
+            help="MQTT broker mqtt://[user:password@]host[:port] (mqtts:// for TLS), or OPC UA "
+            "server opc.tcp://host:port[/path].",
+            envvar="FACTORYBRAIN_STREAM_URL",
         ),
     ] = "mqtt://127.0.0.1:1883",
     topic: Annotated[
         list[str],
-        typer.Option("--topic", "-t", help="Topic filter to subscribe to; repeat for several."),
-    ] = ["#"],  # noqa: B006 (Typer reads the default, it is never mutated)
+        typer.Option("--topic", "-t", help="MQTT topic filter; repeat for several (default #)."),
+    ] = [],  # noqa: B006 (Typer reads the default, it is never mutated)
+    node: Annotated[
+        list[str],
+        typer.Option("--node", "-n", help="OPC UA variable node id; repeat for several."),
+    ] = [],  # noqa: B006
+    browse: Annotated[
+        list[str],
+        typer.Option(help="OPC UA object or folder node id: every variable below it."),
+    ] = [],  # noqa: B006
     db: DbOption = None,
     spool: Annotated[
         Path | None,
@@ -33,7 +43,7 @@ def listen(
     ] = None,
     client_id: Annotated[
         str | None,
-        typer.Option(help="Fixed client id: a persistent session, the broker keeps messages."),
+        typer.Option(help="MQTT: a fixed client id keeps a persistent session."),
     ] = None,
     mqtt_version: Annotated[
         int, typer.Option(help="MQTT protocol: 5, or 3 for brokers that speak 3.1.1 only.")
@@ -53,17 +63,19 @@ def listen(
         ),
     ] = False,
 ) -> None:
-    """Subscribe to MQTT topics (a Unified Namespace) and load the messages as they arrive.
+    """Load live data as it arrives: MQTT topics (a Unified Namespace) or OPC UA variables.
 
-    Each message is a row with `topic`, `received_at`, `payload`, the keys of a JSON object
-    payload, or `value` for a bare number; the mapping turns rows into datapoints (or any
-    entity). Messages are spooled to disk before the broker is acknowledged and loaded every
-    `--flush-seconds` in one transaction; bad ones are quarantined with their topic and reason,
-    and a spool left by a crash is loaded at the next start.
+    Each MQTT message is a row with `topic`, `received_at`, `payload`, the keys of a JSON object
+    payload, or `value` for a bare number; each OPC UA change a row with `node`, `path`, `value`,
+    `status` and `source_timestamp`. The mapping turns rows into datapoints (or any entity).
+    Messages are spooled to disk before they are acknowledged and loaded every `--flush-seconds`
+    in one transaction; bad ones are quarantined with their reason, and a spool left by a crash
+    is loaded at the next start.
 
-    Example: `factorybrain listen uns.yaml --broker mqtt://localhost:1883 -t 'acme/+/+/#' --agents`
+    Example: `factorybrain listen uns.yaml --source mqtt://localhost:1883 -t 'acme/+/+/#' --agents`
     """
-    from factorybrain.connectors import MqttListener
+    from factorybrain.connectors import MqttListener, OpcUaListener
+    from factorybrain.exceptions import IngestError
     from factorybrain.store import default_db_path
 
     with _open(db) as store:
@@ -80,20 +92,37 @@ def listen(
                         console.print(f"  agents: {len(ran.findings)} new findings")
 
         folder = spool or Path(f"{db or default_db_path()}.spool")
-        listener = MqttListener(
-            store,
-            mapping,
-            broker=broker,
-            topics=topic,
-            spool=folder,
-            client_id=client_id,
-            mqtt_version=mqtt_version,
-            flush_seconds=flush_seconds,
-            on_batch=on_batch,
-        )
+        listener: Any
+        if source.startswith("opc.tcp://"):
+            if topic or client_id:
+                raise IngestError("--topic and --client-id are for MQTT brokers")
+            listener = OpcUaListener(
+                store,
+                mapping,
+                server=source,
+                nodes=node,
+                browse=browse,
+                spool=folder,
+                flush_seconds=flush_seconds,
+                on_batch=on_batch,
+            )
+        else:
+            if node or browse:
+                raise IngestError("--node and --browse are for OPC UA servers (opc.tcp://...)")
+            listener = MqttListener(
+                store,
+                mapping,
+                broker=source,
+                topics=topic or ["#"],
+                spool=folder,
+                client_id=client_id,
+                mqtt_version=mqtt_version,
+                flush_seconds=flush_seconds,
+                on_batch=on_batch,
+            )
+        where, what = listener.describe()
         console.print(
-            f"listening on {listener.address} to {', '.join(listener.topics)} (Ctrl+C to stop)",
-            highlight=False,
+            f"listening on {where} to {', '.join(what)} (Ctrl+C to stop)", highlight=False
         )
 
         def progress(report: Any) -> None:

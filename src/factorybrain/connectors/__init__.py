@@ -1,4 +1,4 @@
-"""Connectors: files (CSV, Parquet, Excel, JSON), SQLite, SQL databases and MQTT; later OPC UA."""
+"""Connectors: files (CSV, Parquet, Excel, JSON), SQLite, SQL databases, MQTT and OPC UA."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from factorybrain.connectors._ingest import IngestReport, file_sha256, ingest
 from factorybrain.connectors._manifest import ManifestEntry, PlantLoad, load_plant, read_manifest
 from factorybrain.connectors._mapping import FORMATS, FieldRule, Mapping, load_mapping
 from factorybrain.connectors._mqtt import BrokerAddress, MqttListener, message_row
+from factorybrain.connectors._opcua import OpcUaListener
 from factorybrain.connectors._stream import StreamListener, StreamReport
 from factorybrain.connectors._units import UnitConversionError, affine
 
@@ -16,6 +17,7 @@ __all__ = [
     "IngestReport",
     "ManifestEntry",
     "MqttListener",
+    "OpcUaListener",
     "Mapping",
     "PlantLoad",
     "StreamListener",
