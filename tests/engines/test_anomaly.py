@@ -51,6 +51,7 @@ MODELS = [
     pytest.param(lambda: PCAAnomalyModel(n_components=2), id="pca"),
     pytest.param(lambda: IsolationForestModel(n_estimators=50), id="isolation"),
     pytest.param(lambda: DynamicAnomalyModel(), id="dynamic"),
+    pytest.param(lambda: DynamicAnomalyModel(scale_half_life=50.0), id="dynamic_adaptive"),
 ]
 
 
@@ -289,3 +290,29 @@ def test_table_mistakes_are_explained(train):
     keyed = PCAAnomalyModel(n_components=2).fit(train, regimes=["a"] * len(train))
     with pytest.raises(ParameterError, match="pass 'regimes'"):
         keyed.score(train[:5])
+
+
+def rougher(rows: int, seed: int, ramp: int, factor: float) -> np.ndarray:
+    """Normal rows whose independent sensor noise grows steadily to ``factor`` times its size
+    over the first ``ramp`` rows, then stays there."""
+    data = process(rows, seed)
+    rng = np.random.default_rng(seed + 100)
+    growth = np.minimum(np.arange(rows) / ramp, 1.0)[:, None] * (factor - 1.0)
+    data += growth * 0.2 * rng.normal(size=(rows, SENSORS))
+    return data
+
+
+def test_adaptive_scale_absorbs_a_lasting_noise_change_but_not_a_step(train):
+    fixed = DynamicAnomalyModel().fit(train)
+    adaptive = DynamicAnomalyModel(scale_half_life=100.0).fit(train)
+    # The sensor noise doubles over 2,000 rows: the fixed scale alarms on the last 1,000 rows.
+    noisier = rougher(3000, seed=7, ramp=2000, factor=2.0)
+    late = slice(2000, None)
+    fixed_rate = np.mean(fixed.score(noisier).scores[late] > fixed.threshold_)
+    adaptive_rate = np.mean(adaptive.score(noisier).scores[late] > adaptive.threshold_)
+    assert fixed_rate > 0.15
+    assert adaptive_rate < 0.5 * fixed_rate
+    # A shift that alarms freezes the scale, so it is not learnt away.
+    data, labels = planted(size=3.0)
+    alarms = adaptive.score(data).scores > adaptive.threshold_
+    assert alarms[labels].mean() > 0.8
