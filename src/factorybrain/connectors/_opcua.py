@@ -118,6 +118,7 @@ class OpcUaListener(StreamListener):
         )
         self._client: Any = None
         self._subscription: Any = None
+        self._loop: Any = None
         self._paths: dict[str, tuple[str, str]] = {}
 
     def describe(self) -> tuple[str, tuple[str, ...]]:
@@ -132,14 +133,20 @@ class OpcUaListener(StreamListener):
 
     def _start(self) -> None:
         from asyncua import ua
-        from asyncua.sync import Client
+        from asyncua.sync import Client, ThreadLoop
 
         # asyncua logs security notes on every connection; they are not errors of ours.
         logging.getLogger("asyncua").setLevel(logging.ERROR)
-        client = Client(self.server, timeout=10)
+        # Our own event-loop thread, a daemon, stopped in _stop: a listener that fails half-way
+        # must never keep the process alive.
+        self._loop = ThreadLoop()
+        self._loop.daemon = True
+        self._loop.start()
+        client = Client(self.server, timeout=10, tloop=self._loop)
         try:
             client.connect()
         except (OSError, TimeoutError) as error:
+            self._stop()
             raise IngestError(f"OPC UA server {self.server}: cannot connect ({error})") from None
         self._client = client
         variables = []
@@ -161,15 +168,17 @@ class OpcUaListener(StreamListener):
         self.subscribed.set()
 
     def _stop(self) -> None:
-        if self._client is None:
-            return
-        try:
-            if self._subscription is not None:
-                self._subscription.delete()
-            self._client.disconnect()
-        except Exception:  # noqa: BLE001 (a server that went away cannot be told goodbye)
-            pass
+        if self._client is not None:
+            try:
+                if self._subscription is not None:
+                    self._subscription.delete()
+                self._client.disconnect()
+            except Exception:  # noqa: BLE001 (a server that went away cannot be told goodbye)
+                pass
         self._client = self._subscription = None
+        if self._loop is not None:
+            self._loop.stop()
+            self._loop = None
 
     def _node(self, node_id: str) -> Any:
         from asyncua import ua
