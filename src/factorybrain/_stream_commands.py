@@ -2,12 +2,49 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from factorybrain.cli import DbOption, _open, app, console, friendly_errors
+
+
+class _AgentPacer:
+    """Runs the agents that watch new data at most every ``every`` seconds while data arrives.
+
+    An agent run reads every device (about 2 s on the demo plant), so running after every
+    one-second batch would keep it busy all the time; new data waits at most ``every`` seconds.
+    """
+
+    def __init__(self, orchestrator: Any, every: float) -> None:
+        self.orchestrator = orchestrator
+        self.every = every
+        self.pending = False
+        self.last = float("-inf")
+
+    def batch(self, report: Any) -> None:
+        """After a loaded batch: run the agents if data came and the interval has passed."""
+        self.pending |= bool(report.inserted or report.updated)
+        if self.pending and time.monotonic() - self.last >= self.every:
+            self.run()
+
+    def finish(self) -> None:
+        """At the end: one more run if data came since the last."""
+        if self.pending:
+            self.run()
+
+    def run(self) -> None:
+        """Run the agents that watch datapoints now."""
+        ran = self.orchestrator.run_on_new_data(["datapoint"])
+        self.pending, self.last = False, time.monotonic()
+        if ran.findings or ran.errors:
+            console.print(
+                f"  agents: {len(ran.findings)} new findings, {len(ran.actions)} actions proposed"
+                + (f", {len(ran.errors)} errors" if ran.errors else ""),
+                highlight=False,
+            )
 
 
 @app.command()
@@ -59,9 +96,17 @@ def listen(
         bool,
         typer.Option(
             "--agents/--no-agents",
-            help="Run the agents that watch new data (maintenance...) after every batch.",
+            help="Run the agents that watch new data (maintenance...) as data arrives.",
         ),
     ] = False,
+    agents_every: Annotated[
+        float,
+        typer.Option(
+            help="With --agents: run them at most this often, in seconds (0: after every batch); "
+            "once more at the end if data came since.",
+            min=0,
+        ),
+    ] = 60.0,
 ) -> None:
     """Load live data as it arrives: MQTT topics (a Unified Namespace) or OPC UA variables.
 
@@ -79,17 +124,12 @@ def listen(
     from factorybrain.store import default_db_path
 
     with _open(db) as store:
-        on_batch = None
+        pacer = None
         if agents:
             from factorybrain._agent_commands import _orchestrator
 
-            orchestrator = _orchestrator(store, with_agents=True)
-
-            def on_batch(report: Any) -> None:
-                if report.inserted or report.updated:
-                    ran = orchestrator.run_on_new_data(["datapoint"])
-                    if ran.findings:
-                        console.print(f"  agents: {len(ran.findings)} new findings")
+            pacer = _AgentPacer(_orchestrator(store, with_agents=True), agents_every)
+        on_batch = pacer.batch if pacer else None
 
         folder = spool or Path(f"{db or default_db_path()}.spool")
         listener: Any
@@ -133,6 +173,8 @@ def listen(
             )
 
         report = listener.run(seconds=seconds, max_messages=max_messages, progress=progress)
+        if pacer:
+            pacer.finish()
     console.print(
         f"[bold]listened[/bold] {report.seconds:.1f} s: {report.messages:,} messages in "
         f"{report.batches} batches, {report.inserted:,} inserted, {report.updated:,} updated, "
