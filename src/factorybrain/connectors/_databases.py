@@ -18,7 +18,10 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+import duckdb
+
 from factorybrain.connectors._mapping import Mapping
+from factorybrain.connectors._readers import SourceRows, first_line, register_rows
 from factorybrain.exceptions import IngestError
 
 SCHEMES = {"postgresql": "postgres", "postgres": "postgres", "mysql": "mysql", "mariadb": "mysql"}
@@ -47,7 +50,19 @@ def source_label(url: str, mapping: Mapping) -> str:
     return f"{redact(url)}#{what}"
 
 
-def read_database(url: str, mapping: Mapping) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+def read_database_source(url: str, mapping: Mapping, con: duckdb.DuckDBPyConnection) -> SourceRows:
+    """Read the mapping's table or query into ``con``, rows numbered as the database returned them.
+
+    Raises:
+        IngestError: As :func:`read_database`.
+    """
+    columns, rows = read_database(url, mapping)
+    records = [dict(zip(columns, values, strict=True)) for values in rows]
+    numbers = list(range(1, len(records) + 1))
+    return SourceRows(register_rows(con, records, numbers, source_label(url, mapping)))
+
+
+def read_database(url: str, mapping: Mapping) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run the mapping's table or query; return the column names and the rows.
 
     Raises:
@@ -88,8 +103,8 @@ def read_database(url: str, mapping: Mapping) -> tuple[list[str], Iterator[tuple
                 rows.extend(batch)
         except errors as error:
             what = f"table {options.table!r}" if options.table else "the query"
-            raise IngestError(f"{label}: cannot read {what}: {_first_line(error)}") from None
-    return columns, iter(rows)
+            raise IngestError(f"{label}: cannot read {what}: {first_line(error)}") from None
+    return columns, rows
 
 
 def _split(table: str) -> list[str]:
@@ -136,7 +151,7 @@ def _connect(kind: str, url: str, label: str) -> Iterator[tuple[Any, type[BaseEx
             f"({error})"
         ) from None
     except Exception as error:  # each driver has its own connection errors
-        raise IngestError(f"{label}: cannot connect: {_first_line(error)}") from None
+        raise IngestError(f"{label}: cannot connect: {first_line(error)}") from None
     try:
         yield connection, errors
     finally:
@@ -155,8 +170,3 @@ def _tables(kind: str, cursor: Any) -> set[str]:
         }
     cursor.execute("SHOW FULL TABLES")
     return {row[0] for row in cursor.fetchall()}
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

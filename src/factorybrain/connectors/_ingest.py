@@ -30,13 +30,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from factorybrain.connectors._compile import compile_mapping
-from factorybrain.connectors._databases import is_database_url, source_label
+from factorybrain.connectors._databases import (
+    is_database_url,
+    read_database_source,
+    source_label,
+)
 from factorybrain.connectors._mapping import Mapping, load_mapping
 from factorybrain.connectors._readers import (
     ROW,
     Rejected,
     csv_rejects,
-    read_database_source,
     read_source,
 )
 from factorybrain.connectors._units import UnitConversionError, affine

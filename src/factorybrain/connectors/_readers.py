@@ -16,7 +16,6 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from factorybrain.connectors._databases import read_database, source_label
 from factorybrain.connectors._mapping import Mapping
 from factorybrain.exceptions import IngestError
 
@@ -142,7 +141,7 @@ def _read_csv(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) -> S
             f"SELECT *, row_number() OVER () + 1 AS {ROW} FROM read_csv({', '.join(args)})"
         )
     except duckdb.Error as error:
-        raise IngestError(f"{path}: cannot read as CSV: {_first_line(error)}") from error
+        raise IngestError(f"{path}: cannot read as CSV: {first_line(error)}") from error
     return SourceRows(relation)
 
 
@@ -168,11 +167,11 @@ def csv_rejects(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping) ->
         if error_type == "CAST":
             fields = [n for n, r in mapping.fields.items() if column in r.source_columns]
             where = f"field {fields[0]!r} (column {column!r})" if fields else f"column {column!r}"
-            reason = f"{where}: {_first_line(message)}"
+            reason = f"{where}: {first_line(message)}"
         else:
             reason = (
                 f"malformed CSV line: {explain.get(error_type, error_type.lower())} "
-                f"({_first_line(message)})"
+                f"({first_line(message)})"
             )
         rejected.append(Rejected(int(line), csv_line or "", reason))
     return rejected
@@ -188,19 +187,11 @@ def _read_parquet(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) 
             f"SELECT sum(num_rows) FROM parquet_file_metadata({_sql_string(str(path))})"
         ).fetchall()[0]
     except duckdb.Error as error:
-        raise IngestError(f"{path}: cannot read as Parquet: {_first_line(error)}") from error
+        raise IngestError(f"{path}: cannot read as Parquet: {first_line(error)}") from error
     return SourceRows(relation, row_count=int(count[0] or 0) if count else None)
 
 
-def read_database_source(url: str, mapping: Mapping, con: duckdb.DuckDBPyConnection) -> SourceRows:
-    """Read a database table or query (see :mod:`factorybrain.connectors._databases`)."""
-    columns, rows = read_database(url, mapping)
-    records = [dict(zip(columns, values, strict=True)) for values in rows]
-    label = source_label(url, mapping)
-    return SourceRows(_register(con, records, list(range(1, len(records) + 1)), label))
-
-
-def _register(
+def register_rows(
     con: duckdb.DuckDBPyConnection,
     rows: list[dict[str, Any]],
     numbers: list[int],
@@ -266,7 +257,7 @@ def _read_excel(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) ->
         rows.append(dict(zip(names, values, strict=False)))
         numbers.append(number)
     book.close()
-    return SourceRows(_register(con, rows, numbers, path), rejected)
+    return SourceRows(register_rows(con, rows, numbers, path), rejected)
 
 
 def _read_jsonl(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) -> SourceRows:
@@ -309,7 +300,7 @@ def _read_jsonl(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) ->
                 continue
             rows.append(record)
             numbers.append(number)
-    return SourceRows(_register(con, rows, numbers, path), rejected)
+    return SourceRows(register_rows(con, rows, numbers, path), rejected)
 
 
 def _read_json(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) -> SourceRows:
@@ -371,7 +362,7 @@ def _read_json(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) -> 
                     f"expected a JSON object, found {type(record).__name__}",
                 )
             )
-    return SourceRows(_register(con, rows, numbers, path), rejected)
+    return SourceRows(register_rows(con, rows, numbers, path), rejected)
 
 
 def _read_sqlite(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) -> SourceRows:
@@ -398,8 +389,9 @@ def _read_sqlite(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) -
         raise IngestError(f"{path}: cannot read table {table!r}: {error}") from error
     finally:
         db.close()
-    return SourceRows(_register(con, rows, list(range(1, len(rows) + 1)), path))
+    return SourceRows(register_rows(con, rows, list(range(1, len(rows) + 1)), path))
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (drivers add pages of context below it)."""
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
