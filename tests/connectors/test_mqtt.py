@@ -11,8 +11,6 @@ import asyncio
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -26,6 +24,7 @@ from factorybrain.connectors import BrokerAddress, MqttListener, StreamReport, m
 from factorybrain.connectors._mqtt import check_topic_filter
 from factorybrain.exceptions import IngestError
 from factorybrain.store import DuckDBStore, open_store
+from tests.connectors._listening import Running, run_listen
 
 mqtt = pytest.importorskip("paho.mqtt.client", reason="paho-mqtt is not installed")
 
@@ -134,43 +133,6 @@ def _publish(url: str, messages: list[tuple[str, bytes | str]], *, retain: bool 
     finally:
         client.disconnect()
         client.loop_stop()
-
-
-class _Running:
-    """A listener running in a thread until the test stops it."""
-
-    def __init__(self, listener: MqttListener, **options: object) -> None:
-        self.listener = listener
-        self.stop = threading.Event()
-        self.report = None
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, kwargs=options, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not listener.subscribed.is_set() and self.error is None:
-            assert time.monotonic() < deadline, "the listener did not subscribe"
-            time.sleep(0.02)
-
-    def _run(self, **options: object) -> None:
-        try:
-            self.report = self.listener.run(stop=self.stop, **options)  # type: ignore[arg-type]
-        except BaseException as error:  # surfaced by finish()
-            self.error = error
-
-    def wait_for(self, messages: int, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while self.listener.spool.total < messages:
-            assert time.monotonic() < deadline, (
-                f"received {self.listener.spool.total} of {messages} messages"
-            )
-            time.sleep(0.02)
-
-    def finish(self):  # noqa: ANN201
-        self.stop.set()
-        self.thread.join(30)
-        if self.error:
-            raise self.error
-        return self.report
 
 
 def _points(store: DuckDBStore, space: str = "uns") -> list[tuple[str, datetime, float]]:
@@ -298,7 +260,7 @@ def test_messages_stream_into_datapoints_and_bad_ones_are_quarantined_with_their
         flush_seconds=0.2,
         on_batch=batches.append,
     )
-    running = _Running(listener)
+    running = Running(listener)
     start = 1_767_225_600_000
     good = [
         (
@@ -340,7 +302,7 @@ def test_a_message_delivered_twice_is_stored_once(
         spool=tmp_path / "spool",
         flush_seconds=0.2,
     )
-    running = _Running(listener)
+    running = Running(listener)
     message = (f"{prefix}/press/force", json.dumps({"value": 7.5, "timestamp": 1_767_225_600_000}))
     _publish(broker, [message, message])
     running.wait_for(2)
@@ -368,13 +330,13 @@ def test_a_persistent_session_receives_what_was_published_while_the_listener_was
         client_id=client_id,
         flush_seconds=0.2,
     )
-    first = _Running(MqttListener(file_store, mapping, **options))  # type: ignore[arg-type]
+    first = Running(MqttListener(file_store, mapping, **options))  # type: ignore[arg-type]
     first.finish()  # subscribed once, then down
     _publish(
         broker,
         [(f"{prefix}/pump/flow", json.dumps({"value": 3.0, "timestamp": 1_767_225_600_000}))],
     )
-    second = _Running(MqttListener(file_store, mapping, **options))  # type: ignore[arg-type]
+    second = Running(MqttListener(file_store, mapping, **options))  # type: ignore[arg-type]
     second.wait_for(1)
     second.finish()
     assert [p[2] for p in _points(file_store)] == [3.0]
@@ -385,45 +347,29 @@ def test_the_listen_command_loads_messages_and_says_how_many(
     broker: str, prefix: str, mapping: Path, tmp_path: Path
 ) -> None:
     db = tmp_path / "cli.duckdb"
-    with open_store(db, migrate=True):
-        pass
-    command = [
-        sys.executable,
-        "-m",
-        "factorybrain",
-        "listen",
-        str(mapping),
-        "--db",
-        str(db),
-        "--broker",
-        broker,
-        "--mqtt-version",
-        str(_version(broker)),
-        "-t",
-        f"{prefix}/#",
+    options = ("--broker", broker, "--mqtt-version", str(_version(broker)), "-t", f"{prefix}/#")
+    messages = [
+        (f"{prefix}/l/m/temp", json.dumps({"value": i, "timestamp": 1_767_225_600_000 + i}))
+        for i in range(5)
+    ]
+
+    def publish(process: object) -> None:
+        time.sleep(0.5)  # the subscription follows the connection
+        _publish(broker, messages)
+
+    output = run_listen(
+        mapping,
+        db,
+        *options,
         "--max-messages",
         "5",
         "--flush-seconds",
         "0.2",
         "--seconds",
         "60",
-    ]
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    ) as process:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        assert "listening on" in first, first
-        time.sleep(0.5)  # the subscription follows the connection
-        _publish(
-            broker,
-            [
-                (f"{prefix}/l/m/temp", json.dumps({"value": i, "timestamp": 1_767_225_600_000 + i}))
-                for i in range(5)
-            ],
-        )
-        output = first + process.stdout.read()
-        assert process.wait(60) == 0, output
+        act=publish,
+    )
     assert "5 messages" in output and "5 inserted" in output
     with open_store(db, read_only=True) as store:
         assert len(_points(store)) == 5
+

@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
+import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from factorybrain.connectors import OpcUaListener
+from factorybrain.connectors import OpcUaListener, StreamReport
 from factorybrain.exceptions import IngestError
-from factorybrain.store import DuckDBStore
+from factorybrain.store import DuckDBStore, open_store
+from tests.connectors._listening import Running, run_listen
 
 asyncua = pytest.importorskip("asyncua", reason="asyncua is not installed (the 'opcua' extra)")
 
@@ -77,31 +78,13 @@ def mapping(tmp_path: Path) -> Path:
     return path
 
 
-def _run(listener: OpcUaListener, act, settle: float = 1.2):  # noqa: ANN001, ANN202
-    stop = threading.Event()
-    out: dict[str, object] = {}
-
-    def target() -> None:
-        try:
-            out["report"] = listener.run(stop=stop)
-        except BaseException as error:  # re-raised below
-            out["error"] = error
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not listener.subscribed.is_set() and "error" not in out:
-        assert time.monotonic() < deadline, "the listener did not subscribe"
-        time.sleep(0.02)
-    if "error" not in out:
+def _run(listener: OpcUaListener, act: Callable[[], None], settle: float = 1.2) -> StreamReport:
+    running = Running(listener)
+    if running.error is None:
         time.sleep(0.6)  # the initial values arrive first
         act()
         time.sleep(settle)
-    stop.set()
-    thread.join(30)
-    if "error" in out:
-        raise out["error"]  # type: ignore[misc]
-    return out["report"]
+    return running.finish()
 
 
 def _series(store: DuckDBStore) -> dict[str, list[float]]:
@@ -226,22 +209,19 @@ def test_an_unreachable_server_and_bad_arguments_are_clear_errors(
 def test_the_listen_command_reads_an_opc_ua_server(
     plant: Plant, mapping: Path, tmp_path: Path
 ) -> None:
-    import subprocess
-    import sys
-
-    from factorybrain.store import open_store
+    def change_until_done(process: subprocess.Popen[str]) -> None:
+        # the subscription follows the first line: change the value until the listener is done
+        value = 30.0
+        deadline = time.monotonic() + 60
+        while process.poll() is None and time.monotonic() < deadline:
+            value += 1.0
+            plant.temp.write_value(value)
+            time.sleep(0.3)
 
     db = tmp_path / "cli.duckdb"
-    with open_store(db, migrate=True):
-        pass
-    command = [
-        sys.executable,
-        "-m",
-        "factorybrain",
-        "listen",
-        str(mapping),
-        "--db",
-        str(db),
+    output = run_listen(
+        mapping,
+        db,
         "--source",
         plant.url,
         "--node",
@@ -252,22 +232,8 @@ def test_the_listen_command_reads_an_opc_ua_server(
         "0.2",
         "--seconds",
         "60",
-    ]
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    ) as process:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        assert "listening on opc.tcp://" in first, first
-        # the subscription follows the first line: change the value until the listener is done
-        value = 30.0
-        deadline = time.monotonic() + 60
-        while process.poll() is None and time.monotonic() < deadline:
-            value += 1.0
-            plant.temp.write_value(value)
-            time.sleep(0.3)
-        output = first + process.stdout.read()
-        assert process.wait(60) == 0, output
+        act=change_until_done,
+    )
     # it stops once 3 arrived; one arriving meanwhile is still loaded, never dropped
     summary = re.search(r"listened .*: (\d+) messages in \d+ batches, (\d+) inserted", output)
     assert summary, output
