@@ -24,7 +24,7 @@ from factorybrain.connectors import BrokerAddress, MqttListener, StreamReport, m
 from factorybrain.connectors._mqtt import check_topic_filter
 from factorybrain.exceptions import IngestError
 from factorybrain.store import DuckDBStore, open_store
-from tests.connectors._listening import Running, run_listen
+from tests.connectors._listening import Running, run_listen, start_listen
 
 mqtt = pytest.importorskip("paho.mqtt.client", reason="paho-mqtt is not installed")
 
@@ -373,3 +373,58 @@ def test_the_listen_command_loads_messages_and_says_how_many(
     with open_store(db, read_only=True) as store:
         assert len(_points(store)) == 5
 
+
+@pytest.mark.services
+def test_a_listener_killed_with_messages_in_its_spool_loses_none_of_them(
+    broker: str, prefix: str, mapping: Path, tmp_path: Path
+) -> None:
+    if broker in EMBEDDED:
+        pytest.skip("the embedded amqtt broker does not queue messages for offline sessions")
+    db, spool = tmp_path / "killed.duckdb", tmp_path / "spool"
+    options = (
+        "--broker",
+        broker,
+        "-t",
+        f"{prefix}/#",
+        "--client-id",
+        f"fb-{uuid.uuid4().hex[:12]}",
+        "--spool",
+        str(spool),
+    )
+
+    def points(start: int, count: int) -> list[tuple[str, str]]:
+        return [
+            (
+                f"{prefix}/line1/press/force",
+                json.dumps({"value": i, "timestamp": 1_767_225_600_000 + i}),
+            )
+            for i in range(start, start + count)
+        ]
+
+    process, _ = start_listen(mapping, db, *options, "--flush-seconds", "3600")
+    with process:
+        time.sleep(0.5)  # the subscription follows the connection
+        _publish(broker, points(0, 20))
+        deadline = time.monotonic() + 20
+        while sum(len(p.read_text().splitlines()) for p in spool.glob("*.raw.part")) < 20:
+            assert time.monotonic() < deadline, "the messages did not reach the spool"
+            time.sleep(0.05)
+        process.kill()  # SIGKILL: nothing loaded yet, 20 messages only in the spool
+        process.wait(30)
+    _publish(broker, points(20, 10))  # while the listener is down: the broker keeps them
+
+    output = run_listen(
+        mapping,
+        db,
+        *options,
+        "--max-messages",
+        "10",
+        "--flush-seconds",
+        "0.2",
+        "--seconds",
+        "60",
+        act=lambda process: None,
+    )
+    assert "1 spool files recovered" in output, output
+    with open_store(db, read_only=True) as store:
+        assert [p[2] for p in _points(store)] == [float(i) for i in range(30)]
