@@ -9,10 +9,12 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from factorybrain.connectors import BrokerAddress
+from factorybrain.connectors import BrokerAddress, StreamListener, StreamReport
 
 PUBLISHER = """\
 import json, sys, time
@@ -123,3 +125,41 @@ def publish_seconds(process: subprocess.Popen[str], timeout: float) -> float:
     if process.returncode:
         sys.exit(f"the publisher failed: {err.strip()}")
     return float(out.strip().splitlines()[-1])
+
+
+@dataclass
+class Delivery:
+    """What :func:`deliver` measured."""
+
+    report: StreamReport | None
+    publish_seconds: float
+    seconds: float
+
+
+def deliver(
+    listener: StreamListener,
+    broker: str,
+    messages: Sequence[tuple[str, str]],
+    *,
+    rate: float = 0.0,
+    timeout: float = 600.0,
+) -> Delivery:
+    """Run ``listener`` in a thread and publish ``messages`` to it from another process.
+
+    Returns once every message is loaded (or after ``timeout``); ``seconds`` runs from the first
+    publish to the end of the last load.
+    """
+    stop = threading.Event()
+    result: dict[str, StreamReport] = {}
+    thread = threading.Thread(
+        target=lambda: result.update(report=listener.run(stop=stop, max_messages=len(messages))),
+        daemon=True,
+    )
+    thread.start()
+    listener.subscribed.wait(30)
+    started = time.perf_counter()
+    published = publish_seconds(start_publisher(broker, messages, rate), timeout)
+    thread.join(max(1.0, timeout - (time.perf_counter() - started)))
+    stop.set()
+    thread.join(60)
+    return Delivery(result.get("report"), published, time.perf_counter() - started)

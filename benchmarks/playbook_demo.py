@@ -26,7 +26,6 @@ import argparse
 import json
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import duckdb
 
-from _mqtt import broker_or_embedded, publish_seconds, start_publisher  # noqa: E402 (this folder)
+from _mqtt import broker_or_embedded, deliver  # noqa: E402 (this folder)
 from factorybrain.agents import Orchestrator, RunReport, installed_agents
 from factorybrain.connectors import IngestReport, MqttListener, ingest, load_mapping, load_plant
 from factorybrain.demo import DEMO_MANIFEST, build_plant
@@ -117,11 +116,7 @@ def stream(
         mqtt_version=version,
         on_batch=on_batch,
     )
-    thread = threading.Thread(target=listener.run, kwargs={"max_messages": len(messages)})
-    thread.start()
-    listener.subscribed.wait(30)
-    publish_seconds(start_publisher(broker, messages), timeout=600)
-    thread.join(600)
+    deliver(listener, broker, messages)
     stop_broker()
     return inserted, run
 

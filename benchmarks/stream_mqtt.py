@@ -25,14 +25,12 @@ import argparse
 import json
 import sys
 import tempfile
-import threading
-import time
 import uuid
 from pathlib import Path
 
 import pandas as pd
 
-from _mqtt import broker_or_embedded, publish_seconds, start_publisher  # noqa: E402 (this folder)
+from _mqtt import broker_or_embedded, deliver  # noqa: E402 (this folder)
 from factorybrain.connectors import MqttListener
 from factorybrain.store import open_store
 
@@ -99,22 +97,8 @@ def main() -> None:
             mqtt_version=version,
             on_batch=on_batch,
         )
-        stop = threading.Event()
-        result: dict[str, object] = {}
-        thread = threading.Thread(
-            target=lambda: result.update(report=listener.run(stop=stop, max_messages=total)),
-            daemon=True,
-        )
-        thread.start()
-        while not listener.subscribed.is_set():
-            time.sleep(0.01)
-        started = time.perf_counter()
-        publisher = start_publisher(broker, outgoing, args.rate)
-        publish_time = publish_seconds(publisher, args.timeout)
-        thread.join(max(1.0, args.timeout - (time.perf_counter() - started)))
-        stop.set()
-        thread.join(60)
-        seconds = time.perf_counter() - started
+        delivery = deliver(listener, broker, outgoing, rate=args.rate, timeout=args.timeout)
+        seconds = delivery.seconds
         stored = store.query(
             "SELECT s.external_id AS topic, d.value FROM datapoint d "
             "JOIN time_series s USING (series_id) ORDER BY s.external_id, d.ts"
@@ -126,7 +110,7 @@ def main() -> None:
             mismatched += sum(1 for a, b in zip(values, got, strict=False) if abs(a - b) > 1e-9)
         store.close()
     stop_broker()
-    report = result.get("report")
+    report = delivery.report
     print(
         json.dumps(
             {
@@ -134,7 +118,7 @@ def main() -> None:
                 "lost": lost,
                 "mismatched": mismatched,
                 "messages": total,
-                "publish_seconds": round(publish_time, 2),
+                "publish_seconds": round(delivery.publish_seconds, 2),
                 "seconds": round(seconds, 2),
                 "batches": getattr(report, "batches", None),
                 "max_batch_seconds": round(max(batch_seconds, default=0.0), 3),
