@@ -560,9 +560,10 @@ def create_app(
             operation_id=f"get_{entity}",
         )(get_route)
 
-    # The list routes return plain dicts checked against their ``response_model``: building the
-    # models first would validate every row twice. Entity pages and datapoints, already plain
-    # JSON values, go out as they are (``response_model`` documents them).
+    # Pages of entities and records, and datapoints, are built as plain JSON values by the
+    # queries and records that own their shape, and go out as they are: ``response_model``
+    # documents them (the API tests check the answers against it); validating every row again
+    # would cost more than the query.
     @app.get(
         f"{API_PREFIX}/time-series/{{external_id:path}}/datapoints",
         response_model=SeriesData,
@@ -606,7 +607,7 @@ def create_app(
         status: Annotated[str | None, Query(max_length=50)] = None,
         agent: Annotated[str | None, Query(max_length=200)] = None,
         subject: Annotated[str | None, Query(max_length=500)] = None,
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         """Findings, newest first, filtered by kind, status, agent or subject."""
         with access.read() as (_store, records):
             items = records.findings(
@@ -617,7 +618,7 @@ def create_app(
                 total = records.count(
                     "finding", {"kind": kind, "status": status, "agent": agent, "subject": subject}
                 )
-        return page([f.dump() for f in items], total, limit, offset)
+        return JSONResponse(page([f.dump() for f in items], total, limit, offset))
 
     @app.get(f"{API_PREFIX}/findings/{{finding_id}}", tags=["agents"])
     def get_finding(_: Viewer, finding_id: str) -> FindingOut:
@@ -649,7 +650,7 @@ def create_app(
         offset: Offset = 0,
         agent: Annotated[str | None, Query(max_length=200)] = None,
         action_type: Annotated[str | None, Query(max_length=200)] = None,
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         """Recommendations, newest first."""
         with access.read() as (_store, records):
             items = records.recommendations(
@@ -660,7 +661,7 @@ def create_app(
                 total = records.count(
                     "recommendation", {"agent": agent, "action_type": action_type}
                 )
-        return page([r.dump() for r in items], total, limit, offset)
+        return JSONResponse(page([r.dump() for r in items], total, limit, offset))
 
     @app.get(f"{API_PREFIX}/recommendations/{{recommendation_id}}", tags=["agents"])
     def get_recommendation(_: Viewer, recommendation_id: str) -> RecommendationOut:
@@ -676,7 +677,7 @@ def create_app(
         state: Annotated[
             str | None, Query(description=f"One of {list(ACTION_STATES)}.", max_length=20)
         ] = None,
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         """Actions, newest first; ``?state=proposed`` is the approval inbox."""
         if state is not None and state not in ACTION_STATES:
             raise ParameterError(f"state must be one of {list(ACTION_STATES)}, got {state!r}")
@@ -685,7 +686,7 @@ def create_app(
             total = known_total(len(items), limit, offset)
             if total is None:
                 total = records.count_actions(state=state)
-        return page([a.dump() for a in items], total, limit, offset)
+        return JSONResponse(page([a.dump() for a in items], total, limit, offset))
 
     @app.get(f"{API_PREFIX}/actions/{{action_id}}", tags=["agents"])
     def get_action(_: Viewer, action_id: str) -> ActionOut:
@@ -743,7 +744,7 @@ def create_app(
         object_id: Annotated[str | None, Query(max_length=500)] = None,
         actor: Annotated[str | None, Query(max_length=200)] = None,
         verb: Annotated[str | None, Query(max_length=100)] = None,
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         """The audit log, newest first: who changed what, when."""
         with access.read() as (_store, records):
             items = records.audit_log(
@@ -754,7 +755,7 @@ def create_app(
                 total = records.count(
                     "audit_entry", {"object_id": object_id, "actor": actor, "verb": verb}
                 )
-        return page([e.dump() for e in items], total, limit, offset)
+        return JSONResponse(page([e.dump() for e in items], total, limit, offset))
 
     return app
 
