@@ -75,6 +75,23 @@ def test_pooled_model_is_a_candidate_with_many_series():
     assert all(s.shape == (500,) and (s >= 0).all() for s in samples.values())
 
 
+def test_pooled_forecast_ignores_zeros_before_a_parts_first_demand():
+    # A part launched six periods ago gets the same pooled forecast whether the table starts just
+    # before its launch or long before: pre-launch zeros are not demand history.
+    from factorybrain.engines.forecast._pooled import predict_pooled
+
+    table = intermittent_table(40, 30, seed=2)
+    forecaster = DemandForecaster(horizon=6, n_windows=1, min_history=4).fit(table)
+    launched = [0.0, 2.0, 0.0, 0.0, 1.0, 0.0, 3.0]
+    late_start = np.full(30, np.nan)
+    late_start[-8:] = [0.0, *launched]
+    early_start = np.zeros(30)
+    early_start[-7:] = launched
+    levels = predict_pooled(forecaster._pooled_rmsse, np.vstack([late_start, early_start]))
+    assert levels[0] > 0
+    assert levels[0] == pytest.approx(levels[1])
+
+
 def test_monthly_timestamps_are_inferred_and_continued():
     table = intermittent_table(2, 24)
     table["ds"] = pd.date_range("2024-01-01", periods=24, freq="MS").tolist() * 2

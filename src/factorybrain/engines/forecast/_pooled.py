@@ -14,6 +14,15 @@ Two objectives:
 * ``"mean"`` minimises the squared error: an unbiased level for the inventory engine's demand
   distribution.
 
+For the ``"rmsse"`` objective a part's zeros before its first demand are not part of its history:
+features and targets are in units of the scale of its active history (from the period before its
+first demand), so a part launched a year ago looks the same whether the table starts three or ten
+years before, while the loss stays in the units of the RMSSE the engine is scored on (scale over
+the whole history). Training rows also come from recent origins whose target window is only
+partly observed (at least half the horizon), each weighted by the share of the horizon it
+observed, so the model learns from the latest behaviour, not only from origins a full horizon
+old.
+
 Learning from many series at once is what gives it the edge over per-series models on short
 intermittent histories (the approach of the M5 competition's leading entries, Makridakis et al.
 2022).
@@ -89,33 +98,68 @@ def features(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.column_stack(columns).astype(float), scale
 
 
+def active_history(values: np.ndarray) -> np.ndarray:
+    """Return ``values`` with each row's zeros before its first demand set to NaN.
+
+    The period just before the first demand is kept, so the jump to the first demand counts in
+    the scale. Rows without demand are returned unchanged.
+    """
+    positive = np.nan_to_num(values) > 0
+    n_periods = values.shape[1]
+    first = np.where(positive.any(axis=1), np.argmax(positive, axis=1), 0)
+    start = np.maximum(first - 1, 0)
+    return np.where(np.arange(n_periods)[None, :] < start[:, None], np.nan, values)
+
+
 def training_rows(
-    values: np.ndarray, horizon: int, min_history: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Build training rows from every past origin whose whole target window is observed.
+    values: np.ndarray, horizon: int, min_history: int, *, active: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Build training rows from past origins.
+
+    With ``active=False`` every origin whose whole target window is observed gives a row per
+    series, features and targets scaled by the whole history's RMSSE scale, weight 1. With
+    ``active=True`` (see the module docstring) only series with demand before the origin give
+    rows, features and targets are in units of the active history's scale, origins whose target
+    window is at least half observed count too, and a row's weight is the share of the horizon
+    observed times (active scale / whole-history scale), which puts its loss in RMSSE units.
 
     Returns:
-        ``(features, target_mean, target_variance)``, targets in scaled units.
+        ``(features, target_mean, target_variance, weight)``, targets in scaled units.
     """
-    rows, means, variances = [], [], []
+    rows, means, variances, weights = [], [], [], []
     n_periods = values.shape[1]
-    for origin in range(MIN_ORIGIN, n_periods - horizon + 1):
+    min_target = max(horizon // 2, 1) if active else horizon
+    for origin in range(MIN_ORIGIN, n_periods - min_target + 1):
         past = values[:, :origin]
         future = values[:, origin : origin + horizon]
         usable = (np.isfinite(past).sum(axis=1) >= min_history) & np.isfinite(future).all(axis=1)
+        if active:
+            usable &= (np.nan_to_num(past) > 0).any(axis=1)
         if not usable.any():
             continue
-        feature_rows, scale = features(past[usable])
-        scaled_future = future[usable] / scale[:, None]
+        past, future = past[usable], future[usable]
+        weight = np.full(len(past), future.shape[1] / horizon)
+        if active:
+            feature_rows, scale = features(active_history(past))
+            weight *= scale / rmsse_scale(past)
+        else:
+            feature_rows, scale = features(past)
+        scaled_future = future / scale[:, None]
         rows.append(feature_rows)
         means.append(scaled_future.mean(axis=1))
         variances.append(scaled_future.var(axis=1))
+        weights.append(weight)
     if not rows:
-        return np.empty((0, len(WINDOWS) + 13)), np.empty(0), np.empty(0)
-    return np.vstack(rows), np.concatenate(means), np.concatenate(variances)
+        return np.empty((0, len(WINDOWS) + 13)), np.empty(0), np.empty(0), np.empty(0)
+    return (
+        np.vstack(rows),
+        np.concatenate(means),
+        np.concatenate(variances),
+        np.concatenate(weights),
+    )
 
 
-def _rmsse_objective(variance: np.ndarray):
+def _rmsse_objective(variance: np.ndarray, weight: np.ndarray):
     def objective(target: np.ndarray, prediction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # Loss per row: sqrt(variance + (mean - prediction)^2), the RMSE of a level forecast.
         # The true second derivative, variance / loss^3, vanishes on rows whose future is all
@@ -125,8 +169,8 @@ def _rmsse_objective(variance: np.ndarray):
         # on the engine's windows (cut-offs at months 21 and 27) it was as good or better and
         # far less sensitive to the random seed.
         loss = np.sqrt(variance + (target - prediction) ** 2) + 1e-3
-        gradient = (prediction - target) / loss
-        hessian = 1.0 / loss
+        gradient = weight * (prediction - target) / loss
+        hessian = weight / loss
         return gradient, hessian
 
     return objective
@@ -148,11 +192,12 @@ def fit_pooled(
     """
     import lightgbm
 
-    x, mean, variance = training_rows(values, horizon, min_history)
+    active = objective == "rmsse"
+    x, mean, variance, weight = training_rows(values, horizon, min_history, active=active)
     if len(x) < 200:
         return None
     model = lightgbm.LGBMRegressor(
-        objective=_rmsse_objective(variance) if objective == "rmsse" else "l2",
+        objective=_rmsse_objective(variance, weight) if active else "l2",
         n_estimators=150,
         learning_rate=0.06,
         num_leaves=15,
@@ -171,11 +216,12 @@ def fit_pooled(
     else:
         model.fit(x, mean)
         model.init_level_ = 0.0
+    model.active_history_ = active
     return model
 
 
 def predict_pooled(model: object, values: np.ndarray) -> np.ndarray:
     """Return each row's level forecast in the data's units (non-negative)."""
-    x, scale = features(values)
+    x, scale = features(active_history(values) if model.active_history_ else values)
     level = model.predict(x) + model.init_level_
     return np.maximum(level, 0.0) * scale
