@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.dom.minidom
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pyarrow as pa
@@ -261,6 +262,20 @@ def test_rul_low_gets_a_window_before_the_safe_date_and_tardiness_before_after(s
         off.expected_effect["total_tardiness_hours_after"]
         == off.expected_effect["total_tardiness_hours_before"]
     )
+
+
+def test_a_safe_date_already_past_gets_the_earliest_window_and_says_so(store) -> None:
+    _seed(store, ORDERS)
+    agent = PlanningAgent(time_limit=2, now=NOW)
+    orchestrator = Orchestrator(store, [agent])
+    # raised two days ago with four hours left: the safe date passed before the plan's origin
+    late = replace(_rul_low(4.0), created_at=NOW - timedelta(hours=48))
+    window, maintenance, _ = agent.react(late, orchestrator.context(NOW))
+    start = datetime.fromisoformat(maintenance.parameters["planned_start"])
+    assert NOW <= start < NOW + timedelta(hours=24)
+    assert "cannot be kept" in window.evidence.text
+    assert "before the latest safe date" not in window.evidence.text
+    assert window.evidence.numbers["hours_before_latest_safe"] < 0
 
 
 def test_rul_low_through_the_orchestrator_becomes_one_action(store) -> None:

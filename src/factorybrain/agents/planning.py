@@ -374,8 +374,14 @@ class PlanningAgent(BaseAgent):
                 },
                 f"Maintain {proposal.machine} from {proposal.start:%Y-%m-%d %H:%M} to "
                 f"{proposal.end:%Y-%m-%d %H:%M} UTC"
-                f"{' (off shift)' if proposal.off_shift else ''}, before the latest safe date "
-                f"{proposal.latest_safe:%Y-%m-%d %H:%M} UTC; total tardiness "
+                f"{' (off shift)' if proposal.off_shift else ''}, "
+                + (
+                    f"before the latest safe date {proposal.latest_safe:%Y-%m-%d %H:%M} UTC"
+                    if proposal.end <= proposal.latest_safe
+                    else f"as soon as the plan allows: the latest safe date "
+                    f"{proposal.latest_safe:%Y-%m-%d %H:%M} UTC cannot be kept"
+                )
+                + f"; total tardiness "
                 f"{effect['total_tardiness_hours_before']:.1f} h -> "
                 f"{effect['total_tardiness_hours_after']:.1f} h.",
             ),
