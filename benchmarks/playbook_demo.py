@@ -28,8 +28,10 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -121,22 +123,27 @@ def stream(
     return inserted, run
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plant", type=Path, help="Exports of a simulated plant (with truth).")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--days", type=int, default=180)
-    parser.add_argument("--machines", type=int, default=12)
-    parser.add_argument("--lead-hours", type=float, default=48.0)
-    parser.add_argument("--window-hours", type=float, default=6.0)
-    parser.add_argument("--warm-up-days", type=float, default=14.0)
-    parser.add_argument(
-        "--mqtt", metavar="URL", help="deliver the new data through this MQTT broker (live)"
-    )
-    args = parser.parse_args()
+@dataclass
+class Situation:
+    """The demo plant wound back to ``lead_hours`` before a planted failure, new data waiting."""
 
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
+    plant: Path
+    store_path: Path
+    store: Any
+    orchestrator: Orchestrator
+    truth: dict
+    failure: dict
+    failure_time: datetime
+    now: datetime
+    new_data: Path
+
+    @classmethod
+    def build(cls, folder: Path, args: argparse.Namespace) -> Situation:
+        """Simulate (or take ``args.plant``), load, pick the failure and wind back to ``now``.
+
+        ``args`` holds ``plant``, ``seed``, ``days``, ``machines``, ``lead_hours``,
+        ``window_hours`` and ``warm_up_days`` (this script's options).
+        """
         if args.plant is None:
             print("simulating and loading the demo plant", file=sys.stderr)
             plant, store_path = build_plant(
@@ -164,6 +171,49 @@ def main() -> None:
             f"TO '{new_data}' (FORMAT parquet)"
         )
         orchestrator = Orchestrator(store, installed_agents(), clock=lambda: now)
+        return cls(
+            plant, store_path, store, orchestrator, truth, failure, failure_time, now, new_data
+        )
+
+
+def action_for(orchestrator: Orchestrator, proposed: list, machine_names: set[str]) -> Any:
+    """The proposed action (a composite first) that maintains one of ``machine_names``."""
+    composite = [a for a in proposed if a.action_type == "composite"] or proposed
+    for action in composite:
+        recommendation = orchestrator.records.recommendation(action.recommendation_id)
+        steps = [(s.action_type, dict(s.parameters)) for s in recommendation.steps] or [
+            (recommendation.action_type, dict(recommendation.parameters))
+        ]
+        assets = {p.get("asset") for kind, p in steps if kind == "maintenance_order.create"}
+        if assets & machine_names:
+            return action
+    return None
+
+
+def add_plant_options(parser: argparse.ArgumentParser) -> None:
+    """The options :meth:`Situation.build` reads."""
+    parser.add_argument("--plant", type=Path, help="Exports of a simulated plant (with truth).")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--days", type=int, default=180)
+    parser.add_argument("--machines", type=int, default=12)
+    parser.add_argument("--lead-hours", type=float, default=48.0)
+    parser.add_argument("--window-hours", type=float, default=6.0)
+    parser.add_argument("--warm-up-days", type=float, default=14.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_plant_options(parser)
+    parser.add_argument(
+        "--mqtt", metavar="URL", help="deliver the new data through this MQTT broker (live)"
+    )
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        case = Situation.build(folder, args)
+        store, orchestrator, now, failure = case.store, case.orchestrator, case.now, case.failure
+        truth, failure_time, new_data = case.truth, case.failure_time, case.new_data
 
         print(
             f"new sensor data up to {now:%Y-%m-%d %H:%M}; failure at "
@@ -177,23 +227,16 @@ def main() -> None:
             new_points = ingest(store, new_data, load_mapping(HISTORIAN)).inserted
             run = orchestrator.run_on_new_data({"datapoint"}, at=now)
         proposed = [orchestrator.records.action(a) for a in run.actions]
-        composite = [a for a in proposed if a.action_type == "composite"] or proposed
         executed = None
-        for action in composite:
-            recommendation = orchestrator.records.recommendation(action.recommendation_id)
-            steps = [(s.action_type, dict(s.parameters)) for s in recommendation.steps] or [
-                (recommendation.action_type, dict(recommendation.parameters))
-            ]
-            assets = {p.get("asset") for kind, p in steps if kind == "maintenance_order.create"}
-            if assets & names_of(truth, failure["machine"]):
-                executed = orchestrator.approve(
-                    action.id,
-                    actor="benchmark-planner",
-                    role="planner",
-                    comment="approved by the playbook benchmark",
-                    at=now,
-                )
-                break
+        action = action_for(orchestrator, proposed, names_of(truth, failure["machine"]))
+        if action is not None:
+            executed = orchestrator.approve(
+                action.id,
+                actor="benchmark-planner",
+                role="planner",
+                comment="approved by the playbook benchmark",
+                at=now,
+            )
         seconds = time.perf_counter() - started
 
         matches = False

@@ -1,0 +1,234 @@
+"""The web dashboard on the demo factory in a real browser: page times, console errors, approval.
+
+Protocol: the situation of `playbook_demo.py` (the demo plant simulated and loaded, wound back to
+`--lead-hours` before a planted failure), with the planning agent's plan stored; then the new
+sensor window is ingested and the agents run, so the flagship playbook's action (maintenance
+window, re-plan, spare part) waits in the inbox. The API and the dashboard are then served from
+this process (uvicorn on a free loopback port, a planner's token) and Debian's Chromium, driven by
+Playwright, opens every dashboard page in a fresh tab: a page's time runs from navigation to the
+moment its data are on screen (HTML, scripts, the OpenAPI document and every API call included).
+Then, in the browser, the planner approves the playbook's action in the inbox with a comment and
+the benchmark checks that the plan page changed (the maintenance window appears in it, and any
+order the re-plan moved shows its new times), that the machine's page lists the new maintenance
+order, and that the audit page shows the approval and
+the execution.
+
+Prints one JSON object on its last line: `pages` (seconds per page), `max_page_seconds`,
+`console_errors` (console errors, page errors and HTTP answers >= 400 over the whole run, with
+samples in `problems`), `approved`, `executed`, `plan_changed`, `maintenance_shown`, `audited`,
+`approve_seconds`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from factorybrain.api import TokenStore, create_app
+from factorybrain.connectors import ingest, load_mapping
+from factorybrain.web import mount_dashboard
+from playbook_demo import (  # noqa: E402 (this folder)
+    HISTORIAN,
+    Situation,
+    action_for,
+    add_plant_options,
+    names_of,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+#: Longest wait for one page or one approval before it counts as failed.
+TIMEOUT_MS = 30_000
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Server:
+    """The API and the dashboard over the benchmark's store, in a thread of this process."""
+
+    def __init__(self, case: Situation, token_store: TokenStore) -> None:
+        import uvicorn
+
+        app = mount_dashboard(
+            create_app(case.store, tokens=token_store, orchestrator=case.orchestrator)
+        )
+        self.port = free_port()
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise SystemExit("the dashboard server did not start within 30 s")
+            time.sleep(0.05)
+        return f"http://127.0.0.1:{self.port}/"
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+class Browser:
+    """Chromium tabs that record every console error, page error and failed answer."""
+
+    def __init__(self, context: Any, url: str) -> None:
+        self.context, self.url = context, url
+        self.problems: list[str] = []
+
+    def open(self, route: str, query: str = "") -> tuple[Any, float]:
+        """A new tab on ``route``; the seconds until its data are on screen."""
+        tab = self.context.new_page()
+        tab.on("console", lambda m: self.problems.append(m.text) if m.type == "error" else None)
+        tab.on("pageerror", lambda e: self.problems.append(str(e)))
+        tab.on(
+            "response",
+            lambda r: self.problems.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None,
+        )
+        started = time.perf_counter()
+        tab.goto(f"{self.url}{query}{route}")
+        tab.wait_for_function(f"document.body.dataset.loaded === {route!r}", timeout=TIMEOUT_MS)
+        seconds = time.perf_counter() - started
+        shown_error = tab.locator("#main .error").count()
+        if shown_error:
+            self.problems.append(f"{route}: {tab.inner_text('#main .error')}")
+        return tab, seconds
+
+    def text(self, route: str) -> str:
+        tab, _ = self.open(route)
+        text = tab.inner_text("#main")
+        tab.close()
+        return text
+
+
+def pages_of(case: Situation, machine: tuple[str, str]) -> dict[str, str]:
+    """Every dashboard page, with a real machine and a real serial: name -> route."""
+    serial = case.store.query("SELECT external_id FROM serial_unit LIMIT 1")["external_id"]
+    space, asset = machine
+    return {
+        "overview": "#/",
+        "asset": f"#/asset/{space}/{asset}",
+        "inbox": "#/inbox",
+        "plan": "#/plan",
+        "inventory": "#/inventory",
+        "trace": f"#/trace?serial={serial.iloc[0]}" if len(serial) else "#/trace",
+        "audit": "#/audit",
+    }
+
+
+def approve_in_inbox(browser: Browser, action_id: str, comment: str) -> tuple[str, float]:
+    """Approve ``action_id`` on the inbox page as a person would; its new state and seconds."""
+    tab, _ = browser.open("#/inbox")
+    card = tab.locator(f'.action[data-action="{action_id}"]')
+    card.locator("textarea").fill(comment)
+    started = time.perf_counter()
+    card.locator("button.approve").click()
+    outcome = card.locator(".outcome")
+    tab.wait_for_function(
+        "(el) => el.textContent.trim() !== ''", arg=outcome.element_handle(), timeout=TIMEOUT_MS
+    )
+    seconds = time.perf_counter() - started
+    state = outcome.inner_text().strip()
+    tab.close()
+    return state, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_plant_options(parser)
+    parser.add_argument("--chromium", type=Path, default=CHROMIUM, help="The browser to drive.")
+    args = parser.parse_args()
+    if not args.chromium.exists() and not shutil.which(str(args.chromium)):
+        raise SystemExit(f"no browser at {args.chromium}: install Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        case = Situation.build(Path(tmp), args)
+        case.orchestrator.run(["planning"], at=case.now)  # the plan in force before the news
+        ingest(case.store, case.new_data, load_mapping(HISTORIAN))
+        run = case.orchestrator.run_on_new_data({"datapoint"}, at=case.now)
+        proposed = [case.orchestrator.records.action(a) for a in run.actions]
+        machine_names = names_of(case.truth, case.failure["machine"])
+        action = action_for(case.orchestrator, proposed, machine_names)
+        if action is None:
+            raise SystemExit("the playbook proposed no action for the failing machine")
+        machines = case.store.query_rows(
+            "SELECT space, external_id FROM asset WHERE external_id IN "
+            f"({', '.join('?' * len(machine_names))}) ORDER BY space = 'mes' DESC, space",
+            sorted(machine_names),
+        )
+        machine = (machines[0]["space"], machines[0]["external_id"])
+        routes = pages_of(case, machine)
+        token_store = TokenStore(None)
+        token = token_store.create("dashboard-planner", "planner")
+
+        result: dict[str, Any] = {"machine": case.failure["machine"], "action": action.id}
+        with Server(case, token_store) as url, sync_playwright() as playwright:
+            launched = playwright.chromium.launch(
+                executable_path=str(args.chromium),
+                headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
+            )
+            context = launched.new_context()
+            browser = Browser(context, url)
+            first, _ = browser.open("#/", query=f"?token={token}")  # signs in: the token is kept
+            first.close()
+            browser.open("#/")[0].close()  # the browser's caches warm, as for a returning user
+            seconds = {}
+            for name, route in routes.items():
+                tab, seconds[name] = browser.open(route)
+                tab.close()
+            plan_before = browser.text("#/plan")
+            state, approve_seconds = approve_in_inbox(
+                browser, action.id, "Window agreed with the shift lead"
+            )
+            plan_after = browser.text("#/plan")
+            machine_page = browser.text(routes["asset"])
+            audit = browser.text("#/audit")
+            launched.close()
+
+        record = case.orchestrator.records.action(action.id)
+        steps = case.orchestrator.records.recommendation(record.recommendation_id).steps
+        orders = [
+            s.parameters.get("external_id")
+            for s in steps
+            if s.action_type == "maintenance_order.create"
+        ]
+        result.update(
+            {
+                "pages": {name: round(value, 3) for name, value in seconds.items()},
+                "max_page_seconds": round(max(seconds.values()), 3),
+                "console_errors": len(browser.problems),
+                "problems": browser.problems[:5],
+                "approved": state in ("approved", "executed"),
+                "executed": state == "executed" and record.state == "executed",
+                "approve_seconds": round(approve_seconds, 3),
+                "plan_changed": plan_after != plan_before,
+                "maintenance_shown": bool(orders) and all(o in machine_page for o in orders),
+                "audited": action.id in audit
+                and "dashboard-planner" in audit
+                and "approved" in audit
+                and "executed" in audit,
+            }
+        )
+        case.store.close()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
