@@ -304,15 +304,23 @@ class DemandForecaster(Engine):
         if pooled_point is not None:
             cutoffs = np.sort(cv["cutoff"].unique())
             pooled_cv = np.zeros(shape)
+            fitted = np.zeros(len(cutoffs), dtype=bool)
             for window, cutoff in enumerate(cutoffs):
                 end = int(cutoff) + 1
                 model = self._pooled_at(matrix.values, end)
-                if model is None:
-                    break
-                pooled_cv[:, window, :] = predict_pooled(model, matrix.values[rows, :end])[:, None]
-            else:
+                if model is not None:
+                    fitted[window] = True
+                    level = predict_pooled(model, matrix.values[rows, :end])
+                    pooled_cv[:, window, :] = level[:, None]
+            if fitted.any():
+                # The earliest cut-offs may leave too little history to train the pooled model
+                # (fewer than 200 rows). Every candidate is then scored on the windows where the
+                # pooled model could be trained, rather than leaving it out of the choice for
+                # good although the whole history trains it well.
                 cv_forecasts[POOLED] = pooled_cv
                 names.append(POOLED)
+                actual = actual[:, fitted]
+                cv_forecasts = {name: cv_forecasts[name][:, fitted] for name in names}
 
         def window_scores(forecast: np.ndarray) -> np.ndarray:
             rmse = np.sqrt(np.mean((np.nan_to_num(forecast) - actual) ** 2, axis=2))
