@@ -11,6 +11,7 @@ from factorybrain.engines.inventory import (
     RulEstimate,
     allocate_system_fill_rate,
     economic_order_quantity,
+    expected_on_hand,
     failure_probability,
     fill_rate_curve,
     fill_rate_of_level,
@@ -124,6 +125,29 @@ def test_system_allocation_reaches_aggregate_target_with_less_stock():
     fills = np.array([c[1][np.searchsorted(c[0], s)] for c, s in zip(curves, system, strict=True)])
     assert np.sum(weights * fills) / weights.sum() >= 0.95
     assert system.sum() <= item.sum()
+
+    def on_hand(levels: np.ndarray) -> float:
+        return sum(
+            float(expected_on_hand(p, s, 1, 1)[0]) for p, s in zip(paths, levels, strict=True)
+        )
+
+    assert on_hand(system) < on_hand(item)
+
+
+@pytest.mark.parametrize("review_period", [1, 3])
+def test_expected_on_hand_matches_the_simulated_average_inventory(review_period):
+    rng = np.random.default_rng(5)
+    paths = rng.poisson(3.0, size=(20000, 1 + review_period)).astype(float)
+    level = 14.0
+    expected = float(expected_on_hand(paths, level, 1, review_period)[0])
+    demand = rng.poisson(3.0, size=30000).astype(float)
+    result = simulate_policy(
+        demand, policy="order_up_to", level=level, lead_time=1, review_period=review_period
+    )
+    assert expected == pytest.approx(result.average_inventory, rel=0.03)
+    curve = fill_rate_curve(paths, lead_time=1, review_period=review_period)
+    assert np.all(np.diff(curve.on_hand) >= 0)
+    assert curve.on_hand[np.searchsorted(curve.levels, level)] == pytest.approx(expected)
 
 
 # ----------------------------------------------------------------------------- spare parts

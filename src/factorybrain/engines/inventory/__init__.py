@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from factorybrain.engines.inventory._engine import InventoryPlanner
 from factorybrain.engines.inventory._levels import (
+    FillRateCurve,
     allocate_system_fill_rate,
     economic_order_quantity,
+    expected_on_hand,
     fill_rate_curve,
     fill_rate_of_level,
     normal_order_up_to_level,
@@ -22,12 +24,14 @@ from factorybrain.engines.inventory._spares import (
 )
 
 __all__ = [
+    "FillRateCurve",
     "InventoryPlanner",
     "RulEstimate",
     "SimulationResult",
     "SparePartDemand",
     "allocate_system_fill_rate",
     "economic_order_quantity",
+    "expected_on_hand",
     "failure_probability",
     "fill_rate_curve",
     "fill_rate_of_level",

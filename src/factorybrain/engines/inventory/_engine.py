@@ -44,8 +44,8 @@ class InventoryPlanner(Engine):
         service: ``"fill_rate"`` (share of demand met from stock) or ``"cycle_service"``
             (probability of no stock-out per cycle).
         target_scope: ``"item"``: every item reaches the target; ``"system"``: the fill rate
-            over all planned items together reaches it with the least total stock (order-up-to
-            policy and fill rate only; see :func:`allocate_system_fill_rate`).
+            over all planned items together reaches it with the least expected stock on hand
+            (order-up-to policy and fill rate only; see :func:`allocate_system_fill_rate`).
         lead_time: Periods from placing an order to its arrival (see :func:`simulate_policy`).
         review_period: Periods between reviews of the order-up-to policy.
         order_quantity: Q of the (s, Q) policy; ``None`` uses the EOQ when both costs are
@@ -174,7 +174,7 @@ class InventoryPlanner(Engine):
             )
             policies["expected_fill_rate"] = [
                 fills[np.searchsorted(candidates, level)]
-                for (candidates, fills, _), level in zip(curves, levels, strict=True)
+                for (candidates, fills, *_), level in zip(curves, levels, strict=True)
             ]
         self.policies_ = policies
         return self

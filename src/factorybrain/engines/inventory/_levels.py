@@ -14,6 +14,8 @@ demand. Cycle service level is the probability of no stock-out in a cycle: a qua
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from scipy import optimize, stats
 
@@ -68,26 +70,75 @@ def fill_rate_of_level(
     return 1.0 - np.maximum(shortage, 0.0) / cycle_demand
 
 
-def fill_rate_curve(
-    paths: np.ndarray, *, lead_time: int, review_period: int, integer: bool = True
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Expected fill rate of every candidate order-up-to level.
+class FillRateCurve(NamedTuple):
+    """Expected fill rate and stock on hand of every candidate order-up-to level of one item.
+
+    Attributes:
+        levels: Candidate order-up-to levels, increasing.
+        fill_rates: Their expected fill rates (non-decreasing).
+        cycle_demand: Expected demand of one review period (the item's weight in a fill rate
+            summed over items).
+        on_hand: Expected stock on hand at the end of a period under each level, what an average
+            inventory measures.
+    """
+
+    levels: np.ndarray
+    fill_rates: np.ndarray
+    cycle_demand: float
+    on_hand: np.ndarray
+
+
+def expected_on_hand(
+    paths: np.ndarray, level: float | np.ndarray, lead_time: int, review_period: int
+) -> np.ndarray:
+    """Expected end-of-period stock on hand under an order-up-to level, from demand paths.
+
+    After a review the inventory position is ``S``; at the end of the ``j``-th period of the
+    cycle that followed the order's arrival, stock on hand is ``(S - D_{L+j})^+``. The average
+    over ``j = 1 ... R`` is what a simulation's average inventory measures in steady state.
 
     Returns:
-        ``(levels, fill_rates, mean_cycle_demand)``: candidate levels (whole units when
-        ``integer``), their fill rates, and the expected demand of one review period.
+        The expected stock on hand of each level.
+    """
+    levels = np.atleast_1d(np.asarray(level, dtype=float))
+    cumulative = np.cumsum(paths[:, : lead_time + review_period], axis=1)
+    total = np.zeros_like(levels)
+    for step in range(review_period):
+        demand = cumulative[:, lead_time + step]
+        total += levels - demand.mean() + _expected_excess(demand, levels)
+    return total / review_period
+
+
+def fill_rate_curve(
+    paths: np.ndarray, *, lead_time: int, review_period: int, integer: bool = True
+) -> FillRateCurve:
+    """Expected fill rate and stock on hand of every candidate order-up-to level.
+
+    Returns:
+        A :class:`FillRateCurve` (a tuple ``(levels, fill_rates, cycle_demand, on_hand)``):
+        candidate levels (whole units when ``integer``), their fill rates, the expected demand
+        of one review period and the expected stock on hand of each level.
     """
     protection = paths[:, : lead_time + review_period].sum(axis=1)
     candidates = _candidate_levels(protection, integer)
     fills = fill_rate_of_level(paths, candidates, lead_time, review_period)
     cycle_demand = float(paths[:, lead_time : lead_time + review_period].sum(axis=1).mean())
-    return candidates, np.maximum.accumulate(fills), cycle_demand
+    on_hand = np.maximum.accumulate(expected_on_hand(paths, candidates, lead_time, review_period))
+    return FillRateCurve(candidates, np.maximum.accumulate(fills), cycle_demand, on_hand)
 
 
-def _upper_hull(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Vertices of the upper concave envelope of points sorted by ``x`` (monotone chain)."""
+def _upper_hull_indices(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Indices of the upper concave envelope of points sorted by ``x`` (monotone chain).
+
+    Points with equal ``x`` keep only the highest ``y`` (the last, as ``y`` is non-decreasing).
+    """
     keep: list[int] = []
     for index in range(x.size):
+        if keep and x[index] <= x[keep[-1]]:
+            if y[index] >= y[keep[-1]]:
+                keep.pop()
+            else:
+                continue
         while len(keep) >= 2:
             a, b = keep[-2], keep[-1]
             cross = (x[b] - x[a]) * (y[index] - y[a]) - (y[b] - y[a]) * (x[index] - x[a])
@@ -96,41 +147,47 @@ def _upper_hull(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             else:
                 break
         keep.append(index)
-    return x[keep], y[keep]
+    return np.array(keep, dtype=int)
 
 
-def allocate_system_fill_rate(
-    curves: list[tuple[np.ndarray, np.ndarray, float]], target: float
-) -> np.ndarray:
-    """Order-up-to levels that reach an aggregate fill rate with the least total stock.
+def allocate_system_fill_rate(curves: list[FillRateCurve], target: float) -> np.ndarray:
+    """Order-up-to levels that reach an aggregate fill rate with the least stock on hand.
 
     The fill rate a planner measures is usually the share of all demand met from stock, over all
-    items. Spending each unit of stock where it fills the most expected demand (greedy marginal
-    analysis, the system approach of Sherbrooke 2004, *Optimal Inventory Modeling of Systems*)
-    reaches that aggregate target with much less stock than giving every item the same target:
-    fast movers get a high fill rate cheaply, slow movers a lower one.
+    items. Spending stock where it fills the most expected demand (marginal analysis, the system
+    approach of Sherbrooke 2004, *Optimal Inventory Modeling of Systems*) reaches that aggregate
+    target with much less stock than giving every item the same target: fast movers get a high
+    fill rate cheaply, slow movers a lower one. The stock minimised is the expected stock on hand
+    (what an average inventory measures), not the sum of the levels: for a fast mover most of its
+    level is demand in the pipeline, which costs no shelf space.
 
     Args:
         curves: One :func:`fill_rate_curve` result per item.
         target: Aggregate target fill rate in (0, 1).
 
     Returns:
-        The order-up-to level of each item.
+        The order-up-to level of each item: for every item, the level maximising expected filled
+        demand minus a common price times expected stock on hand, with the price set so the
+        expected aggregate fill rate just reaches the target.
     """
     _check_target(target)
-    weights = np.array([cycle for _, _, cycle in curves])
+    weights = np.array([curve[2] for curve in curves])
     total = weights.sum()
     if total <= 0:
         return np.zeros(len(curves))
-    # Filled demand is S-shaped in the level (the first units barely help a fast mover), so the
-    # marginal analysis runs on each item's upper concave envelope of (level, filled demand).
-    hulls = [_upper_hull(levels, fills * cycle) for levels, fills, cycle in curves]
-    ratios = [np.diff(filled) / np.maximum(np.diff(levels), 1e-12) for levels, filled in hulls]
+    # Filled demand against stock is S-shaped for a fast mover, so the price runs on each item's
+    # upper concave envelope of (stock on hand, filled demand); its vertices are levels.
+    hulls = []
+    for curve in curves:
+        stock = curve[3] if len(curve) > 3 else curve[0]
+        vertices = _upper_hull_indices(stock, curve[1] * curve[2])
+        hulls.append((curve[0][vertices], curve[1][vertices] * curve[2], stock[vertices]))
+    ratios = [np.diff(filled) / np.maximum(np.diff(stock), 1e-12) for _, filled, stock in hulls]
 
     def allocation(threshold: float) -> tuple[np.ndarray, float]:
         chosen = np.zeros(len(curves))
         filled = 0.0
-        for item, ((levels, demand_filled), ratio) in enumerate(zip(hulls, ratios, strict=True)):
+        for item, ((levels, demand_filled, _), ratio) in enumerate(zip(hulls, ratios, strict=True)):
             steps = int(np.sum(ratio >= threshold)) if ratio.size else 0
             chosen[item] = levels[steps]
             filled += demand_filled[steps]
