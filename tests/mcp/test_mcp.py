@@ -179,3 +179,24 @@ def test_streamable_http_transport_behind_tokens(server) -> None:
     finally:
         http.should_exit = True
         thread.join(timeout=10)
+
+
+def test_the_plan_and_demand_forecasts_are_tools(store) -> None:
+    from factorybrain.agents._planning_core import plan_orders, store_plan
+    from tests.agents.test_logistics import PUMP_UNIT, populate
+    from tests.agents.test_planning import NOW, ORDERS
+    from tests.agents.test_planning import _seed as seed_planning
+
+    seed_planning(store, ORDERS)
+    store_plan(store, plan_orders(store, now=NOW, time_limit=2))
+    populate(store)
+
+    async def script(client: Client) -> tuple[Any, Any]:
+        plan = await client.call_tool("plan", {"machine": "CUT-1"})
+        spare = await client.call_tool("demand_forecasts", {"item": PUMP_UNIT})
+        return plan.structured_content, spare.structured_content
+
+    plan, spare = _talk(create_server(store), script)
+    assert plan["operations"] and {op["machine"] for op in plan["operations"]} == {"CUT-1"}
+    assert [item["item"] for item in spare["items"]] == [PUMP_UNIT]
+    assert spare["items"][0]["item_type"] == "spare_part" and spare["items"][0]["forecast"]

@@ -39,11 +39,13 @@ from factorybrain.agents import (
     has_role,
 )
 from factorybrain.api._queries import (
+    demand_forecasts,
     get_entity,
     instant,
     known_total,
     list_entities,
     page,
+    plan_in_force,
     plant_status,
     rows,
     series_data,
@@ -240,6 +242,21 @@ class Question(BaseModel):
     """A question in plain language."""
 
     question: str = Field(..., min_length=1, max_length=2000)
+
+
+class PlanOut(BaseModel):
+    """The plan in force: planned operations, the orders they plan, planned maintenance."""
+
+    operations: list[dict[str, Any]]
+    orders: list[dict[str, Any]]
+    maintenance: list[dict[str, Any]]
+
+
+class ForecastPage(Page[dict[str, Any]]):
+    """Items with their demand forecast and inventory levels, planned at ``as_of``."""
+
+    as_of: str | None
+    warnings: list[str]
 
 
 class ErrorOut(BaseModel):
@@ -761,7 +778,9 @@ def create_app(
 
 
 def _optional_routes(app: FastAPI, access: StoreAccess) -> None:
-    """Routes over layers that may be absent: ``ask``, OEE (planning) and trace.
+    """Routes over layers that may be absent: ask, trace, OEE, the plan, forecasts.
+
+    OEE and the plan need the planning layer, forecasts the logistics agent and its engines.
 
     Each is a thin wrapper around its library function; when the layer is not installed the
     route is not registered, and the OpenAPI document (which the dashboard reads) says so.
@@ -775,6 +794,10 @@ def _optional_routes(app: FastAPI, access: StoreAccess) -> None:
         from factorybrain.agents.planning import plant_oee
     except ImportError:  # the planning agent is optional
         plant_oee = None  # type: ignore[assignment]
+    try:
+        from factorybrain.agents import logistics
+    except ImportError:  # the logistics agent (forecasting engines) is optional
+        logistics = None  # type: ignore[assignment]
 
     if ask_question is not None:
 
@@ -807,6 +830,18 @@ def _optional_routes(app: FastAPI, access: StoreAccess) -> None:
 
     if plant_oee is not None:
 
+        @app.get(f"{API_PREFIX}/plan", response_model=PlanOut, tags=["factory model"])
+        def plan_route(
+            _: Viewer, machine: Annotated[str | None, Query(max_length=500)] = None
+        ) -> JSONResponse:
+            """The plan in force: operations, the orders they plan, planned maintenance.
+
+            What the planning agent stored: operations in time order, the orders they plan
+            (planned start and end, hours late) and the planned maintenance windows.
+            """
+            with access.read() as (store, _records):
+                return JSONResponse(plan_in_force(store, machine=machine))
+
         @app.get(f"{API_PREFIX}/oee", tags=["factory model"])
         def oee_route(
             _: Viewer,
@@ -832,3 +867,24 @@ def _optional_routes(app: FastAPI, access: StoreAccess) -> None:
             for item in items:
                 item.setdefault("asset", item.get(by))
             return {"by": by, "items": items}
+
+    if logistics is not None:
+
+        @app.get(f"{API_PREFIX}/forecasts", response_model=ForecastPage, tags=["factory model"])
+        def forecasts_route(
+            _: Viewer,
+            item: Annotated[str | None, Query(max_length=200)] = None,
+            item_type: Annotated[str | None, Query(max_length=50)] = None,
+            limit: Limit = 50,
+            offset: Offset = 0,
+        ) -> JSONResponse:
+            """Demand forecast and inventory levels per product and material.
+
+            The mean and quantiles per week ahead, the model chosen, and the reorder point and
+            order-up-to level, as the logistics agent plans them now from the store's history.
+            """
+            with access.read() as (store, _records):
+                found = demand_forecasts(
+                    store, item=item, item_type=item_type, limit=limit, offset=offset
+                )
+            return JSONResponse(found)

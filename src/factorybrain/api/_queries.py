@@ -307,3 +307,140 @@ def plant_status(store: Store) -> dict[str, Any]:
         "open_findings": rows(open_findings),
         "actions_waiting_for_approval": int(inbox["n"].iloc[0]),
     }
+
+
+def plan_in_force(store: Store, *, machine: str | None = None) -> dict[str, Any]:
+    """The plan the planning agent stored, and the maintenance planned into it.
+
+    Args:
+        store: The factory store.
+        machine: Only this machine's operations and maintenance.
+
+    Returns:
+        ``{operations, orders, maintenance}``: planned operations (``work_order``, ``sequence``,
+        ``machine``, ``start``, ``end``) in time order; the orders they plan with their planned
+        start and end, due date and hours late; planned maintenance orders. All empty before
+        the planning agent has stored a plan (``factorybrain plan``).
+    """
+    from factorybrain.agents._planning_core import PLAN_SPACE
+
+    only = " AND equipment = ?" if machine else ""
+    operations = store.query_rows(
+        "SELECT work_order, sequence, equipment AS machine, start_time AS start, "
+        f"end_time AS \"end\" FROM operation WHERE space = ? AND status = 'planned'{only} "
+        "ORDER BY start_time, equipment, work_order, sequence",
+        [PLAN_SPACE, *([machine] if machine else [])],
+    )
+    planned = sorted({row["work_order"] for row in operations})
+    orders = store.query_rows(
+        "SELECT space, external_id, product, line, quantity, status, due_at, planned_start, "
+        "planned_end, CASE WHEN due_at IS NOT NULL AND planned_end IS NOT NULL THEN "
+        "greatest(date_diff('second', due_at, planned_end), 0) / 3600.0 END "
+        "AS late_hours FROM work_order WHERE list_contains(?, external_id) "
+        "ORDER BY planned_start, external_id",
+        [planned],
+    )
+    maintenance = store.query_rows(
+        "SELECT space, external_id, asset, order_type, status, planned_start, planned_end, notes "
+        f"FROM maintenance_order WHERE status = 'planned'{' AND asset = ?' if machine else ''} "
+        "ORDER BY planned_start, external_id",
+        [machine] if machine else [],
+    )
+    return {
+        "operations": json_ready(operations),
+        "orders": json_ready(orders),
+        "maintenance": json_ready(maintenance),
+    }
+
+
+#: What :func:`demand_forecasts` reports of each item's inventory policy.
+_POLICY_FIELDS = (
+    "item_type",
+    "name",
+    "demand_class",
+    "model",
+    "fallback",
+    "on_hand",
+    "on_order",
+    "lead_time_days",
+    "lead_time_demand",
+    "health_demand",
+    "reorder_point",
+    "order_up_to",
+    "expected_fill_rate",
+)
+
+
+def demand_forecasts(
+    store: Store,
+    *,
+    item: str | None = None,
+    item_type: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """Demand forecasts and inventory levels per product and material, planned now.
+
+    Computed on request, as the logistics agent plans them, from the demand history in the store.
+
+    Args:
+        store: The factory store.
+        item: One item (its external id, with or without leading zeros).
+        item_type: ``product``, ``component``, ``spare_part`` or another type the store holds.
+        limit: Page size, 1 to 1000.
+        offset: Items to skip.
+
+    Returns:
+        A page of items: ``item``, the policy fields (demand class, model chosen, fallback
+        used, stock on hand and on order, lead time, reorder point, order-up-to level,
+        expected fill rate) and ``forecast``, one row per future period (``period_start``,
+        ``mean``, quantiles); plus ``as_of`` and the fallbacks' ``warnings``.
+
+    Raises:
+        RecordNotFoundError: If ``item`` is not an item the logistics agent plans.
+    """
+    import warnings
+
+    from factorybrain.agents.logistics import LogisticsAgent
+
+    _check_page(limit, offset)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the plan collects them in ``plan.warnings``
+        plan = LogisticsAgent().plan(store)
+    policies = plan.policies
+    if policies.empty:
+        return {**page([], 0, limit, offset), "as_of": plain(plan.as_of), "warnings": plan.warnings}
+    if item is not None:
+        wanted = {item, item.lstrip("0")}
+        policies = policies[
+            policies["unique_id"].isin(wanted) | policies["external_id"].isin(wanted)
+        ]
+        if policies.empty:
+            raise RecordNotFoundError(f"no product or material {item!r} with a demand plan")
+    if item_type is not None:
+        policies = policies[policies["item_type"] == item_type]
+    classes = plan.forecasts.groupby("unique_id")["demand_class"].first()
+    policies = policies.assign(demand_class=policies["unique_id"].map(classes))
+    chosen = policies.iloc[offset : offset + limit]
+    quantiles = [c for c in plan.forecasts.columns if c.startswith("q")]
+    periods = plan.forecasts[plan.forecasts["unique_id"].isin(set(chosen["unique_id"]))]
+    by_item = {
+        uid: rows(
+            group[["period_start", "forecast", *quantiles]].rename(columns={"forecast": "mean"})
+        )
+        for uid, group in periods.groupby("unique_id")
+    }
+    items = [
+        {
+            "item": row["external_id"],
+            "space": row["space"],
+            **{name: plain(row.get(name)) for name in _POLICY_FIELDS},
+            "forecast": by_item.get(row["unique_id"], []),
+        }
+        for row in chosen.to_dict("records")
+    ]
+    return {
+        **page(items, len(policies), limit, offset),
+        "as_of": plain(plan.as_of),
+        "warnings": plan.warnings,
+    }

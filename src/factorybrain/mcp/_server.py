@@ -28,8 +28,10 @@ from factorybrain.agents import (
 )
 from factorybrain.api._queries import (
     READABLE_TYPES,
+    demand_forecasts,
     get_entity,
     list_entities,
+    plan_in_force,
     plant_status,
     series_data,
 )
@@ -41,7 +43,8 @@ INSTRUCTIONS = (
     "factorybrain holds one factory model (assets in an ISA-95 hierarchy, time series, events, "
     "orders, lots, serials, quality results, claims, documents) and what its agents found, "
     "recommended and did. Start with plant_status, then list_entities / get_entity, "
-    "series_data for sensor history, list_findings and list_actions for the agents. "
+    "series_data for sensor history, plan for the production plan, demand_forecasts for "
+    "demand and stock levels, list_findings and list_actions for the agents. "
     "propose_action only records a proposal; a person approves it."
 )
 
@@ -137,6 +140,36 @@ def create_server(
         """
         with guarded():
             return series_data(opened, series, start=start, end=end, every=every, limit=limit)
+
+    @server.tool(name="plan")
+    def plan_tool(machine: str | None = None) -> dict[str, Any]:
+        """The production plan in force: operations, orders, planned maintenance.
+
+        Planned operations in time order, the work orders they plan (planned start and end,
+        hours late) and the planned maintenance windows.
+
+        Args:
+            machine: Only this machine's operations and maintenance.
+        """
+        with guarded():
+            return plan_in_force(opened, machine=machine)
+
+    @server.tool(name="demand_forecasts")
+    def demand_forecasts_tool(
+        item: str | None = None, item_type: str | None = None, limit: int = 20, offset: int = 0
+    ) -> dict[str, Any]:
+        """Weekly demand forecasts (mean and quantiles) and inventory levels per item.
+
+        Args:
+            item: One product or material (external id, leading zeros optional).
+            item_type: product, component, spare_part, ...
+            limit: Items per page (1-1000).
+            offset: Items to skip.
+        """
+        with guarded():
+            return demand_forecasts(
+                opened, item=item, item_type=item_type, limit=limit, offset=offset
+            )
 
     @server.tool(name="list_findings")
     def list_findings_tool(

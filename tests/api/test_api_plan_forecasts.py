@@ -1,0 +1,90 @@
+"""The plan in force and the demand forecasts over HTTP, as a planner's tools read them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from factorybrain.agents._planning_core import plan_orders, store_plan
+from factorybrain.api import TokenStore, create_app
+from tests.agents.test_logistics import CASTING, PRODUCT, PUMP_UNIT, populate
+from tests.agents.test_planning import NOW, ORDERS
+from tests.agents.test_planning import _seed as seed_planning
+from tests.api.conftest import API
+
+
+@pytest.fixture
+def client(store) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    tokens = TokenStore()
+    viewer = {"Authorization": f"Bearer {tokens.create('ann', 'viewer')}"}
+    with TestClient(create_app(store, tokens=tokens)) as opened:
+        yield opened, viewer
+
+
+def test_the_plan_is_empty_until_planned_then_lists_operations_orders_and_maintenance(
+    store, client
+) -> None:
+    http, viewer = client
+    seed_planning(store, ORDERS)
+    empty = http.get(f"{API}/plan", headers=viewer)
+    assert empty.status_code == 200
+    assert empty.json() == {"operations": [], "orders": [], "maintenance": []}
+
+    store_plan(store, plan_orders(store, now=NOW, time_limit=2))
+    plan = http.get(f"{API}/plan", headers=viewer).json()
+    starts = [op["start"] for op in plan["operations"]]
+    assert starts == sorted(starts) and len(starts) >= len(ORDERS)
+    assert {o["external_id"] for o in plan["orders"]} == {o["external_id"] for o in ORDERS}
+    for order in plan["orders"]:
+        assert order["planned_start"] < order["planned_end"]
+        assert order["late_hours"] >= 0
+    cutter = http.get(f"{API}/plan", params={"machine": "CUT-1"}, headers=viewer).json()
+    assert cutter["operations"] and {op["machine"] for op in cutter["operations"]} == {"CUT-1"}
+
+
+def test_the_plan_needs_a_token(client) -> None:
+    http, _ = client
+    assert http.get(f"{API}/plan").status_code == 401
+
+
+def test_forecasts_give_every_item_its_weekly_quantiles_and_levels(store, client) -> None:
+    http, viewer = client
+    populate(store)
+    answer = http.get(f"{API}/forecasts", headers=viewer)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert {item["item"] for item in body["items"]} >= {PUMP_UNIT, CASTING, PRODUCT}
+    assert body["total"] == len(body["items"]) and body["as_of"]
+    for item in body["items"]:
+        assert item["forecast"], item["item"]
+        for week in item["forecast"]:
+            assert week["q0.1"] <= week["q0.5"] <= week["q0.9"]
+            assert week["mean"] >= 0
+        if item["reorder_point"] is not None:
+            assert item["order_up_to"] >= item["reorder_point"]
+
+    casting = http.get(f"{API}/forecasts", params={"item": CASTING}, headers=viewer).json()
+    assert [i["item"] for i in casting["items"]] == [CASTING]
+    short = http.get(f"{API}/forecasts", params={"item": CASTING.lstrip("0")}, headers=viewer)
+    assert [i["item"] for i in short.json()["items"]] == [CASTING]
+    spares = http.get(f"{API}/forecasts", params={"item_type": "spare_part"}, headers=viewer)
+    assert {i["item_type"] for i in spares.json()["items"]} == {"spare_part"}
+    paged = http.get(f"{API}/forecasts", params={"limit": 1, "offset": 1}, headers=viewer).json()
+    assert len(paged["items"]) == 1 and paged["items"][0]["item"] == body["items"][1]["item"]
+
+
+def test_forecasts_of_an_unknown_item_are_a_404_that_names_it(store, client) -> None:
+    http, viewer = client
+    populate(store)
+    answer = http.get(f"{API}/forecasts", params={"item": "NO-SUCH-PART"}, headers=viewer)
+    assert answer.status_code == 404
+    assert "NO-SUCH-PART" in answer.json()["detail"]
+
+
+def test_forecasts_of_an_empty_store_are_an_empty_page_with_the_reason(client) -> None:
+    http, viewer = client
+    body = http.get(f"{API}/forecasts", headers=viewer).json()
+    assert body["items"] == [] and body["total"] == 0
+    assert any("nothing to plan" in w for w in body["warnings"])
