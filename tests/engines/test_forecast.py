@@ -76,11 +76,11 @@ def test_pooled_model_is_a_candidate_with_many_series():
 
 
 def test_pooled_model_competes_when_only_the_later_cut_offs_can_train_it():
-    # 20 periods, cut-offs after periods 11 and 14: too few training rows for the pooled model
+    # 20 periods, cut-offs after periods 8 and 14: too few training rows for the pooled model
     # at the first, enough at the second. It is still a candidate, scored (like every other
     # candidate) on the window where it exists.
-    table = intermittent_table(50, 20, seed=3)
-    forecaster = DemandForecaster(horizon=6, n_windows=2, step_size=3, min_history=4).fit(table)
+    table = intermittent_table(40, 20, seed=3)
+    forecaster = DemandForecaster(horizon=6, n_windows=2, step_size=6, min_history=4).fit(table)
     assert forecaster._pooled_rmsse is not None
     for names, window_scores in forecaster._cv_windows.values():
         assert "PooledBoosted" in names

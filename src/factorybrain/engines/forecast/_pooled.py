@@ -33,6 +33,8 @@ from __future__ import annotations
 import numpy as np
 
 MIN_ORIGIN = 6
+# Active histories: a row needs two periods (the one before the first demand and the demand).
+MIN_ACTIVE_HISTORY = 2
 SES_ALPHAS = (0.05, 0.1, 0.2, 0.4)
 WINDOWS = (1, 3, 6, 12, 24)
 
@@ -116,23 +118,29 @@ def training_rows(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Build training rows from past origins.
 
-    With ``active=False`` every origin whose whole target window is observed gives a row per
-    series, features and targets scaled by the whole history's RMSSE scale, weight 1. With
-    ``active=True`` (see the module docstring) only series with demand before the origin give
-    rows, features and targets are in units of the active history's scale, origins whose target
-    window is at least half observed count too, and a row's weight is the share of the horizon
-    observed times (active scale / whole-history scale), which puts its loss in RMSSE units.
+    With ``active=False`` every origin from period ``MIN_ORIGIN`` whose whole target window is
+    observed gives a row per series with at least ``min_history`` periods, features and targets
+    scaled by the whole history's RMSSE scale, weight 1. With ``active=True`` (see the module
+    docstring) every series with demand before the origin gives a row, from the second period
+    on: young parts are forecast from a short active history, so they are learnt from short
+    histories too; features and targets are in units of the active history's scale, origins
+    whose target window is at least half observed count too, and a row's weight is the share of
+    the horizon observed times (active scale / whole-history scale), which puts its loss in
+    RMSSE units.
 
     Returns:
-        ``(features, target_mean, target_variance, weight)``, targets in scaled units.
+        ``(features, target_mean, target_variance, weight, origin)``, targets in scaled units,
+        ``origin`` the number of periods of history of each row.
     """
-    rows, means, variances, weights = [], [], [], []
+    rows, means, variances, weights, origins = [], [], [], [], []
     n_periods = values.shape[1]
     min_target = max(horizon // 2, 1) if active else horizon
-    for origin in range(MIN_ORIGIN, n_periods - min_target + 1):
+    min_periods = MIN_ACTIVE_HISTORY if active else min_history
+    first_origin = MIN_ACTIVE_HISTORY if active else MIN_ORIGIN
+    for origin in range(first_origin, n_periods - min_target + 1):
         past = values[:, :origin]
         future = values[:, origin : origin + horizon]
-        usable = (np.isfinite(past).sum(axis=1) >= min_history) & np.isfinite(future).all(axis=1)
+        usable = (np.isfinite(past).sum(axis=1) >= min_periods) & np.isfinite(future).all(axis=1)
         if active:
             usable &= (np.nan_to_num(past) > 0).any(axis=1)
         if not usable.any():
@@ -149,13 +157,16 @@ def training_rows(
         means.append(scaled_future.mean(axis=1))
         variances.append(scaled_future.var(axis=1))
         weights.append(weight)
+        origins.append(np.full(len(past), origin))
     if not rows:
-        return np.empty((0, len(WINDOWS) + 13)), np.empty(0), np.empty(0), np.empty(0)
+        empty = np.empty(0)
+        return np.empty((0, len(WINDOWS) + 13)), empty, empty, empty, empty.astype(int)
     return (
         np.vstack(rows),
         np.concatenate(means),
         np.concatenate(variances),
         np.concatenate(weights),
+        np.concatenate(origins),
     )
 
 
@@ -188,13 +199,17 @@ def fit_pooled(
     """Fit the pooled model on ``values`` (NaN before each series' start).
 
     Returns:
-        The fitted LightGBM regressor, or ``None`` with fewer than 200 training rows.
+        The fitted LightGBM regressor, or ``None`` with fewer than 200 training rows or, for
+        the ``"rmsse"`` objective, rows from fewer than half a horizon of origins: a model that
+        has seen demand evolve from only one or two points in time would be judged (and lose)
+        in cross-validation on far less than the full history teaches it.
     """
     import lightgbm
 
     active = objective == "rmsse"
-    x, mean, variance, weight = training_rows(values, horizon, min_history, active=active)
-    if len(x) < 200:
+    x, mean, variance, weight, origin = training_rows(values, horizon, min_history, active=active)
+    too_few_origins = active and np.unique(origin).size < max(horizon // 2, 1)
+    if len(x) < 200 or too_few_origins:
         return None
     model = lightgbm.LGBMRegressor(
         objective=_rmsse_objective(variance, weight) if active else "l2",
