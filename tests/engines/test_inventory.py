@@ -229,3 +229,45 @@ def test_planner_errors():
         InventoryPlanner(target=1.5).fit(fitted_forecaster())
     with pytest.raises(ParameterError, match="system"):
         InventoryPlanner(policy="reorder_point", target_scope="system").fit(fitted_forecaster())
+
+
+def silent_panel(later_rate: float) -> pd.DataFrame:
+    """12 parts that sell throughout, 12 that sell nothing until period 24 and then sell at
+    ``later_rate`` (6 periods, the forecast horizon of the tests), and one that has never sold."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for i in range(25):
+        y = rng.poisson(2.0, 30).astype(float)
+        if i >= 12:
+            y[:24] = 0
+            y[24:] = rng.poisson(later_rate, 6)
+        if i == 24:
+            y[:] = 0
+        rows.append(pd.DataFrame({"unique_id": f"part-{i}", "ds": np.arange(30), "y": y}))
+    return pd.concat(rows)
+
+
+def test_items_without_demand_are_stocked_when_such_items_started_selling():
+    from factorybrain.engines.forecast import DataQualityWarning
+
+    with pytest.warns(DataQualityWarning):
+        forecaster = DemandForecaster(horizon=6, pooled="never", n_windows=1).fit(
+            silent_panel(later_rate=1.5)
+        )
+    with pytest.warns(DataQualityWarning, match="never had demand"):
+        planner = InventoryPlanner(target=0.95).fit(forecaster, unique_ids=["part-24"])
+    assert planner.policies_["order_up_to"].iloc[0] > 0
+    assert planner.policies_["mean_demand"].iloc[0] > 0
+
+
+def test_items_without_demand_get_no_stock_when_such_items_stayed_silent():
+    from factorybrain.engines.forecast import DataQualityWarning
+
+    with pytest.warns(DataQualityWarning):
+        forecaster = DemandForecaster(horizon=6, pooled="never", n_windows=1).fit(
+            silent_panel(later_rate=0.0)
+        )
+    with pytest.warns(DataQualityWarning, match="never had demand"):
+        planner = InventoryPlanner(target=0.95).fit(forecaster, unique_ids=["part-24", "part-0"])
+    levels = planner.policies_.set_index("unique_id")["order_up_to"]
+    assert levels["part-24"] == 0 and levels["part-0"] > 0

@@ -10,6 +10,7 @@ import pandas as pd
 
 from factorybrain.engines._base import Engine, InstanceOf, Interval, Options
 from factorybrain.engines.forecast import DemandForecaster
+from factorybrain.engines.forecast._warnings import describe_ids, warn_fallback
 from factorybrain.engines.inventory._levels import (
     CYCLE_SERVICE,
     FILL_RATE,
@@ -19,6 +20,7 @@ from factorybrain.engines.inventory._levels import (
     fill_rate_of_level,
     order_up_to_level,
     reorder_point,
+    silent_item_paths,
 )
 from factorybrain.engines.inventory._simulate import (
     ORDER_UP_TO,
@@ -147,6 +149,19 @@ class InventoryPlanner(Engine):
         paths = forecaster.demand_paths(periods, unique_ids=ids, n_samples=self.n_samples)
         integer_items = self._integer_items(forecaster)
         rng = np.random.default_rng(self.random_state)
+        silent = self._silent_items(forecaster, ids)
+        if silent:
+            starting = silent_item_paths(
+                forecaster._matrix.values, forecaster.horizon, periods, self.n_samples, rng
+            )
+            if starting is not None:
+                warn_fallback(
+                    f"{len(silent)} items never had demand ({describe_ids(silent)}): their "
+                    "lead-time demand is that of the items that had none either, one forecast "
+                    "horizon earlier, in the periods that followed."
+                )
+                for uid in silent:
+                    paths[uid] = starting
         rows, curves = [], []
         for uid in ids:
             path = paths[uid].copy()
@@ -178,6 +193,18 @@ class InventoryPlanner(Engine):
             ]
         self.policies_ = policies
         return self
+
+    @staticmethod
+    def _silent_items(forecaster: DemandForecaster, ids: list[str]) -> list[str]:
+        """Planned items with a history but no demand in it."""
+        values = forecaster._matrix.values
+        lookup = {uid: row for row, uid in enumerate(forecaster._matrix.ids)}
+        rows = [lookup.get(uid) for uid in ids]
+        return [
+            uid
+            for uid, row in zip(ids, rows, strict=True)
+            if row is not None and not (np.nan_to_num(values[row]) > 0).any()
+        ]
 
     @staticmethod
     def _integer_items(forecaster: DemandForecaster) -> dict[str, bool]:

@@ -207,6 +207,49 @@ def allocate_system_fill_rate(curves: list[FillRateCurve], target: float) -> np.
     return best
 
 
+MIN_SILENT_ITEMS = 10
+
+
+def silent_item_paths(
+    values: np.ndarray, horizon: int, periods: int, n_samples: int, rng: np.random.Generator
+) -> np.ndarray | None:
+    """Demand paths for an item that has never had demand, learnt from the other items.
+
+    An item whose whole history is zero may be obsolete, or new and about to sell (on carparts,
+    nine in ten of the parts that had not sold by month 27 sold in months 28-39). Instead of
+    assuming either, the paths are drawn from what happened to the items that had no demand
+    until one ``horizon`` before the end of the history: each path is ``periods`` consecutive
+    periods of one such item, after that cut-off, chosen at random. Where such items kept
+    selling nothing, so does the prior, and the policy holds no stock.
+
+    Args:
+        values: ``(n_series, n_periods)`` demand of all items, NaN before an item's first record.
+        horizon: Periods after the cut-off (the forecast horizon).
+        periods: Length of each path (lead time plus review period).
+        n_samples: Number of paths.
+        rng: Random generator.
+
+    Returns:
+        ``(n_samples, periods)`` paths, or ``None`` with fewer than ``MIN_SILENT_ITEMS`` such
+        items (or a history too short to hold a cut-off and ``periods`` after it).
+    """
+    n_periods = values.shape[1]
+    horizon = max(horizon, periods)
+    cut = n_periods - horizon
+    if cut < 1:
+        return None
+    before, after = values[:, :cut], values[:, cut:]
+    known = np.isfinite(before).any(axis=1) & np.isfinite(after).all(axis=1)
+    silent = known & ~(np.nan_to_num(before) > 0).any(axis=1)
+    if silent.sum() < MIN_SILENT_ITEMS:
+        return None
+    later = after[silent]
+    item = rng.integers(0, later.shape[0], size=n_samples)
+    start = rng.integers(0, horizon - periods + 1, size=n_samples)
+    offsets = start[:, None] + np.arange(periods)[None, :]
+    return later[item[:, None], offsets].astype(float)
+
+
 def order_up_to_level(
     paths: np.ndarray,
     *,
