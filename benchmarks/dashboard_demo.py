@@ -4,7 +4,8 @@ Protocol: the situation of `playbook_demo.py` (the demo plant simulated and load
 `--lead-hours` before a planted failure), with the planning agent's plan stored; then the new
 sensor window is ingested and the agents run, so the flagship playbook's action (maintenance
 window, re-plan, spare part) waits in the inbox. The API and the dashboard are then served from
-this process (uvicorn on a free loopback port, a planner's token) and Debian's Chromium, driven by
+this process (uvicorn on a free loopback port, a planner's token; once its health says it is ready,
+i.e. it has prepared the demand plan, `server_ready_seconds`) and Debian's Chromium, driven by
 Playwright, opens every dashboard page in a fresh tab: a page's time runs from navigation to the
 moment its data are on screen (HTML, scripts, the OpenAPI document and every API call included).
 Then, in the browser, the planner approves the playbook's action in the inbox with a comment and
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +63,7 @@ class Server:
         import uvicorn
 
         app = mount_dashboard(
-            create_app(case.store, tokens=token_store, orchestrator=case.orchestrator)
+            create_app(case.store, tokens=token_store, orchestrator=case.orchestrator, prepare=True)
         )
         self.port = free_port()
         config = uvicorn.Config(
@@ -71,13 +73,22 @@ class Server:
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> str:
+        """Start it and wait until it is ready (its health says so); the base URL."""
+        started = time.perf_counter()
         self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
+        url = f"http://127.0.0.1:{self.port}/"
+        deadline = time.monotonic() + 120
+        while not (self.server.started and self._ready(url)):
             if time.monotonic() > deadline or not self.thread.is_alive():
-                raise SystemExit("the dashboard server did not start within 30 s")
-            time.sleep(0.05)
-        return f"http://127.0.0.1:{self.port}/"
+                raise SystemExit("the dashboard server was not ready within 120 s")
+            time.sleep(0.1)
+        self.ready_seconds = time.perf_counter() - started
+        return url
+
+    @staticmethod
+    def _ready(url: str) -> bool:
+        with urllib.request.urlopen(f"{url}api/v1/health", timeout=5) as answer:
+            return bool(json.load(answer).get("ready"))
 
     def __exit__(self, *_: object) -> None:
         self.server.should_exit = True
@@ -178,7 +189,8 @@ def main() -> None:
         token = token_store.create("dashboard-planner", "planner")
 
         result: dict[str, Any] = {"machine": case.failure["machine"], "action": action.id}
-        with Server(case, token_store) as url, sync_playwright() as playwright:
+        server = Server(case, token_store)
+        with server as url, sync_playwright() as playwright:
             launched = playwright.chromium.launch(
                 executable_path=str(args.chromium),
                 headless=True,
@@ -213,6 +225,7 @@ def main() -> None:
             {
                 "pages": {name: round(value, 3) for name, value in seconds.items()},
                 "max_page_seconds": round(max(seconds.values()), 3),
+                "server_ready_seconds": round(server.ready_seconds, 2),
                 "console_errors": len(browser.problems),
                 "problems": browser.problems[:5],
                 "approved": state in ("approved", "executed"),

@@ -107,6 +107,7 @@ def serve(
         tokens=token_store,
         orchestrator=_orchestrator(store, with_agents=True),
         schedule_every=schedule or None,
+        prepare=True,
     )
     dashboard = _mount_dashboard(application)
     console.print(

@@ -240,7 +240,9 @@ def _serve_dashboard(store_path: Path, host: str = "127.0.0.1", port: int = 8000
     store = open_store(store_path)
     tokens = TokenStore(default_tokens_path(store_path))
     token = tokens.create("demo-planner", "planner")
-    app = mount_dashboard(create_app(store, tokens=tokens, orchestrator=Orchestrator(store)))
+    app = mount_dashboard(
+        create_app(store, tokens=tokens, orchestrator=Orchestrator(store), prepare=True)
+    )
     console.print(
         f"[bold]dashboard[/bold]: http://{host}:{port}/?token={token} (Ctrl+C to stop; "
         "the token is a planner's, kept next to the store)",

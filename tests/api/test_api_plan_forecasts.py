@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import datetime
 
+import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
@@ -88,3 +91,68 @@ def test_forecasts_of_an_empty_store_are_an_empty_page_with_the_reason(client) -
     body = http.get(f"{API}/forecasts", headers=viewer).json()
     assert body["items"] == [] and body["total"] == 0
     assert any("nothing to plan" in w for w in body["warnings"])
+
+
+def _counting_plans(monkeypatch) -> list[int]:
+    """Count the demand plans computed (the cache's misses)."""
+    from factorybrain.api import _queries
+
+    computed: list[int] = []
+    real = _queries._logistics_plan
+
+    def counted(store, records):
+        computed.append(1)
+        return real(store, records)
+
+    monkeypatch.setattr(_queries, "_logistics_plan", counted)
+    return computed
+
+
+def test_forecasts_are_planned_once_until_an_input_changes(store, client, monkeypatch) -> None:
+    http, viewer = client
+    populate(store)
+    computed = _counting_plans(monkeypatch)
+    first = http.get(f"{API}/forecasts", headers=viewer).json()
+    again = http.get(f"{API}/forecasts", params={"item": CASTING}, headers=viewer).json()
+    assert len(computed) == 1 and again["items"][0] == next(
+        i for i in first["items"] if i["item"] == CASTING
+    )
+    # a new stock count of the casting changes its position: the plan is made again
+    store.upsert_entities(
+        "stock_level",
+        pa.Table.from_pylist(
+            [
+                {
+                    "space": "erp",
+                    "external_id": "count-casting-new",
+                    "material": CASTING,
+                    "location": "1000",
+                    "quantity": 10_000.0,
+                    "as_of": datetime(2030, 1, 1),
+                }
+            ]
+        ),
+        "test",
+    )
+    after = http.get(f"{API}/forecasts", params={"item": CASTING}, headers=viewer).json()
+    assert len(computed) == 2
+    assert after["items"][0]["on_hand"] != again["items"][0]["on_hand"]
+
+
+def test_a_server_that_prepares_has_the_plan_before_the_first_request(store, monkeypatch) -> None:
+    populate(store)
+    computed = _counting_plans(monkeypatch)
+    tokens = TokenStore()
+    viewer = {"Authorization": f"Bearer {tokens.create('ann', 'viewer')}"}
+    with TestClient(create_app(store, tokens=tokens, prepare=True)) as http:
+        deadline = time.monotonic() + 60
+        while not http.get(f"{API}/health").json()["ready"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert computed == [1]  # ready: the plan is made
+        assert http.get(f"{API}/forecasts", headers=viewer).json()["items"]
+        assert computed == [1]  # and the first request found it
+
+
+def test_a_server_that_does_not_prepare_is_ready_at_once(store, client) -> None:
+    http, _ = client
+    assert http.get(f"{API}/health").json()["ready"] is True

@@ -23,6 +23,8 @@ from factorybrain.api import TokenStore, create_app
 from factorybrain.connectors import load_plant
 from factorybrain.store import open_store
 from factorybrain.web import mount_dashboard
+from tests.agents.test_logistics import CASTING
+from tests.agents.test_logistics import populate as populate_materials
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "src/factorybrain/examples/small_plant/plant.yaml"
 PAGES = ["#/", "#/asset/acme/PRS-03", "#/inbox", "#/plan", "#/inventory", "#/trace", "#/audit"]
@@ -54,6 +56,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
     db = folder / "plant.duckdb"
     store = open_store(db, migrate=True)
     load_plant(store, EXAMPLE)
+    populate_materials(store)  # materials with demand histories, for the inventory page
     orchestrator = Orchestrator(store)
     now = datetime(2024, 3, 2, 8, 0, tzinfo=UTC)
     finding, _ = orchestrator.records.report_finding(
@@ -193,4 +196,20 @@ def test_approving_in_the_inbox_executes_and_is_audited(server: tuple, browser: 
     plan = page.inner_text("#main")  # type: ignore[attr-defined]
     assert "Planned maintenance" in plan and "MO-TEST-1" in plan
     assert page.locator('#main svg rect[fill="#e67e22"]').count() >= 1  # type: ignore[attr-defined]
+    assert problems == []
+
+
+def test_the_inventory_page_shows_reorder_levels_and_what_to_reorder(
+    server: tuple, browser: object
+) -> None:
+    url, token, _ = server
+    page, problems = _page(browser, url, token)
+    page.evaluate("location.hash = '#/inventory'")  # type: ignore[attr-defined]
+    page.wait_for_function("document.body.dataset.loaded === '#/inventory'")  # type: ignore[attr-defined]
+    text = page.inner_text("#main")  # type: ignore[attr-defined]
+    assert "Reorder levels and demand" in text and "reorder point" in text
+    rows = page.locator("#main table").first.locator("tbody tr")  # type: ignore[attr-defined]
+    first = rows.first.inner_text()
+    # the short casting (at or below its reorder point) comes first, marked for reorder
+    assert CASTING in first and "reorder" in first
     assert problems == []

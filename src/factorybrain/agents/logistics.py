@@ -60,6 +60,7 @@ from factorybrain.agents._contract import (
 )
 from factorybrain.agents._logistics_data import LogisticsData, SparePart, load_logistics
 from factorybrain.agents._orchestrator import AgentContext, BaseAgent, register_agent
+from factorybrain.agents._records import AgentRecords
 from factorybrain.engines.forecast import DataQualityWarning, DemandForecaster
 from factorybrain.engines.inventory import InventoryPlanner, SparePartDemand
 from factorybrain.engines.rul import failure_probability
@@ -728,18 +729,28 @@ class LogisticsAgent(BaseAgent):
         self, context: AgentContext, data: LogisticsData | None = None
     ) -> list[MachineRisk]:
         """Warned machines: open ``maintenance.rul_low`` findings in the records."""
+        return self.warned_machines(context.store, context.records, context.now(), data)
+
+    def warned_machines(
+        self,
+        store: Store,
+        records: AgentRecords,
+        as_of: datetime | None = None,
+        data: LogisticsData | None = None,
+    ) -> list[MachineRisk]:
+        """The machines open ``maintenance.rul_low`` findings warn about, with their risk.
+
+        What :meth:`plan` takes as ``risks``; the agent's own runs use the same.
+        """
         try:
-            open_findings = context.records.findings(kind=RUL_LOW, status="open", limit=None)
+            open_findings = records.findings(kind=RUL_LOW, status="open", limit=None)
         except Exception:  # records not migrated: no warnings yet
             return []
         if not open_findings:
             return []
         if data is None:
             data = load_logistics(
-                context.store,
-                as_of=context.now(),
-                period=self.period,
-                material_space=self.material_space,
+                store, as_of=as_of, period=self.period, material_space=self.material_space
             )
         risks = []
         for finding in open_findings:

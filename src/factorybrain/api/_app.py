@@ -282,10 +282,14 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 class Health(BaseModel):
-    """Liveness and the schema version of the store."""
+    """Liveness, readiness and the schema version of the store."""
 
     status: str
     schema_version: int
+    ready: bool = Field(
+        description="False while the server still prepares slow answers in the background "
+        "(see `factorybrain serve`); requests are served meanwhile, some more slowly."
+    )
 
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size.")]
@@ -388,6 +392,7 @@ def create_app(
     tokens: TokenStore | None = None,
     orchestrator: Orchestrator | None = None,
     schedule_every: float | None = None,
+    prepare: bool = False,
 ) -> FastAPI:
     """Build the REST API over a store.
 
@@ -399,6 +404,8 @@ def create_app(
             by default one with no agents, the default policies and executors.
         schedule_every: When set, every this many seconds the app calls the orchestrator's
             ``run_scheduled()`` (agents whose interval has passed run, between requests).
+        prepare: At start, compute in the background what takes seconds on first request (the
+            demand plan behind ``/forecasts``), so the first visitor does not wait for it.
 
     Returns:
         The FastAPI application; ``app.state.store``, ``app.state.orchestrator`` and
@@ -413,6 +420,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         ticker = asyncio.create_task(_tick()) if schedule_every else None
+        # Slow answers prepared before anyone asks for them; requests are served meanwhile.
+        preparing = [
+            threading.Thread(target=warm_up, name="factorybrain-prepare", daemon=True)
+            for warm_up in (warm_ups if prepare else [])
+        ]
+        for thread in preparing:
+            thread.start()
+        app.state.preparing = preparing
         try:
             yield
         finally:
@@ -420,6 +435,8 @@ def create_app(
                 ticker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await ticker
+            for thread in preparing:  # its reader must not be closed under a running query
+                await anyio.to_thread.run_sync(thread.join)
             access.close()
             if owns_store:
                 opened.close()
@@ -450,6 +467,7 @@ def create_app(
     app.state.tokens = token_store
     app.state.access = access
     app.state.last_scheduled_run = None
+    app.state.preparing = []
 
     def _error(status: int) -> Callable[[Request, Exception], Any]:
         async def handler(_: Request, error: Exception) -> JSONResponse:
@@ -476,9 +494,11 @@ def create_app(
     # -- health ---------------------------------------------------------------------------------
     @app.get(f"{API_PREFIX}/health", tags=["meta"])
     def health() -> Health:
-        """Liveness: answers without a token."""
+        """Liveness and readiness: answers without a token."""
         with access.read() as (reader, _records):
-            return Health(status="ok", schema_version=reader.schema_version())
+            version = reader.schema_version()
+        ready = not any(thread.is_alive() for thread in app.state.preparing)
+        return Health(status="ok", schema_version=version, ready=ready)
 
     @app.get(f"{API_PREFIX}/counts", tags=["meta"])
     def counts(_: Viewer) -> dict[str, int]:
@@ -612,7 +632,7 @@ def create_app(
     for segment, entity in ENTITY_ROUTES.items():
         _list_route(segment, entity)
 
-    _optional_routes(app, access)
+    warm_ups = _optional_routes(app, access)
 
     # -- agents' records -----------------------------------------------------------------------
     @app.get(f"{API_PREFIX}/findings", response_model=Page[FindingOut], tags=["agents"])
@@ -777,10 +797,12 @@ def create_app(
     return app
 
 
-def _optional_routes(app: FastAPI, access: StoreAccess) -> None:
+def _optional_routes(app: FastAPI, access: StoreAccess) -> list[Callable[[], None]]:
     """Routes over layers that may be absent: ask, trace, OEE, the plan, forecasts.
 
     OEE and the plan need the planning layer, forecasts the logistics agent and its engines.
+    Returns what the app should run once in the background at start (the first demand plan,
+    which takes seconds), so the first visitor of the inventory page does not wait for it.
 
     Each is a thin wrapper around its library function; when the layer is not installed the
     route is not registered, and the OpenAPI document (which the dashboard reads) says so.
@@ -883,8 +905,16 @@ def _optional_routes(app: FastAPI, access: StoreAccess) -> None:
             The mean and quantiles per week ahead, the model chosen, and the reorder point and
             order-up-to level, as the logistics agent plans them now from the store's history.
             """
-            with access.read() as (store, _records):
+            with access.read() as (store, records):
                 found = demand_forecasts(
-                    store, item=item, item_type=item_type, limit=limit, offset=offset
+                    store, records, item=item, item_type=item_type, limit=limit, offset=offset
                 )
             return JSONResponse(found)
+
+        def plan_demand() -> None:
+            with contextlib.suppress(Exception), access.read() as (store, records):
+                # a failure here shows again, with its message, on the first request
+                demand_forecasts(store, records, limit=1)
+
+        return [plan_demand]
+    return []

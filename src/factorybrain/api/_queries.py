@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -369,10 +370,96 @@ _POLICY_FIELDS = (
     "order_up_to",
     "expected_fill_rate",
 )
+#: The tables a logistics plan reads: when none of them changed, neither did the plan.
+_LOGISTICS_INPUTS = (
+    "material",
+    "sales_order",
+    "inventory_transaction",
+    "stock_level",
+    "purchase_order",
+    "asset",
+    "bom",
+    "annotation",
+    "finding",
+)
+
+
+class _PlanCache:
+    """The latest logistics plans, each under the state of the tables it was computed from.
+
+    A plan is recomputed only when a row of its inputs was written or removed since (row counts
+    and the latest ``updated_at`` of each input table say so, in one query of about a
+    millisecond), so a dashboard polling the inventory page does not re-forecast every item.
+    One computation at a time: concurrent requests for the same state wait for it.
+    """
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._plans: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def state(store: Store) -> tuple[Any, ...]:
+        parts = " UNION ALL ".join(
+            f'SELECT {i} AS i, count(*) AS n, max(updated_at) AS at FROM "{table}"'
+            for i, table in enumerate(_LOGISTICS_INPUTS)
+        )
+        found = store.query_rows(f"SELECT * FROM ({parts}) ORDER BY i")
+        return (getattr(store, "identity", id(store)), *((r["n"], r["at"]) for r in found))
+
+    def get(self, store: Store, compute: Any, *extra: Any) -> dict[str, Any]:
+        """The plan for the store's state (and ``extra``), computed by ``compute()`` if new."""
+        key = (*self.state(store), *extra)
+        with self._lock:
+            if key not in self._plans:
+                self._plans[key] = compute()
+                while len(self._plans) > self.size:
+                    del self._plans[next(iter(self._plans))]
+            return self._plans[key]
+
+
+_PLANS = _PlanCache()
+
+
+def _logistics_plan(store: Store, records: Any) -> dict[str, Any]:
+    """Every item's policy and forecast as JSON-ready values, as the logistics agent plans now."""
+    import warnings
+
+    from factorybrain.agents.logistics import LogisticsAgent
+
+    agent = LogisticsAgent()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the plan collects them in ``plan.warnings``
+        risks = agent.warned_machines(store, records) if records is not None else []
+        plan = agent.plan(store, risks=risks)
+    items: list[dict[str, Any]] = []
+    if not plan.policies.empty:
+        classes = plan.forecasts.groupby("unique_id")["demand_class"].first()
+        quantiles = [c for c in plan.forecasts.columns if c.startswith("q")]
+        weeks = plan.forecasts[["unique_id", "period_start", "forecast", *quantiles]].rename(
+            columns={"forecast": "mean"}
+        )
+        by_item = {
+            uid: rows(group.drop(columns="unique_id")) for uid, group in weeks.groupby("unique_id")
+        }
+        for row in plan.policies.assign(
+            demand_class=plan.policies["unique_id"].map(classes)
+        ).to_dict("records"):
+            items.append(
+                {
+                    "item": row["external_id"],
+                    "space": row["space"],
+                    **{name: plain(row.get(name)) for name in _POLICY_FIELDS},
+                    "forecast": by_item.get(row["unique_id"], []),
+                    "_unique_id": row["unique_id"],
+                }
+            )
+    return {"items": items, "as_of": plain(plan.as_of), "warnings": list(plan.warnings)}
 
 
 def demand_forecasts(
     store: Store,
+    records: Any = None,
     *,
     item: str | None = None,
     item_type: str | None = None,
@@ -381,10 +468,14 @@ def demand_forecasts(
 ) -> dict[str, Any]:
     """Demand forecasts and inventory levels per product and material, planned now.
 
-    Computed on request, as the logistics agent plans them, from the demand history in the store.
+    Planned as the logistics agent plans them, from the demand history in the store; with the
+    agents' ``records``, spare parts include the failure risk of machines that open
+    ``maintenance.rul_low`` findings warn about. The plan is computed once per state of its
+    input tables and reused until one of them changes.
 
     Args:
         store: The factory store.
+        records: The agents' records (:class:`~factorybrain.agents.AgentRecords`), or None.
         item: One item (its external id, with or without leading zeros).
         item_type: ``product``, ``component``, ``spare_part`` or another type the store holds.
         limit: Page size, 1 to 1000.
@@ -399,48 +490,21 @@ def demand_forecasts(
     Raises:
         RecordNotFoundError: If ``item`` is not an item the logistics agent plans.
     """
-    import warnings
-
-    from factorybrain.agents.logistics import LogisticsAgent
-
     _check_page(limit, offset)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the plan collects them in ``plan.warnings``
-        plan = LogisticsAgent().plan(store)
-    policies = plan.policies
-    if policies.empty:
-        return {**page([], 0, limit, offset), "as_of": plain(plan.as_of), "warnings": plan.warnings}
+    plan = _PLANS.get(store, lambda: _logistics_plan(store, records), records is not None)
+    chosen = plan["items"]
     if item is not None:
         wanted = {item, item.lstrip("0")}
-        policies = policies[
-            policies["unique_id"].isin(wanted) | policies["external_id"].isin(wanted)
-        ]
-        if policies.empty:
+        chosen = [i for i in chosen if i["item"] in wanted or i["_unique_id"] in wanted]
+        if not chosen:
             raise RecordNotFoundError(f"no product or material {item!r} with a demand plan")
     if item_type is not None:
-        policies = policies[policies["item_type"] == item_type]
-    classes = plan.forecasts.groupby("unique_id")["demand_class"].first()
-    policies = policies.assign(demand_class=policies["unique_id"].map(classes))
-    chosen = policies.iloc[offset : offset + limit]
-    quantiles = [c for c in plan.forecasts.columns if c.startswith("q")]
-    periods = plan.forecasts[plan.forecasts["unique_id"].isin(set(chosen["unique_id"]))]
-    by_item = {
-        uid: rows(
-            group[["period_start", "forecast", *quantiles]].rename(columns={"forecast": "mean"})
-        )
-        for uid, group in periods.groupby("unique_id")
-    }
-    items = [
-        {
-            "item": row["external_id"],
-            "space": row["space"],
-            **{name: plain(row.get(name)) for name in _POLICY_FIELDS},
-            "forecast": by_item.get(row["unique_id"], []),
-        }
-        for row in chosen.to_dict("records")
+        chosen = [i for i in chosen if i["item_type"] == item_type]
+    shown = [
+        {k: v for k, v in i.items() if k != "_unique_id"} for i in chosen[offset : offset + limit]
     ]
     return {
-        **page(items, len(policies), limit, offset),
-        "as_of": plain(plan.as_of),
-        "warnings": plan.warnings,
+        **page(shown, len(chosen), limit, offset),
+        "as_of": plan["as_of"],
+        "warnings": plan["warnings"],
     }

@@ -168,7 +168,7 @@ def create_server(
         """
         with guarded():
             return demand_forecasts(
-                opened, item=item, item_type=item_type, limit=limit, offset=offset
+                opened, records, item=item, item_type=item_type, limit=limit, offset=offset
             )
 
     @server.tool(name="list_findings")

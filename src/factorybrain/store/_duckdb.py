@@ -12,6 +12,7 @@ import itertools
 import json
 import os
 import threading
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -76,6 +77,9 @@ class DuckDBStore(Store):
         self.read_only = read_only
         self._lock = threading.RLock()
         self._in_transaction = False
+        #: Names the database behind this handle: the same for the store and its readers, so
+        #: caches of derived answers can be shared between them (in-memory stores included).
+        self.identity = f"{self.path}#{uuid.uuid4().hex}"
 
     def reader(self) -> DuckDBStore:
         """Return a second handle on the same database for reads while this one is busy.
@@ -84,6 +88,7 @@ class DuckDBStore(Store):
         """
         clone = object.__new__(DuckDBStore)
         clone.path = self.path
+        clone.identity = self.identity
         clone._con = self._con.cursor()
         clone._con.execute("SET TimeZone = 'UTC'").fetchall()
         clone.read_only = True

@@ -262,13 +262,25 @@ async function pagePlan() {
 }
 
 async function pageInventory() {
-  const levels = await api("stock-levels?limit=1000");
+  const [levels, plan] = await Promise.all([
+    api("stock-levels?limit=1000"),
+    hasRoute("forecasts") ? api("forecasts?limit=1000") : null,
+  ]);
   const latest = {};
   for (const row of levels.items) {
     const key = `${row.material}@${row.location}`;
     if (!latest[key] || Date.parse(row.as_of) > Date.parse(latest[key].as_of)) latest[key] = row;
   }
-  main().innerHTML = `<h1>Inventory</h1><p class="muted">Latest stock count per material and location.</p>${table(
+  // Reorder when stock on hand plus on order is at or below the reorder point.
+  const due = (r) => r.reorder_point !== null && r.on_hand + r.on_order <= r.reorder_point;
+  const weeks = (r, n) => r.forecast.slice(0, n).reduce((sum, week) => sum + week.mean, 0);
+  const policies = plan
+    ? `<h2>Reorder levels and demand</h2><p class="muted">Planned ${when(plan.as_of)} for each product and material from its demand history; spare parts include the warned machines' chance to fail within the lead time.</p>${table(
+        [["item", "item"], ["name", "name"], ["item_type", "type"], ["on_hand", "on hand", (r) => fmt(r.on_hand, 1)], ["on_order", "on order", (r) => fmt(r.on_order, 1)], ["reorder_point", "reorder point", (r) => fmt(r.reorder_point, 1)], ["order_up_to", "order up to", (r) => fmt(r.order_up_to, 1)], ["forecast", "demand, next 4 weeks", (r) => fmt(weeks(r, 4), 1)], ["model", "forecast model"], ["status", "status", (r) => (due(r) ? '<span class="due">reorder</span>' : "ok")]],
+        [...plan.items].sort((a, b) => due(b) - due(a) || String(a.item).localeCompare(String(b.item))),
+      )}`
+    : "";
+  main().innerHTML = `<h1>Inventory</h1>${policies}<h2>Stock on hand</h2><p class="muted">Latest stock count per material and location.</p>${table(
     [["material", "material"], ["location", "location"], ["quantity", "on hand", (r) => fmt(r.quantity, 1)], ["as_of", "counted", (r) => when(r.as_of)]],
     Object.values(latest).sort((a, b) => String(a.material).localeCompare(String(b.material))),
   )}`;
