@@ -14,10 +14,11 @@ demand. Cycle service level is the probability of no stock-out in a cycle: a qua
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize
 
 from factorybrain.exceptions import ParameterError
 
@@ -365,7 +366,10 @@ def normal_order_up_to_level(
     wanted = (1 - target) * mean * review_period / spread
 
     def loss_gap(k: float) -> float:
-        return float(stats.norm.pdf(k) - k * stats.norm.sf(k)) - wanted
+        # Standard normal loss G(k) = pdf(k) - k sf(k), with math functions: scipy.stats' scalar
+        # calls made this the slowest step of planning thousands of items.
+        pdf = math.exp(-0.5 * k * k) / math.sqrt(2 * math.pi)
+        return pdf - k * 0.5 * math.erfc(k / math.sqrt(2)) - wanted
 
     k = optimize.brentq(loss_gap, -10.0, 10.0) if loss_gap(-10.0) > 0 > loss_gap(10.0) else -10.0
     return float(max(mean * protection + k * spread, 0.0))
