@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# From a terminal the demo then serves the dashboard (Ctrl+C stops it); in CI and scripts it exits.
 demo: $(STAMP)
-	$(BIN)/factorybrain demo --no-serve --score
+	$(BIN)/factorybrain demo --score
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
