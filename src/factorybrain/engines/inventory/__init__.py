@@ -13,6 +13,7 @@ from factorybrain.engines.inventory._levels import (
     normal_order_up_to_level,
     order_up_to_level,
     reorder_point,
+    silent_item_paths,
 )
 from factorybrain.engines.inventory._simulate import SimulationResult, simulate_policy
 from factorybrain.engines.inventory._spares import (
@@ -39,6 +40,7 @@ __all__ = [
     "order_up_to_level",
     "reorder_point",
     "sample_spare_part_demand",
+    "silent_item_paths",
     "simulate_policy",
     "spare_part_demand",
 ]

@@ -37,7 +37,10 @@ class InventoryPlanner(Engine):
     Levels come from Monte Carlo demand paths over the protection interval (lead time plus review
     period): a compound distribution for intermittent items, so the level reflects the real chance
     of no demand and the real sizes instead of a normal curve. Health-driven spare-part demand
-    (:func:`spare_part_demand`) is added to the first period of each path.
+    (:func:`spare_part_demand`) is added to the first period of each path. An item whose history
+    holds no demand at all is planned on the demand that such items had, one forecast horizon
+    earlier, in the periods that followed (:func:`silent_item_paths`; a warning names them): no
+    stock where such items stayed silent, stock where they started selling.
 
     Args:
         policy: ``"order_up_to"`` (periodic review, R, S) or ``"reorder_point"`` (continuous
