@@ -124,6 +124,7 @@ def evaluate(
     curve = np.array([replay(test, textbook_levels(mean, std, t)) for t in SWEEP])
     order = np.argsort(curve[:, 0])
     out = {}
+    seen: set[str] = set()
     for target in TARGETS:
         textbook_fill, textbook_stock = replay(test, textbook_levels(mean, std, target))
         row = {
@@ -131,13 +132,20 @@ def evaluate(
             "textbook_inventory": round(textbook_stock, 4),
         }
         for scope, prefix in (("system", "engine"), ("item", "engine_item")):
-            planner = InventoryPlanner(
-                target=target,
-                target_scope=scope,
-                lead_time=LEAD_TIME,
-                review_period=REVIEW_PERIOD,
-                n_samples=2000,
-            ).fit(forecaster, unique_ids=ids)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                planner = InventoryPlanner(
+                    target=target,
+                    target_scope=scope,
+                    lead_time=LEAD_TIME,
+                    review_period=REVIEW_PERIOD,
+                    n_samples=2000,
+                ).fit(forecaster, unique_ids=ids)
+            for warning in caught:
+                message = f"planner warning: {warning.message}"
+                if message not in seen:
+                    seen.add(message)
+                    log(message)
             policies = planner.policies_
             engine_fill, engine_stock = replay(test, policies["order_up_to"].to_numpy())
             inside = curve[order, 0].min() <= engine_fill <= curve[order, 0].max()
