@@ -10,7 +10,7 @@ import json
 import math
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -388,8 +388,8 @@ class _PlanCache:
     """The latest logistics plans, each under the state of the tables it was computed from.
 
     A plan is recomputed only when a row of its inputs was written or removed since (row counts
-    and the latest ``updated_at`` of each input table say so, in one query of about a
-    millisecond), so a dashboard polling the inventory page does not re-forecast every item.
+    and the latest ``updated_at`` of each input table say so, in one query of a few
+    milliseconds), so a dashboard polling the inventory page does not re-forecast every item.
     One computation at a time: concurrent requests for the same state wait for it.
     """
 
@@ -407,7 +407,9 @@ class _PlanCache:
         found = store.query_rows(f"SELECT * FROM ({parts}) ORDER BY i")
         return (getattr(store, "identity", id(store)), *((r["n"], r["at"]) for r in found))
 
-    def get(self, store: Store, compute: Any, *extra: Any) -> dict[str, Any]:
+    def get(
+        self, store: Store, compute: Callable[[], dict[str, Any]], *extra: Any
+    ) -> dict[str, Any]:
         """The plan for the store's state (and ``extra``), computed by ``compute()`` if new."""
         key = (*self.state(store), *extra)
         with self._lock:
