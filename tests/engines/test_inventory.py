@@ -271,3 +271,25 @@ def test_items_without_demand_get_no_stock_when_such_items_stayed_silent():
         planner = InventoryPlanner(target=0.95).fit(forecaster, unique_ids=["part-24", "part-0"])
     levels = planner.policies_.set_index("unique_id")["order_up_to"]
     assert levels["part-24"] == 0 and levels["part-0"] > 0
+
+
+def test_items_that_started_selling_recently_get_wider_lead_time_demand():
+    from factorybrain.engines.forecast._distribution import sample_demand
+
+    sales = [0, 1, 0, 2, 0, 1, 1, 0]
+    old = np.array(sales + [0.0] * 28)
+    young = np.array([0.0] * 28 + sales)
+    draws = {}
+    for name, history in (("old", old), ("young", young)):
+        paths = sample_demand(
+            history,
+            np.full(2, 0.6),
+            sigma=0.0,
+            intermittent=True,
+            n_samples=20000,
+            rng=np.random.default_rng(3),
+        )
+        draws[name] = paths.sum(axis=1)
+    assert draws["young"].mean() == pytest.approx(draws["old"].mean(), rel=0.05)
+    assert np.quantile(draws["young"], 0.99) > np.quantile(draws["old"], 0.99)
+    assert draws["young"].std() > 1.1 * draws["old"].std()

@@ -13,7 +13,16 @@
   the cross-validation errors, truncated at zero.
 
 Each path first draws its own level around the estimate (gamma, as precise as the number of
-demands observed), so that thin histories get the wider lead-time distribution they deserve.
+demands observed), so that thin histories get the wider lead-time distribution they deserve. An
+item whose first demand is fewer than ``RAMP_PERIODS`` periods old gets a proportionally less
+precise level: it may still be ramping up. On carparts (2,509 parts, months 22-33 planned from
+months 1-21 and months 28-39 from months 1-27), the shortfall that parts first sold in the last
+six months suffered was five to seven times what a count-of-demands precision expected, while for
+parts older than a year the two agreed; with the age scaling (24 periods; 6 and 12 tried, less
+effective on both windows) the fill over all parts at targets 0.90 / 0.95 / 0.99 rose from 0.867 /
+0.907 / 0.950 to 0.902 / 0.942 / 0.973 (months 28-39) and from 0.836 / 0.895 / 0.954 to 0.876 /
+0.916 / 0.970 (months 22-33), with less stock than the narrower distributions need for the same
+fill.
 
 Sums over periods give the lead-time demand the inventory engine needs.
 """
@@ -25,6 +34,8 @@ import numpy as np
 RECENT_SIZES = 24
 MIN_SHAPE = 0.5
 MAX_SHAPE = 50.0
+RAMP_PERIODS = 24
+MIN_LEVEL_SHAPE = 0.2
 
 
 def sample_demand(
@@ -56,8 +67,10 @@ def sample_demand(
     # The level itself is an estimate from a handful of demands: each path draws its own level,
     # gamma-distributed around the estimate with the precision of ``n`` observed demands (the
     # posterior of a Poisson rate after ``n`` events). This widens the tails where history is thin.
-    n_demands = max(int((history > 0).sum()), 1)
-    multiplier = rng.gamma(n_demands, 1.0 / n_demands, size=(n_samples, 1))
+    # An item that started selling recently may still be ramping up (or fading): its precision
+    # is scaled down by its age over ``RAMP_PERIODS`` (see the module docstring).
+    precision = level_precision(history)
+    multiplier = rng.gamma(precision, 1.0 / precision, size=(n_samples, 1))
     levels = levels[None, :] * multiplier
     if intermittent and sizes.size:
         mean_size = sizes.mean()
@@ -68,6 +81,25 @@ def sample_demand(
         return np.where(occurs, drawn, 0.0)
     spread = max(float(sigma), 1e-9)
     return np.maximum(rng.normal(levels, spread), 0.0)
+
+
+def level_precision(history: np.ndarray) -> float:
+    """Gamma shape of the uncertainty of an item's level (its relative variance is 1 / shape).
+
+    The number of demands observed (at least one), times ``min(1, age / RAMP_PERIODS)`` where
+    ``age`` is the number of periods since the first demand, never below ``MIN_LEVEL_SHAPE``.
+
+    Example:
+        >>> old = np.array([0, 1, 0, 2] * 6 + [0, 1, 0, 3] * 3, dtype=float)
+        >>> young = np.array([0.0] * 30 + [1, 0, 2, 1, 0, 1])
+        >>> level_precision(old), level_precision(young)
+        (18.0, 1.0)
+    """
+    positive = np.flatnonzero(history > 0)
+    if positive.size == 0:
+        return 1.0
+    age = history.size - positive[0]
+    return float(max(positive.size * min(1.0, age / RAMP_PERIODS), MIN_LEVEL_SHAPE))
 
 
 def draw_sizes(sizes: np.ndarray, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
