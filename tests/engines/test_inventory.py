@@ -293,3 +293,17 @@ def test_items_that_started_selling_recently_get_wider_lead_time_demand():
     assert draws["young"].mean() == pytest.approx(draws["old"].mean(), rel=0.05)
     assert np.quantile(draws["young"], 0.99) > np.quantile(draws["old"], 0.99)
     assert draws["young"].std() > 1.1 * draws["old"].std()
+
+
+def test_system_allocation_does_not_overshoot_on_identical_items():
+    rng = np.random.default_rng(8)
+    paths = rng.poisson(0.5, size=(4000, 2)).astype(float)
+    curves = [fill_rate_curve(paths, lead_time=1, review_period=1)] * 20
+    levels = allocate_system_fill_rate(curves, 0.9)
+    curve = curves[0]
+    fills = curve.fill_rates[np.searchsorted(curve.levels, levels)]
+    assert fills.mean() >= 0.9
+    # Identical items step together at one price; only as many take the step as the target needs.
+    one_step = np.diff(np.unique(fills)).max() / len(curves)
+    assert fills.mean() < 0.9 + one_step
+    assert len(np.unique(levels)) == 2

@@ -186,26 +186,33 @@ def allocate_system_fill_rate(curves: list[FillRateCurve], target: float) -> np.
     ratios = [np.diff(filled) / np.maximum(np.diff(stock), 1e-12) for _, filled, stock in hulls]
 
     def allocation(threshold: float) -> tuple[np.ndarray, float]:
-        chosen = np.zeros(len(curves))
-        filled = 0.0
-        for item, ((levels, demand_filled, _), ratio) in enumerate(zip(hulls, ratios, strict=True)):
-            steps = int(np.sum(ratio >= threshold)) if ratio.size else 0
-            chosen[item] = levels[steps]
-            filled += demand_filled[steps]
-        return chosen, filled / total
+        steps = np.array([int(np.sum(ratio >= threshold)) for ratio in ratios])
+        filled = sum(hull[1][step] for hull, step in zip(hulls, steps, strict=True))
+        return steps, filled / total
 
     low, high = 1e-12, max((r.max() for r in ratios if r.size), default=1.0) * 2
     best, reached = allocation(low)
-    if reached < target:
-        return best
-    for _ in range(60):
-        middle = np.sqrt(low * high)
-        levels, reached = allocation(middle)
-        if reached >= target:
-            low, best = middle, levels
-        else:
-            high = middle
-    return best
+    if reached >= target:
+        for _ in range(60):
+            middle = np.sqrt(low * high)
+            steps, reached = allocation(middle)
+            if reached >= target:
+                low, best = middle, steps
+            else:
+                high = middle
+        # Items with the same marginal ratio (identical items, say) all step at the same price;
+        # take their steps one item at a time, only as many as the target needs.
+        below, reached = allocation(high)
+        filled = reached * total
+        for item in np.flatnonzero(best != below):
+            if filled >= target * total:
+                break
+            demand_filled = hulls[item][1]
+            filled += demand_filled[best[item]] - demand_filled[below[item]]
+            below[item] = best[item]
+        if filled >= target * total:
+            best = below
+    return np.array([hull[0][step] for hull, step in zip(hulls, best, strict=True)])
 
 
 MIN_SILENT_ITEMS = 10
