@@ -307,3 +307,19 @@ def test_system_allocation_does_not_overshoot_on_identical_items():
     one_step = np.diff(np.unique(fills)).max() / len(curves)
     assert fills.mean() < 0.9 + one_step
     assert len(np.unique(levels)) == 2
+
+
+def test_a_part_sold_one_unit_at_a_time_can_still_sell_more_and_keeps_its_level():
+    from factorybrain.engines.forecast._distribution import sample_demand
+
+    history = np.array([0, 1, 0, 0, 1, 0, 1, 0, 0, 1] * 3, dtype=float)
+    paths = sample_demand(
+        history,
+        np.full(2, 0.4),
+        sigma=0.0,
+        intermittent=True,
+        n_samples=40000,
+        rng=np.random.default_rng(11),
+    )
+    assert paths.max() >= 2
+    assert paths.mean() == pytest.approx(0.4, rel=0.05)

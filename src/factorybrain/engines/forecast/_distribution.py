@@ -8,7 +8,11 @@
   could never produce a demand larger than the largest seen, and on carparts (months 28-39
   planned from months 1-27) most of the demand a 0.99 fill-rate policy failed to meet came
   from such larger demands. (When the level exceeds the mean size, demand occurs in every
-  period and sizes are scaled up.)
+  period and sizes are scaled up.) A part that has only ever sold one unit at a time keeps a
+  chance of a larger demand, ``1 / (n + 1)`` of a unit on average after ``n`` such sizes (rule of
+  succession): with sizes fixed at one, the parts whose sizes had all been one (about 2 % of the
+  1,104 parts sold in at least 8 of months 1-39) suffered 10 to 15 times the shortfall their
+  distribution expected on months 22-33 and 28-39 planned from months 1-21 and 1-27.
 * Smooth and erratic demand: normal per period around the level, with the standard deviation of
   the cross-validation errors, truncated at zero.
 
@@ -73,7 +77,7 @@ def sample_demand(
     multiplier = rng.gamma(precision, 1.0 / precision, size=(n_samples, 1))
     levels = levels[None, :] * multiplier
     if intermittent and sizes.size:
-        mean_size = sizes.mean()
+        mean_size = size_mean(sizes)
         probability = np.minimum(levels / mean_size, 1.0)
         stretch = np.maximum(levels / mean_size, 1.0)
         occurs = rng.random(levels.shape) < probability
@@ -102,6 +106,22 @@ def level_precision(history: np.ndarray) -> float:
     return float(max(positive.size * min(1.0, age / RAMP_PERIODS), MIN_LEVEL_SHAPE))
 
 
+def size_mean(sizes: np.ndarray) -> float:
+    """Expected size of one demand, from the observed non-zero ``sizes``.
+
+    Their mean; for whole units, at least ``1 + 1 / (n + 1)`` after ``n`` observed sizes (rule
+    of succession): a part that has sold one unit at a time so far can still sell two.
+
+    Example:
+        >>> size_mean(np.array([1.0, 1.0, 1.0])), size_mean(np.array([1.0, 3.0]))
+        (1.25, 2.0)
+    """
+    mean = float(sizes.mean())
+    if np.all(sizes == np.round(sizes)):
+        return max(mean, 1.0 + 1.0 / (sizes.size + 1))
+    return mean
+
+
 def draw_sizes(sizes: np.ndarray, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """Draw demand sizes with the mean and variance of the observed non-zero ``sizes``.
 
@@ -118,7 +138,7 @@ def draw_sizes(sizes: np.ndarray, shape: tuple[int, ...], rng: np.random.Generat
     mean = float(sizes.mean())
     variance = float(sizes.var(ddof=1)) if sizes.size > 1 else 0.0
     if np.all(sizes == np.round(sizes)):
-        excess = mean - 1.0
+        excess = size_mean(sizes) - 1.0
         if excess <= 0:
             return np.ones(shape)
         # Negative binomial: variance = excess + excess^2 / shape; Poisson when not overdispersed.
