@@ -28,6 +28,19 @@ effective on both windows) the fill over all parts at targets 0.90 / 0.95 / 0.99
 0.916 / 0.970 (months 22-33), with less stock than the narrower distributions need for the same
 fill.
 
+The precision grows with the square of the number of demands (pivot 10: an item with 10 demands
+keeps the Poisson-posterior precision, one with 5 gets half of it, one with 20 twice). On the
+parts sold in at least 8 months (the literature filter applied to the training months), the
+shortfall of the parts with at most 5 demands was 2.4 to 3.9 times what the Poisson precision
+expected and that of the parts with more than 14 demands 0.2 to 0.45 times, on both months 22-33
+and 28-39 planned from the months before. With the squared count, the stock needed for the same
+achieved fill fell by 1.6 % / 3.9 % (months 28-39) and 4.9 % / 7.9 % (months 22-33) at targets
+0.90 / 0.95, and the saving against the textbook policy at the same fill rose from 3.5 % / 6.9 %
+to 5.0 % / 9.3 % and from 5.6 % / 8.1 % to 9.1 % / 12.3 %. The price: the wider slow movers
+raise the achieved fill at a 0.90 target by 0.3 and 1.3 points (0.910 to 0.912, 0.931 to
+0.944). Tried: a uniformly wider level (half the precision: less gain, 0.8-5.1 %), a pivot of
+15 (about the same gain, higher overshoot), exponent 1.5 or 0.5 (less or no gain).
+
 Sums over periods give the lead-time demand the inventory engine needs.
 """
 
@@ -40,6 +53,7 @@ MIN_SHAPE = 0.5
 MAX_SHAPE = 50.0
 RAMP_PERIODS = 24
 MIN_LEVEL_SHAPE = 0.2
+PRECISION_PIVOT = 10.0
 
 
 def sample_demand(
@@ -90,20 +104,25 @@ def sample_demand(
 def level_precision(history: np.ndarray) -> float:
     """Gamma shape of the uncertainty of an item's level (its relative variance is 1 / shape).
 
-    The number of demands observed (at least one), times ``min(1, age / RAMP_PERIODS)`` where
-    ``age`` is the number of periods since the first demand, never below ``MIN_LEVEL_SHAPE``.
+    ``m ** 2 / PRECISION_PIVOT`` with ``m`` the number of demands observed, times ``min(1, age /
+    RAMP_PERIODS)`` where ``age`` is the number of periods since the first demand; never below
+    ``MIN_LEVEL_SHAPE``. The relative variance falls as ``1 / m ** 2`` rather than the ``1 / m``
+    of a Poisson rate's posterior: an item that sold in a handful of periods is less certain than
+    its count says (its level is mostly the pooled model's guess), one that sold in many periods
+    more certain (see the module docstring).
 
     Example:
         >>> old = np.array([0, 1, 0, 2] * 6 + [0, 1, 0, 3] * 3, dtype=float)
         >>> young = np.array([0.0] * 30 + [1, 0, 2, 1, 0, 1])
         >>> level_precision(old), level_precision(young)
-        (18.0, 1.0)
+        (32.4, 0.2)
     """
     positive = np.flatnonzero(history > 0)
     if positive.size == 0:
         return 1.0
     age = history.size - positive[0]
-    return float(max(positive.size * min(1.0, age / RAMP_PERIODS), MIN_LEVEL_SHAPE))
+    demands = positive.size * min(1.0, age / RAMP_PERIODS)
+    return float(max(demands**2 / PRECISION_PIVOT, MIN_LEVEL_SHAPE))
 
 
 def size_mean(sizes: np.ndarray) -> float:
