@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import socket
 import sys
 import tempfile
 import threading
@@ -34,6 +33,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from api_load import free_port  # noqa: E402 (this folder)
 from factorybrain.api import TokenStore, create_app
 from factorybrain.connectors import ingest, load_mapping
 from factorybrain.web import mount_dashboard
@@ -48,12 +48,6 @@ from playbook_demo import (  # noqa: E402 (this folder)
 CHROMIUM = Path("/usr/bin/chromium")
 #: Longest wait for one page or one approval before it counts as failed.
 TIMEOUT_MS = 30_000
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Server:
