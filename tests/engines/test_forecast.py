@@ -88,6 +88,18 @@ def test_pooled_model_competes_when_only_the_later_cut_offs_can_train_it():
         assert np.isfinite(window_scores).all()
 
 
+def test_mean_level_of_stationary_demand_is_unbiased():
+    # The level behind the demand distributions is the expected demand, not the RMSSE-optimal
+    # level (which sits below the mean on intermittent demand): on a panel whose demand does not
+    # change, the levels add up to the demand the panel has been selling per period.
+    table = intermittent_table(60, 40, seed=4)
+    forecaster = DemandForecaster(horizon=6, n_windows=1, min_history=4).fit(table)
+    levels = np.array([forecaster.mean_level(f"part-{series}") for series in range(60)])
+    sold = table.groupby("unique_id")["y"].mean().to_numpy()
+    assert (levels > 0).all()
+    assert levels.sum() == pytest.approx(sold.sum(), rel=0.15)
+
+
 def test_pooled_forecast_ignores_zeros_before_a_parts_first_demand():
     # A part launched six periods ago gets the same pooled forecast whether the table starts just
     # before its launch or long before: pre-launch zeros are not demand history.

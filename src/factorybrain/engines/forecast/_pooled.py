@@ -11,8 +11,16 @@ Two objectives:
 * ``"rmsse"`` minimises each row's root mean squared scaled error of a level forecast over the
   horizon. On declining intermittent demand this forecast sits below the mean: it learns how much
   demand falls and how often items die out.
-* ``"mean"`` minimises the squared error: an unbiased level for the inventory engine's demand
-  distribution.
+* ``"mean"`` minimises the Poisson deviance (log link): an unbiased level for the inventory
+  engine's demand distribution. Demand levels are non-negative and skewed, and effects on them
+  multiply; the squared error (used before) weighs the few large targets heavily. On carparts,
+  planned from months 1-27 and replayed on months 28-39 (the 1,104 parts sold in at least 8 of
+  months 1-39, one of them in the first 15 and one in the last 15), the stock needed at a 0.90 /
+  0.95 fill-rate target was 6.0 / 10.1 % below the textbook policy at the same achieved fill
+  instead of 4.0 / 8.8 % (means over three seeds, every Poisson seed above every squared-error
+  seed); planned from months 1-21 and replayed on months 22-33 the saving was unchanged (9.2 /
+  13.8 % against 9.5 / 13.2 %). Over all 2,509 parts the stock fell by 3 % on months 22-33 and
+  0.3 % on months 28-39, the fill within 0.3 points.
 
 For the ``"rmsse"`` objective a part's zeros before its first demand are not part of its history:
 features and targets are in units of the scale of its active history (from the period before its
@@ -212,7 +220,7 @@ def fit_pooled(
     if len(x) < 200 or too_few_origins:
         return None
     model = lightgbm.LGBMRegressor(
-        objective=_rmsse_objective(variance, weight) if active else "l2",
+        objective=_rmsse_objective(variance, weight) if active else "poisson",
         n_estimators=150,
         learning_rate=0.06,
         num_leaves=15,
@@ -229,7 +237,7 @@ def fit_pooled(
         model.fit(x, mean, init_score=np.full(len(mean), float(np.median(mean))))
         model.init_level_ = float(np.median(mean))
     else:
-        model.fit(x, mean)
+        model.fit(x, np.maximum(mean, 0.0))
         model.init_level_ = 0.0
     model.active_history_ = active
     return model
