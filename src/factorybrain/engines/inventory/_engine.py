@@ -191,8 +191,8 @@ class InventoryPlanner(Engine):
                 levels - policies["mean_demand"] * self.review_period, 0.0
             )
             policies["expected_fill_rate"] = [
-                fills[np.searchsorted(candidates, level)]
-                for (candidates, fills, *_), level in zip(curves, levels, strict=True)
+                curve.fill_rates[np.searchsorted(curve.levels, level)]
+                for curve, level in zip(curves, levels, strict=True)
             ]
         self.policies_ = policies
         return self

@@ -172,17 +172,16 @@ def allocate_system_fill_rate(curves: list[FillRateCurve], target: float) -> np.
         expected aggregate fill rate just reaches the target.
     """
     _check_target(target)
-    weights = np.array([curve[2] for curve in curves])
-    total = weights.sum()
+    total = sum(curve.cycle_demand for curve in curves)
     if total <= 0:
         return np.zeros(len(curves))
     # Filled demand against stock is S-shaped for a fast mover, so the price runs on each item's
     # upper concave envelope of (stock on hand, filled demand); its vertices are levels.
     hulls = []
     for curve in curves:
-        stock = curve[3] if len(curve) > 3 else curve[0]
-        vertices = _upper_hull_indices(stock, curve[1] * curve[2])
-        hulls.append((curve[0][vertices], curve[1][vertices] * curve[2], stock[vertices]))
+        filled = curve.fill_rates * curve.cycle_demand
+        vertices = _upper_hull_indices(curve.on_hand, filled)
+        hulls.append((curve.levels[vertices], filled[vertices], curve.on_hand[vertices]))
     ratios = [np.diff(filled) / np.maximum(np.diff(stock), 1e-12) for _, filled, stock in hulls]
 
     def allocation(threshold: float) -> tuple[np.ndarray, float]:
