@@ -273,23 +273,28 @@ def test_items_without_demand_get_no_stock_when_such_items_stayed_silent():
     assert levels["part-24"] == 0 and levels["part-0"] > 0
 
 
-def test_items_that_started_selling_recently_get_wider_lead_time_demand():
+def _intermittent_paths(history: np.ndarray, level: float, n_samples: int, seed: int):
+    """Two periods of intermittent demand paths around ``level`` for an item's ``history``."""
     from factorybrain.engines.forecast._distribution import sample_demand
 
+    return sample_demand(
+        history,
+        np.full(2, level),
+        sigma=0.0,
+        intermittent=True,
+        n_samples=n_samples,
+        rng=np.random.default_rng(seed),
+    )
+
+
+def test_items_that_started_selling_recently_get_wider_lead_time_demand():
     sales = [0, 1, 0, 2, 0, 1, 1, 0]
     old = np.array(sales + [0.0] * 28)
     young = np.array([0.0] * 28 + sales)
-    draws = {}
-    for name, history in (("old", old), ("young", young)):
-        paths = sample_demand(
-            history,
-            np.full(2, 0.6),
-            sigma=0.0,
-            intermittent=True,
-            n_samples=20000,
-            rng=np.random.default_rng(3),
-        )
-        draws[name] = paths.sum(axis=1)
+    draws = {
+        name: _intermittent_paths(history, 0.6, 20000, seed=3).sum(axis=1)
+        for name, history in (("old", old), ("young", young))
+    }
     assert draws["young"].mean() == pytest.approx(draws["old"].mean(), rel=0.05)
     assert np.quantile(draws["young"], 0.99) > np.quantile(draws["old"], 0.99)
     assert draws["young"].std() > 1.1 * draws["old"].std()
@@ -310,16 +315,7 @@ def test_system_allocation_does_not_overshoot_on_identical_items():
 
 
 def test_a_part_sold_one_unit_at_a_time_can_still_sell_more_and_keeps_its_level():
-    from factorybrain.engines.forecast._distribution import sample_demand
-
     history = np.array([0, 1, 0, 0, 1, 0, 1, 0, 0, 1] * 3, dtype=float)
-    paths = sample_demand(
-        history,
-        np.full(2, 0.4),
-        sigma=0.0,
-        intermittent=True,
-        n_samples=40000,
-        rng=np.random.default_rng(11),
-    )
+    paths = _intermittent_paths(history, 0.4, 40000, seed=11)
     assert paths.max() >= 2
     assert paths.mean() == pytest.approx(0.4, rel=0.05)
