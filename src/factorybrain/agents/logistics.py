@@ -365,8 +365,7 @@ class LogisticsAgent(BaseAgent):
     # -- the agent protocol ----------------------------------------------------------------------
     def run(self, context: AgentContext) -> Iterable[Finding | Recommendation]:
         """Plan every item now; return stock-out risks and reorder recommendations."""
-        risks = self._open_risks(context)
-        return self.plan(context.store, as_of=context.now(), risks=risks).items()
+        return self.plan(context.store, as_of=context.now(), records=context.records).items()
 
     def react(self, finding: Finding, context: AgentContext) -> Iterable[Finding | Recommendation]:
         """A machine is wearing out: check and reorder the spare parts of its BOM."""
@@ -389,7 +388,7 @@ class LogisticsAgent(BaseAgent):
             return []
         others = [
             r
-            for r in self._open_risks(context, data)
+            for r in self.warned_machines(context.store, context.records, data=data)
             if r.machine != machine and r.finding_id != root.id
         ]
         # answering the rul_low itself (not the finding that relayed it) keeps one order per
@@ -520,6 +519,7 @@ class LogisticsAgent(BaseAgent):
         *,
         as_of: datetime | None = None,
         risks: Sequence[MachineRisk] = (),
+        records: AgentRecords | None = None,
     ) -> LogisticsPlan:
         """Forecast every item, set its inventory levels and report what runs short.
 
@@ -528,6 +528,8 @@ class LogisticsAgent(BaseAgent):
             as_of: Plan at this moment (default: the latest data; a later moment is clamped to
                 the latest data).
             risks: Warned machines whose spare-part needs are added to the demand.
+            records: The agents' records: the machines their open ``maintenance.rul_low``
+                findings warn about are added to ``risks`` (:meth:`warned_machines`).
 
         Returns:
             The :class:`LogisticsPlan`.
@@ -535,6 +537,8 @@ class LogisticsAgent(BaseAgent):
         data = load_logistics(
             store, as_of=as_of, period=self.period, material_space=self.material_space
         )
+        if records is not None:
+            risks = [*risks, *self.warned_machines(store, records, data=data)]
         collected: list[str] = []
         for note in data.notes:
             _warn(f"logistics: {note}", collected)
@@ -725,12 +729,6 @@ class LogisticsAgent(BaseAgent):
             current = parent.caused_by
         return None
 
-    def _open_risks(
-        self, context: AgentContext, data: LogisticsData | None = None
-    ) -> list[MachineRisk]:
-        """Warned machines: open ``maintenance.rul_low`` findings in the records."""
-        return self.warned_machines(context.store, context.records, context.now(), data)
-
     def warned_machines(
         self,
         store: Store,
@@ -740,7 +738,7 @@ class LogisticsAgent(BaseAgent):
     ) -> list[MachineRisk]:
         """The machines open ``maintenance.rul_low`` findings warn about, with their risk.
 
-        What :meth:`plan` takes as ``risks``; the agent's own runs use the same.
+        What :meth:`plan` adds to its ``risks`` when given the records, as the agent's runs do.
         """
         try:
             open_findings = records.findings(kind=RUL_LOW, status="open", limit=None)

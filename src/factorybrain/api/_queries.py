@@ -432,8 +432,7 @@ def _logistics_plan(store: Store, records: Any) -> dict[str, Any]:
     agent = LogisticsAgent()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the plan collects them in ``plan.warnings``
-        risks = agent.warned_machines(store, records) if records is not None else []
-        plan = agent.plan(store, risks=risks)
+        plan = agent.plan(store, records=records)
     items: list[dict[str, Any]] = []
     if not plan.policies.empty:
         classes = plan.forecasts.groupby("unique_id")["demand_class"].first()
