@@ -156,3 +156,43 @@ def test_a_server_that_prepares_has_the_plan_before_the_first_request(store, mon
 def test_a_server_that_does_not_prepare_is_ready_at_once(store, client) -> None:
     http, _ = client
     assert http.get(f"{API}/health").json()["ready"] is True
+
+
+def _stock_count(store, quantity: float) -> None:
+    row = {
+        "space": "erp",
+        "external_id": "count-casting-new",
+        "material": CASTING,
+        "location": "1000",
+        "quantity": quantity,
+        "as_of": datetime(2030, 1, 1),
+    }
+    store.upsert_entities("stock_level", pa.Table.from_pylist([row]), "test")
+
+
+@pytest.mark.parametrize("counts_writes", [True, False])
+def test_a_cached_plan_is_checked_without_a_query_while_the_store_counts_its_writes(
+    store, monkeypatch, counts_writes: bool
+) -> None:
+    from factorybrain.api._queries import _PlanCache
+    from factorybrain.store import DuckDBStore
+
+    if not counts_writes:  # a store that cannot tell: the input tables are asked instead
+        monkeypatch.setattr(DuckDBStore, "generation_of", lambda self, tables: None)
+    populate(store)
+    cache = _PlanCache()
+    reader = store.reader()
+    plan = cache.get(reader, lambda: {"made": 1})
+    queries: list[str] = []
+    real = DuckDBStore.query_rows
+
+    def counted(self, sql, parameters=None):
+        queries.append(sql)
+        return real(self, sql, parameters)
+
+    monkeypatch.setattr(DuckDBStore, "query_rows", counted)
+    assert cache.get(reader, lambda: {"made": 2}) is plan
+    assert cache.get(store, lambda: {"made": 3}) is plan  # the store and its readers alike
+    assert bool(queries) is not counts_writes
+    _stock_count(store, 10_000.0)
+    assert cache.get(reader, lambda: {"made": 4}) == {"made": 4}

@@ -136,3 +136,97 @@ def test_query_rows_gives_plain_values_and_stays_read_only(store: DuckDBStore) -
     assert rows == [{"series_id": 1, "first": datetime(2024, 1, 1)}]
     with pytest.raises(StoreError, match="read-only"):
         store.query_rows("DELETE FROM datapoint")
+
+
+def _stock(external_id: str) -> pa.Table:
+    return pa.table({"space": ["erp"], "external_id": [external_id], "quantity": [1.0]})
+
+
+def test_the_generation_of_a_table_grows_with_every_write_to_it_and_only_then(
+    store: DuckDBStore,
+) -> None:
+    reader = store.reader()
+    before = store.generation_of(["stock_level"])
+    store.counts()
+    store.query("SELECT * FROM stock_level")
+    store.upsert_entities("product", pa.table({"space": ["s"], "external_id": ["p"]}), "i")
+    assert store.generation_of(["stock_level"]) == before  # reads and other tables: unchanged
+    store.upsert_entities("stock_level", _stock("a"), "i")
+    written = store.generation_of(["stock_level"])
+    assert written > before
+    assert reader.generation_of(["stock_level"]) == written  # readers share the count
+    assert store.generation_of(["material", "stock_level"]) == written
+    store.connection.execute("DELETE FROM stock_level").fetchall()  # raw access may write
+    assert store.generation_of(["stock_level"]) > written
+
+
+def test_the_generation_grows_again_when_a_transaction_commits(store: DuckDBStore) -> None:
+    # A reader sees the rows only at the commit: what it derived meanwhile must not look fresh.
+    reader = store.reader()
+    with store.transaction():
+        store.upsert_entities("stock_level", _stock("a"), "i")
+        during = reader.generation_of(["stock_level"])
+        assert reader.query("SELECT count(*) AS n FROM stock_level").n[0] == 0
+    assert reader.generation_of(["stock_level"]) > during
+    assert reader.query("SELECT count(*) AS n FROM stock_level").n[0] == 1
+    settled = store.generation_of(["stock_level"])
+    with store.transaction():
+        store.upsert_entities("product", pa.table({"space": ["s"], "external_id": ["p"]}), "i")
+    assert store.generation_of(["stock_level"]) == settled
+
+
+@pytest.mark.parametrize(
+    ("write", "table"),
+    [
+        (
+            lambda s: s.upsert_edges(
+                pa.table(
+                    {
+                        "edge_type": ["produced"],
+                        "source_space": ["s"],
+                        "source_external_id": ["a"],
+                        "target_space": ["s"],
+                        "target_external_id": ["b"],
+                    }
+                ),
+                "i",
+            ),
+            "edge",
+        ),
+        (lambda s: s.ensure_series("s", ["tag"], "test"), "time_series"),
+        (
+            lambda s: s.append_datapoints(
+                iter(
+                    [
+                        pa.record_batch(
+                            {
+                                "series_id": pa.array([1], pa.int32()),
+                                "ts": pa.array([datetime(2030, 1, 1)], pa.timestamp("us")),
+                                "value": [1.0],
+                            }
+                        )
+                    ]
+                )
+            ),
+            "datapoint",
+        ),
+        (lambda s: s.refresh_extents([1]), "series_extent"),
+        (
+            lambda s: s.deduplicate_datapoints(
+                pa.table(
+                    {
+                        "series_id": pa.array([1], pa.int32()),
+                        "first_ts": [datetime(2030, 1, 1)],
+                        "last_ts": [datetime(2030, 1, 2)],
+                    }
+                )
+            ),
+            "datapoint",
+        ),
+        (lambda s: s.migrate(), "asset"),
+    ],
+)
+def test_every_write_method_counts(store: DuckDBStore, write, table: str) -> None:
+    before = store.generation_of([table])
+    write(store)
+    assert store.generation_of([table]) > before

@@ -385,12 +385,14 @@ _LOGISTICS_INPUTS = (
 
 
 class _PlanCache:
-    """The latest logistics plans, each under the state of the tables it was computed from.
+    """The latest logistics plans, each under the state of the store it was computed from.
 
-    A plan is recomputed only when a row of its inputs was written or removed since (row counts
-    and the latest ``updated_at`` of each input table say so, in one query of a few
-    milliseconds), so a dashboard polling the inventory page does not re-forecast every item.
-    One computation at a time: concurrent requests for the same state wait for it.
+    A plan is recomputed only when a row of its inputs was written or removed since, so a
+    dashboard polling the inventory page does not re-forecast every item. The store's
+    :meth:`~Store.generation_of` the input tables says so without a query; a store that cannot
+    count its writes is asked for the row counts and latest ``updated_at`` of each input table
+    instead, one query of a few milliseconds. One computation at a time: concurrent requests
+    for the same state wait for it.
     """
 
     def __init__(self, size: int = 4) -> None:
@@ -400,12 +402,16 @@ class _PlanCache:
 
     @staticmethod
     def state(store: Store) -> tuple[Any, ...]:
+        identity = getattr(store, "identity", id(store))
+        generation = store.generation_of(_LOGISTICS_INPUTS)
+        if generation is not None:
+            return (identity, generation)
         parts = " UNION ALL ".join(
             f'SELECT {i} AS i, count(*) AS n, max(updated_at) AS at FROM "{table}"'
             for i, table in enumerate(_LOGISTICS_INPUTS)
         )
         found = store.query_rows(f"SELECT * FROM ({parts}) ORDER BY i")
-        return (getattr(store, "identity", id(store)), *((r["n"], r["at"]) for r in found))
+        return (identity, *((r["n"], r["at"]) for r in found))
 
     def get(
         self, store: Store, compute: Callable[[], dict[str, Any]], *extra: Any

@@ -8,7 +8,7 @@ all of a batch lands or none of it.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -73,6 +73,15 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def transaction(self) -> AbstractContextManager[None]:
         """Run the writes inside the block as one transaction: all land, or none."""
+
+    def generation_of(self, tables: Iterable[str]) -> int | None:
+        """A number that grows with every write to any of ``tables``, or None if unknown.
+
+        Equal numbers from the same store (or its readers) mean those tables hold what they
+        held, so a cache of answers derived from them can be checked without a query; with
+        None (a store that cannot count its writes), callers look at the data itself.
+        """
+        return None
 
     # -- writes ------------------------------------------------------------------------------
     @abc.abstractmethod

@@ -13,18 +13,19 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 
 from factorybrain.exceptions import SchemaError, StoreError
-from factorybrain.model import ENTITY_TYPES, entity_type
+from factorybrain.model import ENTITY_TYPES, EntityType, entity_type
 from factorybrain.store._base import DedupOutcome, Store, WriteCounts
 from factorybrain.store._schema import MIGRATIONS, SCHEMA_VERSION, quote
 
@@ -40,6 +41,60 @@ _EDGE_VALUES = ("start_time", "end_time", "quantity", "properties", "source")
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+class _Generation:
+    """Write counters shared by a store and its readers (see :attr:`DuckDBStore.generation`).
+
+    ``value`` grows with every write; ``tables`` keeps the value at the last write of each
+    table and ``everything`` the value at the last write that may have touched any table.
+    """
+
+    __slots__ = ("_lock", "everything", "tables", "value")
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.everything = 0
+        self.tables: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def bump(self, tables: Iterable[str] | None) -> None:
+        """Count a write to ``tables`` (None: to any table)."""
+        with self._lock:
+            self.value += 1
+            if tables is None:
+                self.everything = self.value
+            else:
+                for table in tables:
+                    self.tables[table] = self.value
+
+    def of(self, tables: Iterable[str]) -> int:
+        with self._lock:
+            return max([self.everything, *(self.tables.get(table, 0) for table in tables)])
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _writes(*tables: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Mark a method that changes the contents of ``tables`` (none named: of any table).
+
+    The store's generation grows once the method returns, or fails (an autocommit statement
+    may have written part of its rows).
+    """
+
+    def mark(method: Callable[_P, _R]) -> Callable[_P, _R]:
+        @wraps(method)
+        def counted(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                return method(*args, **kwargs)
+            finally:
+                args[0]._wrote(tables or None)  # type: ignore[attr-defined]
+
+        return counted
+
+    return mark
 
 
 class DuckDBStore(Store):
@@ -80,6 +135,8 @@ class DuckDBStore(Store):
         #: Names the database behind this handle: the same for the store and its readers, so
         #: caches of derived answers can be shared between them (in-memory stores included).
         self.identity = f"{self.path}#{uuid.uuid4().hex}"
+        self._generation = _Generation()
+        self._pending: set[str] | None = set()  # written in the open transaction (None: any)
 
     def reader(self) -> DuckDBStore:
         """Return a second handle on the same database for reads while this one is busy.
@@ -89,6 +146,8 @@ class DuckDBStore(Store):
         clone = object.__new__(DuckDBStore)
         clone.path = self.path
         clone.identity = self.identity
+        clone._generation = self._generation
+        clone._pending = set()
         clone._con = self._con.cursor()
         clone._con.execute("SET TimeZone = 'UTC'").fetchall()
         clone.read_only = True
@@ -103,8 +162,39 @@ class DuckDBStore(Store):
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
+    def generation(self) -> int:
+        """A number that grows with every write to the database, shared with the readers.
+
+        An unchanged number means unchanged tables (per table: :meth:`generation_of`).
+        """
+        return self._generation.value
+
+    def generation_of(self, tables: Iterable[str]) -> int:
+        """A number that grows with every write to any of ``tables`` (see :class:`Store`).
+
+        Every write method counts, and so does the end of the :meth:`transaction` it ran in
+        (only then do readers see what it wrote); taking :attr:`connection` counts as a write
+        to every table, as does :meth:`migrate`. Writes from other processes need no counting:
+        DuckDB locks the file, so while this handle is open no other process can write to it
+        (an open for writing excludes every other process, a read-only open excludes writers).
+        """
+        return self._generation.of(tables)
+
+    def _wrote(self, tables: Iterable[str] | None) -> None:
+        """Count a write to ``tables`` (None: any), again when the open transaction ends."""
+        tables = None if tables is None else tuple(tables)
+        self._generation.bump(tables)
+        if self._in_transaction and self._pending is not None:
+            self._pending = None if tables is None else self._pending | set(tables)
+
+    @property
     def connection(self) -> duckdb.DuckDBPyConnection:
-        """The underlying DuckDB connection (for the ingestion pipeline and benchmarks)."""
+        """The underlying DuckDB connection (for the ingestion pipeline and benchmarks).
+
+        Taking it counts as a write to every table (see :meth:`generation_of`): write through
+        it right away or inside :meth:`transaction`, not through a connection kept from earlier.
+        """
+        self._wrote(None)
         return self._con
 
     def close(self) -> None:
@@ -121,6 +211,7 @@ class DuckDBStore(Store):
         row = self._one("SELECT max(version) FROM schema_migrations")
         return int(row[0] or 0) if row else 0
 
+    @_writes()
     def migrate(self) -> int:
         """Apply the migrations this store has not seen yet, each in its own transaction."""
         with self._lock:
@@ -175,11 +266,21 @@ class DuckDBStore(Store):
                 self._con.execute("COMMIT").fetchall()
             finally:
                 self._in_transaction = False
+                # What it wrote is visible to readers from now on (or rolled back): count it.
+                written, self._pending = self._pending, set()
+                if written is None or written:
+                    self._generation.bump(written)
 
     # -- writes --------------------------------------------------------------------------------
     def upsert_entities(self, entity_type_name: str, rows: pa.Table, ingest_id: str) -> WriteCounts:
         """Insert new entities and update changed ones, keyed by (space, external_id)."""
         entity = entity_type(entity_type_name)
+        try:
+            return self._upsert_entities(entity, rows, ingest_id)
+        finally:
+            self._wrote([entity.name])
+
+    def _upsert_entities(self, entity: EntityType, rows: pa.Table, ingest_id: str) -> WriteCounts:
         columns = [c for c in rows.column_names if c in entity.field_names]
         missing_key = {"space", "external_id"} - set(columns)
         if missing_key:
@@ -200,6 +301,7 @@ class DuckDBStore(Store):
             ).fetchall()
         return counts
 
+    @_writes("edge")
     def upsert_edges(self, rows: pa.Table, ingest_id: str) -> WriteCounts:
         """Insert or update genealogy edges, keyed by type, source and target."""
         values = [c for c in _EDGE_VALUES if c in rows.column_names]
@@ -276,6 +378,7 @@ class DuckDBStore(Store):
         finally:
             self._con.unregister("_ids")
 
+    @_writes("datapoint")
     def append_datapoints(self, batches: Iterator[pa.RecordBatch]) -> int:
         """Append datapoints (series_id, ts, value) as they stream in; return rows written.
 
@@ -300,6 +403,7 @@ class DuckDBStore(Store):
         """Return the first series id not in use."""
         return int(self._one("SELECT coalesce(max(series_id), 0) + 1 FROM time_series")[0])
 
+    @_writes("time_series")
     def create_series(self, space: str, series: Sequence[tuple[str, int]], source: str) -> None:
         """Create time series with the ids the caller assigned (see :meth:`next_series_id`)."""
         if not series:
@@ -346,6 +450,7 @@ class DuckDBStore(Store):
         row = self._one("SELECT coalesce(max(rowid), -1) FROM datapoint")
         return int(row[0]) if row else -1
 
+    @_writes("datapoint")
     def deduplicate_datapoints(self, extents: pa.Table, watermark: int = -1) -> DedupOutcome:
         """Keep the newest row of each duplicated (series, ts) inside ``extents``.
 
@@ -415,6 +520,7 @@ class DuckDBStore(Store):
             superseded=tuple((int(s), t, v) for s, t, v in superseded),
         )
 
+    @_writes("series_extent")
     def refresh_extents(self, series_ids: Sequence[int]) -> None:
         """Recompute first/last timestamps and counts of the given series."""
         ids = pa.table({"series_id": pa.array(list(series_ids), pa.int32())})
@@ -430,6 +536,7 @@ class DuckDBStore(Store):
         finally:
             self._con.unregister("_ids")
 
+    @_writes("quarantine")
     def quarantine(self, rows: pa.Table) -> int:
         """Keep rejected rows with their file, row number, raw content and reason."""
         if rows.num_rows == 0:
@@ -447,6 +554,7 @@ class DuckDBStore(Store):
             self._con.unregister("_rejected")
         return rows.num_rows
 
+    @_writes("ingest_report")
     def record_ingest(self, report: Mapping[str, Any]) -> None:
         """Store the report of one ingest (replacing a report with the same id)."""
         row = dict(report)
