@@ -53,6 +53,11 @@ def _records(frame: Any) -> list[dict[str, Any]]:
     return json.loads(frame.to_json(orient="records", date_format="iso"))
 
 
+def _as_of_title(title: str, as_of: datetime | None) -> str:
+    """The title of a table planned at ``as_of`` (None: the store holds no dated data)."""
+    return f"{title} as of {as_of:%Y-%m-%d}" if as_of is not None else f"{title} (no data yet)"
+
+
 @forecast_app.command("show")
 @friendly_errors
 def forecast_show(
@@ -74,6 +79,12 @@ def forecast_show(
 
     _, plan = _plan(db, as_of, 0.95)
     forecasts = plan.forecasts
+    if forecasts.empty:  # nothing to plan (the warning said why)
+        if as_json:
+            console.print_json("[]")
+        else:
+            console.print(_as_of_title("no weekly demand forecasts", plan.as_of))
+        return
     if item is not None:
         forecasts = forecasts[forecasts["unique_id"] == material_key(item)]
     columns = [c for c in forecasts.columns if c not in ("ds",)]
@@ -92,7 +103,7 @@ def forecast_show(
         .reset_index()
         .round(2)
     )
-    console.print(_frame_table(summary, f"weekly demand forecasts as of {plan.as_of:%Y-%m-%d}"))
+    console.print(_frame_table(summary, _as_of_title("weekly demand forecasts", plan.as_of)))
 
 
 @inventory_app.command("levels")
@@ -142,7 +153,7 @@ def inventory_levels(
         console.print_json(
             json.dumps(
                 {
-                    "as_of": plan.as_of.isoformat(),
+                    "as_of": plan.as_of.isoformat() if plan.as_of else None,
                     "items": _records(frame),
                     "findings": [f.dump() for f in plan.findings],
                     "recommendations": [r.dump() for r in plan.recommendations],

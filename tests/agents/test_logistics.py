@@ -274,6 +274,9 @@ def test_an_empty_store_warns_and_plans_nothing(store):
     with pytest.warns(DataQualityWarning, match="no products or materials"):
         plan = LogisticsAgent().plan(store)
     assert plan.policies.empty and plan.findings == []
+    assert plan.as_of is None  # no data, nothing to date the plan by (not 1970-01-01)
+    with pytest.warns(DataQualityWarning):
+        assert LogisticsAgent().plan(store, as_of=NOW).as_of is None
 
 
 def test_replay_avoids_the_stockouts_that_warnings_come_early_enough_for():

@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 import factorybrain._logistics_commands  # noqa: F401  (registers the commands)
 from factorybrain.cli import app
+from factorybrain.engines.forecast import DataQualityWarning
 from factorybrain.store import open_store
 from tests.agents.test_logistics import NOW, PUMP_UNIT, populate
 
@@ -52,3 +53,16 @@ def test_inventory_levels_proposes_purchase_orders_for_approval(db):
     with open_store(db) as store:
         actions = store.query("SELECT count(*) AS n FROM action")["n"].iat[0]
     assert actions >= 1
+
+
+def test_an_empty_store_plans_as_of_no_moment(tmp_path):
+    path = tmp_path / "empty.duckdb"
+    open_store(path, migrate=True).close()
+    with pytest.warns(DataQualityWarning, match="nothing to plan"):
+        levels = CliRunner().invoke(app, ["inventory", "levels", "--db", str(path), "--json"])
+    assert levels.exit_code == 0, levels.output
+    assert _json(levels.output)["as_of"] is None
+    with pytest.warns(DataQualityWarning, match="nothing to plan"):
+        shown = CliRunner().invoke(app, ["forecast", "show", "--db", str(path)])
+    assert shown.exit_code == 0, shown.output
+    assert "no data yet" in shown.output and "1970" not in shown.output

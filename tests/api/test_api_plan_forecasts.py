@@ -91,6 +91,7 @@ def test_forecasts_of_an_empty_store_are_an_empty_page_with_the_reason(client) -
     body = http.get(f"{API}/forecasts", headers=viewer).json()
     assert body["items"] == [] and body["total"] == 0
     assert any("nothing to plan" in w for w in body["warnings"])
+    assert body["as_of"] is None  # no data: no moment to date the plan by
 
 
 def _counting_plans(monkeypatch) -> list[int]:

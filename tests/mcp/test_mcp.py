@@ -181,6 +181,14 @@ def test_streamable_http_transport_behind_tokens(server) -> None:
         thread.join(timeout=10)
 
 
+def test_demand_forecasts_of_an_empty_store_have_no_as_of(store) -> None:
+    async def script(client: Client) -> Any:
+        return (await client.call_tool("demand_forecasts", {})).structured_content
+
+    answer = _talk(create_server(store), script)
+    assert answer["items"] == [] and answer["as_of"] is None
+
+
 def test_the_plan_and_demand_forecasts_are_tools(store) -> None:
     from factorybrain.agents._planning_core import plan_orders, store_plan
     from tests.agents.test_logistics import PUMP_UNIT, populate

@@ -109,6 +109,8 @@ class LogisticsData:
         machines: ``{(kind, number): engineering machine id}``.
         aliases: ``{identifier: engineering machine id}`` from approved annotations.
         notes: Which fallbacks were used, one sentence each.
+        dated: Whether the store holds a dated sales order, inventory movement or stock count;
+            without one, ``as_of`` is a stand-in (1970-01-01) that dates nothing.
     """
 
     as_of: datetime
@@ -119,6 +121,7 @@ class LogisticsData:
     machines: dict[tuple[str, int], str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    dated: bool = True
 
     def machine_of(self, identifiers: Iterable[str]) -> str | None:
         """The engineering machine id that any of ``identifiers`` names, or None."""
@@ -441,4 +444,5 @@ def load_logistics(
         machines=machines,
         aliases=aliases,
         notes=notes,
+        dated=bool(stamps),
     )

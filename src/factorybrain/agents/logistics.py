@@ -259,7 +259,9 @@ class LogisticsPlan:
     """What one planning pass found.
 
     Attributes:
-        as_of: The moment planned for.
+        as_of: The moment planned for: the latest data, or the moment asked for when earlier;
+            None when the store holds no dated sales order, inventory movement or stock count
+            (no data, nothing to date the plan by).
         forecasts: Forecast engine output per item and future period (``unique_id``, ``ds``
             as a period start, ``forecast``, quantiles, ``model``, ``demand_class``).
         policies: One row per item: stock ``position``, ``lead_time_days``, ``lead_periods``,
@@ -270,7 +272,7 @@ class LogisticsPlan:
         warnings: Every fallback used, one sentence each.
     """
 
-    as_of: datetime
+    as_of: datetime | None
     forecasts: pd.DataFrame
     policies: pd.DataFrame
     findings: list[Finding] = field(default_factory=list)
@@ -547,7 +549,12 @@ class LogisticsAgent(BaseAgent):
             _warn(
                 "logistics: the store holds no products or materials; nothing to plan.", collected
             )
-            return LogisticsPlan(data.as_of, pd.DataFrame(), pd.DataFrame(), warnings=collected)
+            return LogisticsPlan(
+                data.as_of if data.dated else None,
+                pd.DataFrame(),
+                pd.DataFrame(),
+                warnings=collected,
+            )
         items["lead_time_days"] = [self._lead_days(row) for _, row in items.iterrows()]
         no_lead = data.items["lead_time_days"].isna() & (data.items["item_type"] != "product")
         if no_lead.any():
@@ -619,7 +626,9 @@ class LogisticsAgent(BaseAgent):
         )
         starts = _future_starts(data, forecasts["ds"], self.period)
         forecasts = forecasts.assign(period_start=forecasts["ds"].map(starts))
-        plan = LogisticsPlan(data.as_of, forecasts, frame, warnings=collected)
+        plan = LogisticsPlan(
+            data.as_of if data.dated else None, forecasts, frame, warnings=collected
+        )
         self._report(plan, data)
         return plan
 
@@ -645,7 +654,7 @@ class LogisticsAgent(BaseAgent):
         return demand[keep].reset_index(drop=True)
 
     def _report(self, plan: LogisticsPlan, data: LogisticsData) -> None:
-        week = pd.Timestamp(plan.as_of).strftime("%G-W%V")
+        week = pd.Timestamp(data.as_of).strftime("%G-W%V")
         for row in plan.policies.itertuples():
             if pd.isna(row.reorder_point):
                 continue
@@ -681,7 +690,7 @@ class LogisticsAgent(BaseAgent):
                     f"; forecast model {row.model}).",
                 ),
                 dedup_key=week,
-                created_at=plan.as_of,
+                created_at=data.as_of,
                 title=f"{row.name}: "
                 + ("stock-out risk within the lead time" if short_now else "reorder point reached"),
             )
@@ -689,7 +698,7 @@ class LogisticsAgent(BaseAgent):
             quantity = float(math.ceil(row.order_up_to - row.position - 1e-9))
             if row.item_type == "product" or quantity <= 0:
                 continue
-            due = plan.as_of + timedelta(days=float(row.lead_time_days))
+            due = data.as_of + timedelta(days=float(row.lead_time_days))
             plan.recommendations.append(
                 Recommendation(
                     AGENT,

@@ -253,7 +253,10 @@ class PlanOut(BaseModel):
 
 
 class ForecastPage(Page[dict[str, Any]]):
-    """Items with their demand forecast and inventory levels, planned at ``as_of``."""
+    """Items with their demand forecast and inventory levels, planned at ``as_of``.
+
+    ``as_of`` is null when the store holds no dated demand or stock to plan from.
+    """
 
     as_of: str | None
     warnings: list[str]
@@ -904,6 +907,8 @@ def _optional_routes(app: FastAPI, access: StoreAccess) -> list[Callable[[], Non
 
             The mean and quantiles per week ahead, the model chosen, and the reorder point and
             order-up-to level, as the logistics agent plans them now from the store's history.
+            ``as_of`` is the moment planned at, the latest sales order, inventory movement or
+            stock count; ``null`` when the store holds none (no data, nothing to date by).
             """
             with access.read() as (store, records):
                 found = demand_forecasts(

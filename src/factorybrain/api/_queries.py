@@ -492,7 +492,9 @@ def demand_forecasts(
         A page of items: ``item``, the policy fields (demand class, model chosen, fallback
         used, stock on hand and on order, lead time, reorder point, order-up-to level,
         expected fill rate) and ``forecast``, one row per future period (``period_start``,
-        ``mean``, quantiles); plus ``as_of`` and the fallbacks' ``warnings``.
+        ``mean``, quantiles); plus ``as_of`` (the moment planned at, None when the store holds
+        no dated sales order, inventory movement or stock count) and the fallbacks'
+        ``warnings``.
 
     Raises:
         RecordNotFoundError: If ``item`` is not an item the logistics agent plans.

@@ -160,6 +160,8 @@ def create_server(
     ) -> dict[str, Any]:
         """Weekly demand forecasts (mean and quantiles) and inventory levels per item.
 
+        ``as_of`` is the moment planned at; null when the store holds no dated demand or stock.
+
         Args:
             item: One product or material (external id, leading zeros optional).
             item_type: product, component, spare_part, ...
