@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from factorybrain.cli import DbOption, JsonOption, _open, app, console, friendly_errors
+from factorybrain.cli import DbOption, JsonOption, _open, _serve, app, console, friendly_errors
 
 TokensOption = Annotated[
     Path | None,
@@ -91,10 +91,6 @@ def serve(
 
     Example: `factorybrain serve --db plant.duckdb --port 8000`
     """
-    import uvicorn
-
-    from factorybrain.api import create_app
-
     store = _open(db)
     token_store = _tokens(db, tokens)
     if not token_store.list():
@@ -102,32 +98,22 @@ def serve(
             "[yellow]no API tokens yet[/yellow]: create one with "
             f"'factorybrain token create --role admin --name you --db {store.path}'"
         )
-    application = create_app(
+
+    def announce(dashboard: bool) -> None:
+        console.print(
+            f"serving {store.path} on http://{host}:{port} "
+            f"({'dashboard at /, ' if dashboard else ''}API docs at /docs)"
+        )
+
+    _serve(
         store,
+        host=host,
+        port=port,
         tokens=token_store,
         orchestrator=_orchestrator(store, with_agents=True),
         schedule_every=schedule or None,
-        prepare=True,
+        announce=announce,
     )
-    dashboard = _mount_dashboard(application)
-    console.print(
-        f"serving {store.path} on http://{host}:{port} "
-        f"({'dashboard at /, ' if dashboard else ''}API docs at /docs)"
-    )
-    try:
-        uvicorn.run(application, host=host, port=port, log_level="warning")
-    finally:
-        store.close()
-
-
-def _mount_dashboard(application: Any) -> bool:
-    """Serve the web dashboard next to the API when it is installed; say whether it is."""
-    try:
-        from factorybrain.web import mount_dashboard
-    except ImportError:  # the dashboard is optional
-        return False
-    mount_dashboard(application)
-    return True
 
 
 # -- tokens ------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from rich.table import Table
 from factorybrain.cli import (
     DbOption,
     _open,
+    _serve,
     app,
     console,
     errors,
@@ -230,25 +231,27 @@ def _print_scores(scores: list) -> None:
 
 def _serve_dashboard(store_path: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve the API and the dashboard over the demo store, signed in as a demo planner."""
-    import uvicorn
-
     from factorybrain.agents import Orchestrator
-    from factorybrain.api import TokenStore, create_app, default_tokens_path
+    from factorybrain.api import TokenStore, default_tokens_path
     from factorybrain.store import open_store
-    from factorybrain.web import mount_dashboard
 
     store = open_store(store_path)
     tokens = TokenStore(default_tokens_path(store_path))
     token = tokens.create("demo-planner", "planner")
-    app = mount_dashboard(
-        create_app(store, tokens=tokens, orchestrator=Orchestrator(store), prepare=True)
+
+    def announce(_: bool) -> None:
+        console.print(
+            f"[bold]dashboard[/bold]: http://{host}:{port}/?token={token} (Ctrl+C to stop; "
+            "the token is a planner's, kept next to the store)",
+            highlight=False,
+        )
+
+    _serve(
+        store,
+        host=host,
+        port=port,
+        tokens=tokens,
+        orchestrator=Orchestrator(store),
+        announce=announce,
+        require_dashboard=True,
     )
-    console.print(
-        f"[bold]dashboard[/bold]: http://{host}:{port}/?token={token} (Ctrl+C to stop; "
-        "the token is a planner's, kept next to the store)",
-        highlight=False,
-    )
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
-    finally:
-        store.close()

@@ -69,6 +69,62 @@ def _open(db: Path | None, *, read_only: bool = False, migrate: bool = False) ->
     return open_store(path, read_only=read_only, migrate=migrate)
 
 
+def _serve(
+    store: Any,
+    *,
+    host: str,
+    port: int,
+    tokens: Any,
+    orchestrator: Any,
+    announce: Callable[[bool], None],
+    schedule_every: float | None = None,
+    require_dashboard: bool = False,
+) -> None:
+    """Serve the REST API and the dashboard over an open store with uvicorn until stopped.
+
+    What ``factorybrain serve`` and the demo share: the app prepares the slow answers at start
+    (:func:`~factorybrain.api.create_app` with ``prepare=True``), the dashboard is mounted at
+    ``/`` when it is installed, and the store is closed when the server stops.
+
+    Args:
+        store: The open store; closed at the end.
+        host: Interface to listen on.
+        port: Port to listen on.
+        tokens: The API tokens (:class:`~factorybrain.api.TokenStore`).
+        orchestrator: The orchestrator that decides and applies actions (and runs the agents).
+        announce: Called once the app is built, with whether the dashboard is mounted, to say
+            where it listens.
+        schedule_every: Seconds between runs of the agents' schedules (None: never).
+        require_dashboard: Fail when the dashboard is not installed instead of serving the API
+            alone.
+    """
+    import uvicorn
+
+    from factorybrain.api import create_app
+
+    try:
+        application = create_app(
+            store,
+            tokens=tokens,
+            orchestrator=orchestrator,
+            schedule_every=schedule_every,
+            prepare=True,
+        )
+        try:
+            from factorybrain.web import mount_dashboard
+        except ImportError:  # the dashboard is optional
+            if require_dashboard:
+                raise
+            dashboard = False
+        else:
+            mount_dashboard(application)
+            dashboard = True
+        announce(dashboard)
+        uvicorn.run(application, host=host, port=port, log_level="warning")
+    finally:
+        store.close()
+
+
 def _frame_table(frame: Any, title: str | None = None) -> Table:
     table = Table(title=title, title_justify="left", show_lines=False)
     for column in frame.columns:
