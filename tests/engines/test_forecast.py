@@ -183,6 +183,23 @@ def test_missing_periods_warn_and_count_as_zero():
     assert forecaster._matrix.values[0, 5:8].tolist() == [0.0, 0.0, 0.0]
 
 
+def test_duplicate_periods_warn_and_are_summed():
+    table = intermittent_table(1, 24, seed=3)
+    extra = table.iloc[[4]].assign(y=3.0)
+    expected = float(table.loc[4, "y"]) + 3.0
+    with pytest.warns(DataQualityWarning, match="share their .unique_id, ds.*summed"):
+        forecaster = DemandForecaster(horizon=3, pooled="never").fit(pd.concat([table, extra]))
+    assert forecaster._matrix.values[0, 4] == expected
+    assert np.nansum(forecaster._matrix.values) == table["y"].sum() + 3.0
+
+
+def test_infinite_demand_is_refused_naming_series_and_period():
+    table = intermittent_table(1, 24).astype({"y": float})
+    table.loc[7, "y"] = np.inf
+    with pytest.raises(ParameterError, match=r"infinite.*'part-0' at ds 7"):
+        DemandForecaster(horizon=3).fit(table)
+
+
 def test_new_item_warns_and_gets_the_median_item():
     table = intermittent_table(3, 24)
     forecaster = DemandForecaster(horizon=3, pooled="never").fit(table)

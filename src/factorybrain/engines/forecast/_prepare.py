@@ -6,7 +6,10 @@ Documented repairs, each announced by a :class:`DataQualityWarning`:
   (NaN) value, count as zero demand: demand tables are usually built from transactions, and a
   period without a transaction had no demand;
 * negative values (returns, corrections) are set to zero: they are not demand;
-* duplicate ``(unique_id, ds)`` rows are summed.
+* duplicate ``(unique_id, ds)`` rows are summed (several transactions in one period).
+
+Infinite demand is refused with an error naming the series and period: it is a broken value, not a
+quantity that a repair could guess.
 
 Every series ends at the table's last period, so all forecasts start at the same period.
 """
@@ -127,7 +130,8 @@ def to_matrix(df: pd.DataFrame, freq: str | None = None) -> DemandMatrix:
         The aligned :class:`DemandMatrix`.
 
     Raises:
-        ParameterError: A column is missing, ``y`` is not numeric, or ``ds`` is off the grid.
+        ParameterError: A column is missing, ``y`` is not numeric or infinite, or ``ds`` is off
+            the grid.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
@@ -162,7 +166,21 @@ def to_matrix(df: pd.DataFrame, freq: str | None = None) -> DemandMatrix:
             "were taken as 0 demand."
         )
         table["y"] = table["y"].fillna(0.0)
-    if table.duplicated(["unique_id", "period"]).any():
+    infinite = np.isinf(table["y"].to_numpy())
+    if infinite.any():
+        first = table.loc[infinite].iloc[0]
+        raise ParameterError(
+            f"Column 'y' holds {int(infinite.sum())} infinite values; expected finite demand, "
+            f"found {first['y']} for series {first['unique_id']!r} at ds {first['ds']}."
+        )
+    duplicated = table.duplicated(["unique_id", "period"], keep=False)
+    if duplicated.any():
+        ids = sorted(table.loc[duplicated, "unique_id"].unique())
+        warn_fallback(
+            f"{int(duplicated.sum())} rows share their (unique_id, ds) with another row (series "
+            f"{describe_ids(ids)}): their demand was summed, as several transactions of one "
+            "period."
+        )
         table = table.groupby(["unique_id", "period"], as_index=False, sort=False)["y"].sum()
 
     ids = sorted(table["unique_id"].unique())
