@@ -95,6 +95,22 @@ def test_reorder_point_is_the_smallest_reaching_target_in_simulation():
     assert achieved(point - 1) < 0.95
 
 
+@pytest.mark.parametrize("policy", ["order_up_to", "reorder_point"])
+def test_whole_units_in_the_billions_get_levels_that_reach_the_target(policy):
+    # Whole units are tried one by one only up to a few thousand: beyond, the levels are quantiles
+    # (trying every unit exhausted memory).
+    rng = np.random.default_rng(2)
+    paths = rng.poisson(1e10, size=(20000, 2)).astype(float)
+    if policy == "order_up_to":
+        level = order_up_to_level(paths, target=0.95, lead_time=1, review_period=1)
+        assert level == np.ceil(level)
+        assert fill_rate_of_level(paths, level, 1, 1)[0] >= 0.95
+        assert level < 2.01e10
+    else:
+        point = reorder_point(paths, order_quantity=1e10, target=0.95, lead_time=1)
+        assert point == np.ceil(point) and 0.99e10 < point < 1.01e10
+
+
 def test_normal_level_satisfies_the_loss_function_equation():
     mean, std, target = 10.0, 4.0, 0.95
     level = normal_order_up_to_level(mean, std, target=target, lead_time=2, review_period=1)

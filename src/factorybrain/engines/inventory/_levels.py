@@ -31,11 +31,19 @@ def _check_target(target: float) -> None:
         raise ParameterError(f"target must be a service level in (0, 1); got {target!r}.")
 
 
+# Whole-unit levels are tried one by one up to this many; beyond (items counted in the thousands
+# of units per lead time) they are the quantiles of the lead-time demand, rounded up.
+MAX_UNIT_LEVELS = 4096
+
+
 def _candidate_levels(totals: np.ndarray, integer: bool) -> np.ndarray:
     top = float(totals.max()) if totals.size else 0.0
-    if integer:
+    if integer and top < MAX_UNIT_LEVELS:
         return np.arange(0, int(np.ceil(top)) + 2, dtype=float)
-    return np.unique(np.concatenate([[0.0], np.quantile(totals, np.linspace(0, 1, 401))]))
+    levels = np.quantile(totals, np.linspace(0, 1, 401)) if totals.size else np.zeros(1)
+    if integer:
+        levels = np.concatenate([np.ceil(levels), [np.ceil(top) + 1]])
+    return np.unique(np.concatenate([[0.0], levels]))
 
 
 def _expected_excess(totals: np.ndarray, levels: np.ndarray) -> np.ndarray:
@@ -335,7 +343,7 @@ def reorder_point(
     candidates = _candidate_levels(protection, integer) - (order_quantity if integer else 0)
     steps = (
         np.arange(1, int(round(order_quantity)) + 1, dtype=float)
-        if integer
+        if integer and order_quantity < MAX_UNIT_LEVELS
         else np.linspace(order_quantity / 50, order_quantity, 50)
     )
     positions = (candidates[:, None] + steps[None, :]).ravel()
