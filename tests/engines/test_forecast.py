@@ -200,6 +200,12 @@ def test_infinite_demand_is_refused_naming_series_and_period():
         DemandForecaster(horizon=3).fit(table)
 
 
+def test_dates_written_as_integers_are_refused_with_the_span_found():
+    table = pd.DataFrame({"unique_id": "a", "ds": [0, 1, 2, 20260105], "y": [1.0, 2, 3, 4]})
+    with pytest.raises(ParameterError, match=r"spans 20,260,106 integer periods.*timestamps"):
+        DemandForecaster(horizon=3).fit(table)
+
+
 def test_new_item_warns_and_gets_the_median_item():
     table = intermittent_table(3, 24)
     forecaster = DemandForecaster(horizon=3, pooled="never").fit(table)

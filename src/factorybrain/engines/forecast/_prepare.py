@@ -26,6 +26,9 @@ from factorybrain.engines.forecast._warnings import describe_ids, warn_fallback
 from factorybrain.exceptions import ParameterError
 
 REQUIRED_COLUMNS = ("unique_id", "ds", "y")
+# More periods than this is a table whose ds is not a period count (dates written as integers
+# such as 20260105, say), not a demand history: 100,000 days are 270 years.
+MAX_PERIODS = 100_000
 
 
 @dataclass
@@ -130,8 +133,8 @@ def to_matrix(df: pd.DataFrame, freq: str | None = None) -> DemandMatrix:
         The aligned :class:`DemandMatrix`.
 
     Raises:
-        ParameterError: A column is missing, ``y`` is not numeric or infinite, or ``ds`` is off
-            the grid.
+        ParameterError: A column is missing, ``y`` is not numeric or infinite, ``ds`` is off
+            the grid, or integer ``ds`` spans more than ``MAX_PERIODS`` periods.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
@@ -148,6 +151,13 @@ def to_matrix(df: pd.DataFrame, freq: str | None = None) -> DemandMatrix:
     except (TypeError, ValueError) as error:
         raise ParameterError(f"Column 'y' must be numeric demand; {error}.") from error
     index = _infer_index(table["ds"], freq)
+    if index.freq is None and int(table["ds"].max()) - index.start >= MAX_PERIODS:
+        raise ParameterError(
+            f"Column 'ds' spans {int(table['ds'].max()) - index.start + 1:,} integer periods "
+            f"(from {index.start} to {int(table['ds'].max())}); expected at most {MAX_PERIODS:,} "
+            "consecutive periods. Dates written as integers (20260105) are not periods: pass "
+            "them as timestamps."
+        )
     table["period"] = index.to_periods(table["ds"])
 
     negative = table["y"] < 0
