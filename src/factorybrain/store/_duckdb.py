@@ -172,9 +172,10 @@ class DuckDBStore(Store):
     def generation_of(self, tables: Iterable[str]) -> int:
         """A number that grows with every write to any of ``tables`` (see :class:`Store`).
 
-        Every write method counts, and so does the end of the :meth:`transaction` it ran in
-        (only then do readers see what it wrote); taking :attr:`connection` counts as a write
-        to every table, as does :meth:`migrate`. Writes from other processes need no counting:
+        Every write method counts (an upsert only when it inserted or changed a row), and so
+        does the end of the :meth:`transaction` it ran in (only then do readers see what it
+        wrote); taking :attr:`connection` counts as a write to every table, as does
+        :meth:`migrate`. Writes from other processes need no counting:
         DuckDB locks the file, so while this handle is open no other process can write to it
         (an open for writing excludes every other process, a read-only open excludes writers).
         """
@@ -276,9 +277,13 @@ class DuckDBStore(Store):
         """Insert new entities and update changed ones, keyed by (space, external_id)."""
         entity = entity_type(entity_type_name)
         try:
-            return self._upsert_entities(entity, rows, ingest_id)
-        finally:
+            counts = self._upsert_entities(entity, rows, ingest_id)
+        except BaseException:
             self._wrote([entity.name])
+            raise
+        if counts.inserted or counts.updated:  # rows written again unchanged change nothing
+            self._wrote([entity.name])
+        return counts
 
     def _upsert_entities(self, entity: EntityType, rows: pa.Table, ingest_id: str) -> WriteCounts:
         columns = [c for c in rows.column_names if c in entity.field_names]
