@@ -123,6 +123,11 @@ class LogisticsData:
     notes: list[str] = field(default_factory=list)
     dated: bool = True
 
+    @property
+    def planned_as_of(self) -> datetime | None:
+        """``as_of`` as a plan reports it: None when no dated record stands behind it."""
+        return self.as_of if self.dated else None
+
     def machine_of(self, identifiers: Iterable[str]) -> str | None:
         """The engineering machine id that any of ``identifiers`` names, or None."""
         for identifier in identifiers:

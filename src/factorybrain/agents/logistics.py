@@ -550,10 +550,7 @@ class LogisticsAgent(BaseAgent):
                 "logistics: the store holds no products or materials; nothing to plan.", collected
             )
             return LogisticsPlan(
-                data.as_of if data.dated else None,
-                pd.DataFrame(),
-                pd.DataFrame(),
-                warnings=collected,
+                data.planned_as_of, pd.DataFrame(), pd.DataFrame(), warnings=collected
             )
         items["lead_time_days"] = [self._lead_days(row) for _, row in items.iterrows()]
         no_lead = data.items["lead_time_days"].isna() & (data.items["item_type"] != "product")
@@ -626,9 +623,7 @@ class LogisticsAgent(BaseAgent):
         )
         starts = _future_starts(data, forecasts["ds"], self.period)
         forecasts = forecasts.assign(period_start=forecasts["ds"].map(starts))
-        plan = LogisticsPlan(
-            data.as_of if data.dated else None, forecasts, frame, warnings=collected
-        )
+        plan = LogisticsPlan(data.planned_as_of, forecasts, frame, warnings=collected)
         self._report(plan, data)
         return plan
 
