@@ -151,12 +151,13 @@ def to_matrix(df: pd.DataFrame, freq: str | None = None) -> DemandMatrix:
     except (TypeError, ValueError) as error:
         raise ParameterError(f"Column 'y' must be numeric demand; {error}.") from error
     index = _infer_index(table["ds"], freq)
-    if index.freq is None and int(table["ds"].max()) - index.start >= MAX_PERIODS:
+    last = table["ds"].max()
+    if index.freq is None and int(last) - index.start >= MAX_PERIODS:
         raise ParameterError(
-            f"Column 'ds' spans {int(table['ds'].max()) - index.start + 1:,} integer periods "
-            f"(from {index.start} to {int(table['ds'].max())}); expected at most {MAX_PERIODS:,} "
-            "consecutive periods. Dates written as integers (20260105) are not periods: pass "
-            "them as timestamps."
+            f"Column 'ds' spans {int(last) - index.start + 1:,} integer periods (from "
+            f"{index.start} to {int(last)}); expected at most {MAX_PERIODS:,} consecutive "
+            "periods. Dates written as integers (20260105) are not periods: pass them as "
+            "timestamps."
         )
     table["period"] = index.to_periods(table["ds"])
 
