@@ -130,6 +130,27 @@ def test_the_app_runs_the_agents_schedules_while_serving(store) -> None:
     assert orchestrator.records.count_actions(state="proposed") == 1
 
 
+def test_stopping_the_app_waits_for_a_scheduled_run_before_closing_the_store(store) -> None:
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    orchestrator = Orchestrator(store, [Maintenance()], clock=lambda: T0)
+    started, finished = threading.Event(), threading.Event()
+
+    def slow_run() -> SimpleNamespace:
+        started.set()
+        time.sleep(0.5)  # an agent still at work when the server is told to stop
+        finished.set()
+        return SimpleNamespace(dump=dict)
+
+    orchestrator.run_scheduled = slow_run  # type: ignore[method-assign]
+    app = create_app(store, tokens=TokenStore(), orchestrator=orchestrator, schedule_every=0.01)
+    with TestClient(app):
+        assert started.wait(10)
+    assert finished.is_set()
+
+
 def test_agents_run_on_demand_over_http_and_who_asked_is_audited(api) -> None:
     client, headers, orchestrator = api
     listed = client.get(f"{API}/agents", headers=headers["viewer"]).json()

@@ -438,6 +438,11 @@ def create_app(
                 ticker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await ticker
+            # A run of the agents goes on in its worker thread when the ticker is cancelled:
+            # the store must not be closed under it.
+            for run in list(scheduled_runs):
+                with contextlib.suppress(Exception):
+                    await run
             for thread in preparing:  # its reader must not be closed under a running query
                 await anyio.to_thread.run_sync(thread.join)
             access.close()
@@ -448,11 +453,17 @@ def create_app(
         with access.write():
             return conductor.run_scheduled().dump()
 
+    scheduled_runs: set[asyncio.Task[dict[str, Any]]] = set()
+
     async def _tick() -> None:
         while True:
             await asyncio.sleep(schedule_every or 60)
-            # In a worker thread: requests go on while the agents run.
-            app.state.last_scheduled_run = await anyio.to_thread.run_sync(_run_scheduled)
+            # In a worker thread: requests go on while the agents run. Shielded, so that
+            # stopping the ticker lets a started run finish (the lifespan waits for it).
+            run = asyncio.ensure_future(anyio.to_thread.run_sync(_run_scheduled))
+            scheduled_runs.add(run)
+            run.add_done_callback(scheduled_runs.discard)
+            app.state.last_scheduled_run = await asyncio.shield(run)
 
     app = FastAPI(
         title="factorybrain",
