@@ -2,7 +2,7 @@
 
 Simulates a plant (``--seed``, ``--days``, ``--machines``) or takes exports already made
 (``--plant DIR`` holding ``truth.json``), then replays the plant's spare-parts store failure by
-failure twice (:func:`factorybrain.agents._logistics_demo.replay_spares`): once with the plant's
+failure twice (:func:`factorybrain.agents.logistics._demo.replay_spares`): once with the plant's
 own policy only (expensive parts ordered at the failure, cheaper ones reordered at zero), once
 with the logistics agent also checking a machine's spare part at every warning about it
 (:func:`factorybrain.agents.logistics.check_spare_part`) and ordering what the warned machine may
@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from factorybrain.agents._logistics_demo import (
+from factorybrain.agents.logistics._demo import (
     WARNING_KINDS,
     agent_warnings,
     compare,

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from factorybrain.agents._maintenance_demo import evaluate_warnings
 from factorybrain.agents.maintenance import MaintenanceAgent
+from factorybrain.agents.maintenance._demo import evaluate_warnings
 from factorybrain.store import open_store
 
 

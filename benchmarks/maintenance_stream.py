@@ -30,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from factorybrain.agents._contract import Finding
+from factorybrain.agents import Finding
 from factorybrain.agents.maintenance import MaintenanceAgent
 from factorybrain.store import open_store
 

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from factorybrain.agents._planning_demo import oee_against_truth
+from factorybrain.agents.planning._demo import oee_against_truth
 from factorybrain.store import open_store
 
 

@@ -23,8 +23,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from factorybrain.agents._planning_core import plan_orders
-from factorybrain.agents._planning_model import Downtime
+from factorybrain.agents.planning import Downtime, plan_orders
 from factorybrain.store import open_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

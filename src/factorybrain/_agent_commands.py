@@ -172,8 +172,7 @@ def _audit_token(db: Path | None, verb: str, name: str, details: dict[str, Any])
     """Record a token change in the store's audit log, when the store can be written now."""
     import getpass
 
-    from factorybrain.agents import AgentRecords, AuditEntry
-    from factorybrain.agents._orchestrator import _utcnow
+    from factorybrain.agents import AgentRecords, AuditEntry, utcnow
     from factorybrain.exceptions import FactorybrainError
     from factorybrain.store import default_db_path
 
@@ -183,7 +182,7 @@ def _audit_token(db: Path | None, verb: str, name: str, details: dict[str, Any])
     try:
         with _open(path) as store:
             AgentRecords(store).audit(
-                AuditEntry(f"cli:{getpass.getuser()}", verb, "token", name, _utcnow(), details)
+                AuditEntry(f"cli:{getpass.getuser()}", verb, "token", name, utcnow(), details)
             )
     except FactorybrainError as error:  # e.g. a running server holds the file
         console.print(f"[yellow]not audited[/yellow] ({error})", highlight=False)

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from factorybrain import _status, demo
+from factorybrain import _status
 from factorybrain.cli import DbOption, _open, app, console, friendly_errors
 
 match_app = typer.Typer(
@@ -274,34 +274,3 @@ def _unresolved_section(store: Any) -> dict[str, Any]:
     except StoreError:  # a store without the tables has nothing to report
         return {}
     return {"unresolved references": frame}
-
-
-@demo.register_stage("contextualize")
-def _contextualize(store: Any, truth: dict[str, Any]) -> dict[str, Any]:
-    from factorybrain.context import link_claim_serials, match, refresh_serial_index
-
-    run = match(store)
-    summary = run.summary()
-    summary["claim_serials"] = link_claim_serials(store)
-    summary["serial_index"] = refresh_serial_index(store)
-    return summary
-
-
-@demo.register_scorer
-def _score_identity(store: Any, truth: dict[str, Any]) -> list[Any]:
-    from factorybrain.context import identity_scores
-
-    scores = identity_scores(store, truth)
-    found = scores["approved"]
-    correct = scores["correct"]
-    expected = scores["expected"]
-    recalled = round(scores["recall"] * expected)
-    return [
-        demo.Score(
-            "context.identity",
-            expected,
-            found,
-            correct,
-            f"approved identity links; {recalled} of {expected} identifiers linked",
-        )
-    ]

@@ -36,7 +36,7 @@ Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables
 def _when(value: str | None) -> datetime | None:
     if value is None:
         return None
-    from factorybrain.agents._contract import utc
+    from factorybrain.agents import utc
 
     return utc(value)
 
@@ -75,7 +75,7 @@ def forecast_show(
 
     Example: `factorybrain forecast show --db plant.duckdb --item 70000305`
     """
-    from factorybrain.agents._logistics_data import material_key
+    from factorybrain.agents.logistics import material_key
 
     _, plan = _plan(db, as_of, 0.95)
     forecasts = plan.forecasts
@@ -191,8 +191,7 @@ def inventory_spares(
     --upper-hours 110`
     """
     from factorybrain.agents import Finding, Recommendation
-    from factorybrain.agents._logistics_data import load_logistics
-    from factorybrain.agents.logistics import LogisticsAgent, MachineRisk
+    from factorybrain.agents.logistics import LogisticsAgent, MachineRisk, load_logistics
     from factorybrain.exceptions import ParameterError
 
     agent = LogisticsAgent()

@@ -24,7 +24,7 @@ class GroupBy(StrEnum):
 def _when(value: str | None) -> datetime | None:
     if value is None:
         return None
-    from factorybrain.agents._contract import utc
+    from factorybrain.agents import utc
 
     return utc(value)
 

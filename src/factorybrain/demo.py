@@ -2,13 +2,12 @@
 
 Every capability plugs in here as soon as it exists: a *stage* runs on the loaded store (matching,
 agents...) and a *scorer* compares what the platform found with ``truth.json``, by kind of
-finding, so ``factorybrain demo --score`` always measures the whole platform.
+finding (:mod:`factorybrain.scoring`), so ``factorybrain demo --score`` always measures the whole
+platform. Agents bring theirs through the agents' registry: a new agent needs no line here.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import logging
 import shutil
@@ -19,64 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from factorybrain.store import DuckDBStore
+from factorybrain.scoring import Score, Scorer, Stage
+from factorybrain.store import Store
 
 logger = logging.getLogger(__name__)
 
 #: Manifest of the demo plant's exports and the mapping of each file.
 DEMO_MANIFEST = Path(__file__).parent / "examples" / "demo_plant" / "plant.yaml"
-
-
-@dataclass(frozen=True)
-class Score:
-    """Precision and recall of one kind of finding against the plant's truth."""
-
-    kind: str
-    expected: int
-    found: int
-    correct: int
-    note: str = ""
-
-    @property
-    def precision(self) -> float:
-        """Share of what was found that is true (1.0 when nothing was found)."""
-        return self.correct / self.found if self.found else 1.0
-
-    @property
-    def recall(self) -> float:
-        """Share of the truth that was found (1.0 when there was nothing to find)."""
-        return min(self.correct, self.expected) / self.expected if self.expected else 1.0
-
-
-#: Modules that plug stages and scorers into the demo, imported in the order their stages run:
-#: identities first, then the agents whose findings the next ones react to.
-PLUGINS: tuple[str, ...] = (
-    "factorybrain.context._demo",
-    "factorybrain.agents._maintenance_demo",
-    "factorybrain.agents._planning_demo",
-    "factorybrain.agents._logistics_demo",
-)
-
-Stage = Callable[[DuckDBStore, dict[str, Any]], dict[str, Any]]
-Scorer = Callable[[DuckDBStore, dict[str, Any]], list[Score]]
-_STAGES: list[tuple[str, Stage]] = []
-_SCORERS: list[Scorer] = []
-
-
-def register_stage(name: str) -> Callable[[Stage], Stage]:
-    """Add a stage that runs on the loaded demo store; it returns a summary for the printout."""
-
-    def decorator(stage: Stage) -> Stage:
-        _STAGES.append((name, stage))
-        return stage
-
-    return decorator
-
-
-def register_scorer(scorer: Scorer) -> Scorer:
-    """Add a scorer comparing what the platform found with ``truth.json``."""
-    _SCORERS.append(scorer)
-    return scorer
 
 
 @dataclass
@@ -144,37 +92,74 @@ def load_truth(exports: Path) -> dict[str, Any]:
     return json.loads((exports / "truth.json").read_text(encoding="utf-8"))
 
 
-def load_plugins() -> list[str]:
-    """Import the demo's plugin modules that are installed; return their names."""
-    loaded = []
-    for name in PLUGINS:
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name)
-            loaded.append(name)
-    return loaded
+@dataclass(frozen=True)
+class Part:
+    """One capability in the demo: the stage that runs it and the scorers that judge it."""
+
+    name: str
+    stage: Stage | None
+    scorers: tuple[Scorer, ...] = ()
 
 
-def run_stages(store: DuckDBStore, truth: dict[str, Any], run: DemoRun) -> None:
-    """Run every registered stage on the loaded store, timing each."""
-    load_plugins()
-    for name, stage in _STAGES:
+def parts() -> list[Part]:
+    """What the demo runs, in order: the foundation first, then every installed agent.
+
+    Identities come first (every agent reads through them); the agents follow in the order of
+    the registry (:func:`factorybrain.agents.agent_plugins`), each after the agents whose
+    findings it reacts to. An agent that ships no demo stage is run once through the
+    orchestrator.
+    """
+    from factorybrain.agents import agent_plugins
+    from factorybrain.context._demo import contextualize_stage, score_identity
+
+    scorers = (score_duplicate_rows, score_identity)
+    foundation = [Part("contextualize", contextualize_stage, scorers)]
+    agents = [
+        Part(p.name, p.demo_stage or _orchestrated(p.name, p.factory), p.demo_scorers)
+        for p in agent_plugins()
+    ]
+    return foundation + agents
+
+
+def _orchestrated(name: str, factory: Callable[[], Any]) -> Stage:
+    """A demo stage that runs one agent through the orchestrator and counts what it reported."""
+
+    def stage(store: Store, truth: dict[str, Any]) -> dict[str, Any]:
+        from factorybrain.agents import Orchestrator
+
+        report = Orchestrator(store, [factory()]).run([name])
+        if report.errors:
+            raise RuntimeError(f"agent {name!r} failed: {report.errors[0]}")
+        return {
+            "findings": len(report.findings) + len(report.repeated_findings),
+            "recommendations": len(report.recommendations),
+            "actions": len(report.actions),
+        }
+
+    return stage
+
+
+def run_stages(store: Store, truth: dict[str, Any], run: DemoRun) -> None:
+    """Run every part's stage on the loaded store, timing each (see :func:`parts`)."""
+    for part in parts():
+        if part.stage is None:
+            continue
         started = time.perf_counter()
         # A stage's warnings (short histories, fallbacks) are part of its result, not noise.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                run.stages[name] = stage(store, truth)
+                run.stages[part.name] = part.stage(store, truth)
             except Exception as error:  # one capability failing must not hide the others
-                run.failures[name] = f"{type(error).__name__}: {error}"
-                logger.exception("demo stage %s failed", name)
-        run.warnings[name] = sorted({str(w.message) for w in caught})
-        run.stage_seconds[name] = time.perf_counter() - started
+                run.failures[part.name] = f"{type(error).__name__}: {error}"
+                logger.exception("demo stage %s failed", part.name)
+        run.warnings[part.name] = sorted({str(w.message) for w in caught})
+        run.stage_seconds[part.name] = time.perf_counter() - started
 
 
-def score(store: DuckDBStore, truth: dict[str, Any]) -> list[Score]:
-    """Score every registered capability against the truth."""
-    load_plugins()
-    return [row for scorer in _SCORERS for row in scorer(store, truth)]
+def score(store: Store, truth: dict[str, Any]) -> list[Score]:
+    """Score every part against the truth."""
+    return [row for part in parts() for scorer in part.scorers for row in scorer(store, truth)]
 
 
 def fresh_store_path(path: Path) -> Path:
@@ -193,7 +178,7 @@ def fresh_exports(out: Path) -> Path:
 
 
 # -- what the foundation finds: dirty rows the silos were given on purpose ----------------------
-def _quarantined(store: DuckDBStore, file_suffix: str, entity: str, prefix: str) -> int:
+def _quarantined(store: Store, file_suffix: str, entity: str, prefix: str) -> int:
     frame = store.query(
         """
         WITH latest AS (
@@ -207,8 +192,7 @@ def _quarantined(store: DuckDBStore, file_suffix: str, entity: str, prefix: str)
     return int(frame["n"][0])
 
 
-@register_scorer
-def score_duplicate_rows(store: DuckDBStore, truth: dict[str, Any]) -> list[Score]:
+def score_duplicate_rows(store: Store, truth: dict[str, Any]) -> list[Score]:
     """Rows exported twice by a silo must be caught at ingestion, not loaded twice."""
     dirt = truth.get("dirt", {})
     planted = [

@@ -15,14 +15,14 @@ from factorybrain.agents import (
     Orchestrator,
     Recommendation,
 )
-from factorybrain.agents._logistics_data import load_logistics, machine_key, material_key
-from factorybrain.agents._logistics_demo import replay_spares
 from factorybrain.agents.logistics import (
     LogisticsAgent,
     MachineRisk,
     check_spare_part,
     health_demand,
 )
+from factorybrain.agents.logistics._data import load_logistics, machine_key, material_key
+from factorybrain.agents.logistics._demo import replay_spares
 from factorybrain.engines.forecast import DataQualityWarning
 
 START = datetime(2026, 1, 5)  # a Monday

@@ -382,13 +382,8 @@ def test_run_on_new_data_runs_the_agents_watching_what_changed(store) -> None:
 
 
 def test_registered_executors_and_policies_reach_every_orchestrator(store, monkeypatch) -> None:
-    from factorybrain.agents import (
-        Policy,
-        _executors,
-        _policies,
-        register_executor,
-        register_policy,
-    )
+    from factorybrain.agents import Policy, register_executor, register_policy
+    from factorybrain.agents.core import _executors, _policies
 
     monkeypatch.setattr(_executors, "_REGISTERED", {})
     monkeypatch.setattr(_policies, "_REGISTERED", {})

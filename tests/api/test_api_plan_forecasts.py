@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
-from factorybrain.agents._planning_core import plan_orders, store_plan
+from factorybrain.agents.planning import plan_orders, store_plan
 from factorybrain.api import TokenStore, create_app
 from tests.agents.test_logistics import CASTING, PRODUCT, PUMP_UNIT, populate
 from tests.agents.test_planning import NOW, ORDERS

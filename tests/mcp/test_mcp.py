@@ -190,7 +190,7 @@ def test_demand_forecasts_of_an_empty_store_have_no_as_of(store) -> None:
 
 
 def test_the_plan_and_demand_forecasts_are_tools(store) -> None:
-    from factorybrain.agents._planning_core import plan_orders, store_plan
+    from factorybrain.agents.planning import plan_orders, store_plan
     from tests.agents.test_logistics import PUMP_UNIT, populate
     from tests.agents.test_planning import NOW, ORDERS
     from tests.agents.test_planning import _seed as seed_planning

@@ -1,67 +1,75 @@
-"""The agents layer: the agents' contract, the orchestrator, playbooks, policies and executors.
+"""The agents layer: the shared core, and one package per agent found through the registry.
 
 Agents report :class:`Finding` objects and make :class:`Recommendation` objects; the
 :class:`Orchestrator` stores them (idempotently), routes findings to the agents that react to
 them through :data:`PLAYBOOKS`, bundles a chain's recommendations into one :class:`Action`, and
 lets people approve or reject it under the :class:`PolicySet`; every state change is an
 :class:`AuditEntry`.
+
+Layout: :mod:`factorybrain.agents.core` holds what every agent shares; each agent is a package of
+its own (``maintenance``, ``planning``, ``logistics``) with its agent, data loading, model and demo
+scoring, installed through the entry-point group ``factorybrain.agents`` (:func:`agent_plugins`).
+The core never imports an agent.
 """
 
 from __future__ import annotations
 
-from factorybrain.agents._contract import (
+from factorybrain.agents.core import (
     ACTION_STATES,
+    AGENTS_SPACE,
     COMPOSITE,
+    DEFAULT_POLICIES,
+    ENTRY_POINT_GROUP,
     FINDING_STATUSES,
+    PLAYBOOKS,
+    ROLES,
     SEVERITIES,
     TRANSITIONS,
     Action,
     ActionStateError,
+    Agent,
+    AgentContext,
+    AgentPlugin,
+    AgentRecords,
     AuditEntry,
+    BaseAgent,
     EntityRef,
     Evidence,
-    Finding,
-    PermissionDeniedError,
-    Recommendation,
-    RecordNotFoundError,
-    Step,
-    refs,
-    stable_id,
-)
-from factorybrain.agents._executors import (
     Executor,
     Executors,
+    Finding,
+    Orchestrator,
+    Output,
+    PermissionDeniedError,
+    Playbook,
+    Policy,
+    PolicySet,
+    Recommendation,
+    RecordNotFoundError,
+    Route,
+    RunReport,
+    Step,
+    agent_plugins,
     create_maintenance_order,
     create_purchase_order,
     default_executors,
-    notify,
-    register_executor,
-    reschedule_work_orders,
-)
-from factorybrain.agents._orchestrator import (
-    BUILTIN_AGENT_MODULES,
-    ENTRY_POINT_GROUP,
-    Agent,
-    AgentContext,
-    BaseAgent,
-    Orchestrator,
-    RunReport,
-    describe_playbooks,
-    installed_agents,
-    register_agent,
-)
-from factorybrain.agents._playbooks import PLAYBOOKS, Playbook, Route, playbook_for
-from factorybrain.agents._policies import (
-    DEFAULT_POLICIES,
-    ROLES,
-    Policy,
-    PolicySet,
     default_policies,
+    describe_playbooks,
     has_role,
+    installed_agents,
+    notify,
+    playbook_for,
+    refs,
+    register_agent,
+    register_executor,
     register_policy,
+    reschedule_work_orders,
     role_rank,
+    stable_id,
+    unregister_agent,
+    utc,
+    utcnow,
 )
-from factorybrain.agents._records import AGENTS_SPACE, AgentRecords
 
 __all__ = [
     "ACTION_STATES",
@@ -70,9 +78,9 @@ __all__ = [
     "ActionStateError",
     "Agent",
     "AgentContext",
+    "AgentPlugin",
     "AgentRecords",
     "AuditEntry",
-    "BUILTIN_AGENT_MODULES",
     "BaseAgent",
     "COMPOSITE",
     "DEFAULT_POLICIES",
@@ -84,6 +92,7 @@ __all__ = [
     "FINDING_STATUSES",
     "Finding",
     "Orchestrator",
+    "Output",
     "PLAYBOOKS",
     "PermissionDeniedError",
     "Playbook",
@@ -97,6 +106,7 @@ __all__ = [
     "SEVERITIES",
     "Step",
     "TRANSITIONS",
+    "agent_plugins",
     "create_maintenance_order",
     "create_purchase_order",
     "default_executors",
@@ -113,4 +123,7 @@ __all__ = [
     "reschedule_work_orders",
     "role_rank",
     "stable_id",
+    "unregister_agent",
+    "utc",
+    "utcnow",
 ]

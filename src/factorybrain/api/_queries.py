@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from factorybrain.agents import RecordNotFoundError
-from factorybrain.agents._contract import utc
+from factorybrain.agents import utc
 from factorybrain.exceptions import ParameterError
 from factorybrain.model import ENTITY_TYPES, entity_type
 from factorybrain.store import Store
@@ -323,7 +323,7 @@ def plan_in_force(store: Store, *, machine: str | None = None) -> dict[str, Any]
         start and end, due date and hours late; planned maintenance orders. All empty before
         the planning agent has stored a plan (``factorybrain plan``).
     """
-    from factorybrain.agents._planning_core import PLAN_SPACE
+    from factorybrain.agents.planning import PLAN_SPACE
 
     only = " AND equipment = ?" if machine else ""
     operations = store.query_rows(

@@ -19,10 +19,11 @@ import fnmatch
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from datetime import datetime, timedelta
+from typing import Any
 
-from factorybrain.agents._contract import (
+from factorybrain.agents.core._agent import Agent, AgentContext, Output, utcnow
+from factorybrain.agents.core._contract import (
     COMPOSITE,
     Action,
     AuditEntry,
@@ -33,92 +34,12 @@ from factorybrain.agents._contract import (
     stable_id,
     utc,
 )
-from factorybrain.agents._executors import Executors, default_executors
-from factorybrain.agents._playbooks import PLAYBOOKS, Playbook, check_playbooks, playbook_for
-from factorybrain.agents._policies import PolicySet, role_rank
-from factorybrain.agents._records import AGENTS_SPACE, AgentRecords
+from factorybrain.agents.core._executors import Executors, default_executors
+from factorybrain.agents.core._playbooks import PLAYBOOKS, Playbook, check_playbooks, playbook_for
+from factorybrain.agents.core._policies import PolicySet, role_rank
+from factorybrain.agents.core._records import AGENTS_SPACE, AgentRecords
 from factorybrain.exceptions import ParameterError
 from factorybrain.store import Store
-
-Output = Iterable[Finding | Recommendation]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-@dataclass
-class AgentContext:
-    """What an agent (or an executor) gets: the store, a clock and the records. No globals.
-
-    Args:
-        store: The factory store.
-        records: The agents' records (findings, recommendations, actions, audit).
-        clock: Returns the current time (naive UTC); tests pass a fixed clock.
-        trigger: The finding being reacted to, when reacting.
-        playbook: The playbook the reaction runs under, if any.
-        action_id: The action being executed, when executing.
-    """
-
-    store: Store
-    records: AgentRecords
-    clock: Callable[[], datetime] = _utcnow
-    trigger: Finding | None = None
-    playbook: Playbook | None = None
-    action_id: str | None = None
-
-    def now(self) -> datetime:
-        """Current time, naive UTC."""
-        return utc(self.clock())  # type: ignore[return-value]
-
-
-@runtime_checkable
-class Agent(Protocol):
-    """What the orchestrator needs from an agent.
-
-    Attributes:
-        name: Unique name (``maintenance``, ``planning``...), used in playbooks and the audit.
-        subscriptions: Finding kinds it can react to (globs allowed, e.g. ``quality.*``).
-
-    An agent may also have ``schedule: timedelta`` to be run by
-    :meth:`Orchestrator.run_scheduled` at that interval, and ``watches: tuple[str, ...]``
-    (entity types, ``"datapoint"``) to be run by :meth:`Orchestrator.run_on_new_data`.
-    """
-
-    @property
-    def name(self) -> str:
-        """Unique name of the agent."""
-        ...
-
-    @property
-    def subscriptions(self) -> tuple[str, ...]:
-        """Finding kinds it can react to."""
-        ...
-
-    def run(self, context: AgentContext) -> Output:
-        """Look at the factory model and return findings and recommendations."""
-        ...
-
-    def react(self, finding: Finding, context: AgentContext) -> Output:
-        """React to another agent's finding; return new findings and recommendations."""
-        ...
-
-
-class BaseAgent:
-    """Convenience base: an agent that finds nothing and reacts to nothing until overridden."""
-
-    name: str = "agent"
-    subscriptions: tuple[str, ...] = ()
-    schedule: timedelta | None = None
-    watches: tuple[str, ...] = ()
-
-    def run(self, context: AgentContext) -> Output:
-        """Return nothing; override to look at the model."""
-        return ()
-
-    def react(self, finding: Finding, context: AgentContext) -> Output:
-        """Return nothing; override to react to findings."""
-        return ()
 
 
 @dataclass
@@ -180,7 +101,7 @@ class Orchestrator:
         playbooks: Sequence[Playbook] = PLAYBOOKS,
         policies: PolicySet | None = None,
         executors: Executors | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
         cooldown: timedelta = timedelta(hours=12),
         max_depth: int = 4,
         space: str = AGENTS_SPACE,
@@ -692,51 +613,6 @@ def _supersede(
         else:
             kept.append(recommendation)
     return kept, superseded
-
-
-#: Agent factories registered in this process, by agent name (see :func:`register_agent`).
-_AGENT_FACTORIES: dict[str, Callable[[], Agent]] = {}
-#: Entry-point group through which plugins ship agents: ``name = "package.module:factory"``.
-ENTRY_POINT_GROUP = "factorybrain.agents"
-
-
-def register_agent(name: str, factory: Callable[[], Agent]) -> None:
-    """Make an agent available to ``factorybrain agents run``, the API and the demo.
-
-    Args:
-        name: The agent's name, as playbooks call it.
-        factory: Builds the agent (no arguments; the store arrives through the context).
-    """
-    _AGENT_FACTORIES[name] = factory
-
-
-#: Modules of the agents factorybrain ships; importing one registers its agent.
-BUILTIN_AGENT_MODULES: tuple[str, ...] = (
-    "factorybrain.agents.maintenance",
-    "factorybrain.agents.planning",
-    "factorybrain.agents.logistics",
-)
-
-
-def installed_agents() -> list[Agent]:
-    """Build the shipped agents, the registered ones, and those plugins ship (entry points).
-
-    A registered name wins over a plugin's agent of the same name; a shipped agent whose
-    module is missing is left out.
-    """
-    import importlib
-    from importlib.metadata import entry_points
-
-    for module in BUILTIN_AGENT_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as error:
-            if error.name != module:  # a missing dependency is a real error
-                raise
-    factories = dict(_AGENT_FACTORIES)
-    for point in entry_points(group=ENTRY_POINT_GROUP):
-        factories.setdefault(point.name, point.load())
-    return [factory() for _, factory in sorted(factories.items())]
 
 
 def _matches(kind: str, pattern: str) -> bool:

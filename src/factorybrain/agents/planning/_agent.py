@@ -29,16 +29,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from factorybrain.agents._contract import (
+from factorybrain.agents.core._agent import AgentContext, BaseAgent, Output
+from factorybrain.agents.core._contract import (
     EntityRef,
     Evidence,
     Finding,
     Recommendation,
     stable_id,
 )
-from factorybrain.agents._orchestrator import AgentContext, BaseAgent, Output, register_agent
-from factorybrain.agents._planning_calendar import WorkCalendar
-from factorybrain.agents._planning_core import (
+from factorybrain.agents.planning._calendar import WorkCalendar
+from factorybrain.agents.planning._core import (
     PLAN_SPACE,
     PlanResult,
     plan_gantt_svg,
@@ -47,13 +47,13 @@ from factorybrain.agents._planning_core import (
     stored_plan,
     stored_plan_gantt_svg,
 )
-from factorybrain.agents._planning_model import (
+from factorybrain.agents.planning._model import (
     Downtime,
     PlantModel,
     build_problem,
     load_plant_model,
 )
-from factorybrain.agents._planning_oee import plant_oee, plant_oee_losses
+from factorybrain.agents.planning._oee import plant_oee, plant_oee_losses
 from factorybrain.store import Store
 
 AGENT = "planning"
@@ -436,6 +436,3 @@ class PlanningAgent(BaseAgent):
             dedup_key=key,
         )
         return [window, maintenance, reschedule]
-
-
-register_agent(AGENT, PlanningAgent)

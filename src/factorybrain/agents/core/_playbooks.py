@@ -28,7 +28,7 @@ import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from factorybrain.agents._policies import role_rank
+from factorybrain.agents.core._policies import role_rank
 from factorybrain.exceptions import ParameterError
 
 

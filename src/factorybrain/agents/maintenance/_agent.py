@@ -45,10 +45,16 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from factorybrain.agents._contract import EntityRef, Evidence, Finding, Recommendation, stable_id
-from factorybrain.agents._maintenance_data import AssetData, load_assets
-from factorybrain.agents._maintenance_model import AssetHealthModel
-from factorybrain.agents._orchestrator import AgentContext, BaseAgent, register_agent
+from factorybrain.agents.core._agent import AgentContext, BaseAgent
+from factorybrain.agents.core._contract import (
+    EntityRef,
+    Evidence,
+    Finding,
+    Recommendation,
+    stable_id,
+)
+from factorybrain.agents.maintenance._data import AssetData, load_assets
+from factorybrain.agents.maintenance._model import AssetHealthModel
 from factorybrain.engines.anomaly import AlarmLogic
 from factorybrain.engines.model_registry import ModelRecord, ModelRegistry
 from factorybrain.engines.rul import failure_probability, latest_safe_date
@@ -1126,7 +1132,5 @@ def _open_items(report: ScanReport, now: pd.Timestamp) -> list[Finding | Recomme
     recommendations = [r for r in report.recommendations if set(r.finding_ids) & ids]
     return [*findings, *recommendations]
 
-
-register_agent(AGENT, MaintenanceAgent)
 
 __all__ = ["AGENT", "Episode", "MaintenanceAgent", "RemainingLife", "ScanReport"]

@@ -1,16 +1,16 @@
 """The planning agent on the demo plant: OEE against ``truth.json``, and a demo stage.
 
-Importing this module registers the ``planning`` stage (plan the open orders, store the plan) and
-the ``planning.oee`` scorer with :mod:`factorybrain.demo`.
+The ``planning`` stage plans the open orders and stores the plan; the ``planning.oee`` scorer
+checks every machine's OEE. Both reach the demo through the agent's registry entry.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from factorybrain.agents._planning_core import plan_orders, store_plan
-from factorybrain.agents._planning_oee import plant_oee
-from factorybrain.demo import Score, register_scorer, register_stage
+from factorybrain.agents.planning._core import plan_orders, store_plan
+from factorybrain.agents.planning._oee import plant_oee
+from factorybrain.scoring import Score
 from factorybrain.store import Store
 
 RATIOS = ("availability", "performance", "quality", "oee")
@@ -56,7 +56,6 @@ def oee_against_truth(store: Store, truth: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@register_stage("planning")
 def planning_stage(store: Store, truth: dict[str, Any]) -> dict[str, Any]:
     """Plan the demo plant's open orders and store the plan."""
     result = plan_orders(store, time_limit=10.0)
@@ -64,7 +63,6 @@ def planning_stage(store: Store, truth: dict[str, Any]) -> dict[str, Any]:
     return result.summary()
 
 
-@register_scorer
 def score_oee(store: Store, truth: dict[str, Any]) -> list[Score]:
     """Machines whose availability, performance, quality and OEE all match the truth."""
     figures = oee_against_truth(store, truth)

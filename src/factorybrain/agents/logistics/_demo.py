@@ -32,8 +32,8 @@ from typing import Any
 
 import pandas as pd
 
-from factorybrain.agents.logistics import check_spare_part
-from factorybrain.demo import Score, register_scorer, register_stage
+from factorybrain.agents.logistics._agent import check_spare_part
+from factorybrain.scoring import Score
 from factorybrain.store import Store
 
 #: How long a warning reserves a part when no failure of its machine follows.
@@ -263,7 +263,7 @@ def compare(
 
 def agent_warnings(store: Store) -> list[tuple[str, pd.Timestamp]]:
     """``(machine, time)`` of the maintenance agent's stored ``maintenance.rul_low`` findings."""
-    from factorybrain.agents._records import AgentRecords
+    from factorybrain.agents.core._records import AgentRecords
 
     out = []
     try:
@@ -313,11 +313,10 @@ def lead_times_from_store(store: Store, truth: Mapping[str, Any]) -> dict[str, f
     return out
 
 
-@register_stage("logistics")
 def logistics_stage(store: Store, truth: dict[str, Any]) -> dict[str, Any]:
     """Plan every item at the end of the history and replay the spare parts with health."""
-    from factorybrain.agents._orchestrator import Orchestrator
-    from factorybrain.agents.logistics import AGENT, LogisticsAgent
+    from factorybrain.agents.core._orchestrator import Orchestrator
+    from factorybrain.agents.logistics._agent import AGENT, LogisticsAgent
 
     agent = LogisticsAgent()
     plan = agent.plan(store)
@@ -333,7 +332,6 @@ def logistics_stage(store: Store, truth: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@register_scorer
 def score_logistics(store: Store, truth: dict[str, Any]) -> list[Score]:
     """Spare-part stock-outs that health-driven orders avoid."""
     figures = evaluate(store, truth)

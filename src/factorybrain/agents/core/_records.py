@@ -4,7 +4,7 @@ The tables are ``finding``, ``recommendation``, ``action`` and ``audit_entry``.
 
 Every write goes through :class:`AgentRecords`, inside one store transaction together with its
 audit entry, so a state change without its audit entry cannot exist. Writes are idempotent:
-ids are derived from content (see :mod:`factorybrain.agents._contract`), and the store upserts
+ids are derived from content (see :mod:`factorybrain.agents.core._contract`), and the store upserts
 by key.
 
 How the contract maps onto the table columns (the model has no column for them):
@@ -25,7 +25,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from factorybrain.agents._contract import (
+from factorybrain.agents.core._contract import (
     FINDING_STATUSES,
     Action,
     AuditEntry,

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from factorybrain.agents._orchestrator import Orchestrator
-from factorybrain.agents._records import AgentRecords
-from factorybrain.agents.maintenance import AGENT, MaintenanceAgent
-from factorybrain.demo import Score, register_scorer, register_stage
+from factorybrain.agents.core._orchestrator import Orchestrator
+from factorybrain.agents.core._records import AgentRecords
+from factorybrain.agents.maintenance._agent import AGENT, MaintenanceAgent
+from factorybrain.scoring import Score
 from factorybrain.store import Store
 
 WARNING_KINDS = ("maintenance.anomaly", "maintenance.rul_low")
@@ -121,7 +121,6 @@ def stored_warnings(store: Store) -> list[tuple[str, pd.Timestamp]]:
     return out
 
 
-@register_stage("maintenance")
 def maintenance_stage(store: Store, truth: dict[str, Any]) -> dict[str, Any]:
     """Replay the maintenance agent over the plant's history and store what it raised."""
     agent = MaintenanceAgent()
@@ -139,7 +138,6 @@ def maintenance_stage(store: Store, truth: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@register_scorer
 def score_maintenance(store: Store, truth: dict[str, Any]) -> list[Score]:
     """Failures warned at least 24 hours ahead, and the share of warnings that were right."""
     figures = evaluate_warnings(stored_warnings(store), truth)

@@ -17,7 +17,7 @@ from datetime import datetime
 import pandas as pd
 import pyarrow as pa
 
-from factorybrain.agents._planning_model import (
+from factorybrain.agents.planning._model import (
     Downtime,
     PlantModel,
     build_problem,

@@ -8,16 +8,14 @@ inside the transaction that marks the action executed, so a failing step leaves 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from factorybrain.agents._contract import utc
-from factorybrain.agents._records import _clean, _table
+from factorybrain.agents.core._agent import AgentContext
+from factorybrain.agents.core._contract import utc
+from factorybrain.agents.core._records import _clean, _table
 from factorybrain.exceptions import ParameterError
 
-if TYPE_CHECKING:
-    from factorybrain.agents._orchestrator import AgentContext
-
-Executor = Callable[["AgentContext", Mapping[str, Any]], dict[str, Any]]
+Executor = Callable[[AgentContext, Mapping[str, Any]], dict[str, Any]]
 
 
 def _required(parameters: Mapping[str, Any], name: str, action_type: str) -> Any:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from factorybrain.agents._planning_calendar import WorkCalendar
+from factorybrain.agents.planning._calendar import WorkCalendar
 from factorybrain.engines.schedule import Job, Machine, Operation, Problem, Window
 from factorybrain.exceptions import ParameterError
 from factorybrain.store import Store

@@ -3,7 +3,7 @@
 A scheduled run (:meth:`LogisticsAgent.run`, or :meth:`LogisticsAgent.plan` from Python):
 
 1. reads every product's sales and every material's consumption and issues per week from the
-   factory model (:func:`~factorybrain.agents._logistics_data.load_logistics`);
+   factory model (:func:`~factorybrain.agents.logistics._data.load_logistics`);
 2. forecasts them with :class:`~factorybrain.engines.forecast.DemandForecaster` (demand class,
    model choice, quantiles);
 3. sets a reorder point and order-up-to level per item for the target service level with
@@ -50,7 +50,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from factorybrain.agents._contract import (
+from factorybrain.agents.core._agent import AgentContext, BaseAgent
+from factorybrain.agents.core._contract import (
     EntityRef,
     Evidence,
     Finding,
@@ -58,9 +59,8 @@ from factorybrain.agents._contract import (
     RecordNotFoundError,
     stable_id,
 )
-from factorybrain.agents._logistics_data import LogisticsData, SparePart, load_logistics
-from factorybrain.agents._orchestrator import AgentContext, BaseAgent, register_agent
-from factorybrain.agents._records import AgentRecords
+from factorybrain.agents.core._records import AgentRecords
+from factorybrain.agents.logistics._data import LogisticsData, SparePart, load_logistics
 from factorybrain.engines.forecast import DataQualityWarning, DemandForecaster
 from factorybrain.engines.inventory import InventoryPlanner, SparePartDemand
 from factorybrain.engines.rul import failure_probability
@@ -777,8 +777,6 @@ def _future_starts(data: LogisticsData, ds: pd.Series, period: str) -> dict[Any,
         value: last + offset * (int(value) - len(data.period_starts) + 1) for value in pd.unique(ds)
     }
 
-
-register_agent(AGENT, LogisticsAgent)
 
 __all__ = [
     "AGENT",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from factorybrain.agents._contract import COMPOSITE, PermissionDeniedError, Recommendation
+from factorybrain.agents.core._contract import COMPOSITE, PermissionDeniedError, Recommendation
 from factorybrain.exceptions import ParameterError
 
 #: Roles from least to most trusted; a role may do everything the roles before it may.
