@@ -8,6 +8,7 @@ of the codes, agreement of maker and model, and what the matcher learned about t
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -103,7 +104,8 @@ def candidate_pairs(
 
     by_number: dict[str, list[int]] = defaultdict(list)
     for position, keys in enumerate(targets["keys"]):
-        for key in {key_number(k) for k in keys} - {None}:
+        # Removing None leaves only the key numbers found, all strings.
+        for key in cast(set[str], {key_number(k) for k in keys} - {None}):
             by_number[key].append(position)
     pairs_left: list[int] = []
     pairs_right: list[int] = []

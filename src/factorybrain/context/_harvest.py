@@ -53,7 +53,7 @@ RECORD_COLUMNS = (
 
 
 def _text(*parts: Any) -> str:
-    out = []
+    out: list[str] = []
     for part in parts:
         if part is None or (isinstance(part, float) and pd.isna(part)):
             continue

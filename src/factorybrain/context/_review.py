@@ -71,7 +71,8 @@ def list_annotations(
     """
     if status is not None and status not in _STATUSES:
         raise ParameterError(f"status must be one of {', '.join(_STATUSES)}; got {status!r}")
-    conditions, parameters = ["a.confidence >= ?"], [float(min_confidence)]
+    conditions = ["a.confidence >= ?"]
+    parameters: list[float | str] = [float(min_confidence)]
     if status:
         conditions.append("a.status = ?")
         parameters.append(status)

@@ -85,7 +85,7 @@ def identity_scores(
 
     correct_sources = set()
     scored = correct = unscored = unjudged = 0
-    errors = []
+    errors: list[str] = []
     by_name: dict[str, set[str]] = defaultdict(set)
     for (_, name), ids in lookup.items():
         by_name[name] |= ids

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from factorybrain.exceptions import ParameterError
-from factorybrain.store import Store
+from factorybrain.store import DuckDBStore, Store
 
 _APPROVED = (
     "SELECT source_space, source_identifier, source_kind, target_type, target_space, "
@@ -99,6 +99,7 @@ def _lot_identifiers(store: Store, lot: str) -> pd.DataFrame:
         FROM named n JOIN approved a
           ON a.target_space = n.space AND a.target_external_id = n.external_id
         """,
+        # Named $parameters: DuckDB takes a dict, Store.query's annotation omits it.
         {"lot": lot},
     )
 
@@ -196,6 +197,7 @@ def _consumers(store: Store, names: pd.DataFrame) -> pd.DataFrame:
         WHERE e.edge_type = 'consumed_in'
         GROUP BY ALL ORDER BY consumed_at
         """,
+        # Named $parameters: DuckDB takes a dict, Store.query's annotation omits it.
         {"spaces": spaces, "ids": identifiers},
     )
 
@@ -212,6 +214,7 @@ def _lot_details(store: Store, lots: pd.DataFrame) -> pd.DataFrame:
         LEFT JOIN supplier sup ON sup.space = s.space AND sup.external_id = s.supplier
         ORDER BY m.external_id
         """,
+        # Named $parameters: DuckDB takes a dict, Store.query's annotation omits it.
         {"spaces": lots.lot_space.tolist(), "ids": lots.lot.tolist()},
     )
 
@@ -266,6 +269,8 @@ def refresh_serial_index(store: Store) -> int:
     ``factorybrain match run`` rebuilds it. Returns the number of serials.
     """
     sql = _serials_sql("WHERE e.edge_type = 'produced'")
+    # Building the table needs the DuckDB connection, which only the DuckDB store has.
+    assert isinstance(store, DuckDBStore)
     with store.transaction():
         store.connection.execute(
             f"CREATE OR REPLACE TABLE {SERIAL_INDEX} AS {sql} ORDER BY space, work_order, serial"
@@ -297,6 +302,7 @@ def _serials_of(store: Store, work_orders: pd.DataFrame) -> pd.DataFrame:
               ON i.space = w.space AND i.work_order = w.work_order
             ORDER BY i.serial
             """,
+            # Named $parameters: DuckDB takes a dict, Store.query's annotation omits it.
             parameters,
         )
     where = (
@@ -305,7 +311,9 @@ def _serials_of(store: Store, work_orders: pd.DataFrame) -> pd.DataFrame:
         "WHERE e.edge_type = 'produced'"
     )
     return store.query(
-        f"SELECT * EXCLUDE (space) FROM ({_serials_sql(where)}) ORDER BY serial", parameters
+        f"SELECT * EXCLUDE (space) FROM ({_serials_sql(where)}) ORDER BY serial",
+        # Named $parameters: DuckDB takes a dict, Store.query's annotation omits it.
+        parameters,
     )
 
 
@@ -366,6 +374,7 @@ def backward(store: Store, serial: str) -> Trace:
         LEFT JOIN supplier sup ON sup.space = s.space AND sup.external_id = s.supplier
         ORDER BY c.batch
         """,
+        # Named $parameters: DuckDB takes a dict, Store.query's annotation omits it.
         {"space": order.space.iloc[0], "wo": order.work_order.iloc[0]},
     )
     trace.tables["lots"] = lots
@@ -405,6 +414,7 @@ def _operations(store: Store, space: str, work_order: str) -> pd.DataFrame:
         FROM o LEFT JOIN series ON series.equipment = o.equipment
         ORDER BY o.sequence, o.start_time
         """,
+        # Named $parameters: DuckDB takes a dict, Store.query's annotation omits it.
         {"space": space, "wo": work_order},
     )
 
@@ -595,6 +605,7 @@ def walk(
             WHERE e.edge_type <> 'supplied_by'
             ORDER BY ALL
             """,
+            # Named $parameters: DuckDB takes a dict, Store.query's annotation omits it.
             {"spaces": [n[0] for n in frontier], "ids": [n[1] for n in frontier]},
         )
         next_frontier = []

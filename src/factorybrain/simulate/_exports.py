@@ -90,7 +90,7 @@ def _historian_tags(out: Path, historian: HistorianPlan) -> None:
 def _erp(out, world, grid, maintenance, lots, collected, sales, lot_qty, rng, dirt) -> None:
     start = grid.start_s
     folder = out / "erp"
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for p in world.products:
         rows.append((p.refs["erp"][0], p.refs["erp"][1], "FERT", "ST", "", "", "", ""))
     for mat in world.materials:
@@ -356,9 +356,9 @@ def _erp(out, world, grid, maintenance, lots, collected, sales, lot_qty, rng, di
             delta = np.concatenate(
                 [lot_qty[members], [-c[3] for c in collected.consumption if c[1] == material]]
             )
-            order = np.argsort(times, kind="stable")
-            level = np.cumsum(delta[order])
-            pos = np.searchsorted(times[order], weeks, side="right") - 1
+            by_time = np.argsort(times, kind="stable")
+            level = np.cumsum(delta[by_time])
+            pos = np.searchsorted(times[by_time], weeks, side="right") - 1
             for w, p in zip(range(weeks.size), pos, strict=True):
                 rows.append(
                     (dates[w], mat.refs["erp"][0], "RM01", f"{level[p] if p >= 0 else 0.0:.2f}")
@@ -520,7 +520,7 @@ def _wms(out, world, grid, maintenance, lots, collected, sales, lot_qty, rng, di
     seen.update(sku[np.unique(sales.unit_product[order])].tolist())
     seen.update(ship_to[np.unique(customers)].tolist())
 
-    def rows():
+    def shipment_rows():
         # formatted in slices so a plant with millions of shipped serials stays in bounded memory
         for first in range(0, order.size, 100_000):
             part = order[first : first + 100_000]
@@ -537,7 +537,7 @@ def _wms(out, world, grid, maintenance, lots, collected, sales, lot_qty, rng, di
     write_csv(
         folder / "shipments.csv",
         ["shipment_id", "shipped_at", "sales_order", "ship_to", "sku", "serial_no"],
-        rows(),
+        shipment_rows(),
     )
 
 

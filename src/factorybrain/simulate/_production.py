@@ -338,6 +338,7 @@ def simulate_line(
                 serials = line.number * 10_000_000 + serial_seq + np.arange(qty, dtype=np.int64)
                 serial_seq += qty
                 created = np.where(finished_mask, times, -1)
+            assert serials is not None  # numbered on the routing's first machine (k == 0)
             params: dict[str, tuple[float, float, str]] = {}
             # worn machines scrap more; the tester scraps what fails its test (decided below)
             scrap = rng.random(in_idx.size) < 0.002 + 0.06 * d_units**2

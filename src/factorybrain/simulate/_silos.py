@@ -21,6 +21,7 @@ import json
 import sqlite3
 import zipfile
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 
@@ -49,6 +50,10 @@ from factorybrain.simulate._world import MACHINE_TYPES, World
 FIXED_ZIP_TIME = (2025, 1, 1, 0, 0, 0)
 
 
+@overload
+def serial_text(number: np.ndarray) -> np.ndarray: ...
+@overload
+def serial_text(number: int) -> str: ...
 def serial_text(number: int | np.ndarray) -> str | np.ndarray:
     """The serial number printed on the nameplate and used by MES, WMS and QMS."""
     if isinstance(number, np.ndarray):

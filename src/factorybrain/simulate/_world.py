@@ -583,7 +583,7 @@ _FORMS = ("GmbH", "GmbH & Co. KG", "AG", "e.K.", "B.V.", "S.r.l.", "AB", "Sp. z 
 
 
 def _build_customers(rng: np.random.Generator, count: int) -> list[Customer]:
-    customers = []
+    customers: list[Customer] = []
     seen: set[str] = set()
     while len(customers) < count:
         name = (

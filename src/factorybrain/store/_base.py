@@ -12,10 +12,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
 import pandas as pd
 import pyarrow as pa
+
+#: Parameters of an SQL statement: positional (``?``) or named (``$name``).
+QueryParameters = Sequence[Any] | Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ class Store(abc.ABC):
     def close(self) -> None:
         """Release the database."""
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -158,10 +161,12 @@ class Store(abc.ABC):
         """Return the most recent ingest reports, newest first."""
 
     @abc.abstractmethod
-    def query(self, sql: str, parameters: Sequence[Any] | None = None) -> pd.DataFrame:
+    def query(self, sql: str, parameters: QueryParameters | None = None) -> pd.DataFrame:
         """Run one read-only SQL statement and return its result."""
 
-    def query_rows(self, sql: str, parameters: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+    def query_rows(
+        self, sql: str, parameters: QueryParameters | None = None
+    ) -> list[dict[str, Any]]:
         """Run one read-only SQL statement and return its rows as ``{column: value}`` dicts.
 
         For small results on hot paths (the API): a store may skip the DataFrame and hand back

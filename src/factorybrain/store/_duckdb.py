@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from factorybrain.exceptions import SchemaError, StoreError
 from factorybrain.model import ENTITY_TYPES, EntityType, entity_type
-from factorybrain.store._base import DedupOutcome, Store, WriteCounts
+from factorybrain.store._base import DedupOutcome, QueryParameters, Store, WriteCounts
 from factorybrain.store._schema import MIGRATIONS, SCHEMA_VERSION, quote
 
 _EDGE_KEY = (
@@ -695,7 +695,7 @@ class DuckDBStore(Store):
                 f"only read-only queries are allowed (SELECT, WITH, EXPLAIN); found {kind.name}"
             )
 
-    def query(self, sql: str, parameters: Sequence[Any] | None = None) -> pd.DataFrame:
+    def query(self, sql: str, parameters: QueryParameters | None = None) -> pd.DataFrame:
         """Run one read-only SQL statement (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN, PRAGMA-free)."""
         self._check_read_only(sql)
         try:
@@ -703,7 +703,9 @@ class DuckDBStore(Store):
         except duckdb.Error as error:
             raise StoreError(f"query failed: {error}") from error
 
-    def query_rows(self, sql: str, parameters: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+    def query_rows(
+        self, sql: str, parameters: QueryParameters | None = None
+    ) -> list[dict[str, Any]]:
         """Like :meth:`query`, as dicts of plain Python values, without a DataFrame in between."""
         self._check_read_only(sql)
         try:

@@ -227,7 +227,8 @@ class DynamicAnomalyModel(AnomalyModel):
         edges = np.linspace(0, total, self.calibration_folds + 1).astype(int)
         charts = []
         for low, high in zip(edges[:-1], edges[1:], strict=True):
-            inside, outside = [], []
+            inside: list[np.ndarray] = []
+            outside: list[np.ndarray] = []
             for segment, start in zip(segments, offsets[:-1], strict=True):
                 a, b = np.clip([low - start, high - start], 0, len(segment))
                 if b > a:

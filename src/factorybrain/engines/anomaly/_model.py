@@ -508,7 +508,7 @@ def _split_segments(z: np.ndarray, breaks: np.ndarray, gap_rows: np.ndarray) -> 
         cut = np.zeros(len(z), dtype=np.int64)
         cut[gap_rows] = 1
         label = label * (len(z) + 1) + np.cumsum(cut)
-    segments = []
+    segments: list[np.ndarray] = []
     if not keep.any():
         return segments
     rows = np.flatnonzero(keep)

@@ -17,7 +17,12 @@ from factorybrain.engines.forecast._classify import (
     classify_demand,
 )
 from factorybrain.engines.forecast._distribution import monotone_quantiles, sample_demand
-from factorybrain.engines.forecast._pooled import fit_pooled, predict_pooled, rmsse_scale
+from factorybrain.engines.forecast._pooled import (
+    PooledModel,
+    fit_pooled,
+    predict_pooled,
+    rmsse_scale,
+)
 from factorybrain.engines.forecast._prepare import DemandMatrix, to_matrix
 from factorybrain.engines.forecast._warnings import describe_ids, warn_fallback
 from factorybrain.exceptions import ParameterError
@@ -190,8 +195,8 @@ class DemandForecaster(Engine):
                 model_of[row] = "ADIDA" if classes[row] not in (SMOOTH, ERRATIC) else "SESOpt"
             fallback_of[row] = "history too short for cross-validation"
 
-        self._cv_windows = {}
-        self._pooled_cv: dict[int, object | None] = {}
+        self._cv_windows: dict[str, tuple[list[str], np.ndarray]] = {}
+        self._pooled_cv: dict[int, PooledModel | None] = {}
         for demand_class in DEMAND_CLASSES:
             rows = np.flatnonzero(eligible & (classes == demand_class))
             if rows.size == 0:
@@ -207,7 +212,7 @@ class DemandForecaster(Engine):
         self._points = points
         self._sigma = sigma
         self._classes = classes
-        self._distribution_level = None
+        self._distribution_level: np.ndarray | None = None
         self.selection_ = pd.DataFrame(
             {
                 "unique_id": matrix.ids,
@@ -223,7 +228,7 @@ class DemandForecaster(Engine):
         self.forecasts_ = self._long_points(np.arange(n_series), points)
         return self
 
-    def _fit_pooled(self, values: np.ndarray, objective: str) -> object | None:
+    def _fit_pooled(self, values: np.ndarray, objective: str) -> PooledModel | None:
         return fit_pooled(
             values,
             self.horizon,
@@ -233,7 +238,7 @@ class DemandForecaster(Engine):
             random_state=self.random_state,
         )
 
-    def _pooled_at(self, values: np.ndarray, end: int) -> object | None:
+    def _pooled_at(self, values: np.ndarray, end: int) -> PooledModel | None:
         """The pooled model fitted on the first ``end`` periods, fitted once per cut-off."""
         if end not in self._pooled_cv:
             self._pooled_cv[end] = self._fit_pooled(values[:, :end], "rmsse")
@@ -361,6 +366,7 @@ class DemandForecaster(Engine):
                 name: final[name].to_numpy(float).reshape(rows.size, horizon) for name in needed
             }
         if POOLED in chosen_set:
+            assert pooled_point is not None  # the pooled model is a candidate only with it
             final_points[POOLED] = np.repeat(pooled_point[rows][:, None], horizon, axis=1)
         if COMBINATION in chosen_set:
             final_points[COMBINATION] = np.mean([final_points[name] for name in top], axis=0)

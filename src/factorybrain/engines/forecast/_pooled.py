@@ -38,6 +38,8 @@ intermittent histories (the approach of the M5 competition's leading entries, Ma
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 
 MIN_ORIGIN = 6
@@ -45,6 +47,22 @@ MIN_ORIGIN = 6
 MIN_ACTIVE_HISTORY = 2
 SES_ALPHAS = (0.05, 0.1, 0.2, 0.4)
 WINDOWS = (1, 3, 6, 12, 24)
+
+
+class PooledModel(Protocol):
+    """A fitted pooled model: the LightGBM regressor with the attributes :func:`fit_pooled` sets.
+
+    Attributes:
+        active_history_: Whether features are computed on each series' active history.
+        init_level_: Scaled level added to the regressor's prediction.
+    """
+
+    active_history_: bool
+    init_level_: float
+
+    def predict(self, x: np.ndarray, /) -> np.ndarray:
+        """Return the scaled level of each feature row."""
+        ...
 
 
 def rmsse_scale(values: np.ndarray) -> np.ndarray:
@@ -123,7 +141,7 @@ def active_history(values: np.ndarray) -> np.ndarray:
 
 def training_rows(
     values: np.ndarray, horizon: int, min_history: int, *, active: bool = False
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Build training rows from past origins.
 
     With ``active=False`` every origin from period ``MIN_ORIGIN`` whose whole target window is
@@ -203,7 +221,7 @@ def fit_pooled(
     min_history: int,
     n_jobs: int,
     random_state: int,
-) -> object | None:
+) -> PooledModel | None:
     """Fit the pooled model on ``values`` (NaN before each series' start).
 
     Returns:
@@ -243,7 +261,7 @@ def fit_pooled(
     return model
 
 
-def predict_pooled(model: object, values: np.ndarray) -> np.ndarray:
+def predict_pooled(model: PooledModel, values: np.ndarray) -> np.ndarray:
     """Return each row's level forecast in the data's units (non-negative)."""
     x, scale = features(active_history(values) if model.active_history_ else values)
     level = model.predict(x) + model.init_level_

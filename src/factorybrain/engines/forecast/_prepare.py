@@ -40,7 +40,7 @@ class PeriodIndex:
         freq: ``None`` for integer periods, else a pandas frequency string such as ``"MS"``.
     """
 
-    start: object
+    start: int | pd.Timestamp
     freq: str | None
 
     def to_periods(self, ds: pd.Series) -> np.ndarray:
@@ -87,7 +87,7 @@ class DemandMatrix:
         """Number of periods from each series' first record to the last period."""
         return np.isfinite(self.values).sum(axis=1)
 
-    def history(self, row: int) -> np.ndarray:
+    def history(self, row: int | np.integer) -> np.ndarray:
         """Return the observed history of one series (no leading NaN)."""
         values = self.values[row]
         return values[np.isfinite(values)]

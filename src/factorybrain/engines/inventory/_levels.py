@@ -187,9 +187,9 @@ def allocate_system_fill_rate(curves: list[FillRateCurve], target: float) -> np.
     # upper concave envelope of (stock on hand, filled demand); its vertices are levels.
     hulls = []
     for curve in curves:
-        filled = curve.fill_rates * curve.cycle_demand
-        vertices = _upper_hull_indices(curve.on_hand, filled)
-        hulls.append((curve.levels[vertices], filled[vertices], curve.on_hand[vertices]))
+        curve_filled = curve.fill_rates * curve.cycle_demand
+        vertices = _upper_hull_indices(curve.on_hand, curve_filled)
+        hulls.append((curve.levels[vertices], curve_filled[vertices], curve.on_hand[vertices]))
     ratios = [np.diff(filled) / np.maximum(np.diff(stock), 1e-12) for _, filled, stock in hulls]
 
     def allocation(threshold: float) -> tuple[np.ndarray, float]:

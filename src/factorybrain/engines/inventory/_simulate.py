@@ -80,7 +80,11 @@ def simulate_policy(
     if policy == REORDER_POINT and (order_quantity is None or order_quantity <= 0):
         raise ParameterError(f"An (s, Q) policy needs order_quantity > 0; got {order_quantity!r}.")
     if initial_inventory is None:
-        initial_inventory = level if policy == ORDER_UP_TO else level + order_quantity
+        if policy == ORDER_UP_TO:
+            initial_inventory = level
+        else:
+            assert order_quantity is not None  # an (s, Q) policy without Q was rejected above
+            initial_inventory = level + order_quantity
     net = float(initial_inventory)
     arrivals = np.zeros(demand.size + lead_time + 2)
     on_order = 0.0

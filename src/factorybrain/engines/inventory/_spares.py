@@ -54,11 +54,14 @@ class RulEstimate:
             )
         if self.quantiles is not None and not self.quantiles:
             raise ParameterError("A RulEstimate's quantiles must not be empty.")
-        if self.quantiles is None and not self.lower <= self.mean <= self.upper:
-            raise ParameterError(
-                f"A RulEstimate interval needs lower <= mean <= upper; got {self.lower!r}, "
-                f"{self.mean!r}, {self.upper!r}."
-            )
+        if self.quantiles is None:
+            # Without quantiles, the first check guarantees mean, lower and upper are set.
+            assert self.lower is not None and self.mean is not None and self.upper is not None
+            if not self.lower <= self.mean <= self.upper:
+                raise ParameterError(
+                    f"A RulEstimate interval needs lower <= mean <= upper; got {self.lower!r}, "
+                    f"{self.mean!r}, {self.upper!r}."
+                )
 
 
 def failure_probability(rul: RulEstimate, within: float) -> float:
@@ -82,6 +85,8 @@ def failure_probability(rul: RulEstimate, within: float) -> float:
         if values[0] <= 0:
             grid_values, grid_probabilities = grid_values[1:], grid_probabilities[1:]
         return float(np.interp(within, grid_values, grid_probabilities, left=0.0, right=1.0))
+    # Without quantiles, RulEstimate.__post_init__ guarantees mean, lower and upper are set.
+    assert rul.mean is not None and rul.lower is not None and rul.upper is not None
     z = stats.norm.ppf((1 + rul.coverage) / 2)
     sigma = max((rul.upper - rul.lower) / (2 * z), 1e-9)
     return float(stats.norm.cdf((within - rul.mean) / sigma))

@@ -217,10 +217,11 @@ def compile_problem(problem: Problem) -> Compiled:
     if len(order) < n_ops:
         stuck = [k for k in range(n_ops) if indegree[k] > 0]
         cycle = _find_cycle(stuck, predecessors)
-        job = op_keys[cycle[0]][0]
+        cycle_job = op_keys[cycle[0]][0]
         names = " -> ".join(repr(op_keys[k][1]) for k in [*cycle, cycle[0]])
         raise InvalidProblemError(
-            f"The precedences of job {job!r} contain a cycle: {names}; a routing must be acyclic."
+            f"The precedences of job {cycle_job!r} contain a cycle: {names}; "
+            "a routing must be acyclic."
         )
 
     windows: list[list[tuple[int, int, str]]] = []

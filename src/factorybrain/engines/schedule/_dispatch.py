@@ -98,8 +98,8 @@ def dispatch(
     machine_free = np.zeros(c.n_machines, dtype=np.int64)
     last_group = np.full(c.n_machines, -1, dtype=np.int64)
     active = np.zeros(n_alts, dtype=bool)
-    for k in np.flatnonzero(pending == 0):
-        active[c.alt_offset[k] : c.alt_offset[k + 1]] = True
+    for ready in np.flatnonzero(pending == 0):
+        active[c.alt_offset[ready] : c.alt_offset[ready + 1]] = True
     alternative = np.full(c.n_ops, -1, dtype=np.int64)
     start = np.zeros(c.n_ops, dtype=np.int64)
     due = c.due[c.job_of]
@@ -113,6 +113,7 @@ def dispatch(
         machines = c.alt_machine[candidates]
         est = np.maximum(op_ready[ops], machine_free[machines])
         if has_setup:
+            assert c.setup is not None  # has_setup is c.setup is not None
             groups = alt_group[candidates]
             lasts = last_group[machines]
             mask = (groups >= 0) & (lasts >= 0)

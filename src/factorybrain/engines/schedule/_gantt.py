@@ -48,9 +48,9 @@ def gantt_svg(
     machines: list[str] = []
     windows: dict[str, list[tuple[int, int, str]]] = {}
     if problem is not None:
-        for machine in problem.machines:
-            machines.append(machine.id)
-            windows[machine.id] = [(w.start, w.end, w.reason) for w in machine.unavailable]
+        for spec in problem.machines:
+            machines.append(spec.id)
+            windows[spec.id] = [(w.start, w.end, w.reason) for w in spec.unavailable]
     for op in schedule.operations:
         if op.machine not in windows:
             machines.append(op.machine)

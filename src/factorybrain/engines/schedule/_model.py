@@ -92,6 +92,7 @@ class ScheduleModel:
         horizon = c.horizon
         tight = makespan_upper_bound is not None and spec.coefficients()[1:] == (0, 0, 0)
         upper = makespan_upper_bound if tight else horizon
+        assert upper is not None  # tight implies makespan_upper_bound is not None
         upper = min(upper, horizon)
         deadline_of_op = c.deadline[c.job_of]
         self.assumption_literals: list[tuple[cp_model.IntVar, str]] = []
@@ -194,21 +195,22 @@ class ScheduleModel:
             if end_var is not None:
                 model.add(end_var >= ends[k])
         for j in range(c.n_jobs):
-            if job_end[j] is None:
+            end_of_job = job_end[j]
+            if end_of_job is None:
                 continue
             if c.deadline[j] >= 0:
                 if assumptions:
                     literal = model.new_bool_var(f"deadline{j}")
-                    model.add(job_end[j] <= int(c.deadline[j])).only_enforce_if(literal)
+                    model.add(end_of_job <= int(c.deadline[j])).only_enforce_if(literal)
                     self.assumption_literals.append(
                         (literal, f"deadline {c.deadline[j]} of job {c.job_ids[j]!r}")
                     )
                 else:
-                    model.add(job_end[j] <= int(c.deadline[j]))
+                    model.add(end_of_job <= int(c.deadline[j]))
             coefficient = round(c_tardiness * c.weight[j])
             if c_tardiness and c.due[j] >= 0 and coefficient > 0:
                 late = model.new_int_var(0, int(horizon), f"T{j}")
-                model.add(late >= job_end[j] - int(c.due[j]))
+                model.add(late >= end_of_job - int(c.due[j]))
                 terms.append(coefficient * late)
         if assumptions and c.problem.horizon is not None:
             literal = model.new_bool_var("horizon")
@@ -223,8 +225,8 @@ class ScheduleModel:
                     alts = [a for a in range(lo_alt, hi_alt) if c.alt_machine[a] == machine]
                     if not alts:
                         terms.append(c_change)
-                    elif presences[alts[0]] is not None:
-                        terms.append(c_change * (1 - presences[alts[0]]))
+                    elif (presence := presences[alts[0]]) is not None:
+                        terms.append(c_change * (1 - presence))
                 if c_shift and previous.start[k] >= 0:
                     deviation = model.new_int_var(0, int(horizon), f"d{k}")
                     model.add(deviation >= starts[k] - int(previous.start[k]))
@@ -240,7 +242,7 @@ class ScheduleModel:
         c = self.compiled
         model = self.model
         alts = self.machine_alts[m]
-        arcs = []
+        arcs: list[cp_model.ArcT] = []
         for i, a in enumerate(alts, start=1):
             presence = self.presences[a]
             first = model.new_bool_var("")
@@ -262,6 +264,7 @@ class ScheduleModel:
                 group_to = c.setup_group[q]
                 setup = 0
                 if group_from >= 0 and group_to >= 0:
+                    assert c.setup is not None  # only called for machines with setup times
                     setup = int(c.setup[m, group_from, group_to])
                 model.add(self.starts[q] >= self.ends[k] + setup).only_enforce_if(literal)
         empty = model.new_bool_var("")

@@ -248,6 +248,7 @@ class _Search:
     def tabu(self, seconds: float) -> None:
         c = self.c
         solution = self.incumbent
+        assert solution is not None  # only called when dispatching gave an incumbent
         search = TabuSearch(
             c.alt_duration[solution.alternative],
             c.predecessors,
@@ -268,6 +269,7 @@ class _Search:
         """Improve the incumbent's machine assignment and sequences (makespan only)."""
         c = self.c
         solution = self.incumbent
+        assert solution is not None  # only called when dispatching gave an incumbent
         search = FlexibleTabuSearch(
             c.alt_offset,
             c.alt_machine,
@@ -303,6 +305,7 @@ class _Search:
         c = self.c
         kinds = ("window", "jobs", "machine")
         makespan_index = model.makespan.index
+        assert self.incumbent is not None  # only called with an incumbent; never unset
         while self.remaining() > 0.3 and not self.proven:
             kind = kinds[int(self.rng.integers(len(kinds)))]
             relaxed = self._neighbourhood(kind, int(size))
@@ -332,6 +335,7 @@ class _Search:
     def _neighbourhood(self, kind: str, size: int) -> np.ndarray:
         c = self.c
         solution = self.incumbent
+        assert solution is not None  # LNS runs only from an incumbent
         size = max(2, min(size, c.n_ops))
         if kind == "window":
             order = np.argsort(solution.start, kind="stable")
@@ -377,6 +381,7 @@ class _Search:
         """Keep the incumbent's machine and machine order for every operation not relaxed."""
         c = self.c
         solution = self.incumbent
+        assert solution is not None  # LNS runs only from an incumbent
         free = np.zeros(c.n_ops, dtype=bool)
         free[relaxed] = True
         machine = solution.machine(c)
@@ -618,6 +623,7 @@ def _dispatch_plans(
 def _to_schedule(compiled: Compiled, search: _Search, wall: float) -> Schedule:
     c = compiled
     solution = search.incumbent
+    assert solution is not None  # solve() raises InfeasibleError before when there is none
     end = solution.end(c)
     machine = solution.machine(c)
     operations = [
