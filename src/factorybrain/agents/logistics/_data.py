@@ -206,11 +206,11 @@ def load_logistics(
         "FROM inventory_transaction WHERE occurred_at IS NOT NULL",
     )
     stock = _query(store, "SELECT material, quantity, as_of FROM stock_level")
-    stamps = [
+    latest_per_table = [
         frame[col].max() if len(frame) else None
         for frame, col in ((sales, "ordered_at"), (moves, "occurred_at"), (stock, "as_of"))
     ]
-    stamps = [pd.Timestamp(s) for s in stamps if s is not None and not pd.isna(s)]
+    stamps = [pd.Timestamp(s) for s in latest_per_table if s is not None and not pd.isna(s)]
     latest = max(stamps) if stamps else pd.Timestamp("1970-01-01")
     end = latest if as_of is None else min(pd.Timestamp(as_of), latest)
     if len(sales):
@@ -390,23 +390,23 @@ def load_logistics(
     machines: dict[tuple[str, int], str] = {}
     parents = sorted(set(bom["parent"])) if len(bom) else []
     for machine in sorted(engineering_ids | set(parents)):
-        key = machine_key(machine)
-        if key is not None:
-            machines.setdefault(key, machine)
+        machine_id = machine_key(machine)
+        if machine_id is not None:
+            machines.setdefault(machine_id, machine)
 
     issued: dict[tuple[str, int], Counter] = defaultdict(Counter)
     if len(moves):
         for row in moves[moves["transaction_type"] == "issue"].itertuples():
-            target = aliases.get(str(row.location))
-            key = machine_key(target) if target else machine_key(row.location)
-            if key is not None:
-                issued[key][material_key(row.material)] += 1
+            alias = aliases.get(str(row.location))
+            machine_id = machine_key(alias) if alias else machine_key(row.location)
+            if machine_id is not None:
+                issued[machine_id][material_key(row.material)] += 1
     spare_names = items[items["item_type"] == "spare_part"]
     by_part: dict[str, Counter] = defaultdict(Counter)
     for row in bom.itertuples() if len(bom) else ():
-        key = machine_key(row.parent)
-        if key is not None:
-            by_part[str(row.component)].update(issued.get(key, Counter()))
+        machine_id = machine_key(row.parent)
+        if machine_id is not None:
+            by_part[str(row.component)].update(issued.get(machine_id, Counter()))
     spares: dict[str, list[SparePart]] = defaultdict(list)
     named_fallback: set[str] = set()
     for row in bom.itertuples() if len(bom) else ():

@@ -45,6 +45,10 @@ WARNING_KINDS = ("maintenance.rul_low",)
 def _time(value: Any) -> pd.Timestamp | None:
     if value is None or value == "":
         return None
+    return _stamp(value)
+
+
+def _stamp(value: Any) -> pd.Timestamp:
     stamp = pd.Timestamp(value)
     return stamp.tz_convert(None) if stamp.tzinfo is not None else stamp
 
@@ -125,7 +129,7 @@ def replay_spares(
     policy = truth.get("spare_policy", {})
     failures = sorted(
         (
-            (_time(f["time"]), names.get(f["machine"], f["machine"]), f["spare_part"])
+            (_stamp(f["time"]), names.get(f["machine"], f["machine"]), f["spare_part"])
             for f in truth.get("failures", [])
         ),
         key=lambda item: item[0],

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 import numpy as np
 
@@ -91,7 +92,7 @@ class WorkCalendar:
         """
         w = np.asarray(work, dtype=np.int64)
         before = self._before
-        side = "left" if end else "right"
+        side: Literal["left", "right"] = "left" if end else "right"
         i = np.clip(np.searchsorted(before, w, side=side) - 1, 0, len(before) - 1)
         clock = self.starts[i] + (w - before[i])
         beyond = w > self.total if end else w >= self.total

@@ -161,9 +161,9 @@ def components(problem: Problem) -> list[Problem]:
         return item
 
     for job in problem.jobs:
-        machines = [m for op in job.operations for m in op.durations]
-        for machine in machines:
-            parent[find(machine)] = find(machines[0])
+        used = [m for op in job.operations for m in op.durations]
+        for machine_id in used:
+            parent[find(machine_id)] = find(used[0])
     groups: dict[str, list] = {}
     for job in problem.jobs:
         first = next(iter(job.operations[0].durations))
