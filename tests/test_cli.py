@@ -84,7 +84,7 @@ def test_model_reference_formats() -> None:
 
 
 def test_load_a_plant_manifest(tmp_path: Path) -> None:
-    from factorybrain._commands import EXAMPLE_MANIFEST
+    from factorybrain.cli._demo import EXAMPLE_MANIFEST
 
     code, out = run("load", str(EXAMPLE_MANIFEST), "--db", str(tmp_path / "p.duckdb"), "--json")
     assert code == 0, out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from factorybrain._stream_commands import _AgentPacer
+from factorybrain.cli._live import _AgentPacer
 
 
 @dataclass

@@ -5,7 +5,6 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-import factorybrain._logistics_commands  # noqa: F401  (registers the commands)
 from factorybrain.cli import app
 from factorybrain.engines.forecast import DataQualityWarning
 from factorybrain.store import open_store

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import factorybrain._agent_commands as commands
+import factorybrain.cli._agents as commands
 from factorybrain.agents import Orchestrator
 from factorybrain.cli import app
 from factorybrain.store import open_store
@@ -25,7 +25,7 @@ def plant(tmp_path: Path, monkeypatch) -> Path:
         agents = [Maintenance(), Planning(), Logistics()] if with_agents else []
         return Orchestrator(store, agents, clock=lambda: T0)
 
-    monkeypatch.setattr(commands, "_orchestrator", orchestrator)
+    monkeypatch.setattr(commands, "orchestrator_for", orchestrator)
     return path
 
 

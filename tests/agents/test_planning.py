@@ -394,7 +394,6 @@ def test_gantt_chart_is_valid_svg_with_every_machine(store) -> None:
 def test_plan_and_oee_commands(tmp_path) -> None:
     from typer.testing import CliRunner
 
-    import factorybrain._planning_commands  # noqa: F401  (registers the commands)
     from factorybrain.cli import app
     from factorybrain.store import open_store
 

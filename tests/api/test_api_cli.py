@@ -4,7 +4,6 @@ from __future__ import annotations
 def test_serve_and_mcp_commands_refuse_bad_input_with_one_line(tmp_path) -> None:
     from typer.testing import CliRunner
 
-    import factorybrain._agent_commands  # noqa: F401
     from factorybrain.cli import app
 
     runner = CliRunner()
@@ -47,20 +46,19 @@ def test_serve_and_the_demo_serve_one_way_and_keep_their_own_setup(tmp_path, mon
     import pytest
     from typer.testing import CliRunner
 
-    import factorybrain._agent_commands as agent_commands
-    import factorybrain._commands as commands
-    from factorybrain import cli
     from factorybrain.api import TokenStore, default_tokens_path
-    from factorybrain.cli import app
+    from factorybrain.cli import _common, app
+    from factorybrain.cli import _demo as demo_commands
+    from factorybrain.cli import _serving as serve_commands
 
     shared: list[str] = []
-    for module, name in ((agent_commands, "serve"), (commands, "demo")):
+    for module, name in ((serve_commands, "serve"), (demo_commands, "demo")):
 
         def through(*args, _name=name, **kwargs):
             shared.append(_name)
-            return cli._serve(*args, **kwargs)
+            return _common.serve_until_stopped(*args, **kwargs)
 
-        monkeypatch.setattr(module, "_serve", through)
+        monkeypatch.setattr(module, "serve_until_stopped", through)
     served = _serving(monkeypatch)
     path = tmp_path / "plant.duckdb"
     CliRunner().invoke(app, ["init", "--db", str(path)])
@@ -76,7 +74,7 @@ def test_serve_and_the_demo_serve_one_way_and_keep_their_own_setup(tmp_path, mon
     with pytest.raises(duckdb.ConnectionException):  # closed once the server stops
         serve["store"].counts()
 
-    commands._serve_dashboard(path, port=8124)
+    demo_commands._serve_dashboard(path, port=8124)
     demo = served[-1]
     assert demo["prepare"] is True and demo.get("schedule_every") is None
     assert not demo["orchestrator"].agents

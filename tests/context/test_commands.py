@@ -4,7 +4,6 @@ import json
 
 from typer.testing import CliRunner
 
-import factorybrain._context_commands  # noqa: F401  (registers the commands)
 from factorybrain.cli import app
 from factorybrain.store import open_store
 from tests.context._helpers import two_line_plant

@@ -1,15 +1,31 @@
-"""Commands of the logistics agent: `factorybrain forecast ...`, `factorybrain inventory ...`."""
+"""Commands of the logistics agent: ``factorybrain forecast ...``, ``factorybrain inventory ...``.
+
+Demand forecasts, reorder points and order-up-to levels, stock-out risks and spare parts.
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from factorybrain.cli import DbOption, _frame_table, _open, app, console, friendly_errors
+from factorybrain.cli._common import (
+    DbOption,
+    JsonOption,
+    console,
+    frame_table,
+    friendly_errors,
+    open_db,
+    when,
+)
 
+if TYPE_CHECKING:
+    from factorybrain.agents.logistics import LogisticsAgent, LogisticsPlan
+
+app = typer.Typer()
 forecast_app = typer.Typer(
     no_args_is_help=True,
     help="Demand forecasts of every product and material.\n\n"
@@ -30,23 +46,16 @@ AsOf = Annotated[
 Target = Annotated[
     float, typer.Option(help="Target fill rate of the inventory policies.", min=0.5, max=0.999)
 ]
-Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
-def _when(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    from factorybrain.agents import utc
-
-    return utc(value)
-
-
-def _plan(db: Any, as_of: str | None, target: float, read_only: bool = True) -> Any:
+def _plan(
+    db: Path | None, as_of: str | None, target: float, read_only: bool = True
+) -> tuple[LogisticsAgent, LogisticsPlan]:
     from factorybrain.agents.logistics import LogisticsAgent
 
     agent = LogisticsAgent(target=target)
-    with _open(db, read_only=read_only) as store:
-        return agent, agent.plan(store, as_of=_when(as_of))
+    with open_db(db, read_only=read_only) as store:
+        return agent, agent.plan(store, as_of=when(as_of))
 
 
 def _records(frame: Any) -> list[dict[str, Any]]:
@@ -66,7 +75,7 @@ def forecast_show(
         str | None, typer.Option(help="Only this product or material (number as in the ERP).")
     ] = None,
     as_of: AsOf = None,
-    as_json: Json = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Forecast weekly demand of every product (sales) and material (consumption and issues).
 
@@ -103,7 +112,7 @@ def forecast_show(
         .reset_index()
         .round(2)
     )
-    console.print(_frame_table(summary, _as_of_title("weekly demand forecasts", plan.as_of)))
+    console.print(frame_table(summary, _as_of_title("weekly demand forecasts", plan.as_of)))
 
 
 @inventory_app.command("levels")
@@ -118,7 +127,7 @@ def inventory_levels(
             "--propose", help="Store the findings and propose the purchase orders for approval."
         ),
     ] = False,
-    as_json: Json = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Reorder point and order-up-to level per item for a target fill rate, and what runs short.
 
@@ -146,7 +155,7 @@ def inventory_levels(
         from factorybrain.agents import Orchestrator
         from factorybrain.agents.logistics import AGENT
 
-        with _open(db) as store:
+        with open_db(db) as store:
             report = Orchestrator(store, [agent]).submit(plan.items(), agent=AGENT, at=plan.as_of)
             proposed = report.actions
     if as_json:
@@ -163,7 +172,7 @@ def inventory_levels(
             )
         )
         return
-    console.print(_frame_table(frame.round(2), f"inventory levels for a {target:.0%} fill rate"))
+    console.print(frame_table(frame.round(2), f"inventory levels for a {target:.0%} fill rate"))
     for finding in plan.findings:
         console.print(f"[bold]{finding.kind}[/bold] {finding.evidence.text}", highlight=False)
     if propose:
@@ -183,7 +192,7 @@ def inventory_spares(
     ] = None,
     db: DbOption = None,
     as_of: AsOf = None,
-    as_json: Json = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Check the spare parts of a machine's BOM against its remaining life: what to order now.
 
@@ -195,8 +204,8 @@ def inventory_spares(
     from factorybrain.exceptions import ParameterError
 
     agent = LogisticsAgent()
-    with _open(db, read_only=True) as store:
-        data = load_logistics(store, as_of=_when(as_of))
+    with open_db(db, read_only=True) as store:
+        data = load_logistics(store, as_of=when(as_of))
     resolved = data.machine_of([machine])
     if resolved is None:
         raise ParameterError(

@@ -1,6 +1,7 @@
-"""Commands for the agents and the interfaces: serve, token, agents, actions, findings, audit, mcp.
+"""Commands of the agents: ``agents``, ``actions``, ``findings``, ``audit`` and ``token``.
 
-Import this module from :mod:`factorybrain.cli` to register the commands.
+Running the agents, deciding the actions they propose, reading their findings and the audit log,
+and issuing the API tokens (whose changes the audit log records).
 """
 
 from __future__ import annotations
@@ -12,21 +13,22 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from factorybrain.cli import DbOption, JsonOption, _open, _serve, app, console, friendly_errors
+from factorybrain.cli._common import (
+    DbOption,
+    JsonOption,
+    TokensOption,
+    console,
+    friendly_errors,
+    open_db,
+    orchestrator_for,
+    tokens_for,
+)
 
-TokensOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--tokens",
-        help="Token file (default: $FACTORYBRAIN_TOKENS or <db>.tokens.json).",
-        envvar="FACTORYBRAIN_TOKENS",
-        show_default=False,
-    ),
-]
 RoleOption = Annotated[
     str, typer.Option("--role", help="Role: viewer, engineer, planner or admin.")
 ]
 
+app = typer.Typer()
 token_app = typer.Typer(
     no_args_is_help=True,
     help="Issue, list and revoke API tokens.\n\n"
@@ -46,19 +48,6 @@ app.add_typer(agents_app, name="agents")
 app.add_typer(actions_app, name="actions")
 
 
-def _tokens(db: Path | None, tokens: Path | None) -> Any:
-    from factorybrain.api import TokenStore, default_tokens_path
-    from factorybrain.store import default_db_path
-
-    return TokenStore(tokens or default_tokens_path(db or default_db_path()))
-
-
-def _orchestrator(store: Any, *, with_agents: bool = False) -> Any:
-    from factorybrain.agents import Orchestrator, installed_agents
-
-    return Orchestrator(store, installed_agents() if with_agents else ())
-
-
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
     table = Table(title=title, title_justify="left")
     for column in columns:
@@ -66,54 +55,6 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
     for row in rows:
         table.add_row(*["" if v is None else str(v) for v in row])
     return table
-
-
-# -- serve -------------------------------------------------------------------------------------
-@app.command()
-@friendly_errors
-def serve(
-    db: DbOption = None,
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    tokens: TokensOption = None,
-    schedule: Annotated[
-        float,
-        typer.Option(
-            help="Seconds between runs of the agents' schedules while serving (0: never)."
-        ),
-    ] = 60.0,
-) -> None:
-    """Serve the dashboard (at /) and the REST API (docs at /docs) over the store with uvicorn.
-
-    Requests need `Authorization: Bearer <token>`; create one with `factorybrain token create`.
-    The installed agents run on their schedules inside the server (the store file is locked
-    while it serves, so other processes cannot write to it).
-
-    Example: `factorybrain serve --db plant.duckdb --port 8000`
-    """
-    store = _open(db)
-    token_store = _tokens(db, tokens)
-    if not token_store.list():
-        console.print(
-            "[yellow]no API tokens yet[/yellow]: create one with "
-            f"'factorybrain token create --role admin --name you --db {store.path}'"
-        )
-
-    def announce(dashboard: bool) -> None:
-        console.print(
-            f"serving {store.path} on http://{host}:{port} "
-            f"({'dashboard at /, ' if dashboard else ''}API docs at /docs)"
-        )
-
-    _serve(
-        store,
-        host=host,
-        port=port,
-        tokens=token_store,
-        orchestrator=_orchestrator(store, with_agents=True),
-        schedule_every=schedule or None,
-        announce=announce,
-    )
 
 
 # -- tokens ------------------------------------------------------------------------------------
@@ -129,7 +70,7 @@ def token_create(
 
     Example: `factorybrain token create --role planner --name ann --db plant.duckdb`
     """
-    token = _tokens(db, tokens).create(name, role)
+    token = tokens_for(db, tokens).create(name, role)
     _audit_token(db, "token.created", name, {"role": role})
     console.print(f"token for [bold]{name}[/bold] ({role}); keep it, it is not shown again:")
     print(token)
@@ -142,7 +83,7 @@ def token_list(db: DbOption = None, tokens: TokensOption = None) -> None:
 
     Example: `factorybrain token list --db plant.duckdb`
     """
-    holders = _tokens(db, tokens).list()
+    holders = tokens_for(db, tokens).list()
     console.print(
         _table(
             "API tokens",
@@ -163,7 +104,7 @@ def token_revoke(
 
     Example: `factorybrain token revoke ann --db plant.duckdb`
     """
-    count = _tokens(db, tokens).revoke(name)
+    count = tokens_for(db, tokens).revoke(name)
     _audit_token(db, "token.revoked", name, {"tokens": count})
     console.print(f"revoked {count} token(s) of {name}")
 
@@ -180,7 +121,7 @@ def _audit_token(db: Path | None, verb: str, name: str, details: dict[str, Any])
     if not Path(path).exists():
         return
     try:
-        with _open(path) as store:
+        with open_db(path) as store:
             AgentRecords(store).audit(
                 AuditEntry(f"cli:{getpass.getuser()}", verb, "token", name, utcnow(), details)
             )
@@ -202,8 +143,8 @@ def agents_run(
 
     Example: `factorybrain agents run maintenance --db plant.duckdb`
     """
-    with _open(db) as store:
-        orchestrator = _orchestrator(store, with_agents=True)
+    with open_db(db) as store:
+        orchestrator = orchestrator_for(store, with_agents=True)
         report = orchestrator.run(names or None)
     if as_json:
         print(json.dumps(report.dump(), indent=2))
@@ -259,7 +200,7 @@ def findings(
     """
     from factorybrain.agents import AgentRecords
 
-    with _open(db, read_only=True) as store:
+    with open_db(db, read_only=True) as store:
         items = AgentRecords(store).findings(kind=kind, status=status, limit=limit)
     if as_json:
         print(json.dumps([f.dump() for f in items], indent=2, default=str))
@@ -286,7 +227,7 @@ def actions_list(
     """
     from factorybrain.agents import AgentRecords
 
-    with _open(db, read_only=True) as store:
+    with open_db(db, read_only=True) as store:
         items = AgentRecords(store).actions(state=state, limit=limit)
     if as_json:
         print(json.dumps([a.dump() for a in items], indent=2, default=str))
@@ -297,10 +238,10 @@ def actions_list(
 
 
 def _decide(
-    approve: bool, action_id: str, actor: str, role: str, comment: str | None, db: Any
+    approve: bool, action_id: str, actor: str, role: str, comment: str | None, db: Path | None
 ) -> None:
-    with _open(db) as store:
-        orchestrator = _orchestrator(store)
+    with open_db(db) as store:
+        orchestrator = orchestrator_for(store)
         if approve:
             action = orchestrator.approve(
                 action_id, actor=f"user:{actor}", role=role, comment=comment
@@ -364,7 +305,7 @@ def audit(
     """
     from factorybrain.agents import AgentRecords
 
-    with _open(db, read_only=True) as store:
+    with open_db(db, read_only=True) as store:
         entries = AgentRecords(store).audit_log(object_id=object_id, limit=limit)
     if as_json:
         print(json.dumps([e.dump() for e in entries], indent=2, default=str))
@@ -374,43 +315,3 @@ def audit(
         for e in entries
     ]
     console.print(_table("audit log", ["when", "who", "what", "object", "details"], rows))
-
-
-# -- mcp ---------------------------------------------------------------------------------------
-@app.command("mcp")
-@friendly_errors
-def mcp_command(
-    db: DbOption = None,
-    transport: Annotated[
-        str, typer.Option(help="stdio (for a local assistant) or http (streamable HTTP).")
-    ] = "stdio",
-    host: Annotated[str, typer.Option(help="Interface for http.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port for http.")] = 8765,
-    tokens: TokensOption = None,
-) -> None:
-    """Serve the factory model and the agents' records to AI assistants over MCP.
-
-    Tools: plant_status, list_entities, get_entity, series_data, list_findings, get_finding,
-    list_actions, audit_log and propose_action (which never executes). Resources: assets and
-    documents. Over http every request needs an API token of an engineer or higher.
-
-    Example: `factorybrain mcp --db plant.duckdb --transport http --port 8765`
-    """
-    from factorybrain.exceptions import ParameterError
-    from factorybrain.mcp import create_http_app, create_server
-
-    if transport not in ("stdio", "http"):
-        raise ParameterError(f"--transport must be stdio or http, got {transport!r}")
-    with _open(db) as store:
-        server = create_server(store, orchestrator=_orchestrator(store))
-        if transport == "stdio":
-            server.run("stdio")
-            return
-        import uvicorn
-
-        application = create_http_app(server, _tokens(db, tokens))
-        console.print(
-            f"MCP over streamable HTTP at http://{host}:{port}/mcp "
-            "(needs 'Authorization: Bearer <token>' of an engineer or higher)"
-        )
-        uvicorn.run(application, host=host, port=port, log_level="warning")

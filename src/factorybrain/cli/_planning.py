@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from factorybrain.cli import DbOption, _frame_table, _open, app, console, friendly_errors
+from factorybrain.cli._common import (
+    DbOption,
+    JsonOption,
+    console,
+    frame_table,
+    friendly_errors,
+    open_db,
+    when,
+)
+
+app = typer.Typer()
 
 
 class GroupBy(StrEnum):
@@ -19,14 +28,6 @@ class GroupBy(StrEnum):
     machine = "machine"
     line = "line"
     shift = "shift"
-
-
-def _when(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    from factorybrain.agents import utc
-
-    return utc(value)
 
 
 @app.command()
@@ -47,7 +48,7 @@ def plan(
     store_it: Annotated[
         bool, typer.Option("--store/--no-store", help="Write the plan to the store.")
     ] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Plan the open work orders over the machines, within shifts and around maintenance.
 
@@ -58,8 +59,8 @@ def plan(
     """
     from factorybrain.agents.planning import plan_gantt_svg, plan_orders, store_plan
 
-    with _open(db, read_only=not store_it) as store:
-        result = plan_orders(store, now=_when(now), time_limit=time_limit, workers=workers)
+    with open_db(db, read_only=not store_it) as store:
+        result = plan_orders(store, now=when(now), time_limit=time_limit, workers=workers)
         if store_it:
             store_plan(store, result)
     if gantt is not None:
@@ -85,7 +86,7 @@ def plan(
     if not late.empty:
         shown = late[["external_id", "line", "due_at", "planned_end", "tardiness_hours"]]
         shown = shown.assign(tardiness_hours=shown["tardiness_hours"].round(1))
-        console.print(_frame_table(shown, "orders planned late"))
+        console.print(frame_table(shown, "orders planned late"))
     if gantt is not None:
         console.print(f"Gantt chart written to {gantt}")
 
@@ -103,7 +104,7 @@ def oee_command(
     start: Annotated[str | None, typer.Option(help="Window start, ISO UTC.")] = None,
     end: Annotated[str | None, typer.Option(help="Window end, ISO UTC.")] = None,
     losses: Annotated[int, typer.Option(help="Biggest losses to list per group.", min=0)] = 3,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """OEE after ISO 22400 (availability, performance, quality) and the biggest losses.
 
@@ -114,10 +115,10 @@ def oee_command(
     """
     from factorybrain.agents.planning import plant_oee, plant_oee_losses
 
-    with _open(db, read_only=True) as store:
-        kwargs = {"by": by.value, "assets": asset, "start": _when(start), "end": _when(end)}
-        table = plant_oee(store, **kwargs)
-        lost = plant_oee_losses(store, **kwargs)
+    with open_db(db, read_only=True) as store:
+        since, until = when(start), when(end)
+        table = plant_oee(store, by=by.value, assets=asset, start=since, end=until)
+        lost = plant_oee_losses(store, by=by.value, assets=asset, start=since, end=until)
     key = by.value
     top = lost.groupby(key, group_keys=False).head(losses) if losses else lost.iloc[0:0]
     ratios = table[[key, "availability", "performance", "quality", "oee"]]
@@ -131,8 +132,8 @@ def oee_command(
             )
         )
         return
-    console.print(_frame_table(ratios.round(4), f"OEE by {key}"))
+    console.print(frame_table(ratios.round(4), f"OEE by {key}"))
     shown = top.assign(hours=(top["seconds"] / 3600).round(1), share=top["share"].round(4))
     console.print(
-        _frame_table(shown[[key, "category", "reason", "hours", "share"]], "biggest losses")
+        frame_table(shown[[key, "category", "reason", "hours", "share"]], "biggest losses")
     )

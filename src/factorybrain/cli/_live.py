@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from factorybrain.cli import DbOption, _open, app, console, friendly_errors
+from factorybrain.cli._common import DbOption, console, friendly_errors, open_db, orchestrator_for
+
+if TYPE_CHECKING:
+    from factorybrain.agents import Orchestrator
+    from factorybrain.connectors import IngestReport, StreamListener, StreamReport
+
+app = typer.Typer()
 
 
 class _AgentPacer:
@@ -18,13 +24,13 @@ class _AgentPacer:
     one-second batch would keep it busy all the time; new data waits at most ``every`` seconds.
     """
 
-    def __init__(self, orchestrator: Any, every: float) -> None:
+    def __init__(self, orchestrator: Orchestrator, every: float) -> None:
         self.orchestrator = orchestrator
         self.every = every
         self.pending = False
         self.last = float("-inf")
 
-    def batch(self, report: Any) -> None:
+    def batch(self, report: IngestReport) -> None:
         """After a loaded batch: run the agents if data came and the interval has passed."""
         self.pending |= bool(report.inserted or report.updated)
         if self.pending and time.monotonic() - self.last >= self.every:
@@ -123,16 +129,14 @@ def listen(
     from factorybrain.exceptions import IngestError
     from factorybrain.store import default_db_path
 
-    with _open(db) as store:
+    with open_db(db) as store:
         pacer = None
         if agents:
-            from factorybrain._agent_commands import _orchestrator
-
-            pacer = _AgentPacer(_orchestrator(store, with_agents=True), agents_every)
+            pacer = _AgentPacer(orchestrator_for(store, with_agents=True), agents_every)
         on_batch = pacer.batch if pacer else None
 
         folder = spool or Path(f"{db or default_db_path()}.spool")
-        listener: Any
+        listener: StreamListener
         if source.startswith("opc.tcp://"):
             if topic or client_id:
                 raise IngestError("--topic and --client-id are for MQTT brokers")
@@ -165,7 +169,7 @@ def listen(
             f"listening on {where} to {', '.join(what)} (Ctrl+C to stop)", highlight=False
         )
 
-        def progress(report: Any) -> None:
+        def progress(report: StreamReport) -> None:
             console.print(
                 f"  batch {report.batches}: {report.messages:,} messages, "
                 f"{report.inserted:,} inserted, {report.quarantined:,} quarantined",

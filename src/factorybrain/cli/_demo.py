@@ -1,4 +1,8 @@
-"""Commands that sit on top of the foundation: the simulator and the demo."""
+"""Commands that use the whole platform at once: ``simulate``, ``demo`` and ``ask``.
+
+``simulate`` writes a pump plant's silo exports, ``demo`` loads them and runs every capability
+on them, and ``ask`` answers a question from the factory model.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +10,31 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from factorybrain.cli import (
+from factorybrain.cli._common import (
     DbOption,
-    _open,
-    _serve,
-    app,
     console,
     errors,
     friendly_errors,
     load_with_progress,
+    open_db,
+    serve_until_stopped,
 )
 
-EXAMPLE_MANIFEST = Path(__file__).parent / "examples" / "small_plant" / "plant.yaml"
+if TYPE_CHECKING:
+    from factorybrain.connectors import PlantLoad
+    from factorybrain.scoring import Score
+    from factorybrain.simulate import PlantSummary
+
+#: The small example plant's manifest (exports and mappings shipped with the package).
+EXAMPLE_MANIFEST = Path(__file__).parents[1] / "examples" / "small_plant" / "plant.yaml"
+
+app = typer.Typer()
 
 Days = Annotated[int, typer.Option(help="Days of history to simulate.", min=1)]
 Machines = Annotated[int, typer.Option(help="Machines (4 per line).", min=1)]
@@ -33,7 +44,7 @@ Sample = Annotated[int, typer.Option(help="Historian sample period in seconds.",
 
 def _simulate_with_progress(
     out: Path, days: int, machines: int, seed: int, sample_seconds: int
-) -> object:
+) -> PlantSummary:
     from factorybrain import demo
 
     with Progress(
@@ -78,10 +89,10 @@ def simulate(
     """
     summary = _simulate_with_progress(out, days, machines, seed, sample_seconds)
     console.print(
-        f"wrote {len(summary.files)} files to {out}: {summary.datapoints:,} datapoints, "  # type: ignore[attr-defined]
-        f"{summary.serials:,} serials, {summary.work_orders:,} work orders, "  # type: ignore[attr-defined]
-        f"{summary.failures} failures, {summary.claims} claims "  # type: ignore[attr-defined]
-        f"in {summary.seconds:.1f} s",  # type: ignore[attr-defined]
+        f"wrote {len(summary.files)} files to {out}: {summary.datapoints:,} datapoints, "
+        f"{summary.serials:,} serials, {summary.work_orders:,} work orders, "
+        f"{summary.failures} failures, {summary.claims} claims "
+        f"in {summary.seconds:.1f} s",
         highlight=False,
     )
 
@@ -125,7 +136,7 @@ def demo(
         f"(seed {seed}) into {out}/ in {simulated:.1f} s",
         highlight=False,
     )
-    with _open(store_path, migrate=True) as store:
+    with open_db(store_path, migrate=True) as store:
         started = time.perf_counter()
         result = load_with_progress(store, demo_module.DEMO_MANIFEST, root=out)
         loaded = time.perf_counter() - started
@@ -177,7 +188,7 @@ def ask(
 
     from factorybrain.ask import ask as answer_question
 
-    with _open(db, read_only=True) as store:
+    with open_db(db, read_only=True) as store:
         answer = answer_question(store, question)
     if as_json:
         print(json.dumps(answer.as_dict(), default=str, indent=2))
@@ -190,8 +201,8 @@ def ask(
         console.print(f"[yellow]{answer.note}[/yellow]", highlight=False)
 
 
-def _print_load(result: object, seconds: float, store_path: Path) -> None:
-    reports = result.reports  # type: ignore[attr-defined]
+def _print_load(result: PlantLoad, seconds: float, store_path: Path) -> None:
+    reports = result.reports
     read = sum(r.rows_read for r in reports)
     quarantined = sum(r.quarantined for r in reports)
     skipped = sum(r.skipped for r in reports)
@@ -208,11 +219,11 @@ def _print_load(result: object, seconds: float, store_path: Path) -> None:
             reasons[key] = reasons.get(key, 0) + count
     for key, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
         console.print(f"  quarantined {count:>6,}  {key}", highlight=False, style="yellow")
-    for file, message in result.failures:  # type: ignore[attr-defined]
+    for file, message in result.failures:
         console.print(f"  [red]failed[/red] {file}: {message}", highlight=False)
 
 
-def _print_scores(scores: list) -> None:
+def _print_scores(scores: list[Score]) -> None:
     table = Table(title="score against truth.json", title_justify="left")
     for column in ("kind", "expected", "found", "correct", "precision", "recall", "note"):
         table.add_column(column, overflow="fold")
@@ -246,7 +257,7 @@ def _serve_dashboard(store_path: Path, host: str = "127.0.0.1", port: int = 8000
             highlight=False,
         )
 
-    _serve(
+    serve_until_stopped(
         store,
         host=host,
         port=port,

@@ -1,7 +1,7 @@
-"""The ``factorybrain`` command: a thin layer over the Python API.
+"""Commands of the store: ``init``, ``ingest``, ``load``, ``status``, ``query``, ``model``...
 
-Every command's help ends with an example; errors print one line naming the file, row or field and
-exit with status 1.
+Creating the store, loading exports into it through their mappings, looking at what it holds
+(``status`` includes the references no record resolves) and at the model, and ``version``.
 """
 
 from __future__ import annotations
@@ -9,147 +9,31 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, TaskID
 from rich.table import Table
 
+from factorybrain.cli._common import (
+    DbOption,
+    JsonOption,
+    console,
+    errors,
+    frame_table,
+    friendly_errors,
+    load_with_progress,
+    open_db,
+    row_progress,
+)
 from factorybrain.exceptions import FactorybrainError
 
-app = typer.Typer(
-    no_args_is_help=True,
-    rich_markup_mode="markdown",
-    help="factorybrain: one contextualized factory model and the agents that act on it.",
-)
-# Without a terminal (CI logs, pipes) Rich would wrap at 80 columns; logs read better wider.
-console = Console() if sys.stdout.isatty() else Console(width=120)
-errors = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=120)
+if TYPE_CHECKING:
+    from factorybrain.connectors import IngestReport
+    from factorybrain.store import Store
 
-DbOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--db",
-        help="Store file (default: $FACTORYBRAIN_DB or ./factory.duckdb).",
-        envvar="FACTORYBRAIN_DB",
-        show_default=False,
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def friendly_errors(function: F) -> F:
-    """Turn factorybrain's own errors into one red line and exit status 1."""
-
-    @wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except FactorybrainError as error:
-            errors.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _open(db: Path | None, *, read_only: bool = False, migrate: bool = False) -> Any:
-    from factorybrain.store import default_db_path, open_store
-
-    path = db or default_db_path()
-    if not migrate and not Path(path).exists():
-        from factorybrain.exceptions import StoreError
-
-        raise StoreError(f"no store at {path}; create one with 'factorybrain init --db {path}'")
-    return open_store(path, read_only=read_only, migrate=migrate)
-
-
-def _serve(
-    store: Any,
-    *,
-    host: str,
-    port: int,
-    tokens: Any,
-    orchestrator: Any,
-    announce: Callable[[bool], None],
-    schedule_every: float | None = None,
-    require_dashboard: bool = False,
-) -> None:
-    """Serve the REST API and the dashboard over an open store with uvicorn until stopped.
-
-    What ``factorybrain serve`` and the demo share: the app prepares the slow answers at start
-    (:func:`~factorybrain.api.create_app` with ``prepare=True``), the dashboard is mounted at
-    ``/`` when it is installed, and the store is closed when the server stops.
-
-    Args:
-        store: The open store; closed at the end.
-        host: Interface to listen on.
-        port: Port to listen on.
-        tokens: The API tokens (:class:`~factorybrain.api.TokenStore`).
-        orchestrator: The orchestrator that decides and applies actions (and runs the agents).
-        announce: Called once the app is built, with whether the dashboard is mounted, to say
-            where it listens.
-        schedule_every: Seconds between runs of the agents' schedules (None: never).
-        require_dashboard: Fail when the dashboard is not installed instead of serving the API
-            alone.
-    """
-    import uvicorn
-
-    from factorybrain.api import create_app
-
-    try:
-        application = create_app(
-            store,
-            tokens=tokens,
-            orchestrator=orchestrator,
-            schedule_every=schedule_every,
-            prepare=True,
-        )
-        try:
-            from factorybrain.web import mount_dashboard
-        except ImportError:  # the dashboard is optional
-            if require_dashboard:
-                raise
-            dashboard = False
-        else:
-            mount_dashboard(application)
-            dashboard = True
-        announce(dashboard)
-        uvicorn.run(application, host=host, port=port, log_level="warning")
-    finally:
-        store.close()
-
-
-def _frame_table(frame: Any, title: str | None = None) -> Table:
-    table = Table(title=title, title_justify="left", show_lines=False)
-    for column in frame.columns:
-        table.add_column(str(column), overflow="fold")
-    for row in frame.itertuples(index=False):
-        table.add_row(*["" if v is None else str(v) for v in row])
-    return table
-
-
-def _advance(progress: Progress, task: Any, rows: int) -> None:
-    progress.update(task, completed=rows)
-
-
-def _row_progress(*, quiet: bool) -> Progress:
-    """A progress display counting rows, on stderr, shown only on a terminal."""
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,.0f} rows"),
-        TimeElapsedColumn(),
-        console=errors,
-        transient=True,
-        disable=quiet or not errors.is_terminal,
-    )
+app = typer.Typer()
 
 
 # -- init --------------------------------------------------------------------------------------
@@ -160,7 +44,7 @@ def init(db: DbOption = None) -> None:
 
     Example: `factorybrain init --db plant.duckdb`
     """
-    with _open(db, migrate=True) as store:
+    with open_db(db, migrate=True) as store:
         console.print(f"store [bold]{store.path}[/bold] at schema version {store.schema_version()}")
 
 
@@ -194,9 +78,9 @@ def ingest(
     parsed = load_mapping(mapping)
     reports = []
     failed = False
-    with _open(db, migrate=True) as store:
+    with open_db(db, migrate=True) as store:
         for source in sources:
-            with _row_progress(quiet=as_json) as progress:
+            with row_progress(quiet=as_json) as progress:
                 label = "database" if "://" in source else Path(source).name
                 task = progress.add_task(f"ingest {label}", total=None)
                 try:
@@ -219,7 +103,11 @@ def ingest(
         raise typer.Exit(1)
 
 
-def _print_report(report: Any) -> None:
+def _advance(progress: Progress, task: TaskID, rows: int) -> None:
+    progress.update(task, completed=rows)
+
+
+def _print_report(report: IngestReport) -> None:
     console.print(
         f"[bold]{report.source_file}[/bold] -> {report.entity_type}: read {report.rows_read:,}, "
         f"inserted {report.inserted:,}, updated {report.updated:,}, "
@@ -246,7 +134,7 @@ def load(
 
     Example: `factorybrain load exports/plant.yaml --db plant.duckdb`
     """
-    with _open(db, migrate=True) as store:
+    with open_db(db, migrate=True) as store:
         result = load_with_progress(store, manifest, root=exports, quiet=as_json)
     if as_json:
         print(
@@ -268,22 +156,6 @@ def load(
         raise typer.Exit(1)
 
 
-def load_with_progress(
-    store: Any, manifest: Path, *, root: Path | None = None, quiet: bool = False
-) -> Any:
-    """Load a plant manifest with one progress bar per file."""
-    from factorybrain.connectors import load_plant
-
-    with _row_progress(quiet=quiet) as progress:
-
-        def on_file(entry: Any) -> Any:
-            name = entry.file.name if isinstance(entry.file, Path) else "database"
-            task = progress.add_task(f"ingest {name}", total=None)
-            return lambda rows: progress.update(task, completed=rows)
-
-        return load_plant(store, manifest, root=root, on_file=on_file)
-
-
 # -- status ------------------------------------------------------------------------------------
 @app.command()
 @friendly_errors
@@ -292,11 +164,11 @@ def status(db: DbOption = None, as_json: JsonOption = False) -> None:
 
     Example: `factorybrain status --db plant.duckdb`
     """
-    with _open(db, read_only=True) as store:
+    with open_db(db, read_only=True) as store:
         counts = store.counts()
         quarantine = store.quarantine_summary()
         history = store.ingest_history(20)
-        extra = _status_extras(store)
+        extra = _unresolved_section(store)
     if as_json:
         print(
             json.dumps(
@@ -322,12 +194,12 @@ def status(db: DbOption = None, as_json: JsonOption = False) -> None:
         quarantine = quarantine.assign(
             source_file=quarantine["source_file"].map(lambda p: Path(p).name)
         )
-        console.print(_frame_table(quarantine, "open quarantine by reason"))
+        console.print(frame_table(quarantine, "open quarantine by reason"))
     else:
         console.print("quarantine: empty")
     for key, frame in extra.items():
-        if hasattr(frame, "columns") and len(frame):
-            console.print(_frame_table(frame, key.replace("_", " ")))
+        if len(frame):
+            console.print(frame_table(frame, key.replace("_", " ")))
     if len(history):
         shown = history.assign(
             started=history["started_at"].dt.strftime("%Y-%m-%d %H:%M"),
@@ -345,14 +217,22 @@ def status(db: DbOption = None, as_json: JsonOption = False) -> None:
             "seconds",
             "status",
         ]
-        console.print(_frame_table(shown[columns], "last ingests"))
+        console.print(frame_table(shown[columns], "last ingests"))
 
 
-def _status_extras(store: Any) -> dict[str, Any]:
-    """Sections other layers add to ``status`` (unresolved links, open findings...)."""
-    from factorybrain import _status
+def _unresolved_section(store: Store) -> dict[str, Any]:
+    """The section ``status`` shows after the quarantine: references nothing resolves.
 
-    return _status.collect(store)
+    Empty for a store without the tables the check reads.
+    """
+    from factorybrain.context import unresolved_references
+    from factorybrain.exceptions import StoreError
+
+    try:
+        frame = unresolved_references(store)
+    except StoreError:  # a store without the tables has nothing to report
+        return {}
+    return {"unresolved references": frame}
 
 
 # -- query -------------------------------------------------------------------------------------
@@ -370,14 +250,14 @@ def query(
     """
     if output not in ("table", "csv", "json"):
         raise typer.BadParameter(f"expected table, csv or json, found {output!r}")
-    with _open(db, read_only=True) as store:
+    with open_db(db, read_only=True) as store:
         frame = store.query(sql)
     if output == "csv":
         frame.to_csv(sys.stdout, index=False)
     elif output == "json":
         print(frame.to_json(orient="records", date_format="iso"))
     else:
-        console.print(_frame_table(frame.head(limit)))
+        console.print(frame_table(frame.head(limit)))
         if len(frame) > limit:
             console.print(f"... {len(frame) - limit:,} more rows (use --limit or --format csv)")
 
@@ -451,19 +331,3 @@ def version() -> None:
     from factorybrain import __version__
 
     print(__version__)
-
-
-def main() -> None:
-    """Entry point for ``python -m factorybrain``."""
-    app()
-
-
-# Commands of other layers register themselves here, like plugins would.
-from factorybrain import (  # noqa: E402,F401
-    _agent_commands,
-    _commands,
-    _context_commands,
-    _logistics_commands,
-    _planning_commands,
-    _stream_commands,
-)

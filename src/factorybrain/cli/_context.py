@@ -1,8 +1,7 @@
-"""Commands for contextualization: ``factorybrain match ...`` and ``factorybrain trace ...``.
+"""Commands of contextualization: ``factorybrain match ...`` and ``factorybrain trace ...``.
 
-Import this module from :mod:`factorybrain.cli` to register the commands. It also adds the
-unresolved references to ``factorybrain status`` and the matching stage and score to
-``factorybrain demo``.
+Matching the silos' identifiers to the model's entities and reviewing the links, and following
+the genealogy of lots, serials, machines, shipments and claims.
 """
 
 from __future__ import annotations
@@ -10,14 +9,17 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from factorybrain import _status
-from factorybrain.cli import DbOption, _open, app, console, friendly_errors
+from factorybrain.cli._common import DbOption, JsonOption, console, friendly_errors, open_db
 
+if TYPE_CHECKING:
+    from factorybrain.context import Trace
+
+app = typer.Typer()
 match_app = typer.Typer(
     no_args_is_help=True,
     help="Match identifiers across silos and review the links.\n\n"
@@ -30,8 +32,6 @@ trace_app = typer.Typer(
 )
 app.add_typer(match_app, name="match")
 app.add_typer(trace_app, name="trace")
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
 def _print_frame(frame: Any, title: str | None = None, limit: int = 50) -> None:
@@ -62,7 +62,7 @@ def match_run(
     """
     from factorybrain.context import link_claim_serials, match, refresh_serial_index
 
-    with _open(db) as store:
+    with open_db(db) as store:
         run = match(store, threshold=threshold, margin=margin)
         serials = link_claim_serials(store)
         refresh_serial_index(store)
@@ -80,7 +80,7 @@ def match_list(
     status: Annotated[str, typer.Option(help="suggested, approved or rejected.")] = "suggested",
     min_confidence: Annotated[float, typer.Option(help="Leave out links below this.")] = 0.0,
     limit: Annotated[int, typer.Option(help="At most this many rows.")] = 50,
-    as_json: JsonFlag = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List links by confidence, most confident first.
 
@@ -88,7 +88,7 @@ def match_list(
     """
     from factorybrain.context import list_annotations
 
-    with _open(db, read_only=True) as store:
+    with open_db(db, read_only=True) as store:
         frame = list_annotations(store, status=status, min_confidence=min_confidence, limit=limit)
     if as_json:
         console.print_json(frame.to_json(orient="records"))
@@ -99,7 +99,7 @@ def match_list(
 def _review(db: Path | None, ids: list[str], reviewer: str, approve_links: bool) -> None:
     from factorybrain.context import approve, reject
 
-    with _open(db) as store:
+    with open_db(db) as store:
         result = (approve if approve_links else reject)(store, ids, reviewer=reviewer)
     verb = "approved" if approve_links else "rejected"
     console.print(f"{verb} {len(result.updated)}, unchanged {len(result.unchanged)}")
@@ -152,7 +152,7 @@ def match_export(
     """
     from factorybrain.context import export_csv
 
-    with _open(db, read_only=True) as store:
+    with open_db(db, read_only=True) as store:
         count = export_csv(store, file, status=status)
     console.print(f"wrote {count} links to {file}")
 
@@ -170,14 +170,14 @@ def match_import(
     """
     from factorybrain.context import import_csv
 
-    with _open(db) as store:
+    with open_db(db) as store:
         counts = import_csv(store, file, reviewer=by)
     console.print(
         f"approved {counts['approved']}, rejected {counts['rejected']}, unknown {counts['unknown']}"
     )
 
 
-def _print_trace(trace: Any, as_json: bool) -> None:
+def _print_trace(trace: Trace, as_json: bool) -> None:
     if as_json:
         console.print_json(json.dumps(trace.to_dict(), default=str))
         return
@@ -193,7 +193,7 @@ def _print_trace(trace: Any, as_json: bool) -> None:
 def trace_forward(
     lot: Annotated[str, typer.Argument(help="Lot as any silo writes it.")],
     db: DbOption = None,
-    as_json: JsonFlag = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Every serial built with a lot, its shipment, customer and claim.
 
@@ -201,7 +201,7 @@ def trace_forward(
     """
     from factorybrain.context import forward
 
-    with _open(db, read_only=True) as store:
+    with open_db(db, read_only=True) as store:
         _print_trace(forward(store, lot), as_json)
 
 
@@ -210,7 +210,7 @@ def trace_forward(
 def trace_backward(
     serial: Annotated[str, typer.Argument(help="Serial, exactly or as typed.")],
     db: DbOption = None,
-    as_json: JsonFlag = False,
+    as_json: JsonOption = False,
 ) -> None:
     """A serial's work order, lots, suppliers and the machines' states while they made it.
 
@@ -218,7 +218,7 @@ def trace_backward(
     """
     from factorybrain.context import backward
 
-    with _open(db, read_only=True) as store:
+    with open_db(db, read_only=True) as store:
         _print_trace(backward(store, serial), as_json)
 
 
@@ -227,7 +227,7 @@ def trace_backward(
 def trace_claim(
     claim: Annotated[str, typer.Argument(help="Warranty claim id.")],
     db: DbOption = None,
-    as_json: JsonFlag = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Field failure to supplier batch in one call.
 
@@ -235,7 +235,7 @@ def trace_claim(
     """
     from factorybrain.context import claim_chain
 
-    with _open(db, read_only=True) as store:
+    with open_db(db, read_only=True) as store:
         _print_trace(claim_chain(store, claim), as_json)
 
 
@@ -247,7 +247,7 @@ def trace_recall(
     machine: Annotated[str | None, typer.Option(help="Suspect machine.")] = None,
     start: Annotated[datetime | None, typer.Option(help="Machine window start (UTC).")] = None,
     end: Annotated[datetime | None, typer.Option(help="Machine window end (UTC).")] = None,
-    as_json: JsonFlag = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Affected serials of a suspect lot or machine window, and where they are now.
 
@@ -255,22 +255,10 @@ def trace_recall(
     """
     from factorybrain.context import recall_scope
 
-    with _open(db, read_only=True) as store:
+    with open_db(db, read_only=True) as store:
         trace = recall_scope(store, lot=lot, machine=machine, start=start, end=end)
     if as_json:
         _print_trace(trace, True)
     else:
         console.print(trace.subject)
         _print_frame(trace.tables["summary"], "serials by where they are now")
-
-
-@_status.register
-def _unresolved_section(store: Any) -> dict[str, Any]:
-    from factorybrain.context import unresolved_references
-    from factorybrain.exceptions import StoreError
-
-    try:
-        frame = unresolved_references(store)
-    except StoreError:  # a store without the tables has nothing to report
-        return {}
-    return {"unresolved references": frame}

@@ -1,0 +1,208 @@
+"""What every command group of the ``factorybrain`` command shares.
+
+The consoles, the shared options (``--db``, ``--json``, ``--tokens``), the error handler, opening
+the store, tables and progress bars, and the helpers two groups need: serving the API until
+stopped (``serve`` and ``demo``), the orchestrator (the agents' commands, ``serve``, ``mcp`` and
+``listen``) and the token file (``token``, ``serve`` and ``mcp``). It imports no command group.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from factorybrain.exceptions import FactorybrainError
+
+if TYPE_CHECKING:
+    from factorybrain.agents import Orchestrator
+    from factorybrain.api import TokenStore
+    from factorybrain.connectors import ManifestEntry, PlantLoad
+    from factorybrain.store import DuckDBStore, Store
+
+# Without a terminal (CI logs, pipes) Rich would wrap at 80 columns; logs read better wider.
+console = Console() if sys.stdout.isatty() else Console(width=120)
+errors = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=120)
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        help="Store file (default: $FACTORYBRAIN_DB or ./factory.duckdb).",
+        envvar="FACTORYBRAIN_DB",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+TokensOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--tokens",
+        help="Token file (default: $FACTORYBRAIN_TOKENS or <db>.tokens.json).",
+        envvar="FACTORYBRAIN_TOKENS",
+        show_default=False,
+    ),
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def friendly_errors(function: Callable[P, R]) -> Callable[P, R]:
+    """Turn factorybrain's own errors into one red line and exit status 1."""
+
+    @wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except FactorybrainError as error:
+            errors.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def open_db(db: Path | None, *, read_only: bool = False, migrate: bool = False) -> DuckDBStore:
+    """Open the store of ``--db``; without ``migrate`` a missing file is an error, not created.
+
+    Args:
+        db: The store file; None means ``$FACTORYBRAIN_DB`` or ``./factory.duckdb``.
+        read_only: Open without write access.
+        migrate: Create the store or bring its schema up to date.
+    """
+    from factorybrain.store import default_db_path, open_store
+
+    path = db or default_db_path()
+    if not migrate and not Path(path).exists():
+        from factorybrain.exceptions import StoreError
+
+        raise StoreError(f"no store at {path}; create one with 'factorybrain init --db {path}'")
+    return open_store(path, read_only=read_only, migrate=migrate)
+
+
+def when(value: str | None) -> datetime | None:
+    """The moment an ISO UTC option names (None stays None)."""
+    if value is None:
+        return None
+    from factorybrain.agents import utc
+
+    return utc(value)
+
+
+def tokens_for(db: Path | None, tokens: Path | None) -> TokenStore:
+    """The API tokens of ``--tokens``, else of ``$FACTORYBRAIN_TOKENS`` or beside the store."""
+    from factorybrain.api import TokenStore, default_tokens_path
+    from factorybrain.store import default_db_path
+
+    return TokenStore(tokens or default_tokens_path(db or default_db_path()))
+
+
+def orchestrator_for(store: Store, *, with_agents: bool = False) -> Orchestrator:
+    """The orchestrator over ``store``, with every installed agent or with none."""
+    from factorybrain.agents import Orchestrator, installed_agents
+
+    return Orchestrator(store, installed_agents() if with_agents else ())
+
+
+def serve_until_stopped(
+    store: DuckDBStore,
+    *,
+    host: str,
+    port: int,
+    tokens: TokenStore,
+    orchestrator: Orchestrator,
+    announce: Callable[[bool], None],
+    schedule_every: float | None = None,
+    require_dashboard: bool = False,
+) -> None:
+    """Serve the REST API and the dashboard over an open store with uvicorn until stopped.
+
+    What ``factorybrain serve`` and the demo share: the app prepares the slow answers at start
+    (:func:`~factorybrain.api.create_app` with ``prepare=True``), the dashboard is mounted at
+    ``/`` when it is installed, and the store is closed when the server stops.
+
+    Args:
+        store: The open store; closed at the end.
+        host: Interface to listen on.
+        port: Port to listen on.
+        tokens: The API tokens (:class:`~factorybrain.api.TokenStore`).
+        orchestrator: The orchestrator that decides and applies actions (and runs the agents).
+        announce: Called once the app is built, with whether the dashboard is mounted, to say
+            where it listens.
+        schedule_every: Seconds between runs of the agents' schedules (None: never).
+        require_dashboard: Fail when the dashboard is not installed instead of serving the API
+            alone.
+    """
+    import uvicorn
+
+    from factorybrain.api import create_app
+
+    try:
+        application = create_app(
+            store,
+            tokens=tokens,
+            orchestrator=orchestrator,
+            schedule_every=schedule_every,
+            prepare=True,
+        )
+        try:
+            from factorybrain.web import mount_dashboard
+        except ImportError:  # the dashboard is optional
+            if require_dashboard:
+                raise
+            dashboard = False
+        else:
+            mount_dashboard(application)
+            dashboard = True
+        announce(dashboard)
+        uvicorn.run(application, host=host, port=port, log_level="warning")
+    finally:
+        store.close()
+
+
+def frame_table(frame: Any, title: str | None = None) -> Table:
+    """A Rich table of a data frame, every value as text (None as an empty cell)."""
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for column in frame.columns:
+        table.add_column(str(column), overflow="fold")
+    for row in frame.itertuples(index=False):
+        table.add_row(*["" if v is None else str(v) for v in row])
+    return table
+
+
+def row_progress(*, quiet: bool) -> Progress:
+    """A progress display counting rows, on stderr, shown only on a terminal."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f} rows"),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+        disable=quiet or not errors.is_terminal,
+    )
+
+
+def load_with_progress(
+    store: DuckDBStore, manifest: Path, *, root: Path | None = None, quiet: bool = False
+) -> PlantLoad:
+    """Load a plant manifest with one progress bar per file."""
+    from factorybrain.connectors import load_plant
+
+    with row_progress(quiet=quiet) as progress:
+
+        def on_file(entry: ManifestEntry) -> Callable[[int], None]:
+            name = entry.file.name if isinstance(entry.file, Path) else "database"
+            task = progress.add_task(f"ingest {name}", total=None)
+            return lambda rows: progress.update(task, completed=rows)
+
+        return load_plant(store, manifest, root=root, on_file=on_file)

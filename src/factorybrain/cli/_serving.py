@@ -1,0 +1,108 @@
+"""Commands that serve the store to others: ``serve`` (REST API and dashboard) and ``mcp``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from factorybrain.cli._common import (
+    DbOption,
+    TokensOption,
+    console,
+    friendly_errors,
+    open_db,
+    orchestrator_for,
+    serve_until_stopped,
+    tokens_for,
+)
+
+app = typer.Typer()
+
+
+# -- serve -------------------------------------------------------------------------------------
+@app.command()
+@friendly_errors
+def serve(
+    db: DbOption = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    tokens: TokensOption = None,
+    schedule: Annotated[
+        float,
+        typer.Option(
+            help="Seconds between runs of the agents' schedules while serving (0: never)."
+        ),
+    ] = 60.0,
+) -> None:
+    """Serve the dashboard (at /) and the REST API (docs at /docs) over the store with uvicorn.
+
+    Requests need `Authorization: Bearer <token>`; create one with `factorybrain token create`.
+    The installed agents run on their schedules inside the server (the store file is locked
+    while it serves, so other processes cannot write to it).
+
+    Example: `factorybrain serve --db plant.duckdb --port 8000`
+    """
+    store = open_db(db)
+    token_store = tokens_for(db, tokens)
+    if not token_store.list():
+        console.print(
+            "[yellow]no API tokens yet[/yellow]: create one with "
+            f"'factorybrain token create --role admin --name you --db {store.path}'"
+        )
+
+    def announce(dashboard: bool) -> None:
+        console.print(
+            f"serving {store.path} on http://{host}:{port} "
+            f"({'dashboard at /, ' if dashboard else ''}API docs at /docs)"
+        )
+
+    serve_until_stopped(
+        store,
+        host=host,
+        port=port,
+        tokens=token_store,
+        orchestrator=orchestrator_for(store, with_agents=True),
+        schedule_every=schedule or None,
+        announce=announce,
+    )
+
+
+# -- mcp ---------------------------------------------------------------------------------------
+@app.command("mcp")
+@friendly_errors
+def mcp_command(
+    db: DbOption = None,
+    transport: Annotated[
+        str, typer.Option(help="stdio (for a local assistant) or http (streamable HTTP).")
+    ] = "stdio",
+    host: Annotated[str, typer.Option(help="Interface for http.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for http.")] = 8765,
+    tokens: TokensOption = None,
+) -> None:
+    """Serve the factory model and the agents' records to AI assistants over MCP.
+
+    Tools: plant_status, list_entities, get_entity, series_data, list_findings, get_finding,
+    list_actions, audit_log and propose_action (which never executes). Resources: assets and
+    documents. Over http every request needs an API token of an engineer or higher.
+
+    Example: `factorybrain mcp --db plant.duckdb --transport http --port 8765`
+    """
+    from factorybrain.exceptions import ParameterError
+    from factorybrain.mcp import create_http_app, create_server
+
+    if transport not in ("stdio", "http"):
+        raise ParameterError(f"--transport must be stdio or http, got {transport!r}")
+    with open_db(db) as store:
+        server = create_server(store, orchestrator=orchestrator_for(store))
+        if transport == "stdio":
+            server.run("stdio")
+            return
+        import uvicorn
+
+        application = create_http_app(server, tokens_for(db, tokens))
+        console.print(
+            f"MCP over streamable HTTP at http://{host}:{port}/mcp "
+            "(needs 'Authorization: Bearer <token>' of an engineer or higher)"
+        )
+        uvicorn.run(application, host=host, port=port, log_level="warning")
