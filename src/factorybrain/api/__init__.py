@@ -6,7 +6,7 @@ Build it with :func:`create_app` and serve it with ``factorybrain serve``; issue
 
 from __future__ import annotations
 
-from factorybrain.api._app import API_PREFIX, ENTITY_ROUTES, create_app
+from factorybrain.api._app import API_PREFIX, create_app
 from factorybrain.api._queries import (
     READABLE_TYPES,
     get_entity,
@@ -15,6 +15,7 @@ from factorybrain.api._queries import (
     plant_status,
     series_data,
 )
+from factorybrain.api._routes.entities import ENTITY_ROUTES
 from factorybrain.api._tokens import TokenInfo, TokenStore, default_tokens_path
 
 __all__ = [

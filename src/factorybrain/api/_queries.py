@@ -14,8 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from factorybrain.agents import RecordNotFoundError
-from factorybrain.agents import utc
+from factorybrain.agents import RecordNotFoundError, utc
 from factorybrain.exceptions import ParameterError
 from factorybrain.model import ENTITY_TYPES, entity_type
 from factorybrain.store import Store

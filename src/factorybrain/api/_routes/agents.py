@@ -1,0 +1,66 @@
+"""The agents themselves: which are installed, running them now, and the playbooks in force.
+
+A run holds the store's write lock and is an audit entry. The agents' records (findings,
+recommendations, actions, audit) have their own router, :mod:`.records`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from factorybrain.agents import AuditEntry, describe_playbooks
+from factorybrain.api._deps import Access, Conductor, Engineer, Viewer
+from factorybrain.api._schemas import RunBody
+from factorybrain.exceptions import ParameterError
+
+router = APIRouter(tags=["agents"])
+
+
+@router.get("/agents")
+async def list_agents(_: Viewer, conductor: Conductor) -> list[dict[str, Any]]:
+    """The installed agents: what they react to and how often they run."""
+    return [
+        {
+            "name": name,
+            "subscriptions": list(agent.subscriptions),
+            "schedule_seconds": (
+                schedule.total_seconds() if (schedule := getattr(agent, "schedule", None)) else None
+            ),
+            "watches": list(getattr(agent, "watches", ()) or ()),
+        }
+        for name, agent in conductor.agents.items()
+    ]
+
+
+@router.post("/agents/run")
+def run_agents(
+    holder: Engineer, access: Access, conductor: Conductor, body: RunBody | None = None
+) -> dict[str, Any]:
+    """Run agents now (all installed, or those named) and route what they find (audited).
+
+    Other requests wait while the agents run.
+    """
+    names = (body.agents if body else None) or None
+    unknown = sorted(set(names or ()) - set(conductor.agents))
+    if unknown:
+        raise ParameterError(f"no agent named {unknown}; installed: {sorted(conductor.agents)}")
+    with access.write():
+        at = conductor.now()
+        conductor.records.audit(
+            AuditEntry(
+                holder.actor,
+                "agents.run_requested",
+                "agent",
+                ",".join(names or conductor.agents),
+                at,
+            )
+        )
+        return conductor.run(names, at=at).dump()
+
+
+@router.get("/playbooks")
+async def playbooks(_: Viewer, conductor: Conductor) -> list[dict[str, Any]]:
+    """The playbooks in force: which agent reacts to which finding kind."""
+    return [dict(p) for p in describe_playbooks(conductor.playbooks)]

@@ -1,0 +1,36 @@
+"""Routes about the server and the store: health (without a token), row counts, plant status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from factorybrain.api._deps import Access, Viewer
+from factorybrain.api._queries import plant_status
+from factorybrain.api._schemas import Health
+
+router = APIRouter(tags=["meta"])
+
+
+@router.get("/health")
+def health(request: Request, access: Access) -> Health:
+    """Liveness and readiness: answers without a token."""
+    with access.read() as (reader, _records):
+        version = reader.schema_version()
+    ready = not any(thread.is_alive() for thread in request.app.state.preparing)
+    return Health(status="ok", schema_version=version, ready=ready)
+
+
+@router.get("/counts")
+def counts(_: Viewer, access: Access) -> dict[str, int]:
+    """Rows per entity type, plus datapoints and edges."""
+    with access.read() as (reader, _records):
+        return reader.counts()
+
+
+@router.get("/status")
+def status(_: Viewer, access: Access) -> dict[str, Any]:
+    """Counts, open findings by kind and severity, and how many actions wait for approval."""
+    with access.read() as (reader, _records):
+        return plant_status(reader)

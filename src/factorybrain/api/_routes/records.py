@@ -1,0 +1,221 @@
+"""The agents' records: findings, recommendations, actions (the approval inbox), the audit log.
+
+Reads go through the store access side by side; every write (a finding's status, a proposal, a
+decision on an action) holds the store's write lock and is an audit entry.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from factorybrain.agents import ACTION_STATES, Recommendation
+from factorybrain.api._deps import Access, Conductor, Engineer, Viewer
+from factorybrain.api._queries import known_total, page
+from factorybrain.api._schemas import (
+    ActionOut,
+    ApproveBody,
+    AuditOut,
+    Decision,
+    FindingOut,
+    FindingStatusBody,
+    Limit,
+    Offset,
+    Page,
+    ProposeBody,
+    RecommendationOut,
+)
+from factorybrain.exceptions import ParameterError
+
+router = APIRouter(tags=["agents"])
+
+
+# Pages of records are built as plain JSON values by the records that own their shape, and go
+# out as they are: ``response_model`` documents them (the API tests check the answers against
+# it); validating every row again would cost more than the query.
+@router.get("/findings", response_model=Page[FindingOut])
+def list_findings(
+    _: Viewer,
+    access: Access,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    kind: Annotated[str | None, Query(max_length=200)] = None,
+    status: Annotated[str | None, Query(max_length=50)] = None,
+    agent: Annotated[str | None, Query(max_length=200)] = None,
+    subject: Annotated[str | None, Query(max_length=500)] = None,
+) -> JSONResponse:
+    """Findings, newest first, filtered by kind, status, agent or subject."""
+    with access.read() as (_store, records):
+        items = records.findings(
+            kind=kind, status=status, agent=agent, subject=subject, limit=limit, offset=offset
+        )
+        total = known_total(len(items), limit, offset)
+        if total is None:
+            total = records.count(
+                "finding", {"kind": kind, "status": status, "agent": agent, "subject": subject}
+            )
+    return JSONResponse(page([f.dump() for f in items], total, limit, offset))
+
+
+@router.get("/findings/{finding_id}")
+def get_finding(_: Viewer, access: Access, finding_id: str) -> FindingOut:
+    """One finding with its evidence."""
+    with access.read() as (_store, records):
+        return FindingOut(**records.finding(finding_id).dump())
+
+
+@router.post("/findings/{finding_id}/status")
+def set_finding_status(
+    holder: Engineer,
+    access: Access,
+    conductor: Conductor,
+    finding_id: str,
+    body: FindingStatusBody,
+) -> FindingOut:
+    """Acknowledge, close or reopen a finding (audited)."""
+    with access.write():
+        finding = conductor.records.set_finding_status(
+            finding_id,
+            body.status,
+            actor=holder.actor,
+            at=conductor.now(),
+            comment=body.comment,
+        )
+    return FindingOut(**finding.dump())
+
+
+@router.get("/recommendations", response_model=Page[RecommendationOut])
+def list_recommendations(
+    _: Viewer,
+    access: Access,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    agent: Annotated[str | None, Query(max_length=200)] = None,
+    action_type: Annotated[str | None, Query(max_length=200)] = None,
+) -> JSONResponse:
+    """Recommendations, newest first."""
+    with access.read() as (_store, records):
+        items = records.recommendations(
+            agent=agent, action_type=action_type, limit=limit, offset=offset
+        )
+        total = known_total(len(items), limit, offset)
+        if total is None:
+            total = records.count("recommendation", {"agent": agent, "action_type": action_type})
+    return JSONResponse(page([r.dump() for r in items], total, limit, offset))
+
+
+@router.get("/recommendations/{recommendation_id}")
+def get_recommendation(_: Viewer, access: Access, recommendation_id: str) -> RecommendationOut:
+    """One recommendation (a composite lists its steps)."""
+    with access.read() as (_store, records):
+        return RecommendationOut(**records.recommendation(recommendation_id).dump())
+
+
+@router.get("/actions", response_model=Page[ActionOut])
+def list_actions(
+    _: Viewer,
+    access: Access,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    state: Annotated[
+        str | None, Query(description=f"One of {list(ACTION_STATES)}.", max_length=20)
+    ] = None,
+) -> JSONResponse:
+    """Actions, newest first; ``?state=proposed`` is the approval inbox."""
+    if state is not None and state not in ACTION_STATES:
+        raise ParameterError(f"state must be one of {list(ACTION_STATES)}, got {state!r}")
+    with access.read() as (_store, records):
+        items = records.actions(state=state, limit=limit, offset=offset)
+        total = known_total(len(items), limit, offset)
+        if total is None:
+            total = records.count_actions(state=state)
+    return JSONResponse(page([a.dump() for a in items], total, limit, offset))
+
+
+@router.get("/actions/{action_id}")
+def get_action(_: Viewer, access: Access, action_id: str) -> ActionOut:
+    """One action with who decided, when, and what it changed."""
+    with access.read() as (_store, records):
+        return ActionOut(**records.action(action_id).dump())
+
+
+@router.post("/actions", status_code=201)
+def propose_action(
+    holder: Engineer, access: Access, conductor: Conductor, body: ProposeBody
+) -> ActionOut:
+    """Propose an action; it waits for approval (proposing never executes)."""
+    recommendation = Recommendation(
+        agent=holder.actor,
+        finding_ids=tuple(body.finding_ids),
+        action_type=body.action_type,
+        parameters=body.parameters,
+        expected_effect=body.expected_effect,
+        requires_approval=True,
+        title=body.title,
+    )
+    with access.write():
+        action = conductor.propose(recommendation, actor=holder.actor)
+    return ActionOut(**action.dump())
+
+
+@router.post("/actions/{action_id}/approve")
+def approve_action(
+    holder: Viewer,
+    access: Access,
+    conductor: Conductor,
+    action_id: str,
+    body: ApproveBody | None = None,
+) -> ActionOut:
+    """Approve a proposed action (and execute it); needs the role its policy names."""
+    body = body or ApproveBody()
+    with access.write():
+        action = conductor.approve(
+            action_id,
+            actor=holder.actor,
+            role=holder.role,
+            comment=body.comment,
+            execute=body.execute,
+        )
+    return ActionOut(**action.dump())
+
+
+@router.post("/actions/{action_id}/reject")
+def reject_action(
+    holder: Viewer,
+    access: Access,
+    conductor: Conductor,
+    action_id: str,
+    body: Decision | None = None,
+) -> ActionOut:
+    """Reject a proposed action with a comment; needs the role its policy names."""
+    body = body or Decision()
+    with access.write():
+        action = conductor.reject(
+            action_id, actor=holder.actor, role=holder.role, comment=body.comment
+        )
+    return ActionOut(**action.dump())
+
+
+@router.get("/audit", response_model=Page[AuditOut])
+def audit_log(
+    _: Viewer,
+    access: Access,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    object_id: Annotated[str | None, Query(max_length=500)] = None,
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    verb: Annotated[str | None, Query(max_length=100)] = None,
+) -> JSONResponse:
+    """The audit log, newest first: who changed what, when."""
+    with access.read() as (_store, records):
+        items = records.audit_log(
+            object_id=object_id, actor=actor, verb=verb, limit=limit, offset=offset
+        )
+        total = known_total(len(items), limit, offset)
+        if total is None:
+            total = records.count(
+                "audit_entry", {"object_id": object_id, "actor": actor, "verb": verb}
+            )
+    return JSONResponse(page([e.dump() for e in items], total, limit, offset))

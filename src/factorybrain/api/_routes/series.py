@@ -1,0 +1,43 @@
+"""The datapoints of a time series, raw or downsampled."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse
+
+from factorybrain.api._deps import Access, Viewer
+from factorybrain.api._queries import series_data
+from factorybrain.api._schemas import Offset, SeriesData
+
+router = APIRouter(tags=["factory model"])
+
+
+# Datapoints are built as plain JSON values by the query that owns their shape and go out as
+# they are: ``response_model`` documents them (the API tests check the answers against it);
+# validating every point again would cost more than the query.
+@router.get("/time-series/{external_id:path}/datapoints", response_model=SeriesData)
+def datapoints(
+    _: Viewer,
+    access: Access,
+    external_id: Annotated[str, PathParam(min_length=1, max_length=500)],
+    start: datetime | None = None,
+    end: datetime | None = None,
+    every: Annotated[
+        str | None, Query(max_length=20, description="Bucket width, e.g. 15m.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+    offset: Offset = 0,
+) -> JSONResponse:
+    """Datapoints of a series in ``[start, end)``, raw or downsampled with ``every``.
+
+    Without ``start``/``end`` the last 24 hours of data are returned.
+    """
+    with access.read() as (reader, _records):
+        found = series_data(
+            reader, external_id, start=start, end=end, every=every, limit=limit, offset=offset
+        )
+    return JSONResponse({"points": None, "buckets": None, **found})
