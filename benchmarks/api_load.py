@@ -40,7 +40,7 @@ import sys, uvicorn
 from factorybrain.api import TokenStore, create_app
 from factorybrain.store import open_store
 store = open_store(sys.argv[1])
-tokens = TokenStore(None)
+tokens = TokenStore(store)
 with open(sys.argv[3], "w") as handle:
     handle.write(tokens.create("load", "viewer"))
 uvicorn.run(create_app(store, tokens=tokens), host="127.0.0.1", port=int(sys.argv[2]),

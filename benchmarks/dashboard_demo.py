@@ -107,7 +107,10 @@ class Browser:
         )
         started = time.perf_counter()
         tab.goto(f"{self.url}{query}{route}")
-        tab.wait_for_function(f"document.body.dataset.loaded === {route!r}", timeout=TIMEOUT_MS)
+        # A function, not a string: a string is polled through eval, which the CSP forbids.
+        tab.wait_for_function(
+            "(route) => document.body.dataset.loaded === route", arg=route, timeout=TIMEOUT_MS
+        )
         seconds = time.perf_counter() - started
         shown_error = tab.locator("#main .error").count()
         if shown_error:
@@ -179,7 +182,7 @@ def main() -> None:
         )
         machine = (machines[0]["space"], machines[0]["external_id"])
         routes = pages_of(case, machine)
-        token_store = TokenStore(None)
+        token_store = TokenStore(case.store)
         token = token_store.create("dashboard-planner", "planner")
 
         result: dict[str, Any] = {"machine": case.failure["machine"], "action": action.id}

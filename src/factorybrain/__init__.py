@@ -12,6 +12,10 @@ from factorybrain.exceptions import (
     SchemaError,
     StoreError,
 )
+from factorybrain.secrets import install_log_filter
+
+# Whatever factorybrain logs goes through the redaction of factorybrain.secrets.
+install_log_filter("factorybrain")
 
 __version__ = "0.1.0"
 

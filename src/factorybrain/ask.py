@@ -22,9 +22,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
+from factorybrain.secrets import install_log_filter, redact
 from factorybrain.store import Store
 
 
@@ -481,23 +483,47 @@ def ask(
     """
     config = llm or LLMConfig.from_environment()
     if config is None:
-        return route(store, question)
+        return _redacted(route(store, question))
     try:
-        return _ask_model(store, question, config, transport)
+        return _redacted(_ask_model(store, question, config, transport), config.key)
     except (httpx.HTTPError, ValueError, KeyError, TypeError, IndexError) as error:
         answer = route(store, question)
+        # Redacted before it is cut short: a secret cut in half would no longer be recognised.
+        reason = redact(str(error), [config.key])[:160]
         answer.note = (
             f"The language model at {config.url} could not answer "
-            f"({type(error).__name__}: {str(error)[:160]}); the built-in router "
-            "answered instead."
+            f"({type(error).__name__}: {reason}); the built-in router answered instead."
         )
-        return answer
+        return _redacted(answer, config.key)
+
+
+def _redacted(answer: Answer, key: str | None = None) -> Answer:
+    """The answer with the secrets in its text and note masked (:mod:`factorybrain.secrets`)."""
+    answer.answer = redact(answer.answer, [key])
+    answer.note = redact(answer.note, [key])
+    return answer
+
+
+def _credentials(url: str) -> tuple[str, httpx.BasicAuth | None]:
+    """The URL without its ``user:password@``, and that as basic authentication.
+
+    httpx would take them from the URL the same way, but keep them in the URL it logs and puts
+    in its errors.
+    """
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    auth = httpx.BasicAuth(unquote(parts.username or ""), unquote(parts.password or ""))
+    return urlunsplit(parts._replace(netloc=netloc)), auth
 
 
 def _ask_model(
     store: Store, question: str, config: LLMConfig, transport: httpx.BaseTransport | None
 ) -> Answer:
     headers = {"Authorization": f"Bearer {config.key}"} if config.key else {}
+    url, auth = _credentials(config.url)
+    install_log_filter("httpx")  # httpx logs each request's URL, which may hold a key
     body = {
         "model": config.model,
         "messages": [
@@ -512,7 +538,12 @@ def _ask_model(
         "tool_choice": "auto",
     }
     with httpx.Client(transport=transport, timeout=config.timeout) as client:
-        response = client.post(f"{config.url}/chat/completions", json=body, headers=headers)
+        response = client.post(
+            f"{url}/chat/completions",
+            json=body,
+            headers=headers,
+            auth=auth or httpx.USE_CLIENT_DEFAULT,
+        )
         response.raise_for_status()
         message = response.json()["choices"][0]["message"]
     calls = message.get("tool_calls") or []

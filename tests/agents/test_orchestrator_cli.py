@@ -45,45 +45,58 @@ def test_agents_run_then_approve_from_the_command_line(plant: Path) -> None:
     _, inbox = _run("actions", "list", "--state", "proposed", *db, "--json")
     assert [a["id"] for a in json.loads(inbox)] == [action_id]
 
-    code, output = _run("actions", "approve", action_id, "--as", "eve", "--role", "engineer", *db)
+    tokens = {}
+    for name, role in (("eve", "engineer"), ("ann", "planner")):
+        code, output = _run("token", "create", "--role", role, "--name", name, *db)
+        tokens[name] = output.split()[-1]
+    code, output = _run("actions", "approve", action_id, "--token", tokens["eve"], *db)
     assert code == 1 and "planner" in output
+    _, shown = _run("actions", "show", action_id, *db)
+    content_hash = json.loads(shown)["recommendation"]["content_hash"]
     code, output = _run(
-        "actions", "approve", action_id, "--as", "ann", "--role", "planner", "--comment", "go", *db
-    )
+        "actions", "approve", action_id, "--token", tokens["ann"], "--hash", content_hash,
+        "--comment", "go", *db,
+    )  # fmt: skip
     assert code == 0 and "executed" in output, output
     _, log = _run("audit", "--object", action_id, *db, "--json")
-    assert {e["verb"] for e in json.loads(log)} == {
-        "action.proposed",
-        "action.approved",
-        "action.executed",
-    }
+    entries = json.loads(log)
+    assert {e["verb"] for e in entries} == {"action.proposed", "action.approved", "action.executed"}
+    assert {e["actor"] for e in entries if e["verb"] == "action.approved"} == {"user:ann"}
     _, listed = _run("findings", *db, "--json")
     assert len(json.loads(listed)) == 3
-    code, output = _run("actions", "reject", action_id, "--as", "ann", "--role", "admin", *db)
+    code, output = _run("actions", "reject", action_id, *db)  # the operating-system user
     assert code == 1 and "executed -> rejected" in output
 
 
-def test_token_changes_are_audited_in_the_store(plant: Path, tmp_path: Path) -> None:
-    tokens = ["--tokens", str(tmp_path / "t.json"), "--db", str(plant)]
-    code, output = _run("token", "create", "--role", "viewer", "--name", "bob", *tokens)
+def test_token_changes_are_audited_with_who_made_them(plant: Path) -> None:
+    import getpass
+
+    db = ["--db", str(plant)]
+    code, output = _run("token", "create", "--role", "viewer", "--name", "bob", *db)
     assert code == 0, output
-    _run("token", "revoke", "bob", *tokens)
-    _, log = _run("audit", "--db", str(plant), "--json")
-    assert {(e["verb"], e["object_id"]) for e in json.loads(log)} == {
-        ("token.created", "bob"),
-        ("token.revoked", "bob"),
+    _run("token", "revoke", "bob", *db)
+    _, log = _run("audit", *db, "--json")
+    made = {(e["verb"], e["actor"]) for e in json.loads(log) if e["verb"].startswith("token.")}
+    assert made == {
+        ("token.created", f"os:{getpass.getuser()}"),
+        ("token.revoked", f"os:{getpass.getuser()}"),
     }
 
 
 def test_playbooks_and_token_commands(tmp_path: Path) -> None:
     _, shown = _run("agents", "playbooks", "--json")
     assert "maintenance.rul_low" in [p["trigger"] for p in json.loads(shown)]
-    tokens = ["--tokens", str(tmp_path / "t.json"), "--db", str(tmp_path / "none.duckdb")]
-    code, created = _run("token", "create", "--role", "planner", "--name", "ann", *tokens)
+    db = ["--db", str(tmp_path / "plant.duckdb")]
+    _run("init", *db)
+    code, created = _run("token", "create", "--role", "planner", "--name", "ann", *db)
     assert code == 0 and "fb_" in created
-    _, listed = _run("token", "list", *tokens)
+    viewer = _run("token", "create", "--role", "viewer", "--name", "vic", *db)[1].split()[-1]
+    _, listed = _run("token", "list", *db)
     assert "ann" in listed and "planner" in listed
-    code, bad = _run("token", "create", "--role", "boss", "--name", "x", *tokens)
+    code, bad = _run("token", "create", "--role", "boss", "--name", "x", *db)
     assert code == 1 and "unknown role" in bad
-    _, revoked = _run("token", "revoke", "ann", *tokens)
+    code, refused = _run("token", "create", "--role", "admin", "--name", "x",
+                         "--token", viewer, *db)  # fmt: skip
+    assert code == 1 and "admin" in refused  # a viewer's token cannot issue tokens
+    _, revoked = _run("token", "revoke", "ann", *db)
     assert "revoked 1" in revoked

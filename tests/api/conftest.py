@@ -33,7 +33,7 @@ def _series(store) -> None:
 def api(store) -> Iterator[tuple[TestClient, dict[str, dict[str, str]], Orchestrator]]:
     _seed(store)
     _series(store)
-    tokens = TokenStore()
+    tokens = TokenStore(store)
     headers = {
         role: {"Authorization": f"Bearer {tokens.create(role[:3] + 'user', role)}"}
         for role in ("viewer", "engineer", "planner", "admin")

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
-from factorybrain.api import TokenStore, create_app, parse_every
+from factorybrain.api import create_app, parse_every
 from factorybrain.exceptions import ParameterError
 from tests.agents.test_orchestrator import T0
 from tests.api.conftest import API
@@ -100,7 +100,7 @@ def test_parse_every() -> None:
 
 def test_app_opens_and_closes_a_store_file(tmp_path) -> None:
     path = tmp_path / "plant.duckdb"
-    app = create_app(path, tokens=TokenStore())
+    app = create_app(path)
     with TestClient(app) as client:
         assert client.get(f"{API}/health").json()["schema_version"] >= 1
     assert path.exists()

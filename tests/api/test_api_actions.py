@@ -26,9 +26,9 @@ def test_the_planner_approves_the_flagship_action_over_http(api, store) -> None:
     assert len(recommendation["parameters"]["steps"]) == 3
 
     url = f"{API}/actions/{action['id']}/approve"
-    for role in ("viewer", "engineer"):
+    for role, needed in (("viewer", "decide"), ("engineer", "planner")):
         denied = client.post(url, headers=headers[role], json={"comment": "x"})
-        assert denied.status_code == 403 and "planner" in denied.json()["detail"]
+        assert denied.status_code == 403 and needed in denied.json()["detail"]
     done = client.post(url, headers=headers["planner"], json={"comment": "ok, go"})
     assert done.status_code == 200, done.text
     assert (done.json()["state"], done.json()["decided_by"]) == ("executed", "user:plauser")
@@ -88,15 +88,37 @@ def test_finding_status_changes_are_audited(api) -> None:
 
 
 def test_tokens_persist_hashed_and_can_be_revoked(tmp_path) -> None:
-    path = tmp_path / "tokens.json"
-    token = TokenStore(path).create("ann", "planner")
-    assert token not in path.read_text()
-    reopened = TokenStore(path)
-    assert reopened.check(token).role == "planner"
-    assert reopened.revoke("ann") == 1
-    assert TokenStore(path).check(token) is None
-    with pytest.raises(ParameterError, match="unknown role"):
-        reopened.create("bob", "boss")
+    from factorybrain.store import open_store
+
+    path = tmp_path / "plant.duckdb"
+    with open_store(path, migrate=True) as store:
+        token = TokenStore(store).create("ann", "planner")
+    assert token.encode() not in path.read_bytes()
+    with open_store(path) as store:
+        reopened = TokenStore(store)
+        assert reopened.check(token).role == "planner"
+        assert reopened.revoke("ann") == 1
+        assert TokenStore(store).check(token) is None
+        with pytest.raises(ParameterError, match="unknown role"):
+            reopened.create("bob", "boss")
+
+
+def test_a_token_file_of_the_last_version_is_imported_once_and_keeps_working(tmp_path) -> None:
+    import hashlib
+    import json
+
+    from factorybrain.store import open_store
+
+    path = tmp_path / "plant.duckdb"
+    legacy = tmp_path / "plant.duckdb.tokens.json"
+    old = "fb_an-old-token-issued-by-version-0.1"
+    digest = hashlib.sha256(old.encode()).hexdigest()
+    info = {"name": "ann", "role": "planner", "created_at": "2026-11-01T08:00:00+00:00"}
+    legacy.write_text(json.dumps({"tokens": {digest: info}}))
+    with open_store(path, migrate=True) as store:
+        assert TokenStore(store).check(old).name == "ann"
+        assert TokenStore(store).list()[0].created_by == "import:plant.duckdb.tokens.json"
+    assert not legacy.exists() and legacy.with_name(legacy.name + ".imported").exists()
 
 
 def test_status_summarises_the_inbox(api) -> None:
@@ -117,7 +139,7 @@ def test_the_app_runs_the_agents_schedules_while_serving(store) -> None:
 
     _seed(store)
     orchestrator = Orchestrator(store, [Maintenance(), Planning(), Logistics()], clock=lambda: T0)
-    app = create_app(store, tokens=TokenStore(), orchestrator=orchestrator, schedule_every=0.05)
+    app = create_app(store, orchestrator=orchestrator, schedule_every=0.05)
     with TestClient(app):
         deadline = time.monotonic() + 30
         while app.state.last_scheduled_run is None and time.monotonic() < deadline:
@@ -145,7 +167,7 @@ def test_stopping_the_app_waits_for_a_scheduled_run_before_closing_the_store(sto
         return SimpleNamespace(dump=dict)
 
     orchestrator.run_scheduled = slow_run  # type: ignore[method-assign]
-    app = create_app(store, tokens=TokenStore(), orchestrator=orchestrator, schedule_every=0.01)
+    app = create_app(store, orchestrator=orchestrator, schedule_every=0.01)
     with TestClient(app):
         assert started.wait(10)
     assert finished.is_set()

@@ -46,10 +46,11 @@ def test_serve_and_the_demo_serve_one_way_and_keep_their_own_setup(tmp_path, mon
     import pytest
     from typer.testing import CliRunner
 
-    from factorybrain.api import TokenStore, default_tokens_path
+    from factorybrain.api import TokenStore
     from factorybrain.cli import _common, app
     from factorybrain.cli import _demo as demo_commands
     from factorybrain.cli import _serving as serve_commands
+    from factorybrain.store import open_store
 
     shared: list[str] = []
     for module, name in ((serve_commands, "serve"), (demo_commands, "demo")):
@@ -80,8 +81,9 @@ def test_serve_and_the_demo_serve_one_way_and_keep_their_own_setup(tmp_path, mon
     assert not demo["orchestrator"].agents
     assert demo["run"] is demo["app"] and _dashboard_mounted(demo["app"])
     assert (demo["port"], demo["open"]) == (8124, True)
-    planners = [t for t in TokenStore(default_tokens_path(path)).list() if t.role == "planner"]
-    assert [t.name for t in planners] == ["demo-planner"]
     with pytest.raises(duckdb.ConnectionException):
         demo["store"].counts()
+    with open_store(path, read_only=True) as reopened:
+        planners = [t for t in TokenStore(reopened).list() if t.role == "planner"]
+    assert [t.name for t in planners] == ["demo-planner"] and planners[0].expires_at
     assert shared == ["serve", "demo"]

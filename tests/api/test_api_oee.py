@@ -19,7 +19,7 @@ def test_oee_of_a_plant_without_machine_states_is_empty_with_a_note(tmp_path: Pa
         load_plant(store, EXAMPLE)
         with pytest.raises(NoDataError, match="no machines"):
             plant_oee(store)  # the library says why (the CLI prints it)
-        tokens = TokenStore(tmp_path / "tokens.json")
+        tokens = TokenStore(store)
         token = tokens.create("viewer", "viewer")
         client = TestClient(create_app(store, tokens=tokens))
         response = client.get("/api/v1/oee", headers={"Authorization": f"Bearer {token}"})

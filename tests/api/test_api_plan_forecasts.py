@@ -20,7 +20,7 @@ from tests.api.conftest import API
 
 @pytest.fixture
 def client(store) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    tokens = TokenStore()
+    tokens = TokenStore(store)
     viewer = {"Authorization": f"Bearer {tokens.create('ann', 'viewer')}"}
     with TestClient(create_app(store, tokens=tokens)) as opened:
         yield opened, viewer
@@ -143,7 +143,7 @@ def test_forecasts_are_planned_once_until_an_input_changes(store, client, monkey
 def test_a_server_that_prepares_has_the_plan_before_the_first_request(store, monkeypatch) -> None:
     populate(store)
     computed = _counting_plans(monkeypatch)
-    tokens = TokenStore()
+    tokens = TokenStore(store)
     viewer = {"Authorization": f"Bearer {tokens.create('ann', 'viewer')}"}
     with TestClient(create_app(store, tokens=tokens, prepare=True)) as http:
         deadline = time.monotonic() + 60

@@ -91,10 +91,11 @@ def test_errors_come_back_as_tool_errors_naming_the_problem(server) -> None:
 
 
 def test_propose_action_records_a_proposal_and_never_executes(server, store) -> None:
+    import getpass
+
     mcp_server, orchestrator = server
     arguments = {
         "action_type": "purchase_order.create",
-        "proposed_by": "assistant",
         "parameters": {"space": "acme", "external_id": "PO-7", "material": "m", "quantity": 3},
         "title": "buy bearings",
     }
@@ -108,7 +109,10 @@ def test_propose_action_records_a_proposal_and_never_executes(server, store) -> 
     assert (action.state, action.required_role) == ("proposed", "planner")
     assert store.counts()["purchase_order"] == 0
     log = orchestrator.records.audit_log(object_id=action.id)
-    assert [(e.verb, e.actor) for e in log] == [("action.proposed", "mcp:assistant")]
+    # Over stdio (in-process here) the proposer is the user who started the server.
+    proposer = f"os:{getpass.getuser()}"
+    assert [(e.verb, e.actor) for e in log] == [("action.proposed", proposer)]
+    assert action.proposed_by == proposer
 
 
 def test_resources_expose_assets_and_documents(server, store) -> None:
@@ -148,8 +152,8 @@ def test_streamable_http_transport_behind_tokens(server) -> None:
     from factorybrain.api import TokenStore
     from factorybrain.mcp import create_http_app
 
-    mcp_server, _ = server
-    tokens = TokenStore()
+    mcp_server, orchestrator = server
+    tokens = TokenStore(orchestrator.store)
     engineer, viewer = tokens.create("eng", "engineer"), tokens.create("view", "viewer")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -91,7 +91,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
         actor="maintenance",
         at=now,
     )
-    tokens = TokenStore(folder / "tokens.json")
+    tokens = TokenStore(store)
     token = tokens.create("planner-ann", "planner")
     app = mount_dashboard(create_app(store, tokens=tokens, orchestrator=orchestrator))
     with socket.socket() as probe:
@@ -141,9 +141,24 @@ def _page(browser: object, url: str, token: str) -> tuple[object, list[str]]:
     page.on(
         "response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None
     )
-    page.goto(f"{url}?token={token}#/")
-    page.wait_for_function("document.body.dataset.loaded === '#/'", timeout=10_000)
+    response = page.goto(f"{url}?token={token}#/")
+    # The dashboard runs under the API's strict policy: a violation is a console error.
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "style-src 'self';" in policy
+    assert response.headers["x-frame-options"] == "DENY"
+    _wait_loaded(page, "#/")
     return page, problems
+
+
+def _wait_loaded(page: object, route: str, timeout: float = 10_000) -> None:
+    """Wait until the dashboard says it rendered ``route``.
+
+    A function, not a string: Playwright polls a string predicate through ``eval``, which the
+    dashboard's Content-Security-Policy (no ``'unsafe-eval'``) forbids.
+    """
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "(route) => document.body.dataset.loaded === route", arg=route, timeout=timeout
+    )
 
 
 def test_every_page_loads_without_console_errors(server: tuple, browser: object) -> None:
@@ -152,9 +167,7 @@ def test_every_page_loads_without_console_errors(server: tuple, browser: object)
     page, problems = _page(browser, url, token)
     for route in PAGES:
         page.evaluate(f"location.hash = {route!r}")  # type: ignore[attr-defined]
-        page.wait_for_function(  # type: ignore[attr-defined]
-            f"document.body.dataset.loaded === {route!r}", timeout=10_000
-        )
+        _wait_loaded(page, route)
         assert "error" not in (page.inner_html("#main") or "").split('class="')[1:2], route  # type: ignore[attr-defined]
     assert problems == []
     assert "Press 3" in page.content() or "PRS-03" in page.content()  # type: ignore[attr-defined]
@@ -164,9 +177,7 @@ def test_the_asset_page_shows_the_warning_and_sensor_charts(server: tuple, brows
     url, token, _ = server
     page, problems = _page(browser, url, token)
     page.evaluate("location.hash = '#/asset/acme/PRS-03'")  # type: ignore[attr-defined]
-    page.wait_for_function(  # type: ignore[attr-defined]
-        "document.body.dataset.loaded === '#/asset/acme/PRS-03'"
-    )
+    _wait_loaded(page, "#/asset/acme/PRS-03")
     text = page.inner_text("#main")  # type: ignore[attr-defined]
     assert "remaining useful life" in text and "40 h" in text
     assert page.locator("#main svg polyline").count() >= 2  # type: ignore[attr-defined]
@@ -177,22 +188,20 @@ def test_approving_in_the_inbox_executes_and_is_audited(server: tuple, browser: 
     url, token, db = server
     page, problems = _page(browser, url, token)
     page.evaluate("location.hash = '#/inbox'")  # type: ignore[attr-defined]
-    page.wait_for_function("document.body.dataset.loaded === '#/inbox'")  # type: ignore[attr-defined]
+    _wait_loaded(page, "#/inbox")
     card = page.locator(".action").first  # type: ignore[attr-defined]
     card.locator("textarea").fill("Saturday window is free")
     card.locator("button.approve").click()
     card.locator(".outcome").filter(has_text="executed").wait_for(timeout=10_000)
     page.evaluate("location.hash = '#/audit'")  # type: ignore[attr-defined]
-    page.wait_for_function("document.body.dataset.loaded === '#/audit'")  # type: ignore[attr-defined]
+    _wait_loaded(page, "#/audit")
     audit = page.inner_text("#main")  # type: ignore[attr-defined]
     assert "planner-ann" in audit and "approved" in audit and "executed" in audit
     page.evaluate("location.hash = '#/asset/acme/PRS-03'")  # type: ignore[attr-defined]
-    page.wait_for_function(  # type: ignore[attr-defined]
-        "document.body.dataset.loaded === '#/asset/acme/PRS-03'"
-    )
+    _wait_loaded(page, "#/asset/acme/PRS-03")
     assert "MO-TEST-1" in page.inner_text("#main")  # type: ignore[attr-defined]
     page.evaluate("location.hash = '#/plan'")  # type: ignore[attr-defined]
-    page.wait_for_function("document.body.dataset.loaded === '#/plan'")  # type: ignore[attr-defined]
+    _wait_loaded(page, "#/plan")
     plan = page.inner_text("#main")  # type: ignore[attr-defined]
     assert "Planned maintenance" in plan and "MO-TEST-1" in plan
     assert page.locator('#main svg rect[fill="#e67e22"]').count() >= 1  # type: ignore[attr-defined]
@@ -205,7 +214,7 @@ def test_the_inventory_page_shows_reorder_levels_and_what_to_reorder(
     url, token, _ = server
     page, problems = _page(browser, url, token)
     page.evaluate("location.hash = '#/inventory'")  # type: ignore[attr-defined]
-    page.wait_for_function("document.body.dataset.loaded === '#/inventory'")  # type: ignore[attr-defined]
+    _wait_loaded(page, "#/inventory")
     text = page.inner_text("#main")  # type: ignore[attr-defined]
     assert "Reorder levels and demand" in text and "reorder point" in text
     rows = page.locator("#main table").first.locator("tbody tr")  # type: ignore[attr-defined]

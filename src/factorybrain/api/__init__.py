@@ -7,6 +7,7 @@ Build it with :func:`create_app` and serve it with ``factorybrain serve``; issue
 from __future__ import annotations
 
 from factorybrain.api._app import API_PREFIX, create_app
+from factorybrain.api._deps import RateLimits
 from factorybrain.api._queries import (
     READABLE_TYPES,
     get_entity,
@@ -16,12 +17,23 @@ from factorybrain.api._queries import (
     series_data,
 )
 from factorybrain.api._routes.entities import ENTITY_ROUTES
-from factorybrain.api._tokens import TokenInfo, TokenStore, default_tokens_path
+from factorybrain.api._tokens import (
+    ROLE_SCOPES,
+    SCOPES,
+    Session,
+    TokenInfo,
+    TokenStore,
+    default_tokens_path,
+)
 
 __all__ = [
     "API_PREFIX",
     "ENTITY_ROUTES",
     "READABLE_TYPES",
+    "ROLE_SCOPES",
+    "RateLimits",
+    "SCOPES",
+    "Session",
     "TokenInfo",
     "TokenStore",
     "create_app",

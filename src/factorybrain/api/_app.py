@@ -3,28 +3,37 @@
 Every route sits under ``/api/v1`` and needs ``Authorization: Bearer <token>`` (see
 :class:`factorybrain.api.TokenStore`), except ``/api/v1/health``. Reads need the role
 ``viewer``; proposing an action needs ``engineer``; approving or rejecting needs the role the
-action's policy names. Every write is an audit entry. Errors have one shape,
-``{"detail": "...", "error": "<ErrorClass>"}``, with 401, 403, 404, 409 or 422.
+action's policy names. Every write is an audit entry.
+
+Every error, whatever raised it, is one shape: problem details (RFC 9457,
+``application/problem+json``) with ``detail`` and the error's class in ``error``
+(:mod:`factorybrain.api._problems`). A request body is at most ``max_body_bytes`` (413 before
+it is read, before authentication), strict JSON (no ``NaN``, no key twice: 422 before the route
+runs) and within the bounds of its schema (422); every answer carries the security headers
+(:mod:`factorybrain.api._middleware`).
 
 :func:`create_app` composes the app: what it runs on (store, tokens, orchestrator, store
-access, on ``app.state``), its lifespan, the error handlers, and the routes of the routers of
-:mod:`factorybrain.api._routes`.
+access, on ``app.state``), its lifespan, the middleware, the error handlers, and the routes of
+the routers of :mod:`factorybrain.api._routes`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from fastapi import APIRouter, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 
 from factorybrain.agents import (
     ActionStateError,
@@ -32,14 +41,25 @@ from factorybrain.agents import (
     PermissionDeniedError,
     RecordNotFoundError,
 )
-from factorybrain.api._deps import StoreAccess
+from factorybrain.api._deps import RateLimits, StoreAccess
+from factorybrain.api._middleware import (
+    DEFAULT_MAX_BODY_BYTES,
+    SECURITY_HEADERS,
+    BodyLimit,
+    SecurityHeaders,
+)
+from factorybrain.api._problems import domain_error, http_error, server_error, validation_error
 from factorybrain.api._routes import installed
-from factorybrain.api._schemas import ERROR_RESPONSES
-from factorybrain.api._tokens import TokenStore, default_tokens_path
+from factorybrain.api._schemas import ERROR_RESPONSES, problem_components
+from factorybrain.api._strict_json import StrictJSONRoute
+from factorybrain.api._tokens import TokenStore
 from factorybrain.exceptions import FactorybrainError, ParameterError
 from factorybrain.store import Store, open_store
 
 API_PREFIX = "/api/v1"
+logger = logging.getLogger(__name__)
+#: The environment variable that sets the largest request body, in bytes (default 1 MiB).
+MAX_BODY_BYTES_ENV = "FACTORYBRAIN_MAX_BODY_BYTES"
 
 
 def create_app(
@@ -49,27 +69,38 @@ def create_app(
     orchestrator: Orchestrator | None = None,
     schedule_every: float | None = None,
     prepare: bool = False,
+    max_body_bytes: int | None = None,
+    rate_limits: RateLimits | None = None,
 ) -> FastAPI:
     """Build the REST API over a store.
 
     Args:
         store: An open store, or the path of a store file (opened, migrated, and closed when
             the app shuts down).
-        tokens: API tokens; by default the file next to the store (or ``$FACTORYBRAIN_TOKENS``).
+        tokens: API tokens and sessions; by default those kept in the store.
         orchestrator: The orchestrator whose policies and executors decide and apply actions;
             by default one with no agents, the default policies and executors.
         schedule_every: When set, every this many seconds the app calls the orchestrator's
             ``run_scheduled()`` (agents whose interval has passed run, between requests).
         prepare: At start, compute in the background what takes seconds on first request (the
             demand plan behind ``/forecasts``), so the first visitor does not wait for it.
+        max_body_bytes: The largest request body accepted, in bytes; a larger one is answered
+            413 before it is read. By default ``$FACTORYBRAIN_MAX_BODY_BYTES``, else 1 MiB.
+        rate_limits: Writes and runs of the agents allowed per token
+            (:attr:`RateLimits.DEFAULTS` by default).
 
     Returns:
         The FastAPI application; ``app.state.store``, ``app.state.orchestrator`` and
         ``app.state.tokens`` hold what it runs on.
+
+    Raises:
+        ParameterError: ``max_body_bytes`` (or the environment variable) is not a positive
+            integer.
     """
+    body_limit = _max_body_bytes(max_body_bytes)
     owns_store = not isinstance(store, Store)
     opened: Store = store if isinstance(store, Store) else open_store(store, migrate=True)
-    token_store = tokens or TokenStore(default_tokens_path(getattr(opened, "path", None)))
+    token_store = tokens or TokenStore(opened)
     conductor = orchestrator or Orchestrator(opened)
     access = StoreAccess(opened, conductor.records)
     routes = installed()  # the optional layers are looked for now, as in every new app
@@ -105,11 +136,14 @@ def create_app(
             if owns_store:
                 opened.close()
 
-    def _run_scheduled() -> dict[str, Any]:
-        with access.write():
-            return conductor.run_scheduled().dump()
+    def _run_scheduled() -> dict[str, Any] | None:
+        # Over the runner's own connection: proposals and approvals go on while agents run.
+        with access.agent_run(conductor, wait=False) as runner:
+            if runner is None:  # a run someone asked for is going on: this tick skips
+                return None
+            return runner.run_scheduled().dump()
 
-    scheduled_runs: set[asyncio.Task[dict[str, Any]]] = set()
+    scheduled_runs: set[asyncio.Task[dict[str, Any] | None]] = set()
 
     async def _tick() -> None:
         while True:
@@ -119,7 +153,14 @@ def create_app(
             run = asyncio.ensure_future(anyio.to_thread.run_sync(_run_scheduled))
             scheduled_runs.add(run)
             run.add_done_callback(scheduled_runs.discard)
-            app.state.last_scheduled_run = await asyncio.shield(run)
+            try:
+                report = await asyncio.shield(run)
+            except Exception as error:  # the schedule goes on; the failure is logged and kept
+                logger.exception("the scheduled run of the agents failed")
+                app.state.last_scheduled_error = f"{type(error).__name__}: {error}"
+                continue
+            if report is not None:
+                app.state.last_scheduled_run = report
 
     app = FastAPI(
         title="factorybrain",
@@ -132,30 +173,71 @@ def create_app(
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
     )
+    # Every route of the app parses a JSON body strictly (no NaN, no key twice) before it runs.
+    app.router.route_class = StrictJSONRoute
     app.state.store = opened
     app.state.orchestrator = conductor
     app.state.tokens = token_store
     app.state.access = access
     app.state.last_scheduled_run = None
+    app.state.last_scheduled_error = None
+    app.state.rate_limits = rate_limits or RateLimits()
     app.state.preparing = []
+    app.state.max_body_bytes = body_limit
 
-    app.add_exception_handler(RecordNotFoundError, _error(404))
-    app.add_exception_handler(PermissionDeniedError, _error(403))
-    app.add_exception_handler(ActionStateError, _error(409))
-    app.add_exception_handler(ParameterError, _error(422))
-    app.add_exception_handler(FactorybrainError, _error(400))
+    # Outermost first: the security headers go on every answer, the 413 included; the body
+    # limit runs before routing, so before authentication.
+    app.add_middleware(BodyLimit, max_body_bytes=body_limit)
+    docs = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    app.add_middleware(SecurityHeaders, docs_paths=[path for path in docs if path])
 
-    @app.exception_handler(HTTPException)
-    async def http_error(_: Request, error: HTTPException) -> JSONResponse:
-        return JSONResponse(
-            {"detail": error.detail, "error": "HTTPException"},
-            status_code=error.status_code,
-            headers=error.headers,
-        )
+    # Every error in one shape (problem details); the router's 404 and 405 are HTTPExceptions.
+    app.add_exception_handler(RecordNotFoundError, domain_error(404))
+    app.add_exception_handler(PermissionDeniedError, domain_error(403))
+    app.add_exception_handler(ActionStateError, domain_error(409))
+    app.add_exception_handler(ParameterError, domain_error(422))
+    app.add_exception_handler(FactorybrainError, domain_error(400))
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, server_error(SECURITY_HEADERS))
+    _document_problems(app)
 
     for router in routes.routers:
         _include(app, router)
     return app
+
+
+def _max_body_bytes(given: int | None) -> int:
+    """The body limit: ``given``, else ``$FACTORYBRAIN_MAX_BODY_BYTES``, else 1 MiB."""
+    if given is None:
+        setting = os.environ.get(MAX_BODY_BYTES_ENV, "").strip()
+        if not setting:
+            return DEFAULT_MAX_BODY_BYTES
+        try:
+            given = int(setting)
+        except ValueError:
+            raise ParameterError(
+                f"${MAX_BODY_BYTES_ENV} must be a number of bytes, got {setting!r}"
+            ) from None
+    if isinstance(given, bool) or not isinstance(given, int) or given < 1:
+        raise ParameterError(f"max_body_bytes must be a positive integer, got {given!r}")
+    return given
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Add the error answers' shape to the app's OpenAPI document (``components``)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        document = generate()  # FastAPI's, made once and kept on the app
+        if fresh:
+            components = document.setdefault("components", {})
+            for kind, found in problem_components().items():
+                components.setdefault(kind, {}).update(found)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _include(app: FastAPI, router: APIRouter) -> None:
@@ -198,14 +280,3 @@ def _include(app: FastAPI, router: APIRouter) -> None:
             openapi_extra=route.openapi_extra,
             generate_unique_id_function=route.generate_unique_id_function,
         )
-
-
-def _error(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
-    """An exception handler: the error's message and class, with ``status``."""
-
-    async def handler(_: Request, error: Exception) -> JSONResponse:
-        return JSONResponse(
-            {"detail": str(error), "error": type(error).__name__}, status_code=status
-        )
-
-    return handler

@@ -2,18 +2,93 @@
 
 The routes' ``response_model``s and bodies; the OpenAPI document (which the dashboard and the
 API tests read) is generated from them.
+
+Every request body is bounded: each text has a longest length, each list a largest number of
+items, numbers are finite, and the free-form objects of a proposal (:data:`JSONObject`) hold
+finite numbers and 64-bit integers only, at most :data:`MAX_JSON_DEPTH` levels deep and
+:data:`MAX_JSON_BYTES` serialized. What a client sends beyond that is refused with 422 before
+anything is stored.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from factorybrain.agents import FINDING_STATUSES
 
 T = TypeVar("T")
+
+#: Deepest nesting of a free-form object of a body (``{"a": {"b": 1}}`` is 2 levels deep).
+MAX_JSON_DEPTH = 8
+#: Largest free-form object of a body, serialized as compact UTF-8 JSON (64 KiB).
+MAX_JSON_BYTES = 64 * 1024
+_INT64 = 2**63
+
+
+def _bounded_json(value: dict[str, Any]) -> dict[str, Any]:
+    """Check a free-form object: JSON values only, finite, not too deep or too large.
+
+    Raises:
+        PydanticCustomError: What is wrong (answered as a validation error, type
+            ``json_bounds``).
+    """
+    try:
+        text = json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+        size = len(text.encode("utf-8"))
+    except RecursionError:
+        raise _out_of_bounds(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except UnicodeEncodeError:
+        raise _out_of_bounds("text must be Unicode (it holds half a surrogate pair)") from None
+    except (ValueError, TypeError) as error:  # NaN or infinity; not a JSON value
+        raise _out_of_bounds(f"only finite numbers and JSON values are allowed ({error})") from None
+    if size > MAX_JSON_BYTES:
+        raise _out_of_bounds(f"{size} bytes as JSON; at most {MAX_JSON_BYTES} are allowed")
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise _out_of_bounds(f"nested deeper than {MAX_JSON_DEPTH} levels")
+            stack.extend((child, depth + 1) for child in _children(item))
+        elif isinstance(item, int) and not isinstance(item, bool) and not -_INT64 <= item < _INT64:
+            raise _out_of_bounds("integers must fit in 64 bits")
+    return value
+
+
+def _out_of_bounds(message: str) -> PydanticCustomError:
+    # The message is not a template: braces in it are kept as they are.
+    return PydanticCustomError("json_bounds", "{reason}", {"reason": message})
+
+
+def _children(item: dict[str, Any] | list[Any]) -> list[Any]:
+    return list(item.values()) if isinstance(item, dict) else item
+
+
+#: A free-form JSON object of a request body (an action's parameters, its expected effect).
+JSONObject = Annotated[
+    dict[str, Any],
+    AfterValidator(_bounded_json),
+    Field(
+        description=f"Any JSON object of finite numbers, at most {MAX_JSON_DEPTH} levels deep "
+        f"and {MAX_JSON_BYTES // 1024} KiB as JSON."
+    ),
+]
+#: An identifier in a request body (a finding's id, an agent's name).
+Identifier = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class RequestBody(BaseModel):
+    """The base of every request body: finite numbers, no text longer than 10,000 characters.
+
+    Fields declare tighter bounds of their own.
+    """
+
+    model_config = ConfigDict(allow_inf_nan=False, str_max_length=10_000)
 
 
 class Page(BaseModel, Generic[T]):
@@ -72,10 +147,14 @@ class RecommendationOut(BaseModel):
     requires_approval: bool
     title: str
     dedup_key: str
+    slot: str = Field(description="What it is about; a changed proposal keeps its slot.")
+    content_hash: str = Field(
+        description="SHA-256 of everything shown here; send it back when approving."
+    )
 
 
 class ActionOut(BaseModel):
-    """A recommendation on its way: proposed, approved, rejected, executed or failed."""
+    """A recommendation on its way: proposed, approved, rejected, superseded, executed, failed."""
 
     id: str
     recommendation_id: str
@@ -87,6 +166,16 @@ class ActionOut(BaseModel):
     comment: str | None
     result: dict[str, Any] | None
     proposed_at: str | None
+    proposed_by: str | None = Field(default=None, description="Never its approver.")
+    content_hash: str | None = Field(
+        default=None, description="Content hash of the recommendation it carries out."
+    )
+    approved_hash: str | None = Field(
+        default=None, description="The content hash the approver saw and approved."
+    )
+    superseded_by: str | None = Field(
+        default=None, description="The action of the changed proposal that replaced it."
+    )
 
 
 class AuditOut(BaseModel):
@@ -101,7 +190,7 @@ class AuditOut(BaseModel):
     details: dict[str, Any]
 
 
-class Decision(BaseModel):
+class Decision(RequestBody):
     """A reviewer's decision on an action."""
 
     comment: str | None = Field(
@@ -109,26 +198,93 @@ class Decision(BaseModel):
     )
 
 
+ContentHash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
 class ApproveBody(Decision):
-    """Approve, and execute unless ``execute`` is false."""
+    """Approve what you were shown; it executes right away unless ``execute`` is false."""
 
-    execute: bool = Field(default=True, description="Apply the action right after approving it.")
+    content_hash: ContentHash | None = Field(
+        default=None,
+        description="The recommendation's `content_hash` as you saw it: the approval is "
+        "refused (409) unless it is exactly what will execute.",
+    )
+    override: bool = Field(
+        default=False,
+        description="An admin approving their own proposal (separation of duties waived, "
+        "audited as such; a comment is required).",
+    )
+    execute: bool = Field(
+        default=True,
+        description="Apply the action right after approving it (else `POST .../execute`).",
+    )
 
 
-class ProposeBody(BaseModel):
+class CompensateBody(RequestBody):
+    """Why an executed action is to be undone."""
+
+    comment: str = Field(default="", max_length=2000)
+
+
+class SessionBody(RequestBody):
+    """A token to sign the dashboard in with; it answers a session cookie and a CSRF token."""
+
+    token: str = Field(..., min_length=1, max_length=200)
+
+
+class SessionOut(BaseModel):
+    """Who is signed in, what they may do, and the CSRF token their writes must send."""
+
+    name: str
+    role: str
+    scopes: list[str]
+    expires_at: str | None
+    csrf_token: str | None = Field(
+        default=None, description="Send it as `X-CSRF-Token` with every write of the session."
+    )
+
+
+class TokenBody(RequestBody):
+    """A token to issue."""
+
+    name: str = Field(..., min_length=1, max_length=200)
+    role: str = Field(..., max_length=20, description="viewer, engineer, planner or admin.")
+    scopes: list[Annotated[str, Field(max_length=20)]] | None = Field(
+        default=None, max_length=4, description="Fewer scopes than the role's: read, propose, "
+        "decide, admin."
+    )
+    expires_in_days: float | None = Field(default=None, gt=0, le=3650)
+
+
+class TokenOut(BaseModel):
+    """A token's holder and state (never the token, except once when issued)."""
+
+    token_id: str
+    name: str
+    role: str
+    scopes: list[str]
+    created_at: str
+    created_by: str
+    expires_at: str | None
+    last_used_at: str | None
+    revoked_at: str | None
+    token: str | None = Field(default=None, description="Shown once, when issued or rotated.")
+
+
+class ProposeBody(RequestBody):
     """An action proposed by a person or an assistant; it is never executed by proposing."""
 
     action_type: str = Field(..., min_length=1, max_length=100, examples=["notify"])
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    finding_ids: list[str] = Field(default_factory=list, max_length=100)
-    expected_effect: dict[str, Any] = Field(default_factory=dict)
+    parameters: JSONObject = Field(default_factory=dict)
+    finding_ids: list[Identifier] = Field(default_factory=list, max_length=100)
+    expected_effect: JSONObject = Field(default_factory=dict)
     title: str = Field(default="", max_length=200)
 
 
-class FindingStatusBody(BaseModel):
+class FindingStatusBody(RequestBody):
     """New status of a finding."""
 
-    status: str = Field(..., description=f"One of {list(FINDING_STATUSES)}.")
+    status: str = Field(..., max_length=50, description=f"One of {list(FINDING_STATUSES)}.")
     comment: str | None = Field(default=None, max_length=2000)
 
 
@@ -162,13 +318,13 @@ class SeriesData(BaseModel):
     next_offset: int | None = None
 
 
-class RunBody(BaseModel):
+class RunBody(RequestBody):
     """Which agents to run; all installed ones when empty."""
 
-    agents: list[str] = Field(default_factory=list, max_length=50)
+    agents: list[Identifier] = Field(default_factory=list, max_length=50)
 
 
-class Question(BaseModel):
+class Question(RequestBody):
     """A question in plain language."""
 
     question: str = Field(..., min_length=1, max_length=2000)
@@ -192,26 +348,94 @@ class ForecastPage(Page[dict[str, Any]]):
     warnings: list[str]
 
 
-class ErrorOut(BaseModel):
-    """What every error answer holds: what went wrong, and its kind.
+class ValidationIssue(BaseModel):
+    """One way a request does not match the spec."""
 
-    ``detail`` is text, or for a request that does not match the spec (422 from validation) the
-    list of fields that failed with why.
+    loc: list[str | int] = Field(
+        description='Where: `["body", "parameters", "quantity"]`, `["query", "limit"]`.'
+    )
+    msg: str = Field(description="What is wrong there.")
+    type: str = Field(description="The kind of failure (`missing`, `json_not_finite`, ...).")
+
+
+class Problem(BaseModel):
+    """What every error answer holds: problem details (RFC 9457), ``application/problem+json``.
+
+    ``type`` is ``about:blank`` and ``title`` the name of the status; ``detail`` says what went
+    wrong with this request and ``instance`` is the path asked for. The extension member
+    ``error`` names the error's class; a request that does not match the spec (422) lists every
+    failure in ``errors``.
     """
 
-    detail: str | list[dict[str, Any]]
-    error: str | None = None
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(default="about:blank", description="`about:blank`: see `status`.")
+    title: str = Field(description="The name of the HTTP status.", examples=["Not Found"])
+    status: int = Field(description="The HTTP status.", examples=[404])
+    detail: str = Field(description="What went wrong with this request.")
+    instance: str = Field(description="The path of the request.", examples=["/api/v1/assets/x"])
+    error: str = Field(
+        description="The error's class, e.g. `HTTPException`, `RecordNotFoundError`, "
+        "`RequestValidationError`, `BodyTooLarge`, `InternalServerError`.",
+        examples=["RecordNotFoundError"],
+    )
+    errors: list[ValidationIssue] | None = Field(
+        default=None, description="For 422 from validation: each failure."
+    )
 
 
-#: Error answers every route may give, documented in the OpenAPI spec with their shape.
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "A request the factory model cannot answer."},
-    401: {"model": ErrorOut, "description": "No token, or a token that is not valid."},
-    403: {"model": ErrorOut, "description": "The token's role may not do this."},
-    404: {"model": ErrorOut, "description": "No such entity or record."},
-    409: {"model": ErrorOut, "description": "The action is not in a state that allows this."},
-    422: {"model": ErrorOut, "description": "A parameter or body that is not valid."},
+#: The media type of every error answer.
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+#: The error answers of the OpenAPI document, by status: the name they have under
+#: ``components/responses`` and what they mean.
+_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("BadRequest", "A request the factory model cannot answer."),
+    401: ("Unauthorized", "No token, or a token that is not valid."),
+    403: (
+        "Forbidden",
+        "The token's role or scope may not do this, a session's write lacks its CSRF token, or "
+        "a proposer tries to approve their own action.",
+    ),
+    404: ("NotFound", "No such entity, record or path."),
+    409: (
+        "Conflict",
+        "The action is not in a state that allows this, the content approved is not the "
+        "content stored, or the agents are already running.",
+    ),
+    413: ("ContentTooLarge", "A request body larger than the server accepts."),
+    422: (
+        "UnprocessableContent",
+        "A parameter or body that is not valid (each failure in `errors`), or a body that is "
+        "not strict JSON (NaN, Infinity, a key twice in one object).",
+    ),
+    429: (
+        "TooManyRequests",
+        "Too many writes or runs of the agents from this token; `Retry-After` says when to "
+        "try again.",
+    ),
+    500: ("InternalServerError", "An unexpected error; it is logged, its detail is generic."),
 }
+#: Error answers every route may give, each a reference to ``components/responses``.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"$ref": f"#/components/responses/{name}", "description": description}
+    for status, (name, description) in _ERRORS.items()
+}
+
+
+def problem_components() -> dict[str, dict[str, Any]]:
+    """The OpenAPI components of the error answers: the ``Problem`` schema and the responses.
+
+    Returns:
+        ``{"schemas": {...}, "responses": {...}}``, to merge into the document's components.
+    """
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas = {**schema.pop("$defs", {}), "Problem": schema}
+    content = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    responses = {
+        name: {"description": description, "content": content}
+        for name, description in _ERRORS.values()
+    }
+    return {"schemas": schemas, "responses": responses}
 
 
 class Health(BaseModel):

@@ -7,22 +7,26 @@ and issuing the API tokens (whose changes the audit log records).
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from factorybrain.cli._common import (
+    Caller,
     DbOption,
     JsonOption,
-    TokensOption,
+    TokenOption,
+    caller,
     console,
     friendly_errors,
     open_db,
     orchestrator_for,
-    tokens_for,
 )
+from factorybrain.secrets import redact
+
+if TYPE_CHECKING:
+    from factorybrain.store import Store
 
 RoleOption = Annotated[
     str, typer.Option("--role", help="Role: viewer, engineer, planner or admin.")
@@ -58,75 +62,116 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
 
 
 # -- tokens ------------------------------------------------------------------------------------
+ScopesOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--scope",
+        help="Fewer scopes than the role's (repeat it): read, propose, decide, admin.",
+        show_default=False,
+    ),
+]
+
+
 @token_app.command("create")
 @friendly_errors
 def token_create(
     role: RoleOption,
     name: Annotated[str, typer.Option("--name", help="Person or system it is for.")],
+    scopes: ScopesOption = None,
+    expires_days: Annotated[
+        float | None, typer.Option("--expires-days", help="Days until it stops working.", min=0)
+    ] = None,
     db: DbOption = None,
-    tokens: TokensOption = None,
+    token: TokenOption = None,
 ) -> None:
-    """Issue an API token; it is printed once and only its hash is kept.
+    """Issue an API token; it is printed once and only its hash is kept (audited).
 
-    Example: `factorybrain token create --role planner --name ann --db plant.duckdb`
+    Example: `factorybrain token create --role planner --name ann --expires-days 90`
     """
-    token = tokens_for(db, tokens).create(name, role)
-    _audit_token(db, "token.created", name, {"role": role})
+    from datetime import timedelta
+
+    from factorybrain.api import TokenStore
+
+    with open_db(db) as store:
+        who = _admin(store, token)
+        expires = None if expires_days is None else timedelta(days=expires_days)
+        issued = TokenStore(store).create(
+            name, role, scopes=scopes, expires_in=expires, created_by=who.actor
+        )
     console.print(f"token for [bold]{name}[/bold] ({role}); keep it, it is not shown again:")
-    print(token)
+    print(issued)
 
 
 @token_app.command("list")
 @friendly_errors
-def token_list(db: DbOption = None, tokens: TokensOption = None) -> None:
-    """List who holds tokens and with which role (never the tokens).
+def token_list(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """List who holds tokens, with role, scopes, expiry and last use (never the tokens).
 
     Example: `factorybrain token list --db plant.duckdb`
     """
-    holders = tokens_for(db, tokens).list()
-    console.print(
-        _table(
-            "API tokens",
-            ["name", "role", "created"],
-            [[h.name, h.role, h.created_at] for h in holders],
-        )
-    )
+    from factorybrain.api import TokenStore
+
+    with open_db(db, read_only=True) as store:
+        holders = TokenStore(store).list()
+    if as_json:
+        print(json.dumps([h.dump() for h in holders], indent=2))
+        return
+    rows = [
+        [h.token_id, h.name, h.role, ",".join(h.scopes), h.created_at, h.created_by,
+         h.expires_at, h.last_used_at, h.revoked_at]
+        for h in holders
+    ]  # fmt: skip
+    columns = ["id", "name", "role", "scopes", "created", "by", "expires", "last used", "revoked"]
+    console.print(_table("API tokens", columns, rows))
 
 
 @token_app.command("revoke")
 @friendly_errors
 def token_revoke(
-    name: Annotated[str, typer.Argument(help="Holder whose tokens to revoke.")],
+    name: Annotated[str, typer.Argument(help="Holder (or token id) whose tokens to revoke.")],
     db: DbOption = None,
-    tokens: TokensOption = None,
+    token: TokenOption = None,
 ) -> None:
-    """Revoke every token of a holder.
+    """Revoke every live token of a holder, or one token by its id (audited).
 
     Example: `factorybrain token revoke ann --db plant.duckdb`
     """
-    count = tokens_for(db, tokens).revoke(name)
-    _audit_token(db, "token.revoked", name, {"tokens": count})
+    from factorybrain.api import TokenStore
+
+    with open_db(db) as store:
+        who = _admin(store, token)
+        count = TokenStore(store).revoke(name, by=who.actor)
     console.print(f"revoked {count} token(s) of {name}")
 
 
-def _audit_token(db: Path | None, verb: str, name: str, details: dict[str, Any]) -> None:
-    """Record a token change in the store's audit log, when the store can be written now."""
-    import getpass
+@token_app.command("rotate")
+@friendly_errors
+def token_rotate(
+    name: Annotated[str, typer.Argument(help="Holder whose token to replace.")],
+    db: DbOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Replace a holder's token by a new one (printed once); the old one stops at once.
 
-    from factorybrain.agents import AgentRecords, AuditEntry, utcnow
-    from factorybrain.exceptions import FactorybrainError
-    from factorybrain.store import default_db_path
+    Example: `factorybrain token rotate ann --db plant.duckdb`
+    """
+    from factorybrain.api import TokenStore
 
-    path = db or default_db_path()
-    if not Path(path).exists():
-        return
-    try:
-        with open_db(path) as store:
-            AgentRecords(store).audit(
-                AuditEntry(f"cli:{getpass.getuser()}", verb, "token", name, utcnow(), details)
-            )
-    except FactorybrainError as error:  # e.g. a running server holds the file
-        console.print(f"[yellow]not audited[/yellow] ({error})", highlight=False)
+    with open_db(db) as store:
+        who = _admin(store, token)
+        issued = TokenStore(store).rotate(name, by=who.actor)
+    console.print(f"new token for [bold]{name}[/bold]; the old one no longer works:")
+    print(issued)
+
+
+def _admin(store: Store, token: str | None) -> Caller:
+    """The caller, who must be allowed to manage tokens."""
+    from factorybrain.exceptions import StoreError
+
+    who = caller(store, token)
+    if who.role != "admin" or "admin" not in who.scopes:
+        raise StoreError(f"managing tokens needs an admin's token; {who.actor} is a {who.role}")
+    return who
 
 
 # -- agents ------------------------------------------------------------------------------------
@@ -156,7 +201,9 @@ def agents_run(
         highlight=False,
     )
     for error in report.errors:
-        console.print(f"  [red]{error['agent']} failed[/red]: {error['error']}", highlight=False)
+        console.print(
+            f"  [red]{error['agent']} failed[/red]: {redact(str(error['error']))}", highlight=False
+        )
 
 
 @agents_app.command("playbooks")
@@ -237,63 +284,134 @@ def actions_list(
     console.print(_table("actions", columns, rows))
 
 
-def _decide(
-    approve: bool, action_id: str, actor: str, role: str, comment: str | None, db: Path | None
-) -> None:
-    with open_db(db) as store:
-        orchestrator = orchestrator_for(store)
-        if approve:
-            action = orchestrator.approve(
-                action_id, actor=f"user:{actor}", role=role, comment=comment
-            )
-        else:
-            action = orchestrator.reject(
-                action_id, actor=f"user:{actor}", role=role, comment=comment
-            )
+def _decided(action: Any) -> None:
     console.print(f"action {action.id} is now [bold]{action.state}[/bold]")
     if action.result:
         print(json.dumps(action.result, indent=2, default=str))
 
 
-ActorOption = Annotated[str, typer.Option("--as", help="Your name, for the audit log.")]
 CommentOption = Annotated[str | None, typer.Option("--comment", help="Why.")]
+
+
+@actions_app.command("show")
+@friendly_errors
+def actions_show(
+    action_id: Annotated[str, typer.Argument(help="Action id (act-...).")],
+    db: DbOption = None,
+) -> None:
+    """Show an action and exactly what it would change: the content you approve.
+
+    Example: `factorybrain actions show act-1234`
+    """
+    from factorybrain.agents import AgentRecords
+
+    with open_db(db, read_only=True) as store:
+        records = AgentRecords(store)
+        action = records.action(action_id)
+        recommendation = records.recommendation(action.recommendation_id)
+    print(json.dumps({"action": action.dump(), "recommendation": recommendation.dump()},
+                     indent=2, default=str))  # fmt: skip
 
 
 @actions_app.command("approve")
 @friendly_errors
 def actions_approve(
     action_id: Annotated[str, typer.Argument(help="Action id (act-...).")],
-    actor: ActorOption,
-    role: RoleOption,
+    content_hash: Annotated[
+        str | None,
+        typer.Option(
+            "--hash",
+            help="The content_hash `actions show` printed: refused unless it is what executes.",
+        ),
+    ] = None,
     comment: CommentOption = None,
+    override: Annotated[
+        bool,
+        typer.Option("--override", help="Admin only: approve your own proposal (audited)."),
+    ] = False,
     db: DbOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Approve a proposed action and execute it (the plan and the orders change).
 
-    Example: `factorybrain actions approve act-1234 --as ann --role planner --comment "ok"`
+    You act as the holder of `--token` (or $FACTORYBRAIN_TOKEN), else as your operating-system
+    user; nobody approves their own proposal.
+
+    Example: `factorybrain actions approve act-1234 --hash 9f2c... --comment "ok"`
     """
-    _decide(True, action_id, actor, role, comment, db)
+    with open_db(db) as store:
+        who = _decider(store, token)
+        action = orchestrator_for(store).approve(
+            action_id,
+            actor=who.actor,
+            role=who.role,
+            comment=comment,
+            content_hash=content_hash,
+            override=override,
+        )
+    _decided(action)
 
 
 @actions_app.command("reject")
 @friendly_errors
 def actions_reject(
     action_id: Annotated[str, typer.Argument(help="Action id (act-...).")],
-    actor: ActorOption,
-    role: RoleOption,
     comment: CommentOption = None,
     db: DbOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Reject a proposed action, with a comment for the audit log.
 
-    Example: `factorybrain actions reject act-1234 --as ann --role planner --comment "not now"`
+    Example: `factorybrain actions reject act-1234 --comment "not now"`
     """
-    _decide(False, action_id, actor, role, comment, db)
+    with open_db(db) as store:
+        who = _decider(store, token)
+        action = orchestrator_for(store).reject(
+            action_id, actor=who.actor, role=who.role, comment=comment
+        )
+    _decided(action)
 
 
-@app.command()
+@actions_app.command("undo")
+@friendly_errors
+def actions_undo(
+    action_id: Annotated[str, typer.Argument(help="An executed action (act-...).")],
+    comment: CommentOption = None,
+    db: DbOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Propose the action that undoes an executed one; someone else approves it.
+
+    Example: `factorybrain actions undo act-1234 --comment "wrong machine"`
+    """
+    with open_db(db) as store:
+        who = caller(store, token)
+        action = orchestrator_for(store).compensate(
+            action_id, actor=who.actor, comment=comment or ""
+        )
+    console.print(f"proposed {action.id} to undo {action_id}; it waits for approval")
+
+
+def _decider(store: Store, token: str | None) -> Caller:
+    from factorybrain.exceptions import StoreError
+
+    who = caller(store, token)
+    if "decide" not in who.scopes:
+        raise StoreError(f"deciding on actions needs the scope 'decide'; {who.actor} has none")
+    return who
+
+
+audit_app = typer.Typer(
+    help="The audit log: who changed what, when; `audit verify` checks its hash chain.\n\n"
+    "Example: `factorybrain audit --object act-1234`",
+)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.callback(invoke_without_command=True)
 @friendly_errors
 def audit(
+    context: typer.Context,
     object_id: Annotated[str | None, typer.Option("--object", help="Only this object.")] = None,
     limit: Annotated[int, typer.Option(help="How many, newest first.")] = 30,
     db: DbOption = None,
@@ -303,6 +421,8 @@ def audit(
 
     Example: `factorybrain audit --object act-1234`
     """
+    if context.invoked_subcommand is not None:
+        return
     from factorybrain.agents import AgentRecords
 
     with open_db(db, read_only=True) as store:
@@ -315,3 +435,65 @@ def audit(
         for e in entries
     ]
     console.print(_table("audit log", ["when", "who", "what", "object", "details"], rows))
+
+
+@audit_app.command("verify")
+@friendly_errors
+def audit_verify(
+    head: Annotated[
+        str | None,
+        typer.Option(
+            "--head",
+            help="A head printed earlier (SEQ:HASH), kept outside the store: checks that no "
+            "entry up to it was removed from the end.",
+        ),
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check the audit log's hash chain: no entry changed, deleted or reordered.
+
+    Prints the head (position and hash of the last entry): keep it somewhere else (a ticket,
+    a log server) and pass it back with `--head` to detect entries cut off the end.
+    Exits with status 1 when the chain is broken.
+
+    Example: `factorybrain audit verify --head 1234:9f2c...`
+    """
+    from factorybrain.agents import AgentRecords
+
+    with open_db(db, read_only=True) as store:
+        result = AgentRecords(store).verify_audit()
+        problems = list(result.problems)
+        if head is not None:
+            problems += _check_head(AgentRecords(store), head, result.head)
+    shown = f"{result.head[0]}:{result.head[1]}" if result.head else None
+    if as_json:
+        print(json.dumps({"ok": not problems, "entries": result.entries, "head": shown,
+                          "problems": problems}, indent=2))  # fmt: skip
+    elif problems:
+        console.print(f"[red]the audit log is broken[/red] ({result.entries:,} entries):")
+        for line in problems[:50]:
+            console.print(f"  {line}", highlight=False)
+        if len(problems) > 50:
+            console.print(f"  ... {len(problems) - 50:,} more")
+    else:
+        console.print(f"the audit log holds: {result.entries:,} entries, head {shown}")
+    if problems:
+        raise typer.Exit(1)
+
+
+def _check_head(records: Any, given: str, head: tuple[int, str] | None) -> list[str]:
+    seq_text, _, digest = given.partition(":")
+    if not seq_text.isdigit() or len(digest) != 64:
+        return [f"--head must be SEQ:HASH as `audit verify` prints it; got {given!r}"]
+    seq = int(seq_text)
+    if head is None or head[0] < seq:
+        last = head[0] if head else 0
+        gone = f"entries {last + 1}-{seq} are gone"
+        return [f"{gone}: the log ends at {last}, the head kept is at {seq}"]
+    rows = records.store.query_rows(
+        "SELECT hash FROM audit_entry WHERE space = ? AND seq = ?", [records.space, seq]
+    )
+    if not rows or rows[0]["hash"] != digest:
+        return [f"entry {seq} is not the one whose hash was kept: the log was rewritten up to it"]
+    return []

@@ -1,15 +1,16 @@
 """What every command group of the ``factorybrain`` command shares.
 
-The consoles, the shared options (``--db``, ``--json``, ``--tokens``), the error handler, opening
+The consoles, the shared options (``--db``, ``--json``, ``--token``), the error handler, opening
 the store, tables and progress bars, and the helpers two groups need: serving the API until
 stopped (``serve`` and ``demo``), the orchestrator (the agents' commands, ``serve``, ``mcp`` and
-``listen``) and the token file (``token``, ``serve`` and ``mcp``). It imports no command group.
+``listen``) and who the caller is (:func:`caller`). It imports no command group.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import wraps
 from pathlib import Path
@@ -21,11 +22,12 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from factorybrain.exceptions import FactorybrainError
+from factorybrain.secrets import redact
 
 if TYPE_CHECKING:
     from factorybrain.agents import Orchestrator
     from factorybrain.api import TokenStore
-    from factorybrain.connectors import ManifestEntry, PlantLoad
+    from factorybrain.connectors import IngestReport, ManifestEntry, PlantLoad
     from factorybrain.store import DuckDBStore, Store
 
 # Without a terminal (CI logs, pipes) Rich would wrap at 80 columns; logs read better wider.
@@ -42,32 +44,32 @@ DbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-TokensOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--tokens",
-        help="Token file (default: $FACTORYBRAIN_TOKENS or <db>.tokens.json).",
-        envvar="FACTORYBRAIN_TOKENS",
-        show_default=False,
-    ),
-]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 def friendly_errors(function: Callable[P, R]) -> Callable[P, R]:
-    """Turn factorybrain's own errors into one red line and exit status 1."""
+    """Turn factorybrain's own errors into one red line, secrets masked, and exit status 1."""
 
     @wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return function(*args, **kwargs)
         except FactorybrainError as error:
-            errors.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+            print_error(error)
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def print_error(message: object) -> None:
+    """Print an error (an exception or its message) as one red line on stderr, secrets masked.
+
+    Every error the command prints goes through here, redacted by
+    :func:`factorybrain.secrets.redact`.
+    """
+    errors.print(f"[red]error:[/red] {redact(str(message))}", highlight=False, soft_wrap=True)
 
 
 def open_db(db: Path | None, *, read_only: bool = False, migrate: bool = False) -> DuckDBStore:
@@ -78,14 +80,27 @@ def open_db(db: Path | None, *, read_only: bool = False, migrate: bool = False) 
         read_only: Open without write access.
         migrate: Create the store or bring its schema up to date.
     """
+    import duckdb
+
+    from factorybrain.exceptions import StoreError
     from factorybrain.store import default_db_path, open_store
 
     path = db or default_db_path()
     if not migrate and not Path(path).exists():
-        from factorybrain.exceptions import StoreError
-
         raise StoreError(f"no store at {path}; create one with 'factorybrain init --db {path}'")
-    return open_store(path, read_only=read_only, migrate=migrate)
+    try:
+        return open_store(path, read_only=read_only, migrate=migrate)
+    except (duckdb.Error, StoreError, OSError) as error:
+        from factorybrain.connectors import no_room
+
+        room = no_room(error, str(path))
+        if room is None:
+            raise
+        # Each migration is a transaction of its own: the one that failed was rolled back.
+        raise StoreError(
+            f"cannot open the store: {room.what} ({room.detail}); what could not be written "
+            f"was rolled back. To open it, {room.remedy}, then run the command again."
+        ) from None
 
 
 def when(value: str | None) -> datetime | None:
@@ -97,12 +112,49 @@ def when(value: str | None) -> datetime | None:
     return utc(value)
 
 
-def tokens_for(db: Path | None, tokens: Path | None) -> TokenStore:
-    """The API tokens of ``--tokens``, else of ``$FACTORYBRAIN_TOKENS`` or beside the store."""
-    from factorybrain.api import TokenStore, default_tokens_path
-    from factorybrain.store import default_db_path
+@dataclass(frozen=True)
+class Caller:
+    """Who runs a command, as authenticated: a token's holder, or the operating-system user.
 
-    return TokenStore(tokens or default_tokens_path(db or default_db_path()))
+    Whoever can write the store file can change anything in it, so the local user acts as an
+    admin; the audit log names them by their login (``os:<login>``). A token
+    (``--token`` / ``$FACTORYBRAIN_TOKEN``) acts with its holder's name, role and scopes.
+    """
+
+    actor: str
+    role: str
+    scopes: tuple[str, ...]
+
+
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        help="Act as this API token's holder (default: $FACTORYBRAIN_TOKEN, else as the "
+        "operating-system user).",
+        envvar="FACTORYBRAIN_TOKEN",
+        show_default=False,
+    ),
+]
+
+
+def caller(store: Store, token: str | None) -> Caller:
+    """The caller of a command: the holder of ``token``, else the operating-system user.
+
+    Raises:
+        StoreError: If ``token`` is given and is not valid.
+    """
+    import getpass
+
+    from factorybrain.api import ROLE_SCOPES, TokenStore
+    from factorybrain.exceptions import StoreError
+
+    if token:
+        holder = TokenStore(store).check(token)
+        if holder is None:
+            raise StoreError("the token given (--token or $FACTORYBRAIN_TOKEN) is not valid")
+        return Caller(holder.actor, holder.role, holder.scopes)
+    return Caller(f"os:{getpass.getuser()}", "admin", ROLE_SCOPES["admin"])
 
 
 def orchestrator_for(store: Store, *, with_agents: bool = False) -> Orchestrator:
@@ -193,9 +245,14 @@ def row_progress(*, quiet: bool) -> Progress:
 
 
 def load_with_progress(
-    store: DuckDBStore, manifest: Path, *, root: Path | None = None, quiet: bool = False
+    store: DuckDBStore,
+    manifest: Path,
+    *,
+    root: Path | None = None,
+    quiet: bool = False,
+    actor: str = "system",
 ) -> PlantLoad:
-    """Load a plant manifest with one progress bar per file."""
+    """Load a plant manifest with one progress bar per file; each file is audited."""
     from factorybrain.connectors import load_plant
 
     with row_progress(quiet=quiet) as progress:
@@ -205,4 +262,33 @@ def load_with_progress(
             task = progress.add_task(f"ingest {name}", total=None)
             return lambda rows: progress.update(task, completed=rows)
 
-        return load_plant(store, manifest, root=root, on_file=on_file)
+        result = load_plant(store, manifest, root=root, on_file=on_file, actor=actor)
+    audit_ingests(store, actor, result.reports)
+    return result
+
+
+def audit_ingests(store: Store, actor: str, reports: Iterable[IngestReport]) -> None:
+    """One audit entry per file loaded: who loaded what, and what it changed."""
+    from factorybrain.agents import AgentRecords, AuditEntry, utcnow
+
+    records = AgentRecords(store)
+    for report in reports:
+        records.audit(
+            AuditEntry(
+                actor,
+                "data.ingested",
+                "ingest",
+                report.ingest_id,
+                utcnow(),
+                {
+                    "file": report.source_file,
+                    "entity_type": report.entity_type,
+                    "sha256": report.file_sha256,
+                    "rows_read": report.rows_read,
+                    "inserted": report.inserted,
+                    "updated": report.updated,
+                    "quarantined": report.quarantined,
+                    "status": report.status,
+                },
+            )
+        )

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from factorybrain.cli._common import (
     DbOption,
+    caller,
     console,
     errors,
     friendly_errors,
@@ -25,6 +26,7 @@ from factorybrain.cli._common import (
     open_db,
     serve_until_stopped,
 )
+from factorybrain.secrets import redact
 
 if TYPE_CHECKING:
     from factorybrain.connectors import PlantLoad
@@ -138,7 +140,8 @@ def demo(
     )
     with open_db(store_path, migrate=True) as store:
         started = time.perf_counter()
-        result = load_with_progress(store, demo_module.DEMO_MANIFEST, root=out)
+        actor = caller(store, None).actor
+        result = load_with_progress(store, demo_module.DEMO_MANIFEST, root=out, actor=actor)
         loaded = time.perf_counter() - started
         _print_load(result, loaded, store_path)
         truth = demo_module.load_truth(out)
@@ -147,7 +150,8 @@ def demo(
         for name, seconds in run.stage_seconds.items():
             if name in run.failures:
                 console.print(
-                    f"[bold red]{name} failed[/bold red] ({seconds:.1f} s): {run.failures[name]}",
+                    f"[bold red]{name} failed[/bold red] ({seconds:.1f} s): "
+                    f"{redact(run.failures[name])}",
                     highlight=False,
                 )
                 continue
@@ -157,7 +161,7 @@ def demo(
                 highlight=False,
             )
             for message in run.warnings.get(name, [])[:5]:
-                console.print(f"  [yellow]warning[/yellow] {message}", highlight=False)
+                console.print(f"  [yellow]warning[/yellow] {redact(message)}", highlight=False)
         if score:
             _print_scores(demo_module.score(store, truth))
     del summary
@@ -220,7 +224,7 @@ def _print_load(result: PlantLoad, seconds: float, store_path: Path) -> None:
     for key, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
         console.print(f"  quarantined {count:>6,}  {key}", highlight=False, style="yellow")
     for file, message in result.failures:
-        console.print(f"  [red]failed[/red] {file}: {message}", highlight=False)
+        console.print(f"  [red]failed[/red] {redact(f'{file}: {message}')}", highlight=False)
 
 
 def _print_scores(scores: list[Score]) -> None:
@@ -242,18 +246,23 @@ def _print_scores(scores: list[Score]) -> None:
 
 def _serve_dashboard(store_path: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve the API and the dashboard over the demo store, signed in as a demo planner."""
+    from datetime import timedelta
+
     from factorybrain.agents import Orchestrator
-    from factorybrain.api import TokenStore, default_tokens_path
+    from factorybrain.api import TokenStore
     from factorybrain.store import open_store
 
     store = open_store(store_path)
-    tokens = TokenStore(default_tokens_path(store_path))
-    token = tokens.create("demo-planner", "planner")
+    tokens = TokenStore(store)
+    token = tokens.create(
+        "demo-planner", "planner", expires_in=timedelta(days=1), created_by="demo"
+    )
 
     def announce(_: bool) -> None:
         console.print(
             f"[bold]dashboard[/bold]: http://{host}:{port}/?token={token} (Ctrl+C to stop; "
-            "the token is a planner's, kept next to the store)",
+            "the link signs you in as a planner for a day: the page trades it for a session "
+            "and drops it from the address)",
             highlight=False,
         )
 

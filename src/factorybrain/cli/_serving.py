@@ -8,13 +8,11 @@ import typer
 
 from factorybrain.cli._common import (
     DbOption,
-    TokensOption,
     console,
     friendly_errors,
     open_db,
     orchestrator_for,
     serve_until_stopped,
-    tokens_for,
 )
 
 app = typer.Typer()
@@ -27,7 +25,6 @@ def serve(
     db: DbOption = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    tokens: TokensOption = None,
     schedule: Annotated[
         float,
         typer.Option(
@@ -43,8 +40,10 @@ def serve(
 
     Example: `factorybrain serve --db plant.duckdb --port 8000`
     """
+    from factorybrain.api import TokenStore
+
     store = open_db(db)
-    token_store = tokens_for(db, tokens)
+    token_store = TokenStore(store)
     if not token_store.list():
         console.print(
             "[yellow]no API tokens yet[/yellow]: create one with "
@@ -78,16 +77,17 @@ def mcp_command(
     ] = "stdio",
     host: Annotated[str, typer.Option(help="Interface for http.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port for http.")] = 8765,
-    tokens: TokensOption = None,
 ) -> None:
     """Serve the factory model and the agents' records to AI assistants over MCP.
 
     Tools: plant_status, list_entities, get_entity, series_data, list_findings, get_finding,
     list_actions, audit_log and propose_action (which never executes). Resources: assets and
-    documents. Over http every request needs an API token of an engineer or higher.
+    documents. Over http every request needs an API token of an engineer or higher, and a
+    proposal is the token holder's; over stdio it is the operating-system user's.
 
     Example: `factorybrain mcp --db plant.duckdb --transport http --port 8765`
     """
+    from factorybrain.api import TokenStore
     from factorybrain.exceptions import ParameterError
     from factorybrain.mcp import create_http_app, create_server
 
@@ -100,7 +100,7 @@ def mcp_command(
             return
         import uvicorn
 
-        application = create_http_app(server, tokens_for(db, tokens))
+        application = create_http_app(server, TokenStore(store))
         console.print(
             f"MCP over streamable HTTP at http://{host}:{port}/mcp "
             "(needs 'Authorization: Bearer <token>' of an engineer or higher)"

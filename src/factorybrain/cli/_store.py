@@ -19,15 +19,20 @@ from rich.table import Table
 from factorybrain.cli._common import (
     DbOption,
     JsonOption,
+    TokenOption,
+    audit_ingests,
+    caller,
     console,
     errors,
     frame_table,
     friendly_errors,
     load_with_progress,
     open_db,
+    print_error,
     row_progress,
 )
 from factorybrain.exceptions import FactorybrainError
+from factorybrain.secrets import redact
 
 if TYPE_CHECKING:
     from factorybrain.connectors import IngestReport
@@ -63,6 +68,7 @@ def ingest(
     mapping: Annotated[Path, typer.Option("--mapping", "-m", help="Mapping file (YAML).")],
     db: DbOption = None,
     as_json: JsonOption = False,
+    token: TokenOption = None,
 ) -> None:
     """Load files into the factory model through a mapping; each file is one transaction.
 
@@ -79,6 +85,7 @@ def ingest(
     reports = []
     failed = False
     with open_db(db, migrate=True) as store:
+        actor = caller(store, token).actor
         for source in sources:
             with row_progress(quiet=as_json) as progress:
                 label = "database" if "://" in source else Path(source).name
@@ -89,11 +96,13 @@ def ingest(
                         source,
                         parsed,
                         progress=functools.partial(_advance, progress, task),
+                        actor=actor,
                     )
                 except FactorybrainError as error:
-                    errors.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+                    print_error(error)
                     failed = True
                     continue
+            audit_ingests(store, actor, [report])
             reports.append(report)
             if not as_json:
                 _print_report(report)
@@ -129,19 +138,21 @@ def load(
     ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
+    token: TokenOption = None,
 ) -> None:
     """Load every export of a plant, as its manifest lists them (file and mapping per source).
 
     Example: `factorybrain load exports/plant.yaml --db plant.duckdb`
     """
     with open_db(db, migrate=True) as store:
-        result = load_with_progress(store, manifest, root=exports, quiet=as_json)
+        actor = caller(store, token).actor
+        result = load_with_progress(store, manifest, root=exports, quiet=as_json, actor=actor)
     if as_json:
         print(
             json.dumps(
                 {
                     "reports": [r.as_dict() for r in result.reports],
-                    "failures": [[str(f), m] for f, m in result.failures],
+                    "failures": [[redact(str(f)), redact(m)] for f, m in result.failures],
                 },
                 default=str,
                 indent=2,
@@ -151,7 +162,7 @@ def load(
         for report in result.reports:
             _print_report(report)
         for _path, message in result.failures:
-            errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+            print_error(message)
     if result.failures:
         raise typer.Exit(1)
 

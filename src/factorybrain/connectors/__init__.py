@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from factorybrain.connectors._ingest import IngestReport, file_sha256, ingest
+from factorybrain.connectors._ingest import IngestReport, NoRoom, file_sha256, ingest, no_room
 from factorybrain.connectors._manifest import ManifestEntry, PlantLoad, load_plant, read_manifest
 from factorybrain.connectors._mapping import FORMATS, FieldRule, Mapping, load_mapping
 from factorybrain.connectors._mqtt import BrokerAddress, MqttListener, message_row
@@ -17,6 +17,7 @@ __all__ = [
     "IngestReport",
     "ManifestEntry",
     "MqttListener",
+    "NoRoom",
     "OpcUaListener",
     "Mapping",
     "PlantLoad",
@@ -29,5 +30,6 @@ __all__ = [
     "load_mapping",
     "load_plant",
     "message_row",
+    "no_room",
     "read_manifest",
 ]

@@ -4,9 +4,9 @@ An MES or ERP often keeps its data in a database rather than exporting files. Th
 a URL, ``postgresql://user@host:5432/mes`` or ``mysql://user@host:3306/erp`` (``mariadb://`` is the
 same), and the mapping names the table (``source: {table: machines}``) or a query
 (``source: {query: "SELECT ... ORDER BY id"}``). ``${VARIABLE}`` in the URL is read from the
-environment, so a password need not be written in a manifest; reports and quarantine show the URL
-without it. Rows are numbered in the order the database returns them: give a query an
-``ORDER BY`` to make those numbers stable.
+environment, so a password need not be written in a manifest; reports, quarantine and messages
+show the URL without it (:func:`factorybrain.secrets.redact`). Rows are numbered in the order the
+database returns them: give a query an ``ORDER BY`` to make those numbers stable.
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import duckdb
 
 from factorybrain.connectors._mapping import Mapping
 from factorybrain.connectors._readers import SourceRows, first_line, register_rows
 from factorybrain.exceptions import IngestError
+from factorybrain.secrets import redact
 
 SCHEMES = {"postgresql": "postgres", "postgres": "postgres", "mysql": "mysql", "mariadb": "mysql"}
 FETCH_ROWS = 10_000
@@ -32,16 +33,6 @@ _URL = re.compile(r"^(postgres(ql)?|mysql|mariadb)://", re.IGNORECASE)
 def is_database_url(source: object) -> bool:
     """Whether ``source`` names a database rather than a file."""
     return isinstance(source, str) and bool(_URL.match(source))
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for reports and messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = (parts.username or "") + ":***"
-    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[-1]}"))
 
 
 def source_label(url: str, mapping: Mapping) -> str:
@@ -78,7 +69,10 @@ def read_database(url: str, mapping: Mapping) -> tuple[list[str], list[tuple[Any
             f"'source: {{query: ...}}' (one of them) in {mapping.path}"
         )
     expanded = _expand(url)
-    kind = SCHEMES[urlsplit(expanded).scheme.lower()]
+    try:
+        kind = SCHEMES[urlsplit(expanded).scheme.lower()]
+    except ValueError as error:  # e.g. an unclosed [ of an IPv6 address
+        raise IngestError(f"{label}: not a valid URL ({error})") from None
     columns: list[str] = []
     rows: list[tuple[Any, ...]] = []
     with _connect(kind, expanded, label) as (connection, errors):
@@ -103,7 +97,8 @@ def read_database(url: str, mapping: Mapping) -> tuple[list[str], list[tuple[Any
                 rows.extend(batch)
         except errors as error:
             what = f"table {options.table!r}" if options.table else "the query"
-            raise IngestError(f"{label}: cannot read {what}: {first_line(error)}") from None
+            reason = redact(first_line(error), [urlsplit(expanded).password])
+            raise IngestError(f"{label}: cannot read {what}: {reason}") from None
     return columns, rows
 
 
@@ -151,7 +146,9 @@ def _connect(kind: str, url: str, label: str) -> Iterator[tuple[Any, type[BaseEx
             f"({error})"
         ) from None
     except Exception as error:  # each driver has its own connection errors
-        raise IngestError(f"{label}: cannot connect: {first_line(error)}") from None
+        # A driver may quote the URL or its password back: neither is shown.
+        reason = redact(first_line(error), [parts.password, unquote(parts.password or "")])
+        raise IngestError(f"{label}: cannot connect: {reason}") from None
     try:
         yield connection, errors
     finally:

@@ -7,11 +7,15 @@ Rules every ingest keeps:
   ``rows_read == inserted + updated + unchanged + quarantined`` always;
 * ingesting the same file again changes nothing (natural keys, upserts) and a corrected file
   replaces what it corrects;
-* every ingest ends with a report, kept in ``ingest_report``.
+* every ingest ends with a report, kept in ``ingest_report``;
+* a disk that fills up (or a file size limit reached) mid-ingest is one clear
+  :class:`~factorybrain.exceptions.IngestError` naming the store: the transaction is rolled
+  back, so nothing of the file is loaded and the store holds what it held before.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import queue
@@ -44,6 +48,7 @@ from factorybrain.connectors._readers import (
 )
 from factorybrain.connectors._units import UnitConversionError, affine
 from factorybrain.exceptions import IngestError
+from factorybrain.secrets import redact
 from factorybrain.store._duckdb import DuckDBStore
 
 #: Rows handed from the reader to the store at a time; bounds memory on large files.
@@ -74,6 +79,7 @@ class IngestReport:
     skipped: int = 0
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
     status: str = "running"
+    actor: str = "system"
 
     @property
     def loaded(self) -> int:
@@ -110,6 +116,7 @@ def ingest(
     mapping: str | Path | Mapping,
     *,
     progress: Progress | None = None,
+    actor: str = "system",
 ) -> IngestReport:
     """Load one source file into the factory model through a mapping.
 
@@ -120,6 +127,7 @@ def ingest(
             or query the mapping names.
         mapping: A mapping file path, or a loaded :class:`Mapping`.
         progress: Called with the number of rows handled so far, for progress bars.
+        actor: Who loads it (``os:<login>``, a token's holder), kept in the report.
 
     Returns:
         The report, also kept in the store.
@@ -127,7 +135,9 @@ def ingest(
     Raises:
         MappingError: If the mapping file has a mistake.
         IngestError: If the file cannot be read at all (missing, empty, wrong format, missing
-            columns); nothing is loaded then, and a failed report is kept.
+            columns), or the disk holding the store fills up (or the file size limit is
+            reached) while it is written; nothing is loaded then, and a failed report is kept
+            where there is room for it.
     """
     mapping = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
     database = is_database_url(source)
@@ -142,6 +152,7 @@ def ingest(
         entity_type=mapping.edge and f"edge:{mapping.edge}" or mapping.target,
         file_sha256=file_sha256(path) if not database and path.is_file() else "",
         started_at=_now(),
+        actor=actor,
     )
     reader_con = store.connection.cursor()
     try:
@@ -179,15 +190,118 @@ def ingest(
                 )
                 _quarantine_rejected(store, report, rejected)
                 _finish(store, report, started, "ok")
-        except duckdb.Error as error:
-            raise IngestError(f"{name}: cannot be read: {str(error).splitlines()[0]}") from error
+        except (duckdb.Error, OSError) as error:
+            room = no_room(error, store.path)
+            if room is not None:
+                raise IngestError(
+                    f"{name}: not loaded: {room.what} ({room.detail}). Nothing of {name} was "
+                    "loaded: its transaction was rolled back, and the store holds what it held "
+                    f"before. To load it, {room.remedy}, then ingest it again."
+                ) from error
+            if not isinstance(error, duckdb.Error):
+                raise
+            raise IngestError(f"{name}: cannot be read: {_first_cause(error)}") from error
     except IngestError as error:
-        report.status = "failed: " + str(error)
-        _finish(store, report, started, report.status)
+        report.status = "failed: " + redact(str(error))
+        try:
+            _finish(store, report, started, report.status)
+        except (duckdb.Error, OSError) as recording:
+            if no_room(recording, store.path) is None:
+                raise
+            # Still no room: the failed report cannot be kept either; the error says why.
         raise
     finally:
         reader_con.close()
     return report
+
+
+#: Why a write fails for want of room: the errno, the words of the operating system (and of
+#: DuckDB, which reports only those), what happened and what to do.
+_NO_ROOM: dict[int, tuple[tuple[str, ...], str, str]] = {
+    errno.ENOSPC: (
+        ("No space left on device", "not enough space on the disk"),
+        "the disk holding the store {store} is full",
+        "free space on that disk (or move the store to a disk with room)",
+    ),
+    errno.EFBIG: (
+        ("File too large",),
+        "the store {store} reached the file size limit of this process",
+        "raise the limit ('ulimit -f unlimited' in the shell that runs factorybrain)",
+    ),
+}
+if hasattr(errno, "EDQUOT"):  # not on Windows
+    _NO_ROOM[errno.EDQUOT] = (
+        ("Disk quota exceeded",),
+        "the disk quota of the store {store} is used up",
+        "free space within the quota, or have it raised",
+    )
+
+
+@dataclass(frozen=True)
+class NoRoom:
+    """A write that failed for want of room: a full disk, a used-up quota, a size limit."""
+
+    #: ``ENOSPC``, ``EFBIG`` or ``EDQUOT``.
+    errno: int
+    #: The first line of the error that says so.
+    detail: str
+    #: What happened, naming the store ("the disk holding the store f.duckdb is full").
+    what: str
+    #: What to do about it ("free space on that disk ...").
+    remedy: str
+
+
+def no_room(error: BaseException, store: str) -> NoRoom | None:
+    """Whether ``error`` (or an error it arose from) is a write that failed for want of room.
+
+    DuckDB reports a full disk as an IO error with the operating system's words, and an
+    aborted transaction may hide it (the IO error is then the one it arose from), so the whole
+    chain of causes is searched.
+
+    Args:
+        error: What a write raised.
+        store: The store's path, for the message.
+
+    Returns:
+        What happened and what to do; None when no write in the chain failed for want of room.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        code = current.errno if isinstance(current, OSError) else None
+        if code not in _NO_ROOM and isinstance(current, (duckdb.Error, OSError)):
+            text = str(current).lower()
+            code = next(
+                (
+                    c
+                    for c, (words, _, _) in _NO_ROOM.items()
+                    if any(w.lower() in text for w in words)
+                ),
+                None,
+            )
+        if code is not None and code in _NO_ROOM:
+            _, what, remedy = _NO_ROOM[code]
+            return NoRoom(code, _line(current), what.format(store=store), remedy)
+        current = current.__cause__ if current.__cause__ is not None else current.__context__
+    return None
+
+
+def _line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _first_cause(error: BaseException) -> str:
+    """The first line of the error that aborted the transaction, rather than of the abort."""
+    current: BaseException | None = error
+    seen: set[int] = set()
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if "transaction is aborted" not in str(current):
+            return _line(current)
+        current = current.__cause__ if current.__cause__ is not None else current.__context__
+    return _line(error)
 
 
 def _finish(store: DuckDBStore, report: IngestReport, started: float, status: str) -> None:

@@ -93,6 +93,7 @@ def load_plant(
     *,
     root: str | Path | None = None,
     on_file: Callable[[ManifestEntry], Callable[[int], None] | None] | None = None,
+    actor: str = "system",
 ) -> PlantLoad:
     """Ingest every file of a plant manifest.
 
@@ -101,6 +102,7 @@ def load_plant(
         manifest: Path of the manifest.
         root: Folder the manifest's file paths are relative to (default: the manifest's).
         on_file: Called before each file; may return a progress callback for that file.
+        actor: Who loads it, kept in every file's report.
     """
     _, entries = read_manifest(manifest, root)
     result = PlantLoad([], [])
@@ -108,7 +110,13 @@ def load_plant(
         progress = on_file(entry) if on_file else None
         try:
             result.reports.append(
-                ingest(store, entry.file, load_mapping(entry.mapping), progress=progress)
+                ingest(
+                    store,
+                    entry.file,
+                    load_mapping(entry.mapping),
+                    progress=progress,
+                    actor=actor,
+                )
             )
         except FactorybrainError as error:
             result.failures.append((entry.file, str(error)))

@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 from factorybrain.connectors._mapping import Mapping
 from factorybrain.connectors._stream import OnBatch, StreamListener
 from factorybrain.exceptions import IngestError
+from factorybrain.secrets import redact
 from factorybrain.store import DuckDBStore
 
 RESERVED = ("topic", "received_at", "payload")
@@ -54,15 +55,15 @@ class BrokerAddress:
         scheme = parts.scheme.lower()
         if scheme not in DEFAULT_PORTS:
             raise IngestError(
-                f"broker {url!r}: expected a URL mqtt://host[:port] or mqtts://host[:port], "
-                f"found the scheme {parts.scheme!r}"
+                f"broker {redact(url)!r}: expected a URL mqtt://host[:port] or "
+                f"mqtts://host[:port], found the scheme {parts.scheme!r}"
             )
         try:
             port = parts.port or DEFAULT_PORTS[scheme]
         except ValueError as error:
-            raise IngestError(f"broker {url!r}: bad port ({error})") from None
+            raise IngestError(f"broker {redact(url)!r}: bad port ({error})") from None
         if not parts.hostname:
-            raise IngestError(f"broker {url!r}: no host name")
+            raise IngestError(f"broker {redact(url)!r}: no host name")
         return cls(
             host=parts.hostname,
             port=port,

@@ -7,6 +7,7 @@ approve and never executes anything. Resources expose assets and documents.
 
 from __future__ import annotations
 
+import getpass
 import json
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 
 from factorybrain.agents import (
@@ -37,6 +38,7 @@ from factorybrain.api._queries import (
 )
 from factorybrain.api._tokens import TokenStore
 from factorybrain.exceptions import FactorybrainError, ParameterError
+from factorybrain.secrets import redact
 from factorybrain.store import Store, open_store
 
 INSTRUCTIONS = (
@@ -79,7 +81,7 @@ def create_server(
             try:
                 yield
             except FactorybrainError as error:
-                raise ToolError(str(error)) from error
+                raise ToolError(redact(str(error))) from error
 
     @server.tool(name="plant_status")
     def plant_status_tool() -> dict[str, Any]:
@@ -235,33 +237,39 @@ def create_server(
     @server.tool(name="propose_action")
     def propose_action_tool(
         action_type: str,
-        proposed_by: str,
+        ctx: Context,
         parameters: dict[str, Any] | None = None,
         finding_ids: list[str] | None = None,
         title: str = "",
     ) -> dict[str, Any]:
         """Propose an action for a person to approve; it is NEVER executed by this tool.
 
+        The proposer recorded is who the server authenticated (the token's holder over HTTP,
+        the user who started the server over stdio), never a name the caller gives, and that
+        proposer can never approve it.
+
         Args:
             action_type: notify, maintenance_order.create, work_order.reschedule or
                 purchase_order.create.
-            proposed_by: Name of the assistant or person proposing it (kept in the audit log).
-            parameters: The action's arguments.
+            ctx: The request (injected by the server).
+            parameters: The action's arguments (finite numbers, at most 64 KiB as JSON).
             finding_ids: Findings it answers.
             title: One line a reviewer reads.
         """
         with guarded():
-            if not proposed_by.strip():
-                raise ParameterError("proposed_by must name who proposes the action")
+            actor = _caller(ctx)
+            checked = _bounded_parameters(parameters or {})
+            if len(title) > 200 or len(finding_ids or ()) > 100:
+                raise ParameterError("title has at most 200 characters, finding_ids 100 items")
             recommendation = Recommendation(
-                agent=f"mcp:{proposed_by.strip()}",
+                agent=actor,
                 finding_ids=tuple(finding_ids or ()),
                 action_type=action_type,
-                parameters=parameters or {},
+                parameters=checked,
                 requires_approval=True,
                 title=title,
             )
-            action = conductor.propose(recommendation, actor=f"mcp:{proposed_by.strip()}")
+            action = conductor.propose(recommendation, actor=actor)
             return action.dump()
 
     _ask_tools(server, opened, guarded)
@@ -297,6 +305,49 @@ def create_server(
         return f"# {title}\n\n{document.get('content') or ''}"
 
     return server
+
+
+#: Where :func:`create_http_app` leaves the authenticated caller for the tools.
+_HOLDER = "factorybrain_holder"
+
+
+def _caller(ctx: Context) -> str:
+    """Who calls a tool, as authenticated: the token's holder (HTTP) or the local user (stdio).
+
+    Raises:
+        ParameterError: Over HTTP without an authenticated caller (the app was not wrapped by
+            :func:`create_http_app`).
+    """
+    try:
+        request = ctx.request_context.request
+    except ValueError:  # not inside a request: called in-process
+        request = None
+    if request is None:  # stdio: whoever started the server on this machine
+        return f"os:{getpass.getuser()}"
+    holder = getattr(request, "scope", {}).get("state", {}).get(_HOLDER)
+    if holder is None:
+        raise ParameterError("an MCP request over HTTP reached a tool without a token holder")
+    return str(holder.actor)
+
+
+def _bounded_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
+    """A proposal's parameters as the REST API accepts them: finite, not too deep or large."""
+    try:
+        text = json.dumps(parameters, allow_nan=False, separators=(",", ":"))
+    except (ValueError, TypeError, RecursionError) as error:
+        raise ParameterError(
+            f"parameters must be JSON with finite numbers only ({type(error).__name__}: {error})"
+        ) from None
+    if len(text.encode()) > MAX_PARAMETER_BYTES:
+        raise ParameterError(
+            f"parameters are {len(text.encode()):,} bytes as JSON; at most "
+            f"{MAX_PARAMETER_BYTES:,} are allowed"
+        )
+    return parameters
+
+
+#: Largest parameters of a proposal, as JSON (the REST API's bound).
+MAX_PARAMETER_BYTES = 64 * 1024
 
 
 def _ask_tools(server: MCPServer, store: Store, guarded: Callable[[], Any]) -> None:
@@ -359,26 +410,34 @@ def create_http_app(
             header = dict(scope.get("headers") or []).get(b"authorization", b"").decode()
             token = header[7:].strip() if header.lower().startswith("bearer ") else ""
             holder = tokens.check(token) if token else None
-            if holder is None or not has_role(holder.role, role):
-                status = 401 if holder is None else 403
-                detail = (
-                    "missing or invalid token: send 'Authorization: Bearer <token>'"
-                    if holder is None
-                    else f"MCP over HTTP needs the role {role!r}; the token has {holder.role!r}"
-                )
-                body = json.dumps({"detail": detail}).encode()
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": status,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"www-authenticate", b"Bearer"),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
+            if holder is None:
+                status = 401
+                detail = "missing or invalid token: send 'Authorization: Bearer <token>'"
+            elif not has_role(holder.role, role):
+                status = 403
+                detail = f"MCP over HTTP needs the role {role!r}; the token has {holder.role!r}"
+            elif not holder.allows("propose"):
+                status = 403
+                detail = "MCP over HTTP needs a token with the scope 'propose'"
+            else:
+                # The tools read who authenticated from the request (see _caller), never a
+                # name the caller claims.
+                scope.setdefault("state", {})[_HOLDER] = holder
+                await inner(scope, receive, send)
                 return
+            body = json.dumps({"detail": detail}).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"www-authenticate", b"Bearer"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
         await inner(scope, receive, send)
 
     return app

@@ -161,8 +161,31 @@ class Store(abc.ABC):
         """Return the most recent ingest reports, newest first."""
 
     @abc.abstractmethod
+    def execute(
+        self,
+        sql: str,
+        parameters: QueryParameters | None = None,
+        *,
+        tables: Iterable[str],
+        wait: bool = True,
+    ) -> bool:
+        """Run one write statement of factorybrain's own (never SQL a user wrote).
+
+        ``tables`` names what it changes, for :meth:`generation_of`; with ``wait=False`` a
+        store busy with another writer skips the statement. Returns whether it ran.
+        """
+
+    @abc.abstractmethod
     def query(self, sql: str, parameters: QueryParameters | None = None) -> pd.DataFrame:
-        """Run one read-only SQL statement and return its result."""
+        """Run one read-only SQL statement and return its result.
+
+        ``sql`` may come from a user (``factorybrain query``), so a store refuses, with a
+        :class:`~factorybrain.exceptions.StoreError` that says what and why, anything but one
+        SELECT (WITH, DESCRIBE, SHOW, SUMMARIZE, and EXPLAIN without ANALYZE included) that
+        reads the factory model's tables: no writes, no second statement, no settings, and
+        nothing outside the database (files, the environment, extensions). Values belong in
+        ``parameters``, not in the text: the check of each text is cached.
+        """
 
     def query_rows(
         self, sql: str, parameters: QueryParameters | None = None

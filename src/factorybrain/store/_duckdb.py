@@ -28,6 +28,7 @@ from factorybrain.exceptions import SchemaError, StoreError
 from factorybrain.model import ENTITY_TYPES, EntityType, entity_type
 from factorybrain.store._base import DedupOutcome, QueryParameters, Store, WriteCounts
 from factorybrain.store._schema import MIGRATIONS, SCHEMA_VERSION, quote
+from factorybrain.store._sql_guard import TableCatalog, check_read_only
 
 _EDGE_KEY = (
     "edge_type",
@@ -87,10 +88,11 @@ def _writes(*tables: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     def mark(method: Callable[_P, _R]) -> Callable[_P, _R]:
         @wraps(method)
         def counted(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-            try:
-                return method(*args, **kwargs)
-            finally:
-                args[0]._wrote(tables or None)  # type: ignore[attr-defined]
+            with args[0]._write_lock:  # type: ignore[attr-defined]
+                try:
+                    return method(*args, **kwargs)
+                finally:
+                    args[0]._wrote(tables or None)  # type: ignore[attr-defined]
 
         return counted
 
@@ -131,17 +133,24 @@ class DuckDBStore(Store):
         self._con.execute("SET enable_progress_bar = false").fetchall()
         self.read_only = read_only
         self._lock = threading.RLock()
+        #: One writer at a time in this process, whatever handle it writes through (the store
+        #: and every :meth:`handle` share it): writes of agents, people and tokens interleave
+        #: transaction by transaction instead of colliding.
+        self._write_lock = threading.RLock()
         self._in_transaction = False
         #: Names the database behind this handle: the same for the store and its readers, so
         #: caches of derived answers can be shared between them (in-memory stores included).
         self.identity = f"{self.path}#{uuid.uuid4().hex}"
         self._generation = _Generation()
         self._pending: set[str] | None = set()  # written in the open transaction (None: any)
+        self._tables = TableCatalog()  # what query() may read (see _sql_guard)
 
-    def reader(self) -> DuckDBStore:
-        """Return a second handle on the same database for reads while this one is busy.
+    def handle(self) -> DuckDBStore:
+        """Return a second handle on the same database, for another thread.
 
-        It sees committed data only: what the current transaction wrote is not visible to it.
+        One DuckDB connection serves one thread at a time; a handle is a connection of its
+        own. It sees committed data only (what a transaction of another handle wrote is visible
+        once it commits), and its writes take the same write lock as the store's.
         """
         clone = object.__new__(DuckDBStore)
         clone.path = self.path
@@ -150,9 +159,20 @@ class DuckDBStore(Store):
         clone._pending = set()
         clone._con = self._con.cursor()
         clone._con.execute("SET TimeZone = 'UTC'").fetchall()
-        clone.read_only = True
+        clone.read_only = self.read_only
         clone._lock = threading.RLock()
+        clone._write_lock = self._write_lock
         clone._in_transaction = False
+        clone._tables = TableCatalog()  # its own: temporary tables are per connection
+        return clone
+
+    def reader(self) -> DuckDBStore:
+        """Return a second handle on the same database for reads while this one is busy.
+
+        It sees committed data only: what the current transaction wrote is not visible to it.
+        """
+        clone = self.handle()
+        clone.read_only = True
         return clone
 
     def _one(self, sql: str, parameters: Any = None) -> tuple[Any, ...]:
@@ -256,28 +276,62 @@ class DuckDBStore(Store):
             if self._in_transaction:
                 yield
                 return
-            self._con.execute("BEGIN TRANSACTION").fetchall()
-            self._in_transaction = True
-            try:
-                yield
-            except BaseException:
-                self._con.execute("ROLLBACK").fetchall()
-                raise
-            else:
-                self._con.execute("COMMIT").fetchall()
-            finally:
-                self._in_transaction = False
-                # What it wrote is visible to readers from now on (or rolled back): count it.
-                written, self._pending = self._pending, set()
-                if written is None or written:
-                    self._generation.bump(written)
+            with self._write_lock:
+                self._con.execute("BEGIN TRANSACTION").fetchall()
+                self._in_transaction = True
+                try:
+                    yield
+                except BaseException:
+                    self._con.execute("ROLLBACK").fetchall()
+                    raise
+                else:
+                    self._con.execute("COMMIT").fetchall()
+                finally:
+                    self._in_transaction = False
+                    # What it wrote is visible to readers from now on (or rolled back).
+                    written, self._pending = self._pending, set()
+                    if written is None or written:
+                        self._generation.bump(written)
+
+    def execute(
+        self,
+        sql: str,
+        parameters: QueryParameters | None = None,
+        *,
+        tables: Iterable[str],
+        wait: bool = True,
+    ) -> bool:
+        """Run one write statement of factorybrain's own, never SQL a user wrote.
+
+        Args:
+            sql: The statement.
+            parameters: Its parameters.
+            tables: The tables it changes (their generation grows; empty: a change no cache
+                depends on, such as a token's last use).
+            wait: Wait for another writer to finish; with False, a busy store skips the write.
+
+        Returns:
+            Whether the statement ran.
+        """
+        if not self._write_lock.acquire(blocking=wait):
+            return False
+        try:
+            self._con.execute(sql, parameters or []).fetchall()
+        except duckdb.Error as error:
+            raise StoreError(f"write failed: {error}") from error
+        finally:
+            if tables:
+                self._wrote(tables)
+            self._write_lock.release()
+        return True
 
     # -- writes --------------------------------------------------------------------------------
     def upsert_entities(self, entity_type_name: str, rows: pa.Table, ingest_id: str) -> WriteCounts:
         """Insert new entities and update changed ones, keyed by (space, external_id)."""
         entity = entity_type(entity_type_name)
         try:
-            counts = self._upsert_entities(entity, rows, ingest_id)
+            with self._write_lock:
+                counts = self._upsert_entities(entity, rows, ingest_id)
         except BaseException:
             self._wrote([entity.name])
             raise
@@ -683,20 +737,17 @@ class DuckDBStore(Store):
         ).df()
 
     def _check_read_only(self, sql: str) -> None:
-        try:
-            statements = self._con.extract_statements(sql)
-        except duckdb.Error as error:
-            raise StoreError(f"cannot parse the query: {error}") from error
-        if len(statements) != 1:
-            raise StoreError(f"expected exactly one SQL statement, found {len(statements)}")
-        kind = statements[0].type
-        if kind not in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
-            raise StoreError(
-                f"only read-only queries are allowed (SELECT, WITH, EXPLAIN); found {kind.name}"
-            )
+        """Refuse SQL that is not one read-only SELECT over the tables (see :meth:`query`)."""
+        # The generation of "everything" grows when tables may have come or gone (migrate, or
+        # the raw connection taken): the guard then reads the table names again.
+        check_read_only(sql, self._con, self._tables, self._generation.everything)
 
     def query(self, sql: str, parameters: QueryParameters | None = None) -> pd.DataFrame:
-        """Run one read-only SQL statement (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN, PRAGMA-free)."""
+        """Run one read-only SQL statement (see :meth:`Store.query`; checked by ``_sql_guard``).
+
+        SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE and EXPLAIN without ANALYZE run; the verdict
+        on each SQL text is cached, so a repeated text costs a few microseconds.
+        """
         self._check_read_only(sql)
         try:
             return self._con.execute(sql, parameters or []).df()

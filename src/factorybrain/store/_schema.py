@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from factorybrain.model import ENTITY_TYPES, SYSTEM_COLUMNS, EntityType
+from factorybrain.model import ENTITY_TYPES, SYSTEM_COLUMNS, EntityType, entity_type
 
 
 def quote(identifier: str) -> str:
@@ -114,9 +114,62 @@ def _initial() -> list[str]:
     ]
 
 
+def _trust() -> list[str]:
+    added = {
+        "recommendation": ("slot", "content_hash"),
+        "action": ("proposed_by", "content_hash", "approved_hash", "superseded_by"),
+        "audit_entry": ("seq", "prev_hash", "hash"),
+    }
+    columns = [
+        f"ALTER TABLE {quote(entity)} ADD COLUMN IF NOT EXISTS {quote(name)} "
+        f"{entity_type(entity).field(name).sql_type}"
+        for entity, names in added.items()
+        for name in names
+    ]
+    columns.append("ALTER TABLE ingest_report ADD COLUMN IF NOT EXISTS actor VARCHAR")
+    # Two writers can never give two entries one position: a fork of the chain fails loudly.
+    chain = "CREATE UNIQUE INDEX IF NOT EXISTS audit_entry_chain ON audit_entry (space, seq)"
+    return [*columns, chain, *ACCESS_TABLES.values()]
+
+
+#: API tokens and dashboard sessions (schema version 2): only hashes of secrets are kept.
+ACCESS_TABLES: dict[str, str] = {
+    "api_token": """
+        CREATE TABLE IF NOT EXISTS api_token (
+          token_id VARCHAR PRIMARY KEY,
+          token_hash VARCHAR NOT NULL UNIQUE,
+          name VARCHAR NOT NULL,
+          role VARCHAR NOT NULL,
+          scopes VARCHAR[] NOT NULL,
+          created_at TIMESTAMP NOT NULL,
+          created_by VARCHAR NOT NULL,
+          expires_at TIMESTAMP,
+          last_used_at TIMESTAMP,
+          revoked_at TIMESTAMP,
+          revoked_by VARCHAR,
+          rotated_from VARCHAR
+        )""",
+    "api_session": """
+        CREATE TABLE IF NOT EXISTS api_session (
+          session_hash VARCHAR PRIMARY KEY,
+          token_id VARCHAR NOT NULL,
+          csrf_hash VARCHAR NOT NULL,
+          created_at TIMESTAMP NOT NULL,
+          expires_at TIMESTAMP NOT NULL,
+          ended_at TIMESTAMP
+        )""",
+}
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "the factory model of DESIGN.md, datapoints, edges, quarantine, reports", _initial
+    ),
+    Migration(
+        2,
+        "approvals bound to content, an append-only hash-chained audit log, tokens and "
+        "sessions in the store",
+        _trust,
     ),
 )
 

@@ -2,15 +2,19 @@
 
 Every record is a frozen dataclass with ``dump()`` (JSON-ready dict) and ``load(dict)``. Ids are
 derived from what a record *is*, never drawn at random, so reporting the same finding twice, or
-replaying a run, lands on the same rows. An :class:`Action` moves through
-``proposed -> approved | rejected`` and ``approved -> executed | failed``; any other move raises
-:class:`ActionStateError` naming the action, its state and the attempted transition.
+replaying a run, lands on the same rows. A recommendation's id includes the hash of everything a
+person sees of it (:attr:`Recommendation.content_hash`): a changed proposal is a new
+recommendation and a new action, never an edit of the one someone looked at. An :class:`Action`
+moves through ``proposed -> approved | rejected | superseded`` and
+``approved -> executed | failed``; any other move raises :class:`ActionStateError` naming the
+action, its state and the attempted transition.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -24,12 +28,21 @@ SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
 #: Lifecycle of a finding.
 FINDING_STATUSES: tuple[str, ...] = ("open", "acknowledged", "closed")
 #: States of an action.
-ACTION_STATES: tuple[str, ...] = ("proposed", "approved", "rejected", "executed", "failed")
-#: The legal moves of an action: state -> states it may go to.
+ACTION_STATES: tuple[str, ...] = (
+    "proposed",
+    "approved",
+    "rejected",
+    "superseded",
+    "executed",
+    "failed",
+)
+#: The legal moves of an action: state -> states it may go to. A proposal replaced by a changed
+#: one is ``superseded``; an executed action is final (only a new, approved action undoes it).
 TRANSITIONS: Mapping[str, tuple[str, ...]] = {
-    "proposed": ("approved", "rejected"),
+    "proposed": ("approved", "rejected", "superseded"),
     "approved": ("executed", "failed"),
     "rejected": (),
+    "superseded": (),
     "executed": (),
     "failed": (),
 }
@@ -50,6 +63,28 @@ class PermissionDeniedError(FactorybrainError, PermissionError):
 
 class RecordNotFoundError(FactorybrainError, LookupError):
     """A finding, recommendation or action id that the store does not hold."""
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every float that JSON cannot hold (NaN, infinities) replaced by None.
+
+    What the store keeps and what a content hash covers: a record never holds a number that a
+    later read could not serialize.
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def canonical_json(value: Any) -> str:
+    """The one text of ``value`` that hashes are taken of: sorted keys, compact, finite numbers."""
+    return json.dumps(
+        json_safe(value), sort_keys=True, default=str, separators=(",", ":"), allow_nan=False
+    )
 
 
 def stable_id(prefix: str, *parts: Any) -> str:
@@ -343,11 +378,43 @@ class Recommendation:
             )
 
     @property
-    def id(self) -> str:
-        """Stable id from the agent, action type, findings answered and dedup key."""
+    def slot(self) -> str:
+        """What the proposal is about: agent, action type, findings answered and dedup key.
+
+        Two recommendations in one slot with different content are two versions of one
+        proposal: proposing the newer supersedes the older's pending action.
+        """
         return stable_id(
-            "rec", self.agent, self.action_type, sorted(self.finding_ids), self.dedup_key
+            "slot", self.agent, self.action_type, sorted(self.finding_ids), self.dedup_key
         )
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 of everything a person sees and approves of it (parameters and steps included).
+
+        Computed on the JSON the store keeps (:func:`canonical_json`), so the hash of a stored
+        recommendation read back equals the hash of the one that was saved.
+        """
+        content = self.dump_content()
+        return hashlib.sha256(canonical_json(content).encode()).hexdigest()
+
+    @property
+    def id(self) -> str:
+        """Stable id from its slot and its content: a changed proposal gets a new id."""
+        return stable_id("rec", self.slot, self.content_hash)
+
+    def dump_content(self) -> dict[str, Any]:
+        """What a person approves: every field but the derived ids."""
+        return {
+            "agent": self.agent,
+            "finding_ids": sorted(self.finding_ids),
+            "action_type": self.action_type,
+            "parameters": self.stored_parameters(),
+            "expected_effect": dict(self.expected_effect),
+            "requires_approval": bool(self.requires_approval),
+            "title": self.title,
+            "dedup_key": self.dedup_key,
+        }
 
     def stored_parameters(self) -> dict[str, Any]:
         """Parameters as stored: a composite keeps its steps under ``"steps"``."""
@@ -367,6 +434,8 @@ class Recommendation:
             "requires_approval": self.requires_approval,
             "title": self.title,
             "dedup_key": self.dedup_key,
+            "slot": self.slot,
+            "content_hash": self.content_hash,
         }
 
     @classmethod
@@ -401,6 +470,12 @@ class Action:
         comment: The reviewer's comment.
         result: What executing it changed (or the error when it failed).
         proposed_at: When it was proposed.
+        proposed_by: Who proposed it (an agent, or the authenticated person); never its
+            approver.
+        content_hash: :attr:`Recommendation.content_hash` of what it carries out.
+        approved_hash: The content hash the approver saw and approved; execution refuses any
+            other content.
+        superseded_by: The action of the changed proposal that replaced it.
     """
 
     recommendation_id: str
@@ -412,6 +487,10 @@ class Action:
     comment: str | None = None
     result: Mapping[str, Any] | None = None
     proposed_at: datetime | None = None
+    proposed_by: str | None = None
+    content_hash: str | None = None
+    approved_hash: str | None = None
+    superseded_by: str | None = None
 
     def __post_init__(self) -> None:
         if self.state not in ACTION_STATES:
@@ -438,10 +517,13 @@ class Action:
         at: datetime,
         comment: str | None = None,
         result: Mapping[str, Any] | None = None,
+        approved_hash: str | None = None,
+        superseded_by: str | None = None,
     ) -> Action:
         """Return the action moved to ``state``.
 
-        Approval and rejection record who decided, when and why; execution records the result.
+        Approval and rejection record who decided, when and why (an approval also the content
+        hash approved); execution records the result; superseding names the replacement.
 
         Raises:
             ActionStateError: If the move is not allowed from the current state.
@@ -458,8 +540,12 @@ class Action:
                 f"{self.state} -> {state}; allowed: {allowed}"
             )
         changes: dict[str, Any] = {"state": state}
-        if state in ("approved", "rejected"):
+        if state in ("approved", "rejected", "superseded"):
             changes.update(decided_by=actor, decided_at=utc(at), comment=comment)
+        if state == "approved":
+            changes["approved_hash"] = approved_hash
+        if state == "superseded":
+            changes["superseded_by"] = superseded_by
         if state in ("executed", "failed"):
             changes["result"] = dict(result or {})
             if comment:
@@ -479,6 +565,10 @@ class Action:
             "comment": self.comment,
             "result": None if self.result is None else dict(self.result),
             "proposed_at": _iso(self.proposed_at),
+            "proposed_by": self.proposed_by,
+            "content_hash": self.content_hash,
+            "approved_hash": self.approved_hash,
+            "superseded_by": self.superseded_by,
         }
 
     @classmethod
@@ -494,6 +584,10 @@ class Action:
             comment=data.get("comment"),
             result=data.get("result"),
             proposed_at=utc(data.get("proposed_at")),
+            proposed_by=data.get("proposed_by"),
+            content_hash=data.get("content_hash"),
+            approved_hash=data.get("approved_hash"),
+            superseded_by=data.get("superseded_by"),
         )
 
 

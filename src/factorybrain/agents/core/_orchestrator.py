@@ -11,10 +11,14 @@ Loop guards, each visible in the audit log:
 
 Actions are proposed with the role their policy requires; executing happens only after an
 approval, which the caller's role must allow (or a policy auto-approves as ``policy:auto``).
+An approval binds to content: it records the content hash of the recommendation the approver saw
+(and refuses when they saw another), execution refuses content other than the approved, and
+nobody approves their own proposal (an admin may override, with a reason, audited as such).
 """
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -26,15 +30,17 @@ from factorybrain.agents.core._agent import Agent, AgentContext, Output, utcnow
 from factorybrain.agents.core._contract import (
     COMPOSITE,
     Action,
+    ActionStateError,
     AuditEntry,
     Finding,
+    PermissionDeniedError,
     Recommendation,
     RecordNotFoundError,
     Step,
     stable_id,
     utc,
 )
-from factorybrain.agents.core._executors import Executors, default_executors
+from factorybrain.agents.core._executors import Executors, compensation_steps, default_executors
 from factorybrain.agents.core._playbooks import PLAYBOOKS, Playbook, check_playbooks, playbook_for
 from factorybrain.agents.core._policies import PolicySet, role_rank
 from factorybrain.agents.core._records import AGENTS_SPACE, AgentRecords
@@ -138,6 +144,16 @@ class Orchestrator:
         if agent.name in self.agents:
             raise ParameterError(f"an agent named {agent.name!r} is installed already")
         self.agents[agent.name] = agent
+
+    def bound_to(self, store: Store) -> Orchestrator:
+        """This orchestrator over another handle of the same store, for another thread.
+
+        Agents, playbooks, policies, executors, clock and loop guards are the same.
+        """
+        other = copy.copy(self)
+        other.store = store
+        other.records = AgentRecords(store, space=self.records.space)
+        return other
 
     def context(self, at: datetime | None = None, **extra: Any) -> AgentContext:
         """A context whose clock reads ``at`` (or the orchestrator's clock)."""
@@ -441,7 +457,12 @@ class Orchestrator:
         # A playbook's bundle always goes to a person; only a lone action may auto-execute.
         if is_new and minimum_role is None and self.policies.auto_executes(recommendation):
             self.records.transition(
-                action.id, "approved", actor="policy:auto", at=at, comment="policy auto-execute"
+                action.id,
+                "approved",
+                actor="policy:auto",
+                at=at,
+                comment="policy auto-execute",
+                approved_hash=recommendation.content_hash,
             )
             action = self.execute(action.id, actor="policy:auto", at=at)
             if action.state == "executed":
@@ -481,9 +502,20 @@ class Orchestrator:
     ) -> Action:
         """Record a recommendation and propose its action; never executes it (MCP, API).
 
+        ``actor`` is the proposer as authenticated: they can never approve it themselves. The
+        same proposal again returns its action as it is; a changed one (same slot, other
+        content) is a new action that supersedes the older one still waiting.
+
         Raises:
-            ParameterError: If no executor knows the action type.
+            ParameterError: If no executor knows the action type, or a finding it answers
+                does not exist.
         """
+        return self.make_proposal(recommendation, actor=actor, at=at)[0]
+
+    def make_proposal(
+        self, recommendation: Recommendation, *, actor: str, at: datetime | None = None
+    ) -> tuple[Action, bool]:
+        """Like :meth:`propose`; also says whether this call proposed it (False: made before)."""
         at = utc(at) or self.now()
         self._check_executable(recommendation)
         for finding_id in recommendation.finding_ids:
@@ -495,10 +527,9 @@ class Orchestrator:
                     "which does not exist"
                 ) from None
         saved, _ = self.records.save_recommendation(recommendation, at=at)
-        action, _ = self.records.propose(
+        return self.records.propose(
             saved, required_role=self.policies.approver(saved), actor=actor, at=at
         )
-        return action
 
     def approve(
         self,
@@ -509,20 +540,83 @@ class Orchestrator:
         comment: str | None = None,
         execute: bool = True,
         at: datetime | None = None,
+        content_hash: str | None = None,
+        override: bool = False,
     ) -> Action:
         """Approve a proposed action (and execute it, unless ``execute=False``).
 
+        Args:
+            action_id: The action.
+            actor: Who approves, as authenticated (``user:ann``, ``os:ann``).
+            role: The role they hold.
+            comment: Why; required with ``override``.
+            execute: Execute right after approving (else :meth:`execute` later).
+            at: When (the orchestrator's clock by default).
+            content_hash: The :attr:`Recommendation.content_hash` of what the approver was
+                shown; when given, the approval is refused unless it is what will execute.
+            override: An admin approving their own proposal; audited as an override.
+
         Raises:
-            PermissionDeniedError: If ``role`` may not approve it.
-            ActionStateError: If it is not ``proposed``.
+            PermissionDeniedError: If ``role`` may not approve it, or ``actor`` proposed it
+                (without an admin's override).
+            ActionStateError: If it is not ``proposed``, or it is not what the approver saw.
         """
         at = utc(at) or self.now()
         action = self.records.action(action_id)
         self.policies.check_can_decide(role, action.required_role, action_id)
-        action = self.records.transition(action_id, "approved", actor=actor, at=at, comment=comment)
+        self._check_not_own(action, actor=actor, role=role, comment=comment, override=override)
+        current = self.records.recommendation(action.recommendation_id).content_hash
+        for seen, what in ((content_hash, "you were shown"), (action.content_hash, "was proposed")):
+            if seen is not None and seen != current:
+                raise ActionStateError(
+                    f"action {action_id}: the content {what} (hash {seen[:12]}...) is not the "
+                    f"content stored (hash {current[:12]}...); nothing was approved: look at "
+                    "the action again"
+                )
+        with self.store.transaction():
+            action = self.records.transition(
+                action_id, "approved", actor=actor, at=at, comment=comment, approved_hash=current
+            )
+            if override:
+                self.records.audit(
+                    AuditEntry(
+                        actor,
+                        "action.override",
+                        "action",
+                        action_id,
+                        at,
+                        {"override": "self-approval", "role": role, "comment": comment},
+                    )
+                )
         if execute:
             action = self.execute(action_id, actor=actor, at=at)
         return action
+
+    @staticmethod
+    def _check_not_own(
+        action: Action, *, actor: str, role: str, comment: str | None, override: bool
+    ) -> None:
+        if action.proposed_by != actor:
+            if override:
+                raise ParameterError(
+                    f"action {action.id}: an override is only for approving one's own proposal; "
+                    f"{actor} did not propose it"
+                )
+            return
+        if not override:
+            raise PermissionDeniedError(
+                f"action {action.id} was proposed by {actor}: someone else must approve it "
+                "(separation of duties; an admin may override with a comment saying why)"
+            )
+        if role != "admin":
+            raise PermissionDeniedError(
+                f"action {action.id}: only an admin may approve their own proposal; {actor} has "
+                f"the role {role!r}"
+            )
+        if not (comment or "").strip():
+            raise ParameterError(
+                f"action {action.id}: approving one's own proposal needs a comment saying why"
+            )
 
     def reject(
         self,
@@ -544,6 +638,61 @@ class Orchestrator:
         self.policies.check_can_decide(role, action.required_role, action_id)
         return self.records.transition(action_id, "rejected", actor=actor, at=at, comment=comment)
 
+    def compensate(
+        self, action_id: str, *, actor: str, comment: str = "", at: datetime | None = None
+    ) -> Action:
+        """Propose the action that undoes an executed one; a person must approve it.
+
+        The new action carries the inverse of every step, last step first (a move back to the
+        dates before, a cancellation of what was created), each expecting the record as the
+        executed action left it, so it never overwrites a later change. The executed action
+        itself is never edited.
+
+        Raises:
+            ActionStateError: If the action is not ``executed``.
+            ParameterError: If one of its steps cannot be undone (a notification was sent).
+        """
+        at = utc(at) or self.now()
+        action = self.records.action(action_id)
+        if action.state != "executed":
+            raise ActionStateError(
+                f"action {action_id} is {action.state!r}: only an executed action can be undone"
+            )
+        original = self.records.recommendation(action.recommendation_id)
+        results = (action.result or {}).get("steps", [])
+        inverse = [
+            Step(item["action_type"], item["parameters"], agent=actor)
+            for step, result in reversed(list(zip(_steps_of(original), results, strict=False)))
+            for item in compensation_steps(step.action_type, result.get("changed") or {})
+        ]
+        first = inverse[0] if len(inverse) == 1 else None
+        recommendation = Recommendation(
+            agent=actor,
+            finding_ids=original.finding_ids,
+            action_type=first.action_type if first else COMPOSITE,
+            parameters={**(first.parameters if first else {}), "compensates": action_id},
+            expected_effect={"undoes": action_id},
+            steps=() if first else tuple(inverse),
+            title=f"undo {action_id}: {original.title or original.action_type}",
+            dedup_key=f"compensate:{action_id}",
+        )
+        self._check_executable(recommendation)
+        saved, _ = self.records.save_recommendation(recommendation, at=at)
+        proposed, _ = self.records.propose(
+            saved, required_role=self.policies.approver(saved), actor=actor, at=at
+        )
+        self.records.audit(
+            AuditEntry(
+                actor,
+                "action.compensation_proposed",
+                "action",
+                action_id,
+                at,
+                {"compensated_by": proposed.id, "comment": comment},
+            )
+        )
+        return proposed
+
     def execute(self, action_id: str, *, actor: str, at: datetime | None = None) -> Action:
         """Apply an approved action through its executors; all steps land or none.
 
@@ -557,9 +706,22 @@ class Orchestrator:
         if not action.can_move_to("executed"):
             action.transition("executed", actor=actor, at=at)  # raises, naming the states
         recommendation = self.records.recommendation(action.recommendation_id)
-        steps = recommendation.steps or (
-            Step(recommendation.action_type, recommendation.parameters, agent=recommendation.agent),
-        )
+        if action.approved_hash != recommendation.content_hash:
+            approved = (action.approved_hash or "none recorded")[:12]
+            return self.records.transition(
+                action_id,
+                "failed",
+                actor=actor,
+                at=at,
+                result={
+                    "error": f"refused: the approved content (hash {approved}) is not the "
+                    f"content stored (hash {recommendation.content_hash[:12]}); nothing was "
+                    "executed: propose it again",
+                    "failed_step": 0,
+                    "action_type": recommendation.action_type,
+                },
+            )
+        steps = _steps_of(recommendation)
         context = self.context(at, action_id=action_id)
         results: list[dict[str, Any]] = []
         try:
@@ -589,6 +751,12 @@ class Orchestrator:
                     else None,
                 },
             )
+
+
+def _steps_of(recommendation: Recommendation) -> tuple[Step, ...]:
+    return recommendation.steps or (
+        Step(recommendation.action_type, recommendation.parameters, agent=recommendation.agent),
+    )
 
 
 def _supersede(

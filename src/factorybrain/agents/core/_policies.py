@@ -65,6 +65,8 @@ DEFAULT_POLICIES: tuple[Policy, ...] = (
     Policy("maintenance_order.create", "engineer", description="Adds a maintenance order."),
     Policy("work_order.reschedule", "planner", description="Moves production orders."),
     Policy("purchase_order.create", "planner", description="Commits money to a supplier."),
+    Policy("maintenance_order.cancel", "engineer", description="Withdraws a maintenance order."),
+    Policy("purchase_order.cancel", "planner", description="Withdraws an order to a supplier."),
     Policy(COMPOSITE, "planner", description="Several steps approved as one."),
 )
 

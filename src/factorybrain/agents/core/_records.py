@@ -5,7 +5,11 @@ The tables are ``finding``, ``recommendation``, ``action`` and ``audit_entry``.
 Every write goes through :class:`AgentRecords`, inside one store transaction together with its
 audit entry, so a state change without its audit entry cannot exist. Writes are idempotent:
 ids are derived from content (see :mod:`factorybrain.agents.core._contract`), and the store upserts
-by key.
+by key. Recommendations and audit entries are append-only: a recommendation's id covers its
+content, so saving one again changes nothing, and every audit entry is chained to the one before
+it by a hash (:meth:`AgentRecords.verify_audit` finds a changed, deleted or reordered entry).
+JSON columns never hold NaN or infinities (they are written as null), so no stored record can
+make a later read fail.
 
 How the contract maps onto the table columns (the model has no column for them):
 
@@ -17,9 +21,11 @@ How the contract maps onto the table columns (the model has no column for them):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +40,8 @@ from factorybrain.agents.core._contract import (
     Finding,
     Recommendation,
     RecordNotFoundError,
+    canonical_json,
+    json_safe,
     utc,
 )
 from factorybrain.exceptions import ParameterError
@@ -63,7 +71,10 @@ def _table(entity: str, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
         kind = model.field(name).type
         values = [row.get(name) for row in rows]
         if kind == "json":
-            values = [None if v is None else json.dumps(v, default=str) for v in values]
+            values = [
+                None if v is None else json.dumps(json_safe(v), default=str, allow_nan=False)
+                for v in values
+            ]
         columns[name] = pa.array(values, _ARROW[kind])
     return pa.table(columns)
 
@@ -82,9 +93,51 @@ def _clean(value: Any) -> Any:
 
 
 def _json(value: Any) -> Any:
+    """A JSON column read back; a NaN or infinity written before they were refused reads null."""
     if value is None:
         return None
-    return json.loads(value) if isinstance(value, str) else value
+    if isinstance(value, str):
+        return json.loads(value, parse_constant=lambda _: None)
+    return json_safe(value)
+
+
+#: ``prev_hash`` of the first entry of an audit log.
+GENESIS = "0" * 64
+
+
+def _chain_hash(seq: int, prev_hash: str, entry: AuditEntry) -> str:
+    """The hash of an audit entry at position ``seq`` after the entry hashed ``prev_hash``."""
+    content = {
+        "seq": seq,
+        "prev_hash": prev_hash,
+        "actor": entry.actor,
+        "verb": entry.verb,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "occurred_at": entry.occurred_at.isoformat() if entry.occurred_at else None,
+        "details": dict(entry.details),
+    }
+    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
+
+
+@dataclass
+class AuditVerification:
+    """What :meth:`AgentRecords.verify_audit` found.
+
+    Attributes:
+        entries: Entries checked.
+        head: ``(seq, hash)`` of the last entry; keep it elsewhere to detect a cut-off tail.
+        problems: One line per broken link: the position, and what does not hold there.
+    """
+
+    entries: int = 0
+    head: tuple[int, str] | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every entry is where the chain says and unchanged."""
+        return not self.problems
 
 
 class AgentRecords:
@@ -98,6 +151,7 @@ class AgentRecords:
     def __init__(self, store: Store, *, space: str = AGENTS_SPACE) -> None:
         self.store = store
         self.space = space
+        self._legacy_chained = False
 
     # -- low level --------------------------------------------------------------------------------
     def _upsert(self, entity: str, row: Mapping[str, Any], ingest_id: str) -> None:
@@ -154,7 +208,28 @@ class AgentRecords:
 
     # -- audit ------------------------------------------------------------------------------------
     def audit(self, entry: AuditEntry) -> AuditEntry:
-        """Append an audit entry (idempotent: the same entry twice is stored once)."""
+        """Append an audit entry to the chain (idempotent: the same entry twice is stored once).
+
+        The entry gets the next position and the hash of its content, position and the previous
+        entry's hash; nothing ever rewrites an entry that is in the log.
+        """
+        entry = AuditEntry(
+            entry.actor,
+            entry.verb,
+            entry.object_type,
+            entry.object_id,
+            entry.occurred_at,
+            json_safe(dict(entry.details)),
+        )
+        with self.store.transaction():
+            if self._rows("audit_entry", {"external_id": entry.id}, order="seq"):
+                return entry
+            self._chain_unchained()
+            seq, prev_hash = self._audit_head()
+            self._write_audit(entry, seq + 1, prev_hash)
+        return entry
+
+    def _write_audit(self, entry: AuditEntry, seq: int, prev_hash: str) -> None:
         self._upsert(
             "audit_entry",
             {
@@ -165,10 +240,93 @@ class AgentRecords:
                 "object_id": entry.object_id,
                 "occurred_at": entry.occurred_at,
                 "details": dict(entry.details),
+                "seq": seq,
+                "prev_hash": prev_hash,
+                "hash": _chain_hash(seq, prev_hash, entry),
             },
             f"audit:{entry.verb}",
         )
-        return entry
+
+    def _audit_head(self) -> tuple[int, str]:
+        rows = self.store.query_rows(
+            "SELECT seq, hash FROM audit_entry WHERE space = ? AND seq IS NOT NULL "
+            "ORDER BY seq DESC LIMIT 1",
+            [self.space],
+        )
+        return (int(rows[0]["seq"]), str(rows[0]["hash"])) if rows else (0, GENESIS)
+
+    def _chain_unchained(self) -> None:
+        """Chain the entries written before the log was chained (schema version 1), once."""
+        if self._legacy_chained:
+            return
+        legacy = self._rows(
+            "audit_entry", order="occurred_at, created_at, external_id", extra="seq IS NULL"
+        )
+        seq, prev_hash = self._audit_head()
+        for row in legacy:
+            entry = self._audit_entry(row)
+            seq += 1
+            self._write_audit(entry, seq, prev_hash)
+            prev_hash = _chain_hash(seq, prev_hash, entry)
+        self._legacy_chained = True
+
+    @staticmethod
+    def _audit_entry(row: Mapping[str, Any]) -> AuditEntry:
+        return AuditEntry(
+            row["actor"],
+            row["verb"],
+            row["object_type"] or "",
+            row["object_id"] or "",
+            row["occurred_at"],
+            _json(row["details"]) or {},
+        )
+
+    def verify_audit(self, *, batch: int = 10_000) -> AuditVerification:
+        """Walk the audit log in order and check every link of its hash chain.
+
+        A changed entry no longer matches its hash; a deleted one leaves a gap in the positions
+        and a ``prev_hash`` that names no entry; reordered entries break both. A cut-off tail
+        leaves a valid shorter chain: compare :attr:`AuditVerification.head` with a head kept
+        elsewhere (``factorybrain audit verify --head``).
+        """
+        result = AuditVerification()
+        unchained = self.count("audit_entry") - int(
+            self.store.query_rows(
+                "SELECT count(*) AS n FROM audit_entry WHERE space = ? AND seq IS NOT NULL",
+                [self.space],
+            )[0]["n"]
+        )
+        if unchained:
+            result.problems.append(
+                f"{unchained} entr{'y' if unchained == 1 else 'ies'} without a position in the "
+                "chain (written around the log, not through it)"
+            )
+        expected_seq, prev_hash, last = 1, GENESIS, 0
+        while True:
+            rows = self._rows(
+                "audit_entry",
+                order="seq",
+                limit=batch,
+                extra="seq IS NOT NULL AND seq > ?",
+                extra_parameters=[last],
+            )
+            for row in rows:
+                seq = int(row["seq"])
+                where = f"entry {seq} ({row['verb']} {row['object_id']})"
+                if seq != expected_seq:
+                    missing = f"{expected_seq}" + (f"-{seq - 1}" if seq - 1 > expected_seq else "")
+                    result.problems.append(f"entry {missing} missing before {where}")
+                if row["prev_hash"] != prev_hash:
+                    result.problems.append(
+                        f"{where} does not follow the entry before it (prev_hash differs)"
+                    )
+                if row["hash"] != _chain_hash(seq, row["prev_hash"] or "", self._audit_entry(row)):
+                    result.problems.append(f"{where} was changed after it was written")
+                prev_hash, expected_seq, last = row["hash"], seq + 1, seq
+                result.entries += 1
+                result.head = (seq, str(row["hash"]))
+            if len(rows) < batch:
+                return result
 
     def audit_log(
         self,
@@ -187,17 +345,7 @@ class AgentRecords:
             limit=limit,
             offset=offset,
         )
-        return [
-            AuditEntry(
-                r["actor"],
-                r["verb"],
-                r["object_type"] or "",
-                r["object_id"] or "",
-                r["occurred_at"],
-                _json(r["details"]) or {},
-            )
-            for r in rows
-        ]
+        return [self._audit_entry(r) for r in rows]
 
     def count_audit(self, *, object_id: str | None = None, verb: str | None = None) -> int:
         """Number of audit entries, optionally for one object or verb."""
@@ -361,9 +509,14 @@ class AgentRecords:
     def save_recommendation(
         self, recommendation: Recommendation, *, at: datetime
     ) -> tuple[Recommendation, bool]:
-        """Store a recommendation; return it and whether it is new."""
+        """Store a recommendation; return it and whether it is new.
+
+        A recommendation is never rewritten: its id covers its content, so the same id is the
+        same content, and one already stored is left as it is.
+        """
         with self.store.transaction():
-            is_new = not self._rows("recommendation", {"external_id": recommendation.id})
+            if self._rows("recommendation", {"external_id": recommendation.id}):
+                return recommendation, False
             self._upsert(
                 "recommendation",
                 {
@@ -376,24 +529,26 @@ class AgentRecords:
                     "parameters": recommendation.stored_parameters(),
                     "expected_effect": dict(recommendation.expected_effect),
                     "requires_approval": bool(recommendation.requires_approval),
+                    "slot": recommendation.slot,
+                    "content_hash": recommendation.content_hash,
                 },
                 f"agent:{recommendation.agent}",
             )
-            if is_new:
-                self.audit(
-                    AuditEntry(
-                        recommendation.agent or "orchestrator",
-                        "recommendation.made",
-                        "recommendation",
-                        recommendation.id,
-                        at,
-                        {
-                            "action_type": recommendation.action_type,
-                            "finding_ids": list(recommendation.finding_ids),
-                        },
-                    )
+            self.audit(
+                AuditEntry(
+                    recommendation.agent or "orchestrator",
+                    "recommendation.made",
+                    "recommendation",
+                    recommendation.id,
+                    at,
+                    {
+                        "action_type": recommendation.action_type,
+                        "finding_ids": list(recommendation.finding_ids),
+                        "content_hash": recommendation.content_hash,
+                    },
                 )
-        return recommendation, is_new
+            )
+        return recommendation, True
 
     @staticmethod
     def _recommendation(row: Mapping[str, Any]) -> Recommendation:
@@ -455,6 +610,10 @@ class AgentRecords:
                 "decided_at": action.decided_at,
                 "comment": action.comment,
                 "result": None if action.result is None else dict(action.result),
+                "proposed_by": action.proposed_by,
+                "content_hash": action.content_hash,
+                "approved_hash": action.approved_hash,
+                "superseded_by": action.superseded_by,
             },
             "agents:action",
         )
@@ -471,6 +630,10 @@ class AgentRecords:
             comment=row["comment"],
             result=_json(row["result"]),
             proposed_at=row["created_at"],
+            proposed_by=row.get("proposed_by"),
+            content_hash=row.get("content_hash"),
+            approved_hash=row.get("approved_hash"),
+            superseded_by=row.get("superseded_by"),
         )
 
     def propose(
@@ -478,9 +641,18 @@ class AgentRecords:
     ) -> tuple[Action, bool]:
         """Create the action of a recommendation in state ``proposed``; return it and if new.
 
-        Proposing the same recommendation again returns the existing action unchanged.
+        Proposing the same recommendation again returns the existing action unchanged. A
+        changed proposal (same slot, other content) is a new action, and the older proposals
+        of that slot still waiting for a decision are superseded by it, each with an audit
+        entry: nobody can approve what they did not see.
         """
-        action = Action(recommendation.id, recommendation.action_type, required_role=required_role)
+        action = Action(
+            recommendation.id,
+            recommendation.action_type,
+            required_role=required_role,
+            proposed_by=actor,
+            content_hash=recommendation.content_hash,
+        )
         with self.store.transaction():
             existing = self._rows("action", {"external_id": action.id})
             if existing:
@@ -497,10 +669,33 @@ class AgentRecords:
                         "action_type": action.action_type,
                         "recommendation_id": recommendation.id,
                         "required_role": required_role,
+                        "content_hash": recommendation.content_hash,
                     },
                 )
             )
+            for older in self._pending_in_slot(recommendation):
+                self.transition(
+                    older,
+                    "superseded",
+                    actor=actor,
+                    at=at,
+                    comment="a changed proposal replaced it",
+                    superseded_by=action.id,
+                )
             return self._action(self._rows("action", {"external_id": action.id})[0]), True
+
+    def _pending_in_slot(self, recommendation: Recommendation) -> list[str]:
+        """Ids of the proposed actions of other recommendations in the same slot."""
+        rows = self.store.query_rows(
+            """
+            SELECT a.external_id FROM action a
+            JOIN recommendation r ON r.space = a.space AND r.external_id = a.recommendation
+            WHERE a.space = ? AND a.state = 'proposed' AND r.slot = ? AND r.external_id <> ?
+            ORDER BY a.external_id
+            """,
+            [self.space, recommendation.slot, recommendation.id],
+        )
+        return [str(row["external_id"]) for row in rows]
 
     def action(self, action_id: str) -> Action:
         """Return one action.
@@ -530,6 +725,8 @@ class AgentRecords:
         at: datetime,
         comment: str | None = None,
         result: Mapping[str, Any] | None = None,
+        approved_hash: str | None = None,
+        superseded_by: str | None = None,
     ) -> Action:
         """Move an action to ``state`` and audit the change, in one transaction.
 
@@ -539,13 +736,25 @@ class AgentRecords:
         """
         with self.store.transaction():
             before = self.action(action_id)
-            after = before.transition(state, actor=actor, at=at, comment=comment, result=result)
+            after = before.transition(
+                state,
+                actor=actor,
+                at=at,
+                comment=comment,
+                result=result,
+                approved_hash=approved_hash,
+                superseded_by=superseded_by,
+            )
             self._write_action(after)
             details: dict[str, Any] = {"before": before.state, "after": state}
             if comment:
                 details["comment"] = comment
             if result is not None:
                 details["result"] = dict(result)
+            if approved_hash is not None:
+                details["content_hash"] = approved_hash
+            if superseded_by is not None:
+                details["superseded_by"] = superseded_by
             self.audit(AuditEntry(actor, f"action.{state}", "action", action_id, at, details))
         return after
 

@@ -20,12 +20,18 @@ from typing import NamedTuple
 from fastapi import APIRouter
 
 from factorybrain.api._deps import StoreAccess
-from factorybrain.api._routes import agents, entities, meta, records, series
+from factorybrain.api._routes import access, agents, entities, meta, records, series
 
 #: The routers over the core that come first, in the order they are included. The datapoints of
 #: a series come before the entity routes, whose ``/time-series/{external_id:path}`` would take
 #: them.
-CORE_FIRST: tuple[APIRouter, ...] = (meta.router, agents.router, series.router, entities.router)
+CORE_FIRST: tuple[APIRouter, ...] = (
+    meta.router,
+    access.router,
+    agents.router,
+    series.router,
+    entities.router,
+)
 #: The modules over optional layers, included next, in this order.
 OPTIONAL_ROUTES: tuple[str, ...] = ("ask", "trace", "plan", "forecasts")
 #: The routers over the core that come last.

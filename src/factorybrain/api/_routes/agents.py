@@ -1,17 +1,19 @@
 """The agents themselves: which are installed, running them now, and the playbooks in force.
 
-A run holds the store's write lock and is an audit entry. The agents' records (findings,
-recommendations, actions, audit) have their own router, :mod:`.records`.
+A run is an audit entry; the agents compute over a connection of their own and write in short
+transactions, so proposals and approvals are answered while they run. One run at a time: a
+request while one runs answers 409. The agents' records (findings, recommendations, actions,
+audit) have their own router, :mod:`.records`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 
 from factorybrain.agents import AuditEntry, describe_playbooks
-from factorybrain.api._deps import Access, Conductor, Engineer, Viewer
+from factorybrain.api._deps import Access, AgentRunner, Conductor, Viewer
 from factorybrain.api._schemas import RunBody
 from factorybrain.exceptions import ParameterError
 
@@ -36,19 +38,22 @@ async def list_agents(_: Viewer, conductor: Conductor) -> list[dict[str, Any]]:
 
 @router.post("/agents/run")
 def run_agents(
-    holder: Engineer, access: Access, conductor: Conductor, body: RunBody | None = None
+    holder: AgentRunner, access: Access, conductor: Conductor, body: RunBody | None = None
 ) -> dict[str, Any]:
     """Run agents now (all installed, or those named) and route what they find (audited).
 
-    Other requests wait while the agents run.
+    Other requests are answered while the agents run; a second run while one is going on is
+    refused with 409, and each token may start only a few runs a minute (429).
     """
     names = (body.agents if body else None) or None
     unknown = sorted(set(names or ()) - set(conductor.agents))
     if unknown:
         raise ParameterError(f"no agent named {unknown}; installed: {sorted(conductor.agents)}")
-    with access.write():
-        at = conductor.now()
-        conductor.records.audit(
+    with access.agent_run(conductor, wait=False) as runner:
+        if runner is None:
+            raise HTTPException(409, "the agents are running already; try again when they end")
+        at = runner.now()
+        runner.records.audit(
             AuditEntry(
                 holder.actor,
                 "agents.run_requested",
@@ -57,7 +62,7 @@ def run_agents(
                 at,
             )
         )
-        return conductor.run(names, at=at).dump()
+        return runner.run(names, at=at).dump()
 
 
 @router.get("/playbooks")

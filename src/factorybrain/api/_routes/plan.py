@@ -16,6 +16,7 @@ from factorybrain.api._deps import Access, Viewer
 from factorybrain.api._queries import instant, plan_in_force, rows
 from factorybrain.api._schemas import PlanOut
 from factorybrain.exceptions import NoDataError
+from factorybrain.secrets import redact
 
 router = APIRouter(tags=["factory model"])
 
@@ -54,7 +55,7 @@ def oee_route(
             )
         except NoDataError as error:
             # No machines or no shifts in that space: an empty answer, not a bad request.
-            return {"by": by, "items": [], "note": str(error)}
+            return {"by": by, "items": [], "note": redact(str(error))}
     items = rows(frame)
     for item in items:
         item.setdefault("asset", item.get(by))

@@ -12,12 +12,13 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from factorybrain.agents import ACTION_STATES, Recommendation
-from factorybrain.api._deps import Access, Conductor, Engineer, Viewer
+from factorybrain.api._deps import Access, Conductor, Decider, Engineer, Viewer
 from factorybrain.api._queries import known_total, page
 from factorybrain.api._schemas import (
     ActionOut,
     ApproveBody,
     AuditOut,
+    CompensateBody,
     Decision,
     FindingOut,
     FindingStatusBody,
@@ -141,11 +142,20 @@ def get_action(_: Viewer, access: Access, action_id: str) -> ActionOut:
         return ActionOut(**records.action(action_id).dump())
 
 
-@router.post("/actions", status_code=201)
+@router.post(
+    "/actions",
+    status_code=201,
+    response_model=ActionOut,
+    responses={200: {"model": ActionOut, "description": "The same proposal was made before."}},
+)
 def propose_action(
     holder: Engineer, access: Access, conductor: Conductor, body: ProposeBody
-) -> ActionOut:
-    """Propose an action; it waits for approval (proposing never executes)."""
+) -> JSONResponse:
+    """Propose an action; it waits for someone else's approval (proposing never executes).
+
+    The proposer is the caller. The same proposal again answers 200 with its action as it is
+    now; a changed one is a new action (201) and supersedes the older proposal still waiting.
+    """
     recommendation = Recommendation(
         agent=holder.actor,
         finding_ids=tuple(body.finding_ids),
@@ -156,19 +166,24 @@ def propose_action(
         title=body.title,
     )
     with access.write():
-        action = conductor.propose(recommendation, actor=holder.actor)
-    return ActionOut(**action.dump())
+        action, new = conductor.make_proposal(recommendation, actor=holder.actor)
+    return JSONResponse(action.dump(), status_code=201 if new else 200)
 
 
 @router.post("/actions/{action_id}/approve")
 def approve_action(
-    holder: Viewer,
+    holder: Decider,
     access: Access,
     conductor: Conductor,
     action_id: str,
     body: ApproveBody | None = None,
 ) -> ActionOut:
-    """Approve a proposed action (and execute it); needs the role its policy names."""
+    """Approve a proposed action (and execute it); needs the role its policy names.
+
+    Send the recommendation's ``content_hash`` as you saw it: the approval is refused (409)
+    unless it is what will execute. Nobody approves their own proposal (403), unless an admin
+    overrides with a comment (audited).
+    """
     body = body or ApproveBody()
     with access.write():
         action = conductor.approve(
@@ -177,13 +192,45 @@ def approve_action(
             role=holder.role,
             comment=body.comment,
             execute=body.execute,
+            content_hash=body.content_hash,
+            override=body.override,
         )
+    return ActionOut(**action.dump())
+
+
+@router.post("/actions/{action_id}/execute")
+def execute_action(
+    holder: Decider, access: Access, conductor: Conductor, action_id: str
+) -> ActionOut:
+    """Execute an approved action (one approved with ``execute: false``)."""
+    with access.write():
+        action = conductor.records.action(action_id)
+        conductor.policies.check_can_decide(holder.role, action.required_role, action_id)
+        action = conductor.execute(action_id, actor=holder.actor)
+    return ActionOut(**action.dump())
+
+
+@router.post("/actions/{action_id}/compensate", status_code=201)
+def compensate_action(
+    holder: Engineer,
+    access: Access,
+    conductor: Conductor,
+    action_id: str,
+    body: CompensateBody | None = None,
+) -> ActionOut:
+    """Propose the action that undoes an executed one; someone else approves it.
+
+    The executed action is never edited: the undo is a new action with the inverse steps.
+    """
+    body = body or CompensateBody()
+    with access.write():
+        action = conductor.compensate(action_id, actor=holder.actor, comment=body.comment)
     return ActionOut(**action.dump())
 
 
 @router.post("/actions/{action_id}/reject")
 def reject_action(
-    holder: Viewer,
+    holder: Decider,
     access: Access,
     conductor: Conductor,
     action_id: str,

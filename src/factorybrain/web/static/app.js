@@ -3,7 +3,9 @@
 "use strict";
 
 const API = "api/v1";
-const state = { token: null, paths: new Set() };
+// Signed in through a session: an HttpOnly cookie the page never sees, and the CSRF token that
+// every write sends. No token is kept in the page, in storage or in the address.
+const state = { csrf: null, who: null, paths: new Set() };
 
 // -- helpers -------------------------------------------------------------------------------
 const $ = (selector) => document.querySelector(selector);
@@ -22,17 +24,54 @@ class ApiError extends Error {
 }
 
 async function api(path, options = {}) {
+  const method = options.method || "GET";
   const headers = { Accept: "application/json", ...(options.headers || {}) };
-  if (state.token) headers.Authorization = `Bearer ${state.token}`;
+  if (method !== "GET" && state.csrf) headers["X-CSRF-Token"] = state.csrf;
   if (options.body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(`${API}/${path}`, {
-    method: options.method || "GET",
+    method,
     headers,
+    credentials: "same-origin",
     body: options.body === undefined ? undefined : JSON.stringify(options.body),
   });
   const data = await response.json().catch(() => ({}));
   if (!response.ok) throw new ApiError(response.status, data.detail || response.statusText);
   return data;
+}
+
+// Trade a token for a session once; the token itself is forgotten right away.
+async function startSession(token) {
+  const session = await api("session", { method: "POST", body: { token } });
+  state.csrf = session.csrf_token;
+  state.who = session;
+}
+
+// A page reloaded within a session: ask who we are (and the session's CSRF token).
+async function resumeSession() {
+  try {
+    const session = await api("session");
+    state.csrf = session.csrf_token;
+    state.who = session;
+    return true;
+  } catch (error) {
+    if (error.status === 401) return false;
+    throw error;
+  }
+}
+
+async function signOut() {
+  await api("session", { method: "DELETE" }).catch(() => {});
+  state.csrf = null;
+  state.who = null;
+  showWho();
+  signIn("Signed out.");
+}
+
+function showWho() {
+  const who = $("#who");
+  if (!who) return;
+  who.hidden = !state.who;
+  $("#who-name").textContent = state.who ? `${state.who.name} (${state.who.role})` : "";
 }
 
 // Optional routes (planning, trace, ask) exist only when their layer is installed: ask the
@@ -206,11 +245,17 @@ async function pageAsset(space, id) {
 
 async function pageInbox() {
   const [proposed, decided] = await Promise.all([api("actions?state=proposed&limit=50"), api("actions?limit=20")]);
+  // What is approved is exactly what is shown: each card shows its recommendation and sends
+  // back the content hash of what it showed.
+  const shown = await Promise.all(
+    proposed.items.map((a) => api(`recommendations/${encodeURIComponent(a.recommendation_id)}`)),
+  );
+  const hashes = Object.fromEntries(proposed.items.map((a, i) => [a.id, shown[i].content_hash]));
   const cards = proposed.items
     .map(
-      (a) => `<div class="action" data-action="${esc(a.id)}">
-        <strong>${esc(a.action_type)}</strong> <span class="muted">${esc(a.id)}, proposed ${when(a.proposed_at)}, needs the ${esc(a.required_role || "approval")} role</span>
-        <pre>${esc(JSON.stringify(a.result ?? {}, null, 2))}</pre>
+      (a, i) => `<div class="action" data-action="${esc(a.id)}">
+        <strong>${esc(shown[i].title || a.action_type)}</strong> <span class="muted">${esc(a.id)}, proposed by ${esc(a.proposed_by || "?")} ${when(a.proposed_at)}, needs the ${esc(a.required_role || "approval")} role</span>
+        <pre>${esc(JSON.stringify({ parameters: shown[i].parameters, expected_effect: shown[i].expected_effect }, null, 2))}</pre>
         <textarea placeholder="Comment (why you approve or reject)"></textarea>
         <button class="approve">Approve</button> <button class="reject">Reject</button>
         <span class="outcome"></span></div>`,
@@ -225,9 +270,11 @@ async function pageInbox() {
     const decide = async (verb) => {
       const outcome = card.querySelector(".outcome");
       try {
+        const body = { comment: card.querySelector("textarea").value || null };
+        if (verb === "approve") body.content_hash = hashes[card.dataset.action];
         const result = await api(`actions/${encodeURIComponent(card.dataset.action)}/${verb}`, {
           method: "POST",
-          body: { comment: card.querySelector("textarea").value || null },
+          body,
         });
         outcome.textContent = ` ${result.state}`;
         card.querySelectorAll("button").forEach((b) => (b.disabled = true));
@@ -386,18 +433,27 @@ function signIn(message) {
 }
 
 async function start() {
+  localStorage.removeItem("factorybrain-token"); // kept there by earlier versions
   const params = new URLSearchParams(location.search);
-  if (params.get("token")) {
-    localStorage.setItem("factorybrain-token", params.get("token"));
-    history.replaceState(null, "", location.pathname + location.hash);
-  }
-  state.token = localStorage.getItem("factorybrain-token");
-  $("#login-form").addEventListener("submit", () => {
-    state.token = $("#login-token").value.trim();
-    localStorage.setItem("factorybrain-token", state.token);
+  const linked = params.get("token");
+  if (linked) history.replaceState(null, "", location.pathname + location.hash);
+  $("#login-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const field = $("#login-token");
+    try {
+      await startSession(field.value.trim());
+    } catch (error) {
+      $("#login-error").textContent = error.message;
+      return;
+    } finally {
+      field.value = "";
+    }
+    $("#login").close();
+    showWho();
     render();
     refreshInboxCount();
   });
+  $("#sign-out").addEventListener("click", signOut);
   $("#ask-form").addEventListener("submit", (event) => {
     event.preventDefault();
     ask($("#ask-input").value);
@@ -405,7 +461,11 @@ async function start() {
   const spec = await fetch("openapi.json").then((r) => r.json());
   state.paths = new Set(Object.keys(spec.paths || {}));
   window.addEventListener("hashchange", render);
-  if (!state.token) return signIn();
+  const signedIn = linked
+    ? await startSession(linked).then(() => true, () => false)
+    : await resumeSession();
+  showWho();
+  if (!signedIn) return signIn(linked ? "The link's token is no longer valid." : "");
   await render();
   refreshInboxCount();
 }

@@ -1,0 +1,198 @@
+"""Every error answer of the API in one shape: problem details (RFC 9457).
+
+An error is ``application/problem+json``::
+
+    {"type": "about:blank", "title": "Not Found", "status": 404,
+     "detail": "no action 'act-1'", "instance": "/api/v1/actions/act-1",
+     "error": "RecordNotFoundError"}
+
+``type`` is ``about:blank`` (the status says what kind of problem it is) and ``title`` the
+status' name; ``detail`` says what went wrong with this request; ``instance`` is the path asked
+for. The extension member ``error`` names the error's class, and a request that does not match
+the spec (422) lists each failure in ``errors`` as ``{"loc", "msg", "type"}``. An unexpected
+error is logged with its traceback and answered 500 with a generic detail: its message, which
+may hold anything, never leaves the server.
+
+The handlers here are registered by :func:`factorybrain.api.create_app`; the middleware of
+:mod:`factorybrain.api._middleware` answers its 413 with :func:`problem_response` too.
+"""
+
+from __future__ import annotations
+
+import http
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.types import Scope
+
+from factorybrain.secrets import redact
+
+#: The media type of every error answer.
+PROBLEM_JSON = "application/problem+json"
+#: At most this many failures are listed in ``errors``, and named in ``detail``.
+MAX_ERRORS = 50
+_DETAIL_ERRORS = 5
+#: Longest text kept of one part of a location, a message, or the instance.
+_MAX_LOC_PART = 100
+_MAX_MSG = 500
+_MAX_DETAIL = 4000
+_MAX_INSTANCE = 2000
+#: RFC 9110's names where Python's differ (3.11 says "Request Entity Too Large").
+_TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
+#: What a 500 says; what went wrong is in the server's log.
+SERVER_ERROR_DETAIL = "an unexpected error occurred on the server; it has been logged"
+
+logger = logging.getLogger("factorybrain.api")
+
+Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]
+
+
+class ProblemResponse(JSONResponse):
+    """A JSON answer with the media type of problem details."""
+
+    media_type = PROBLEM_JSON
+
+
+def title(status: int) -> str:
+    """The name of an HTTP status (``404`` -> ``"Not Found"``)."""
+    if status in _TITLES:
+        return _TITLES[status]
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def instance(scope: Scope) -> str:
+    """The path the request asked for (its root path included), percent-encoded, no query."""
+    path = str(scope.get("path", ""))[:_MAX_INSTANCE]
+    return quote(path, safe="/:@!$&'()*+,;=-._~", errors="replace")
+
+
+def problem_response(
+    scope: Scope,
+    status: int,
+    detail: str,
+    error: str,
+    *,
+    errors: Sequence[Mapping[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> ProblemResponse:
+    """A problem-details answer.
+
+    Args:
+        scope: The ASGI scope of the request (for ``instance``).
+        status: The HTTP status.
+        detail: What went wrong with this request, for a person.
+        error: The error's class name (the extension member ``error``).
+        errors: For a request that does not match the spec, each failure (``loc``, ``msg``,
+            ``type``).
+        headers: Headers to send with it (``WWW-Authenticate``, ``Allow``, ...).
+
+    Returns:
+        The response, ``application/problem+json``.
+    """
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title(status),
+        "status": status,
+        "detail": _text(redact(detail), _MAX_DETAIL),  # redacted before it is cut
+        "instance": instance(scope),
+        "error": error,
+    }
+    if errors is not None:
+        body["errors"] = list(errors)
+    return ProblemResponse(body, status_code=status, headers=dict(headers) if headers else None)
+
+
+async def http_error(request: Request, error: Exception) -> JSONResponse:
+    """An :class:`HTTPException` (ours, and the router's 404 and 405), with its headers."""
+    assert isinstance(error, HTTPException)
+    detail = error.detail if isinstance(error.detail, str) else title(error.status_code)
+    return problem_response(
+        request.scope, error.status_code, detail, "HTTPException", headers=error.headers
+    )
+
+
+async def validation_error(request: Request, error: Exception) -> JSONResponse:
+    """A request that does not match the spec: 422, each failure in ``errors``."""
+    assert isinstance(error, RequestValidationError)
+    found = error.errors()
+    errors = [_failure(failure) for failure in found[:MAX_ERRORS]]
+    named = [f"{_dotted(failure['loc'])}: {failure['msg']}" for failure in errors[:_DETAIL_ERRORS]]
+    more = len(found) - len(named)
+    detail = "; ".join(named) + (f" (and {more} more)" if more > 0 else "")
+    return problem_response(
+        request.scope,
+        422,
+        detail or "the request is not valid",
+        "RequestValidationError",
+        errors=errors,
+    )
+
+
+def domain_error(status: int) -> Handler:
+    """A handler for an error factorybrain raises on purpose: its message and class."""
+
+    async def handler(request: Request, error: Exception) -> JSONResponse:
+        return problem_response(request.scope, status, str(error), type(error).__name__)
+
+    return handler
+
+
+def server_error(headers: Mapping[str, str]) -> Handler:
+    """The handler of unexpected errors: logged with the traceback, answered 500 generically.
+
+    It runs outside every middleware of the app (in Starlette's ``ServerErrorMiddleware``),
+    so it sends the security headers itself.
+
+    Args:
+        headers: Headers every answer carries (the security headers).
+
+    Returns:
+        The handler.
+    """
+
+    async def handler(request: Request, error: Exception) -> JSONResponse:
+        logger.error(
+            "unexpected error answering %s %s", request.method, request.url.path, exc_info=error
+        )
+        return problem_response(
+            request.scope, 500, SERVER_ERROR_DETAIL, "InternalServerError", headers=headers
+        )
+
+    return handler
+
+
+def _failure(failure: Mapping[str, Any]) -> dict[str, Any]:
+    """One failure of validation as ``{"loc", "msg", "type"}``, without the input it got.
+
+    The input is left out: it may be as large as the body (or a secret someone pasted).
+    """
+    loc = [
+        part if isinstance(part, int) else _text(str(part), _MAX_LOC_PART)
+        for part in failure.get("loc", ())
+    ]
+    msg = str(failure.get("msg", ""))
+    reason = (failure.get("ctx") or {}).get("error")
+    if failure.get("type") == "json_invalid" and isinstance(reason, str):
+        msg = f"{msg}: {reason}"  # FastAPI's JSON decode error says why in ``ctx``
+    return {"loc": loc, "msg": _text(msg, _MAX_MSG), "type": str(failure.get("type", "value"))}
+
+
+def _text(text: str, limit: int) -> str:
+    """At most ``limit`` characters of ``text``, half surrogate pairs replaced (UTF-8 safe)."""
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _dotted(loc: Sequence[str | int]) -> str:
+    """``["body", "parameters", "quantity"]`` -> ``"body.parameters.quantity"``."""
+    return ".".join(str(part) for part in loc)
