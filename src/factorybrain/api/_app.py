@@ -136,12 +136,9 @@ def create_app(
             if owns_store:
                 opened.close()
 
-    def _run_scheduled() -> dict[str, Any] | None:
+    def _run_scheduled(runner: Orchestrator) -> dict[str, Any]:
         # Over the runner's own connection: proposals and approvals go on while agents run.
-        with access.agent_run(conductor, wait=False) as runner:
-            if runner is None:  # a run someone asked for is going on: this tick skips
-                return None
-            return runner.run_scheduled().dump()
+        return runner.run_scheduled().dump()
 
     scheduled_runs: set[asyncio.Task[dict[str, Any] | None]] = set()
 
@@ -150,7 +147,8 @@ def create_app(
             await asyncio.sleep(schedule_every or 60)
             # In a worker thread: requests go on while the agents run. Shielded, so that
             # stopping the ticker lets a started run finish (the lifespan waits for it).
-            run = asyncio.ensure_future(anyio.to_thread.run_sync(_run_scheduled))
+            # A run someone asked for may be going on: then this tick skips (None).
+            run = asyncio.ensure_future(access.run_agents(conductor, _run_scheduled))
             scheduled_runs.add(run)
             run.add_done_callback(scheduled_runs.discard)
             try:

@@ -12,14 +12,17 @@ per token (429 with ``Retry-After``).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
@@ -34,6 +37,7 @@ SESSION_COOKIE = "factorybrain_session"
 #: The header a session's writes carry its CSRF token in.
 CSRF_HEADER = "x-csrf-token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+T = TypeVar("T")
 
 
 class StoreAccess:
@@ -59,6 +63,7 @@ class StoreAccess:
         #: One run of the agents at a time (a manual one or the schedule's).
         self.run_lock = threading.Lock()
         self._runner: Orchestrator | None = None
+        self._agents_thread: ThreadPoolExecutor | None = None
         # A store that can open cursors of its own (DuckDBStore.reader): reads side by side.
         opener = getattr(store, "reader", None)
         self._open_reader: Callable[[], Store] | None = opener if callable(opener) else None
@@ -106,33 +111,68 @@ class StoreAccess:
             self._runner = conductor.bound_to(handle)
         return self._runner
 
-    @contextmanager
-    def agent_run(self, conductor: Orchestrator, *, wait: bool) -> Iterator[Orchestrator | None]:
-        """Hold :attr:`run_lock` for one run of the agents and hand out the runner.
+    async def run_agents(
+        self, conductor: Orchestrator, work: Callable[[Orchestrator], T]
+    ) -> T | None:
+        """Run ``work`` with the agents' runner on the agents' own thread; None if one runs.
 
-        Without ``wait``, hands out None when a run is already going on.
+        One run at a time: while one goes on (a manual one or the schedule's), another is not
+        queued but answered at once (None). The agents' thread has a lower CPU priority than
+        the threads that answer requests, so people's requests come first while agents compute.
         """
-        if not self.run_lock.acquire(blocking=wait):
-            yield None
-            return
+        if not self.run_lock.acquire(blocking=False):
+            return None
+
+        def job() -> T:
+            try:
+                runner = self.runner(conductor)
+                if runner is conductor:  # no connection of its own: it runs as one writer
+                    with self.write_lock:
+                        return work(runner)
+                return work(runner)
+            finally:
+                self.run_lock.release()
+
+        if self._agents_thread is None:
+            self._agents_thread = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="factorybrain-agents", initializer=_lower_priority
+            )
         try:
-            runner = self.runner(conductor)
-            if runner is conductor:  # no connection of its own: it runs as one writer
-                with self.write_lock:
-                    yield runner
-            else:
-                yield runner
-        finally:
+            started = self._agents_thread.submit(job)
+        except BaseException:  # the job never started (the app is closing): free the lock
             self.run_lock.release()
+            raise
+        # Cancelling the wait does not stop the job: it finishes, and frees the lock itself.
+        return await asyncio.wrap_future(started)
 
     def close(self) -> None:
         """Close the per-thread cursors (the app is shutting down; no request is running)."""
+        if self._agents_thread is not None:
+            self._agents_thread.shutdown(wait=True)
+            self._agents_thread = None
         with self._guard:
             for reader in self._readers:
                 with contextlib.suppress(Exception):
                     reader.close()
             self._readers.clear()
             self._local = threading.local()
+
+
+#: How much less CPU priority the agents' thread gets than requests (Linux ``nice``).
+AGENT_RUN_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    """Give the calling thread a lower CPU priority, for good (it runs only the agents).
+
+    On Linux a thread has a priority of its own (``setpriority`` on its thread id), and the
+    threads it starts (CP-SAT's workers, for one) inherit it. Elsewhere, or where the system
+    refuses, the thread keeps its priority.
+    """
+    with contextlib.suppress(AttributeError, OSError):
+        thread = threading.get_native_id()
+        before = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, before + AGENT_RUN_NICENESS))
 
 
 async def store_access(request: Request) -> StoreAccess:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -99,6 +100,19 @@ def _writes(*tables: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     return mark
 
 
+def _open_failure(path: str, error: duckdb.Error) -> str:
+    """Why a store file cannot be opened, in words that say what to do."""
+    held = re.search(r"Conflicting lock is held in (.+?) \(PID (\d+)\)", str(error))
+    if held:
+        return (
+            f"the store {path!r} is held by another process (PID {held.group(2)}, "
+            f"{Path(held.group(1)).name}), e.g. a running 'factorybrain serve': one process at "
+            "a time may open a DuckDB store. Stop it, or go through its REST API while it runs "
+            "(tokens: POST /api/v1/tokens with an admin's token)."
+        )
+    return f"cannot open the store {path!r}: {error}"
+
+
 class DuckDBStore(Store):
     """The factory model in one DuckDB file (or in memory with ``":memory:"``).
 
@@ -128,7 +142,7 @@ class DuckDBStore(Store):
         try:
             self._con = duckdb.connect(self.path, read_only=read_only, config=config)
         except duckdb.Error as error:
-            raise StoreError(f"cannot open the store {self.path!r}: {error}") from error
+            raise StoreError(_open_failure(self.path, error)) from error
         self._con.execute("SET TimeZone = 'UTC'")
         self._con.execute("SET enable_progress_bar = false").fetchall()
         self.read_only = read_only

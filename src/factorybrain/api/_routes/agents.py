@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
-from factorybrain.agents import AuditEntry, describe_playbooks
+from factorybrain.agents import AuditEntry, Orchestrator, describe_playbooks
 from factorybrain.api._deps import Access, AgentRunner, Conductor, Viewer
 from factorybrain.api._schemas import RunBody
 from factorybrain.exceptions import ParameterError
@@ -37,7 +37,7 @@ async def list_agents(_: Viewer, conductor: Conductor) -> list[dict[str, Any]]:
 
 
 @router.post("/agents/run")
-def run_agents(
+async def run_agents(
     holder: AgentRunner, access: Access, conductor: Conductor, body: RunBody | None = None
 ) -> dict[str, Any]:
     """Run agents now (all installed, or those named) and route what they find (audited).
@@ -49,9 +49,8 @@ def run_agents(
     unknown = sorted(set(names or ()) - set(conductor.agents))
     if unknown:
         raise ParameterError(f"no agent named {unknown}; installed: {sorted(conductor.agents)}")
-    with access.agent_run(conductor, wait=False) as runner:
-        if runner is None:
-            raise HTTPException(409, "the agents are running already; try again when they end")
+
+    def run(runner: Orchestrator) -> dict[str, Any]:
         at = runner.now()
         runner.records.audit(
             AuditEntry(
@@ -63,6 +62,11 @@ def run_agents(
             )
         )
         return runner.run(names, at=at).dump()
+
+    report = await access.run_agents(conductor, run)
+    if report is None:
+        raise HTTPException(409, "the agents are running already; try again when they end")
+    return report
 
 
 @router.get("/playbooks")

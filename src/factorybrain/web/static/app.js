@@ -63,6 +63,8 @@ async function signOut() {
   await api("session", { method: "DELETE" }).catch(() => {});
   state.csrf = null;
   state.who = null;
+  main().innerHTML = "";
+  $("#inbox-count").hidden = true;
   showWho();
   signIn("Signed out.");
 }
@@ -254,7 +256,7 @@ async function pageInbox() {
   const cards = proposed.items
     .map(
       (a, i) => `<div class="action" data-action="${esc(a.id)}">
-        <strong>${esc(shown[i].title || a.action_type)}</strong> <span class="muted">${esc(a.id)}, proposed by ${esc(a.proposed_by || "?")} ${when(a.proposed_at)}, needs the ${esc(a.required_role || "approval")} role</span>
+        <strong>${esc(shown[i].title || a.action_type)}</strong> <span class="muted">${esc(a.id)}, proposed${a.proposed_by ? ` by ${esc(a.proposed_by)}` : ""} ${when(a.proposed_at)}, needs the ${esc(a.required_role || "approval")} role</span>
         <pre>${esc(JSON.stringify({ parameters: shown[i].parameters, expected_effect: shown[i].expected_effect }, null, 2))}</pre>
         <textarea placeholder="Comment (why you approve or reject)"></textarea>
         <button class="approve">Approve</button> <button class="reject">Reject</button>
