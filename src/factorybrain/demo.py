@@ -125,9 +125,11 @@ def _orchestrated(name: str, factory: Callable[[], Any]) -> Stage:
     """A demo stage that runs one agent through the orchestrator and counts what it reported."""
 
     def stage(store: Store, truth: dict[str, Any]) -> dict[str, Any]:
-        from factorybrain.agents import Orchestrator
+        from factorybrain.agents import installed_orchestrator
 
-        report = Orchestrator(store, [factory()]).run([name])
+        orchestrator = installed_orchestrator(store, with_agents=False)
+        orchestrator.register(factory())
+        report = orchestrator.run([name])
         if report.errors:
             raise RuntimeError(f"agent {name!r} failed: {report.errors[0]}")
         return {

@@ -127,3 +127,35 @@ def test_registered_agents_run_after_those_they_follow_and_circles_are_refused()
         for name in ("zeta", "alpha", "logistics"):
             unregister_agent(name)
     assert isinstance(next(p for p in agent_plugins() if p.name == "logistics"), AgentPlugin)
+
+
+def test_an_agent_brings_the_executors_and_policies_of_what_it_proposes(store) -> None:
+    from factorybrain.agents import Policy, Recommendation, installed_orchestrator
+
+    applied = []
+
+    def quarantine(context, parameters):
+        applied.append(dict(parameters))
+        return {"material_lot": [{"external_id": parameters["lot"], "before": None}]}
+
+    register_agent(
+        "quarantiner",
+        lambda: None,  # type: ignore[arg-type,return-value]
+        executors={"material_lot.quarantine": quarantine},
+        policies=[Policy("material_lot.quarantine", "engineer")],
+    )
+    try:
+        orchestrator = installed_orchestrator(store, with_agents=False)
+        action = orchestrator.propose(
+            Recommendation("quality", (), "material_lot.quarantine", {"lot": "L-1"}),
+            actor="agent:quality",
+        )
+        assert action.required_role == "engineer"
+        done = orchestrator.approve(action.id, actor="user:eve", role="engineer")
+        assert done.state == "executed" and applied == [{"lot": "L-1"}]
+        register_agent("clash", lambda: None, executors={"notify": quarantine})  # type: ignore
+        with pytest.raises(ParameterError, match="notify"):
+            installed_orchestrator(store, with_agents=False)
+    finally:
+        unregister_agent("quarantiner")
+        unregister_agent("clash")

@@ -40,6 +40,7 @@ from factorybrain.agents import (
     Orchestrator,
     PermissionDeniedError,
     RecordNotFoundError,
+    installed_orchestrator,
 )
 from factorybrain.api._deps import RateLimits, StoreAccess
 from factorybrain.api._middleware import (
@@ -101,7 +102,7 @@ def create_app(
     owns_store = not isinstance(store, Store)
     opened: Store = store if isinstance(store, Store) else open_store(store, migrate=True)
     token_store = tokens or TokenStore(opened)
-    conductor = orchestrator or Orchestrator(opened)
+    conductor = orchestrator or installed_orchestrator(opened, with_agents=False)
     access = StoreAccess(opened, conductor.records)
     routes = installed()  # the optional layers are looked for now, as in every new app
 

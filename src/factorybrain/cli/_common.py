@@ -159,9 +159,9 @@ def caller(store: Store, token: str | None) -> Caller:
 
 def orchestrator_for(store: Store, *, with_agents: bool = False) -> Orchestrator:
     """The orchestrator over ``store``, with every installed agent or with none."""
-    from factorybrain.agents import Orchestrator, installed_agents
+    from factorybrain.agents import installed_orchestrator
 
-    return Orchestrator(store, installed_agents() if with_agents else ())
+    return installed_orchestrator(store, with_agents=with_agents)
 
 
 def serve_until_stopped(

@@ -248,7 +248,7 @@ def _serve_dashboard(store_path: Path, host: str = "127.0.0.1", port: int = 8000
     """Serve the API and the dashboard over the demo store, signed in as a demo planner."""
     from datetime import timedelta
 
-    from factorybrain.agents import Orchestrator
+    from factorybrain.agents import installed_orchestrator
     from factorybrain.api import TokenStore
     from factorybrain.store import open_store
 
@@ -271,7 +271,7 @@ def _serve_dashboard(store_path: Path, host: str = "127.0.0.1", port: int = 8000
         host=host,
         port=port,
         tokens=tokens,
-        orchestrator=Orchestrator(store),
+        orchestrator=installed_orchestrator(store, with_agents=False),
         announce=announce,
         require_dashboard=True,
     )

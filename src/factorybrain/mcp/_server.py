@@ -25,6 +25,7 @@ from factorybrain.agents import (
     RecordNotFoundError,
     describe_playbooks,
     has_role,
+    installed_orchestrator,
     role_rank,
 )
 from factorybrain.api._queries import (
@@ -70,7 +71,7 @@ def create_server(
         serves it, ``mcp.Client(server)`` talks to it in-process.
     """
     opened: Store = store if isinstance(store, Store) else open_store(store, migrate=True)
-    conductor = orchestrator or Orchestrator(opened)
+    conductor = orchestrator or installed_orchestrator(opened, with_agents=False)
     records = conductor.records
     lock = threading.Lock()  # tools run in worker threads; DuckDB wants one at a time
     server = MCPServer(name, instructions=INSTRUCTIONS)

@@ -62,6 +62,7 @@ from factorybrain.agents.core._registry import (
     AgentPlugin,
     agent_plugins,
     installed_agents,
+    installed_orchestrator,
     register_agent,
     unregister_agent,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "describe_playbooks",
     "has_role",
     "installed_agents",
+    "installed_orchestrator",
     "notify",
     "playbook_for",
     "refs",

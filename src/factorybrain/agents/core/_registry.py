@@ -14,13 +14,18 @@ only (a notebook, a test).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 from factorybrain.agents.core._agent import Agent
+from factorybrain.agents.core._executors import Executor, Executors, default_executors
+from factorybrain.agents.core._orchestrator import Orchestrator
+from factorybrain.agents.core._policies import Policy, PolicySet, default_policies
 from factorybrain.exceptions import ParameterError
 from factorybrain.scoring import Scorer, Stage
+from factorybrain.store import Store
 
 #: Entry-point group through which packages ship agents: ``name = "package.module:PLUGIN"``.
 ENTRY_POINT_GROUP = "factorybrain.agents"
@@ -37,6 +42,10 @@ class AgentPlugin:
             the demo runs the agent once through the orchestrator.
         demo_scorers: Compare what the agent found with the demo plant's truth.
         after: Agents whose demo stages run first, because their findings feed this one.
+        executors: The executors of the action types the agent proposes (``action_type ->
+            executor``), so that what it proposes can execute wherever it is installed.
+        policies: Who approves those action types (an action type without a policy needs an
+            admin).
     """
 
     name: str
@@ -44,6 +53,8 @@ class AgentPlugin:
     demo_stage: Stage | None = None
     demo_scorers: tuple[Scorer, ...] = ()
     after: tuple[str, ...] = ()
+    executors: Mapping[str, Executor] = field(default_factory=dict)
+    policies: tuple[Policy, ...] = ()
 
 
 #: Agents registered in this process, by name (see :func:`register_agent`).
@@ -57,6 +68,8 @@ def register_agent(
     demo_stage: Stage | None = None,
     demo_scorers: Iterable[Scorer] = (),
     after: Iterable[str] = (),
+    executors: Mapping[str, Executor] | None = None,
+    policies: Iterable[Policy] = (),
 ) -> AgentPlugin:
     """Make an agent available in this process to ``agents run``, the API and the demo.
 
@@ -69,11 +82,21 @@ def register_agent(
         demo_stage: See :class:`AgentPlugin`.
         demo_scorers: See :class:`AgentPlugin`.
         after: See :class:`AgentPlugin`.
+        executors: See :class:`AgentPlugin`.
+        policies: See :class:`AgentPlugin`.
 
     Returns:
         The registered plugin.
     """
-    plugin = AgentPlugin(name, factory, demo_stage, tuple(demo_scorers), tuple(after))
+    plugin = AgentPlugin(
+        name,
+        factory,
+        demo_stage,
+        tuple(demo_scorers),
+        tuple(after),
+        dict(executors or {}),
+        tuple(policies),
+    )
     _REGISTERED[name] = plugin
     return plugin
 
@@ -139,3 +162,39 @@ def _in_dependency_order(plugins: dict[str, AgentPlugin]) -> list[AgentPlugin]:
 def installed_agents() -> list[Agent]:
     """Build every installed agent (see :func:`agent_plugins`), ordered by name."""
     return [plugin.factory() for plugin in sorted(agent_plugins(), key=lambda p: p.name)]
+
+
+def installed_orchestrator(
+    store: Store, *, with_agents: bool = True, **options: Any
+) -> Orchestrator:
+    """The orchestrator of everything installed: agents, and their executors and policies.
+
+    The CLI, the REST API, the MCP server and the demo build theirs here, so an action type an
+    installed agent proposes can be decided and executed through every interface.
+
+    Args:
+        store: The factory store.
+        with_agents: Run the installed agents (False: decide and execute only, as a server
+            without a schedule or the MCP server does).
+        **options: Passed to :class:`Orchestrator` (``clock``, ``cooldown``, ...).
+
+    Raises:
+        ParameterError: Two installed agents bring an executor or a policy for one action type.
+    """
+    plugins = agent_plugins()
+    executors: Executors = default_executors()
+    policies = {policy.action_type: policy for policy in default_policies()}
+    for plugin in plugins:
+        for action_type, executor in plugin.executors.items():
+            if action_type in executors:
+                raise ParameterError(
+                    f"agent {plugin.name!r} brings an executor for {action_type!r}, which "
+                    "another agent or factorybrain itself already executes"
+                )
+            executors.register(action_type, executor)
+        for policy in plugin.policies:
+            policies[policy.action_type] = policy
+    agents = installed_agents() if with_agents else []
+    return Orchestrator(
+        store, agents, executors=executors, policies=PolicySet(policies.values()), **options
+    )
