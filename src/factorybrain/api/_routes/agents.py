@@ -28,7 +28,9 @@ async def list_agents(_: Viewer, conductor: Conductor) -> list[dict[str, Any]]:
             "name": name,
             "subscriptions": list(agent.subscriptions),
             "schedule_seconds": (
-                schedule.total_seconds() if (schedule := getattr(agent, "schedule", None)) else None
+                None
+                if (schedule := getattr(agent, "schedule", None)) is None
+                else schedule.total_seconds()
             ),
             "watches": list(getattr(agent, "watches", ()) or ()),
         }
