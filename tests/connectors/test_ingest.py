@@ -236,14 +236,22 @@ def test_missing_column_names_the_field_and_the_columns_found(
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("p.csv", b"PAR1\x00\x00garbage", "content is a parquet file"),
+        ("p.csv", b"PAR1\x00\x00garbage", "expected CSV text, but its content is a Parquet file"),
         (
             "p.parquet",
             b"item,text,cost\nA,b,1\n",
-            "expected a parquet file, but its content is text",
+            "expected a Parquet file, but its content is text",
         ),
-        ("p.xlsx", b"item,text\n", "expected a excel file"),
-        ("p.csv", b"PK\x03\x04\x00\x00", "content is a excel file"),
+        (
+            "p.xlsx",
+            b"item,text\n",
+            r"expected an Excel workbook \(.xlsx\), but its content is text",
+        ),
+        ("p.csv", b"PK\x03\x04\x00\x00", "expected CSV text, but its content is a zip archive"),
+        ("p.xlsx", b"PK\x03\x04\x00\x00", "expected an Excel workbook .*a zip archive"),
+        ("p.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00", "old-style Office file"),
+        ("p.csv", b"\xff\xfei\x00t\x00e\x00m\x00", r"UTF-16 text \(set 'source: \{encoding"),
+        ("p.csv", bytes(range(256)) * 4, "but its content is binary data"),
     ],
 )
 def test_file_that_is_not_what_its_extension_says(
@@ -295,10 +303,11 @@ def test_bad_json_lines_keep_their_line_numbers(store: DuckDBStore, write: Write
     report = ingest(store, source, write("m.yaml", PRODUCTS))
     _balanced(report)
     rows = _quarantine(store)
-    assert [(r["row_number"], r["reason"].split(":")[0]) for r in rows] == [
+    assert [(r["row_number"], r["reason"].split(" (")[0]) for r in rows] == [
         (2, "not valid JSON"),
         (3, "expected a JSON object, found list"),
     ]
+    assert rows[0]["reason"].startswith("not valid JSON (Expecting property name")
 
 
 def test_missing_sqlite_table_lists_the_tables(
@@ -480,9 +489,12 @@ def test_a_late_value_that_breaks_a_column_type_is_quarantined(
     assert "n/a" in row["reason"] and "LATE" in row["raw"]
 
 
-def test_declared_skips_and_merges_are_counted_not_quarantined(store: DuckDBStore,
-                                                               write: Write) -> None:
-    mapping = write("m.yaml", """\
+def test_declared_skips_and_merges_are_counted_not_quarantined(
+    store: DuckDBStore, write: Write
+) -> None:
+    mapping = write(
+        "m.yaml",
+        """\
 entity: shipment
 space: wms
 skip_rows_without: [shipment_id]
@@ -490,19 +502,35 @@ duplicates: merge
 fields:
   external_id: shipment_id
   customer: ship_to
-""")
+""",
+    )
     source = write("s.csv", "shipment_id,ship_to,serial\nS1,C1,U1\nS1,C1,U2\n,C2,U3\nS2,C3,U4\n")
     report = ingest(store, source, mapping)
     assert (report.rows_read, report.inserted, report.quarantined, report.skipped) == (4, 2, 0, 2)
-    assert report.skipped_by_reason == {"no value in column 'shipment_id'": 1,
-                                        "merged: a later row has the same key": 1}
+    assert report.skipped_by_reason == {
+        "no value in column 'shipment_id'": 1,
+        "merged: a later row has the same key": 1,
+    }
     assert report.rows_read == report.loaded + report.quarantined + report.skipped
+    assert (report.merged, report.filtered) == (1, 1)
+    assert report.filtered_by_reason == {"no value in column 'shipment_id'": 1}
 
 
 def test_nested_json_lists_explode_into_rows(store: DuckDBStore, write: Write) -> None:
-    document = {"products": [{"part_number": "P1", "bom": [
-        {"part_number": "C1", "quantity": 2}, {"part_number": "C2", "quantity": 0.5}]}]}
-    mapping = write("m.yaml", """\
+    document = {
+        "products": [
+            {
+                "part_number": "P1",
+                "bom": [
+                    {"part_number": "C1", "quantity": 2},
+                    {"part_number": "C2", "quantity": 0.5},
+                ],
+            }
+        ]
+    }
+    mapping = write(
+        "m.yaml",
+        """\
 entity: bom
 space: eng
 source: {records: products, explode: bom}
@@ -511,7 +539,8 @@ fields:
   parent: part_number
   component: bom.part_number
   quantity: bom.quantity
-""")
+""",
+    )
     report = ingest(store, write("p.json", json.dumps(document)), mapping)
     assert report.inserted == 2
     frame = store.entities("bom")

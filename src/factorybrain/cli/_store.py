@@ -117,13 +117,28 @@ def _advance(progress: Progress, task: TaskID, rows: int) -> None:
 
 
 def _print_report(report: IngestReport) -> None:
+    """One line of counts that add up to the rows read, then one line per distinct reason."""
+    records = (
+        f" (from {report.records_read:,} records)"
+        if report.records_read and report.records_read != report.rows_read
+        else ""
+    )
+    counts = [
+        ("inserted", report.inserted),
+        ("updated", report.updated),
+        ("unchanged", report.unchanged),
+        ("merged", report.merged),
+        ("filtered", report.filtered),
+        ("quarantined", report.quarantined),
+    ]
+    shown = ", ".join(f"{label} {count:,}" for label, count in counts if count or label != "merged")
     console.print(
-        f"[bold]{report.source_file}[/bold] -> {report.entity_type}: read {report.rows_read:,}, "
-        f"inserted {report.inserted:,}, updated {report.updated:,}, "
-        f"unchanged {report.unchanged:,}, quarantined {report.quarantined:,} "
-        f"in {report.seconds:.2f} s",
+        f"[bold]{report.source_file}[/bold] -> {report.entity_type}: read "
+        f"{report.rows_read:,}{records} = {shown} in {report.seconds:.2f} s",
         highlight=False,
     )
+    for reason, count in sorted(report.filtered_by_reason.items(), key=lambda kv: -kv[1]):
+        console.print(f"  filtered {count:,}: {reason}", highlight=False, style="dim")
     for reason, count in sorted(report.quarantine_by_reason.items(), key=lambda kv: -kv[1]):
         console.print(f"  quarantined {count:,}: {reason}", highlight=False, style="yellow")
 
@@ -205,7 +220,9 @@ def status(db: DbOption = None, as_json: JsonOption = False) -> None:
         quarantine = quarantine.assign(
             source_file=quarantine["source_file"].map(lambda p: Path(p).name)
         )
-        console.print(frame_table(quarantine, "open quarantine by reason"))
+        console.print(
+            frame_table(quarantine, "open quarantine: one line per distinct problem per file")
+        )
     else:
         console.print("quarantine: empty")
     for key, frame in extra.items():
@@ -224,11 +241,15 @@ def status(db: DbOption = None, as_json: JsonOption = False) -> None:
             "inserted",
             "updated",
             "unchanged",
+            "merged",
+            "filtered",
             "quarantined",
             "seconds",
             "status",
         ]
-        console.print(frame_table(shown[columns], "last ingests"))
+        # Reports from before merged and filtered were counted apart have neither: blank.
+        shown = shown[columns].astype(object).where(shown[columns].notna(), None)
+        console.print(frame_table(shown, "last ingests"))
 
 
 def _unresolved_section(store: Store) -> dict[str, Any]:

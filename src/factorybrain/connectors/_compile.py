@@ -1,18 +1,28 @@
 """Compile a mapping into one SQL projection over the source rows.
 
-Each field becomes two expressions: its value, and an error message that is NULL when the value is
-fine. The first error of a row becomes its quarantine reason, naming the field, the column, what
-was expected and what was found. Everything runs vectorised inside DuckDB.
+Each field becomes its source value (the text a message shows as "found"), its value, and an
+error message that is NULL when the value is fine. The first error of a row becomes its
+quarantine reason, naming the field, where it came from, what was expected and what was found.
+Row filters and ``skip_rows_without`` become the reason a row is not this entity's. Everything
+runs vectorised inside DuckDB, in layers a row passes through once:
+
+``__kept`` (which rows are this entity's) -> ``__sourced`` (each field's source value) ->
+``__valued`` (each field's value) -> ``__checked`` (each field's error) -> ``__ordered`` (values
+taken from the next row of the same subject) -> the projection the ingest reads.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import duckdb
 
-from factorybrain.connectors._mapping import FieldRule, Mapping
-from factorybrain.connectors._readers import ROW
+from factorybrain.connectors._expressions import NUMBER, TEXT, render
+from factorybrain.connectors._mapping import ROW_COLUMN, FieldRule, Mapping
+from factorybrain.connectors._readers import INTERNAL_COLUMNS, ITEM, ORDINAL, ROW
 from factorybrain.connectors._units import UnitConversionError, affine
 from factorybrain.exceptions import IngestError
 from factorybrain.store._schema import quote
@@ -68,80 +78,357 @@ def _kind(sql_type: str) -> str:
     return "text"
 
 
+def _found(value: str) -> str:
+    """SQL of ``found '<value>'`` for a message (the value cut at 80 characters)."""
+    return f"'found ''' || left(({value})::VARCHAR, 80) || ''''"
+
+
+# -- numbers written in a locale -----------------------------------------------------------------
+def number_sql(text: str, decimal: str, thousands: str) -> str:
+    """SQL turning the text ``text`` into a DOUBLE, NULL where it is not a number.
+
+    With ``decimal: ","`` a decimal point is accepted only as the thousands separator between
+    groups of three digits (``1.234,5``): ``1,234.567`` is no number there, never 1.234567. A
+    trailing minus (``12,50-``, as SAP writes negative amounts) is a minus.
+    """
+    signed = (
+        f"(CASE WHEN ends_with({text}, '-') AND length({text}) > 1 "
+        f"THEN '-' || left({text}, -1) ELSE {text} END)"
+    )
+    if decimal == "." and not thousands:
+        return f"TRY_CAST({signed} AS DOUBLE)"
+    escaped_decimal = "\\" + decimal
+    if thousands:
+        escaped_thousands = "\\" + thousands if thousands in ".," else thousands
+        whole = rf"(\d{{1,3}}({escaped_thousands}\d{{3}})+|\d+)"
+    else:
+        whole = r"\d+"
+    pattern = rf"^[+-]?({whole}({escaped_decimal}\d*)?|{escaped_decimal}\d+)([eE][+-]?\d+)?$"
+    plain = signed
+    if thousands:
+        plain = f"replace({plain}, {literal(thousands)}, '')"
+    if decimal != ".":
+        plain = f"replace({plain}, {literal(decimal)}, '.')"
+    return (
+        f"(CASE WHEN regexp_full_match({signed}, {literal(pattern)}) "
+        f"THEN TRY_CAST({plain} AS DOUBLE) END)"
+    )
+
+
+def _number_words(decimal: str, thousands: str) -> str:
+    if decimal == "." and not thousands:
+        return "a finite number"
+    between = f", {thousands!r} between thousands" if thousands else ""
+    return f"a finite number written with {decimal!r} as decimal separator{between}"
+
+
+# -- local times ---------------------------------------------------------------------------------
+_DAY_ZERO = date(1900, 1, 1)
+_DAYS = (date(2100, 1, 2) - _DAY_ZERO).days
+
+
+@functools.lru_cache(maxsize=64)
+def _transition_days(zone: str) -> str:
+    """A bit string, one bit per day from 1900 to 2100: days near a change of ``zone``'s offset.
+
+    Only local times on those days can fail to exist or occur twice, so only they pay for the
+    exact check (DuckDB's time zone conversions cost about a microsecond each).
+    """
+    tz = ZoneInfo(zone)
+    bits = bytearray(b"0" * _DAYS)
+    noon = datetime(1900, 1, 1, 12, tzinfo=UTC)
+    previous = noon.astimezone(tz).utcoffset()
+    for day in range(1, _DAYS):
+        offset = (noon + timedelta(days=day)).astimezone(tz).utcoffset()
+        if offset != previous:
+            # The change lies between two noons (UTC); its wall times fall within two days.
+            for near in range(day - 2, day + 2):
+                if 0 <= near < _DAYS:
+                    bits[near] = ord("1")
+        previous = offset
+    return bits.decode()
+
+
+def local_to_utc(naive: str, zone: str, policy: str) -> tuple[str, str]:
+    """SQL of the UTC time of the local time ``naive`` in ``zone``, and of its DST status.
+
+    The status is ``'gap'`` for a wall time the clocks skipped, ``'overlap'`` for one they
+    showed twice, else NULL. ``policy`` says what such a time becomes: ``reject`` (NULL, and the
+    status names it), ``earlier`` or ``later`` (the earlier or later of the two instants the
+    offsets before and after the change give it).
+    """
+    z = literal(zone)
+
+    def wall(utc: str) -> str:
+        return f"timezone({z}, timezone('UTC', {utc}))"
+
+    picked = f"timezone('UTC', timezone({z}, {naive}))"
+    before = f"({wall(f'{picked} - INTERVAL 6 HOUR')} - ({picked} - INTERVAL 6 HOUR))"
+    after = f"({wall(f'{picked} + INTERVAL 6 HOUR')} - ({picked} + INTERVAL 6 HOUR))"
+    first, second = f"({naive} - {before})", f"({naive} - {after})"
+    first_ok, second_ok = f"({wall(first)} = {naive})", f"({wall(second)} = {naive})"
+    status = (
+        f"CASE WHEN {before} = {after} THEN NULL "
+        f"WHEN {first_ok} AND {second_ok} AND {first} <> {second} THEN 'overlap' "
+        f"WHEN NOT {first_ok} AND NOT {second_ok} THEN 'gap' END"
+    )
+    if policy == "reject":
+        unclear = "NULL"
+    else:
+        unclear = f"{'least' if policy == 'earlier' else 'greatest'}({first}, {second})"
+    exact = (
+        f"CASE WHEN {before} = {after} THEN {picked} "
+        f"WHEN {first_ok} AND {second_ok} AND {first} <> {second} THEN {unclear} "
+        f"WHEN {first_ok} THEN {first} WHEN {second_ok} THEN {second} ELSE {unclear} END"
+    )
+    day = f"(epoch({naive})::BIGINT + {(date(1970, 1, 1) - _DAY_ZERO).days * 86400}) // 86400"
+    near = (
+        f"(({day}) BETWEEN 0 AND {_DAYS - 1} AND "
+        f"get_bit({literal(_transition_days(zone))}::BIT, ({day})::INTEGER) = 1)"
+    )
+    return f"(CASE WHEN {near} THEN {exact} ELSE {picked} END)", (
+        f"(CASE WHEN {near} THEN {status} END)"
+    )
+
+
+# -- one field -----------------------------------------------------------------------------------
+@dataclass
+class _Field:
+    """The SQL pieces of one field, in terms of the columns of the layers before."""
+
+    name: str
+    rule: FieldRule
+    origin: str
+    #: The value as the source has it, before code tables and lookups (what "found" shows).
+    source: str = "NULL"
+    #: The value the parse reads (after code table, lookup, default).
+    raw: str = "NULL"
+    source_kind: str = "text"
+    parsed: str = "NULL"
+    #: The DST status of a local time, or None where there is none.
+    dst: str | None = None
+    problems: list[tuple[str, str]] | None = None
+    numeric_columns: tuple[str, ...] = ()
+    #: SQL of the lookup's {value, count}, where the field has one.
+    lookup: str | None = None
+
+    @property
+    def where(self) -> str:
+        return f"field {self.name!r} ({self.origin})"
+
+
 class _FieldCompiler:
     def __init__(
-        self, mapping: Mapping, types: dict[str, str], con: duckdb.DuckDBPyConnection, source: str
+        self,
+        mapping: Mapping,
+        types: dict[str, str],
+        con: duckdb.DuckDBPyConnection,
+        source: str,
+        resolve: dict[str, str],
     ) -> None:
         self.mapping = mapping
         self.types = types
         self.con = con
         self.source = source
+        self.resolve = resolve
+        self.lookups = 0
+        options = mapping.source
+        self.decimal = options.decimal or "."
+        self.thousands = options.thousands_separator
+
+    def ref(self, column: str) -> str:
+        return quote(self.resolve.get(column, column))
 
     def text(self, column: str) -> str:
-        """The column as trimmed text, NULL when empty."""
-        ref = quote(column)
-        if _kind(self.types[column]) == "text":
-            return f"NULLIF(trim({ref}::VARCHAR), '')"
-        return f"{ref}::VARCHAR"
+        """The column as trimmed text, NULL when empty (``@row``: the row's own number)."""
+        if column == ROW_COLUMN and column not in self.types:
+            if ITEM in self.types:
+                return (
+                    f"(CASE WHEN coalesce({ITEM}, '') = '' THEN {ROW}::VARCHAR "
+                    f"ELSE {ROW}::VARCHAR || '.' || {ITEM} END)"
+                )
+            return f"{ROW}::VARCHAR"
+        name = self.resolve.get(column, column)
+        if _kind(self.types[name]) == "text":
+            return f"NULLIF(trim({quote(name)}::VARCHAR), '')"
+        return f"{quote(name)}::VARCHAR"
 
-    def raw(self, rule: FieldRule) -> tuple[str, str]:
-        """Expression of the raw value and how it reads in messages."""
+    def number(self, column: str) -> str:
+        """The column as a DOUBLE (text parsed with the mapping's decimal separator)."""
+        name = self.resolve.get(column, column)
+        if name in self.types and _kind(self.types[name]) == "number":
+            return f"{quote(name)}::DOUBLE"
+        return number_sql(self.text(column), self.decimal, self.thousands)
+
+    def source_value(self, rule: FieldRule) -> tuple[str, str, str, tuple[str, ...]]:
+        """SQL of the source value, how it reads in messages, its kind, numeric columns."""
         if rule.value is not None:
-            return literal(rule.value), f"constant {rule.value!r}"
+            return literal(rule.value), f"constant {rule.value!r}", "text", ()
+        if rule.expression is not None:
+            want = NUMBER if rule.field.type in ("float", "int") else TEXT
+            rendered = render(
+                rule.expression,
+                want,
+                lambda name, kind: self.number(name) if kind == NUMBER else self.text(name),
+            )
+            kind = (
+                rendered.kind
+                if rendered.kind in ("number", "timestamp", "timestamptz")
+                else ("bool" if rendered.kind == "bool" else "text")
+            )
+            sql = rendered.sql if kind != "text" else f"NULLIF(({rendered.sql})::VARCHAR, '')"
+            return sql, f"expr {rule.expression.text!r}", kind, tuple(rendered.numeric_columns)
         if rule.template is not None:
             import re
 
-            parts, names = [], []
+            parts = []
             position = 0
             for match in re.finditer(r"\{([^{}]+)\}", rule.template):
                 if match.start() > position:
                     parts.append(literal(rule.template[position : match.start()]))
                 parts.append(self.text(match.group(1)))
-                names.append(match.group(1))
                 position = match.end()
             if position < len(rule.template):
                 parts.append(literal(rule.template[position:]))
-            return "(" + " || ".join(parts) + ")", f"template {rule.template!r}"
+            return "(" + " || ".join(parts) + ")", f"template {rule.template!r}", "text", ()
         if rule.columns is not None:
             items = ", ".join(self.text(c) for c in rule.columns)
             return (
                 f"list_filter([{items}], lambda x: x IS NOT NULL)",
                 f"columns {list(rule.columns)}",
+                "text",
+                (),
             )
         assert rule.column is not None
-        return quote(rule.column), f"column {rule.column!r}"
+        if rule.column == ROW_COLUMN:
+            return self.text(rule.column), "the row's number", "text", ()
+        kind = _kind(self.types[self.resolve.get(rule.column, rule.column)])
+        value = self.text(rule.column) if kind == "text" else self.ref(rule.column)
+        return value, f"column {rule.column!r}", kind, ()
 
-    def compile(self, rule: FieldRule) -> tuple[str, str]:
-        """Return (value expression, error expression) of one field."""
-        field = rule.field
-        raw, origin = self.raw(rule)
-        source_kind = "text" if rule.column is None else _kind(self.types[rule.column])
-        if rule.column is not None and source_kind == "text":
-            raw = self.text(rule.column)
-        found = f"'found ''' || left(({raw})::VARCHAR, 80) || ''''"
-        where = f"field {field.name!r} ({origin})"
+    def compile(self, name: str, rule: FieldRule, index: int) -> _Field:
+        """The SQL pieces of one field (not of ``next`` fields: see :func:`compile_mapping`).
+
+        ``index`` names the field's columns in the layers: ``__s<index>`` (its source value),
+        ``__l<index>`` (its lookup), ``__r<index>`` (what is parsed), ``__v<index>`` (its value),
+        ``__d<index>`` (the DST status of a local time).
+        """
+        s, r, v, d = (f"__{letter}{index}" for letter in "srvd")
+        source, origin, kind, numeric = self.source_value(rule)
+        piece = _Field(name, rule, origin, source_kind=kind, numeric_columns=numeric)
+        piece.source = source
+        problems: list[tuple[str, str]] = []
+        found = _found(s)
+        raw = s
         if rule.values is not None:
+            codes = ", ".join(literal(k) for k in rule.values)
             cases = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in rule.values.items())
-            raw = f"(CASE ({raw})::VARCHAR {cases} ELSE ({raw})::VARCHAR END)"
-        if rule.default is not None:
+            if rule.unknown == "keep":
+                otherwise = f"({s})::VARCHAR"
+            elif rule.default is not None:
+                otherwise = literal(rule.default)
+            else:
+                otherwise = "NULL"
+                problems.append(
+                    (
+                        f"{s} IS NOT NULL AND ({s})::VARCHAR NOT IN ({codes})",
+                        literal(
+                            f"{piece.where}: expected one of the codes {list(rule.values)} "
+                            "(declare 'default' for the others), "
+                        )
+                        + f" || {found}",
+                    )
+                )
+            raw = f"(CASE ({s})::VARCHAR {cases} ELSE {otherwise} END)"
+            kind = "text"
+        if rule.lookup is not None:
+            table = self._lookup_table(rule)
+            key = f"({raw})::VARCHAR"
+            found_key = _found(key)
+            hit = f"__l{index}"
+            piece.lookup = f"(SELECT {{'value': v, 'count': n}} FROM {table} WHERE k = {key})"
+            described = f"{rule.lookup.entity} with {rule.lookup.match}"
+            problems.append(
+                (
+                    f"{key} IS NOT NULL AND {hit} IS NULL",
+                    literal(f"{piece.where}: no {described} equal to it, ") + f" || {found_key}",
+                )
+            )
+            problems.append(
+                (
+                    f"{hit}.count > 1",
+                    literal(
+                        f"{piece.where}: several {rule.lookup.entity} have it as "
+                        f"{rule.lookup.match}, "
+                    )
+                    + f" || {found_key} || ' (' || {hit}.count || "
+                    + literal(f" different {rule.lookup.returns} values)"),
+                )
+            )
+            raw = f"{hit}.value"
+            kind = "text"
+        if rule.default is not None and not (rule.values is not None and rule.unknown == "reject"):
             raw = f"coalesce({raw}, {literal(rule.default)})"
-        parsed, expected = self._parse(rule, raw, source_kind)
-        problems = []
+        elif rule.default is not None:
+            raw = f"coalesce({raw}, CASE WHEN {s} IS NULL THEN {literal(rule.default)} END)"
+        piece.raw = raw
+        piece.source_kind = kind
+        parsed, expected, dst = self._parse(rule, r, kind)
+        piece.parsed, piece.dst = parsed, dst
+        for column in numeric:
+            text = self.text(column)
+            problems.append(
+                (
+                    f"{text} IS NOT NULL AND {self.number(column)} IS NULL",
+                    literal(
+                        f"{piece.where}: column {column!r} is used as a number, expected "
+                        f"{_number_words(self.decimal, self.thousands)}, "
+                    )
+                    + f" || {_found(text)}",
+                )
+            )
+        field = rule.field
         if field.required:
             problems.append(
-                (f"({raw}) IS NULL", literal(f"{where}: required, found an empty value"))
+                (f"{r} IS NULL", literal(f"{piece.where}: required, found an empty value"))
+            )
+        if dst is not None:
+            zone = self.zone(rule)
+            problems.append(
+                (
+                    f"{d} = 'gap'",
+                    literal(
+                        f"{piece.where}: a local time that does not exist in {zone} (the "
+                        "clocks moved forward over it; 'dst: earlier' or 'dst: later' in the "
+                        "mapping reads it), "
+                    )
+                    + f" || {found}",
+                )
+            )
+            problems.append(
+                (
+                    f"{d} = 'overlap'",
+                    literal(
+                        f"{piece.where}: a local time that occurs twice in {zone} (the clocks "
+                        "moved back over it; 'dst: earlier' or 'dst: later' in the mapping "
+                        "says which), "
+                    )
+                    + f" || {found}",
+                )
             )
         problems.append(
             (
-                f"({raw}) IS NOT NULL AND ({parsed}) IS NULL",
-                literal(f"{where}: expected {expected}, ") + f" || {found}",
+                f"{r} IS NOT NULL AND {v} IS NULL",
+                literal(f"{piece.where}: expected {expected}, ") + f" || {found}",
             )
         )
         if field.type == "timestamp":
             problems.append(
                 (
-                    f"({parsed}) NOT BETWEEN TIMESTAMP '{EARLIEST}' AND TIMESTAMP '{LATEST}'",
-                    literal(f"{where}: expected a timestamp between {EARLIEST} and {LATEST}, ")
+                    f"{v} NOT BETWEEN TIMESTAMP '{EARLIEST}' AND TIMESTAMP '{LATEST}'",
+                    literal(
+                        f"{piece.where}: expected a timestamp between {EARLIEST} and {LATEST}, "
+                    )
                     + f" || {found}",
                 )
             )
@@ -149,47 +436,90 @@ class _FieldCompiler:
             allowed = ", ".join(literal(v) for v in field.values)
             problems.append(
                 (
-                    f"({parsed}) NOT IN ({allowed})",
-                    literal(f"{where}: expected one of {list(field.values)}, ") + f" || {found}",
+                    f"{v} NOT IN ({allowed})",
+                    literal(f"{piece.where}: expected one of {list(field.values)}, ")
+                    + f" || {found}",
                 )
             )
-        error = "CASE " + " ".join(f"WHEN {c} THEN {m}" for c, m in problems) + " END"
-        return parsed, error
+        piece.problems = problems
+        return piece
 
-    def _parse(self, rule: FieldRule, raw: str, source_kind: str) -> tuple[str, str]:
+    def _lookup_table(self, rule: FieldRule) -> str:
+        """A temporary table of the lookup: key, the value it gives, how many values it has."""
+        lookup = rule.lookup
+        assert lookup is not None
+        self.lookups += 1
+        table = f"_lookup_{self.source}_{self.lookups}"
+        match = quote(lookup.match)
+        key = f"unnest({match})" if lookup.match in ("aliases", "tags") else match
+        where = f"WHERE space = {literal(lookup.space)}" if lookup.space else ""
+        try:
+            self.con.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE {table} AS
+                SELECT k, CASE WHEN count(DISTINCT v) = 1 THEN min(v) END AS v,
+                       count(DISTINCT v) AS n
+                FROM (SELECT {key}::VARCHAR AS k, {quote(lookup.returns)}::VARCHAR AS v
+                      FROM {quote(lookup.entity)} {where})
+                WHERE k IS NOT NULL GROUP BY k
+                """
+            ).fetchall()
+        except duckdb.Error as error:
+            raise IngestError(
+                f"{self.mapping.path} line {rule.line}: field {rule.field.name!r}: cannot look "
+                f"up {lookup.entity}: {str(error).splitlines()[0]}"
+            ) from error
+        return table
+
+    def zone(self, rule: FieldRule) -> str:
+        return rule.timezone or self.mapping.source.timezone or "UTC"
+
+    def _parse(self, rule: FieldRule, raw: str, source_kind: str) -> tuple[str, str, str | None]:
+        """(value SQL, what was expected, DST status SQL or None) of one field."""
         field = rule.field
         if field.type in ("string", "text"):
-            return f"({raw})::VARCHAR", "text"
+            return f"({raw})::VARCHAR", "text", None
         if field.type == "string[]":
             if rule.columns is not None or source_kind != "text":
-                return f"({raw})::VARCHAR[]", "a list"
+                return f"({raw})::VARCHAR[]", "a list", None
             return (
                 f"list_filter(list_transform(regexp_split_to_array(({raw})::VARCHAR, '[;|]'), "
                 "lambda x: trim(x)), lambda x: x <> '')",
                 "a list separated by ';' or '|'",
+                None,
             )
         if field.type == "int":
             if source_kind == "number":
-                return f"TRY_CAST({raw} AS BIGINT)", "a whole number"
-            return f"TRY_CAST(({raw})::VARCHAR AS BIGINT)", "a whole number"
+                return f"TRY_CAST({raw} AS BIGINT)", "a whole number", None
+            if self.decimal == "." and not self.thousands:
+                return f"TRY_CAST(({raw})::VARCHAR AS BIGINT)", "a whole number", None
+            number = number_sql(f"({raw})::VARCHAR", self.decimal, self.thousands)
+            return (
+                f"(CASE WHEN {number} = round({number}) THEN TRY_CAST({number} AS BIGINT) END)",
+                "a whole number",
+                None,
+            )
         if field.type == "float":
-            return self._number(rule, raw, source_kind)
+            value, expected = self._number(rule, raw, source_kind)
+            return value, expected, None
         if field.type == "bool":
             if source_kind == "bool":
-                return raw, "true or false"
+                return raw, "true or false", None
             text = f"lower(({raw})::VARCHAR)"
             return (
                 f"CASE WHEN {text} IN ('true', 't', 'yes', 'y', '1') THEN TRUE "
                 f"WHEN {text} IN ('false', 'f', 'no', 'n', '0') THEN FALSE END",
                 "true or false (true/false, yes/no, 1/0)",
+                None,
             )
         if field.type == "json":
             if source_kind == "text":
                 return (
                     f"CASE WHEN json_valid(({raw})::VARCHAR) THEN ({raw})::JSON END",
                     "valid JSON",
+                    None,
                 )
-            return f"to_json({raw})", "valid JSON"
+            return f"to_json({raw})", "valid JSON", None
         if field.type == "timestamp":
             return self._timestamp(rule, raw, source_kind)
         raise IngestError(f"{self.mapping.path}: unsupported field type {field.type!r}")
@@ -198,13 +528,10 @@ class _FieldCompiler:
         if source_kind == "number":
             number = f"({raw})::DOUBLE"
         else:
-            text = f"({raw})::VARCHAR"
-            if self.mapping.source.decimal == ",":
-                text = f"replace(replace({text}, '.', ''), ',', '.')"
-            number = f"TRY_CAST({text} AS DOUBLE)"
+            number = number_sql(f"({raw})::VARCHAR", self.decimal, self.thousands)
         # NaN and infinity are not measurements: reject them like text.
         number = f"CASE WHEN isfinite({number}) THEN {number} END"
-        expected = "a finite number"
+        expected = _number_words(self.decimal, self.thousands)
         if rule.unit and rule.to_unit and rule.unit != rule.to_unit:
             factor, offset = affine(rule.unit, rule.to_unit)
             number = f"({number} * {factor!r} + {offset!r})"
@@ -236,38 +563,81 @@ class _FieldCompiler:
             return "NULL::DOUBLE"
         return f"(CASE {unit} " + " ".join(cases) + " END)"
 
-    def _timestamp(self, rule: FieldRule, raw: str, source_kind: str) -> tuple[str, str]:
-        zone = rule.timezone or self.mapping.source.timezone or "UTC"
+    def _timestamp(
+        self, rule: FieldRule, raw: str, source_kind: str
+    ) -> tuple[str, str, str | None]:
+        zone = self.zone(rule)
+        policy = rule.dst or self.mapping.source.dst
+        statuses: list[str] = []
 
         def local(naive: str) -> str:
             if zone == "UTC":
                 return naive
-            return f"timezone('UTC', timezone({literal(zone)}, {naive}))"
+            value, status = local_to_utc(naive, zone, policy)
+            if policy == "reject":  # else the policy resolved it: nothing to report
+                statuses.append(status)
+            return value
 
         if source_kind == "timestamptz":
-            return f"timezone('UTC', {raw})", "a timestamp"
+            return f"timezone('UTC', {raw})", "a timestamp", None
         if source_kind == "timestamp":
-            return local(f"({raw})::TIMESTAMP"), "a timestamp"
+            value = local(f"({raw})::TIMESTAMP")
+            return value, "a timestamp", statuses[0] if statuses else None
         if rule.format in ("epoch_s", "epoch_ms"):
             scale = 1.0 if rule.format == "epoch_s" else 1000.0
             return (
                 f"timezone('UTC', to_timestamp(TRY_CAST(({raw})::VARCHAR AS DOUBLE) / {scale}))",
                 f"seconds since 1970 ({rule.format})",
+                None,
             )
         text = f"({raw})::VARCHAR"
         if zone == "UTC" and not rule.format:
             # Naive text is read as UTC and text with an offset is converted: one cast does both.
-            return f"timezone('UTC', TRY_CAST({text} AS TIMESTAMPTZ))", "an ISO 8601 timestamp"
-        if rule.format:
-            return local(f"TRY_STRPTIME({text}, {literal(rule.format)})"), (
-                f"a timestamp in format {rule.format!r}"
+            return (
+                f"timezone('UTC', TRY_CAST({text} AS TIMESTAMPTZ))",
+                "an ISO 8601 timestamp",
+                None,
             )
+        if rule.format:
+            value = local(f"TRY_STRPTIME({text}, {literal(rule.format)})")
+            return (
+                value,
+                f"a timestamp in format {rule.format!r}",
+                statuses[0] if statuses else None,
+            )
+        naive_value = local(f"TRY_CAST({text} AS TIMESTAMP)")
+        status = (
+            f"(CASE WHEN NOT regexp_matches({text}, {literal(_OFFSET)}) THEN {statuses[0]} END)"
+            if statuses
+            else None
+        )
         return (
             f"CASE WHEN regexp_matches({text}, {literal(_OFFSET)}) "
             f"THEN timezone('UTC', TRY_CAST({text} AS TIMESTAMPTZ)) "
-            f"ELSE {local(f'TRY_CAST({text} AS TIMESTAMP)')} END",
+            f"ELSE {naive_value} END",
             "an ISO 8601 timestamp",
+            status,
         )
+
+
+def _resolve_columns(mapping: Mapping, columns: list[str]) -> dict[str, str]:
+    """Column names as the mapping writes them -> as the file has them.
+
+    A name written in an expression may differ in case (SQL identifiers do not care); other
+    names must match exactly.
+    """
+    by_lower: dict[str, list[str]] = {}
+    for column in columns:
+        by_lower.setdefault(column.lower(), []).append(column)
+    resolved = {c: c for c in columns}
+    written = [
+        c for rule in mapping.fields.values() if rule.expression for c in rule.expression.columns
+    ]
+    written += [c for f in mapping.filters for c in f.expression.columns]
+    for name in written:
+        if name not in resolved and len(by_lower.get(name.lower(), [])) == 1:
+            resolved[name] = by_lower[name.lower()][0]
+    return resolved
 
 
 def compile_mapping(
@@ -282,17 +652,27 @@ def compile_mapping(
     """Compile ``mapping`` over the rows of ``relation`` registered as ``source_name``.
 
     Raises:
-        IngestError: If a column the mapping reads is not in the file (names both lists).
+        IngestError: If a column the mapping reads is not in the file (names both lists), or an
+            expression does not fit the file's columns.
     """
     types = dict(zip(relation.columns, [str(t) for t in relation.types], strict=True))
-    available = [c for c in relation.columns if c != ROW]
+    available = [c for c in relation.columns if c not in INTERNAL_COLUMNS]
+    resolve = _resolve_columns(mapping, available)
     for name, rule in mapping.fields.items():
-        missing = [c for c in rule.source_columns if c not in types]
+        missing = [c for c in rule.source_columns if c not in resolve and c != ROW_COLUMN]
         if missing:
             raise IngestError(
                 f"{file_label}: field {name!r} (mapping {mapping.path} line {rule.line}) reads "
                 f"column {missing[0]!r}, which the file does not have; its columns are "
                 f"{available}"
+            )
+    for row_filter in mapping.filters:
+        missing = [c for c in row_filter.expression.columns if c not in resolve]
+        if missing:
+            raise IngestError(
+                f"{file_label}: filter {row_filter.description!r} (mapping {mapping.path} line "
+                f"{row_filter.line}) reads column {missing[0]!r}, which the file does not have; "
+                f"its columns are {available}"
             )
     for column in mapping.skip_rows_without:
         if column not in types:
@@ -300,13 +680,66 @@ def compile_mapping(
                 f"{file_label}: 'skip_rows_without' of mapping {mapping.path} names column "
                 f"{column!r}, which the file does not have; its columns are {available}"
             )
-    compiler = _FieldCompiler(mapping, types, con, source_name)
-    values, errors, names = [], [], []
+    compiler = _FieldCompiler(mapping, types, con, source_name, resolve)
+    pieces: dict[str, _Field] = {}
     for name, rule in mapping.fields.items():
-        value, error = compiler.compile(rule)
-        values.append(f"{value} AS {quote(name)}")
-        errors.append((name, error))
-        names.append(name)
+        if rule.next_of is None:
+            pieces[name] = compiler.compile(name, rule, len(pieces))
+
+    # Which rows are this entity's: the first filter a row fails is why it is not.
+    reasons = [
+        (f"{compiler.text(c)} IS NULL", f"no value in column {c!r}")
+        for c in mapping.skip_rows_without
+    ]
+    for number, row_filter in enumerate(mapping.filters, start=1):
+        condition = render(
+            row_filter.expression,
+            "bool",
+            lambda name, kind: compiler.number(name) if kind == NUMBER else compiler.text(name),
+        ).sql
+        reasons.append(
+            (
+                f"NOT coalesce(({condition})::BOOLEAN, FALSE)",
+                f"filter {number}: {row_filter.description}",
+            )
+        )
+    skip = (
+        "CASE " + " ".join(f"WHEN {c} THEN {literal(r)}" for c, r in reasons) + " END"
+        if reasons
+        else "NULL"
+    )
+    kept, looked, sourced, valued, checked = [f"({skip})::VARCHAR AS __skip"], [], [], [], []
+    for index, piece in enumerate(pieces.values()):
+        kept.append(f"{piece.source} AS __s{index}")
+        if piece.lookup is not None:
+            looked.append(f"{piece.lookup} AS __l{index}")
+        sourced.append(f"{piece.raw} AS __r{index}")
+        valued.append(f"{piece.parsed} AS __v{index}")
+        if piece.dst is not None:
+            valued.append(f"{piece.dst} AS __d{index}")
+        error = " ".join(f"WHEN {c} THEN {m}" for c, m in piece.problems or [])
+        checked.append(
+            f"CASE WHEN __skip IS NULL THEN CASE {error} END END AS __e{index}"
+            if error
+            else f"NULL::VARCHAR AS __e{index}"
+        )
+    names = list(pieces)
+    position = {name: index for index, name in enumerate(names)}
+    ordered, values = [], []
+    for name, rule in mapping.fields.items():
+        if rule.next_of is None:
+            values.append(f"__v{position[name]} AS {quote(name)}")
+            continue
+        start = f"__v{position[rule.next_of]}"
+        partition = ", ".join([f"__v{position[p]}" for p in rule.per] + ["__skip IS NULL"])
+        # A state lasts until the next change of the same subject: rows the mapping skips do
+        # not end it, and the last change of each subject stays open.
+        ordered.append(
+            f"lead({start}) OVER (PARTITION BY {partition} "
+            f"ORDER BY {start} ASC NULLS LAST, {ORDINAL}) AS {quote(name)}"
+        )
+        values.append(quote(name))
+    field_names = list(mapping.fields)
     defaults = {"space": literal(mapping.space)}
     if mapping.target == "edge":
         defaults = {
@@ -319,33 +752,47 @@ def compile_mapping(
     for name, expression in defaults.items():
         if name not in mapping.fields:
             values.append(f"{expression} AS {quote(name)}")
-            names.append(name)
-    skip = (
-        "CASE "
-        + " ".join(
-            f"WHEN {compiler.text(c)} IS NULL THEN {literal(f'no value in column {c!r}')}"
-            for c in mapping.skip_rows_without
-        )
-        + " END"
-        if mapping.skip_rows_without
-        else "NULL"
-    )
-    reason = "coalesce(" + ", ".join(e for _, e in errors) + ")" if errors else "NULL"
-    reason = f"CASE WHEN __skip IS NULL THEN {reason} END"
+            field_names.append(name)
+    errors = [f"__e{i}" for i in range(len(names))]
+    reason = "coalesce(" + ", ".join(errors) + ")" if errors else "NULL::VARCHAR"
     field_of = (
-        "CASE " + " ".join(f"WHEN ({e}) IS NOT NULL THEN {literal(n)}" for n, e in errors) + " END"
+        "CASE "
+        + " ".join(f"WHEN __e{i} IS NOT NULL THEN {literal(n)}" for i, n in enumerate(names))
+        + " END"
+        if names
+        else "NULL::VARCHAR"
     )
-    raw_columns = ", ".join(f"{quote(c)} := {quote(c)}::VARCHAR" for c in available)
-    raw_json = f"to_json(struct_pack({raw_columns}))::VARCHAR"
+    raw_columns = [f"{quote(c)} := {quote(c)}::VARCHAR" for c in available]
+    if ITEM in types:
+        raw_columns.append(f'"(item)" := {ITEM}')
+    raw_json = f"to_json(struct_pack({', '.join(raw_columns)}))::VARCHAR" if raw_columns else "'{}'"
     raw_expression = (
-        raw_json if raw_always else f"CASE WHEN __reason IS NOT NULL THEN {raw_json} END"
+        raw_json if raw_always else f"CASE WHEN {reason} IS NOT NULL THEN {raw_json} END"
     )
+    internal = ", ".join(c for c in (ROW, ORDINAL) if c in types)
+
+    def layer(name: str, source: str, columns: list[str]) -> str:
+        return f"{name} AS (SELECT *{''.join(', ' + c for c in columns)} FROM {source})"
+
     sql = f"""
-        SELECT {ROW}, {", ".join(values)},
-               {skip}::VARCHAR AS __skip,
+        WITH {layer("__kept", source_name, kept)},
+        {layer("__looked", "__kept", looked)},
+        {layer("__sourced", "__looked", sourced)},
+        {layer("__valued", "__sourced", valued)},
+        {layer("__checked", "__valued", checked)},
+        {layer("__ordered", "__checked", ordered)}
+        SELECT {internal}, {", ".join(values)},
+               __skip,
                {reason} AS __reason,
-               CASE WHEN __reason IS NOT NULL THEN {field_of} END AS __field,
+               {field_of} AS __field,
                {raw_expression} AS __raw
-        FROM {source_name}
+        FROM __ordered
     """
-    return Compiled(sql, tuple(names))
+    try:
+        con.sql(sql)
+    except duckdb.Error as error:
+        raise IngestError(
+            f"{file_label}: mapping {mapping.path} does not fit the file: "
+            f"{str(error).splitlines()[0]}"
+        ) from error
+    return Compiled(sql, tuple(field_names))

@@ -50,7 +50,10 @@ def read_database_source(url: str, mapping: Mapping, con: duckdb.DuckDBPyConnect
     columns, rows = read_database(url, mapping)
     records = [dict(zip(columns, values, strict=True)) for values in rows]
     numbers = list(range(1, len(records) + 1))
-    return SourceRows(register_rows(con, records, numbers, source_label(url, mapping)))
+    relation = register_rows(
+        con, records, numbers, source_label(url, mapping), decimal=mapping.source.decimal
+    )
+    return SourceRows(relation, rows_in_relation=len(records), records=len(records))
 
 
 def read_database(url: str, mapping: Mapping) -> tuple[list[str], list[tuple[Any, ...]]]:

@@ -3,10 +3,12 @@
 Rules every ingest keeps:
 
 * a batch is one transaction: all of it lands or none of it (a killed process included);
-* a rejected row lands in ``quarantine`` with its file, row number, raw content and reason, and
-  ``rows_read == inserted + updated + unchanged + quarantined`` always;
-* ingesting the same file again changes nothing (natural keys, upserts) and a corrected file
-  replaces what it corrects;
+* every row read is accounted for, counted by the reader itself (not from the outcomes):
+  ``rows_read == inserted + updated + unchanged + merged + filtered + quarantined`` is checked
+  at the end of every load, and a load whose counts do not add up fails and changes nothing;
+* a rejected row lands in ``quarantine`` with its file, row number, raw content and reason;
+* ingesting the same file again changes nothing (natural keys, upserts), a corrected file
+  replaces what it corrects, and the file's quarantine is replaced, never duplicated;
 * every ingest ends with a report, kept in ``ingest_report``;
 * a disk that fills up (or a file size limit reached) mid-ingest is one clear
   :class:`~factorybrain.exceptions.IngestError` naming the store: the transaction is rolled
@@ -41,19 +43,24 @@ from factorybrain.connectors._databases import (
 )
 from factorybrain.connectors._mapping import Mapping, load_mapping
 from factorybrain.connectors._readers import (
+    INTERNAL_COLUMNS,
+    ORDINAL,
     ROW,
     Rejected,
+    SourceRows,
     csv_rejects,
     read_source,
 )
 from factorybrain.connectors._units import UnitConversionError, affine
 from factorybrain.exceptions import IngestError
 from factorybrain.secrets import redact
-from factorybrain.store._duckdb import DuckDBStore
+from factorybrain.store._duckdb import DuckDBStore, reason_key
 
 #: Rows handed from the reader to the store at a time; bounds memory on large files.
 BATCH_ROWS = 1_000_000
-_INTERNAL = (ROW, "__skip", "__reason", "__field", "__raw")
+_INTERNAL = (ROW, ORDINAL, "__skip", "__reason", "__field", "__raw")
+#: Why a row that a later row of the same key replaced is not loaded under ``duplicates: merge``.
+MERGED = "merged: a later row has the same key"
 
 Progress = Callable[[int], None]
 
@@ -70,12 +77,21 @@ class IngestReport:
     started_at: datetime
     finished_at: datetime | None = None
     seconds: float = 0.0
+    #: Rows the reader read (each item of an exploded list is a row), counted by the reader.
     rows_read: int = 0
+    #: Records of the source those rows came from (lines, sheet rows, JSON records).
+    records_read: int = 0
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    #: Rows a later row with the same key replaced, under ``duplicates: merge``.
+    merged: int = 0
+    #: Rows that are not this entity's: row filters, ``skip_rows_without``, empty lists.
+    filtered: int = 0
+    filtered_by_reason: dict[str, int] = field(default_factory=dict)
     quarantined: int = 0
     quarantine_by_reason: dict[str, int] = field(default_factory=dict)
+    #: ``merged + filtered`` (the one count reports had before they were told apart).
     skipped: int = 0
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
     status: str = "running"
@@ -85,6 +101,11 @@ class IngestReport:
     def loaded(self) -> int:
         """Rows that are in the model after the ingest (new, changed or already there)."""
         return self.inserted + self.updated + self.unchanged
+
+    @property
+    def accounted(self) -> int:
+        """What became of the rows read, summed: it must equal ``rows_read``."""
+        return self.loaded + self.merged + self.filtered + self.quarantined
 
     def as_dict(self) -> dict[str, object]:
         """The report as plain values (for JSON and the store)."""
@@ -102,12 +123,6 @@ def file_sha256(path: Path) -> str:
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _reason_key(reason: str) -> str:
-    """The reason without the offending value, so that reasons group in the report."""
-    cut = reason.find(", found ")
-    return reason[:cut] if cut > 0 else reason.split(" (")[0]
 
 
 def ingest(
@@ -150,11 +165,12 @@ def ingest(
         source_file=name,
         mapping_file=mapping.path,
         entity_type=mapping.edge and f"edge:{mapping.edge}" or mapping.target,
-        file_sha256=file_sha256(path) if not database and path.is_file() else "",
+        file_sha256="",
         started_at=_now(),
         actor=actor,
     )
     reader_con = store.connection.cursor()
+    rows: SourceRows | None = None
     try:
         try:
             rows = (
@@ -162,34 +178,9 @@ def ingest(
                 if database
                 else read_source(path, mapping, reader_con)
             )
-            if rows.relation.columns == [ROW] and not rows.rejected:
-                # Zero records (an empty JSON-lines export): nothing to map, nothing lost.
-                with store.transaction():
-                    _finish(store, report, started, "ok")
-                return report
-            source_name = f"_rows_{report.ingest_id}"
-            reader_con.register(source_name, rows.relation)
-            compiled = compile_mapping(
-                mapping,
-                rows.relation,
-                reader_con,
-                source_name,
-                name,
-                raw_always=mapping.target != "datapoint",
-            )
-            stream = reader_con.sql(compiled.sql).to_arrow_reader(BATCH_ROWS)
-            with store.transaction():
-                if mapping.target == "datapoint":
-                    _load_datapoints(store, mapping, stream, report, progress)
-                else:
-                    _load_records(store, mapping, stream, report, progress)
-                rejected = rows.rejected + (
-                    csv_rejects(reader_con, path, mapping)
-                    if not database and mapping.format_for(path) == "csv"
-                    else []
-                )
-                _quarantine_rejected(store, report, rejected)
-                _finish(store, report, started, "ok")
+            if not database and path.is_file():
+                report.file_sha256 = rows.sha256 or file_sha256(path)
+            _load(store, mapping, rows, reader_con, report, name, progress, started)
         except (duckdb.Error, OSError) as error:
             room = no_room(error, store.path)
             if room is not None:
@@ -211,8 +202,136 @@ def ingest(
             # Still no room: the failed report cannot be kept either; the error says why.
         raise
     finally:
+        if rows is not None:
+            rows.close()
         reader_con.close()
     return report
+
+
+def _load(
+    store: DuckDBStore,
+    mapping: Mapping,
+    rows: SourceRows,
+    reader_con: duckdb.DuckDBPyConnection,
+    report: IngestReport,
+    name: str,
+    progress: Progress | None,
+    started: float,
+) -> None:
+    """Map, check and write the rows of one source in one transaction, then account for them."""
+    csv = _CsvRows(rows, reader_con, mapping)
+    relation = rows.relation
+    if rows.lines is not None and (mapping.target != "datapoint" or mapping.uses_row_number):
+        # Entity files are read whole first, so that every row has its line before the mapping
+        # runs (row numbers in keys, in "superseded by row N", in the quarantine).
+        relation = csv.materialise()
+    if not rows.rows_in_relation and set(relation.columns) <= set(INTERNAL_COLUMNS):
+        # No row to map (an empty JSON-lines export, records that are all rejected or hold
+        # nothing to explode): what the reader counted is still accounted for.
+        with store.transaction():
+            store.forget_quarantine(name, report.entity_type, mapping.path)
+            _quarantine_rejected(store, report, rows.rejected)
+            _account(report, rows, csv, 0, name)
+            _finish(store, report, started, "ok")
+        return
+    source_name = f"_rows_{report.ingest_id}"
+    reader_con.register(source_name, relation)
+    compiled = compile_mapping(
+        mapping,
+        relation,
+        reader_con,
+        source_name,
+        name,
+        raw_always=mapping.target != "datapoint",
+    )
+    stream = reader_con.sql(compiled.sql).to_arrow_reader(BATCH_ROWS)
+    with store.transaction():
+        store.forget_quarantine(name, report.entity_type, mapping.path)
+        if mapping.target == "datapoint":
+            streamed = _load_datapoints(store, mapping, stream, report, progress, csv.renumber)
+        else:
+            streamed = _load_records(store, mapping, stream, report, progress)
+        _quarantine_rejected(store, report, rows.rejected + csv.rejects())
+        _account(report, rows, csv, streamed, name)
+        _finish(store, report, started, "ok")
+
+
+class _CsvRows:
+    """The rows DuckDB read from a CSV file: its rejects, and the lines of its rows."""
+
+    def __init__(self, rows: SourceRows, con: duckdb.DuckDBPyConnection, mapping: Mapping) -> None:
+        self.rows = rows
+        self.con = con
+        self.mapping = mapping
+        self._rejects: list[Rejected] | None = None
+
+    def rejects(self) -> list[Rejected]:
+        """The lines DuckDB rejected, numbered as lines of the original file (read once)."""
+        lines = self.rows.lines
+        if lines is None:
+            return []
+        if self._rejects is None:
+            found = csv_rejects(self.con, self.mapping)
+            if lines.copied:
+                numbers = lines.original([r.row_number or 0 for r in found])
+                for rejected, number in zip(found, numbers, strict=True):
+                    rejected.row_number = number
+            lines.rejected = [r.row_number for r in found if r.row_number is not None]
+            self._rejects = found
+        return self._rejects
+
+    def renumber(self, ordinals: np.ndarray) -> np.ndarray | None:
+        """The lines of rows DuckDB returned as ``ordinals`` (None: the numbers are right)."""
+        if self.rows.lines is None:
+            return None
+        self.rejects()
+        return self.rows.lines.rows(ordinals)
+
+    def materialise(self) -> duckdb.DuckDBPyRelation:
+        """Read the whole file, then give every row the line it is on."""
+        table = self.rows.relation.to_arrow_table()
+        lines = self.renumber(table.column(ORDINAL).to_numpy())
+        if lines is not None:
+            position = table.column_names.index(ROW)
+            table = table.set_column(position, ROW, pa.array(lines, pa.int64()))
+        name = f"_csv_{uuid.uuid4().hex[:12]}"
+        self.con.register(name, table)
+        return self.con.table(name)
+
+
+def _account(
+    report: IngestReport, rows: SourceRows, csv: _CsvRows, streamed: int, name: str
+) -> None:
+    """Count the rows read from the reader's own numbers, and check they are all accounted for.
+
+    Raises:
+        IngestError: The counts do not add up (in the load's transaction, which then rolls
+            back): the message names them.
+    """
+    if rows.rows_in_relation is not None and streamed != rows.rows_in_relation:
+        raise IngestError(
+            f"{name}: not loaded: the reader counted {rows.rows_in_relation:,} rows, but "
+            f"{streamed:,} reached the mapping. Nothing of {name} was loaded (its transaction "
+            "was rolled back). This is a bug in factorybrain: please report it."
+        )
+    filtered_by_reader = sum(rows.filtered.values())
+    if filtered_by_reader:
+        _filter(report, list(rows.filtered.elements()))
+    report.rows_read = streamed + len(rows.rejected) + len(csv.rejects()) + filtered_by_reader
+    report.records_read = rows.records if rows.records is not None else report.rows_read
+    report.skipped = report.merged + report.filtered
+    report.skipped_by_reason = dict(
+        Counter(report.filtered_by_reason) + Counter({MERGED: report.merged})
+    )
+    if report.rows_read != report.accounted:
+        raise IngestError(
+            f"{name}: not loaded: the counts do not add up: {report.rows_read:,} rows read, "
+            f"but inserted {report.inserted:,} + updated {report.updated:,} + unchanged "
+            f"{report.unchanged:,} + merged {report.merged:,} + filtered {report.filtered:,} + "
+            f"quarantined {report.quarantined:,} = {report.accounted:,}. Nothing of {name} was "
+            "loaded (its transaction was rolled back). This is a bug in factorybrain: please "
+            "report it with the mapping."
+        )
 
 
 #: Why a write fails for want of room: the errno, the words of the operating system (and of
@@ -308,8 +427,6 @@ def _finish(store: DuckDBStore, report: IngestReport, started: float, status: st
     report.finished_at = _now()
     report.seconds = round(time.perf_counter() - started, 3)
     report.status = status
-    if status == "ok":
-        report.rows_read = report.loaded + report.quarantined + report.skipped
     store.record_ingest(report.as_dict())
 
 
@@ -337,7 +454,7 @@ def _quarantine_rows(
     store.quarantine(table)
     report.quarantined += len(reasons)
     report.quarantine_by_reason.update(
-        Counter(report.quarantine_by_reason) + Counter(_reason_key(r) for r in reasons)
+        Counter(report.quarantine_by_reason) + Counter(reason_key(r) for r in reasons)
     )
 
 
@@ -354,19 +471,19 @@ def _quarantine_rejected(
     )
 
 
-def _skip(report: IngestReport, reasons: list[str]) -> None:
-    report.skipped += len(reasons)
-    report.skipped_by_reason.update(Counter(report.skipped_by_reason) + Counter(reasons))
+def _filter(report: IngestReport, reasons: list[str]) -> None:
+    report.filtered += len(reasons)
+    report.filtered_by_reason.update(Counter(report.filtered_by_reason) + Counter(reasons))
 
 
 def _split(
     batch: pa.RecordBatch, report: IngestReport
 ) -> tuple[pa.RecordBatch, pa.RecordBatch | None]:
-    """Separate the valid rows of a batch from the rejected ones; count the skipped ones."""
+    """Separate the valid rows of a batch from the rejected ones; count the filtered ones."""
     skips = batch.column("__skip")
     if skips.null_count != batch.num_rows:
         skipped = pc.is_valid(skips)
-        _skip(report, batch.filter(skipped).column("__skip").to_pylist())
+        _filter(report, batch.filter(skipped).column("__skip").to_pylist())
         batch = batch.filter(pc.invert(skipped))
     reasons = batch.column("__reason")
     if reasons.null_count == batch.num_rows:
@@ -375,11 +492,21 @@ def _split(
     return batch.filter(pc.invert(bad)), batch.filter(bad)
 
 
-def _quarantine_batch(store: DuckDBStore, report: IngestReport, bad: pa.RecordBatch) -> None:
+def _quarantine_batch(
+    store: DuckDBStore,
+    report: IngestReport,
+    bad: pa.RecordBatch,
+    renumber: Callable[[np.ndarray], np.ndarray | None] | None = None,
+) -> None:
+    numbers = bad.column(ROW).to_pylist()
+    if renumber is not None and bad.num_rows:
+        lines = renumber(bad.column(ORDINAL).to_numpy())
+        if lines is not None:
+            numbers = [int(n) for n in lines]
     _quarantine_rows(
         store,
         report,
-        bad.column(ROW).to_pylist(),
+        numbers,
         bad.column("__field").to_pylist(),
         bad.column("__reason").to_pylist(),
         bad.column("__raw").to_pylist(),
@@ -393,7 +520,8 @@ def _load_records(
     stream: pa.RecordBatchReader,
     report: IngestReport,
     progress: Progress | None,
-) -> None:
+) -> int:
+    """Load entities or edges; return how many rows the mapping read."""
     good_batches = []
     seen = 0
     for batch in stream:
@@ -405,7 +533,7 @@ def _load_records(
         if progress:
             progress(seen)
     if not good_batches:
-        return
+        return seen
     table = pa.Table.from_batches(good_batches)
     table = _drop_duplicate_keys(store, report, mapping, table)
     data = table.drop_columns([c for c in _INTERNAL if c in table.column_names])
@@ -419,12 +547,17 @@ def _load_records(
     report.inserted += counts.inserted
     report.updated += counts.updated
     report.unchanged += counts.unchanged
+    return seen
 
 
 def _drop_duplicate_keys(
     store: DuckDBStore, report: IngestReport, mapping: Mapping, table: pa.Table
 ) -> pa.Table:
-    """Keep the last row of each key; earlier rows go to quarantine naming the row that won."""
+    """Keep the last row of each key; earlier rows go to quarantine naming the row that won.
+
+    Rows are told apart by their ordinal, never by their row number: the items of an exploded
+    JSON list share their record's number, and each is a row of its own.
+    """
     if table.num_rows < 2:
         return table
     con = store.connection.cursor()
@@ -434,34 +567,34 @@ def _drop_duplicate_keys(
         key_text = ", ".join(f"'{k}=' || coalesce(\"{k}\"::VARCHAR, '')" for k in mapping.key)
         ranked = con.sql(
             f"""
-            SELECT {ROW} AS row_number, __raw AS raw, winner,
+            SELECT {ORDINAL} AS ordinal, {ROW} AS row_number, __raw AS raw, winner,
                    concat_ws(', ', {key_text}) AS key_text
             FROM (
-                SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY {ROW} DESC) AS newest,
-                       max({ROW}) OVER (PARTITION BY {key}) AS winner
+                SELECT *,
+                       row_number() OVER (PARTITION BY {key} ORDER BY {ORDINAL} DESC) AS newest,
+                       arg_max({ROW}, {ORDINAL}) OVER (PARTITION BY {key}) AS winner
                 FROM _records
-            ) WHERE newest > 1 ORDER BY row_number
+            ) WHERE newest > 1 ORDER BY ordinal
             """
         ).fetchall()
         if not ranked:
             return table
-        losers = {row[0] for row in ranked}
+        losers = pa.array([row[0] for row in ranked], pa.int64())
+        keep = pc.invert(pc.is_in(table.column(ORDINAL), losers))
         if mapping.duplicates == "merge":
-            _skip(report, ["merged: a later row has the same key"] * len(ranked))
-            keep = pc.invert(pc.is_in(table.column(ROW), pa.array(sorted(losers), pa.int64())))
+            report.merged += len(ranked)
             return table.filter(keep)
         _quarantine_rows(
             store,
             report,
-            [row[0] for row in ranked],
+            [row[1] for row in ranked],
             [mapping.key[-1]] * len(ranked),
             [
-                f"duplicate key ({row[3]}) in the same file: superseded by row {row[2]}"
+                f"duplicate key ({row[4]}) in the same file: superseded by row {row[3]}"
                 for row in ranked
             ],
-            [row[1] for row in ranked],
+            [row[2] for row in ranked],
         )
-        keep = pc.invert(pc.is_in(table.column(ROW), pa.array(sorted(losers), pa.int64())))
         return table.filter(keep)
     finally:
         con.close()
@@ -527,7 +660,12 @@ def _load_datapoints(
     stream: pa.RecordBatchReader,
     report: IngestReport,
     progress: Progress | None,
-) -> None:
+    renumber: Callable[[np.ndarray], np.ndarray | None] | None = None,
+) -> int:
+    """Load historian points; return how many rows the mapping read.
+
+    ``renumber`` gives the rows the lines they are on once the file is read (CSV files).
+    """
     reader = store.reader()
     index = _SeriesIndex(reader, mapping.space, store.next_series_id())
     watermark = store.datapoint_watermark()
@@ -563,7 +701,7 @@ def _load_datapoints(
         reader.close()
     store.create_series(mapping.space, index.created, mapping.source_system or "")
     for bad in rejected:
-        _quarantine_batch(store, report, bad)
+        _quarantine_batch(store, report, bad, renumber)
     series_ids = sorted(first)
     counts_updated = counts_unchanged = superseded = 0
     if needs_dedup and series_ids:
@@ -578,7 +716,7 @@ def _load_datapoints(
         counts_updated, counts_unchanged = outcome.updated, outcome.unchanged
         superseded = len(outcome.superseded)
         if superseded and mapping.duplicates == "merge":
-            _skip(report, ["merged: a later row has the same key"] * superseded)
+            report.merged += superseded
         elif superseded:
             names = dict(zip(index.ids, index.tags, strict=True))
             _quarantine_rows(
@@ -596,6 +734,7 @@ def _load_datapoints(
     report.updated += counts_updated
     report.unchanged += counts_unchanged
     report.inserted += appended - counts_updated - counts_unchanged - superseded
+    return seen
 
 
 class _Prefetch:

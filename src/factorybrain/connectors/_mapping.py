@@ -16,17 +16,25 @@ A mapping maps columns to fields; it never lists identities. Example::
       status: {column: st, values: {A: available, Q: quarantined}}
       installed_at: {column: since, format: "%d.%m.%Y"}
 
-Two options say which rows of a file are this entity's: ``skip_rows_without: [column]`` skips
-rows where a column is empty (a purchase-order line without a batch is no lot), and ``duplicates:
-merge`` keeps the last of several rows with the same key without quarantining the others (a
-shipment listed once per serial it carries). Skipped rows are counted, with their reason, in the
-report: rows read = rows loaded + rows quarantined + rows skipped.
+Three options say which rows of a file are this entity's: ``filter`` keeps the rows a condition
+holds for (``BWART IN ('101', '102')``, ``{column: MENGE, above: 0}``), ``skip_rows_without:
+[column]`` skips rows where a column is empty (a purchase-order line without a batch is no lot),
+and ``duplicates: merge`` keeps the last of several rows with the same key without quarantining
+the others (a shipment listed once per serial it carries). Every row read is accounted for in the
+report: rows read = inserted + updated + unchanged + merged + filtered + quarantined.
+
+A field may also be an expression (``{expr: "CASE WHEN SHKZG = 'H' THEN -DMBTR ELSE DMBTR END"}``,
+see :mod:`factorybrain.connectors._expressions`), a lookup in an entity already in the store
+(``{column: MATNR, lookup: {entity: material, match: aliases}}``), the start of the next state
+change of the same subject (``end_time: {next: start_time, per: asset}``), or contain the row's
+own number (``"{serial}/{@row}"``) where the rows of a file have no key.
 
 Every mistake is reported with the mapping file, its line and the field.
 """
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import re
 from dataclasses import dataclass, field
@@ -36,6 +44,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from factorybrain.connectors._expressions import Expression, ExpressionError, parse_expression
 from factorybrain.connectors._units import UnitConversionError, affine, parse_unit
 from factorybrain.exceptions import MappingError
 from factorybrain.model import EDGE_TYPES, ENTITY_TYPES, Field, entity_type
@@ -58,6 +67,13 @@ _EXTENSIONS = {
 }
 _TEMPLATE = re.compile(r"\{([^{}]+)\}")
 
+#: The pseudo-column holding a row's own number (the line of a CSV file, the row of a sheet,
+#: ``record.item`` of an exploded JSON list): a key for files whose rows have none.
+ROW_COLUMN = "@row"
+#: What a local time that does not exist or occurs twice (a DST change) becomes.
+DST_POLICIES = ("reject", "earlier", "later")
+_THOUSANDS = ("", ".", ",", " ", "'", "\u00a0", "\u202f")
+
 #: Fields of the pseudo-entities a mapping can also load.
 DATAPOINT_FIELDS: tuple[Field, ...] = (
     Field("series", "string", "External id of the time series (a historian tag).", required=True),
@@ -78,10 +94,26 @@ EDGE_FIELDS: tuple[Field, ...] = (
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """A field's value looked up in an entity type already in the store.
+
+    The source value is matched against ``match`` (a text field, or a list field such as
+    ``aliases``, which matches when it contains the value) and the row's ``return`` field is the
+    value; ``space`` limits the search to one space.
+    """
+
+    entity: str
+    match: str = "external_id"
+    returns: str = "external_id"
+    space: str | None = None
+
+
+@dataclass(frozen=True)
 class FieldRule:
     """How one field is filled from a source row.
 
-    Exactly one of ``column``, ``template``, ``columns`` or ``value`` is set.
+    Exactly one of ``column``, ``template``, ``columns``, ``value``, ``expression`` or
+    ``next_of`` is set.
     """
 
     field: Field
@@ -97,10 +129,18 @@ class FieldRule:
     timezone: str | None = None
     format: str | None = None
     values: dict[str, Any] | None = None
+    #: With ``values``: what an unknown code becomes: rejected, or kept as it is.
+    unknown: str = "reject"
+    expression: Expression | None = None
+    lookup: Lookup | None = None
+    #: The field whose value in the next row of the same subject (``per``) this one takes.
+    next_of: str | None = None
+    per: tuple[str, ...] = ()
+    dst: str | None = None
 
     @property
     def source_columns(self) -> tuple[str, ...]:
-        """Source columns the rule reads."""
+        """Source columns the rule reads (``@row`` included where used)."""
         names: list[str] = []
         if self.column:
             names.append(self.column)
@@ -108,9 +148,21 @@ class FieldRule:
             names += _TEMPLATE.findall(self.template)
         if self.columns:
             names += list(self.columns)
+        if self.expression is not None:
+            names += list(self.expression.columns)
         if self.unit_column:
             names.append(self.unit_column)
         return tuple(names)
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """A condition a row must meet to be this entity's; rows it fails are counted per filter."""
+
+    line: int
+    #: The filter as the mapping writes it, for the report.
+    description: str
+    expression: Expression
 
 
 @dataclass(frozen=True)
@@ -119,15 +171,33 @@ class SourceOptions:
 
     format: str | None = None
     table: str | None = None
-    sheet: str | None = None
+    #: Excel sheet: a name, or its position counting from 1.
+    sheet: str | int | None = None
     delimiter: str | None = None
+    #: Any Python codec name (``cp1252``, ``latin-1``, ``shift_jis``, ``gb18030``, ...).
     encoding: str | None = None
     timezone: str = "UTC"
     decimal: str | None = None
+    #: Thousands separator accepted in numbers written as text (default "." under decimal ",").
+    thousands: str | None = None
     records: str | None = None
-    explode: str | None = None
+    #: JSON: dotted paths of the lists to turn into rows, outermost first.
+    explode: tuple[str, ...] = ()
     header: bool = True
     query: str | None = None
+    #: The row (CSV: line) the column names are on; the rows above it are titles.
+    header_row: int = 1
+    #: Excel: rows below the header that are not records: a count, or a list of row numbers.
+    skip_rows: int | tuple[int, ...] = 0
+    #: What a local time that does not exist or occurs twice becomes (see DST_POLICIES).
+    dst: str = "reject"
+
+    @property
+    def thousands_separator(self) -> str:
+        """The thousands separator in effect ("" for none)."""
+        if self.thousands is not None:
+            return self.thousands
+        return "." if self.decimal == "," else ""
 
 
 @dataclass(frozen=True)
@@ -143,6 +213,12 @@ class Mapping:
     source_system: str | None = None
     skip_rows_without: tuple[str, ...] = ()
     duplicates: str = "quarantine"
+    filters: tuple[RowFilter, ...] = ()
+
+    @property
+    def uses_row_number(self) -> bool:
+        """Whether a field reads the row's own number (``@row``)."""
+        return any(ROW_COLUMN in rule.source_columns for rule in self.fields.values())
 
     @property
     def target_fields(self) -> tuple[Field, ...]:
@@ -232,6 +308,7 @@ def parse_mapping(root: yaml.MappingNode, name: str) -> Mapping:
         "system",
         "skip_rows_without",
         "duplicates",
+        "filter",
     }
     for key, (line, _) in top.items():
         if key not in allowed:
@@ -279,6 +356,7 @@ def parse_mapping(root: yaml.MappingNode, name: str) -> Mapping:
                 f"{target} has no field {field_name!r}{_suggest(field_name, list(allowed_fields))}",
             )
         rules[field_name] = _parse_rule(name, line, allowed_fields[field_name], spec, source)
+    _check_references(name, rules)
 
     for f in target_fields(target):
         if f.required and f.name not in rules and f.name != "space":
@@ -305,7 +383,10 @@ def parse_mapping(root: yaml.MappingNode, name: str) -> Mapping:
                 f"quarantine the others) or 'merge' (keep the last row silently); found "
                 f"{duplicates!r}",
             )
-    return Mapping(name, target, space, rules, source, edge, system, skip, duplicates)
+    filters: tuple[RowFilter, ...] = ()
+    if "filter" in top:
+        filters = _parse_filters(name, *top["filter"])
+    return Mapping(name, target, space, rules, source, edge, system, skip, duplicates, filters)
 
 
 def _parse_source(name: str, line: int, node: yaml.Node) -> SourceOptions:
@@ -313,21 +394,233 @@ def _parse_source(name: str, line: int, node: yaml.Node) -> SourceOptions:
         raise _fail(name, line, "'source' must be a mapping of reading options")
     options: dict[str, Any] = {}
     allowed = set(SourceOptions.__dataclass_fields__)
-    for key, (key_line, value) in _lines(node).items():
+    for key, (key_line, value_node) in _lines(node).items():
         if key not in allowed:
             raise _fail(
                 name, key_line, f"unknown source option {key!r}{_suggest(key, sorted(allowed))}"
             )
-        options[key] = _scalar(value)
-        if key == "format" and options[key] not in FORMATS:
+        options[key] = _source_option(name, key_line, key, _scalar(value_node))
+    if "thousands" in options and options["thousands"] == (options.get("decimal") or "."):
+        raise _fail(
+            name,
+            line,
+            f"'thousands' and 'decimal' are both {options['thousands']!r}; a number needs two "
+            "different separators",
+        )
+    if "skip_rows" in options and isinstance(options["skip_rows"], tuple):
+        header_row = options.get("header_row", 1)
+        above = [r for r in options["skip_rows"] if r <= header_row]
+        if above:
             raise _fail(
                 name,
-                key_line,
-                f"unknown format {options[key]!r}; expected one of {', '.join(FORMATS)}",
+                line,
+                f"'skip_rows' lists row {above[0]}, which is not below the header (row "
+                f"{header_row}); rows above the header are never read",
             )
-        if key == "timezone":
-            _check_timezone(name, key_line, options[key])
     return SourceOptions(**options)
+
+
+def _source_option(name: str, line: int, key: str, value: Any) -> Any:
+    """Check one source option; return it as :class:`SourceOptions` keeps it."""
+    if key == "format" and value not in FORMATS:
+        raise _fail(name, line, f"unknown format {value!r}; expected one of {', '.join(FORMATS)}")
+    if key == "timezone":
+        _check_timezone(name, line, value)
+    if key == "encoding":
+        _check_encoding(name, line, value)
+    if key == "decimal" and value not in (".", ","):
+        raise _fail(name, line, f"'decimal' must be '.' or ',', found {value!r}")
+    if key == "thousands" and value not in _THOUSANDS:
+        raise _fail(
+            name,
+            line,
+            f"'thousands' must be one of {list(_THOUSANDS)} ('' for none), found {value!r}",
+        )
+    if key == "dst" and value not in DST_POLICIES:
+        raise _fail(
+            name,
+            line,
+            f"'dst' must be one of {list(DST_POLICIES)} (what a local time that does not exist "
+            f"or occurs twice becomes), found {value!r}",
+        )
+    if key == "sheet" and not (
+        (isinstance(value, str) and value) or (_whole(value) and value >= 1)
+    ):
+        raise _fail(
+            name, line, f"'sheet' takes a sheet name or its position from 1, found {value!r}"
+        )
+    if key == "header_row" and not (_whole(value) and value >= 1):
+        raise _fail(name, line, f"'header_row' takes a row number from 1, found {value!r}")
+    if key == "skip_rows":
+        if isinstance(value, list) and value and all(_whole(v) and v >= 1 for v in value):
+            return tuple(sorted(set(value)))
+        if not (_whole(value) and value >= 0):
+            raise _fail(
+                name,
+                line,
+                "'skip_rows' takes how many rows below the header are not records, or a list "
+                f"of their row numbers; found {value!r}",
+            )
+    if key == "explode":
+        return _explode_paths(name, line, value)
+    if key in ("records", "table", "delimiter", "query") and not isinstance(value, str):
+        raise _fail(name, line, f"'{key}' takes text, found {value!r}")
+    if key == "delimiter" and len(value) != 1:
+        raise _fail(name, line, f"'delimiter' takes one character, found {value!r}")
+    return value
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _explode_paths(name: str, line: int, value: Any) -> tuple[str, ...]:
+    paths = [value] if isinstance(value, str) else value
+    if (
+        not isinstance(paths, list)
+        or not paths
+        or not all(isinstance(p, str) and p.strip(". ") for p in paths)
+    ):
+        raise _fail(
+            name,
+            line,
+            "'explode' takes the dotted path of a list (items, order.lines) or a list of such "
+            f"paths, each inside the one before; found {value!r}",
+        )
+    for outer, inner in zip(paths, paths[1:], strict=False):
+        if not inner.startswith(outer + "."):
+            raise _fail(
+                name,
+                line,
+                f"'explode': {inner!r} must lie inside the items of {outer!r} (write it as "
+                f"'{outer}.<key>')",
+            )
+    return tuple(paths)
+
+
+def _check_encoding(name: str, line: int, value: Any) -> None:
+    try:
+        info = codecs.lookup(str(value))
+    except LookupError:
+        info = None
+    # Codecs such as base64 or zlib turn bytes into bytes: they are no text encoding.
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise _fail(
+            name,
+            line,
+            f"unknown text encoding {value!r}; expected a codec name such as utf-8, cp1252, "
+            "latin-1, utf-16, shift_jis or gb18030",
+        )
+
+
+_FILTER_OPERATORS = {
+    "equals": "=",
+    "not_equals": "<>",
+    "above": ">",
+    "at_least": ">=",
+    "below": "<",
+    "at_most": "<=",
+    "in": "IN",
+    "not_in": "NOT IN",
+    "matches": "~",
+    "not_matches": "!~",
+}
+
+
+def _parse_filters(name: str, line: int, node: yaml.Node) -> tuple[RowFilter, ...]:
+    items: list[tuple[int, yaml.Node]]
+    if isinstance(node, yaml.SequenceNode):
+        items = [(item.start_mark.line + 1, item) for item in node.value]
+    else:
+        items = [(line, node)]
+    filters = []
+    for item_line, item in items:
+        spec = _scalar(item)
+        if isinstance(spec, str):
+            text, description = spec, spec
+        elif isinstance(spec, dict):
+            text, description = _filter_expression(name, item_line, spec)
+        else:
+            raise _fail(
+                name,
+                item_line,
+                'a filter is an expression ("MENGE > 0") or {column: ..., <test>: ...} '
+                f"with a test of {sorted(_FILTER_OPERATORS)}; found {spec!r}",
+            )
+        try:
+            expression = parse_expression(text)
+        except ExpressionError as error:
+            raise _fail(name, item_line, f"filter {description!r}: {error}") from error
+        filters.append(RowFilter(item_line, description, expression))
+    return tuple(filters)
+
+
+def _filter_expression(name: str, line: int, spec: dict[str, Any]) -> tuple[str, str]:
+    """The expression of a filter written as ``{column: c, <test>: value}``, and its wording."""
+    tests = [k for k in spec if k != "column"]
+    if (
+        not isinstance(spec.get("column"), str)
+        or len(tests) != 1
+        or (tests[0] not in _FILTER_OPERATORS)
+    ):
+        raise _fail(
+            name,
+            line,
+            f"a filter needs 'column' and one test of {sorted(_FILTER_OPERATORS)}; found "
+            f"{sorted(spec)}",
+        )
+    column, test = spec["column"], tests[0]
+    value = spec[test]
+    ref = '"' + column.replace('"', '""') + '"'
+    description = f"{column} {test.replace('_', ' ')} {value!r}"
+    if test in ("in", "not_in"):
+        if not isinstance(value, list) or not value:
+            raise _fail(name, line, f"filter '{test}' takes a list of values, found {value!r}")
+        literals = ", ".join(_filter_literal(name, line, v) for v in value)
+        condition = f"{ref} {_FILTER_OPERATORS[test]} ({literals})"
+    elif test in ("matches", "not_matches"):
+        if not isinstance(value, str):
+            raise _fail(name, line, f"filter '{test}' takes a regular expression, found {value!r}")
+        condition = f"regexp_matches({ref}, {_filter_literal(name, line, value)})"
+        if test == "not_matches":
+            condition = f"NOT {condition}"
+    else:
+        condition = f"{ref} {_FILTER_OPERATORS[test]} {_filter_literal(name, line, value)}"
+    if test.startswith("not_"):
+        # An empty value is not the one excluded: the row stays (SQL would drop it as unknown).
+        condition = f"({ref} IS NULL OR {condition})"
+    return condition, description
+
+
+def _filter_literal(name: str, line: int, value: Any) -> str:
+    if isinstance(value, bool) or value is None or isinstance(value, dict | list):
+        raise _fail(name, line, f"a filter compares with text or a number, found {value!r}")
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _check_references(name: str, rules: dict[str, FieldRule]) -> None:
+    """Fields that name other fields (``next``, ``per``) must name mapped ones."""
+    for rule in rules.values():
+        if rule.next_of is None:
+            continue
+        target = rules.get(rule.next_of)
+        if target is None or target.field.type != "timestamp" or target.next_of is not None:
+            raise _fail(
+                name,
+                rule.line,
+                f"field {rule.field.name!r}: 'next' names {rule.next_of!r}, which is not a "
+                f"mapped timestamp field of this mapping; mapped: {sorted(rules)}",
+            )
+        for subject in rule.per:
+            if subject not in rules or rules[subject].next_of is not None:
+                raise _fail(
+                    name,
+                    rule.line,
+                    f"field {rule.field.name!r}: 'per' names {subject!r}, which is not a "
+                    f"mapped field of this mapping; mapped: {sorted(rules)}",
+                )
 
 
 def _check_timezone(name: str, line: int, zone: Any) -> None:
@@ -365,13 +658,19 @@ def _parse_rule(
         "template",
         "columns",
         "value",
+        "expr",
+        "next",
+        "per",
         "default",
         "unit",
         "unit_column",
         "to",
         "timezone",
+        "dst",
         "format",
         "values",
+        "unknown",
+        "lookup",
     }
     for key in spec:
         if key not in allowed:
@@ -380,13 +679,13 @@ def _parse_rule(
                 spec_lines[key],
                 f"field {target.name!r}: unknown option {key!r}{_suggest(key, sorted(allowed))}",
             )
-    sources = [k for k in ("column", "template", "columns", "value") if k in spec]
+    sources = [k for k in ("column", "template", "columns", "value", "expr", "next") if k in spec]
     if len(sources) != 1:
         raise _fail(
             name,
             line,
             f"field {target.name!r}: give exactly one of column, template, "
-            f"columns or value; found {sources or 'none'}",
+            f"columns, value, expr or next; found {sources or 'none'}",
         )
     if "columns" in spec and (not isinstance(spec["columns"], list) or target.type != "string[]"):
         raise _fail(
@@ -395,14 +694,30 @@ def _parse_rule(
             f"field {target.name!r}: 'columns' takes a list and fills a "
             "list field such as aliases or tags",
         )
+    expression = None
+    if "expr" in spec:
+        try:
+            expression = parse_expression(spec["expr"])
+        except ExpressionError as error:
+            raise _fail(
+                name, spec_lines["expr"], f"field {target.name!r}: expression {error}"
+            ) from error
+    next_of, per = _parse_next(name, line, target, spec)
     if "timezone" in spec:
         _check_timezone(name, spec_lines["timezone"], spec["timezone"])
-    if ("format" in spec or "timezone" in spec) and target.type != "timestamp":
+    if "dst" in spec and spec["dst"] not in DST_POLICIES:
+        raise _fail(
+            name,
+            spec_lines["dst"],
+            f"field {target.name!r}: 'dst' must be one of {list(DST_POLICIES)}, found "
+            f"{spec['dst']!r}",
+        )
+    if ("format" in spec or "timezone" in spec or "dst" in spec) and target.type != "timestamp":
         raise _fail(
             name,
             line,
-            f"field {target.name!r} is {target.type}; 'format' and "
-            "'timezone' apply to timestamps only",
+            f"field {target.name!r} is {target.type}; 'format', 'timezone' and 'dst' apply to "
+            "timestamps only",
         )
     unit, to_unit = spec.get("unit"), spec.get("to") or target.unit
     if (unit or spec.get("unit_column")) and target.type != "float":
@@ -426,7 +741,7 @@ def _parse_rule(
             name, spec_lines.get("unit", line), f"field {target.name!r}: {error}"
         ) from error
     values = spec.get("values")
-    if values is not None and not isinstance(values, dict):
+    if values is not None and (not isinstance(values, dict) or not values):
         raise _fail(
             name,
             spec_lines["values"],
@@ -440,10 +755,32 @@ def _parse_rule(
                 spec_lines["values"],
                 f"field {target.name!r}: {wrong[0]!r} is not one of {list(target.values)}",
             )
+    unknown = spec.get("unknown", "reject")
+    if "unknown" in spec and (values is None or unknown not in ("reject", "keep")):
+        raise _fail(
+            name,
+            spec_lines["unknown"],
+            f"field {target.name!r}: 'unknown' goes with 'values' and is 'reject' (the "
+            f"default) or 'keep' (an unknown code is stored as it is); found {unknown!r}",
+        )
+    if unknown == "keep" and "default" in spec:
+        raise _fail(
+            name,
+            spec_lines["unknown"],
+            f"field {target.name!r}: 'unknown: keep' and 'default' say two things about an "
+            "unknown code; give one",
+        )
     value = spec.get("value")
     if "value" in spec and target.values and value not in target.values:
         raise _fail(
             name, line, f"field {target.name!r}: {value!r} is not one of {list(target.values)}"
+        )
+    lookup = _parse_lookup(name, spec_lines.get("lookup", line), target, spec.get("lookup"))
+    if lookup is not None and ("value" in spec or "columns" in spec or "next" in spec):
+        raise _fail(
+            name,
+            spec_lines["lookup"],
+            f"field {target.name!r}: 'lookup' looks up the value of a column, template or expr",
         )
     return FieldRule(
         target,
@@ -459,7 +796,76 @@ def _parse_rule(
         timezone=spec.get("timezone"),
         format=spec.get("format"),
         values={str(k): v for k, v in values.items()} if values else None,
+        unknown=unknown,
+        expression=expression,
+        lookup=lookup,
+        next_of=next_of,
+        per=per,
+        dst=spec.get("dst"),
     )
+
+
+def _parse_next(
+    name: str, line: int, target: Field, spec: dict[str, Any]
+) -> tuple[str | None, tuple[str, ...]]:
+    if "per" in spec and "next" not in spec:
+        raise _fail(name, line, f"field {target.name!r}: 'per' goes with 'next'")
+    if "next" not in spec:
+        return None, ()
+    per = spec.get("per", [])
+    per = [per] if isinstance(per, str) else per
+    if target.type != "timestamp" or not isinstance(spec["next"], str):
+        raise _fail(
+            name,
+            line,
+            f"field {target.name!r}: 'next' names the timestamp field (start_time) whose value "
+            "in the next row of the same subject ends this one; it fills timestamps only",
+        )
+    if not isinstance(per, list) or not all(isinstance(p, str) for p in per):
+        raise _fail(name, line, f"field {target.name!r}: 'per' takes a field or a list of fields")
+    return spec["next"], tuple(per)
+
+
+def _parse_lookup(name: str, line: int, target: Field, spec: Any) -> Lookup | None:
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        spec = {"entity": spec}
+    keys = {"entity", "match", "return", "space"}
+    if not isinstance(spec, dict) or "entity" not in spec or set(spec) - keys:
+        raise _fail(
+            name,
+            line,
+            f"field {target.name!r}: 'lookup' takes {{entity: ..., match: <field>, return: "
+            f"<field>, space: ...}}; found {spec!r}",
+        )
+    entity = str(spec["entity"])
+    names = [e.name for e in ENTITY_TYPES]
+    if entity not in names:
+        raise _fail(
+            name,
+            line,
+            f"field {target.name!r}: lookup in unknown entity {entity!r}{_suggest(entity, names)}",
+        )
+    kind = entity_type(entity)
+    match, returns = str(spec.get("match", "external_id")), str(spec.get("return", "external_id"))
+    for role, field_name in (("match", match), ("return", returns)):
+        if field_name not in kind.field_names:
+            raise _fail(
+                name,
+                line,
+                f"field {target.name!r}: lookup {role} {field_name!r}: {entity} has no such "
+                f"field{_suggest(field_name, list(kind.field_names))}",
+            )
+    if kind.field(match).type not in ("string", "text", "string[]"):
+        raise _fail(
+            name,
+            line,
+            f"field {target.name!r}: lookup match {match!r} is {kind.field(match).type}; "
+            "lookups match text fields or lists of text (aliases)",
+        )
+    space = spec.get("space")
+    return Lookup(entity, match, returns, None if space is None else str(space))
 
 
 def _suggest(word: str, candidates: list[str]) -> str:

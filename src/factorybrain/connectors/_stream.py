@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from factorybrain.connectors._ingest import IngestReport, ingest
-from factorybrain.connectors._mapping import Mapping, load_mapping
+from factorybrain.connectors._mapping import ROW_COLUMN, Mapping, load_mapping
 from factorybrain.exceptions import IngestError, MappingError
 from factorybrain.store import DuckDBStore
 
@@ -155,6 +155,7 @@ class StreamListener(ABC):
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         (self.spool_dir / "failed").mkdir(exist_ok=True)
         columns = {c for rule in self.mapping.fields.values() for c in rule.source_columns}
+        columns.discard(ROW_COLUMN)  # the row's own number, not a column of the messages
         self.columns = sorted(
             c for c in columns - set(self.reserved) if not c.startswith(f"{self.key_column}.")
         )

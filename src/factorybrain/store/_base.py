@@ -119,6 +119,10 @@ class Store(abc.ABC):
         """Keep rejected rows with their file, row number, raw content and reason."""
 
     @abc.abstractmethod
+    def forget_quarantine(self, source_file: str, entity_type: str, mapping_file: str) -> int:
+        """Remove the quarantine of earlier ingests of one file through one mapping."""
+
+    @abc.abstractmethod
     def record_ingest(self, report: Mapping[str, Any]) -> None:
         """Store the report of one ingest."""
 
@@ -154,7 +158,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def quarantine_summary(self) -> pd.DataFrame:
-        """Return open quarantine (the latest ingest of each file) counted by reason."""
+        """Return open quarantine counted by distinct problem: one row per file and reason."""
 
     @abc.abstractmethod
     def ingest_history(self, limit: int = 20) -> pd.DataFrame:

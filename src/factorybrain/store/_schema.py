@@ -161,6 +161,21 @@ ACCESS_TABLES: dict[str, str] = {
 }
 
 
+def _accounting() -> list[str]:
+    # Every row read is accounted for: merged and filtered rows apart (``skipped`` stays their
+    # sum, as reports before this version have it), and the records the rows came from.
+    added = {
+        "records_read": "BIGINT",
+        "merged": "BIGINT",
+        "filtered": "BIGINT",
+        "filtered_by_reason": "JSON",
+    }
+    return [
+        f"ALTER TABLE ingest_report ADD COLUMN IF NOT EXISTS {name} {sql_type}"
+        for name, sql_type in added.items()
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "the factory model of DESIGN.md, datapoints, edges, quarantine, reports", _initial
@@ -170,6 +185,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "approvals bound to content, an append-only hash-chained audit log, tokens and "
         "sessions in the store",
         _trust,
+    ),
+    Migration(
+        3,
+        "ingest reports count merged and filtered rows apart, and the records rows came from",
+        _accounting,
     ),
 )
 

@@ -150,6 +150,21 @@ def _serialize(sql: str) -> dict[str, Any]:
     return tree
 
 
+def syntax_tree(sql: str) -> dict[str, Any]:
+    """The syntax tree DuckDB's own parser makes of ``sql`` (``json_serialize_sql``).
+
+    For checks of SQL written elsewhere (the expressions of mapping files), on the same private
+    parser that never reads a file.
+
+    Raises:
+        StoreError: The text does not parse as one SELECT; the message is the parser's.
+    """
+    try:
+        return _serialize(sql)
+    except _Refused as refused:
+        raise StoreError(str(refused)) from None
+
+
 @dataclass(frozen=True)
 class _Functions:
     """DuckDB's builtin functions: those a query may call, those refused, the table functions."""

@@ -1,0 +1,259 @@
+"""Connector packs: mappings for the exports most plants have, matched to a file by its header.
+
+A pack is a folder of ordinary mapping files (``docs/mappings.md``) shipped with the package
+(``connectors/packs/<pack>/``), plus a ``pack.yaml`` that names it, gives its default space and
+the order its mappings load in. Each mapping file adds one key to the mapping language,
+``match``: the columns that tell its table apart (SAP's ``MARA`` has ``MATNR``, ``MTART`` and
+``MEINS``; a PI archive export has ``Tag``, ``Timestamp`` and ``Value``). A file whose header
+holds every one of them is loaded through that mapping, with what only the file can say (its
+encoding, separator and header line) found by :func:`factorybrain.connectors._sniff.sniff`, and
+what only the user can say (the plant's time zone, the space of each pack) given as arguments.
+So a folder of exports loads without a manifest and without a mapping written for that plant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from factorybrain.connectors._ingest import IngestReport, ingest
+from factorybrain.connectors._mapping import DST_POLICIES, Mapping, parse_mapping
+from factorybrain.connectors._sniff import FileShape, sniff
+from factorybrain.exceptions import FactorybrainError, MappingError
+from factorybrain.store._duckdb import DuckDBStore
+
+#: Where the shipped packs live.
+PACKS_FOLDER = Path(__file__).parent / "packs"
+#: The key a pack mapping adds to the mapping language.
+MATCH_KEY = "match"
+
+
+@dataclass(frozen=True)
+class PackMapping:
+    """One mapping of a pack and the header columns that select it.
+
+    Attributes:
+        pack: The pack's name (``sap``, ``pi``, ``mes``).
+        name: The mapping file's name without ``.yaml``.
+        path: The mapping file.
+        match: Columns every matching file has.
+        mapping: The parsed mapping (its space is the pack's default).
+        order: Load order across every pack (lower first).
+    """
+
+    pack: str
+    name: str
+    path: Path
+    match: tuple[str, ...]
+    mapping: Mapping
+    order: int
+
+
+@dataclass(frozen=True)
+class Pack:
+    """A connector pack: its name, what it reads, its default space and its mappings."""
+
+    name: str
+    title: str
+    space: str
+    mappings: tuple[PackMapping, ...]
+
+
+@dataclass
+class PackPlan:
+    """Which files of a folder go through which pack mappings, and which files none takes."""
+
+    loads: list[tuple[FileShape, PackMapping]] = field(default_factory=list)
+    unmatched: list[tuple[Path, str]] = field(default_factory=list)
+
+
+@dataclass
+class PackLoad:
+    """What loading a folder through the packs did."""
+
+    reports: list[IngestReport] = field(default_factory=list)
+    failures: list[tuple[Path | str, str]] = field(default_factory=list)
+    unmatched: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def _read_pack_mapping(path: Path, pack: str, order: int) -> PackMapping:
+    name = str(path)
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise MappingError(f"{name}: cannot read the pack mapping: {error}") from error
+    if not isinstance(root, yaml.MappingNode):
+        raise MappingError(f"{name}: expected a mapping with 'match', 'entity' and 'fields'")
+    match: tuple[str, ...] = ()
+    kept = []
+    for key, value in root.value:
+        if key.value == MATCH_KEY:
+            found = yaml.safe_load(yaml.serialize(value))
+            if not isinstance(found, list) or not found or not all(
+                isinstance(c, str) for c in found
+            ):
+                raise MappingError(
+                    f"{name} line {key.start_mark.line + 1}: 'match' takes the list of columns "
+                    f"that tell this table apart, found {found!r}"
+                )
+            match = tuple(found)
+        else:
+            kept.append((key, value))
+    if not match:
+        raise MappingError(f"{name}: a pack mapping needs 'match: [columns...]'")
+    root.value = kept
+    return PackMapping(pack, path.stem, path, match, parse_mapping(root, name), order)
+
+
+def load_packs(folder: Path = PACKS_FOLDER) -> list[Pack]:
+    """Read every pack under ``folder`` (default: the packs shipped with factorybrain).
+
+    Raises:
+        MappingError: If a pack or one of its mappings has a mistake (names file and line).
+    """
+    packs = []
+    order = 0
+    index_files = sorted(folder.glob("*/pack.yaml"))
+    index_files.sort(key=lambda p: _pack_index(p).get("position", 100))
+    for index_file in index_files:
+        index = _pack_index(index_file)
+        mappings = []
+        for entry in index.get("mappings", []):
+            order += 1
+            mappings.append(_read_pack_mapping(index_file.parent / entry, index["name"], order))
+        packs.append(
+            Pack(str(index["name"]), str(index.get("title", "")), str(index["space"]), tuple(mappings))
+        )
+    return packs
+
+
+def _pack_index(path: Path) -> dict[str, object]:
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(document, dict) or not {"name", "space", "mappings"} <= set(document):
+        raise MappingError(f"{path}: a pack index needs 'name', 'space' and 'mappings'")
+    return document
+
+
+def matches(shape: FileShape, packs: Iterable[Pack]) -> list[PackMapping]:
+    """The pack mappings whose ``match`` columns the file's header holds, in load order."""
+    header = set(shape.columns)
+    return [m for pack in packs for m in pack.mappings if set(m.match) <= header]
+
+
+def plan_folder(folder: Path, packs: list[Pack] | None = None) -> PackPlan:
+    """Sniff every file under ``folder`` and pair it with the pack mappings its header selects.
+
+    Files are paired in the packs' load order (master data before the records that refer to
+    it); a file that no pack takes, or that cannot be read as a table, is listed with why.
+    """
+    packs = load_packs() if packs is None else packs
+    plan = PackPlan()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if path.name.startswith(".") or path.name == "truth.json":
+            continue
+        try:
+            shapes = sniff(path)
+        except FactorybrainError as error:
+            plan.unmatched.append((path, str(error)))
+            continue
+        for shape in shapes:
+            found = matches(shape, packs)
+            if not found:
+                where = f" sheet {shape.sheet!r}" if shape.sheet else ""
+                plan.unmatched.append(
+                    (
+                        path,
+                        f"{path.name}{where}: no pack mapping recognises its header "
+                        f"({', '.join(shape.columns[:8])}{', ...' if len(shape.columns) > 8 else ''})",
+                    )
+                )
+            plan.loads += [(shape, m) for m in found]
+    plan.loads.sort(key=lambda pair: (pair[1].order, str(pair[0].path)))
+    return plan
+
+
+def fitted_mapping(
+    shape: FileShape,
+    pack_mapping: PackMapping,
+    *,
+    space: str | None = None,
+    timezone: str | None = None,
+    dst: str | None = None,
+) -> Mapping:
+    """The pack mapping with what the file and the user say: encoding, header, zone, space.
+
+    Raises:
+        MappingError: If ``dst`` is no policy.
+    """
+    if dst is not None and dst not in DST_POLICIES:
+        raise MappingError(f"dst must be one of {list(DST_POLICIES)}, found {dst!r}")
+    mapping = pack_mapping.mapping
+    source = dataclasses.replace(
+        mapping.source,
+        format=mapping.source.format or shape.format,
+        encoding=shape.encoding if shape.format in ("csv", "jsonl", "json") else None,
+        delimiter=shape.delimiter or mapping.source.delimiter,
+        header_row=shape.header_row,
+        sheet=shape.sheet if shape.format == "excel" else mapping.source.sheet,
+        timezone=timezone or mapping.source.timezone,
+        dst=dst or mapping.source.dst,
+    )
+    if space is None:
+        return dataclasses.replace(mapping, source=source)
+    system = space if mapping.source_system == mapping.space else mapping.source_system
+    return dataclasses.replace(mapping, source=source, space=space, source_system=system)
+
+
+def load_with_packs(
+    store: DuckDBStore,
+    folder: str | Path,
+    *,
+    timezone: str = "UTC",
+    dst: str | None = None,
+    spaces: dict[str, str] | None = None,
+    packs: list[Pack] | None = None,
+    on_file: Callable[[FileShape, PackMapping], Callable[[int], None] | None] | None = None,
+    actor: str = "system",
+) -> PackLoad:
+    """Load every file of a folder of exports through the connector packs, without a manifest.
+
+    Args:
+        store: The store to load into.
+        folder: The exports (searched recursively).
+        timezone: IANA zone of timestamps written without an offset (SAP writes plant local
+            time); times with an offset are converted as written.
+        dst: What a local time in a DST change becomes (``reject``, ``earlier``, ``later``);
+            default each mapping's (``reject``).
+        spaces: Space per pack name, where the pack's default (``erp``, ``historian``,
+            ``mes``) is not wanted.
+        packs: The packs to use (default: those shipped).
+        on_file: Called before each load; may return a progress callback.
+        actor: Who loads it, kept in every report.
+
+    Returns:
+        One report per (file, mapping), the loads that failed, and every file no pack takes.
+    """
+    packs = load_packs() if packs is None else packs
+    plan = plan_folder(Path(folder), packs)
+    spaces = spaces or {}
+    result = PackLoad(unmatched=list(plan.unmatched))
+    for shape, pack_mapping in plan.loads:
+        progress = on_file(shape, pack_mapping) if on_file else None
+        try:
+            mapping = fitted_mapping(
+                shape,
+                pack_mapping,
+                space=spaces.get(pack_mapping.pack),
+                timezone=timezone,
+                dst=dst,
+            )
+            result.reports.append(
+                ingest(store, shape.path, mapping, progress=progress, actor=actor)
+            )
+        except FactorybrainError as error:
+            result.failures.append((shape.path, f"{pack_mapping.pack}/{pack_mapping.name}: {error}"))
+    return result
