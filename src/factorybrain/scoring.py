@@ -26,6 +26,10 @@ class Score:
     found: int
     correct: int
     note: str = ""
+    #: Truth items found, when that is not ``correct``: several right findings may name one
+    #: truth item (five clusters of one bad lot), so the findings that are right say nothing
+    #: of how much of the truth was found. None: every right finding is one truth item.
+    recalled: int | None = None
 
     @property
     def precision(self) -> float:
@@ -35,7 +39,8 @@ class Score:
     @property
     def recall(self) -> float:
         """Share of the truth that was found (1.0 when there was nothing to find)."""
-        return min(self.correct, self.expected) / self.expected if self.expected else 1.0
+        hits = self.correct if self.recalled is None else self.recalled
+        return min(hits, self.expected) / self.expected if self.expected else 1.0
 
 
 #: Runs a capability on the loaded demo store with the plant's truth; returns a summary.

@@ -1,0 +1,495 @@
+"""Which cohorts of a fleet claim more than their exposure explains, and which one explains it.
+
+The screen takes units in the field (their time in service and whether they were claimed) and
+candidate cohorts: any set of units (a component lot, a supplier, a build week) as a column of a
+sparse membership matrix, and **time windows** of ordered tracks (a machine's days), which are
+scanned at every start and length up to ``max_window`` without being materialised.
+
+Two steps:
+
+1. **Marginal tests.** Each cohort's claims against its expected claims (the fleet's cumulative
+   hazard at each unit's age, see :mod:`._rates`), compared with the rest of the fleet by an
+   exact conditional test; Benjamini-Hochberg (:func:`scipy.stats.false_discovery_control`)
+   controls the false discovery rate across every cohort and window tested.
+2. **Conditional selection.** Cohorts that share units share claims: every lot of an order
+   inherits the claims of the one bad lot built into the same units. A Poisson model of each
+   unit's claims (offset: its expected claims) is grown greedily: at each step the cohort whose
+   claims the current model explains least (largest likelihood-ratio statistic of adding a rate
+   multiplier for it) enters, the model is refitted, and the others are judged again *given* it.
+   A lot that only shared orders with the bad lot has nothing left to explain and never enters.
+   Each cohort selected is then ranked with the cohorts that explain the same claims (at least
+   half of theirs are its), by their likelihood-ratio statistic in the model without it: its
+   ``separation`` is that statistic as a share of the best one (1.0 for the best).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import sparse, stats
+
+from factorybrain.engines._base import Engine, Interval
+from factorybrain.engines.reliability._rates import compare_rates_many, expected_claims
+from factorybrain.exceptions import EngineError
+
+
+@dataclass(frozen=True)
+class WindowBins:
+    """Time bins of ordered tracks whose contiguous runs are scanned as windows.
+
+    Attributes:
+        membership: Sparse ``units x bins`` matrix, 1 where a unit passed through the bin (a unit
+            is in at most one bin of a track).
+        track: Track of each bin (e.g. the machine), integers.
+        position: Position of each bin along its track (e.g. the day number), integers.
+    """
+
+    membership: Any
+    track: np.ndarray
+    position: np.ndarray
+
+
+def _likelihood_ratio(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """``2 [O ln(O/E) - (O - E)]`` where ``O > E``, else 0: the excess of a Poisson count."""
+    observed = np.asarray(observed, dtype=float)
+    expected = np.maximum(np.asarray(expected, dtype=float), 1e-12)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = 2.0 * (observed * np.log(np.where(observed > 0, observed / expected, 1.0)))
+    value = value - 2.0 * (observed - expected)
+    return np.where(observed > expected, value, 0.0)
+
+
+class CohortScreen(Engine):
+    """Cohorts that claim more than their exposure, ranked by what explains the claims.
+
+    Args:
+        fdr: False discovery rate controlled across every cohort and window tested.
+        min_claims: Claims a cohort needs before it can be flagged.
+        min_rate_ratio: Rate ratio (age-adjusted) a flagged cohort must reach.
+        max_window: Longest window scanned on a track, in positions (days).
+        max_selected: Cohorts selected at most.
+        overlap: Share of a cohort's claims that must be another's for the two to explain the
+            same claims (and be ranked together).
+        confidence: Two-sided confidence of the rate-ratio intervals.
+
+    Attributes:
+        tests_: One row per cohort tested (every fixed cohort; windows with ``q_value <= fdr``).
+        selected_: The cohorts selected, in order of entry, with ``rank``, ``separation``,
+            ``separation_lr`` (its likelihood-ratio statistic in the model without it),
+            ``adjusted_rate_ratio`` (its rate multiplier in the full model) and
+            ``alternatives``: ``(row label of tests_, separation, likelihood ratio)`` of the
+            cohorts explaining the same claims, best first.
+        windows_tested_: How many windows were tested.
+        expected_: Expected claims of each unit.
+    """
+
+    _parameter_constraints = {
+        "fdr": [Interval(float, 0.0, 1.0, "neither")],
+        "min_claims": [Interval(int, 1, None)],
+        "min_rate_ratio": [Interval(float, 1.0, None)],
+        "max_window": [Interval(int, 1, None)],
+        "max_selected": [Interval(int, 1, None)],
+        "overlap": [Interval(float, 0.0, 1.0, "right")],
+        "confidence": [Interval(float, 0.0, 1.0, "neither")],
+    }
+
+    def __init__(
+        self,
+        *,
+        fdr: float = 0.05,
+        min_claims: int = 3,
+        min_rate_ratio: float = 1.5,
+        max_window: int = 7,
+        max_selected: int = 25,
+        overlap: float = 0.5,
+        confidence: float = 0.95,
+    ) -> None:
+        self.fdr = fdr
+        self.min_claims = min_claims
+        self.min_rate_ratio = min_rate_ratio
+        self.max_window = max_window
+        self.max_selected = max_selected
+        self.overlap = overlap
+        self.confidence = confidence
+
+    # -- fit -------------------------------------------------------------------------------------
+    def fit(
+        self,
+        ages: Any,
+        failed: Any,
+        cohorts: Any = None,
+        windows: WindowBins | None = None,
+    ) -> CohortScreen:
+        """Test every cohort and window, then select those that explain the claims.
+
+        Args:
+            ages: Time in service of each unit in the field, in days.
+            failed: Whether each unit was claimed (at its age).
+            cohorts: Sparse ``units x cohorts`` membership (any scipy sparse or dense array).
+            windows: Time bins to scan, or None.
+
+        Raises:
+            EngineError: Arrays of different lengths, or no unit in the field.
+        """
+        self._validate_parameters()
+        ages = np.asarray(ages, dtype=float)
+        failed = np.asarray(failed, dtype=bool)
+        if ages.shape != failed.shape or ages.ndim != 1:
+            raise EngineError(
+                f"ages and failed must be 1-d of one length; got {ages.shape} and {failed.shape}"
+            )
+        if ages.size == 0:
+            raise EngineError("no unit in the field: nothing to screen")
+        n = ages.size
+        matrix = sparse.csc_matrix((n, 0)) if cohorts is None else sparse.csc_matrix(cohorts)
+        if matrix.shape[0] != n:
+            raise EngineError(f"cohorts has {matrix.shape[0]} rows for {n} units")
+        matrix = (matrix != 0).astype(np.float64).tocsc()
+        self._matrix = matrix
+        self._ages = ages
+        self._failed = failed
+        self.expected_ = expected_claims(ages, failed)
+        self._windows = self._prepare_windows(windows, n)
+        tests = self._marginal_tests()
+        self.tests_ = tests
+        self.selected_ = self._select(tests)
+        return self
+
+    def _prepare_windows(self, windows: WindowBins | None, n: int) -> dict[str, Any] | None:
+        """Lay every track's bins on one axis of cells and list every window once."""
+        if windows is None:
+            return None
+        membership = sparse.csr_matrix(windows.membership)
+        if membership.shape[0] != n:
+            raise EngineError(f"window membership has {membership.shape[0]} rows for {n} units")
+        membership = (membership != 0).astype(np.float64).tocsr()
+        track = np.asarray(windows.track, dtype=np.int64)
+        position = np.asarray(windows.position, dtype=np.int64)
+        if track.size != membership.shape[1] or position.size != membership.shape[1]:
+            raise EngineError(
+                f"window bins: {membership.shape[1]} columns of membership, {track.size} tracks "
+                f"and {position.size} positions; they must be equal"
+            )
+        tracks = np.unique(track)
+        cell = np.zeros(track.size, dtype=np.int64)
+        catalogue = []
+        offset = 0
+        for t in tracks:
+            bins = np.flatnonzero(track == t)
+            first, last = int(position[bins].min()), int(position[bins].max())
+            length = last - first + 1
+            cell[bins] = offset + position[bins] - first
+            for width in range(1, min(self.max_window, length) + 1):
+                starts = np.arange(0, length - width + 1)
+                catalogue.append(
+                    np.column_stack(
+                        [
+                            np.full(starts.size, t),
+                            starts + first,
+                            starts + first + width - 1,
+                            starts + offset,
+                            np.full(starts.size, width),
+                        ]
+                    )
+                )
+            offset += length
+        table = np.concatenate(catalogue) if catalogue else np.zeros((0, 5), dtype=np.int64)
+        claimed = np.flatnonzero(self._failed)
+        sub = membership[claimed].tocoo()
+        track_index = {int(t): i for i, t in enumerate(tracks)}
+        claim_positions = np.full((claimed.size, tracks.size), -1, dtype=np.int64)
+        claim_positions[sub.row, [track_index[int(t)] for t in track[sub.col]]] = position[sub.col]
+        return {
+            "membership": membership,
+            "track": track,
+            "position": position,
+            "cell": cell,
+            "cells": offset,
+            "catalogue": table,
+            "claim_positions": claim_positions,
+            "track_index": track_index,
+        }
+
+    def _window_sums(self, per_unit: np.ndarray) -> np.ndarray:
+        """Sum ``per_unit`` over the units of every window of the catalogue."""
+        assert self._windows is not None
+        w = self._windows
+        per_bin = w["membership"].T @ per_unit
+        dense = np.bincount(w["cell"], weights=per_bin, minlength=w["cells"])
+        prefix = np.concatenate([[0.0], np.cumsum(dense)])
+        starts, widths = w["catalogue"][:, 3], w["catalogue"][:, 4]
+        return np.asarray(prefix[starts + widths] - prefix[starts])
+
+    # -- marginal --------------------------------------------------------------------------------
+    def _marginal_tests(self) -> pd.DataFrame:
+        failed = self._failed.astype(float)
+        expected = self.expected_
+        total_observed, total_expected = failed.sum(), expected.sum()
+        ones = np.ones(self._ages.size)
+        fixed = pd.DataFrame(
+            {
+                "kind": "cohort",
+                "cohort": np.arange(self._matrix.shape[1]),
+                "window": -1,
+                "track": -1,
+                "start": -1,
+                "end": -1,
+                "claims": self._matrix.T @ failed,
+                "expected": self._matrix.T @ expected,
+                "units": self._matrix.T @ ones,
+                "unit_days": self._matrix.T @ self._ages,
+            }
+        )
+        frames = [fixed]
+        windows_tested = 0
+        if self._windows is not None:
+            catalogue = self._windows["catalogue"]
+            scanned = pd.DataFrame(
+                {
+                    "kind": "window",
+                    "cohort": -1,
+                    "window": np.arange(len(catalogue)),
+                    "track": catalogue[:, 0],
+                    "start": catalogue[:, 1],
+                    "end": catalogue[:, 2],
+                    "claims": self._window_sums(failed),
+                    "expected": self._window_sums(expected),
+                    "units": self._window_sums(ones),
+                    "unit_days": self._window_sums(self._ages),
+                }
+            )
+            scanned = scanned[scanned["units"] > 0]
+            windows_tested = len(scanned)
+            frames.append(scanned)
+        table = pd.concat(frames, ignore_index=True)
+        table = table[table["units"] > 0].reset_index(drop=True)
+        comparison = compare_rates_many(
+            table["claims"].to_numpy(),
+            table["expected"].to_numpy(),
+            total_observed - table["claims"].to_numpy(),
+            total_expected - table["expected"].to_numpy(),
+            confidence=self.confidence,
+        )
+        table["rate_ratio"] = comparison["rate_ratio"]
+        table["rate_ratio_low"] = comparison["low"]
+        table["rate_ratio_high"] = comparison["high"]
+        table["p_value"] = comparison["p_value"]
+        table["q_value"] = (
+            stats.false_discovery_control(table["p_value"].to_numpy()) if len(table) else []
+        )
+        table["marginal_lr"] = _likelihood_ratio(
+            table["claims"].to_numpy(),
+            table["expected"].to_numpy() * (total_observed / max(total_expected, 1e-12)),
+        )
+        self.windows_tested_ = windows_tested
+        keep = (table["kind"] == "cohort") | (table["q_value"] <= self.fdr)
+        return table[keep].reset_index(drop=True)
+
+    # -- membership of a test row ------------------------------------------------------------------
+    def members(self, label: int) -> np.ndarray:
+        """Indices of the units in row ``label`` of :attr:`tests_`."""
+        self._check_fitted()
+        return np.flatnonzero(self._indicator(self.tests_.loc[label]))
+
+    def _indicator(self, row: pd.Series) -> np.ndarray:
+        if row["kind"] == "cohort":
+            column = self._matrix[:, int(row["cohort"])]
+            return np.asarray(column.toarray()).ravel() > 0
+        assert self._windows is not None
+        w = self._windows
+        bins = np.flatnonzero(
+            (w["track"] == row["track"])
+            & (w["position"] >= row["start"])
+            & (w["position"] <= row["end"])
+        )
+        return np.asarray(w["membership"][:, bins].sum(axis=1)).ravel() > 0
+
+    def _claim_sets(self, table: pd.DataFrame) -> np.ndarray:
+        """Boolean ``claims x rows``: which claimed units each row of ``table`` holds."""
+        claimed = np.flatnonzero(self._failed)
+        out = np.zeros((claimed.size, len(table)), dtype=bool)
+        fixed = table["kind"].to_numpy() == "cohort"
+        if fixed.any():
+            columns = table.loc[fixed, "cohort"].astype(int).to_numpy()
+            out[:, fixed] = self._matrix[claimed][:, columns].toarray() > 0
+        if (~fixed).any():
+            assert self._windows is not None
+            w = self._windows
+            windows = table.loc[~fixed]
+            columns = np.asarray([w["track_index"][int(t)] for t in windows["track"]], dtype=int)
+            positions = w["claim_positions"][:, columns]
+            out[:, ~fixed] = (positions >= windows["start"].to_numpy()) & (
+                positions <= windows["end"].to_numpy()
+            )
+        return out
+
+    # -- the conditional model -------------------------------------------------------------------
+    def _fit_model(self, indicators: list[np.ndarray]) -> np.ndarray:
+        """Fitted claims per unit: Poisson with offset log(expected), intercept and indicators.
+
+        Units with the same indicators share one rate, so the model is fitted on their sums
+        (a few hundred patterns at most, however large the fleet).
+        """
+        expected = self.expected_
+        y = self._failed.astype(float)
+        scale = y.sum() / max(expected.sum(), 1e-12)
+        if not indicators:
+            self._beta = np.array([math.log(max(scale, 1e-300))])
+            return expected * scale
+        bits = np.column_stack(indicators).astype(bool)
+        patterns, inverse = np.unique(bits, axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        observed = np.bincount(inverse, weights=y, minlength=len(patterns))
+        offset = np.bincount(inverse, weights=expected, minlength=len(patterns))
+        active = offset > 0
+        x = np.column_stack([np.ones(len(patterns)), patterns.astype(float)])[active]
+        e, target = offset[active], observed[active]
+        beta = np.zeros(x.shape[1])
+        beta[0] = math.log(max(scale, 1e-12))
+
+        def loglik(b: np.ndarray) -> float:
+            mu = e * np.exp(np.clip(x @ b, -30, 30))
+            return float(np.sum(target * np.log(np.maximum(mu, 1e-300)) - mu))
+
+        current = loglik(beta)
+        for _ in range(200):
+            mu = e * np.exp(np.clip(x @ beta, -30, 30))
+            gradient = x.T @ (target - mu)
+            hessian = (x * mu[:, None]).T @ x + 1e-9 * np.eye(x.shape[1])
+            step = np.linalg.lstsq(hessian, gradient, rcond=None)[0]
+            factor, trial, value = 1.0, beta, current
+            while factor > 1e-6:
+                trial = np.clip(beta + factor * step, -25, 25)
+                value = loglik(trial)
+                if value >= current - 1e-12:
+                    break
+                factor /= 2
+            improvement = value - current
+            beta, current = trial, value
+            if abs(improvement) < 1e-10:
+                break
+        self._beta = beta
+        design = np.column_stack([np.ones(len(patterns)), patterns.astype(float)])
+        rate = np.exp(np.clip(design @ beta, -30, 30))
+        return np.asarray(expected * rate[inverse])
+
+    def _conditional_lr(self, fitted: np.ndarray, table: pd.DataFrame) -> np.ndarray:
+        """Likelihood-ratio statistic of each row of ``table`` under the fitted model."""
+        observed = table["claims"].to_numpy()
+        expected = np.zeros(len(table))
+        fixed = table["kind"].to_numpy() == "cohort"
+        if fixed.any():
+            columns = table.loc[fixed, "cohort"].astype(int).to_numpy()
+            expected[fixed] = (self._matrix.T @ fitted)[columns]
+        if (~fixed).any():
+            windows = table.loc[~fixed, "window"].astype(int).to_numpy()
+            expected[~fixed] = self._window_sums(fitted)[windows]
+        self._last_fitted_expected = expected
+        return _likelihood_ratio(observed, expected)
+
+    def _select(self, tests: pd.DataFrame) -> pd.DataFrame:
+        eligible = (
+            (tests["q_value"] <= self.fdr)
+            & (tests["claims"] >= self.min_claims)
+            & (tests["rate_ratio"] >= self.min_rate_ratio)
+        )
+        candidates = tests[eligible]
+        columns = [
+            *tests.columns,
+            "label",
+            "step",
+            "conditional_lr",
+            "adjusted_rate_ratio",
+            "rank",
+            "separation",
+            "separation_lr",
+            "alternatives",
+        ]
+        if candidates.empty:
+            return pd.DataFrame(columns=columns)
+        chosen: list[int] = []
+        indicators: list[np.ndarray] = []
+        entry_lr: list[float] = []
+        fitted = self._fit_model([])
+        while len(chosen) < self.max_selected:
+            pool = candidates.drop(index=chosen)
+            if pool.empty:
+                break
+            lr = self._conditional_lr(fitted, pool)
+            ratio = pool["claims"].to_numpy() / np.maximum(self._last_fitted_expected, 1e-12)
+            lr = np.where(ratio >= self.min_rate_ratio, lr, 0.0)
+            best = int(np.argmax(lr))
+            p_value = 0.5 * stats.chi2.sf(lr[best], 1)
+            if lr[best] <= 0 or p_value > self.fdr / len(pool):
+                break
+            label = int(pool.index[best])
+            chosen.append(label)
+            entry_lr.append(float(lr[best]))
+            indicators.append(self._indicator(tests.loc[label]).astype(float))
+            fitted = self._fit_model(indicators)
+        if not chosen:
+            return pd.DataFrame(columns=columns)
+        adjusted = np.exp(self._beta[1:]) if len(self._beta) > 1 else np.array([])
+        claim_sets = self._claim_sets(candidates)
+        position = {label: i for i, label in enumerate(candidates.index)}
+        rows = []
+        for step, label in enumerate(chosen):
+            others = [ind for k, ind in enumerate(indicators) if k != step]
+            without = self._fit_model(others)
+            mine = claim_sets[:, position[label]]
+            theirs = claim_sets.sum(axis=0)
+            shared = mine.astype(np.int64) @ claim_sets
+            close = (theirs > 0) & (shared >= self.overlap * theirs)
+            related = [
+                int(other)
+                for other in candidates.index[close]
+                if other not in chosen and other != label
+            ]
+            related = _best_window_per_track(
+                candidates.loc[related], int(tests.loc[label, "track"])
+            )
+            group = candidates.loc[[label, *related]]
+            lr = self._conditional_lr(without, group)
+            order = np.argsort(-lr, kind="stable")
+            best_lr = float(lr.max()) if lr.size else 0.0
+            ranks = {int(group.index[i]): r + 1 for r, i in enumerate(order)}
+            row = tests.loc[label].to_dict()
+            row.update(
+                label=label,
+                step=step + 1,
+                conditional_lr=entry_lr[step],
+                adjusted_rate_ratio=float(adjusted[step]) if step < adjusted.size else math.nan,
+                rank=ranks[label],
+                separation=float(lr[0] / best_lr) if best_lr > 0 else 1.0,
+                separation_lr=float(lr[0]),
+                alternatives=[
+                    (
+                        int(group.index[i]),
+                        float(lr[i] / best_lr) if best_lr > 0 else 0.0,
+                        float(lr[i]),
+                    )
+                    for i in order
+                    if int(group.index[i]) != label
+                ],
+            )
+            rows.append(row)
+        # _fit_model's last call was a drop-one model: leave the full model's coefficients
+        self._fit_model(indicators)
+        return pd.DataFrame(rows, columns=columns)
+
+
+def _best_window_per_track(frame: pd.DataFrame, own_track: int) -> list[int]:
+    """Fixed cohorts as they are; of the windows, the strongest one per other track."""
+    fixed = frame[frame["kind"] == "cohort"].index.tolist()
+    windows = frame[(frame["kind"] == "window") & (frame["track"] != own_track)]
+    if windows.empty:
+        return [int(i) for i in fixed]
+    best = windows.sort_values("marginal_lr", ascending=False).groupby("track").head(1)
+    return [int(i) for i in [*fixed, *best.index.tolist()]]
+
+
+__all__ = ["CohortScreen", "WindowBins"]
