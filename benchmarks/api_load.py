@@ -3,8 +3,14 @@
 Builds a demo store unless `--db` names one, starts the server in its own process on a free
 loopback port with a fresh viewer token, sends `--rps` requests per second for `--seconds`,
 stops the server, and prints one JSON object on its last line: `rps`, `p99_ms`, `p50_ms`,
-`errors`, plus the latency per route and the CPU time each side used. Only 127.0.0.1 is ever
+`errors`, `shed`, `cpu_ms_per_request`, plus the latency per route, the CPU time each side used,
+the server's CPU per request of each route alone (`cpu_ms_by_route`), the versions of the
+packages that serve, DuckDB's thread setting and the load average. Only 127.0.0.1 is ever
 contacted.
+
+A server beyond its capacity sheds load: it answers 503 with `Retry-After` at once instead of
+queueing. Those answers count in `shed`, not in `errors`, and their latency in `shed_p99_ms`;
+`p99_ms` and `p50_ms` are those of the requests answered (`answered`).
 
 The load generator is open-loop and light: one asyncio loop (uvloop when installed) writes plain
 HTTP/1.1 requests on persistent keep-alive connections (at most `--connections`, opened as
@@ -14,6 +20,10 @@ to the last byte of the answer. A server (or generator) that falls behind theref
 the latencies instead of silently lowering the rate (no coordinated omission).
 `p99_from_send_ms` is measured from the moment the request was written instead. A warm-up of
 every route three times at 20 requests/s comes first and is not counted.
+
+After the mixed load, each route runs alone at `--route-rps` for `--route-seconds` (0: skip):
+the server process's CPU time (all its threads, DuckDB's included) over the requests sent is its
+`cpu_ms_by_route`.
 """
 
 from __future__ import annotations
@@ -36,16 +46,41 @@ from typing import Any, TypeVar
 import psutil
 
 SERVER = """
-import sys, uvicorn
+import json, platform, sys, uvicorn
+from importlib import metadata
 from factorybrain.api import TokenStore, create_app
 from factorybrain.store import open_store
 store = open_store(sys.argv[1])
 tokens = TokenStore(store)
+app = create_app(store, tokens=tokens, **json.loads(sys.argv[4]))
+threads = store.connection.execute("SELECT current_setting('threads')").fetchall()[0][0]
+versions = {"python": platform.python_version()}
+for name in json.loads(sys.argv[5]):
+    try:
+        versions[name] = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        pass
+with open(sys.argv[3] + ".json", "w") as handle:
+    json.dump({"duckdb_threads": threads, "versions": versions,
+               "max_in_flight": getattr(app.state, "max_in_flight", None)}, handle)
 with open(sys.argv[3], "w") as handle:
     handle.write(tokens.create("load", "viewer"))
-uvicorn.run(create_app(store, tokens=tokens), host="127.0.0.1", port=int(sys.argv[2]),
-            log_level="warning", access_log=False)
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
 """
+#: The packages whose versions the result names (those not installed are left out).
+PACKAGES = (
+    "factorybrain",
+    "duckdb",
+    "fastapi",
+    "starlette",
+    "pydantic",
+    "pydantic-core",
+    "uvicorn",
+    "uvloop",
+    "httptools",
+    "anyio",
+    "orjson",
+)
 T = TypeVar("T")
 #: Longest wait for one answer before it counts as an error.
 TIMEOUT_S = 10.0
@@ -109,12 +144,14 @@ class Connection:
 
 @dataclass
 class Tally:
-    """Latencies per route and the errors seen."""
+    """Latencies per route, the errors seen and the requests shed."""
 
     from_due: dict[str, list[float]] = field(default_factory=dict)
     from_send: list[float] = field(default_factory=list)
     errors: int = 0
     samples: list[str] = field(default_factory=list)
+    #: Latencies of the requests the server shed (503), from when they were due.
+    shed: list[float] = field(default_factory=list)
 
     def error(self, what: str) -> None:
         self.errors += 1
@@ -164,6 +201,9 @@ class Generator:
             return
         done = time.perf_counter()
         self.idle.put_nowait(connection)
+        if status == 503:  # shed: the server is beyond its capacity and said so at once
+            self.tally.shed.append((done - due) * 1000)
+            return
         if status >= 400:
             self.tally.error(f"{route}: HTTP {status}")
         self.tally.from_due.setdefault(route, []).append((done - due) * 1000)
@@ -208,14 +248,18 @@ async def load(
     elapsed = await generator.run(rps, seconds)
     tally = generator.tally
     everything = [v for values in tally.from_due.values() for v in values]
+    requests = len(everything) + tally.errors + len(tally.shed)
     return {
-        "rps": round((len(everything) + tally.errors) / elapsed, 1),
+        "rps": round(requests / elapsed, 1),
         "p99_ms": percentile(everything, 0.99),
         "p50_ms": round(statistics.median(everything), 1) if everything else float("nan"),
         "errors": tally.errors,
+        "shed": len(tally.shed),
+        "shed_p99_ms": percentile(tally.shed, 0.99),
+        "answered": len(everything),
         "p99_from_send_ms": percentile(tally.from_send, 0.99),
         "max_ms": round(max(everything), 1) if everything else float("nan"),
-        "requests": len(everything) + tally.errors,
+        "requests": requests,
         "target_rps": rps,
         "seconds": round(elapsed, 1),
         "connections": generator.opened,
@@ -260,6 +304,33 @@ def run(work: Coroutine[Any, Any, T]) -> T:
     return uvloop.run(work)
 
 
+def server_cpu_s(server: psutil.Process) -> float:
+    """CPU seconds the server process has used so far, user and system, all its threads."""
+    times = server.cpu_times()
+    return float(times.user + times.system)
+
+
+def cpu_by_route(
+    port: int, token: str, paths: dict[str, str], server: psutil.Process, rps: float, seconds: float
+) -> dict[str, dict[str, float]]:
+    """Each route alone at ``rps`` for ``seconds``: server CPU ms per request, p99 and errors.
+
+    A route alone shows its own cost: the server's CPU time over the run (all its threads,
+    DuckDB's included) divided by the requests sent.
+    """
+    found = {}
+    for route, path in paths.items():
+        before = server_cpu_s(server)
+        result = run(load(port, token, {route: path}, rps, seconds, 16))
+        used = server_cpu_s(server) - before
+        found[route] = {
+            "cpu_ms": round(used * 1000 / max(result["requests"], 1), 2),
+            "p99_ms": result["p99_ms"],
+            "errors": result["errors"] + result["shed"],
+        }
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, help="A loaded store (default: build a demo plant).")
@@ -269,7 +340,23 @@ def main() -> None:
     parser.add_argument(
         "--connections", type=int, default=64, help="Most keep-alive connections open at once."
     )
+    parser.add_argument(
+        "--route-rps", type=float, default=100, help="Rate of each route alone (cpu_ms_by_route)."
+    )
+    parser.add_argument(
+        "--route-seconds",
+        type=float,
+        default=3,
+        help="Seconds of each route alone after the mixed load (0: no cpu_ms_by_route).",
+    )
+    parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        help="The server's limit on requests in flight (create_app's max_in_flight; default: "
+        "its own, or $FACTORYBRAIN_MAX_IN_FLIGHT).",
+    )
     args = parser.parse_args()
+    options = {} if args.max_in_flight is None else {"max_in_flight": args.max_in_flight}
 
     with tempfile.TemporaryDirectory() as tmp:
         db = args.db or build_demo(Path(tmp), args.days)
@@ -277,20 +364,32 @@ def main() -> None:
         port, token_file = free_port(), Path(tmp) / "token"
         server = subprocess.Popen(
             [sys.executable, "-c", SERVER, str(db), str(port), str(token_file)]
+            + [json.dumps(options), json.dumps(PACKAGES)]
         )
         try:
             wait_until_up(port, token_file, server)
             token = token_file.read_text().strip()
+            about = json.loads(Path(f"{token_file}.json").read_text())
             if run(warm_up(port, token, paths)):
                 print("warning: errors while warming up", file=sys.stderr)
             server_process = psutil.Process(server.pid)
-            server_cpu = sum(server_process.cpu_times()[:2])
+            load_before = [round(x, 2) for x in psutil.getloadavg()]
+            cpu_before = server_cpu_s(server_process)
             result = run(load(port, token, paths, args.rps, args.seconds, args.connections))
-            result["server_cpu_s"] = round(sum(server_process.cpu_times()[:2]) - server_cpu, 1)
+            used = server_cpu_s(server_process) - cpu_before
+            result["server_cpu_s"] = round(used, 1)
+            result["cpu_ms_per_request"] = round(used * 1000 / max(result["requests"], 1), 2)
+            result["load_average_before"] = load_before
+            result["load_average"] = [round(x, 2) for x in psutil.getloadavg()]
+            if args.route_seconds > 0:
+                result["cpu_ms_by_route"] = cpu_by_route(
+                    port, token, paths, server_process, args.route_rps, args.route_seconds
+                )
         finally:
             server.terminate()
             server.wait(timeout=30)
-    result["load_average"] = [round(x, 2) for x in psutil.getloadavg()]
+    result["load_average_end"] = [round(x, 2) for x in psutil.getloadavg()]
+    result.update(about)
     print(json.dumps(result))
 
 

@@ -10,7 +10,8 @@ Every error, whatever raised it, is one shape: problem details (RFC 9457,
 (:mod:`factorybrain.api._problems`). A request body is at most ``max_body_bytes`` (413 before
 it is read, before authentication), strict JSON (no ``NaN``, no key twice: 422 before the route
 runs) and within the bounds of its schema (422); every answer carries the security headers
-(:mod:`factorybrain.api._middleware`).
+(:mod:`factorybrain.api._middleware`). Beyond ``max_in_flight`` requests at once the server
+sheds load: 503 with ``Retry-After``, at once (the health check is always answered).
 
 :func:`create_app` composes the app: what it runs on (store, tokens, orchestrator, store
 access, on ``app.state``), its lifespan, the middleware, the error handlers, and the routes of
@@ -45,8 +46,10 @@ from factorybrain.agents import (
 from factorybrain.api._deps import RateLimits, StoreAccess
 from factorybrain.api._middleware import (
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_IN_FLIGHT,
     SECURITY_HEADERS,
     BodyLimit,
+    InFlightLimit,
     SecurityHeaders,
 )
 from factorybrain.api._problems import domain_error, http_error, server_error, validation_error
@@ -61,6 +64,10 @@ API_PREFIX = "/api/v1"
 logger = logging.getLogger(__name__)
 #: The environment variable that sets the largest request body, in bytes (default 1 MiB).
 MAX_BODY_BYTES_ENV = "FACTORYBRAIN_MAX_BODY_BYTES"
+#: The environment variable that sets the most requests one server process answers at once.
+MAX_IN_FLIGHT_ENV = "FACTORYBRAIN_MAX_IN_FLIGHT"
+#: The path of the health check, answered even beyond ``max_in_flight``.
+HEALTH_PATH = "/health"
 
 
 def create_app(
@@ -72,6 +79,7 @@ def create_app(
     prepare: bool = False,
     max_body_bytes: int | None = None,
     rate_limits: RateLimits | None = None,
+    max_in_flight: int | None = None,
 ) -> FastAPI:
     """Build the REST API over a store.
 
@@ -89,16 +97,24 @@ def create_app(
             413 before it is read. By default ``$FACTORYBRAIN_MAX_BODY_BYTES``, else 1 MiB.
         rate_limits: Writes and runs of the agents allowed per token
             (:attr:`RateLimits.DEFAULTS` by default).
+        max_in_flight: The most requests answered at once (per process); beyond it a request
+            is answered 503 with ``Retry-After: 1`` at once instead of waiting, except the
+            health check. By default ``$FACTORYBRAIN_MAX_IN_FLIGHT``, else 32.
 
     Returns:
         The FastAPI application; ``app.state.store``, ``app.state.orchestrator`` and
         ``app.state.tokens`` hold what it runs on.
 
     Raises:
-        ParameterError: ``max_body_bytes`` (or the environment variable) is not a positive
-            integer.
+        ParameterError: ``max_body_bytes`` or ``max_in_flight`` (or their environment
+            variables) is not a positive integer.
     """
-    body_limit = _max_body_bytes(max_body_bytes)
+    body_limit = _limit(
+        max_body_bytes, "max_body_bytes", MAX_BODY_BYTES_ENV, DEFAULT_MAX_BODY_BYTES, "bytes"
+    )
+    in_flight_limit = _limit(
+        max_in_flight, "max_in_flight", MAX_IN_FLIGHT_ENV, DEFAULT_MAX_IN_FLIGHT, "requests"
+    )
     owns_store = not isinstance(store, Store)
     opened: Store = store if isinstance(store, Store) else open_store(store, migrate=True)
     token_store = tokens or TokenStore(opened)
@@ -183,10 +199,15 @@ def create_app(
     app.state.rate_limits = rate_limits or RateLimits()
     app.state.preparing = []
     app.state.max_body_bytes = body_limit
+    app.state.max_in_flight = in_flight_limit
 
-    # Outermost first: the security headers go on every answer, the 413 included; the body
-    # limit runs before routing, so before authentication.
+    # Outermost first: the security headers go on every answer, the 503 and 413 included; load
+    # is shed before anything else is done; the body limit runs before routing, so before
+    # authentication.
     app.add_middleware(BodyLimit, max_body_bytes=body_limit)
+    app.add_middleware(
+        InFlightLimit, max_in_flight=in_flight_limit, exempt_paths=[API_PREFIX + HEALTH_PATH]
+    )
     docs = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
     app.add_middleware(SecurityHeaders, docs_paths=[path for path in docs if path])
 
@@ -206,20 +227,20 @@ def create_app(
     return app
 
 
-def _max_body_bytes(given: int | None) -> int:
-    """The body limit: ``given``, else ``$FACTORYBRAIN_MAX_BODY_BYTES``, else 1 MiB."""
+def _limit(given: int | None, name: str, variable: str, default: int, unit: str) -> int:
+    """The limit ``name``: ``given``, else ``$variable``, else ``default``; a positive integer."""
     if given is None:
-        setting = os.environ.get(MAX_BODY_BYTES_ENV, "").strip()
+        setting = os.environ.get(variable, "").strip()
         if not setting:
-            return DEFAULT_MAX_BODY_BYTES
+            return default
         try:
             given = int(setting)
         except ValueError:
             raise ParameterError(
-                f"${MAX_BODY_BYTES_ENV} must be a number of bytes, got {setting!r}"
+                f"${variable} must be a number of {unit}, got {setting!r}"
             ) from None
     if isinstance(given, bool) or not isinstance(given, int) or given < 1:
-        raise ParameterError(f"max_body_bytes must be a positive integer, got {given!r}")
+        raise ParameterError(f"{name} must be a positive integer, got {given!r}")
     return given
 
 

@@ -1,8 +1,12 @@
-"""What every request passes before routing: a limit on its body, security headers on its answer.
+"""What every request passes before routing: load shedding, a limit on its body, security headers.
 
-Both are plain ASGI middleware (no ``BaseHTTPMiddleware``, which runs the app in a task of its
-own and costs tens of microseconds per request): a request that passes costs one header scan
-and two small closures.
+All are plain ASGI middleware (no ``BaseHTTPMiddleware``, which runs the app in a task of its
+own and costs tens of microseconds per request): a request that passes costs a comparison, one
+header scan and two small closures.
+
+:class:`InFlightLimit` sheds load: while ``max_in_flight`` requests are being answered, the next
+one is answered 503 with ``Retry-After`` at once, instead of waiting in a queue that grows for
+as long as more requests arrive than the server answers. The health check is never refused.
 
 :class:`BodyLimit` refuses a body larger than the limit before anything reads it, with 413: at
 once when ``Content-Length`` says so, and for a body of unknown length (chunked) or one longer
@@ -25,6 +29,10 @@ from factorybrain.api._problems import problem_response
 
 #: The largest request body accepted by default (1 MiB); ``$FACTORYBRAIN_MAX_BODY_BYTES``.
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+#: Requests answered at once by one server process by default; ``$FACTORYBRAIN_MAX_IN_FLIGHT``.
+DEFAULT_MAX_IN_FLIGHT = 32
+#: Seconds a client is asked to wait after a 503 of :class:`InFlightLimit`.
+RETRY_AFTER_S = 1
 
 #: The policy of every answer: scripts, styles and everything else only from this origin, no
 #: inline script, no inline style attribute, never framed.
@@ -54,6 +62,62 @@ SECURITY_HEADERS: Mapping[str, str] = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+
+
+class InFlightLimit:
+    """Answer 503 with ``Retry-After`` at once while ``max_in_flight`` requests are in flight.
+
+    A request is in flight from the moment it passes here until its answer is sent. Beyond its
+    capacity a server that queues every request answers all of them late, later the longer the
+    overload lasts; refusing the excess at once keeps the answers it gives fast and tells the
+    others when to come back. One counter per app (per worker process), touched only by the
+    event loop's thread, so it needs no lock.
+
+    Args:
+        app: The ASGI app it guards.
+        max_in_flight: The most requests answered at once.
+        exempt_paths: Paths (below the root path) never refused: the health check, so that a
+            load balancer does not take a busy server for a dead one.
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_in_flight: int, exempt_paths: Collection[str] = ()
+    ) -> None:
+        self.app = app
+        self.max_in_flight = max_in_flight
+        self.exempt_paths = frozenset(exempt_paths)
+        #: Requests in flight now.
+        self.in_flight = 0
+        #: Requests refused since the start.
+        self.shed = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.max_in_flight:
+            path: str = scope["path"]
+            root: str = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root) :]
+            if path in self.exempt_paths:
+                await self.app(scope, receive, send)
+                return
+            self.shed += 1
+            detail = (
+                f"the server is answering {self.max_in_flight} requests, the most it takes at "
+                f"once; retry in {RETRY_AFTER_S} s"
+            )
+            response = problem_response(
+                scope, 503, detail, "Overloaded", headers={"Retry-After": str(RETRY_AFTER_S)}
+            )
+            await response(scope, receive, send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
 
 
 class BodyTooLarge(Exception):

@@ -376,7 +376,7 @@ class Problem(BaseModel):
     instance: str = Field(description="The path of the request.", examples=["/api/v1/assets/x"])
     error: str = Field(
         description="The error's class, e.g. `HTTPException`, `RecordNotFoundError`, "
-        "`RequestValidationError`, `BodyTooLarge`, `InternalServerError`.",
+        "`RequestValidationError`, `BodyTooLarge`, `Overloaded`, `InternalServerError`.",
         examples=["RecordNotFoundError"],
     )
     errors: list[ValidationIssue] | None = Field(
@@ -414,6 +414,11 @@ _ERRORS: dict[int, tuple[str, str]] = {
         "try again.",
     ),
     500: ("InternalServerError", "An unexpected error; it is logged, its detail is generic."),
+    503: (
+        "ServiceUnavailable",
+        "The server is answering as many requests as it takes at once; `Retry-After` says when "
+        "to try again.",
+    ),
 }
 #: Error answers every route may give, each a reference to ``components/responses``.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
