@@ -65,7 +65,25 @@ with open(sys.argv[3] + ".json", "w") as handle:
                "max_in_flight": getattr(app.state, "max_in_flight", None)}, handle)
 with open(sys.argv[3], "w") as handle:
     handle.write(tokens.create("load", "viewer"))
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
+serve = lambda: uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning",
+                            access_log=False)
+if sys.argv[6]:  # profile the whole run, written when the benchmark stops the server
+    import cProfile, pstats, signal
+    class Stopped(Exception):
+        pass
+    def stop(*_):
+        raise Stopped
+    # uvicorn shuts down on SIGTERM, puts this handler back and raises the signal again
+    signal.signal(signal.SIGTERM, stop)
+    profiler = cProfile.Profile()
+    try:
+        profiler.runcall(serve)
+    except Stopped:
+        pass
+    with open(sys.argv[6], "w") as handle:
+        pstats.Stats(profiler, stream=handle).sort_stats("tottime").print_stats(40)
+else:
+    serve()
 """
 #: The packages whose versions the result names (those not installed are left out).
 PACKAGES = (
@@ -355,6 +373,12 @@ def main() -> None:
         help="The server's limit on requests in flight (create_app's max_in_flight; default: "
         "its own, or $FACTORYBRAIN_MAX_IN_FLIGHT).",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="Run the server under cProfile and write its top functions (by own time) here; "
+        "profiling slows the server, so its latency and CPU figures are not the benchmark's.",
+    )
     args = parser.parse_args()
     options = {} if args.max_in_flight is None else {"max_in_flight": args.max_in_flight}
 
@@ -364,7 +388,7 @@ def main() -> None:
         port, token_file = free_port(), Path(tmp) / "token"
         server = subprocess.Popen(
             [sys.executable, "-c", SERVER, str(db), str(port), str(token_file)]
-            + [json.dumps(options), json.dumps(PACKAGES)]
+            + [json.dumps(options), json.dumps(PACKAGES), str(args.profile or "")]
         )
         try:
             wait_until_up(port, token_file, server)

@@ -109,7 +109,12 @@ class InFlightLimit:
                 f"once; retry in {RETRY_AFTER_S} s"
             )
             response = problem_response(
-                scope, 503, detail, "Overloaded", headers={"Retry-After": str(RETRY_AFTER_S)}
+                scope,
+                503,
+                detail,
+                "Overloaded",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+                constant_detail=True,
             )
             await response(scope, receive, send)
             return

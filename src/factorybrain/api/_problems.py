@@ -83,6 +83,7 @@ def problem_response(
     *,
     errors: Sequence[Mapping[str, Any]] | None = None,
     headers: Mapping[str, str] | None = None,
+    constant_detail: bool = False,
 ) -> ProblemResponse:
     """A problem-details answer.
 
@@ -94,6 +95,9 @@ def problem_response(
         errors: For a request that does not match the spec, each failure (``loc``, ``msg``,
             ``type``).
         headers: Headers to send with it (``WWW-Authenticate``, ``Allow``, ...).
+        constant_detail: ``detail`` is the server's own text, built from nothing a request or
+            the environment brought (the 503 of load shedding): it is not scanned for secrets,
+            which costs more than the rest of the answer when the server is busiest.
 
     Returns:
         The response, ``application/problem+json``.
@@ -102,7 +106,8 @@ def problem_response(
         "type": "about:blank",
         "title": title(status),
         "status": status,
-        "detail": _text(redact(detail), _MAX_DETAIL),  # redacted before it is cut
+        # Redacted before it is cut.
+        "detail": _text(detail if constant_detail else redact(detail), _MAX_DETAIL),
         "instance": instance(scope),
         "error": error,
     }
