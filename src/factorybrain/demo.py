@@ -48,8 +48,9 @@ def simulate(
     days: int,
     machines: int,
     seed: int,
-    sample_seconds: int,
+    sample_seconds: int | None,
     progress: Callable[[str, float], None] | None = None,
+    profile: str = "pumps",
 ) -> Any:
     """Write a simulated plant's exports and ``truth.json`` to ``out``."""
     from factorybrain.simulate import simulate_plant
@@ -61,6 +62,7 @@ def simulate(
         seed=seed,
         sample_seconds=sample_seconds,
         progress=progress,
+        profile=profile,
     )
 
 
@@ -85,6 +87,79 @@ def build_plant(
     finally:
         store.close()
     return plant, store_path
+
+
+#: Simulator profiles whose exports load through the shipped connector packs, not a manifest.
+PACK_PROFILES = ("sap-pi",)
+
+
+def load_through_packs(
+    store: Store,
+    exports: Path,
+    truth: dict[str, Any],
+    *,
+    on_file: Callable[[Any, Any], Callable[[int], None] | None] | None = None,
+    actor: str = "system",
+) -> Any:
+    """Load a simulated plant's exports through the connector packs (no mapping of its own).
+
+    The plant's time zone is what its user would set (SAP writes plant local time without an
+    offset); the demo reads it from the plant's description in ``truth.json``. Local times in
+    the hour that a DST change repeats are taken as the earlier instant.
+    """
+    from factorybrain.connectors import load_with_packs
+    from factorybrain.store import DuckDBStore
+
+    if not isinstance(store, DuckDBStore):
+        raise TypeError(f"loading exports needs the DuckDB store, found {type(store).__name__}")
+    zone = str(truth.get("plant", {}).get("local_timezone") or "UTC")
+    return load_with_packs(
+        store, exports, timezone=zone, dst="earlier", on_file=on_file, actor=actor
+    )
+
+
+def score_source_records(store: Store, truth: dict[str, Any]) -> list[Score]:
+    """Every record of every export is read and accounted for, by the source's own count.
+
+    The truth counts each file's records while writing it (``source_records``); a file is
+    right when every load of it read exactly that many records (lines of a CSV below its
+    header, totals lines included; records of a JSON-lines stream), and each load's counts add
+    up, which the ingest checks itself. A file no load read is missing.
+    """
+    counted = truth.get("source_records") or {}
+    if not counted:
+        return []
+    reports = store.query(
+        "SELECT source_file, coalesce(records_read, rows_read) AS records FROM ingest_report "
+        "WHERE status = 'ok'"
+    )
+    by_file: dict[str, set[int]] = {}
+    for row in reports.itertuples(index=False):
+        by_file.setdefault(Path(str(row.source_file)).as_posix(), set()).add(int(row.records))
+    read = correct = 0
+    wrong: list[str] = []
+    for name, info in sorted(counted.items()):
+        seen = [rows for file, rows in by_file.items() if file.endswith("/" + name)]
+        if not seen:
+            wrong.append(f"{name} (not loaded)")
+            continue
+        read += 1
+        # An ALV totals line is a line of the table too: read, then counted as filtered.
+        expected = int(info["records"]) + int(info.get("trailing_lines", 0))
+        if seen[0] == {expected}:
+            correct += 1
+        else:
+            wrong.append(f"{name} (read {sorted(seen[0])}, has {info['records']})")
+    return [
+        Score(
+            "data.rows_accounted",
+            len(counted),
+            read,
+            correct,
+            "export files whose every record was read and accounted for"
+            + (f"; short: {', '.join(wrong[:6])}" if wrong else ""),
+        )
+    ]
 
 
 def load_truth(exports: Path) -> dict[str, Any]:
@@ -112,7 +187,7 @@ def parts() -> list[Part]:
     from factorybrain.agents import agent_plugins
     from factorybrain.context._demo import contextualize_stage, score_identity
 
-    scorers = (score_duplicate_rows, score_identity)
+    scorers = (score_duplicate_rows, score_source_records, score_identity)
     foundation = [Part("contextualize", contextualize_stage, scorers)]
     agents = [
         Part(p.name, p.demo_stage or _orchestrated(p.name, p.factory), p.demo_scorers)
@@ -160,8 +235,22 @@ def run_stages(store: Store, truth: dict[str, Any], run: DemoRun) -> None:
 
 
 def score(store: Store, truth: dict[str, Any]) -> list[Score]:
-    """Score every part against the truth."""
-    return [row for part in parts() for scorer in part.scorers for row in scorer(store, truth)]
+    """Score every part against the truth.
+
+    A scorer that cannot score this plant (the data it needs is not in the store) is one row
+    that says why, with nothing found, and the other scorers still run.
+    """
+    from factorybrain.exceptions import FactorybrainError
+
+    rows: list[Score] = []
+    for part in parts():
+        for scorer in part.scorers:
+            try:
+                rows += scorer(store, truth)
+            except FactorybrainError as error:
+                name = getattr(scorer, "__name__", "scorer").removeprefix("score_")
+                rows.append(Score(f"{part.name}.{name}", 1, 0, 0, f"not scored: {error}"))
+    return rows
 
 
 def fresh_store_path(path: Path) -> Path:

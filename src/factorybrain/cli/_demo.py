@@ -18,20 +18,26 @@ from rich.table import Table
 
 from factorybrain.cli._common import (
     DbOption,
+    audit_ingests,
     caller,
     console,
     errors,
     friendly_errors,
     load_with_progress,
     open_db,
+    row_progress,
     serve_until_stopped,
 )
 from factorybrain.secrets import redact
 
 if TYPE_CHECKING:
-    from factorybrain.connectors import PlantLoad
+    from collections.abc import Callable
+    from typing import Any
+
+    from factorybrain.connectors import FileShape, PackLoad, PackMapping, PlantLoad
     from factorybrain.scoring import Score
     from factorybrain.simulate import PlantSummary
+    from factorybrain.store import DuckDBStore
 
 #: The small example plant's manifest (exports and mappings shipped with the package).
 EXAMPLE_MANIFEST = Path(__file__).parents[1] / "examples" / "small_plant" / "plant.yaml"
@@ -41,11 +47,15 @@ app = typer.Typer()
 Days = Annotated[int, typer.Option(help="Days of history to simulate.", min=1)]
 Machines = Annotated[int, typer.Option(help="Machines (4 per line).", min=1)]
 Seed = Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")]
-Sample = Annotated[int, typer.Option(help="Historian sample period in seconds.", min=1)]
 
 
 def _simulate_with_progress(
-    out: Path, days: int, machines: int, seed: int, sample_seconds: int
+    out: Path,
+    days: int,
+    machines: int,
+    seed: int,
+    sample_seconds: int | None,
+    profile: str = "pumps",
 ) -> PlantSummary:
     from factorybrain import demo
 
@@ -70,6 +80,7 @@ def _simulate_with_progress(
             seed=seed,
             sample_seconds=sample_seconds,
             progress=report,
+            profile=profile,
         )
 
 
@@ -80,16 +91,30 @@ def simulate(
     days: Days = 180,
     machines: Machines = 12,
     seed: Seed = 7,
-    sample_seconds: Sample = 60,
+    sample_seconds: Annotated[
+        int | None,
+        typer.Option(
+            help="Historian sample period in seconds (default: 60 for pumps, 900 for sap-pi).",
+            min=1,
+        ),
+    ] = None,
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="Which plant: pumps (docs/demo-factory.md) or sap-pi, a gear plant exported "
+            "as SAP, PI, a JSON-lines MES and Salesforce write them (docs/demo-plant-2.md).",
+        ),
+    ] = "pumps",
 ) -> None:
-    """Simulate a pump plant's silo exports and the truth behind them.
+    """Simulate a plant's silo exports and the truth behind them.
 
-    Writes ERP, MES, historian, QMS, WMS, CRM and engineering exports and `truth.json`, the same
-    for the same seed, streamed to disk in bounded memory.
+    Writes ERP, MES, historian, QMS, CRM (and for the pump plant WMS and engineering) exports
+    and `truth.json`, the same for the same seed, streamed to disk in bounded memory.
 
     Example: `factorybrain simulate --out plant --days 30 --machines 8 --seed 3`
+    or `factorybrain simulate --out gears --profile sap-pi`
     """
-    summary = _simulate_with_progress(out, days, machines, seed, sample_seconds)
+    summary = _simulate_with_progress(out, days, machines, seed, sample_seconds, profile)
     console.print(
         f"wrote {len(summary.files)} files to {out}: {summary.datapoints:,} datapoints, "
         f"{summary.serials:,} serials, {summary.work_orders:,} work orders, "
@@ -119,32 +144,49 @@ def demo(
     score: Annotated[
         bool, typer.Option("--score", help="Print precision and recall against the truth.")
     ] = False,
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="Which plant: pumps (loaded through its mappings) or sap-pi (SAP, PI and MES "
+            "exports loaded through the shipped connector packs, no mapping of its own).",
+        ),
+    ] = "pumps",
 ) -> None:
-    """Run the whole platform on a simulated pump plant and print what it found.
+    """Run the whole platform on a simulated plant and print what it found.
 
-    Simulates the silos' exports, loads every file through its mapping into a fresh store, runs
-    every capability, and with `--score` compares what was found with the plant's truth.
+    Simulates the silos' exports, loads every file into a fresh store (the pump plant through
+    its mappings, the sap-pi plant through the connector packs, matched by each file's header),
+    runs every capability, and with `--score` compares what was found with the plant's truth.
 
-    Example: `factorybrain demo --no-serve --score`
+    Example: `factorybrain demo --no-serve --score` or
+    `factorybrain demo --profile sap-pi --no-serve --score`
     """
     from factorybrain import demo as demo_module
 
+    by_packs = profile in demo_module.PACK_PROFILES
     store_path = demo_module.fresh_store_path(db or Path("demo.duckdb"))
     started = time.perf_counter()
-    summary = _simulate_with_progress(demo_module.fresh_exports(out), days, machines, seed, 60)
+    summary = _simulate_with_progress(
+        demo_module.fresh_exports(out), days, machines, seed, None if by_packs else 60, profile
+    )
     simulated = time.perf_counter() - started
+    truth = demo_module.load_truth(out)
+    plant_name = truth.get("plant", {}).get("name") or "Hanse Pumpenwerk"
     console.print(
-        f"[bold]simulated[/bold] Hanse Pumpenwerk, {days} days, {machines} machines "
+        f"[bold]simulated[/bold] {plant_name}, {days} days, {machines} machines "
         f"(seed {seed}) into {out}/ in {simulated:.1f} s",
         highlight=False,
     )
     with open_db(store_path, migrate=True) as store:
         started = time.perf_counter()
         actor = caller(store, None).actor
-        result = load_with_progress(store, demo_module.DEMO_MANIFEST, root=out, actor=actor)
+        result: PlantLoad | PackLoad
+        if by_packs:
+            result = _load_packs_with_progress(store, out, truth, actor)
+        else:
+            result = load_with_progress(store, demo_module.DEMO_MANIFEST, root=out, actor=actor)
         loaded = time.perf_counter() - started
         _print_load(result, loaded, store_path)
-        truth = demo_module.load_truth(out)
         run = demo_module.DemoRun(out, store_path, simulated, loaded, result)
         demo_module.run_stages(store, truth, run)
         for name, seconds in run.stage_seconds.items():
@@ -205,7 +247,26 @@ def ask(
         console.print(f"[yellow]{answer.note}[/yellow]", highlight=False)
 
 
-def _print_load(result: PlantLoad, seconds: float, store_path: Path) -> None:
+def _load_packs_with_progress(
+    store: DuckDBStore, out: Path, truth: dict[str, Any], actor: str
+) -> PackLoad:
+    """Load a folder of exports through the connector packs, one progress bar per load."""
+    from factorybrain import demo as demo_module
+
+    with row_progress(quiet=False) as progress:
+
+        def on_file(shape: FileShape, mapping: PackMapping) -> Callable[[int], None]:
+            task = progress.add_task(f"ingest {shape.path.name} ({mapping.name})", total=None)
+            return lambda rows: progress.update(task, completed=rows)
+
+        result: PackLoad = demo_module.load_through_packs(
+            store, out, truth, on_file=on_file, actor=actor
+        )
+    audit_ingests(store, actor, result.reports)
+    return result
+
+
+def _print_load(result: PlantLoad | PackLoad, seconds: float, store_path: Path) -> None:
     reports = result.reports
     read = sum(r.rows_read for r in reports)
     quarantined = sum(r.quarantined for r in reports)
@@ -225,6 +286,8 @@ def _print_load(result: PlantLoad, seconds: float, store_path: Path) -> None:
         console.print(f"  quarantined {count:>6,}  {key}", highlight=False, style="yellow")
     for file, message in result.failures:
         console.print(f"  [red]failed[/red] {redact(f'{file}: {message}')}", highlight=False)
+    for _, why in getattr(result, "unmatched", []):
+        console.print(f"  [yellow]not loaded[/yellow] {redact(why)}", highlight=False)
 
 
 def _print_scores(scores: list[Score]) -> None:

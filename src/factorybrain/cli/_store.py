@@ -363,3 +363,49 @@ def version() -> None:
     from factorybrain import __version__
 
     print(__version__)
+
+
+# -- mappings ----------------------------------------------------------------------------------
+mappings_app = typer.Typer(
+    name="mappings",
+    help="Mappings: propose one for an export from its header and values (the connector "
+    "packs' mapping where its header is one they know).\n\n"
+    "Example: `factorybrain mappings suggest exports/MARA.csv`",
+    no_args_is_help=True,
+)
+app.add_typer(mappings_app, name="mappings")
+
+
+@mappings_app.command("suggest")
+@friendly_errors
+def mappings_suggest(
+    file: Annotated[Path, typer.Argument(help="The export to map (CSV, JSON lines, Excel...).")],
+    sheet: Annotated[
+        str | None, typer.Option(help="Excel: the sheet to map (default: the first).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the YAML here instead of printing.")
+    ] = None,
+) -> None:
+    """Propose a mapping for a file from its header, values and formats, for you to edit.
+
+    A header that a connector pack knows (SAP tables such as MARA or AFRU, PI archive and point
+    exports, MES events) gets that pack's mapping, fitted to the file's encoding, separator and
+    title lines; any other file gets a draft from known field names, the model's fields and the
+    values (dates, decimal commas, offsets), with what it could not decide left as comments.
+
+    Example: `factorybrain mappings suggest exports/MARA.csv -o mappings/materials.yaml`
+    """
+    from factorybrain.connectors import suggest_mapping
+
+    suggestion = suggest_mapping(file, sheet=sheet)
+    if out is None:
+        print(suggestion.yaml, end="")
+        return
+    out.write_text(suggestion.yaml, encoding="utf-8")
+    source = (
+        "pack " + ", ".join(f"{m.pack}/{m.name}" for m in suggestion.matched)
+        if suggestion.matched
+        else "a draft"
+    )
+    console.print(f"wrote {out} ({source}); check it, then `factorybrain ingest {file} -m {out}`")

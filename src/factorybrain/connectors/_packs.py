@@ -17,6 +17,7 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -93,8 +94,10 @@ def _read_pack_mapping(path: Path, pack: str, order: int) -> PackMapping:
     for key, value in root.value:
         if key.value == MATCH_KEY:
             found = yaml.safe_load(yaml.serialize(value))
-            if not isinstance(found, list) or not found or not all(
-                isinstance(c, str) for c in found
+            if (
+                not isinstance(found, list)
+                or not found
+                or not all(isinstance(c, str) for c in found)
             ):
                 raise MappingError(
                     f"{name} line {key.start_mark.line + 1}: 'match' takes the list of columns "
@@ -117,25 +120,30 @@ def load_packs(folder: Path = PACKS_FOLDER) -> list[Pack]:
     """
     packs = []
     order = 0
-    index_files = sorted(folder.glob("*/pack.yaml"))
-    index_files.sort(key=lambda p: _pack_index(p).get("position", 100))
-    for index_file in index_files:
-        index = _pack_index(index_file)
+    indexes = [_pack_index(path) for path in sorted(folder.glob("*/pack.yaml"))]
+    indexes.sort(key=lambda found: int(found[1].get("position", 100)))
+    for index_file, index in indexes:
+        name = str(index["name"])
         mappings = []
-        for entry in index.get("mappings", []):
+        for entry in index["mappings"]:
             order += 1
-            mappings.append(_read_pack_mapping(index_file.parent / entry, index["name"], order))
-        packs.append(
-            Pack(str(index["name"]), str(index.get("title", "")), str(index["space"]), tuple(mappings))
-        )
+            mappings.append(_read_pack_mapping(index_file.parent / str(entry), name, order))
+        title = str(index.get("title", ""))
+        packs.append(Pack(name, title, str(index["space"]), tuple(mappings)))
     return packs
 
 
-def _pack_index(path: Path) -> dict[str, object]:
+def _pack_index(path: Path) -> tuple[Path, dict[str, Any]]:
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(document, dict) or not {"name", "space", "mappings"} <= set(document):
-        raise MappingError(f"{path}: a pack index needs 'name', 'space' and 'mappings'")
-    return document
+    if (
+        not isinstance(document, dict)
+        or not {"name", "space", "mappings"} <= set(document)
+        or not isinstance(document["mappings"], list)
+    ):
+        raise MappingError(
+            f"{path}: a pack index needs 'name', 'space' and 'mappings' (a list of files)"
+        )
+    return path, document
 
 
 def matches(shape: FileShape, packs: Iterable[Pack]) -> list[PackMapping]:
@@ -164,11 +172,12 @@ def plan_folder(folder: Path, packs: list[Pack] | None = None) -> PackPlan:
             found = matches(shape, packs)
             if not found:
                 where = f" sheet {shape.sheet!r}" if shape.sheet else ""
+                more = ", ..." if len(shape.columns) > 8 else ""
                 plan.unmatched.append(
                     (
                         path,
                         f"{path.name}{where}: no pack mapping recognises its header "
-                        f"({', '.join(shape.columns[:8])}{', ...' if len(shape.columns) > 8 else ''})",
+                        f"({', '.join(shape.columns[:8])}{more})",
                     )
                 )
             plan.loads += [(shape, m) for m in found]
@@ -255,5 +264,6 @@ def load_with_packs(
                 ingest(store, shape.path, mapping, progress=progress, actor=actor)
             )
         except FactorybrainError as error:
-            result.failures.append((shape.path, f"{pack_mapping.pack}/{pack_mapping.name}: {error}"))
+            label = f"{pack_mapping.pack}/{pack_mapping.name}"
+            result.failures.append((shape.path, f"{label}: {error}"))
     return result

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,16 +136,15 @@ def _fields(line: str, delimiter: str) -> list[str]:
 
 
 def _sniff_csv(path: Path, encoding: str, note: str) -> FileShape:
-    head = _head_text(path, encoding, HEADER_SEARCH + 4)
+    head = _head_text(path, encoding, HEADER_SEARCH + 400)
     best: tuple[int, str, int] | None = None  # (columns, delimiter, header index)
     for delimiter in DELIMITERS:
         for index in range(min(HEADER_SEARCH, len(head))):
             names = _fields(head[index], delimiter)
             if len(names) < 2 or not all(n.strip() for n in names[:2]):
                 continue
-            following = [
-                len(_fields(line, delimiter)) for line in head[index + 1 : index + 4] if line
-            ]
+            # records, not lines, follow a header: a quoted field may run over several lines
+            following = _record_widths(head[index + 1 :], delimiter)
             if following and not any(count == len(names) for count in following):
                 continue
             if best is None or len(names) > best[0]:
@@ -173,6 +173,16 @@ def _sniff_csv(path: Path, encoding: str, note: str) -> FileShape:
     return FileShape(
         path, "csv", tuple(columns), encoding, delimiter, index + 1, None, samples, (), tuple(notes)
     )
+
+
+def _record_widths(lines: list[str], delimiter: str, records: int = 3) -> list[int]:
+    """The number of fields of the first complete records in ``lines``."""
+    try:
+        parsed = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter))
+    except csv.Error:
+        return []
+    complete = parsed[:-1] if len(parsed) > 1 else parsed  # the last may be cut off
+    return [len(row) for row in complete if row][:records]
 
 
 def _dedupe(names: list[str]) -> list[str]:

@@ -15,6 +15,7 @@ from factorybrain.simulate._historian import HistorianWriter, plan_historian
 from factorybrain.simulate._logistics import plan_claims, plan_sales
 from factorybrain.simulate._maintenance import plan_maintenance
 from factorybrain.simulate._production import plan_lots, simulate_line
+from factorybrain.simulate._sap_pi import simulate_sap_pi
 from factorybrain.simulate._silos import MesWriter
 from factorybrain.simulate._timegrid import build_time_grid, iso_utc
 from factorybrain.simulate._truth import Collected, write_truth
@@ -22,6 +23,10 @@ from factorybrain.simulate._world import build_world
 
 Progress = Callable[[str, float], None]
 SILO_FOLDERS = ("erp", "mes", "historian", "qms", "wms", "crm", "engineering")
+#: the plants ``simulate_plant`` can write: the pump plant (default) and the gear plant
+PROFILES = ("pumps", "sap-pi")
+#: historian sample period of each profile when none is given
+DEFAULT_SAMPLE_SECONDS = {"pumps": 60, "sap-pi": 900}
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class PlantSummary:
         failures: Machine breakdowns within the horizon.
         claims: Warranty claims in the CRM export.
         seconds: Wall-clock time of the simulation.
+        profile: Which plant: ``pumps`` or ``sap-pi``.
     """
 
     out: Path
@@ -59,6 +65,7 @@ class PlantSummary:
     failures: int
     claims: int
     seconds: float
+    profile: str = "pumps"
 
 
 def _check(name: str, value: object, low: int, high: int) -> int:
@@ -80,21 +87,30 @@ def simulate_plant(
     days: int = 180,
     machines: int = 12,
     seed: int = 7,
-    sample_seconds: int = 60,
+    sample_seconds: int | None = None,
     progress: Progress | None = None,
+    profile: str = "pumps",
 ) -> PlantSummary:
-    """Simulate a pump plant and write its silo exports and ``truth.json`` to ``out``.
+    """Simulate a plant and write its silo exports and ``truth.json`` to ``out``.
 
     The same arguments give byte-identical files. Work is streamed per line and per machine chunk,
     so memory stays bounded however many datapoints the historian gets.
 
+    Two plants: ``pumps`` (the default: Hanse Pumpenwerk, ``docs/demo-factory.md``) and
+    ``sap-pi`` (Drautal Getriebewerk, a gear-unit plant whose silos are written as SAP ERP,
+    AVEVA PI, a JSON-lines MES, a quality workbook and Salesforce export them,
+    ``docs/demo-plant-2.md``).
+
     Args:
         out: Folder to write to (created when missing).
-        days: Horizon in days (1 to 3660).
-        machines: Number of machines, grouped in lines of up to four (1 to 5000).
+        days: Horizon in days (1 to 3660; ``sap-pi``: 1 to 1100).
+        machines: Number of machines, grouped in lines of up to four (1 to 5000; ``sap-pi``:
+            a multiple of 4 from 4 to 40, four per line).
         seed: Seed of every random draw.
-        sample_seconds: Historian sampling period in seconds (1 to 3600).
+        sample_seconds: Historian sampling period in seconds (1 to 3600; ``sap-pi``: 60 to
+            3600, the PI scan period). Default: 60 for ``pumps``, 900 for ``sap-pi``.
         progress: Called with (stage, fraction done) as the simulation advances.
+        profile: Which plant: ``pumps`` or ``sap-pi``.
 
     Returns:
         A summary of what was written.
@@ -106,10 +122,28 @@ def simulate_plant(
         >>> from factorybrain.simulate import simulate_plant
         >>> summary = simulate_plant(Path("plant"), days=30, machines=8)  # doctest: +SKIP
     """
-    days = _check("days", days, 1, 3660)
-    machines = _check("machines", machines, 1, 5000)
-    seed = _check("seed", seed, 0, 2**63 - 1)
-    sample_seconds = _check("sample_seconds", sample_seconds, 1, 3600)
+    if profile not in PROFILES:
+        raise ParameterError(
+            f"The 'profile' parameter of simulate_plant must be one of {', '.join(PROFILES)}. "
+            f"Got {profile!r} instead."
+        )
+    if sample_seconds is None:
+        sample_seconds = DEFAULT_SAMPLE_SECONDS[profile]
+    if profile == "sap-pi":
+        days = _check("days", days, 1, 1100)
+        machines = _check("machines", machines, 4, 40)
+        if machines % 4:
+            raise ParameterError(
+                "The 'machines' parameter of simulate_plant must be a multiple of 4 for profile "
+                f"'sap-pi' (four machines per line). Got {machines!r} instead."
+            )
+        seed = _check("seed", seed, 0, 2**63 - 1)
+        sample_seconds = _check("sample_seconds", sample_seconds, 60, 3600)
+    else:
+        days = _check("days", days, 1, 3660)
+        machines = _check("machines", machines, 1, 5000)
+        seed = _check("seed", seed, 0, 2**63 - 1)
+        sample_seconds = _check("sample_seconds", sample_seconds, 1, 3600)
     began = time.perf_counter()
     report = progress or (lambda stage, fraction: None)
     out = Path(out)
@@ -118,6 +152,8 @@ def simulate_plant(
             f"The 'out' parameter of simulate_plant must be a folder. Got the file {out} instead."
         )
     out.mkdir(parents=True, exist_ok=True)
+    if profile == "sap-pi":
+        return _simulate_sap_pi(out, days, machines, seed, sample_seconds, report, began)
     for folder in SILO_FOLDERS:
         (out / folder).mkdir(exist_ok=True)
 
@@ -202,4 +238,42 @@ def simulate_plant(
         failures=len(maintenance.failures),
         claims=len(dirt["claim_ids"]),
         seconds=round(time.perf_counter() - began, 3),
+    )
+
+
+def _simulate_sap_pi(
+    out: Path,
+    days: int,
+    machines: int,
+    seed: int,
+    sample_seconds: int,
+    report: Progress,
+    began: float,
+) -> PlantSummary:
+    """The ``sap-pi`` profile: the gear plant of ``docs/demo-plant-2.md``."""
+    result = simulate_sap_pi(
+        out,
+        days=days,
+        machines=machines,
+        seed=seed,
+        sample_seconds=sample_seconds,
+        progress=report,
+    )
+    report("done", 1.0)
+    return PlantSummary(
+        out=out,
+        days=days,
+        machines=machines,
+        seed=seed,
+        sample_seconds=sample_seconds,
+        start=result.start,
+        end=result.end,
+        files=result.files,
+        datapoints=result.datapoints,
+        serials=result.serials,
+        work_orders=result.work_orders,
+        failures=result.failures,
+        claims=result.claims,
+        seconds=round(time.perf_counter() - began, 3),
+        profile="sap-pi",
     )
