@@ -5,11 +5,14 @@ from __future__ import annotations
 import pytest
 
 from factorybrain.engines.text import (
+    ISO14224_FAILURE_MODES,
     SEED_MODES,
     SEED_PHRASES,
     UNKNOWN,
     FailureModeClassifier,
     component_affinity,
+    normalise,
+    prior_texts,
 )
 from factorybrain.exceptions import EngineError, NotFittedError
 
@@ -77,3 +80,35 @@ def test_component_affinity_links_failure_modes_to_component_names() -> None:
     assert component_affinity("leak", "MECHANICAL SEAL 16 MM SIC/CARBON")
     assert component_affinity("noise", "Rillenkugellager 6204")
     assert not component_affinity("leak", "IMPELLER PA66-GF30")
+
+
+def test_maintenance_shorthand_is_written_out_as_whole_words_only() -> None:
+    assert normalise("Pump U/S, lkg at brg") == "pump unserviceable, leaking at bearing"
+    assert normalise("wont start") == "will not start"
+    # inside a longer word shorthand stays as it is
+    assert normalise("vibrations tempered") == "vibrations tempered"
+    assert normalise("Pumpe undicht") == "pumpe undicht"
+
+
+def test_prior_texts_cover_the_iso_modes_a_plant_codes_and_nothing_else() -> None:
+    pairs = prior_texts(["Leaking", "Plugged/choked", "PLANT-CODE-7"])
+    modes = {mode for _, mode in pairs}
+    assert modes == {"Leaking", "Plugged/choked"}  # spelt as the plant spells them
+    assert ("weeping", "Leaking") in pairs
+    assert all(text.strip() for text, _ in pairs)
+    assert set(ISO14224_FAILURE_MODES) >= {"Leaking", "Overheating", "Structural deficiency"}
+
+
+def test_prior_knowledge_reads_words_the_labels_never_showed() -> None:
+    texts = ["seal leaking", "leak at flange", "water leaking", "motor hot", "bearing hot",
+             "running hot"] * 2  # fmt: skip
+    modes = ["Leaking", "Leaking", "Leaking", "Overheating", "Overheating", "Overheating"] * 2
+    plain = FailureModeClassifier().fit(texts, modes)
+    informed = FailureModeClassifier().fit(texts, modes, prior=prior_texts(set(modes)))
+    unseen = ["smoke from motor", "scorched windings", "seepage at gland", "puddle under pump"]
+    truth = ["Overheating", "Overheating", "Leaking", "Leaking"]
+    assert informed.score(unseen, truth) == 1.0
+    assert informed.score(unseen, truth) > plain.score(unseen, truth)
+    # the prior adds texts, never modes, and the labelled texts are still counted apart
+    assert list(informed.classes_) == ["Leaking", "Overheating"]
+    assert informed.n_texts_ == len(texts) and informed.n_prior_texts_ > 0

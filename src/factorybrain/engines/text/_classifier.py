@@ -7,7 +7,10 @@ neighbours, survive typos, and cut Chinese into characters and pairs of characte
 tokenizer. A linear support vector machine on them trains in well under a second on a few
 thousand texts, on one core, and needs no model download: it is trained from the plant's own
 labelled texts (claims with a coded failure mode), or from the multilingual seed set shipped in
-this package (:data:`~factorybrain.engines.text.SEED_PHRASES`) when the plant has none.
+this package (:data:`~factorybrain.engines.text.SEED_PHRASES`) when the plant has none. What a
+few hundred labels cannot teach (that "burnt" is overheating, "u/s" unserviceable) comes from
+prior knowledge: maintenance shorthand is written out before the n-grams are cut, and the
+descriptions and words of each failure mode (ISO 14224) can be learned beside the labels.
 """
 
 from __future__ import annotations
@@ -19,17 +22,29 @@ from typing import Any
 import numpy as np
 
 from factorybrain.engines._base import Engine, Interval
+from factorybrain.engines.text._iso14224 import MAINTENANCE_ABBREVIATIONS
 from factorybrain.engines.text._seed import SEED_PHRASES
 from factorybrain.exceptions import EngineError
 
 #: Label given to a text the model is not confident about (see ``min_confidence``).
 UNKNOWN = "unknown"
 _REPEATS = re.compile(r"(.)\1{2,}")
+_SHORTHAND = re.compile(
+    r"(?<![\w/&'])("
+    + "|".join(re.escape(a) for a in sorted(MAINTENANCE_ABBREVIATIONS, key=len, reverse=True))
+    + r")(?![\w/&'])"
+)
 
 
 def normalise(text: str) -> str:
-    """Lower case, with runs of three or more equal characters cut to two ("sooo" -> "soo")."""
-    return _REPEATS.sub(r"\1\1", str(text).lower())
+    """Lower case, runs of three or more equal characters cut to two, shorthand written out.
+
+    "sooo" becomes "soo"; maintenance shorthand of
+    :data:`~factorybrain.engines.text.MAINTENANCE_ABBREVIATIONS` standing as a word of its own
+    is replaced by what it stands for ("pump u/s" -> "pump unserviceable").
+    """
+    lowered = _REPEATS.sub(r"\1\1", str(text).lower())
+    return _SHORTHAND.sub(lambda match: MAINTENANCE_ABBREVIATIONS[match.group(1)], lowered)
 
 
 class FailureModeClassifier(Engine):
@@ -47,7 +62,8 @@ class FailureModeClassifier(Engine):
         classes_: The failure modes learned.
         vectorizer_: The fitted TF-IDF vectorizer.
         model_: The fitted linear SVM.
-        n_texts_: Texts trained on.
+        n_texts_: Labelled texts trained on.
+        n_prior_texts_: Texts of prior knowledge trained on (see ``fit``).
 
     Example:
         >>> model = FailureModeClassifier().fit_seed()
@@ -78,8 +94,22 @@ class FailureModeClassifier(Engine):
         self.min_confidence = min_confidence
         self.temperature = temperature
 
-    def fit(self, texts: Iterable[str], labels: Iterable[str]) -> FailureModeClassifier:
+    def fit(
+        self,
+        texts: Iterable[str],
+        labels: Iterable[str],
+        *,
+        prior: Iterable[tuple[str, str]] = (),
+    ) -> FailureModeClassifier:
         """Learn failure modes from labelled texts.
+
+        Args:
+            texts: The texts.
+            labels: The failure mode of each text.
+            prior: ``(text, mode)`` pairs of prior knowledge (descriptions and the words used for
+                each mode, such as :func:`~factorybrain.engines.text.prior_texts` gives), learned
+                beside the labelled texts. Pairs of modes absent from ``labels`` are ignored,
+                so the prior never adds a mode the plant does not code.
 
         Raises:
             EngineError: Texts and labels of different lengths, empty texts only, or fewer than
@@ -104,10 +134,15 @@ class FailureModeClassifier(Engine):
         documents = [documents[i] for i in keep]
         targets = [targets[i] for i in keep]
         modes = sorted(set(targets))
+        n_labelled = len(documents)
+        for text, mode in prior:
+            if str(mode) in modes and str(text).strip():
+                documents.append(str(text))
+                targets.append(str(mode))
         if len(modes) < 2:
             raise EngineError(
                 f"a classifier needs texts of at least two failure modes; got {modes} from "
-                f"{len(documents)} non-empty text(s)"
+                f"{n_labelled} non-empty text(s)"
             )
         vectorizer = TfidfVectorizer(
             analyzer="char_wb",
@@ -120,7 +155,8 @@ class FailureModeClassifier(Engine):
         self.vectorizer_ = vectorizer
         self.model_ = model
         self.classes_ = np.asarray(model.classes_)
-        self.n_texts_ = len(documents)
+        self.n_texts_ = n_labelled
+        self.n_prior_texts_ = len(documents) - n_labelled
         return self
 
     def fit_seed(self) -> FailureModeClassifier:
