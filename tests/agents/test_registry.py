@@ -64,7 +64,7 @@ def toy_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 def test_the_shipped_agents_are_found_through_the_registry() -> None:
     plugins = agent_plugins()
     names = [p.name for p in plugins]
-    shipped = ["maintenance", "planning", "service", "logistics"]
+    shipped = ["maintenance", "planning", "service", "logistics", "quality"]
     assert [n for n in names if n in shipped] == shipped  # each after those it follows
     assert [a.name for a in installed_agents()] == sorted(names)
     assert all(p.demo_stage is not None and p.demo_scorers for p in plugins)
@@ -142,13 +142,13 @@ def test_an_agent_brings_the_executors_and_policies_of_what_it_proposes(store) -
     register_agent(
         "quarantiner",
         lambda: None,  # type: ignore[arg-type,return-value]
-        executors={"material_lot.quarantine": quarantine},
-        policies=[Policy("material_lot.quarantine", "engineer")],
+        executors={"material_lot.hold": quarantine},
+        policies=[Policy("material_lot.hold", "engineer")],
     )
     try:
         orchestrator = installed_orchestrator(store, with_agents=False)
         action = orchestrator.propose(
-            Recommendation("quality", (), "material_lot.quarantine", {"lot": "L-1"}),
+            Recommendation("quality", (), "material_lot.hold", {"lot": "L-1"}),
             actor="agent:quality",
         )
         assert action.required_role == "engineer"

@@ -1,0 +1,19 @@
+"""Quality models: defect classification on rare failures, with per-feature attributions.
+
+::
+
+    from factorybrain.engines.quality import DefectClassifier
+
+    model = DefectClassifier(max_features=40).fit(train_features, train_failed)
+    model.predict(test_features)             # 0/1, at a threshold chosen inside fit
+    model.contributions(test_features)       # TreeSHAP per feature, log-odds
+
+Every choice (screening, balance, threshold) happens inside ``fit``: cross-validating the model
+is leakage-free.
+"""
+
+from __future__ import annotations
+
+from factorybrain.engines.quality._classifier import DefectClassifier, best_threshold
+
+__all__ = ["DefectClassifier", "best_threshold"]
