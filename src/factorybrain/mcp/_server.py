@@ -47,7 +47,8 @@ INSTRUCTIONS = (
     "orders, lots, serials, quality results, claims, documents) and what its agents found, "
     "recommended and did. Start with plant_status, then list_entities / get_entity, "
     "series_data for sensor history, plan for the production plan, demand_forecasts for "
-    "demand and stock levels, list_findings and list_actions for the agents. "
+    "demand and stock levels, list_findings and list_actions for the agents, field_cohorts, "
+    "field_reliability and recall_scope for field failures, process_proposals for setpoints. "
     "propose_action only records a proposal; a person approves it."
 )
 
@@ -274,6 +275,7 @@ def create_server(
             return action.dump()
 
     _ask_tools(server, opened, guarded)
+    _field_and_process_tools(server, opened, guarded)
 
     @server.resource("factorybrain://playbooks", mime_type="application/json")
     def playbooks_resource() -> str:
@@ -393,6 +395,87 @@ def _ask_tools(server: MCPServer, store: Store, guarded: Callable[[], Any]) -> N
         """What a machine going down for some hours means for the open work orders."""
         with guarded():
             return ask.what_if_down(store, asset, hours).as_dict()
+
+
+def _field_and_process_tools(server: MCPServer, store: Store, guarded: Callable[[], Any]) -> None:
+    """The field and process queries (service and design agents), when they are installed.
+
+    The same functions as the REST routes ``/field/...`` and ``/process/...`` and ``ask``.
+    """
+    try:
+        from factorybrain.agents import design, service  # noqa: F401
+        from factorybrain.insights import (
+            field_cohorts,
+            field_reliability,
+            process_proposals,
+            recall_scope,
+        )
+    except ImportError:  # the agents are optional
+        return
+
+    @server.tool(name="field_cohorts")
+    def field_cohorts_tool(
+        failure_mode: str | None = None,
+        attribute: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        """Claims per cohort: lots, machines, orders whose units fail in the field more often.
+
+        Each with claims, units, age-adjusted rate ratio and its interval, q-value, dominant
+        failure mode and the size of its recall scope; most severe first.
+
+        Args:
+            failure_mode: Only cohorts whose claims are mostly of this mode (leak, noise, ...).
+            attribute: material_lot, supplier_lot, machine_window, work_order, line, ...
+            limit: Page size (1-1000).
+            offset: Cohorts to skip.
+        """
+        with guarded():
+            return field_cohorts(
+                store, failure_mode=failure_mode, attribute=attribute, limit=limit, offset=offset
+            )
+
+    @server.tool(name="field_reliability")
+    def field_reliability_tool(product: str | None = None) -> dict[str, Any]:
+        """Field reliability (Weibull, censored): shape, scale, B10 life with its interval.
+
+        Args:
+            product: One product's id or name, with the points of its Weibull plot; without
+                it, every product's fit and those that could not be fitted.
+        """
+        with guarded():
+            return field_reliability(store, product)
+
+    @server.tool(name="recall_scope")
+    def recall_scope_tool(
+        cluster: str, customer: str | None = None, limit: int = 100, offset: int = 0
+    ) -> dict[str, Any]:
+        """The serials of a failure cluster still in the field, with customers and shipments.
+
+        Args:
+            cluster: The cluster's finding id (fnd-...) or cohort (material_lot:<lot>).
+            customer: Only this customer's serials (id or name).
+            limit: Page size (1-1000).
+            offset: Serials to skip.
+        """
+        with guarded():
+            return recall_scope(store, cluster, customer=customer, limit=limit, offset=offset)
+
+    @server.tool(name="process_proposals")
+    def process_proposals_tool(
+        product: str | None = None, line: str | None = None, limit: int = 20, offset: int = 0
+    ) -> dict[str, Any]:
+        """Recipe changes proposed per product: setpoints, predicted gain and its interval.
+
+        Args:
+            product: Only this product (id or name).
+            line: Only the products made on this line (id or name, e.g. "line 2").
+            limit: Page size (1-1000).
+            offset: Proposals to skip.
+        """
+        with guarded():
+            return process_proposals(store, product=product, line=line, limit=limit, offset=offset)
 
 
 def create_http_app(

@@ -5,10 +5,11 @@ Each module holds a ``router`` whose paths are relative to the API's prefix (``/
 routes are thin: they check the caller, read or write through the store access, and return
 what a query function of :mod:`factorybrain.api._queries` or a record of the agents holds.
 
-``ask``, ``trace``, ``plan`` and ``forecasts`` wrap layers that may be absent: such a module
-fails to import without its layer, and its routes are then not included (the OpenAPI document,
-which the dashboard reads, says so). A module may define ``warm_up(access)``: what the app
-computes once in the background at start, when asked to prepare.
+``ask``, ``trace``, ``plan``, ``forecasts``, ``field`` and ``process`` wrap layers that may be
+absent: such a module fails to import without its layer, and its routes are then not included
+(the OpenAPI document, which the dashboard reads, says so). A module may define
+``warm_up(access)``: what the app computes once in the background at start, when asked to
+prepare.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ CORE_FIRST: tuple[APIRouter, ...] = (
     entities.router,
 )
 #: The modules over optional layers, included next, in this order.
-OPTIONAL_ROUTES: tuple[str, ...] = ("ask", "trace", "plan", "forecasts")
+OPTIONAL_ROUTES: tuple[str, ...] = ("ask", "trace", "plan", "forecasts", "field", "process")
 #: The routers over the core that come last.
 CORE_LAST: tuple[APIRouter, ...] = (records.router,)
 

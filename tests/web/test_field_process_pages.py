@@ -1,0 +1,80 @@
+"""The Field and Process pages in a real browser, on a plant the service and design agents read."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from factorybrain.api import TokenStore, create_app
+from factorybrain.store import open_store
+from factorybrain.web import mount_dashboard
+from tests.agents.test_service import BAD_LOT
+from tests.api.test_api_field_process import build_plant
+from tests.web.test_dashboard import _page, _wait_loaded
+from tests.web.test_dashboard import browser as browser  # noqa: F401  (the fixture)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    uvicorn = pytest.importorskip("uvicorn")
+    store = open_store(tmp_path_factory.mktemp("web-field") / "plant.duckdb", migrate=True)
+    build_plant(store)
+    tokens = TokenStore(store)
+    token = tokens.create("plant-manager", "viewer")
+    app = mount_dashboard(create_app(store, tokens=tokens))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    served = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=served.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not served.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/", token
+    served.should_exit = True
+    thread.join(timeout=10)
+    store.close()
+
+
+def test_the_field_page_shows_cohorts_a_weibull_plot_and_the_recall_scope(
+    server: tuple, browser: object
+) -> None:
+    url, token = server
+    page, problems = _page(browser, url, token)
+    page.evaluate("location.hash = '#/field'")  # type: ignore[attr-defined]
+    _wait_loaded(page, "#/field", timeout=30_000)
+    text = page.inner_text("#main")  # type: ignore[attr-defined]
+    assert "Claims per cohort" in text and BAD_LOT in text and "×" in text
+    assert "B10 life" in text and "Recall scope: component lot" in text
+    # one dot per failure on the Weibull plot, and the fitted line
+    assert page.locator("#main svg.weibull circle.failure").count() >= 5  # type: ignore[attr-defined]
+    assert page.locator("#main svg.weibull polyline.fit").count() == 1  # type: ignore[attr-defined]
+    page.locator("a", has_text="next →").click()  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "() => location.hash.includes('offset=25')"
+        " && document.body.dataset.loaded === location.hash"
+    )
+    assert "serials 26–50" in page.inner_text("#main")  # type: ignore[attr-defined]
+    assert problems == []
+
+
+def test_the_process_page_shows_setpoints_and_the_gain_interval(
+    server: tuple, browser: object
+) -> None:
+    url, token = server
+    page, problems = _page(browser, url, token)
+    page.evaluate("location.hash = '#/process'")  # type: ignore[attr-defined]
+    _wait_loaded(page, "#/process")
+    text = page.inner_text("#main")  # type: ignore[attr-defined]
+    assert "QX-9" in text and "hydraulic efficiency" in text and "interval of the gain" in text
+    assert "coil_pull_N" in text and "waiting for approval" in text
+    assert page.locator("#main svg.gainbar circle.gain").count() == 1  # type: ignore[attr-defined]
+    page.locator(".tabs a", has_text="Line 2").click()  # type: ignore[attr-defined]
+    _wait_loaded(page, "#/process?line=L2")
+    assert "L2 makes QX-9" in page.inner_text("#main")  # type: ignore[attr-defined]
+    assert problems == []
