@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy import sparse
+from scipy import sparse, stats
 
 from factorybrain.engines.reliability import (
     CohortScreen,
@@ -17,6 +17,7 @@ from factorybrain.engines.reliability import (
     expected_claims,
 )
 from factorybrain.engines.reliability._rates import compare_rates_many
+from factorybrain.engines.reliability._scan import temporal_scan
 from factorybrain.exceptions import EngineError, NotFittedError, ParameterError
 
 
@@ -162,3 +163,55 @@ def test_screen_flags_nothing_in_a_fleet_without_a_cause() -> None:
     screen = CohortScreen().fit(age, failed, membership)
     assert screen.selected_.empty
     assert (screen.tests_["q_value"] > 0.05).all()
+
+
+def _catalogue(tracks: int, days: int, max_width: int):
+    """Every window of ``max_width`` days at most of ``tracks`` tracks laid end to end."""
+    rows = [
+        (t, t * days + s, w)
+        for t in range(tracks)
+        for w in range(1, max_width + 1)
+        for s in range(days - w + 1)
+    ]
+    return (np.array(column) for column in zip(*rows, strict=True))
+
+
+def test_scan_finds_a_two_day_burst_on_one_machine_among_many() -> None:
+    rng = np.random.default_rng(11)
+    tracks, days = 12, 120
+    expected = np.full(tracks * days, 1.0)
+    observed = rng.poisson(expected).astype(float)
+    burst = 5 * days + 50
+    observed[burst : burst + 2] += 6  # 12 extra claims over two days of machine 5
+    track, start, width = _catalogue(tracks, days, 7)
+    result = temporal_scan(
+        observed, expected, track, start, width, min_claims=3, min_rate_ratio=1.5,
+        random_state=0,
+    )  # fmt: skip
+    assert int(result.tracks[np.argmin(result.track_p_value)]) == 5
+    assert result.track_p_value[5] < 1e-4
+    best = int(np.argmax(np.where(track == 5, result.statistic, -1)))
+    assert start[best] <= burst and start[best] + width[best] >= burst + 2
+    # one test per machine: the other machines stay unremarkable after a false discovery rate
+    q_values = stats.false_discovery_control(result.track_p_value)
+    assert np.flatnonzero(q_values <= 0.05).tolist() == [5]
+
+
+def test_scan_of_a_uniform_rate_rejects_at_the_nominal_level() -> None:
+    rng = np.random.default_rng(12)
+    track, start, width = _catalogue(1, 60, 7)
+    expected = np.full(60, 0.5)
+    p_values = [
+        temporal_scan(
+            rng.poisson(expected).astype(float), expected, track, start, width,
+            min_claims=2, draws=299, random_state=rng,
+        ).track_p_value[0]
+        for _ in range(300)
+    ]  # fmt: skip
+    rejected = np.mean(np.asarray(p_values) <= 0.05)
+    assert 0.01 <= rejected <= 0.09  # 0.05 +- 3 binomial standard errors of 300 draws
+
+
+def test_scan_refuses_windows_outside_the_cells() -> None:
+    with pytest.raises(EngineError, match="within the 3 cells"):
+        temporal_scan(np.zeros(3), np.ones(3), np.array([0]), np.array([2]), np.array([2]))

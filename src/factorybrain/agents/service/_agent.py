@@ -9,8 +9,9 @@ A run (:meth:`ServiceAgent.run`, or :meth:`ServiceAgent.review` from Python):
 2. screens every cohort of every genealogy attribute (component lot, supplier lot, supplier,
    machine and run of days, work order, line, build week, design revision, product) for claims
    above its exposure (:class:`~factorybrain.engines.reliability.CohortScreen`: age-adjusted
-   expected claims, exact rate-ratio test, Benjamini-Hochberg across every cohort, and a
-   conditional model that ranks the cohorts explaining the same units);
+   expected claims, exact rate-ratio test, one temporal scan statistic per machine over its runs
+   of days, Benjamini-Hochberg across every cohort and machine, a rescan of the machines given
+   the clusters found, and a conditional model that ranks the cohorts explaining the same units);
 3. breaks near-ties with evidence the claims do not carry: cohorts whose separation is within
    ``tie_separation`` of the best (machines in series on one line see the same units a day
    apart; two lots consumed by the same orders are the same units) are ordered by corroboration,
@@ -161,7 +162,7 @@ class ServiceAgent(BaseAgent):
     """Field failures, their causes in the genealogy, field reliability and recall scopes.
 
     Args:
-        fdr: False discovery rate across every cohort and window screened.
+        fdr: False discovery rate across every cohort and machine screened.
         min_claims: Claims a cohort needs before it is flagged.
         min_rate_ratio: Age-adjusted rate ratio a flagged cohort must reach.
         max_window_days: Longest run of days of one machine screened as a window.

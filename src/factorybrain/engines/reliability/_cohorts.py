@@ -5,12 +5,17 @@ candidate cohorts: any set of units (a component lot, a supplier, a build week) 
 sparse membership matrix, and **time windows** of ordered tracks (a machine's days), which are
 scanned at every start and length up to ``max_window`` without being materialised.
 
-Two steps:
+Three steps:
 
 1. **Marginal tests.** Each cohort's claims against its expected claims (the fleet's cumulative
    hazard at each unit's age, see :mod:`._rates`), compared with the rest of the fleet by an
-   exact conditional test; Benjamini-Hochberg (:func:`scipy.stats.false_discovery_control`)
-   controls the false discovery rate across every cohort and window tested.
+   exact conditional test. Windows are not tested one by one: each track (machine) is one test,
+   Kulldorff's temporal scan statistic over all its windows (:mod:`._scan`), so a two-day burst
+   on one machine competes with the other machines and cohorts, not with thousands of
+   overlapping windows. Benjamini-Hochberg (:func:`scipy.stats.false_discovery_control`)
+   controls the false discovery rate across every cohort and track; within the ``R`` of ``m``
+   tests discovered, a window of a discovered track is kept when its track-adjusted p-value is
+   at most ``fdr * R / m`` (Benjamini & Bogomolov 2014, selective inference on families).
 2. **Conditional selection.** Cohorts that share units share claims: every lot of an order
    inherits the claims of the one bad lot built into the same units. A Poisson model of each
    unit's claims (offset: its expected claims) is grown greedily: at each step the cohort whose
@@ -20,6 +25,11 @@ Two steps:
    Each cohort selected is then ranked with the cohorts that explain the same claims (at least
    half of theirs are its), by their likelihood-ratio statistic in the model without it: its
    ``separation`` is that statistic as a share of the best one (1.0 for the best).
+3. **Rescans adjusted for the clusters found.** A few large clusters (a bad lot) raise the
+   fleet's rate that every window is compared with and hide a small machine cluster. As in
+   SaTScan's iterative scan (Zhang, Assuncao & Kulldorff 2010), the tracks are scanned again
+   with the expected claims of the model of the cohorts selected so far, under the same
+   false discovery rate; windows found then join the candidates and the selection is redone.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ from scipy import sparse, stats
 
 from factorybrain.engines._base import Engine, Interval
 from factorybrain.engines.reliability._rates import compare_rates_many, expected_claims
+from factorybrain.engines.reliability._scan import poisson_excess, temporal_scan
 from factorybrain.exceptions import EngineError
 
 
@@ -53,21 +64,33 @@ class WindowBins:
     position: np.ndarray
 
 
-def _likelihood_ratio(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
-    """``2 [O ln(O/E) - (O - E)]`` where ``O > E``, else 0: the excess of a Poisson count."""
-    observed = np.asarray(observed, dtype=float)
-    expected = np.maximum(np.asarray(expected, dtype=float), 1e-12)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        value = 2.0 * (observed * np.log(np.where(observed > 0, observed / expected, 1.0)))
-    value = value - 2.0 * (observed - expected)
-    return np.where(observed > expected, value, 0.0)
+_likelihood_ratio = poisson_excess
+
+
+def _with_comparison(
+    table: pd.DataFrame, total_observed: float, total_expected: float, confidence: float
+) -> pd.DataFrame:
+    """``table`` with each row's rate ratio, interval and exact p-value against the rest."""
+    comparison = compare_rates_many(
+        table["claims"].to_numpy(),
+        table["expected"].to_numpy(),
+        total_observed - table["claims"].to_numpy(),
+        total_expected - table["expected"].to_numpy(),
+        confidence=confidence,
+    )
+    return table.assign(
+        rate_ratio=comparison["rate_ratio"],
+        rate_ratio_low=comparison["low"],
+        rate_ratio_high=comparison["high"],
+        p_value=comparison["p_value"],
+    )
 
 
 class CohortScreen(Engine):
     """Cohorts that claim more than their exposure, ranked by what explains the claims.
 
     Args:
-        fdr: False discovery rate controlled across every cohort and window tested.
+        fdr: False discovery rate controlled across every cohort and track tested.
         min_claims: Claims a cohort needs before it can be flagged.
         min_rate_ratio: Rate ratio (age-adjusted) a flagged cohort must reach.
         max_window: Longest window scanned on a track, in positions (days).
@@ -75,15 +98,23 @@ class CohortScreen(Engine):
         overlap: Share of a cohort's claims that must be another's for the two to explain the
             same claims (and be ranked together).
         confidence: Two-sided confidence of the rate-ratio intervals.
+        scan_draws: Monte Carlo draws of each track's null scan maximum.
+        rescans: Times the tracks are scanned again against a model of the clusters selected so
+            far (0: only the marginal scan).
+        random_state: Seed of the Monte Carlo draws (None: fresh entropy).
 
     Attributes:
         tests_: One row per cohort tested (every fixed cohort; windows with ``q_value <= fdr``).
+            A window's ``p_value`` is adjusted for scanning its whole track, its ``expected``
+            is under the model it was scanned against (``scan_pass`` 0: the fleet's rate; k: the
+            model of the clusters selected before rescan k), and so is its ``rate_ratio``.
         selected_: The cohorts selected, in order of entry, with ``rank``, ``separation``,
             ``separation_lr`` (its likelihood-ratio statistic in the model without it),
             ``adjusted_rate_ratio`` (its rate multiplier in the full model) and
             ``alternatives``: ``(row label of tests_, separation, likelihood ratio)`` of the
             cohorts explaining the same claims, best first.
-        windows_tested_: How many windows were tested.
+        windows_tested_: How many windows were scanned (in the last scan).
+        tracks_tested_: How many tracks were scanned: the tests the windows count for.
         expected_: Expected claims of each unit.
     """
 
@@ -95,6 +126,8 @@ class CohortScreen(Engine):
         "max_selected": [Interval(int, 1, None)],
         "overlap": [Interval(float, 0.0, 1.0, "right")],
         "confidence": [Interval(float, 0.0, 1.0, "neither")],
+        "scan_draws": [Interval(int, 19, None)],
+        "rescans": [Interval(int, 0, None)],
     }
 
     def __init__(
@@ -107,6 +140,9 @@ class CohortScreen(Engine):
         max_selected: int = 25,
         overlap: float = 0.5,
         confidence: float = 0.95,
+        scan_draws: int = 999,
+        rescans: int = 1,
+        random_state: int | None = 0,
     ) -> None:
         self.fdr = fdr
         self.min_claims = min_claims
@@ -115,6 +151,9 @@ class CohortScreen(Engine):
         self.max_selected = max_selected
         self.overlap = overlap
         self.confidence = confidence
+        self.scan_draws = scan_draws
+        self.rescans = rescans
+        self.random_state = random_state
 
     # -- fit -------------------------------------------------------------------------------------
     def fit(
@@ -154,9 +193,25 @@ class CohortScreen(Engine):
         self._failed = failed
         self.expected_ = expected_claims(ages, failed)
         self._windows = self._prepare_windows(windows, n)
-        tests = self._marginal_tests()
+        scale = failed.sum() / max(float(self.expected_.sum()), 1e-12)
+        tests = self._tests(self.expected_ * scale, 0)
+        selected = self._select(tests)
+        for scan_pass in range(1, self.rescans + 1):
+            if self._windows is None or selected.empty:
+                break
+            # the tracks again, against a model that explains the clusters selected so far
+            fitted = self._fit_model(
+                [self._indicator(tests.loc[label]).astype(float) for label in selected["label"]]
+            )
+            again = self._tests(fitted, scan_pass)
+            known = tests.loc[tests["kind"] == "window", "window"]
+            new = again[(again["kind"] == "window") & ~again["window"].isin(known)]
+            if new.empty:
+                break
+            tests = pd.concat([tests, new], ignore_index=True)
+            selected = self._select(tests)
         self.tests_ = tests
-        self.selected_ = self._select(tests)
+        self.selected_ = selected
         return self
 
     def _prepare_windows(self, windows: WindowBins | None, n: int) -> dict[str, Any] | None:
@@ -217,15 +272,19 @@ class CohortScreen(Engine):
     def _window_sums(self, per_unit: np.ndarray) -> np.ndarray:
         """Sum ``per_unit`` over the units of every window of the catalogue."""
         assert self._windows is not None
-        w = self._windows
-        per_bin = w["membership"].T @ per_unit
-        dense = np.bincount(w["cell"], weights=per_bin, minlength=w["cells"])
-        prefix = np.concatenate([[0.0], np.cumsum(dense)])
-        starts, widths = w["catalogue"][:, 3], w["catalogue"][:, 4]
+        prefix = np.concatenate([[0.0], np.cumsum(self._cell_sums(per_unit))])
+        starts, widths = self._windows["catalogue"][:, 3], self._windows["catalogue"][:, 4]
         return np.asarray(prefix[starts + widths] - prefix[starts])
 
     # -- marginal --------------------------------------------------------------------------------
-    def _marginal_tests(self) -> pd.DataFrame:
+    def _tests(self, baseline: np.ndarray, scan_pass: int) -> pd.DataFrame:
+        """Exact tests of the fixed cohorts, a scan per track, one FDR over cohorts and tracks.
+
+        Args:
+            baseline: Expected claims of each unit under the null model of the windows (the
+                fleet's rate, or a fitted model that explains the clusters selected so far).
+            scan_pass: 0 for the marginal scan, then the number of the rescan.
+        """
         failed = self._failed.astype(float)
         expected = self.expected_
         total_observed, total_expected = failed.sum(), expected.sum()
@@ -242,11 +301,21 @@ class CohortScreen(Engine):
                 "expected": self._matrix.T @ expected,
                 "units": self._matrix.T @ ones,
                 "unit_days": self._matrix.T @ self._ages,
+                "scan_statistic": np.nan,
+                "scan_pass": -1,
             }
         )
+        fixed = fixed[fixed["units"] > 0].reset_index(drop=True)
+        fixed["marginal_lr"] = _likelihood_ratio(
+            fixed["claims"].to_numpy(),
+            fixed["expected"].to_numpy() * (total_observed / max(total_expected, 1e-12)),
+        )
+        fixed = _with_comparison(fixed, total_observed, total_expected, self.confidence)
         frames = [fixed]
-        windows_tested = 0
-        if self._windows is not None:
+        family_p = [fixed["p_value"].to_numpy()]
+        track_p = pd.Series(dtype=float)
+        scanned = pd.DataFrame()
+        if self._windows is not None and len(self._windows["catalogue"]):
             catalogue = self._windows["catalogue"]
             scanned = pd.DataFrame(
                 {
@@ -257,37 +326,60 @@ class CohortScreen(Engine):
                     "start": catalogue[:, 1],
                     "end": catalogue[:, 2],
                     "claims": self._window_sums(failed),
-                    "expected": self._window_sums(expected),
+                    "expected": self._window_sums(baseline),
                     "units": self._window_sums(ones),
                     "unit_days": self._window_sums(self._ages),
+                    "scan_pass": scan_pass,
                 }
             )
-            scanned = scanned[scanned["units"] > 0]
-            windows_tested = len(scanned)
+            scan = temporal_scan(
+                self._cell_sums(failed),
+                self._cell_sums(baseline),
+                catalogue[:, 0],
+                catalogue[:, 3],
+                catalogue[:, 4],
+                min_claims=self.min_claims,
+                min_rate_ratio=self.min_rate_ratio,
+                draws=self.scan_draws,
+                random_state=None if self.random_state is None else [self.random_state, scan_pass],
+            )
+            scanned["scan_statistic"] = scan.statistic
+            scanned["marginal_lr"] = _likelihood_ratio(scanned["claims"], scanned["expected"])
+            scanned = _with_comparison(
+                scanned, total_observed, float(baseline.sum()), self.confidence
+            )
+            scanned["p_value"] = scan.p_value
+            scanned = scanned[scanned["units"] > 0].reset_index(drop=True)
+            track_p = pd.Series(scan.track_p_value, index=scan.tracks)
+            track_p = track_p[track_p.index.isin(scanned["track"].unique())]
+            family_p.append(track_p.to_numpy())
             frames.append(scanned)
-        table = pd.concat(frames, ignore_index=True)
-        table = table[table["units"] > 0].reset_index(drop=True)
-        comparison = compare_rates_many(
-            table["claims"].to_numpy(),
-            table["expected"].to_numpy(),
-            total_observed - table["claims"].to_numpy(),
-            total_expected - table["expected"].to_numpy(),
-            confidence=self.confidence,
-        )
-        table["rate_ratio"] = comparison["rate_ratio"]
-        table["rate_ratio_low"] = comparison["low"]
-        table["rate_ratio_high"] = comparison["high"]
-        table["p_value"] = comparison["p_value"]
-        table["q_value"] = (
-            stats.false_discovery_control(table["p_value"].to_numpy()) if len(table) else []
-        )
-        table["marginal_lr"] = _likelihood_ratio(
-            table["claims"].to_numpy(),
-            table["expected"].to_numpy() * (total_observed / max(total_expected, 1e-12)),
-        )
-        self.windows_tested_ = windows_tested
+            self.windows_tested_ = len(scanned)
+        else:
+            self.windows_tested_ = 0
+        self.tracks_tested_ = len(track_p)
+        pooled = np.concatenate(family_p)
+        q_values = stats.false_discovery_control(pooled) if pooled.size else pooled
+        fixed["q_value"] = q_values[: len(fixed)]
+        if not scanned.empty:
+            # Benjamini & Bogomolov (2014): within the R of m families selected, a window is
+            # kept when its track-adjusted p-value is at most fdr * R / m
+            track_q = pd.Series(q_values[len(fixed) :], index=track_p.index)
+            share = max(int((q_values <= self.fdr).sum()), 1) / pooled.size
+            scanned["q_value"] = np.maximum(
+                scanned["track"].map(track_q).to_numpy(),
+                np.minimum(scanned["p_value"].to_numpy() / share, 1.0),
+            )
+        table = pd.concat([f for f in frames if not f.empty], ignore_index=True)
         keep = (table["kind"] == "cohort") | (table["q_value"] <= self.fdr)
         return table[keep].reset_index(drop=True)
+
+    def _cell_sums(self, per_unit: np.ndarray) -> np.ndarray:
+        """Sum ``per_unit`` over the units of every cell (a day of a track)."""
+        assert self._windows is not None
+        w = self._windows
+        per_bin = w["membership"].T @ per_unit
+        return np.bincount(w["cell"], weights=per_bin, minlength=w["cells"])
 
     # -- membership of a test row ------------------------------------------------------------------
     def members(self, label: int) -> np.ndarray:
