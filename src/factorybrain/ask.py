@@ -26,6 +26,15 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
+from factorybrain.context import backward, forward, resolve_serial
+from factorybrain.exceptions import ParameterError
+from factorybrain.insights import (
+    field_cohorts,
+    field_reliability,
+    json_rows,
+    process_proposals,
+    same_mode,
+)
 from factorybrain.secrets import install_log_filter, redact
 from factorybrain.store import Store
 
@@ -56,11 +65,7 @@ class Answer:
 
 
 # -- tools: typed functions over the store; the router and the language model share them --------
-def _rows(frame: Any) -> list[dict[str, Any]]:
-    return [
-        {k: (None if v is None or v != v else v) for k, v in row.items()}  # NaN -> None
-        for row in frame.to_dict(orient="records")
-    ]
+_rows = json_rows
 
 
 def find_asset(store: Store, text: str) -> dict[str, Any] | None:
@@ -191,13 +196,24 @@ def risks(store: Store, horizon_days: float = 7.0) -> Answer:
 
 
 def trace(store: Store, identifier: str) -> Answer:
-    """Trace a serial (its order, product, tests, claims) or a lot (the orders that consumed it)."""
-    serial = _rows(
-        store.query(
-            "SELECT space, external_id, product, work_order, produced_at, status FROM serial_unit "
-            "WHERE external_id = ? OR serial_number = ? LIMIT 1",
-            [identifier, identifier],
+    """Trace a serial (its order, product, tests, claims) or a lot (its orders and serials).
+
+    A serial is accepted as people type it (case, spaces, separators, zero padding aside); a lot
+    as any silo writes it. A lot reaches its serials through every consumption recorded: into
+    an order (and that order in every other silo: the ERP order's serials are the ones the MES
+    recorded for it) or straight into a unit.
+    """
+    resolved = resolve_serial(store, identifier)
+    serial = (
+        _rows(
+            store.query(
+                "SELECT space, external_id, product, work_order, produced_at, status "
+                "FROM serial_unit WHERE external_id = ? LIMIT 1",
+                [resolved],
+            )
         )
+        if resolved is not None
+        else []
     )
     if serial:
         unit = serial[0]
@@ -209,32 +225,39 @@ def trace(store: Store, identifier: str) -> Answer:
         )
         claims = _rows(
             store.query(
-                "SELECT external_id, failure_date FROM warranty_claim WHERE serial_unit = ?",
-                [unit["external_id"]],
+                "SELECT external_id, failure_date FROM warranty_claim WHERE serial_unit = ? "
+                "OR external_id IN (SELECT w.external_id FROM warranty_claim w JOIN annotation a "
+                "ON a.source_space = w.space AND a.source_identifier = w.serial_unit "
+                "WHERE a.status = 'approved' AND a.target_type = 'serial_unit' "
+                "AND a.target_external_id = ?)",
+                [unit["external_id"], unit["external_id"]],
             )
         )
-        lots = _rows(
-            store.query(
-                "SELECT source_external_id AS lot, quantity FROM edge WHERE edge_type = "
-                "'consumed_in' AND target_external_id = ?",
-                [unit["work_order"]],
-            )
-        )
+        origin = backward(store, unit["external_id"])
+        lots = origin.tables.get("lots")
+        lot_names = []
+        if lots is not None and len(lots):
+            for lot, batch in zip(lots.lot, lots.batch, strict=True):
+                lot_names.append(str(lot if isinstance(lot, str) else batch))
+        order = origin.tables["work_order"]
+        work_order = unit["work_order"] or (order.work_order.iloc[0] if len(order) else None)
         failed = [t for t in tests if t["status"] == "fail"]
+        as_given = "" if identifier == unit["external_id"] else f" (given as {identifier!r})"
         text = (
-            f"Serial {unit['external_id']}: {unit['product']}, work order "
-            f"{unit['work_order']}, made {unit['produced_at']}, now {unit['status']}; "
+            f"Serial {unit['external_id']}{as_given}: {unit['product']}, work order "
+            f"{work_order}, made {unit['produced_at']}, now {unit['status']}; "
             f"{len(tests)} test result(s), {len(failed)} failed; {len(claims)} warranty "
             f"claim(s); lots consumed by its order: "
-            + (", ".join(str(lot["lot"]) for lot in lots[:12]) or "none recorded")
+            + (", ".join(dict.fromkeys(lot_names[:12])) or "none recorded")
             + "."
         )
-        citations = [
-            {"type": "serial_unit", "external_id": unit["external_id"]},
-            {"type": "work_order", "external_id": unit["work_order"]},
-        ]
+        citations = [{"type": "serial_unit", "external_id": unit["external_id"]}]
+        if work_order:
+            citations.append({"type": "work_order", "external_id": str(work_order)})
         citations += [{"type": "warranty_claim", "external_id": c["external_id"]} for c in claims]
-        citations += [{"type": "material_lot", "external_id": lot["lot"]} for lot in lots]
+        citations += [
+            {"type": "material_lot", "external_id": name} for name in dict.fromkeys(lot_names)
+        ]
         return Answer(
             identifier,
             text,
@@ -242,36 +265,44 @@ def trace(store: Store, identifier: str) -> Answer:
             citations,
             {"tests": float(len(tests)), "claims": float(len(claims))},
         )
-    orders = _rows(
-        store.query(
-            "SELECT target_external_id AS work_order, quantity FROM edge WHERE edge_type = "
-            "'consumed_in' AND (source_external_id = ? OR ltrim(source_external_id, '0') = "
-            "ltrim(?, '0'))",
-            [identifier, identifier],
-        )
-    )
-    if orders:
-        units = _rows(
-            store.query(
-                "SELECT count(*) AS n FROM serial_unit WHERE work_order IN (SELECT unnest(?))",
-                [[o["work_order"] for o in orders]],
-            )
-        )
-        count = int(units[0]["n"]) if units else 0
-        text = (
-            f"Lot {identifier} was consumed by {len(orders)} work order(s) "
-            f"({', '.join(o['work_order'] for o in orders[:10])}), which made {count} "
-            "serial(s)."
-        )
-        citations = [{"type": "work_order", "external_id": o["work_order"]} for o in orders]
+    try:
+        found = forward(store, identifier.strip())
+    except ParameterError:
+        return Answer(identifier, f"I found no serial or lot {identifier!r}.", "trace")
+    orders = found.tables["work_orders"]
+    consumers = orders[orders["linked_from"].isna()] if "linked_from" in orders else orders
+    serials = found.tables["serials"]
+    if consumers.empty and serials.empty:
         return Answer(
             identifier,
-            text,
+            f"Lot {identifier} is known but no consumption of it is recorded: it went into no "
+            "work order or unit yet.",
             "trace",
-            citations,
-            {"work_orders": float(len(orders)), "serials": float(count)},
+            [{"type": "material_lot", "external_id": str(lot)} for lot in found.tables["lots"].lot],
+            {"work_orders": 0.0, "serials": 0.0},
         )
-    return Answer(identifier, f"I found no serial or lot {identifier!r}.", "trace")
+    linked = len(orders) - len(consumers)
+    text = (
+        f"Lot {identifier} was consumed by {len(consumers)} work order(s) "
+        f"({', '.join(map(str, consumers.work_order.head(10)))})"
+        + (f", the same orders as {linked} order(s) of another silo" if linked else "")
+        + f", which made {len(serials)} serial(s)"
+        + (
+            f": {', '.join(map(str, serials.serial.head(5)))}"
+            + (", ..." if len(serials) > 5 else "")
+            if len(serials)
+            else ""
+        )
+        + "."
+    )
+    citations = [{"type": "work_order", "external_id": str(o)} for o in orders.work_order.head(50)]
+    return Answer(
+        identifier,
+        text,
+        "trace",
+        citations,
+        {"work_orders": float(len(consumers)), "serials": float(len(serials))},
+    )
 
 
 def explain_finding(store: Store, finding_id: str) -> Answer:
@@ -410,6 +441,9 @@ def route(store: Store, question: str) -> Answer:
     if finding or lower.startswith("explain"):
         identifier = finding.group(1) if finding else text.split()[-1]
         return _asked(explain_finding(store, identifier), question)
+    field_or_process = field_or_process_intent(store, text)
+    if field_or_process is not None:
+        return _asked(field_or_process, question)
     if "what if" in lower or "goes down" in lower or "breaks down" in lower:
         target = re.sub(r"(?i)what if|goes down|go down|breaks down|break down|\?", " ", text)
         hours = re.search(r"(\d+(?:\.\d+)?)\s*(h|hours?)\b", lower)
@@ -573,4 +607,286 @@ def _schema(name: str) -> dict[str, Any]:
     return next(schema for schema in _TOOL_SCHEMAS if schema["name"] == name)
 
 
-__all__ = ["TOOLS", "Answer", "LLMConfig", "ask", "route"]
+# -- the router's intents over them ----------------------------------------------------------------
+def cohort_causes(store: Store, failure_mode: str | None = None) -> Answer:
+    """Which lots, machines or orders cause field claims (of one failure mode, e.g. leak)."""
+    page = field_cohorts(store, failure_mode=failure_mode, limit=1000)
+    found = page["items"]
+    mode = f"{failure_mode} " if failure_mode else ""
+    if not found:
+        everything = field_cohorts(store, limit=1000)["items"]
+        modes = sorted({i["failure_mode"] for i in everything if i["failure_mode"]})
+        text = (
+            f"No cohort stands out for {mode or 'any '}claims"
+            + (f"; the clusters found are of {', '.join(modes)}" if modes else "")
+            + (
+                "."
+                if everything
+                else " (the service agent has reported no failure cluster: run it with "
+                "'factorybrain agents run')."
+            )
+        )
+        return Answer(failure_mode or "claims", text, "cohort_causes")
+    # lots first when the question is about batches: they are what a quarantine acts on
+    lots = [i for i in found if i["attribute"] in ("material_lot", "supplier_lot")]
+    ranked = lots + [i for i in found if i not in lots]
+    parts = [
+        f"{i['attribute_label']} {i['label']}: {i['rate_ratio']:.1f} times the claim rate of "
+        f"the rest ({i['rate_ratio_low']:.1f}-{i['rate_ratio_high']:.1f}), "
+        f"{i['claims']:.0f} claims from {i['units']:.0f} units, q={i['q_value']:.1g}"
+        + (f", {i['scope_serials']:.0f} serials still in the field" if i["scope_serials"] else "")
+        for i in ranked[:5]
+    ]
+    text = (
+        f"{mode.capitalize() or 'Field '}claims come above all from "
+        + "; ".join(parts)
+        + (f"; and {len(ranked) - 5} more cohort(s)" if len(ranked) > 5 else "")
+        + "."
+    )
+    citations = [{"type": "finding", "external_id": i["id"]} for i in ranked]
+    citations += [dict(i["subject"]) for i in ranked]
+    top = ranked[0]
+    return Answer(
+        failure_mode or "claims",
+        text,
+        "cohort_causes",
+        citations,
+        {
+            "cohorts": float(len(ranked)),
+            "rate_ratio": top["rate_ratio"] or 0.0,
+            "claims": top["claims"] or 0.0,
+        },
+    )
+
+
+def b_life(store: Store, product: str) -> Answer:
+    """The B10 life of a product in the field (Weibull, censored), with its interval."""
+    from rapidfuzz import fuzz, process
+
+    from factorybrain.agents import RecordNotFoundError
+
+    every = field_reliability(store)
+    choices = {
+        f["product"]: f"{f['product']} {f['name'] or ''}"
+        for f in [*every["items"], *every["not_fitted"]]
+    }
+    best = process.extractOne(product, choices, scorer=fuzz.token_set_ratio) if choices else None
+    if best is None or best[1] < 60:
+        fitted = ", ".join(sorted(f["product"] for f in every["items"])) or "none yet"
+        return Answer(
+            product,
+            f"I found no product matching {product!r} with a field-reliability fit; fitted: "
+            f"{fitted}.",
+            "b_life",
+        )
+    try:
+        fit = field_reliability(store, best[2])
+    except RecordNotFoundError as error:
+        return Answer(product, str(error), "b_life")
+    label = f"{fit['product']}" + (f" ({fit['name']})" if fit.get("name") else "")
+    if not fit["fitted"]:
+        return Answer(
+            product,
+            f"{label} has no field-reliability fit yet: {fit['why']}",
+            "b_life",
+            [{"type": "product", "external_id": fit["product"]}],
+        )
+    high = "unbounded" if fit["b10_high_days"] is None else f"{fit['b10_high_days']:.0f}"
+    share = f"B{fit['b_life_share'] * 100:g}"
+    level = f"{fit['interval']:.0%} interval " if fit["interval"] else "interval "
+    text = (
+        f"{label}: {share} life {fit['b10_days']:.0f} days in service ({level}"
+        f"{fit['b10_low_days']:.0f}-{high}), Weibull shape {fit['weibull_shape']:.2f}, from "
+        f"{fit['failures']:.0f} failures among {fit['units']:.0f} units in the field "
+        f"({fit['censored_share']:.0%} still running)"
+        + (
+            f"; the oldest unit has {fit['max_age_days']:.0f} days, so it is extrapolated"
+            if fit["extrapolated"]
+            else ""
+        )
+        + "."
+    )
+    numbers = {
+        k: float(fit[k])
+        for k in ("b10_days", "b10_low_days", "b10_high_days", "weibull_shape", "units")
+        if fit[k] is not None
+    }
+    return Answer(
+        product,
+        text,
+        "b_life",
+        [
+            {"type": "product", "space": fit["space"], "external_id": fit["product"]},
+            {"type": "finding", "external_id": fit["finding"]},
+        ],
+        numbers,
+    )
+
+
+def setpoints(store: Store, target: str = "", objective: str | None = None) -> Answer:
+    """Which setpoints raise the yield or efficiency of a line or product, by how much."""
+    from rapidfuzz import fuzz, process
+
+    from factorybrain.agents import RecordNotFoundError
+
+    line = re.search(r"\bline\s*-?\s*(\w+)", target, re.I)
+    scope = "the plant"
+    try:
+        page = process_proposals(store, limit=1000, line=f"line {line.group(1)}" if line else None)
+    except RecordNotFoundError as error:
+        return Answer(target, f"{error}.", "setpoints")
+    items = page["items"]
+    if line:
+        scope = f"{page['line']} (makes {', '.join(page['products']) or 'nothing recorded'})"
+    elif target.strip():
+        choices = {
+            index: " ".join([*item["product_ids"], item["product_name"] or ""])
+            for index, item in enumerate(items)
+        }
+        best = process.extractOne(target, choices, scorer=fuzz.token_set_ratio)
+        if best is None or best[1] < 60:
+            offered = ", ".join(sorted({i["product"] for i in items})) or "none"
+            return Answer(
+                target,
+                f"The design agent proposes no setpoint change for {target.strip()!r}; it "
+                f"proposes changes for: {offered}.",
+                "setpoints",
+            )
+        chosen = items[best[2]]["product"]
+        items = [i for i in items if i["product"] == chosen]
+        scope = chosen
+    if not items:
+        return Answer(
+            target,
+            f"The design agent proposes no setpoint change for {scope}: either it has not run "
+            "('factorybrain agents run'), or the history cannot tell a better recipe (see its "
+            "design.data_gap findings).",
+            "setpoints",
+        )
+    parts = []
+    for item in items[:6]:
+        moves = ", ".join(
+            f"{s['parameter']} {s['current']:g} -> {s['proposed']:g}"
+            for s in item["setpoints"]
+            if s["changed"]
+        )
+        verb = "raises" if item["direction"] != "minimize" else "lowers"
+        what = "change the recipe" if item["decision"] == "change" else "confirmation runs first"
+        parts.append(
+            f"{item['product']}: {moves} {verb} {item['objective'] or 'the outcome'} by "
+            f"{item['gain']:.3g} ({item['gain_low']:.3g} to {item['gain_high']:.3g}; {what})"
+        )
+    named = {i["objective"] for i in items if i["objective"]}
+    note = ""
+    if objective and named and not any(objective.lower() in o.lower() for o in named):
+        note = (
+            f" The runs record no {objective}; the agent optimised "
+            f"{', '.join(sorted(named))}, the outcome they do record."
+        )
+    text = f"For {scope}: " + "; ".join(parts) + "." + note
+    citations = [{"type": "finding", "external_id": i["id"]} for i in items]
+    citations += [
+        {"type": "recommendation", "external_id": i["recommendation"]["id"]}
+        for i in items
+        if i["recommendation"]
+    ]
+    return Answer(
+        target or "setpoints",
+        text,
+        "setpoints",
+        citations,
+        {"proposals": float(len(items)), "best_gain": float(items[0]["gain"] or 0.0)},
+    )
+
+
+TOOLS.update({"cohort_causes": cohort_causes, "b_life": b_life, "setpoints": setpoints})
+_TOOL_SCHEMAS.extend(
+    [
+        {
+            "name": "cohort_causes",
+            "description": cohort_causes.__doc__,
+            "parameters": {"type": "object", "properties": {"failure_mode": {"type": "string"}}},
+        },
+        {
+            "name": "b_life",
+            "description": b_life.__doc__,
+            "parameters": {
+                "type": "object",
+                "properties": {"product": {"type": "string"}},
+                "required": ["product"],
+            },
+        },
+        {
+            "name": "setpoints",
+            "description": setpoints.__doc__,
+            "parameters": {
+                "type": "object",
+                "properties": {"target": {"type": "string"}, "objective": {"type": "string"}},
+            },
+        },
+    ]
+)
+
+_B_LIFE = re.compile(r"\bb\s?-?(\d{1,2})\b|\bweibull\b|\breliab|\bfield life\b|\blifetime\b")
+_CAUSE = re.compile(r"\b(cause|causes|caused|causing|behind|source|explains?|why)\b")
+_CLAIMS = re.compile(
+    r"\b(claims?|complaints?|returns?|field failures?|leak\w*|fail\w* in the field)"
+)
+_ASKED_MODE = re.compile(r"\b([a-z]+)\s+(?:claims?|complaints?|failures?|returns?)\b")
+_NOT_A_MODE = {"the", "field", "warranty", "which", "what", "all", "these", "customer", "our"}
+_SETPOINTS = re.compile(r"\b(setpoints?|set points?|settings?|parameters?|recipe)\b")
+_RAISE = re.compile(r"\b(raise|increase|improve|boost|better|higher|optimi[sz]e|lower|reduce)\b")
+_NOT_A_PRODUCT = re.compile(
+    r"(?i)\b(what|what's|whats|is|are|the|a|an|of|for|product|b\s?-?\d+|life|lives|how|"
+    r"reliable|reliability|in|field|weibull|lifetime|its|does|do|long|last|our)\b|\?"
+)
+_TARGET = re.compile(r"\b(?:of|on|for)\s+(.+?)\s*\??$")
+_OUTCOME = r"(yield|efficiency|scrap|throughput|output)"
+
+
+def field_or_process_intent(store: Store, question: str) -> Answer | None:
+    """The router's field and process questions, or None when the question is another kind.
+
+    "which batch causes leak claims?", "what is the B10 life of product AC25-40?", "which
+    setpoints raise the yield of line 2?" and their paraphrases.
+    """
+    text = question.strip()
+    lower = text.lower()
+    if _SETPOINTS.search(lower) and (_RAISE.search(lower) or "which" in lower):
+        objective = re.search(rf"\b{_OUTCOME}\b", lower)
+        target = _TARGET.search(text)
+        what = target.group(1) if target else ""
+        what = re.sub(rf"(?i)^(the\s+)?{_OUTCOME}\s+(of|on|for)\s+", "", what)
+        what = re.sub(r"(?i)^(the|product)\s+", "", what).strip()
+        return setpoints(store, what, objective.group(1) if objective else None)
+    if _B_LIFE.search(lower) and not _CAUSE.search(lower):
+        named = " ".join(_NOT_A_PRODUCT.sub(" ", text).split())
+        return b_life(store, named or text)
+    if _CLAIMS.search(lower) and (_CAUSE.search(lower) or re.search(r"\b(which|what)\b", lower)):
+        cohorts = field_cohorts(store, limit=1000)["items"]
+        mode = next(
+            (
+                i["failure_mode"]
+                for i in cohorts
+                if i["failure_mode"] and same_mode(lower, i["failure_mode"])
+            ),
+            None,
+        )
+        asked = _ASKED_MODE.search(lower)
+        if mode is None and asked and asked.group(1) not in _NOT_A_MODE:
+            mode = asked.group(1)  # a mode no cluster has: the answer says so
+        return cohort_causes(store, mode)
+    return None
+
+
+__all__ = [
+    "TOOLS",
+    "Answer",
+    "LLMConfig",
+    "ask",
+    "b_life",
+    "cohort_causes",
+    "field_or_process_intent",
+    "route",
+    "setpoints",
+]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from factorybrain.context._normalize import compact, fold, key_number, numbers, words
+from factorybrain.context._normalize import compact, key_number, numbers, words
 
 FEATURES = (
     "code_equal",
@@ -140,13 +140,37 @@ def _all_numbers(parts: list[str]) -> set[str]:
     return set().union(*[numbers(part) for part in parts]) if parts else set()
 
 
+def abbreviates(short: str, long: str) -> bool:
+    """Whether ``short`` is ``long`` written short: same first letter, letters in order.
+
+    ``prs`` and ``pr`` abbreviate ``press``; ``lth`` abbreviates ``lathe``; ``lgr`` does not.
+    """
+    if len(short) < 2 or not long or short[0] != long[0] or len(short) > len(long):
+        return False
+    letters = iter(long)
+    return all(letter in letters for letter in short)
+
+
+def _words_agree(source: list[str], target: set[str]) -> bool:
+    """Whether a word of the source names a word of the target, in full or abbreviated."""
+    return any(
+        abbreviates(word, other) or abbreviates(other, word) or word in other
+        for word in source
+        for other in target
+    )
+
+
 def _attribute_agreement(source: dict, target: dict) -> float:
+    """Share of maker and model fields that agree, case, separators and padding aside.
+
+    ``DMG MORI`` is ``DMG Mori`` and ``CTX-450`` is ``CTX 450``; 0.5 when nothing compares.
+    """
     agree = compared = 0
     for field in ("manufacturer", "model_number"):
         left, right = source.get(field), target.get(field)
         if isinstance(left, str) and isinstance(right, str) and left and right:
             compared += 1
-            agree += fold(left) == fold(right)
+            agree += compact(left).replace(" ", "") == compact(right).replace(" ", "")
     return agree / compared if compared else 0.5
 
 
@@ -176,6 +200,22 @@ def pair_features(
         _all_numbers([t, *keys]) - ({k} if k is not None and k not in number_owners else set())
         for t, k, keys in zip(sources.text, source_keys, sources["keys"], strict=True)
     ]
+    # A bare short number (a storage bin "0013", a slot "7") is an ordinal, not an identity: on
+    # its own it names nothing, however many machines carry the same ordinal.
+    ordinal = np.zeros(len(sources), dtype=bool)
+    for position, identifier in enumerate(sources.identifier):
+        code = compact(identifier).replace(" ", "")
+        key = source_keys[position]
+        if code.isdigit() and len(code) < 3 and not words(str(sources.text.iloc[position])):
+            source_keys[position] = None
+            source_numbers[position] = set()
+        elif key is not None and len(key) < 3 and words(identifier):
+            ordinal[position] = True
+    source_words = [words(identifier) for identifier in sources.identifier]
+    target_words = [
+        set(words(" ".join([str(t), *map(str, keys)])))
+        for t, keys in zip(targets.text, targets["keys"], strict=True)
+    ]
     # A number most records of a space carry (the plant in every functional location) says
     # nothing about which entity a record is.
     by_space: dict[str, list[int]] = defaultdict(list)
@@ -195,9 +235,15 @@ def pair_features(
     key_match, jaccard, conflict, attributes, type_score, equal, hint = [], [], [], [], [], [], []
     for s, t in zip(left, right, strict=True):
         sn, tn = source_numbers[s], target_numbers[t]
+        if ordinal[s] and not _words_agree(source_words[s], target_words[t]):
+            # A short ordinal under a name of another kind ("LGR-0013", a storage bin, against
+            # press 13): the shared number says nothing.
+            sn = set()
         equal.append(float(source_codes[s] in target_codes[t]))
         # 1: same key number; -1: the number is another entity's key; 0: nobody's key.
-        if source_keys[s] is not None and source_keys[s] in target_keys[t]:
+        if not sn and ordinal[s]:
+            key_match.append(0.0)
+        elif source_keys[s] is not None and source_keys[s] in target_keys[t]:
             # A number many entities share (a date code) says less than a unique one.
             key_match.append(1.0 / key_owners[source_keys[s]])
         elif source_keys[s] is not None and source_keys[s] in known_numbers:

@@ -9,6 +9,7 @@ names.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -34,8 +35,12 @@ CLASS_OF_TYPE: dict[str, str] = {
 #: Classes matched as targets only: their typed references (a shipment's order, one per serial)
 #: are too many to propose one by one and are resolved by the order number when traced.
 TARGET_ONLY = {"sales_order"}
-#: A reference whose target type holds no entities anywhere is compared with every class.
+#: A free ``reference`` column (an order or document number) may name an entity of any class.
 ANY_CLASS = "any"
+#: The classes a reference to a type that is not matched may still name: a storage location
+#: can be a machine's line-side store (an asset), never a lot, an order or a supplier. A
+#: reference to any other unmatched type is never compared across classes.
+COMPATIBLE_CLASSES: dict[str, str] = {"location": "asset"}
 _ATTRIBUTE_FIELDS = ("manufacturer", "model_number", "asset_class", "level")
 RECORD_COLUMNS = (
     "cls",
@@ -172,11 +177,12 @@ def reference_records(store: Store, entities: pd.DataFrame) -> pd.DataFrame:
             cls = CLASS_OF_TYPE.get(relation.ref or "")
             if cls in TARGET_ONLY:
                 continue
-            if cls is None and relation.ref != "serial_unit":
-                # A reference to a type nobody holds (locations...) may name anything.
+            if cls is None and relation.ref in COMPATIBLE_CLASSES:
+                # A reference to a type nobody holds names an entity of a compatible class only
+                # (a storage location may be a machine, never a lot).
                 held = store.query(f'SELECT count(*) AS n FROM "{relation.ref}"')["n"][0]
-                cls = ANY_CLASS if not held else None
-            if cls is None or (cls != ANY_CLASS and cls not in classes_with_entities):
+                cls = COMPATIBLE_CLASSES[str(relation.ref)] if not held else None
+            if cls is None or cls not in classes_with_entities:
                 continue
             frame = store.query(
                 f'SELECT space, "{relation.name}" AS value, count(*) AS n FROM "{entity.name}" '
@@ -232,6 +238,50 @@ def reference_records(store: Store, entities: pd.DataFrame) -> pd.DataFrame:
     return records.reset_index(drop=True)
 
 
+_TAG_SEPARATOR = re.compile(r"[./:]")
+
+
+def device_of(tag: str, depth: int) -> str:
+    """The first ``depth`` segments of a tag path (at most all but its last segment)."""
+    cuts = [m.start() for m in _TAG_SEPARATOR.finditer(tag)]
+    if not cuts:
+        return tag
+    return tag[: cuts[min(depth, len(cuts)) - 1]]
+
+
+def _device_depths(series: pd.DataFrame) -> dict[str, int]:
+    """Per space, how many leading segments of its tags name the device.
+
+    Historians write ``<device>.<signal>`` (``L3_PRS03.VIB_RMS``), but the device may itself be a
+    path (``W1:PRESS12.HYD_P.PV``: site, device, signal, attribute). The depth chosen is the one
+    at which most tags fall into groups of several tags whose signal names recur in other groups
+    (a device has several signals; every press has ``HYD_P.PV``); ties go to the shallower depth.
+    """
+    depths: dict[str, int] = {}
+    for space, part in series.groupby("space"):
+        tags = part.external_id.astype(str).tolist()
+        deepest = max((len(_TAG_SEPARATOR.findall(t)) for t in tags), default=1)
+        best, best_cover = 1, -1
+        for depth in range(1, max(deepest, 1) + 1):
+            groups: dict[str, list[str]] = {}
+            for tag in tags:
+                device = device_of(tag, depth)
+                groups.setdefault(device, []).append(tag[len(device) + 1 :])
+            owners: dict[str, int] = {}
+            for signals in groups.values():
+                for signal in set(signals):
+                    owners[signal] = owners.get(signal, 0) + 1
+            cover = sum(
+                sum(owners[signal] >= 2 for signal in signals)
+                for signals in groups.values()
+                if len(signals) >= 2
+            )
+            if cover > best_cover:
+                best, best_cover = depth, cover
+        depths[str(space)] = best
+    return depths
+
+
 def tag_group_records(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Time series without an asset, grouped by their tag's device prefix.
 
@@ -245,7 +295,15 @@ def tag_group_records(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
     if series.empty:
         empty = pd.DataFrame(columns=["space", "tag", "group"])
         return pd.DataFrame(columns=list(RECORD_COLUMNS)), empty
-    groups = series.external_id.str.replace(r"[./:][^./:]*$", "", regex=True)
+    groups = pd.Series(
+        [
+            device_of(tag, depth)
+            for tag, depth in zip(
+                series.external_id, series.space.map(_device_depths(series)), strict=True
+            )
+        ],
+        index=series.index,
+    )
     series = series.assign(group=groups)
     members = series[series.group != series.external_id]
     rows = []

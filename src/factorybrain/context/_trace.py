@@ -52,18 +52,54 @@ class Trace:
 
 
 # -- resolving identifiers ---------------------------------------------------------------------
+def _serial_key_sql(column: str) -> str:
+    """SQL of a serial's comparable form: letters and digits, numbers without zero padding."""
+    return (
+        f"regexp_replace(regexp_replace(upper({column}), '[^A-Z0-9]', '', 'g'), "
+        r"'(^|[^0-9])0+([0-9])', '\1\2', 'g')"
+    )
+
+
+def serial_key(typed: str) -> str:
+    """The comparable form of a serial: case, spaces, separators and zero padding aside.
+
+    ``pu-0021``, ``PU 0021`` and ``PU21`` share the key ``PU21``; ``dg 2500 4711`` and
+    ``DG25004711`` share ``DG25004711``.
+    """
+    cleaned = re.sub(r"[^A-Z0-9]", "", str(typed).upper())
+    return re.sub(r"(^|[^0-9])0+([0-9])", r"\1\2", cleaned)
+
+
 def resolve_serial(store: Store, typed: str) -> str | None:
     """The serial a typed serial number names: same letters and digits, or the same number.
 
     ``pu0010002214``, ``PU-0010002214``, ``PU 001 0002214`` and ``10002214`` all name
-    ``PU0010002214``. Returns ``None`` when nothing or more than one serial fits.
+    ``PU0010002214``; a serial's printed ``serial_number`` counts as well as its id. Case, spaces,
+    separators and zero padding are set aside when nothing matches as written. Returns ``None``
+    when nothing or more than one serial fits.
     """
-    cleaned = re.sub(r"[^A-Z0-9]", "", str(typed).upper())
+    text = str(typed).strip()
+    cleaned = re.sub(r"[^A-Z0-9]", "", text.upper())
     if not cleaned:
         return None
-    exact = store.query("SELECT external_id FROM serial_unit WHERE external_id = ?", [cleaned])
-    if len(exact):
+    exact = store.query(
+        "SELECT DISTINCT external_id FROM serial_unit WHERE external_id IN (?, ?) "
+        "OR serial_number IN (?, ?)",
+        [text, cleaned, text, cleaned],
+    )
+    if len(exact) == 1:
         return str(exact.external_id.iloc[0])
+    key = serial_key(cleaned)
+    same = store.query(
+        "SELECT DISTINCT external_id FROM serial_unit WHERE "
+        f"{_serial_key_sql('external_id')} = ? "
+        f"OR (serial_number IS NOT NULL AND {_serial_key_sql('serial_number')} = ?)",
+        [key, key],
+    )
+    if len(same) == 1:
+        return str(same.external_id.iloc[0])
+    if len(same) > 1:
+        return None
     if cleaned.isdigit():
         digits = cleaned.lstrip("0")
         found = store.query(
@@ -84,6 +120,8 @@ def _lot_identifiers(store: Store, lot: str) -> pd.DataFrame:
         named AS (
             SELECT space, external_id FROM material_lot
             WHERE external_id = $lot OR supplier_lot = $lot OR lot_number = $lot
+               OR (regexp_full_match($lot, '[0-9]+')
+                   AND ltrim(external_id, '0') = ltrim($lot, '0'))
             UNION
             SELECT target_space, target_external_id FROM approved
             WHERE source_identifier = $lot AND target_type = 'material_lot'
@@ -98,6 +136,12 @@ def _lot_identifiers(store: Store, lot: str) -> pd.DataFrame:
         SELECT n.space, n.external_id, a.source_space, a.source_identifier
         FROM named n JOIN approved a
           ON a.target_space = n.space AND a.target_external_id = n.external_id
+        UNION
+        -- another silo's consumption that writes the lot's number as the plant does
+        SELECT n.space, n.external_id, e.source_space, e.source_external_id
+        FROM named n JOIN edge e
+          ON e.edge_type = 'consumed_in' AND e.source_space <> n.space
+         AND e.source_external_id = n.external_id
         """,
         # Named $parameters: DuckDB takes a dict, Store.query's annotation omits it.
         {"lot": lot},
@@ -177,12 +221,73 @@ def forward(store: Store, lot: str) -> Trace:
     if names.empty:
         raise ParameterError(f"lot {lot!r}: no plant lot, supplier lot or approved link names it")
     lots = _lot_details(store, names[["lot_space", "lot"]].drop_duplicates())
-    work_orders = _consumers(store, names)
-    serials = _serials_of(store, work_orders)
+    consumers = _consumers(store, names)
+    # consumption recorded per unit (the lot went into a serial) needs no order in between
+    direct = consumers["work_order"].isin(_known_serials(store, consumers["work_order"]))
+    work_orders = _linked_orders(store, consumers[~direct].reset_index(drop=True))
+    serials = _serials_of(store, work_orders, direct_serials=consumers[direct])
     return Trace(
         subject={"lot": lot},
         tables={"lots": lots, "work_orders": work_orders, "serials": serials},
     )
+
+
+def _known_serials(store: Store, identifiers: pd.Series) -> set[str]:
+    """Which of ``identifiers`` are serial units."""
+    if identifiers.empty:
+        return set()
+    found = store.query(
+        "SELECT DISTINCT external_id FROM serial_unit WHERE external_id IN (SELECT unnest(?))",
+        [identifiers.astype(str).tolist()],
+    )
+    return set(found.external_id)
+
+
+def _linked_orders(store: Store, orders: pd.DataFrame) -> pd.DataFrame:
+    """The consuming orders and every order that names the same one in another silo.
+
+    An ERP production order and the MES order that made its serials are linked by an approved
+    annotation (either way round), or written with the same number save zero padding; the MES
+    order's serials are the ERP order's. Linked orders are added with ``linked_from``.
+    """
+    if orders.empty:
+        return orders.assign(linked_from=pd.Series(dtype=object))
+    linked = store.query(
+        f"""
+        WITH approved AS ({_APPROVED}),
+        w AS (SELECT unnest($spaces) AS space, unnest($ids) AS work_order),
+        links AS (
+            SELECT w.space AS from_space, w.work_order AS from_order,
+                   a.target_space AS space, a.target_external_id AS work_order
+            FROM w JOIN approved a
+              ON a.source_space = w.space AND a.source_identifier = w.work_order
+            WHERE a.target_type = 'work_order'
+            UNION
+            SELECT w.space, w.work_order, a.source_space, a.source_identifier
+            FROM w JOIN approved a
+              ON a.target_space = w.space AND a.target_external_id = w.work_order
+            WHERE a.target_type = 'work_order'
+            UNION
+            SELECT w.space, w.work_order, o.space, o.external_id
+            FROM w JOIN work_order o
+              ON o.space <> w.space
+             AND regexp_full_match(w.work_order, '[0-9]+')
+             AND length(ltrim(w.work_order, '0')) >= 6
+             AND ltrim(o.external_id, '0') = ltrim(w.work_order, '0')
+        )
+        SELECT DISTINCT space, work_order, from_order AS linked_from FROM links
+        """,
+        # Named $parameters: DuckDB takes a dict, Store.query's annotation omits it.
+        {"spaces": orders.space.tolist(), "ids": orders.work_order.tolist()},
+    )
+    known = set(zip(orders.space, orders.work_order, strict=True))
+    linked = linked[
+        [(a, b) not in known for a, b in zip(linked.space, linked.work_order, strict=True)]
+    ]
+    out = orders.assign(linked_from=None)
+    if linked.empty:
+        return out
+    return pd.concat([out, linked.drop_duplicates(["space", "work_order"])], ignore_index=True)
 
 
 def _consumers(store: Store, names: pd.DataFrame) -> pd.DataFrame:
@@ -223,14 +328,14 @@ def _lot_details(store: Store, lots: pd.DataFrame) -> pd.DataFrame:
 SERIAL_INDEX = "context_serial_index"
 
 
-def _serials_sql(where: str) -> str:
+def _serials_sql(where: str, source: str | None = None) -> str:
+    produced = (
+        "SELECT e.source_space AS space, e.source_external_id AS work_order, "
+        f"e.target_external_id AS serial FROM edge e {where}"
+    )
     return f"""
         WITH approved AS ({_APPROVED}),
-        s AS (
-            SELECT e.source_space AS space, e.source_external_id AS work_order,
-                   e.target_external_id AS serial
-            FROM edge e {where}
-        ),
+        s AS ({source or produced}),
         shipped AS (
             SELECT source_external_id AS serial, min(target_space) AS space,
                    min(target_external_id) AS shipment
@@ -292,7 +397,57 @@ def _has_index(store: Store) -> bool:
     return int(counts.indexed[0]) == int(counts.produced[0])
 
 
-def _serials_of(store: Store, work_orders: pd.DataFrame) -> pd.DataFrame:
+def _serials_of(
+    store: Store, work_orders: pd.DataFrame, direct_serials: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Serials the orders produced (``produced`` edges, else the serial's own ``work_order``).
+
+    ``direct_serials`` (``space, work_order`` = the serial) are serials a lot went into
+    directly, per unit; they are listed with an empty work order.
+    """
+    parts = [_produced_serials(store, work_orders)]
+    parameters = {"spaces": work_orders.space.tolist(), "ids": work_orders.work_order.tolist()}
+    if len(work_orders):
+        # serials that name their order but that no produced edge records
+        parts.append(
+            store.query(
+                "SELECT * EXCLUDE (space) FROM ("
+                + _serials_sql(
+                    "",
+                    "SELECT u.space, u.work_order, u.external_id AS serial FROM serial_unit u "
+                    "SEMI JOIN (SELECT unnest($ids) AS work_order) w "
+                    "ON u.work_order = w.work_order "
+                    "WHERE NOT EXISTS (SELECT 1 FROM edge p WHERE p.edge_type = 'produced' "
+                    "AND p.target_external_id = u.external_id)",
+                )
+                + ") ORDER BY serial",
+                {"ids": parameters["ids"]},
+            )
+        )
+    if direct_serials is not None and len(direct_serials):
+        parts.append(
+            store.query(
+                "SELECT * EXCLUDE (space) FROM ("
+                + _serials_sql(
+                    "",
+                    "SELECT unnest($spaces) AS space, CAST(NULL AS VARCHAR) AS work_order, "
+                    "unnest($ids) AS serial",
+                )
+                + ") ORDER BY serial",
+                {
+                    "spaces": direct_serials.space.tolist(),
+                    "ids": direct_serials.work_order.astype(str).tolist(),
+                },
+            )
+        )
+    parts = [part for part in parts if len(part)]
+    if len(parts) <= 1:
+        return parts[0] if parts else _produced_serials(store, work_orders)
+    merged = pd.concat(parts, ignore_index=True).drop_duplicates("serial")
+    return merged.sort_values("serial").reset_index(drop=True)
+
+
+def _produced_serials(store: Store, work_orders: pd.DataFrame) -> pd.DataFrame:
     parameters = {"spaces": work_orders.space.tolist(), "ids": work_orders.work_order.tolist()}
     if _has_index(store):
         return store.query(
@@ -343,19 +498,31 @@ def backward(store: Store, serial: str) -> Trace:
         "FROM edge WHERE edge_type = 'produced' AND target_external_id = ?",
         [resolved],
     )
+    if order.empty:  # no produced edge: the order the serial names itself
+        order = store.query(
+            "SELECT space, work_order, produced_at FROM serial_unit "
+            "WHERE external_id = ? AND work_order IS NOT NULL LIMIT 1",
+            [resolved],
+        )
     trace = Trace(subject={"serial": resolved, "as_given": serial})
     trace.tables["work_order"] = order
     if order.empty:
         trace.unresolved.append(f"serial {resolved}: no work order produced it")
         return trace
+    # the order that made it, and the same order in other silos (the ERP order, the MES order)
+    orders = _linked_orders(store, order[["space", "work_order"]].head(1))
     lots = store.query(
         f"""
         WITH approved AS ({_APPROVED}),
+        orders AS (SELECT unnest($spaces) AS space, unnest($orders) AS work_order),
         c AS (
             SELECT e.source_space, e.source_external_id AS batch, e.quantity, e.start_time
-            FROM edge e
-            WHERE e.edge_type = 'consumed_in' AND e.target_space = $space
-              AND e.target_external_id = $wo
+            FROM edge e JOIN orders o
+              ON e.target_space = o.space AND e.target_external_id = o.work_order
+            WHERE e.edge_type = 'consumed_in'
+            UNION ALL
+            SELECT e.source_space, e.source_external_id, e.quantity, e.start_time
+            FROM edge e WHERE e.edge_type = 'consumed_in' AND e.target_external_id = $serial
         )
         SELECT c.batch, c.quantity, c.start_time AS consumed_at,
                coalesce(m.external_id, ml.external_id) AS lot,
@@ -375,7 +542,7 @@ def backward(store: Store, serial: str) -> Trace:
         ORDER BY c.batch
         """,
         # Named $parameters: DuckDB takes a dict, Store.query's annotation omits it.
-        {"space": order.space.iloc[0], "wo": order.work_order.iloc[0]},
+        {"spaces": orders.space.tolist(), "orders": orders.work_order.tolist(), "serial": resolved},
     )
     trace.tables["lots"] = lots
     trace.unresolved += [f"batch {b}: no lot or approved link" for b in lots[lots.lot.isna()].batch]

@@ -72,6 +72,7 @@ RUL_LOW = "maintenance.rul_low"
 MAINTENANCE_WINDOW = "planning.maintenance_window"
 STOCKOUT_RISK = "logistics.stockout_risk"
 REORDER_DUE = "logistics.reorder_due"
+STOCK_UNKNOWN = "logistics.stock_unknown"
 PURCHASE = "purchase_order.create"
 
 
@@ -330,7 +331,8 @@ class LogisticsAgent(BaseAgent):
         risk: Probability of a warned machine failing before its part arrives that is accepted
             without ordering.
         n_samples: Demand paths per item (forecast quantiles and inventory levels).
-        material_space: Space of the material master.
+        material_space: Space of the material master; default the space that holds the most
+            materials.
         random_state: Seed of the Monte Carlo draws.
     """
 
@@ -350,7 +352,7 @@ class LogisticsAgent(BaseAgent):
         default_lead_time_days: float = 7.0,
         risk: float = 0.05,
         n_samples: int = 1000,
-        material_space: str = "erp",
+        material_space: str | None = None,
         random_state: int = 0,
     ) -> None:
         self.target = target
@@ -426,6 +428,14 @@ class LogisticsAgent(BaseAgent):
                 )
                 continue
             item = items.loc[part.material]
+            if pd.isna(item["on_hand"]):
+                _warn(
+                    f"logistics: spare part {part.part_number} of {part.machine} "
+                    f"({part.material}) has no stock count anywhere: its stock is unknown, so "
+                    "whether it covers the warned failure cannot be checked; count it.",
+                    [],
+                )
+                continue
             lead_days = self._lead_days(item)
             lead_hours = lead_days * 24.0
             period_hours = _period_hours(self.period)
@@ -461,7 +471,7 @@ class LogisticsAgent(BaseAgent):
         trigger: Finding | None,
     ) -> list[Finding | Recommendation]:
         subject = EntityRef("material", str(item["external_id"]), str(item["space"]) or None)
-        refs = [EntityRef("asset", part.machine, "engineering")]
+        refs = [EntityRef("asset", part.machine, data.machine_spaces.get(part.machine))]
         if machine_risk.finding_id:
             refs.append(EntityRef("finding", machine_risk.finding_id))
         key = f"{part.machine}:{machine_risk.finding_id or machine_risk.at.isoformat()}"
@@ -650,8 +660,12 @@ class LogisticsAgent(BaseAgent):
 
     def _report(self, plan: LogisticsPlan, data: LogisticsData) -> None:
         week = pd.Timestamp(data.as_of).strftime("%G-W%V")
+        unknown = stock_unknown(data, week)
+        if unknown is not None:
+            plan.findings.append(unknown)
         for row in plan.policies.itertuples():
-            if pd.isna(row.reorder_point):
+            # Unknown stock is neither short nor due: the stock_unknown finding says so once.
+            if pd.isna(row.reorder_point) or pd.isna(row.on_hand):
                 continue
             short_now = row.position < row.lead_time_demand - 1e-9
             reorder = row.position <= row.reorder_point and row.order_up_to > row.position
@@ -762,6 +776,47 @@ class LogisticsAgent(BaseAgent):
         return risks
 
 
+def stock_unknown(data: LogisticsData, dedup_key: str = "") -> Finding | None:
+    """One ``logistics.stock_unknown`` finding listing every item that no stock count covers.
+
+    Consignment stock kept by the vendor and non-stock materials received to a cost centre are
+    never counted; reading them as zero on hand would raise a false stock-out for each. They are
+    reported once, as a data-quality finding, with how much of each is used per period.
+    """
+    unknown = data.stock_unknown
+    if unknown.empty:
+        return None
+    used = (
+        data.demand.groupby("unique_id")["y"].mean() if len(data.demand) else pd.Series(dtype=float)
+    )
+    listed = [
+        f"{row.name or row.unique_id} ({row.external_id}"
+        + (f", {used[row.unique_id]:.3g} used per period" if used.get(row.unique_id, 0) else "")
+        + ")"
+        for row in unknown.itertuples()
+    ]
+    return Finding(
+        AGENT,
+        STOCK_UNKNOWN,
+        EntityRef("agent", AGENT),
+        severity="low",
+        confidence=1.0,
+        evidence=Evidence(
+            tuple(
+                EntityRef("material", str(row.external_id), str(row.space) or None)
+                for row in unknown.itertuples()
+            ),
+            {"items": float(len(unknown))},
+            f"{len(unknown)} item(s) have no stock count in any source, so their stock is "
+            f"unknown (not zero) and no stock-out is judged for them: {'; '.join(listed)}. "
+            "Load a stock count (consignment stock, non-stock materials) to plan them.",
+        ),
+        dedup_key=dedup_key,
+        created_at=data.as_of,
+        title=f"Stock unknown for {len(unknown)} item(s)",
+    )
+
+
 def _period_hours(period: str) -> float:
     """Mean length of one demand period in hours (a year of periods, for months too)."""
     offset = pd.tseries.frequencies.to_offset(period)
@@ -787,4 +842,5 @@ __all__ = [
     "check_spare_part",
     "health_demand",
     "risk_from_finding",
+    "stock_unknown",
 ]

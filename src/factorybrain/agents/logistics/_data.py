@@ -104,13 +104,15 @@ class LogisticsData:
             issues), one row per item and period, zeros where nothing moved.
         items: One row per item: ``unique_id``, ``space``, ``external_id``, ``name``,
             ``item_type`` (``product``, ``component``, ``spare_part``, ``trade_good``),
-            ``lead_time_days``, ``on_hand``, ``on_order``, ``first_demand`` (None for no history).
+            ``lead_time_days``, ``on_hand`` (NaN when no count exists: stock unknown),
+            ``stock_known``, ``on_order``, ``first_demand`` (None for no history).
         spares: ``{engineering machine id: [SparePart]}`` from the machine BOMs.
         machines: ``{(kind, number): engineering machine id}``.
         aliases: ``{identifier: engineering machine id}`` from approved annotations.
         notes: Which fallbacks were used, one sentence each.
         dated: Whether the store holds a dated sales order, inventory movement or stock count;
             without one, ``as_of`` is a stand-in (1970-01-01) that dates nothing.
+        machine_spaces: ``{machine id: space}`` of the machines with spare-part BOMs.
     """
 
     as_of: datetime
@@ -122,6 +124,14 @@ class LogisticsData:
     aliases: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     dated: bool = True
+    machine_spaces: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def stock_unknown(self) -> pd.DataFrame:
+        """Items without any stock count: their stock is unknown, not zero."""
+        if "stock_known" not in self.items:
+            return self.items.iloc[0:0]
+        return self.items[~self.items["stock_known"].astype(bool)]
 
     @property
     def planned_as_of(self) -> datetime | None:
@@ -177,7 +187,7 @@ def load_logistics(
     *,
     as_of: datetime | None = None,
     period: str = "W-MON",
-    material_space: str = "erp",
+    material_space: str | None = None,
 ) -> LogisticsData:
     """Read demand histories, stock positions, lead times and machine spares from the store.
 
@@ -186,12 +196,19 @@ def load_logistics(
         as_of: Read the data up to this moment (default, or when later: the latest movement or
             order).
         period: Pandas frequency of the demand periods (weeks starting Monday by default).
-        material_space: Space of the material master (lead times, types, names).
+        material_space: Space of the material master (lead times, types, names); default the
+            space that holds the most materials.
 
     Returns:
         The :class:`LogisticsData`.
     """
     notes: list[str] = []
+    if material_space is None:
+        master = _query(
+            store,
+            "SELECT space, count(*) AS n FROM material GROUP BY space ORDER BY n DESC, space",
+        )
+        material_space = str(master["space"].iloc[0]) if len(master) else ""
     materials = _query(
         store,
         "SELECT external_id, name, material_type, lead_time_days FROM material WHERE space = ?",
@@ -346,14 +363,10 @@ def load_logistics(
             if key in counted_at:
                 after = group[group["at"] > counted_at[key]]
                 on_hand[key] = on_hand.get(key, 0.0) + float(after["signed"].sum())
-    items["on_hand"] = items["unique_id"].map(on_hand)
-    missing_stock = items.loc[items["on_hand"].isna() & (items["item_type"] != "product")]
-    if len(missing_stock):
-        notes.append(
-            f"{len(missing_stock)} material(s) have no stock count "
-            f"({', '.join(missing_stock['unique_id'].head(5))}): taken as 0 on hand."
-        )
-    items["on_hand"] = items["on_hand"].fillna(0.0)
+    # An item nobody counts (consignment stock, non-stock materials) has unknown stock, not
+    # zero: it stays NaN, and the agent reports it once instead of a stock-out.
+    items["on_hand"] = items["unique_id"].map(on_hand).astype(float)
+    items["stock_known"] = items["on_hand"].notna()
     orders = _query(
         store,
         "SELECT material, quantity, ordered_at, received_at, status FROM purchase_order",
@@ -374,12 +387,25 @@ def load_logistics(
     links = _approved_links(store)
     aliases: dict[str, str] = {}
     part_links: dict[str, str] = {}
-    engineering = _query(store, "SELECT external_id FROM asset WHERE space = 'engineering'")
-    engineering_ids = set(engineering["external_id"]) if len(engineering) else set()
     bom = _query(
         store,
-        "SELECT parent, component, quantity FROM bom WHERE parent_type = 'asset'",
+        "SELECT space, parent, component, quantity FROM bom WHERE parent_type = 'asset'",
     )
+    # The machines with spare-part BOMs are the assets of the spaces that hold those BOMs
+    # (an engineering system), whatever the space is called.
+    engineering = _query(
+        store,
+        "SELECT space, external_id FROM asset WHERE space IN "
+        "(SELECT DISTINCT space FROM bom WHERE parent_type = 'asset')",
+    )
+    engineering_ids = set(engineering["external_id"]) if len(engineering) else set()
+    machine_spaces: dict[str, str] = (
+        dict(zip(engineering["external_id"], engineering["space"], strict=True))
+        if len(engineering)
+        else {}
+    )
+    for row in bom.itertuples() if len(bom) else ():
+        machine_spaces.setdefault(str(row.parent), str(row.space))
     for source, target_type, target in links:
         if target in engineering_ids or (len(bom) and target in set(bom["parent"])):
             aliases[source] = target
@@ -450,4 +476,5 @@ def load_logistics(
         aliases=aliases,
         notes=notes,
         dated=bool(stamps),
+        machine_spaces=machine_spaces,
     )

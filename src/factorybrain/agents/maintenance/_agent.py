@@ -24,7 +24,15 @@ Findings:
   and never a failure warning;
 * ``maintenance.rul_low``: the degradation trend reaches the failure level within ``horizon``,
   with the remaining life, its interval and the failure probability; its recommendation is a
-  ``maintenance_order.create`` whose latest safe date holds the failure risk under ``risk``.
+  ``maintenance_order.create`` whose latest safe date holds the failure risk under ``risk``;
+* ``maintenance.sensor_trend``: one sensor climbs or falls steadily for days since the last
+  repair (:func:`~factorybrain.agents.maintenance._trend.sensor_trends`), whether or not the
+  health model uses that sensor: wear that shows in one quantity only, or a drifting sensor;
+* ``maintenance.no_model``: an asset whose data cannot train a model, with the reason (too few
+  readings, too short a history, no linked series), so that no asset is left unwatched in silence.
+
+Any historian works: readings are put on each device's own grid (1 s averaged to minutes, 15
+minutes kept at 15 minutes), and an hour is judged on a third of the readings its grid holds.
 
 Example::
 
@@ -55,6 +63,7 @@ from factorybrain.agents.core._contract import (
 )
 from factorybrain.agents.maintenance._data import AssetData, load_assets
 from factorybrain.agents.maintenance._model import AssetHealthModel
+from factorybrain.agents.maintenance._trend import SensorTrend, sensor_trends
 from factorybrain.engines.anomaly import AlarmLogic
 from factorybrain.engines.model_registry import ModelRecord, ModelRegistry
 from factorybrain.engines.rul import failure_probability, latest_safe_date
@@ -164,6 +173,9 @@ class ScanReport:
     episodes: list[Episode] = field(default_factory=list)
     assets: list[dict[str, Any]] = field(default_factory=list)
     registry: ModelRegistry | None = None
+    #: Findings about the data and single sensors (``maintenance.no_model``,
+    #: ``maintenance.sensor_trend``), also in :attr:`findings`; handed out once each.
+    notices: list[Finding] = field(default_factory=list)
 
     @property
     def items(self) -> list[Finding | Recommendation]:
@@ -187,7 +199,7 @@ class MaintenanceAgent(BaseAgent):
         risk: Accepted probability of failing before the recommended latest safe date.
         lookback: How much history :meth:`run` reads before "now".
         registry: Where model versions are kept (in memory when None).
-        space: Historian space.
+        space: Only the time series of this space; default every space with datapoints.
     """
 
     name = AGENT
@@ -209,7 +221,7 @@ class MaintenanceAgent(BaseAgent):
         risk: float = 0.05,
         lookback: timedelta | None = None,
         registry: ModelRegistry | None = None,
-        space: str = "historian",
+        space: str | None = None,
     ) -> None:
         self.train_hours = train_hours
         self.drift_hours = drift_hours
@@ -226,6 +238,10 @@ class MaintenanceAgent(BaseAgent):
         self._windows: dict[str, tuple[pd.Timestamp | None, bool]] = {}
         self._states: dict[str, AssetState] = {}
         self._live_registry: ModelRegistry | None = None
+        self._untrained: dict[str, list[str]] = {}
+        self._noticed: set[str] = set()
+        self._open_trends: set[str] = set()
+        self._equipment: list[tuple[str, str]] = []
 
     # -- the agent protocol ---------------------------------------------------------------
     def run(self, context: AgentContext) -> Iterable[Finding | Recommendation]:
@@ -270,6 +286,7 @@ class MaintenanceAgent(BaseAgent):
             stamped with the time the data showed it.
         """
         assets = load_assets(store, start=start, end=end, space=self.space, devices=devices)
+        self._equipment = [] if devices is not None else _equipment(store)
         registry = self.registry or ModelRegistry()
         return self._conclude(self._replay(assets, registry), registry)
 
@@ -302,6 +319,7 @@ class MaintenanceAgent(BaseAgent):
         """
         registry = self._registry_for_updates()
         first_run = not self._states
+        self._equipment = _equipment(store)
         if first_run:
             start = None
             if self.lookback is not None and end is not None:
@@ -313,11 +331,25 @@ class MaintenanceAgent(BaseAgent):
         else:
             scored, since = self._advance(store, end, registry)
         report = self._conclude(scored, registry, since=None if first_run else since)
+        if not first_run:
+            streamed = self._streamed_trends(store, scored, end)
+            report.notices.extend(streamed)
+            report.findings.extend(streamed)
         now = pd.Timestamp(end) if end is not None else None
         if first_run:
             fresh = _open_items(report, now if now is not None else _last_hour(scored))
         else:
             fresh = self._new_items(report, since)
+        notices = {f.id for f in report.notices}
+        fresh = [item for item in fresh if item.id not in notices]
+        emitted = set().union(self._noticed, *(s.emitted for s in self._states.values()))
+        fresh += [
+            f
+            for f in report.notices
+            if f.id not in emitted
+            and (f.kind != "maintenance.sensor_trend" or f.id in self._open_trends)
+        ]
+        self._noticed |= {f.id for f in report.notices}
         self._keep(scored, end)
         for state in self._states.values():
             state.emitted |= {item.id for item in fresh if _asset_of(item) == state.asset.asset_id}
@@ -414,7 +446,7 @@ class MaintenanceAgent(BaseAgent):
         if window is not None:
             since = np.datetime64(max(window, counted_from))
             fresh = len(stamps) - int(np.searchsorted(stamps, since))
-            if window_rows + fresh >= self.train_hours * 60:
+            if window_rows + fresh >= self.train_hours * asset.readings_per_hour:
                 return None  # the window is full: its version comes now
         keys = asset.regime[rows] if state.has_regimes else None
         context = max(_context_rows(_health_model(record)) for _, record, _ in state.plan)
@@ -470,7 +502,7 @@ class MaintenanceAgent(BaseAgent):
             if end is not None:
                 until = pd.Timestamp(end)
             elif last is not None:
-                until = pd.Timestamp(last) + pd.Timedelta(minutes=1)
+                until = pd.Timestamp(last) + item.asset.step
             else:
                 until = self._states[device].watermark
             watermark = until.floor("h")
@@ -622,6 +654,10 @@ class MaintenanceAgent(BaseAgent):
                     "episodes": len(episodes),
                 }
             )
+        for item in scored.values():
+            report.notices.extend(self._notices(item))
+        report.notices.extend(self._unwatched(scored))
+        report.findings.extend(report.notices)
         fleet = [item for items in durations.values() for item in items]
         for episode in report.episodes:
             if since is not None and episode.end < since.get(episode.asset.device, episode.end):
@@ -636,8 +672,167 @@ class MaintenanceAgent(BaseAgent):
             report.recommendations.extend(recommendations)
         return report
 
+    def _notices(self, item: Scored) -> list[Finding]:
+        """Single-sensor trends of an asset, and why it has no model when it has none."""
+        asset = item.asset
+        subject = _subject(asset)
+        out = self._trend_notices(asset)
+        if item.plan or not len(asset.frame):
+            return out
+        reason = self._why_untrained(asset)
+        out.append(
+            Finding(
+                AGENT,
+                "maintenance.no_model",
+                subject,
+                severity="low",
+                confidence=1.0,
+                evidence=Evidence(
+                    tuple(EntityRef("time_series", s, asset.space) for s in asset.series.values()),
+                    {
+                        "readings": float(len(asset.frame)),
+                        "running_readings": float(asset.running.sum()),
+                        "history_hours": float(
+                            (asset.frame.index[-1] - asset.frame.index[0]).total_seconds() / 3600
+                        ),
+                        "readings_per_hour": float(asset.readings_per_hour),
+                    },
+                    f"{asset.device}: no health model could be trained, so it is not watched "
+                    f"for anomalies or remaining life: {reason}.",
+                ),
+                dedup_key="no_model",
+                created_at=pd.Timestamp(asset.frame.index[-1]).to_pydatetime(),
+                title=f"{asset.device}: no health model ({reason.split(':')[0]})",
+            )
+        )
+        return out
+
+    def _trend_notices(self, asset: AssetData) -> list[Finding]:
+        """A ``maintenance.sensor_trend`` per sensor trend found in the asset's readings."""
+        out = []
+        last_reset = max((pd.Timestamp(r) for r in asset.resets), default=None)
+        for trend in sensor_trends(asset):
+            finding = self._trend_finding(asset, _subject(asset), trend)
+            if last_reset is None or trend.reset >= last_reset:  # no repair since: still open
+                self._open_trends.add(finding.id)
+            out.append(finding)
+        return out
+
+    def _streamed_trends(
+        self, store: Store, scored: dict[str, Scored], end: datetime | None
+    ) -> list[Finding]:
+        """Trends of the assets judged incrementally: their readings since the last repair."""
+        out: list[Finding] = []
+        for device, item in scored.items():
+            if len(item.asset.frame):  # replayed in full: its trends are known already
+                continue
+            resets = [pd.Timestamp(r) for r in item.asset.resets]
+            if end is not None:
+                resets = [r for r in resets if r <= pd.Timestamp(end)]
+            if not resets:
+                continue
+            last = max(resets)
+            for asset in load_assets(
+                store,
+                start=last.to_pydatetime(),
+                end=end,
+                space=self.space,
+                devices=[device],
+                links={device: item.asset},
+            ):
+                asset.resets = [last]
+                out.extend(self._trend_notices(asset))
+        return out
+
+    def _why_untrained(self, asset: AssetData) -> str:
+        """The reason an asset's data trains no model, in the user's terms."""
+        per_hour = asset.readings_per_hour
+        need = self.train_hours * per_hour
+        running = int(asset.running.sum())
+        span = (asset.frame.index[-1] - asset.frame.index[0]).total_seconds() / 3600.0
+        step = f"one reading per {asset.step_seconds / 60:g} min"
+        if span < self.train_hours:
+            return (
+                f"too short a history: {span:.1f} h of data, a model needs {self.train_hours} "
+                f"running hours after a repair ({step})"
+            )
+        if running < need:
+            return (
+                f"too few readings: {running} running readings, a model needs {need} "
+                f"({self.train_hours} h at {step})"
+            )
+        errors = self._untrained.get(asset.device, [])
+        if errors:
+            return "the training data was unusable: " + "; ".join(errors[:2])
+        return (
+            f"too few healthy hours: the running readings after each repair never filled "
+            f"{self.train_hours} h with {asset.min_readings} readings an hour ({step})"
+        )
+
+    def _unwatched(self, scored: dict[str, Scored]) -> list[Finding]:
+        """Equipment of the linked space that no historian series is linked to."""
+        linked = {item.asset.equipment for item in scored.values() if item.asset.equipment}
+        spaces = {space for space, _ in linked}
+        if not spaces:
+            return []
+        equipment = self._equipment
+        out = []
+        for space, external_id in equipment:
+            if space not in spaces or (space, external_id) in linked:
+                continue
+            out.append(
+                Finding(
+                    AGENT,
+                    "maintenance.no_model",
+                    EntityRef("asset", external_id, space),
+                    severity="low",
+                    confidence=1.0,
+                    evidence=Evidence(
+                        (),
+                        {"linked_series": 0.0},
+                        f"{external_id}: no linked series: no historian tag is linked to this "
+                        "equipment (by an approved annotation, its series' asset or its running "
+                        "states), so it is not watched. Link its tags with 'factorybrain match'.",
+                    ),
+                    dedup_key="no_model",
+                    title=f"{external_id}: no health model (no linked series)",
+                )
+            )
+        return out
+
+    def _trend_finding(self, asset: AssetData, subject: EntityRef, trend: SensorTrend) -> Finding:
+        series = asset.series.get(trend.signal)
+        days = (trend.detected_at - trend.start).total_seconds() / 86400.0
+        return Finding(
+            AGENT,
+            "maintenance.sensor_trend",
+            subject,
+            severity="medium",
+            confidence=float(min(0.95, 0.5 + 0.5 * abs(trend.tau))),
+            evidence=Evidence(
+                (EntityRef("time_series", series, asset.space),) if series else (),
+                {
+                    "kendall_tau": trend.tau,
+                    "shift_sigmas": trend.shift_sigmas,
+                    "baseline": trend.baseline,
+                    "latest": trend.latest,
+                    "change_per_day": trend.change_per_day,
+                    "days": days,
+                },
+                f"{asset.device}: {trend.signal} has been {trend.direction} steadily for "
+                f"{days:.1f} days since {trend.start:%Y-%m-%d %H:%M} UTC, from "
+                f"{trend.baseline:.4g} to {trend.latest:.4g} ({trend.change_per_day:+.3g} a day, "
+                f"{abs(trend.shift_sigmas):.1f} baseline deviations): wear that shows in this "
+                "sensor alone, or a drifting sensor; inspect it.",
+            ),
+            dedup_key=f"{trend.signal}:{trend.direction}:{trend.reset.isoformat()}",
+            created_at=trend.detected_at.to_pydatetime(),
+            title=f"{asset.device}: {trend.signal} {trend.direction} for {days:.1f} days",
+        )
+
     def _train(self, asset: AssetData, registry: ModelRegistry) -> list[tuple[Any, ...]]:
         """Model versions of one asset: ``(available_from, record or None, frame, regimes)``."""
+        self._untrained.pop(asset.device, None)
         rows = asset.running.copy()
         if any(r is not None for r in asset.regime):
             rows &= np.array([r is not None for r in asset.regime])
@@ -655,20 +850,23 @@ class MaintenanceAgent(BaseAgent):
                 if following is None
                 else np.searchsorted(stamps, np.datetime64(following))
             )
-            if following is None and lo + self.train_hours * 60 > hi:
+            per_hour = asset.readings_per_hour
+            if following is None and lo + self.train_hours * per_hour > hi:
                 # the data ended before the window filled: its version comes when it has
                 window = reset + SETTLE
                 continue
-            hi = min(hi, lo + self.train_hours * 60)
-            if hi - lo < 60:
+            hi = min(hi, lo + self.train_hours * per_hour)
+            if hi - lo < per_hour:
                 continue
-            available = pd.Timestamp(stamps[hi - 1]) + pd.Timedelta(minutes=1)
+            available = pd.Timestamp(stamps[hi - 1]) + asset.step
             entries.append(
                 (available, np.arange(lo, hi), f"healthy hours after {reset.isoformat()}")
             )
         entries.sort(key=lambda entry: entry[0])
-        drift = self._drift_windows(frame, regimes, entries)
-        drift_open = any(len(rows_) < self.drift_hours * 60 for _, rows_, _ in drift)
+        drift = self._drift_windows(frame, regimes, entries, asset)
+        drift_open = any(
+            len(rows_) < self.drift_hours * asset.readings_per_hour for _, rows_, _ in drift
+        )
         self._windows[asset.device] = (window, drift_open)
         entries += drift
         entries.sort(key=lambda entry: entry[0])
@@ -690,8 +888,11 @@ class MaintenanceAgent(BaseAgent):
             train = data.iloc[chosen]
             train_keys = None if keys is None else keys[chosen]
             try:
-                model = AssetHealthModel().fit(train, regimes=train_keys)
-            except EngineError:
+                model = AssetHealthModel(min_minutes=asset.min_readings).fit(
+                    train, regimes=train_keys
+                )
+            except EngineError as error:
+                self._untrained.setdefault(asset.device, []).append(f"{reason}: {error}")
                 continue
             record = None
             if model.healthy_hours_ >= self.min_healthy_hours:
@@ -706,6 +907,7 @@ class MaintenanceAgent(BaseAgent):
         frame: pd.DataFrame,
         regimes: np.ndarray | None,
         entries: list[tuple[pd.Timestamp, np.ndarray, str]],
+        asset: AssetData,
     ) -> list[tuple[pd.Timestamp, np.ndarray, str]]:
         """Retraining windows for operating regimes the version in use never saw (drift).
 
@@ -727,10 +929,10 @@ class MaintenanceAgent(BaseAgent):
                 seen.update(keys.iloc[window].unique().tolist())
             if not known or key in seen:
                 continue
-            window = rows_[: self.drift_hours * 60]
-            if len(window) < 60:
+            window = rows_[: self.drift_hours * asset.readings_per_hour]
+            if len(window) < asset.readings_per_hour:
                 continue
-            available = pd.Timestamp(stamps[window[-1]]) + pd.Timedelta(minutes=1)
+            available = pd.Timestamp(stamps[window[-1]]) + asset.step
             drift.append((available, window, f"drift: regime {key!r} never seen in training"))
         return drift
 
@@ -941,7 +1143,7 @@ class MaintenanceAgent(BaseAgent):
         ratios = first.filter(like="ratio:").abs().max()
         driving = ratios[ratios > 1.0].sort_values(ascending=False)
         series = tuple(
-            EntityRef("time_series", asset.series[name.split(":", 1)[1]], self.space)
+            EntityRef("time_series", asset.series[name.split(":", 1)[1]], asset.space)
             for name in driving.index
             if name.split(":", 1)[1] in asset.series
         )
@@ -1047,6 +1249,19 @@ class MaintenanceAgent(BaseAgent):
         return findings, recommendations
 
 
+def _subject(asset: AssetData) -> EntityRef:
+    """The entity a finding about ``asset`` is on: its linked equipment, else its device."""
+    return EntityRef(
+        "asset", asset.asset_id, asset.equipment[0] if asset.equipment else asset.space
+    )
+
+
+def _equipment(store: Store) -> list[tuple[str, str]]:
+    """``(space, external_id)`` of every equipment of the model."""
+    frame = store.query("SELECT space, external_id FROM asset WHERE level = 'equipment'")
+    return list(zip(frame["space"].astype(str), frame["external_id"].astype(str), strict=True))
+
+
 def _plan_of(state: AssetState) -> list[tuple[Any, ...]]:
     """A kept plan in the shape the replay uses (no data attached)."""
     return [
@@ -1080,7 +1295,8 @@ def _context_rows(model: AssetHealthModel) -> int:
     limits = np.asarray(monitor.stuck_limit_, dtype=float)
     finite = limits[limits < np.iinfo(np.int64).max]
     stuck = int(finite.max()) if finite.size else 0
-    return max(stuck, int(monitor.max_gap)) + model.min_minutes + 60
+    # an hour of readings at the model's grid is at most 3 x the readings an hour needs
+    return max(stuck, int(monitor.max_gap)) + model.min_minutes + 3 * model.min_minutes
 
 
 def _asset_of(item: Finding | Recommendation) -> str:

@@ -26,6 +26,12 @@ from factorybrain.store import Store
 RESET_DOWN = timedelta(hours=2)
 #: Least share of agreeing minutes for a device to be linked to an MES machine by its data.
 LINK_AGREEMENT = 0.6
+#: Finest grid the readings are resampled to: faster historians are averaged to it.
+FINEST_STEP_SECONDS = 60
+#: Days of the latest readings that tell a series' spacing.
+SPACING_DAYS = 28
+#: Share of an hour's expected readings it needs to be judged.
+HOUR_COVERAGE = 1 / 3
 
 
 @dataclass
@@ -43,6 +49,9 @@ class AssetData:
         asset_class: The linked equipment's class, else the device's set of signals.
         resets: Ends of long downs (repairs, maintenance), ascending; the first row counts too.
         series: Historian external id of each column.
+        step_seconds: The grid the readings were resampled to: the series' own median spacing,
+            never finer than :data:`FINEST_STEP_SECONDS`.
+        space: Space of the historian series.
     """
 
     device: str
@@ -55,6 +64,23 @@ class AssetData:
     asset_class: str = ""
     resets: list[pd.Timestamp] = field(default_factory=list)
     series: dict[str, str] = field(default_factory=dict)
+    step_seconds: int = FINEST_STEP_SECONDS
+    space: str | None = None
+
+    @property
+    def readings_per_hour(self) -> int:
+        """Readings an hour holds on the asset's grid (60 for minutes, 4 for 15 minutes)."""
+        return max(1, round(3600 / self.step_seconds))
+
+    @property
+    def min_readings(self) -> int:
+        """Readings an hour needs to be judged: a third of what the grid holds, at least one."""
+        return max(1, int(np.ceil(self.readings_per_hour * HOUR_COVERAGE)))
+
+    @property
+    def step(self) -> pd.Timedelta:
+        """The grid step as a time span."""
+        return pd.Timedelta(seconds=self.step_seconds)
 
     @property
     def asset_id(self) -> str:
@@ -62,28 +88,74 @@ class AssetData:
         return self.equipment[1] if self.equipment else self.device
 
 
-def historian_series(store: Store, space: str = "historian") -> pd.DataFrame:
-    """Series of ``space`` with their device (tag prefix) and signal name."""
+def historian_series(store: Store, space: str | None = None) -> pd.DataFrame:
+    """Series with datapoints, with their device and signal name.
+
+    A series linked to an asset at ingestion belongs to that asset; any other is grouped by its
+    tag's device prefix (``L3_PRS03.VIB_RMS``, ``W1:PRESS12.HYD_P.PV``: the part before the
+    first ``.``). A tag with neither is left out (see :func:`unassigned_series`).
+
+    Args:
+        store: The factory store.
+        space: Only this space's series; default every space that holds datapoints.
+    """
     frame = store.query(
-        "SELECT external_id, series_id, is_step, value_type, unit FROM time_series "
-        "WHERE space = ? AND series_id IS NOT NULL ORDER BY external_id",
-        [space],
+        "SELECT space, external_id, series_id, is_step, value_type, unit, asset FROM time_series "
+        "WHERE series_id IS NOT NULL AND (? IS NULL OR space = ?) ORDER BY external_id",
+        [space, space],
     )
     split = frame["external_id"].str.split(".", n=1, expand=True)
-    frame = frame[split[1].notna()].copy()
-    frame["device"] = split[0]
-    frame["signal"] = split[1]
+    if split.shape[1] < 2:
+        split[1] = None
+    linked = frame["asset"].notna()
+    frame["device"] = split[0].where(~linked, frame["asset"])
+    frame["signal"] = split[1].where(~linked, frame["external_id"])
+    frame = frame[frame["signal"].notna()].copy()
     frame["is_state"] = frame["is_step"].fillna(False).astype(bool) | (
         frame["value_type"].isin(["state", "bool"])
     )
     return frame
 
 
+def sampling_seconds(store: Store, series: pd.DataFrame) -> int:
+    """The grid a device's readings go on: the median spacing of its analog series' readings.
+
+    Each series' median gap between readings over its last :data:`SPACING_DAYS` days (a
+    median, so gaps and outages do not count) is read from the store; the device's grid is the
+    coarsest of them, rounded to whole seconds and never finer than
+    :data:`FINEST_STEP_SECONDS` (faster readings are
+    averaged). A historian at 1 s, 1 min, 15 min or 1 h gets a grid of 60 s, 60 s, 900 s, 3600 s.
+    """
+    ids = ", ".join(str(int(s)) for s in series["series_id"])
+    # the last weeks of readings tell the spacing; reading all of a long history would not
+    # tell it better
+    spacing = store.query(
+        f"""
+        SELECT series_id, median(gap) AS gap FROM (
+            SELECT series_id, epoch(ts) - lag(epoch(ts)) OVER (PARTITION BY series_id ORDER BY ts)
+                   AS gap
+            FROM datapoint WHERE series_id IN ({ids})
+              AND ts >= (SELECT max(ts) FROM datapoint WHERE series_id IN ({ids}))
+                        - INTERVAL {SPACING_DAYS} DAY
+        ) WHERE gap > 0 GROUP BY series_id
+        """
+    )
+    if spacing.empty or spacing["gap"].isna().all():
+        return FINEST_STEP_SECONDS
+    return max(FINEST_STEP_SECONDS, int(round(float(spacing["gap"].max()))))
+
+
 def _device_frame(
-    store: Store, series: pd.DataFrame, start: datetime | None, end: datetime | None
+    store: Store,
+    series: pd.DataFrame,
+    start: datetime | None,
+    end: datetime | None,
+    step_seconds: int,
 ) -> pd.DataFrame:
+    """The device's readings on its grid: analog signals averaged, state signals at their max."""
     columns = ", ".join(
-        f'max(value) FILTER (WHERE series_id = {int(row.series_id)}) AS "{row.signal}"'
+        f"{'max' if row.is_state else 'avg'}(value) FILTER (WHERE series_id = "
+        f'{int(row.series_id)}) AS "{row.signal}"'
         for row in series.itertuples()
     )
     ids = ", ".join(str(int(s)) for s in series["series_id"])
@@ -95,8 +167,10 @@ def _device_frame(
     if end is not None:
         where.append("ts < ?")
         parameters.append(end)
+    bucket = f"time_bucket(INTERVAL {int(step_seconds)} SECOND, ts) AS ts"
     frame = store.query(
-        f"SELECT ts, {columns} FROM datapoint WHERE {' AND '.join(where)} GROUP BY ts ORDER BY ts",
+        f"SELECT {bucket}, {columns} FROM datapoint WHERE {' AND '.join(where)} "
+        "GROUP BY ALL ORDER BY ts",
         parameters,
     )
     return frame.set_index("ts")
@@ -193,17 +267,20 @@ def load_assets(
     *,
     start: datetime | None = None,
     end: datetime | None = None,
-    space: str = "historian",
+    space: str | None = None,
     devices: Sequence[str] | None = None,
     links: Mapping[str, AssetData] | None = None,
 ) -> list[AssetData]:
     """Read every historian device of the store as an asset with its context.
 
+    Readings are put on the device's own grid (:func:`sampling_seconds`): a 1 s historian is
+    averaged to minutes, a 15-minute one stays at 15 minutes, whatever the plant's historian.
+
     Args:
         store: The factory store.
         start: First timestamp to read (inclusive); None for the beginning.
         end: Last timestamp to read (exclusive); None for the end.
-        space: Space of the historian's time series.
+        space: Space of the historian's time series; default every space with datapoints.
         devices: Only these devices (tag prefixes); None for all.
         links: Devices already linked (by an earlier read of their whole history): their link
             and class are kept instead of linking again on the data read now.
@@ -229,7 +306,9 @@ def load_assets(
         analog = group[~group["is_state"]]
         if analog.empty:
             continue
-        frame = _device_frame(store, group, start, end)
+        known = (links or {}).get(str(device))
+        step = known.step_seconds if known is not None else sampling_seconds(store, analog)
+        frame = _device_frame(store, group, start, end, step)
         if frame.empty:
             continue
         frame.index = pd.DatetimeIndex(frame.index)
@@ -241,10 +320,14 @@ def load_assets(
             running = np.ones(len(frame), dtype=bool)
         analog_frame = frame[list(analog["signal"])].astype(float)
         equipment, method, confidence = None, "none", 0.0
-        known = (links or {}).get(str(device))
+        linked_asset = group["asset"].dropna()
         if known is not None:
             equipment, method = known.equipment, known.link_method
             confidence = known.link_confidence
+        elif len(linked_asset):
+            # linked at ingestion: the series' own asset, in the series' space
+            equipment, method = (str(group["space"].iloc[0]), str(linked_asset.iloc[0])), "series"
+            confidence = 1.0
         elif device in annotations:
             target_space, target_id, confidence = annotations[device]
             equipment, method = (target_space, target_id), "annotation"
@@ -275,9 +358,11 @@ def load_assets(
                 asset_class=asset_class,
                 resets=resets,
                 series=dict(zip(analog["signal"], analog["external_id"], strict=True)),
+                step_seconds=step,
+                space=str(group["space"].iloc[0]),
             )
         )
     return assets
 
 
-__all__ = ["AssetData", "historian_series", "load_assets"]
+__all__ = ["AssetData", "historian_series", "load_assets", "sampling_seconds"]

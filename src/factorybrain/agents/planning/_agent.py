@@ -68,6 +68,7 @@ __all__ = [
     "PlantModel",
     "WorkCalendar",
     "build_problem",
+    "data_quality",
     "due_date_risks",
     "latest_safe_date",
     "load_plant_model",
@@ -128,6 +129,53 @@ def due_date_risks(
             )
         )
     return findings
+
+
+def plan_machine(store: Store, model: PlantModel, identifier: str) -> str | None:
+    """The machine or work centre of the plan that ``identifier`` names, directly or linked.
+
+    A warned machine is named as the maintenance agent knows it (the MES machine, the ERP
+    equipment); an approved annotation between it and a resource of the plan resolves it.
+    """
+    resources = model.line_of()
+    if identifier in resources:
+        return identifier
+    links = store.query(
+        "SELECT source_identifier AS a, target_external_id AS b FROM annotation "
+        "WHERE status = 'approved' AND (source_identifier = ? OR target_external_id = ?)",
+        [identifier, identifier],
+    )
+    for a, b in zip(links["a"], links["b"], strict=True):
+        other = b if a == identifier else a
+        if other in resources:
+            return str(other)
+    return None
+
+
+def data_quality(model: PlantModel, *, agent: str = AGENT) -> list[Finding]:
+    """One ``planning.data_quality`` finding listing what the plan had to assume, if anything.
+
+    A planner that plans work centres around the clock because no shift is recorded, or leaves
+    orders out because their product has no routing, says so instead of planning in silence.
+    """
+    if not model.notes:
+        return []
+    text = "; ".join(model.notes)
+    return [
+        Finding(
+            agent,
+            "planning.data_quality",
+            EntityRef("agent", agent),
+            severity="low",
+            confidence=1.0,
+            evidence=Evidence(
+                (), {"notes": float(len(model.notes))}, text[:1].upper() + text[1:] + "."
+            ),
+            dedup_key=f"{model.origin:%Y-%m-%d}:{stable_id('notes', text)}",
+            created_at=model.origin,
+            title=f"Planning: {len(model.notes)} assumption(s) about the data",
+        )
+    ]
 
 
 def latest_safe_date(finding: Finding) -> datetime:
@@ -323,18 +371,39 @@ class PlanningAgent(BaseAgent):
         return result
 
     def run(self, context: AgentContext) -> Output:
-        """Plan, store the plan, and report the orders planned late."""
+        """Plan, store the plan, and report the orders planned late and what was assumed."""
         result = self.plan(context.store)
-        return due_date_risks(result, min_hours=self.min_late_hours)
+        return [
+            *data_quality(result.model),
+            *due_date_risks(result, min_hours=self.min_late_hours),
+        ]
 
     def react(self, finding: Finding, context: AgentContext) -> Output:
         """On ``maintenance.rul_low``: a maintenance window before the latest safe date, re-plan."""
         if finding.kind != "maintenance.rul_low" or finding.subject.type != "asset":
             return ()
-        machine = finding.subject.external_id
         model = load_plant_model(context.store, now=self.now)
-        if machine not in model.line_of():
-            return ()
+        machine = plan_machine(context.store, model, finding.subject.external_id)
+        if machine is None:
+            return [
+                Finding(
+                    AGENT,
+                    "planning.data_quality",
+                    finding.subject,
+                    severity="medium",
+                    confidence=1.0,
+                    evidence=Evidence(
+                        (EntityRef("finding", finding.id),),
+                        {},
+                        f"{finding.subject.external_id} is warned about but is neither a "
+                        "machine nor a work centre of the plan, and no approved link names one: "
+                        "no maintenance window can be planned for it.",
+                    ),
+                    dedup_key=f"unplanned:{finding.id}",
+                    created_at=finding.created_at,
+                    title=f"{finding.subject.external_id} is not a resource of the plan",
+                )
+            ]
         hours = float(finding.evidence.numbers.get("maintenance_hours", self.maintenance_hours))
         latest = latest_safe_date(finding)
         proposal = propose_maintenance_window(
@@ -353,7 +422,7 @@ class PlanningAgent(BaseAgent):
         self, finding: Finding, proposal: MaintenanceProposal
     ) -> Sequence[Finding | Recommendation]:
         effect = proposal.effect()
-        space = finding.subject.space or "mes"
+        space = finding.subject.space or str(proposal.before.model.orders["space"].iloc[0])
         key = f"{proposal.machine}:{proposal.latest_safe:%Y-%m-%dT%H:%M}"
         window = Finding(
             AGENT,

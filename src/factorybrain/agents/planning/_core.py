@@ -243,7 +243,7 @@ def plan_orders(
     machine_change_weight: float = 1000.0,
     shift_weight: float = SHIFT_WEIGHT,
     seed: int = 0,
-    space: str = "mes",
+    space: str | None = None,
 ) -> PlanResult:
     """Plan the open work orders of the store.
 
@@ -262,7 +262,8 @@ def plan_orders(
         shift_weight: Cost per working minute an operation's start moves when re-planning, so
             that orders keep their dates unless moving them pays.
         seed: Seed of the engine's random choices.
-        space: Space of the MES entities.
+        space: Space of the orders, routings and machines; default the one the data shows
+            (:func:`~factorybrain.agents.planning._model.planning_source`).
 
     Returns:
         The :class:`PlanResult`.
@@ -381,7 +382,7 @@ def stored_plan_gantt_svg(
     now: datetime | None = None,
     width: int = 1400,
     title: str | None = None,
-    space: str = "mes",
+    space: str | None = None,
 ) -> str:
     """The plan stored by :func:`store_plan` as an SVG Gantt chart (for the dashboard).
 

@@ -1,6 +1,6 @@
 """The planner's view of the factory model: machines, routings, open orders, shifts, downtime.
 
-:func:`load_plant_model` reads it from the store (MES space by default); :func:`build_problem`
+:func:`load_plant_model` reads it from the store (the space the data shows); :func:`build_problem`
 turns it into a :class:`~factorybrain.engines.schedule.Problem` in working minutes per line
 (see :mod:`._planning_calendar`): each open work order is a job routed through its product's
 steps, each step may run on the machines of the order's line whose workcell type matches, and
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -53,6 +53,9 @@ class PlantModel:
         shifts: ``line -> [(start, end)]`` (naive UTC), extended past the recorded ones by
             repeating the last two weeks.
         downtime: Maintenance and other windows in which a machine cannot work.
+        notes: What the planner had to assume, for a data-quality finding.
+        resources: ``"machines"`` (an MES machine list) or ``"work_centres"`` (ERP work
+            centres named by the routings).
     """
 
     origin: datetime
@@ -62,6 +65,8 @@ class PlantModel:
     remaining: dict[tuple[str, int], tuple[float, bool]] = field(default_factory=dict)
     shifts: dict[str, list[tuple[datetime, datetime]]] = field(default_factory=dict)
     downtime: list[Downtime] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    resources: str = "machines"
 
     def calendars(self) -> dict[str, WorkCalendar]:
         """The working-time calendar of every line that has shifts."""
@@ -116,35 +121,176 @@ def _project_shifts(
     return sorted(out)
 
 
+#: Label of the one calendar the work centres of an ERP plan share (no line is recorded).
+WORK_CENTRES = "work centres"
+
+
+@dataclass(frozen=True)
+class PlanningSource:
+    """Where the planner's inputs live, as the data says.
+
+    Attributes:
+        space: Space of the open work orders and their routings.
+        resources: ``"machines"`` when the space lists machines under their lines (an MES) and a
+            routing step names a kind of machine; ``"work_centres"`` when a routing step names the
+            work centre it runs on (an ERP, no machine list).
+    """
+
+    space: str
+    resources: str
+
+
+def planning_source(store: Store, space: str | None = None) -> PlanningSource:
+    """Find the space to plan from: open work orders, their routings, and what they run on.
+
+    A space whose open orders have routings and that lists machines under lines is planned by
+    machine (an MES). Without one, a space whose routing steps name work centres is planned by
+    work centre (ERP production orders and work centres). Nothing assumes a space's name.
+
+    Raises:
+        ParameterError: When no space holds open work orders with routings (names, per space,
+            what is there and what is missing).
+    """
+    statuses = ", ".join(f"'{s}'" for s in OPEN_STATUSES)
+    census = store.query(
+        f"""
+        WITH o AS (SELECT space, count(*) AS orders FROM work_order
+                   WHERE status IN ({statuses}) GROUP BY space),
+        r AS (SELECT space, count(*) AS routings FROM (
+                SELECT space FROM recipe WHERE sequence IS NOT NULL AND workcell IS NOT NULL
+                UNION ALL
+                SELECT o.space FROM operation o JOIN work_order w
+                  ON w.space = o.space AND w.external_id = o.work_order
+                WHERE o.sequence IS NOT NULL AND o.equipment IS NOT NULL
+                  AND o.end_time > o.start_time AND w.product IS NOT NULL
+              ) GROUP BY space),
+        m AS (SELECT space, count(*) AS machines FROM asset
+              WHERE level = 'equipment' AND parent IS NOT NULL GROUP BY space)
+        SELECT o.space, o.orders, coalesce(r.routings, 0) AS routings,
+               coalesce(m.machines, 0) AS machines
+        FROM o LEFT JOIN r USING (space) LEFT JOIN m USING (space)
+        ORDER BY o.orders DESC, o.space
+        """
+    )
+    if space is not None:
+        census = census[census["space"] == space]
+    with_machines = census[(census["routings"] > 0) & (census["machines"] > 0)]
+    if len(with_machines):
+        return PlanningSource(str(with_machines["space"].iloc[0]), "machines")
+    with_routings = census[census["routings"] > 0]
+    if len(with_routings):
+        return PlanningSource(str(with_routings["space"].iloc[0]), "work_centres")
+    where = f"in space {space!r}" if space is not None else "in any space"
+    found = (
+        "; ".join(
+            f"space {row.space!r}: {row.orders} open order(s), {row.routings} routing step(s)"
+            for row in census.itertuples()
+        )
+        or "no open work order (status 'released' or 'in_progress')"
+    )
+    raise ParameterError(
+        f"The store has no open work orders with routings {where} ({found}); the planner needs "
+        "open work orders and routing steps (recipe rows with sequence and workcell) in the same "
+        "space, and machines (asset rows with a line as parent) or work centres named by the "
+        "routing steps."
+    )
+
+
+def routings_from_operations(store: Store, space: str) -> pd.DataFrame:
+    """Routings read from confirmed operations, for a plant that exports no routing table.
+
+    Per product and step: the work centre most of its operations ran on, and the median time
+    per unit processed (setup included, so ``setup_seconds`` is 0). Operations without times or
+    quantities do not count.
+    """
+    return store.query(
+        """
+        WITH o AS (
+            SELECT w.product, o.sequence, o.equipment,
+                   epoch(o.end_time - o.start_time)
+                     / nullif(coalesce(o.quantity_good, 0) + coalesce(o.quantity_scrap, 0), 0)
+                     AS per_unit
+            FROM operation o JOIN work_order w
+              ON w.space = o.space AND w.external_id = o.work_order
+            WHERE o.space = ? AND o.sequence IS NOT NULL AND o.equipment IS NOT NULL
+              AND o.end_time > o.start_time AND w.product IS NOT NULL
+        )
+        SELECT product, sequence, mode(equipment) AS workcell,
+               coalesce(median(per_unit), 0.0) AS ideal_cycle_seconds, 0.0 AS setup_seconds
+        FROM o GROUP BY product, sequence ORDER BY product, sequence
+        """,
+        [space],
+    )
+
+
+def _work_centres(
+    store: Store, space: str, routings: pd.DataFrame, notes: list[str]
+) -> pd.DataFrame:
+    """Every work centre a routing step names, as one resource of the shared calendar."""
+    centres = sorted(set(routings["workcell"].astype(str)))
+    known = store.query(
+        "SELECT external_id, name FROM asset WHERE space = ? AND "
+        "(external_id IN (SELECT unnest(?)) OR name IN (SELECT unnest(?)))",
+        [space, centres, centres],
+    )
+    named = set(known["external_id"].astype(str)) | set(known["name"].dropna().astype(str))
+    unlisted = [c for c in centres if c not in named]
+    if unlisted:
+        notes.append(
+            f"work centre(s) {', '.join(unlisted[:10])} of the routings have no asset record in "
+            f"space {space!r}: planned as one resource each on the shared calendar"
+        )
+    return pd.DataFrame(
+        {"machine": centres, "line": WORK_CENTRES, "workcell": centres},
+        columns=["machine", "line", "workcell"],
+    )
+
+
+def _history_end(store: Store, space: str) -> object:
+    """The end of the recorded history: machine states, else confirmed operations."""
+    for sql, parameters in (
+        ("SELECT max(end_time) AS t FROM event WHERE space = ? AND event_type = 'state'", [space]),
+        ("SELECT max(end_time) AS t FROM event WHERE event_type = 'state'", []),
+        ("SELECT max(end_time) AS t FROM operation WHERE space = ?", [space]),
+        ("SELECT max(end_time) AS t FROM operation", []),
+    ):
+        end = store.query(sql, parameters)["t"].iloc[0]
+        if _timestamp(end) is not None:
+            return end
+    return None
+
+
 def load_plant_model(
     store: Store,
     *,
     now: datetime | None = None,
     horizon_days: float = 42.0,
-    space: str = "mes",
+    space: str | None = None,
     extra_downtime: Iterable[Downtime] = (),
 ) -> PlantModel:
     """Read the planner's inputs from the store.
+
+    Plans from an MES machine list when the store has one, else from ERP production orders and
+    the work centres their routings name (:func:`planning_source`); what had to be assumed (no
+    shift calendar, a work centre without a record) is listed in :attr:`PlantModel.notes`.
 
     Args:
         store: The factory store.
         now: Origin of the plan (naive UTC); default the end of the recorded machine states
             (the end of the history), else the earliest release of an open order.
         horizon_days: How far ahead shifts are projected past the recorded ones.
-        space: Space of the MES entities (machines, routings, orders, shifts, states).
+        space: Space of the orders, routings and machines; default the one the data shows.
         extra_downtime: More windows to block (a breakdown, a proposed maintenance window).
 
     Raises:
         ParameterError: When the store holds no open work order, machine, routing or shift.
     """
-    machines = store.query(
-        "SELECT external_id AS machine, parent AS line, asset_class AS workcell FROM asset "
-        "WHERE space = ? AND level = 'equipment' AND parent IS NOT NULL ORDER BY external_id",
-        [space],
-    )
+    source = planning_source(store, space)
+    space = source.space
+    notes: list[str] = []
     routings = store.query(
-        "SELECT product, sequence, workcell, ideal_cycle_seconds, "
-        "coalesce(setup_seconds, 0) AS setup_seconds FROM recipe "
+        "SELECT product, sequence, workcell, coalesce(ideal_cycle_seconds, 0) AS "
+        "ideal_cycle_seconds, coalesce(setup_seconds, 0) AS setup_seconds FROM recipe "
         "WHERE space = ? AND sequence IS NOT NULL AND workcell IS NOT NULL "
         "ORDER BY product, sequence",
         [space],
@@ -155,26 +301,59 @@ def load_plant_model(
         "ORDER BY external_id",
         [space],
     )
-    for name, frame in (("machine", machines), ("routing", routings), ("open work order", orders)):
-        if frame.empty:
-            raise ParameterError(
-                f"The store has no {name} in space {space!r}; the planner needs MES machines "
-                "(asset rows with a line as parent), routings (recipe rows with sequence and "
-                "workcell) and open work orders (status 'released')."
-            )
-    if now is None:
-        end = store.query(
-            "SELECT max(end_time) AS t FROM event WHERE space = ? AND event_type = 'state'",
+    if routings.empty:
+        routings = routings_from_operations(store, space)
+        notes.append(
+            f"space {space!r} has no routings (recipe rows): the routing of "
+            f"{routings['product'].nunique()} product(s) was read from their confirmed "
+            "operations (work centre per step, median time per unit)"
+        )
+    resources = source.resources
+    if (
+        resources == "machines"
+        and routings["workcell"]
+        .isin(
+            store.query(
+                "SELECT asset_class FROM asset WHERE space = ? AND asset_class IS NOT NULL", [space]
+            )["asset_class"]
+        )
+        .any()
+    ):
+        machines = store.query(
+            "SELECT external_id AS machine, parent AS line, asset_class AS workcell FROM asset "
+            "WHERE space = ? AND level = 'equipment' AND parent IS NOT NULL ORDER BY external_id",
             [space],
-        )["t"].iloc[0]
-        now = _timestamp(end) or _timestamp(orders["release_at"].min())
-    assert now is not None
+        )
+    else:
+        resources = "work_centres"
+        machines = _work_centres(store, space, routings, notes)
+        orders["line"] = WORK_CENTRES
+        notes.append(
+            f"space {space!r} lists no machines under lines: planned {len(orders)} open "
+            f"order(s) on the {len(machines)} work centre(s) their routings name"
+        )
+    if now is None:
+        now = _timestamp(_history_end(store, space)) or _timestamp(orders["release_at"].min())
+    if now is None:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        notes.append("no machine state, operation or release date dates the plan: planned from now")
     shift_rows = store.query(
         "SELECT asset AS line, start_time, end_time FROM event "
         "WHERE space = ? AND event_type = 'shift' ORDER BY start_time",
         [space],
     )
     until = now + timedelta(days=horizon_days)
+    if resources == "work_centres":
+        # Work centres share one calendar: every shift the space records, else around the clock.
+        shift_rows = shift_rows.assign(line=WORK_CENTRES)
+        if shift_rows.empty:
+            shift_rows = pd.DataFrame(
+                {"line": [WORK_CENTRES], "start_time": [now], "end_time": [until]}
+            )
+            notes.append(
+                f"space {space!r} records no shifts (event_type 'shift'): work centres planned "
+                "around the clock"
+            )
     shifts: dict[str, list[tuple[datetime, datetime]]] = {}
     for line, group in shift_rows.groupby("line"):
         spans = [
@@ -222,7 +401,9 @@ def load_plant_model(
                     f"maintenance ({row.order_type or 'planned'})",
                 )
             )
-    return PlantModel(now, machines, routings, orders, remaining, shifts, downtime)
+    return PlantModel(
+        now, machines, routings, orders, remaining, shifts, downtime, notes, resources
+    )
 
 
 def order_weight(priority: object) -> float:
@@ -252,9 +433,10 @@ def build_problem(
             lines of the demo plant) or ``"error"``.
 
     Raises:
-        ParameterError: When an order's product has no routing, when none of its steps has a
-            machine on the order's line, or (``missing_workcell="error"``) when one step has none
-            (names the order, step and line).
+        ParameterError: When no order has a routing (an order without one is left out and
+            named in ``model.notes``), when none of an order's steps has a machine on its
+            line, or (``missing_workcell="error"``) when one step has none (names the order,
+            step and line).
     """
     if missing_workcell not in ("skip", "error"):
         raise ParameterError(
@@ -280,14 +462,13 @@ def build_problem(
         if end > start:
             windows[down.machine].append(Window(start, end, down.reason))
     jobs = []
+    no_routing: list[str] = []
     for order in model.orders.itertuples(index=False):
         order_id = str(order.external_id)
         routing = steps.get(str(order.product))
         if routing is None:
-            raise ParameterError(
-                f"Work order {order_id!r} makes product {order.product!r}, which has no routing "
-                "(recipe rows with sequence and workcell)."
-            )
+            no_routing.append(f"{order_id} ({order.product})")
+            continue
         calendar = calendars[str(order.line)]
         operations = []
         missing = 0
@@ -330,6 +511,15 @@ def build_problem(
                 weight=order_weight(order.priority),
             )
         )
+    if no_routing:
+        note = (
+            f"{len(no_routing)} open order(s) make a product without routing (recipe rows with "
+            f"sequence and workcell) and are not planned: {', '.join(no_routing[:10])}"
+        )
+        if note not in model.notes:
+            model.notes.append(note)
+    if not jobs and no_routing:
+        raise ParameterError(f"No open work order can be planned: {model.notes[-1]}.")
     machines = [Machine(m, tuple(windows[m])) for m in model.machines["machine"]]
     return Problem(jobs, machines, name=name)
 

@@ -78,8 +78,19 @@ def _inputs(
     assets: Sequence[str] | None,
     start: datetime | None,
     end: datetime | None,
-    space: str,
+    space: str | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    if space is None:
+        recorded = store.query(
+            "SELECT space, count(*) AS n FROM event WHERE event_type = 'state' "
+            "GROUP BY space ORDER BY n DESC, space LIMIT 1"
+        )
+        if recorded.empty:
+            raise NoDataError(
+                "The store has no machines with recorded states (event rows with event_type "
+                "'state') in any space; OEE needs them to know running, idle and down time."
+            )
+        space = str(recorded["space"].iloc[0])
     machines = store.query(
         "SELECT external_id AS asset, parent AS line, asset_class AS workcell FROM asset "
         "WHERE space = ? AND level = 'equipment' AND parent IS NOT NULL",
@@ -208,7 +219,7 @@ def plant_oee(
     assets: Sequence[str] | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
-    space: str = "mes",
+    space: str | None = None,
 ) -> pd.DataFrame:
     """Availability, performance, quality and OEE per machine, line or shift.
 
@@ -218,7 +229,8 @@ def plant_oee(
         assets: Only these machines or lines (codes); default all.
         start: Start of the window (naive UTC, inclusive); default the whole history.
         end: End of the window (exclusive).
-        space: Space of the MES entities.
+        space: Space of the machine states and shifts; default the space that records the
+            most machine states.
 
     Returns:
         One row per group: the group column, ``planned_busy_seconds``, ``running_seconds``,
@@ -248,7 +260,7 @@ def plant_oee_losses(
     assets: Sequence[str] | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
-    space: str = "mes",
+    space: str | None = None,
 ) -> pd.DataFrame:
     """Where the planned busy time went, largest first: downtime by reason, speed loss, scrap.
 

@@ -61,6 +61,24 @@ from factorybrain.engines.spc import (
 from factorybrain.exceptions import EngineError, ParameterError
 from factorybrain.store import Store
 
+#: The tables the genealogy of units is read from (see ``load_genealogy``): a model learned from
+#: them holds until one of them is written.
+GENEALOGY_TABLES = (
+    "annotation",
+    "datapoint",
+    "edge",
+    "event",
+    "maintenance_order",
+    "material_lot",
+    "operation",
+    "operation_parameter",
+    "quality_result",
+    "recipe",
+    "serial_unit",
+    "warranty_claim",
+    "work_order",
+)
+
 AGENT = "quality"
 DRIFT = "quality.drift"
 ROOT_CAUSE = "quality.root_cause"
@@ -201,6 +219,7 @@ class QualityAgent(BaseAgent):
         order_space: str = "agents",
     ) -> None:
         self.min_points = min_points
+        self._claims_learned: tuple[tuple[int, int | None], tuple[list[Cause], str]] | None = None
         self.baseline_share = baseline_share
         self.rules = tuple(rules)
         self.run_length = run_length
@@ -432,6 +451,22 @@ class QualityAgent(BaseAgent):
         )
 
     # -- root cause ------------------------------------------------------------------------------
+    def _claim_causes(self, store: Store) -> tuple[list[Cause], str]:
+        """The suspects of the field claims, learned once per state of the plant's data.
+
+        Every cluster of one review is traced through the same model of which units were
+        claimed; it is learned again only when a table it reads was written since.
+        """
+        generation = store.generation_of(GENEALOGY_TABLES)
+        key = (id(store), generation)
+        if generation is not None and self._claims_learned is not None:
+            learned_key, learned = self._claims_learned
+            if learned_key == key:
+                return learned
+        learned = self.analyse(load_genealogy(store, outcome="claim"))
+        self._claims_learned = (key, learned)
+        return learned
+
     def analyse(self, genealogy: Genealogy) -> tuple[list[Cause], str]:
         """The suspects that explain the defects of a unit table, or why there are none."""
         why = check_defects(genealogy, min_defects=self.min_defects)
@@ -508,7 +543,7 @@ class QualityAgent(BaseAgent):
         store = context.store
         at = context.now()
         subject = cluster.subject
-        causes, why = self.analyse(load_genealogy(store, outcome="claim"))
+        causes, why = self._claim_causes(store)
         named = _matching(causes, subject)
         lot = _lot_of(store, subject)
         machine = subject.external_id if subject.type == "asset" else None

@@ -110,6 +110,7 @@ def score_quality(store: Store, truth: dict[str, Any]) -> list[Score]:
             correct += 1
             found_truth.add(lot or machine)
     proposals = right = 0
+    contained: set[str | None] = set()
     for recommendation in records.recommendations(agent="quality", limit=None):
         steps = recommendation.steps or ()
         quarantined = [
@@ -126,9 +127,10 @@ def score_quality(store: Store, truth: dict[str, Any]) -> list[Score]:
         if not steps:
             continue
         proposals += 1
-        right += any(_resolve(q, lots) in bad for q in quarantined) or any(
-            _resolve(m, machines) in degraded for m in inspected
-        )
+        hit_lots = {_resolve(q, lots) for q in quarantined} & bad
+        hit_machines = {_resolve(m, machines) for m in inspected} & degraded
+        right += bool(hit_lots or hit_machines)
+        contained |= hit_lots
     expected = len(bad) + len(claimed_machines)
     return [
         Score(
@@ -139,13 +141,16 @@ def score_quality(store: Store, truth: dict[str, Any]) -> list[Score]:
             f"{len(found_truth & bad)} of {len(bad)} bad lots and "
             f"{len(found_truth & claimed_machines)} of {len(claimed_machines)} claimed degraded "
             "machines named as root causes",
+            recalled=len(found_truth & (bad | claimed_machines)),
         ),
         Score(
             "quality.containment",
             len(bad),
             proposals,
             right,
-            "containment proposals that quarantine a bad lot or inspect a degraded machine",
+            "containment proposals that quarantine a bad lot or inspect a degraded machine; "
+            f"{len(contained)} of {len(bad)} bad lots quarantined",
+            recalled=len(contained),
         ),
     ]
 

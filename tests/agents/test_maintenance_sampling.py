@@ -1,0 +1,181 @@
+"""The maintenance agent on historians that are not ours: 15-minute and hourly, gappy, PI names.
+
+A PI-style archive (space ``pi``, tags ``GRINDER04.SPDL_VIB``) at one reading per 15 minutes with
+outages, a grinder whose spindle vibration alone climbs for ten days before it fails, and a device
+with too little history to learn from.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from factorybrain.agents.maintenance import MaintenanceAgent
+from factorybrain.agents.maintenance._data import load_assets
+
+START = datetime(2026, 2, 2)
+DAYS = 40
+FAILURE = START + timedelta(days=DAYS)
+DRIFT = FAILURE - timedelta(days=10)
+
+
+def _load(store, space: str, series: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    names = list(series)
+    ids = store.ensure_series(space, names, "test").to_pydict()
+    series_id = dict(zip(ids["external_id"], ids["series_id"], strict=True))
+    store.upsert_entities(
+        "time_series",
+        pa.table(
+            {
+                "space": [space] * len(names),
+                "external_id": names,
+                "series_id": [series_id[n] for n in names],
+                "is_step": [n.endswith("STATE") for n in names],
+                "value_type": ["state" if n.endswith("STATE") else "float" for n in names],
+            }
+        ),
+        "test",
+    )
+    store.append_datapoints(
+        iter(
+            [
+                pa.record_batch(
+                    {
+                        "series_id": pa.array(np.full(len(v), series_id[n]), pa.int32()),
+                        "ts": pa.array(t, pa.timestamp("us")),
+                        "value": pa.array(v, pa.float64()),
+                    }
+                )
+                for n, (t, v) in series.items()
+            ]
+        )
+    )
+
+
+def _grinder(rng: np.random.Generator, device: str, step_minutes: int, drift: bool) -> dict:
+    """Readings every ``step_minutes`` with jitter and a two-day outage; vibration may climb."""
+    count = DAYS * 24 * 60 // step_minutes
+    offsets = np.arange(count) * step_minutes * 60 + rng.integers(-20, 20, count)
+    times = np.datetime64(START, "s") + offsets.astype("timedelta64[s]")
+    outage = (times >= np.datetime64(START + timedelta(days=12))) & (
+        times < np.datetime64(START + timedelta(days=14))
+    )
+    times = times[~outage]
+    n = len(times)
+    hour = (times - times.astype("datetime64[D]")).astype("timedelta64[h]").astype(int)
+    running = ((hour >= 6) & (hour < 22)).astype(float)
+    days_in = (times - np.datetime64(DRIFT)) / np.timedelta64(1, "D")
+    health = np.clip(days_in / 10.0, 0, 1) ** 1.5 if drift else np.zeros(n)
+    return {
+        f"{device}.SPDL_VIB": (times, 2.0 * (1 + 1.8 * health) + rng.normal(0, 0.1, n)),
+        f"{device}.SPDL_PWR": (times, 11.0 + rng.normal(0, 0.4, n)),
+        f"{device}.COOL_TEMP": (times, 24.0 + rng.normal(0, 0.5, n)),
+        f"{device}.STATE": (times, running),
+    }
+
+
+@pytest.fixture
+def pi_plant(store):
+    rng = np.random.default_rng(11)
+    series = {
+        **_grinder(rng, "GRINDER04", 15, drift=True),
+        **_grinder(rng, "GRINDER05", 15, drift=False),
+        **_grinder(rng, "MCENTER01", 60, drift=False),
+    }
+    # a device that came online two hours before the end: too short a history to learn from
+    quarter = np.timedelta64(900, "s")
+    late = np.datetime64(FAILURE - timedelta(hours=2), "s") + np.arange(8) * quarter
+    series["PRESS09.HYD_PRES"] = (late, 180.0 + rng.normal(0, 1, 8))
+    series["PRESS09.OIL_TEMP"] = (late, 40.0 + rng.normal(0, 1, 8))
+    _load(store, "pi", series)
+    return store
+
+
+def test_each_device_gets_the_grid_its_historian_samples_at(pi_plant) -> None:
+    assets = {a.device: a for a in load_assets(pi_plant)}
+    assert assets["GRINDER04"].step_seconds == 900
+    assert assets["GRINDER04"].readings_per_hour == 4
+    assert assets["MCENTER01"].step_seconds == 3600
+    assert assets["MCENTER01"].min_readings == 1
+    assert assets["GRINDER04"].space == "pi"
+    # readings jittered by seconds land on one grid row each
+    index = assets["GRINDER04"].frame.index
+    assert (np.diff(index.values) >= np.timedelta64(900, "s")).all()
+
+
+def test_15_minute_and_hourly_devices_train_models_and_stay_quiet_when_healthy(pi_plant) -> None:
+    report = MaintenanceAgent().scan(pi_plant)
+    versions = {row["device"]: row["model_versions"] for row in report.assets}
+    assert versions["GRINDER05"] >= 1
+    assert versions["MCENTER01"] >= 1
+    about = {f.subject.external_id for f in report.findings if f.kind != "maintenance.no_model"}
+    assert "GRINDER05" not in about and "MCENTER01" not in about
+
+
+def test_one_sensor_climbing_for_days_is_a_finding_a_day_before_failure(pi_plant) -> None:
+    report = MaintenanceAgent().scan(pi_plant)
+    trends = [
+        f
+        for f in report.findings
+        if f.kind == "maintenance.sensor_trend" and f.subject.external_id == "GRINDER04"
+    ]
+    assert [f.dedup_key.split(":")[:2] for f in trends] == [["SPDL_VIB", "rising"]]
+    (trend,) = trends
+    assert DRIFT < trend.created_at <= FAILURE - timedelta(hours=24)
+    assert trend.evidence.refs[0].external_id == "GRINDER04.SPDL_VIB"
+    assert trend.evidence.refs[0].space == "pi"
+    assert trend.evidence.numbers["latest"] > trend.evidence.numbers["baseline"]
+    # the healthy twin's flat vibration is no trend
+    assert not [
+        f
+        for f in report.findings
+        if f.kind == "maintenance.sensor_trend" and f.subject.external_id == "GRINDER05"
+    ]
+
+
+def test_a_device_whose_data_cannot_train_a_model_gets_a_finding_saying_why(pi_plant) -> None:
+    report = MaintenanceAgent().scan(pi_plant)
+    untrained = [f for f in report.findings if f.kind == "maintenance.no_model"]
+    assert [f.subject.external_id for f in untrained] == ["PRESS09"]
+    assert "too short a history" in untrained[0].evidence.text
+    assert "15 min" in untrained[0].evidence.text
+
+
+def test_equipment_no_series_is_linked_to_is_reported(pi_plant) -> None:
+    pi_plant.upsert_entities(
+        "asset",
+        pa.table(
+            {
+                "space": ["pi"] * 2,
+                "external_id": ["GRINDER04", "GRINDER07"],
+                "level": ["equipment"] * 2,
+            }
+        ),
+        "test",
+    )
+    pi_plant.upsert_entities(
+        "time_series",
+        pa.table({"space": ["pi"], "external_id": ["GRINDER04.SPDL_VIB"], "asset": ["GRINDER04"]}),
+        "test",
+    )
+    report = MaintenanceAgent().scan(pi_plant)
+    unlinked = [
+        f
+        for f in report.findings
+        if f.kind == "maintenance.no_model" and "no linked series" in f.evidence.text
+    ]
+    assert [f.subject.external_id for f in unlinked] == ["GRINDER07"]
+
+
+def test_a_one_second_historian_is_averaged_to_minutes(store) -> None:
+    times = np.datetime64(START, "s") + np.arange(3 * 3600) * np.timedelta64(1, "s")
+    values = np.arange(3 * 3600, dtype=float)
+    _load(store, "scada", {"FAST01.FLOW": (times, values), "FAST01.TEMP": (times, values)})
+    (asset,) = load_assets(store)
+    assert asset.step_seconds == 60 and asset.min_readings == 20
+    assert len(asset.frame) == 180
+    # each minute is the mean of its 60 readings
+    assert asset.frame["FLOW"].iloc[1] == pytest.approx(np.mean(values[60:120]))
