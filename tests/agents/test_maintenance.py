@@ -377,3 +377,35 @@ def test_updates_across_a_repair_and_a_new_product_judge_hours_as_one_replay(
         )
     assert len(streamed) > 100
     assert agent.update(store, end=lo)[1] == []
+
+
+def test_a_quality_drift_gets_an_inspection_unless_the_health_model_already_orders_one(
+    plant,
+) -> None:
+    from factorybrain.agents import EntityRef, Evidence, Finding
+
+    agent = MaintenanceAgent()
+    context = Orchestrator(plant, [agent]).context(START + timedelta(days=DAYS))
+
+    def drift(machine: str) -> Finding:
+        return Finding(
+            "quality",
+            "quality.drift",
+            EntityRef("asset", machine),
+            severity="high",
+            confidence=0.9,
+            evidence=Evidence((), {"cpk": 0.7}, f"Nelson rule 2 on {machine}"),
+            dedup_key=f"drift:{machine}",
+            created_at=START + timedelta(days=DAYS - 1),
+        )
+
+    # a healthy machine whose process drifts: inspect it, within the next hours
+    healthy = [i for i in agent.react(drift("L1_GOOD02"), context) if hasattr(i, "action_type")]
+    (inspection,) = healthy
+    assert inspection.action_type == "maintenance_order.create"
+    assert inspection.parameters["order_type"] == "inspection"
+    assert inspection.parameters["asset"] == "L1_GOOD02"
+    assert inspection.requires_approval
+    # the worn machine already gets its predictive order: no second order for the drift
+    worn = [i for i in agent.react(drift("L1_WORN01"), context) if hasattr(i, "action_type")]
+    assert [o.parameters["order_type"] for o in worn] == ["predictive"]

@@ -447,3 +447,36 @@ def test_inconsistent_routing_is_explained(store) -> None:
     assert [op.id for op in build_problem(model).jobs[0].operations] == ["10", "20"]
     with pytest.raises(ParameterError, match="Step 30 .*WO-1.* no 'painter'"):
         build_problem(model, missing_workcell="error")
+
+
+def test_a_quality_drift_on_a_machine_holds_its_orders_for_an_inspection_at_once(store) -> None:
+    _seed(store, ORDERS)
+    agent = PlanningAgent(time_limit=2, now=NOW)
+    orchestrator = Orchestrator(store, [agent])
+    drift = replace(
+        _rul_low(0.0),
+        agent="quality",
+        kind="quality.drift",
+        evidence=Evidence((), {"cpk": 0.6}, "Nelson rule 2 on CUT-1"),
+    )
+    window, maintenance, reschedule = agent.react(drift, orchestrator.context(NOW))
+    assert window.kind == "planning.maintenance_window"
+    start = datetime.fromisoformat(maintenance.parameters["planned_start"])
+    assert NOW <= start < NOW + timedelta(hours=24)  # no safe date: as soon as the plan allows
+    assert maintenance.parameters["asset"] == "CUT-1"
+    assert reschedule.action_type == "work_order.reschedule"
+    # a drift of a product, not of a machine, stops nothing
+    of_product = replace(drift, subject=EntityRef("product", "P-1", "mes"))
+    assert list(agent.react(of_product, orchestrator.context(NOW))) == []
+
+
+def test_a_quality_drift_through_its_playbook_becomes_one_action(store) -> None:
+    _seed(store, ORDERS)
+    orchestrator = Orchestrator(store, [PlanningAgent(time_limit=2, now=NOW)], clock=lambda: NOW)
+    drift = replace(_rul_low(0.0), agent="quality", kind="quality.drift")
+    report = orchestrator.submit([drift], agent="quality", at=NOW)
+    (action_id,) = report.actions
+    records = AgentRecords(store)
+    bundled = records.recommendation(records.action(action_id).recommendation_id)
+    steps = {step.action_type for step in bundled.steps}
+    assert {"maintenance_order.create", "work_order.reschedule"} <= steps

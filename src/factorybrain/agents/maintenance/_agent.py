@@ -200,6 +200,8 @@ class MaintenanceAgent(BaseAgent):
         lookback: How much history :meth:`run` reads before "now".
         registry: Where model versions are kept (in memory when None).
         space: Only the time series of this space; default every space with datapoints.
+        inspection_hours: Length of the inspection order proposed for a machine whose process
+            drifts (``quality.drift``) when its health proposes no order of its own.
     """
 
     name = AGENT
@@ -222,6 +224,7 @@ class MaintenanceAgent(BaseAgent):
         lookback: timedelta | None = None,
         registry: ModelRegistry | None = None,
         space: str | None = None,
+        inspection_hours: float = 2.0,
     ) -> None:
         self.train_hours = train_hours
         self.drift_hours = drift_hours
@@ -235,6 +238,7 @@ class MaintenanceAgent(BaseAgent):
         self.lookback = lookback
         self.registry = registry
         self.space = space
+        self.inspection_hours = inspection_hours
         self._windows: dict[str, tuple[pd.Timestamp | None, bool]] = {}
         self._states: dict[str, AssetState] = {}
         self._live_registry: ModelRegistry | None = None
@@ -255,14 +259,54 @@ class MaintenanceAgent(BaseAgent):
         return items
 
     def react(self, finding: Finding, context: AgentContext) -> Iterable[Finding | Recommendation]:
-        """A quality drift on a machine: look at that machine's health now."""
+        """A quality drift on a machine: look at its health now, and have it inspected.
+
+        The health model's open findings and orders of that machine come first; when they
+        propose no order for it, an inspection order does (the drift may come from the machine
+        although its sensors look healthy), for the engineer to approve.
+        """
         report = self.scan(context.store, end=context.now())
         subject = finding.subject.external_id
-        return [
+        items = [
             item
             for item in _open_items(report, pd.Timestamp(context.now()))
-            if not isinstance(item, Finding) or item.subject.external_id == subject
+            if (
+                item.subject.external_id
+                if isinstance(item, Finding)
+                else item.parameters.get("asset")
+            )
+            == subject
         ]
+        ordered = any(isinstance(item, Recommendation) for item in items)
+        if finding.subject.type == "asset" and not ordered:
+            items.append(self._inspection(finding, context.now()))
+        return items
+
+    def _inspection(self, drift: Finding, now: datetime) -> Recommendation:
+        """An inspection order for the machine a quality drift names, within the next shift."""
+        machine = drift.subject.external_id
+        start = drift.created_at or now
+        key = f"inspect:{machine}:{drift.dedup_key or drift.id}"
+        return Recommendation(
+            AGENT,
+            (drift.id,),
+            "maintenance_order.create",
+            parameters={
+                "space": "agents",
+                "external_id": stable_id("mo", machine, key),
+                "asset": machine,
+                "planned_start": start,
+                "planned_end": start + timedelta(hours=self.inspection_hours),
+                "order_type": "inspection",
+                "priority": 1 if drift.severity in ("critical", "high") else 2,
+                "failure_mode": "quality drift",
+                "notes": drift.evidence.text,
+            },
+            expected_effect={"reason": "the process on this machine drifts out of control"},
+            requires_approval=True,
+            title=f"Inspect {machine}: its process drifts out of control",
+            dedup_key=key,
+        )
 
     # -- the work ----------------------------------------------------------------------------
     def scan(

@@ -342,7 +342,7 @@ class PlanningAgent(BaseAgent):
     """
 
     name = AGENT
-    subscriptions: tuple[str, ...] = ("maintenance.rul_low",)
+    subscriptions: tuple[str, ...] = ("maintenance.rul_low", "quality.drift")
     # re-plan hourly when run by the orchestrator's scheduler; not on every work-order change,
     # since storing a plan changes work orders itself
     schedule = timedelta(hours=1)
@@ -379,8 +379,13 @@ class PlanningAgent(BaseAgent):
         ]
 
     def react(self, finding: Finding, context: AgentContext) -> Output:
-        """On ``maintenance.rul_low``: a maintenance window before the latest safe date, re-plan."""
-        if finding.kind != "maintenance.rul_low" or finding.subject.type != "asset":
+        """A machine to stop for a while: plan the window, and re-plan its orders around it.
+
+        On ``maintenance.rul_low``: a maintenance window before the latest safe date. On
+        ``quality.drift`` of a machine: the machine's orders are held for an inspection window
+        as soon as the plan allows (the drift gives no safe date: what it makes now may be bad).
+        """
+        if finding.kind not in self.subscriptions or finding.subject.type != "asset":
             return ()
         model = load_plant_model(context.store, now=self.now)
         machine = plan_machine(context.store, model, finding.subject.external_id)
