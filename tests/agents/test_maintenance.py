@@ -409,3 +409,30 @@ def test_a_quality_drift_gets_an_inspection_unless_the_health_model_already_orde
     # the worn machine already gets its predictive order: no second order for the drift
     worn = [i for i in agent.react(drift("L1_WORN01"), context) if hasattr(i, "action_type")]
     assert [o.parameters["order_type"] for o in worn] == ["predictive"]
+
+
+def test_many_drifts_share_one_health_scan_and_one_inspection_per_machine_and_day(
+    plant, monkeypatch
+) -> None:
+    from factorybrain.agents import EntityRef, Evidence, Finding
+
+    agent = MaintenanceAgent()
+    scans = []
+    scan = agent.scan
+    monkeypatch.setattr(agent, "scan", lambda *a, **k: scans.append(1) or scan(*a, **k))
+    context = Orchestrator(plant, [agent]).context(START + timedelta(days=DAYS))
+    keys = set()
+    for characteristic in ("force", "torque", "leak_rate"):
+        drift = Finding(
+            "quality",
+            "quality.drift",
+            EntityRef("asset", "L1_GOOD02"),
+            severity="medium",
+            confidence=0.9,
+            evidence=Evidence((), {}, f"Nelson rule 2 on {characteristic}"),
+            dedup_key=f"drift:{characteristic}",
+            created_at=START + timedelta(days=DAYS - 1),
+        )
+        keys |= {i.dedup_key for i in agent.react(drift, context) if hasattr(i, "action_type")}
+    assert len(scans) == 1  # the machines' health did not change between the drifts
+    assert len(keys) == 1  # one inspection of the machine that day

@@ -465,9 +465,11 @@ def test_a_quality_drift_on_a_machine_holds_its_orders_for_an_inspection_at_once
     assert NOW <= start < NOW + timedelta(hours=24)  # no safe date: as soon as the plan allows
     assert maintenance.parameters["asset"] == "CUT-1"
     assert reschedule.action_type == "work_order.reschedule"
-    # a drift of a product, not of a machine, stops nothing
+    # a drift of a product, not of a machine, stops nothing; nor does a milder drift
     of_product = replace(drift, subject=EntityRef("product", "P-1", "mes"))
     assert list(agent.react(of_product, orchestrator.context(NOW))) == []
+    milder = replace(drift, severity="medium")
+    assert list(agent.react(milder, orchestrator.context(NOW))) == []
 
 
 def test_a_quality_drift_through_its_playbook_becomes_one_action(store) -> None:

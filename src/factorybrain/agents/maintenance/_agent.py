@@ -70,6 +70,9 @@ from factorybrain.engines.rul import failure_probability, latest_safe_date
 from factorybrain.exceptions import EngineError
 from factorybrain.store import Store
 
+#: What a scan of the machines' health reads: a scan holds until one of them is written.
+HEALTH_TABLES = ("annotation", "asset", "datapoint", "event", "maintenance_order", "time_series")
+
 AGENT = "maintenance"
 #: Hours right after a repair in which the machine warms up and is not used to learn from.
 SETTLE = timedelta(hours=1)
@@ -239,6 +242,7 @@ class MaintenanceAgent(BaseAgent):
         self.registry = registry
         self.space = space
         self.inspection_hours = inspection_hours
+        self._reaction_scan: tuple[tuple[int, int | None, datetime], ScanReport] | None = None
         self._windows: dict[str, tuple[pd.Timestamp | None, bool]] = {}
         self._states: dict[str, AssetState] = {}
         self._live_registry: ModelRegistry | None = None
@@ -265,7 +269,7 @@ class MaintenanceAgent(BaseAgent):
         propose no order for it, an inspection order does (the drift may come from the machine
         although its sensors look healthy), for the engineer to approve.
         """
-        report = self.scan(context.store, end=context.now())
+        report = self._scan_for_reactions(context.store, context.now())
         subject = finding.subject.external_id
         items = [
             item
@@ -282,11 +286,28 @@ class MaintenanceAgent(BaseAgent):
             items.append(self._inspection(finding, context.now()))
         return items
 
+    def _scan_for_reactions(self, store: Store, end: datetime) -> ScanReport:
+        """One scan of the plant per moment and state of its data, shared by every reaction.
+
+        A review that finds many drifts routes each here; the health of the machines is the same
+        for all of them until new data arrives.
+        """
+        generation = store.generation_of(HEALTH_TABLES)
+        key = (id(store), generation, end)
+        if generation is not None and self._reaction_scan is not None:
+            scanned_key, scanned = self._reaction_scan
+            if scanned_key == key:
+                return scanned
+        report = self.scan(store, end=end)
+        self._reaction_scan = (key, report)
+        return report
+
     def _inspection(self, drift: Finding, now: datetime) -> Recommendation:
         """An inspection order for the machine a quality drift names, within the next shift."""
         machine = drift.subject.external_id
         start = drift.created_at or now
-        key = f"inspect:{machine}:{drift.dedup_key or drift.id}"
+        # one inspection per machine and day, however many of its characteristics drift
+        key = f"inspect:{machine}:{start:%Y-%m-%d}"
         return Recommendation(
             AGENT,
             (drift.id,),

@@ -56,6 +56,9 @@ from factorybrain.agents.planning._model import (
 from factorybrain.agents.planning._oee import plant_oee, plant_oee_losses
 from factorybrain.store import Store
 
+#: The severities of a ``quality.drift`` that hold the machine's orders for an inspection.
+HOLD_SEVERITIES = ("high", "critical")
+
 AGENT = "planning"
 
 __all__ = [
@@ -381,12 +384,15 @@ class PlanningAgent(BaseAgent):
     def react(self, finding: Finding, context: AgentContext) -> Output:
         """A machine to stop for a while: plan the window, and re-plan its orders around it.
 
-        On ``maintenance.rul_low``: a maintenance window before the latest safe date. On
-        ``quality.drift`` of a machine: the machine's orders are held for an inspection window
-        as soon as the plan allows (the drift gives no safe date: what it makes now may be bad).
+        On ``maintenance.rul_low``: a maintenance window before the latest safe date. On a
+        ``quality.drift`` of a machine of severity high or critical: the machine's orders are
+        held for an inspection window as soon as the plan allows (the drift gives no safe date:
+        what it makes now may be bad).
         """
         if finding.kind not in self.subscriptions or finding.subject.type != "asset":
             return ()
+        if finding.kind == "quality.drift" and finding.severity not in HOLD_SEVERITIES:
+            return ()  # a milder drift gets the machine inspected, not its orders held
         model = load_plant_model(context.store, now=self.now)
         machine = plan_machine(context.store, model, finding.subject.external_id)
         if machine is None:
