@@ -24,6 +24,8 @@ from factorybrain.exceptions import ParameterError
 from factorybrain.store import open_store
 
 TOY_MODULE = '''
+import warnings
+
 from factorybrain.agents import BaseAgent, EntityRef, Evidence, Finding
 
 
@@ -33,6 +35,8 @@ class ToyAgent(BaseAgent):
     name = "toy"
 
     def run(self, context):
+        for _ in range(2):  # said twice, shown once
+            warnings.warn("toy: the plant has no machines", stacklevel=1)
         yield Finding(
             self.name,
             "toy.hello",
@@ -82,13 +86,19 @@ def test_a_toy_agent_is_one_module_and_one_entry_and_runs_in_agents_run_and_the_
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["agents_run"] == ["toy"] and len(report["findings"]) == 1
+    assert report["warnings"] == ["toy: the plant has no machines"]
+    shown = runner.invoke(app, ["agents", "run", "toy", "--db", str(db)]).output
+    assert shown.count("warning toy: the plant has no machines") == 1
     with open_store(db, read_only=True) as store:
         [finding] = AgentRecords(store).findings(kind="toy.hello")
         assert finding.agent == "toy"
 
     [part] = [p for p in demo.parts() if p.name == "toy"]
     assert [p.name for p in demo.parts()][0] == "contextualize"
-    with open_store(db) as store:  # an agent without a demo stage runs through the orchestrator
+    with (
+        open_store(db) as store,  # an agent without a demo stage runs through the orchestrator
+        pytest.warns(UserWarning, match="no machines"),  # the demo shows it under the stage
+    ):
         summary = part.stage(store, {})  # type: ignore[misc]
     assert summary == {"findings": 1, "recommendations": 0, "actions": 0}
 

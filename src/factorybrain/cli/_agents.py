@@ -7,6 +7,7 @@ and issuing the API tokens (whose changes the audit log records).
 from __future__ import annotations
 
 import json
+import warnings
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -188,11 +189,15 @@ def agents_run(
 
     Example: `factorybrain agents run maintenance --db plant.duckdb`
     """
-    with open_db(db) as store:
+    # What the agents warn of (short histories, missing limits) is part of the answer: one line
+    # each, once, not Python's warning with its source line.
+    with open_db(db) as store, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         orchestrator = orchestrator_for(store, with_agents=True)
         report = orchestrator.run(names or None)
+    said = list(dict.fromkeys(redact(str(w.message)) for w in caught))
     if as_json:
-        print(json.dumps(report.dump(), indent=2))
+        print(json.dumps({**report.dump(), "warnings": said}, indent=2))
         return
     console.print(
         f"ran {', '.join(report.agents_run) or 'no agents'}: {len(report.findings)} new "
@@ -200,6 +205,8 @@ def agents_run(
         f"{len(report.actions)} action(s) proposed, {len(report.executed)} auto-executed",
         highlight=False,
     )
+    for message in said:
+        console.print(f"  [yellow]warning[/yellow] {message}", highlight=False)
     for error in report.errors:
         console.print(
             f"  [red]{error['agent']} failed[/red]: {redact(str(error['error']))}", highlight=False
