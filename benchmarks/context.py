@@ -61,6 +61,10 @@ def run_plant(work: Path, name: str, *, days: int, machines: int, seed: int) -> 
         "approved": scores["approved"],
         "expected": scores["expected"],
         "match_seconds": round(seconds, 1),
+        "by_class": {
+            name: {"precision": round(c["precision"], 4), "recall": round(c["recall"], 4)}
+            for name, c in scores["by_class"].items()
+        },
     }
 
 

@@ -97,3 +97,36 @@ def test_identifier_with_two_equal_candidates_is_flagged_not_approved(store):
 def test_thresholds_outside_zero_one_are_refused(store):
     with pytest.raises(ParameterError, match="threshold"):
         match(store, threshold=1.5)
+
+
+def test_identity_scores_name_the_weakest_class(store):
+    import pandas as pd
+
+    from factorybrain.context import identity_scores
+
+    two_line_plant(store)
+    def entity(kind: str, canonical: str, **refs: str) -> dict:
+        return {"type": kind, "id": canonical, "refs": {s: [n] for s, n in refs.items()}}
+
+    truth = {
+        "entities": [
+            entity("equipment", "press-2", mes="PRS-02", erp="10004082"),
+            entity("equipment", "lathe-3", mes="LTH-03", erp="10004099"),
+            entity("customer", "krueger", erp="0000100042", wms="C100042"),
+            entity("customer", "vogel", erp="0000100056", wms="C100056"),
+        ]
+    }
+    links = pd.DataFrame(
+        [
+            ("erp", "10004082", "mes", "PRS-02"),  # right
+            ("erp", "10004099", "mes", "PRS-02"),  # wrong: the lathe is not the press
+            ("wms", "C100042", "erp", "0000100042"),  # right
+        ],
+        columns=["source_space", "source_identifier", "target_space", "target_external_id"],
+    )
+    scores = identity_scores(store, truth, annotations=links)
+    equipment, customer = scores["by_class"]["equipment"], scores["by_class"]["customer"]
+    assert (equipment["approved"], equipment["correct"]) == (2, 1)
+    assert equipment["precision"] == 0.5
+    assert customer["precision"] == 1.0
+    assert customer["recall"] == 0.5  # C100056 was never linked

@@ -31,6 +31,12 @@ def score_identity(store: Store, truth: dict[str, Any]) -> list[Score]:
             expected,
             scores["approved"],
             scores["correct"],
-            f"approved identity links; {recalled} of {expected} identifiers linked",
+            f"approved identity links; {recalled} of {expected} identifiers linked; per class "
+            "P/R: "
+            + ", ".join(
+                f"{name} {c['precision']:.2f}/{c['recall']:.2f}"
+                for name, c in scores["by_class"].items()
+                if c["expected"] or c["approved"]
+            ),
         )
     ]

@@ -35,6 +35,16 @@ def truth_lookup(truth: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
     return lookup
 
 
+def truth_classes(truth: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """Map ``(space, string)`` to the class of the object the truth says it names."""
+    classes: dict[tuple[str, str], str] = {}
+    for entity in truth.get("entities", []):
+        for space, names in entity.get("refs", {}).items():
+            for name in names[:1] if entity["type"] == "time_series" else names:
+                classes.setdefault((space, name), str(entity["type"]))
+    return classes
+
+
 def _target_ids(
     lookup: dict[tuple[str, str], set[str]],
     by_name: dict[str, set[str]],
@@ -66,9 +76,13 @@ def identity_scores(
     Returns:
         ``precision``, ``recall``, ``approved`` (scored), ``correct``, ``expected`` and
         ``unscored`` (approved links whose source the truth does not list), ``unjudged`` (links
-        to an entity the truth lists under no spelling), plus ``errors``: up to 20 wrong links.
+        to an entity the truth lists under no spelling), ``errors``: up to 20 wrong links, and
+        ``by_class``: the same figures per class of the object the source names (``asset``,
+        ``item``, ``time_series``, ...), since a plant's weakest class is what its users meet.
     """
     lookup = truth_lookup(truth)
+    classes = truth_classes(truth)
+    tally: dict[str, dict[str, int]] = defaultdict(lambda: {"approved": 0, "correct": 0})
     if annotations is None:
         annotations = store.query(
             "SELECT source_space, source_identifier, target_space, target_external_id "
@@ -100,8 +114,11 @@ def identity_scores(
             unjudged += 1
             continue
         scored += 1
+        cls = tally[classes.get(source, "unknown")]
+        cls["approved"] += 1
         if lookup[source] & target:
             correct += 1
+            cls["correct"] += 1
             correct_sources.add(source)
         elif len(errors) < 20:
             errors.append(
@@ -109,6 +126,17 @@ def identity_scores(
                 f"{row.target_space}:{row.target_external_id}"
             )
     found = len(correct_sources & expected)
+    by_class: dict[str, dict[str, Any]] = {}
+    for name in sorted({classes.get(key, "unknown") for key in expected} | set(tally)):
+        wanted = {key for key in expected if classes.get(key, "unknown") == name}
+        counts = tally[name]
+        by_class[name] = {
+            "precision": counts["correct"] / counts["approved"] if counts["approved"] else 1.0,
+            "recall": len(correct_sources & wanted) / len(wanted) if wanted else 1.0,
+            "approved": counts["approved"],
+            "correct": counts["correct"],
+            "expected": len(wanted),
+        }
     return {
         "precision": correct / scored if scored else 1.0,
         "recall": found / len(expected) if expected else 1.0,
@@ -118,4 +146,5 @@ def identity_scores(
         "unscored": unscored,
         "unjudged": unjudged,
         "errors": errors,
+        "by_class": by_class,
     }
