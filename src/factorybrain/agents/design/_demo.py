@@ -172,6 +172,8 @@ def stored_proposals(store: Store, truth: Mapping[str, Any]) -> dict[str, dict[s
 def score_design(store: Store, truth: dict[str, Any]) -> list[Score]:
     """Proposed setpoints near the truth's optimum, and the share of the possible gain they get."""
     optima = truth.get("process_optimum") or {}
+    if not optima:
+        return []  # the plant plants no process optimum: nothing to judge the proposals by
     proposals = stored_proposals(store, truth)
     figures = {
         product: evaluate_setpoints(optima[product], proposal["setpoints"])
@@ -180,8 +182,8 @@ def score_design(store: Store, truth: dict[str, Any]) -> list[Score]:
     }
     near = sum(f["distance_in_scales"] <= NEAR for f in figures.values())
     captured = sum(f["gain_fraction"] >= CAPTURED for f in figures.values())
-    worst = max((f["distance_in_scales"] for f in figures.values()), default=float("nan"))
-    least = min((f["gain_fraction"] for f in figures.values()), default=float("nan"))
+    worst = max((f["distance_in_scales"] for f in figures.values()), default=None)
+    least = min((f["gain_fraction"] for f in figures.values()), default=None)
     return [
         Score(
             "design.setpoints_near_optimum",
@@ -189,7 +191,7 @@ def score_design(store: Store, truth: dict[str, Any]) -> list[Score]:
             len(figures),
             near,
             f"proposals within {NEAR} scale units of the optimum in every parameter; "
-            f"largest distance {worst:.2f}",
+            + (f"largest distance {worst:.2f}" if worst is not None else "no proposal"),
         ),
         Score(
             "design.gain_captured",
@@ -197,7 +199,7 @@ def score_design(store: Store, truth: dict[str, Any]) -> list[Score]:
             len(figures),
             captured,
             f"proposals that get >= {CAPTURED:.0%} of the possible efficiency gain over the "
-            f"recipe; least {least:.0%}",
+            + (f"recipe; least {least:.0%}" if least is not None else "recipe; no proposal"),
         ),
     ]
 
