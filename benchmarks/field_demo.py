@@ -28,17 +28,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import warnings
 from datetime import timedelta
-from pathlib import Path
 
 import pandas as pd
 
+from _demo_plant import add_plant_arguments, demo_plant  # noqa: E402 (this folder)
 from factorybrain.agents.service import ServiceAgent, ServiceDataWarning, load_field
 from factorybrain.agents.service._demo import (
     Reported,
@@ -53,30 +51,11 @@ from factorybrain.store import open_store
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--days", type=int, default=180)
-    parser.add_argument("--machines", type=int, default=12)
-    parser.add_argument("--db", type=Path, default=None, help="an already loaded demo store")
-    parser.add_argument("--plant", type=Path, default=None, help="its exports (truth.json)")
+    add_plant_arguments(parser, store_flag="--db", keep=False)
     parser.add_argument("--step-days", type=float, default=7.0)
     args = parser.parse_args()
     warnings.simplefilter("ignore", ServiceDataWarning)
-    work = None
-    if args.db is not None:
-        if args.plant is None:
-            parser.error("--db needs --plant (the folder holding truth.json)")
-        store_path, plant = args.db, args.plant
-    else:
-        from factorybrain.demo import build_plant
-
-        work = Path(tempfile.mkdtemp(prefix="fb-field-"))
-        started = time.perf_counter()
-        plant, store_path = build_plant(
-            work, days=args.days, machines=args.machines, seed=args.seed
-        )
-        print(f"simulated and loaded in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    truth = json.loads((plant / "truth.json").read_text(encoding="utf-8"))
-    try:
+    with demo_plant(parser, args, prefix="fb-field-") as (store_path, truth):
         with open_store(store_path, read_only=True) as store:
             started = time.perf_counter()
             agent = ServiceAgent()
@@ -103,9 +82,6 @@ def main() -> None:
             scope = scope_scores(scopes, truth)
             inspect_scope = scope_scores(inspect, _in_field_truth(truth, data))
             detection = replay(agent, data, store, truth, args.step_days)
-    finally:
-        if work is not None:
-            shutil.rmtree(work, ignore_errors=True)
     counts = [n for n in detection.values() if n is not None]
     result = {
         "clusters_found": figures["clusters_found"],

@@ -28,12 +28,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shutil
 import sys
-import tempfile
 import time
-from pathlib import Path
 
+from _demo_plant import add_plant_arguments, demo_plant
 from factorybrain.agents.design import DesignAgent
 from factorybrain.agents.design._demo import evaluate_setpoints, proposals_of
 from factorybrain.store import open_store
@@ -41,44 +39,13 @@ from factorybrain.store import open_store
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--days", type=int, default=180)
-    parser.add_argument("--machines", type=int, default=12)
-    parser.add_argument("--store", type=Path, default=None, help="an already loaded demo store")
-    parser.add_argument("--plant", type=Path, default=None, help="its exports (for truth.json)")
-    parser.add_argument(
-        "--keep", type=Path, default=None, help="simulate and load into this folder"
-    )
+    add_plant_arguments(parser)
     args = parser.parse_args()
-    work = None
-    if args.store is not None:
-        if args.plant is None:
-            parser.error("--store needs --plant (the folder holding truth.json)")
-        store_path, plant = args.store, args.plant
-    else:
-        from factorybrain.context._demo import contextualize_stage
-        from factorybrain.demo import build_plant
-
-        folder = args.keep or Path(tempfile.mkdtemp(prefix="fb-process-"))
-        work = None if args.keep else folder
-        started = time.perf_counter()
-        plant, store_path = build_plant(
-            folder, days=args.days, machines=args.machines, seed=args.seed
-        )
-        truth = json.loads((plant / "truth.json").read_text(encoding="utf-8"))
-        with open_store(store_path) as store:
-            contextualize_stage(store, truth)
-        took = time.perf_counter() - started
-        print(f"simulated, loaded and linked in {took:.1f} s", file=sys.stderr)
-    truth = json.loads((plant / "truth.json").read_text(encoding="utf-8"))
-    try:
+    with demo_plant(parser, args, prefix="fb-process-", link=True) as (store_path, truth):
         with open_store(store_path, read_only=True) as store:
             started = time.perf_counter()
             report = DesignAgent().study(store)
             seconds = time.perf_counter() - started
-    finally:
-        if work is not None:
-            shutil.rmtree(work, ignore_errors=True)
     print(f"agent study in {seconds:.1f} s", file=sys.stderr)
     optima = truth.get("process_optimum") or {}
     proposals = proposals_of(report.findings, truth)
