@@ -40,8 +40,10 @@ from factorybrain.agents.core._executors import (
     create_maintenance_order,
     create_purchase_order,
     default_executors,
+    find_record,
     notify,
     register_executor,
+    required_parameter,
     reschedule_work_orders,
 )
 from factorybrain.agents.core._orchestrator import Orchestrator, RunReport, describe_playbooks
@@ -106,6 +108,7 @@ __all__ = [
     "create_maintenance_order",
     "create_purchase_order",
     "default_executors",
+    "find_record",
     "default_policies",
     "describe_playbooks",
     "has_role",
@@ -116,6 +119,7 @@ __all__ = [
     "refs",
     "register_agent",
     "register_executor",
+    "required_parameter",
     "register_policy",
     "reschedule_work_orders",
     "role_rank",

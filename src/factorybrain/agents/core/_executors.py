@@ -23,7 +23,8 @@ from factorybrain.exceptions import ParameterError
 Executor = Callable[[AgentContext, Mapping[str, Any]], dict[str, Any]]
 
 
-def _required(parameters: Mapping[str, Any], name: str, action_type: str) -> Any:
+def required_parameter(parameters: Mapping[str, Any], name: str, action_type: str) -> Any:
+    """``parameters[name]``; an executor's clear error when it is missing or empty."""
     value = parameters.get(name)
     if value is None or value == "":
         raise ParameterError(
@@ -32,9 +33,14 @@ def _required(parameters: Mapping[str, Any], name: str, action_type: str) -> Any
     return value
 
 
-def _find(
+def find_record(
     context: AgentContext, entity: str, external_id: str, space: str | None
 ) -> dict[str, Any] | None:
+    """The one row of ``entity`` with this id (in ``space`` when given) as plain values, or None.
+
+    Raises:
+        ParameterError: Without ``space``, the id exists in several spaces.
+    """
     where: dict[str, Any] = {"external_id": external_id}
     if space:
         where["space"] = space
@@ -85,11 +91,11 @@ def reschedule_work_orders(context: AgentContext, parameters: Mapping[str, Any])
     the order no longer has those dates (someone moved it since).
     """
     kind = "work_order.reschedule"
-    orders = _required(parameters, "orders", kind)
+    orders = required_parameter(parameters, "orders", kind)
     changes = []
     for order in orders:
-        external_id = _required(order, "external_id", kind)
-        row = _find(context, "work_order", external_id, order.get("space"))
+        external_id = required_parameter(order, "external_id", kind)
+        row = find_record(context, "work_order", external_id, order.get("space"))
         if row is None:
             raise ParameterError(f"{kind}: no work order {external_id!r} in the store")
         _check_expected(row, order.get("expect"), f"work order {external_id!r}", kind)
@@ -115,7 +121,7 @@ def _iso(value: Any) -> Any:
 
 
 def _refuse_existing(context: AgentContext, entity: str, row: Mapping[str, Any], kind: str) -> None:
-    existing = _find(context, entity, row["external_id"], row["space"])
+    existing = find_record(context, entity, row["external_id"], row["space"])
     if existing is not None:
         shown = {k: _iso(existing.get(k)) for k in ("status", "asset", "material", "quantity")}
         shown = {k: v for k, v in shown.items() if v is not None}
@@ -135,9 +141,9 @@ def create_maintenance_order(
     """
     kind = "maintenance_order.create"
     row = {
-        "space": _required(parameters, "space", kind),
-        "external_id": _required(parameters, "external_id", kind),
-        "asset": _required(parameters, "asset", kind),
+        "space": required_parameter(parameters, "space", kind),
+        "external_id": required_parameter(parameters, "external_id", kind),
+        "asset": required_parameter(parameters, "asset", kind),
         "order_type": parameters.get("order_type", "predictive"),
         "status": "planned",
         "priority": parameters.get("priority"),
@@ -169,13 +175,13 @@ def create_purchase_order(context: AgentContext, parameters: Mapping[str, Any]) 
     ``supplier`` and ``due_at``.
     """
     kind = "purchase_order.create"
-    quantity = float(_required(parameters, "quantity", kind))
+    quantity = float(required_parameter(parameters, "quantity", kind))
     if quantity <= 0:
         raise ParameterError(f"{kind}: quantity must be > 0, got {quantity}")
     row = {
-        "space": _required(parameters, "space", kind),
-        "external_id": _required(parameters, "external_id", kind),
-        "material": _required(parameters, "material", kind),
+        "space": required_parameter(parameters, "space", kind),
+        "external_id": required_parameter(parameters, "external_id", kind),
+        "material": required_parameter(parameters, "material", kind),
         "supplier": parameters.get("supplier"),
         "quantity": quantity,
         "ordered_at": context.now(),
@@ -192,8 +198,8 @@ def _cancel(
     context: AgentContext, parameters: Mapping[str, Any], entity: str, open_states: tuple[str, ...]
 ) -> dict[str, Any]:
     kind = f"{entity}.cancel"
-    external_id = _required(parameters, "external_id", kind)
-    row = _find(context, entity, external_id, parameters.get("space"))
+    external_id = required_parameter(parameters, "external_id", kind)
+    row = find_record(context, entity, external_id, parameters.get("space"))
     if row is None:
         raise ParameterError(f"{kind}: no {entity} {external_id!r} in the store")
     _check_expected(row, parameters.get("expect"), f"{entity} {external_id!r}", kind)

@@ -25,7 +25,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from factorybrain.agents.core import AgentContext, Policy, utc
+from factorybrain.agents.core import (
+    AgentContext,
+    Policy,
+    find_record,
+    required_parameter,
+    utc,
+)
 from factorybrain.exceptions import ParameterError
 from factorybrain.model import entity_type
 
@@ -73,38 +79,8 @@ POLICIES: tuple[Policy, ...] = (
 )
 
 
-def _required(parameters: Mapping[str, Any], name: str, kind: str) -> Any:
-    value = parameters.get(name)
-    if value is None or value == "":
-        raise ParameterError(
-            f"{kind}: parameter {name!r} is required; got parameters {sorted(parameters)}"
-        )
-    return value
-
-
-def _plain(value: Any) -> Any:
-    if value is None or isinstance(value, str):
-        return value
-    if hasattr(value, "to_pydatetime"):
-        return None if value != value else value.to_pydatetime()  # NaT != NaT
-    if hasattr(value, "tolist"):
-        value = value.tolist()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
 def _iso(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
-
-
-def _find(
-    context: AgentContext, entity: str, external_id: str, space: str
-) -> dict[str, Any] | None:
-    frame = context.store.entities(entity, where={"space": space, "external_id": external_id})
-    if frame.empty:
-        return None
-    return {k: _plain(v) for k, v in frame.iloc[0].to_dict().items()}
 
 
 def _write(context: AgentContext, entity: str, row: Mapping[str, Any]) -> None:
@@ -122,7 +98,7 @@ def _write(context: AgentContext, entity: str, row: Mapping[str, Any]) -> None:
 
 
 def _refuse_existing(context: AgentContext, entity: str, space: str, external_id: str) -> None:
-    if _find(context, entity, external_id, space) is not None:
+    if find_record(context, entity, external_id, space) is not None:
         raise ParameterError(
             f"{REVISE_RECIPE}: {entity} {external_id!r} already exists in space {space!r}; a "
             "revision never overwrites a record: propose again for a new revision"
@@ -205,11 +181,11 @@ def revise_recipe(context: AgentContext, parameters: Mapping[str, Any]) -> dict[
     external_id, product}`` of a design revision to record with it).
     """
     kind = REVISE_RECIPE
-    space = str(_required(parameters, "space", kind))
-    product = str(_required(parameters, "product", kind))
-    external_id = str(_required(parameters, "external_id", kind))
-    revision = str(_required(parameters, "revision", kind))
-    setpoints = _required(parameters, "setpoints", kind)
+    space = str(required_parameter(parameters, "space", kind))
+    product = str(required_parameter(parameters, "product", kind))
+    external_id = str(required_parameter(parameters, "external_id", kind))
+    revision = str(required_parameter(parameters, "revision", kind))
+    setpoints = required_parameter(parameters, "setpoints", kind)
     if not isinstance(setpoints, Mapping) or not setpoints:
         raise ParameterError(
             f"{kind}: 'setpoints' must map parameter names to numbers; got {setpoints!r}"
@@ -227,7 +203,7 @@ def revise_recipe(context: AgentContext, parameters: Mapping[str, Any]) -> dict[
     base = None
     spec: dict[str, Any] = {}
     if base_id:
-        base = _find(context, "recipe", str(base_id), space)
+        base = find_record(context, "recipe", str(base_id), space)
         if base is None:
             raise ParameterError(f"{kind}: no recipe {base_id!r} in space {space!r}")
         spec = _check_base(context, base, parameters.get("expect") or {})
@@ -286,7 +262,7 @@ def revise_recipe(context: AgentContext, parameters: Mapping[str, Any]) -> dict[
     if isinstance(design, Mapping) and design.get("external_id"):
         design_space = str(design.get("space") or space)
         design_id = str(design["external_id"])
-        if _find(context, "design_revision", design_id, design_space) is not None:
+        if find_record(context, "design_revision", design_id, design_space) is not None:
             raise ParameterError(
                 f"{kind}: design_revision {design_id!r} already exists in space "
                 f"{design_space!r}; a revision never overwrites a record: propose again"
@@ -323,17 +299,17 @@ def plan_experiment(context: AgentContext, parameters: Mapping[str, Any]) -> dic
     An existing document of that identity is never overwritten.
     """
     kind = PLAN_EXPERIMENT
-    space = str(_required(parameters, "space", kind))
-    external_id = str(_required(parameters, "external_id", kind))
-    product = str(_required(parameters, "product", kind))
-    runs = _required(parameters, "runs", kind)
+    space = str(required_parameter(parameters, "space", kind))
+    external_id = str(required_parameter(parameters, "external_id", kind))
+    product = str(required_parameter(parameters, "product", kind))
+    runs = required_parameter(parameters, "runs", kind)
     if not isinstance(runs, list) or not all(
         isinstance(r, Mapping) and isinstance(r.get("setpoints"), Mapping) for r in runs
     ):
         raise ParameterError(
             f"{kind}: 'runs' must be a list of {{setpoints, role, expected}}; got {runs!r}"
         )
-    if _find(context, "document", external_id, space) is not None:
+    if find_record(context, "document", external_id, space) is not None:
         raise ParameterError(
             f"{kind}: document {external_id!r} already exists in space {space!r}; a plan never "
             "overwrites a record"
