@@ -16,10 +16,8 @@ engineering JSON                        ISO dates             part numbers, revi
 from __future__ import annotations
 
 import csv
-import io
 import json
 import sqlite3
-import zipfile
 from pathlib import Path
 from typing import overload
 
@@ -45,6 +43,7 @@ from factorybrain.simulate._timegrid import (
     to_offset_strings,
     to_utc_strings,
 )
+from factorybrain.simulate._workbook import write_stable_workbook
 from factorybrain.simulate._world import MACHINE_TYPES, World
 
 FIXED_ZIP_TIME = (2025, 1, 1, 0, 0, 0)
@@ -405,35 +404,13 @@ def write_jsonl(path: Path, records: list[dict]) -> None:
 
 
 def write_xlsx(path: Path, sheets: dict[str, tuple[list[str], list[list]]]) -> None:
-    """Write an Excel workbook whose bytes depend only on its content."""
-    from openpyxl import Workbook
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    workbook = Workbook(write_only=True)
-    for name, (header, rows) in sheets.items():
-        sheet = workbook.create_sheet(name)
-        sheet.append(header)
-        for row in rows:
-            sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    # openpyxl stamps the save time into the zip entries and docProps/core.xml: pin both
-    source = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            data = source.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                text = data.decode("utf-8")
-                for tag in ("dcterms:created", "dcterms:modified"):
-                    head = text.find(f"<{tag}")
-                    if head >= 0:
-                        body = text.find(">", head) + 1
-                        tail = text.find(f"</{tag}>", body)
-                        text = text[:body] + "2025-01-01T00:00:00Z" + text[tail:]
-                data = text.encode("utf-8")
-            entry = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            target.writestr(entry, data)
+    """Write an Excel workbook whose bytes depend only on its content (a header, then rows)."""
+    write_stable_workbook(
+        path,
+        {name: [header, *rows] for name, (header, rows) in sheets.items()},
+        zip_time=FIXED_ZIP_TIME,
+        stamp="2025-01-01T00:00:00Z",
+    )
 
 
 def utc(start_s: int, minutes) -> np.ndarray:

@@ -8,12 +8,12 @@ not records (SE16 and SQVI titles, ALV totals).
 from __future__ import annotations
 
 import csv
-import io
 import json
-import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from factorybrain.simulate._workbook import write_stable_workbook
 
 FIXED_ZIP_TIME = (2026, 1, 1, 0, 0, 0)
 SAP_ENCODING = "cp1252"
@@ -126,30 +126,4 @@ def write_workbook(path: Path, sheets: dict[str, list[list[Any]]]) -> None:
 
     Each sheet is a list of rows written from A1 down (title rows, empty rows, header, data).
     """
-    from openpyxl import Workbook
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    workbook = Workbook(write_only=True)
-    for name, rows in sheets.items():
-        sheet = workbook.create_sheet(name)
-        for row in rows:
-            sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    # openpyxl stamps the save time into the zip entries and docProps/core.xml: pin both
-    source = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            data = source.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                text = data.decode("utf-8")
-                for tag in ("dcterms:created", "dcterms:modified"):
-                    head = text.find(f"<{tag}")
-                    if head >= 0:
-                        body = text.find(">", head) + 1
-                        tail = text.find(f"</{tag}>", body)
-                        text = text[:body] + "2026-04-04T18:00:00Z" + text[tail:]
-                data = text.encode("utf-8")
-            entry = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            target.writestr(entry, data)
+    write_stable_workbook(path, sheets, zip_time=FIXED_ZIP_TIME, stamp="2026-04-04T18:00:00Z")
