@@ -647,6 +647,34 @@ class AuditEntry:
         )
 
 
+def data_gap(
+    agent: str,
+    text: str,
+    key: str,
+    at: datetime | None,
+    *,
+    title: str,
+    subject: EntityRef | None = None,
+    numbers: Mapping[str, float] | None = None,
+) -> Finding:
+    """A ``<agent>.data_gap`` finding: what the data cannot serve and why, never silence.
+
+    Low severity, certain (the gap is a fact of the data), on ``subject`` (the agent itself when
+    the gap is not about one entity), deduplicated by ``key``.
+    """
+    return Finding(
+        agent,
+        f"{agent}.data_gap",
+        subject or EntityRef("agent", agent),
+        severity="low",
+        confidence=1.0,
+        evidence=Evidence((), dict(numbers or {}), text),
+        dedup_key=key,
+        created_at=at,
+        title=title,
+    )
+
+
 def refs(*pairs: Sequence[str]) -> tuple[EntityRef, ...]:
     """Shorthand: ``refs(("asset", "press-3"), ("time_series", "press-3.vib"))``."""
     return tuple(EntityRef(p[0], p[1]) for p in pairs)

@@ -52,6 +52,7 @@ from factorybrain.agents.core import (
     Finding,
     Output,
     Recommendation,
+    data_gap,
     stable_id,
 )
 from factorybrain.agents.design._data import (
@@ -420,15 +421,13 @@ class DesignAgent(BaseAgent):
     ) -> tuple[list[Finding], list[Recommendation]]:
         if study.gaps:
             findings = [
-                Finding(
+                data_gap(
                     AGENT,
-                    DATA_GAP,
-                    EntityRef("product", study.product, study.space or None),
-                    severity="low",
-                    confidence=1.0,
-                    evidence=Evidence((), gap.numbers, gap.text),
-                    dedup_key=gap.reason,
-                    created_at=now,
+                    gap.text,
+                    gap.reason,
+                    now,
+                    subject=EntityRef("product", study.product, study.space or None),
+                    numbers=gap.numbers,
                     title=f"{study.product}: history cannot serve a process model "
                     f"({gap.reason.replace('_', ' ')})",
                 )

@@ -46,6 +46,7 @@ from factorybrain.agents.core._contract import (
     Finding,
     Recommendation,
     Step,
+    data_gap,
     stable_id,
 )
 from factorybrain.agents.quality._causes import Cause, check_defects, find_causes
@@ -707,15 +708,12 @@ class QualityAgent(BaseAgent):
         review.notes.append(message)
         warnings.warn(f"quality: {message}", QualityDataWarning, stacklevel=3)
         review.findings.append(
-            Finding(
+            data_gap(
                 AGENT,
-                DATA_GAP,
-                subject or EntityRef("agent", AGENT),
-                severity="low",
-                confidence=1.0,
-                evidence=Evidence((), {}, message + "."),
-                dedup_key=key,
-                created_at=review.as_of,
+                message + ".",
+                key,
+                review.as_of,
+                subject=subject,
                 title="Quality agent: data gap",
             )
         )

@@ -54,6 +54,7 @@ from factorybrain.agents.core._contract import (
     Evidence,
     Finding,
     Recommendation,
+    data_gap,
     stable_id,
 )
 from factorybrain.agents.service._cohorts import (
@@ -905,15 +906,12 @@ class ServiceAgent(BaseAgent):
         review.notes.append(message)
         warnings.warn(f"service: {message}", ServiceDataWarning, stacklevel=3)
         review.findings.append(
-            Finding(
+            data_gap(
                 AGENT,
-                DATA_GAP,
-                subject or EntityRef("agent", AGENT),
-                severity="low",
-                confidence=1.0,
-                evidence=Evidence((), {}, message[:1].upper() + message[1:] + "."),
-                dedup_key=key,
-                created_at=review.as_of,
+                message[:1].upper() + message[1:] + ".",
+                key,
+                review.as_of,
+                subject=subject,
                 title="Service agent: data gap",
             )
         )
