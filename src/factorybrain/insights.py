@@ -444,8 +444,7 @@ def _draw_weibull(store: Store, row: dict[str, Any], fit: dict[str, Any]) -> dic
     import pandas as pd
 
     # The fleet as the agent fitted it; fleet_at is the service agent's own definition.
-    from factorybrain.agents.service import load_field
-    from factorybrain.agents.service._cohorts import fleet_at
+    from factorybrain.agents.service import fleet_at, load_field
 
     shape, scale = fit["weibull_shape"], fit["weibull_scale_days"]
     empty = {"points": [], "line": [], "censored": [], "failures": 0, "censored_units": 0}

@@ -20,6 +20,7 @@ from factorybrain.agents.service._agent import (
     ServiceDataWarning,
     ServiceReview,
 )
+from factorybrain.agents.service._cohorts import fleet_at
 from factorybrain.agents.service._data import FieldData, load_field
 from factorybrain.agents.service._demo import score_service, service_stage
 from factorybrain.agents.service._executors import INSPECT, INSPECT_POLICY, inspect_serials
@@ -53,6 +54,7 @@ __all__ = [
     "ServiceDataWarning",
     "ServiceReview",
     "inspect_serials",
+    "fleet_at",
     "load_field",
     "read_failure_modes",
     "score_service",
