@@ -91,7 +91,8 @@ def asset_status(store: Store, asset: str) -> Answer:
     findings = _rows(
         store.query(
             "SELECT external_id, kind, severity, confidence, created_at FROM finding "
-            "WHERE subject = ? AND status = 'open' ORDER BY created_at DESC LIMIT 10",
+            "WHERE space = 'agents' AND subject = ? AND status = 'open' "
+            "ORDER BY created_at DESC LIMIT 10",
             [key],
         )
     )
@@ -144,7 +145,8 @@ def risks(store: Store, horizon_days: float = 7.0) -> Answer:
     findings = _rows(
         store.query(
             "SELECT external_id, kind, subject, severity, confidence, evidence FROM finding "
-            "WHERE status = 'open' AND (kind LIKE 'maintenance.%' OR kind LIKE 'planning.%' "
+            "WHERE space = 'agents' AND status = 'open' "
+            "AND (kind LIKE 'maintenance.%' OR kind LIKE 'planning.%' "
             "OR kind LIKE 'logistics.%') ORDER BY created_at DESC LIMIT 200"
         )
     )
@@ -310,7 +312,7 @@ def explain_finding(store: Store, finding_id: str) -> Answer:
     rows = _rows(
         store.query(
             "SELECT external_id, agent, kind, subject, severity, confidence, evidence, created_at "
-            "FROM finding WHERE external_id = ?",
+            "FROM finding WHERE space = 'agents' AND external_id = ?",
             [finding_id],
         )
     )

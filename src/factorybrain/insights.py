@@ -89,7 +89,7 @@ def _agent_findings(store: Store, kinds: tuple[str, ...]) -> list[dict[str, Any]
     found = json_rows(
         store.query(
             "SELECT external_id, kind, subject_type, subject, severity, confidence, evidence, "
-            f"status, created_at, name FROM finding WHERE kind IN ({marks}) "
+            f"status, created_at, name FROM finding WHERE space = 'agents' AND kind IN ({marks}) "
             "AND status <> 'closed' ORDER BY created_at DESC, external_id",
             list(kinds),
         )
@@ -115,8 +115,9 @@ def _recommendations_of(store: Store, finding_ids: list[str]) -> dict[str, dict[
         store.query(
             "SELECT r.external_id, r.finding_ids, r.action_type, r.name, r.parameters, "
             "r.expected_effect, r.created_at, a.external_id AS action, a.state "
-            "FROM recommendation r LEFT JOIN action a ON a.recommendation = r.external_id "
-            "WHERE list_has_any(r.finding_ids, ?) "
+            "FROM recommendation r LEFT JOIN action a ON a.space = r.space "
+            "AND a.recommendation = r.external_id "
+            "WHERE r.space = 'agents' AND list_has_any(r.finding_ids, ?) "
             "ORDER BY r.created_at DESC, a.created_at DESC NULLS LAST",
             [finding_ids],
         )

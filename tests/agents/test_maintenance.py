@@ -63,6 +63,7 @@ def _load(store, devices: dict[str, dict[str, np.ndarray]]) -> None:
                 "space": ["historian"] * len(names),
                 "external_id": names,
                 "series_id": [series_id[n] for n in names],
+                "asset": [n.split(".")[0] for n in names],  # a historian's asset path
                 "is_step": [n.endswith(".RUN") for n in names],
                 "value_type": ["state" if n.endswith(".RUN") else "float" for n in names],
             }

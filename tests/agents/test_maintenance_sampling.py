@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from factorybrain.agents import Orchestrator
 from factorybrain.agents.maintenance import MaintenanceAgent
 from factorybrain.agents.maintenance._data import load_assets
 
@@ -22,8 +23,15 @@ FAILURE = START + timedelta(days=DAYS)
 DRIFT = FAILURE - timedelta(days=10)
 
 
-def _load(store, space: str, series: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+def _load(
+    store,
+    space: str,
+    series: dict[str, tuple[np.ndarray, np.ndarray]],
+    assets: dict[str, str] | None = None,
+) -> None:
+    """Load series; each is on the asset ``assets`` names (default: its name up to the dot)."""
     names = list(series)
+    assets = assets if assets is not None else {n: n.split(".")[0] for n in names}
     ids = store.ensure_series(space, names, "test").to_pydict()
     series_id = dict(zip(ids["external_id"], ids["series_id"], strict=True))
     store.upsert_entities(
@@ -32,6 +40,7 @@ def _load(store, space: str, series: dict[str, tuple[np.ndarray, np.ndarray]]) -
             {
                 "space": [space] * len(names),
                 "external_id": names,
+                "asset": [assets.get(n) for n in names],
                 "series_id": [series_id[n] for n in names],
                 "is_step": [n.endswith("STATE") for n in names],
                 "value_type": ["state" if n.endswith("STATE") else "float" for n in names],
@@ -179,3 +188,20 @@ def test_a_one_second_historian_is_averaged_to_minutes(store) -> None:
     assert len(asset.frame) == 180
     # each minute is the mean of its 60 readings
     assert asset.frame["FLOW"].iloc[1] == pytest.approx(np.mean(values[60:120]))
+
+
+def test_series_ids_of_any_shape_group_by_their_asset_and_unlinked_ones_are_reported(store) -> None:
+    rng = np.random.default_rng(5)
+    grinder = _grinder(rng, "G", 15, drift=False)
+    # ids as a historian may number them, with no separator and no naming rule at all
+    renamed = {str(40001 + i): values for i, values in enumerate(grinder.values())}
+    renamed["99999"] = grinder["G.COOL_TEMP"]  # a series nothing links to an asset
+    assets = {name: "Grinder 4 / spindle" for name in list(renamed)[:4]}
+    _load(store, "pi", renamed, assets)
+    (asset,) = load_assets(store)
+    assert asset.step_seconds == 900
+    assert sorted(asset.series.values()) == ["40001", "40002", "40003", "40004"]
+    assert asset.device != "Grinder 4 / spindle" and "/" not in asset.device  # a registry key
+    findings = list(MaintenanceAgent().run(Orchestrator(store).context(FAILURE)))
+    (gap,) = [f for f in findings if f.kind == "maintenance.data_gap"]
+    assert "99999" in gap.evidence.text and gap.evidence.numbers["series"] == 1

@@ -6,7 +6,13 @@ from pathlib import Path
 import pytest
 
 import factorybrain
-from factorybrain.model import EDGE_TYPES, ENTITY_TYPES, entity_type, reference_markdown
+from factorybrain.model import (
+    EDGE_TYPES,
+    ENTITY_TYPES,
+    KNOWN_AT,
+    entity_type,
+    reference_markdown,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,3 +118,13 @@ def test_public_api_is_sorted_and_importable() -> None:
     assert factorybrain.__all__ == sorted(factorybrain.__all__)
     for name in factorybrain.__all__:
         assert hasattr(factorybrain, name)
+
+
+def test_every_rule_for_looking_back_names_timestamp_fields_of_its_type() -> None:
+    for name, rule in KNOWN_AT.items():
+        entity = entity_type(name)
+        for field_name in (rule.known_at, *rule.later):
+            if field_name is not None:
+                assert entity.field(field_name).type == "timestamp", (name, field_name)
+        if rule.status is not None:
+            assert "status" in entity.field_names, name

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import warnings
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -21,14 +23,25 @@ from factorybrain.cli._common import (
     caller,
     console,
     friendly_errors,
+    moment_option,
     open_db,
     orchestrator_for,
+    span_option,
+    step_progress,
 )
 from factorybrain.secrets import redact
 
 if TYPE_CHECKING:
     from factorybrain.store import Store
 
+ScenarioOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scenario",
+        help="Name of the scenario the findings go into (replaced if it exists; default from "
+        "the moments).",
+    ),
+]
 RoleOption = Annotated[
     str, typer.Option("--role", help="Role: viewer, engineer, planner or admin.")
 ]
@@ -184,11 +197,28 @@ def agents_run(
     ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="TIME",
+            help="Run as of this past moment (ISO time, UTC unless it has an offset), with only "
+            "the data known then, into a scenario instead of the live records.",
+        ),
+    ] = None,
+    scenario: ScenarioOption = None,
 ) -> None:
     """Run the installed agents now and route what they find through the playbooks.
 
-    Example: `factorybrain agents run maintenance --db plant.duckdb`
+    Example: `factorybrain agents run maintenance --db plant.duckdb`, or as of a past moment:
+    `factorybrain agents run --as-of 2025-05-01T06:00`
     """
+    if as_of is not None:
+        moment = moment_option(as_of, "--as-of")
+        _replay_and_print(db, moment, moment, timedelta(hours=1), names, scenario, as_json)
+        return
+    if scenario is not None:
+        raise typer.BadParameter("--scenario goes with --as-of", param_hint="--scenario")
     # What the agents warn of (short histories, missing limits) is part of the answer: one line
     # each, once, not Python's warning with its source line.
     with open_db(db) as store, warnings.catch_warnings(record=True) as caught:
@@ -210,6 +240,111 @@ def agents_run(
     for error in report.errors:
         console.print(
             f"  [red]{error['agent']} failed[/red]: {redact(str(error['error']))}", highlight=False
+        )
+
+
+@agents_app.command("replay")
+@friendly_errors
+def agents_replay(
+    start: Annotated[
+        str,
+        typer.Option(
+            "--from", metavar="TIME", help="First step: ISO time, UTC unless it has an offset."
+        ),
+    ],
+    end: Annotated[str, typer.Option("--to", metavar="TIME", help="Last step.")],
+    every: Annotated[
+        str,
+        typer.Option(
+            "--every", metavar="SPAN", help="Time between steps: 15min, 1h, 6h, 1d, 7d, ..."
+        ),
+    ] = "1h",
+    names: Annotated[
+        list[str] | None,
+        typer.Option("--agent", help="An agent to run (repeat; default: every installed one)."),
+    ] = None,
+    scenario: ScenarioOption = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the agents over history, step by step, with only the data known at each step.
+
+    What they find and propose goes into a named scenario, not the live records (the inbox
+    never sees it, nothing executes); the table says when each finding would first have been
+    raised. Example: `factorybrain agents replay --from 2025-01-01 --to 2025-07-01 --every 1d`
+    """
+    first, last = moment_option(start, "--from"), moment_option(end, "--to")
+    step = span_option(every, "--every")
+    _replay_and_print(db, first, last, step, names, scenario, as_json)
+
+
+def _replay_and_print(
+    db: Path | None,
+    start: datetime,
+    end: datetime,
+    every: timedelta,
+    names: list[str] | None,
+    scenario: str | None,
+    as_json: bool,
+) -> None:
+    from factorybrain.agents import replay
+
+    with (
+        open_db(db) as store,
+        warnings.catch_warnings(record=True) as caught,
+        step_progress(quiet=as_json) as progress,
+    ):
+        warnings.simplefilter("always")
+        task = progress.add_task("replaying", total=None)
+
+        def advanced(number: int, steps: int, at: datetime) -> None:
+            progress.update(task, completed=number, total=steps, description=f"as of {at}")
+
+        report = replay(
+            store,
+            start,
+            end,
+            every=every,
+            agents=names or None,
+            scenario=scenario,
+            replace=True,
+            progress=advanced,
+        )
+    said = list(dict.fromkeys(redact(str(w.message)) for w in caught))
+    if as_json:
+        print(json.dumps({**report.dump(), "warnings": said}, indent=2))
+        return
+    console.print(
+        f"replayed {', '.join(report.agents)} over {report.steps} step(s) from {report.start} to "
+        f"{report.end} in {report.seconds:.1f} s into scenario {report.scenario!r}: "
+        f"{len(report.findings)} finding(s), {report.recommendations} recommendation(s)",
+        highlight=False,
+    )
+    rows = [
+        [
+            str(f.raised_at),
+            str(f.data_at or ""),
+            f.kind,
+            f.subject,
+            f.severity,
+            f.title,
+        ]
+        for f in report.findings
+    ]
+    if rows:
+        console.print(
+            _table(
+                "first raised",
+                ["raised at step", "data time", "kind", "subject", "severity", "title"],
+                rows,
+            )
+        )
+    for message in said:
+        console.print(f"  [yellow]warning[/yellow] {message}", highlight=False)
+    for error in report.errors:
+        console.print(
+            f"  [red]{error['agent']} failed at {error['at']}[/red]: {redact(str(error['error']))}",
+            highlight=False,
         )
 
 

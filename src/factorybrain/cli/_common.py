@@ -11,14 +11,21 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from factorybrain.exceptions import FactorybrainError
@@ -110,6 +117,76 @@ def when(value: str | None) -> datetime | None:
     from factorybrain.agents import utc
 
     return utc(value)
+
+
+def moment_option(value: str, option: str) -> datetime:
+    """The moment an option names (ISO 8601; UTC unless it has an offset), as naive UTC.
+
+    Raises:
+        typer.BadParameter: Naming the option, what was expected and what was found.
+    """
+    from factorybrain.agents import utc
+
+    try:
+        moment = utc(value.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected an ISO time such as 2025-05-01 or 2025-05-01T06:00 (UTC unless it has "
+            f"an offset such as +02:00); found {value!r}",
+            param_hint=option,
+        ) from None
+    assert moment is not None
+    return moment
+
+
+#: Units of a span option, by the letters that name them.
+_SPAN_UNITS = {
+    "s": 1,
+    "sec": 1,
+    "min": 60,
+    "m": 60,
+    "h": 3600,
+    "hr": 3600,
+    "d": 86400,
+    "day": 86400,
+    "days": 86400,
+    "w": 604800,
+    "wk": 604800,
+}
+
+
+def span_option(value: str, option: str) -> timedelta:
+    """The time span an option names: a number and a unit (``15min``, ``1h``, ``1.5d``, ``2w``).
+
+    Raises:
+        typer.BadParameter: Naming the option, what was expected and what was found.
+    """
+    import re
+
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*", value)
+    unit = _SPAN_UNITS.get(found.group(2).lower()) if found else None
+    span = timedelta(seconds=float(found.group(1)) * unit) if found and unit else None
+    if span is None or span <= timedelta(0):
+        raise typer.BadParameter(
+            f"expected a positive span: a number and s, min, h, d or w (15min, 1h, 6h, 1d, 7d); "
+            f"found {value!r}",
+            param_hint=option,
+        )
+    return span
+
+
+def step_progress(*, quiet: bool) -> Progress:
+    """A progress display counting steps, on stderr, shown only on a terminal."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+        disable=quiet or not errors.is_terminal,
+    )
 
 
 @dataclass(frozen=True)

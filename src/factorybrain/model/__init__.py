@@ -9,6 +9,7 @@ from factorybrain.model._entities import (
     edge_type,
     entity_type,
 )
+from factorybrain.model._history import KNOWN_AT, KnownAt, known_at
 from factorybrain.model._reference import reference_markdown
 from factorybrain.model._types import (
     FIELD_TYPES,
@@ -28,8 +29,11 @@ __all__ = [
     "FIELD_TYPES",
     "Field",
     "IDENTITY_FIELDS",
+    "KNOWN_AT",
+    "KnownAt",
     "SYSTEM_COLUMNS",
     "edge_type",
     "entity_type",
+    "known_at",
     "reference_markdown",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from factorybrain.model._entities import EDGE_TYPES, ENTITY_TYPES
+from factorybrain.model._history import KNOWN_AT
 from factorybrain.model._types import IDENTITY_FIELDS, Field
 
 
@@ -67,5 +68,25 @@ def reference_markdown() -> str:
         f"| `{e.name}` | `{e.source_type}` | `{e.target_type}` | {'yes' if e.timed else ''} "
         f"| {e.description} |"
         for e in EDGE_TYPES
+    ]
+    lines += [
+        "",
+        "## Looking back",
+        "",
+        "What a replay of the agents (`factorybrain agents replay`, `agents run --as-of`) sees "
+        "at a past moment: a record is there once its `known at` time has passed; its `later` "
+        "fields are empty before their own time; a status that follows those times is rewound "
+        "with them; records planned ahead are known all along. "
+        "Datapoints are known from their timestamp, timed edges from their start; a type not "
+        "listed is known all along.",
+        "",
+        "| entity | known at | later | status rewound | planned ahead |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| `{name}` | {f'`{rule.known_at}`' if rule.known_at else 'all along'} "
+        f"| {', '.join(f'`{later}`' for later in rule.later)} "
+        f"| {'yes' if rule.status else ''} | {f'`{rule.planned}`' if rule.planned else ''} |"
+        for name, rule in KNOWN_AT.items()
     ]
     return "\n".join(lines) + "\n"

@@ -17,6 +17,8 @@ from typing import Any, Self
 import pandas as pd
 import pyarrow as pa
 
+from factorybrain.exceptions import StoreError
+
 #: Parameters of an SQL statement: positional (``?``) or named (``$name``).
 QueryParameters = Sequence[Any] | Mapping[str, Any]
 
@@ -85,6 +87,19 @@ class Store(abc.ABC):
         None (a store that cannot count its writes), callers look at the data itself.
         """
         return None
+
+    def as_of(self, at: datetime) -> Store:
+        """A handle on this store that sees the factory model as it was known at ``at``.
+
+        Datapoints up to ``at``; records of the model from the time they became known, their
+        later times empty and their statuses rewound (:data:`factorybrain.model.KNOWN_AT`); the
+        agents' records as they are, so agents run through it write their findings as usual.
+        Calling it on such a handle moves that handle to another moment.
+
+        Raises:
+            StoreError: If this kind of store cannot look back.
+        """
+        raise StoreError(f"{type(self).__name__} cannot show the model as of a past moment")
 
     # -- writes ------------------------------------------------------------------------------
     @abc.abstractmethod

@@ -28,7 +28,7 @@ import pyarrow as pa
 from factorybrain.exceptions import SchemaError, StoreError
 from factorybrain.model import ENTITY_TYPES, EntityType, entity_type
 from factorybrain.store._base import DedupOutcome, QueryParameters, Store, WriteCounts
-from factorybrain.store._schema import MIGRATIONS, SCHEMA_VERSION, quote
+from factorybrain.store._schema import MIGRATIONS, SCHEMA_VERSION, as_of_views, quote
 from factorybrain.store._sql_guard import TableCatalog, check_read_only
 
 _EDGE_KEY = (
@@ -215,6 +215,7 @@ class DuckDBStore(Store):
         self._pending: set[str] | None = set()  # written in the open transaction (None: any)
         self._tables = TableCatalog()  # what query() may read (see _sql_guard)
         self._series_ids = _SeriesIds()  # shared with the handles, checked by generation
+        self._as_of: datetime | None = None  # the moment an as_of() handle looks at
 
     def handle(self) -> DuckDBStore:
         """Return a second handle on the same database, for another thread.
@@ -236,7 +237,40 @@ class DuckDBStore(Store):
         clone._in_transaction = False
         clone._tables = TableCatalog()  # its own: temporary tables are per connection
         clone._series_ids = self._series_ids
+        clone._as_of = None
         return clone
+
+    def as_of(self, at: datetime) -> DuckDBStore:
+        """A handle that sees the factory model as it was known at ``at`` (see :class:`Store`).
+
+        The handle is a connection of its own whose temporary views shadow the model's tables
+        (datapoints up to ``at``, records from their :func:`~factorybrain.model.known_at` time,
+        later times empty, statuses rewound); the agents' records are not shadowed, so what an
+        agent finds is written as usual. Calling ``as_of`` on such a handle moves it to
+        another moment. It has its own identity and write count, so caches of answers derived
+        from the live tables are never taken for the past ones.
+        """
+        handle = self if self._as_of is not None else self.handle()
+        if handle is not self:
+            handle.identity = f"{self.path}#as-of-{uuid.uuid4().hex}"
+            handle._generation = _Generation()
+            handle._series_ids = _SeriesIds()
+        if at.tzinfo is not None:
+            at = at.astimezone(UTC).replace(tzinfo=None)
+        handle._as_of = at
+        with handle._lock:
+            shadowed = []
+            for table, statement in as_of_views(handle._con, handle._as_of).items():
+                handle._con.execute(statement).fetchall()
+                shadowed.append(table)
+            handle._tables = TableCatalog()
+        handle._wrote(shadowed)  # the tables known all along are as they were
+        return handle
+
+    @property
+    def known_at(self) -> datetime | None:
+        """The moment an :meth:`as_of` handle looks at (None: the present)."""
+        return self._as_of
 
     def reader(self) -> DuckDBStore:
         """Return a second handle on the same database for reads while this one is busy.

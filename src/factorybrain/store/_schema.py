@@ -9,8 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from factorybrain.model import ENTITY_TYPES, SYSTEM_COLUMNS, EntityType, entity_type
+import duckdb
+
+from factorybrain.model import (
+    ENTITY_TYPES,
+    KNOWN_AT,
+    SYSTEM_COLUMNS,
+    EntityType,
+    KnownAt,
+    entity_type,
+)
 
 
 def quote(identifier: str) -> str:
@@ -195,3 +205,54 @@ MIGRATIONS: tuple[Migration, ...] = (
 
 #: Version of the schema this code reads and writes.
 SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+def _moment(at: datetime) -> str:
+    return f"TIMESTAMP '{at.isoformat(sep=' ')}'"
+
+
+def _known_view(source: str, rule: KnownAt, at: str) -> str:
+    """The rows of ``source`` known at ``at`` (SQL), by ``rule`` (see :data:`KNOWN_AT`)."""
+    planned = f"coalesce(({rule.planned}), false)" if rule.planned else "false"
+    replaced = [
+        f"CASE WHEN {quote(name)} > {at} AND NOT {planned} THEN NULL ELSE {quote(name)} END "
+        f"AS {quote(name)}"
+        for name in rule.later
+    ]
+    if rule.status is not None:
+        replaced.append(
+            f"CASE WHEN {planned} THEN status ELSE ({rule.status.replace('$as_of', at)}) END "
+            "AS status"
+        )
+    columns = f"* REPLACE ({', '.join(replaced)})" if replaced else "*"
+    known = quote(rule.known_at) if rule.known_at else None
+    where = f" WHERE {planned} OR {known} IS NULL OR {known} <= {at}" if known else ""
+    return f"SELECT {columns} FROM {source}{where}"
+
+
+def as_of_views(connection: duckdb.DuckDBPyConnection, at: datetime) -> dict[str, str]:
+    """Statements that make ``connection`` see the model as known at ``at``, by table shadowed.
+
+    Each table of an entity type with a :func:`~factorybrain.model.known_at` rule, the
+    datapoints, their extents and the timed genealogy edges get a temporary view of the same
+    name, which DuckDB resolves before the database's own tables; the views read the tables
+    through their full name.
+    """
+    database = connection.execute("SELECT current_database()").fetchall()[0][0]
+    moment = _moment(at)
+
+    def table(name: str) -> str:
+        return f"{quote(database)}.main.{quote(name)}"
+
+    views = {
+        "datapoint": f"SELECT * FROM {table('datapoint')} WHERE ts <= {moment}",
+        "series_extent": f"SELECT * REPLACE (least(last_ts, {moment}) AS last_ts) "
+        f"FROM {table('series_extent')} WHERE first_ts <= {moment}",
+        "edge": _known_view(table("edge"), KnownAt("start_time", ("end_time",)), moment),
+    }
+    for name, rule in KNOWN_AT.items():
+        views[name] = _known_view(table(name), rule, moment)
+    return {
+        name: f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS {select}"
+        for name, select in views.items()
+    }

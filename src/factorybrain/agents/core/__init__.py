@@ -8,7 +8,7 @@ lets people approve or reject it under the :class:`PolicySet`; every state chang
 
 Inside, each module imports only those above it in this list: ``_contract``, ``_records``,
 ``_policies``, ``_playbooks``, ``_agent`` (what an agent and its context are), ``_executors``,
-``_orchestrator``, ``_registry``.
+``_orchestrator``, ``_registry``, ``_replay`` (agents over history, into a scenario).
 """
 
 from __future__ import annotations
@@ -68,6 +68,14 @@ from factorybrain.agents.core._registry import (
     installed_orchestrator,
     register_agent,
     unregister_agent,
+)
+from factorybrain.agents.core._replay import (
+    SCENARIO_PREFIX,
+    ReplayedFinding,
+    ReplayReport,
+    clear_scenario,
+    replay,
+    scenario_space,
 )
 
 __all__ = [
@@ -129,4 +137,10 @@ __all__ = [
     "unregister_agent",
     "utc",
     "utcnow",
+    "ReplayReport",
+    "ReplayedFinding",
+    "SCENARIO_PREFIX",
+    "clear_scenario",
+    "replay",
+    "scenario_space",
 ]

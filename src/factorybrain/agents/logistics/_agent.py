@@ -312,8 +312,6 @@ def _identifiers(finding: Finding) -> list[str]:
     for ref in finding.evidence.refs:
         if ref.type in ("asset", "equipment"):
             found.append(ref.external_id)
-        elif ref.type == "time_series":
-            found.append(ref.external_id.split(".")[0])
     return found
 
 

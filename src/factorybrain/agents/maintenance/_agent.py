@@ -1,7 +1,8 @@
 """The maintenance agent: which machines behave abnormally, how long they have left, what to do.
 
-It reads the factory model, never the raw files: historian series grouped into assets by their tag's
-device prefix, linked to equipment (approved annotations, else the MES running states), the
+It reads the factory model, never the raw files: historian series grouped into assets by the
+model's links (never by their ids), linked to equipment (approved annotations, else the MES
+running states), the
 product being made as the operating regime and long downs as the moments wear starts again.
 
 For each asset it keeps versions of an :class:`AssetHealthModel` in a
@@ -59,9 +60,10 @@ from factorybrain.agents.core._contract import (
     Evidence,
     Finding,
     Recommendation,
+    data_gap,
     stable_id,
 )
-from factorybrain.agents.maintenance._data import AssetData, load_assets
+from factorybrain.agents.maintenance._data import AssetData, load_assets, unlinked_series
 from factorybrain.agents.maintenance._model import AssetHealthModel
 from factorybrain.agents.maintenance._trend import SensorTrend, sensor_trends
 from factorybrain.engines.anomaly import AlarmLogic
@@ -260,7 +262,29 @@ class MaintenanceAgent(BaseAgent):
         asset (see :meth:`update`).
         """
         _, items = self.update(context.store, end=context.now())
-        return items
+        return [*items, *self._unlinked(context.store, context.now())]
+
+    @staticmethod
+    def _unlinked(store: Store, at: datetime) -> list[Finding]:
+        """A finding per space whose series no link puts on an asset: they are not watched."""
+        found = []
+        for space, group in unlinked_series(store).groupby("space", sort=True):
+            ids = list(group["external_id"])
+            shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+            found.append(
+                data_gap(
+                    AGENT,
+                    f"{len(ids)} series of space {space!r} ({shown}) are on no asset: neither "
+                    "their own asset nor a link of the model says which machine they measure, "
+                    "so they are not watched. Review the suggested links (factorybrain match "
+                    "list) or map the asset in the historian's mapping.",
+                    f"unlinked:{space}",
+                    at,
+                    title=f"{len(ids)} series of {space} are on no asset",
+                    numbers={"series": float(len(ids))},
+                )
+            )
+        return found
 
     def react(self, finding: Finding, context: AgentContext) -> Iterable[Finding | Recommendation]:
         """A quality drift on a machine: look at its health now, and have it inspected.

@@ -1,8 +1,9 @@
 """What the maintenance agent reads from the factory model: assets, their sensors, regimes, resets.
 
-A historian names its tags ``<device>.<signal>`` (the part before the first ``.`` is the device):
-every device becomes one asset with its signals as columns. A device is linked to model
-equipment by an approved annotation when one exists; otherwise by its own data, by comparing
+A series belongs to the device the model links it to (its own ``asset``, or an approved or
+suggested link of the series to an asset), never to one parsed from its id; every device becomes
+one asset with its signals as columns. A device that is a historian's own asset name is linked to
+model equipment by an approved annotation when one exists; otherwise by its own data, by comparing
 when the device's running signal is on with the running states the MES recorded per machine
 (no name lists, no naming rules). A linked device gets its operating regime (the product on the
 machine) from the MES operations and its resets (repairs and planned maintenance, after which
@@ -11,9 +12,13 @@ wear starts again) from long down states.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -21,6 +26,10 @@ import pandas as pd
 from factorybrain.context._behaviour import inside_intervals
 from factorybrain.exceptions import StoreError
 from factorybrain.store import Store
+
+_T = TypeVar("_T")
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_NOT_PLAIN = re.compile(r"[^A-Za-z0-9._-]+")
 
 #: A machine down at least this long was repaired or maintained: its wear starts again.
 RESET_DOWN = timedelta(hours=2)
@@ -89,11 +98,16 @@ class AssetData:
 
 
 def historian_series(store: Store, space: str | None = None) -> pd.DataFrame:
-    """Series with datapoints, with their device and signal name.
+    """Series with datapoints, grouped into devices by the model's links, with their signal names.
 
-    A series linked to an asset at ingestion belongs to that asset; any other is grouped by its
-    tag's device prefix (``L3_PRS03.VIB_RMS``, ``W1:PRESS12.HYD_P.PV``: the part before the
-    first ``.``). A tag with neither is left out (see :func:`unassigned_series`).
+    A series belongs to the device the model links it to, never to one read from its id (an id
+    may be ``L3_PRS03.VIB_RMS``, ``W1:PRESS12|HYD_P``, ``Pump 3 bearing`` or a number):
+    its own ``asset`` (set at ingestion, e.g. from a historian's asset path), else the target of
+    an approved link of the series to an asset (``annotation``, source kind ``tag``), else of a
+    suggested one (``link_method`` says which). A series with none is left out and reported
+    (:func:`unlinked_series`). A signal's name is what tells it apart from the device's other
+    series: its id without the part every series of the device shares at its start (cut at a
+    character that is not a letter or digit), so devices of one class share column names.
 
     Args:
         store: The factory store.
@@ -104,17 +118,83 @@ def historian_series(store: Store, space: str | None = None) -> pd.DataFrame:
         "WHERE series_id IS NOT NULL AND (? IS NULL OR space = ?) ORDER BY external_id",
         [space, space],
     )
-    split = frame["external_id"].str.split(".", n=1, expand=True)
-    if split.shape[1] < 2:
-        split[1] = None
-    linked = frame["asset"].notna()
-    frame["device"] = split[0].where(~linked, frame["asset"])
-    frame["signal"] = split[1].where(~linked, frame["external_id"])
-    frame = frame[frame["signal"].notna()].copy()
+    links = _series_links(store)
+    modelled = _assets_of_series(store)
+    devices: list[str | None] = []
+    equipment: list[tuple[str, str] | None] = []
+    methods: list[str] = []
+    confidences: list[float] = []
+    for row in frame.itertuples():
+        link = links.get((str(row.space), str(row.external_id)))
+        if pd.notna(row.asset):
+            # the series' own asset: equipment of the model when it names one in its space,
+            # else a historian's name for it, to be linked like any device
+            own = (str(row.space), str(row.asset))
+            devices.append(str(row.asset))
+            equipment.append(own if own in modelled else None)
+            methods.append("series" if own in modelled else "none")
+            confidences.append(1.0 if own in modelled else 0.0)
+        elif link is not None:
+            target_space, target, confidence, status = link
+            devices.append(target)
+            equipment.append((target_space, target))
+            methods.append("annotation" if status == "approved" else "suggested")
+            confidences.append(confidence)
+        else:
+            devices.append(None)
+            equipment.append(None)
+            methods.append("none")
+            confidences.append(0.0)
+    frame["device"] = [None if device is None else plain_key(device) for device in devices]
+    frame["equipment"] = equipment
+    frame["link_method"] = methods
+    frame["link_confidence"] = confidences
+    frame = frame[frame["device"].notna()].copy()
+    frame["signal"] = frame["external_id"]
+    for _, group in frame.groupby("device", sort=False):
+        frame.loc[group.index, "signal"] = _signal_names(list(group["external_id"]))
     frame["is_state"] = frame["is_step"].fillna(False).astype(bool) | (
         frame["value_type"].isin(["state", "bool"])
     )
     return frame
+
+
+def plain_key(name: str) -> str:
+    """``name`` as a key the model registry takes (letters, digits, ``.``, ``_``, ``-``).
+
+    A plain name stays as it is; any other gets its other characters replaced and a short hash
+    of the whole, so two names never share a key.
+    """
+    if _PLAIN.fullmatch(name):
+        return name
+    digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+    return f"{_NOT_PLAIN.sub('_', name).strip('_')[:60]}-{digest}"
+
+
+def unlinked_series(store: Store, space: str | None = None) -> pd.DataFrame:
+    """Series with datapoints that no link of the model puts on an asset (space, external_id)."""
+    frame = store.query(
+        "SELECT space, external_id, asset FROM time_series "
+        "WHERE series_id IS NOT NULL AND asset IS NULL AND (? IS NULL OR space = ?) "
+        "ORDER BY space, external_id",
+        [space, space],
+    )
+    links = _series_links(store)
+    keep = [(str(r.space), str(r.external_id)) not in links for r in frame.itertuples()]
+    return frame.loc[keep, ["space", "external_id"]].reset_index(drop=True)
+
+
+def _signal_names(ids: list[str]) -> list[str]:
+    """What tells each id apart from the others: the ids without their shared start."""
+    if len(ids) < 2:
+        return ids
+    shared = os.path.commonprefix(ids)
+    while shared and shared[-1].isalnum():
+        shared = shared[:-1]
+    names = [identifier[len(shared) :] for identifier in ids]
+    if not shared or any(not name for name in names) or len(set(names)) < len(names):
+        return ids
+    return names
 
 
 def sampling_seconds(store: Store, series: pd.DataFrame) -> int:
@@ -176,19 +256,66 @@ def _device_frame(
     return frame.set_index("ts")
 
 
-def _annotation_links(store: Store) -> dict[str, tuple[str, str, float]]:
+def _assets_of_series(store: Store) -> set[tuple[str, str]]:
+    """The model's assets that a series names as its own (``time_series.asset``)."""
+    frame = store.query(
+        "SELECT DISTINCT a.space, a.external_id FROM asset a JOIN time_series t "
+        "ON t.space = a.space AND t.asset = a.external_id"
+    )
+    return {(str(r.space), str(r.external_id)) for r in frame.itertuples()}
+
+
+def _approved_and_suggested(store: Store) -> pd.DataFrame:
     try:
-        frame = store.query(
-            "SELECT source_identifier, target_space, target_external_id, confidence "
-            "FROM annotation WHERE status = 'approved' AND target_type IN ('asset', 'equipment')"
+        return store.query(
+            "SELECT source_space, source_identifier, source_kind, target_space, "
+            "target_external_id, confidence, status FROM annotation "
+            "WHERE status IN ('approved', 'suggested') AND target_type IN ('asset', 'equipment') "
+            "ORDER BY status = 'approved', confidence NULLS FIRST"
         )
     except StoreError:  # a store without an annotation table: nothing is linked by people
-        return {}
-    links: dict[str, tuple[str, str, float]] = {}
-    for row in frame.itertuples():
-        key = str(row.source_identifier).split(".", 1)[0]
+        return pd.DataFrame(
+            columns=[
+                "source_space",
+                "source_identifier",
+                "source_kind",
+                "target_space",
+                "target_external_id",
+                "confidence",
+                "status",
+            ]
+        )
+
+
+def _series_links(store: Store) -> dict[tuple[str, str], tuple[str, str, float, str]]:
+    """``(space, series id) -> (target space, target id, confidence, status)`` of tag links.
+
+    An approved link wins over a suggested one, and of two alike the more confident.
+    """
+    links: dict[tuple[str, str], tuple[str, str, float, str]] = {}
+    frame = _approved_and_suggested(store)
+    for row in frame[frame["source_kind"] == "tag"].itertuples():
         confidence = float(row.confidence) if pd.notna(row.confidence) else 1.0
-        links[key] = (str(row.target_space), str(row.target_external_id), confidence)
+        links[(str(row.source_space), str(row.source_identifier))] = (
+            str(row.target_space),
+            str(row.target_external_id),
+            confidence,
+            str(row.status),
+        )
+    return links
+
+
+def _annotation_links(store: Store) -> dict[str, tuple[str, str, float]]:
+    """Approved links of a device (an asset name of the historian) to model equipment."""
+    frame = _approved_and_suggested(store)
+    links: dict[str, tuple[str, str, float]] = {}
+    for row in frame[frame["status"] == "approved"].itertuples():
+        confidence = float(row.confidence) if pd.notna(row.confidence) else 1.0
+        links[str(row.source_identifier)] = (
+            str(row.target_space),
+            str(row.target_external_id),
+            confidence,
+        )
     return links
 
 
@@ -262,6 +389,46 @@ def _resets(events: pd.DataFrame, equipment: tuple[str, str], first: pd.Timestam
     return sorted(set(resets))
 
 
+#: The tables that say which series make which device and how it is linked.
+_LINK_TABLES = ("time_series", "annotation", "asset")
+#: Answers read from a store, by (store, what, generation of the tables they come from).
+_MEMO: dict[tuple[object, ...], Any] = {}
+_MEMO_SIZE = 16
+
+
+def _remembered(
+    store: Store, tables: tuple[str, ...], what: tuple[object, ...], read: Callable[[], _T]
+) -> _T:
+    """``read()``, or what it gave while ``tables`` of this store were as they are now.
+
+    An agent judging one device after another, or stepping through history, reads the links
+    of every device once instead of once per device and step.
+    """
+    generation = store.generation_of(tables)
+    if generation is None:
+        return read()
+    key = (getattr(store, "identity", id(store)), generation, *what)
+    if key not in _MEMO:
+        while len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.pop(next(iter(_MEMO)))
+        _MEMO[key] = read()
+    return cast(_T, _MEMO[key])
+
+
+def _links_and_classes(
+    store: Store, space: str | None
+) -> tuple[pd.DataFrame, dict[str, tuple[str, str, float]], dict[tuple[str, str], str]]:
+    equipment_classes = store.query(
+        "SELECT space, external_id, asset_class FROM asset WHERE level = 'equipment'"
+    )
+    classes = {
+        (str(r.space), str(r.external_id)): str(r.asset_class)
+        for r in equipment_classes.itertuples()
+        if pd.notna(r.asset_class)
+    }
+    return historian_series(store, space), _annotation_links(store), classes
+
+
 def load_assets(
     store: Store,
     *,
@@ -288,17 +455,10 @@ def load_assets(
     Returns:
         One :class:`AssetData` per device that has at least one analog signal.
     """
-    series = historian_series(store, space)
-    annotations = _annotation_links(store)
-    events = _state_events(store)
-    equipment_classes = store.query(
-        "SELECT space, external_id, asset_class FROM asset WHERE level = 'equipment'"
+    series, annotations, classes = _remembered(
+        store, _LINK_TABLES, ("links", space), lambda: _links_and_classes(store, space)
     )
-    classes = {
-        (str(r.space), str(r.external_id)): str(r.asset_class)
-        for r in equipment_classes.itertuples()
-        if pd.notna(r.asset_class)
-    }
+    events = _remembered(store, ("event",), ("states",), lambda: _state_events(store))
     assets = []
     for device, group in series.groupby("device", sort=True):
         if devices is not None and device not in devices:
@@ -320,14 +480,15 @@ def load_assets(
             running = np.ones(len(frame), dtype=bool)
         analog_frame = frame[list(analog["signal"])].astype(float)
         equipment, method, confidence = None, "none", 0.0
-        linked_asset = group["asset"].dropna()
+        linked = group[group["equipment"].notna()]
         if known is not None:
             equipment, method = known.equipment, known.link_method
             confidence = known.link_confidence
-        elif len(linked_asset):
-            # linked at ingestion: the series' own asset, in the series' space
-            equipment, method = (str(group["space"].iloc[0]), str(linked_asset.iloc[0])), "series"
-            confidence = 1.0
+        elif len(linked):
+            # the series' approved (or suggested) link names the equipment itself
+            equipment = linked["equipment"].iloc[0]
+            method = str(linked["link_method"].iloc[0])
+            confidence = float(linked["link_confidence"].min())
         elif device in annotations:
             target_space, target_id, confidence = annotations[device]
             equipment, method = (target_space, target_id), "annotation"
@@ -365,4 +526,11 @@ def load_assets(
     return assets
 
 
-__all__ = ["AssetData", "historian_series", "load_assets", "sampling_seconds"]
+__all__ = [
+    "AssetData",
+    "historian_series",
+    "load_assets",
+    "plain_key",
+    "sampling_seconds",
+    "unlinked_series",
+]

@@ -95,6 +95,7 @@ def _project_shifts(
     spans: list[tuple[datetime, datetime]], until: datetime
 ) -> list[tuple[datetime, datetime]]:
     """Extend a line's shifts to ``until`` by repeating its last two recorded weeks weekly."""
+    spans = [(start, end) for start, end in spans if start is not None and end is not None]
     if not spans:
         return spans
     last = max(end for _, end in spans)
