@@ -44,6 +44,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -249,6 +250,8 @@ class MaintenanceAgent(BaseAgent):
         self._states: dict[str, AssetState] = {}
         self._live_registry: ModelRegistry | None = None
         self._untrained: dict[str, list[str]] = {}
+        #: Each device's readings since its last repair as the trend check last read them.
+        self._since_repair: dict[str, AssetData] = {}
         self._noticed: set[str] = set()
         self._open_trends: set[str] = set()
         self._equipment: list[tuple[str, str]] = []
@@ -821,17 +824,54 @@ class MaintenanceAgent(BaseAgent):
             if not resets:
                 continue
             last = max(resets)
-            for asset in load_assets(
-                store,
-                start=last.to_pydatetime(),
-                end=end,
-                space=self.space,
-                devices=[device],
-                links={device: item.asset},
-            ):
-                asset.resets = [last]
+            asset = self._readings_since(store, device, item.asset, last, end)
+            if asset is not None:
                 out.extend(self._trend_notices(asset))
         return out
+
+    def _readings_since(
+        self,
+        store: Store,
+        device: str,
+        linked: AssetData,
+        repair: pd.Timestamp,
+        end: datetime | None,
+    ) -> AssetData | None:
+        """The device's readings from ``repair`` to ``end``: kept ones, plus only what is new.
+
+        Updates come in order, so what was read at the last update is read again only after a
+        new repair (or for a device not seen before).
+        """
+        kept = self._since_repair.get(device)
+        start = repair
+        if kept is not None and kept.resets == [repair] and len(kept.frame):
+            start = kept.frame.index[-1] + kept.step
+        loaded = load_assets(
+            store,
+            start=start.to_pydatetime(),
+            end=end,
+            space=self.space,
+            devices=[device],
+            links={device: linked},
+        )
+        if kept is None or start == repair:
+            asset = loaded[0] if loaded else None
+        elif not loaded:
+            asset = kept
+        else:
+            new = loaded[0]
+            asset = dataclasses.replace(
+                new,
+                frame=pd.concat([kept.frame, new.frame]),
+                running=np.concatenate([kept.running, new.running]),
+                regime=np.concatenate([kept.regime, new.regime]),
+            )
+        if asset is None:
+            self._since_repair.pop(device, None)
+            return None
+        asset.resets = [repair]
+        self._since_repair[device] = asset
+        return asset
 
     def _why_untrained(self, asset: AssetData) -> str:
         """The reason an asset's data trains no model, in the user's terms."""

@@ -12,6 +12,7 @@ wear starts again) from long down states.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -349,12 +350,18 @@ def _link_by_states(
 
 def _regimes(store: Store, equipment: tuple[str, str], index: pd.DatetimeIndex) -> np.ndarray:
     """Product being made on the equipment at each row (None outside operations)."""
-    operations = store.query(
-        "SELECT o.start_time, o.end_time, coalesce(w.product, o.work_order) AS product "
-        "FROM operation o LEFT JOIN work_order w "
-        "ON w.external_id = o.work_order AND w.space = o.space "
-        "WHERE o.equipment = ? AND o.space = ? AND o.start_time IS NOT NULL ORDER BY o.start_time",
-        [equipment[1], equipment[0]],
+    operations = _remembered(
+        store,
+        ("operation", "work_order"),
+        ("operations", equipment),
+        lambda: store.query(
+            "SELECT o.start_time, o.end_time, coalesce(w.product, o.work_order) AS product "
+            "FROM operation o LEFT JOIN work_order w "
+            "ON w.external_id = o.work_order AND w.space = o.space "
+            "WHERE o.equipment = ? AND o.space = ? AND o.start_time IS NOT NULL "
+            "ORDER BY o.start_time",
+            [equipment[1], equipment[0]],
+        ),
     )
     regime = np.full(len(index), None, dtype=object)
     if operations.empty:
@@ -368,10 +375,10 @@ def _regimes(store: Store, equipment: tuple[str, str], index: pd.DatetimeIndex) 
     return regime
 
 
-def _resets(events: pd.DataFrame, equipment: tuple[str, str], first: pd.Timestamp) -> list:
+def _resets(events: pd.DataFrame, equipment: tuple[str, str]) -> list[pd.Timestamp]:
     """Ends of down periods of at least :data:`RESET_DOWN` (consecutive downs merged)."""
     mine = events[(events["space"] == equipment[0]) & (events["asset"] == equipment[1])]
-    resets = [first]
+    resets: list[pd.Timestamp] = []
     down_start = down_end = None
     for row in mine.itertuples():
         if row.state == "down" and pd.notna(row.end_time):
@@ -501,7 +508,14 @@ def load_assets(
             regime = _regimes(store, equipment, frame.index)
             # a down that ends after the data read has no data after it yet: not a reset yet
             last = frame.index[-1]
-            resets = [r for r in _resets(events, equipment, frame.index[0]) if r <= last]
+            downs = _remembered(
+                store,
+                ("event",),
+                ("downs", equipment),
+                functools.partial(_resets, events, equipment),
+            )
+            first = frame.index[0]
+            resets = sorted({first, *(r for r in downs if r <= last)})
         asset_class = classes.get(equipment, "") if equipment else ""
         if known is not None:
             asset_class = known.asset_class
