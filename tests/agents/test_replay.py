@@ -236,3 +236,36 @@ def test_the_command_replays_and_runs_as_of_a_moment(tmp_path, threshold) -> Non
         ["agents", "replay", "--from", "2026-03-02", "--to", "2026-03-03", "--every", "soon"],
     )
     assert result.exit_code == 2 and "expected a positive span" in result.output
+
+
+def test_the_api_replays_for_those_who_may_run_agents(store, threshold) -> None:
+    from fastapi.testclient import TestClient
+
+    from factorybrain.agents import Orchestrator
+    from factorybrain.api import TokenStore, create_app
+
+    _plant(store)
+    tokens = TokenStore(store)
+    viewer = {"Authorization": f"Bearer {tokens.create('vi', 'viewer')}"}
+    engineer = {"Authorization": f"Bearer {tokens.create('en', 'engineer')}"}
+    conductor = Orchestrator(store, [_Threshold()])
+    body = {
+        "start": "2026-03-02T06:00:00Z",
+        "end": "2026-03-02T18:00:00Z",
+        "every_seconds": 14400,
+        "agents": ["threshold"],
+        "scenario": "over-http",
+    }
+    url = "/api/v1/agents/replay"
+    with TestClient(create_app(store, tokens=tokens, orchestrator=conductor)) as client:
+        assert client.post(url, headers=viewer, json=body).status_code == 403
+        bad = client.post(url, headers=engineer, json={**body, "every_seconds": 0})
+        assert bad.status_code == 422 and bad.json()["errors"][0]["name"] == "every_seconds"
+        answer = client.post(url, headers=engineer, json=body)
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert report["steps"] == 4 and report["space"] == "scenario:over-http"
+    assert report["findings"][0]["raised_at"] == "2026-03-02T14:00:00"
+    assert AgentRecords(store).count_findings() == 0  # the live inbox saw nothing
+    (entry,) = AgentRecords(store).audit_log(verb="agents.replayed")
+    assert (entry.actor, entry.object_id) == ("user:en", "over-http")

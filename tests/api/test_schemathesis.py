@@ -79,7 +79,6 @@ def _known_ids() -> dict[str, list[str]]:
         "finding_id": sorted(f.id for f in records.findings()),
         "recommendation_id": sorted(r.id for r in records.recommendations()),
         "action_id": sorted(a.id for a in records.actions()),
-        "identifier": ["press-3", "WO-1"],
     }
 
 

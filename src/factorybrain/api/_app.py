@@ -11,7 +11,8 @@ Every error, whatever raised it, is one shape: problem details (RFC 9457,
 it is read, before authentication), strict JSON (no ``NaN``, no key twice: 422 before the route
 runs) and within the bounds of its schema (422); every answer carries the security headers
 (:mod:`factorybrain.api._middleware`). Beyond ``max_in_flight`` requests at once the server
-sheds load: 503 with ``Retry-After``, at once (the health check is always answered).
+sheds load: 503 with ``Retry-After``, at once (the health check is always answered). The API's
+docs (``/docs``, ``/redoc``) are served from files in the package (:mod:`factorybrain.api._docs`).
 
 :func:`create_app` composes the app: what it runs on (store, tokens, orchestrator, store
 access, on ``app.state``), its lifespan, the middleware, the error handlers, and the routes of
@@ -44,6 +45,7 @@ from factorybrain.agents import (
     installed_orchestrator,
 )
 from factorybrain.api._deps import RateLimits, StoreAccess
+from factorybrain.api._docs import add_docs
 from factorybrain.api._middleware import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_IN_FLIGHT,
@@ -187,6 +189,8 @@ def create_app(
         ),
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        docs_url=None,  # the docs pages are the package's own, offline: add_docs below
+        redoc_url=None,
     )
     # Every route of the app parses a JSON body strictly (no NaN, no key twice) before it runs.
     app.router.route_class = StrictJSONRoute
@@ -208,8 +212,7 @@ def create_app(
     app.add_middleware(
         InFlightLimit, max_in_flight=in_flight_limit, exempt_paths=[API_PREFIX + HEALTH_PATH]
     )
-    docs = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
-    app.add_middleware(SecurityHeaders, docs_paths=[path for path in docs if path])
+    app.add_middleware(SecurityHeaders)
 
     # Every error in one shape (problem details); the router's 404 and 405 are HTTPExceptions.
     app.add_exception_handler(RecordNotFoundError, domain_error(404))
@@ -221,6 +224,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(Exception, server_error(SECURITY_HEADERS))
     _document_problems(app)
+    add_docs(app)
 
     for router in routes.routers:
         _include(app, router)

@@ -321,8 +321,6 @@ Engineer = Annotated[TokenInfo, Depends(requires("engineer", "propose", limit="w
 #: The caller, allowed to decide on actions (the action's policy names the role).
 Decider = Annotated[TokenInfo, Depends(requires("viewer", "decide", limit="write"))]
 #: The caller, an engineer or higher allowed to run the agents (rate-limited per token).
-AgentRunner = Annotated[
-    TokenInfo, Depends(requires("engineer", "propose", limit="agents_run"))
-]
+AgentRunner = Annotated[TokenInfo, Depends(requires("engineer", "propose", limit="agents_run"))]
 #: The caller, an admin allowed to issue and revoke tokens.
 Admin = Annotated[TokenInfo, Depends(requires("admin", "admin", limit="write"))]

@@ -41,20 +41,6 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
     "form-action 'self'"
 )
-#: The policy of FastAPI's API docs (``/docs``, ``/redoc``): they load Swagger UI and ReDoc
-#: from jsDelivr, Swagger UI starts from an inline script, ReDoc injects its styles and runs its
-#: search in a worker from a blob, and both show images from their sites. Nothing but FastAPI's
-#: own page is on them.
-DOCS_CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; "
-    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src 'self' data: https://fonts.gstatic.com; "
-    "img-src 'self' data: https://fastapi.tiangolo.com https://validator.swagger.io "
-    "https://cdn.redoc.ly; "
-    "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-)
 #: Headers every answer carries, besides its Content-Security-Policy.
 SECURITY_HEADERS: Mapping[str, str] = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -199,32 +185,22 @@ class BodyLimit:
 class SecurityHeaders:
     """Add the security headers (:data:`SECURITY_HEADERS`) to every answer.
 
+    A header the answer has already is kept: the API docs pages send a policy of their own
+    (:func:`factorybrain.api._docs.docs_policy`).
+
     Args:
         app: The ASGI app whose answers get them.
-        docs_paths: Paths (below the root path) of the API docs pages, which get
-            :data:`DOCS_CONTENT_SECURITY_POLICY` instead.
     """
 
-    def __init__(self, app: ASGIApp, docs_paths: Collection[str] = ()) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.docs_paths = frozenset(docs_paths)
         self.headers = _raw(SECURITY_HEADERS)
-        self.docs_headers = _raw(
-            {**SECURITY_HEADERS, "Content-Security-Policy": DOCS_CONTENT_SECURITY_POLICY}
-        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         extra = self.headers
-        if self.docs_paths:
-            path: str = scope["path"]
-            root: str = scope.get("root_path", "")
-            if root and path.startswith(root):
-                path = path[len(root) :]
-            if path in self.docs_paths:
-                extra = self.docs_headers
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -164,35 +164,92 @@ def list_entities(
     Args:
         store: The factory store.
         entity: Entity type, e.g. ``asset``, ``work_order``, ``material_lot``, ``serial_unit``.
-        filters: ``{field: value}``; values compare as text (``{"level": "equipment"}``).
+        filters: ``{field: value}``. A timestamp, number or boolean field compares as its type
+            (``{"planned_start": "2026-03-05T06:00:00Z"}``, ``{"is_step": "true"}``); its value
+            may be text or of that type. Any other field compares as text
+            (``{"level": "equipment"}``).
         limit: Page size, 1 to 1000.
         offset: Rows to skip.
 
     Raises:
-        ParameterError: Naming an unknown type or field, or a bad page.
+        ParameterError: Naming an unknown type or field, a value its field's type cannot hold,
+            or a bad page.
     """
     _readable(entity)
     _check_page(limit, offset)
-    fields = set(entity_type(entity).field_names)
+    model = entity_type(entity)
+    fields = set(model.field_names)
     where = dict(filters or {})
     unknown = sorted(set(where) - fields)
     if unknown:
         raise ParameterError(
             f"unknown filter {unknown[0]!r} for {entity}; filter on one of {sorted(fields)}"
         )
-    conditions = " AND ".join(f'CAST("{k}" AS VARCHAR) = ?' for k in where) or "TRUE"
-    parameters = [str(v) for v in where.values()]
+    conditions: list[str] = []
+    parameters: list[Any] = []
+    for name, value in where.items():
+        kind = model.field(name).type
+        if kind in _TYPED_FILTERS:
+            conditions.append(f'"{name}" = ?')
+            parameters.append(_TYPED_FILTERS[kind](value, name))
+        else:
+            conditions.append(f'CAST("{name}" AS VARCHAR) = ?')
+            parameters.append(str(value))
+    condition = " AND ".join(conditions) or "TRUE"
     # Pages follow the order the store holds the rows in (load order): no sort, so a page of a
     # table of millions costs what a page of a small one does.
     found = store.query_rows(
-        f'SELECT * FROM "{entity}" WHERE {conditions} LIMIT {int(limit)} OFFSET {int(offset)}',
+        f'SELECT * FROM "{entity}" WHERE {condition} LIMIT {int(limit)} OFFSET {int(offset)}',
         parameters,
     )
     total = known_total(len(found), limit, offset)
     if total is None:  # a full page (or past the end): count
-        sql = f'SELECT count(*) AS n FROM "{entity}" WHERE {conditions}'
+        sql = f'SELECT count(*) AS n FROM "{entity}" WHERE {condition}'
         total = int(store.query_rows(sql, parameters)[0]["n"])
     return page(json_ready(found, entity), total, limit, offset)
+
+
+def _timestamp_filter(value: Any, name: str) -> datetime:
+    """A timestamp filter's value as the store keeps it: naive UTC."""
+    moment = instant(value, name)
+    if moment is None:
+        raise ParameterError(f"{name} must be an ISO timestamp, got nothing")
+    return moment
+
+
+def _number_filter(kind: type[int] | type[float]) -> Callable[[Any, str], int | float]:
+    """A converter of a filter's value to a finite number of ``kind``."""
+
+    def convert(value: Any, name: str) -> int | float:
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            raise ParameterError(f"{name} must be {_NUMBER_NAMES[kind]}, got {value!r}") from None
+        if not math.isfinite(number) or (kind is int and not -(2**63) <= number < 2**63):
+            raise ParameterError(f"{name} must be a finite 64-bit number, got {value!r}")
+        return number
+
+    return convert
+
+
+def _bool_filter(value: Any, name: str) -> bool:
+    """A boolean filter's value: a bool, or the text ``true`` or ``false``."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("true", "false"):
+        raise ParameterError(f"{name} must be true or false, got {value!r}")
+    return text == "true"
+
+
+_NUMBER_NAMES = {int: "an integer", float: "a number"}
+#: Field types whose filters compare as their type, with the converter of a filter's value.
+_TYPED_FILTERS: dict[str, Callable[[Any, str], Any]] = {
+    "timestamp": _timestamp_filter,
+    "int": _number_filter(int),
+    "float": _number_filter(float),
+    "bool": _bool_filter,
+}
 
 
 def get_entity(
@@ -352,10 +409,13 @@ def plant_status(store: Store) -> dict[str, Any]:
     """What the store holds and what waits for people: counts, open findings, the inbox."""
     counts = {k: v for k, v in store.counts().items() if v}
     open_findings = store.query(
-        "SELECT kind, severity, count(*) AS n FROM finding WHERE status = 'open' "
+        "SELECT kind, severity, count(*) AS n FROM finding "
+        "WHERE space = 'agents' AND status = 'open' "
         "GROUP BY ALL ORDER BY n DESC, kind"
     )
-    inbox = store.query("SELECT count(*) AS n FROM action WHERE state = 'proposed'")
+    inbox = store.query(
+        "SELECT count(*) AS n FROM action WHERE space = 'agents' AND state = 'proposed'"
+    )
     return {
         "counts": counts,
         "open_findings": rows(open_findings),

@@ -1,7 +1,9 @@
 """The request and response shapes of the REST API, and the query parameters routes share.
 
 The routes' ``response_model``s and bodies; the OpenAPI document (which the dashboard and the
-API tests read) is generated from them.
+API tests read) is generated from them. The shapes of the factory model's entities and the
+filters of their lists are made from its entity types (:func:`entity_out`,
+:func:`entity_query`).
 
 Every request body is bounded: each text has a longest length, each list a largest number of
 items, numbers are finite, and the free-form objects of a proposal (:data:`JSONObject`) hold
@@ -12,14 +14,19 @@ anything is stored.
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import Annotated, Any, Generic, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from fastapi import Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from fastapi import Path, Query
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from pydantic_core import PydanticCustomError
 
-from factorybrain.agents import FINDING_STATUSES
+from factorybrain.api._queries import EARLIEST, LATEST, instant, parse_every
+from factorybrain.exceptions import ParameterError
+from factorybrain.model import SYSTEM_COLUMNS, entity_type
+from factorybrain.model import Field as ModelField
 
 T = TypeVar("T")
 
@@ -62,7 +69,11 @@ def _bounded_json(value: dict[str, Any]) -> dict[str, Any]:
 
 def _out_of_bounds(message: str) -> PydanticCustomError:
     # The message is not a template: braces in it are kept as they are.
-    return PydanticCustomError("json_bounds", "{reason}", {"reason": message})
+    expected = (
+        f"a JSON object of finite numbers and 64-bit integers, at most {MAX_JSON_DEPTH} levels "
+        f"deep and {MAX_JSON_BYTES // 1024} KiB as JSON"
+    )
+    return PydanticCustomError("json_bounds", "{reason}", {"reason": message, "expected": expected})
 
 
 def _children(item: dict[str, Any] | list[Any]) -> list[Any]:
@@ -80,6 +91,10 @@ JSONObject = Annotated[
 ]
 #: An identifier in a request body (a finding's id, an agent's name).
 Identifier = Annotated[str, Field(min_length=1, max_length=200)]
+#: What a finding's status may be (the agents' ``FINDING_STATUSES``).
+FindingStatus = Literal["open", "acknowledged", "closed"]
+#: What an action's state may be (the agents' ``ACTION_STATES``).
+ActionState = Literal["proposed", "approved", "rejected", "superseded", "executed", "failed"]
 
 
 class RequestBody(BaseModel):
@@ -250,8 +265,9 @@ class TokenBody(RequestBody):
     name: str = Field(..., min_length=1, max_length=200)
     role: str = Field(..., max_length=20, description="viewer, engineer, planner or admin.")
     scopes: list[Annotated[str, Field(max_length=20)]] | None = Field(
-        default=None, max_length=4, description="Fewer scopes than the role's: read, propose, "
-        "decide, admin."
+        default=None,
+        max_length=4,
+        description="Fewer scopes than the role's: read, propose, decide, admin.",
     )
     expires_in_days: float | None = Field(default=None, gt=0, le=3650)
 
@@ -284,7 +300,7 @@ class ProposeBody(RequestBody):
 class FindingStatusBody(RequestBody):
     """New status of a finding."""
 
-    status: str = Field(..., max_length=50, description=f"One of {list(FINDING_STATUSES)}.")
+    status: FindingStatus = Field(..., description="Where the finding is in its lifecycle now.")
     comment: str | None = Field(default=None, max_length=2000)
 
 
@@ -349,10 +365,27 @@ class ForecastPage(Page[dict[str, Any]]):
 
 
 class ValidationIssue(BaseModel):
-    """One way a request does not match the spec."""
+    """One way a request does not match the spec: where, what was expected and what was found."""
 
+    in_: Literal["query", "path", "header", "cookie", "body"] | None = Field(
+        alias="in", description="Where the value is: the query, the path, a header, the body."
+    )
+    name: str | None = Field(
+        description="The parameter (`limit`), or the field's dotted path in the body "
+        "(`parameters.quantity`); null for the body as a whole.",
+        examples=["state"],
+    )
+    expected: str = Field(
+        description="What is allowed there.", examples=["'proposed', 'approved' or 'rejected'"]
+    )
+    found: str | None = Field(
+        description="What was sent there, in brief: a number or a short text (redacted), else "
+        "only its kind and size (`a text of 70000 characters`); null when nothing was sent or "
+        "`msg` says it.",
+        examples=['"pending"'],
+    )
     loc: list[str | int] = Field(
-        description='Where: `["body", "parameters", "quantity"]`, `["query", "limit"]`.'
+        description='Where, as a path: `["body", "parameters", "quantity"]`, `["query", "limit"]`.'
     )
     msg: str = Field(description="What is wrong there.")
     type: str = Field(description="The kind of failure (`missing`, `json_not_finite`, ...).")
@@ -457,3 +490,265 @@ class Health(BaseModel):
 #: The paging parameters of the list routes.
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip.")]
+#: The ids of the agents' records, as path parameters.
+FindingId = Annotated[str, Path(max_length=200, description="The finding's id (`fnd-...`).")]
+RecommendationId = Annotated[
+    str, Path(max_length=200, description="The recommendation's id (`rec-...`).")
+]
+ActionId = Annotated[str, Path(max_length=200, description="The action's id (`act-...`).")]
+#: Whose tokens, as a path parameter.
+TokenHolder = Annotated[
+    str, Path(max_length=200, description="The holder's name, or the id of one token.")
+]
+#: The instants the queries accept, in words.
+_BOUNDS = f"between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)"
+
+
+def _within_bounds(value: datetime) -> datetime:
+    """Check that an instant lies where the store and the engines can represent it.
+
+    Raises:
+        PydanticCustomError: It does not (answered as a validation error, type
+            ``instant_range``).
+    """
+    try:
+        instant(value, "instant")
+    except ParameterError:
+        raise PydanticCustomError(
+            "instant_range",
+            "Input should be an instant {bounds}",
+            {"bounds": _BOUNDS, "expected": f"an instant {_BOUNDS}"},
+        ) from None
+    return value
+
+
+def _bucket_width(value: str) -> str:
+    """Check a bucket width (``15m``, ``1h``) as :func:`parse_every` reads it.
+
+    Raises:
+        PydanticCustomError: It is not one (answered as a validation error, type
+            ``bucket_width``).
+    """
+    try:
+        parse_every(value)
+    except ParameterError:
+        raise PydanticCustomError(
+            "bucket_width",
+            "Input should be a number with an optional unit (ms, s, m, h, d), between 1ms "
+            "and 3660d",
+            {
+                "expected": "a width like 15m: a number with an optional unit (ms, s, m, h, d), "
+                "between 1ms and 3660d"
+            },
+        ) from None
+    return value
+
+
+#: An instant of a query: ISO 8601, UTC unless it has an offset, within the store's range.
+Instant = Annotated[datetime, AfterValidator(_within_bounds)]
+#: The bucket width of a downsampled series.
+BucketWidth = Annotated[str, AfterValidator(_bucket_width)]
+#: The start and the end of a window of time, as query parameters.
+Start = Annotated[
+    Instant | None,
+    Query(description="First instant (ISO 8601, UTC unless it has an offset), included."),
+]
+End = Annotated[Instant | None, Query(description="The instant the window ends at, excluded.")]
+
+
+class AgentOut(BaseModel):
+    """An installed agent: what it reacts to and how often it runs."""
+
+    name: str
+    subscriptions: list[str] = Field(description="The finding kinds it reacts to.")
+    schedule_seconds: float | None = Field(
+        description="Seconds between its scheduled runs; null when it runs only when asked."
+    )
+    watches: list[str] = Field(description="The tables whose changes it looks at.")
+
+
+class PlaybookRouteOut(BaseModel):
+    """One step of a playbook: the agent that reacts to a finding kind."""
+
+    on: str
+    agent: str
+
+
+class PlaybookOut(BaseModel):
+    """A playbook in force: which agents react to which finding kinds, and who approves."""
+
+    name: str
+    trigger: str
+    routes: list[PlaybookRouteOut]
+    bundle: bool = Field(description="Whether the chain's recommendations are one action.")
+    approver: str = Field(description="The role that approves the bundled action, at least.")
+    description: str
+
+
+class EntityQuery(BaseModel):
+    """The query of an entity list route: a page, and filters by equality on the type's fields.
+
+    Subclassed per entity type by :func:`entity_query`; a parameter the route does not
+    document is refused (422), not ignored.
+    """
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), allow_inf_nan=False)
+
+    limit: int = Field(default=50, ge=1, le=1000, description="Page size.")
+    offset: int = Field(default=0, ge=0, le=10_000_000, description="Rows to skip.")
+
+    def filters(self) -> dict[str, Any]:
+        """The filters given, by field name (the page left out)."""
+        return self.model_dump(exclude={"limit", "offset"}, exclude_none=True)
+
+
+class EntityOut(BaseModel):
+    """An entity of the factory model: its identity, its fields and the store's bookkeeping.
+
+    Subclassed per entity type by :func:`entity_out`.
+    """
+
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+    space: str = Field(description="Site or source system the identifier is unique in.")
+    external_id: str = Field(description="Identifier, unique within its space.")
+
+
+#: Field types a list route filters on, by equality; lists and JSON are not filters.
+_FILTER_TYPES: dict[str, Any] = {
+    "string": Annotated[str, Field(max_length=500)],
+    "text": Annotated[str, Field(max_length=2000)],
+    "int": Annotated[int, Field(ge=-(2**63), lt=2**63)],
+    "float": float,
+    "bool": bool,
+    "timestamp": Instant,
+}
+#: What each field type is in an answer (timestamps are ISO 8601 text, UTC).
+_OUT_TYPES: dict[str, Any] = {
+    "string": str,
+    "text": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "timestamp": str,
+    "json": Any,
+    "string[]": list[str],
+}
+
+
+@functools.cache
+def entity_query(entity: str) -> type[EntityQuery]:
+    """The query parameters of the list route of ``entity``: the page and a filter per field.
+
+    An enumerated field takes only its values; a timestamp is an instant (ISO 8601); numbers
+    and booleans are parsed as such.
+    """
+    model = entity_type(entity)
+    fields: dict[str, Any] = {
+        field.name: (
+            _filter_type(field) | None,
+            Field(default=None, description=_filter_description(field)),
+        )
+        for field in model.all_fields
+        if field.type in _FILTER_TYPES
+    }
+    return create_model(
+        f"{_class_name(entity)}Query", __base__=EntityQuery, __doc__=model.description, **fields
+    )
+
+
+@functools.cache
+def entity_out(entity: str) -> type[EntityOut]:
+    """The shape of one ``entity`` in an answer: every field of the type, null when unset."""
+    model = entity_type(entity)
+    fields: dict[str, Any] = {
+        field.name: (
+            _OUT_TYPES[field.type] | None,
+            Field(default=None, description=_out_description(field)),
+        )
+        for field in (*model.all_fields, *SYSTEM_COLUMNS)
+        if field.name not in EntityOut.model_fields
+    }
+    return create_model(
+        f"{_class_name(entity)}Out", __base__=EntityOut, __doc__=model.description, **fields
+    )
+
+
+def _filter_type(field: ModelField) -> Any:
+    """The type of a filter on ``field``: its values when it is an enumeration."""
+    if field.values:
+        return Literal[field.values]
+    return _FILTER_TYPES[field.type]
+
+
+def _filter_description(field: ModelField) -> str:
+    """What a filter on ``field`` keeps."""
+    what = field.description
+    if field.ref:
+        what += f" The external id of a {field.ref.replace('_', ' ')}."
+    if field.type == "timestamp":
+        return f"{what} Rows at exactly this instant (ISO 8601, UTC unless it has an offset)."
+    return f"{what} Rows whose {field.name} equals this."
+
+
+def _out_description(field: ModelField) -> str:
+    """What ``field`` holds in an answer."""
+    what = field.description
+    if field.type == "timestamp":
+        what += " ISO 8601, UTC."
+    if field.unit:
+        what += f" In {field.unit}."
+    return what
+
+
+def _class_name(entity: str) -> str:
+    """``work_order`` -> ``WorkOrder``."""
+    return "".join(part.capitalize() for part in entity.split("_"))
+
+
+class ReplayBody(RequestBody):
+    """Agents over history: from when to when, how often, which agents, into which scenario."""
+
+    start: Instant = Field(..., description="First step (ISO 8601, UTC unless it has an offset).")
+    end: Instant = Field(..., description="Last step.")
+    every_seconds: float = Field(
+        3600.0, gt=0, le=366 * 86400, description="Time between steps, in seconds."
+    )
+    agents: list[Identifier] = Field(
+        default_factory=list, max_length=50, description="Agents to run; every one when empty."
+    )
+    scenario: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$",
+        description="The scenario's name (replaced if it exists); default from the moments.",
+    )
+
+
+class ReplayedFindingOut(BaseModel):
+    """A finding of a replay and the step at which it would first have been raised."""
+
+    id: str
+    agent: str
+    kind: str
+    subject_type: str
+    subject: str
+    severity: str
+    title: str
+    data_at: datetime | None = Field(description="The moment of the data it is about.")
+    raised_at: datetime = Field(description="The first step that raised it.")
+
+
+class ReplayOut(BaseModel):
+    """What a replay did and found; its records are in the space ``space``."""
+
+    scenario: str
+    space: str
+    start: datetime
+    end: datetime
+    every_seconds: float
+    agents: list[str]
+    steps: int
+    findings: list[ReplayedFindingOut]
+    recommendations: int
+    errors: list[dict[str, str]]
+    seconds: float

@@ -31,6 +31,15 @@ _MAX_PROBLEMS = 20
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
+#: What each kind of problem expected instead.
+_EXPECTED = {
+    "json_invalid": "UTF-8 JSON text (RFC 8259)",
+    "json_not_finite": "a finite number",
+    "json_duplicate_key": "each key once in its object",
+    "json_invalid_text": "Unicode text (no half surrogate pair)",
+    "json_too_deep": "JSON nested less deeply",
+}
+
 _TWICE = "this key appears more than once in its object (JSON keys must be unique)"
 _HALF_PAIR = "holds half a UTF-16 surrogate pair, which is not Unicode text"
 
@@ -46,9 +55,11 @@ class StrictJSONError(json.JSONDecodeError):
 
     def __init__(self, errors: Sequence[tuple[Loc, str, str]]) -> None:
         super().__init__("; ".join(f"{_dotted(loc)}: {msg}" for loc, msg, _ in errors), "", 0)
-        #: Each problem as FastAPI's validation errors are: ``loc``, ``msg``, ``type``.
+        #: Each problem as FastAPI's validation errors are: ``loc``, ``msg``, ``type``, and
+        #: what was expected in ``ctx``; without ``input`` (``msg`` says what was found).
         self.errors = [
-            {"loc": loc, "msg": msg, "type": kind, "input": None} for loc, msg, kind in errors
+            {"loc": loc, "msg": msg, "type": kind, "ctx": {"expected": _EXPECTED[kind]}}
+            for loc, msg, kind in errors
         ]
 
 

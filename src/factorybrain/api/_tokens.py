@@ -314,9 +314,7 @@ class TokenStore:
             How many tokens were revoked.
         """
         doomed = [
-            t.token_id
-            for t in self.list()
-            if t.revoked_at is None and name in (t.name, t.token_id)
+            t.token_id for t in self.list() if t.revoked_at is None and name in (t.name, t.token_id)
         ]
         for token_id in doomed:
             self._revoke_one(token_id, by=by, reason="revoked")
@@ -357,9 +355,7 @@ class TokenStore:
             self._cache.clear()
             self._cache_generation = generation
         if digest not in self._cache:
-            rows = self._db.query_rows(
-                "SELECT * FROM api_token WHERE token_hash = ?", [digest]
-            )
+            rows = self._db.query_rows("SELECT * FROM api_token WHERE token_hash = ?", [digest])
             self._cache[digest] = self._info(rows[0]) if rows else None
         holder = self._cache[digest]
         if holder is None or holder.revoked_at is not None:

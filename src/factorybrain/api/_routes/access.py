@@ -15,7 +15,7 @@ from fastapi import APIRouter, Cookie, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from factorybrain.api._deps import SESSION_COOKIE, Admin, Viewer
-from factorybrain.api._schemas import SessionBody, SessionOut, TokenBody, TokenOut
+from factorybrain.api._schemas import SessionBody, SessionOut, TokenBody, TokenHolder, TokenOut
 from factorybrain.api._tokens import TokenInfo, TokenStore, csrf_for
 from factorybrain.exceptions import ParameterError
 
@@ -105,7 +105,7 @@ def issue_token(request: Request, holder: Admin, body: TokenBody) -> TokenOut:
 
 
 @router.post("/tokens/{name}/rotate", response_model=TokenOut, status_code=201)
-def rotate_token(request: Request, holder: Admin, name: str) -> TokenOut:
+def rotate_token(request: Request, holder: Admin, name: TokenHolder) -> TokenOut:
     """Replace a holder's live tokens by a new one (shown once); the old ones stop at once."""
     tokens = _tokens(request)
     token = tokens.rotate(name, by=holder.actor)
@@ -116,7 +116,7 @@ def rotate_token(request: Request, holder: Admin, name: str) -> TokenOut:
 
 
 @router.delete("/tokens/{name}")
-def revoke_token(request: Request, holder: Admin, name: str) -> dict[str, int]:
+def revoke_token(request: Request, holder: Admin, name: TokenHolder) -> dict[str, int]:
     """Revoke every live token of a holder (or one token by its id); sessions end with them."""
     revoked = _tokens(request).revoke(name, by=holder.actor)
     if not revoked:

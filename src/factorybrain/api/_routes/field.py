@@ -26,15 +26,22 @@ from factorybrain.insights import field_cohorts, field_reliability, recall_scope
 
 router = APIRouter(prefix="/field", tags=["field"])
 
-Text = Annotated[str | None, Query(max_length=200)]
-
 
 @router.get("/cohorts", response_model=Page[dict[str, Any]])
 def cohorts_route(
     _: Viewer,
     access: Access,
-    failure_mode: Text = None,
-    attribute: Annotated[str | None, Query(max_length=50)] = None,
+    failure_mode: Annotated[
+        str | None,
+        Query(max_length=200, description="The dominant failure mode of its claims, e.g. `leak`."),
+    ] = None,
+    attribute: Annotated[
+        str | None,
+        Query(
+            max_length=50,
+            description="What the cohort shares, e.g. `material_lot`, `machine_window`, `line`.",
+        ),
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> JSONResponse:
@@ -67,7 +74,9 @@ def reliability_route(_: Viewer, access: Access) -> JSONResponse:
 def product_reliability_route(
     _: Viewer,
     access: Access,
-    product: Annotated[str, Path(min_length=1, max_length=200)],
+    product: Annotated[
+        str, Path(min_length=1, max_length=200, description="The product's external id.")
+    ],
 ) -> JSONResponse:
     """One product's field reliability and the points of its Weibull plot.
 
@@ -84,8 +93,18 @@ def product_reliability_route(
 def scope_route(
     _: Viewer,
     access: Access,
-    cluster: Annotated[str, Path(min_length=1, max_length=300)],
-    customer: Text = None,
+    cluster: Annotated[
+        str,
+        Path(
+            min_length=1,
+            max_length=300,
+            description="The cluster's finding id (`fnd-...`) or its cohort "
+            "(`material_lot:<lot>`).",
+        ),
+    ],
+    customer: Annotated[
+        str | None, Query(max_length=200, description="The customer's external id.")
+    ] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> JSONResponse:

@@ -25,8 +25,14 @@ router = APIRouter(tags=["factory model"])
 def forecasts_route(
     _: Viewer,
     access: Access,
-    item: Annotated[str | None, Query(max_length=200)] = None,
-    item_type: Annotated[str | None, Query(max_length=50)] = None,
+    item: Annotated[
+        str | None,
+        Query(max_length=200, description="One item's external id (leading zeros optional)."),
+    ] = None,
+    item_type: Annotated[
+        str | None,
+        Query(max_length=50, description="`product`, `component`, `spare_part`, ..."),
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> JSONResponse:

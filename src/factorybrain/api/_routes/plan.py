@@ -5,8 +5,7 @@ Importing this module fails when the planning agent is not installed; the routes
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
@@ -14,7 +13,7 @@ from fastapi.responses import JSONResponse
 from factorybrain.agents.planning import plant_oee
 from factorybrain.api._deps import Access, Viewer
 from factorybrain.api._queries import instant, plan_in_force, rows
-from factorybrain.api._schemas import PlanOut
+from factorybrain.api._schemas import End, PlanOut, Start
 from factorybrain.exceptions import NoDataError
 from factorybrain.secrets import redact
 
@@ -23,7 +22,12 @@ router = APIRouter(tags=["factory model"])
 
 @router.get("/plan", response_model=PlanOut)
 def plan_route(
-    _: Viewer, access: Access, machine: Annotated[str | None, Query(max_length=500)] = None
+    _: Viewer,
+    access: Access,
+    machine: Annotated[
+        str | None,
+        Query(max_length=500, description="The external id of one machine: its plan only."),
+    ] = None,
 ) -> JSONResponse:
     """The plan in force: operations, the orders they plan, planned maintenance.
 
@@ -38,10 +42,14 @@ def plan_route(
 def oee_route(
     _: Viewer,
     access: Access,
-    by: Annotated[str, Query(pattern="^(machine|line|shift)$")] = "machine",
-    start: datetime | None = None,
-    end: datetime | None = None,
-    space: Annotated[str, Query(max_length=200)] = "mes",
+    by: Annotated[
+        Literal["machine", "line", "shift"], Query(description="What each item is.")
+    ] = "machine",
+    start: Start = None,
+    end: End = None,
+    space: Annotated[
+        str, Query(max_length=200, description="The space of the machines and shifts.")
+    ] = "mes",
 ) -> dict[str, Any]:
     """Availability, performance, quality and OEE per machine, line or shift."""
     with access.read() as (store, _records):

@@ -25,8 +25,13 @@ router = APIRouter(prefix="/process", tags=["process"])
 def proposals_route(
     _: Viewer,
     access: Access,
-    product: Annotated[str | None, Query(max_length=200)] = None,
-    line: Annotated[str | None, Query(max_length=200)] = None,
+    product: Annotated[
+        str | None, Query(max_length=200, description="The product's external id.")
+    ] = None,
+    line: Annotated[
+        str | None,
+        Query(max_length=200, description="The line's external id: the products it made."),
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> JSONResponse:

@@ -11,24 +11,28 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from factorybrain.agents import ACTION_STATES, Recommendation
+from factorybrain.agents import Recommendation
 from factorybrain.api._deps import Access, Conductor, Decider, Engineer, Viewer
 from factorybrain.api._queries import known_total, page
 from factorybrain.api._schemas import (
+    ActionId,
     ActionOut,
+    ActionState,
     ApproveBody,
     AuditOut,
     CompensateBody,
     Decision,
+    FindingId,
     FindingOut,
+    FindingStatus,
     FindingStatusBody,
     Limit,
     Offset,
     Page,
     ProposeBody,
+    RecommendationId,
     RecommendationOut,
 )
-from factorybrain.exceptions import ParameterError
 
 router = APIRouter(tags=["agents"])
 
@@ -42,10 +46,21 @@ def list_findings(
     access: Access,
     limit: Limit = 50,
     offset: Offset = 0,
-    kind: Annotated[str | None, Query(max_length=200)] = None,
-    status: Annotated[str | None, Query(max_length=50)] = None,
-    agent: Annotated[str | None, Query(max_length=200)] = None,
-    subject: Annotated[str | None, Query(max_length=500)] = None,
+    kind: Annotated[
+        str | None,
+        Query(max_length=200, description="The kind of finding, e.g. `maintenance.rul_low`."),
+    ] = None,
+    status: Annotated[
+        FindingStatus | None, Query(description="Where the finding is in its lifecycle.")
+    ] = None,
+    agent: Annotated[
+        str | None,
+        Query(max_length=200, description="The agent that reported it, e.g. `maintenance`."),
+    ] = None,
+    subject: Annotated[
+        str | None,
+        Query(max_length=500, description="The external id of the entity it is about."),
+    ] = None,
 ) -> JSONResponse:
     """Findings, newest first, filtered by kind, status, agent or subject."""
     with access.read() as (_store, records):
@@ -61,7 +76,7 @@ def list_findings(
 
 
 @router.get("/findings/{finding_id}")
-def get_finding(_: Viewer, access: Access, finding_id: str) -> FindingOut:
+def get_finding(_: Viewer, access: Access, finding_id: FindingId) -> FindingOut:
     """One finding with its evidence."""
     with access.read() as (_store, records):
         return FindingOut(**records.finding(finding_id).dump())
@@ -72,7 +87,7 @@ def set_finding_status(
     holder: Engineer,
     access: Access,
     conductor: Conductor,
-    finding_id: str,
+    finding_id: FindingId,
     body: FindingStatusBody,
 ) -> FindingOut:
     """Acknowledge, close or reopen a finding (audited)."""
@@ -93,10 +108,16 @@ def list_recommendations(
     access: Access,
     limit: Limit = 50,
     offset: Offset = 0,
-    agent: Annotated[str | None, Query(max_length=200)] = None,
-    action_type: Annotated[str | None, Query(max_length=200)] = None,
+    agent: Annotated[
+        str | None,
+        Query(max_length=200, description="The agent (or person) that proposed it."),
+    ] = None,
+    action_type: Annotated[
+        str | None,
+        Query(max_length=200, description="What it would do, e.g. `maintenance_order.create`."),
+    ] = None,
 ) -> JSONResponse:
-    """Recommendations, newest first."""
+    """Recommendations, newest first, filtered by agent or action type."""
     with access.read() as (_store, records):
         items = records.recommendations(
             agent=agent, action_type=action_type, limit=limit, offset=offset
@@ -108,7 +129,9 @@ def list_recommendations(
 
 
 @router.get("/recommendations/{recommendation_id}")
-def get_recommendation(_: Viewer, access: Access, recommendation_id: str) -> RecommendationOut:
+def get_recommendation(
+    _: Viewer, access: Access, recommendation_id: RecommendationId
+) -> RecommendationOut:
     """One recommendation (a composite lists its steps)."""
     with access.read() as (_store, records):
         return RecommendationOut(**records.recommendation(recommendation_id).dump())
@@ -121,12 +144,10 @@ def list_actions(
     limit: Limit = 50,
     offset: Offset = 0,
     state: Annotated[
-        str | None, Query(description=f"One of {list(ACTION_STATES)}.", max_length=20)
+        ActionState | None, Query(description="Where the action is: `proposed` ones wait.")
     ] = None,
 ) -> JSONResponse:
     """Actions, newest first; ``?state=proposed`` is the approval inbox."""
-    if state is not None and state not in ACTION_STATES:
-        raise ParameterError(f"state must be one of {list(ACTION_STATES)}, got {state!r}")
     with access.read() as (_store, records):
         items = records.actions(state=state, limit=limit, offset=offset)
         total = known_total(len(items), limit, offset)
@@ -136,7 +157,7 @@ def list_actions(
 
 
 @router.get("/actions/{action_id}")
-def get_action(_: Viewer, access: Access, action_id: str) -> ActionOut:
+def get_action(_: Viewer, access: Access, action_id: ActionId) -> ActionOut:
     """One action with who decided, when, and what it changed."""
     with access.read() as (_store, records):
         return ActionOut(**records.action(action_id).dump())
@@ -175,7 +196,7 @@ def approve_action(
     holder: Decider,
     access: Access,
     conductor: Conductor,
-    action_id: str,
+    action_id: ActionId,
     body: ApproveBody | None = None,
 ) -> ActionOut:
     """Approve a proposed action (and execute it); needs the role its policy names.
@@ -200,7 +221,7 @@ def approve_action(
 
 @router.post("/actions/{action_id}/execute")
 def execute_action(
-    holder: Decider, access: Access, conductor: Conductor, action_id: str
+    holder: Decider, access: Access, conductor: Conductor, action_id: ActionId
 ) -> ActionOut:
     """Execute an approved action (one approved with ``execute: false``)."""
     with access.write():
@@ -215,7 +236,7 @@ def compensate_action(
     holder: Engineer,
     access: Access,
     conductor: Conductor,
-    action_id: str,
+    action_id: ActionId,
     body: CompensateBody | None = None,
 ) -> ActionOut:
     """Propose the action that undoes an executed one; someone else approves it.
@@ -233,7 +254,7 @@ def reject_action(
     holder: Decider,
     access: Access,
     conductor: Conductor,
-    action_id: str,
+    action_id: ActionId,
     body: Decision | None = None,
 ) -> ActionOut:
     """Reject a proposed action with a comment; needs the role its policy names."""
@@ -251,11 +272,18 @@ def audit_log(
     access: Access,
     limit: Limit = 50,
     offset: Offset = 0,
-    object_id: Annotated[str | None, Query(max_length=500)] = None,
-    actor: Annotated[str | None, Query(max_length=200)] = None,
-    verb: Annotated[str | None, Query(max_length=100)] = None,
+    object_id: Annotated[
+        str | None,
+        Query(max_length=500, description="The id of what changed (an action, a finding...)."),
+    ] = None,
+    actor: Annotated[
+        str | None, Query(max_length=200, description="Who changed it (a person or an agent).")
+    ] = None,
+    verb: Annotated[
+        str | None, Query(max_length=100, description="What was done, e.g. `action.approved`.")
+    ] = None,
 ) -> JSONResponse:
-    """The audit log, newest first: who changed what, when."""
+    """The audit log, newest first: who changed what, when, filtered by object, actor or verb."""
     with access.read() as (_store, records):
         items = records.audit_log(
             object_id=object_id, actor=actor, verb=verb, limit=limit, offset=offset

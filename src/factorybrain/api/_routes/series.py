@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -11,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from factorybrain.api._deps import Access, Viewer
 from factorybrain.api._queries import series_data
-from factorybrain.api._schemas import Offset, SeriesData
+from factorybrain.api._schemas import BucketWidth, End, Offset, SeriesData, Start
 
 router = APIRouter(tags=["factory model"])
 
@@ -23,13 +22,22 @@ router = APIRouter(tags=["factory model"])
 def datapoints(
     _: Viewer,
     access: Access,
-    external_id: Annotated[str, PathParam(min_length=1, max_length=500)],
-    start: datetime | None = None,
-    end: datetime | None = None,
+    external_id: Annotated[
+        str, PathParam(min_length=1, max_length=500, description="The series' external id.")
+    ],
+    start: Start = None,
+    end: End = None,
     every: Annotated[
-        str | None, Query(max_length=20, description="Bucket width, e.g. 15m.")
+        BucketWidth | None,
+        Query(
+            max_length=20,
+            description="Bucket width (a number with a unit: ms, s, m, h, d; e.g. `15m`): the "
+            "minimum, maximum, mean and count per bucket instead of the raw points.",
+        ),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+    limit: Annotated[
+        int, Query(ge=1, le=100_000, description="Most points (or buckets) in the answer.")
+    ] = 10_000,
     offset: Offset = 0,
 ) -> JSONResponse:
     """Datapoints of a series in ``[start, end)``, raw or downsampled with ``every``.

@@ -19,16 +19,20 @@ router = APIRouter(tags=["trace"])
 def trace_route(
     _: Viewer,
     access: Access,
-    identifier: Annotated[str, PathParam(min_length=1, max_length=500)],
+    external_id: Annotated[
+        str,
+        PathParam(min_length=1, max_length=500, description="The serial's or the lot's id."),
+    ],
 ) -> dict[str, Any]:
     """Trace a serial (order, product, tests, claims) or a lot (orders that used it)."""
     with access.read() as (store, _records):
-        return trace_identifier(store, identifier).as_dict()
+        return trace_identifier(store, external_id).as_dict()
 
 
+# The same parameter name as the entity routes (``/serials/{external_id}``, ``/lots/...``).
 for _kind in ("serial", "lot"):
     router.get(
-        f"/trace/{_kind}/{{identifier:path}}",
+        f"/trace/{_kind}/{{external_id:path}}",
         name=f"trace_{_kind}",
         operation_id=f"trace_{_kind}",
     )(trace_route)
