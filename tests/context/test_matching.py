@@ -130,3 +130,22 @@ def test_identity_scores_name_the_weakest_class(store):
     assert equipment["precision"] == 0.5
     assert customer["precision"] == 1.0
     assert customer["recall"] == 0.5  # C100056 was never linked
+
+
+def test_an_approved_tag_link_puts_the_series_on_its_asset_and_a_rejection_takes_it_off(store):
+    two_line_plant(store)
+    ids = store.ensure_series("historian", ["L2_PRS02.VIB_RMS"], "test").column("series_id")
+    assert ids[0].as_py() is not None
+    match(store)
+
+    def asset_of(tag):
+        found = store.query("SELECT asset FROM time_series WHERE external_id = ?", [tag])
+        return found["asset"].iloc[0]
+
+    assert asset_of("L2_PRS02.VIB_RMS") == "PRS-02"  # approved as the matcher ran
+    links = list_annotations(store, status="approved", limit=None)
+    link = links[links.source_identifier == "L2_PRS02.VIB_RMS"].id.tolist()
+    reject(store, link, reviewer="ann")
+    assert asset_of("L2_PRS02.VIB_RMS") is None
+    approve(store, link, reviewer="ann")
+    assert asset_of("L2_PRS02.VIB_RMS") == "PRS-02"

@@ -375,4 +375,5 @@ def write_annotations(
     ingest = "match-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     with store.transaction():
         counts = store.upsert_entities("annotation", table, ingest)
+        store.link_series()
     return counts.inserted + counts.updated

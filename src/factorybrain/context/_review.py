@@ -129,6 +129,7 @@ def _set_status(store: Store, ids: Sequence[str], status: str, reviewer: str) ->
         )
         with store.transaction():
             store.upsert_entities("annotation", table, f"review-{now:%Y%m%dT%H%M%S%f}")
+            store.link_series()
     return ReviewResult(tuple(changing), unknown, unchanged)
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from factorybrain.exceptions import StoreError
+from factorybrain.store._schema import SERIES_LINKS
 
 #: Parameters of an SQL statement: positional (``?``) or named (``$name``).
 QueryParameters = Sequence[Any] | Mapping[str, Any]
@@ -87,6 +88,16 @@ class Store(abc.ABC):
         None (a store that cannot count its writes), callers look at the data itself.
         """
         return None
+
+    def link_series(self) -> None:
+        """Put each historian series on the asset its approved link names (``asset``).
+
+        Called when links are approved or rejected, so that a machine's page, the API's
+        ``time-series?asset=`` and every reader of ``time_series.asset`` see its sensors; a
+        series already on an asset (mapped at ingestion) keeps it.
+        """
+        for statement in SERIES_LINKS:
+            self.execute(statement, tables=("time_series",))
 
     def as_of(self, at: datetime) -> Store:
         """A handle on this store that sees the factory model as it was known at ``at``.

@@ -186,6 +186,42 @@ def _accounting() -> list[str]:
     ]
 
 
+#: Statements that put each historian series on the asset its approved link names: a link
+#: rejected since is taken off (when the series is on that asset), then every series on no asset
+#: takes the target of its most confident approved link of kind ``tag``.
+SERIES_LINKS: tuple[str, ...] = (
+    """
+    UPDATE time_series SET asset = NULL
+    FROM annotation a
+    WHERE a.status = 'rejected' AND a.source_kind = 'tag'
+      AND a.target_type IN ('asset', 'equipment')
+      AND time_series.space = a.source_space AND time_series.external_id = a.source_identifier
+      AND time_series.asset = a.target_external_id
+      AND NOT EXISTS (
+        SELECT 1 FROM annotation b
+        WHERE b.status = 'approved' AND b.source_kind = 'tag'
+          AND b.source_space = a.source_space AND b.source_identifier = a.source_identifier
+          AND b.target_external_id = a.target_external_id)
+    """,
+    """
+    UPDATE time_series SET asset = links.target
+    FROM (
+      SELECT source_space, source_identifier, arg_max(target_external_id, confidence) AS target
+      FROM annotation
+      WHERE status = 'approved' AND source_kind = 'tag' AND target_type IN ('asset', 'equipment')
+      GROUP BY ALL
+    ) links
+    WHERE time_series.space = links.source_space
+      AND time_series.external_id = links.source_identifier
+      AND time_series.asset IS NULL
+    """,
+)
+
+
+def _series_links() -> list[str]:
+    return list(SERIES_LINKS)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "the factory model of DESIGN.md, datapoints, edges, quarantine, reports", _initial
@@ -200,6 +236,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         3,
         "ingest reports count merged and filtered rows apart, and the records rows came from",
         _accounting,
+    ),
+    Migration(
+        4,
+        "historian series are put on the assets their approved links name (time_series.asset)",
+        _series_links,
     ),
 )
 

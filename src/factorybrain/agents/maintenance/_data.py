@@ -102,13 +102,14 @@ def historian_series(store: Store, space: str | None = None) -> pd.DataFrame:
     """Series with datapoints, grouped into devices by the model's links, with their signal names.
 
     A series belongs to the device the model links it to, never to one read from its id (an id
-    may be ``L3_PRS03.VIB_RMS``, ``W1:PRESS12|HYD_P``, ``Pump 3 bearing`` or a number):
-    its own ``asset`` (set at ingestion, e.g. from a historian's asset path), else the target of
-    an approved link of the series to an asset (``annotation``, source kind ``tag``), else of a
-    suggested one (``link_method`` says which). A series with none is left out and reported
-    (:func:`unlinked_series`). A signal's name is what tells it apart from the device's other
-    series: its id without the part every series of the device shares at its start (cut at a
-    character that is not a letter or digit), so devices of one class share column names.
+    may be ``L3_PRS03.VIB_RMS``, ``W1:PRESS12|HYD_P``, ``Pump 3 bearing`` or a number): the
+    target of an approved link of the series to an asset (``annotation``, source kind ``tag``),
+    else its own ``asset`` (set at ingestion, e.g. from a historian's asset path), else the
+    target of a suggested link (``link_method`` says which). A series with none is left out and
+    reported (:func:`unlinked_series`). A signal's name is what tells it apart from the
+    device's other series: its id without the part every series of the device shares at its
+    start (cut at a character that is not a letter or digit), so devices of one class share
+    column names.
 
     Args:
         store: The factory store.
@@ -127,7 +128,13 @@ def historian_series(store: Store, space: str | None = None) -> pd.DataFrame:
     confidences: list[float] = []
     for row in frame.itertuples():
         link = links.get((str(row.space), str(row.external_id)))
-        if pd.notna(row.asset):
+        if link is not None and (link[3] == "approved" or pd.isna(row.asset)):
+            target_space, target, confidence, status = link
+            devices.append(target)
+            equipment.append((target_space, target))
+            methods.append("annotation" if status == "approved" else "suggested")
+            confidences.append(confidence)
+        elif pd.notna(row.asset):
             # the series' own asset: equipment of the model when it names one in its space,
             # else a historian's name for it, to be linked like any device
             own = (str(row.space), str(row.asset))
@@ -135,12 +142,6 @@ def historian_series(store: Store, space: str | None = None) -> pd.DataFrame:
             equipment.append(own if own in modelled else None)
             methods.append("series" if own in modelled else "none")
             confidences.append(1.0 if own in modelled else 0.0)
-        elif link is not None:
-            target_space, target, confidence, status = link
-            devices.append(target)
-            equipment.append((target_space, target))
-            methods.append("annotation" if status == "approved" else "suggested")
-            confidences.append(confidence)
         else:
             devices.append(None)
             equipment.append(None)
@@ -398,9 +399,9 @@ def _resets(events: pd.DataFrame, equipment: tuple[str, str]) -> list[pd.Timesta
 
 #: The tables that say which series make which device and how it is linked.
 _LINK_TABLES = ("time_series", "annotation", "asset")
-#: Answers read from a store, by (store, what, generation of the tables they come from).
-_MEMO: dict[tuple[object, ...], Any] = {}
-_MEMO_SIZE = 16
+#: Answers read from a store, by (store, what): the generation they were read at and the answer.
+_MEMO: dict[tuple[object, ...], tuple[int, Any]] = {}
+_MEMO_SIZE = 512  # a few entries per device: links, states, repairs, regimes
 
 
 def _remembered(
@@ -409,17 +410,22 @@ def _remembered(
     """``read()``, or what it gave while ``tables`` of this store were as they are now.
 
     An agent judging one device after another, or stepping through history, reads the links
-    of every device once instead of once per device and step.
+    of every device once instead of once per device and step. Only the latest answer of each
+    kind is kept.
     """
     generation = store.generation_of(tables)
     if generation is None:
         return read()
-    key = (getattr(store, "identity", id(store)), generation, *what)
-    if key not in _MEMO:
-        while len(_MEMO) >= _MEMO_SIZE:
-            _MEMO.pop(next(iter(_MEMO)))
-        _MEMO[key] = read()
-    return cast(_T, _MEMO[key])
+    key = (getattr(store, "identity", id(store)), *what)
+    found = _MEMO.get(key)
+    if found is not None and found[0] == generation:
+        return cast(_T, found[1])
+    answer = read()
+    _MEMO.pop(key, None)
+    while len(_MEMO) >= _MEMO_SIZE:
+        _MEMO.pop(next(iter(_MEMO)))
+    _MEMO[key] = (generation, answer)
+    return answer
 
 
 def _links_and_classes(
