@@ -268,7 +268,7 @@ class MaintenanceAgent(BaseAgent):
         return [*items, *self._unlinked(context.store, context.now())]
 
     @staticmethod
-    def _unlinked(store: Store, at: datetime) -> list[Finding]:
+    def _unlinked(store: Store, at: datetime | None) -> list[Finding]:
         """A finding per space whose series no link puts on an asset: they are not watched."""
         found = []
         for space, group in unlinked_series(store).groupby("space", sort=True):
@@ -380,7 +380,10 @@ class MaintenanceAgent(BaseAgent):
         assets = load_assets(store, start=start, end=end, space=self.space, devices=devices)
         self._equipment = [] if devices is not None else _equipment(store)
         registry = self.registry or ModelRegistry()
-        return self._conclude(self._replay(assets, registry), registry)
+        report = self._conclude(self._replay(assets, registry), registry)
+        if devices is None:
+            report.findings.extend(self._unlinked(store, end or _latest_reading(assets)))
+        return report
 
     def update(
         self, store: Store, *, end: datetime | None = None
@@ -1479,3 +1482,9 @@ def _open_items(report: ScanReport, now: pd.Timestamp) -> list[Finding | Recomme
 
 
 __all__ = ["AGENT", "Episode", "MaintenanceAgent", "RemainingLife", "ScanReport"]
+
+
+def _latest_reading(assets: Sequence[AssetData]) -> datetime | None:
+    """The time of the latest reading of any asset (None without readings)."""
+    last = [asset.frame.index[-1] for asset in assets if len(asset.frame)]
+    return max(last).to_pydatetime() if last else None
