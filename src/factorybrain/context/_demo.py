@@ -38,5 +38,6 @@ def score_identity(store: Store, truth: dict[str, Any]) -> list[Score]:
                 for name, c in scores["by_class"].items()
                 if c["expected"] or c["approved"]
             ),
+            recalled=recalled,
         )
     ]

@@ -283,14 +283,19 @@ def _device_depths(series: pd.DataFrame) -> dict[str, int]:
 
 
 def tag_group_records(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Time series without an asset, grouped by their tag's device prefix.
+    """Time series not on an asset by ingestion, grouped by their tag's device prefix.
 
     Historian tags follow a path (``L3_PRS03.VIB_RMS``: device, then signal): the part before the
-    last separator names the device, and the descriptions of its tags describe it. Returns the
-    group records (class ``asset``) and a table ``(space, tag, group)``.
+    last separator names the device, and the descriptions of its tags describe it. A series that
+    an approved link put on its asset is matched again like the others (its link is proposed and
+    kept as it was), so that a review of it stays possible. Returns the group records (class
+    ``asset``) and a table ``(space, tag, group)``.
     """
     series = store.query(
-        "SELECT space, external_id, name, description, unit FROM time_series WHERE asset IS NULL"
+        "SELECT space, external_id, name, description, unit FROM time_series t "
+        "WHERE asset IS NULL OR EXISTS (SELECT 1 FROM annotation a WHERE a.status = 'approved' "
+        "AND a.source_kind = 'tag' AND a.source_space = t.space "
+        "AND a.source_identifier = t.external_id AND a.target_external_id = t.asset)"
     )
     if series.empty:
         empty = pd.DataFrame(columns=["space", "tag", "group"])
