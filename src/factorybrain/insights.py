@@ -20,9 +20,18 @@ from factorybrain.store import Store
 def json_rows(frame: Any) -> list[dict[str, Any]]:
     """A data frame's rows as dictionaries, NaN as None."""
     return [
-        {k: (None if v is None or v != v else v) for k, v in row.items()}  # NaN -> None
+        {k: (None if _missing(v) else v) for k, v in row.items()}
         for row in frame.to_dict(orient="records")
     ]
+
+
+def _missing(value: Any) -> bool:
+    """None, NaN or NaT; a list or an array (a finding's ids) is a value, even when empty."""
+    if value is None:
+        return True
+    if isinstance(value, str) or hasattr(value, "__len__"):
+        return False
+    return bool(value != value)
 
 
 #: Finding kinds and action types of the service and design agents (their contract).
@@ -90,7 +99,7 @@ def _agent_findings(store: Store, kinds: tuple[str, ...]) -> list[dict[str, Any]
         store.query(
             "SELECT external_id, kind, subject_type, subject, severity, confidence, evidence, "
             f"status, created_at, name FROM finding WHERE space = 'agents' AND kind IN ({marks}) "
-            "AND status <> 'closed' ORDER BY created_at DESC, external_id",
+            "AND status IN ('open', 'acknowledged') ORDER BY created_at DESC, external_id",
             list(kinds),
         )
     )

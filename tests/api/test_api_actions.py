@@ -83,7 +83,7 @@ def test_finding_status_changes_are_audited(api) -> None:
     assert bad.status_code == 422, bad.text
     (failure,) = bad.json()["errors"]
     assert (failure["in"], failure["name"], failure["found"]) == ("body", "status", '"gone"')
-    assert failure["expected"] == "'open', 'acknowledged' or 'closed'"
+    assert failure["expected"] == "'open', 'acknowledged', 'resolved', 'superseded' or 'closed'"
     done = client.post(url, headers=headers["engineer"], json={"status": "acknowledged"})
     assert done.json()["status"] == "acknowledged"
     log = orchestrator.records.audit_log(object_id=finding_id, verb="finding.acknowledged")

@@ -123,7 +123,7 @@ def test_load_shedding_answers_a_503_problem(store, monkeypatch) -> None:
         ("assets?ideal_cycle_seconds=fast", "query", "ideal_cycle_seconds", "a valid number", None),
         ("work-orders?colour=red", "query", "colour", "parameters the route documents", '"red"'),
         ("work-orders?limit=5000", "query", "limit", "less than or equal to 1000", '"5000"'),
-        ("findings?status=done", "query", "status", "'open', 'acknowledged' or 'closed'", None),
+        ("findings?status=done", "query", "status", "'open', 'acknowledged', 'resolved', 'superseded' or 'closed'", None),
         ("actions?state=pending", "query", "state", "'proposed', 'approved', ", '"pending"'),
         ("audit?offset=-1", "query", "offset", "greater than or equal to 0", '"-1"'),
         ("oee?by=week", "query", "by", "'machine', 'line' or 'shift'", '"week"'),

@@ -92,7 +92,7 @@ JSONObject = Annotated[
 #: An identifier in a request body (a finding's id, an agent's name).
 Identifier = Annotated[str, Field(min_length=1, max_length=200)]
 #: What a finding's status may be (the agents' ``FINDING_STATUSES``).
-FindingStatus = Literal["open", "acknowledged", "closed"]
+FindingStatus = Literal["open", "acknowledged", "resolved", "superseded", "closed"]
 #: What an action's state may be (the agents' ``ACTION_STATES``).
 ActionState = Literal["proposed", "approved", "rejected", "superseded", "executed", "failed"]
 

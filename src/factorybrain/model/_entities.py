@@ -515,7 +515,12 @@ ENTITY_TYPES: tuple[EntityType, ...] = (
             ),
             F("confidence", "float", "Confidence in [0, 1]."),
             F("evidence", "json", "Entity references and numbers behind it."),
-            F("status", "string", "Lifecycle.", values=("open", "acknowledged", "closed")),
+            F(
+                "status",
+                "string",
+                "Lifecycle.",
+                values=("open", "acknowledged", "resolved", "superseded", "closed"),
+            ),
         ),
     ),
     EntityType(

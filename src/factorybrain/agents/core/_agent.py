@@ -88,6 +88,8 @@ class BaseAgent:
     subscriptions: tuple[str, ...] = ()
     schedule: timedelta | None = None
     watches: tuple[str, ...] = ()
+    #: Kinds of which the newest finding on a subject replaces the older ones (``superseded``).
+    supersedes: tuple[str, ...] = ()
 
     def run(self, context: AgentContext) -> Output:
         """Return nothing; override to look at the model."""

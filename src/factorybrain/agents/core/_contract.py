@@ -25,8 +25,12 @@ from factorybrain.exceptions import FactorybrainError, ParameterError
 
 #: Severity levels of a finding, from least to most urgent.
 SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
-#: Lifecycle of a finding.
-FINDING_STATUSES: tuple[str, ...] = ("open", "acknowledged", "closed")
+#: Lifecycle of a finding: ``open`` until a person acknowledges or closes it, the data comes back
+#: to normal (``resolved``, said by its agent) or a newer finding of its kind on the same subject
+#: takes its place (``superseded``).
+FINDING_STATUSES: tuple[str, ...] = ("open", "acknowledged", "resolved", "superseded", "closed")
+#: The statuses of a finding that still asks for attention.
+ACTIVE_STATUSES: tuple[str, ...] = ("open", "acknowledged")
 #: States of an action.
 ACTION_STATES: tuple[str, ...] = (
     "proposed",

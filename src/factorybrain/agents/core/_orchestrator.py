@@ -237,6 +237,11 @@ class Orchestrator:
         return report
 
     # -- internals --------------------------------------------------------------------------------
+    def _superseding(self, agent: str) -> tuple[str, ...]:
+        """The kinds of ``agent`` of which the newest finding on a subject replaces the others."""
+        installed = self.agents.get(agent)
+        return tuple(getattr(installed, "supersedes", ()) or ())
+
     def _agent_failed(
         self,
         name: str,
@@ -277,7 +282,14 @@ class Orchestrator:
                 continue
             if parent is not None:
                 item = replace(item, depth=parent.depth + 1, caused_by=parent.id)
+            if item.status == "resolved":  # the agent says the data is normal again
+                self.records.resolve(item, at=at)
+                continue
             stored, is_new = self.records.report_finding(item, at=at)
+            if is_new and stored.kind in self._superseding(stored.agent):
+                superseded = self.records.supersede_older(stored, at=at)
+                if stored.id in superseded:  # a newer one of its kind was there already
+                    continue
             routed = self.records.count_audit(object_id=stored.id, verb="finding.routed") > 0
             if not is_new and routed:
                 report.repeated_findings.append(stored.id)

@@ -32,6 +32,7 @@ from typing import Any
 import pyarrow as pa
 
 from factorybrain.agents.core._contract import (
+    ACTIVE_STATUSES,
     FINDING_STATUSES,
     Action,
     AuditEntry,
@@ -375,7 +376,9 @@ class AgentRecords:
             existing = self._rows("finding", {"external_id": finding.id})
             if existing:
                 stored = self._finding(existing[0])
-                reopened = stored.status == "closed"
+                if stored.status == "superseded":
+                    return stored, False  # a newer finding took its place: it stays replaced
+                reopened = stored.status in ("closed", "resolved")
                 kept = Finding(
                     **{
                         **finding.__dict__,
@@ -404,6 +407,100 @@ class AgentRecords:
                 )
             )
             return new, True
+
+    def supersede_older(self, finding: Finding, *, at: datetime) -> list[str]:
+        """Keep only the newest active finding of ``finding``'s agent, kind and subject.
+
+        Of the open and acknowledged findings of that agent and kind on that subject, the one
+        of the latest data time stays; every other becomes ``superseded`` (audited, naming the
+        one that replaced it), and a proposed action about findings none of which is active any
+        more expires (``superseded``). Returns the ids superseded.
+        """
+        rows = self._rows(
+            "finding",
+            {"agent": finding.agent, "kind": finding.kind, "subject": finding.subject.external_id},
+            extra="status IN ('open', 'acknowledged')",
+        )
+        active = [
+            stored
+            for stored in map(self._finding, rows)
+            if stored.subject.type == finding.subject.type
+        ]
+        if len(active) < 2:
+            return []
+        newest = max(active, key=lambda f: (f.created_at or datetime.min, f.id))
+        replaced = [f for f in active if f.id != newest.id]
+        with self.store.transaction():
+            for old in replaced:
+                self._write_finding(Finding(**{**old.__dict__, "status": "superseded"}))
+                self.audit(
+                    AuditEntry(
+                        finding.agent,
+                        "finding.superseded",
+                        "finding",
+                        old.id,
+                        at,
+                        {"before": old.status, "after": "superseded", "by": newest.id},
+                    )
+                )
+            self._expire_proposals([old.id for old in replaced], newest.id, at)
+        return [old.id for old in replaced]
+
+    def resolve(self, finding: Finding, *, at: datetime) -> Finding | None:
+        """Mark the stored finding ``finding`` names as ``resolved``: its data is normal again.
+
+        Returns the resolved finding, or None when there is none active with that id; a
+        proposed action about findings none of which is active any more expires.
+        """
+        rows = self._rows(
+            "finding", {"external_id": finding.id}, extra="status IN ('open', 'acknowledged')"
+        )
+        if not rows:
+            return None
+        before = self._finding(rows[0])
+        after = Finding(**{**before.__dict__, "status": "resolved"})
+        with self.store.transaction():
+            self._write_finding(after)
+            self.audit(
+                AuditEntry(
+                    finding.agent,
+                    "finding.resolved",
+                    "finding",
+                    finding.id,
+                    at,
+                    {"before": before.status, "after": "resolved", "why": finding.evidence.text},
+                )
+            )
+            self._expire_proposals([finding.id], None, at)
+        return after
+
+    def _expire_proposals(self, finding_ids: list[str], by: str | None, at: datetime) -> None:
+        """Proposed actions about these findings whose findings are all inactive: superseded."""
+        rows = self.store.query_rows(
+            """
+            SELECT a.external_id, r.finding_ids FROM action a
+            JOIN recommendation r ON r.space = a.space AND r.external_id = a.recommendation
+            WHERE a.space = ? AND a.state = 'proposed' AND list_has_any(r.finding_ids, ?)
+            ORDER BY a.external_id
+            """,
+            [self.space, finding_ids],
+        )
+        for row in rows:
+            about = list(row["finding_ids"] or [])
+            statuses = self.store.query_rows(
+                "SELECT status FROM finding WHERE space = ? AND list_contains(?, external_id)",
+                [self.space, about],
+            )
+            if any(r["status"] in ACTIVE_STATUSES for r in statuses):
+                continue
+            why = (
+                f"the finding(s) it answers were superseded by {by}"
+                if by
+                else "the finding(s) it answers were resolved"
+            )
+            self.transition(
+                str(row["external_id"]), "superseded", actor="orchestrator", at=at, comment=why
+            )
 
     def _write_finding(self, finding: Finding) -> None:
         evidence = finding.evidence.dump()

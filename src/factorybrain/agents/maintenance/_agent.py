@@ -212,6 +212,8 @@ class MaintenanceAgent(BaseAgent):
 
     name = AGENT
     subscriptions = ("quality.drift",)
+    #: A newer warning of a machine replaces the older ones: one open warning per machine.
+    supersedes: tuple[str, ...] = ("maintenance.anomaly", "maintenance.rul_low")
     schedule = timedelta(hours=1)
     watches = ("datapoint",)
 

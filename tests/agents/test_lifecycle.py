@@ -1,0 +1,95 @@
+"""Findings age: a newer warning replaces the older, normal data resolves it, stale proposals expire."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from factorybrain.agents import (
+    AgentRecords,
+    BaseAgent,
+    EntityRef,
+    Evidence,
+    Finding,
+    Orchestrator,
+    Recommendation,
+)
+
+T0 = datetime(2026, 3, 2, 8, 0)
+
+
+def _warning(hours: int, *, status: str = "open") -> Finding:
+    return Finding(
+        "watcher",
+        "watcher.wear",
+        EntityRef("asset", "PRESS-3"),
+        severity="high",
+        evidence=Evidence(text=f"wear seen at +{hours} h"),
+        dedup_key=f"episode-{hours}",
+        created_at=T0 + timedelta(hours=hours),
+        status=status,
+        title=f"PRESS-3 wears (+{hours} h)",
+    )
+
+
+class _Watcher(BaseAgent):
+    """Warns of wear and asks for an inspection; says when a warning's data is normal again."""
+
+    name = "watcher"
+    supersedes = ("watcher.wear",)
+
+    def __init__(self, batches: list[list[Finding]]) -> None:
+        self.batches = batches
+
+    def run(self, context):
+        for finding in self.batches.pop(0):
+            yield finding
+            if finding.status == "open":
+                yield Recommendation(
+                    self.name,
+                    (finding.id,),
+                    "notify",
+                    parameters={"message": finding.title},
+                    title=f"Inspect: {finding.title}",
+                )
+
+
+def test_a_newer_warning_supersedes_the_older_and_its_stale_proposal_expires(store) -> None:
+    first, second = _warning(1), _warning(30)
+    orchestrator = Orchestrator(store, [_Watcher([[first], [second]])], clock=lambda: T0)
+    orchestrator.run(at=T0 + timedelta(hours=2))
+    records = AgentRecords(store)
+    (proposal,) = records.actions(state="proposed")
+    orchestrator.run(at=T0 + timedelta(hours=31))
+    assert records.finding(first.id).status == "superseded"
+    assert records.finding(second.id).status == "open"
+    (entry,) = records.audit_log(object_id=first.id, verb="finding.superseded")
+    assert entry.details["by"] == second.id
+    # what the planner would have approved for the first warning no longer applies
+    assert records.action(proposal.id).state == "superseded"
+    assert [a.state for a in records.actions(state="proposed")] == ["proposed"]
+
+
+def test_an_older_warning_reported_late_is_superseded_at_once(store) -> None:
+    late, newer = _warning(1), _warning(30)
+    orchestrator = Orchestrator(store, [_Watcher([[newer], [late]])], clock=lambda: T0)
+    orchestrator.run(at=T0 + timedelta(hours=31))
+    report = orchestrator.run(at=T0 + timedelta(hours=32))
+    records = AgentRecords(store)
+    assert records.finding(late.id).status == "superseded" and late.id not in report.findings
+    assert records.finding(newer.id).status == "open"
+
+
+def test_normal_data_resolves_a_warning_and_a_repeat_reopens_it(store) -> None:
+    warning = _warning(1)
+    normal = _warning(1, status="resolved")
+    batches = [[warning], [normal], [warning]]
+    orchestrator = Orchestrator(store, [_Watcher(batches)], clock=lambda: T0)
+    orchestrator.run(at=T0 + timedelta(hours=2))
+    orchestrator.run(at=T0 + timedelta(hours=5))
+    records = AgentRecords(store)
+    assert records.finding(warning.id).status == "resolved"
+    assert records.action(records.actions(limit=None)[0].id).state == "superseded"
+    (entry,) = records.audit_log(object_id=warning.id, verb="finding.resolved")
+    assert entry.details["before"] == "open"
+    orchestrator.run(at=T0 + timedelta(hours=9))  # the wear is back
+    assert records.finding(warning.id).status == "open"
