@@ -1,7 +1,8 @@
-"""What the service and design agents found, as JSON-ready answers: the field and the process.
+"""What the service, quality and design agents found, as JSON-ready answers: field and process.
 
 One set of queries for every interface: the REST routes (``/field/...``, ``/process/...``), the
-MCP tools and the questions of ``ask`` call them, so the three never disagree. Each returns
+MCP tools and the questions of ``ask`` call them, so the three never disagree (the suppliers
+behind claims, :func:`lot_suppliers`, serve ``ask`` so far). Each returns
 JSON-ready values and raises ``RecordNotFoundError`` (404) for an unknown product or cluster and
 ``ParameterError`` for a bad page.
 """
@@ -99,7 +100,9 @@ def _agent_findings(store: Store, kinds: tuple[str, ...]) -> list[dict[str, Any]
         store.query(
             "SELECT external_id, kind, subject_type, subject, severity, confidence, evidence, "
             f"status, created_at, name FROM finding WHERE space = 'agents' AND kind IN ({marks}) "
-            "AND status IN ('open', 'acknowledged') ORDER BY created_at DESC, external_id",
+            "AND status IN ('open', 'acknowledged') ORDER BY coalesce(TRY_CAST("
+            "json_extract_string(evidence, '$.meta.created_at') AS TIMESTAMP), created_at) DESC, "
+            "external_id",
             list(kinds),
         )
     )
@@ -317,6 +320,140 @@ def recall_scope(
         {"customer": name, "serials": n}
         for name, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     ]
+    return out
+
+
+# -- suppliers behind claims: cohorts and root causes traced to who made the lot -------------------
+ROOT_CAUSE = "quality.root_cause"
+_LOT_ATTRIBUTES = ("material_lot", "supplier_lot", "supplier")
+
+
+def lot_suppliers(store: Store, *, about: str = "claims") -> dict[str, Any]:
+    """The suppliers behind field claims (or in-plant defects), through the lots that stand out.
+
+    The lots are the service agent's claim cohorts of component lots, supplier lots and
+    suppliers (``service.failure_cluster``) and the quality agent's root causes on lots
+    (``quality.root_cause``: those that traced field claims for ``about="claims"``, those of
+    defects found in the plant for ``about="defects"``). Each lot is traced through the
+    genealogy the silos recorded: the plant lot to its supplier lot, the supplier lot to its
+    supplier.
+
+    Args:
+        store: The factory store.
+        about: ``claims`` or ``defects``.
+
+    Returns:
+        ``{"items": [...], "untraced": [...], "other_cohorts": n}``: one item per supplier
+        (``supplier``, ``space``, ``name``, ``claims``, ``defects``, ``lots``: each lot's
+        ``lot``, ``space``, ``material``, ``material_name``, ``supplier_lot``, ``claims``,
+        ``defects``, ``rate_ratio``, ``findings``), most claims (or defects) first; the lots no
+        supplier could be traced for; how many claim cohorts are not lots (machines, orders...).
+
+    Raises:
+        ParameterError: ``about`` is neither ``claims`` nor ``defects``.
+    """
+    if about not in ("claims", "defects"):
+        raise ParameterError(f"about must be 'claims' or 'defects', got {about!r}")
+    lots: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def lot(kind: str, space: str | None, external_id: str) -> dict[str, Any]:
+        entry = lots.setdefault(
+            (kind, external_id),
+            {"kind": kind, "space": space, "lot": external_id, "claims": None, "defects": None,
+             "rate_ratio": None, "findings": []},
+        )  # fmt: skip
+        entry["space"] = entry["space"] or space
+        return entry
+
+    other = 0
+    if about == "claims":
+        for item in field_cohorts(store, limit=1000)["items"]:
+            if item["attribute"] not in _LOT_ATTRIBUTES:
+                other += 1
+                continue
+            subject = item["subject"]
+            entry = lot(item["attribute"], subject.get("space"), str(subject["external_id"]))
+            entry["claims"] = max(entry["claims"] or 0.0, item["claims"] or 0.0)
+            entry["rate_ratio"] = item["rate_ratio"]
+            entry["findings"].append(item["id"])
+    for row in _agent_findings(store, (ROOT_CAUSE,)):
+        if row["subject_type"] not in _LOT_ATTRIBUTES:
+            continue
+        numbers = row["numbers"]
+        claims = _finite(numbers.get("field_claims"))
+        if (about == "claims") != (claims is not None):
+            continue
+        entry = lot(row["subject_type"], _ref_of(row)["space"], str(row["subject"]))
+        if claims is not None:
+            entry["claims"] = max(entry["claims"] or 0.0, claims)
+            entry["rate_ratio"] = entry["rate_ratio"] or _finite(numbers.get("field_rate_ratio"))
+        else:
+            entry["defects"] = _finite(numbers.get("defects"))
+            entry["rate_ratio"] = _finite(numbers.get("rate_ratio"))
+        entry["findings"].append(row["external_id"])
+    traced = _trace_to_suppliers(store, list(lots.values()))
+    suppliers: dict[tuple[str, str], dict[str, Any]] = {}
+    untraced = []
+    for entry in traced:
+        if entry["supplier"] is None:
+            untraced.append(entry)
+            continue
+        key = (entry["supplier_space"], entry["supplier"])
+        item = suppliers.setdefault(
+            key,
+            {"supplier": entry["supplier"], "space": entry["supplier_space"],
+             "name": entry["supplier_name"], "claims": 0.0, "defects": 0.0, "lots": []},
+        )  # fmt: skip
+        item["claims"] += entry["claims"] or 0.0
+        item["defects"] += entry["defects"] or 0.0
+        item["lots"].append(entry)
+    measure = "claims" if about == "claims" else "defects"
+    items = sorted(suppliers.values(), key=lambda s: (-s[measure], str(s["supplier"])))
+    return {"items": items, "untraced": untraced, "other_cohorts": other}
+
+
+def _trace_to_suppliers(store: Store, lots: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each lot with its material, supplier lot and supplier, as the genealogy records them."""
+    plant = [e["lot"] for e in lots if e["kind"] == "material_lot"]
+    vendor = [e["lot"] for e in lots if e["kind"] == "supplier_lot"]
+    found = json_rows(
+        store.query(
+            "SELECT m.space, m.external_id AS lot, m.material, mat.name AS material_name, "
+            "m.supplier_lot, s.supplier, p.space AS supplier_space, p.name AS supplier_name "
+            "FROM material_lot m "
+            "LEFT JOIN supplier_lot s ON s.space = m.space AND s.external_id = m.supplier_lot "
+            "LEFT JOIN supplier p ON p.space = s.space AND p.external_id = s.supplier "
+            "LEFT JOIN material mat ON mat.space = m.space AND mat.external_id = m.material "
+            "WHERE list_contains(?, m.external_id) "
+            "UNION ALL "
+            "SELECT s.space, s.external_id, s.material, mat.name, s.external_id, s.supplier, "
+            "p.space, p.name FROM supplier_lot s "
+            "LEFT JOIN supplier p ON p.space = s.space AND p.external_id = s.supplier "
+            "LEFT JOIN material mat ON mat.space = s.space AND mat.external_id = s.material "
+            "WHERE list_contains(?, s.external_id)",
+            [plant, vendor],
+        )
+    )
+    names = json_rows(store.query("SELECT space, external_id, name FROM supplier"))
+    out = []
+    for entry in lots:
+        if entry["kind"] == "supplier":
+            supplier = next((n for n in names if n["external_id"] == entry["lot"]), None)
+            out.append(
+                {**entry, "material": None, "material_name": None, "supplier_lot": None,
+                 "supplier": entry["lot"], "supplier_space": (supplier or {}).get("space"),
+                 "supplier_name": (supplier or {}).get("name")}
+            )  # fmt: skip
+            continue
+        matches = [r for r in found if r["lot"] == entry["lot"]]
+        same = [r for r in matches if r["space"] == entry["space"]] or matches
+        row = same[0] if same else {}
+        out.append(
+            {**entry, "material": row.get("material"), "material_name": row.get("material_name"),
+             "supplier_lot": row.get("supplier_lot"), "supplier": row.get("supplier"),
+             "supplier_space": row.get("supplier_space") or row.get("space"),
+             "supplier_name": row.get("supplier_name")}
+        )  # fmt: skip
     return out
 
 

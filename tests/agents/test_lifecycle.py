@@ -93,3 +93,11 @@ def test_normal_data_resolves_a_warning_and_a_repeat_reopens_it(store) -> None:
     assert entry.details["before"] == "open"
     orchestrator.run(at=T0 + timedelta(hours=9))  # the wear is back
     assert records.finding(warning.id).status == "open"
+
+
+def test_findings_list_the_newest_data_first_whenever_they_were_recorded(store) -> None:
+    records = AgentRecords(store)
+    later, earlier = _warning(30), _warning(1)
+    records.report_finding(later, at=T0)  # recorded first, about later data
+    records.report_finding(earlier, at=T0 + timedelta(hours=40))
+    assert [f.id for f in records.findings()] == [later.id, earlier.id]

@@ -51,6 +51,11 @@ from factorybrain.store import Store
 
 #: Space of every agent record.
 AGENTS_SPACE = "agents"
+#: Findings in the order people read them: the newest data first.
+_BY_DATA_TIME = (
+    "coalesce(TRY_CAST(json_extract_string(evidence, '$.meta.created_at') AS TIMESTAMP), "
+    "created_at) DESC, external_id"
+)
 
 _ARROW = {
     "string": pa.string(),
@@ -568,9 +573,13 @@ class AgentRecords:
         limit: int | None = 100,
         offset: int = 0,
     ) -> list[Finding]:
-        """Return findings, newest first, filtered by kind, status, agent or subject id."""
+        """Return findings, newest data first, filtered by kind, status, agent or subject id.
+
+        Newest by the time of the data a finding is about (what it shows), not by when it was
+        recorded: a replay records months of findings at once.
+        """
         where = {"kind": kind, "status": status, "agent": agent, "subject": subject}
-        rows = self._rows("finding", where, limit=limit, offset=offset)
+        rows = self._rows("finding", where, order=_BY_DATA_TIME, limit=limit, offset=offset)
         return [self._finding(r) for r in rows]
 
     def count_findings(self, *, kind: str | None = None, status: str | None = None) -> int:
