@@ -101,3 +101,16 @@ def test_findings_list_the_newest_data_first_whenever_they_were_recorded(store) 
     records.report_finding(later, at=T0)  # recorded first, about later data
     records.report_finding(earlier, at=T0 + timedelta(hours=40))
     assert [f.id for f in records.findings()] == [later.id, earlier.id]
+
+
+def test_in_one_batch_only_the_newest_warning_keeps_its_proposal(store) -> None:
+    first, second = _warning(1), _warning(30)
+    orchestrator = Orchestrator(store, [_Watcher([[first, second]])], clock=lambda: T0)
+    report = orchestrator.run(at=T0 + timedelta(hours=31))
+    records = AgentRecords(store)
+    assert report.superseded == [first.id]
+    states = {
+        records.recommendation(a.recommendation_id).finding_ids[0]: a.state
+        for a in records.actions(limit=None)
+    }
+    assert states == {first.id: "superseded", second.id: "proposed"}

@@ -58,6 +58,7 @@ class RunReport:
     actions: list[str] = field(default_factory=list)
     executed: list[str] = field(default_factory=list)
     reactions: list[tuple[str, str]] = field(default_factory=list)
+    superseded: list[str] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
     agents_run: list[str] = field(default_factory=list)
@@ -234,6 +235,8 @@ class Orchestrator:
             self._route(finding, chain, at, report, chains, queue)
         for chain in chains:
             self._bundle(chain, at, report)
+        if report.superseded:  # what a finding of this batch replaced may have got proposals
+            self.records.expire_proposals(report.superseded, at=at)
         return report
 
     # -- internals --------------------------------------------------------------------------------
@@ -288,6 +291,7 @@ class Orchestrator:
             stored, is_new = self.records.report_finding(item, at=at)
             if is_new and stored.kind in self._superseding(stored.agent):
                 superseded = self.records.supersede_older(stored, at=at)
+                report.superseded.extend(superseded)
                 if stored.id in superseded:  # a newer one of its kind was there already
                     continue
             routed = self.records.count_audit(object_id=stored.id, verb="finding.routed") > 0

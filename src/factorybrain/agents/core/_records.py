@@ -448,7 +448,7 @@ class AgentRecords:
                         {"before": old.status, "after": "superseded", "by": newest.id},
                     )
                 )
-            self._expire_proposals([old.id for old in replaced], newest.id, at)
+            self.expire_proposals([old.id for old in replaced], at=at, by=newest.id)
         return [old.id for old in replaced]
 
     def resolve(self, finding: Finding, *, at: datetime) -> Finding | None:
@@ -476,11 +476,16 @@ class AgentRecords:
                     {"before": before.status, "after": "resolved", "why": finding.evidence.text},
                 )
             )
-            self._expire_proposals([finding.id], None, at)
+            self.expire_proposals([finding.id], at=at)
         return after
 
-    def _expire_proposals(self, finding_ids: list[str], by: str | None, at: datetime) -> None:
-        """Proposed actions about these findings whose findings are all inactive: superseded."""
+    def expire_proposals(
+        self, finding_ids: list[str], *, at: datetime, by: str | None = None
+    ) -> list[str]:
+        """Proposed actions about these findings whose findings are all inactive: superseded.
+
+        Returns the ids of the actions that expired.
+        """
         rows = self.store.query_rows(
             """
             SELECT a.external_id, r.finding_ids FROM action a
@@ -490,6 +495,7 @@ class AgentRecords:
             """,
             [self.space, finding_ids],
         )
+        expired: list[str] = []
         for row in rows:
             about = list(row["finding_ids"] or [])
             statuses = self.store.query_rows(
@@ -506,6 +512,8 @@ class AgentRecords:
             self.transition(
                 str(row["external_id"]), "superseded", actor="orchestrator", at=at, comment=why
             )
+            expired.append(str(row["external_id"]))
+        return expired
 
     def _write_finding(self, finding: Finding) -> None:
         evidence = finding.evidence.dump()
