@@ -7,8 +7,10 @@ default plant (180 days, 12 machines, seed 7) and link its silos as the demo doe
    and ``factorybrain listen`` run it (its findings equal those of data streamed in chunks:
    ``benchmarks/maintenance_stream.py``), into the live records;
 2. the **replay**: ``factorybrain agents replay`` from the first datapoint's day to the last
-   datapoint, one step every ``--every`` (default one day), every installed agent (or
-   ``--agents``), each step seeing only what the store knew then, into a scenario.
+   datapoint, one step every ``--every`` (default one day), of the maintenance agent (or
+   ``--agents``, ``all`` for every installed one) with the reactions its findings set off through
+   the playbooks (planning's maintenance windows, logistics' spare parts), each step seeing only
+   what the store knew then, into a scenario.
 
 Both runs' warnings (``maintenance.anomaly`` and ``maintenance.rul_low`` at the time the data
 showed them) are scored against ``truth.json`` as the demo scores them: a planted failure is
@@ -66,7 +68,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_plant_arguments(parser)
     parser.add_argument("--every", default="24h", help="time between steps (pandas span: 24h)")
-    parser.add_argument("--agents", default=None, help="comma-separated agents (default: all)")
+    parser.add_argument(
+        "--agents",
+        default="maintenance",
+        help="comma-separated agents run at each step (their playbooks' reactions run too); "
+        "'all' for every installed agent",
+    )
     args = parser.parse_args()
     every = pd.Timedelta(args.every).to_pytimedelta()
     with (
@@ -102,7 +109,7 @@ def main() -> None:
                 first,
                 last,
                 every=every,
-                agents=args.agents.split(",") if args.agents else None,
+                agents=None if args.agents == "all" else args.agents.split(","),
                 scenario="replay-demo",
                 replace=True,
                 progress=progress,

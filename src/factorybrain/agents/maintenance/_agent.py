@@ -254,6 +254,8 @@ class MaintenanceAgent(BaseAgent):
         self._untrained: dict[str, list[str]] = {}
         #: Each device's readings since its last repair as the trend check last read them.
         self._since_repair: dict[str, AssetData] = {}
+        #: What the last update read of each device (the new hours and a little before).
+        self._recent: dict[str, AssetData] = {}
         self._noticed: set[str] = set()
         self._open_trends: set[str] = set()
         self._equipment: list[tuple[str, str]] = []
@@ -472,6 +474,7 @@ class MaintenanceAgent(BaseAgent):
         recent = load_assets(
             store, start=read_from.to_pydatetime(), end=end, space=self.space, links=links
         )
+        self._recent = {asset.device: asset for asset in recent}
         scored: dict[str, Scored] = {}
         replay: list[str] = []  # assets whose model versions may change: replayed in full
         for asset in recent:
@@ -851,14 +854,32 @@ class MaintenanceAgent(BaseAgent):
         start = repair
         if kept is not None and kept.resets == [repair] and len(kept.frame):
             start = kept.frame.index[-1] + kept.step
-        loaded = load_assets(
-            store,
-            start=start.to_pydatetime(),
-            end=end,
-            space=self.space,
-            devices=[device],
-            links={device: linked},
-        )
+        recent = self._recent.get(device)
+        if (
+            start != repair
+            and recent is not None
+            and len(recent.frame)
+            and (recent.frame.index[0] <= start)
+        ):
+            # the update read these hours already: take them from what it read
+            rows = np.asarray(recent.frame.index >= start)
+            loaded = [
+                dataclasses.replace(
+                    recent,
+                    frame=recent.frame[rows],
+                    running=recent.running[rows],
+                    regime=recent.regime[rows],
+                )
+            ]
+        else:
+            loaded = load_assets(
+                store,
+                start=start.to_pydatetime(),
+                end=end,
+                space=self.space,
+                devices=[device],
+                links={device: linked},
+            )
         if kept is None or start == repair:
             asset = loaded[0] if loaded else None
         elif not loaded:
