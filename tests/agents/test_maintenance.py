@@ -437,3 +437,24 @@ def test_many_drifts_share_one_health_scan_and_one_inspection_per_machine_and_da
         keys |= {i.dedup_key for i in agent.react(drift, context) if hasattr(i, "action_type")}
     assert len(scans) == 1  # the machines' health did not change between the drifts
     assert len(keys) == 1  # one inspection of the machine that day
+
+
+def test_a_breakdown_the_erp_records_as_downtime_is_a_repair(store) -> None:
+    _mes_plant(store)
+    repaired = START + timedelta(days=6, hours=13)
+    store.upsert_entities(
+        "event",
+        pa.table(
+            {
+                "space": ["mes"],
+                "external_id": ["breakdown-1"],
+                "event_type": ["downtime"],  # a notification with a breakdown, no state
+                "asset": ["PRS-01"],
+                "start_time": pa.array([repaired - timedelta(hours=3)], pa.timestamp("us")),
+                "end_time": pa.array([repaired], pa.timestamp("us")),
+            }
+        ),
+        "test",
+    )
+    (asset,) = load_assets(store)
+    assert repaired in asset.resets

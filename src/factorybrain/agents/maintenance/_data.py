@@ -322,9 +322,12 @@ def _annotation_links(store: Store) -> dict[str, tuple[str, str, float]]:
 
 
 def _state_events(store: Store) -> pd.DataFrame:
+    """Machine states, and downtimes as downs (an ERP's breakdown notification is a repair)."""
     return store.query(
-        "SELECT space, asset, state, start_time, end_time FROM event "
-        "WHERE event_type = 'state' AND asset IS NOT NULL ORDER BY asset, start_time"
+        "SELECT space, asset, CASE WHEN event_type = 'downtime' THEN coalesce(state, 'down') "
+        "ELSE state END AS state, start_time, end_time FROM event "
+        "WHERE asset IS NOT NULL AND (event_type = 'state' OR (event_type = 'downtime' "
+        "AND coalesce(state, 'down') = 'down')) ORDER BY asset, start_time"
     )
 
 
