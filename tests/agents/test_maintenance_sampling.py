@@ -205,3 +205,19 @@ def test_series_ids_of_any_shape_group_by_their_asset_and_unlinked_ones_are_repo
     findings = list(MaintenanceAgent().run(Orchestrator(store).context(FAILURE)))
     (gap,) = [f for f in findings if f.kind == "maintenance.data_gap"]
     assert "99999" in gap.evidence.text and gap.evidence.numbers["series"] == 1
+
+
+def test_a_lines_own_tags_are_no_machine_s_health(pi_plant) -> None:
+    pi_plant.upsert_entities(
+        "asset",
+        pa.table(
+            {
+                "space": ["pi"] * 2,
+                "external_id": ["GRINDER04", "GRINDER05"],
+                "level": ["line", "equipment"],
+            }
+        ),
+        "test",
+    )
+    devices = {asset.device for asset in load_assets(pi_plant)}
+    assert "GRINDER04" not in devices and "GRINDER05" in devices

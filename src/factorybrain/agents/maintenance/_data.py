@@ -106,7 +106,8 @@ def historian_series(store: Store, space: str | None = None) -> pd.DataFrame:
     target of an approved link of the series to an asset (``annotation``, source kind ``tag``),
     else its own ``asset`` (set at ingestion, e.g. from a historian's asset path), else the
     target of a suggested link (``link_method`` says which). A series with none is left out and
-    reported (:func:`unlinked_series`). A signal's name is what tells it apart from the
+    reported (:func:`unlinked_series`); one on a site, an area or a line is left out too (its
+    throughput or energy is no machine's health). A signal's name is what tells it apart from the
     device's other series: its id without the part every series of the device shares at its
     start (cut at a character that is not a letter or digit), so devices of one class share
     column names.
@@ -152,6 +153,9 @@ def historian_series(store: Store, space: str | None = None) -> pd.DataFrame:
     frame["link_method"] = methods
     frame["link_confidence"] = confidences
     frame = frame[frame["device"].notna()].copy()
+    # a site's, an area's or a line's tags (throughput, energy) are no machine's health
+    above = _assets_above_machines(store)
+    frame = frame[[link not in above for link in frame["equipment"]]].copy()
     frame["signal"] = frame["external_id"]
     for _, group in frame.groupby("device", sort=False):
         frame.loc[group.index, "signal"] = _signal_names(list(group["external_id"]))
@@ -256,6 +260,17 @@ def _device_frame(
         parameters,
     )
     return frame.set_index("ts")
+
+
+#: Levels of the equipment hierarchy (ISA-95) above the machines whose health is watched.
+ABOVE_MACHINES = ("enterprise", "site", "area", "line")
+
+
+def _assets_above_machines(store: Store) -> set[tuple[str, str]]:
+    """The model's assets that stand for a site, an area or a line, not for a machine."""
+    levels = ", ".join(f"'{level}'" for level in ABOVE_MACHINES)
+    frame = store.query(f"SELECT space, external_id FROM asset WHERE level IN ({levels})")
+    return {(str(r.space), str(r.external_id)) for r in frame.itertuples()}
 
 
 def _assets_of_series(store: Store) -> set[tuple[str, str]]:
