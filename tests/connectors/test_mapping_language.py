@@ -9,6 +9,7 @@ and what is quarantined, with its file, row and field, and that every row read i
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -367,6 +368,40 @@ fields:
     assert "several material have it as aliases, found 'X9' (2 different" in ambiguous["reason"]
     assert (missing["row_number"], missing["field"]) == (5, "material")
     assert "no material with aliases equal to it, found '9999'" in missing["reason"]
+
+
+def test_overwrite_says_which_source_has_the_last_word_on_a_field(
+    store: DuckDBStore, write: Write
+) -> None:
+    # A historian's point list and an asset model both know a series' unit: the point list's
+    # wins, an empty cell of it keeps the model's, and loading both again changes nothing,
+    # whichever loads first.
+    points = write("points.csv", "tag,unit\nT1,bar\nT2,\n")
+    model = write("model.csv", "tag,unit\nT1,kilopascal\nT2,psi\nT3,millibar\n")
+    said = (
+        "entity: time_series\nspace: h\nfields:\n  external_id: tag\n  unit: {{column: unit{}}}\n"
+    )
+    point_list = write("points.yaml", said.format(", overwrite: unless_empty"))
+    asset_model = write("model.yaml", said.format(", overwrite: never"))
+    ingest(store, model, asset_model)
+    ingest(store, points, point_list)
+    ingest(store, model, asset_model)
+    units = "SELECT external_id, unit FROM time_series ORDER BY 1"
+    assert store.query(units).values.tolist() == [
+        ["T1", "bar"],
+        ["T2", "psi"],
+        ["T3", "millibar"],
+    ]
+    again = [ingest(store, points, point_list), ingest(store, model, asset_model)]
+    assert [(r.updated, r.unchanged) for r in again] == [(0, 2), (0, 3)]
+    for entity, field, message in [
+        ("time_series", "unit: {column: unit, overwrite: sometimes}", "'overwrite' must be one "),
+        ("time_series", "external_id: {column: tag, overwrite: never}", "not to its key"),
+    ]:
+        text = f"entity: {entity}\nspace: h\nfields:\n  {field}\n"
+        text += "  external_id: tag\n" if "external_id" not in field else ""
+        with pytest.raises(MappingError, match=re.escape(message)):
+            load_mapping(write("bad.yaml", text))
 
 
 # -- 5. explode: JSON lines, any depth, parents' fields ------------------------------------------

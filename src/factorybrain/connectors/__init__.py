@@ -1,4 +1,4 @@
-"""Connectors: files (CSV, Parquet, Excel, JSON), SQLite, SQL databases, MQTT and OPC UA."""
+"""Connectors: files (CSV, Parquet, Excel, JSON, XML), SQLite, SQL databases, MQTT and OPC UA."""
 
 from __future__ import annotations
 

@@ -9,11 +9,16 @@ runs vectorised inside DuckDB, in layers a row passes through once:
 ``__kept`` (which rows are this entity's) -> ``__sourced`` (each field's source value) ->
 ``__valued`` (each field's value) -> ``__checked`` (each field's error) -> ``__ordered`` (values
 taken from the next row of the same subject) -> the projection the ingest reads.
+
+A wide table (``unpivot``) passes these layers once per line, for its timestamp and filters;
+then its tag columns are unpivoted, each cell becoming a row of its own (see
+:func:`_unpivot_select`).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -24,6 +29,7 @@ from factorybrain.connectors._expressions import NUMBER, TEXT, render
 from factorybrain.connectors._mapping import ROW_COLUMN, FieldRule, Mapping
 from factorybrain.connectors._readers import INTERNAL_COLUMNS, ITEM, ORDINAL, ROW
 from factorybrain.connectors._units import UnitConversionError, affine
+from factorybrain.connectors._unpivot import TagColumn
 from factorybrain.exceptions import IngestError
 from factorybrain.store._schema import quote
 
@@ -648,8 +654,12 @@ def compile_mapping(
     file_label: str,
     *,
     raw_always: bool = False,
+    tags: Sequence[TagColumn] = (),
 ) -> Compiled:
     """Compile ``mapping`` over the rows of ``relation`` registered as ``source_name``.
+
+    ``tags`` are the tag columns of a wide table (``unpivot``): each of their cells becomes a
+    row with the ``series`` and ``value`` fields.
 
     Raises:
         IngestError: If a column the mapping reads is not in the file (names both lists), or an
@@ -750,7 +760,8 @@ def compile_mapping(
     elif mapping.target != "datapoint":
         defaults["source"] = literal(mapping.source_system)
     for name, expression in defaults.items():
-        if name not in mapping.fields:
+        # A wide table's rows are points: the store takes their space from the mapping.
+        if name not in mapping.fields and not tags:
             values.append(f"{expression} AS {quote(name)}")
             field_names.append(name)
     errors = [f"__e{i}" for i in range(len(names))]
@@ -771,23 +782,29 @@ def compile_mapping(
     )
     internal = ", ".join(c for c in (ROW, ORDINAL) if c in types)
 
-    def layer(name: str, source: str, columns: list[str]) -> str:
-        return f"{name} AS (SELECT *{''.join(', ' + c for c in columns)} FROM {source})"
-
     sql = f"""
-        WITH {layer("__kept", source_name, kept)},
-        {layer("__looked", "__kept", looked)},
-        {layer("__sourced", "__looked", sourced)},
-        {layer("__valued", "__sourced", valued)},
-        {layer("__checked", "__valued", checked)},
-        {layer("__ordered", "__checked", ordered)}
-        SELECT {internal}, {", ".join(values)},
-               __skip,
-               {reason} AS __reason,
-               {field_of} AS __field,
-               {raw_expression} AS __raw
-        FROM __ordered
+        WITH {_layer("__kept", source_name, kept)},
+        {_layer("__looked", "__kept", looked)},
+        {_layer("__sourced", "__looked", sourced)},
+        {_layer("__valued", "__sourced", valued)},
+        {_layer("__checked", "__valued", checked)},
+        {_layer("__ordered", "__checked", ordered)}
     """
+    if tags:
+        line = _Line(
+            internal, values, [quote(n) for n in mapping.fields], reason, field_of, available
+        )
+        sql += _unpivot_select(tags, types, line, compiler)
+        field_names += ["series", "value"]
+    else:
+        sql += f"""
+            SELECT {internal}, {", ".join(values)},
+                   __skip,
+                   {reason} AS __reason,
+                   {field_of} AS __field,
+                   {raw_expression} AS __raw
+            FROM __ordered
+        """
     try:
         con.sql(sql)
     except duckdb.Error as error:
@@ -796,3 +813,126 @@ def compile_mapping(
             f"{str(error).splitlines()[0]}"
         ) from error
     return Compiled(sql, tuple(field_names))
+
+
+def _layer(name: str, source: str, columns: list[str]) -> str:
+    """A layer of the compiled query: its source's columns and ``columns``."""
+    return f"{name} AS (SELECT *{''.join(', ' + c for c in columns)} FROM {source})"
+
+
+@dataclass(frozen=True)
+class _Line:
+    """What a line of a wide table gives each of its cells (SQL over ``__ordered``)."""
+
+    #: The internal columns (row number, ordinal).
+    internal: str
+    #: The fields the mapping fills per line (``ts``), as ``<SQL> AS <name>``, and their names.
+    values: list[str]
+    names: list[str]
+    #: Why the line is quarantined (its timestamp is wrong), NULL when it is fine.
+    reason: str
+    #: The field that ``reason`` is about.
+    field_of: str
+    #: The file's columns.
+    columns: list[str]
+
+
+def _unpivot_select(
+    tags: Sequence[TagColumn], types: dict[str, str], line: _Line, compiler: _FieldCompiler
+) -> str:
+    """The rest of the query of a wide table: every tag cell of every line becomes a row.
+
+    ``unnest`` of one list per line (the cells) and of constant lists (their series, as an ENUM
+    that reaches Arrow dictionary-encoded, and their positions) is an unpivot DuckDB runs
+    vectorised; what else differs by column (its unit conversion, its name in messages) is a
+    constant list indexed by the position. An empty cell is no row to load: it is filtered with
+    a reason naming its column, so the report counts them per column. A cell that is no number
+    is quarantined naming its column; its raw content is the line's other columns and the cell.
+    """
+    tag_names = {tag.column for tag in tags}
+    textual = any(_kind(types[tag.column]) != "number" for tag in tags)
+    cells = [f"{quote(tag.column)}::VARCHAR" if textual else quote(tag.column) for tag in tags]
+    others = [c for c in line.columns if c not in tag_names]
+    # Carried as they are (text is cast only for a quarantined cell's raw content): a string
+    # made per line would be copied to every cell of it.
+    carried = [f"{quote(c)} AS __k{i}" for i, c in enumerate(others)]
+    number = number_sql("trim(__cell)", compiler.decimal, compiler.thousands)
+    cast = "NULL::DOUBLE"
+    if not textual:
+        number = "__cell::DOUBLE"
+    elif compiler.decimal == "." and not compiler.thousands:
+        # Nearly every cell is a plain number: the cast alone reads it; the full rules (a
+        # trailing minus) only run on the few it does not (a CASE, as coalesce runs them all).
+        cast = "TRY_CAST(__cell AS DOUBLE)"
+        number = f"CASE WHEN __cast IS NOT NULL OR __cell IS NULL THEN __cast ELSE {number} END"
+    # A cell of blanks is empty too (trimmed only where it is no number).
+    empty_cell = (
+        "__cell IS NULL OR (__number IS NULL AND trim(__cell) = '')"
+        if textual
+        else "__cell IS NULL"
+    )
+    value = "CASE WHEN isfinite(__number) THEN __number END"
+    if any(tag.factor != 1.0 or tag.offset != 0.0 for tag in tags):
+        factors = _constants([tag.factor for tag in tags])
+        offsets = _constants([tag.offset for tag in tags])
+        value = f"({value} * {factors}[__c + 1] + {offsets}[__c + 1])"
+    empty = _constants([f"column {tag.column!r}: empty cells (missing values)" for tag in tags])
+    expected = _number_words(compiler.decimal, compiler.thousands)
+    wrong = _constants(
+        [f"field 'value' (column {tag.column!r}): expected {expected}, " for tag in tags]
+    )
+    series_of = [tag.series for tag in tags]
+    series = list(dict.fromkeys(series_of))
+    enum = f"ENUM({', '.join(literal(s) for s in series)})"
+    raw_pairs = "".join(f"{literal(c)}, __k{i}::VARCHAR, " for i, c in enumerate(others))
+    names = _constants([tag.column for tag in tags])
+    positions = ", ".join(str(i) for i in range(len(tags)))
+    cast_layer = _layer("__cast", "__cells", [f"{cast} AS __cast"])
+    parsed = _layer("__parsed", "__cast", [f"{number} AS __number"])
+    points = _layer(
+        "__points",
+        "__parsed",
+        [
+            f"{value} AS __value",
+            f"CASE WHEN __skip IS NOT NULL THEN __skip WHEN {empty_cell} THEN {empty}[__c + 1] END "
+            "AS __cell_skip",
+        ],
+    )
+    judged = _layer(
+        "__judged",
+        "__points",
+        [
+            "CASE WHEN __cell_skip IS NOT NULL THEN NULL WHEN __line_reason IS NOT NULL "
+            f"THEN __line_reason WHEN __value IS NULL THEN {wrong}[__c + 1] || {_found('__cell')} "
+            "END AS __cell_reason"
+        ],
+    )
+    return f"""
+        , __cells AS (
+            SELECT {line.internal}, {", ".join(line.values)}, __skip,
+                   {line.reason} AS __line_reason, {line.field_of} AS __line_field,
+                   {"".join(c + ", " for c in carried)}
+                   unnest({_constants(series_of)}::{enum}[]) AS __series,
+                   unnest([{positions}]) AS __c, unnest([{", ".join(cells)}]) AS __cell
+            FROM __ordered
+        ),
+        {cast_layer},
+        {parsed},
+        {points},
+        {judged}
+        SELECT {line.internal}, {", ".join(line.names)},
+               __series AS "series",
+               __value AS "value",
+               __cell_skip AS __skip,
+               __cell_reason AS __reason,
+               CASE WHEN __cell_reason IS NOT NULL THEN coalesce(__line_field, 'value') END
+                   AS __field,
+               CASE WHEN __cell_reason IS NOT NULL
+                    THEN json_object({raw_pairs}{names}[__c + 1], __cell)::VARCHAR END AS __raw
+        FROM __judged
+    """
+
+
+def _constants(items: Sequence[object]) -> str:
+    """An SQL list literal of constants."""
+    return "[" + ", ".join(literal(item) for item in items) + "]"

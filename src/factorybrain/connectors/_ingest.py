@@ -52,6 +52,7 @@ from factorybrain.connectors._readers import (
     read_source,
 )
 from factorybrain.connectors._units import UnitConversionError, affine
+from factorybrain.connectors._unpivot import SeriesFacts, TagColumn, plan_units
 from factorybrain.exceptions import IngestError
 from factorybrain.secrets import redact
 from factorybrain.store._duckdb import DuckDBStore, reason_key
@@ -137,7 +138,7 @@ def ingest(
 
     Args:
         store: The store to load into (its schema must be current).
-        source: The file to read (CSV, Parquet, Excel, JSON lines, JSON or SQLite), or a
+        source: The file to read (CSV, Parquet, Excel, JSON lines, JSON, XML or SQLite), or a
             database URL (``postgresql://...``, ``mysql://...``, ``mariadb://...``) whose table
             or query the mapping names.
         mapping: A mapping file path, or a loaded :class:`Mapping`.
@@ -234,6 +235,10 @@ def _load(
             _account(report, rows, csv, 0, name)
             _finish(store, report, started, "ok")
         return
+    tags: list[TagColumn] = []
+    facts: dict[str, SeriesFacts] | None = None
+    if mapping.unpivot is not None:
+        tags, facts = _tag_columns(store, mapping, relation, name)
     source_name = f"_rows_{report.ingest_id}"
     reader_con.register(source_name, relation)
     compiled = compile_mapping(
@@ -243,17 +248,40 @@ def _load(
         source_name,
         name,
         raw_always=mapping.target != "datapoint",
+        tags=tags,
     )
     stream = reader_con.sql(compiled.sql).to_arrow_reader(BATCH_ROWS)
     with store.transaction():
         store.forget_quarantine(name, report.entity_type, mapping.path)
         if mapping.target == "datapoint":
-            streamed = _load_datapoints(store, mapping, stream, report, progress, csv.renumber)
+            streamed = _load_datapoints(
+                store, mapping, stream, report, progress, csv.renumber, facts
+            )
         else:
             streamed = _load_records(store, mapping, stream, report, progress)
         _quarantine_rejected(store, report, rows.rejected + csv.rejects())
-        _account(report, rows, csv, streamed, name)
+        _account(report, rows, csv, streamed, name, max(len(tags), 1))
         _finish(store, report, started, "ok")
+
+
+def _tag_columns(
+    store: DuckDBStore, mapping: Mapping, relation: duckdb.DuckDBPyRelation, name: str
+) -> tuple[list[TagColumn], dict[str, SeriesFacts]]:
+    """The tag columns of a wide table, converted to their series' units, and the series facts."""
+    assert mapping.unpivot is not None
+    columns = [c for c in relation.columns if c not in INTERNAL_COLUMNS]
+    tags = mapping.unpivot.tags(columns, name, mapping.path)
+    found = store.series_by_external_id(mapping.space, sorted({tag.series for tag in tags}))
+    stored = {
+        series: (unit, source_unit)
+        for series, unit, source_unit in zip(
+            found.column("external_id").to_pylist(),
+            found.column("unit").to_pylist(),
+            found.column("source_unit").to_pylist(),
+            strict=True,
+        )
+    }
+    return plan_units(tags, stored, name)
 
 
 class _CsvRows:
@@ -300,25 +328,34 @@ class _CsvRows:
 
 
 def _account(
-    report: IngestReport, rows: SourceRows, csv: _CsvRows, streamed: int, name: str
+    report: IngestReport,
+    rows: SourceRows,
+    csv: _CsvRows,
+    streamed: int,
+    name: str,
+    cells: int = 1,
 ) -> None:
     """Count the rows read from the reader's own numbers, and check they are all accounted for.
+
+    Each record the reader read yields ``cells`` rows (a wide table's line: one per tag column);
+    a record it could not read is one row.
 
     Raises:
         IngestError: The counts do not add up (in the load's transaction, which then rolls
             back): the message names them.
     """
-    if rows.rows_in_relation is not None and streamed != rows.rows_in_relation:
+    if rows.rows_in_relation is not None and streamed != rows.rows_in_relation * cells:
         raise IngestError(
-            f"{name}: not loaded: the reader counted {rows.rows_in_relation:,} rows, but "
+            f"{name}: not loaded: the reader counted {rows.rows_in_relation * cells:,} rows, but "
             f"{streamed:,} reached the mapping. Nothing of {name} was loaded (its transaction "
             "was rolled back). This is a bug in factorybrain: please report it."
         )
     filtered_by_reader = sum(rows.filtered.values())
     if filtered_by_reader:
-        _filter(report, list(rows.filtered.elements()))
-    report.rows_read = streamed + len(rows.rejected) + len(csv.rejects()) + filtered_by_reader
-    report.records_read = rows.records if rows.records is not None else report.rows_read
+        _filter(report, rows.filtered)
+    unread = len(rows.rejected) + len(csv.rejects()) + filtered_by_reader
+    report.rows_read = streamed + unread
+    report.records_read = rows.records if rows.records is not None else streamed // cells + unread
     report.skipped = report.merged + report.filtered
     report.skipped_by_reason = dict(
         Counter(report.filtered_by_reason) + Counter({MERGED: report.merged})
@@ -471,25 +508,37 @@ def _quarantine_rejected(
     )
 
 
-def _filter(report: IngestReport, reasons: list[str]) -> None:
-    report.filtered += len(reasons)
-    report.filtered_by_reason.update(Counter(report.filtered_by_reason) + Counter(reasons))
+def _filter(report: IngestReport, reasons: Counter[str]) -> None:
+    """Count filtered rows: reason -> how many rows it filtered."""
+    report.filtered += sum(reasons.values())
+    report.filtered_by_reason.update(Counter(report.filtered_by_reason) + reasons)
 
 
 def _split(
-    batch: pa.RecordBatch, report: IngestReport
+    batch: pa.RecordBatch, report: IngestReport, keep: tuple[str, ...] | None = None
 ) -> tuple[pa.RecordBatch, pa.RecordBatch | None]:
-    """Separate the valid rows of a batch from the rejected ones; count the filtered ones."""
-    skips = batch.column("__skip")
+    """Separate the valid rows of a batch from the rejected ones; count the filtered ones.
+
+    ``keep`` names the columns the valid rows need (default: all of them).
+    """
+    skips, reasons = batch.column("__skip"), batch.column("__reason")
+    valid = None
     if skips.null_count != batch.num_rows:
-        skipped = pc.is_valid(skips)
-        _filter(report, batch.filter(skipped).column("__skip").to_pylist())
-        batch = batch.filter(pc.invert(skipped))
-    reasons = batch.column("__reason")
-    if reasons.null_count == batch.num_rows:
-        return batch, None
-    bad = pc.is_valid(reasons)
-    return batch.filter(pc.invert(bad)), batch.filter(bad)
+        # Counted in Arrow: a wide table filters an empty cell per row, millions in a file.
+        counts = pc.value_counts(skips)
+        reasons_found = counts.field("values").to_pylist()
+        found = zip(reasons_found, counts.field("counts").to_pylist(), strict=True)
+        _filter(report, Counter({reason: n for reason, n in found if reason is not None}))
+        valid = pc.is_null(skips)
+    bad = None
+    if reasons.null_count != batch.num_rows:
+        wrong = pc.is_valid(reasons)
+        if valid is not None:
+            wrong = pc.and_(wrong, valid)
+        bad = batch.filter(wrong)
+        valid = pc.and_not(valid, wrong) if valid is not None else pc.invert(wrong)
+    good = batch if keep is None else batch.select(list(keep))
+    return (good if valid is None else good.filter(valid)), bad
 
 
 def _quarantine_batch(
@@ -543,11 +592,49 @@ def _load_records(
         )
         counts = store.upsert_edges(data, report.ingest_id)
     else:
+        data = _keep_stored(store, mapping, data)
         counts = store.upsert_entities(mapping.target, data, report.ingest_id)
     report.inserted += counts.inserted
     report.updated += counts.updated
     report.unchanged += counts.unchanged
     return seen
+
+
+def _keep_stored(store: DuckDBStore, mapping: Mapping, data: pa.Table) -> pa.Table:
+    """Fields with ``overwrite: never`` or ``unless_empty`` take the value the store holds.
+
+    ``never``: the stored value stays, the field only fills an empty one (a series' unit from an
+    asset model stays second to the point list's, whichever file loads first); ``unless_empty``:
+    an empty value keeps the stored one (a point list's empty cell keeps the asset model's unit).
+    """
+    kept = {
+        name: rule.overwrite
+        for name, rule in mapping.fields.items()
+        if rule.overwrite != "always" and name in data.column_names
+    }
+    if not kept or data.num_rows == 0:
+        return data
+    selected = ", ".join(f'"{name}"' for name in kept)
+    stored = store.query_rows(
+        f'SELECT space, external_id, {selected} FROM "{mapping.target}" '
+        "WHERE list_contains(?, external_id)",
+        [sorted(set(data.column("external_id").to_pylist()))],
+    )
+    held = {(row["space"], row["external_id"]): row for row in stored}
+    spaces, ids = data.column("space").to_pylist(), data.column("external_id").to_pylist()
+    rows = [held.get(key) for key in zip(spaces, ids, strict=True)]
+    for name, overwrite in kept.items():
+        index = data.schema.get_field_index(name)
+        column = data.schema.field(index)
+        values = []
+        for row, value in zip(rows, data.column(name).to_pylist(), strict=True):
+            held_value = None if row is None else row[name]
+            keep = held_value not in (None, [], "") and (
+                overwrite == "never" or value in (None, [], "")
+            )
+            values.append(held_value if keep else value)
+        data = data.set_column(index, column, pa.array(values, column.type))
+    return data
 
 
 def _drop_duplicate_keys(
@@ -613,6 +700,8 @@ class _SeriesIndex:
     reader: DuckDBStore
     space: str
     next_id: int
+    #: Whether to convert from each series' source unit (a wide table's SQL already did).
+    convert: bool = True
     tags: list[str] = field(default_factory=list)
     ids: list[int] = field(default_factory=list)
     factors: list[float] = field(default_factory=list)
@@ -638,9 +727,14 @@ class _SeriesIndex:
                 self.next_id += 1
         return [self.ids[self.position[tag]] for tag in unknown]
 
+    @property
+    def converts(self) -> bool:
+        """Whether a series of the index converts its values (a factor or offset not 1, 0)."""
+        return any(f != 1.0 for f in self.factors) or any(o != 0.0 for o in self.offsets)
+
     def _add(self, tag: str, series_id: int, unit: str | None, source_unit: str | None) -> None:
         factor, offset = 1.0, 0.0
-        if unit and source_unit and unit != source_unit:
+        if self.convert and unit and source_unit and unit != source_unit:
             try:
                 factor, offset = affine(source_unit, unit)
             except UnitConversionError as error:
@@ -661,33 +755,34 @@ def _load_datapoints(
     report: IngestReport,
     progress: Progress | None,
     renumber: Callable[[np.ndarray], np.ndarray | None] | None = None,
+    facts: dict[str, SeriesFacts] | None = None,
 ) -> int:
     """Load historian points; return how many rows the mapping read.
 
-    ``renumber`` gives the rows the lines they are on once the file is read (CSV files).
+    ``renumber`` gives the rows the lines they are on once the file is read (CSV files);
+    ``facts`` are what a wide table's column names say about its series (its values are then
+    in their series' units already).
     """
     reader = store.reader()
-    index = _SeriesIndex(reader, mapping.space, store.next_series_id())
+    index = _SeriesIndex(reader, mapping.space, store.next_series_id(), convert=facts is None)
     watermark = store.datapoint_watermark()
     first: dict[int, np.datetime64] = {}
     last: dict[int, np.datetime64] = {}
     existing: dict[int, tuple[np.datetime64, np.datetime64]] = {}
     rejected: list[pa.RecordBatch] = []
     needs_dedup = False
-    previous_key: tuple[int, int] | None = None
     seen = 0
 
     def points(batch_stream: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        nonlocal needs_dedup, previous_key, seen
+        nonlocal needs_dedup, seen
         for batch in batch_stream:
             seen += batch.num_rows
-            good, bad = _split(batch, report)
+            good, bad = _split(batch, report, keep=("series", "ts", "value"))
             if bad is not None:
                 rejected.append(bad)
             if good.num_rows:
-                converted, sorted_ok, boundary = _convert(good, index, existing, previous_key)
-                previous_key = boundary
-                needs_dedup |= not sorted_ok
+                converted, increasing = _convert(good, index, existing)
+                needs_dedup |= not increasing
                 needs_dedup |= _track_extents(converted, first, last, existing)
                 yield converted
             if progress:
@@ -700,6 +795,8 @@ def _load_datapoints(
         prefetch.close()
         reader.close()
     store.create_series(mapping.space, index.created, mapping.source_system or "")
+    if facts:
+        _describe_series(store, mapping.space, facts, index.tags, report.ingest_id)
     for bad in rejected:
         _quarantine_batch(store, report, bad, renumber)
     series_ids = sorted(first)
@@ -791,11 +888,21 @@ def _convert(
     batch: pa.RecordBatch,
     index: _SeriesIndex,
     existing: dict[int, tuple[np.datetime64, np.datetime64]],
-    previous_key: tuple[int, int] | None,
-) -> tuple[pa.RecordBatch, bool, tuple[int, int]]:
-    """Map tags to series ids, convert units, and check the batch is in (series, ts) order."""
+) -> tuple[pa.RecordBatch, bool]:
+    """Map tags to series ids, convert units, and lay the batch out by (series, ts).
+
+    Returns the batch and whether each series' timestamps strictly increase in it, in the order
+    the file has them: then no two of its points share a series and a timestamp.
+    """
     tags = batch.column("series")
-    unique = pc.unique(tags).to_pylist()
+    if pa.types.is_dictionary(tags.type):
+        # A wide table's series come dictionary-encoded: one lookup per series, not per point.
+        names = tags.dictionary.to_pylist()
+        codes = tags.indices.to_numpy(zero_copy_only=False)
+        used = np.flatnonzero(np.bincount(codes, minlength=len(names)))
+        unique = [names[code] for code in used]
+    else:
+        unique = pc.unique(tags).to_pylist()
     unknown = [t for t in unique if t not in index.position]
     if unknown:
         ids = index.resolve(unknown)
@@ -807,33 +914,60 @@ def _convert(
             strict=True,
         ):
             existing[int(sid)] = (first_ts, last_ts)
-    positions = pc.index_in(tags, value_set=pa.array(index.tags, pa.string())).to_numpy()
-    series_id = np.asarray(index.ids, dtype=np.int32)[positions]
+    if pa.types.is_dictionary(tags.type):
+        lookup = np.zeros(len(names), dtype=np.int64)
+        lookup[used] = [index.position[name] for name in unique]
+        series_id = np.asarray(index.ids, dtype=np.int32)[lookup][codes]
+        positions = lookup[codes] if index.converts else None
+    else:
+        positions = pc.index_in(tags, value_set=pa.array(index.tags, pa.string())).to_numpy()
+        series_id = np.asarray(index.ids, dtype=np.int32)[positions]
     values = batch.column("value").to_numpy(zero_copy_only=False)
-    factors = np.asarray(index.factors)[positions]
-    offsets = np.asarray(index.offsets)[positions]
-    if np.any(factors != 1.0) or np.any(offsets != 0.0):
-        values = values * factors + offsets
-    ts = batch.column("ts").cast(pa.timestamp("us"))
-    ts_int = ts.to_numpy(zero_copy_only=False).astype("datetime64[us]").astype(np.int64)
-    in_order = bool(
-        np.all(
-            (series_id[1:] > series_id[:-1])
-            | ((series_id[1:] == series_id[:-1]) & (ts_int[1:] > ts_int[:-1]))
+    if positions is not None and index.converts:
+        values = (
+            values * np.asarray(index.factors)[positions] + np.asarray(index.offsets)[positions]
         )
-    )
-    if previous_key is not None and len(series_id):
-        in_order &= (int(series_id[0]), int(ts_int[0])) > previous_key
-    if not in_order:
-        # Lay each batch out by (series, ts) so row-group statistics serve range scans.
-        order = np.lexsort((ts_int, series_id))
+    ts = batch.column("ts").cast(pa.timestamp("us"))
+    ts_int = ts.to_numpy(zero_copy_only=False).astype("datetime64[us]", copy=False).view(np.int64)
+    increasing = _increasing(series_id, ts_int, strict_series=True)
+    if not increasing:
+        # Lay each batch out by (series, ts) so row-group statistics serve range scans. A
+        # stable sort by series keeps each series' points in file order: a wide table's lines
+        # (or a long table sorted by time) then need no sort by time.
+        order = _by_series(series_id)
         series_id, ts_int, values = series_id[order], ts_int[order], values[order]
-        ts = pa.array(ts_int.astype("datetime64[us]"), pa.timestamp("us"))
-    boundary = (int(series_id[-1]), int(ts_int[-1]))
+        increasing = _increasing(series_id, ts_int, strict_series=False)
+        if not increasing:
+            order = np.lexsort((ts_int, series_id))
+            series_id, ts_int, values = series_id[order], ts_int[order], values[order]
+        ts = pa.array(ts_int.view("datetime64[us]"), pa.timestamp("us"))
     out = pa.record_batch(
         {"series_id": pa.array(series_id, pa.int32()), "ts": ts, "value": pa.array(values)}
     )
-    return out, in_order, boundary
+    return out, increasing
+
+
+def _increasing(series_id: np.ndarray, ts: np.ndarray, *, strict_series: bool) -> bool:
+    """Whether ``ts`` strictly increases within each run of one series id.
+
+    With ``strict_series`` the series ids must also increase from run to run (the batch is then
+    ordered by (series, ts)); else the runs are assumed to be one per series.
+    """
+    same = series_id[1:] == series_id[:-1]
+    later = ts[1:] > ts[:-1]
+    if strict_series:
+        return bool(np.all((series_id[1:] > series_id[:-1]) | (same & later)))
+    return bool(np.all(~same | later))
+
+
+def _by_series(series_id: np.ndarray) -> np.ndarray:
+    """The order that sorts points by series and keeps each series' points in their order."""
+    low, span = int(series_id.min()), int(series_id.max()) - int(series_id.min())
+    if span < 1 << 16:
+        # A key of 8 or 16 bits sorts in linear time (numpy's radix sort).
+        key = np.uint8 if span < 1 << 8 else np.uint16
+        return np.argsort((series_id - low).astype(key), kind="stable")
+    return np.argsort(series_id, kind="stable")
 
 
 def _track_extents(
@@ -842,7 +976,11 @@ def _track_extents(
     last: dict[int, np.datetime64],
     existing: dict[int, tuple[np.datetime64, np.datetime64]],
 ) -> bool:
-    """Grow the per-series time extents; return whether the batch overlaps stored data."""
+    """Grow the per-series time extents; return whether the batch may repeat a point.
+
+    It may where a series' points overlap stored data, or the file's earlier points of the
+    series in time (the batch's own points are in (series, ts) order).
+    """
     series_id = batch.column("series_id").to_numpy()
     ts = batch.column("ts").to_numpy(zero_copy_only=False)
     starts = np.flatnonzero(np.r_[True, series_id[1:] != series_id[:-1]])
@@ -851,9 +989,45 @@ def _track_extents(
     for start, end in zip(starts, ends, strict=True):
         sid = int(series_id[start])
         lo, hi = ts[start], ts[end]
+        if sid in last and lo <= last[sid]:
+            overlaps = True
         first[sid] = min(first.get(sid, lo), lo)
         last[sid] = max(last.get(sid, hi), hi)
         stored = existing.get(sid)
         if stored is not None and lo <= stored[1] and hi >= stored[0]:
             overlaps = True
     return overlaps
+
+
+def _describe_series(
+    store: DuckDBStore,
+    space: str,
+    facts: dict[str, SeriesFacts],
+    loaded: list[str],
+    ingest_id: str,
+) -> None:
+    """Give the series a wide table loaded the asset and units its column names say they have.
+
+    Only what a series lacks is filled: what a ``time_series`` mapping declared stays.
+    """
+    wanted = [series for series in loaded if series in facts]
+    if not wanted:
+        return
+    rows = store.query_rows(
+        "SELECT external_id, asset, unit, source_unit FROM time_series "
+        "WHERE space = ? AND list_contains(?, external_id)",
+        [space, wanted],
+    )
+    changed = []
+    for row in rows:
+        said = facts[row["external_id"]]
+        filled = {
+            "asset": row["asset"] or said.asset,
+            "unit": row["unit"] or said.unit,
+            "source_unit": row["source_unit"] or said.source_unit,
+        }
+        if any(filled[key] != row[key] for key in filled):
+            changed.append({"space": space, "external_id": row["external_id"], **filled})
+    if changed:
+        text = pa.schema([(key, pa.string()) for key in changed[0]])
+        store.upsert_entities("time_series", pa.Table.from_pylist(changed, text), ingest_id)

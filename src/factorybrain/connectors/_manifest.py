@@ -24,6 +24,7 @@ import yaml
 from factorybrain.connectors._databases import is_database_url
 from factorybrain.connectors._ingest import IngestReport, ingest
 from factorybrain.connectors._mapping import load_mapping
+from factorybrain.connectors._xml import parse_once
 from factorybrain.exceptions import FactorybrainError, MappingError
 from factorybrain.store._duckdb import DuckDBStore
 
@@ -103,21 +104,24 @@ def load_plant(
         root: Folder the manifest's file paths are relative to (default: the manifest's).
         on_file: Called before each file; may return a progress callback for that file.
         actor: Who loads it, kept in every file's report.
+
+    An XML document that several entries read is parsed once.
     """
     _, entries = read_manifest(manifest, root)
     result = PlantLoad([], [])
-    for entry in entries:
-        progress = on_file(entry) if on_file else None
-        try:
-            result.reports.append(
-                ingest(
-                    store,
-                    entry.file,
-                    load_mapping(entry.mapping),
-                    progress=progress,
-                    actor=actor,
+    with parse_once():
+        for entry in entries:
+            progress = on_file(entry) if on_file else None
+            try:
+                result.reports.append(
+                    ingest(
+                        store,
+                        entry.file,
+                        load_mapping(entry.mapping),
+                        progress=progress,
+                        actor=actor,
+                    )
                 )
-            )
-        except FactorybrainError as error:
-            result.failures.append((entry.file, str(error)))
+            except FactorybrainError as error:
+                result.failures.append((entry.file, str(error)))
     return result

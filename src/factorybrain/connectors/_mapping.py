@@ -5,7 +5,7 @@ A mapping maps columns to fields; it never lists identities. Example::
     entity: asset                   # an entity type, or `datapoint`, or `edge`
     space: mes                      # where the identifiers are unique
     source:
-      format: sqlite                # csv, parquet, excel, jsonl, json, sqlite (default: extension)
+      format: sqlite                # csv parquet excel jsonl json sqlite xml (default: extension)
       table: machines               # sqlite table or excel sheet
       timezone: Europe/Berlin       # naive timestamps are local time there (default UTC)
     fields:
@@ -27,7 +27,8 @@ A field may also be an expression (``{expr: "CASE WHEN SHKZG = 'H' THEN -DMBTR E
 see :mod:`factorybrain.connectors._expressions`), a lookup in an entity already in the store
 (``{column: MATNR, lookup: {entity: material, match: aliases}}``), the start of the next state
 change of the same subject (``end_time: {next: start_time, per: asset}``), or contain the row's
-own number (``"{serial}/{@row}"``) where the rows of a file have no key.
+own number (``"{serial}/{@row}"``) where the rows of a file have no key. A datapoint mapping
+with ``unpivot`` loads a wide table, one column per tag (see :mod:`._unpivot`).
 
 Every mistake is reported with the mapping file, its line and the field.
 """
@@ -46,10 +47,20 @@ import yaml
 
 from factorybrain.connectors._expressions import Expression, ExpressionError, parse_expression
 from factorybrain.connectors._units import UnitConversionError, affine, parse_unit
+from factorybrain.connectors._unpivot import UNPIVOTED_FIELDS, Unpivot, parse_unpivot
+from factorybrain.connectors._xml import (
+    DEPTH_KEY,
+    MAX_DEPTH,
+    MAX_RECORD_ELEMENTS,
+    PARENT_KEY,
+    PATH_KEY,
+    Recursive,
+    parse_record_path,
+)
 from factorybrain.exceptions import MappingError
 from factorybrain.model import EDGE_TYPES, ENTITY_TYPES, Field, entity_type
 
-FORMATS = ("csv", "parquet", "excel", "jsonl", "json", "sqlite")
+FORMATS = ("csv", "parquet", "excel", "jsonl", "json", "sqlite", "xml")
 _EXTENSIONS = {
     ".csv": "csv",
     ".txt": "csv",
@@ -64,6 +75,7 @@ _EXTENSIONS = {
     ".sqlite": "sqlite",
     ".sqlite3": "sqlite",
     ".db": "sqlite",
+    ".xml": "xml",
 }
 _TEMPLATE = re.compile(r"\{([^{}]+)\}")
 
@@ -72,6 +84,10 @@ _TEMPLATE = re.compile(r"\{([^{}]+)\}")
 ROW_COLUMN = "@row"
 #: What a local time that does not exist or occurs twice (a DST change) becomes.
 DST_POLICIES = ("reject", "earlier", "later")
+#: When a field's value replaces the one the store already holds for the entity: always; never
+#: (it only fills an empty field: a second source's word); unless it is empty (an empty cell
+#: keeps what another source gave).
+OVERWRITE = ("always", "never", "unless_empty")
 _THOUSANDS = ("", ".", ",", " ", "'", "\u00a0", "\u202f")
 
 #: Fields of the pseudo-entities a mapping can also load.
@@ -137,6 +153,8 @@ class FieldRule:
     next_of: str | None = None
     per: tuple[str, ...] = ()
     dst: str | None = None
+    #: When the value replaces the one the store holds (see OVERWRITE).
+    overwrite: str = "always"
 
     @property
     def source_columns(self) -> tuple[str, ...]:
@@ -180,6 +198,7 @@ class SourceOptions:
     decimal: str | None = None
     #: Thousands separator accepted in numbers written as text (default "." under decimal ",").
     thousands: str | None = None
+    #: JSON: dotted path to the list of records; XML: path of the record elements (see _xml).
     records: str | None = None
     #: JSON: dotted paths of the lists to turn into rows, outermost first.
     explode: tuple[str, ...] = ()
@@ -191,6 +210,18 @@ class SourceOptions:
     skip_rows: int | tuple[int, ...] = 0
     #: What a local time that does not exist or occurs twice becomes (see DST_POLICIES).
     dst: str = "reject"
+    #: XML: the namespace URIs each prefix of ``records`` stands for (one or several).
+    namespaces: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: XML: element levels the document may nest, and elements one record may hold.
+    max_depth: int = MAX_DEPTH
+    max_record_elements: int = MAX_RECORD_ELEMENTS
+    #: XML: records nest in records (an asset tree), each read as a record of its own.
+    recursive: Recursive | None = None
+
+    @property
+    def namespace_uris(self) -> dict[str, tuple[str, ...]]:
+        """XML: prefix -> the namespace URIs it stands for."""
+        return dict(self.namespaces)
 
     @property
     def thousands_separator(self) -> str:
@@ -214,6 +245,8 @@ class Mapping:
     skip_rows_without: tuple[str, ...] = ()
     duplicates: str = "quarantine"
     filters: tuple[RowFilter, ...] = ()
+    #: A wide table's tag columns, each unpivoted into the datapoints of a series.
+    unpivot: Unpivot | None = None
 
     @property
     def uses_row_number(self) -> bool:
@@ -309,6 +342,7 @@ def parse_mapping(root: yaml.MappingNode, name: str) -> Mapping:
         "skip_rows_without",
         "duplicates",
         "filter",
+        "unpivot",
     }
     for key, (line, _) in top.items():
         if key not in allowed:
@@ -357,9 +391,14 @@ def parse_mapping(root: yaml.MappingNode, name: str) -> Mapping:
             )
         rules[field_name] = _parse_rule(name, line, allowed_fields[field_name], spec, source)
     _check_references(name, rules)
+    unpivot = None
+    if "unpivot" in top:
+        read = {n: (rule.line, rule.source_columns) for n, rule in rules.items()}
+        unpivot = parse_unpivot(name, *top["unpivot"], target, read)
 
     for f in target_fields(target):
-        if f.required and f.name not in rules and f.name != "space":
+        unpivoted = unpivot is not None and f.name in UNPIVOTED_FIELDS
+        if f.required and f.name not in rules and f.name != "space" and not unpivoted:
             raise _fail(name, fields_line, f"required field {f.name!r} of {target} is not mapped")
     system = _scalar(top["system"][1]) if "system" in top else space
     skip: tuple[str, ...] = ()
@@ -386,7 +425,19 @@ def parse_mapping(root: yaml.MappingNode, name: str) -> Mapping:
     filters: tuple[RowFilter, ...] = ()
     if "filter" in top:
         filters = _parse_filters(name, *top["filter"])
-    return Mapping(name, target, space, rules, source, edge, system, skip, duplicates, filters)
+    _check_hierarchy(name, rules, filters, source)
+    kept = [rule for rule in rules.values() if rule.overwrite != "always"]
+    if kept and (target in ("datapoint", "edge") or kept[0].field.name == "external_id"):
+        raise _fail(
+            name,
+            kept[0].line,
+            f"field {kept[0].field.name!r}: 'overwrite' says when a value replaces the one the "
+            "store holds for an entity; it applies to the fields of an entity, not to its key, "
+            "a datapoint or an edge",
+        )
+    return Mapping(
+        name, target, space, rules, source, edge, system, skip, duplicates, filters, unpivot=unpivot
+    )
 
 
 def _parse_source(name: str, line: int, node: yaml.Node) -> SourceOptions:
@@ -407,6 +458,18 @@ def _parse_source(name: str, line: int, node: yaml.Node) -> SourceOptions:
             f"'thousands' and 'decimal' are both {options['thousands']!r}; a number needs two "
             "different separators",
         )
+    if "recursive" in options and options.get("format", "xml") != "xml":
+        raise _fail(
+            name,
+            line,
+            "'recursive' reads the records nested in records of an XML document; found format "
+            f"{options['format']!r}",
+        )
+    if options.get("format") == "xml" and "records" in options:
+        try:
+            parse_record_path(options["records"], dict(options.get("namespaces", ())))
+        except ValueError as error:
+            raise _fail(name, line, f"'records': {error}") from error
     if "skip_rows" in options and isinstance(options["skip_rows"], tuple):
         header_row = options.get("header_row", 1)
         above = [r for r in options["skip_rows"] if r <= header_row]
@@ -463,11 +526,77 @@ def _source_option(name: str, line: int, key: str, value: Any) -> Any:
             )
     if key == "explode":
         return _explode_paths(name, line, value)
+    if key == "namespaces":
+        return _namespaces(name, line, value)
+    if key == "recursive":
+        return _recursive(name, line, value)
+    if key in ("max_depth", "max_record_elements") and not (_whole(value) and value >= 1):
+        raise _fail(name, line, f"'{key}' takes a whole number from 1, found {value!r}")
     if key in ("records", "table", "delimiter", "query") and not isinstance(value, str):
         raise _fail(name, line, f"'{key}' takes text, found {value!r}")
     if key == "delimiter" and len(value) != 1:
         raise _fail(name, line, f"'delimiter' takes one character, found {value!r}")
     return value
+
+
+def _namespaces(name: str, line: int, value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """XML namespaces as ``{prefix: uri}`` or ``{prefix: [uri, ...]}`` (versions of a schema)."""
+    found = []
+    if isinstance(value, dict):
+        for prefix, uris in value.items():
+            uris = [uris] if isinstance(uris, str) else uris
+            if not isinstance(prefix, str) or not isinstance(uris, list):
+                break
+            if not uris or not all(isinstance(uri, str) and uri.strip() for uri in uris):
+                break
+            found.append((prefix, tuple(uris)))
+        else:
+            return tuple(found)
+    raise _fail(
+        name,
+        line,
+        "'namespaces' maps each prefix of 'records' to its namespace URI, or a list of URIs "
+        f'(b2mml: "http://www.mesa.org/xml/B2MML"); found {value!r}',
+    )
+
+
+def _recursive(name: str, line: int, value: Any) -> Recursive:
+    """XML: ``{name: <child or @attribute>, separator: <text>}``: records nest in records."""
+    if isinstance(value, dict) and set(value) <= {"name", "separator"}:
+        named, separator = value.get("name"), value.get("separator", "/")
+        if isinstance(named, str) and named.strip() and isinstance(separator, str) and separator:
+            return Recursive(named.strip(), separator)
+    raise _fail(
+        name,
+        line,
+        "'recursive' takes {name: <the child element or @attribute that names each record>, "
+        "separator: <what joins the names of a '#path', default '/'>}, such as {name: Name, "
+        f"separator: '\\'}} for an AF element path; found {value!r}",
+    )
+
+
+def _check_hierarchy(
+    name: str, rules: dict[str, FieldRule], filters: tuple[RowFilter, ...], source: SourceOptions
+) -> None:
+    """The pseudo-fields of a recursive hierarchy (``#path``, ...) need ``recursive``."""
+    if source.recursive is not None:
+        return
+    read = [
+        (rule.line, f"field {field!r}", column)
+        for field, rule in rules.items()
+        for column in rule.source_columns
+    ]
+    read += [
+        (f.line, f"filter {f.description!r}", c) for f in filters for c in f.expression.columns
+    ]
+    for line, reader, column in read:
+        if column.split(".")[0] in (DEPTH_KEY, PATH_KEY, PARENT_KEY):
+            raise _fail(
+                name,
+                line,
+                f"{reader} reads {column!r}, a pseudo-field of a record in a recursive "
+                "hierarchy; add 'source: {recursive: {name: <the child that names each record>}}'",
+            )
 
 
 def _whole(value: Any) -> bool:
@@ -671,6 +800,7 @@ def _parse_rule(
         "values",
         "unknown",
         "lookup",
+        "overwrite",
     }
     for key in spec:
         if key not in allowed:
@@ -775,6 +905,14 @@ def _parse_rule(
         raise _fail(
             name, line, f"field {target.name!r}: {value!r} is not one of {list(target.values)}"
         )
+    overwrite = spec.get("overwrite", "always")
+    if overwrite not in OVERWRITE:
+        raise _fail(
+            name,
+            spec_lines["overwrite"],
+            f"field {target.name!r}: 'overwrite' must be one of {list(OVERWRITE)} (when the "
+            f"value replaces the one the store holds), found {overwrite!r}",
+        )
     lookup = _parse_lookup(name, spec_lines.get("lookup", line), target, spec.get("lookup"))
     if lookup is not None and ("value" in spec or "columns" in spec or "next" in spec):
         raise _fail(
@@ -802,6 +940,7 @@ def _parse_rule(
         next_of=next_of,
         per=per,
         dst=spec.get("dst"),
+        overwrite=overwrite,
     )
 
 

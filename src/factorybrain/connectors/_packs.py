@@ -1,14 +1,17 @@
-"""Connector packs: mappings for the exports most plants have, matched to a file by its header.
+"""Connector packs: mappings for the exports most plants have, matched to a file by its content.
 
 A pack is a folder of ordinary mapping files (``docs/mappings.md``) shipped with the package
 (``connectors/packs/<pack>/``), plus a ``pack.yaml`` that names it, gives its default space and
 the order its mappings load in. Each mapping file adds one key to the mapping language,
 ``match``: the columns that tell its table apart (SAP's ``MARA`` has ``MATNR``, ``MTART`` and
-``MEINS``; a PI archive export has ``Tag``, ``Timestamp`` and ``Value``). A file whose header
-holds every one of them is loaded through that mapping, with what only the file can say (its
-encoding, separator and header line) found by :func:`factorybrain.connectors._sniff.sniff`, and
-what only the user can say (the plant's time zone, the space of each pack) given as arguments.
-So a folder of exports loads without a manifest and without a mapping written for that plant.
+``MEINS``; a PI archive export has ``Tag``, ``Timestamp`` and ``Value``), or for an XML document
+its root element (``match: {root: b2mml:ProductionPerformance}``, the prefix declared in the
+mapping's ``source: {namespaces: ...}``). A file whose header holds every one of the columns, or
+whose root element is the one named, is loaded through that mapping, with what only the file can
+say (its encoding, separator and header line) found by
+:func:`factorybrain.connectors._sniff.sniff`, and what only the user can say (the plant's time
+zone, the space of each pack) given as arguments. So a folder of exports loads without a
+manifest and without a mapping written for that plant.
 """
 
 from __future__ import annotations
@@ -23,7 +26,16 @@ import yaml
 
 from factorybrain.connectors._ingest import IngestReport, ingest
 from factorybrain.connectors._mapping import DST_POLICIES, Mapping, parse_mapping
+from factorybrain.connectors._readers import expect_xml_reads
 from factorybrain.connectors._sniff import FileShape, sniff
+from factorybrain.connectors._xml import (
+    ALL_CHILDREN,
+    XmlName,
+    parse_name,
+    parse_once,
+    parse_record_path,
+    split_tag,
+)
 from factorybrain.exceptions import FactorybrainError, MappingError
 from factorybrain.store._duckdb import DuckDBStore
 
@@ -35,15 +47,16 @@ MATCH_KEY = "match"
 
 @dataclass(frozen=True)
 class PackMapping:
-    """One mapping of a pack and the header columns that select it.
+    """One mapping of a pack and what selects it: header columns, or an XML root element.
 
     Attributes:
-        pack: The pack's name (``sap``, ``pi``, ``mes``).
+        pack: The pack's name (``sap``, ``pi``, ``mes``, ``b2mml``).
         name: The mapping file's name without ``.yaml``.
         path: The mapping file.
-        match: Columns every matching file has.
+        match: Columns every matching file has (empty for an XML mapping).
         mapping: The parsed mapping (its space is the pack's default).
         order: Load order across every pack (lower first).
+        root: XML: the root elements a matching document has one of (empty for a table).
     """
 
     pack: str
@@ -52,6 +65,20 @@ class PackMapping:
     match: tuple[str, ...]
     mapping: Mapping
     order: int
+    root: tuple[XmlName, ...] = ()
+
+    def selects(self, shape: FileShape) -> bool:
+        """Whether a file of this shape goes through this mapping."""
+        if shape.root is not None:
+            return any(name.matches(shape.root) for name in self.root)
+        return bool(self.match) and set(self.match) <= set(shape.columns)
+
+    @property
+    def selected_by(self) -> str:
+        """What selects this mapping, in words (``columns MATNR, CHARG``, ``root element X``)."""
+        if self.root:
+            return "root element " + " or ".join(name.written for name in self.root)
+        return "columns " + ", ".join(self.match)
 
 
 @dataclass(frozen=True)
@@ -90,26 +117,65 @@ def _read_pack_mapping(path: Path, pack: str, order: int) -> PackMapping:
     if not isinstance(root, yaml.MappingNode):
         raise MappingError(f"{name}: expected a mapping with 'match', 'entity' and 'fields'")
     match: tuple[str, ...] = ()
+    roots: list[str] = []
+    match_line = 0
     kept = []
     for key, value in root.value:
         if key.value == MATCH_KEY:
+            match_line = key.start_mark.line + 1
             found = yaml.safe_load(yaml.serialize(value))
-            if (
-                not isinstance(found, list)
-                or not found
-                or not all(isinstance(c, str) for c in found)
-            ):
-                raise MappingError(
-                    f"{name} line {key.start_mark.line + 1}: 'match' takes the list of columns "
-                    f"that tell this table apart, found {found!r}"
-                )
-            match = tuple(found)
+            if isinstance(found, dict) and set(found) == {"root"}:
+                roots = found["root"] if isinstance(found["root"], list) else [found["root"]]
+                if roots and all(isinstance(r, str) for r in roots):
+                    continue
+            elif isinstance(found, list) and found and all(isinstance(c, str) for c in found):
+                match = tuple(found)
+                continue
+            raise MappingError(
+                f"{name} line {match_line}: 'match' takes the list of columns that tell this "
+                "table apart, or {root: <element>} (or a list of elements) for an XML document; "
+                f"found {found!r}"
+            )
         else:
             kept.append((key, value))
-    if not match:
-        raise MappingError(f"{name}: a pack mapping needs 'match: [columns...]'")
+    if not match and not roots:
+        raise MappingError(
+            f"{name}: a pack mapping needs 'match: [columns...]' or 'match: {{root: <element>}}'"
+        )
     root.value = kept
-    return PackMapping(pack, path.stem, path, match, parse_mapping(root, name), order)
+    mapping = parse_mapping(root, name)
+    names = _root_names(name, match_line, roots, mapping)
+    return PackMapping(pack, path.stem, path, match, mapping, order, names)
+
+
+def _root_names(name: str, line: int, roots: list[str], mapping: Mapping) -> tuple[XmlName, ...]:
+    """The root elements a pack mapping of an XML document matches, checked against its records.
+
+    Raises:
+        MappingError: If a name is no element name or uses an undeclared prefix, the mapping
+            does not read XML, or its records path starts at another root.
+    """
+    if not roots:
+        return ()
+    if mapping.source.format != "xml":
+        raise MappingError(
+            f"{name} line {line}: 'match: {{root: ...}}' selects XML documents; add "
+            "'source: {format: xml}'"
+        )
+    namespaces = mapping.source.namespace_uris
+    try:
+        names = tuple(parse_name(text, namespaces) for text in roots)
+        records = parse_record_path(mapping.source.records or ALL_CHILDREN, namespaces)
+    except ValueError as error:
+        raise MappingError(f"{name} line {line}: 'match': {error}") from error
+    first = records.steps[0]
+    same = [n for n in names if (n.local, n.namespaces) == (first.local, first.namespaces)]
+    if records.anchored and first.local != "*" and not same:
+        raise MappingError(
+            f"{name} line {line}: 'records' starts at {first.written!r}, which is not a root "
+            f"element the mapping matches ({', '.join(roots)})"
+        )
+    return names
 
 
 def load_packs(folder: Path = PACKS_FOLDER) -> list[Pack]:
@@ -147,9 +213,8 @@ def _pack_index(path: Path) -> tuple[Path, dict[str, Any]]:
 
 
 def matches(shape: FileShape, packs: Iterable[Pack]) -> list[PackMapping]:
-    """The pack mappings whose ``match`` columns the file's header holds, in load order."""
-    header = set(shape.columns)
-    return [m for pack in packs for m in pack.mappings if set(m.match) <= header]
+    """The pack mappings that select the file (by header, or by root element), in load order."""
+    return [m for pack in packs for m in pack.mappings if m.selects(shape)]
 
 
 def plan_folder(folder: Path, packs: list[Pack] | None = None) -> PackPlan:
@@ -171,18 +236,25 @@ def plan_folder(folder: Path, packs: list[Pack] | None = None) -> PackPlan:
         for shape in shapes:
             found = matches(shape, packs)
             if not found:
-                where = f" sheet {shape.sheet!r}" if shape.sheet else ""
-                more = ", ..." if len(shape.columns) > 8 else ""
-                plan.unmatched.append(
-                    (
-                        path,
-                        f"{path.name}{where}: no pack mapping recognises its header "
-                        f"({', '.join(shape.columns[:8])}{more})",
-                    )
-                )
+                plan.unmatched.append((path, _unrecognised(shape)))
             plan.loads += [(shape, m) for m in found]
     plan.loads.sort(key=lambda pair: (pair[1].order, str(pair[0].path)))
     return plan
+
+
+def _unrecognised(shape: FileShape) -> str:
+    """Why no pack mapping takes a file: its header, or its root element, is none they know."""
+    name = shape.path.name
+    if shape.root is not None:
+        namespace, local = split_tag(shape.root)
+        where = f" in namespace {namespace}" if namespace else " (no namespace)"
+        return f"{name}: no pack mapping recognises its root element <{local}>{where}"
+    sheet = f" sheet {shape.sheet!r}" if shape.sheet else ""
+    more = ", ..." if len(shape.columns) > 8 else ""
+    return (
+        f"{name}{sheet}: no pack mapping recognises its header "
+        f"({', '.join(shape.columns[:8])}{more})"
+    )
 
 
 def fitted_mapping(
@@ -245,11 +317,29 @@ def load_with_packs(
 
     Returns:
         One report per (file, mapping), the loads that failed, and every file no pack takes.
+        An XML document read through several mappings is parsed once, and its mappings that
+        explode the same lists share one read.
     """
     packs = load_packs() if packs is None else packs
     plan = plan_folder(Path(folder), packs)
     spaces = spaces or {}
     result = PackLoad(unmatched=list(plan.unmatched))
+    with parse_once():
+        expect_xml_reads((shape.path, fitted_mapping(shape, m)) for shape, m in plan.loads)
+        _load_planned(store, plan, result, timezone, dst, spaces, on_file, actor)
+    return result
+
+
+def _load_planned(
+    store: DuckDBStore,
+    plan: PackPlan,
+    result: PackLoad,
+    timezone: str,
+    dst: str | None,
+    spaces: dict[str, str],
+    on_file: Callable[[FileShape, PackMapping], Callable[[int], None] | None] | None,
+    actor: str,
+) -> None:
     for shape, pack_mapping in plan.loads:
         progress = on_file(shape, pack_mapping) if on_file else None
         try:
@@ -266,4 +356,3 @@ def load_with_packs(
         except FactorybrainError as error:
             label = f"{pack_mapping.pack}/{pack_mapping.name}"
             result.failures.append((shape.path, f"{label}: {error}"))
-    return result

@@ -23,10 +23,11 @@ import json
 import re
 import shutil
 import sqlite3
+import sys
 import tempfile
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -37,7 +38,17 @@ import numpy as np
 import pyarrow as pa
 
 from factorybrain.connectors._mapping import ROW_COLUMN, Mapping
-from factorybrain.exceptions import IngestError
+from factorybrain.connectors._xml import (
+    ALL_CHILDREN,
+    RecordReader,
+    RecordSpec,
+    expect_read,
+    parse_record_path,
+    prune,
+    shared_read,
+    wanted,
+)
+from factorybrain.exceptions import IngestError, MappingError
 
 ROW = "__row"
 #: A unique number per row in file order (rows of one exploded record share ``__row``).
@@ -69,6 +80,7 @@ KIND_NAMES = {
     "ole": "an old-style Office file (.xls or .doc; save it as .xlsx)",
     "png": "a PNG image",
     "jpeg": "a JPEG image",
+    "xml": "an XML document",
     "utf-16": "UTF-16 text (set 'source: {encoding: utf-16}' in the mapping)",
     "binary": "binary data",
     "text": "text",
@@ -80,9 +92,12 @@ _EXPECTED_NAMES = {
     "parquet": KIND_NAMES["parquet"],
     "excel": KIND_NAMES["excel"],
     "sqlite": KIND_NAMES["sqlite"],
+    "xml": "XML text",
 }
 
 
+#: How an XML document starts (after a UTF-8 byte order mark and blank space).
+_XML_START = re.compile(rb"(?:\xef\xbb\xbf)?\s*<(?:\?xml|!--|!DOCTYPE|[A-Za-z_])")
 #: Bytes that text hardly ever holds (tab, line ends, form feed and escape left out).
 _CONTROL_BYTES = [bytes([b]) for b in (*range(0, 9), 11, *range(14, 27), *range(28, 32))]
 
@@ -128,8 +143,9 @@ def sniff_format(path: Path) -> str | None:
     """Return the kind of content the first bytes of ``path`` reveal, or ``None`` for text.
 
     Kinds are the keys of :data:`KIND_NAMES`: a zip archive that holds a workbook is ``excel``;
-    text in UTF-16 is ``utf-16``; a few stray NUL bytes in text leave it text (the reader
-    reports their lines), many make it ``binary``.
+    text that starts like an XML document (``<?xml``, ``<tag``) is ``xml``; text in UTF-16 is
+    ``utf-16``; a few stray NUL bytes in text leave it text (the reader reports their lines),
+    many make it ``binary``.
     """
     with path.open("rb") as handle:
         head = handle.read(4096)
@@ -143,6 +159,8 @@ def sniff_format(path: Path) -> str | None:
     odd, even = head[1::2].count(0), head[0::2].count(0)
     if len(head) >= 8 and max(odd, even) >= 0.9 * (len(head) // 2):
         return "utf-16"  # text in UTF-16 without a byte order mark: a NUL in every other byte
+    if _XML_START.match(head):
+        return "xml"
     controls = sum(head.count(byte) for byte in _CONTROL_BYTES)
     # A few stray NULs or control bytes leave text text (the reader reports their lines).
     return "binary" if controls > len(head) // 10 else None
@@ -187,6 +205,8 @@ def read_source(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) ->
             raise IngestError(
                 f"{path}: expected {expected}, but its content is {content_name(actual)}"
             )
+    if kind == "xml" and actual not in (None, "xml", "utf-16"):
+        raise IngestError(f"{path}: expected {expected}, but its content is {content_name(actual)}")
     reader = {
         "csv": _read_csv,
         "parquet": _read_parquet,
@@ -194,6 +214,7 @@ def read_source(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) ->
         "jsonl": _read_jsonl,
         "json": _read_json,
         "sqlite": _read_sqlite,
+        "xml": _read_xml,
     }[kind]
     return reader(path, mapping, con)
 
@@ -640,8 +661,13 @@ def _csv_relation(
         if clash:
             raise IngestError(f"{path}: a column may not be called {clash[0]!r}")
         text = sorted(c for c in _text_columns(mapping) if c in columns)
+        if mapping.unpivot is not None:
+            # One cell that is no number must not reject its line's other tags with it.
+            text = sorted({*text, *(c for c in columns if mapping.unpivot.selects(c))})
         if text:
             args.append("types = {" + ", ".join(f"{_sql_string(c)}: 'VARCHAR'" for c in text) + "}")
+        if mapping.unpivot is not None:
+            args = _sniffed_once(con, args)
         return con.sql(
             f"SELECT *, row_number() OVER () AS {ORDINAL}, "
             f"row_number() OVER () + {header_line} AS {ROW} FROM read_csv({', '.join(args)})"
@@ -654,6 +680,45 @@ def _csv_relation(
                 "{delimiter: ...}' in the mapping, or check the file is CSV text"
             )
         raise IngestError(f"{path}: cannot read as CSV: {message}") from error
+
+
+def _sniffed_once(con: duckdb.DuckDBPyConnection, args: list[str]) -> list[str]:
+    """``read_csv`` arguments that state what DuckDB's sniffer finds: layout and column types.
+
+    DuckDB sniffs a CSV file each time a statement reading it is bound; with hundreds of columns
+    (a wide historian table) that is most of a second, paid by every statement of the load.
+    """
+    path, options = args[0], args[1:]
+    dialect = ("header", "skip", "delim", "types")
+    found = con.execute(
+        "SELECT Delimiter, Quote, Escape, NewLineDelimiter, Comment, SkipRows, HasHeader, "
+        f"Columns, DateFormat, TimestampFormat FROM sniff_csv({', '.join(args)})"
+    ).fetchall()[0]
+    delimiter, quote, escape, new_line, comment, skip, header, columns, date, timestamp = found
+    kept = [path] + [a for a in options if a.split(" = ")[0] not in dialect]
+    stated = [
+        "auto_detect = false",
+        f"delim = {_sql_string(delimiter)}",
+        f"quote = {_sql_string(_sniffed(quote))}",
+        f"escape = {_sql_string(_sniffed(escape))}",
+        f"new_line = {_sql_string(_sniffed(new_line))}",
+        f"comment = {_sql_string(_sniffed(comment))}",
+        f"skip = {int(skip)}",
+        f"header = {str(bool(header)).lower()}",
+        "columns = {"
+        + ", ".join(f"{_sql_string(c['name'])}: {_sql_string(c['type'])}" for c in columns)
+        + "}",
+    ]
+    if date:
+        stated.append(f"dateformat = {_sql_string(date)}")
+    if timestamp:
+        stated.append(f"timestampformat = {_sql_string(timestamp)}")
+    return kept + stated
+
+
+def _sniffed(value: str) -> str:
+    """A dialect character as ``sniff_csv`` reports it ("(empty)": none)."""
+    return "" if value == "(empty)" else value
 
 
 _CAST_MESSAGE = re.compile(r"Could not convert string '(.*)' to '?(\w+)'?")
@@ -744,25 +809,62 @@ def register_rows(
     decimal separator, so that the parser reads them back as they were and never as a
     thousands separator.
     """
-    columns: list[str] = []
-    seen: set[str] = set()
-    for row in rows:
-        for key in row:
-            if key not in seen:
-                seen.add(key)
-                columns.append(key)
+    table = rows_table(rows, numbers, path, items=items, decimal=decimal)
+    return register_table(con, table, path)
+
+
+def rows_table(
+    rows: list[dict[str, Any]],
+    numbers: list[int],
+    path: Path | str,
+    *,
+    items: list[str] | None = None,
+    decimal: str | None = None,
+    columns: Sequence[str] | None = None,
+) -> pa.Table:
+    """The rows as an Arrow table of text columns plus their numbers (see :func:`register_rows`).
+
+    ``columns`` are the columns to make, empty where a row has no value (default: every key of
+    any row, in order of appearance).
+    """
+    if columns is None:
+        columns = _keys(rows)
     clash = [c for c in columns if c in INTERNAL_COLUMNS]
     if clash:
         raise IngestError(f"{path}: a column may not be called {clash[0]!r}")
-    data = {c: pa.array([_text(row.get(c), decimal) for row in rows], pa.string()) for c in columns}
+    data = {c: _text_column([row.get(c) for row in rows], decimal) for c in columns}
     data[ROW] = pa.array(numbers, pa.int64())
     data[ORDINAL] = pa.array(range(1, len(rows) + 1), pa.int64())
     if items is not None:
         data[ITEM] = pa.array(items, pa.string())
-    table = pa.table(data)
+    return pa.table(data)
+
+
+def register_table(
+    con: duckdb.DuckDBPyConnection, table: pa.Table, path: Path | str
+) -> duckdb.DuckDBPyRelation:
+    """Register an Arrow table of rows with the connection, as the relation the ingest reads."""
     name = f"_source_{abs(hash(str(path)))}"
     con.register(name, table)
     return con.table(name)
+
+
+def _text_column(values: list[Any], decimal: str | None) -> pa.Array:
+    """A column as text; one that holds only text already (XML, most JSON) goes as it is."""
+    try:
+        return pa.array(values, pa.string())
+    except pa.ArrowTypeError:
+        return pa.array([_text(value, decimal) for value in values], pa.string())
+
+
+def _keys(rows: Iterable[dict[str, Any]]) -> list[str]:
+    """Every key of any row, in order of appearance."""
+    keys: dict[str, None] = {}
+    for row in rows:
+        for key in row:
+            if key not in keys:
+                keys[key] = None
+    return list(keys)
 
 
 def _text(value: Any, decimal: str | None = None) -> str | None:
@@ -949,7 +1051,7 @@ def _flatten_objects(row: dict[str, Any]) -> dict[str, Any]:
 
     def add(prefix: str, value: dict[str, Any]) -> None:
         for key, inner in value.items():
-            name = f"{prefix}.{key}"
+            name = sys.intern(f"{prefix}.{key}")  # one string per name, not one per row
             if isinstance(inner, dict):
                 add(name, inner)
             elif not isinstance(inner, list):
@@ -992,7 +1094,7 @@ def _explode(
             )
         for key, value in current.items():
             if key != part:
-                row[f"{walked}.{key}" if walked else key] = value
+                row[sys.intern(f"{walked}.{key}") if walked else key] = value
         walked = f"{walked}.{part}" if walked else part
         current = current.get(part)
         if current is None:
@@ -1017,7 +1119,7 @@ def _explode(
             continue
         child_row = dict(row)
         if isinstance(item, dict):
-            child_row.update({f"{path}.{key}": value for key, value in item.items()})
+            child_row.update({sys.intern(f"{path}.{key}"): value for key, value in item.items()})
         else:
             child_row[path] = item
         yield child_row, str(index)
@@ -1119,6 +1221,139 @@ def _read_json(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) -> 
     for number, record in enumerate(records, start=1):
         collected.add(number, record)
     return collected.source_rows(con, path, mapping.source.decimal)
+
+
+# -- XML ---------------------------------------------------------------------------------------
+@dataclass
+class _XmlRows:
+    """What reading an XML file through a mapping gave, as several mappings can share it."""
+
+    table: pa.Table
+    rejected: list[Rejected]
+    filtered: Counter[str]
+    records: int
+    sha256: str | None
+    #: Each column a mapping reads -> the column of ``table`` that holds it.
+    spelled: dict[str, str]
+
+
+def _read_xml(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) -> SourceRows:
+    """Read the record elements of an XML document as JSON records (see :mod:`._xml`).
+
+    Only what the mapping reads is kept of each record; a column it reads that no record has is
+    an empty column, since XML leaves optional elements out. A row's number is its record's
+    position among the records (``<record>.<item>`` for an exploded item). Mappings announced
+    with :func:`expect_xml_reads` that read alike share one read.
+
+    Raises:
+        MappingError: If ``records`` is no path of elements.
+        IngestError: If the document is refused, not well-formed, or beyond the limits.
+    """
+    options = mapping.source
+    spec = _record_spec(mapping)
+    columns = _columns_read(mapping)
+    shared = shared_read(path, spec, options.explode, columns) if columns is not None else None
+    if shared is not None and shared.rows is not None:
+        read: _XmlRows = shared.rows
+    else:
+        read = _read_xml_rows(path, mapping, spec, sorted(shared.columns) if shared else columns)
+        if shared is not None:
+            shared.rows = read
+    table = read.table
+    if columns is not None:
+        own = list(dict.fromkeys(read.spelled[name] for name in columns))
+        table = table.select(own + [c for c in INTERNAL_COLUMNS if c in table.column_names])
+    return SourceRows(
+        register_table(con, table, path),
+        list(read.rejected),
+        rows_in_relation=table.num_rows,
+        filtered=Counter(read.filtered),
+        records=read.records,
+        sha256=read.sha256,
+    )
+
+
+def _read_xml_rows(
+    path: Path, mapping: Mapping, spec: RecordSpec, columns: list[str] | None
+) -> _XmlRows:
+    """Read the records, keep ``columns`` of them (all where None) and explode them into rows."""
+    options = mapping.source
+    tree = wanted(columns, options.explode) if columns is not None else None
+    reader = RecordReader(path, spec)
+    collected = _Rows(options.explode)
+    seen: set[str] = set()
+    for number, record in reader.numbered():
+        start = len(collected.rows)
+        collected.add(number, prune(record, tree) if tree is not None else record)
+        for row in collected.rows[start:]:
+            seen.update(row)
+    spelled = _spelled(columns, seen) if columns is not None else {}
+    table = rows_table(
+        collected.rows,
+        collected.numbers,
+        path,
+        items=collected.items if options.explode else None,
+        decimal=options.decimal,
+        columns=list(dict.fromkeys(spelled.values())) if columns is not None else None,
+    )
+    return _XmlRows(
+        table, collected.rejected, collected.filtered, collected.records, reader.sha256, spelled
+    )
+
+
+def expect_xml_reads(reads: Iterable[tuple[Path, Mapping]]) -> None:
+    """Announce, within :func:`._xml.parse_once`, the XML files mappings of a load will read.
+
+    Mappings of one file that read the same records and explode the same lists then share one
+    read of the columns of all of them (a pack reads one document through many mappings).
+    Files of other formats, and mappings whose format cannot be told, are left out.
+    """
+    for path, mapping in reads:
+        try:
+            xml = mapping.format_for(path) == "xml"
+        except MappingError:
+            continue
+        columns = _columns_read(mapping) if xml else None
+        if columns is not None:
+            try:
+                spec = _record_spec(mapping)
+            except MappingError:
+                continue
+            expect_read(path, spec, mapping.source.explode, columns)
+
+
+def _record_spec(mapping: Mapping) -> RecordSpec:
+    """The records a mapping reads of an XML document: its path, and the limits."""
+    options = mapping.source
+    try:
+        path_of_records = parse_record_path(options.records or ALL_CHILDREN, options.namespace_uris)
+    except ValueError as error:
+        raise MappingError(f"{mapping.path}: 'records': {error}") from error
+    return RecordSpec(
+        path_of_records, options.max_depth, options.max_record_elements, options.recursive
+    )
+
+
+def _columns_read(mapping: Mapping) -> list[str] | None:
+    """The columns a mapping reads (None where the file's columns choose, as unpivot does)."""
+    if mapping.unpivot is not None:
+        return None
+    names = [column for rule in mapping.fields.values() for column in rule.source_columns]
+    names += [column for row_filter in mapping.filters for column in row_filter.expression.columns]
+    names += mapping.skip_rows_without
+    return [name for name in dict.fromkeys(names) if name != ROW_COLUMN]
+
+
+def _spelled(columns: list[str], seen: set[str]) -> dict[str, str]:
+    """Each column read -> as the rows spell it (an expression may write it in another case)."""
+    by_lower: dict[str, list[str]] = {}
+    for name in seen:
+        by_lower.setdefault(name.lower(), []).append(name)
+    spelled = {}
+    for name in columns:
+        found = by_lower.get(name.lower(), [])
+        spelled[name] = name if name in seen or len(found) != 1 else found[0]
+    return spelled
 
 
 # -- SQLite --------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import io
 import json
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from factorybrain.connectors._readers import content_name, sniff_format
+from factorybrain.connectors._xml import sample, split_tag
 from factorybrain.exceptions import IngestError
 
 #: Delimiters tried on text tables, most common first.
@@ -34,8 +36,9 @@ class FileShape:
 
     Attributes:
         path: The file.
-        format: ``csv``, ``jsonl``, ``json``, ``excel`` or ``parquet``.
-        columns: The column names in file order (JSON: dotted paths of nested objects).
+        format: ``csv``, ``jsonl``, ``json``, ``excel``, ``parquet`` or ``xml``.
+        columns: The column names in file order (JSON: dotted paths of nested objects; XML:
+            of the elements and attributes of the records below).
         encoding: Text encoding (text files), as a Python codec name.
         delimiter: CSV separator.
         header_row: The line (CSV) or row (Excel) that holds the column names.
@@ -43,6 +46,9 @@ class FileShape:
         samples: Up to :data:`SAMPLE_RECORDS` values per column, as text, empty ones left out.
         lists: JSON: dotted paths of lists inside the records (what ``explode`` can take).
         notes: How the shape was found, for the user.
+        root: XML: the root element's tag (``{namespace}LocalName``), what packs match.
+        records: XML: the path of the records looked at, the root's most repeated child
+            (``/ProductionPerformance/ProductionResponse``).
     """
 
     path: Path
@@ -55,6 +61,8 @@ class FileShape:
     samples: dict[str, list[str]] = field(default_factory=dict)
     lists: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    root: str | None = None
+    records: str | None = None
 
 
 def sniff(path: str | Path) -> list[FileShape]:
@@ -74,6 +82,8 @@ def sniff(path: str | Path) -> list[FileShape]:
         return _sniff_excel(path)
     if kind == "parquet":
         return [_sniff_parquet(path)]
+    if kind == "xml" or (kind in (None, "utf-16") and path.suffix.lower() == ".xml"):
+        return [_sniff_xml(path)]
     if kind not in (None, "utf-16"):
         raise IngestError(f"{path}: not a table this platform reads: it is {content_name(kind)}")
     encoding, note = detect_encoding(path, utf16=kind == "utf-16")
@@ -82,11 +92,6 @@ def sniff(path: str | Path) -> list[FileShape]:
         return [_sniff_jsonl(path, encoding, note)]
     if suffix == ".json":
         return [_sniff_json(path, encoding, note)]
-    if suffix == ".xml":
-        raise IngestError(
-            f"{path}: an XML document; factorybrain reads CSV, JSON, JSON lines, Excel, Parquet "
-            "and SQLite tables (export it as CSV, e.g. PI Builder's Excel/CSV export for AF)"
-        )
     return [_sniff_csv(path, encoding, note)]
 
 
@@ -271,6 +276,21 @@ def _sniff_json(path: Path, encoding: str, note: str) -> FileShape:
     records = document if isinstance(document, list) else [document]
     dicts = [r for r in records[:SAMPLE_RECORDS] if isinstance(r, dict)]
     return _json_shape(path, dicts, "json", encoding, note)
+
+
+def _sniff_xml(path: Path) -> FileShape:
+    """An XML document's root element, and the columns of the records its root repeats most."""
+    found = sample(path, SAMPLE_RECORDS)
+    namespace, root = split_tag(found.root)
+    where = f" in namespace {namespace}" if namespace else ""
+    notes = [f"XML, root element <{root}>{where}"]
+    records = f"/{root}/{found.record}" if found.record else None
+    if records:
+        notes.append(f"records {records} (the element the root repeats most)")
+    shape = _json_shape(path, found.records, "xml", "", "")
+    return dataclasses.replace(
+        shape, encoding=None, notes=(*notes, shape.notes[-1]), root=found.root, records=records
+    )
 
 
 def _sniff_excel(path: Path) -> list[FileShape]:

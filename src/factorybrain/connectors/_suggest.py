@@ -86,6 +86,10 @@ def _quote(text: str) -> str:
 def _fitted_source(shape: FileShape, decimal: str | None, offsets: bool) -> str:
     """The ``source:`` line for this file: what sniffing found, and a zone to check."""
     parts = []
+    if shape.format == "xml":
+        parts.append("format: xml")
+        if shape.records:
+            parts.append(f"records: {shape.records}")
     if shape.format == "excel" and shape.sheet:
         parts.append(f"sheet: {_quote(shape.sheet)}")
     if shape.encoding and shape.encoding != "utf-8":
@@ -130,25 +134,28 @@ def suggest_mapping(path: str | Path, *, sheet: str | None = None) -> Suggestion
 def _from_pack(shape: FileShape, found: list[PackMapping]) -> str:
     first = found[0]
     text = first.path.read_text(encoding="utf-8")
+    # An XML document's root selects the mapping, whose source already says how to read it.
+    what = "root element" if first.root else "header"
     lines = [
-        f"# {shape.path.name}: its header selects the connector pack mapping "
-        f"{first.pack}/{first.name} (columns {', '.join(first.match)}).",
+        f"# {shape.path.name}: its {what} selects the connector pack mapping "
+        f"{first.pack}/{first.name} ({first.selected_by}).",
         "# Loaded as it is by the packs; edit a copy to change it. " + "; ".join(shape.notes) + ".",
     ]
     if len(found) > 1:
         others = ", ".join(f"{m.pack}/{m.name}" for m in found[1:])
-        lines.append(f"# The same header also selects: {others}.")
+        lines.append(f"# The same {what} also selects: {others}.")
     body = []
+    dropped = False  # within a key left out, until the next key
     for line in text.splitlines():
-        if line.startswith("match:"):
-            continue
-        if line.startswith("source:"):
-            continue
-        body.append(line)
-    decimal = first.mapping.source.decimal
-    offsets = _has_offsets(shape)
-    insert_at = next((i for i, line in enumerate(body) if line.startswith("space:")), len(body))
-    body.insert(insert_at + 1, _fitted_source(shape, decimal, offsets))
+        if not line.startswith((" ", "#")) and line.strip():
+            dropped = line.startswith("match:") or (line.startswith("source:") and not first.root)
+        if not dropped:
+            body.append(line)
+    if not first.root:
+        decimal = first.mapping.source.decimal
+        offsets = _has_offsets(shape)
+        insert_at = next((i for i, line in enumerate(body) if line.startswith("space:")), len(body))
+        body.insert(insert_at + 1, _fitted_source(shape, decimal, offsets))
     return "\n".join(lines + body) + "\n"
 
 
