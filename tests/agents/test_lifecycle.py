@@ -1,4 +1,4 @@
-"""Findings age: a newer warning replaces the older, normal data resolves it, stale proposals expire."""
+"""Findings age: newer warnings replace older ones, normal data resolves them, proposals expire."""
 
 from __future__ import annotations
 
