@@ -797,12 +797,12 @@ class MaintenanceAgent(BaseAgent):
                         ),
                         "readings_per_hour": float(asset.readings_per_hour),
                     },
-                    f"{asset.device}: no health model could be trained, so it is not watched "
+                    f"{asset.shown}: no health model could be trained, so it is not watched "
                     f"for anomalies or remaining life: {reason}.",
                 ),
                 dedup_key="no_model",
                 created_at=pd.Timestamp(asset.frame.index[-1]).to_pydatetime(),
-                title=f"{asset.device}: no health model ({reason.split(':')[0]})",
+                title=f"{asset.shown}: no health model ({reason.split(':')[0]})",
             )
         )
         return out
@@ -974,7 +974,7 @@ class MaintenanceAgent(BaseAgent):
                     "change_per_day": trend.change_per_day,
                     "days": days,
                 },
-                f"{asset.device}: {trend.signal} has been {trend.direction} steadily for "
+                f"{asset.shown}: {trend.signal} has been {trend.direction} steadily for "
                 f"{days:.1f} days since {trend.start:%Y-%m-%d %H:%M} UTC, from "
                 f"{trend.baseline:.4g} to {trend.latest:.4g} ({trend.change_per_day:+.3g} a day, "
                 f"{abs(trend.shift_sigmas):.1f} baseline deviations): wear that shows in this "
@@ -982,7 +982,7 @@ class MaintenanceAgent(BaseAgent):
             ),
             dedup_key=f"{trend.signal}:{trend.direction}:{trend.reset.isoformat()}",
             created_at=trend.detected_at.to_pydatetime(),
-            title=f"{asset.device}: {trend.signal} {trend.direction} for {days:.1f} days",
+            title=f"{asset.shown}: {trend.signal} {trend.direction} for {days:.1f} days",
         )
 
     def _train(self, asset: AssetData, registry: ModelRegistry) -> list[tuple[Any, ...]]:
@@ -1324,13 +1324,13 @@ class MaintenanceAgent(BaseAgent):
                     EntityRef("model", f"{episode.model.key}/v{episode.model.version}"),
                 ),
                 numbers,
-                f"{asset.device}: {names} left their healthy range together for "
+                f"{asset.shown}: {names} left their healthy range together for "
                 f"{self.raise_hours} of {self.window_hours} hours (model "
                 f"{episode.model.scope} v{episode.model.version}).",
             ),
             dedup_key=key,
             created_at=episode.start.to_pydatetime(),
-            title=f"{asset.device} behaves abnormally: {names}",
+            title=f"{asset.shown} behaves abnormally: {names}",
         )
         findings = [anomaly]
         recommendations: list[Recommendation] = []
@@ -1362,7 +1362,7 @@ class MaintenanceAgent(BaseAgent):
                         "risk": self.risk,
                         "past_episodes": float(len(durations)),
                     },
-                    f"{asset.device}: about {life.hours / 24:.1f} days left "
+                    f"{asset.shown}: about {life.hours / 24:.1f} days left "
                     f"(90 % interval {life.lower / 24:.1f} to {life.upper / 24:.1f}); "
                     f"failure within {life.horizon_hours / 24:.0f} days with probability "
                     f"{life.probability:.0%}; maintain before {life.latest_safe:%Y-%m-%d %H:%M} "
@@ -1370,7 +1370,7 @@ class MaintenanceAgent(BaseAgent):
                 ),
                 dedup_key=key,
                 created_at=life.at.to_pydatetime(),
-                title=f"{asset.device}: about {life.hours / 24:.1f} days of life left",
+                title=f"{asset.shown}: about {life.hours / 24:.1f} days of life left",
             )
             findings.append(low)
             safe = life.latest_safe.to_pydatetime()
@@ -1396,7 +1396,7 @@ class MaintenanceAgent(BaseAgent):
                         "latest_safe_date": safe.isoformat(),
                     },
                     requires_approval=True,
-                    title=f"Maintain {asset.device} before {safe:%Y-%m-%d %H:%M} UTC",
+                    title=f"Maintain {asset.shown} before {safe:%Y-%m-%d %H:%M} UTC",
                     dedup_key=key,
                 )
             )

@@ -76,6 +76,12 @@ class AssetData:
     series: dict[str, str] = field(default_factory=dict)
     step_seconds: int = FINEST_STEP_SECONDS
     space: str | None = None
+    label: str = ""
+
+    @property
+    def shown(self) -> str:
+        """The name people know the machine by: its asset's name, else the device."""
+        return self.label or self.device
 
     @property
     def readings_per_hour(self) -> int:
@@ -448,16 +454,26 @@ def _remembered(
 
 def _links_and_classes(
     store: Store, space: str | None
-) -> tuple[pd.DataFrame, dict[str, tuple[str, str, float]], dict[tuple[str, str], str]]:
+) -> tuple[
+    pd.DataFrame,
+    dict[str, tuple[str, str, float]],
+    dict[tuple[str, str], str],
+    dict[tuple[str, str], str],
+]:
     equipment_classes = store.query(
-        "SELECT space, external_id, asset_class FROM asset WHERE level = 'equipment'"
+        "SELECT space, external_id, asset_class, name FROM asset WHERE level = 'equipment'"
     )
     classes = {
         (str(r.space), str(r.external_id)): str(r.asset_class)
         for r in equipment_classes.itertuples()
         if pd.notna(r.asset_class)
     }
-    return historian_series(store, space), _annotation_links(store), classes
+    names = {
+        (str(r.space), str(r.external_id)): str(r.name)
+        for r in equipment_classes.itertuples()
+        if pd.notna(r.name) and str(r.name).strip()
+    }
+    return historian_series(store, space), _annotation_links(store), classes, names
 
 
 def load_assets(
@@ -486,7 +502,7 @@ def load_assets(
     Returns:
         One :class:`AssetData` per device that has at least one analog signal.
     """
-    series, annotations, classes = _remembered(
+    series, annotations, classes, names = _remembered(
         store, _LINK_TABLES, ("links", space), lambda: _links_and_classes(store, space)
     )
     events = _remembered(store, ("event",), ("states",), lambda: _state_events(store))
@@ -559,6 +575,7 @@ def load_assets(
                 series=dict(zip(analog["signal"], analog["external_id"], strict=True)),
                 step_seconds=step,
                 space=str(group["space"].iloc[0]),
+                label=names.get(equipment, "") if equipment else "",
             )
         )
     return assets
