@@ -55,7 +55,8 @@ def test_router_answers_the_documented_question_types(plant: tuple) -> None:
     traced = route(store, "trace serial SN-100-000001")
     assert traced.tool == "trace"
     unknown = route(store, "sing me a song")
-    assert unknown.tool == "help"
+    assert unknown.tool == "out_of_scope" and unknown.answer.startswith("Out of scope")
+    assert "status of Press 3" in unknown.answer  # and what can be asked instead
 
 
 def _model(reply: dict | Exception) -> httpx.MockTransport:

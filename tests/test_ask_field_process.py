@@ -90,3 +90,23 @@ def test_setpoints_that_raise_the_outcome_of_a_line(plant: DuckDBStore, question
 def test_the_other_questions_still_reach_their_tools(plant: DuckDBStore) -> None:
     assert route(plant, "trace serial SN-000-01").tool == "trace"
     assert route(plant, "which machines will fail this month?").tool == "risks"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "which supplier causes claims?",
+        "Welcher Lieferant verursacht die Reklamationen?",
+        "哪个供应商导致了索赔？",
+        "wich suplier causes clams?",
+    ],
+)
+def test_the_supplier_behind_claims_is_traced_through_its_lot(
+    plant: DuckDBStore, question: str
+) -> None:
+    answer = route(plant, question)
+    assert answer.tool == "claim_suppliers", answer.answer
+    cited = {(c["type"], c["external_id"]) for c in answer.citations}
+    assert ("supplier", "S1") in cited and ("material_lot", BAD_LOT) in cited
+    assert ("supplier_lot", f"V-{BAD_LOT}") in cited and ("supplier", "S2") not in cited
+    assert answer.numbers["claims:S1"] > 0

@@ -139,7 +139,7 @@ def _recommendations_of(store: Store, finding_ids: list[str]) -> dict[str, dict[
         for parameter in ("parameters", "expected_effect"):
             if isinstance(row[parameter], str):
                 row[parameter] = json.loads(row[parameter])
-        for finding_id in row["finding_ids"] or []:
+        for finding_id in [] if row["finding_ids"] is None else row["finding_ids"]:
             out.setdefault(finding_id, row)
     return out
 

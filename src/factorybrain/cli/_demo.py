@@ -225,8 +225,11 @@ def ask(
     """Ask the factory model a question; the answer cites the entities and numbers it used.
 
     Uses the language model at `$FACTORYBRAIN_LLM_URL` when one is configured, else the
-    built-in router (status of an asset, risks this week, trace a serial or lot, explain a
-    finding, what if a machine goes down).
+    built-in router, in English, German or Chinese: OEE and its losses by line, machine or
+    period ("OEE last week by line", "why is line 2 slow?"), the status of a machine by any
+    silo's name for it, which machines will fail, late orders and why, spare parts to order,
+    the suppliers and lots behind claims, traces, findings and what-ifs. Periods count from
+    the latest data; a question it cannot answer is answered "out of scope".
 
     Example: `factorybrain ask "which machines will fail this month?"`
     """
