@@ -235,12 +235,7 @@ def agents_run(
         f"{len(report.actions)} action(s) proposed, {len(report.executed)} auto-executed",
         highlight=False,
     )
-    for message in said:
-        console.print(f"  [yellow]warning[/yellow] {message}", highlight=False)
-    for error in report.errors:
-        console.print(
-            f"  [red]{error['agent']} failed[/red]: {redact(str(error['error']))}", highlight=False
-        )
+    _say_troubles(said, report.errors)
 
 
 @agents_app.command("replay")
@@ -339,11 +334,17 @@ def _replay_and_print(
                 rows,
             )
         )
+    _say_troubles(said, report.errors)
+
+
+def _say_troubles(said: list[str], errors: list[dict[str, str]]) -> None:
+    """What the agents warned of, one line each, and which failed (at which step, in a replay)."""
     for message in said:
         console.print(f"  [yellow]warning[/yellow] {message}", highlight=False)
-    for error in report.errors:
+    for error in errors:
+        when = f" at {error['at']}" if "at" in error else ""
         console.print(
-            f"  [red]{error['agent']} failed at {error['at']}[/red]: {redact(str(error['error']))}",
+            f"  [red]{error['agent']} failed{when}[/red]: {redact(str(error['error']))}",
             highlight=False,
         )
 

@@ -22,6 +22,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -177,16 +178,7 @@ def span_option(value: str, option: str) -> timedelta:
 
 def step_progress(*, quiet: bool) -> Progress:
     """A progress display counting steps, on stderr, shown only on a terminal."""
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=errors,
-        transient=True,
-        disable=quiet or not errors.is_terminal,
-    )
+    return _progress(MofNCompleteColumn(), quiet=quiet)
 
 
 @dataclass(frozen=True)
@@ -309,11 +301,16 @@ def frame_table(frame: Any, title: str | None = None) -> Table:
 
 def row_progress(*, quiet: bool) -> Progress:
     """A progress display counting rows, on stderr, shown only on a terminal."""
+    return _progress(TextColumn("{task.completed:,.0f} rows"), quiet=quiet)
+
+
+def _progress(count: ProgressColumn, *, quiet: bool) -> Progress:
+    """A bar on stderr with what is done, ``count`` of it and the time taken; a terminal only."""
     return Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed:,.0f} rows"),
+        count,
         TimeElapsedColumn(),
         console=errors,
         transient=True,

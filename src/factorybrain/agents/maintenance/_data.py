@@ -289,6 +289,11 @@ def _assets_of_series(store: Store) -> set[tuple[str, str]]:
 
 
 def _approved_and_suggested(store: Store) -> pd.DataFrame:
+    """The approved and suggested links to assets, read once per change of the links."""
+    return _remembered(store, ("annotation",), ("links to assets",), lambda: _read_links(store))
+
+
+def _read_links(store: Store) -> pd.DataFrame:
     try:
         return store.query(
             "SELECT source_space, source_identifier, source_kind, target_space, "
