@@ -497,7 +497,7 @@ class LogisticsAgent(BaseAgent):
                 f"days).",
             ),
             dedup_key=key,
-            created_at=data.as_of,
+            created_at=data.planned_as_of,
             title=f"Spare part {part.part_number} short for {part.machine}",
         )
         due = data.as_of + timedelta(hours=check.lead_time_hours)
@@ -697,7 +697,7 @@ class LogisticsAgent(BaseAgent):
                     f"; forecast model {row.model}).",
                 ),
                 dedup_key=week,
-                created_at=data.as_of,
+                created_at=data.planned_as_of,
                 title=f"{row.name}: "
                 + ("stock-out risk within the lead time" if short_now else "reorder point reached"),
             )
@@ -810,7 +810,7 @@ def stock_unknown(data: LogisticsData, dedup_key: str = "") -> Finding | None:
             "Load a stock count (consignment stock, non-stock materials) to plan them.",
         ),
         dedup_key=dedup_key,
-        created_at=data.as_of,
+        created_at=data.planned_as_of,
         title=f"Stock unknown for {len(unknown)} item(s)",
     )
 
