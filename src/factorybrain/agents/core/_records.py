@@ -486,33 +486,28 @@ class AgentRecords:
 
         Returns the ids of the actions that expired.
         """
+        active = ", ".join(f"'{status}'" for status in ACTIVE_STATUSES)
         rows = self.store.query_rows(
-            """
-            SELECT a.external_id, r.finding_ids FROM action a
+            f"""
+            SELECT a.external_id FROM action a
             JOIN recommendation r ON r.space = a.space AND r.external_id = a.recommendation
             WHERE a.space = ? AND a.state = 'proposed' AND list_has_any(r.finding_ids, ?)
+              AND NOT EXISTS (
+                SELECT 1 FROM finding f
+                WHERE f.space = a.space AND list_contains(r.finding_ids, f.external_id)
+                  AND f.status IN ({active}))
             ORDER BY a.external_id
             """,
             [self.space, finding_ids],
         )
-        expired: list[str] = []
-        for row in rows:
-            about = list(row["finding_ids"] or [])
-            statuses = self.store.query_rows(
-                "SELECT status FROM finding WHERE space = ? AND list_contains(?, external_id)",
-                [self.space, about],
-            )
-            if any(r["status"] in ACTIVE_STATUSES for r in statuses):
-                continue
-            why = (
-                f"the finding(s) it answers were superseded by {by}"
-                if by
-                else "the finding(s) it answers were resolved"
-            )
-            self.transition(
-                str(row["external_id"]), "superseded", actor="orchestrator", at=at, comment=why
-            )
-            expired.append(str(row["external_id"]))
+        why = (
+            f"the finding(s) it answers were superseded by {by}"
+            if by
+            else "the finding(s) it answers are no longer open (superseded or resolved)"
+        )
+        expired = [str(row["external_id"]) for row in rows]
+        for action_id in expired:
+            self.transition(action_id, "superseded", actor="orchestrator", at=at, comment=why)
         return expired
 
     def _write_finding(self, finding: Finding) -> None:
