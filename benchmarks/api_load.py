@@ -8,6 +8,12 @@ the server's CPU per request of each route alone (`cpu_ms_by_route`), the versio
 packages that serve, DuckDB's thread setting and the load average. Only 127.0.0.1 is ever
 contacted.
 
+The server keeps read answers until a table they read is written (its read cache): with no
+writes during the run, the mixed load's repeated reads are answered from it.
+`read_cache_hits` and `read_cache_misses` say how many of its answers came from the cache and
+how many were computed (from the server's /metrics); `FACTORYBRAIN_READ_CACHE_BYTES=0` in the
+environment measures the server without the cache (`read_cache_bytes` 0 in the output).
+
 A server beyond its capacity sheds load: it answers 503 with `Retry-After` at once instead of
 queueing. Those answers count in `shed`, not in `errors`, and their latency in `shed_p99_ms`;
 `p99_ms` and `p50_ms` are those of the requests answered (`answered`).
@@ -38,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,7 +69,8 @@ for name in json.loads(sys.argv[5]):
         pass
 with open(sys.argv[3] + ".json", "w") as handle:
     json.dump({"duckdb_threads": threads, "versions": versions,
-               "max_in_flight": getattr(app.state, "max_in_flight", None)}, handle)
+               "max_in_flight": getattr(app.state, "max_in_flight", None),
+               "read_cache_bytes": app.state.access.cache.max_bytes}, handle)
 with open(sys.argv[3], "w") as handle:
     handle.write(tokens.create("load", "viewer"))
 serve = lambda: uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning",
@@ -289,6 +297,21 @@ async def load(
     }
 
 
+def cache_answers(port: int, token: str) -> tuple[int, int]:
+    """The server's read answers so far from its cache and computed (hits, misses), /metrics."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        text = answer.read().decode()
+    found = dict.fromkeys(("hit", "miss"), 0)
+    for line in text.splitlines():
+        for outcome in found:
+            if line.startswith(f'factorybrain_read_cache_answers_total{{outcome="{outcome}"}}'):
+                found[outcome] = int(float(line.rsplit(" ", 1)[1]))
+    return found["hit"], found["miss"]
+
+
 def build_demo(tmp: Path, days: int) -> Path:
     db = tmp / "demo.duckdb"
     print("building a demo plant store", file=sys.stderr)
@@ -399,8 +422,12 @@ def main() -> None:
             server_process = psutil.Process(server.pid)
             load_before = [round(x, 2) for x in psutil.getloadavg()]
             cpu_before = server_cpu_s(server_process)
+            answers_before = cache_answers(port, token)
             result = run(load(port, token, paths, args.rps, args.seconds, args.connections))
             used = server_cpu_s(server_process) - cpu_before
+            hits, misses = cache_answers(port, token)
+            result["read_cache_hits"] = hits - answers_before[0]
+            result["read_cache_misses"] = misses - answers_before[1]
             result["server_cpu_s"] = round(used, 1)
             result["cpu_ms_per_request"] = round(used * 1000 / max(result["requests"], 1), 2)
             result["load_average_before"] = load_before

@@ -3,7 +3,8 @@
 Every route sits under ``/api/v1`` and needs ``Authorization: Bearer <token>`` (see
 :class:`factorybrain.api.TokenStore`), except ``/api/v1/health``. Reads need the role
 ``viewer``; proposing an action needs ``engineer``; approving or rejecting needs the role the
-action's policy names. Every write is an audit entry.
+action's policy names. Every write is an audit entry. ``/metrics`` (Prometheus text format, at
+the root) needs a token of any role unless its setting opens it (:mod:`factorybrain.api._metrics`).
 
 Every error, whatever raised it, is one shape: problem details (RFC 9457,
 ``application/problem+json``) with ``detail`` and the error's class in ``error``
@@ -26,10 +27,12 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI
@@ -39,13 +42,22 @@ from starlette.exceptions import HTTPException
 
 from factorybrain.agents import (
     ActionStateError,
+    AgentRecords,
     Orchestrator,
     PermissionDeniedError,
     RecordNotFoundError,
     installed_orchestrator,
 )
+from factorybrain.api._cache import ReadCache, cache_bytes
 from factorybrain.api._deps import RateLimits, StoreAccess
 from factorybrain.api._docs import add_docs
+from factorybrain.api._metrics import (
+    METRICS_PATH,
+    Metrics,
+    RequestMetrics,
+    metrics_auth,
+    metrics_endpoint,
+)
 from factorybrain.api._middleware import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_IN_FLIGHT,
@@ -63,6 +75,7 @@ from factorybrain.exceptions import FactorybrainError, ParameterError
 from factorybrain.store import Store, open_store
 
 API_PREFIX = "/api/v1"
+T = TypeVar("T")
 logger = logging.getLogger(__name__)
 #: The environment variable that sets the largest request body, in bytes (default 1 MiB).
 MAX_BODY_BYTES_ENV = "FACTORYBRAIN_MAX_BODY_BYTES"
@@ -70,6 +83,10 @@ MAX_BODY_BYTES_ENV = "FACTORYBRAIN_MAX_BODY_BYTES"
 MAX_IN_FLIGHT_ENV = "FACTORYBRAIN_MAX_IN_FLIGHT"
 #: The path of the health check, answered even beyond ``max_in_flight``.
 HEALTH_PATH = "/health"
+#: The environment variable that sets the largest file ``POST /api/v1/ingest`` accepts, in bytes.
+MAX_UPLOAD_BYTES_ENV = "FACTORYBRAIN_MAX_UPLOAD_BYTES"
+#: The path of the upload of a file to ingest (under the API's prefix).
+INGEST_PATH = "/ingest"
 
 
 def create_app(
@@ -82,6 +99,9 @@ def create_app(
     max_body_bytes: int | None = None,
     rate_limits: RateLimits | None = None,
     max_in_flight: int | None = None,
+    metrics: str | None = None,
+    max_upload_bytes: int | None = None,
+    read_cache_bytes: int | None = None,
 ) -> FastAPI:
     """Build the REST API over a store.
 
@@ -102,14 +122,24 @@ def create_app(
         max_in_flight: The most requests answered at once (per process); beyond it a request
             is answered 503 with ``Retry-After: 1`` at once instead of waiting, except the
             health check. By default ``$FACTORYBRAIN_MAX_IN_FLIGHT``, else 32.
+        metrics: Whether ``/metrics`` (Prometheus text format) needs an API token
+            (``"token"``) or not (``"open"``); by default ``$FACTORYBRAIN_METRICS_AUTH``, else
+            ``"token"`` (:mod:`factorybrain.api._metrics`).
+        max_upload_bytes: The largest file accepted by ``POST /api/v1/ingest``, in bytes; by
+            default ``$FACTORYBRAIN_MAX_UPLOAD_BYTES``, else 512 MiB.
+        read_cache_bytes: Bytes of read answers kept between requests, each until a table it
+            read is written (:mod:`factorybrain.api._cache`; 0 keeps none); by default
+            ``$FACTORYBRAIN_READ_CACHE_BYTES``, else 32 MiB.
 
     Returns:
         The FastAPI application; ``app.state.store``, ``app.state.orchestrator`` and
         ``app.state.tokens`` hold what it runs on.
 
     Raises:
-        ParameterError: ``max_body_bytes`` or ``max_in_flight`` (or their environment
-            variables) is not a positive integer.
+        ParameterError: ``max_body_bytes``, ``max_in_flight`` or ``max_upload_bytes`` (or
+            their environment variables) is not a positive integer, ``read_cache_bytes`` (or
+            its variable) is negative or no integer, or ``metrics`` is neither ``token`` nor
+            ``open``.
     """
     body_limit = _limit(
         max_body_bytes, "max_body_bytes", MAX_BODY_BYTES_ENV, DEFAULT_MAX_BODY_BYTES, "bytes"
@@ -117,11 +147,19 @@ def create_app(
     in_flight_limit = _limit(
         max_in_flight, "max_in_flight", MAX_IN_FLIGHT_ENV, DEFAULT_MAX_IN_FLIGHT, "requests"
     )
+    upload_limit = _limit(
+        max_upload_bytes, "max_upload_bytes", MAX_UPLOAD_BYTES_ENV, 512 * 1024 * 1024, "bytes"
+    )
+    metrics_setting = metrics_auth(metrics)
     owns_store = not isinstance(store, Store)
     opened: Store = store if isinstance(store, Store) else open_store(store, migrate=True)
     token_store = tokens or TokenStore(opened)
     conductor = orchestrator or installed_orchestrator(opened, with_agents=False)
-    access = StoreAccess(opened, conductor.records)
+    access = StoreAccess(opened, conductor.records, ReadCache(cache_bytes(read_cache_bytes)))
+    figures = Metrics(getattr(opened, "path", None), read=partial(_read_with, access))
+    figures.cache = access.cache  # its hits, misses and bytes on /metrics
+    # Each run of the agents (the schedule's or one asked for) is timed for /metrics.
+    setattr(access, "run_agents", figures.timed_agent_runs(access.run_agents))  # noqa: B010
     routes = installed()  # the optional layers are looked for now, as in every new app
 
     @asynccontextmanager
@@ -204,15 +242,23 @@ def create_app(
     app.state.preparing = []
     app.state.max_body_bytes = body_limit
     app.state.max_in_flight = in_flight_limit
+    app.state.metrics = figures
+    app.state.metrics_auth = metrics_setting
+    app.state.started = time.monotonic()
 
     # Outermost first: the security headers go on every answer, the 503 and 413 included; load
     # is shed before anything else is done; the body limit runs before routing, so before
     # authentication.
-    app.add_middleware(BodyLimit, max_body_bytes=body_limit)
     app.add_middleware(
-        InFlightLimit, max_in_flight=in_flight_limit, exempt_paths=[API_PREFIX + HEALTH_PATH]
+        BodyLimit, max_body_bytes=body_limit, larger={API_PREFIX + INGEST_PATH: upload_limit}
+    )
+    app.add_middleware(
+        InFlightLimit,
+        max_in_flight=in_flight_limit,
+        exempt_paths=[API_PREFIX + HEALTH_PATH, METRICS_PATH],
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestMetrics, metrics=figures)  # outermost: every answer is counted
 
     # Every error in one shape (problem details); the router's 404 and 405 are HTTPExceptions.
     app.add_exception_handler(RecordNotFoundError, domain_error(404))
@@ -225,10 +271,17 @@ def create_app(
     app.add_exception_handler(Exception, server_error(SECURITY_HEADERS))
     _document_problems(app)
     add_docs(app)
+    app.add_route(METRICS_PATH, metrics_endpoint, include_in_schema=False)
 
     for router in routes.routers:
         _include(app, router)
     return app
+
+
+def _read_with(access: StoreAccess, work: Callable[[Store, AgentRecords], T]) -> T:
+    """``work`` over the store and records of the calling thread's reader (for /metrics)."""
+    with access.read() as (reader, records):
+        return work(reader, records)
 
 
 def _limit(given: int | None, name: str, variable: str, default: int, unit: str) -> int:

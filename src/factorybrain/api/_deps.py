@@ -18,16 +18,18 @@ import math
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.responses import Response
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from factorybrain.agents import AgentRecords, Orchestrator, has_role
+from factorybrain.api._cache import ReadCache
 from factorybrain.api._tokens import TokenInfo
 from factorybrain.exceptions import ParameterError
 from factorybrain.store import Store
@@ -51,14 +53,21 @@ class StoreAccess:
     go on meanwhile and see a write once it commits. A store without ``reader()`` serves one
     request at a time.
 
+    Reads that many people repeat (pages of entities and records, a series' data) are answered
+    through :meth:`answer`, from :attr:`cache` while the tables they read are unchanged.
+
     Args:
         store: The store the app serves.
         records: The orchestrator's records (their space is kept for the per-thread copies).
+        cache: The answers kept between requests (by default a :class:`ReadCache` of its own).
     """
 
-    def __init__(self, store: Store, records: AgentRecords) -> None:
+    def __init__(
+        self, store: Store, records: AgentRecords, cache: ReadCache | None = None
+    ) -> None:
         self.store = store
         self.records = records
+        self.cache = cache if cache is not None else ReadCache()
         self.write_lock = threading.Lock()
         #: One run of the agents at a time (a manual one or the schedule's).
         self.run_lock = threading.Lock()
@@ -86,6 +95,21 @@ class StoreAccess:
             with self._guard:
                 self._readers.append(reader)
         yield handles
+
+    def answer(
+        self,
+        key: Hashable,
+        tables: Iterable[str],
+        build: Callable[[Store, AgentRecords], object],
+    ) -> Response:
+        """A JSON answer of ``build(reader, records)``, kept while ``tables`` are unchanged.
+
+        ``key`` names the route and every parameter the answer depends on; ``tables`` every
+        table ``build`` reads. The answer must not depend on who asks.
+        """
+        with self.read() as (reader, records):
+            body = self.cache.answer(reader, key, tables, lambda: build(reader, records))
+        return Response(body, media_type="application/json")
 
     @contextmanager
     def write(self) -> Iterator[None]:

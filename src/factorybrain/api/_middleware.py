@@ -121,21 +121,25 @@ class BodyLimit:
     Args:
         app: The ASGI app it guards.
         max_body_bytes: The largest body accepted, in bytes.
+        larger: A larger limit for the paths named (the upload of a file to ingest).
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, larger: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_body_bytes
+        limit = self.larger.get(scope["path"], self.max_body_bytes)
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if value.isdigit() and int(value) > limit:
-                    await self._refuse(scope, receive, send)  # nothing read
+                    await self._refuse(scope, receive, send, limit)  # nothing read
                     return
                 break
         received = 0
@@ -158,7 +162,7 @@ class BodyLimit:
             if passed and not started:
                 # The app answers the body it could not read (FastAPI: 400): 413 instead.
                 started = replaced = True
-                await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send, limit)
             if replaced:
                 return
             if message["type"] == "http.response.start":
@@ -169,15 +173,12 @@ class BodyLimit:
             await self.app(scope, limited_receive, guarded_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send, limit)
             elif not replaced:
                 raise  # the app answered before reading its body: too late for a 413
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        detail = (
-            f"the request body is larger than {self.max_body_bytes} bytes, the most this "
-            "server accepts"
-        )
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        detail = f"the request body is larger than {limit} bytes, the most this server accepts"
         response = problem_response(scope, 413, detail, "BodyTooLarge")
         await response(scope, receive, send)
 

@@ -477,7 +477,7 @@ def problem_components() -> dict[str, dict[str, Any]]:
 
 
 class Health(BaseModel):
-    """Liveness, readiness and the schema version of the store."""
+    """Liveness, readiness, the version of factorybrain and the store's schema, the uptime."""
 
     status: str
     schema_version: int
@@ -485,6 +485,9 @@ class Health(BaseModel):
         description="False while the server still prepares slow answers in the background "
         "(see `factorybrain serve`); requests are served meanwhile, some more slowly."
     )
+    version: str = Field(description="The version of factorybrain serving.")
+    store: str = Field(description="The name of the store file served (without its folder).")
+    uptime_s: float = Field(description="Seconds since the server's app was built.")
 
 
 #: The paging parameters of the list routes.
@@ -752,3 +755,67 @@ class ReplayOut(BaseModel):
     recommendations: int
     errors: list[dict[str, str]]
     seconds: float
+
+
+class ReviewedWorkOrderOut(BaseModel):
+    """A work order a proposal moves, as it is now (its dates before the move)."""
+
+    space: str
+    external_id: str
+    name: str | None = None
+    product: str | None = None
+    line: str | None = None
+    quantity: float | None = None
+    status: str | None = None
+    due_at: str | None = None
+    planned_start: str | None = Field(default=None, description="Planned start now.")
+    planned_end: str | None = Field(default=None, description="Planned end now.")
+
+
+class ReviewedAssetOut(BaseModel):
+    """A machine a proposal or its findings name, in each space that holds it."""
+
+    space: str
+    external_id: str
+    name: str | None = None
+    level: str | None = None
+    parent: str | None = Field(default=None, description="The line or area it belongs to.")
+
+
+class ReviewedMaterialOut(BaseModel):
+    """A material a proposal orders, with its name and unit."""
+
+    space: str
+    external_id: str
+    name: str | None = None
+    material_type: str | None = None
+    unit_of_measure: str | None = None
+
+
+class ReviewerOut(BaseModel):
+    """Whether the caller may decide on the action, and why not when they may not."""
+
+    may_approve: bool
+    may_reject: bool
+    why_not: str | None = Field(
+        description="Why the caller may not approve (own proposal, role too low, decided)."
+    )
+
+
+class ActionReviewOut(BaseModel):
+    """One action with what a reviewer needs to decide on it.
+
+    ``recommendation`` is what is approved (send its ``content_hash`` back); the records are
+    shown as they are now, for context: a work order's dates before the move, names and units.
+    """
+
+    action: ActionOut
+    recommendation: RecommendationOut
+    findings: list[FindingOut] = Field(description="The findings it answers.")
+    missing_findings: list[str] = Field(
+        description="Ids of findings it names that the store no longer holds."
+    )
+    work_orders: list[ReviewedWorkOrderOut]
+    assets: list[ReviewedAssetOut]
+    materials: list[ReviewedMaterialOut]
+    you: ReviewerOut

@@ -11,6 +11,7 @@ import typer
 
 from factorybrain.cli import (
     _agents,
+    _backup,
     _context,
     _demo,
     _live,
@@ -26,7 +27,7 @@ app = typer.Typer(
     help="factorybrain: one contextualized factory model and the agents that act on it.",
 )
 # Added without a name, a group's commands (then its named sub-groups) join the top level.
-for _group in (_store, _serving, _agents, _demo, _planning, _live, _context, _logistics):
+for _group in (_store, _serving, _backup, _agents, _demo, _planning, _live, _context, _logistics):
     app.add_typer(_group.app)
 
 

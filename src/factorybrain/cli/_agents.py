@@ -29,6 +29,7 @@ from factorybrain.cli._common import (
     span_option,
     step_progress,
 )
+from factorybrain.cli._remote import ApiClient, ApiOption
 from factorybrain.secrets import redact
 
 if TYPE_CHECKING:
@@ -383,15 +384,24 @@ def findings(
     limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
     db: DbOption = None,
     as_json: JsonOption = False,
+    api: ApiOption = None,
+    token: TokenOption = None,
 ) -> None:
     """List the agents' findings, newest first.
 
+    With `--api URL` it asks the server that holds the store (`GET /api/v1/findings`).
+
     Example: `factorybrain findings --kind maintenance.rul_low --status open`
     """
-    from factorybrain.agents import AgentRecords
+    from factorybrain.agents import AgentRecords, Finding
 
-    with open_db(db, read_only=True) as store:
-        items = AgentRecords(store).findings(kind=kind, status=status, limit=limit)
+    if api:
+        with ApiClient(api, token) as client:
+            page = client.get("/findings", {"kind": kind, "status": status, "limit": limit})
+        items = [Finding.load(item) for item in page["items"]]
+    else:
+        with open_db(db, read_only=True) as store:
+            items = AgentRecords(store).findings(kind=kind, status=status, limit=limit)
     if as_json:
         print(json.dumps([f.dump() for f in items], indent=2, default=str))
         return

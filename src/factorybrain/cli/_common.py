@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from factorybrain.agents import Orchestrator
     from factorybrain.api import TokenStore
     from factorybrain.connectors import IngestReport, ManifestEntry, PlantLoad
-    from factorybrain.store import DuckDBStore, Store
+    from factorybrain.store import DuckDBStore, Store, StoreLockedError
 
 # Without a terminal (CI logs, pipes) Rich would wrap at 80 columns; logs read better wider.
 console = Console() if sys.stdout.isatty() else Console(width=120)
@@ -91,13 +91,15 @@ def open_db(db: Path | None, *, read_only: bool = False, migrate: bool = False) 
     import duckdb
 
     from factorybrain.exceptions import StoreError
-    from factorybrain.store import default_db_path, open_store
+    from factorybrain.store import StoreLockedError, default_db_path, open_store
 
     path = db or default_db_path()
     if not migrate and not Path(path).exists():
         raise StoreError(f"no store at {path}; create one with 'factorybrain init --db {path}'")
     try:
         return open_store(path, read_only=read_only, migrate=migrate)
+    except StoreLockedError as error:
+        raise error.with_remedy(_lock_remedy(error)) from None
     except (duckdb.Error, StoreError, OSError) as error:
         from factorybrain.connectors import no_room
 
@@ -109,6 +111,46 @@ def open_db(db: Path | None, *, read_only: bool = False, migrate: bool = False) 
             f"cannot open the store: {room.what} ({room.detail}); what could not be written "
             f"was rolled back. To open it, {room.remedy}, then run the command again."
         ) from None
+
+
+def _lock_remedy(error: StoreLockedError) -> str:
+    """What the running command can do about a store another process holds.
+
+    A command with ``--api`` is told to send its request to the server that holds the store
+    (its URL, when the server recorded one); a command without is told it cannot go through a
+    server, and what to do instead.
+    """
+    context = _click_context()
+    if context is None:  # not run as a command: the general advice
+        return error.default_remedy()
+    name, has_api = "this command", False
+    if context is not None:
+        root = context.find_root().info_name or ""
+        name = context.command_path.removeprefix(root).strip() or name
+        has_api = any(parameter.name == "api" for parameter in context.command.params)
+    url = error.holder.url if error.holder is not None else None
+    if has_api and url:
+        return (
+            f"Send this command to that server instead: add '--api {url}' and a token "
+            "('--token' or $FACTORYBRAIN_TOKEN), or set $FACTORYBRAIN_API."
+        )
+    if has_api:
+        return (
+            "If it is a factorybrain server, add '--api URL' (the URL it serves at) and a token "
+            "('--token' or $FACTORYBRAIN_TOKEN); otherwise wait until it ends, or stop it."
+        )
+    stop = f"stop the server at {url} first" if url else "wait until that process ends, or stop it"
+    command = f"'factorybrain {name}'" if name != "this command" else "this command"
+    return f"{command} cannot go through a server (it has no '--api'): {stop}, then run it again."
+
+
+def _click_context() -> Any:
+    """The context of the command running (Typer's own copy of Click's), or None."""
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # a Typer that uses Click itself
+        from click import get_current_context  # type: ignore[no-redef]
+    return get_current_context(silent=True)
 
 
 def when(value: str | None) -> datetime | None:
@@ -243,6 +285,7 @@ def serve_until_stopped(
     announce: Callable[[bool], None],
     schedule_every: float | None = None,
     require_dashboard: bool = False,
+    public_url: str | None = None,
 ) -> None:
     """Serve the REST API and the dashboard over an open store with uvicorn until stopped.
 
@@ -261,10 +304,15 @@ def serve_until_stopped(
         schedule_every: Seconds between runs of the agents' schedules (None: never).
         require_dashboard: Fail when the dashboard is not installed instead of serving the API
             alone.
+        public_url: The URL clients reach the server at (behind a reverse proxy); by default
+            ``http://host:port`` (loopback when listening on every interface). Recorded next
+            to the store while serving (:func:`factorybrain.store.holding`), so that a command
+            that meets the store's lock names it.
     """
     import uvicorn
 
     from factorybrain.api import create_app
+    from factorybrain.store import holding
 
     try:
         application = create_app(
@@ -284,9 +332,21 @@ def serve_until_stopped(
             mount_dashboard(application)
             dashboard = True
         announce(dashboard)
-        uvicorn.run(application, host=host, port=port, log_level="warning")
+        with holding(store.path, public_url or local_url(host, port)):
+            uvicorn.run(application, host=host, port=port, log_level="warning")
     finally:
         store.close()
+
+
+def local_url(host: str, port: int) -> str:
+    """The URL a client on this machine reaches a server listening on ``host``:``port`` at."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def frame_table(frame: Any, title: str | None = None) -> Table:

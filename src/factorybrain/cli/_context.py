@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from factorybrain.cli._common import DbOption, JsonOption, console, friendly_errors, open_db
+from factorybrain.cli._common import (
+    DbOption,
+    JsonOption,
+    TokenOption,
+    console,
+    friendly_errors,
+    open_db,
+)
+from factorybrain.cli._remote import ApiClient, ApiOption
 
 if TYPE_CHECKING:
     from factorybrain.context import Trace
@@ -177,6 +185,20 @@ def match_import(
     )
 
 
+def _trace_through(api: str, token: str | None, direction: str, identifier: str) -> Trace:
+    """The trace the server at ``api`` answers (``GET /api/v1/genealogy/...``)."""
+    from urllib.parse import quote
+
+    import pandas as pd
+
+    from factorybrain.context import Trace
+
+    with ApiClient(api, token) as client:
+        found = client.get(f"/genealogy/{direction}/{quote(identifier, safe='')}")
+    tables = {name: pd.DataFrame(rows) for name, rows in found.get("tables", {}).items()}
+    return Trace(dict(found.get("subject") or {}), tables, list(found.get("unresolved", [])))
+
+
 def _print_trace(trace: Trace, as_json: bool) -> None:
     if as_json:
         console.print_json(json.dumps(trace.to_dict(), default=str))
@@ -194,13 +216,20 @@ def trace_forward(
     lot: Annotated[str, typer.Argument(help="Lot as any silo writes it.")],
     db: DbOption = None,
     as_json: JsonOption = False,
+    api: ApiOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Every serial built with a lot, its shipment, customer and claim.
+
+    With `--api URL` the server that holds the store answers.
 
     Example: `factorybrain trace forward PB-25040-4`
     """
     from factorybrain.context import forward
 
+    if api:
+        _print_trace(_trace_through(api, token, "forward", lot), as_json)
+        return
     with open_db(db, read_only=True) as store:
         _print_trace(forward(store, lot), as_json)
 
@@ -211,13 +240,20 @@ def trace_backward(
     serial: Annotated[str, typer.Argument(help="Serial, exactly or as typed.")],
     db: DbOption = None,
     as_json: JsonOption = False,
+    api: ApiOption = None,
+    token: TokenOption = None,
 ) -> None:
     """A serial's work order, lots, suppliers and the machines' states while they made it.
+
+    With `--api URL` the server that holds the store answers.
 
     Example: `factorybrain trace backward PU0010002214`
     """
     from factorybrain.context import backward
 
+    if api:
+        _print_trace(_trace_through(api, token, "backward", serial), as_json)
+        return
     with open_db(db, read_only=True) as store:
         _print_trace(backward(store, serial), as_json)
 
@@ -228,13 +264,20 @@ def trace_claim(
     claim: Annotated[str, typer.Argument(help="Warranty claim id.")],
     db: DbOption = None,
     as_json: JsonOption = False,
+    api: ApiOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Field failure to supplier batch in one call.
+
+    With `--api URL` the server that holds the store answers.
 
     Example: `factorybrain trace claim WC-000001`
     """
     from factorybrain.context import claim_chain
 
+    if api:
+        _print_trace(_trace_through(api, token, "claim", claim), as_json)
+        return
     with open_db(db, read_only=True) as store:
         _print_trace(claim_chain(store, claim), as_json)
 

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from factorybrain.cli._common import (
     DbOption,
+    TokenOption,
     audit_ingests,
     caller,
     console,
@@ -28,6 +29,7 @@ from factorybrain.cli._common import (
     row_progress,
     serve_until_stopped,
 )
+from factorybrain.cli._remote import ApiClient, ApiOption
 from factorybrain.secrets import redact
 
 if TYPE_CHECKING:
@@ -221,6 +223,8 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question, in plain language.")],
     db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    api: ApiOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Ask the factory model a question; the answer cites the entities and numbers it used.
 
@@ -229,16 +233,23 @@ def ask(
     period ("OEE last week by line", "why is line 2 slow?"), the status of a machine by any
     silo's name for it, which machines will fail, late orders and why, spare parts to order,
     the suppliers and lots behind claims, traces, findings and what-ifs. Periods count from
-    the latest data; a question it cannot answer is answered "out of scope".
+    the latest data; a question it cannot answer is answered "out of scope". With `--api URL`
+    the server that holds the store answers (`POST /api/v1/ask`), with its language model.
 
     Example: `factorybrain ask "which machines will fail this month?"`
     """
     import json
 
+    from factorybrain.ask import Answer
     from factorybrain.ask import ask as answer_question
 
-    with open_db(db, read_only=True) as store:
-        answer = answer_question(store, question)
+    if api:
+        with ApiClient(api, token) as client:
+            found = client.post("/ask", {"question": question})
+        answer = Answer(**{k: v for k, v in found.items() if k in Answer.__dataclass_fields__})
+    else:
+        with open_db(db, read_only=True) as store:
+            answer = answer_question(store, question)
     if as_json:
         print(json.dumps(answer.as_dict(), default=str, indent=2))
         return

@@ -12,12 +12,14 @@ import typer
 from factorybrain.cli._common import (
     DbOption,
     JsonOption,
+    TokenOption,
     console,
     frame_table,
     friendly_errors,
     open_db,
     when,
 )
+from factorybrain.cli._remote import ApiClient, ApiOption, ApiRequestError
 
 app = typer.Typer()
 
@@ -105,15 +107,22 @@ def oee_command(
     end: Annotated[str | None, typer.Option(help="Window end, ISO UTC.")] = None,
     losses: Annotated[int, typer.Option(help="Biggest losses to list per group.", min=0)] = 3,
     as_json: JsonOption = False,
+    api: ApiOption = None,
+    token: TokenOption = None,
 ) -> None:
     """OEE after ISO 22400 (availability, performance, quality) and the biggest losses.
 
     Planned busy time is the shift time less planned maintenance; changeovers, minor stops,
-    breakdowns and starvation are availability losses.
+    breakdowns and starvation are availability losses. With `--api URL` the server that holds
+    the store answers (`GET /api/v1/oee`): the ratios per group, without the losses.
 
     Example: `factorybrain oee --db plant.duckdb --by line --asset LINE-1`
     """
     from factorybrain.agents.planning import plant_oee, plant_oee_losses
+
+    if api:
+        _oee_through(api, token, by.value, asset, start, end, as_json=as_json)
+        return
 
     with open_db(db, read_only=True) as store:
         since, until = when(start), when(end)
@@ -137,3 +146,36 @@ def oee_command(
     console.print(
         frame_table(shown[[key, "category", "reason", "hours", "share"]], "biggest losses")
     )
+
+
+def _oee_through(
+    api: str,
+    token: str | None,
+    by: str,
+    assets: list[str] | None,
+    start: str | None,
+    end: str | None,
+    *,
+    as_json: bool,
+) -> None:
+    """The OEE per group as the server at ``api`` answers it (the API has no losses)."""
+    import pandas as pd
+
+    if by == "shift" and assets:
+        raise ApiRequestError("--asset with --by shift needs the store itself, not --api")
+    with ApiClient(api, token) as client:
+        found = client.get("/oee", {"by": by, "start": start, "end": end})
+    table = pd.DataFrame(found.get("items", []))
+    if assets and len(table):
+        table = table[table[by].isin(assets)]
+    columns = [by, "availability", "performance", "quality", "oee"]
+    ratios = table[[c for c in columns if c in table]] if len(table) else table
+    if as_json:
+        console.print_json(
+            json.dumps({"oee": json.loads(ratios.to_json(orient="records")), "losses": None})
+        )
+        return
+    if found.get("note"):
+        console.print(f"[yellow]{found['note']}[/yellow]", highlight=False)
+    console.print(frame_table(ratios.round(4), f"OEE by {by}"))
+    console.print("[dim]biggest losses: not in the REST API; run without --api to see them[/dim]")

@@ -31,12 +31,23 @@ def serve(
             help="Seconds between runs of the agents' schedules while serving (0: never)."
         ),
     ] = 60.0,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            help="The URL clients reach this server at, e.g. behind a reverse proxy "
+            "(default: http://HOST:PORT). Other commands that meet the store's lock name it.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the dashboard (at /) and the REST API (docs at /docs) over the store with uvicorn.
 
     Requests need `Authorization: Bearer <token>`; create one with `factorybrain token create`.
-    The installed agents run on their schedules inside the server (the store file is locked
-    while it serves, so other processes cannot write to it).
+    The installed agents run on their schedules inside the server. The store file is locked
+    while it serves: the server records its URL next to the store (`STORE.server.json`), and
+    other commands that meet the lock say so and take `--api URL` to go through the server.
+    Prometheus metrics are at /metrics (a token of any role, unless
+    `$FACTORYBRAIN_METRICS_AUTH=open`); the health check at /api/v1/health.
 
     Example: `factorybrain serve --db plant.duckdb --port 8000`
     """
@@ -64,6 +75,7 @@ def serve(
         orchestrator=orchestrator_for(store, with_agents=True),
         schedule_every=schedule or None,
         announce=announce,
+        public_url=public_url,
     )
 
 

@@ -6,6 +6,7 @@ Creating the store, loading exports into it through their mappings, looking at w
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
@@ -31,6 +32,7 @@ from factorybrain.cli._common import (
     print_error,
     row_progress,
 )
+from factorybrain.cli._remote import ApiClient, ApiOption, ApiRequestError
 from factorybrain.exceptions import FactorybrainError
 from factorybrain.secrets import redact
 
@@ -69,12 +71,15 @@ def ingest(
     db: DbOption = None,
     as_json: JsonOption = False,
     token: TokenOption = None,
+    api: ApiOption = None,
 ) -> None:
     """Load files into the factory model through a mapping; each file is one transaction.
 
     Rejected rows go to quarantine with their reason; loading the same file again changes
     nothing. Prints the report of each file. `${VARIABLE}` in a database URL is read from the
-    environment (keep passwords out of command lines).
+    environment (keep passwords out of command lines). With `--api`, each file and the mapping
+    are uploaded to that server, which loads them in the token holder's name (an engineer or
+    higher); database URLs are read only by a command that opens the store itself.
 
     Example: `factorybrain ingest exports/machines.csv --mapping mappings/machines.yaml`
     """
@@ -82,6 +87,9 @@ def ingest(
     from factorybrain.connectors import load_mapping
 
     parsed = load_mapping(mapping)
+    if api:
+        _ingest_through(api, token, sources, mapping, as_json=as_json)
+        return
     reports = []
     failed = False
     with open_db(db, migrate=True) as store:
@@ -108,6 +116,37 @@ def ingest(
                 _print_report(report)
     if as_json:
         print(json.dumps([r.as_dict() for r in reports], default=str, indent=2))
+    if failed:
+        raise typer.Exit(1)
+
+
+def _ingest_through(
+    api: str, token: str | None, sources: list[str], mapping: Path, *, as_json: bool
+) -> None:
+    """Upload each file with the mapping to the server at ``api``; print the reports."""
+    from factorybrain.connectors import IngestReport
+
+    databases = [source for source in sources if "://" in source]
+    if databases:
+        raise ApiRequestError(
+            f"--api uploads files; {redact(databases[0])} is a database, which only a command "
+            "that opens the store itself reads (run it where no server holds the store)"
+        )
+    known = {field.name for field in dataclasses.fields(IngestReport)}
+    reports, failed = [], False
+    with ApiClient(api, token) as client:
+        for source in sources:
+            try:
+                found = client.upload("/ingest", {"file": Path(source), "mapping": mapping})
+            except (FactorybrainError, OSError) as error:
+                print_error(f"{source}: {error}")
+                failed = True
+                continue
+            reports.append(found)
+            if not as_json:
+                _print_report(IngestReport(**{k: v for k, v in found.items() if k in known}))
+    if as_json:
+        print(json.dumps(reports, default=str, indent=2))
     if failed:
         raise typer.Exit(1)
 
@@ -185,16 +224,26 @@ def load(
 # -- status ------------------------------------------------------------------------------------
 @app.command()
 @friendly_errors
-def status(db: DbOption = None, as_json: JsonOption = False) -> None:
+def status(
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    api: ApiOption = None,
+    token: TokenOption = None,
+) -> None:
     """Show what the store holds: rows per entity, open quarantine by reason, last ingests.
+
+    With `--api URL` it asks the server that holds the store (`GET /api/v1/store`).
 
     Example: `factorybrain status --db plant.duckdb`
     """
-    with open_db(db, read_only=True) as store:
-        counts = store.counts()
-        quarantine = store.quarantine_summary()
-        history = store.ingest_history(20)
-        extra = _unresolved_section(store)
+    if api:
+        counts, quarantine, history, extra = _status_through(api, token)
+    else:
+        with open_db(db, read_only=True) as store:
+            counts = store.counts()
+            quarantine = store.quarantine_summary()
+            history = store.ingest_history(20)
+            extra = _unresolved_section(store)
     if as_json:
         print(
             json.dumps(
@@ -250,6 +299,24 @@ def status(db: DbOption = None, as_json: JsonOption = False) -> None:
         # Reports from before merged and filtered were counted apart have neither: blank.
         shown = shown[columns].astype(object).where(shown[columns].notna(), None)
         console.print(frame_table(shown, "last ingests"))
+
+
+def _status_through(api: str, token: str | None) -> tuple[dict[str, int], Any, Any, dict[str, Any]]:
+    """What ``status`` shows, as the server at ``api`` answers it, in the same frames."""
+    import pandas as pd
+
+    with ApiClient(api, token) as client:
+        found = client.get("/store")
+    quarantine = pd.DataFrame(found.get("quarantine", []))
+    history = pd.DataFrame(found.get("ingests", []))
+    if "started_at" in history:
+        history["started_at"] = pd.to_datetime(history["started_at"])
+    extra = {
+        key: pd.DataFrame(rows)
+        for key, rows in found.items()
+        if key not in ("counts", "quarantine", "ingests")
+    }
+    return dict(found.get("counts", {})), quarantine, history, extra
 
 
 def _unresolved_section(store: Store) -> dict[str, Any]:

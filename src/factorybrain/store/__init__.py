@@ -5,8 +5,23 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from factorybrain.store._backup import (
+    BackupManifest,
+    RestoreReport,
+    TableCheck,
+    backup_store,
+    read_manifest,
+    restore_store,
+)
 from factorybrain.store._base import Store, WriteCounts
 from factorybrain.store._duckdb import DuckDBStore
+from factorybrain.store._holder import (
+    StoreHolder,
+    StoreLockedError,
+    holder_path,
+    holding,
+    read_holder,
+)
 from factorybrain.store._schema import MIGRATIONS, SCHEMA_VERSION, Migration
 
 #: Store used when neither ``--db`` nor ``FACTORYBRAIN_DB`` says otherwise.
@@ -35,13 +50,24 @@ def open_store(
 
 
 __all__ = [
+    "BackupManifest",
     "DEFAULT_DB",
     "DuckDBStore",
     "MIGRATIONS",
     "Migration",
+    "RestoreReport",
     "SCHEMA_VERSION",
     "Store",
+    "StoreHolder",
+    "StoreLockedError",
+    "TableCheck",
     "WriteCounts",
+    "backup_store",
     "default_db_path",
+    "holder_path",
+    "holding",
     "open_store",
+    "read_holder",
+    "read_manifest",
+    "restore_store",
 ]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -28,6 +27,7 @@ import pyarrow as pa
 from factorybrain.exceptions import SchemaError, StoreError
 from factorybrain.model import ENTITY_TYPES, EntityType, entity_type
 from factorybrain.store._base import DedupOutcome, QueryParameters, Store, WriteCounts
+from factorybrain.store._holder import locked_store_error
 from factorybrain.store._schema import MIGRATIONS, SCHEMA_VERSION, as_of_views, quote
 from factorybrain.store._sql_guard import TableCatalog, check_read_only
 
@@ -150,17 +150,16 @@ def _writes(*tables: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     return mark
 
 
-def _open_failure(path: str, error: duckdb.Error) -> str:
-    """Why a store file cannot be opened, in words that say what to do."""
-    held = re.search(r"Conflicting lock is held in (.+?) \(PID (\d+)\)", str(error))
-    if held:
-        return (
-            f"the store {path!r} is held by another process (PID {held.group(2)}, "
-            f"{Path(held.group(1)).name}), e.g. a running 'factorybrain serve': one process at "
-            "a time may open a DuckDB store. Stop it, or go through its REST API while it runs "
-            "(tokens: POST /api/v1/tokens with an admin's token)."
-        )
-    return f"cannot open the store {path!r}: {error}"
+def _open_failure(path: str, error: duckdb.Error) -> StoreError:
+    """Why a store file cannot be opened, in words that say what to do.
+
+    A lock held by another process is a :class:`StoreLockedError` that names it, and the URL
+    of its API when it is a server that recorded one (:func:`locked_store_error`).
+    """
+    locked = locked_store_error(path, str(error))
+    if locked is not None:
+        return locked
+    return StoreError(f"cannot open the store {path!r}: {error}")
 
 
 class DuckDBStore(Store):
@@ -192,7 +191,7 @@ class DuckDBStore(Store):
         try:
             self._con = duckdb.connect(self.path, read_only=read_only, config=config)
         except duckdb.Error as error:
-            raise StoreError(_open_failure(self.path, error)) from error
+            raise _open_failure(self.path, error) from error
         self._con.execute("SET TimeZone = 'UTC'")
         self._con.execute("SET enable_progress_bar = false").fetchall()
         # Late materialisation turns a page (LIMIT/OFFSET) or a top-N of at most 50 rows into a

@@ -5,9 +5,9 @@ Each module holds a ``router`` whose paths are relative to the API's prefix (``/
 routes are thin: they check the caller, read or write through the store access, and return
 what a query function of :mod:`factorybrain.api._queries` or a record of the agents holds.
 
-``ask``, ``trace``, ``plan``, ``forecasts``, ``field`` and ``process`` wrap layers that may be
-absent: such a module fails to import without its layer, and its routes are then not included
-(the OpenAPI document, which the dashboard reads, says so). A module may define
+``ask``, ``trace``, ``plan``, ``kpis``, ``forecasts``, ``field`` and ``process`` wrap layers that
+may be absent: such a module fails to import without its layer, and its routes are then not
+included (the OpenAPI document, which the dashboard reads, says so). A module may define
 ``warm_up(access)``: what the app computes once in the background at start, when asked to
 prepare.
 """
@@ -21,7 +21,17 @@ from typing import NamedTuple
 from fastapi import APIRouter
 
 from factorybrain.api._deps import StoreAccess
-from factorybrain.api._routes import access, agents, entities, meta, records, series
+from factorybrain.api._routes import (
+    access,
+    agents,
+    entities,
+    genealogy,
+    links,
+    meta,
+    records,
+    series,
+    store,
+)
 
 #: The routers over the core that come first, in the order they are included. The datapoints of
 #: a series come before the entity routes, whose ``/time-series/{external_id:path}`` would take
@@ -34,9 +44,22 @@ CORE_FIRST: tuple[APIRouter, ...] = (
     entities.router,
 )
 #: The modules over optional layers, included next, in this order.
-OPTIONAL_ROUTES: tuple[str, ...] = ("ask", "trace", "plan", "forecasts", "field", "process")
+OPTIONAL_ROUTES: tuple[str, ...] = (
+    "ask",
+    "trace",
+    "plan",
+    "kpis",
+    "forecasts",
+    "field",
+    "process",
+)
 #: The routers over the core that come last.
-CORE_LAST: tuple[APIRouter, ...] = (records.router,)
+CORE_LAST: tuple[APIRouter, ...] = (
+    records.router,
+    store.router,
+    genealogy.router,
+    links.router,
+)
 
 
 class Routes(NamedTuple):

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from factorybrain.api._deps import Access, Viewer
 from factorybrain.api._queries import get_entity, list_entities
@@ -56,12 +56,16 @@ def _entity_routes(segment: str, entity: str) -> None:
     # Pages and entities are built as plain JSON values by the query that owns their shape and
     # go out as they are: ``response_model`` documents them (the API tests check the answers
     # against it); validating every row again would cost more than the query.
-    def list_route(_: Viewer, access: Access, query: EntityQuery) -> JSONResponse:
-        with access.read() as (reader, _records):
-            found = list_entities(
-                reader, entity, query.filters(), limit=query.limit, offset=query.offset
-            )
-        return JSONResponse(found)
+    # Answers are kept until the entity's table is written (StoreAccess.answer).
+    def list_route(_: Viewer, access: Access, query: EntityQuery) -> Response:
+        filters = query.filters()
+        limit, offset = query.limit, query.offset
+        key = ("list", entity, tuple(sorted(filters.items())), limit, offset)
+        return access.answer(
+            key,
+            (entity,),
+            lambda reader, _: list_entities(reader, entity, filters, limit=limit, offset=offset),
+        )
 
     # The query's own model, so that each of its fields is a documented query parameter.
     list_route.__annotations__["query"] = Annotated[entity_query(entity), Query()]
@@ -86,9 +90,12 @@ def _entity_routes(segment: str, entity: str) -> None:
             str | None,
             Query(max_length=200, description="Its space, when the id is in several."),
         ] = None,
-    ) -> JSONResponse:
-        with access.read() as (reader, _records):
-            return JSONResponse(get_entity(reader, entity, external_id, space))
+    ) -> Response:
+        return access.answer(
+            ("get", entity, external_id, space),
+            (entity,),
+            lambda reader, _: get_entity(reader, entity, external_id, space),
+        )
 
     get_route.__doc__ = f"One {entity} by its external id (and space when ambiguous)."
     router.get(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 
+from factorybrain import __version__
 from factorybrain.api._deps import Access, Viewer
 from factorybrain.api._queries import DERIVED, plant_status
 from factorybrain.api._schemas import Health
@@ -20,7 +23,15 @@ def health(request: Request, access: Access) -> Health:
         # Kept until a migration (1.5 ms of catalog queries each time otherwise).
         version = DERIVED.get(reader, ("schema_migrations",), ("schema",), reader.schema_version)
     ready = not any(thread.is_alive() for thread in request.app.state.preparing)
-    return Health(status="ok", schema_version=version, ready=ready)
+    state = request.app.state
+    return Health(
+        status="ok",
+        schema_version=version,
+        ready=ready,
+        version=__version__,
+        store=Path(getattr(state.store, "path", "") or "").name or ":memory:",
+        uptime_s=round(time.monotonic() - state.started, 3),
+    )
 
 
 @router.get("/counts")

@@ -6,17 +6,19 @@ decision on an action) holds the store's write lock and is an audit entry.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
-from factorybrain.agents import Recommendation
+from factorybrain.agents import AgentRecords, Recommendation
 from factorybrain.api._deps import Access, Conductor, Decider, Engineer, Viewer
 from factorybrain.api._queries import known_total, page
+from factorybrain.api._review import action_review
 from factorybrain.api._schemas import (
     ActionId,
     ActionOut,
+    ActionReviewOut,
     ActionState,
     ApproveBody,
     AuditOut,
@@ -33,6 +35,7 @@ from factorybrain.api._schemas import (
     RecommendationId,
     RecommendationOut,
 )
+from factorybrain.store import Store
 
 router = APIRouter(tags=["agents"])
 
@@ -61,18 +64,19 @@ def list_findings(
         str | None,
         Query(max_length=500, description="The external id of the entity it is about."),
     ] = None,
-) -> JSONResponse:
+) -> Response:
     """Findings, newest first, filtered by kind, status, agent or subject."""
-    with access.read() as (_store, records):
-        items = records.findings(
-            kind=kind, status=status, agent=agent, subject=subject, limit=limit, offset=offset
-        )
+    where = {"kind": kind, "status": status, "agent": agent, "subject": subject}
+
+    def build(_store: Store, records: AgentRecords) -> dict[str, Any]:
+        items = records.findings(**where, limit=limit, offset=offset)
         total = known_total(len(items), limit, offset)
         if total is None:
-            total = records.count(
-                "finding", {"kind": kind, "status": status, "agent": agent, "subject": subject}
-            )
-    return JSONResponse(page([f.dump() for f in items], total, limit, offset))
+            total = records.count("finding", where)
+        return page([f.dump() for f in items], total, limit, offset)
+
+    key = ("findings", kind, status, agent, subject, limit, offset)
+    return access.answer(key, ("finding",), build)
 
 
 @router.get("/findings/{finding_id}")
@@ -116,16 +120,20 @@ def list_recommendations(
         str | None,
         Query(max_length=200, description="What it would do, e.g. `maintenance_order.create`."),
     ] = None,
-) -> JSONResponse:
+) -> Response:
     """Recommendations, newest first, filtered by agent or action type."""
-    with access.read() as (_store, records):
+
+    def build(_store: Store, records: AgentRecords) -> dict[str, Any]:
         items = records.recommendations(
             agent=agent, action_type=action_type, limit=limit, offset=offset
         )
         total = known_total(len(items), limit, offset)
         if total is None:
             total = records.count("recommendation", {"agent": agent, "action_type": action_type})
-    return JSONResponse(page([r.dump() for r in items], total, limit, offset))
+        return page([r.dump() for r in items], total, limit, offset)
+
+    key = ("recommendations", agent, action_type, limit, offset)
+    return access.answer(key, ("recommendation",), build)
 
 
 @router.get("/recommendations/{recommendation_id}")
@@ -146,14 +154,17 @@ def list_actions(
     state: Annotated[
         ActionState | None, Query(description="Where the action is: `proposed` ones wait.")
     ] = None,
-) -> JSONResponse:
+) -> Response:
     """Actions, newest first; ``?state=proposed`` is the approval inbox."""
-    with access.read() as (_store, records):
+
+    def build(_store: Store, records: AgentRecords) -> dict[str, Any]:
         items = records.actions(state=state, limit=limit, offset=offset)
         total = known_total(len(items), limit, offset)
         if total is None:
             total = records.count_actions(state=state)
-    return JSONResponse(page([a.dump() for a in items], total, limit, offset))
+        return page([a.dump() for a in items], total, limit, offset)
+
+    return access.answer(("actions", state, limit, offset), ("action",), build)
 
 
 @router.get("/actions/{action_id}")
@@ -161,6 +172,21 @@ def get_action(_: Viewer, access: Access, action_id: ActionId) -> ActionOut:
     """One action with who decided, when, and what it changed."""
     with access.read() as (_store, records):
         return ActionOut(**records.action(action_id).dump())
+
+
+# Never answered from the read cache: its ``you`` part is the caller's own.
+@router.get("/actions/{action_id}/review", response_model=ActionReviewOut)
+def review_action(
+    holder: Viewer, access: Access, conductor: Conductor, action_id: ActionId
+) -> JSONResponse:
+    """One action with what a reviewer needs to decide on it, in one answer.
+
+    The recommendation it carries out (approve its ``content_hash``), the findings it answers,
+    the work orders it moves, the machines and materials it names as they are now (a work
+    order's dates before the move), and whether the caller may approve or reject it.
+    """
+    with access.read() as (store, records):
+        return JSONResponse(action_review(store, records, conductor, holder, action_id))
 
 
 @router.post(
@@ -282,9 +308,10 @@ def audit_log(
     verb: Annotated[
         str | None, Query(max_length=100, description="What was done, e.g. `action.approved`.")
     ] = None,
-) -> JSONResponse:
+) -> Response:
     """The audit log, newest first: who changed what, when, filtered by object, actor or verb."""
-    with access.read() as (_store, records):
+
+    def build(_store: Store, records: AgentRecords) -> dict[str, Any]:
         items = records.audit_log(
             object_id=object_id, actor=actor, verb=verb, limit=limit, offset=offset
         )
@@ -293,4 +320,7 @@ def audit_log(
             total = records.count(
                 "audit_entry", {"object_id": object_id, "actor": actor, "verb": verb}
             )
-    return JSONResponse(page([e.dump() for e in items], total, limit, offset))
+        return page([e.dump() for e in items], total, limit, offset)
+
+    key = ("audit", object_id, actor, verb, limit, offset)
+    return access.answer(key, ("audit_entry",), build)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
+from factorybrain.agents import AgentRecords
 from factorybrain.api._deps import Access, Viewer
 from factorybrain.api._queries import series_data
 from factorybrain.api._schemas import BucketWidth, End, Offset, SeriesData, Start
+from factorybrain.store import Store
 
 router = APIRouter(tags=["factory model"])
 
@@ -39,13 +41,18 @@ def datapoints(
         int, Query(ge=1, le=100_000, description="Most points (or buckets) in the answer.")
     ] = 10_000,
     offset: Offset = 0,
-) -> JSONResponse:
+) -> Response:
     """Datapoints of a series in ``[start, end)``, raw or downsampled with ``every``.
 
     Without ``start``/``end`` the last 24 hours of data are returned.
     """
-    with access.read() as (reader, _records):
+
+    def build(reader: Store, _: AgentRecords) -> dict[str, Any]:
         found = series_data(
             reader, external_id, start=start, end=end, every=every, limit=limit, offset=offset
         )
-    return JSONResponse({"points": None, "buckets": None, **found})
+        return {"points": None, "buckets": None, **found}
+
+    # Kept until a point, the series or its extent is written.
+    key = ("datapoints", external_id, start, end, every, limit, offset)
+    return access.answer(key, ("datapoint", "time_series", "series_extent"), build)
