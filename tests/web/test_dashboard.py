@@ -180,7 +180,12 @@ def test_the_asset_page_shows_the_warning_and_sensor_charts(server: tuple, brows
     _wait_loaded(page, "#/asset/acme/PRS-03")
     text = page.inner_text("#main")  # type: ignore[attr-defined]
     assert "remaining useful life" in text and "40 h" in text
-    assert page.locator("#main svg polyline").count() >= 2  # type: ignore[attr-defined]
+    # one uPlot chart per linked series, each drawing the points it was given
+    charts = page.locator("#main .chart.sensor")  # type: ignore[attr-defined]
+    assert charts.count() >= 2
+    assert charts.locator("canvas").count() == charts.count()
+    drawn = [int(charts.nth(i).get_attribute("data-points") or 0) for i in range(charts.count())]
+    assert min(drawn) > 0, drawn
     assert problems == []
 
 
@@ -204,7 +209,7 @@ def test_approving_in_the_inbox_executes_and_is_audited(server: tuple, browser: 
     _wait_loaded(page, "#/plan")
     plan = page.inner_text("#main")  # type: ignore[attr-defined]
     assert "Planned maintenance" in plan and "MO-TEST-1" in plan
-    assert page.locator('#main svg rect[fill="#e67e22"]').count() >= 1  # type: ignore[attr-defined]
+    assert page.locator("#main svg.gantt rect.bar.maintenance").count() >= 1  # type: ignore[attr-defined]
     assert problems == []
 
 
@@ -216,9 +221,76 @@ def test_the_inventory_page_shows_reorder_levels_and_what_to_reorder(
     page.evaluate("location.hash = '#/inventory'")  # type: ignore[attr-defined]
     _wait_loaded(page, "#/inventory")
     text = page.inner_text("#main")  # type: ignore[attr-defined]
-    assert "Reorder levels and demand" in text and "reorder point" in text
+    assert "Order now" in text and "reorder point" in text
     rows = page.locator("#main table").first.locator("tbody tr")  # type: ignore[attr-defined]
-    first = rows.first.inner_text()
-    # the short casting (at or below its reorder point) comes first, marked for reorder
-    assert CASTING in first and "reorder" in first
+    to_order = [rows.nth(i).inner_text() for i in range(rows.count())]
+    # the short casting (at or below its reorder point) is to be ordered now, and says why;
+    # nothing above its reorder point is in that list
+    assert any(CASTING in row and "≤ reorder point" in row for row in to_order), to_order
+    assert all("≤ reorder point" in row for row in to_order), to_order
+    assert problems == []
+
+
+def _phone(browser: object, url: str, token: str) -> tuple[object, list[str]]:
+    """A signed-in tab 390 px wide (a phone held upright), recording console errors."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)  # type: ignore[attr-defined]
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on(
+        "response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None
+    )
+    page.goto(f"{url}?token={token}#/")
+    _wait_loaded(page, "#/")
+    return page, problems
+
+
+def test_every_page_fits_a_phone_without_sideways_scrolling(server: tuple, browser: object) -> None:
+    url, token, _ = server
+    page, problems = _phone(browser, url, token)
+    for route in [*PAGES, "#/field", "#/process", "#/asset/acme/PRS-03?range=all"]:
+        page.evaluate(f"location.hash = {route!r}")  # type: ignore[attr-defined]
+        _wait_loaded(page, route)
+        width = page.evaluate("document.documentElement.scrollWidth")  # type: ignore[attr-defined]
+        assert width <= 390, f"{route} is {width} px wide on a 390 px screen"
+    assert problems == []
+
+
+def test_on_a_phone_the_menu_folds_and_the_ask_box_can_be_tapped(
+    server: tuple, browser: object
+) -> None:
+    url, token, _ = server
+    page, problems = _phone(browser, url, token)
+    nav = page.locator("nav a[data-nav='plan']")  # type: ignore[attr-defined]
+    assert not nav.is_visible()
+    page.locator("#menu-button").tap()  # type: ignore[attr-defined]
+    assert nav.is_visible()
+    nav.tap()
+    _wait_loaded(page, "#/plan")
+    assert not nav.is_visible()  # choosing a page folds the menu again
+    button = page.locator("#ask-form button").bounding_box()  # type: ignore[attr-defined]
+    assert button["x"] >= 0 and button["x"] + button["width"] <= 390
+    assert button["height"] >= 40  # a finger's width
+    assert problems == []
+
+
+def test_the_machine_page_redraws_its_charts_for_another_time_range(
+    server: tuple, browser: object
+) -> None:
+    url, token, _ = server
+    page, problems = _page(browser, url, token)
+    page.evaluate("location.hash = '#/asset/acme/PRS-03?range=24h'")  # type: ignore[attr-defined]
+    _wait_loaded(page, "#/asset/acme/PRS-03?range=24h")
+    day = page.locator("#main .chart.sensor").first.get_attribute("data-points")  # type: ignore[attr-defined]
+    page.locator("#main .range a", has_text="all").click()  # type: ignore[attr-defined]
+    _wait_loaded(page, "#/asset/acme/PRS-03?range=all")
+    assert page.locator("#main .range a.chosen").inner_text() == "all"  # type: ignore[attr-defined]
+    everything = page.locator("#main .chart.sensor").first.get_attribute("data-points")  # type: ignore[attr-defined]
+    # the whole history in 6-hour buckets is another set of points than one day in 2-minute ones
+    assert int(day or 0) > 0 and int(everything or 0) > 0 and day != everything
+    # the value under the pointer is read out in the chart's title
+    chart = page.locator("#main .chart.sensor").first  # type: ignore[attr-defined]
+    chart.locator(".u-over").hover()
+    assert "UTC:" in chart.locator(".readout").inner_text()
     assert problems == []

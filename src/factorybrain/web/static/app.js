@@ -87,282 +87,476 @@ function table(columns, rows) {
   if (!rows.length) return '<p class="muted">Nothing here yet.</p>';
   const head = columns.map(([, label]) => `<th>${esc(label)}</th>`).join("");
   const body = rows
-    .map((row) => `<tr>${columns.map(([key, , render]) => `<td>${render ? render(row) : fmt(row[key])}</td>`).join("")}</tr>`)
+    .map((row) => `<tr>${columns.map(([key, label, render]) => `<td data-label="${esc(label)}">${render ? render(row) : fmt(row[key])}</td>`).join("")}</tr>`)
     .join("");
-  return `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
+  // A table scrolls sideways inside its own box on a narrow screen, never the page.
+  return `<div class="table-scroll"><table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
 }
 
 function assetLink(space, id, label) {
   return `<a href="#/asset/${encodeURIComponent(space)}/${encodeURIComponent(id)}">${esc(label || id)}</a>`;
 }
 
-// -- charts (inline SVG) ---------------------------------------------------------------------
-function lineChart(points, { width = 900, height = 160, marks = [] } = {}) {
-  if (!points.length) return '<p class="muted">No data in this window.</p>';
-  const times = points.map((p) => Date.parse(p.ts || p.bucket));
-  const lo = points.map((p) => p.min ?? p.value);
-  const hi = points.map((p) => p.max ?? p.value);
-  const mid = points.map((p) => p.mean ?? p.value);
-  const t0 = Math.min(...times), t1 = Math.max(...times) || t0 + 1;
-  const y0 = Math.min(...lo), y1 = Math.max(...hi);
-  const pad = 28;
-  const x = (t) => pad + ((t - t0) / Math.max(1, t1 - t0)) * (width - 2 * pad);
-  const y = (v) => height - 18 - ((v - y0) / Math.max(1e-9, y1 - y0)) * (height - 30);
-  const band = times.map((t, i) => `${x(t)},${y(hi[i])}`).concat(times.map((t, i) => `${x(t)},${y(lo[i])}`).reverse());
-  const line = times.map((t, i) => `${x(t)},${y(mid[i])}`).join(" ");
-  const markers = marks
-    .map((m) => {
-      const t = Date.parse(m.at);
-      if (!(t >= t0 && t <= t1)) return "";
-      return `<line x1="${x(t)}" x2="${x(t)}" y1="8" y2="${height - 18}" stroke="#c0392b" stroke-dasharray="4 3"><title>${esc(m.label)}</title></line>`;
-    })
-    .join("");
-  return `<svg viewBox="0 0 ${width} ${height}" width="100%" role="img">
-    <polygon points="${band.join(" ")}" fill="#0b6bcb22" stroke="none"/>
-    <polyline points="${line}" fill="none" stroke="#0b6bcb" stroke-width="1.3"/>
-    ${markers}
-    <text x="${pad}" y="${height - 4}" font-size="10" fill="#5b6b7c">${when(new Date(t0).toISOString())}</text>
-    <text x="${width - pad}" y="${height - 4}" font-size="10" fill="#5b6b7c" text-anchor="end">${when(new Date(t1).toISOString())}</text>
-    <text x="2" y="12" font-size="10" fill="#5b6b7c">${fmt(y1)}</text>
-    <text x="2" y="${height - 20}" font-size="10" fill="#5b6b7c">${fmt(y0)}</text>
-  </svg>`;
-}
-
-function gantt(rows) {
-  const items = rows.filter((r) => r.planned_start && r.planned_end);
-  if (!items.length) return '<p class="muted">No planned orders yet: run the planning agent (<code>factorybrain plan</code>).</p>';
-  const lanes = [...new Set(items.map((r) => r.line || "unassigned"))].sort();
-  const t0 = Math.min(...items.map((r) => Date.parse(r.planned_start)));
-  const t1 = Math.max(...items.map((r) => Date.parse(r.planned_end)));
-  const width = 1100, lane = 26, left = 90;
-  const x = (t) => left + ((t - t0) / Math.max(1, t1 - t0)) * (width - left - 10);
-  const bars = items
-    .map((r) => {
-      const row = lanes.indexOf(r.line || "unassigned");
-      const late = !r.maintenance && r.due_at && Date.parse(r.planned_end) > Date.parse(r.due_at);
-      const w = Math.max(2, x(Date.parse(r.planned_end)) - x(Date.parse(r.planned_start)));
-      const fill = r.maintenance ? "#e67e22" : late ? "#c0392b" : "#0b6bcb";
-      const what = r.maintenance ? `maintenance of ${esc(r.asset)}` : esc(r.product);
-      return `<rect x="${x(Date.parse(r.planned_start))}" y="${row * lane + 4}" width="${w}" height="${lane - 8}" fill="${fill}" opacity=".8"><title>${esc(r.external_id)} ${what} ${when(r.planned_start)} – ${when(r.planned_end)}${late ? " (late)" : ""}</title></rect>`;
-    })
-    .join("");
-  const labels = lanes.map((l, i) => `<text x="4" y="${i * lane + 18}" font-size="11">${esc(l)}</text>`).join("");
-  return `<svg viewBox="0 0 ${width} ${lanes.length * lane + 8}" width="100%" role="img" class="chart">${labels}${bars}</svg>`;
-}
-
 // -- pages -----------------------------------------------------------------------------------
-async function pageOverview() {
-  const [status, lines, machines, findings] = await Promise.all([
-    api("status"),
-    api("assets?level=line&limit=500"),
-    api("assets?level=equipment&limit=1000"),
-    api("findings?status=open&limit=50"),
-  ]);
-  const counts = Object.entries(status.counts || {})
-    .filter(([name]) => !["quarantine", "edge"].includes(name))
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, 12)
-    .map(([name, n]) => `<div class="card"><div class="n">${fmt(n, 0)}</div><div class="l">${esc(name)}</div></div>`)
+// The overview, machine, plan, inventory and trace pages are in pages.js (charts in charts.js).
+
+// -- inbox: what a person approves, in plain words ----------------------------------------------
+// A card is drawn from GET actions/{id}/review: the recommendation (what is approved, exactly as
+// shown: its content hash goes back with the approval), the findings behind it, and the records
+// it names as they are now (a work order's dates before the move, names and units).
+
+// An API timestamp (UTC, with or without its offset) as milliseconds.
+const inboxInstant = (iso) => {
+  if (!iso) return NaN;
+  const text = String(iso);
+  return Date.parse(/(Z|[+-]\d\d:?\d\d)$/i.test(text) ? text : `${text}Z`);
+};
+const inboxHours = (hours) => {
+  const sign = hours < 0 ? "−" : "+";
+  const size = Math.abs(hours);
+  return size >= 48 ? `${sign}${fmt(size / 24, 1)} d` : `${sign}${fmt(size, 1)} h`;
+};
+const inboxDuration = (start, end) => {
+  const hours = (inboxInstant(end) - inboxInstant(start)) / 3_600_000;
+  return Number.isFinite(hours) ? `${fmt(hours, 1)} h` : "";
+};
+const inboxPlural = (n, word) => `${fmt(n, 0)} ${word}${n === 1 ? "" : "s"}`;
+const inboxIsTime = (key, value) =>
+  typeof value === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(value) && !/_id$/.test(key);
+
+// What each kind of action does, in plain words (the policy's role is on the card).
+const INBOX_KINDS = {
+  composite: "Several steps, approved and executed together",
+  "maintenance_order.create": "Create a maintenance order",
+  "maintenance_order.cancel": "Cancel a maintenance order",
+  "work_order.reschedule": "Move work orders",
+  "purchase_order.create": "Place a purchase order",
+  "purchase_order.cancel": "Cancel a purchase order",
+  "material_lot.quarantine": "Quarantine material lots",
+  "supplier.corrective_action": "Ask a supplier for corrective action",
+  "recipe.change_request": "Request a recipe change",
+  "recipe.revise": "Record a new recipe revision",
+  "experiment.plan": "Plan confirmation runs",
+  "serial_unit.inspect": "Plan field inspections of serial units",
+  notify: "Notify people",
+};
+const inboxKind = (type) => INBOX_KINDS[type] || String(type || "").replace(/[._]/g, " ");
+
+// "total_tardiness_hours" -> "Total tardiness (h)"; probabilities read as percent.
+function inboxLabel(key) {
+  const words = String(key).replace(/_hours$/, "").replace(/[_:]/g, " ").trim();
+  const unit = /_hours$/.test(key) ? " (h)" : "";
+  return esc(words.charAt(0).toUpperCase() + words.slice(1) + unit);
+}
+
+function inboxValue(key, value) {
+  if (value === null || value === undefined || value === "") return '<span class="muted">–</span>';
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  if (typeof value === "number") {
+    if (/probability|risk|service|share/.test(key) && value >= 0 && value <= 1) return `${fmt(value * 100, 1)} %`;
+    return fmt(value, 2);
+  }
+  if (inboxIsTime(key, value)) return `${when(value)} UTC`;
+  if (Array.isArray(value)) {
+    if (value.every((v) => v === null || typeof v !== "object")) return value.map((v) => esc(v)).join(", ");
+    return value.map((v, i) => `<div class="inbox-nested">${inboxKeyValues(v, `${key} ${i + 1}`)}</div>`).join("");
+  }
+  if (typeof value === "object") return `<div class="inbox-nested">${inboxKeyValues(value)}</div>`;
+  return esc(value);
+}
+
+// A readable key/value list of any object; pairs named x_before / x_after read "before → after".
+function inboxKeyValues(object, fallback = "") {
+  if (object === null || typeof object !== "object") return inboxValue(fallback, object);
+  const entries = Object.entries(object);
+  if (!entries.length) return '<span class="muted">nothing stated</span>';
+  const rows = [];
+  const done = new Set();
+  for (const [key, value] of entries) {
+    if (done.has(key)) continue;
+    const stem = key.replace(/_before$/, "");
+    const after = `${stem}_after`;
+    if (stem !== key && after in object) {
+      done.add(after);
+      rows.push(`<dt>${inboxLabel(stem)}</dt><dd>${inboxValue(stem, value)} → <strong>${inboxValue(stem, object[after])}</strong></dd>`);
+      continue;
+    }
+    rows.push(`<dt>${inboxLabel(key)}</dt><dd>${inboxValue(key, value)}</dd>`);
+  }
+  return `<dl class="inbox-facts">${rows.join("")}</dl>`;
+}
+
+// Where a machine named by id lives: the space of a finding about it, else of its record.
+function inboxMachine(review, id) {
+  if (!id) return '<span class="muted">no machine named</span>';
+  const records = review.assets.filter((a) => a.external_id === id);
+  const subject = review.findings.map((f) => f.subject).find((s) => s.type === "asset" && s.external_id === id && s.space);
+  const record = records.find((a) => subject && a.space === subject.space) || records[0];
+  if (!record) return `${esc(id)} <span class="muted">(not in the factory model)</span>`;
+  const name = record.name && record.name !== id ? ` <span class="muted">${esc(record.name)}</span>` : "";
+  const line = record.parent ? ` <span class="muted">on ${esc(record.parent)}</span>` : "";
+  return `${assetLink(record.space, id)}${name}${line}`;
+}
+
+function inboxFacts(pairs) {
+  const rows = pairs.filter(([, value]) => value !== undefined && value !== null && value !== "");
+  return `<dl class="inbox-facts">${rows.map(([label, value]) => `<dt>${esc(label)}</dt><dd>${value}</dd>`).join("")}</dl>`;
+}
+
+function inboxWindow(start, end) {
+  if (!start && !end) return '<span class="muted">no dates given</span>';
+  const sameDay = String(start).slice(0, 10) === String(end).slice(0, 10);
+  const endText = sameDay ? esc(String(when(end)).slice(11)) : when(end);
+  return `<strong>${when(start)} → ${endText} UTC</strong> <span class="muted">(${inboxDuration(start, end)})</span>`;
+}
+
+// Each cell names its column: on a phone a row reads as a small card of label and value.
+function inboxTable(headers, rows) {
+  const head = headers.map((h) => `<th>${esc(h)}</th>`).join("");
+  const body = rows
+    .map((cells) => `<tr>${cells.map((c, i) => `<td data-label="${esc(headers[i])}"><span class="inbox-cell">${c}</span></td>`).join("")}</tr>`)
     .join("");
-  const byId = (a, b) => String(a.external_id).localeCompare(String(b.external_id));
-  const bySpace = {};
-  for (const line of [...lines.items].sort(byId)) (bySpace[line.space] ||= []).push(line);
-  const tree = Object.entries(bySpace)
-    .map(([space, items]) => {
-      const rows = items
-        .map((line) => {
-          const children = machines.items.filter((m) => m.parent === line.external_id && m.space === space).sort(byId);
-          const list = children.map((m) => `<li>${assetLink(m.space, m.external_id, `${m.external_id} · ${m.name || ""}`)}</li>`).join("");
-          return `<li>${esc(line.external_id)} <span class="muted">${esc(line.name || "")}</span><ul>${list}</ul></li>`;
-        })
-        .join("");
-      return `<li><strong>${esc(space)}</strong><ul>${rows}</ul></li>`;
+  return `<div class="inbox-scroll"><table class="inbox-table"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
+}
+
+function inboxMaintenance(p, review) {
+  return inboxFacts([
+    ["Machine", inboxMachine(review, p.asset)],
+    ["Window", inboxWindow(p.planned_start, p.planned_end)],
+    ["Order", `${esc(p.external_id)} <span class="muted">${esc(p.order_type || "predictive")}${p.priority != null ? `, priority ${esc(p.priority)}` : ""}</span>`],
+    ["Failure mode", p.failure_mode ? esc(p.failure_mode) : null],
+    ["Notes", p.notes ? esc(p.notes) : null],
+  ]);
+}
+
+function inboxReschedule(p, review) {
+  const orders = p.orders || [];
+  const rows = orders.map((o) => {
+    const was = review.work_orders.find((w) => w.external_id === o.external_id && (!o.space || w.space === o.space)) || {};
+    const oldStart = o.expect?.planned_start ?? was.planned_start;
+    const oldEnd = o.expect?.planned_end ?? was.planned_end;
+    const shift = (inboxInstant(o.planned_start) - inboxInstant(oldStart)) / 3_600_000;
+    const late = was.due_at && inboxInstant(o.planned_end) > inboxInstant(was.due_at);
+    const what = [was.product, was.quantity != null ? `× ${fmt(was.quantity, 0)}` : ""].filter(Boolean).join(" ");
+    return [
+      `<strong>${esc(o.external_id)}</strong>${what ? ` <span class="muted">${esc(what)}</span>` : ""}`,
+      esc(was.line || ""),
+      `${when(oldStart)}<br>${when(oldEnd)}`,
+      `<strong>${when(o.planned_start)}</strong><br><strong>${when(o.planned_end)}</strong>`,
+      Number.isFinite(shift) ? inboxHours(shift) : "",
+      was.due_at ? `${when(was.due_at)}${late ? ' <span class="inbox-late">late</span>' : ""}` : '<span class="muted">–</span>',
+    ];
+  });
+  const room = p.maintenance_order ? `<p class="muted">To make room for maintenance order ${esc(p.maintenance_order)}.</p>` : "";
+  const undo = p.compensates ? `<p class="muted">Moves them back: undoes ${esc(p.compensates)}.</p>` : "";
+  return `${room}${undo}${inboxTable(["order", "line", "planned now (start, end)", "new (start, end)", "shift", "due"], rows)}`;
+}
+
+function inboxPurchase(p, review) {
+  const material = review.materials.find((m) => m.external_id === p.material && m.space === p.space) || review.materials.find((m) => m.external_id === p.material) || {};
+  const unit = material.unit_of_measure ? ` ${esc(material.unit_of_measure)}` : "";
+  const name = material.name ? `${esc(material.name)} <span class="muted">${esc(p.material)}</span>` : esc(p.material);
+  return inboxTable(
+    ["purchase order", "material", "quantity", "needed by", "supplier"],
+    [[esc(p.external_id), name, `<strong>${fmt(p.quantity, 2)}${unit}</strong>`, p.due_at ? `${when(p.due_at)} UTC` : '<span class="muted">–</span>', p.supplier ? esc(p.supplier) : '<span class="muted">not chosen</span>']],
+  );
+}
+
+function inboxCancel(p, what) {
+  return inboxFacts([
+    [what, `<strong>${esc(p.external_id)}</strong> <span class="muted">${esc(p.space || "")}</span>`],
+    ["Expected status now", p.expect?.status ? esc(p.expect.status) : null],
+  ]);
+}
+
+function inboxQuarantine(p) {
+  const rows = (p.lots || []).map((lot) => [esc(lot.external_id ?? lot), esc(lot.space || ""), esc(lot.expect?.status || "")]);
+  return `${p.reason ? `<p>${esc(p.reason)}</p>` : ""}${inboxTable(["lot", "space", "status now"], rows)}`;
+}
+
+function inboxInspect(p) {
+  const serials = p.serials || [];
+  const rows = serials.map((s) => [
+    `<a href="#/trace?serial=${encodeURIComponent(s.serial)}">${esc(s.serial)}</a>`,
+    esc(s.customer_name || s.customer || ""),
+    esc(s.shipment || ""),
+    s.shipped_at ? when(s.shipped_at) : "",
+  ]);
+  return `${inboxFacts([["Why", esc(p.reason)], ["Customers", (p.customers || []).map(esc).join(", ")]])}${inboxTable(["serial", "customer", "shipment", "shipped"], rows)}`;
+}
+
+function inboxRecipe(p) {
+  const before = p.expect?.setpoints || {};
+  const rows = Object.entries(p.setpoints || {}).map(([name, value]) => [esc(name), name in before ? fmt(before[name], 4) : '<span class="muted">–</span>', `<strong>${fmt(value, 4)}</strong>`]);
+  return `${inboxFacts([
+    ["Product", esc(p.product)],
+    ["Recipe", p.recipe ? `${esc(p.recipe)}${p.expect?.version ? ` <span class="muted">version ${esc(p.expect.version)} now</span>` : ""}` : null],
+    ["New revision", `<strong>${esc(p.revision || p.external_id)}</strong>`],
+    ["Effective from", p.effective_from ? `${when(p.effective_from)} UTC` : null],
+    ["Why", p.change_reason ? esc(p.change_reason) : null],
+  ])}${inboxTable(["setpoint", "now", "new"], rows)}`;
+}
+
+function inboxExperiment(p) {
+  const rows = (p.runs || []).map((run) => [
+    esc(run.role),
+    Object.entries(run.setpoints || {}).map(([k, v]) => `${esc(k)} ${fmt(v, 4)}`).join(", "),
+    run.expected != null ? `${fmt(run.expected, 3)}${run.expected_std != null ? ` ± ${fmt(run.expected_std, 3)}` : ""}` : "",
+  ]);
+  return `${inboxFacts([["Product", esc(p.product)], ["Objective", esc(p.objective)], ["Recipe", p.recipe ? esc(p.recipe) : null]])}${inboxTable(["run", "setpoints", "expected"], rows)}`;
+}
+
+// How each kind of step is drawn; an unknown kind is a readable key/value list.
+const INBOX_STEPS = {
+  "maintenance_order.create": inboxMaintenance,
+  "work_order.reschedule": inboxReschedule,
+  "purchase_order.create": inboxPurchase,
+  "maintenance_order.cancel": (p) => inboxCancel(p, "Maintenance order"),
+  "purchase_order.cancel": (p) => inboxCancel(p, "Purchase order"),
+  "material_lot.quarantine": inboxQuarantine,
+  "serial_unit.inspect": inboxInspect,
+  "recipe.revise": inboxRecipe,
+  "experiment.plan": inboxExperiment,
+  notify: (p) => inboxFacts([["To", (p.to || []).map(esc).join(", ")], ["Message", esc(p.message)]]),
+};
+
+function inboxStep(type, parameters, review) {
+  const draw = INBOX_STEPS[type];
+  return draw ? draw(parameters || {}, review) : inboxKeyValues(parameters || {});
+}
+
+function inboxProposer(who) {
+  const text = String(who || "");
+  if (text.startsWith("user:") || text.startsWith("os:")) return esc(text.split(":").slice(1).join(":"));
+  if (text === "orchestrator") return "the orchestrator";
+  return text ? `the ${esc(text)} agent` : "unknown";
+}
+
+// What a finding is about, linked to its page; a machine without a space takes its record's.
+function inboxSubjectLink(subject, review) {
+  const id = subject?.external_id;
+  if (!id) return "";
+  if (subject.type === "asset") {
+    const record = review.assets.find((a) => a.external_id === id && (!subject.space || a.space === subject.space));
+    const space = subject.space || record?.space;
+    const name = record?.name && record.name !== id ? ` <span class="muted">${esc(record.name)}</span>` : "";
+    return space ? `${assetLink(space, id)}${name}` : esc(id);
+  }
+  if (subject.type === "serial_unit") return `<a href="#/trace?serial=${encodeURIComponent(id)}">${esc(id)}</a>`;
+  if (["material", "material_lot", "purchase_order"].includes(subject.type)) return `<a href="#/inventory">${esc(id)}</a>`;
+  if (subject.type === "work_order") return `<a href="#/plan">${esc(id)}</a>`;
+  return `${esc(id)} <span class="muted">${esc(subject.type)}</span>`;
+}
+
+function inboxFindings(review) {
+  const findings = [...review.findings].sort((a, b) => inboxInstant(b.created_at) - inboxInstant(a.created_at));
+  const rows = findings.map((f) => [
+    `${when(f.created_at)}`,
+    `<span class="sev-${esc(f.severity)}">${esc(f.severity)}</span>`,
+    `<span class="inbox-status inbox-status-${esc(f.status)}">${esc(f.status)}</span>`,
+    inboxSubjectLink(f.subject, review),
+    `<details class="inbox-finding" id="finding-${esc(f.id)}"><summary>${esc(f.title || f.kind)}</summary><p>${esc(f.evidence?.text || "")}</p><p class="muted">${esc(f.kind)} · ${esc(f.id)} · by ${inboxProposer(f.agent)} · confidence ${fmt(f.confidence * 100, 0)} %</p></details>`,
+  ]);
+  const missing = review.missing_findings.length
+    ? `<p class="muted">No longer in the store: ${review.missing_findings.map(esc).join(", ")}.</p>`
+    : "";
+  if (!rows.length) return `<p class="muted">It names no finding.</p>${missing}`;
+  return `${inboxTable(["data time (UTC)", "severity", "status", "about", "finding"], rows)}${missing}`;
+}
+
+// One line for the whole proposal: "Maintain Press 3 2026-03-05 06:00 → 14:00 UTC; move 2 orders; ...".
+function inboxHeadline(recommendation, review) {
+  const steps = recommendation.action_type === "composite" ? recommendation.parameters.steps || [] : [recommendation];
+  const parts = steps.map((step) => {
+    const p = step.parameters || {};
+    if (step.action_type === "maintenance_order.create") {
+      const machine = review.assets.find((a) => a.external_id === p.asset);
+      const sameDay = String(p.planned_start).slice(0, 10) === String(p.planned_end).slice(0, 10);
+      const end = sameDay ? String(when(p.planned_end)).slice(11) : when(p.planned_end);
+      return `${p.order_type === "inspection" ? "inspect" : "maintain"} ${esc(machine?.name || p.asset)} ${when(p.planned_start)} → ${end} UTC`;
+    }
+    if (step.action_type === "work_order.reschedule") return `move ${inboxPlural((p.orders || []).length, "work order")}`;
+    if (step.action_type === "purchase_order.create") {
+      const material = review.materials.find((m) => m.external_id === p.material);
+      return `order ${fmt(p.quantity, 2)}${material?.unit_of_measure ? ` ${esc(material.unit_of_measure)}` : " ×"} ${esc(material?.name || p.material)}`;
+    }
+    return esc(inboxKind(step.action_type).toLowerCase());
+  });
+  const text = parts.join("; ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+// A composite's effect repeats its steps' effects under "agent:type" keys; the rest is its own.
+function inboxOwnEffect(recommendation) {
+  const effect = recommendation.expected_effect || {};
+  if (recommendation.action_type !== "composite") return effect;
+  const steps = recommendation.parameters.steps || [];
+  const stepKeys = new Set(steps.flatMap((s) => [s.action_type, `${s.agent}:${s.action_type}`]));
+  return Object.fromEntries(Object.entries(effect).filter(([key]) => !stepKeys.has(key) && key !== "steps"));
+}
+
+function inboxCard(action, review) {
+  const recommendation = review.recommendation;
+  const composite = recommendation.action_type === "composite";
+  const steps = composite
+    ? recommendation.parameters.steps || []
+    : [{ action_type: recommendation.action_type, parameters: recommendation.parameters, expected_effect: {} }];
+  const shownEffects = new Set();
+  const sections = steps
+    .map((step, i) => {
+      const effect = step.expected_effect || {};
+      const key = JSON.stringify(effect);
+      const effectHtml = Object.keys(effect).length && !shownEffects.has(key) ? `<div class="inbox-effect"><h4>Expected effect</h4>${inboxKeyValues(effect)}</div>` : "";
+      shownEffects.add(key);
+      const number = composite ? `${i + 1}. ` : "";
+      const by = composite && step.agent ? ` <span class="muted">proposed by ${inboxProposer(step.agent)}</span>` : "";
+      return `<section class="inbox-step"><h3>${number}${esc(inboxKind(step.action_type))}${by}</h3>${inboxStep(step.action_type, step.parameters, review)}${effectHtml}</section>`;
     })
     .join("");
-  let oee = "";
-  if (hasRoute("oee")) {
-    try {
-      const result = await api("oee?by=machine");
-      const rowsOee = result.items || result.rows || [];
-      oee = `<h2>OEE by machine</h2>${table(
-        [["asset", "machine"], ["availability", "availability", (r) => fmt(r.availability, 3)], ["performance", "performance", (r) => fmt(r.performance, 3)], ["quality", "quality", (r) => fmt(r.quality, 3)], ["oee", "OEE", (r) => `<strong>${fmt(r.oee, 3)}</strong>`]],
-        rowsOee,
-      )}`;
-    } catch (error) {
-      oee = `<p class="error">OEE: ${esc(error.message)}</p>`;
+  const own = inboxOwnEffect(recommendation);
+  const effect = Object.keys(own).length ? `<section class="inbox-effect"><h3>Expected effect</h3>${inboxKeyValues(own)}</section>` : "";
+  const you = review.you;
+  const playbook = composite && recommendation.parameters.playbook ? ` through the playbook <strong>${esc(recommendation.parameters.playbook)}</strong>` : "";
+  const may = you.may_approve
+    ? '<span class="inbox-may">You may approve it.</span>'
+    : `<span class="inbox-may-not">You may not approve it: ${esc(you.why_not)}.</span>`;
+  return `<article class="action inbox-card" data-action="${esc(action.id)}" data-state="${esc(action.state)}">
+    <h2 class="inbox-title">${composite ? inboxHeadline(recommendation, review) : esc(recommendation.title || inboxKind(recommendation.action_type))}</h2>
+    <p class="inbox-meta">${composite ? `${esc(inboxKind("composite"))} (${esc(recommendation.title)})` : esc(inboxKind(recommendation.action_type))}. Proposed by <strong>${inboxProposer(action.proposed_by || recommendation.agent)}</strong>${playbook} on ${when(action.proposed_at)} UTC; needs the <strong>${esc(action.required_role || "admin")}</strong> role or higher to approve. ${may}</p>
+    ${sections}${effect}
+    <section class="inbox-why"><h3>Why: the findings behind it</h3>${inboxFindings(review)}</section>
+    <div class="inbox-decide">
+      <label class="inbox-comment">Comment <span class="muted">(kept in the audit log)</span><textarea placeholder="Why you approve or reject"></textarea></label>
+      <div class="inbox-buttons">
+        <button type="button" class="approve"${you.may_approve ? "" : " disabled"}>Approve and execute</button>
+        <button type="button" class="reject"${you.may_reject ? "" : " disabled"}>Reject</button>
+        <span class="inbox-progress muted" role="status"></span>
+        <span class="outcome" role="status"></span>
+      </div>
+      <p class="muted inbox-hash">Approving approves exactly what is shown here (content ${esc(recommendation.content_hash.slice(0, 12))}…); if it changed since, the approval is refused.</p>
+    </div>
+  </article>`;
+}
+
+// What an executed action changed, in words: "maintenance order MO-1 created; 3 orders moved".
+function inboxChanges(result) {
+  const parts = [];
+  const label = { work_order: "order", maintenance_order: "maintenance order", purchase_order: "purchase order", material_lot: "lot", service_visit: "inspection visit", document: "document" };
+  for (const step of result?.steps || []) {
+    const changed = step.changed || {};
+    for (const [entity, changes] of Object.entries(changed)) {
+      if (!Array.isArray(changes) || !changes.length || typeof changes[0] !== "object") continue;
+      const name = label[entity] || entity.replace(/_/g, " ");
+      const created = changes.filter((c) => c.created);
+      const statuses = [...new Set(changes.map((c) => c.after?.status).filter((s) => s && !created.length))];
+      if (created.length) parts.push(`${name} ${created.map((c) => esc(c.external_id)).join(", ")} created`);
+      else if (entity === "work_order") parts.push(`${inboxPlural(changes.length, name)} moved`);
+      else if (statuses.length === 1) parts.push(`${inboxPlural(changes.length, name)} ${esc(statuses[0])}`);
+      else parts.push(`${inboxPlural(changes.length, name)} changed`);
     }
+    if (changed.notified) parts.push(`notified ${changed.notified.map(esc).join(", ")}`);
+    if (changed.requested) parts.push(`${esc(inboxKind(changed.requested).toLowerCase())}: request recorded`);
   }
-  main().innerHTML = `<h1>Plant</h1>
-    <div class="cards">${counts}<div class="card"><div class="n">${fmt(status.actions_waiting_for_approval, 0)}</div><div class="l">actions waiting for approval</div></div></div>
-    ${oee}
-    <h2>Open findings</h2>${findingsTable(findings.items)}
-    <h2>Hierarchy</h2><div class="tree"><ul>${tree || '<li class="muted">No lines loaded.</li>'}</ul></div>`;
+  return parts.join("; ");
 }
 
-function findingsTable(items) {
-  return table(
-    [
-      ["created_at", "when", (r) => when(r.created_at)],
-      ["agent", "agent"],
-      ["kind", "kind"],
-      ["subject", "subject", (r) => (r.subject?.type === "asset" ? assetLink(r.subject.space || "mes", r.subject.external_id) : esc(r.subject?.external_id))],
-      ["title", "what", (r) => esc(r.title || r.evidence?.text || "")],
-      ["severity", "severity", (r) => `<span class="sev-${esc(r.severity)}">${esc(r.severity)}</span>`],
-      ["confidence", "confidence", (r) => fmt(r.confidence, 2)],
-    ],
-    items,
-  );
+function inboxOutcome(action) {
+  if (action.state === "executed") {
+    const changes = inboxChanges(action.result);
+    return { ok: true, text: `Approved and executed${changes ? `: ${changes}` : ""}.` };
+  }
+  if (action.state === "failed") {
+    return { ok: false, text: `Approved, but it failed while executing and changed nothing: ${esc(action.result?.error || "no reason recorded")}` };
+  }
+  if (action.state === "rejected") return { ok: true, text: `Rejected${action.comment ? `: “${esc(action.comment)}”` : ""}.` };
+  return { ok: true, text: `${esc(action.state)}.` };
 }
 
-async function pageAsset(space, id) {
-  const asset = await api(`assets/${encodeURIComponent(id)}?space=${encodeURIComponent(space)}`);
-  const [series, orders, findings] = await Promise.all([
-    api(`time-series?asset=${encodeURIComponent(id)}&limit=50`),
-    api(`maintenance-orders?asset=${encodeURIComponent(id)}&limit=50`),
-    api(`findings?subject=${encodeURIComponent(id)}&limit=50`),
-  ]);
-  const marks = findings.items.map((f) => ({ at: f.created_at, label: `${f.kind} (${f.severity})` }));
-  const rul = findings.items.find((f) => f.kind === "maintenance.rul_low");
-  const numbers = rul?.evidence?.numbers || {};
-  const pick = (...keys) => keys.map((k) => numbers[k]).find((v) => v !== undefined);
-  const rulText = rul
-    ? `<div class="card"><div class="n">${fmt(pick("rul_hours", "rul"), 0)} h</div><div class="l">remaining useful life, 90 % interval ${fmt(pick("rul_lower_hours", "lower_hours", "lower"), 0)} – ${fmt(pick("rul_upper_hours", "upper_hours", "upper"), 0)} h</div></div>`
-    : '<div class="card"><div class="n">–</div><div class="l">no remaining-life warning</div></div>';
-  const charts = await Promise.all(
-    series.items.slice(0, 8).map(async (s) => {
-      const data = await api(`time-series/${encodeURIComponent(s.external_id)}/datapoints?every=1h&limit=5000&start=${encodeURIComponent(s.first_ts || "1970-01-01T00:00:00")}`).catch(() => ({ items: [] }));
-      const points = data.buckets || data.points || [];
-      return `<div class="chart"><div class="title">${esc(s.external_id)} ${s.unit ? `[${esc(s.unit)}]` : ""}</div>${lineChart(points, { marks })}</div>`;
-    }),
+function inboxError(error, verb) {
+  if (error.status === 409)
+    return `Not ${verb}d: it changed or was decided since this page showed it. ${esc(error.message)} <button type="button" class="inbox-reload">Reload the inbox</button> to see it as it is now.`;
+  if (error.status === 403) return `Not ${verb}d, you may not: ${esc(error.message)}`;
+  if (error.status === 401) return "Not done: your session ended; sign in again.";
+  return `Not ${verb}d: ${esc(error.message)}`;
+}
+
+function inboxDecisions(items) {
+  const rows = items.filter((a) => a.state !== "proposed").slice(0, 20);
+  if (!rows.length) return '<p class="muted">No decision yet.</p>';
+  return inboxTable(
+    ["when (UTC)", "action", "decision", "by", "comment", "what changed"],
+    rows.map((r) => [
+      when(r.decided_at),
+      `${esc(r.id)}<br><span class="muted">${esc(inboxKind(r.action_type))}</span>`,
+      `<span class="inbox-status inbox-status-${esc(r.state)}">${esc(r.state)}</span>`,
+      inboxProposer(r.decided_by),
+      esc(r.comment || ""),
+      r.state === "executed" ? inboxChanges(r.result) : r.state === "failed" ? esc(r.result?.error || "") : "",
+    ]),
   );
-  main().innerHTML = `<h1>${esc(asset.name || asset.external_id)} <span class="muted">${esc(space)} / ${esc(asset.external_id)}</span></h1>
-    <div class="cards"><div class="card"><div class="n">${esc(asset.asset_class || asset.level || "")}</div><div class="l">${esc(asset.manufacturer || "")} ${esc(asset.model_number || "")}</div></div>${rulText}</div>
-    <h2>Sensors</h2>${charts.join("") || '<p class="muted">No time series are linked to this asset yet (link historian tags by approving matches: <code>factorybrain match</code>).</p>'}
-    <h2>Findings</h2>${findingsTable(findings.items)}
-    <h2>Maintenance history</h2>${table(
-      [["external_id", "order"], ["order_type", "type"], ["status", "status"], ["actual_start", "start", (r) => when(r.actual_start || r.planned_start)], ["notes", "notes"]],
-      orders.items,
-    )}`;
 }
 
 async function pageInbox() {
-  const [proposed, decided] = await Promise.all([api("actions?state=proposed&limit=50"), api("actions?limit=20")]);
-  // What is approved is exactly what is shown: each card shows its recommendation and sends
-  // back the content hash of what it showed.
-  const shown = await Promise.all(
-    proposed.items.map((a) => api(`recommendations/${encodeURIComponent(a.recommendation_id)}`)),
-  );
-  const hashes = Object.fromEntries(proposed.items.map((a, i) => [a.id, shown[i].content_hash]));
-  const cards = proposed.items
-    .map(
-      (a, i) => `<div class="action" data-action="${esc(a.id)}">
-        <strong>${esc(shown[i].title || a.action_type)}</strong> <span class="muted">${esc(a.id)}, proposed${a.proposed_by ? ` by ${esc(a.proposed_by)}` : ""} ${when(a.proposed_at)}, needs the ${esc(a.required_role || "approval")} role</span>
-        <pre>${esc(JSON.stringify({ parameters: shown[i].parameters, expected_effect: shown[i].expected_effect }, null, 2))}</pre>
-        <textarea placeholder="Comment (why you approve or reject)"></textarea>
-        <button class="approve">Approve</button> <button class="reject">Reject</button>
-        <span class="outcome"></span></div>`,
-    )
-    .join("");
-  main().innerHTML = `<h1>Inbox</h1>${cards || '<p class="muted">No action waits for approval.</p>'}
-    <h2>Recent decisions</h2>${table(
-      [["id", "action"], ["action_type", "type"], ["state", "state"], ["decided_by", "by"], ["decided_at", "when", (r) => when(r.decided_at)], ["comment", "comment"]],
-      decided.items.filter((a) => a.state !== "proposed"),
-    )}`;
-  for (const card of main().querySelectorAll(".action")) {
+  const [proposed, decided] = await Promise.all([api("actions?state=proposed&limit=50"), api("actions?limit=100")]);
+  const reviews = await Promise.all(proposed.items.map((a) => api(`actions/${encodeURIComponent(a.id)}/review`)));
+  const rank = { critical: 4, high: 3, medium: 2, low: 1 };
+  const worst = (r) => Math.max(0, ...r.findings.map((f) => rank[f.severity] || 0));
+  reviews.sort((a, b) => worst(b) - worst(a) || inboxInstant(b.action.proposed_at) - inboxInstant(a.action.proposed_at));
+  // What is approved is exactly what is shown: each card sends back the content hash it drew.
+  const hashes = Object.fromEntries(reviews.map((r) => [r.action.id, r.recommendation.content_hash]));
+  const heading = () => {
+    const cards = [...main().querySelectorAll(".inbox-card")];
+    const yours = cards.filter((c) => !c.querySelector("button.approve").disabled).length;
+    const more = proposed.total > proposed.items.length ? ` (the newest ${proposed.items.length} of ${proposed.total} shown)` : "";
+    return cards.length ? `${inboxPlural(cards.length, "action")} waiting${more}; you may approve ${fmt(yours, 0)}.` : "Nothing left to decide.";
+  };
+  main().innerHTML = `<h1>Inbox</h1>
+    <p class="muted inbox-intro">What the agents (or people) propose waits here for someone with the role it needs. Approving executes it at once; nobody approves their own proposal; every decision is in the audit log.</p>
+    <p class="inbox-count" role="status"></p>
+    <div class="inbox-cards">${reviews.map((r) => inboxCard(r.action, r)).join("") || '<p class="muted inbox-empty">No action waits for approval.</p>'}</div>
+    <h2>Recent decisions</h2><div class="inbox-decisions inbox-scroll">${inboxDecisions(decided.items)}</div>`;
+  main().querySelector(".inbox-count").textContent = heading();
+  for (const card of main().querySelectorAll(".inbox-card")) {
+    const buttons = [...card.querySelectorAll("button")];
     const decide = async (verb) => {
       const outcome = card.querySelector(".outcome");
+      const progress = card.querySelector(".inbox-progress");
+      const comment = card.querySelector("textarea").value.trim();
+      const enabled = buttons.map((b) => b.disabled);
+      buttons.forEach((b) => (b.disabled = true));
+      outcome.textContent = "";
+      progress.textContent = verb === "approve" ? "Approving and executing…" : "Rejecting…";
       try {
-        const body = { comment: card.querySelector("textarea").value || null };
+        const body = { comment: comment || null };
         if (verb === "approve") body.content_hash = hashes[card.dataset.action];
-        const result = await api(`actions/${encodeURIComponent(card.dataset.action)}/${verb}`, {
-          method: "POST",
-          body,
-        });
-        outcome.textContent = ` ${result.state}`;
-        card.querySelectorAll("button").forEach((b) => (b.disabled = true));
+        const action = await api(`actions/${encodeURIComponent(card.dataset.action)}/${verb}`, { method: "POST", body });
+        const told = inboxOutcome(action);
+        // The card leaves the list: it shrinks to a one-line notice (its outcome element kept, with
+        // the action's new state in data-state), and the decision joins the history below.
+        const title = card.querySelector(".inbox-title").textContent;
+        const about = document.createElement("span");
+        about.className = "muted";
+        about.innerHTML = ` ${esc(title)} (${esc(action.id)}) · <a href="#/audit">audit log</a>`;
+        outcome.dataset.state = action.state;
+        outcome.innerHTML = told.text;
+        card.className = `action inbox-decided${told.ok ? "" : " inbox-failed"}`;
+        card.dataset.state = action.state;
+        card.replaceChildren(outcome, about);
+        card.scrollIntoView({ block: "center" });
+        main().querySelector(".inbox-count").textContent = heading();
         refreshInboxCount();
+        const history = await api("actions?limit=100").catch(() => null);
+        if (history) main().querySelector(".inbox-decisions").innerHTML = inboxDecisions(history.items);
       } catch (error) {
-        outcome.innerHTML = ` <span class="error">${esc(error.message)}</span>`;
+        buttons.forEach((b, i) => (b.disabled = enabled[i]));
+        progress.textContent = "";
+        outcome.innerHTML = `<span class="error">${inboxError(error, verb)}</span>`;
+        outcome.querySelector(".inbox-reload")?.addEventListener("click", () => render());
       }
     };
     card.querySelector(".approve").addEventListener("click", () => decide("approve"));
     card.querySelector(".reject").addEventListener("click", () => decide("reject"));
   }
-}
-
-async function pagePlan() {
-  const [orders, maintenance, machines] = await Promise.all([
-    api("work-orders?status=released&limit=1000"),
-    api("maintenance-orders?status=planned&limit=1000"),
-    api("assets?level=equipment&limit=1000"),
-  ]);
-  // A maintenance window sits in the lane of its machine's line (the machine's own when unknown).
-  const lineOf = Object.fromEntries(machines.items.filter((m) => m.parent).map((m) => [m.external_id, m.parent]));
-  const windows = maintenance.items.map((r) => ({ ...r, line: lineOf[r.asset] || r.asset, maintenance: true }));
-  main().innerHTML = `<h1>Plan</h1><p class="muted">Open work orders by line; red bars finish after their due date, amber bars are planned maintenance.</p>${gantt([...orders.items, ...windows])}
-    <h2>Planned maintenance</h2>${table(
-      [["external_id", "order"], ["asset", "machine"], ["order_type", "type"], ["planned_start", "start", (r) => when(r.planned_start)], ["planned_end", "end", (r) => when(r.planned_end)], ["notes", "notes"]],
-      maintenance.items,
-    )}
-    <h2>Open work orders</h2>${table(
-      [["external_id", "order"], ["product", "product"], ["line", "line"], ["quantity", "qty", (r) => fmt(r.quantity, 0)], ["due_at", "due", (r) => when(r.due_at)], ["planned_start", "planned start", (r) => when(r.planned_start)], ["planned_end", "planned end", (r) => when(r.planned_end)]],
-      orders.items,
-    )}`;
-}
-
-async function pageInventory() {
-  const [levels, plan] = await Promise.all([
-    api("stock-levels?limit=1000"),
-    hasRoute("forecasts") ? api("forecasts?limit=1000") : null,
-  ]);
-  const latest = {};
-  for (const row of levels.items) {
-    const key = `${row.material}@${row.location}`;
-    if (!latest[key] || Date.parse(row.as_of) > Date.parse(latest[key].as_of)) latest[key] = row;
-  }
-  // Reorder when stock on hand plus on order is at or below the reorder point.
-  const due = (r) => r.reorder_point !== null && r.on_hand + r.on_order <= r.reorder_point;
-  const weeks = (r, n) => r.forecast.slice(0, n).reduce((sum, week) => sum + week.mean, 0);
-  const policies = plan
-    ? `<h2>Reorder levels and demand</h2><p class="muted">Planned ${when(plan.as_of)} for each product and material from its demand history; spare parts include the warned machines' chance to fail within the lead time.</p>${table(
-        [["item", "item"], ["name", "name"], ["item_type", "type"], ["on_hand", "on hand", (r) => fmt(r.on_hand, 1)], ["on_order", "on order", (r) => fmt(r.on_order, 1)], ["reorder_point", "reorder point", (r) => fmt(r.reorder_point, 1)], ["order_up_to", "order up to", (r) => fmt(r.order_up_to, 1)], ["forecast", "demand, next 4 weeks", (r) => fmt(weeks(r, 4), 1)], ["model", "forecast model"], ["status", "status", (r) => (due(r) ? '<span class="due">reorder</span>' : "ok")]],
-        [...plan.items].sort((a, b) => due(b) - due(a) || String(a.item).localeCompare(String(b.item))),
-      )}`
-    : "";
-  main().innerHTML = `<h1>Inventory</h1>${policies}<h2>Stock on hand</h2><p class="muted">Latest stock count per material and location.</p>${table(
-    [["material", "material"], ["location", "location"], ["quantity", "on hand", (r) => fmt(r.quantity, 1)], ["as_of", "counted", (r) => when(r.as_of)]],
-    Object.values(latest).sort((a, b) => String(a.material).localeCompare(String(b.material))),
-  )}`;
-}
-
-async function pageTrace(query) {
-  const serial = query.get("serial") || "";
-  let body = "";
-  if (serial) {
-    try {
-      if (hasRoute("trace")) {
-        const chain = await api(`trace/serial/${encodeURIComponent(serial)}`);
-        body = `<pre>${esc(JSON.stringify(chain, null, 2))}</pre>`;
-      } else {
-        const unit = await api(`serials/${encodeURIComponent(serial)}`);
-        const [results, claims] = await Promise.all([
-          api(`quality-results?serial_unit=${encodeURIComponent(serial)}&limit=50`),
-          api(`warranty-claims?serial_unit=${encodeURIComponent(serial)}&limit=50`),
-        ]);
-        body = `<h2>${esc(unit.external_id)}</h2><p>product ${esc(unit.product)}, work order ${esc(unit.work_order)}, made ${when(unit.produced_at)}, ${esc(unit.status)}</p>
-          <h2>Quality results</h2>${table([["test_name", "test"], ["value", "value", (r) => fmt(r.value, 3)], ["unit", "unit"], ["status", "verdict"], ["measured_at", "when", (r) => when(r.measured_at)]], results.items)}
-          <h2>Warranty claims</h2>${table([["external_id", "claim"], ["failure_date", "failed", (r) => when(r.failure_date)], ["text", "description"]], claims.items)}`;
-      }
-    } catch (error) {
-      body = `<p class="error">${esc(error.message)}</p>`;
-    }
-  }
-  main().innerHTML = `<h1>Traceability</h1>
-    <form id="trace-form"><input name="serial" placeholder="Serial number" value="${esc(serial)}"> <button>Trace</button></form>${body}`;
-  $("#trace-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    location.hash = `#/trace?serial=${encodeURIComponent(new FormData(event.target).get("serial"))}`;
-  });
 }
 
 async function pageAudit() {
@@ -388,8 +582,8 @@ async function ask(question) {
 
 // -- routing and sign-in ---------------------------------------------------------------------
 const routes = [
-  [/^#?\/?$/, () => pageOverview(), "overview"],
-  [/^#\/asset\/([^/]+)\/(.+)$/, (m) => pageAsset(decodeURIComponent(m[1]), decodeURIComponent(m[2])), "overview"],
+  [/^#?\/?(\?.*)?$/, (m) => pageOverview(new URLSearchParams((m[1] || "").slice(1))), "overview"],
+  [/^#\/asset\/([^/]+)\/([^?]+)(\?.*)?$/, (m) => pageAsset(decodeURIComponent(m[1]), decodeURIComponent(m[2]), new URLSearchParams((m[3] || "").slice(1))), "overview"],
   [/^#\/inbox$/, () => pageInbox(), "inbox"],
   [/^#\/plan$/, () => pagePlan(), "plan"],
   [/^#\/inventory$/, () => pageInventory(), "inventory"],
@@ -459,6 +653,16 @@ async function start() {
     refreshInboxCount();
   });
   $("#sign-out").addEventListener("click", signOut);
+  // On a phone the navigation folds behind a menu button; choosing a page folds it again.
+  const menu = $("#menu-button");
+  menu?.addEventListener("click", () => {
+    const open = document.body.classList.toggle("menu-open");
+    menu.setAttribute("aria-expanded", String(open));
+  });
+  window.addEventListener("hashchange", () => {
+    document.body.classList.remove("menu-open");
+    menu?.setAttribute("aria-expanded", "false");
+  });
   $("#ask-form").addEventListener("submit", (event) => {
     event.preventDefault();
     ask($("#ask-input").value);
