@@ -221,3 +221,13 @@ def test_a_lines_own_tags_are_no_machine_s_health(pi_plant) -> None:
     )
     devices = {asset.device for asset in load_assets(pi_plant)}
     assert "GRINDER04" not in devices and "GRINDER05" in devices
+
+
+def test_a_historian_no_series_of_which_is_linked_yet_is_reported_not_a_crash(store) -> None:
+    # A plant's first load: tags in, matching not yet run or reviewed.
+    grinder = _grinder(np.random.default_rng(9), "G", 15, drift=False)
+    _load(store, "pi", grinder, assets={})
+    assert load_assets(store) == []
+    findings = list(MaintenanceAgent().run(Orchestrator(store).context(FAILURE)))
+    (gap,) = [f for f in findings if f.kind == "maintenance.data_gap"]
+    assert gap.evidence.numbers["series"] == len(grinder)

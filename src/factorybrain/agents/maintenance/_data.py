@@ -161,7 +161,9 @@ def historian_series(store: Store, space: str | None = None) -> pd.DataFrame:
     frame = frame[frame["device"].notna()].copy()
     # a site's, an area's or a line's tags (throughput, energy) are no machine's health
     above = _assets_above_machines(store)
-    frame = frame[[link not in above for link in frame["equipment"]]].copy()
+    # a boolean mask, not a list: an empty list would select no columns (no linked series)
+    kept = np.fromiter((link not in above for link in frame["equipment"]), bool, len(frame))
+    frame = frame.loc[kept].copy()
     frame["signal"] = frame["external_id"]
     for _, group in frame.groupby("device", sort=False):
         frame.loc[group.index, "signal"] = _signal_names(list(group["external_id"]))
