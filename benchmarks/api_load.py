@@ -254,9 +254,10 @@ class Generator:
         return elapsed
 
 
-def percentile(values: list[float], share: float) -> float:
+def percentile(values: list[float], share: float) -> float | None:
+    """The ``share`` percentile of ``values`` (None when there are none: JSON has no NaN)."""
     ordered = sorted(values)
-    return round(ordered[int(share * (len(ordered) - 1))], 1) if ordered else float("nan")
+    return round(ordered[int(share * (len(ordered) - 1))], 1) if ordered else None
 
 
 async def warm_up(port: int, token: str, paths: dict[str, str]) -> int:
