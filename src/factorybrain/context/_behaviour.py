@@ -104,6 +104,10 @@ def running_agreement(store: Store, tags: pd.DataFrame) -> list[BehaviourMatch]:
         last = stamps[-1]
         scores = []
         for target_space, asset, starts, ends in machines:
+            if target_space == space:
+                # States a space records for its own tags are the device's own signal, not
+                # another silo's machine.
+                continue
             ends = np.where(np.isnat(ends), last, ends)
             inside = inside_intervals(stamps, starts, ends)
             union = np.count_nonzero(inside | on)

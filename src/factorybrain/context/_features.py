@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from factorybrain.context._normalize import compact, key_number, numbers, words
+from factorybrain.context._normalize import compact, key_number, numbers, own_part, tokens, words
 
 FEATURES = (
     "code_equal",
@@ -74,15 +74,16 @@ class TypeWords:
     def score(self, text: str, label: str) -> float:
         """The largest share of matches with ``label`` among the source's known words.
 
-        Words every kind shares (``running``, ``temperature``) have small shares everywhere;
-        the word that names the kind (``winder``) decides.
+        Words every kind shares (``running``, ``temperature``, ``line``) name no kind: they are
+        left out, and a text with no word that names a kind scores a neutral 0.5; the word that
+        names the kind (``winder``) decides.
         """
         shares = []
         for word in set(words(text)):
             for part in self._known_parts(word):
                 counter = self.counts[part]
                 total = sum(counter.values())
-                if total >= 2:
+                if total >= 2 and max(counter.values()) * 2 > total:
                     shares.append(counter[label] / total)
         return float(max(shares)) if shares else 0.5
 
@@ -103,10 +104,18 @@ def candidate_pairs(
     target_codes = code_vectorizer.transform(codes[len(sources) :])
 
     by_number: dict[str, list[int]] = defaultdict(list)
+    by_affix: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for position, keys in enumerate(targets["keys"]):
         # Removing None leaves only the key numbers found, all strings.
         for key in cast(set[str], {key_number(k) for k in keys} - {None}):
             by_number[key].append(position)
+        ends: set[tuple[str, ...]] = set()
+        for key in keys:
+            parts = tokens(key)
+            for size in range(2, len(parts)):
+                ends.update({tuple(parts[:size]), tuple(parts[-size:])})
+        for end in ends:
+            by_affix[end].append(position)
     pairs_left: list[int] = []
     pairs_right: list[int] = []
     target_transposed = target_matrix.T.tocsc()
@@ -124,6 +133,11 @@ def candidate_pairs(
             number = key_number(sources.identifier.iloc[position])
             if number is not None and len(number) >= 3:
                 chosen.update(by_number.get(number, [])[:top_k])
+            # Codes the source is the start or end of (L4 of 7300-HAM-L4), whatever their text.
+            for key in sources["keys"].iloc[position]:
+                parts = tokens(key)
+                if _is_code(parts):
+                    chosen.update(by_affix.get(tuple(parts), [])[:top_k])
             pairs_left.extend([position] * len(chosen))
             pairs_right.extend(sorted(chosen))
     pairs = pd.DataFrame({"source": pairs_left, "target": pairs_right}, dtype="int64")
@@ -136,8 +150,9 @@ def candidate_pairs(
     return pairs, matrices
 
 
-def _all_numbers(parts: list[str]) -> set[str]:
-    return set().union(*[numbers(part) for part in parts]) if parts else set()
+def _all_numbers(text: str, codes: list[str]) -> set[str]:
+    """The numbers of a record's text and of its codes (a path code: of its own part only)."""
+    return numbers(text).union(*[numbers(own_part(code)) for code in codes])
 
 
 def abbreviates(short: str, long: str) -> bool:
@@ -151,6 +166,29 @@ def abbreviates(short: str, long: str) -> bool:
     return all(letter in letters for letter in short)
 
 
+#: ``code_equal`` of a code that is a whole-segment end of the candidate's code (``L4`` of
+#: ``7300-HAM-L4``): evidence, weaker than the same code.
+AFFIX = 0.5
+
+
+def affixes(short: list[str], long: list[str]) -> bool:
+    """Whether the tokens ``short`` are the start or the end of the longer code ``long``.
+
+    A silo drops the prefix the other writes (``L4`` and the functional location
+    ``7300-HAM-L4``; ``MX07`` and ``SITE2-MX07``): the shorter code must have a letter and a
+    number, so that a bare ordinal (``4``) or a word never stands for a code.
+    """
+    if not _is_code(short) or len(short) >= len(long):
+        return False
+    return long[: len(short)] == short or long[-len(short) :] == short
+
+
+def _is_code(parts: list[str]) -> bool:
+    """Whether tokens make a code that may stand for a longer one: letters and a number."""
+    digits = sum(part.isdigit() for part in parts)
+    return len(parts) >= 2 and 0 < digits < len(parts)
+
+
 def _words_agree(source: list[str], target: set[str]) -> bool:
     """Whether a word of the source names a word of the target, in full or abbreviated."""
     return any(
@@ -158,6 +196,23 @@ def _words_agree(source: list[str], target: set[str]) -> bool:
         for word in source
         for other in target
     )
+
+
+def _contradicts(key: str | None, known: set[str], candidate: set[str]) -> bool:
+    """Whether the source's key number is another entity's key in this candidate's numbering.
+
+    It is, when some entity is filed under it, the candidate's own codes do not carry it (line
+    2 in ``7300-HAM-L2`` does), and the candidate's codes are numbered on the same scale: an
+    ordinal ``03`` says nothing against the equipment ``000000000010004711``.
+    """
+    if key is None or key not in known or key in candidate:
+        return False
+    return _same_scale(key, candidate)
+
+
+def _same_scale(key: str, candidate: set[str]) -> bool:
+    """Whether one of the candidate's code numbers has about as many digits as ``key``."""
+    return any(abs(len(number) - len(key)) <= 1 for number in candidate)
 
 
 def _attribute_agreement(source: dict, target: dict) -> float:
@@ -188,16 +243,25 @@ def pair_features(
     out["text_cosine"] = _cosine_rows(left, right, matrices["source_text"], matrices["target_text"])
     out["code_cosine"] = _cosine_rows(left, right, matrices["source_code"], matrices["target_code"])
     source_keys = [key_number(i) for i in sources.identifier]
-    target_keys = [{key_number(k) for k in keys} - {None} for keys in targets["keys"]]
-    known_numbers = set().union(*target_keys) if target_keys else set()
+    # Every code of a source is evidence, not only the one it is filed under: an element of a
+    # hierarchy that carries the ERP equipment number as an alias is that equipment.
+    alias_keys = [
+        {k for k in (key_number(key) for key in keys) if k is not None and len(k) >= 3}
+        for keys in sources["keys"]
+    ]
+    target_keys = [
+        {k for k in (key_number(key) for key in keys) if k is not None} for keys in targets["keys"]
+    ]
+    known_numbers: set[str] = set().union(*target_keys) if target_keys else set()
     key_owners = Counter(k for keys in target_keys for k in keys)
     target_numbers = [
-        _all_numbers([t, *keys]) for t, keys in zip(targets.text, targets["keys"], strict=True)
+        _all_numbers(t, keys) for t, keys in zip(targets.text, targets["keys"], strict=True)
     ]
     number_owners = Counter(n for found in target_numbers for n in found)
+    code_numbers = [_all_numbers("", keys) for keys in targets["keys"]]
     # A record's own key number that no target carries is a local id: it says nothing.
     source_numbers = [
-        _all_numbers([t, *keys]) - ({k} if k is not None and k not in number_owners else set())
+        _all_numbers(t, keys) - ({k} if k is not None and k not in number_owners else set())
         for t, k, keys in zip(sources.text, source_keys, sources["keys"], strict=True)
     ]
     # A bare short number (a storage bin "0013", a slot "7") is an ordinal, not an identity: on
@@ -211,6 +275,14 @@ def pair_features(
             source_numbers[position] = set()
         elif key is not None and len(key) < 3 and words(identifier):
             ordinal[position] = True
+    # A short key number written only in the record's own code (not again in its line or
+    # description) is the record's ordinal in its own silo's numbering.
+    own_ordinal = [
+        key is not None
+        and len(key) < 3
+        and tokens(str(text)).count(key) <= tokens(own_part(identifier)).count(key)
+        for key, text, identifier in zip(source_keys, sources.text, sources.identifier, strict=True)
+    ]
     source_words = [words(identifier) for identifier in sources.identifier]
     target_words = [
         set(words(" ".join([str(t), *map(str, keys)])))
@@ -230,8 +302,10 @@ def pair_features(
             source_numbers[p] = source_numbers[p] - common
     source_rows = sources.to_dict("records")
     target_rows = targets.to_dict("records")
-    source_codes = [compact(i).replace(" ", "") for i in sources.identifier]
+    source_codes = [{compact(k).replace(" ", "") for k in keys} for keys in sources["keys"]]
     target_codes = [{compact(k).replace(" ", "") for k in keys} for keys in targets["keys"]]
+    source_segments = [[tokens(k) for k in keys] for keys in sources["keys"]]
+    target_segments = [[tokens(k) for k in keys] for keys in targets["keys"]]
     key_match, jaccard, conflict, attributes, type_score, equal, hint = [], [], [], [], [], [], []
     for s, t in zip(left, right, strict=True):
         sn, tn = source_numbers[s], target_numbers[t]
@@ -239,18 +313,33 @@ def pair_features(
             # A short ordinal under a name of another kind ("LGR-0013", a storage bin, against
             # press 13): the shared number says nothing.
             sn = set()
-        equal.append(float(source_codes[s] in target_codes[t]))
+        key = source_keys[s]
+        if own_ordinal[s] and key in sn - tn and not _same_scale(str(key), code_numbers[t]):
+            # The source's own ordinal in a numbering the candidate does not use (grinder 04
+            # of the historian, equipment 10004711 of the ERP) is no conflict.
+            sn = sn - {key}
+        if source_codes[s] & target_codes[t]:
+            equal.append(1.0)
+        elif any(
+            affixes(short, long) for short in source_segments[s] for long in target_segments[t]
+        ):
+            equal.append(AFFIX)
+        else:
+            equal.append(0.0)
         # 1: same key number; -1: the number is another entity's key; 0: nobody's key.
         if not sn and ordinal[s]:
             key_match.append(0.0)
         elif source_keys[s] is not None and source_keys[s] in target_keys[t]:
             # A number many entities share (a date code) says less than a unique one.
             key_match.append(1.0 / key_owners[source_keys[s]])
-        elif source_keys[s] is not None and source_keys[s] in known_numbers:
-            key_match.append(-1.0)
+        elif alias_keys[s] & target_keys[t]:
+            owners = min(key_owners[k] for k in alias_keys[s] & target_keys[t])
+            key_match.append(1.0 / owners)
         elif any(len(n) >= 2 and number_owners[n] == 1 for n in sn & tn):
             # A number of the source that only this candidate carries (6204 in a bearing's name).
             key_match.append(1.0)
+        elif _contradicts(source_keys[s], known_numbers, code_numbers[t]):
+            key_match.append(-1.0)
         else:
             key_match.append(0.0)
         jaccard.append(len(sn & tn) / len(sn) if sn else 0.0)

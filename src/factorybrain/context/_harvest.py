@@ -10,11 +10,13 @@ names.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from factorybrain.context._normalize import own_part
 from factorybrain.model import ENTITY_TYPES, entity_type
 from factorybrain.model._entities import EDGE_TYPES
 from factorybrain.store import Store
@@ -54,6 +56,7 @@ RECORD_COLUMNS = (
     "manufacturer",
     "model_number",
     "members",
+    "parent",
 )
 
 
@@ -69,7 +72,7 @@ def _text(*parts: Any) -> str:
     return " ".join(out)
 
 
-def _label(row: pd.Series, type_name: str) -> str:
+def _label(row: Mapping[str, Any], type_name: str) -> str:
     if type_name == "asset":
         level = row.get("level")
         level = level if isinstance(level, str) else "equipment"
@@ -88,20 +91,22 @@ def entity_records(store: Store) -> pd.DataFrame:
             continue
         parents: dict[tuple[str, str], str] = {}
         if "parent" in fields:
+            # A parent's own part: a hierarchy's path would bring its server and site numbers.
             parents = {
-                (s, e): _text(e, n)
+                (s, e): _text(own_part(e), n)
                 for s, e, n in zip(frame.space, frame.external_id, frame.name, strict=True)
             }
+        # Plain dicts: a pandas Series per row cost most of the harvest on large plants.
         for row in frame.to_dict("records"):
-            row = pd.Series(row)
+            space, external_id = row["space"], row["external_id"]
             parent = row.get("parent") if "parent" in fields else None
-            parent_text = parents.get((row.space, parent), parent) if parent else None
+            parent_text = parents.get((space, parent), parent) if parent else None
             attributes = [row.get(f) for f in _ATTRIBUTE_FIELDS if f in fields and f != "level"]
             rows.append(
                 {
                     "cls": cls,
-                    "space": row.space,
-                    "identifier": row.external_id,
+                    "space": space,
+                    "identifier": external_id,
                     "kind": "entity",
                     "entity_type": type_name,
                     "field": None,
@@ -112,12 +117,13 @@ def entity_records(store: Store) -> pd.DataFrame:
                         *attributes,
                         parent_text,
                     )
-                    or str(row.external_id),
-                    "keys": [row.external_id, *list(_list(row.get("aliases")))],
+                    or str(external_id),
+                    "keys": [external_id, *list(_list(row.get("aliases")))],
                     "label": _label(row, type_name),
                     "manufacturer": row.get("manufacturer"),
                     "model_number": row.get("model_number"),
                     "members": None,
+                    "parent": parent if isinstance(parent, str) and parent else None,
                 }
             )
     return pd.DataFrame(rows)
@@ -334,13 +340,70 @@ def tag_group_records(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(rows), tags.reset_index(drop=True)
 
 
+def series_references(
+    store: Store, entities: pd.DataFrame, references: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """References to an asset that name a time series: they stand for the series' asset.
+
+    A historian writes its events (digital states, alarms) against the tag, so the tag appears
+    where an asset is expected; the series says which asset it measures. Such a reference
+    becomes a member of its asset's record and is linked wherever that asset is, instead of
+    being matched on its own name. Returns the entities (with their new members), the remaining
+    references and the membership ``(space, tag, group)``.
+    """
+    empty = pd.DataFrame(columns=["space", "tag", "group"])
+    if references.empty or entities.empty:
+        return entities, references, empty
+    series = store.query(
+        'SELECT space, external_id AS tag, asset AS "group" FROM time_series '
+        "WHERE asset IS NOT NULL"
+    )
+    assets = entities[entities.cls == "asset"]
+    known_assets = set(zip(assets.space, assets.identifier, strict=True))
+    held = np.array(
+        [
+            (space, group) in known_assets
+            for space, group in zip(series.space, series.group, strict=True)
+        ],
+        dtype=bool,
+    )
+    series = series[held]
+    asset_references = references[references.cls == "asset"]
+    named = series.merge(
+        asset_references[["space", "identifier"]],
+        left_on=["space", "tag"],
+        right_on=["space", "identifier"],
+    )[["space", "tag", "group"]]
+    if named.empty:
+        return entities, references, empty
+    members = named.groupby(["space", "group"]).tag.agg(list).to_dict()
+    entities = entities.copy()
+    entities["members"] = [
+        members.get((space, identifier), current) if cls == "asset" else current
+        for cls, space, identifier, current in zip(
+            entities.cls, entities.space, entities.identifier, entities.members, strict=True
+        )
+    ]
+    moved = set(zip(named.space, named.tag, strict=True))
+    keep = [
+        not (cls == "asset" and (space, identifier) in moved)
+        for cls, space, identifier in zip(
+            references.cls, references.space, references.identifier, strict=True
+        )
+    ]
+    return entities, references[keep].reset_index(drop=True), named.reset_index(drop=True)
+
+
 def harvest(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return all records to match (entities, references, tag groups) and the tag membership."""
     entities = entity_records(store)
     if entities.empty:
         entities = pd.DataFrame(columns=[*RECORD_COLUMNS, "keys"])
     references = reference_records(store, entities)
+    entities, references, named = series_references(store, entities, references)
     groups, tags = tag_group_records(store)
+    if not named.empty:
+        tags = pd.concat([tags, named], ignore_index=True)
     records = pd.concat(
         [frame for frame in (entities, references, groups) if not frame.empty], ignore_index=True
     )

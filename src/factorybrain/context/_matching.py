@@ -10,8 +10,11 @@ of another space, and every reference no space resolves, is compared with the hu
    (:class:`TypeWords`), and the model is refit on them together with every reviewed annotation;
 4. the second pass decides: a best candidate above ``threshold`` with a clear ``margin`` over the
    next is approved automatically, the rest are suggested; an identifier with two candidates above
-   the threshold is flagged ``ambiguous`` and left for review, never merged. A rejected pair is
-   never suggested again; a reviewed annotation is never overwritten.
+   the threshold is flagged ``ambiguous`` and left for review, never merged. Records the hub keeps
+   twice (a product and its material) are one candidate, and a line is no rival of its machines.
+   A rejected pair is never suggested again; a reviewed annotation is never overwritten;
+5. evidence beyond names: machines whose steps two silos recorded for the same orders
+   (:mod:`._steps`), and tag groups that run when a machine runs (:mod:`._behaviour`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from factorybrain.context._behaviour import corroborate, running_agreement
 from factorybrain.context._features import TypeWords, candidate_pairs, pair_features
 from factorybrain.context._harvest import ANY_CLASS, harvest
 from factorybrain.context._model import PairModel
+from factorybrain.context._steps import corroborate_steps, step_agreement
 from factorybrain.exceptions import ParameterError
 from factorybrain.store import Store
 
@@ -56,6 +60,10 @@ class MatchRun:
         ambiguous: Source identifiers with two or more strong candidates.
         learned: Whether the second pass learned its weights from labelled pairs.
         hubs: The space each class was matched to.
+        weights: The pair model's weight of each feature.
+        behaviour: Tag-group links behaviour in time confirmed, flagged or added.
+        steps: Machine links that steps recorded by two silos confirmed, flagged or added
+            (:mod:`factorybrain.context._steps`).
     """
 
     annotations: pd.DataFrame
@@ -66,6 +74,7 @@ class MatchRun:
     hubs: dict[str, str] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
     behaviour: dict[str, int] = field(default_factory=dict)
+    steps: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> dict[str, object]:
         """Counts for a printout."""
@@ -76,6 +85,7 @@ class MatchRun:
             "learned": self.learned,
             "hubs": self.hubs,
             "behaviour": self.behaviour,
+            "steps": self.steps,
         }
 
 
@@ -119,20 +129,95 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def _decide(scored: pd.DataFrame, threshold: float, margin: float) -> pd.DataFrame:
-    """Rank candidates per source; mark the automatic approvals and the ambiguous sources."""
+def hub_identities(targets: pd.DataFrame) -> np.ndarray:
+    """Which targets the hub holds as one thing: the number of each target's group.
+
+    A hub may keep one real thing as several records of one class: ERP keeps a finished product
+    as a product and as a material under the same number, and a received batch as the plant's
+    lot with the supplier's lot number as an alias and as the supplier's lot itself. Records with
+    the same identifier, or whose identifier is another's alias, form one group, within a class;
+    nothing else is joined (a machine and the line above it stay apart).
+    """
+    group = list(range(len(targets)))
+
+    def root(position: int) -> int:
+        while group[position] != position:
+            group[position] = group[group[position]]
+            position = group[position]
+        return position
+
+    owner: dict[tuple[str, str], int] = {}
+    for position, (cls, keys) in enumerate(zip(targets.cls, targets["keys"], strict=True)):
+        for key in keys:
+            if (cls, key) in owner:
+                group[root(position)] = root(owner[cls, key])
+            else:
+                owner[cls, key] = position
+    return np.array([root(position) for position in range(len(targets))], dtype="int64")
+
+
+def hub_lineage(targets: pd.DataFrame) -> set[tuple[int, int]]:
+    """Pairs of target positions of which one is the other's ancestor (a line and its machine).
+
+    A source that matches a line also resembles the line's machines, whose texts name their
+    line: a candidate and its own ancestor are not two rival things, so they are no ambiguity;
+    the margin between them still decides.
+    """
+    if "parent" not in targets:
+        return set()
+    position = {
+        (space, identifier): index
+        for index, (space, identifier) in enumerate(
+            zip(targets.space, targets.identifier, strict=True)
+        )
+    }
+    pairs = set()
+    for index, (space, parent) in enumerate(zip(targets.space, targets.parent, strict=True)):
+        seen = {index}
+        while isinstance(parent, str) and (space, parent) in position:
+            above = position[space, parent]
+            if above in seen:
+                break  # a cycle in the hierarchy: stop rather than loop
+            seen.add(above)
+            pairs.update({(index, above), (above, index)})
+            parent = targets.parent.iloc[above]
+    return pairs
+
+
+def _decide(
+    scored: pd.DataFrame,
+    threshold: float,
+    margin: float,
+    same: np.ndarray | None = None,
+    lineage: set[tuple[int, int]] | None = None,
+) -> pd.DataFrame:
+    """Rank candidates per source; mark the automatic approvals and the ambiguous sources.
+
+    ``same`` gives each target's group of records that are one thing (:func:`hub_identities`):
+    two strong candidates of one group are no ambiguity, the runner-up is the best candidate of
+    another group, and every strong candidate of the winner's group is approved with it.
+    ``lineage`` (:func:`hub_lineage`): a strong ancestor or descendant of the best candidate is
+    no rival either; it only narrows the margin.
+    """
     scored = scored.sort_values(["source", "probability"], ascending=[True, False])
     scored["rank"] = scored.groupby("source").cumcount()
-    second = scored[scored["rank"] == 1].set_index("source").probability
-    scored["runner_up"] = scored.source.map(second).fillna(0.0)
+    identity = same[scored.target.to_numpy()] if same is not None else scored.target.to_numpy()
+    scored["identity"] = identity
+    best = scored[scored["rank"] == 0].set_index("source")
+    winner = scored.source.map(best.identity).to_numpy() == identity
+    others = scored[~winner].groupby("source").probability.max()
+    scored["runner_up"] = scored.source.map(others).fillna(0.0)
     odds = _logit(scored.probability.to_numpy()) - _logit(scored.runner_up.to_numpy())
-    strong = scored[scored.probability >= threshold].groupby("source").size()
+    rival = scored.probability.to_numpy() >= threshold
+    if lineage:
+        best_target = scored.source.map(best.target).to_numpy()
+        rival &= winner | np.array(
+            [(b, t) not in lineage for b, t in zip(best_target, scored.target, strict=True)]
+        )
+    strong = scored[rival].groupby("source").identity.nunique()
     scored["ambiguous"] = scored.source.map(strong).fillna(0).to_numpy() >= 2
     scored["auto"] = (
-        (scored["rank"] == 0)
-        & (scored.probability >= threshold)
-        & (odds >= margin)
-        & ~scored.ambiguous
+        winner & (scored.probability >= threshold) & (odds >= margin) & ~scored.ambiguous
     )
     return scored
 
@@ -215,7 +300,7 @@ def match(
     # Learn type words and weights from the first pass's sure matches and from the reviews.
     type_words = TypeWords()
     for cls, sources, targets in jobs:
-        decided = _decide(first[cls], 0.9, 3.0)
+        decided = _decide(first[cls], 0.9, 3.0, hub_identities(targets), hub_lineage(targets))
         sure = decided[decided.auto]
         type_words.learn(
             sources.text.iloc[sure.source].tolist(),
@@ -246,7 +331,9 @@ def match(
         keys = _keys(features, sources, targets)
         features["rejected"] = [key in rejected for key in keys]
         features.loc[features.rejected, "probability"] = 0.0
-        decided = _decide(features, threshold, margin)
+        decided = _decide(
+            features, threshold, margin, hub_identities(targets), hub_lineage(targets)
+        )
         decided = decided[
             (decided.probability >= min_confidence) & (decided["rank"] < max_candidates)
         ]
@@ -274,6 +361,7 @@ def match(
             )
         )
     proposals_frame = pd.concat(proposals, ignore_index=True) if proposals else pd.DataFrame()
+    proposals_frame, step_counts = _shared_steps(store, proposals_frame, jobs, hubs)
     behaviour_counts: dict[str, int] = {}
     if behaviour:
         evidence = running_agreement(store, tags)
@@ -296,11 +384,48 @@ def match(
         hubs=hubs,
         weights=weights,
         behaviour=behaviour_counts,
+        steps=step_counts,
     )
     if write and len(proposals_frame):
         write_annotations(store, proposals_frame, existing)
     del tags
     return run
+
+
+def _shared_steps(
+    store: Store,
+    proposals: pd.DataFrame,
+    jobs: list[tuple[str, pd.DataFrame, pd.DataFrame]],
+    hubs: dict[str, str],
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Add the evidence of steps both a source silo and the hub recorded (:mod:`._steps`)."""
+    asset_job = [(s, t) for cls, s, t in jobs if cls == "asset"]
+    if proposals.empty or not asset_job or "work_order" not in hubs:
+        return proposals, {}
+    sources, targets = asset_job[0]
+    orders = proposals[(proposals["class"] == "work_order") & (proposals.status == "approved")]
+    order_links = dict(
+        zip(
+            zip(orders.source_space, orders.source_identifier, strict=True),
+            orders.target_external_id,
+            strict=True,
+        )
+    )
+    evidence = step_agreement(
+        store,
+        order_links,
+        hubs["work_order"],
+        hubs["asset"],
+        set(targets.identifier),
+        set(zip(sources.space, sources.identifier, strict=True)),
+    )
+    kinds = {
+        (space, identifier): str(field if kind == "reference" else kind)
+        for space, identifier, kind, field in zip(
+            sources.space, sources.identifier, sources.kind, sources.field, strict=True
+        )
+    }
+    return corroborate_steps(proposals, evidence, kinds)
 
 
 def _keys(frame: pd.DataFrame, sources: pd.DataFrame, targets: pd.DataFrame) -> list[tuple]:
@@ -315,9 +440,10 @@ def _expand_tags(proposals: pd.DataFrame) -> pd.DataFrame:
         return proposals
     groups = proposals[proposals.members.notna()]
     extra = []
-    for row in groups.itertuples(index=False):
-        for tag in row.members:
-            extra.append({**row._asdict(), "source_identifier": tag, "source_kind": "tag"})
+    for row in groups.to_dict("records"):
+        for tag in row["members"]:
+            # Every column carries over (a named tuple would rename "class").
+            extra.append({**row, "source_identifier": tag, "source_kind": "tag"})
     out = pd.concat([proposals, pd.DataFrame(extra)], ignore_index=True) if extra else proposals
     return out.drop(columns=["members"])
 
@@ -352,6 +478,9 @@ def write_annotations(
     if "behaviour" in frame:
         # Links behaviour in time confirmed or proposed say so in their method.
         frame.loc[frame.behaviour.notna(), "method"] = method + "+behaviour-in-time/1"
+    if "steps" in frame:
+        # Links the steps two silos recorded confirmed or proposed say so too.
+        frame.loc[frame.steps.notna(), "method"] += "+shared-steps/1"
     frame["name"] = frame.source_identifier
     frame["tags"] = [["ambiguous"] if a else [] for a in frame.ambiguous]
     frame["source"] = "factorybrain.context"

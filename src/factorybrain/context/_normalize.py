@@ -7,6 +7,7 @@ These functions bring them to one shape; they know no plant's names.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -32,11 +33,14 @@ def tokens(text: str) -> list[str]:
         >>> tokens("L3_PRS03.VIB_RMS")
         ['l', '3', 'prs', '3', 'vib', 'rms']
     """
+    return list(_tokens(str(text)))
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _tokens(text: str) -> tuple[str, ...]:
+    # Matching splits the same codes again and again (every pair, both passes): kept once.
     folded = _BOUNDARY.sub(" ", _NON_ALNUM.sub(" ", fold(text)))
-    out = []
-    for token in folded.split():
-        out.append(token.lstrip("0") or "0" if token.isdigit() else token)
-    return out
+    return tuple(token.lstrip("0") or "0" if token.isdigit() else token for token in folded.split())
 
 
 def numbers(text: str) -> set[str]:
@@ -52,12 +56,35 @@ def numbers(text: str) -> set[str]:
     return found
 
 
+_PATH = re.compile(r"[\\/]")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def own_part(identifier: str) -> str:
+    r"""The part of a path identifier that names the thing itself: its last segment.
+
+    Hierarchies write an element under its server, site and line
+    (``\\AF-SRV02\Plant\Line 4\Mixer 07``); only ``Mixer 07`` is the element's own name. A
+    code whose last segment has no letter (a lot ``AB/24/0311``) is one code and stays whole.
+
+    Example:
+        >>> own_part(r"\\AF-SRV02\Plant\Line 4\Mixer 07")
+        'Mixer 07'
+        >>> own_part("AB/24/0311")
+        'AB/24/0311'
+    """
+    text = str(identifier)
+    last = _PATH.split(text)[-1]
+    return last if last != text and _LETTER.search(last) else text
+
+
 def key_number(identifier: str) -> str | None:
     """The longest digit run of an identifier without zero padding (its serial part), if any.
 
-    ``"0003100526"``, ``"B3100526"`` and ``"3100526"`` all give ``"3100526"``.
+    ``"0003100526"``, ``"B3100526"`` and ``"3100526"`` all give ``"3100526"``; a path identifier
+    gives the number of its own part (:func:`own_part`).
     """
-    runs = _DIGITS.findall(str(identifier))
+    runs = _DIGITS.findall(own_part(identifier))
     if not runs:
         return None
     longest = max(runs, key=lambda run: len(run.lstrip("0")))
