@@ -85,9 +85,10 @@ def test_normal_data_resolves_a_warning_and_a_repeat_reopens_it(store) -> None:
     batches = [[warning], [normal], [warning]]
     orchestrator = Orchestrator(store, [_Watcher(batches)], clock=lambda: T0)
     orchestrator.run(at=T0 + timedelta(hours=2))
-    orchestrator.run(at=T0 + timedelta(hours=5))
+    report = orchestrator.run(at=T0 + timedelta(hours=5))
     records = AgentRecords(store)
     assert records.finding(warning.id).status == "resolved"
+    assert report.resolved == [warning.id]
     assert records.action(records.actions(limit=None)[0].id).state == "superseded"
     (entry,) = records.audit_log(object_id=warning.id, verb="finding.resolved")
     assert entry.details["before"] == "open"
@@ -114,3 +115,18 @@ def test_in_one_batch_only_the_newest_warning_keeps_its_proposal(store) -> None:
         for a in records.actions(limit=None)
     }
     assert states == {first.id: "superseded", second.id: "proposed"}
+
+
+def test_a_warning_resolved_in_the_batch_that_reports_it_leaves_no_proposal(store) -> None:
+    warning = _warning(1)
+    over = Finding(
+        **{**_warning(1).__dict__, "status": "resolved", "evidence": Evidence(text="repaired")}
+    )
+    orchestrator = Orchestrator(store, [_Watcher([[warning, over]])], clock=lambda: T0)
+    report = orchestrator.run(at=T0 + timedelta(hours=40))
+    records = AgentRecords(store)
+    assert report.findings == [warning.id] and report.resolved == [warning.id]
+    assert records.finding(warning.id).status == "resolved"
+    assert records.count_actions(state="proposed") == 0
+    (entry,) = records.audit_log(object_id=warning.id, verb="finding.resolved")
+    assert entry.details["why"] == "repaired"

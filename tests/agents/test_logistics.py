@@ -319,3 +319,35 @@ def test_a_maintenance_window_planned_for_a_rul_low_checks_that_machines_spares(
     assert [o.id for o in direct] == [o.id for o in orders]
     unrelated = Finding("planning", "planning.maintenance_window", EntityRef("asset", "PRS-01"))
     assert list(LogisticsAgent().react(unrelated, context)) == []
+
+
+def test_a_stockout_risk_resolves_once_the_stock_is_healthy_again(plant):
+    orchestrator = Orchestrator(plant, [LogisticsAgent(n_samples=200)])
+    orchestrator.run(at=NOW)
+    records = orchestrator.records
+    (short,) = [
+        f
+        for f in records.findings(kind="logistics.stockout_risk", limit=None)
+        if f.subject.external_id == CASTING
+    ]
+    assert short.status == "open"
+    # a delivery is counted: 2,000 castings on the shelf, far above the reorder point
+    _put(
+        plant,
+        "stock_level",
+        [{"space": "erp", "external_id": "S-delivered", "material": CASTING, "location": "MRO1",
+          "quantity": 2000.0, "as_of": NOW + timedelta(hours=2)}],
+    )  # fmt: skip
+    later = orchestrator.run(at=NOW + timedelta(hours=3))
+    assert short.id in later.resolved
+    assert records.finding(short.id).status == "resolved"
+    (entry,) = records.audit_log(object_id=short.id, verb="finding.resolved")
+    assert entry.actor == "logistics" and "stock is healthy again" in entry.details["why"]
+    assert entry.details["numbers"]["on_hand"] == 2000.0
+    # the pump unit is still out of stock: its finding stays as it was
+    still = [
+        f
+        for f in records.findings(agent="logistics", limit=None)
+        if f.subject.external_id == PUMP_UNIT and f.status == "resolved"
+    ]
+    assert still == []

@@ -231,3 +231,39 @@ def test_a_historian_no_series_of_which_is_linked_yet_is_reported_not_a_crash(st
     findings = list(MaintenanceAgent().run(Orchestrator(store).context(FAILURE)))
     (gap,) = [f for f in findings if f.kind == "maintenance.data_gap"]
     assert gap.evidence.numbers["series"] == len(grinder)
+
+
+def test_a_state_tag_exported_as_state_changes_tells_when_the_machine_ran(store) -> None:
+    # A PI digital state tag exported as a table of state changes: no readings, events on the tag.
+    grinder = _grinder(np.random.default_rng(3), "G", 15, drift=False)
+    times, running = grinder.pop("G.STATE")
+    _load(store, "pi", grinder, assets={name: "Grinder 6" for name in grinder})
+    _load(store, "pi", {"G.STATE": (times[:0], running[:0])}, assets={"G.STATE": "Grinder 6"})
+    days = [START + timedelta(days=d) for d in range(DAYS)]
+    store.upsert_entities(
+        "event",
+        pa.table(
+            {
+                "space": ["pi"] * (2 * DAYS),
+                "external_id": [f"E{i}" for i in range(2 * DAYS)],
+                "event_type": ["state"] * (2 * DAYS),
+                "state": ["running", "idle"] * DAYS,
+                "asset": ["G.STATE"] * (2 * DAYS),
+                "start_time": pa.array(
+                    [t for d in days for t in (d + timedelta(hours=6), d + timedelta(hours=22))],
+                    pa.timestamp("us"),
+                ),
+                "end_time": pa.array(
+                    [t for d in days for t in (d + timedelta(hours=22), d + timedelta(hours=30))],
+                    pa.timestamp("us"),
+                ),
+            }
+        ),
+        "test",
+    )
+    (asset,) = load_assets(store)
+    hours = asset.frame.index.hour
+    assert asset.running.any()
+    assert (asset.running == ((hours >= 6) & (hours < 22))).mean() > 0.97
+    findings = list(MaintenanceAgent().run(Orchestrator(store).context(FAILURE)))
+    assert not [f for f in findings if f.kind == "maintenance.no_model"]

@@ -50,7 +50,12 @@ from factorybrain.store import Store
 
 @dataclass
 class RunReport:
-    """What one pass of the orchestrator did (ids of the records it touched)."""
+    """What one pass of the orchestrator did (ids of the records it touched).
+
+    ``superseded``: findings a newer one of their kind on the same subject replaced;
+    ``resolved``: findings their agent said no longer hold (the data is normal again, the
+    machine was repaired), each with its reason in the audit log.
+    """
 
     findings: list[str] = field(default_factory=list)
     repeated_findings: list[str] = field(default_factory=list)
@@ -59,6 +64,7 @@ class RunReport:
     executed: list[str] = field(default_factory=list)
     reactions: list[tuple[str, str]] = field(default_factory=list)
     superseded: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
     agents_run: list[str] = field(default_factory=list)
@@ -223,20 +229,26 @@ class Orchestrator:
         """Record findings and recommendations (from an agent, an engine or a person) and route.
 
         Findings are handled before recommendations, so a recommendation can answer a finding
-        of the same batch.
+        of the same batch. Findings handed in with status ``resolved`` (their agent says they no
+        longer hold) are resolved last, once everything else of the batch is routed and
+        proposed, so a proposal made for a finding of the batch that it resolves expires too.
         """
         at = utc(at) or self.now()
         report = RunReport()
         chains: list[_Chain] = []
         queue: deque[tuple[Finding, _Chain]] = deque()
-        self._take(list(items), agent, None, None, at, report, chains, queue)
+        resolutions: list[Finding] = []
+        self._take(list(items), agent, None, None, at, report, chains, queue, resolutions)
         while queue:
             finding, chain = queue.popleft()
-            self._route(finding, chain, at, report, chains, queue)
+            self._route(finding, chain, at, report, chains, queue, resolutions)
         for chain in chains:
             self._bundle(chain, at, report)
         if report.superseded:  # what a finding of this batch replaced may have got proposals
             self.records.expire_proposals(report.superseded, at=at)
+        for resolution in resolutions:
+            if self.records.resolve(resolution, at=at) is not None:
+                report.resolved.append(resolution.id)
         return report
 
     # -- internals --------------------------------------------------------------------------------
@@ -277,6 +289,7 @@ class Orchestrator:
         report: RunReport,
         chains: list[_Chain],
         queue: deque[tuple[Finding, _Chain]],
+        resolutions: list[Finding],
     ) -> None:
         new_chains: dict[str, _Chain] = {}
         fresh: set[str] = set()
@@ -285,8 +298,8 @@ class Orchestrator:
                 continue
             if parent is not None:
                 item = replace(item, depth=parent.depth + 1, caused_by=parent.id)
-            if item.status == "resolved":  # the agent says the data is normal again
-                self.records.resolve(item, at=at)
+            if item.status == "resolved":  # the agent says it no longer holds: resolved last
+                resolutions.append(item)
                 continue
             stored, is_new = self.records.report_finding(item, at=at)
             if is_new and stored.kind in self._superseding(stored.agent):
@@ -335,6 +348,7 @@ class Orchestrator:
         report: RunReport,
         chains: list[_Chain],
         queue: deque[tuple[Finding, _Chain]],
+        resolutions: list[Finding],
     ) -> None:
         if finding.depth >= self.max_depth:
             self.records.audit(
@@ -407,7 +421,7 @@ class Orchestrator:
             except Exception as error:  # an agent's bug must not stop the chain
                 self._agent_failed(name, "react", finding, error, at, report)
                 continue
-            self._take(items, name, finding, chain, at, report, chains, queue)
+            self._take(items, name, finding, chain, at, report, chains, queue, resolutions)
         self._mark_routed(finding, reacted, at)
 
     def _mark_routed(self, finding: Finding, agents: list[str], at: datetime) -> None:

@@ -452,10 +452,15 @@ class AgentRecords:
         return [old.id for old in replaced]
 
     def resolve(self, finding: Finding, *, at: datetime) -> Finding | None:
-        """Mark the stored finding ``finding`` names as ``resolved``: its data is normal again.
+        """Mark the stored finding ``finding`` names as ``resolved``: it no longer holds.
 
-        Returns the resolved finding, or None when there is none active with that id; a
-        proposed action about findings none of which is active any more expires.
+        ``finding`` is its agent's word that the condition is over (the data is normal again,
+        the machine was repaired): the audit entry, by that agent, keeps its ``evidence.text``
+        as ``why``, and its references and numbers (the maintenance order that repaired the
+        machine, the hours back to normal) when it has any. An acknowledged finding resolves
+        the same way, never without that entry. Returns the resolved finding, or None when
+        there is none active with that id; a proposed action about findings none of which is
+        active any more expires.
         """
         rows = self._rows(
             "finding", {"external_id": finding.id}, extra="status IN ('open', 'acknowledged')"
@@ -464,17 +469,19 @@ class AgentRecords:
             return None
         before = self._finding(rows[0])
         after = Finding(**{**before.__dict__, "status": "resolved"})
+        details: dict[str, Any] = {
+            "before": before.status,
+            "after": "resolved",
+            "why": finding.evidence.text,
+        }
+        if finding.evidence.refs:
+            details["refs"] = [ref.dump() for ref in finding.evidence.refs]
+        if finding.evidence.numbers:
+            details["numbers"] = dict(finding.evidence.numbers)
         with self.store.transaction():
             self._write_finding(after)
             self.audit(
-                AuditEntry(
-                    finding.agent,
-                    "finding.resolved",
-                    "finding",
-                    finding.id,
-                    at,
-                    {"before": before.status, "after": "resolved", "why": finding.evidence.text},
-                )
+                AuditEntry(finding.agent, "finding.resolved", "finding", finding.id, at, details)
             )
             self.expire_proposals([finding.id], at=at)
         return after

@@ -13,7 +13,9 @@ A scheduled run (:meth:`LogisticsAgent.run`, or :meth:`LogisticsAgent.plan` from
 4. reports ``logistics.stockout_risk`` (stock on hand plus on order is below the expected demand
    over the lead time) and ``logistics.reorder_due`` (at or below the reorder point), each with a
    ``purchase_order.create`` recommendation up to the order-up-to level that needs approval
-   (finished products get the finding only: the planning agent re-plans production).
+   (finished products get the finding only: the planning agent re-plans production);
+5. resolves its open and acknowledged stock findings on items whose stock is healthy again
+   (:meth:`LogisticsAgent.resolutions`), saying so with the figures in the audit log.
 
 A reaction (:meth:`LogisticsAgent.react`) to ``maintenance.rul_low`` (or to the planning agent's
 ``planning.maintenance_window`` caused by one) checks the spare parts of that machine's BOM with
@@ -43,7 +45,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,6 +54,7 @@ import pandas as pd
 
 from factorybrain.agents.core._agent import AgentContext, BaseAgent
 from factorybrain.agents.core._contract import (
+    ACTIVE_STATUSES,
     EntityRef,
     Evidence,
     Finding,
@@ -366,8 +369,64 @@ class LogisticsAgent(BaseAgent):
 
     # -- the agent protocol ----------------------------------------------------------------------
     def run(self, context: AgentContext) -> Iterable[Finding | Recommendation]:
-        """Plan every item now; return stock-out risks and reorder recommendations."""
-        return self.plan(context.store, as_of=context.now(), records=context.records).items()
+        """Plan every item now; return stock-out risks and reorder recommendations.
+
+        The agent's earlier stock findings on items whose stock is healthy again come back
+        resolved (see :meth:`resolutions`).
+        """
+        plan = self.plan(context.store, as_of=context.now(), records=context.records)
+        active = [
+            finding
+            for status in ACTIVE_STATUSES
+            for finding in context.records.findings(agent=AGENT, status=status, limit=None)
+        ]
+        return [*plan.items(), *self.resolutions(plan, active)]
+
+    def resolutions(self, plan: LogisticsPlan, active: Iterable[Finding]) -> list[Finding]:
+        """The stock findings of ``active`` whose item ``plan`` finds healthy again, resolved.
+
+        A ``logistics.stockout_risk`` or ``logistics.reorder_due`` on a material whose stock on
+        hand and on order is now above its reorder point and covers the demand expected over its
+        lead time (machines' health included) no longer holds; the resolved finding says so with
+        the figures. A finding the plan reports again, or on an item whose stock the plan could
+        not judge (no count, no reorder point), stays as it is.
+        """
+        reported = {finding.id for finding in plan.findings}
+        # a stored finding keeps its subject's id, not its space: the space tells apart only
+        # materials of the same id in two spaces, which are then left alone
+        rows: dict[str, list[Any]] = {}
+        for row in plan.policies.itertuples():
+            rows.setdefault(str(row.external_id), []).append(row)
+        out = []
+        for finding in active:
+            if finding.agent != AGENT or finding.kind not in (STOCKOUT_RISK, REORDER_DUE):
+                continue
+            candidates = [
+                row
+                for row in rows.get(finding.subject.external_id, [])
+                if finding.subject.space in (None, str(row.space) or None)
+            ]
+            if finding.id in reported or len(candidates) != 1:
+                continue
+            (row,) = candidates
+            if pd.isna(row.reorder_point) or pd.isna(row.on_hand):
+                continue
+            if row.position <= row.reorder_point or row.position < row.lead_time_demand - 1e-9:
+                continue
+            numbers = {
+                "on_hand": float(row.on_hand),
+                "on_order": float(row.on_order),
+                "reorder_point": float(row.reorder_point),
+                "lead_time_demand": float(row.lead_time_demand),
+            }
+            text = (
+                f"{row.name}: stock is healthy again: {row.position:g} on hand and on order, "
+                f"above the reorder point {row.reorder_point:g} and the "
+                f"{row.lead_time_demand:.1f} expected over the {row.lead_time_days:g}-day lead "
+                "time."
+            )
+            out.append(replace(finding, status="resolved", evidence=Evidence((), numbers, text)))
+        return out
 
     def react(self, finding: Finding, context: AgentContext) -> Iterable[Finding | Recommendation]:
         """A machine is wearing out: check and reorder the spare parts of its BOM."""

@@ -32,6 +32,13 @@ Findings:
 * ``maintenance.no_model``: an asset whose data cannot train a model, with the reason (too few
   readings, too short a history, no linked series), so that no asset is left unwatched in silence.
 
+Findings age: on every run the agent looks at its open and acknowledged findings and resolves
+those that no longer hold (:meth:`MaintenanceAgent.resolutions`), each with the reason in the
+audit log: the machine was repaired (naming the completed maintenance order when one matches),
+its alarm has been off for a day of judged running hours, the trending sensor is back within its
+normal band, or a health model now watches the asset. A warning whose alarm is still on, or that
+went quiet only because the machine stopped, stays open.
+
 Any historian works: readings are put on each device's own grid (1 s averaged to minutes, 15
 minutes kept at 15 minutes), and an hour is judged on a third of the readings its grid holds.
 
@@ -46,6 +53,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -57,6 +65,7 @@ import pandas as pd
 
 from factorybrain.agents.core._agent import AgentContext, BaseAgent
 from factorybrain.agents.core._contract import (
+    ACTIVE_STATUSES,
     EntityRef,
     Evidence,
     Finding,
@@ -70,7 +79,7 @@ from factorybrain.agents.maintenance._trend import SensorTrend, sensor_trends
 from factorybrain.engines.anomaly import AlarmLogic
 from factorybrain.engines.model_registry import ModelRecord, ModelRegistry
 from factorybrain.engines.rul import failure_probability, latest_safe_date
-from factorybrain.exceptions import EngineError
+from factorybrain.exceptions import EngineError, StoreError
 from factorybrain.store import Store
 
 #: What a scan of the machines' health reads: a scan holds until one of them is written.
@@ -182,6 +191,10 @@ class ScanReport:
     #: Findings about the data and single sensors (``maintenance.no_model``,
     #: ``maintenance.sensor_trend``), also in :attr:`findings`; handed out once each.
     notices: list[Finding] = field(default_factory=list)
+    #: Every asset judged, by device: its resets (repairs) and hourly judgements.
+    scored: dict[str, Scored] = field(default_factory=dict)
+    #: The end of the data the scan read (what it takes as "now" when none is given).
+    until: datetime | None = None
 
     @property
     def items(self) -> list[Finding | Recommendation]:
@@ -258,6 +271,8 @@ class MaintenanceAgent(BaseAgent):
         self._recent: dict[str, AssetData] = {}
         self._noticed: set[str] = set()
         self._open_trends: set[str] = set()
+        #: The latest reading of each sensor trend found, by the id of its finding.
+        self._trends: dict[str, SensorTrend] = {}
         self._equipment: list[tuple[str, str]] = []
 
     # -- the agent protocol ---------------------------------------------------------------
@@ -266,10 +281,198 @@ class MaintenanceAgent(BaseAgent):
 
         The first run replays each asset's history (from ``lookback`` before now when set)
         and hands out what is still open now; later runs score only the new hours of each
-        asset (see :meth:`update`).
+        asset (see :meth:`update`). The agent's open and acknowledged findings that no longer
+        hold come back resolved, each with its reason (see :meth:`resolutions`).
         """
-        _, items = self.update(context.store, end=context.now())
-        return [*items, *self._unlinked(context.store, context.now())]
+        now = context.now()
+        report, items = self.update(context.store, end=now)
+        active = [
+            finding
+            for status in ACTIVE_STATUSES
+            for finding in context.records.findings(agent=AGENT, status=status, limit=None)
+        ]
+        return [
+            *items,
+            *self._unlinked(context.store, now),
+            *self.resolutions(context.store, report, active, now=now),
+        ]
+
+    def resolutions(
+        self,
+        store: Store,
+        report: ScanReport,
+        active: Iterable[Finding],
+        *,
+        now: datetime | None = None,
+    ) -> list[Finding]:
+        """The findings of ``active`` that no longer hold, as resolved findings saying why.
+
+        Judged on what ``report`` (a :meth:`scan` or :meth:`update` up to ``now``) knows of each
+        asset, and on the completed maintenance orders of the store:
+
+        - ``maintenance.anomaly`` and ``maintenance.rul_low``: resolved when the machine was
+          repaired after the episode began (a long down it came back from, or a completed
+          maintenance order after which the alarm went off), or when its alarm has been off
+          for at least a day of judged running hours. An alarm still on, or one that went quiet
+          because the machine stopped running, keeps the finding open.
+        - ``maintenance.sensor_trend``: resolved by a repair after the stretch it was found in,
+          or when the sensor has been back within its normal band for a day of running.
+        - ``maintenance.no_model``: resolved once a health model watches the asset.
+
+        Each resolved finding keeps its id; its evidence holds the reason (``text``), the
+        maintenance order that repaired the machine (``refs``) and the figures, which the
+        orchestrator writes into the audit entry of the resolution. Findings of other agents,
+        and of assets the report did not judge, are left alone.
+
+        Args:
+            store: The factory store (for the completed maintenance orders).
+            report: What the latest scan or update judged.
+            active: The open and acknowledged findings to look at.
+            now: The moment judged (default: the end of the data the report read).
+        """
+        active = [finding for finding in active if finding.agent == AGENT]
+        if not active:
+            return []
+        moment = (
+            pd.Timestamp(now) if now is not None else pd.Timestamp(report.until or pd.Timestamp.max)
+        )
+        devices: dict[str, list[Scored]] = {}
+        for item in report.scored.values():
+            devices.setdefault(item.asset.asset_id, []).append(item)
+        episodes = {(e.asset.asset_id, e.start.isoformat()): e for e in report.episodes}
+        models: dict[str, int] = {}
+        for row in report.assets:
+            models[row["asset"]] = models.get(row["asset"], 0) + int(row["model_versions"])
+        repairs = _Repairs(store, moment)
+        out = []
+        for finding in active:
+            machine = finding.subject.external_id
+            if machine not in devices:
+                continue
+            if finding.kind in ("maintenance.anomaly", "maintenance.rul_low"):
+                over = self._warning_over(
+                    finding, episodes.get((machine, finding.dedup_key)), devices[machine],
+                    report.episodes, repairs, moment,
+                )  # fmt: skip
+            elif finding.kind == "maintenance.sensor_trend":
+                over = self._trend_over(finding, devices[machine], repairs, moment)
+            elif finding.kind == "maintenance.no_model" and models.get(machine, 0):
+                versions = models[machine]
+                over = Evidence(
+                    (),
+                    {"model_versions": float(versions)},
+                    f"{devices[machine][0].asset.shown}: a health model watches it now "
+                    f"({versions} version{'s' if versions != 1 else ''}).",
+                )
+            else:
+                over = None
+            if over is not None:
+                out.append(dataclasses.replace(finding, status="resolved", evidence=over))
+        return out
+
+    def _warning_over(
+        self,
+        finding: Finding,
+        episode: Episode | None,
+        items: list[Scored],
+        every_episode: list[Episode],
+        repairs: _Repairs,
+        now: pd.Timestamp,
+    ) -> Evidence | None:
+        """Why an anomaly or remaining-life warning no longer holds; None while it does."""
+        shown = items[0].asset.shown
+        since = pd.Timestamp(finding.created_at) if finding.created_at else None
+        if episode is None:  # its episode is not in the data judged (before a lookback...)
+            mine = {item.asset.device for item in items}
+            if since is None or any(
+                _still_open(e, now) for e in every_episode if e.asset.device in mine
+            ):
+                return None
+            # the first reset is where the data read begins, not a repair
+            resets = sorted(
+                pd.Timestamp(r) for i in items for r in i.asset.resets[1:] if since < r <= now
+            )
+            if not resets:
+                return None
+            return _repaired(shown, repairs.near(finding.subject, resets[0], since), resets[0])
+        first_hour = pd.Timestamp(episode.hours.index[0])
+        if episode.closed_by_reset:
+            back = min(
+                (pd.Timestamp(r) for r in episode.asset.resets if pd.Timestamp(r) > first_hour),
+                default=episode.end,
+            )
+            if back > now:
+                return None
+            return _repaired(shown, repairs.near(finding.subject, back, first_hour), back)
+        hours = next(i.hours for i in items if i.asset.device == episode.asset.device)
+        if not len(hours) or episode.end > min(pd.Timestamp(hours.index.max()), now):
+            return None  # the alarm is still on
+        later = [
+            e.start
+            for e in every_episode
+            if e.asset.device == episode.asset.device and e.start > episode.end
+        ]
+        until = min([now, *later])
+        judged = hours.index[
+            (hours.index >= episode.end)
+            & (hours.index < until)
+            & hours["evidence"].notna().to_numpy()
+        ]
+        # a repair after which the alarm went off (it clears after ``clear_hours`` calm hours),
+        # or after it had gone off already, with the machine judged running since
+        clear = pd.Timedelta(hours=self.clear_hours + 1)
+        order = repairs.after(finding.subject, max(since or first_hour, episode.end - clear), until)
+        calm = 0 if order is None else int((judged >= order.finished).sum())
+        if order is not None and calm:
+            repaired = _repaired(shown, order)
+            return Evidence(
+                repaired.refs,
+                {"calm_hours": float(calm)},
+                f"{repaired.text[:-1]}; no alarm since {episode.end:%Y-%m-%d %H:%M} UTC ({calm} "
+                f"judged running hour{'s' if calm != 1 else ''} since the repair).",
+            )
+        if len(judged) < REJOIN / pd.Timedelta(hours=1):
+            return None  # quiet, but not for a day of running: it may have stopped broken
+        return Evidence(
+            (),
+            {"calm_hours": float(len(judged))},
+            f"{shown}: no alarm since {episode.end:%Y-%m-%d %H:%M} UTC: its sensors have been "
+            f"within their healthy range for {len(judged)} judged running hours.",
+        )
+
+    def _trend_over(
+        self, finding: Finding, items: list[Scored], repairs: _Repairs, now: pd.Timestamp
+    ) -> Evidence | None:
+        """Why a sensor trend no longer holds (a repair, the sensor back); None while it does."""
+        shown = items[0].asset.shown
+        trend = self._trends.get(finding.id)
+        found = _TREND_KEY.match(finding.dedup_key)
+        if trend is not None:
+            stretch, signal = trend.reset, trend.signal
+        elif found is not None:
+            stretch, signal = pd.Timestamp(found["reset"]), found["signal"]
+        else:
+            return None
+        # the first reset is where the data read begins, not a repair
+        resets = sorted(
+            pd.Timestamp(r) for i in items for r in i.asset.resets[1:] if stretch < r <= now
+        )
+        if resets:
+            since = pd.Timestamp(finding.created_at) if finding.created_at else stretch
+            repaired = _repaired(shown, repairs.near(finding.subject, resets[0], since), resets[0])
+            return Evidence(
+                repaired.refs,
+                repaired.numbers,
+                f"{repaired.text[:-1]}: the {signal} trend before it is over.",
+            )
+        if trend is None or trend.normal_since is None or trend.normal_since > now:
+            return None
+        return Evidence(
+            (),
+            {"baseline": trend.baseline},
+            f"{shown}: {signal} is back within its normal band around {trend.baseline:.4g} "
+            f"since {trend.normal_since:%Y-%m-%d %H:%M} UTC, for at least a day of running.",
+        )
 
     @staticmethod
     def _unlinked(store: Store, at: datetime | None) -> list[Finding]:
@@ -385,8 +588,9 @@ class MaintenanceAgent(BaseAgent):
         self._equipment = [] if devices is not None else _equipment(store)
         registry = self.registry or ModelRegistry()
         report = self._conclude(self._replay(assets, registry), registry)
+        report.until = end or _latest_reading(assets)
         if devices is None:
-            report.findings.extend(self._unlinked(store, end or _latest_reading(assets)))
+            report.findings.extend(self._unlinked(store, report.until))
         return report
 
     def update(
@@ -430,6 +634,7 @@ class MaintenanceAgent(BaseAgent):
         else:
             scored, since = self._advance(store, end, registry)
         report = self._conclude(scored, registry, since=None if first_run else since)
+        report.until = end or _last_hour(scored).to_pydatetime()
         if not first_run:
             streamed = self._streamed_trends(store, scored, end)
             report.notices.extend(streamed)
@@ -729,7 +934,7 @@ class MaintenanceAgent(BaseAgent):
         With ``since``, only episodes still going at an asset's ``since`` are reported (older
         ones were reported before and cannot change); past episodes still teach remaining life.
         """
-        report = ScanReport(registry=registry)
+        report = ScanReport(registry=registry, scored=scored)
         failure_levels: dict[str, list[tuple[pd.Timestamp, float]]] = {}
         durations: dict[str, list[tuple[pd.Timestamp, float]]] = {}
         for device, item in scored.items():
@@ -813,6 +1018,7 @@ class MaintenanceAgent(BaseAgent):
         last_reset = max((pd.Timestamp(r) for r in asset.resets), default=None)
         for trend in sensor_trends(asset):
             finding = self._trend_finding(asset, _subject(asset), trend)
+            self._trends[finding.id] = trend
             if last_reset is None or trend.reset >= last_reset:  # no repair since: still open
                 self._open_trends.add(finding.id)
             out.append(finding)
@@ -1402,6 +1608,102 @@ class MaintenanceAgent(BaseAgent):
             )
             break
         return findings, recommendations
+
+
+#: A sensor trend's dedup key: ``signal:direction:start of its stretch``.
+_TREND_KEY = re.compile(r"^(?P<signal>.+):(?:rising|falling):(?P<reset>\d{4}-\d\d-\d\d[T ].*)$")
+#: How long after a machine is back in service the order that repaired it may be closed.
+ORDER_SLACK = pd.Timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class _Order:
+    """A completed maintenance order: what repaired a machine."""
+
+    space: str
+    external_id: str
+    order_type: str | None
+    finished: pd.Timestamp
+
+
+class _Repairs:
+    """The completed maintenance orders of the store up to ``now``, by every name of a machine.
+
+    An order written in another silo names the machine its own way; an approved link between
+    that name and the machine the findings are about makes it the same machine.
+    """
+
+    def __init__(self, store: Store, now: pd.Timestamp) -> None:
+        self._by_machine: dict[str, list[_Order]] = {}
+        self._names: dict[str, set[str]] = {}
+        try:
+            orders = store.query(
+                "SELECT space, external_id, asset, order_type, "
+                "coalesce(actual_end, planned_end) AS finished FROM maintenance_order "
+                "WHERE status = 'completed' AND asset IS NOT NULL "
+                "AND coalesce(actual_end, planned_end) IS NOT NULL ORDER BY finished, external_id"
+            )
+            links = store.query(
+                "SELECT DISTINCT source_identifier, target_external_id FROM annotation "
+                "WHERE status = 'approved' AND target_type = 'asset'"
+            )
+        except StoreError:  # a store without these tables: no order to name
+            return
+        for row in orders.itertuples(index=False):
+            finished = pd.Timestamp(row.finished)
+            if finished > now:
+                continue
+            self._by_machine.setdefault(str(row.asset), []).append(
+                _Order(
+                    str(row.space),
+                    str(row.external_id),
+                    None if pd.isna(row.order_type) else str(row.order_type),
+                    finished,
+                )
+            )
+        for row in links.itertuples(index=False):
+            source, target = str(row.source_identifier), str(row.target_external_id)
+            self._names.setdefault(source, set()).add(target)
+            self._names.setdefault(target, set()).add(source)
+
+    def _of(self, machine: EntityRef) -> list[_Order]:
+        names = {machine.external_id, *self._names.get(machine.external_id, ())}
+        return sorted(
+            (order for name in names for order in self._by_machine.get(name, ())),
+            key=lambda order: (order.finished, order.external_id),
+        )
+
+    def near(self, machine: EntityRef, back: pd.Timestamp, since: pd.Timestamp) -> _Order | None:
+        """The order finished after ``since`` and closest to ``back`` (in service again)."""
+        found = [o for o in self._of(machine) if since < o.finished <= back + ORDER_SLACK]
+        return min(found, key=lambda o: abs(o.finished - back), default=None)
+
+    def after(self, machine: EntityRef, since: pd.Timestamp, until: pd.Timestamp) -> _Order | None:
+        """The first order finished after ``since`` and by ``until``."""
+        return next((o for o in self._of(machine) if since < o.finished <= until), None)
+
+
+def _repaired(shown: str, order: _Order | None, back: pd.Timestamp | None = None) -> Evidence:
+    """Evidence of a repair: the order that did it, else the return to service after a down."""
+    if order is not None:
+        kind = f" ({order.order_type})" if order.order_type else ""
+        return Evidence(
+            (EntityRef("maintenance_order", order.external_id, order.space),),
+            {},
+            f"{shown}: repaired by maintenance order {order.external_id}{kind} on "
+            f"{order.finished:%Y-%m-%d}.",
+        )
+    return Evidence(
+        (),
+        {},
+        f"{shown}: back in service on {back:%Y-%m-%d %H:%M} UTC after a long down, a repair or "
+        "maintenance (no completed maintenance order under a name linked to it matches).",
+    )
+
+
+def _still_open(episode: Episode, now: pd.Timestamp) -> bool:
+    """Whether an episode is still going at ``now`` (no repair since, alarm on within a day)."""
+    return not episode.closed_by_reset and episode.end >= now - REJOIN
 
 
 def _subject(asset: AssetData) -> EntityRef:

@@ -359,6 +359,31 @@ def _state_events(store: Store) -> pd.DataFrame:
     )
 
 
+def _running(
+    frame: pd.DataFrame, signals: list[str], tags: list[tuple[str, str]], events: pd.DataFrame
+) -> np.ndarray:
+    """Per reading of a device, whether its machine was producing.
+
+    From its state signals' readings (on when any is above 0.5). A historian that exports a
+    digital state tag as state changes instead of readings (the tag's states are events on the
+    tag, e.g. a PI export of a digital set) gives no readings: then the ``running`` events
+    recorded on the tags say it. A device with no state signal counts as running throughout.
+    """
+    if not signals:
+        return np.ones(len(frame), dtype=bool)
+    values = frame[signals].to_numpy(dtype=float)
+    recorded = events.empty or not np.isnan(values).all()
+    if not recorded:
+        keys = pd.MultiIndex.from_arrays([events["space"].astype(str), events["asset"].astype(str)])
+        on_tags = events[keys.isin(tags)]
+        if not on_tags.empty:
+            runs = on_tags[on_tags["state"] == "running"]
+            ends = runs["end_time"].fillna(frame.index.max()).to_numpy("datetime64[ns]")
+            starts = runs["start_time"].to_numpy("datetime64[ns]")
+            return inside_intervals(frame.index.values, starts, ends)
+    return np.where(np.isnan(values), 0.0, values).max(axis=1) > 0.5  # no reading: not on
+
+
 def _link_by_states(
     running: np.ndarray, index: pd.DatetimeIndex, events: pd.DataFrame
 ) -> tuple[tuple[str, str] | None, float]:
@@ -527,11 +552,8 @@ def load_assets(
             continue
         frame.index = pd.DatetimeIndex(frame.index)
         state = group[group["is_state"]]
-        if len(state):
-            values = frame[state["signal"]].to_numpy(dtype=float)
-            running = np.nan_to_num(np.nanmax(values, axis=1), nan=0.0) > 0.5
-        else:
-            running = np.ones(len(frame), dtype=bool)
+        tags = [(str(r.space), str(r.external_id)) for r in state.itertuples()]
+        running = _running(frame, list(state["signal"]), tags, events)
         analog_frame = frame[list(analog["signal"])].astype(float)
         equipment, method, confidence = None, "none", 0.0
         linked = group[group["equipment"].notna()]
@@ -561,6 +583,11 @@ def load_assets(
                 ("downs", equipment),
                 functools.partial(_resets, events, equipment),
             )
+            # a historian's state tag exported as state changes has downs of its own
+            for tag in tags:
+                downs = downs + _remembered(
+                    store, ("event",), ("downs", tag), functools.partial(_resets, events, tag)
+                )
             first = frame.index[0]
             resets = sorted({first, *(r for r in downs if r <= last)})
         asset_class = classes.get(equipment, "") if equipment else ""

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from factorybrain.agents.core._contract import ACTIVE_STATUSES
 from factorybrain.agents.core._orchestrator import Orchestrator
 from factorybrain.agents.core._records import AgentRecords
 from factorybrain.agents.maintenance._agent import AGENT, MaintenanceAgent
@@ -122,12 +123,25 @@ def stored_warnings(store: Store) -> list[tuple[str, pd.Timestamp]]:
 
 
 def maintenance_stage(store: Store, truth: dict[str, Any]) -> dict[str, Any]:
-    """Replay the maintenance agent over the plant's history and store what it raised."""
+    """Replay the maintenance agent over the plant's history and store what it raised.
+
+    What no longer holds at the end of the data (a machine repaired since, an alarm that went
+    off, a sensor back to normal) is then resolved, as a live run would have done on the way.
+    """
     agent = MaintenanceAgent()
     report = agent.scan(store)
     orchestrator = Orchestrator(store, [agent])
     end = max((f.created_at for f in report.findings if f.created_at), default=datetime.now())
     submitted = orchestrator.submit(report.items, agent=AGENT, at=end)
+    records = orchestrator.records
+    active = [
+        finding
+        for status in ACTIVE_STATUSES
+        for finding in records.findings(agent=AGENT, status=status, limit=None)
+    ]
+    now = max(report.until or end, end)
+    over = agent.resolutions(store, report, active, now=now)
+    resolved = orchestrator.submit(over, agent=AGENT, at=now).resolved
     return {
         "assets": len(report.assets),
         "linked": sum(a["link"] != "none" for a in report.assets),
@@ -135,6 +149,7 @@ def maintenance_stage(store: Store, truth: dict[str, Any]) -> dict[str, Any]:
         "anomalies": sum(f.kind == "maintenance.anomaly" for f in report.findings),
         "rul_low": sum(f.kind == "maintenance.rul_low" for f in report.findings),
         "actions": len(submitted.actions),
+        "resolved": len(resolved),
     }
 
 

@@ -7,6 +7,8 @@ operating regime's own level, so a product change is no trend), a Mann-Kendall t
 ``window`` blocks, and how far the latest blocks have moved from the sensor's own baseline since
 the last repair. It works on any grid (the blocks hold whatever readings the historian has) and
 reports the moment the data first showed the trend, so a replay warns when a live run would have.
+It also says when the sensor came back: the latest blocks all within its normal band again for a
+day of running, which is what lets the trend's finding be resolved without a repair.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ class SensorTrend:
         baseline: The sensor's baseline level (regime-centred median of the blocks before).
         latest: Its level in the latest blocks of the window.
         change_per_day: Theil-Sen slope over the window, in the sensor's unit per day.
+        normal_since: Start of the latest blocks, after the trend, that are all back within the
+            normal band (``back_within`` baseline deviations of the baseline) and cover at
+            least ``settle_hours`` of running; None while the sensor is not back.
     """
 
     signal: str
@@ -51,6 +56,7 @@ class SensorTrend:
     baseline: float
     latest: float
     change_per_day: float
+    normal_since: pd.Timestamp | None = None
 
 
 def _centred(frame: pd.DataFrame, keys: np.ndarray, first: int) -> pd.DataFrame:
@@ -85,6 +91,8 @@ def sensor_trends(
     min_baseline: int = 8,
     min_tau: float = 0.6,
     min_shift: float = 4.0,
+    back_within: float = 2.0,
+    settle_hours: int = 24,
 ) -> list[SensorTrend]:
     """Every sensor of ``asset`` whose level climbs or falls steadily since its last repair.
 
@@ -97,6 +105,10 @@ def sensor_trends(
         min_tau: Least Kendall's tau over the window (0.6: p < 0.002 for 16 blocks).
         min_shift: Least distance of the latest quarter of the window from the baseline level,
             in robust standard deviations of the baseline blocks.
+        back_within: Distance from the baseline, in the same deviations, within which a block
+            after the trend counts as normal again (below ``min_shift``: a hysteresis).
+        settle_hours: Hours of the latest blocks that must all be normal again for the trend's
+            ``normal_since`` to be set.
 
     Returns:
         One :class:`SensorTrend` per sensor, direction and stretch between repairs: the first
@@ -163,10 +175,32 @@ def sensor_trends(
                         baseline=level,
                         latest=latest,
                         change_per_day=float(np.median(slopes)) if len(slopes) else 0.0,
+                        normal_since=_back_since(
+                            part.iloc[end + 1 :],
+                            level,
+                            spread * back_within,
+                            max(1, math.ceil(settle_hours / block_hours)),
+                        ),
                     )
                 )
                 break
     return found
+
+
+def _back_since(after: pd.Series, level: float, band: float, blocks: int) -> pd.Timestamp | None:
+    """Start of the latest run of ``after``'s blocks all within ``band`` of ``level``.
+
+    None when the last block is outside the band, or the run holds fewer than ``blocks``.
+    """
+    inside = np.abs(after.to_numpy(dtype=float) - level) <= band
+    run = 0
+    for flag in inside[::-1]:
+        if not flag:
+            break
+        run += 1
+    if run < blocks:
+        return None
+    return pd.Timestamp(after.index[len(after) - run])
 
 
 __all__ = ["SensorTrend", "sensor_trends"]
