@@ -94,9 +94,20 @@ def test_playbooks_and_token_commands(tmp_path: Path) -> None:
     _, listed = _run("token", "list", *db)
     assert "ann" in listed and "planner" in listed
     code, bad = _run("token", "create", "--role", "boss", "--name", "x", *db)
-    assert code == 1 and "unknown role" in bad
+    assert code == 2 and "'boss'" in bad and "planner" in bad  # a usage error, as Click's
     code, refused = _run("token", "create", "--role", "admin", "--name", "x",
                          "--token", viewer, *db)  # fmt: skip
     assert code == 1 and "admin" in refused  # a viewer's token cannot issue tokens
     _, revoked = _run("token", "revoke", "ann", *db)
     assert "revoked 1" in revoked
+
+
+def test_agents_run_says_how_many_findings_were_superseded_and_resolved(plant: Path) -> None:
+    db = ["--db", str(plant)]
+    code, output = _run("agents", "run", *db)
+    assert code == 0, output
+    said = " ".join(output.split())  # the console wraps long lines
+    assert "3 new finding(s)" in said
+    assert "0 superseded by newer ones, 0 resolved (no longer holding)" in said
+    code, output = _run("agents", "run", *db, "--json")
+    assert json.loads(output)["resolved"] == []

@@ -12,7 +12,7 @@ def test_serve_and_mcp_commands_refuse_bad_input_with_one_line(tmp_path) -> None
     path = tmp_path / "plant.duckdb"
     runner.invoke(app, ["init", "--db", str(path)])
     bad = runner.invoke(app, ["mcp", "--db", str(path), "--transport", "carrier-pigeon"])
-    assert bad.exit_code == 1 and "stdio or http" in bad.output
+    assert bad.exit_code == 2 and "stdio or http" in " ".join(bad.output.split())
 
 
 def _serving(monkeypatch) -> list[dict]:

@@ -7,7 +7,10 @@ module composes them into one command, in the order ``factorybrain --help`` list
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from typer.core import TyperOption
 
 from factorybrain.cli import (
     _agents,
@@ -20,6 +23,28 @@ from factorybrain.cli import (
     _serving,
     _store,
 )
+
+
+def _flags_without_a_type() -> None:
+    """Show a flag in help as ``--json``, not ``--json <bool>``: a flag takes no value.
+
+    Typer's rich help prints every option's value type, flags (``--help`` included) too; the
+    type of a flag is noise that reads as if it wanted ``true`` or ``false`` after it.
+    """
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "flags_without_a_type", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        if self.is_flag and not self.count:
+            return None
+        return shown(self, ctx)
+
+    display_type_rich.flags_without_a_type = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_without_a_type()
 
 app = typer.Typer(
     no_args_is_help=True,

@@ -21,13 +21,16 @@ from factorybrain.cli._common import (
     JsonOption,
     TokenOption,
     caller,
+    choices_metavar,
     console,
     friendly_errors,
-    moment_option,
+    one_of,
     open_db,
     orchestrator_for,
-    span_option,
+    parse_moment,
+    parse_span,
     step_progress,
+    working,
 )
 from factorybrain.cli._remote import ApiClient, ApiOption
 from factorybrain.secrets import redact
@@ -43,8 +46,18 @@ ScenarioOption = Annotated[
         "the moments).",
     ),
 ]
+#: The roles and scopes a token can have (as :data:`factorybrain.api.ROLE_SCOPES` has them).
+ROLES = ("viewer", "engineer", "planner", "admin")
+SCOPES = ("read", "propose", "decide", "admin")
+
 RoleOption = Annotated[
-    str, typer.Option("--role", help="Role: viewer, engineer, planner or admin.")
+    str,
+    typer.Option(
+        "--role",
+        callback=one_of(*ROLES),
+        metavar=choices_metavar(*ROLES),
+        help="Role: viewer, engineer, planner or admin.",
+    ),
 ]
 
 app = typer.Typer()
@@ -81,6 +94,8 @@ ScopesOption = Annotated[
     list[str] | None,
     typer.Option(
         "--scope",
+        callback=one_of(*SCOPES),
+        metavar=choices_metavar(*SCOPES),
         help="Fewer scopes than the role's (repeat it): read, propose, decide, admin.",
         show_default=False,
     ),
@@ -194,14 +209,16 @@ def _admin(store: Store, token: str | None) -> Caller:
 @friendly_errors
 def agents_run(
     names: Annotated[
-        list[str] | None, typer.Argument(help="Agents to run (default: every installed one).")
+        list[str] | None,
+        typer.Argument(metavar="AGENT", help="Agents to run (default: every installed one)."),
     ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
     as_of: Annotated[
-        str | None,
+        datetime | None,
         typer.Option(
             "--as-of",
+            parser=parse_moment,
             metavar="TIME",
             help="Run as of this past moment (ISO time, UTC unless it has an offset), with only "
             "the data known then, into a scenario instead of the live records.",
@@ -215,14 +232,21 @@ def agents_run(
     `factorybrain agents run --as-of 2025-05-01T06:00`
     """
     if as_of is not None:
-        moment = moment_option(as_of, "--as-of")
-        _replay_and_print(db, moment, moment, timedelta(hours=1), names, scenario, as_json)
+        _replay_and_print(db, as_of, as_of, timedelta(hours=1), names, scenario, as_json)
         return
     if scenario is not None:
-        raise typer.BadParameter("--scenario goes with --as-of", param_hint="--scenario")
+        raise typer.BadParameter(
+            f"expected with --as-of (a scenario holds a run as of a past moment); found "
+            f"{scenario!r} without it",
+            param_hint="'--scenario'",
+        )
     # What the agents warn of (short histories, missing limits) is part of the answer: one line
     # each, once, not Python's warning with its source line.
-    with open_db(db) as store, warnings.catch_warnings(record=True) as caught:
+    with (
+        open_db(db) as store,
+        warnings.catch_warnings(record=True) as caught,
+        working(f"running {', '.join(names) if names else 'every agent'}", quiet=as_json),
+    ):
         warnings.simplefilter("always")
         orchestrator = orchestrator_for(store, with_agents=True)
         report = orchestrator.run(names or None)
@@ -233,7 +257,9 @@ def agents_run(
     console.print(
         f"ran {', '.join(report.agents_run) or 'no agents'}: {len(report.findings)} new "
         f"finding(s), {len(report.repeated_findings)} already known, "
-        f"{len(report.actions)} action(s) proposed, {len(report.executed)} auto-executed",
+        f"{len(report.superseded)} superseded by newer ones, {len(report.resolved)} resolved "
+        f"(no longer holding), {len(report.actions)} action(s) proposed, "
+        f"{len(report.executed)} auto-executed",
         highlight=False,
     )
     _say_troubles(said, report.errors)
@@ -243,21 +269,34 @@ def agents_run(
 @friendly_errors
 def agents_replay(
     start: Annotated[
-        str,
+        datetime,
         typer.Option(
-            "--from", metavar="TIME", help="First step: ISO time, UTC unless it has an offset."
+            "--from",
+            parser=parse_moment,
+            metavar="TIME",
+            help="First step: ISO time, UTC unless it has an offset.",
         ),
     ],
-    end: Annotated[str, typer.Option("--to", metavar="TIME", help="Last step.")],
+    end: Annotated[
+        datetime, typer.Option("--to", parser=parse_moment, metavar="TIME", help="Last step.")
+    ],
     every: Annotated[
-        str,
+        timedelta,
         typer.Option(
-            "--every", metavar="SPAN", help="Time between steps: 15min, 1h, 6h, 1d, 7d, ..."
+            "--every",
+            parser=parse_span,
+            metavar="SPAN",
+            help="Time between steps: 15min, 1h, 6h, 1d, 7d... (default: 1h)",
+            show_default=False,
         ),
-    ] = "1h",
+    ] = timedelta(hours=1),
     names: Annotated[
         list[str] | None,
-        typer.Option("--agent", help="An agent to run (repeat; default: every installed one)."),
+        typer.Option(
+            "--agent",
+            metavar="NAME",
+            help="An agent to run (repeat; default: every installed one).",
+        ),
     ] = None,
     scenario: ScenarioOption = None,
     db: DbOption = None,
@@ -269,9 +308,7 @@ def agents_replay(
     never sees it, nothing executes); the table says when each finding would first have been
     raised. Example: `factorybrain agents replay --from 2025-01-01 --to 2025-07-01 --every 1d`
     """
-    first, last = moment_option(start, "--from"), moment_option(end, "--to")
-    step = span_option(every, "--every")
-    _replay_and_print(db, first, last, step, names, scenario, as_json)
+    _replay_and_print(db, start, end, every, names, scenario, as_json)
 
 
 def _replay_and_print(
@@ -376,12 +413,35 @@ def agents_playbooks(as_json: JsonOption = False) -> None:
 
 
 # -- findings, actions, audit -------------------------------------------------------------------
+def _finding_statuses() -> tuple[str, ...]:
+    """The statuses a finding can have (read when ``--status`` is given: a slow import)."""
+    from factorybrain.agents import FINDING_STATUSES
+
+    return FINDING_STATUSES
+
+
+def _action_states() -> tuple[str, ...]:
+    """The states an action can be in (read when ``--state`` is given: a slow import)."""
+    from factorybrain.agents import ACTION_STATES
+
+    return ACTION_STATES
+
+
 @app.command()
 @friendly_errors
 def findings(
-    kind: Annotated[str | None, typer.Option(help="Only this kind.")] = None,
-    status: Annotated[str | None, typer.Option(help="open, acknowledged or closed.")] = None,
-    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    kind: Annotated[
+        str | None, typer.Option(help="Only this kind, e.g. maintenance.rul_low.")
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            callback=one_of(known=_finding_statuses),
+            metavar="STATUS",
+            help="Only this status: open, acknowledged, resolved, superseded or closed.",
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.", min=1)] = 20,
     db: DbOption = None,
     as_json: JsonOption = False,
     api: ApiOption = None,
@@ -416,8 +476,15 @@ def findings(
 @actions_app.command("list")
 @friendly_errors
 def actions_list(
-    state: Annotated[str | None, typer.Option(help="Only this state, e.g. proposed.")] = None,
-    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            callback=one_of(known=_action_states),
+            metavar="STATE",
+            help="Only this state: proposed, approved, rejected, superseded, executed or failed.",
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.", min=1)] = 20,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -566,7 +633,7 @@ app.add_typer(audit_app, name="audit")
 def audit(
     context: typer.Context,
     object_id: Annotated[str | None, typer.Option("--object", help="Only this object.")] = None,
-    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 30,
+    limit: Annotated[int, typer.Option(help="How many, newest first.", min=1)] = 30,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -590,6 +657,19 @@ def audit(
     console.print(_table("audit log", ["when", "who", "what", "object", "details"], rows))
 
 
+def _head_format(value: str | None) -> str | None:
+    """Refuse a ``--head`` that is not SEQ:HASH before reading the log (a usage error)."""
+    if value is None:
+        return None
+    seq_text, _, digest = value.strip().partition(":")
+    if not seq_text.isdigit() or len(digest) != 64:
+        raise typer.BadParameter(
+            "expected SEQ:HASH as `audit verify` prints it (a number, a colon and 64 hex "
+            f"digits); found {value!r}"
+        )
+    return value.strip()
+
+
 @audit_app.command("verify")
 @friendly_errors
 def audit_verify(
@@ -597,6 +677,8 @@ def audit_verify(
         str | None,
         typer.Option(
             "--head",
+            callback=_head_format,
+            metavar="SEQ:HASH",
             help="A head printed earlier (SEQ:HASH), kept outside the store: checks that no "
             "entry up to it was removed from the end.",
         ),
@@ -637,8 +719,6 @@ def audit_verify(
 
 def _check_head(records: Any, given: str, head: tuple[int, str] | None) -> list[str]:
     seq_text, _, digest = given.partition(":")
-    if not seq_text.isdigit() or len(digest) != 64:
-        return [f"--head must be SEQ:HASH as `audit verify` prints it; got {given!r}"]
     seq = int(seq_text)
     if head is None or head[0] < seq:
         last = head[0] if head else 0

@@ -22,6 +22,7 @@ from factorybrain.cli._common import (
     console,
     friendly_errors,
     open_db,
+    working,
 )
 from factorybrain.cli._remote import ApiClient, ApiOption
 
@@ -55,11 +56,11 @@ def backup(
 
     if api:
         to.parent.mkdir(parents=True, exist_ok=True)
-        with ApiClient(api, token) as client:
+        with ApiClient(api, token) as client, working("backing up (on the server)", quiet=as_json):
             client.download("/backup", to)
         manifest = read_manifest(to)
     else:
-        with open_db(db, read_only=True) as store:
+        with open_db(db, read_only=True) as store, working("backing up", quiet=as_json):
             manifest = backup_store(store, to)
     rows = sum(check.rows for check in manifest.tables.values())
     if as_json:
@@ -76,7 +77,12 @@ def backup(
 @app.command()
 @friendly_errors
 def restore(
-    source: Annotated[Path, typer.Argument(help="A backup written by 'factorybrain backup'.")],
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="A backup written by 'factorybrain backup'.", exists=True, dir_okay=False
+        ),
+    ],
     db: DbOption = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the store if it exists.")] = False,
     check: Annotated[
@@ -104,7 +110,8 @@ def restore(
         _print_tables(f"{source}: taken {manifest.created_at} from {manifest.store}", manifest)
         return
     target = db or default_db_path()
-    report = restore_store(source, target, force=force)
+    with working(f"restoring {target}", quiet=as_json):
+        report = restore_store(source, target, force=force)
     if as_json:
         print(
             json.dumps(

@@ -1,15 +1,19 @@
 """What every command group of the ``factorybrain`` command shares.
 
-The consoles, the shared options (``--db``, ``--json``, ``--token``), the error handler, opening
-the store, tables and progress bars, and the helpers two groups need: serving the API until
-stopped (``serve`` and ``demo``), the orchestrator (the agents' commands, ``serve``, ``mcp`` and
-``listen``) and who the caller is (:func:`caller`). It imports no command group.
+The consoles, the shared options (``--db``, ``--json``, ``--token``), the parsers and checks of
+times, spans and choices (a wrong value is a usage error naming the option), the error handler,
+opening the store, tables, spinners and progress bars, the warnings as lines, and the helpers
+two groups need: serving the API until stopped (``serve`` and ``demo``), the orchestrator (the
+agents' commands, ``serve``, ``mcp`` and ``listen``) and who the caller is (:func:`caller`). It
+imports no command group.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import wraps
@@ -153,31 +157,31 @@ def _click_context() -> Any:
     return get_current_context(silent=True)
 
 
-def when(value: str | None) -> datetime | None:
-    """The moment an ISO UTC option names (None stays None)."""
-    if value is None:
-        return None
-    from factorybrain.agents import utc
-
-    return utc(value)
+#: What a TIME option takes, said in help and in errors.
+_MOMENT_EXPECTED = (
+    "an ISO time such as 2025-05-01 or 2025-05-01T06:00 (UTC unless it has an offset such as "
+    "+02:00)"
+)
 
 
-def moment_option(value: str, option: str) -> datetime:
-    """The moment an option names (ISO 8601; UTC unless it has an offset), as naive UTC.
+def parse_moment(value: str | datetime) -> datetime:
+    """Read a TIME option (ISO 8601; UTC unless it has an offset) as naive UTC.
+
+    The parser of every option that takes a moment (``--as-of``, ``--start``, ``--from``...):
+    Click names the option in front of the message and exits with status 2.
 
     Raises:
-        typer.BadParameter: Naming the option, what was expected and what was found.
+        typer.BadParameter: Saying what was expected and what was found.
     """
     from factorybrain.agents import utc
 
-    try:
-        moment = utc(value.strip())
-    except ValueError:
-        raise typer.BadParameter(
-            f"expected an ISO time such as 2025-05-01 or 2025-05-01T06:00 (UTC unless it has "
-            f"an offset such as +02:00); found {value!r}",
-            param_hint=option,
-        ) from None
+    if isinstance(value, datetime):
+        moment = utc(value)
+    else:
+        try:
+            moment = utc(value.strip())
+        except ValueError:
+            raise typer.BadParameter(f"expected {_MOMENT_EXPECTED}; found {value!r}") from None
     assert moment is not None
     return moment
 
@@ -198,24 +202,95 @@ _SPAN_UNITS = {
 }
 
 
-def span_option(value: str, option: str) -> timedelta:
-    """The time span an option names: a number and a unit (``15min``, ``1h``, ``1.5d``, ``2w``).
+def parse_span(value: str | timedelta) -> timedelta:
+    """Read a SPAN option: a number and a unit (``15min``, ``1h``, ``1.5d``, ``2w``).
 
     Raises:
-        typer.BadParameter: Naming the option, what was expected and what was found.
+        typer.BadParameter: Saying what was expected and what was found.
     """
     import re
 
-    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*", value)
-    unit = _SPAN_UNITS.get(found.group(2).lower()) if found else None
-    span = timedelta(seconds=float(found.group(1)) * unit) if found and unit else None
+    if isinstance(value, timedelta):
+        span: timedelta | None = value
+    else:
+        found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*", value)
+        unit = _SPAN_UNITS.get(found.group(2).lower()) if found else None
+        span = timedelta(seconds=float(found.group(1)) * unit) if found and unit else None
     if span is None or span <= timedelta(0):
         raise typer.BadParameter(
             f"expected a positive span: a number and s, min, h, d or w (15min, 1h, 6h, 1d, 7d); "
-            f"found {value!r}",
-            param_hint=option,
+            f"found {value!r}"
         )
     return span
+
+
+def one_of(*choices: str, known: Callable[[], Iterable[str]] | None = None) -> Callable[[Any], Any]:
+    """A callback that lets an option take only ``choices`` (any case), or what ``known`` lists.
+
+    ``known`` is called only when the option is given, so that a command whose choices live in
+    a package slow to import (the agents' statuses) keeps its help fast. The value comes back
+    spelled as the choice is (a number as it is); a repeated option is checked value by value.
+    Click names the option in front of the message and exits with status 2.
+    """
+
+    def check(value: Any) -> Any:
+        if value is None:
+            return None
+        allowed = list(known()) if known is not None else list(choices)
+        spelled = {choice.casefold(): choice for choice in allowed}
+        values = value if isinstance(value, list | tuple) else [value]
+        for one in values:
+            if str(one).casefold() not in spelled:
+                raise typer.BadParameter(f"expected {_listed(allowed)}; found {one!r}")
+        chosen = [spelled[one.casefold()] if isinstance(one, str) else one for one in values]
+        return chosen if isinstance(value, list | tuple) else chosen[0]
+
+    return check
+
+
+def _listed(choices: list[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``: the choices as a sentence says them."""
+    if len(choices) == 1:
+        return choices[0]
+    return f"{', '.join(choices[:-1])} or {choices[-1]}"
+
+
+def choices_metavar(*choices: str) -> str:
+    """How help shows an option of fixed choices: ``<a|b|c>``, as Typer shows its own types."""
+    return f"<{'|'.join(choices)}>"
+
+
+@contextmanager
+def working(description: str, *, quiet: bool = False) -> Iterator[None]:
+    """A spinner with what is being done and the time it has taken, on stderr (a terminal only).
+
+    For a step that may take more than a second and reports no progress of its own (an agent
+    run, a plan, a backup): the user sees that it works, not a silent prompt.
+    """
+    with _progress(TextColumn(""), quiet=quiet) as progress:
+        progress.add_task(description, total=None)
+        yield
+
+
+@contextmanager
+def warnings_as_lines() -> Iterator[None]:
+    """Catch the warnings of the block and print each distinct one as one line on stderr.
+
+    What the engines warn of (short histories, missing limits, no data to plan) is part of the
+    answer: the user gets ``warning: ...`` once per message, secrets masked, instead of Python's
+    warning with its source line; standard output keeps only the answer (a JSON one included).
+    """
+    from rich.markup import escape
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for message in dict.fromkeys(redact(str(w.message)) for w in caught):
+                errors.print(
+                    f"[yellow]warning:[/yellow] {escape(message)}", highlight=False, soft_wrap=True
+                )
 
 
 def step_progress(*, quiet: bool) -> Progress:

@@ -18,9 +18,13 @@ from factorybrain.cli._common import (
     DbOption,
     JsonOption,
     TokenOption,
+    choices_metavar,
     console,
     friendly_errors,
+    one_of,
     open_db,
+    parse_moment,
+    working,
 )
 from factorybrain.cli._remote import ApiClient, ApiOption
 
@@ -28,6 +32,9 @@ if TYPE_CHECKING:
     from factorybrain.context import Trace
 
 app = typer.Typer()
+
+#: The statuses of a link (an annotation) between a silo's identifier and an entity.
+LINK_STATUSES = ("suggested", "approved", "rejected")
 match_app = typer.Typer(
     no_args_is_help=True,
     help="Match identifiers across silos and review the links.\n\n"
@@ -58,10 +65,11 @@ def _print_frame(frame: Any, title: str | None = None, limit: int = 50) -> None:
 def match_run(
     db: DbOption = None,
     threshold: Annotated[
-        float, typer.Option(help="Confidence at which a clear best match is approved.")
+        float,
+        typer.Option(help="Confidence at which a clear best match is approved.", min=0, max=1),
     ] = 0.7,
     margin: Annotated[
-        float, typer.Option(help="Log-odds lead over the runner-up needed to approve.")
+        float, typer.Option(help="Log-odds lead over the runner-up needed to approve.", min=0)
     ] = 2.0,
 ) -> None:
     """Propose links from every silo's identifiers to the model's entities.
@@ -71,9 +79,11 @@ def match_run(
     from factorybrain.context import link_claim_serials, match, refresh_serial_index
 
     with open_db(db) as store:
-        run = match(store, threshold=threshold, margin=margin)
-        serials = link_claim_serials(store)
-        refresh_serial_index(store)
+        with working("matching identifiers across silos"):
+            run = match(store, threshold=threshold, margin=margin)
+        with working("linking claims to serials"):
+            serials = link_claim_serials(store)
+            refresh_serial_index(store)
     summary = run.summary()
     console.print(
         f"approved {summary['approved']}, suggested {summary['suggested']}, "
@@ -85,9 +95,18 @@ def match_run(
 @friendly_errors
 def match_list(
     db: DbOption = None,
-    status: Annotated[str, typer.Option(help="suggested, approved or rejected.")] = "suggested",
-    min_confidence: Annotated[float, typer.Option(help="Leave out links below this.")] = 0.0,
-    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 50,
+    status: Annotated[
+        str,
+        typer.Option(
+            callback=one_of(*LINK_STATUSES),
+            metavar=choices_metavar(*LINK_STATUSES),
+            help="suggested, approved or rejected.",
+        ),
+    ] = "suggested",
+    min_confidence: Annotated[
+        float, typer.Option(help="Leave out links below this.", min=0, max=1)
+    ] = 0.0,
+    limit: Annotated[int, typer.Option(help="At most this many rows.", min=1)] = 50,
     as_json: JsonOption = False,
 ) -> None:
     """List links by confidence, most confident first.
@@ -152,7 +171,14 @@ def match_reject(
 def match_export(
     file: Annotated[Path, typer.Argument(help="CSV file to write.")],
     db: DbOption = None,
-    status: Annotated[str | None, typer.Option(help="Only links in this status.")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            callback=one_of(*LINK_STATUSES),
+            metavar=choices_metavar(*LINK_STATUSES),
+            help="Only links in this status: suggested, approved or rejected.",
+        ),
+    ] = None,
 ) -> None:
     """Write links to a CSV review sheet; edit the status column and import it.
 
@@ -168,7 +194,9 @@ def match_export(
 @match_app.command("import")
 @friendly_errors
 def match_import(
-    file: Annotated[Path, typer.Argument(help="Edited CSV review sheet.")],
+    file: Annotated[
+        Path, typer.Argument(help="Edited CSV review sheet.", exists=True, dir_okay=False)
+    ],
     db: DbOption = None,
     by: ReviewerOption = "reviewer",
 ) -> None:
@@ -231,7 +259,9 @@ def trace_forward(
         _print_trace(_trace_through(api, token, "forward", lot), as_json)
         return
     with open_db(db, read_only=True) as store:
-        _print_trace(forward(store, lot), as_json)
+        with working(f"tracing lot {lot}", quiet=as_json):
+            trace = forward(store, lot)
+        _print_trace(trace, as_json)
 
 
 @trace_app.command("backward")
@@ -255,7 +285,9 @@ def trace_backward(
         _print_trace(_trace_through(api, token, "backward", serial), as_json)
         return
     with open_db(db, read_only=True) as store:
-        _print_trace(backward(store, serial), as_json)
+        with working(f"tracing serial {serial}", quiet=as_json):
+            trace = backward(store, serial)
+        _print_trace(trace, as_json)
 
 
 @trace_app.command("claim")
@@ -279,7 +311,9 @@ def trace_claim(
         _print_trace(_trace_through(api, token, "claim", claim), as_json)
         return
     with open_db(db, read_only=True) as store:
-        _print_trace(claim_chain(store, claim), as_json)
+        with working(f"tracing claim {claim}", quiet=as_json):
+            trace = claim_chain(store, claim)
+        _print_trace(trace, as_json)
 
 
 @trace_app.command("recall")
@@ -288,17 +322,42 @@ def trace_recall(
     db: DbOption = None,
     lot: Annotated[str | None, typer.Option(help="Suspect lot.")] = None,
     machine: Annotated[str | None, typer.Option(help="Suspect machine.")] = None,
-    start: Annotated[datetime | None, typer.Option(help="Machine window start (UTC).")] = None,
-    end: Annotated[datetime | None, typer.Option(help="Machine window end (UTC).")] = None,
+    start: Annotated[
+        datetime | None,
+        typer.Option(
+            parser=parse_moment,
+            metavar="TIME",
+            help="Machine window start: ISO time, UTC unless it has an offset.",
+        ),
+    ] = None,
+    end: Annotated[
+        datetime | None,
+        typer.Option(parser=parse_moment, metavar="TIME", help="Machine window end, as --start."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Affected serials of a suspect lot or machine window, and where they are now.
 
     Example: `factorybrain trace recall --lot PB-25040-4`
     """
+    if lot is None and (machine is None or start is None or end is None):
+        raise typer.BadParameter(
+            "expected --lot, or --machine with --start and --end; found "
+            + (f"--machine {machine} without its window" if machine else "neither"),
+            param_hint="'--lot' / '--machine'",
+        )
+    if start is not None and end is not None and end <= start:
+        raise typer.BadParameter(
+            f"expected a window end after its start ({start:%Y-%m-%d %H:%M}); found "
+            f"{end:%Y-%m-%d %H:%M}",
+            param_hint="'--end'",
+        )
     from factorybrain.context import recall_scope
 
-    with open_db(db, read_only=True) as store:
+    with (
+        open_db(db, read_only=True) as store,
+        working("finding the affected serials", quiet=as_json),
+    ):
         trace = recall_scope(store, lot=lot, machine=machine, start=start, end=end)
     if as_json:
         _print_trace(trace, True)

@@ -18,16 +18,20 @@ from rich.table import Table
 
 from factorybrain.cli._common import (
     DbOption,
+    JsonOption,
     TokenOption,
     audit_ingests,
     caller,
+    choices_metavar,
     console,
     errors,
     friendly_errors,
     load_with_progress,
+    one_of,
     open_db,
     row_progress,
     serve_until_stopped,
+    working,
 )
 from factorybrain.cli._remote import ApiClient, ApiOption
 from factorybrain.secrets import redact
@@ -49,6 +53,16 @@ app = typer.Typer()
 Days = Annotated[int, typer.Option(help="Days of history to simulate.", min=1)]
 Machines = Annotated[int, typer.Option(help="Machines (4 per line).", min=1)]
 Seed = Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")]
+#: The plants ``simulate`` and ``demo`` can make (as :data:`factorybrain.simulate.PROFILES`).
+PROFILES = ("pumps", "sap-pi")
+#: The demo's store, made afresh each run: never ``$FACTORYBRAIN_DB``, which may be a real plant.
+DemoDbOption = Annotated[
+    Path,
+    typer.Option(
+        "--db",
+        help="Store file the demo creates; replaced if it exists, so never $FACTORYBRAIN_DB.",
+    ),
+]
 
 
 def _simulate_with_progress(
@@ -103,6 +117,8 @@ def simulate(
     profile: Annotated[
         str,
         typer.Option(
+            callback=one_of(*PROFILES),
+            metavar=choices_metavar(*PROFILES),
             help="Which plant: pumps (docs/demo-factory.md) or sap-pi, a gear plant exported "
             "as SAP, PI, a JSON-lines MES and Salesforce write them (docs/demo-plant-2.md).",
         ),
@@ -129,7 +145,7 @@ def simulate(
 @app.command()
 @friendly_errors
 def demo(
-    db: DbOption = None,
+    db: DemoDbOption = Path("demo.duckdb"),
     out: Annotated[Path, typer.Option("--out", help="Where to write the plant's exports.")] = Path(
         "demo-plant"
     ),
@@ -149,6 +165,8 @@ def demo(
     profile: Annotated[
         str,
         typer.Option(
+            callback=one_of(*PROFILES),
+            metavar=choices_metavar(*PROFILES),
             help="Which plant: pumps (loaded through its mappings) or sap-pi (SAP, PI and MES "
             "exports loaded through the shipped connector packs, no mapping of its own).",
         ),
@@ -166,7 +184,7 @@ def demo(
     from factorybrain import demo as demo_module
 
     by_packs = profile in demo_module.PACK_PROFILES
-    store_path = demo_module.fresh_store_path(db or Path("demo.duckdb"))
+    store_path = demo_module.fresh_store_path(db)
     started = time.perf_counter()
     summary = _simulate_with_progress(
         demo_module.fresh_exports(out), days, machines, seed, None if by_packs else 60, profile
@@ -190,7 +208,8 @@ def demo(
         loaded = time.perf_counter() - started
         _print_load(result, loaded, store_path)
         run = demo_module.DemoRun(out, store_path, simulated, loaded, result)
-        demo_module.run_stages(store, truth, run)
+        with working("running every capability on the plant (a few minutes)"):
+            demo_module.run_stages(store, truth, run)
         for name, seconds in run.stage_seconds.items():
             if name in run.failures:
                 console.print(
@@ -207,7 +226,9 @@ def demo(
             for message in run.warnings.get(name, [])[:5]:
                 console.print(f"  [yellow]warning[/yellow] {redact(message)}", highlight=False)
         if score:
-            _print_scores(demo_module.score(store, truth))
+            with working("scoring against the truth"):
+                scores = demo_module.score(store, truth)
+            _print_scores(scores)
     del summary
     if result.failures or run.failures:
         raise typer.Exit(1)
@@ -222,7 +243,7 @@ def demo(
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in plain language.")],
     db: DbOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
     api: ApiOption = None,
     token: TokenOption = None,
 ) -> None:
@@ -248,7 +269,7 @@ def ask(
             found = client.post("/ask", {"question": question})
         answer = Answer(**{k: v for k, v in found.items() if k in Answer.__dataclass_fields__})
     else:
-        with open_db(db, read_only=True) as store:
+        with open_db(db, read_only=True) as store, working("answering", quiet=as_json):
             answer = answer_question(store, question)
     if as_json:
         print(json.dumps(answer.as_dict(), default=str, indent=2))

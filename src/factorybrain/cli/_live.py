@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from factorybrain.cli._common import DbOption, console, friendly_errors, open_db, orchestrator_for
+from factorybrain.cli._common import (
+    DbOption,
+    choices_metavar,
+    console,
+    friendly_errors,
+    one_of,
+    open_db,
+    orchestrator_for,
+)
 
 if TYPE_CHECKING:
     from factorybrain.agents import Orchestrator
@@ -56,7 +64,12 @@ class _AgentPacer:
 @app.command()
 @friendly_errors
 def listen(
-    mapping: Annotated[Path, typer.Argument(help="Mapping file for the messages (JSON lines).")],
+    mapping: Annotated[
+        Path,
+        typer.Argument(
+            help="Mapping file for the messages (JSON lines).", exists=True, dir_okay=False
+        ),
+    ],
     source: Annotated[
         str,
         typer.Option(
@@ -69,15 +82,25 @@ def listen(
     ] = "mqtt://127.0.0.1:1883",
     topic: Annotated[
         list[str],
-        typer.Option("--topic", "-t", help="MQTT topic filter; repeat for several (default #)."),
+        typer.Option(
+            "--topic",
+            "-t",
+            metavar="FILTER",
+            help="MQTT topic filter; repeat for several (default #).",
+        ),
     ] = [],  # noqa: B006 (Typer reads the default, it is never mutated)
     node: Annotated[
         list[str],
-        typer.Option("--node", "-n", help="OPC UA variable node id; repeat for several."),
+        typer.Option(
+            "--node", "-n", metavar="NODE", help="OPC UA variable node id; repeat for several."
+        ),
     ] = [],  # noqa: B006
     browse: Annotated[
         list[str],
-        typer.Option(help="OPC UA object or folder node id: every variable below it."),
+        typer.Option(
+            metavar="NODE",
+            help="OPC UA object or folder node id: every variable below it; repeat for several.",
+        ),
     ] = [],  # noqa: B006
     db: DbOption = None,
     spool: Annotated[
@@ -89,11 +112,17 @@ def listen(
         typer.Option(help="MQTT: a fixed client id keeps a persistent session."),
     ] = None,
     mqtt_version: Annotated[
-        int, typer.Option(help="MQTT protocol: 5, or 3 for brokers that speak 3.1.1 only.")
+        int,
+        typer.Option(
+            callback=one_of("5", "3"),
+            metavar=choices_metavar("5", "3"),
+            help="MQTT protocol: 5, or 3 for brokers that speak 3.1.1 only.",
+        ),
     ] = 5,
     flush_seconds: Annotated[float, typer.Option(help="Load a batch this often.", min=0.05)] = 1.0,
     seconds: Annotated[
-        float | None, typer.Option(help="Stop after this many seconds (default: Ctrl+C).")
+        float | None,
+        typer.Option(help="Stop after this many seconds (default: Ctrl+C).", min=0),
     ] = None,
     max_messages: Annotated[
         int | None, typer.Option(help="Stop after this many messages.", min=1)
@@ -101,7 +130,7 @@ def listen(
     agents: Annotated[
         bool,
         typer.Option(
-            "--agents/--no-agents",
+            "--agents",
             help="Run the agents that watch new data (maintenance...) as data arrives.",
         ),
     ] = False,

@@ -19,7 +19,9 @@ from factorybrain.cli._common import (
     frame_table,
     friendly_errors,
     open_db,
-    when,
+    parse_moment,
+    warnings_as_lines,
+    working,
 )
 
 if TYPE_CHECKING:
@@ -40,8 +42,14 @@ app.add_typer(forecast_app, name="forecast")
 app.add_typer(inventory_app, name="inventory")
 
 AsOf = Annotated[
-    str | None,
-    typer.Option("--as-of", help="Plan at this moment, ISO UTC (default: the latest data)."),
+    datetime | None,
+    typer.Option(
+        "--as-of",
+        parser=parse_moment,
+        metavar="TIME",
+        help="Plan at this moment: ISO time, UTC unless it has an offset (default: the latest "
+        "data).",
+    ),
 ]
 Target = Annotated[
     float, typer.Option(help="Target fill rate of the inventory policies.", min=0.5, max=0.999)
@@ -49,13 +57,18 @@ Target = Annotated[
 
 
 def _plan(
-    db: Path | None, as_of: str | None, target: float, read_only: bool = True
+    db: Path | None, as_of: datetime | None, target: float, *, quiet: bool
 ) -> tuple[LogisticsAgent, LogisticsPlan]:
+    """Forecast and plan every item, a spinner while it works, its warnings one line each."""
     from factorybrain.agents.logistics import LogisticsAgent
 
     agent = LogisticsAgent(target=target)
-    with open_db(db, read_only=read_only) as store:
-        return agent, agent.plan(store, as_of=when(as_of))
+    with (
+        open_db(db, read_only=True) as store,
+        warnings_as_lines(),
+        working("forecasting demand and planning stock", quiet=quiet),
+    ):
+        return agent, agent.plan(store, as_of=as_of)
 
 
 def _records(frame: Any) -> list[dict[str, Any]]:
@@ -86,7 +99,7 @@ def forecast_show(
     """
     from factorybrain.agents.logistics import material_key
 
-    _, plan = _plan(db, as_of, 0.95)
+    _, plan = _plan(db, as_of, 0.95, quiet=as_json)
     forecasts = plan.forecasts
     if forecasts.empty:  # nothing to plan (the warning said why)
         if as_json:
@@ -136,7 +149,7 @@ def inventory_levels(
 
     Example: `factorybrain inventory levels --db plant.duckdb --target 0.98 --propose`
     """
-    agent, plan = _plan(db, as_of, target)
+    agent, plan = _plan(db, as_of, target, quiet=as_json)
     columns = [
         "unique_id",
         "name",
@@ -204,8 +217,8 @@ def inventory_spares(
     from factorybrain.exceptions import ParameterError
 
     agent = LogisticsAgent()
-    with open_db(db, read_only=True) as store:
-        data = load_logistics(store, as_of=when(as_of))
+    with open_db(db, read_only=True) as store, warnings_as_lines():
+        data = load_logistics(store, as_of=as_of)
     resolved = data.machine_of([machine])
     if resolved is None:
         raise ParameterError(
@@ -220,7 +233,8 @@ def inventory_spares(
         upper_hours if upper_hours is not None else rul_hours,
         horizon_hours=7 * 24.0,
     )
-    items = agent.check_machine(data, risk)
+    with warnings_as_lines():
+        items = agent.check_machine(data, risk)
     findings = [i.dump() for i in items if isinstance(i, Finding)]
     orders = [i.dump() for i in items if isinstance(i, Recommendation)]
     if as_json:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -13,23 +13,23 @@ from factorybrain.cli._common import (
     DbOption,
     JsonOption,
     TokenOption,
+    choices_metavar,
     console,
     frame_table,
     friendly_errors,
+    one_of,
     open_db,
-    when,
+    parse_moment,
+    warnings_as_lines,
+    working,
 )
 from factorybrain.cli._remote import ApiClient, ApiOption, ApiRequestError
 
 app = typer.Typer()
 
 
-class GroupBy(StrEnum):
-    """How OEE is grouped."""
-
-    machine = "machine"
-    line = "line"
-    shift = "shift"
+#: How OEE can be grouped.
+GROUPS = ("machine", "line", "shift")
 
 
 @app.command()
@@ -44,8 +44,13 @@ def plan(
     ] = 10.0,
     workers: Annotated[int, typer.Option(help="CP-SAT worker threads.", min=1)] = 2,
     now: Annotated[
-        str | None,
-        typer.Option(help="Origin of the plan, ISO UTC (default: end of the recorded states)."),
+        datetime | None,
+        typer.Option(
+            parser=parse_moment,
+            metavar="TIME",
+            help="Origin of the plan: ISO time, UTC unless it has an offset (default: the end "
+            "of the recorded states).",
+        ),
     ] = None,
     store_it: Annotated[
         bool, typer.Option("--store/--no-store", help="Write the plan to the store.")
@@ -61,8 +66,12 @@ def plan(
     """
     from factorybrain.agents.planning import plan_gantt_svg, plan_orders, store_plan
 
-    with open_db(db, read_only=not store_it) as store:
-        result = plan_orders(store, now=when(now), time_limit=time_limit, workers=workers)
+    with (
+        open_db(db, read_only=not store_it) as store,
+        warnings_as_lines(),
+        working(f"planning (up to {time_limit:g} s)", quiet=as_json),
+    ):
+        result = plan_orders(store, now=now, time_limit=time_limit, workers=workers)
         if store_it:
             store_plan(store, result)
     if gantt is not None:
@@ -98,13 +107,35 @@ def plan(
 def oee_command(
     db: DbOption = None,
     asset: Annotated[
-        list[str] | None, typer.Option("--asset", help="Machine or line code (repeatable).")
+        list[str] | None,
+        typer.Option("--asset", metavar="CODE", help="Machine or line code (repeatable)."),
     ] = None,
-    by: Annotated[GroupBy, typer.Option("--by", help="Group by machine, line or shift.")] = (
-        GroupBy.machine
-    ),
-    start: Annotated[str | None, typer.Option(help="Window start, ISO UTC.")] = None,
-    end: Annotated[str | None, typer.Option(help="Window end, ISO UTC.")] = None,
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            callback=one_of(*GROUPS),
+            metavar=choices_metavar(*GROUPS),
+            help="Group by machine, line or shift.",
+        ),
+    ] = "machine",
+    start: Annotated[
+        datetime | None,
+        typer.Option(
+            parser=parse_moment,
+            metavar="TIME",
+            help="Window start: ISO time, UTC unless it has an offset (default: the first "
+            "recorded state).",
+        ),
+    ] = None,
+    end: Annotated[
+        datetime | None,
+        typer.Option(
+            parser=parse_moment,
+            metavar="TIME",
+            help="Window end, as --start (default: the last recorded state).",
+        ),
+    ] = None,
     losses: Annotated[int, typer.Option(help="Biggest losses to list per group.", min=0)] = 3,
     as_json: JsonOption = False,
     api: ApiOption = None,
@@ -118,17 +149,25 @@ def oee_command(
 
     Example: `factorybrain oee --db plant.duckdb --by line --asset LINE-1`
     """
+    if start is not None and end is not None and end <= start:
+        raise typer.BadParameter(
+            f"expected a window end after its start ({start:%Y-%m-%d %H:%M}); found "
+            f"{end:%Y-%m-%d %H:%M}",
+            param_hint="'--end'",
+        )
+    if api:
+        _oee_through(api, token, by, asset, start, end, as_json=as_json)
+        return
     from factorybrain.agents.planning import plant_oee, plant_oee_losses
 
-    if api:
-        _oee_through(api, token, by.value, asset, start, end, as_json=as_json)
-        return
-
-    with open_db(db, read_only=True) as store:
-        since, until = when(start), when(end)
-        table = plant_oee(store, by=by.value, assets=asset, start=since, end=until)
-        lost = plant_oee_losses(store, by=by.value, assets=asset, start=since, end=until)
-    key = by.value
+    with (
+        open_db(db, read_only=True) as store,
+        warnings_as_lines(),
+        working("computing OEE", quiet=as_json),
+    ):
+        table = plant_oee(store, by=by, assets=asset, start=start, end=end)
+        lost = plant_oee_losses(store, by=by, assets=asset, start=start, end=end)
+    key = by
     top = lost.groupby(key, group_keys=False).head(losses) if losses else lost.iloc[0:0]
     ratios = table[[key, "availability", "performance", "quality", "oee"]]
     if as_json:
@@ -153,8 +192,8 @@ def _oee_through(
     token: str | None,
     by: str,
     assets: list[str] | None,
-    start: str | None,
-    end: str | None,
+    start: datetime | None,
+    end: datetime | None,
     *,
     as_json: bool,
 ) -> None:
@@ -164,7 +203,14 @@ def _oee_through(
     if by == "shift" and assets:
         raise ApiRequestError("--asset with --by shift needs the store itself, not --api")
     with ApiClient(api, token) as client:
-        found = client.get("/oee", {"by": by, "start": start, "end": end})
+        found = client.get(
+            "/oee",
+            {
+                "by": by,
+                "start": start.isoformat() if start else None,
+                "end": end.isoformat() if end else None,
+            },
+        )
     table = pd.DataFrame(found.get("items", []))
     if assets and len(table):
         table = table[table[by].isin(assets)]

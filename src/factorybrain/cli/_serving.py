@@ -8,14 +8,19 @@ import typer
 
 from factorybrain.cli._common import (
     DbOption,
+    choices_metavar,
     console,
     friendly_errors,
+    one_of,
     open_db,
     orchestrator_for,
     serve_until_stopped,
 )
 
 app = typer.Typer()
+
+#: How ``mcp`` talks to an assistant.
+TRANSPORTS = ("stdio", "http")
 
 
 # -- serve -------------------------------------------------------------------------------------
@@ -24,11 +29,12 @@ app = typer.Typer()
 def serve(
     db: DbOption = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
     schedule: Annotated[
         float,
         typer.Option(
-            help="Seconds between runs of the agents' schedules while serving (0: never)."
+            help="Seconds between runs of the agents' schedules while serving (0: never).",
+            min=0,
         ),
     ] = 60.0,
     public_url: Annotated[
@@ -85,10 +91,15 @@ def serve(
 def mcp_command(
     db: DbOption = None,
     transport: Annotated[
-        str, typer.Option(help="stdio (for a local assistant) or http (streamable HTTP).")
+        str,
+        typer.Option(
+            callback=one_of(*TRANSPORTS),
+            metavar=choices_metavar(*TRANSPORTS),
+            help="stdio (for a local assistant) or http (streamable HTTP).",
+        ),
     ] = "stdio",
     host: Annotated[str, typer.Option(help="Interface for http.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port for http.")] = 8765,
+    port: Annotated[int, typer.Option(help="Port for http.", min=1, max=65535)] = 8765,
 ) -> None:
     """Serve the factory model and the agents' records to AI assistants over MCP.
 
@@ -100,11 +111,8 @@ def mcp_command(
     Example: `factorybrain mcp --db plant.duckdb --transport http --port 8765`
     """
     from factorybrain.api import TokenStore
-    from factorybrain.exceptions import ParameterError
     from factorybrain.mcp import create_http_app, create_server
 
-    if transport not in ("stdio", "http"):
-        raise ParameterError(f"--transport must be stdio or http, got {transport!r}")
     with open_db(db) as store:
         server = create_server(store, orchestrator=orchestrator_for(store))
         if transport == "stdio":

@@ -23,14 +23,17 @@ from factorybrain.cli._common import (
     TokenOption,
     audit_ingests,
     caller,
+    choices_metavar,
     console,
     errors,
     frame_table,
     friendly_errors,
     load_with_progress,
+    one_of,
     open_db,
     print_error,
     row_progress,
+    working,
 )
 from factorybrain.cli._remote import ApiClient, ApiOption, ApiRequestError
 from factorybrain.exceptions import FactorybrainError
@@ -41,6 +44,10 @@ if TYPE_CHECKING:
     from factorybrain.store import Store
 
 app = typer.Typer()
+
+#: What ``query --format`` and ``model --format`` print.
+QUERY_FORMATS = ("table", "csv", "json")
+MODEL_FORMATS = ("table", "markdown", "json")
 
 
 # -- init --------------------------------------------------------------------------------------
@@ -67,7 +74,10 @@ def ingest(
             "mapping names."
         ),
     ],
-    mapping: Annotated[Path, typer.Option("--mapping", "-m", help="Mapping file (YAML).")],
+    mapping: Annotated[
+        Path,
+        typer.Option("--mapping", "-m", help="Mapping file (YAML).", exists=True, dir_okay=False),
+    ],
     db: DbOption = None,
     as_json: JsonOption = False,
     token: TokenOption = None,
@@ -185,10 +195,19 @@ def _print_report(report: IngestReport) -> None:
 @app.command()
 @friendly_errors
 def load(
-    manifest: Annotated[Path, typer.Argument(help="Plant manifest listing files and mappings.")],
+    manifest: Annotated[
+        Path,
+        typer.Argument(
+            help="Plant manifest listing files and mappings.", exists=True, dir_okay=False
+        ),
+    ],
     exports: Annotated[
         Path | None,
-        typer.Option(help="Folder the manifest's files are in (default: the manifest's)."),
+        typer.Option(
+            help="Folder the manifest's files are in (default: the manifest's).",
+            exists=True,
+            file_okay=False,
+        ),
     ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
@@ -239,7 +258,7 @@ def status(
     if api:
         counts, quarantine, history, extra = _status_through(api, token)
     else:
-        with open_db(db, read_only=True) as store:
+        with open_db(db, read_only=True) as store, working("reading the store", quiet=as_json):
             counts = store.counts()
             quarantine = store.quarantine_summary()
             history = store.ingest_history(20)
@@ -340,15 +359,22 @@ def _unresolved_section(store: Store) -> dict[str, Any]:
 def query(
     sql: Annotated[str, typer.Argument(help="One read-only SQL statement.")],
     db: DbOption = None,
-    output: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
-    limit: Annotated[int, typer.Option(help="Rows to show in a table.")] = 100,
+    output: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            callback=one_of(*QUERY_FORMATS),
+            metavar=choices_metavar(*QUERY_FORMATS),
+            help="table, csv or json.",
+        ),
+    ] = "table",
+    limit: Annotated[int, typer.Option(help="Rows to show in a table.", min=1)] = 100,
 ) -> None:
     """Run a read-only SQL query against the factory model.
 
     Example: `factorybrain query "SELECT level, count(*) FROM asset GROUP BY level"`
     """
-    if output not in ("table", "csv", "json"):
-        raise typer.BadParameter(f"expected table, csv or json, found {output!r}")
     with open_db(db, read_only=True) as store:
         frame = store.query(sql)
     if output == "csv":
@@ -366,10 +392,20 @@ def query(
 def model(
     entity: Annotated[str | None, typer.Argument(help="One entity type to show.")] = None,
     output: Annotated[
-        str, typer.Option("--format", "-f", help="table, markdown or json.")
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            callback=one_of(*MODEL_FORMATS),
+            metavar=choices_metavar(*MODEL_FORMATS),
+            help="table, markdown or json.",
+        ),
     ] = "table",
 ) -> None:
     """Show the factory model: entity types, their fields and relations.
+
+    The model is the schema this version of factorybrain defines, the same for every store, so
+    the command reads no store (and has no `--db`).
 
     Example: `factorybrain model work_order` or `factorybrain model --format markdown`
     """
@@ -446,7 +482,12 @@ app.add_typer(mappings_app, name="mappings")
 @mappings_app.command("suggest")
 @friendly_errors
 def mappings_suggest(
-    file: Annotated[Path, typer.Argument(help="The export to map (CSV, JSON lines, Excel...).")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The export to map (CSV, JSON lines, Excel...).", exists=True, dir_okay=False
+        ),
+    ],
     sheet: Annotated[
         str | None, typer.Option(help="Excel: the sheet to map (default: the first).")
     ] = None,
