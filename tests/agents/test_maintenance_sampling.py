@@ -253,8 +253,13 @@ def test_a_state_tag_exported_as_state_changes_tells_when_the_machine_ran(store)
                     [t for d in days for t in (d + timedelta(hours=6), d + timedelta(hours=22))],
                     pa.timestamp("us"),
                 ),
+                # one running state exported without its end: it ends at the next change
                 "end_time": pa.array(
-                    [t for d in days for t in (d + timedelta(hours=22), d + timedelta(hours=30))],
+                    [
+                        None if (d, t) == (days[5], 22) else d + timedelta(hours=t)
+                        for d in days
+                        for t in (22, 30)
+                    ],
                     pa.timestamp("us"),
                 ),
             }

@@ -377,9 +377,13 @@ def _running(
         keys = pd.MultiIndex.from_arrays([events["space"].astype(str), events["asset"].astype(str)])
         on_tags = events[keys.isin(tags)]
         if not on_tags.empty:
-            runs = on_tags[on_tags["state"] == "running"]
-            ends = runs["end_time"].fillna(frame.index.max()).to_numpy("datetime64[ns]")
-            starts = runs["start_time"].to_numpy("datetime64[ns]")
+            # a state without an end lasts until the tag's next change (the last, to the end)
+            ordered = on_tags.sort_values(["space", "asset", "start_time"])
+            following = ordered.groupby(["space", "asset"])["start_time"].shift(-1)
+            ends_at = ordered["end_time"].fillna(following).fillna(frame.index.max())
+            runs = ordered["state"] == "running"
+            starts = ordered.loc[runs, "start_time"].to_numpy("datetime64[ns]")
+            ends = ends_at[runs].to_numpy("datetime64[ns]")
             return inside_intervals(frame.index.values, starts, ends)
     return np.where(np.isnan(values), 0.0, values).max(axis=1) > 0.5  # no reading: not on
 
