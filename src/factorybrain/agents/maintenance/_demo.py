@@ -25,6 +25,7 @@ from factorybrain.scoring import Score
 from factorybrain.store import Store
 
 WARNING_KINDS = ("maintenance.anomaly", "maintenance.rul_low")
+TREND_KIND = "maintenance.sensor_trend"
 LEAD = pd.Timedelta(hours=24)
 
 
@@ -111,11 +112,13 @@ def evaluate_warnings(
     }
 
 
-def stored_warnings(store: Store) -> list[tuple[str, pd.Timestamp]]:
-    """``(asset, time)`` of every warning the maintenance agent stored."""
+def stored_warnings(
+    store: Store, kinds: tuple[str, ...] = WARNING_KINDS
+) -> list[tuple[str, pd.Timestamp]]:
+    """``(asset, time)`` of every warning of ``kinds`` the maintenance agent stored."""
     records = AgentRecords(store)
     out = []
-    for kind in WARNING_KINDS:
+    for kind in kinds:
         for finding in records.findings(kind=kind, agent=AGENT, limit=None):
             if finding.created_at is not None:
                 out.append((finding.subject.external_id, pd.Timestamp(finding.created_at)))
@@ -156,6 +159,7 @@ def maintenance_stage(store: Store, truth: dict[str, Any]) -> dict[str, Any]:
 def score_maintenance(store: Store, truth: dict[str, Any]) -> list[Score]:
     """Failures warned at least 24 hours ahead, and the share of warnings that were right."""
     figures = evaluate_warnings(stored_warnings(store), truth)
+    trends = evaluate_warnings(stored_warnings(store, (TREND_KIND,)), truth)
     return [
         Score(
             "maintenance.failure_warned_24h",
@@ -172,6 +176,19 @@ def score_maintenance(store: Store, truth: dict[str, Any]) -> list[Score]:
             figures["warnings"],
             figures["correct_warnings"],
             "anomaly and rul_low findings inside a degradation window that ends in a failure",
+        ),
+        # a single sensor climbing for days is a warning too, scored on its own so the
+        # model's warnings above keep their meaning
+        Score(
+            "maintenance.trend_warned_24h",
+            trends["failures"],
+            trends["warnings"],
+            trends["correct_warnings"],
+            f"observable planted failures warned >= 24 h ahead by a sensor trend finding: "
+            f"{trends['caught_24h']} of {trends['failures']} (median lead "
+            f"{trends['median_lead_hours']:.0f} h); found = trend findings, correct = those "
+            f"inside a degradation window that ends in a failure",
+            recalled=trends["caught_24h"],
         ),
     ]
 
