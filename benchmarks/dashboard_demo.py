@@ -173,6 +173,7 @@ def pages_of(case: Situation, machine: tuple[str, str]) -> dict[str, str]:
         "audit": "#/audit",
         "field": "#/field",
         "process": "#/process",
+        "quality": "#/quality",
     }
 
 

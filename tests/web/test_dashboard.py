@@ -27,7 +27,16 @@ from tests.agents.test_logistics import CASTING
 from tests.agents.test_logistics import populate as populate_materials
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "src/factorybrain/examples/small_plant/plant.yaml"
-PAGES = ["#/", "#/asset/acme/PRS-03", "#/inbox", "#/plan", "#/inventory", "#/trace", "#/audit"]
+PAGES = [
+    "#/",
+    "#/asset/acme/PRS-03",
+    "#/inbox",
+    "#/plan",
+    "#/inventory",
+    "#/quality",
+    "#/trace",
+    "#/audit",
+]
 
 
 DEBIAN_CHROMIUM = Path("/usr/bin/chromium")

@@ -52,6 +52,7 @@ OPTIONAL_ROUTES: tuple[str, ...] = (
     "forecasts",
     "field",
     "process",
+    "quality",
 )
 #: The routers over the core that come last.
 CORE_LAST: tuple[APIRouter, ...] = (

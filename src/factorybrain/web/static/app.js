@@ -589,9 +589,10 @@ const routes = [
   [/^#\/inventory$/, () => pageInventory(), "inventory"],
   [/^#\/trace(\?.*)?$/, (m) => pageTrace(new URLSearchParams((m[1] || "").slice(1))), "trace"],
   [/^#\/audit$/, () => pageAudit(), "audit"],
-  // field.js and process.js (loaded before this file) hold these pages
+  // field.js, process.js and quality.js (loaded before this file) hold these pages
   [/^#\/field(\?.*)?$/, (m) => pageField(new URLSearchParams((m[1] || "").slice(1))), "field"],
   [/^#\/process(\?.*)?$/, (m) => pageProcess(new URLSearchParams((m[1] || "").slice(1))), "process"],
+  [/^#\/quality(\?.*)?$/, (m) => pageQuality(new URLSearchParams((m[1] || "").slice(1))), "quality"],
 ];
 
 async function render() {
