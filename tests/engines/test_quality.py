@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from factorybrain.engines.quality import DefectClassifier, best_threshold
 from factorybrain.exceptions import EngineError, ParameterError
 
-SMALL = {
+SMALL: dict[str, Any] = {
     "n_models": 1,
     "n_estimators": 60,
     "learning_rate": 0.1,
@@ -57,9 +59,9 @@ def test_inner_cv_chooses_fine_bins_for_a_sharp_limit_in_the_tail() -> None:
     features, failed = _load_limit(3000, seed=2)
     test_features, test_failed = _load_limit(3000, seed=3)
     coarse = DefectClassifier(**SMALL, max_bin=8).fit(features, failed)
-    searched = DefectClassifier(
-        **SMALL, candidates=[{"max_bin": 8}, {"max_bin": 1023}]
-    ).fit(features, failed)
+    searched = DefectClassifier(**SMALL, candidates=[{"max_bin": 8}, {"max_bin": 1023}]).fit(
+        features, failed
+    )
 
     assert searched.best_params_ == {"max_bin": 1023}
     assert len(searched.search_scores_) == 2
@@ -72,9 +74,9 @@ def test_inner_cv_chooses_fine_bins_for_a_sharp_limit_in_the_tail() -> None:
 
 def test_the_chosen_setting_is_the_one_fitted() -> None:
     features, failed = _load_limit(1500, seed=4)
-    searched = DefectClassifier(
-        **SMALL, candidates=[{"max_bin": 8}, {"max_bin": 1023}]
-    ).fit(features, failed)
+    searched = DefectClassifier(**SMALL, candidates=[{"max_bin": 8}, {"max_bin": 1023}]).fit(
+        features, failed
+    )
     direct = DefectClassifier(**SMALL, max_bin=1023).fit(features, failed)
     np.testing.assert_allclose(searched.predict_proba(features), direct.predict_proba(features))
     assert searched.threshold_ == pytest.approx(direct.threshold_)
@@ -109,7 +111,7 @@ def test_a_fixed_threshold_is_kept_while_candidates_are_compared() -> None:
     ],
 )
 def test_invalid_candidates_are_refused_with_the_reason(
-    candidates: list[object], message: str
+    candidates: list[Any], message: str
 ) -> None:
     features, failed = _load_limit(300, seed=7)
     with pytest.raises(ParameterError, match=message):

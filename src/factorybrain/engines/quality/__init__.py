@@ -8,8 +8,11 @@
     model.predict(test_features)             # 0/1, at a threshold chosen inside fit
     model.contributions(test_features)       # TreeSHAP per feature, log-odds
 
-Every choice (screening, balance, threshold) happens inside ``fit``: cross-validating the model
-is leakage-free.
+    # finer histogram bins where a failure starts at a sharp limit, if the training rows agree
+    DefectClassifier(candidates=[{"max_bin": 255}, {"max_bin": 4095}]).fit(x, failed)
+
+Every choice (screening, candidate setting, threshold) happens inside ``fit``: cross-validating
+the model is leakage-free.
 """
 
 from __future__ import annotations

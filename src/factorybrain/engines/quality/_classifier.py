@@ -10,9 +10,16 @@ cross-validating it is leakage-free:
 2. **balance**: an *easy ensemble* of ``n_models`` boosters, each drawing every failure and an
    equal share of passes per tree (LightGBM's ``pos_bagging_fraction``/``neg_bagging_fraction``),
    or class weights (``balance="weights"``);
-3. **threshold**: out-of-fold probabilities of an inner stratified cross-validation on the
-   training rows choose the cut that maximises F1 (or minimises the balanced error rate); the
-   test rows never see it.
+3. **settings**: with ``candidates``, alternative booster settings (finer histogram bins,
+   other tree sizes, more trees) are compared on the out-of-fold probabilities of an inner
+   stratified cross-validation on the training rows, and the best one is kept;
+4. **threshold**: the same out-of-fold probabilities choose the cut that maximises F1 (or
+   minimises the balanced error rate); the test rows never see it.
+
+Histogram bins matter on process data whose failures begin at a sharp physical limit (a power,
+a temperature, a load): LightGBM cuts a feature only between its bins, 255 by default, and in the
+sparse tail of a distribution one bin can span both sides of the limit. ``max_bin`` gives finer
+cuts; offering it among the ``candidates`` lets the training rows decide whether they pay.
 
 :meth:`DefectClassifier.contributions` gives per-feature TreeSHAP attributions (LightGBM's
 ``pred_contrib``), averaged over the ensemble, in log-odds: what each feature adds to a unit's
@@ -22,6 +29,7 @@ risk of failing.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import lightgbm as lgb
@@ -30,7 +38,19 @@ from sklearn.feature_selection import f_classif
 from sklearn.model_selection import StratifiedKFold
 
 from factorybrain.engines._base import Constraint, Engine, InstanceOf, Interval, Options
-from factorybrain.exceptions import EngineError
+from factorybrain.exceptions import EngineError, ParameterError
+
+#: Parameters a candidate setting may change: those of the boosters, not the screen or the folds.
+SEARCHABLE = (
+    "n_models",
+    "n_estimators",
+    "learning_rate",
+    "num_leaves",
+    "min_child_samples",
+    "colsample",
+    "balance",
+    "max_bin",
+)
 
 
 def _matrix(features: Any) -> tuple[np.ndarray, list[str] | None]:
@@ -41,17 +61,16 @@ def _matrix(features: Any) -> tuple[np.ndarray, list[str] | None]:
     return matrix, names
 
 
-def best_threshold(probabilities: np.ndarray, labels: np.ndarray, objective: str) -> float:
-    """The probability cut that maximises F1 or minimises the balanced error rate.
-
-    Candidates are the distinct probabilities; ties go to the highest cut.
-    """
+def _threshold_and_score(
+    probabilities: np.ndarray, labels: np.ndarray, objective: str
+) -> tuple[float, float]:
+    """The best probability cut for ``objective`` and its score (higher is better)."""
     order = np.argsort(-probabilities, kind="stable")
     p, y = probabilities[order], labels[order].astype(bool)
     positives = int(y.sum())
     negatives = int(y.size - positives)
     if positives == 0 or negatives == 0:
-        return 0.5
+        return 0.5, 0.0
     true_pos = np.cumsum(y)
     false_pos = np.cumsum(~y)
     # only cut between distinct probabilities
@@ -60,11 +79,30 @@ def best_threshold(probabilities: np.ndarray, labels: np.ndarray, objective: str
     if objective == "ber":
         error = 0.5 * ((positives - true_pos) / positives + false_pos / negatives)
         best = int(np.argmin(error))
+        score = 1.0 - float(error[best])  # one minus the balanced error rate
     else:
         f1 = 2 * true_pos / (2 * true_pos + false_pos + (positives - true_pos))
         best = int(np.argmax(f1))
+        score = float(f1[best])
     following = cuts[best + 1] if best + 1 < cuts.size else 0.0
-    return float((cuts[best] + following) / 2.0)
+    return float((cuts[best] + following) / 2.0), score
+
+
+def best_threshold(probabilities: np.ndarray, labels: np.ndarray, objective: str) -> float:
+    """The probability cut that maximises F1 or minimises the balanced error rate.
+
+    Candidates are the distinct probabilities; ties go to the highest cut.
+    """
+    return _threshold_and_score(probabilities, labels, objective)[0]
+
+
+def _score_at(probabilities: np.ndarray, labels: np.ndarray, cut: float) -> float:
+    """F1 of the defective class when units at or above ``cut`` are called defective."""
+    called = probabilities >= cut
+    truth = labels.astype(bool)
+    true_pos = int(np.sum(called & truth))
+    errors = int(np.sum(called != truth))
+    return 2 * true_pos / max(2 * true_pos + errors, 1)
 
 
 class DefectClassifier(Engine):
@@ -77,6 +115,8 @@ class DefectClassifier(Engine):
         num_leaves: Leaves per tree (small trees: few failures to learn from).
         min_child_samples: Rows a leaf needs.
         colsample: Share of features each tree sees.
+        max_bin: Histogram bins per feature: the finest cut a tree can make (LightGBM's 255 by
+            default; more bins draw a sharp limit more exactly, at some cost in time).
         balance: ``bagging`` (every failure, an equal share of passes per tree), ``weights``
             (classes weighted inversely to their size) or ``none``.
         max_features: Columns kept by the ANOVA F screen (None: every usable column).
@@ -84,6 +124,12 @@ class DefectClassifier(Engine):
         threshold: ``f1`` or ``ber``: what the inner cross-validation optimises; or a fixed
             probability in (0, 1).
         inner_folds: Folds of the inner cross-validation that chooses the threshold.
+        candidates: Alternative booster settings, each a dict of some of this class's
+            parameters (``n_models``, ``n_estimators``, ``learning_rate``, ``num_leaves``,
+            ``min_child_samples``, ``colsample``, ``balance``, ``max_bin``) that override the
+            others. The inner cross-validation scores every candidate on the same folds (F1 or
+            one minus the balanced error rate at its best cut; F1 at a fixed threshold) and
+            the best is fitted; the first wins a tie. None: the parameters as given.
         random_state: Seed.
         n_jobs: Threads per booster.
 
@@ -93,6 +139,9 @@ class DefectClassifier(Engine):
         models_: The fitted boosters.
         threshold_: Probability at or above which a unit is called defective.
         prevalence_: Share of failures in the training rows.
+        best_params_: The candidate that was fitted (``{}`` without ``candidates``).
+        search_scores_: Inner cross-validation score of each candidate, in order (empty when
+            nothing was compared: no ``candidates``, or one with a fixed threshold).
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
@@ -102,11 +151,13 @@ class DefectClassifier(Engine):
         "num_leaves": [Interval(int, 2, None)],
         "min_child_samples": [Interval(int, 1, None)],
         "colsample": [Interval(float, 0.0, 1.0, closed="right")],
+        "max_bin": [Interval(int, 2, None)],
         "balance": [Options(("bagging", "weights", "none"))],
         "max_features": [Interval(int, 1, None), InstanceOf((type(None),))],
         "max_missing": [Interval(float, 0.0, 1.0)],
         "threshold": [Options(("f1", "ber")), Interval(float, 0.0, 1.0, closed="neither")],
         "inner_folds": [Interval(int, 2, None)],
+        "candidates": [InstanceOf((list, tuple, type(None)))],
         "random_state": [Interval(int, 0, None)],
         "n_jobs": [Interval(int, 1, None)],
     }
@@ -120,11 +171,13 @@ class DefectClassifier(Engine):
         num_leaves: int = 7,
         min_child_samples: int = 10,
         colsample: float = 0.5,
+        max_bin: int = 255,
         balance: str = "bagging",
         max_features: int | None = None,
         max_missing: float = 0.5,
         threshold: str | float = "f1",
         inner_folds: int = 3,
+        candidates: Sequence[Mapping[str, Any]] | None = None,
         random_state: int = 0,
         n_jobs: int = 1,
     ) -> None:
@@ -134,11 +187,13 @@ class DefectClassifier(Engine):
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
         self.colsample = colsample
+        self.max_bin = max_bin
         self.balance = balance
         self.max_features = max_features
         self.max_missing = max_missing
         self.threshold = threshold
         self.inner_folds = inner_folds
+        self.candidates = candidates
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -173,6 +228,7 @@ class DefectClassifier(Engine):
             "num_leaves": self.num_leaves,
             "min_child_samples": self.min_child_samples,
             "feature_fraction": self.colsample,
+            "max_bin": self.max_bin,
             "seed": seed,
             "num_threads": self.n_jobs,
             "verbosity": -1,
@@ -200,12 +256,53 @@ class DefectClassifier(Engine):
             )
         return boosters
 
+    def _settings(self) -> list[dict[str, Any]]:
+        """The candidate settings, checked (one empty setting without ``candidates``)."""
+        if self.candidates is None:
+            return [{}]
+        if len(self.candidates) == 0:
+            raise ParameterError(
+                "The 'candidates' parameter of DefectClassifier must list at least one setting "
+                "or be None. Got an empty list instead."
+            )
+        settings = []
+        for position, candidate in enumerate(self.candidates):
+            if not isinstance(candidate, Mapping):
+                raise ParameterError(
+                    f"Candidate {position} of DefectClassifier must be a dict of parameters. "
+                    f"Got {candidate!r} instead."
+                )
+            unknown = sorted(set(candidate) - set(SEARCHABLE))
+            if unknown:
+                raise ParameterError(
+                    f"Candidate {position} of DefectClassifier may set only {list(SEARCHABLE)}. "
+                    f"Got {unknown} instead."
+                )
+            setting = dict(candidate)
+            self._variant(setting)._validate_parameters()
+            settings.append(setting)
+        return settings
+
+    def _variant(self, setting: Mapping[str, Any]) -> DefectClassifier:
+        """A copy of this classifier's parameters with one candidate setting applied."""
+        return DefectClassifier(**{**self.get_params(), **setting, "candidates": None})
+
+    def _out_of_fold(
+        self, x: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]]
+    ) -> np.ndarray:
+        """Probabilities of each training row from boosters that did not learn from it."""
+        out_of_fold = np.zeros(y.size)
+        for inner, (train, test) in enumerate(splits):
+            boosters = self._boosters(x[train], y[train], self.random_state + 101 * inner)
+            out_of_fold[test] = self._mean_probability(boosters, x[test])
+        return out_of_fold
+
     @staticmethod
     def _mean_probability(boosters: list[lgb.Booster], x: np.ndarray) -> np.ndarray:
         return np.mean([b.predict(x) for b in boosters], axis=0)
 
     def fit(self, features: Any, labels: Any) -> DefectClassifier:
-        """Screen columns, choose the threshold by inner cross-validation, fit the ensemble.
+        """Screen columns, choose setting and threshold by inner cross-validation, fit.
 
         Args:
             features: Rows of units, columns of features (NaN allowed: LightGBM routes it).
@@ -214,8 +311,10 @@ class DefectClassifier(Engine):
         Raises:
             EngineError: Rows and labels differ in number, a class has fewer rows than the
                 inner folds, or no column is usable.
+            ParameterError: A parameter or a candidate setting is invalid.
         """
         self._validate_parameters()
+        settings = self._settings()
         x, names = _matrix(features)
         y = np.asarray(labels).astype(float).ravel()
         if y.size != x.shape[0]:
@@ -233,16 +332,28 @@ class DefectClassifier(Engine):
         )
         self.prevalence_ = positives / y.size
         x = x[:, self.columns_]
-        if isinstance(self.threshold, str):
+        self.search_scores_: list[float] = []
+        best = 0
+        if isinstance(self.threshold, str) or len(settings) > 1:
             folds = StratifiedKFold(self.inner_folds, shuffle=True, random_state=self.random_state)
-            out_of_fold = np.zeros(y.size)
-            for inner, (train, test) in enumerate(folds.split(x, y)):
-                boosters = self._boosters(x[train], y[train], self.random_state + 101 * inner)
-                out_of_fold[test] = self._mean_probability(boosters, x[test])
-            self.threshold_ = best_threshold(out_of_fold, y, self.threshold)
+            splits = list(folds.split(x, y))  # the same folds for every candidate
+            best_cut = 0.5
+            for position, setting in enumerate(settings):
+                out_of_fold = self._variant(setting)._out_of_fold(x, y, splits)
+                if isinstance(self.threshold, str):
+                    cut, score = _threshold_and_score(out_of_fold, y, self.threshold)
+                else:
+                    cut, score = float(self.threshold), _score_at(out_of_fold, y, self.threshold)
+                self.search_scores_.append(score)
+                if score > self.search_scores_[best] or position == 0:
+                    best, best_cut = position, cut
+            self.threshold_ = best_cut
         else:
             self.threshold_ = float(self.threshold)
-        self.models_ = self._boosters(x, y, self.random_state)
+        if self.candidates is None:
+            self.search_scores_ = []
+        self.best_params_ = settings[best]
+        self.models_ = self._variant(settings[best])._boosters(x, y, self.random_state)
         return self
 
     # -- using it ------------------------------------------------------------------------------
