@@ -478,26 +478,8 @@ def load_with_progress(
 
 def audit_ingests(store: Store, actor: str, reports: Iterable[IngestReport]) -> None:
     """One audit entry per file loaded: who loaded what, and what it changed."""
-    from factorybrain.agents import AgentRecords, AuditEntry, utcnow
+    from factorybrain.agents import AgentRecords, utcnow
 
     records = AgentRecords(store)
     for report in reports:
-        records.audit(
-            AuditEntry(
-                actor,
-                "data.ingested",
-                "ingest",
-                report.ingest_id,
-                utcnow(),
-                {
-                    "file": report.source_file,
-                    "entity_type": report.entity_type,
-                    "sha256": report.file_sha256,
-                    "rows_read": report.rows_read,
-                    "inserted": report.inserted,
-                    "updated": report.updated,
-                    "quarantined": report.quarantined,
-                    "status": report.status,
-                },
-            )
-        )
+        records.audit_ingest(actor, report, at=utcnow())

@@ -27,7 +27,7 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -48,6 +48,9 @@ from factorybrain.agents.core._contract import (
 from factorybrain.exceptions import ParameterError
 from factorybrain.model import entity_type
 from factorybrain.store import Store
+
+if TYPE_CHECKING:
+    from factorybrain.connectors import IngestReport
 
 #: Space of every agent record.
 AGENTS_SPACE = "agents"
@@ -234,6 +237,26 @@ class AgentRecords:
             seq, prev_hash = self._audit_head()
             self._write_audit(entry, seq + 1, prev_hash)
         return entry
+
+    def audit_ingest(
+        self, actor: str, report: IngestReport, *, at: datetime, uploaded: bool = False
+    ) -> AuditEntry:
+        """Audit one file loaded: who loaded what, what it changed, whether it was uploaded."""
+        details: dict[str, Any] = {
+            "file": report.source_file,
+            "entity_type": report.entity_type,
+            "sha256": report.file_sha256,
+            "rows_read": report.rows_read,
+            "inserted": report.inserted,
+            "updated": report.updated,
+            "quarantined": report.quarantined,
+            "status": report.status,
+        }
+        if uploaded:
+            details["uploaded"] = True
+        return self.audit(
+            AuditEntry(actor, "data.ingested", "ingest", report.ingest_id, at, details)
+        )
 
     def _write_audit(self, entry: AuditEntry, seq: int, prev_hash: str) -> None:
         self._upsert(

@@ -106,26 +106,7 @@ def _ingest(access: StoreAccess, source: Path, rules: Path, actor: str) -> dict[
         finally:
             kept_source.unlink(missing_ok=True)
             kept_rules.unlink(missing_ok=True)
-        access.records.audit(
-            AuditEntry(
-                actor,
-                "data.ingested",
-                "ingest",
-                report.ingest_id,
-                utcnow(),
-                {
-                    "file": report.source_file,
-                    "entity_type": report.entity_type,
-                    "sha256": report.file_sha256,
-                    "rows_read": report.rows_read,
-                    "inserted": report.inserted,
-                    "updated": report.updated,
-                    "quarantined": report.quarantined,
-                    "status": report.status,
-                    "uploaded": True,
-                },
-            )
-        )
+        access.records.audit_ingest(actor, report, at=utcnow(), uploaded=True)
     answer: dict[str, Any] = json.loads(json.dumps(report.as_dict(), default=str))
     return answer
 
