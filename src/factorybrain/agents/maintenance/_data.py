@@ -350,10 +350,15 @@ def _annotation_links(store: Store) -> dict[str, tuple[str, str, float]]:
 
 
 def _state_events(store: Store) -> pd.DataFrame:
-    """Machine states, and downtimes as downs (an ERP's breakdown notification is a repair)."""
+    """Machine states, and downtimes as downs (an ERP's breakdown notification is a repair).
+
+    A state recorded without its end lasts until the next state of the same subject (the
+    last one stays open): one missing end must not make a machine "running" for months.
+    """
     return store.query(
         "SELECT space, asset, CASE WHEN event_type = 'downtime' THEN coalesce(state, 'down') "
-        "ELSE state END AS state, start_time, end_time FROM event "
+        "ELSE state END AS state, start_time, coalesce(end_time, lead(start_time) OVER "
+        "(PARTITION BY space, asset, event_type ORDER BY start_time)) AS end_time FROM event "
         "WHERE asset IS NOT NULL AND (event_type = 'state' OR (event_type = 'downtime' "
         "AND coalesce(state, 'down') = 'down')) ORDER BY asset, start_time"
     )
@@ -377,13 +382,9 @@ def _running(
         keys = pd.MultiIndex.from_arrays([events["space"].astype(str), events["asset"].astype(str)])
         on_tags = events[keys.isin(tags)]
         if not on_tags.empty:
-            # a state without an end lasts until the tag's next change (the last, to the end)
-            ordered = on_tags.sort_values(["space", "asset", "start_time"])
-            following = ordered.groupby(["space", "asset"])["start_time"].shift(-1)
-            ends_at = ordered["end_time"].fillna(following).fillna(frame.index.max())
-            runs = ordered["state"] == "running"
-            starts = ordered.loc[runs, "start_time"].to_numpy("datetime64[ns]")
-            ends = ends_at[runs].to_numpy("datetime64[ns]")
+            runs = on_tags[on_tags["state"] == "running"]
+            ends = runs["end_time"].fillna(frame.index.max()).to_numpy("datetime64[ns]")
+            starts = runs["start_time"].to_numpy("datetime64[ns]")
             return inside_intervals(frame.index.values, starts, ends)
     return np.where(np.isnan(values), 0.0, values).max(axis=1) > 0.5  # no reading: not on
 
