@@ -370,6 +370,90 @@ fields:
     assert "no material with aliases equal to it, found '9999'" in missing["reason"]
 
 
+PO_ITEMS = """\
+entity: purchase_order
+space: erp
+source: {delimiter: ";", decimal: ","}
+fields:
+  external_id: "{EBELN}/{EBELP}"
+  material: MATNR
+  quantity: MENGE
+"""
+
+PO_HEADERS = """\
+entity: purchase_order
+space: erp
+source: {delimiter: ";"}
+items: {separator: "/"}
+filter:
+  - {column: LOEKZ, not_equals: X}
+fields:
+  external_id: EBELN
+  supplier: LIFNR
+  ordered_at: {column: BEDAT, format: "%d.%m.%Y"}
+"""
+
+
+def test_a_header_table_writes_its_fields_to_every_item_of_it(
+    store: DuckDBStore, write: Write
+) -> None:
+    # SAP's purchase orders: the items (EKPO) hold material and quantity, the header (EKKO) the
+    # vendor and the date every item shares. One header has two items, one header's items were
+    # never exported, one header is deleted, one has a date that is no date.
+    ingest(
+        store,
+        write(
+            "EKPO.csv",
+            "EBELN;EBELP;MATNR;MENGE\n4500;00010;M-1;5,0\n4500;00020;M-2;7,0\n"
+            "4501;00010;M-1;1,0\n45010;00010;M-9;2,0\n",
+        ),
+        write("ekpo.yaml", PO_ITEMS),
+    )
+    headers = write(
+        "EKKO.csv",
+        "EBELN;LOEKZ;LIFNR;BEDAT\n4500;;V-7;25.08.2025\n4501;;V-8;31.02.2025\n"
+        "4502;;V-9;01.09.2025\n4503;X;V-9;01.09.2025\n",
+    )
+    mapping = write("ekko.yaml", PO_HEADERS)
+    report = ingest(store, headers, mapping)
+    _accounted(report)
+    # 4 records: 4500 written to both its items, 4501 quarantined, 4502 has no item, 4503 deleted
+    assert (report.records_read, report.rows_read) == (4, 5)
+    assert (report.updated, report.quarantined, report.filtered) == (2, 1, 2)
+    reasons = sorted(report.filtered_by_reason.items())
+    assert [(reason.split(":")[0], n) for reason, n in reasons] == [
+        ("a header without items", 1),
+        ("filter 1", 1),
+    ]
+    rows = store.query(
+        "SELECT external_id, material, quantity, coalesce(supplier, '-'), "
+        "coalesce(ordered_at::DATE::VARCHAR, '-') FROM purchase_order ORDER BY 1"
+    ).values.tolist()
+    assert rows == [
+        ["4500/00010", "M-1", 5.0, "V-7", "2025-08-25"],
+        ["4500/00020", "M-2", 7.0, "V-7", "2025-08-25"],
+        # the header 4501 is not the header of 45010's items: a key begins with "4501/"
+        ["4501/00010", "M-1", 1.0, "-", "-"],
+        ["45010/00010", "M-9", 2.0, "-", "-"],
+    ]
+    (bad,) = _quarantine(store, "purchase_order")
+    assert (bad["row_number"], bad["field"]) == (3, "ordered_at")
+    assert "found '31.02.2025'" in bad["reason"]
+    # Loading the headers again changes nothing and keeps one quarantined row.
+    again = ingest(store, headers, mapping)
+    assert (again.updated, again.unchanged, again.quarantined) == (0, 2, 1)
+    assert len(_quarantine(store, "purchase_order")) == 1
+
+
+def test_items_needs_a_separator_and_an_entity(write: Write) -> None:
+    with pytest.raises(MappingError, match="'items' takes"):
+        load_mapping(write("a.yaml", PO_HEADERS.replace('{separator: "/"}', "yes")))
+    edge = "entity: edge\nedge: produced\nspace: x\nitems: {separator: /}\nfields:\n"
+    edge += "  source_external_id: a\n  target_external_id: b\n"
+    with pytest.raises(MappingError, match="not to edges"):
+        load_mapping(write("b.yaml", edge))
+
+
 def test_overwrite_says_which_source_has_the_last_word_on_a_field(
     store: DuckDBStore, write: Write
 ) -> None:

@@ -71,6 +71,8 @@ def test_every_table_is_taken_by_its_pack_mappings() -> None:
         ("STPO.csv", "stpo_bom_material"),
         ("STPO.csv", "stpo_bom_equipment"),
         ("EKET.csv", "eket_purchase_order"),
+        ("EKKO.csv", "ekko_purchase_order"),
+        ("QALS.csv", "qals_quality_result"),
         ("SER05.csv", "ser05_work_order"),
         ("OBJK.csv", "objk_produced"),
         ("OBJK.csv", "objk_serial_unit_order"),
@@ -276,12 +278,53 @@ def test_purchase_order_items_are_due_at_their_last_schedule_line(
 ) -> None:
     result, store = loaded
     assert _rows(
-        store, "SELECT external_id, quantity, due_at, status FROM purchase_order ORDER BY 1"
+        store,
+        "SELECT external_id, quantity, due_at, status, supplier, ordered_at FROM purchase_order "
+        "ORDER BY 1",
     ) == [
-        ["4500000001/00010", 100.0, _utc("02.03.2025 23:00"), "received"],
-        ["4500000001/00020", 1200.0, _utc("23.03.2025 23:00"), "open"],
+        # the header (EKKO) gives both items its vendor and document date
+        [
+            "4500000001/00010",
+            100.0,
+            _utc("02.03.2025 23:00"),
+            "received",
+            "0000100042",
+            _utc("18.02.2025 23:00"),
+        ],
+        [
+            "4500000001/00020",
+            1200.0,
+            _utc("23.03.2025 23:00"),
+            "open",
+            "0000100042",
+            _utc("18.02.2025 23:00"),
+        ],
     ]
     assert _report(result, "eket_purchase_order").merged == 1
+    headers = _report(result, "ekko_purchase_order")
+    # 3 headers: one written to its 2 items, one deleted, one whose items were not exported
+    assert (headers.records_read, headers.rows_read, headers.updated) == (3, 4, 2)
+    assert sorted(reason.split(":")[0] for reason in headers.filtered_by_reason) == [
+        "a header without items",
+        "filter 1",
+    ]
+
+
+def test_inspection_lots_give_their_results_the_batch_they_inspected(
+    loaded: tuple[PackLoad, DuckDBStore],
+) -> None:
+    result, store = loaded
+    assert _rows(
+        store,
+        "SELECT external_id, material_lot FROM quality_result WHERE space = 'erp' "
+        "AND external_id LIKE '01%' ORDER BY 1",
+    ) == [
+        ["010000000001/00000001/0010", "0000004711"],
+        ["010000000001/00000001/0020", "0000004711"],
+    ]
+    lots = _report(result, "qals_quality_result")
+    # the production lot has no results in the extract: nothing to write it to
+    assert (lots.records_read, lots.updated, lots.filtered) == (2, 2, 1)
 
 
 def test_inspection_characteristics_give_results_their_limits(

@@ -18,6 +18,7 @@ then its tag columns are unpivoted, each cell becoming a row of its own (see
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -797,7 +798,7 @@ def compile_mapping(
         sql += _unpivot_select(tags, types, line, compiler)
         field_names += ["series", "value"]
     else:
-        sql += f"""
+        select = f"""
             SELECT {internal}, {", ".join(values)},
                    __skip,
                    {reason} AS __reason,
@@ -805,6 +806,8 @@ def compile_mapping(
                    {raw_expression} AS __raw
             FROM __ordered
         """
+        record = next((c for c in (ORDINAL, ROW) if c in types), None)
+        sql += select if mapping.items is None else _items_select(mapping, con, select, record)
     try:
         con.sql(sql)
     except duckdb.Error as error:
@@ -813,6 +816,55 @@ def compile_mapping(
             f"{str(error).splitlines()[0]}"
         ) from error
     return Compiled(sql, tuple(field_names))
+
+
+#: A column of a header table's rows: true on the first row of each record (the others are
+#: the same record written to its other items).
+FIRST_OF_RECORD = "__first"
+
+
+def _items_select(
+    mapping: Mapping, con: duckdb.DuckDBPyConnection, select: str, record: str | None
+) -> str:
+    """A header's rows, each written to every stored item of it (``items: {separator: ...}``).
+
+    An item is an entity of the mapping's type and space whose key begins with the header's key
+    and the separator. A header row with no item is filtered: there is nothing to write it to
+    (``a header without items``). Filtered and quarantined rows stay one row each.
+    """
+    assert mapping.items is not None
+    table = f"_items_{uuid.uuid4().hex[:12]}"
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT external_id::VARCHAR AS __item "
+            f"FROM {quote(mapping.target)} WHERE space = {literal(mapping.space)}"
+        )
+    except duckdb.Error as error:
+        raise IngestError(
+            f"{mapping.path}: cannot read the {mapping.target} items of its headers: "
+            f"{str(error).splitlines()[0]}"
+        ) from error
+    separator = literal(mapping.items)
+    no_item = literal(
+        f"a header without items: no {mapping.target} of space {mapping.space!r} has a key "
+        f"that begins with its key and {mapping.items!r}"
+    )
+    # The rows of one record: its ordinal (or line) where the reader gives one.
+    partition = f"__h.{record}" if record else "__h.external_id, __h.__reason, __h.__skip"
+    return f"""
+        , __headers AS ({select})
+        SELECT __h.* REPLACE (
+                   coalesce(__i.__item, __h.external_id) AS external_id,
+                   CASE WHEN __h.__skip IS NULL AND __h.__reason IS NULL AND __i.__item IS NULL
+                        THEN {no_item} ELSE __h.__skip END AS __skip
+               ),
+               row_number() OVER (PARTITION BY {partition} ORDER BY __i.__item) = 1
+                   AS {FIRST_OF_RECORD}
+        FROM __headers AS __h
+        LEFT JOIN {table} AS __i
+          ON __h.__skip IS NULL AND __h.__reason IS NULL
+             AND starts_with(__i.__item, __h.external_id || {separator})
+    """
 
 
 def _layer(name: str, source: str, columns: list[str]) -> str:

@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from factorybrain.connectors._compile import compile_mapping
+from factorybrain.connectors._compile import FIRST_OF_RECORD, compile_mapping
 from factorybrain.connectors._databases import (
     is_database_url,
     read_database_source,
@@ -253,14 +253,15 @@ def _load(
     stream = reader_con.sql(compiled.sql).to_arrow_reader(BATCH_ROWS)
     with store.transaction():
         store.forget_quarantine(name, report.entity_type, mapping.path)
+        fanned = 0
         if mapping.target == "datapoint":
             streamed = _load_datapoints(
                 store, mapping, stream, report, progress, csv.renumber, facts
             )
         else:
-            streamed = _load_records(store, mapping, stream, report, progress)
+            streamed, fanned = _load_records(store, mapping, stream, report, progress)
         _quarantine_rejected(store, report, rows.rejected + csv.rejects())
-        _account(report, rows, csv, streamed, name, max(len(tags), 1))
+        _account(report, rows, csv, streamed, name, max(len(tags), 1), fanned)
         _finish(store, report, started, "ok")
 
 
@@ -334,28 +335,32 @@ def _account(
     streamed: int,
     name: str,
     cells: int = 1,
+    fanned: int = 0,
 ) -> None:
     """Count the rows read from the reader's own numbers, and check they are all accounted for.
 
-    Each record the reader read yields ``cells`` rows (a wide table's line: one per tag column);
+    Each record the reader read yields ``cells`` rows (a wide table's line: one per tag column),
+    a header's record one row per item it is written to (``fanned`` rows beyond the first);
     a record it could not read is one row.
 
     Raises:
         IngestError: The counts do not add up (in the load's transaction, which then rolls
             back): the message names them.
     """
-    if rows.rows_in_relation is not None and streamed != rows.rows_in_relation * cells:
+    if rows.rows_in_relation is not None and streamed - fanned != rows.rows_in_relation * cells:
         raise IngestError(
             f"{name}: not loaded: the reader counted {rows.rows_in_relation * cells:,} rows, but "
-            f"{streamed:,} reached the mapping. Nothing of {name} was loaded (its transaction "
-            "was rolled back). This is a bug in factorybrain: please report it."
+            f"{streamed - fanned:,} reached the mapping. Nothing of {name} was loaded (its "
+            "transaction was rolled back). This is a bug in factorybrain: please report it."
         )
     filtered_by_reader = sum(rows.filtered.values())
     if filtered_by_reader:
         _filter(report, rows.filtered)
     unread = len(rows.rejected) + len(csv.rejects()) + filtered_by_reader
     report.rows_read = streamed + unread
-    report.records_read = rows.records if rows.records is not None else streamed // cells + unread
+    report.records_read = (
+        rows.records if rows.records is not None else (streamed - fanned) // cells + unread
+    )
     report.skipped = report.merged + report.filtered
     report.skipped_by_reason = dict(
         Counter(report.filtered_by_reason) + Counter({MERGED: report.merged})
@@ -569,11 +574,19 @@ def _load_records(
     stream: pa.RecordBatchReader,
     report: IngestReport,
     progress: Progress | None,
-) -> int:
-    """Load entities or edges; return how many rows the mapping read."""
+) -> tuple[int, int]:
+    """Load entities or edges.
+
+    Returns how many rows the mapping read, and how many of them are a header's record written
+    to its second and further items (``items``).
+    """
     good_batches = []
-    seen = 0
+    seen = fanned = 0
     for batch in stream:
+        if FIRST_OF_RECORD in batch.schema.names:
+            first = batch.column(FIRST_OF_RECORD)
+            fanned += batch.num_rows - pc.sum(pc.cast(first, pa.int64())).as_py()
+            batch = batch.drop_columns([FIRST_OF_RECORD])
         good, bad = _split(batch, report)
         if bad is not None:
             _quarantine_batch(store, report, bad)
@@ -582,7 +595,7 @@ def _load_records(
         if progress:
             progress(seen)
     if not good_batches:
-        return seen
+        return seen, fanned
     table = pa.Table.from_batches(good_batches)
     table = _drop_duplicate_keys(store, report, mapping, table)
     data = table.drop_columns([c for c in _INTERNAL if c in table.column_names])
@@ -597,7 +610,7 @@ def _load_records(
     report.inserted += counts.inserted
     report.updated += counts.updated
     report.unchanged += counts.unchanged
-    return seen
+    return seen, fanned
 
 
 def _keep_stored(store: DuckDBStore, mapping: Mapping, data: pa.Table) -> pa.Table:

@@ -247,6 +247,9 @@ class Mapping:
     filters: tuple[RowFilter, ...] = ()
     #: A wide table's tag columns, each unpivoted into the datapoints of a series.
     unpivot: Unpivot | None = None
+    #: A header table: its rows are written to every stored entity whose key is the row's key,
+    #: this separator and more (a purchase order's items, an inspection lot's results).
+    items: str | None = None
 
     @property
     def uses_row_number(self) -> bool:
@@ -343,6 +346,7 @@ def parse_mapping(root: yaml.MappingNode, name: str) -> Mapping:
         "duplicates",
         "filter",
         "unpivot",
+        "items",
     }
     for key, (line, _) in top.items():
         if key not in allowed:
@@ -396,9 +400,14 @@ def parse_mapping(root: yaml.MappingNode, name: str) -> Mapping:
         read = {n: (rule.line, rule.source_columns) for n, rule in rules.items()}
         unpivot = parse_unpivot(name, *top["unpivot"], target, read)
 
+    items = None
+    if "items" in top:
+        items = _parse_items(name, *top["items"], target, rules)
     for f in target_fields(target):
         unpivoted = unpivot is not None and f.name in UNPIVOTED_FIELDS
-        if f.required and f.name not in rules and f.name != "space" and not unpivoted:
+        # A header's rows only add to items already stored: their other fields are there.
+        held = items is not None and f.name != "external_id"
+        if f.required and f.name not in rules and f.name != "space" and not unpivoted and not held:
             raise _fail(name, fields_line, f"required field {f.name!r} of {target} is not mapped")
     system = _scalar(top["system"][1]) if "system" in top else space
     skip: tuple[str, ...] = ()
@@ -436,8 +445,41 @@ def parse_mapping(root: yaml.MappingNode, name: str) -> Mapping:
             "a datapoint or an edge",
         )
     return Mapping(
-        name, target, space, rules, source, edge, system, skip, duplicates, filters, unpivot=unpivot
+        name,
+        target,
+        space,
+        rules,
+        source,
+        edge,
+        system,
+        skip,
+        duplicates,
+        filters,
+        unpivot=unpivot,
+        items=items,
     )
+
+
+def _parse_items(
+    name: str, line: int, node: yaml.Node, target: str, rules: dict[str, FieldRule]
+) -> str:
+    """``items: {separator: "/"}``: the separator between a header's key and its items' keys."""
+    spec = _scalar(node)
+    if not isinstance(spec, dict) or set(spec) != {"separator"}:
+        raise _fail(
+            name,
+            line,
+            "'items' takes {separator: <text>}: the rows are a header's, written to every "
+            f"entity whose key is the header's key, the separator and more; found {spec!r}",
+        )
+    separator = spec["separator"]
+    if not isinstance(separator, str) or not separator:
+        raise _fail(name, line, f"'items' separator must be non-empty text, found {separator!r}")
+    if target in ("datapoint", "edge"):
+        raise _fail(name, line, f"'items' writes a header to entities' items, not to {target}s")
+    if "external_id" not in rules:
+        raise _fail(name, line, "'items' needs the header's key as the field 'external_id'")
+    return separator
 
 
 def _parse_source(name: str, line: int, node: yaml.Node) -> SourceOptions:
