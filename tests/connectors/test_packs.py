@@ -101,6 +101,32 @@ def test_every_row_of_every_loaded_file_is_read_and_accounted_for(
         assert reads[path.name] == {len(lines)}, path.name
 
 
+def test_salesforce_cases_become_claims_with_what_the_customer_wrote(
+    gears: Path, loaded: tuple[Any, Any]
+) -> None:
+    result, store = loaded
+    path = gears / "crm" / "cases.csv"
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        cases = list(csv.DictReader(handle))  # descriptions span several lines
+    [report] = [r for r in result.reports if Path(r.source_file).name == "cases.csv"]
+    assert (report.records_read, report.inserted, report.quarantined) == (len(cases), len(cases), 0)
+    claims = {
+        row["external_id"]: row
+        for row in store.query_rows(
+            "SELECT external_id, aliases, serial_unit, status, text, claimed_at "
+            "FROM warranty_claim WHERE space = 'crm'"
+        )
+    }
+    assert set(claims) == {case["CaseNumber"] for case in cases}
+    for case in cases:
+        claim = claims[case["CaseNumber"]]
+        assert claim["aliases"] == [case["Id"]]
+        assert claim["serial_unit"] == (case["Serial_Number__c"].strip() or None)
+        assert case["Subject"] in claim["text"] and case["Description"].strip() in claim["text"]
+        assert claim["status"] == ("closed" if case["Status"] == "Closed" else "open")
+        assert claim["claimed_at"].isoformat(timespec="seconds") == case["CreatedDate"][:19]
+
+
 def test_pi_digital_states_become_events_not_quarantine(loaded: tuple[Any, Any]) -> None:
     result, store = loaded
     archive = [r for r in result.reports if Path(r.source_file).name.startswith("pi_archive")]
