@@ -19,6 +19,7 @@ from factorybrain.agents.service import (
     ServiceDataWarning,
     inspect_serials,
 )
+from factorybrain.context import serial_letters
 from factorybrain.exceptions import ParameterError
 
 START = datetime(2026, 1, 5)
@@ -92,8 +93,11 @@ def populate(store, *, ship: bool = True) -> dict:
             chance = 0.3 if bad else 0.006
             if rng.random() < chance:
                 failed = start + timedelta(days=int(rng.integers(10, 60)))
+                typed = serial.replace("-", " ").lower()
+                if len(claims) % 4 == 0:  # typed on a Chinese keyboard: full-width characters
+                    typed = "".join(chr(ord(c) + 0xFEE0) if c.isalnum() else c for c in typed)
                 claims.append({"space": "desk", "external_id": f"CL-{len(claims):04d}",
-                               "serial_unit": serial.replace("-", " ").lower(),
+                               "serial_unit": typed,
                                "failure_date": failed, "claimed_at": failed + timedelta(days=2),
                                "text": "loud grinding noise from the bearing" if bad
                                else "water leaking at the seal"})  # fmt: skip
@@ -129,6 +133,10 @@ def test_the_bad_lot_is_named_first_with_the_contract_numbers(store, plant) -> N
                 "rate_ratio_high", "q_value", "rank", "separation"):  # fmt: skip
         assert key in numbers, key
     assert numbers["rank"] == 1 and numbers["rate_ratio_low"] > 3 and numbers["q_value"] < 0.01
+    # every claim of a bad unit counts, whichever keyboard typed its serial
+    bad = {u.replace("-", "") for u in plant["bad_units"]}
+    typed = [serial_letters(c["serial_unit"]) for c in plant["claims"]]
+    assert numbers["claims"] == sum(1 for t in typed if t in bad)
     refs = finding.evidence.refs
     assert refs[0] == finding.subject
     claim_refs = [r for r in refs if r.type == "warranty_claim"]
@@ -143,8 +151,9 @@ def test_the_recall_scope_is_the_lots_serials_in_the_field_not_failed(store, pla
     review = _review(store)
     (recommendation,) = [r for r in review.recommendations if r.action_type == INSPECT]
     listed = {s["serial"] for s in recommendation.parameters["serials"]}
-    failed = {c["serial_unit"].upper().replace(" ", "-") for c in plant["claims"]}
-    assert listed == set(plant["bad_units"]) - failed
+    # a unit claimed with its serial typed full width has failed too
+    failed = {serial_letters(c["serial_unit"]) for c in plant["claims"]}
+    assert listed == {u for u in plant["bad_units"] if u.replace("-", "") not in failed}
     assert all(
         s["customer_name"].startswith("Customer") for s in recommendation.parameters["serials"]
     )

@@ -105,7 +105,11 @@ def test_ask_never_says_a_lot_made_no_serials_when_its_orders_made_them(plant) -
     assert "made 60 serial(s)" in answer.answer
 
 
-@pytest.mark.parametrize("typed", ["dg25000007", " DG-2500-0007 ", "dg 2500 0007", "DG025000007"])
+@pytest.mark.parametrize(
+    "typed",
+    # the last as typed on a Chinese or Japanese keyboard (full-width letters and digits)
+    ["dg25000007", " DG-2500-0007 ", "dg 2500 0007", "DG025000007", "ＤＧ２５０００００７"],
+)
 def test_a_messy_serial_is_accepted_by_resolve_trace_and_ask(plant, typed) -> None:
     assert resolve_serial(plant, typed) == "DG25000007"
     answer = trace(plant, typed)

@@ -36,6 +36,8 @@ from factorybrain.context._trace import (
     recall_scope,
     refresh_serial_index,
     resolve_serial,
+    serial_letters,
+    serial_letters_sql,
     unresolved_references,
     walk,
 )
@@ -61,6 +63,8 @@ __all__ = [
     "refresh_serial_index",
     "reject",
     "resolve_serial",
+    "serial_letters",
+    "serial_letters_sql",
     "unresolved_references",
     "walk",
     "write_annotations",

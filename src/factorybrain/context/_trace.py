@@ -52,12 +52,34 @@ class Trace:
 
 
 # -- resolving identifiers ---------------------------------------------------------------------
+#: Digits and Latin letters as an East Asian keyboard types them (full width), and in ASCII.
+_FULL_WIDTH = "".join(
+    chr(code) for code in (*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B))
+)
+_ASCII = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_TO_ASCII = str.maketrans(_FULL_WIDTH, _ASCII)
+
+
+def serial_letters_sql(column: str) -> str:
+    """SQL of a typed serial's letters and digits, upper case, full-width ones in ASCII.
+
+    ``dg-2500 4711`` and ``ＤＧ２５００４７１１`` (typed on a Chinese or Japanese keyboard) both
+    give ``DG25004711``; an empty or missing serial gives ``''``.
+    """
+    return (
+        f"regexp_replace(upper(translate(coalesce({column}, ''), '{_FULL_WIDTH}', '{_ASCII}')), "
+        "'[^A-Z0-9]', '', 'g')"
+    )
+
+
+def serial_letters(typed: object) -> str:
+    """A typed serial's letters and digits, as :func:`serial_letters_sql` gives them."""
+    return re.sub(r"[^A-Z0-9]", "", str(typed).translate(_TO_ASCII).upper())
+
+
 def _serial_key_sql(column: str) -> str:
     """SQL of a serial's comparable form: letters and digits, numbers without zero padding."""
-    return (
-        f"regexp_replace(regexp_replace(upper({column}), '[^A-Z0-9]', '', 'g'), "
-        r"'(^|[^0-9])0+([0-9])', '\1\2', 'g')"
-    )
+    return f"regexp_replace({serial_letters_sql(column)}, " r"'(^|[^0-9])0+([0-9])', '\1\2', 'g')"
 
 
 def serial_key(typed: str) -> str:
@@ -66,7 +88,7 @@ def serial_key(typed: str) -> str:
     ``pu-0021``, ``PU 0021`` and ``PU21`` share the key ``PU21``; ``dg 2500 4711`` and
     ``DG25004711`` share ``DG25004711``.
     """
-    cleaned = re.sub(r"[^A-Z0-9]", "", str(typed).upper())
+    cleaned = serial_letters(typed)
     return re.sub(r"(^|[^0-9])0+([0-9])", r"\1\2", cleaned)
 
 
@@ -79,7 +101,7 @@ def resolve_serial(store: Store, typed: str) -> str | None:
     when nothing or more than one serial fits.
     """
     text = str(typed).strip()
-    cleaned = re.sub(r"[^A-Z0-9]", "", text.upper())
+    cleaned = serial_letters(text)
     if not cleaned:
         return None
     exact = store.query(
@@ -158,10 +180,10 @@ def link_claim_serials(store: Store) -> int:
     from factorybrain.context._matching import write_annotations
 
     links = store.query(
-        """
+        f"""
         WITH c AS (
             SELECT DISTINCT space, serial_unit AS typed,
-                   regexp_replace(upper(serial_unit), '[^A-Z0-9]', '', 'g') AS cleaned
+                   {serial_letters_sql("serial_unit")} AS cleaned
             FROM warranty_claim WHERE serial_unit IS NOT NULL
         ),
         exact AS (
@@ -695,8 +717,7 @@ def unresolved_references(store: Store) -> pd.DataFrame:
         UNION ALL
         SELECT 'warranty_claim.serial_unit', c.space, count(*) FROM claims c
         WHERE NOT EXISTS (SELECT 1 FROM serial_unit u
-                          WHERE u.external_id
-                                = regexp_replace(upper(c.value), '[^A-Z0-9]', '', 'g'))
+                          WHERE u.external_id = {serial_letters_sql("c.value")})
           AND NOT EXISTS (SELECT 1 FROM approved a WHERE a.source_space = c.space
                           AND a.source_identifier = c.value)
         GROUP BY ALL

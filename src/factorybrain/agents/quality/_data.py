@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from factorybrain.context import serial_letters_sql
 from factorybrain.exceptions import StoreError
 from factorybrain.store import Store
 
@@ -240,10 +241,10 @@ def claimed_serials(store: Store) -> set[str]:
     """
     frame = _query(
         store,
-        """
+        f"""
         WITH serials AS (
             SELECT DISTINCT external_id,
-                   regexp_replace(upper(external_id), '[^A-Z0-9]', '', 'g') AS cleaned
+                   {serial_letters_sql("external_id")} AS cleaned
             FROM serial_unit
         )
         SELECT source_external_id AS serial FROM edge WHERE edge_type = 'claimed_in'
@@ -253,7 +254,7 @@ def claimed_serials(store: Store) -> set[str]:
          AND a.status = 'approved' AND a.target_type = 'serial_unit'
         UNION
         SELECT s.external_id FROM warranty_claim c JOIN serials s
-          ON s.cleaned = regexp_replace(upper(coalesce(c.serial_unit, '')), '[^A-Z0-9]', '', 'g')
+          ON s.cleaned = {serial_letters_sql("c.serial_unit")}
         """,
     )
     return set(frame["serial"].dropna().astype(str)) if len(frame) else set()

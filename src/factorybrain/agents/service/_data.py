@@ -32,6 +32,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from factorybrain.context import serial_letters_sql
 from factorybrain.store import Store
 
 _APPROVED = (
@@ -140,8 +141,7 @@ def _claims(store: Store) -> pd.DataFrame:
         WITH approved AS ({_APPROVED}),
         c AS (
             SELECT space AS claim_space, external_id AS claim, serial_unit AS typed_serial,
-                   regexp_replace(upper(coalesce(serial_unit, '')), '[^A-Z0-9]', '', 'g')
-                       AS cleaned,
+                   {serial_letters_sql("serial_unit")} AS cleaned,
                    failure_date, claimed_at, failure_mode, text, product AS claimed_product
             FROM warranty_claim
         ),
@@ -154,7 +154,7 @@ def _claims(store: Store) -> pd.DataFrame:
         ),
         serials AS (
             SELECT DISTINCT external_id,
-                   regexp_replace(upper(external_id), '[^A-Z0-9]', '', 'g') AS cleaned
+                   {serial_letters_sql("external_id")} AS cleaned
             FROM serial_unit
         ),
         exact AS (
