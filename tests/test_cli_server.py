@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from typer.testing import CliRunner
 
 from factorybrain.cli import app
 from factorybrain.store import holder_path, open_store, read_holder
+from tests._serving import serving
 
 DATA = Path(__file__).parent / "data"
 
@@ -114,33 +114,16 @@ def test_the_record_of_a_server_that_died_is_ignored(tmp_path: Path) -> None:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]:
     """A real server over a store, on a free loopback port, in a thread of this process."""
-    import uvicorn
-
     from factorybrain.api import TokenStore, create_app
 
     path = tmp_path / "served.duckdb"
     store = open_store(path, migrate=True)
     tokens = TokenStore(store)
     issued = {role: tokens.create(f"{role}-user", role) for role in ("viewer", "engineer", "admin")}
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(store, tokens=tokens), host="127.0.0.1", port=port, log_level="warning"
-    )
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
     try:
-        for _ in range(400):
-            if running.started:
-                break
-            time.sleep(0.025)
-        assert running.started, "the server did not start"
-        yield f"http://127.0.0.1:{port}", issued, path
+        with serving(create_app(store, tokens=tokens)) as url:
+            yield url, issued, path
     finally:
-        running.should_exit = True
-        thread.join(timeout=30)
         store.close()
 
 

@@ -12,9 +12,6 @@ Skipped, saying why, where Debian's Chromium (/usr/bin/chromium) or Playwright i
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +25,7 @@ from factorybrain.agents import EntityRef, Evidence, Finding, Orchestrator, Reco
 from factorybrain.api import TokenStore, create_app
 from factorybrain.store import open_store
 from factorybrain.web import mount_dashboard
+from tests._serving import serving
 from tests.agents.test_orchestrator import T0, Logistics, Maintenance, Planning
 from tests.context._helpers import add, add_edges
 
@@ -205,7 +203,6 @@ def _situation(store: Any, orchestrator: Orchestrator) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def plant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
-    uvicorn = pytest.importorskip("uvicorn")
     store = open_store(tmp_path_factory.mktemp("inbox") / "plant.duckdb", migrate=True)
     _seed(store)
     orchestrator = Orchestrator(store, [Maintenance(), Planning(), Logistics()], clock=lambda: T0)
@@ -213,19 +210,8 @@ def plant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
     tokens = TokenStore(store)
     token, other = tokens.create(PLANNER, "planner"), tokens.create("planner-bob", "planner")
     app = mount_dashboard(create_app(store, tokens=tokens, orchestrator=orchestrator))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the API and the dashboard did not start within 20 s"
-    yield Plant(f"http://127.0.0.1:{port}/", token, other, orchestrator, **ids)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as url:
+        yield Plant(f"{url}/", token, other, orchestrator, **ids)
     store.close()
 
 

@@ -11,8 +11,6 @@ import itertools
 import json
 import logging
 import socket
-import threading
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,6 +23,7 @@ from factorybrain.api import _strict_json as strict_json
 from factorybrain.api import create_app
 from factorybrain.exceptions import ParameterError
 from factorybrain.web import mount_dashboard
+from tests._serving import serving
 from tests.api.conftest import API
 
 JSON = {"Content-Type": "application/json"}
@@ -321,19 +320,10 @@ def test_a_body_under_the_limit_without_a_token_gets_its_401(api) -> None:
 
 def test_the_server_answers_413_to_a_content_length_it_will_not_read(api, store) -> None:
     """Over a real socket: only the headers are sent, and the 413 comes back at once."""
-    uvicorn = pytest.importorskip("uvicorn")
     client, _, _ = api
     app = create_app(store, tokens=client.app.state.tokens)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
+    with serving(app, log_level="error") as url:
+        port = int(url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
             connection.sendall(
                 f"POST {API}/actions HTTP/1.1\r\nHost: localhost\r\n"
@@ -344,9 +334,6 @@ def test_the_server_answers_413_to_a_content_length_it_will_not_read(api, store)
                 answer += received
         assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
         assert b"content-type: application/problem+json" in answer.lower()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_a_30_mb_notify_message_is_refused_and_the_audit_log_stays_small(api, store) -> None:

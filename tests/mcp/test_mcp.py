@@ -1,19 +1,16 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import anyio
 import pytest
-import uvicorn
 
 from factorybrain.agents import Orchestrator
 from factorybrain.mcp import create_server
 from mcp import Client
+from tests._serving import serving
 from tests.agents.test_orchestrator import T0, Logistics, Maintenance, Planning, _seed
 
 
@@ -155,20 +152,8 @@ def test_streamable_http_transport_behind_tokens(server) -> None:
     mcp_server, orchestrator = server
     tokens = TokenStore(orchestrator.store)
     engineer, viewer = tokens.create("eng", "engineer"), tokens.create("view", "viewer")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(
-        create_http_app(mcp_server, tokens), host="127.0.0.1", port=port, log_level="error"
-    )
-    http = uvicorn.Server(config)
-    thread = threading.Thread(target=http.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}/mcp"
-    try:
-        deadline = time.monotonic() + 10
-        while not http.started and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with serving(create_http_app(mcp_server, tokens), log_level="error") as base:
+        url = f"{base}/mcp"
         assert httpx.post(url, json={}).status_code == 401
         refused = httpx.post(url, json={}, headers={"Authorization": f"Bearer {viewer}"})
         assert refused.status_code == 403 and "engineer" in refused.json()["detail"]
@@ -180,9 +165,6 @@ def test_streamable_http_transport_behind_tokens(server) -> None:
 
         result = anyio.run(main)
         assert result.structured_content["counts"]["asset"] == 1
-    finally:
-        http.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_demand_forecasts_of_an_empty_store_have_no_as_of(store) -> None:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from factorybrain.api import create_app
 from factorybrain.store import open_store
+from tests._serving import serving
 from tests.web.test_dashboard import browser as browser  # noqa: F401  (the fixture)
 
 #: What ReDoc 2 shows under its menu, from its CDN: refused by the policy, and hidden by ReDoc.
@@ -19,21 +17,9 @@ REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    uvicorn = pytest.importorskip("uvicorn")
     store = open_store(":memory:", migrate=True)
-    app = create_app(store)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    served = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=served.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not served.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    served.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(store)) as url:
+        yield url
     store.close()
 
 

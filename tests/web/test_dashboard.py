@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +20,7 @@ from factorybrain.api import TokenStore, create_app
 from factorybrain.connectors import load_plant
 from factorybrain.store import open_store
 from factorybrain.web import mount_dashboard
+from tests._serving import serving
 from tests.agents.test_logistics import CASTING
 from tests.agents.test_logistics import populate as populate_materials
 
@@ -60,7 +58,6 @@ def _chromium() -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
-    uvicorn = pytest.importorskip("uvicorn")
     folder = tmp_path_factory.mktemp("web")
     db = folder / "plant.duckdb"
     store = open_store(db, migrate=True)
@@ -103,19 +100,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
     tokens = TokenStore(store)
     token = tokens.create("planner-ann", "planner")
     app = mount_dashboard(create_app(store, tokens=tokens, orchestrator=orchestrator))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    served = uvicorn.Server(config)
-    thread = threading.Thread(target=served.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not served.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/", token, db
-    served.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as url:
+        yield f"{url}/", token, db
     store.close()
 
 
@@ -141,8 +127,15 @@ def browser() -> Iterator[object]:
         launched.close()
 
 
-def _page(browser: object, url: str, token: str) -> tuple[object, list[str]]:
-    context = browser.new_context()  # type: ignore[attr-defined]
+#: A phone held upright: 390 px wide, with touch.
+PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True}
+
+
+def _page(
+    browser: object, url: str, token: str, device: dict | None = None
+) -> tuple[object, list[str]]:
+    """A signed-in tab (``device``: ``PHONE`` or the desktop default), recording errors."""
+    context = browser.new_context(**(device or {}))  # type: ignore[attr-defined]
     page = context.new_page()
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
@@ -240,24 +233,9 @@ def test_the_inventory_page_shows_reorder_levels_and_what_to_reorder(
     assert problems == []
 
 
-def _phone(browser: object, url: str, token: str) -> tuple[object, list[str]]:
-    """A signed-in tab 390 px wide (a phone held upright), recording console errors."""
-    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)  # type: ignore[attr-defined]
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.on(
-        "response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None
-    )
-    page.goto(f"{url}?token={token}#/")
-    _wait_loaded(page, "#/")
-    return page, problems
-
-
 def test_every_page_fits_a_phone_without_sideways_scrolling(server: tuple, browser: object) -> None:
     url, token, _ = server
-    page, problems = _phone(browser, url, token)
+    page, problems = _page(browser, url, token, PHONE)
     for route in [*PAGES, "#/field", "#/process", "#/asset/acme/PRS-03?range=all"]:
         page.evaluate(f"location.hash = {route!r}")  # type: ignore[attr-defined]
         _wait_loaded(page, route)
@@ -270,7 +248,7 @@ def test_on_a_phone_the_menu_folds_and_the_ask_box_can_be_tapped(
     server: tuple, browser: object
 ) -> None:
     url, token, _ = server
-    page, problems = _phone(browser, url, token)
+    page, problems = _page(browser, url, token, PHONE)
     nav = page.locator("nav a[data-nav='plan']")  # type: ignore[attr-defined]
     assert not nav.is_visible()
     page.locator("#menu-button").tap()  # type: ignore[attr-defined]

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +9,7 @@ import pytest
 from factorybrain.api import TokenStore, create_app
 from factorybrain.store import open_store
 from factorybrain.web import mount_dashboard
+from tests._serving import serving
 from tests.agents.test_service import BAD_LOT
 from tests.api.test_api_field_process import build_plant
 from tests.web.test_dashboard import _page, _wait_loaded
@@ -20,24 +18,13 @@ from tests.web.test_dashboard import browser as browser  # noqa: F401  (the fixt
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    uvicorn = pytest.importorskip("uvicorn")
     store = open_store(tmp_path_factory.mktemp("web-field") / "plant.duckdb", migrate=True)
     build_plant(store)
     tokens = TokenStore(store)
     token = tokens.create("plant-manager", "viewer")
     app = mount_dashboard(create_app(store, tokens=tokens))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    served = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=served.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not served.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/", token
-    served.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as url:
+        yield f"{url}/", token
     store.close()
 
 
