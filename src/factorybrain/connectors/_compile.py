@@ -18,7 +18,6 @@ then its tag columns are unpivoted, each cell becoming a row of its own (see
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -806,8 +805,7 @@ def compile_mapping(
                    {raw_expression} AS __raw
             FROM __ordered
         """
-        record = next((c for c in (ORDINAL, ROW) if c in types), None)
-        sql += select if mapping.items is None else _items_select(mapping, con, select, record)
+        sql += select if mapping.items is None else _items_select(mapping, con, select, source_name)
     try:
         con.sql(sql)
     except duckdb.Error as error:
@@ -824,16 +822,17 @@ FIRST_OF_RECORD = "__first"
 
 
 def _items_select(
-    mapping: Mapping, con: duckdb.DuckDBPyConnection, select: str, record: str | None
+    mapping: Mapping, con: duckdb.DuckDBPyConnection, select: str, source: str
 ) -> str:
     """A header's rows, each written to every stored item of it (``items: {separator: ...}``).
 
     An item is an entity of the mapping's type and space whose key begins with the header's key
     and the separator. A header row with no item is filtered: there is nothing to write it to
-    (``a header without items``). Filtered and quarantined rows stay one row each.
+    (``a header without items``). Filtered and quarantined rows stay one row each; the rows of
+    one record share its ordinal.
     """
     assert mapping.items is not None
-    table = f"_items_{uuid.uuid4().hex[:12]}"
+    table = f"_items_{source}"
     try:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT external_id::VARCHAR AS __item "
@@ -849,8 +848,6 @@ def _items_select(
         f"a header without items: no {mapping.target} of space {mapping.space!r} has a key "
         f"that begins with its key and {mapping.items!r}"
     )
-    # The rows of one record: its ordinal (or line) where the reader gives one.
-    partition = f"__h.{record}" if record else "__h.external_id, __h.__reason, __h.__skip"
     return f"""
         , __headers AS ({select})
         SELECT __h.* REPLACE (
@@ -858,7 +855,7 @@ def _items_select(
                    CASE WHEN __h.__skip IS NULL AND __h.__reason IS NULL AND __i.__item IS NULL
                         THEN {no_item} ELSE __h.__skip END AS __skip
                ),
-               row_number() OVER (PARTITION BY {partition} ORDER BY __i.__item) = 1
+               row_number() OVER (PARTITION BY __h.{ORDINAL} ORDER BY __i.__item) = 1
                    AS {FIRST_OF_RECORD}
         FROM __headers AS __h
         LEFT JOIN {table} AS __i

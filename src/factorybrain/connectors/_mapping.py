@@ -402,7 +402,7 @@ def parse_mapping(root: yaml.MappingNode, name: str) -> Mapping:
 
     items = None
     if "items" in top:
-        items = _parse_items(name, *top["items"], target, rules)
+        items = _parse_items(name, *top["items"], target)
     for f in target_fields(target):
         unpivoted = unpivot is not None and f.name in UNPIVOTED_FIELDS
         # A header's rows only add to items already stored: their other fields are there.
@@ -460,9 +460,7 @@ def parse_mapping(root: yaml.MappingNode, name: str) -> Mapping:
     )
 
 
-def _parse_items(
-    name: str, line: int, node: yaml.Node, target: str, rules: dict[str, FieldRule]
-) -> str:
+def _parse_items(name: str, line: int, node: yaml.Node, target: str) -> str:
     """``items: {separator: "/"}``: the separator between a header's key and its items' keys."""
     spec = _scalar(node)
     if not isinstance(spec, dict) or set(spec) != {"separator"}:
@@ -477,8 +475,6 @@ def _parse_items(
         raise _fail(name, line, f"'items' separator must be non-empty text, found {separator!r}")
     if target in ("datapoint", "edge"):
         raise _fail(name, line, f"'items' writes a header to entities' items, not to {target}s")
-    if "external_id" not in rules:
-        raise _fail(name, line, "'items' needs the header's key as the field 'external_id'")
     return separator
 
 
