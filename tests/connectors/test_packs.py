@@ -154,7 +154,7 @@ def test_sap_numbers_dates_and_local_times_arrive_right(
     row = next(r for r in rows if r["AUFNR"] and r["STOKZ"] != "X" and r["AUERU"] == "X")
     found = store.query(
         "SELECT start_time, quantity_good FROM operation WHERE space = 'erp' AND external_id = ?",
-        [f"{row['AUFNR']}/{row['VORNR']}"],
+        [f"{row['AUFPL']}/{row['APLZL']}"],
     )
     assert float(found["quantity_good"][0]) == float(
         row["LMNGA"].replace(".", "").replace(",", ".")
@@ -165,6 +165,47 @@ def test_sap_numbers_dates_and_local_times_arrive_right(
     local = datetime.strptime(f"{row['ISDD']} {row['ISDZ']}", "%d.%m.%Y %H:%M:%S")
     utc = local.replace(tzinfo=ZoneInfo("Europe/Vienna")).astimezone(ZoneInfo("UTC"))
     assert found["start_time"][0].to_pydatetime().replace(tzinfo=None) == utc.replace(tzinfo=None)
+
+
+def _sap_rows(path: Path) -> list[dict[str, str]]:
+    """The records of an SAP download below its header (a list title above it is skipped)."""
+    lines = path.read_text(encoding="cp1252").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.count(";") > 2)
+    return list(csv.DictReader(lines[start:], delimiter=";"))
+
+
+def test_an_orders_routing_gives_its_operations_planned_then_confirmed(
+    gears: Path, loaded: tuple[Any, Any]
+) -> None:
+    # AFVC names the routing (AUFPL), not the order: the order is AFKO's with that routing.
+    _, store = loaded
+    order_of = {r["AUFPL"]: r["AUFNR"] for r in _sap_rows(gears / "erp" / "AFKO.csv")}
+    routing = [
+        r for r in _sap_rows(gears / "erp" / "AFVC.csv") if r["STEUS"] not in ("PM01", "PM02")
+    ]
+    confirmed = {
+        f"{r['AUFPL']}/{r['APLZL']}"
+        for r in _sap_rows(gears / "erp" / "AFRU.csv")
+        if r["AUFPL"] and r["STOKZ"] != "X"
+    }
+    stored = {
+        row["external_id"]: row
+        for row in store.query_rows(
+            "SELECT external_id, work_order, sequence, status, start_time FROM operation "
+            "WHERE space = 'erp'"
+        )
+    }
+    for r in routing:
+        key = f"{r['AUFPL']}/{r['APLZL']}"
+        operation = stored[key]
+        assert operation["work_order"] == order_of[r["AUFPL"]], key
+        assert operation["sequence"] == int(r["VORNR"])
+        if key in confirmed:
+            assert operation["status"] in ("completed", "in_progress")
+            assert operation["start_time"] is not None
+        else:  # not run yet: planned, with no times
+            assert (operation["status"], operation["start_time"]) == ("planned", None)
+    assert any(f"{r['AUFPL']}/{r['APLZL']}" not in confirmed for r in routing)
 
 
 def test_suggest_gives_the_pack_mapping_fitted_to_the_file(gears: Path) -> None:
