@@ -454,6 +454,44 @@ def test_items_needs_a_separator_and_an_entity(write: Write) -> None:
         load_mapping(write("b.yaml", edge))
 
 
+def test_a_list_field_takes_every_column_a_pattern_matches(
+    store: DuckDBStore, write: Write
+) -> None:
+    # PI digital state sets, one column per state: a set with two states leaves the rest empty.
+    mapping = write(
+        "sets.yaml",
+        """\
+entity: document
+space: historian
+fields:
+  external_id: "{server name}/{state set}"
+  tags: {columns: {matching: "state[0-9]+"}}
+""",
+    )
+    report = ingest(
+        store,
+        write(
+            "sets.csv",
+            "server name,state set,state0,state1,state2,statement\n"
+            "PI1,MACHSTATE,OFF,RUN,FAULT,x\nPI1,ALARM,NORMAL,ALARM,,y\n",
+        ),
+        mapping,
+    )
+    _accounted(report)
+    tags = dict(store.query("SELECT external_id, tags FROM document").values.tolist())
+    # in the file's order, empty cells left out, "statement" not matched (the whole name must)
+    assert [list(tags["PI1/MACHSTATE"]), list(tags["PI1/ALARM"])] == [
+        ["OFF", "RUN", "FAULT"],
+        ["NORMAL", "ALARM"],
+    ]
+    with pytest.raises(IngestError, match="no column of the file matches 'state\\[0-9\\]\\+'"):
+        ingest(store, write("other.csv", "server name,state set,code\nPI1,X,1\n"), mapping)
+    bad = "entity: document\nspace: h\nfields:\n  external_id: a\n"
+    bad += "  tags: {columns: {matching: '['}}\n"
+    with pytest.raises(MappingError, match="'columns' matching is no regex"):
+        load_mapping(write("bad.yaml", bad))
+
+
 def test_overwrite_says_which_source_has_the_last_word_on_a_field(
     store: DuckDBStore, write: Write
 ) -> None:

@@ -127,6 +127,19 @@ def test_salesforce_cases_become_claims_with_what_the_customer_wrote(
         assert claim["claimed_at"].isoformat(timespec="seconds") == case["CreatedDate"][:19]
 
 
+def test_pi_digital_state_sets_are_kept_with_their_states_in_code_order(
+    gears: Path, loaded: tuple[Any, Any]
+) -> None:
+    _, store = loaded
+    with (gears / "historian" / "pi_digital_sets.csv").open(encoding="utf-8") as handle:
+        sets = list(csv.reader(handle))[1:]
+    stored = {
+        row["name"]: list(row["tags"])
+        for row in store.query_rows("SELECT name, tags FROM document WHERE space = 'historian'")
+    }
+    assert stored == {row[1]: [state for state in row[2:] if state] for row in sets}
+
+
 def test_pi_digital_states_become_events_not_quarantine(loaded: tuple[Any, Any]) -> None:
     result, store = loaded
     archive = [r for r in result.reports if Path(r.source_file).name.startswith("pi_archive")]

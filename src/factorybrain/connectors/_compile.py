@@ -18,8 +18,9 @@ then its tag columns are unpivoted, each cell becoming a row of its own (see
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -242,6 +243,22 @@ class _FieldCompiler:
         self.decimal = options.decimal or "."
         self.thousands = options.thousands_separator
 
+    def matching(self, rule: FieldRule) -> tuple[str, ...]:
+        """The file's columns whose whole name ``rule.columns_matching`` matches, in file order.
+
+        Raises:
+            IngestError: No column matches (names the pattern and the file's columns).
+        """
+        pattern = re.compile(str(rule.columns_matching))
+        available = [c for c in self.types if c not in INTERNAL_COLUMNS]
+        found = tuple(c for c in available if pattern.fullmatch(c))
+        if not found:
+            raise IngestError(
+                f"{self.mapping.path} line {rule.line}: field {rule.field.name!r}: no column of "
+                f"the file matches {rule.columns_matching!r}; its columns are {available}"
+            )
+        return found
+
     def ref(self, column: str) -> str:
         return quote(self.resolve.get(column, column))
 
@@ -320,6 +337,8 @@ class _FieldCompiler:
         ``__d<index>`` (the DST status of a local time).
         """
         s, r, v, d = (f"__{letter}{index}" for letter in "srvd")
+        if rule.columns_matching is not None:
+            rule = replace(rule, columns=self.matching(rule))
         source, origin, kind, numeric = self.source_value(rule)
         piece = _Field(name, rule, origin, source_kind=kind, numeric_columns=numeric)
         piece.source = source

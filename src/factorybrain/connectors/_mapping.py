@@ -137,6 +137,8 @@ class FieldRule:
     column: str | None = None
     template: str | None = None
     columns: tuple[str, ...] | None = None
+    #: ``columns: {matching: <regex>}``: every column whose whole name matches, in file order.
+    columns_matching: str | None = None
     value: Any = None
     default: Any = None
     unit: str | None = None
@@ -458,6 +460,31 @@ def parse_mapping(root: yaml.MappingNode, name: str) -> Mapping:
         unpivot=unpivot,
         items=items,
     )
+
+
+def _parse_columns(
+    name: str, line: int, target: Field, spec: Any
+) -> tuple[tuple[str, ...] | None, str | None]:
+    """``columns``: a list of columns, or ``{matching: <regex>}`` (every column it matches)."""
+    if spec is None:
+        return None, None
+    words = (
+        f"field {target.name!r}: 'columns' takes a list of columns or {{matching: <regex>}} "
+        "and fills a list field such as aliases or tags"
+    )
+    if target.type != "string[]":
+        raise _fail(name, line, words)
+    if isinstance(spec, list):
+        return tuple(str(c) for c in spec), None
+    if not isinstance(spec, dict) or set(spec) != {"matching"}:
+        raise _fail(name, line, f"{words}; found {spec!r}")
+    try:
+        re.compile(str(spec["matching"]))
+    except re.error as error:
+        raise _fail(
+            name, line, f"field {target.name!r}: 'columns' matching is no regex: {error}"
+        ) from error
+    return None, str(spec["matching"])
 
 
 def _parse_items(name: str, line: int, node: yaml.Node, target: str) -> str:
@@ -855,13 +882,7 @@ def _parse_rule(
             f"field {target.name!r}: give exactly one of column, template, "
             f"columns, value, expr or next; found {sources or 'none'}",
         )
-    if "columns" in spec and (not isinstance(spec["columns"], list) or target.type != "string[]"):
-        raise _fail(
-            name,
-            line,
-            f"field {target.name!r}: 'columns' takes a list and fills a "
-            "list field such as aliases or tags",
-        )
+    columns, matching = _parse_columns(name, line, target, spec.get("columns"))
     expression = None
     if "expr" in spec:
         try:
@@ -963,7 +984,8 @@ def _parse_rule(
         line,
         column=spec.get("column"),
         template=spec.get("template"),
-        columns=tuple(spec["columns"]) if "columns" in spec else None,
+        columns=columns,
+        columns_matching=matching,
         value=value,
         default=spec.get("default"),
         unit=unit,
