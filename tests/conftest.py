@@ -1,11 +1,19 @@
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from factorybrain.store import DuckDBStore, open_store
+from factorybrain.store import DuckDBStore, PostgresStore, Store, open_store
+
+#: The PostgreSQL server the server-store tests create their databases on (CI runs one there).
+POSTGRES_URL_VARIABLE = "FACTORYBRAIN_TEST_POSTGRES_URL"
+POSTGRES_URL_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 
 DATA = Path(__file__).parent / "data"
 
@@ -30,3 +38,57 @@ def write(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return _write
+
+
+def _postgres_reachable(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5432), 1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped after the test.
+
+    Skipped, saying why, where no server answers at ``$FACTORYBRAIN_TEST_POSTGRES_URL`` (by
+    default the local server CI runs) or the ``sql`` extra is not installed.
+    """
+    psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (the 'sql' extra)")
+    server = os.environ.get(POSTGRES_URL_VARIABLE, POSTGRES_URL_DEFAULT)
+    if not _postgres_reachable(server):
+        pytest.skip(f"no PostgreSQL server at {server} (set {POSTGRES_URL_VARIABLE} to use one)")
+    name = f"fb_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    parts = urlsplit(server)
+    try:
+        yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def postgres_store(postgres_url: str) -> Iterator[PostgresStore]:
+    """A migrated PostgreSQL store in a database of its own."""
+    with PostgresStore(postgres_url) as opened:
+        opened.migrate()
+        yield opened
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def either_store(request: pytest.FixtureRequest) -> Store:
+    """Each store in turn, for behaviour both must have: DuckDB in memory, then PostgreSQL."""
+    name = "memory_store" if request.param == "duckdb" else "postgres_store"
+    opened: Store = request.getfixturevalue(name)
+    return opened
+
+
+@pytest.fixture
+def memory_store() -> Iterator[DuckDBStore]:
+    """A migrated DuckDB store in memory (what ``store`` is, under a name no module overrides)."""
+    with open_store(":memory:", migrate=True) as opened:
+        yield opened

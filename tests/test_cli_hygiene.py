@@ -27,6 +27,7 @@ WITHOUT_A_STORE = {
     "model": "prints the schema this version defines, the same for every store",
     "mappings suggest": "reads an export and writes a mapping file",
     "simulate": "writes a simulated plant's export files",
+    "migrate": "names both stores itself (--from and --to), never $FACTORYBRAIN_DB",
     "agents playbooks": "prints the playbooks the agents package defines",
 }
 

@@ -75,14 +75,15 @@ def build_plant(
         ``(exports folder, store file)``; both are replaced when they already exist.
     """
     from factorybrain.connectors import load_plant
-    from factorybrain.store import open_store
+    from factorybrain.store import DuckDBStore
 
     folder.mkdir(parents=True, exist_ok=True)
     plant = fresh_exports(folder / "plant")
     store_path = fresh_store_path(folder / "plant.duckdb")
     simulate(plant, days=days, machines=machines, seed=seed, sample_seconds=sample_seconds)
-    store = open_store(store_path, migrate=True)
+    store = DuckDBStore(store_path)
     try:
+        store.migrate()
         load_plant(store, DEMO_MANIFEST, root=plant)
     finally:
         store.close()

@@ -13,7 +13,7 @@ import pytest
 
 from factorybrain.connectors import IngestReport, ingest
 from factorybrain.exceptions import IngestError, MappingError
-from factorybrain.store import DuckDBStore
+from factorybrain.store import DuckDBStore, Store
 
 Write = Callable[..., Path]
 
@@ -551,3 +551,9 @@ fields:
 def test_an_empty_json_lines_export_is_zero_records(store: DuckDBStore, write: Write) -> None:
     report = ingest(store, write("p.jsonl", ""), write("m.yaml", PRODUCTS))
     assert (report.rows_read, report.status) == (0, "ok")
+
+
+@pytest.fixture
+def store(either_store: Store) -> Store:
+    """Ingestion keeps its guarantees on both stores: the embedded file and PostgreSQL."""
+    return either_store

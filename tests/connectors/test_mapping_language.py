@@ -21,7 +21,7 @@ import pytest
 from factorybrain.connectors import IngestReport, ingest, load_mapping
 from factorybrain.connectors import _readers as readers
 from factorybrain.exceptions import IngestError, MappingError
-from factorybrain.store import DuckDBStore
+from factorybrain.store import DuckDBStore, Store
 
 Write = Callable[..., Path]
 
@@ -823,3 +823,9 @@ def test_local_times_the_clocks_skip_or_repeat_follow_a_declared_policy(
 def test_a_wrong_dst_policy_is_a_mapping_error(write: Write) -> None:
     with pytest.raises(MappingError, match=r"line 3: 'dst' must be one of \['reject', 'earlier'"):
         load_mapping(write("m.yaml", HISTORIAN.replace("DST", "dst: shift")))
+
+
+@pytest.fixture
+def store(either_store: Store) -> Store:
+    """Ingestion keeps its guarantees on both stores: the embedded file and PostgreSQL."""
+    return either_store

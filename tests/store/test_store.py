@@ -11,6 +11,17 @@ from factorybrain.model import ENTITY_TYPES, SYSTEM_COLUMNS
 from factorybrain.store import SCHEMA_VERSION, DuckDBStore, Store, open_store
 
 
+@pytest.fixture
+def store(either_store: Store) -> Store:
+    """The store contract holds for both stores: the embedded file and the server database."""
+    return either_store
+
+
+@pytest.fixture
+def duckdb_store(memory_store: DuckDBStore) -> DuckDBStore:
+    return memory_store
+
+
 def test_migrations_build_the_model_schema(store: DuckDBStore) -> None:
     assert store.schema_version() == SCHEMA_VERSION
     for entity in ENTITY_TYPES:
@@ -143,8 +154,9 @@ def _stock(external_id: str) -> pa.Table:
 
 
 def test_the_generation_of_a_table_grows_with_every_write_to_it_and_only_then(
-    store: DuckDBStore,
+    duckdb_store: DuckDBStore,
 ) -> None:
+    store = duckdb_store
     reader = store.reader()
     before = store.generation_of(["stock_level"])
     store.counts()
@@ -162,7 +174,8 @@ def test_the_generation_of_a_table_grows_with_every_write_to_it_and_only_then(
     assert store.generation_of(["stock_level"]) > written
 
 
-def test_the_generation_grows_again_when_a_transaction_commits(store: DuckDBStore) -> None:
+def test_the_generation_grows_again_when_a_transaction_commits(duckdb_store: DuckDBStore) -> None:
+    store = duckdb_store
     # A reader sees the rows only at the commit: what it derived meanwhile must not look fresh.
     reader = store.reader()
     with store.transaction():
@@ -228,7 +241,119 @@ def test_the_generation_grows_again_when_a_transaction_commits(store: DuckDBStor
         (lambda s: s.migrate(), "asset"),
     ],
 )
-def test_every_write_method_counts(store: DuckDBStore, write, table: str) -> None:
+def test_every_write_method_counts(duckdb_store: DuckDBStore, write, table: str) -> None:
+    store = duckdb_store
     before = store.generation_of([table])
     write(store)
     assert store.generation_of([table]) > before
+
+
+def test_duplicate_points_keep_the_newest_row_and_are_counted(store: Store) -> None:
+    store.ensure_series("h", ["T1"], "historian")
+    t0 = datetime(2024, 3, 31, 23)  # the points straddle a month (a partition in PostgreSQL)
+
+    def batch(values: list[float]) -> pa.RecordBatch:
+        return pa.record_batch(
+            {
+                "series_id": pa.array([1] * len(values), pa.int32()),
+                "ts": pa.array(
+                    [t0 + timedelta(hours=i) for i in range(len(values))], pa.timestamp("us")
+                ),
+                "value": pa.array(values),
+            }
+        )
+
+    store.append_datapoints(iter([batch([1.0, 2.0, 3.0])]))
+    mark = store.datapoint_watermark()  # type: ignore[attr-defined]
+    store.append_datapoints(iter([batch([1.0, 20.0])]))  # one value the same, one changed
+    extents = pa.table(
+        {
+            "series_id": pa.array([1], pa.int32()),
+            "first_ts": [t0],
+            "last_ts": [t0 + timedelta(hours=2)],
+        }
+    )
+    outcome = store.deduplicate_datapoints(extents, mark)
+    assert (outcome.updated, outcome.unchanged) == (1, 1)
+    points = store.datapoints("T1", t0, t0 + timedelta(hours=3))
+    assert points["value"].tolist() == [1.0, 20.0, 3.0]
+
+
+def test_quarantine_is_kept_summarised_and_forgotten_per_file(store: Store) -> None:
+    report = {
+        "ingest_id": "i1",
+        "source_file": "machines.csv",
+        "mapping_file": "machines.yaml",
+        "entity_type": "asset",
+        "started_at": datetime(2024, 1, 1),
+        "status": "ok",
+        "quarantine_by_reason": {"bad": 2},
+    }
+    store.record_ingest(report)
+    store.record_ingest({**report, "rows_read": 5})  # the same report again replaces it
+    assert store.ingest_history()["rows_read"].tolist() == [5]
+    rejected = pa.table(
+        {
+            "ingest_id": ["i1", "i1"],
+            "source_file": ["machines.csv"] * 2,
+            "row_number": pa.array([3, 7], pa.int64()),
+            "entity_type": ["asset"] * 2,
+            "field": ["installed_at"] * 2,
+            "reason": [
+                "installed_at: expected a date, found 'x'",
+                "installed_at: expected a date, found 'y'",
+            ],
+            "raw": ["a,x", "b,y"],
+        }
+    )
+    assert store.quarantine(rejected) == 2
+    summary = store.quarantine_summary()
+    assert summary[["reason", "rows", "first_row"]].values.tolist() == [
+        ["installed_at: expected a date", 2, 3]
+    ]
+    assert store.forget_quarantine("machines.csv", "asset", "machines.yaml") == 2
+    assert store.quarantine_summary().empty
+
+
+def test_lists_json_and_times_come_back_as_they_went_in(store: Store) -> None:
+    rows = pa.table(
+        {
+            "space": ["s"],
+            "external_id": ['a "quoted", {braced} \\ id'],
+            "tags": [["x", 'y "z"', "{w}"]],
+            "installed_at": pa.array([datetime(2024, 5, 6, 7, 8, 9, 123456)], pa.timestamp("us")),
+        }
+    )
+    store.upsert_entities("asset", rows, "i1")
+    found = store.query_rows("SELECT external_id, tags, installed_at FROM asset")
+    assert found == [
+        {
+            "external_id": 'a "quoted", {braced} \\ id',
+            "tags": ["x", 'y "z"', "{w}"],
+            "installed_at": datetime(2024, 5, 6, 7, 8, 9, 123456),
+        }
+    ]
+    assert store.upsert_entities("asset", rows, "i2").unchanged == 1
+
+
+def test_duckdb_sql_of_the_package_runs_on_either_store(store: Store) -> None:
+    rows = pa.table(
+        {"space": ["s", "s", "t"], "external_id": ["a", "b", "c"], "name": ["A", "B", "C"]}
+    )
+    store.upsert_entities("asset", rows, "i1")
+    found = store.query_rows(
+        "SELECT space, count(*) AS n, arg_max(external_id, name) AS last, "
+        "list(external_id ORDER BY external_id) AS ids, 7 / 2 AS half "
+        "FROM asset WHERE name LIKE '%' || ? GROUP BY ALL ORDER BY ALL",
+        [""],
+    )
+    assert [{**row, "ids": list(row["ids"])} for row in found] == [
+        {"space": "s", "n": 2, "last": "b", "ids": ["a", "b"], "half": 3.5},
+        {"space": "t", "n": 1, "last": "c", "ids": ["c"], "half": 3.5},
+    ]
+    semi = store.query_rows(
+        "SELECT a.external_id FROM asset a SEMI JOIN asset b ON a.space = b.space "
+        "AND b.external_id = $id ORDER BY 1",
+        {"id": "a"},
+    )
+    assert [r["external_id"] for r in semi] == ["a", "b"]

@@ -312,7 +312,7 @@ def agents_replay(
 
 
 def _replay_and_print(
-    db: Path | None,
+    db: str | Path | None,
     start: datetime,
     end: datetime,
     every: timedelta,

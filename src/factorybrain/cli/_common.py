@@ -47,10 +47,11 @@ console = Console() if sys.stdout.isatty() else Console(width=120)
 errors = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=120)
 
 DbOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--db",
-        help="Store file (default: $FACTORYBRAIN_DB or ./factory.duckdb).",
+        help="Store: a DuckDB file or a postgresql:// URL (default: $FACTORYBRAIN_DB or "
+        "./factory.duckdb).",
         envvar="FACTORYBRAIN_DB",
         show_default=False,
     ),
@@ -84,24 +85,27 @@ def print_error(message: object) -> None:
     errors.print(f"[red]error:[/red] {redact(str(message))}", highlight=False, soft_wrap=True)
 
 
-def open_db(db: Path | None, *, read_only: bool = False, migrate: bool = False) -> DuckDBStore:
+def open_db(
+    db: str | Path | None, *, read_only: bool = False, migrate: bool = False
+) -> DuckDBStore:
     """Open the store of ``--db``; without ``migrate`` a missing file is an error, not created.
 
     Args:
-        db: The store file; None means ``$FACTORYBRAIN_DB`` or ``./factory.duckdb``.
+        db: The store file or a ``postgresql://`` URL; None means ``$FACTORYBRAIN_DB`` or
+            ``./factory.duckdb``.
         read_only: Open without write access.
         migrate: Create the store or bring its schema up to date.
     """
     import duckdb
 
     from factorybrain.exceptions import StoreError
-    from factorybrain.store import StoreLockedError, default_db_path, open_store
+    from factorybrain.store import StoreLockedError, default_db, is_postgres_url, open_store
 
-    path = db or default_db_path()
-    if not migrate and not Path(path).exists():
+    path = db or default_db()
+    if not migrate and not is_postgres_url(path) and not Path(path).exists():
         raise StoreError(f"no store at {path}; create one with 'factorybrain init --db {path}'")
     try:
-        return open_store(path, read_only=read_only, migrate=migrate)
+        return open_store(path, read_only=read_only, migrate=migrate)  # type: ignore[return-value]
     except StoreLockedError as error:
         raise error.with_remedy(_lock_remedy(error)) from None
     except (duckdb.Error, StoreError, OSError) as error:

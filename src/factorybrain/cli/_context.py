@@ -123,7 +123,7 @@ def match_list(
         _print_frame(frame, f"{status} links", limit)
 
 
-def _review(db: Path | None, ids: list[str], reviewer: str, approve_links: bool) -> None:
+def _review(db: str | Path | None, ids: list[str], reviewer: str, approve_links: bool) -> None:
     from factorybrain.context import approve, reject
 
     with open_db(db) as store:

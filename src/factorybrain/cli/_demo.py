@@ -348,9 +348,9 @@ def _serve_dashboard(store_path: Path, host: str = "127.0.0.1", port: int = 8000
 
     from factorybrain.agents import installed_orchestrator
     from factorybrain.api import TokenStore
-    from factorybrain.store import open_store
+    from factorybrain.store import DuckDBStore
 
-    store = open_store(store_path)
+    store = DuckDBStore(store_path)
     tokens = TokenStore(store)
     token = tokens.create(
         "demo-planner", "planner", expires_in=timedelta(days=1), created_by="demo"

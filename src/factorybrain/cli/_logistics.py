@@ -57,7 +57,7 @@ Target = Annotated[
 
 
 def _plan(
-    db: Path | None, as_of: datetime | None, target: float, *, quiet: bool
+    db: str | Path | None, as_of: datetime | None, target: float, *, quiet: bool
 ) -> tuple[LogisticsAgent, LogisticsPlan]:
     """Forecast and plan every item, a spinner while it works, its warnings one line each."""
     from factorybrain.agents.logistics import LogisticsAgent

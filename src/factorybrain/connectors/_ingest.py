@@ -170,7 +170,7 @@ def ingest(
         started_at=_now(),
         actor=actor,
     )
-    reader_con = store.connection.cursor()
+    reader_con = store.scratch_connection(_stored_tables(mapping))
     rows: SourceRows | None = None
     try:
         try:
@@ -207,6 +207,14 @@ def ingest(
             rows.close()
         reader_con.close()
     return report
+
+
+def _stored_tables(mapping: Mapping) -> list[str]:
+    """The model's tables the mapping reads while it maps (lookups, items of headers)."""
+    tables = [rule.lookup.entity for rule in mapping.fields.values() if rule.lookup is not None]
+    if mapping.items is not None:
+        tables.append(mapping.target)
+    return tables
 
 
 def _load(
@@ -660,7 +668,7 @@ def _drop_duplicate_keys(
     """
     if table.num_rows < 2:
         return table
-    con = store.connection.cursor()
+    con = store.scratch_connection()
     try:
         con.register("_records", table)
         key = ", ".join(f'"{k}"' for k in mapping.key)

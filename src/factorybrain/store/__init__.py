@@ -1,4 +1,4 @@
-"""The store: where the factory model lives (a DuckDB file by default)."""
+"""The store: where the factory model lives (a DuckDB file by default, or a PostgreSQL database)."""
 
 from __future__ import annotations
 
@@ -22,28 +22,47 @@ from factorybrain.store._holder import (
     holding,
     read_holder,
 )
+from factorybrain.store._postgres import PostgresStore, display_url, is_postgres_url
 from factorybrain.store._schema import MIGRATIONS, SCHEMA_VERSION, Migration
+from factorybrain.store._transfer import MoveReport, TableMove, move_store, table_checksum
 
 #: Store used when neither ``--db`` nor ``FACTORYBRAIN_DB`` says otherwise.
 DEFAULT_DB = "factory.duckdb"
 
 
 def default_db_path() -> Path:
-    """Return ``FACTORYBRAIN_DB`` if set, else ``factory.duckdb`` in the working directory."""
+    """Return ``FACTORYBRAIN_DB`` if set, else ``factory.duckdb`` in the working directory.
+
+    A PostgreSQL URL in ``FACTORYBRAIN_DB`` is not a path: see :func:`default_db`.
+    """
     return Path(os.environ.get("FACTORYBRAIN_DB") or DEFAULT_DB)
+
+
+def default_db() -> str | Path:
+    """``FACTORYBRAIN_DB`` as given (a file or a ``postgresql://`` URL), else the default file."""
+    found = os.environ.get("FACTORYBRAIN_DB")
+    if found and is_postgres_url(found):
+        return found
+    return default_db_path()
 
 
 def open_store(
     path: str | Path | None = None, *, read_only: bool = False, migrate: bool = False
-) -> DuckDBStore:
-    """Open the factory store.
+) -> Store:
+    """Open the factory store: a DuckDB file, or a PostgreSQL database given by its URL.
 
     Args:
-        path: Database file; ``None`` uses :func:`default_db_path`.
+        path: Database file or ``postgresql://user@host/database``; ``None`` uses
+            ``$FACTORYBRAIN_DB`` (:func:`default_db`).
         read_only: Open without write access.
         migrate: Create or upgrade the schema (what ``factorybrain init`` does).
     """
-    store = DuckDBStore(path or default_db_path(), read_only=read_only)
+    location = path or default_db()
+    store: Store
+    if is_postgres_url(location):
+        store = PostgresStore(str(location), read_only=read_only)
+    else:
+        store = DuckDBStore(location, read_only=read_only)
     if migrate:
         store.migrate()
     return store
@@ -53,7 +72,15 @@ __all__ = [
     "BackupManifest",
     "DEFAULT_DB",
     "DuckDBStore",
+    "PostgresStore",
+    "default_db",
+    "display_url",
+    "is_postgres_url",
     "MIGRATIONS",
+    "MoveReport",
+    "TableMove",
+    "move_store",
+    "table_checksum",
     "Migration",
     "RestoreReport",
     "SCHEMA_VERSION",

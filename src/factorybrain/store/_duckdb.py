@@ -323,6 +323,15 @@ class DuckDBStore(Store):
         self._wrote(None)
         return self._con
 
+    def scratch_connection(self, tables: Iterable[str] = ()) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection for reading sources, on which the model's ``tables`` can be read.
+
+        Here a cursor of the store's own connection (every table is there); ingestion reads
+        files through it and joins them to the stored entities its lookups name.
+        """
+        del tables  # all of them are at hand
+        return self.connection.cursor()
+
     def close(self) -> None:
         """Close the database file."""
         self._con.close()
@@ -911,6 +920,39 @@ class DuckDBStore(Store):
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         except duckdb.Error as error:
             raise StoreError(f"query failed: {error}") from error
+
+    # -- moving whole tables -------------------------------------------------------------------
+    def table_names(self) -> list[str]:
+        """The model's tables in this database (schema bookkeeping left out)."""
+        rows = self._con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = 'main' AND NOT temporary AND table_name <> 'schema_migrations' "
+            "ORDER BY table_name"
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def read_table(self, table: str, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
+        """Every row of ``table`` as Arrow batches of ``columns``, in no particular order."""
+        selected = ", ".join(quote(c) for c in columns)
+        cursor = self._con.cursor()
+        try:
+            reader = cursor.sql(f"SELECT {selected} FROM {quote(table)}").to_arrow_reader(100_000)
+            yield from reader
+        finally:
+            cursor.close()
+
+    @_writes()
+    def write_table(self, table: str, batches: Iterable[pa.RecordBatch]) -> int:
+        """Append Arrow batches to ``table`` as they are (created/updated times included)."""
+        written = 0
+        for batch in batches:
+            self._con.register("_moved", pa.Table.from_batches([batch]))
+            try:
+                self._con.execute(f"INSERT INTO {quote(table)} BY NAME SELECT * FROM _moved")
+            finally:
+                self._con.unregister("_moved")
+            written += batch.num_rows
+        return written
 
     def series_page(
         self,

@@ -1,0 +1,957 @@
+"""The server store: the factory model in a PostgreSQL database.
+
+Selected by a URL (``--db postgresql://user@host/plant`` or ``$FACTORYBRAIN_DB``), behind the same
+:class:`~factorybrain.store.Store` interface as the embedded DuckDB file, so that several API
+workers, ingestion and the agents can work on one plant at the same time.
+
+- The tables are the DuckDB store's, written in PostgreSQL's types by the dialect layer
+  (:mod:`factorybrain.store._dialect`), through the same versioned migrations; a session-level
+  advisory lock keeps two processes from migrating at once.
+- Datapoints live in a table partitioned by month of ``ts`` (native range partitioning, a
+  partition created when a load first reaches its month), indexed by ``(series_id, ts)``, and
+  arrive by ``COPY`` from Arrow batches. ``row_id`` (a sequence) orders rows by arrival, which is
+  what resolving duplicate keys needs (DuckDB's ``rowid``).
+- :meth:`PostgresStore.query` takes the package's DuckDB SQL: the same read-only check as the
+  DuckDB store (against an in-memory catalog of the model's tables), then the dialect layer, then
+  a ``READ ONLY`` transaction, so PostgreSQL itself refuses any write that got through.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+
+from factorybrain.exceptions import SchemaError, StoreError
+from factorybrain.model import ENTITY_TYPES, EntityType, entity_type
+from factorybrain.store._base import DedupOutcome, QueryParameters, Store, WriteCounts
+from factorybrain.store._catalog import column_types, guard_catalog
+from factorybrain.store._schema import MIGRATIONS, SCHEMA_VERSION, quote
+from factorybrain.store._sql_guard import TableCatalog, check_read_only
+
+#: URL schemes that select this store.
+URL_SCHEMES = ("postgresql", "postgres")
+
+_EDGE_KEY = (
+    "edge_type",
+    "source_space",
+    "source_external_id",
+    "target_space",
+    "target_external_id",
+)
+_EDGE_VALUES = ("start_time", "end_time", "quantity", "properties", "source")
+
+#: The datapoint table, partitioned by month; each partition inherits the (series_id, ts) index.
+_DATAPOINT_DDL = (
+    "CREATE SEQUENCE IF NOT EXISTS datapoint_row_id",
+    """
+    CREATE TABLE IF NOT EXISTS datapoint (
+      series_id INTEGER NOT NULL,
+      ts TIMESTAMP NOT NULL,
+      value DOUBLE PRECISION,
+      row_id BIGINT NOT NULL DEFAULT nextval('datapoint_row_id')
+    ) PARTITION BY RANGE (ts)
+    """,
+    "CREATE INDEX IF NOT EXISTS datapoint_series_ts ON datapoint (series_id, ts)",
+)
+
+#: Keys PostgreSQL enforces (DuckDB's store keeps them through its upserts).
+_KEYS = (
+    *(
+        f"CREATE UNIQUE INDEX IF NOT EXISTS {e.name}_key ON {quote(e.name)} (space, external_id)"
+        for e in ENTITY_TYPES
+    ),
+    f"CREATE INDEX IF NOT EXISTS edge_key ON edge ({', '.join(_EDGE_KEY)})",
+    "CREATE INDEX IF NOT EXISTS quarantine_ingest ON quarantine (ingest_id)",
+)
+
+
+def to_postgres(sql: str) -> str:
+    """``sql`` in PostgreSQL's dialect (sqlglot, of the ``sql`` extra, is imported on first use)."""
+    from factorybrain.store._dialect import to_postgres as translate
+
+    return translate(sql)
+
+
+def is_postgres_url(location: object) -> bool:
+    """Whether ``location`` names a PostgreSQL database rather than a DuckDB file."""
+    return isinstance(location, str) and urlsplit(location).scheme in URL_SCHEMES
+
+
+def display_url(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ""
+    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _postgres_statements(statement: str) -> list[str]:
+    """One migration statement of the DuckDB schema as PostgreSQL runs it."""
+    if "CREATE TABLE IF NOT EXISTS datapoint" in statement:
+        return list(_DATAPOINT_DDL)
+    return [to_postgres(statement).replace("%%", "%")]
+
+
+def _array_literal(values: list[str | None] | None) -> str | None:
+    if values is None:
+        return None
+    quoted = []
+    for value in values:
+        if value is None:
+            quoted.append("NULL")
+        else:
+            quoted.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return "{" + ",".join(quoted) + "}"
+
+
+def _csv_ready(table: pa.Table) -> pa.Table:
+    """``table`` with list columns as PostgreSQL array literals and times in microseconds."""
+    for index, field in enumerate(table.schema):
+        column = table.column(index)
+        if pa.types.is_list(field.type) or pa.types.is_large_list(field.type):
+            text = pa.array([_array_literal(v) for v in column.to_pylist()], pa.string())
+            table = table.set_column(index, pa.field(field.name, pa.string()), text)
+        elif pa.types.is_timestamp(field.type):
+            if field.type.tz is not None:
+                column = pc.cast(column, pa.timestamp(field.type.unit, "UTC"))
+            column = pc.cast(column.cast(pa.timestamp("us", field.type.tz)), pa.timestamp("us"))
+            table = table.set_column(index, pa.field(field.name, pa.timestamp("us")), column)
+        elif pa.types.is_dictionary(field.type):
+            table = table.set_column(index, field.name, pc.cast(column, field.type.value_type))
+        elif pa.types.is_null(field.type):
+            table = table.set_column(index, field.name, pa.nulls(len(table), pa.string()))
+    return table
+
+
+def _ListDumper() -> type:
+    """Lists bound in the text with their type: ``'{a,b}'::text[]`` (a bare literal is untyped)."""
+    from psycopg.types.array import ListDumper
+
+    class TypedListDumper(ListDumper):  # type: ignore[misc]
+        def quote(self, obj: list[Any]) -> bytes:
+            quoted = bytes(super().quote(obj))
+            texts = all(isinstance(item, str) or item is None for item in obj)
+            return quoted + b"::text[]" if texts and quoted.endswith(b"'") else quoted
+
+    return TypedListDumper
+
+
+class PostgresStore(Store):
+    """The factory model in a PostgreSQL database (see the module's documentation).
+
+    Args:
+        url: ``postgresql://user[:password]@host[:port]/database``; a password is better kept in
+            ``$PGPASSWORD`` or ``~/.pgpass`` than in the URL.
+        read_only: Every transaction of this handle is READ ONLY.
+    """
+
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
+        import psycopg
+
+        self.url = url
+        self.path = display_url(url)
+        try:
+            self._con = psycopg.connect(
+                url,
+                autocommit=True,
+                options="-c TimeZone=UTC",
+                # Parameters bound in the text, as DuckDB types them: from where they stand.
+                cursor_factory=psycopg.ClientCursor,
+            )
+        except psycopg.Error as error:
+            raise StoreError(f"cannot open the store {self.path}: {error}".strip()) from error
+        self._adapt(self._con)
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        self._write_lock = threading.RLock()
+        self._in_transaction = False
+        self.identity = f"{self.path}#{uuid.uuid4().hex}"
+        self._tables = TableCatalog()
+        self._partitions: set[date] = set()
+
+    @staticmethod
+    def _adapt(connection: Any) -> None:
+        # JSON as its text (as DuckDB gives it), numeric as float (avg of integers).
+        from psycopg.types.numeric import FloatLoader
+        from psycopg.types.string import TextLoader
+
+        for name in ("json", "jsonb"):
+            connection.adapters.register_loader(name, TextLoader)
+        connection.adapters.register_loader("numeric", FloatLoader)
+        connection.adapters.register_dumper(list, _ListDumper())
+
+    def handle(self) -> PostgresStore:
+        """A second handle (a connection of its own) on the same database, for another thread."""
+        clone = PostgresStore(self.url, read_only=self.read_only)
+        clone.identity = self.identity
+        return clone
+
+    def reader(self) -> PostgresStore:
+        """A handle for reads beside this one; it sees committed data only."""
+        clone = self.handle()
+        clone.read_only = True
+        return clone
+
+    def scratch_connection(self, tables: Iterable[str] = ()) -> Any:
+        """An in-memory DuckDB connection for reading sources, holding a copy of ``tables``.
+
+        Ingestion reads files with DuckDB whatever the store; the entities its lookups join to
+        are copied from this database as they are now (in the model's types).
+        """
+        import duckdb
+
+        scratch = duckdb.connect(config={"memory_limit": "1GB"})
+        scratch.execute("SET TimeZone = 'UTC'")
+        for table in dict.fromkeys(tables):
+            types = column_types(table)
+            columns = list(types)
+            definition = ", ".join(f"{quote(c)} {types[c]}" for c in columns)
+            scratch.execute(f"CREATE TABLE {quote(table)} ({definition})")
+            for batch in self.read_table(table, columns):
+                scratch.register("_copied", pa.Table.from_batches([batch]))
+                scratch.execute(f"INSERT INTO {quote(table)} BY NAME SELECT * FROM _copied")
+                scratch.unregister("_copied")
+        return scratch
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._con.close()
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def _run(self, sql: str, parameters: Any = ()) -> list[tuple[Any, ...]]:
+        """Run PostgreSQL text; return its rows (none for a statement without a result)."""
+        import psycopg
+
+        with self._lock:
+            try:
+                cursor = self._con.execute(sql, parameters)
+                return cursor.fetchall() if cursor.description else []
+            except psycopg.Error as error:
+                raise StoreError(f"{self.path}: {str(error).strip()}") from error
+
+    def _one(self, sql: str, parameters: Any = ()) -> tuple[Any, ...]:
+        rows = self._run(sql, parameters)
+        return rows[0] if rows else ()
+
+    def _frame(self, sql: str, parameters: Any = ()) -> pd.DataFrame:
+        import psycopg
+
+        with self._lock:
+            try:
+                cursor = self._con.execute(sql, parameters)
+                description = cursor.description or ()
+                frame = pd.DataFrame.from_records(
+                    cursor.fetchall(), columns=[column.name for column in description]
+                )
+            except psycopg.Error as error:
+                raise StoreError(f"{self.path}: {str(error).strip()}") from error
+        return _typed(frame, [column.type_code for column in description])
+
+    def _copy_in(self, table: str, rows: pa.Table, columns: Sequence[str]) -> int:
+        """``COPY`` ``rows`` (Arrow, in ``columns`` order) into ``table``; return rows written."""
+        if rows.num_rows == 0:
+            return 0
+        ready = _csv_ready(rows.select(list(columns)))
+        names = ", ".join(quote(c) for c in columns)
+        options = pa_csv.WriteOptions(include_header=False, batch_size=65_536)
+        with self._lock, self._con.cursor() as cursor:
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT CSV)") as copy:
+                for batch in ready.to_batches(max_chunksize=200_000):
+                    buffer = io.BytesIO()
+                    pa_csv.write_csv(pa.Table.from_batches([batch]), buffer, options)
+                    copy.write(buffer.getbuffer())
+        return rows.num_rows
+
+    def _scratch(self, name: str, like: str, rows: pa.Table, columns: Sequence[str]) -> None:
+        """A temporary table ``name`` with ``columns`` of table ``like``, holding ``rows``."""
+        selected = ", ".join(quote(c) for c in columns)
+        self._run(f"DROP TABLE IF EXISTS {name}")
+        self._run(f"CREATE TEMP TABLE {name} AS SELECT {selected} FROM {like} WITH NO DATA")
+        self._copy_in(name, rows, columns)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        """Return the schema version (0 for an empty database)."""
+        found = self._one("SELECT to_regclass('schema_migrations') IS NOT NULL")
+        if not found or not found[0]:
+            return 0
+        row = self._one("SELECT max(version) FROM schema_migrations")
+        return int(row[0] or 0) if row else 0
+
+    def migrate(self) -> int:
+        """Apply the migrations this database has not seen, each in its own transaction.
+
+        Holds an advisory lock meanwhile: a second process that migrates waits, then finds
+        nothing left to do.
+        """
+        with self._write_lock:
+            self._run("SELECT pg_advisory_lock(hashtext('factorybrain.migrate'))")
+            try:
+                return self._migrate()
+            finally:
+                self._run("SELECT pg_advisory_unlock(hashtext('factorybrain.migrate'))")
+
+    def _migrate(self) -> int:
+        self._run(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version INTEGER PRIMARY KEY, description TEXT, applied_at TIMESTAMP)"
+        )
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise SchemaError(
+                f"the store {self.path} has schema version {current}, newer than the version "
+                f"{SCHEMA_VERSION} this factorybrain knows; upgrade factorybrain"
+            )
+        applied = 0
+        for migration in MIGRATIONS:
+            if migration.version <= current:
+                continue
+            with self.transaction():
+                for statement in migration.statements():
+                    for postgres in _postgres_statements(statement):
+                        self._run(postgres)
+                if migration.version == 1:
+                    for statement in _KEYS:
+                        self._run(statement)
+                self._run(
+                    "INSERT INTO schema_migrations VALUES (%s, %s, %s)",
+                    (migration.version, migration.description, _now()),
+                )
+            applied += 1
+        return applied
+
+    def _require_schema(self) -> None:
+        version = self.schema_version()
+        if version != SCHEMA_VERSION:
+            hint = "run 'factorybrain init'" if version < SCHEMA_VERSION else "upgrade factorybrain"
+            raise SchemaError(
+                f"the store {self.path} has schema version {version}, expected "
+                f"{SCHEMA_VERSION}: {hint}"
+            )
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes in the block land together, or none do; nested blocks join the outer."""
+        with self._lock:
+            if self._in_transaction:
+                yield
+                return
+            with self._write_lock, self._con.transaction():
+                self._in_transaction = True
+                try:
+                    yield
+                finally:
+                    self._in_transaction = False
+
+    def execute(
+        self,
+        sql: str,
+        parameters: QueryParameters | None = None,
+        *,
+        tables: Iterable[str],
+        wait: bool = True,
+    ) -> bool:
+        """Run one write statement of factorybrain's own (DuckDB's dialect, translated)."""
+        if not self._write_lock.acquire(blocking=wait):
+            return False
+        try:
+            self._run(to_postgres(sql), _parameters(parameters))
+        finally:
+            self._write_lock.release()
+        return True
+
+    # -- writes --------------------------------------------------------------------------------
+    def upsert_entities(self, entity_type_name: str, rows: pa.Table, ingest_id: str) -> WriteCounts:
+        """Insert new entities and update changed ones, keyed by (space, external_id)."""
+        entity = entity_type(entity_type_name)
+        with self._write_lock, self.transaction():
+            counts = self._upsert_entities(entity, rows, ingest_id)
+        return counts
+
+    def _upsert_entities(self, entity: EntityType, rows: pa.Table, ingest_id: str) -> WriteCounts:
+        columns = [c for c in rows.column_names if c in entity.field_names]
+        missing_key = {"space", "external_id"} - set(columns)
+        if missing_key:
+            raise StoreError(f"{entity.name} rows lack key column(s) {sorted(missing_key)}")
+        values = [c for c in columns if c not in ("space", "external_id")]
+        counts = self._merge(quote(entity.name), rows, ("space", "external_id"), values, ingest_id)
+        if entity.name == "time_series":
+            self._run(
+                """
+                UPDATE time_series t SET series_id = n.series_id FROM (
+                    SELECT space, external_id,
+                           (SELECT coalesce(max(series_id), 0) FROM time_series)
+                             + row_number() OVER (ORDER BY space, external_id) AS series_id
+                    FROM time_series WHERE series_id IS NULL
+                ) n
+                WHERE t.space = n.space AND t.external_id = n.external_id
+                """
+            )
+        return counts
+
+    def upsert_edges(self, rows: pa.Table, ingest_id: str) -> WriteCounts:
+        """Insert or update genealogy edges, keyed by type, source and target."""
+        values = [c for c in _EDGE_VALUES if c in rows.column_names]
+        with self._write_lock, self.transaction():
+            return self._merge("edge", rows, _EDGE_KEY, values, ingest_id)
+
+    def _merge(
+        self,
+        table: str,
+        rows: pa.Table,
+        key: Sequence[str],
+        values: Sequence[str],
+        ingest_id: str,
+    ) -> WriteCounts:
+        if rows.num_rows == 0:
+            return WriteCounts()
+        now = _now()
+        columns = [*key, *values]
+        self._scratch("_incoming", table, rows, columns)
+        on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in key)
+        changed = (
+            " OR ".join(f"t.{quote(c)}::text IS DISTINCT FROM s.{quote(c)}::text" for c in values)
+            or "FALSE"
+        )
+        counts = self._one(
+            f"""
+            SELECT count(*) FILTER (WHERE t.{quote(key[0])} IS NULL),
+                   count(*) FILTER (WHERE t.{quote(key[0])} IS NOT NULL AND ({changed})),
+                   count(*) FILTER (WHERE t.{quote(key[0])} IS NOT NULL AND NOT ({changed}))
+            FROM _incoming s LEFT JOIN {table} t ON {on}
+            """
+        )
+        sets = ", ".join(
+            [f"{quote(c)} = s.{quote(c)}" for c in values]
+            + ["updated_at = %(now)s", "ingest_id = %(ingest)s"]
+        )
+        self._run(
+            f"""
+            MERGE INTO {table} t USING _incoming s ON {on}
+            WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets}
+            WHEN NOT MATCHED THEN INSERT
+              ({", ".join(quote(c) for c in columns)}, created_at, updated_at, ingest_id)
+              VALUES ({", ".join("s." + quote(c) for c in columns)},
+                      %(now)s, %(now)s, %(ingest)s)
+            """,
+            {"now": now, "ingest": ingest_id},
+        )
+        self._run("DROP TABLE _incoming")
+        return WriteCounts(int(counts[0]), int(counts[1]), int(counts[2]))
+
+    def ensure_series(self, space: str, external_ids: Sequence[str], source: str) -> pa.Table:
+        """Create the time series that do not exist yet; return their ids and units."""
+        wanted = list(dict.fromkeys(external_ids))
+        with self._write_lock, self.transaction():
+            self._run("LOCK TABLE time_series IN SHARE ROW EXCLUSIVE MODE")
+            known = set(self.series_by_external_id(space, wanted).column("external_id").to_pylist())
+            first = self.next_series_id()
+            missing = [tag for tag in wanted if tag not in known]
+            self.create_series(space, [(tag, first + i) for i, tag in enumerate(missing)], source)
+        return self.series_by_external_id(space, wanted)
+
+    def next_series_id(self) -> int:
+        """Return the first series id not in use."""
+        return int(self._one("SELECT coalesce(max(series_id), 0) + 1 FROM time_series")[0])
+
+    def create_series(self, space: str, series: Sequence[tuple[str, int]], source: str) -> None:
+        """Create time series with the ids the caller assigned (see :meth:`next_series_id`)."""
+        if not series:
+            return
+        now = _now()
+        rows = pa.table(
+            {
+                "space": pa.array([space] * len(series), pa.string()),
+                "external_id": pa.array([tag for tag, _ in series], pa.string()),
+                "name": pa.array([tag for tag, _ in series], pa.string()),
+                "source": pa.array([source] * len(series), pa.string()),
+                "series_id": pa.array([sid for _, sid in series], pa.int64()),
+                "created_at": pa.array([now] * len(series), pa.timestamp("us")),
+                "updated_at": pa.array([now] * len(series), pa.timestamp("us")),
+            }
+        )
+        self._copy_in("time_series", rows, rows.column_names)
+
+    def series_by_external_id(self, space: str, external_ids: Sequence[str]) -> pa.Table:
+        """Return (external_id, series_id, unit, source_unit) of the series that exist."""
+        rows = self._run(
+            "SELECT external_id, series_id, unit, source_unit FROM time_series "
+            "WHERE space = %s AND external_id = ANY(%s)",
+            (space, list(external_ids)),
+        )
+        return pa.table(
+            {
+                "external_id": pa.array([r[0] for r in rows], pa.string()),
+                "series_id": pa.array([r[1] for r in rows], pa.int64()),
+                "unit": pa.array([r[2] for r in rows], pa.string()),
+                "source_unit": pa.array([r[3] for r in rows], pa.string()),
+            }
+        )
+
+    def series_extents(self, series_ids: Sequence[int]) -> pa.Table:
+        """Return (series_id, first_ts, last_ts, points) of the given series."""
+        rows = self._run(
+            "SELECT series_id, first_ts, last_ts, points FROM series_extent "
+            "WHERE series_id = ANY(%s)",
+            (list(series_ids),),
+        )
+        return pa.table(
+            {
+                "series_id": pa.array([r[0] for r in rows], pa.int32()),
+                "first_ts": pa.array([r[1] for r in rows], pa.timestamp("us")),
+                "last_ts": pa.array([r[2] for r in rows], pa.timestamp("us")),
+                "points": pa.array([r[3] for r in rows], pa.int64()),
+            }
+        )
+
+    def _ensure_partitions(self, table: pa.Table) -> None:
+        """Create the monthly partitions of ``datapoint`` that ``table``'s times fall into."""
+        if table.num_rows == 0:
+            return
+        bounds = pc.min_max(table.column("ts"))
+        low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        if low is None or high is None:
+            return
+        month = date(low.year, low.month, 1)
+        while month <= date(high.year, high.month, 1):
+            following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+            if month not in self._partitions:
+                name = f"datapoint_{month:%Y_%m}"
+                self._run(
+                    f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF datapoint "
+                    f"FOR VALUES FROM ('{month.isoformat()}') TO ('{following.isoformat()}')"
+                )
+                self._partitions.add(month)
+            month = following
+
+    def append_datapoints(self, batches: Iterator[pa.RecordBatch]) -> int:
+        """Append datapoints (series_id, ts, value) by ``COPY``; return rows written."""
+        written = 0
+        with self._write_lock:
+            for batch in batches:
+                table = pa.Table.from_batches([batch])
+                if table.num_rows == 0:
+                    continue
+                self._ensure_partitions(table)
+                written += self._copy_in("datapoint", table, ("series_id", "ts", "value"))
+        return written
+
+    def datapoint_watermark(self) -> int:
+        """Return a row marker: rows appended afterwards have a larger ``row_id``."""
+        row = self._one(
+            "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM datapoint_row_id"
+        )
+        return int(row[0]) if row else -1
+
+    def deduplicate_datapoints(self, extents: pa.Table, watermark: int = -1) -> DedupOutcome:
+        """Keep the newest row of each duplicated (series, ts) inside ``extents``."""
+        with self._write_lock, self.transaction():
+            self._scratch_extents(extents)
+            self._run(
+                """
+                CREATE TEMP TABLE _dup_rows AS
+                WITH keys AS (
+                    SELECT d.series_id, d.ts
+                    FROM datapoint d JOIN _extents e
+                      ON d.series_id = e.series_id AND d.ts BETWEEN e.first_ts AND e.last_ts
+                    GROUP BY 1, 2 HAVING count(*) > 1
+                )
+                SELECT d.row_id, d.series_id, d.ts, d.value,
+                       row_number() OVER (PARTITION BY d.series_id, d.ts ORDER BY d.row_id DESC)
+                         AS newest_first
+                FROM datapoint d JOIN keys k ON d.series_id = k.series_id AND d.ts = k.ts
+                """
+            )
+            summary = self._one(
+                """
+                WITH per_key AS (
+                    SELECT series_id, ts,
+                           max(value) FILTER (WHERE newest_first = 1) AS winner,
+                           bool_or(row_id <= %(mark)s) AS existed,
+                           array_agg(value) FILTER (WHERE row_id <= %(mark)s) AS old_values
+                    FROM _dup_rows GROUP BY 1, 2
+                )
+                SELECT count(*) FILTER (WHERE existed AND NOT winner = ANY(old_values)),
+                       count(*) FILTER (WHERE existed AND winner = ANY(old_values)),
+                       count(*) FILTER (WHERE NOT existed)
+                FROM per_key
+                """,
+                {"mark": watermark},
+            )
+            superseded = self._run(
+                "SELECT series_id, ts, value FROM _dup_rows WHERE newest_first > 1 "
+                "AND row_id > %s ORDER BY 1, 2, 3",
+                (watermark,),
+            )
+            self._run(
+                "DELETE FROM datapoint d USING _dup_rows r "
+                "WHERE r.newest_first > 1 AND d.row_id = r.row_id "
+                "AND d.series_id = r.series_id AND d.ts = r.ts"
+            )
+            self._run("DROP TABLE _dup_rows")
+            self._run("DROP TABLE _extents")
+        return DedupOutcome(
+            updated=int(summary[0]),
+            unchanged=int(summary[1]),
+            superseded=tuple((int(s), t, v) for s, t, v in superseded),
+        )
+
+    def _scratch_extents(self, extents: pa.Table) -> None:
+        self._run("DROP TABLE IF EXISTS _extents")
+        self._run(
+            "CREATE TEMP TABLE _extents (series_id INTEGER, first_ts TIMESTAMP, last_ts TIMESTAMP)"
+        )
+        self._copy_in("_extents", extents, ("series_id", "first_ts", "last_ts"))
+
+    def refresh_extents(self, series_ids: Sequence[int]) -> None:
+        """Recompute first/last timestamps and counts of the given series."""
+        self._run(
+            """
+            INSERT INTO series_extent
+            SELECT series_id, min(ts), max(ts), count(*)
+            FROM datapoint WHERE series_id = ANY(%s) GROUP BY series_id
+            ON CONFLICT (series_id) DO UPDATE SET first_ts = excluded.first_ts,
+              last_ts = excluded.last_ts, points = excluded.points
+            """,
+            (list(series_ids),),
+        )
+
+    def quarantine(self, rows: pa.Table) -> int:
+        """Keep rejected rows with their file, row number, raw content and reason."""
+        if rows.num_rows == 0:
+            return 0
+        stamped = rows.append_column(
+            "quarantined_at", pa.array([_now()] * rows.num_rows, pa.timestamp("us"))
+        )
+        return self._copy_in("quarantine", stamped, stamped.column_names)
+
+    def forget_quarantine(self, source_file: str, entity_type: str, mapping_file: str) -> int:
+        """Remove the quarantine of earlier ingests of one file through one mapping."""
+        rows = self._run(
+            """
+            DELETE FROM quarantine WHERE ingest_id IN (
+                SELECT ingest_id FROM ingest_report
+                WHERE source_file = %s AND entity_type = %s AND mapping_file = %s)
+            RETURNING 1
+            """,
+            (source_file, entity_type, mapping_file),
+        )
+        return len(rows)
+
+    def record_ingest(self, report: Mapping[str, Any]) -> None:
+        """Store the report of one ingest (replacing a report with the same id)."""
+        row = dict(report)
+        for key in ("quarantine_by_reason", "skipped_by_reason", "filtered_by_reason"):
+            row[key] = json.dumps(row.get(key, {}))
+        columns = list(row)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "ingest_id")
+        self._run(
+            f"INSERT INTO ingest_report ({', '.join(columns)}) "
+            f"VALUES ({', '.join('%s' for _ in columns)}) "
+            f"ON CONFLICT (ingest_id) DO UPDATE SET {updates}",
+            [row[c] for c in columns],
+        )
+
+    # -- reads -----------------------------------------------------------------------------------
+    def _series_id(self, series: str) -> int:
+        found = self._run(
+            "SELECT space, series_id FROM time_series WHERE external_id = %s", (series,)
+        )
+        if not found:
+            raise StoreError(f"unknown time series {series!r}")
+        return int(min(found)[1])
+
+    def entities(
+        self,
+        entity_type_name: str,
+        *,
+        where: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> pd.DataFrame:
+        """Return entities of a type, optionally filtered by equality on fields."""
+        entity = entity_type(entity_type_name)
+        conditions, parameters = [], []
+        for name, value in (where or {}).items():
+            entity.field(name)  # raises KeyError naming the field
+            conditions.append(f"{quote(name)} = %s")
+            parameters.append(value)
+        sql = f"SELECT * FROM {quote(entity.name)}"
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
+        sql += " ORDER BY space, external_id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        return self._frame(sql, parameters)
+
+    def datapoints(self, series: str, start: datetime, end: datetime) -> pd.DataFrame:
+        """Return the points of one series in ``[start, end)`` ordered by time."""
+        frame = self._frame(
+            "SELECT ts, value FROM datapoint WHERE series_id = %s AND ts >= %s AND ts < %s "
+            "ORDER BY ts",
+            (self._series_id(series), _naive(start), _naive(end)),
+        )
+        return _typed_points(frame)
+
+    def downsample(
+        self, series: str, start: datetime, end: datetime, every: timedelta
+    ) -> pd.DataFrame:
+        """Return min, max, mean and count per bucket of one series in ``[start, end)``."""
+        if every <= timedelta(0):
+            raise StoreError(f"bucket width must be positive, got {every}")
+        return self._frame(
+            """
+            SELECT date_bin(%(every)s, ts, %(start)s::timestamp) AS bucket, min(value) AS min,
+                   max(value) AS max, avg(value) AS mean, count(value) AS count
+            FROM datapoint WHERE series_id = %(id)s AND ts >= %(start)s AND ts < %(end)s
+            GROUP BY bucket ORDER BY bucket
+            """,
+            {
+                "every": every,
+                "start": _naive(start),
+                "end": _naive(end),
+                "id": self._series_id(series),
+            },
+        )
+
+    def latest(self, series: Sequence[str]) -> pd.DataFrame:
+        """Return the last point of each series."""
+        return self._frame(
+            """
+            SELECT t.external_id AS series, e.last_ts AS ts, d.value
+            FROM time_series t
+            JOIN series_extent e ON e.series_id = t.series_id
+            JOIN datapoint d ON d.series_id = e.series_id AND d.ts = e.last_ts
+            WHERE t.external_id = ANY(%s)
+            ORDER BY series
+            """,
+            (list(series),),
+        )
+
+    def counts(self) -> dict[str, int]:
+        """Return the number of rows per entity type, plus datapoints and edges."""
+        self._require_schema()
+        tables = [entity.name for entity in ENTITY_TYPES] + ["datapoint", "edge", "quarantine"]
+        sql = " UNION ALL ".join(
+            f"SELECT '{name}' AS t, count(*) AS n FROM {quote(name)}" for name in tables
+        )
+        return {name: int(n) for name, n in self._run(sql)}
+
+    def quarantine_summary(self) -> pd.DataFrame:
+        """Return open quarantine counted by distinct problem (see the DuckDB store)."""
+        from factorybrain.store._duckdb import REASON_KEY_SQL
+
+        return self._frame(
+            to_postgres(
+                f"""
+                WITH latest AS (
+                    SELECT ingest_id FROM ingest_report WHERE status = 'ok'
+                    QUALIFY row_number() OVER (
+                        PARTITION BY source_file, entity_type, mapping_file
+                        ORDER BY started_at DESC) = 1
+                )
+                SELECT q.source_file, q.entity_type, q.field, {REASON_KEY_SQL} AS reason,
+                       count(*) AS rows, min(q.row_number) AS first_row
+                FROM quarantine q SEMI JOIN latest l ON q.ingest_id = l.ingest_id
+                GROUP BY ALL ORDER BY q.source_file, rows DESC, reason
+                """
+            )
+        )
+
+    def ingest_history(self, limit: int = 20) -> pd.DataFrame:
+        """Return the most recent ingest reports, newest first."""
+        return self._frame(
+            "SELECT * FROM ingest_report ORDER BY started_at DESC LIMIT %s", (int(limit),)
+        )
+
+    def query(self, sql: str, parameters: QueryParameters | None = None) -> pd.DataFrame:
+        """Run one read-only statement of DuckDB's dialect (checked, translated, READ ONLY)."""
+        translated = self._checked(sql)
+        with self._read_only_transaction():
+            return self._frame(translated, _parameters(parameters))
+
+    def query_rows(
+        self, sql: str, parameters: QueryParameters | None = None
+    ) -> list[dict[str, Any]]:
+        """Like :meth:`query`, as dicts of plain Python values."""
+        translated = self._checked(sql)
+        import psycopg
+
+        with self._read_only_transaction():
+            try:
+                cursor = self._con.execute(translated, _parameters(parameters))
+            except psycopg.Error as error:
+                raise StoreError(f"query failed: {str(error).strip()}") from error
+            names = [column.name for column in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def _checked(self, sql: str) -> str:
+        catalog = guard_catalog()
+        with catalog._lock:
+            check_read_only(sql, catalog._con, self._tables, 0)
+        return to_postgres(sql)
+
+    @contextmanager
+    def _read_only_transaction(self) -> Iterator[None]:
+        with self._lock:
+            if self._in_transaction:
+                yield  # inside the caller's transaction: sees its own writes
+                return
+            with self._con.transaction():
+                self._con.execute("SET TRANSACTION READ ONLY")
+                yield
+
+    # -- moving whole tables -------------------------------------------------------------------
+    def table_names(self) -> list[str]:
+        """The model's tables in this database (schema bookkeeping left out)."""
+        rows = self._run(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+            "AND table_name <> 'schema_migrations' AND table_name NOT LIKE 'datapoint\\_%%' "
+            "ORDER BY table_name"
+        )
+        return [row[0] for row in rows]
+
+    def read_table(self, table: str, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
+        """Every row of ``table`` as Arrow batches of ``columns``, in no particular order.
+
+        Tables without list columns travel as ``COPY ... TO STDOUT`` CSV, read by Arrow's CSV
+        reader in the model's types (through a temporary file: memory stays flat); the others
+        row by row through a server-side cursor.
+        """
+        types = column_types(table)
+        if any(types[c].endswith("[]") for c in columns):
+            yield from self._read_rows(table, columns)
+            return
+        selected = ", ".join(quote(c) for c in columns)
+        with tempfile.TemporaryFile() as spool:
+            with self._lock, self._con.cursor() as cursor:
+                with cursor.copy(
+                    f"COPY (SELECT {selected} FROM {quote(table)}) TO STDOUT (FORMAT CSV)"
+                ) as copy:
+                    for chunk in copy:
+                        spool.write(chunk)
+            if spool.tell() == 0:
+                return
+            spool.seek(0)
+            schema = pa.schema([(c, _ARROW_TYPES[types[c]]) for c in columns])
+            reader = pa_csv.open_csv(
+                spool,
+                read_options=pa_csv.ReadOptions(column_names=list(columns), block_size=16 << 20),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types=schema,
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,
+                    null_values=[""],
+                ),
+            )
+            for batch in reader:
+                yield batch.select(list(columns)) if batch.schema.names != list(columns) else batch
+
+    def _read_rows(self, table: str, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
+        import psycopg
+
+        types = column_types(table)
+        schema = pa.schema([(c, _ARROW_TYPES[types[c]]) for c in columns])
+        selected = ", ".join(quote(c) for c in columns)
+        with self._lock, self._con.transaction():
+            with self._con.cursor(name=f"read_{uuid.uuid4().hex[:8]}") as cursor:
+                try:
+                    cursor.execute(f"SELECT {selected} FROM {quote(table)}")
+                except psycopg.Error as error:
+                    raise StoreError(f"{self.path}: {str(error).strip()}") from error
+                while rows := cursor.fetchmany(50_000):
+                    yield pa.RecordBatch.from_pylist(
+                        [dict(zip(columns, row, strict=True)) for row in rows], schema=schema
+                    )
+
+    def write_table(self, table: str, batches: Iterable[pa.RecordBatch]) -> int:
+        """Append Arrow batches to ``table`` as they are (created/updated times included)."""
+        written = 0
+        for batch in batches:
+            rows = pa.Table.from_batches([batch])
+            if table == "datapoint":
+                self._ensure_partitions(rows)
+            written += self._copy_in(quote(table), rows, rows.column_names)
+        return written
+
+
+#: Arrow types of the model's column types, for tables read back from PostgreSQL.
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "VARCHAR": pa.string(),
+    "JSON": pa.string(),
+    "BIGINT": pa.int64(),
+    "INTEGER": pa.int32(),
+    "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "VARCHAR[]": pa.list_(pa.string()),
+}
+
+
+#: PostgreSQL type oids of numbers and times (pg_type): their columns get numpy dtypes.
+_NUMBER_OIDS = frozenset({20, 21, 23, 26, 700, 701, 1700})
+_TIME_OIDS = frozenset({1114, 1082})
+
+
+def _typed(frame: pd.DataFrame, oids: Sequence[int]) -> pd.DataFrame:
+    """Columns of numbers and times as DuckDB's DataFrames have them (NaN and NaT for NULL).
+
+    Rows built from Python values leave a column with a NULL as ``object``; the agents'
+    arithmetic and charts expect float64 and datetime64, as DuckDB gives them.
+    """
+    for index, oid in enumerate(oids):
+        column = frame.iloc[:, index]
+        if oid in _NUMBER_OIDS and column.dtype == object:
+            frame.isetitem(index, pd.to_numeric(column, errors="coerce"))
+        elif oid in _TIME_OIDS and str(column.dtype) != "datetime64[us]":
+            frame.isetitem(index, pd.to_datetime(column).astype("datetime64[us]"))
+    return frame
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _typed_points(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty:
+        return pd.DataFrame(
+            {"ts": pd.Series(dtype="datetime64[us]"), "value": pd.Series(dtype="float64")}
+        )
+    return frame
+
+
+def _parameters(parameters: QueryParameters | None) -> Any:
+    if parameters is None:
+        return ()
+    if isinstance(parameters, Mapping):
+        return {name: _value(value) for name, value in parameters.items()}
+    return [_value(value) for value in parameters]
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _naive(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
