@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from factorybrain.api import create_app, parse_every
 from factorybrain.exceptions import ParameterError
+from factorybrain.store import Store
 from tests.agents.test_orchestrator import T0
 from tests.api.conftest import API
 
@@ -221,3 +222,9 @@ def test_a_write_is_seen_by_the_next_read(api) -> None:
         client.get(f"{API}/actions?state=proposed", headers=headers["viewer"]).json()["total"]
         == inbox["total"] - 1
     )
+
+
+@pytest.fixture
+def store(either_store: Store) -> Store:
+    """The API answers the same from either store: the embedded file and PostgreSQL."""
+    return either_store

@@ -102,6 +102,7 @@ def create_app(
     metrics: str | None = None,
     max_upload_bytes: int | None = None,
     read_cache_bytes: int | None = None,
+    close_store: bool = False,
 ) -> FastAPI:
     """Build the REST API over a store.
 
@@ -130,6 +131,7 @@ def create_app(
         read_cache_bytes: Bytes of read answers kept between requests, each until a table it
             read is written (:mod:`factorybrain.api._cache`; 0 keeps none); by default
             ``$FACTORYBRAIN_READ_CACHE_BYTES``, else 32 MiB.
+        close_store: Close an open ``store`` when the app shuts down (an API worker's own).
 
     Returns:
         The FastAPI application; ``app.state.store``, ``app.state.orchestrator`` and
@@ -151,7 +153,7 @@ def create_app(
         max_upload_bytes, "max_upload_bytes", MAX_UPLOAD_BYTES_ENV, 512 * 1024 * 1024, "bytes"
     )
     metrics_setting = metrics_auth(metrics)
-    owns_store = not isinstance(store, Store)
+    owns_store = close_store or not isinstance(store, Store)
     opened: Store = store if isinstance(store, Store) else open_store(store, migrate=True)
     token_store = tokens or TokenStore(opened)
     conductor = orchestrator or installed_orchestrator(opened, with_agents=False)

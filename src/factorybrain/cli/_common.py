@@ -391,7 +391,7 @@ def serve_until_stopped(
     import uvicorn
 
     from factorybrain.api import create_app
-    from factorybrain.store import holding
+    from factorybrain.store import DuckDBStore, holding
 
     try:
         application = create_app(
@@ -411,6 +411,9 @@ def serve_until_stopped(
             mount_dashboard(application)
             dashboard = True
         announce(dashboard)
+        if not isinstance(store, DuckDBStore):  # a server database: no file to hold
+            uvicorn.run(application, host=host, port=port, log_level="warning")
+            return
         with holding(store.path, public_url or local_url(host, port)):
             uvicorn.run(application, host=host, port=port, log_level="warning")
     finally:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,6 +17,9 @@ from factorybrain.cli._common import (
     orchestrator_for,
     serve_until_stopped,
 )
+
+if TYPE_CHECKING:
+    from factorybrain.store import Store
 
 app = typer.Typer()
 
@@ -45,6 +49,14 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="API worker processes; more than one needs a PostgreSQL store "
+            "(--db postgresql://...). One of them runs the agents' schedules.",
+            min=1,
+        ),
+    ] = 1,
 ) -> None:
     """Serve the dashboard (at /) and the REST API (docs at /docs) over the store with uvicorn.
 
@@ -55,11 +67,27 @@ def serve(
     Prometheus metrics are at /metrics (a token of any role, unless
     `$FACTORYBRAIN_METRICS_AUTH=open`); the health check at /api/v1/health.
 
+    With a PostgreSQL store (`--db postgresql://...`), `--workers N` serves from N processes,
+    and ingestion, `agents run` and the CLI work on the same store meanwhile.
+
     Example: `factorybrain serve --db plant.duckdb --port 8000`
     """
     from factorybrain.api import TokenStore
+    from factorybrain.exceptions import StoreError
+    from factorybrain.store import is_postgres_url
 
     store = open_db(db)
+    if workers > 1:
+        if not is_postgres_url(db or os.environ.get("FACTORYBRAIN_DB", "")):
+            store.close()
+            raise StoreError(
+                f"--workers {workers} needs a PostgreSQL store (--db postgresql://...): the "
+                f"DuckDB file {store.path} is held by one process"
+            )
+        _serve_workers(
+            store, str(db or os.environ["FACTORYBRAIN_DB"]), host, port, workers, schedule
+        )
+        return
     token_store = TokenStore(store)
     if not token_store.list():
         console.print(
@@ -82,6 +110,39 @@ def serve(
         schedule_every=schedule or None,
         announce=announce,
         public_url=public_url,
+    )
+
+
+def _serve_workers(
+    store: Store, url: str, host: str, port: int, workers: int, schedule: float
+) -> None:
+    """Serve from ``workers`` uvicorn processes, each opening the PostgreSQL store itself."""
+    import uvicorn
+
+    from factorybrain.api import TokenStore
+    from factorybrain.api._workers import SCHEDULE_ENV
+    from factorybrain.store import display_url
+
+    shown = display_url(url)
+    if not TokenStore(store).list():
+        console.print(
+            "[yellow]no API tokens yet[/yellow]: create one with "
+            f"'factorybrain token create --role admin --name you --db {shown}'"
+        )
+    store.close()
+    os.environ["FACTORYBRAIN_DB"] = url
+    os.environ[SCHEDULE_ENV] = str(schedule)
+    console.print(
+        f"serving {shown} on http://{host}:{port} with {workers} workers "
+        "(dashboard at /, API docs at /docs)"
+    )
+    uvicorn.run(
+        "factorybrain.api._workers:create_worker_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
     )
 
 

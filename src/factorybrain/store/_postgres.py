@@ -189,6 +189,7 @@ class PostgresStore(Store):
         self.identity = f"{self.path}#{uuid.uuid4().hex}"
         self._tables = TableCatalog()
         self._partitions: set[date] = set()
+        self._handles: list[PostgresStore] = []
 
     @staticmethod
     def _adapt(connection: Any) -> None:
@@ -202,9 +203,14 @@ class PostgresStore(Store):
         connection.adapters.register_dumper(list, _ListDumper())
 
     def handle(self) -> PostgresStore:
-        """A second handle (a connection of its own) on the same database, for another thread."""
+        """A second handle (a connection of its own) on the same database, for another thread.
+
+        Closed with this store at the latest, as a DuckDB cursor is with its connection.
+        """
         clone = PostgresStore(self.url, read_only=self.read_only)
         clone.identity = self.identity
+        with self._lock:
+            self._handles.append(clone)
         return clone
 
     def reader(self) -> PostgresStore:
@@ -234,8 +240,16 @@ class PostgresStore(Store):
                 scratch.unregister("_copied")
         return scratch
 
+    def try_lock(self, name: str) -> bool:
+        """Take the advisory lock ``name`` for as long as this connection lives, if it is free."""
+        row = self._one("SELECT pg_try_advisory_lock(hashtext(%s))", (name,))
+        return bool(row and row[0])
+
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection, and those of the handles taken from it."""
+        for handle in self._handles:
+            handle.close()
+        self._handles.clear()
         self._con.close()
 
     # -- plumbing ----------------------------------------------------------------------------
