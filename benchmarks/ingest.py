@@ -1,13 +1,17 @@
-"""Ingestion and time-range query speed against raw DuckDB in the same run.
+"""Ingestion and time-range query speed against the raw database in the same run.
 
 Generates N datapoints over S series at 1 s resolution (per tag, in time order, as a historian
 export is), writes them as Parquet and CSV, then measures:
 
-* raw DuckDB: ``INSERT INTO t SELECT * FROM read_parquet(...)`` / ``read_csv(...)``;
+* raw DuckDB: ``INSERT INTO t SELECT * FROM read_parquet(...)`` / ``read_csv(...)``; with
+  ``--store postgresql://...``, raw PostgreSQL: ``COPY t FROM STDIN`` of the same rows (the CSV
+  file as it is; the Parquet file read by Arrow and streamed as CSV) into an equivalent table
+  (tag, ts, value, indexed by tag and time as factorybrain's datapoints are by series and time);
 * factorybrain: ``ingest`` of the same files through a mapping (validation, series lookup,
   quarantine, deduplication checks, report), each in its own process so its peak memory is its own;
 * a one-day window of one series and its 1-minute downsample (median of repeated queries).
 
+With ``--store``, each measurement gets a new database on that server, dropped afterwards.
 Prints one JSON object on its last line.
 """
 
@@ -106,6 +110,70 @@ def raw_insert_here(directory: Path, source: Path, reader: str) -> float:
     return seconds
 
 
+RAW_POSTGRES = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import ingest
+print(json.dumps({"seconds": ingest.raw_copy_here(sys.argv[2], Path(sys.argv[3]))}))
+"""
+
+
+def raw_copy_here(url: str, source: Path) -> float:
+    """Seconds to COPY the rows of ``source`` into an equivalent PostgreSQL table."""
+    import io
+
+    import psycopg
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("CREATE TABLE t (tag TEXT, ts TIMESTAMP, value DOUBLE PRECISION)")
+        con.execute("CREATE INDEX t_tag_ts ON t (tag, ts)")
+        started = time.perf_counter()
+        with con.cursor() as cursor, cursor.copy("COPY t FROM STDIN (FORMAT CSV)") as copy:
+            if source.suffix == ".csv":
+                with source.open("rb") as handle:
+                    handle.readline()  # the header
+                    while chunk := handle.read(1 << 20):
+                        copy.write(chunk)
+            else:
+                options = pa_csv.WriteOptions(include_header=False)
+                for batch in pq.ParquetFile(source).iter_batches(batch_size=200_000):
+                    buffer = io.BytesIO()
+                    pa_csv.write_csv(batch, buffer, options)
+                    copy.write(buffer.getbuffer())
+        return time.perf_counter() - started
+
+
+class Databases:
+    """New databases on the server of ``url`` (``--store``), dropped when done."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.made: list[str] = []
+
+    def new(self, label: str) -> str:
+        import uuid
+        from urllib.parse import urlsplit, urlunsplit
+
+        import psycopg
+
+        name = f"fb_bench_{label}_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(self.url, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        self.made.append(name)
+        parts = urlsplit(self.url)
+        return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+
+    def drop(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as admin:
+            for name in self.made:
+                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 CHILD = """
 import json, resource, sys, time
 from factorybrain.connectors import ingest
@@ -121,7 +189,7 @@ print(json.dumps({"seconds": seconds, "rows": report.rows_read, "inserted": repo
 """
 
 
-def factorybrain_ingest(database: Path, source: Path, mapping: Path) -> dict[str, float]:
+def factorybrain_ingest(database: str | Path, source: Path, mapping: Path) -> dict[str, float]:
     return child(CHILD, database, source, mapping)
 
 
@@ -140,8 +208,24 @@ def main() -> None:
     parser.add_argument("--series", type=int, default=1_000)
     parser.add_argument("--repeats", type=int, default=21)
     parser.add_argument("--workdir", type=Path, default=None, help="Where to write the data.")
+    parser.add_argument(
+        "--store",
+        default=None,
+        help="A PostgreSQL server (postgresql://user@host/db) to measure instead of DuckDB: "
+        "each run gets a new database there.",
+    )
     args = parser.parse_args()
+    databases = Databases(args.store) if args.store else None
+    try:
+        result = run(args, databases)
+    finally:
+        if databases is not None:
+            databases.drop()
+    print(json.dumps(result))
 
+
+def run(args: argparse.Namespace, databases: Databases | None) -> dict[str, object]:
+    """Measure everything; return the figures."""
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         directory = Path(tmp)
         print(f"generating {args.points:,} points over {args.series:,} series", file=sys.stderr)
@@ -149,19 +233,28 @@ def main() -> None:
         mapping = directory / "historian.yaml"
         mapping.write_text(MAPPING)
 
-        raw_parquet = raw_insert(directory, parquet, "read_parquet")
-        raw_csv = raw_insert(directory, csv, "read_csv")
-        print(f"raw DuckDB: parquet {raw_parquet:.1f} s, csv {raw_csv:.1f} s", file=sys.stderr)
+        here = Path(__file__).parent
+        if databases is None:
+            raw_parquet = raw_insert(directory, parquet, "read_parquet")
+            raw_csv = raw_insert(directory, csv, "read_csv")
+            parquet_store: str | Path = directory / "fb_parquet.duckdb"
+            csv_store: str | Path = directory / "fb_csv.duckdb"
+        else:
+            raw_parquet = child(RAW_POSTGRES, here, databases.new("raw"), parquet)["seconds"]
+            raw_csv = child(RAW_POSTGRES, here, databases.new("raw"), csv)["seconds"]
+            parquet_store, csv_store = databases.new("parquet"), databases.new("csv")
+        print(f"raw: parquet {raw_parquet:.1f} s, csv {raw_csv:.1f} s", file=sys.stderr)
 
-        fb_parquet = factorybrain_ingest(directory / "fb_parquet.duckdb", parquet, mapping)
+        fb_parquet = factorybrain_ingest(parquet_store, parquet, mapping)
         print(f"factorybrain parquet: {fb_parquet}", file=sys.stderr)
-        fb_csv = factorybrain_ingest(directory / "fb_csv.duckdb", csv, mapping)
+        fb_csv = factorybrain_ingest(csv_store, csv, mapping)
         print(f"factorybrain csv: {fb_csv}", file=sys.stderr)
-        (directory / "fb_csv.duckdb").unlink()
+        if isinstance(csv_store, Path):
+            csv_store.unlink()
 
         from factorybrain.store import open_store
 
-        store = open_store(directory / "fb_parquet.duckdb", read_only=True)
+        store = open_store(parquet_store, read_only=True)
         tags = store.query("SELECT external_id FROM time_series")["external_id"].tolist()
         rng = random.Random(7)
         per_series = args.points // args.series
@@ -188,7 +281,8 @@ def main() -> None:
         store.close()
 
     points = args.points - args.points % args.series
-    result = {
+    return {
+        "store": "postgresql" if databases is not None else "duckdb",
         "points": points,
         "series": args.series,
         "parquet_points_per_s": round(points / fb_parquet["seconds"]),
@@ -205,7 +299,6 @@ def main() -> None:
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
         ),
     }
-    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -50,8 +50,8 @@ def _postgres_reachable(url: str) -> bool:
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """The URL of a new, empty PostgreSQL database, dropped after the test.
+def postgres_databases() -> Iterator[Callable[[], str]]:
+    """Makes new, empty PostgreSQL databases (their URLs), all dropped after the test.
 
     Skipped, saying why, where no server answers at ``$FACTORYBRAIN_TEST_POSTGRES_URL`` (by
     default the local server CI runs) or the ``sql`` extra is not installed.
@@ -60,15 +60,28 @@ def postgres_url() -> Iterator[str]:
     server = os.environ.get(POSTGRES_URL_VARIABLE, POSTGRES_URL_DEFAULT)
     if not _postgres_reachable(server):
         pytest.skip(f"no PostgreSQL server at {server} (set {POSTGRES_URL_VARIABLE} to use one)")
-    name = f"fb_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
     parts = urlsplit(server)
+    made: list[str] = []
+
+    def new() -> str:
+        name = f"fb_test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        made.append(name)
+        return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+
     try:
-        yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+        yield new
     finally:
         with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            for name in made:
+                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def postgres_url(postgres_databases: Callable[[], str]) -> str:
+    """The URL of a new, empty PostgreSQL database, dropped after the test."""
+    return postgres_databases()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -118,3 +119,26 @@ def test_the_migrate_command_reports_every_table_checked(tmp_path: Path, postgre
     )
     assert again.exit_code == 1
     assert "not empty" in again.output
+
+
+def test_a_postgresql_store_is_backed_up_and_restored_into_an_empty_database(
+    tmp_path: Path, postgres_databases: Callable[[], str]
+) -> None:
+    source_url, target_url = postgres_databases(), postgres_databases()
+    plant = DuckDBStore(tmp_path / "plant.duckdb")
+    plant.migrate()
+    _plant(plant)
+    with PostgresStore(source_url) as source:
+        source.migrate()
+        move_store(plant, source)
+    runner = CliRunner()
+    backup = tmp_path / "plant.fbbackup"
+    made = runner.invoke(app, ["backup", "--db", source_url, "--to", str(backup)])
+    assert made.exit_code == 0, made.output
+    restored = runner.invoke(app, ["restore", str(backup), "--db", target_url])
+    assert restored.exit_code == 0, restored.output
+    with PostgresStore(source_url) as source, PostgresStore(target_url) as target:
+        for table in plant.table_names():
+            assert table_checksum(target, table) == table_checksum(source, table), table
+    again = runner.invoke(app, ["restore", str(backup), "--db", target_url])
+    assert again.exit_code == 1 and "not empty" in again.output

@@ -9,6 +9,7 @@ only where no process holds the target.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -27,7 +28,7 @@ from factorybrain.cli._common import (
 from factorybrain.cli._remote import ApiClient, ApiOption
 
 if TYPE_CHECKING:
-    from factorybrain.store import BackupManifest
+    from factorybrain.store import BackupManifest, RestoreReport, Store
 
 app = typer.Typer()
 
@@ -52,13 +53,16 @@ def backup(
 
     Example: `factorybrain backup --db plant.duckdb --to backups/plant-2025-05-01.fbbackup`
     """
-    from factorybrain.store import backup_store, read_manifest
+    from factorybrain.store import backup_store, is_postgres_url, read_manifest
 
     if api:
         to.parent.mkdir(parents=True, exist_ok=True)
         with ApiClient(api, token) as client, working("backing up (on the server)", quiet=as_json):
             client.download("/backup", to)
         manifest = read_manifest(to)
+    elif is_postgres_url(db or os.environ.get("FACTORYBRAIN_DB", "")):
+        with open_db(db, read_only=True) as store, working("backing up", quiet=as_json):
+            manifest = _backup_server_store(store, to)
     else:
         with open_db(db, read_only=True) as store, working("backing up", quiet=as_json):
             manifest = backup_store(store, to)
@@ -91,7 +95,7 @@ def restore(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Restore a backup into a store file, checking every table's rows against the backup.
+    """Restore a backup into a store file or an empty PostgreSQL database, checking every table.
 
     Every file's SHA-256, and each table's row count and checksum, are checked before the
     restored store is put in place; a backup of an older schema is migrated. An existing store
@@ -100,7 +104,14 @@ def restore(
 
     Example: `factorybrain restore backups/plant-2025-05-01.fbbackup --db plant.duckdb`
     """
-    from factorybrain.store import default_db_path, read_manifest, restore_store
+    from factorybrain.exceptions import StoreError
+    from factorybrain.store import (
+        default_db,
+        display_url,
+        is_postgres_url,
+        read_manifest,
+        restore_store,
+    )
 
     if check:
         manifest = read_manifest(source)
@@ -109,9 +120,18 @@ def restore(
             return
         _print_tables(f"{source}: taken {manifest.created_at} from {manifest.store}", manifest)
         return
-    target = db or default_db_path()
-    with working(f"restoring {target}", quiet=as_json):
-        report = restore_store(source, target, force=force)
+    target = db or default_db()
+    if is_postgres_url(target):
+        if force:
+            raise StoreError(
+                "--force replaces a store file; a PostgreSQL store is restored into an empty "
+                "database only (drop and create it again first)"
+            )
+        with working(f"restoring {display_url(str(target))}", quiet=as_json):
+            report = _restore_server_store(source, str(target))
+    else:
+        with working(f"restoring {target}", quiet=as_json):
+            report = restore_store(source, target, force=force)
     if as_json:
         print(
             json.dumps(
@@ -145,6 +165,43 @@ def restore(
             f"{report.migrations_applied} migration(s) applied",
             highlight=False,
         )
+
+
+def _backup_server_store(store: Store, to: Path) -> BackupManifest:
+    """Back up a PostgreSQL store: one moment of it moved into a DuckDB file, then packed."""
+    import tempfile
+
+    from factorybrain.store import DuckDBStore, backup_store, move_store
+
+    to.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=to.parent, prefix=".backup-") as scratch:
+        copy = DuckDBStore(Path(scratch) / "store.duckdb")
+        try:
+            copy.migrate()
+            move_store(store, copy)
+            return backup_store(copy, to, label=str(getattr(store, "path", "")))
+        finally:
+            copy.close()
+
+
+def _restore_server_store(source: Path, url: str) -> RestoreReport:
+    """Restore a backup into an empty PostgreSQL store: unpacked and checked, then moved."""
+    import tempfile
+    from dataclasses import replace
+
+    from factorybrain.store import DuckDBStore, PostgresStore, move_store, restore_store
+
+    with tempfile.TemporaryDirectory(prefix="factorybrain-restore-") as scratch:
+        unpacked = restore_store(source, Path(scratch) / "store.duckdb")
+        copy = DuckDBStore(unpacked.store, read_only=True)
+        target = PostgresStore(url)
+        try:
+            target.migrate()
+            move_store(copy, target)
+        finally:
+            copy.close()
+            target.close()
+    return replace(unpacked, store=target.path, replaced=False)
 
 
 def _print_tables(title: str, manifest: BackupManifest) -> None:

@@ -156,7 +156,9 @@ def table_checks(connection: duckdb.DuckDBPyConnection) -> dict[str, TableCheck]
     return checks
 
 
-def backup_store(store: DuckDBStore, target: str | Path) -> BackupManifest:
+def backup_store(
+    store: DuckDBStore, target: str | Path, *, label: str | None = None
+) -> BackupManifest:
     """Write a backup of ``store`` to the file ``target``, replacing it if it exists.
 
     The export and the counts are one transaction over a connection of their own: they see
@@ -166,6 +168,7 @@ def backup_store(store: DuckDBStore, target: str | Path) -> BackupManifest:
     Args:
         store: An open store (a server passes the store it holds).
         target: The backup file to write (a tar file).
+        label: How the manifest names the store backed up (by default its file).
 
     Returns:
         The manifest written into the backup.
@@ -202,7 +205,7 @@ def backup_store(store: DuckDBStore, target: str | Path) -> BackupManifest:
         manifest = BackupManifest(
             format=BACKUP_FORMAT,
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            store=store.path,
+            store=label or store.path,
             schema_version=int(version),
             factorybrain_version=__version__,
             duckdb_version=duckdb.__version__,

@@ -240,6 +240,24 @@ class PostgresStore(Store):
                 scratch.unregister("_copied")
         return scratch
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside the block see the database as of one moment (REPEATABLE READ)."""
+        import psycopg
+
+        with self._lock:
+            previous = self._con.isolation_level
+            self._con.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            try:
+                with self._con.transaction():
+                    self._in_transaction = True
+                    try:
+                        yield
+                    finally:
+                        self._in_transaction = False
+            finally:
+                self._con.isolation_level = previous
+
     def try_lock(self, name: str) -> bool:
         """Take the advisory lock ``name`` for as long as this connection lives, if it is free."""
         row = self._one("SELECT pg_try_advisory_lock(hashtext(%s))", (name,))

@@ -9,6 +9,7 @@ the hashes, so the sums agree exactly when both sides hold the same rows, in any
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -134,18 +135,21 @@ def move_store(
             f"the target store {store_path(target)} is not empty: {listed}; move into a new "
             "or empty store (nothing was written)"
         )
-    with target.transaction():
+    snapshot = getattr(source, "snapshot", None)
+    with snapshot() if callable(snapshot) else contextlib.nullcontext():
+        # One moment of the source (a server database may be written meanwhile).
+        with target.transaction():
+            for table in tables:
+                moved = movable_target.write_table(
+                    table, movable_source.read_table(table, _columns(table))
+                )
+                if progress is not None:
+                    progress(table, moved)
+        checks = []
         for table in tables:
-            moved = movable_target.write_table(
-                table, movable_source.read_table(table, _columns(table))
-            )
-            if progress is not None:
-                progress(table, moved)
-    checks = []
-    for table in tables:
-        source_rows, source_sum = table_checksum(movable_source, table)
-        target_rows, target_sum = table_checksum(movable_target, table)
-        checks.append(TableMove(table, source_rows, target_rows, source_sum, target_sum))
+            source_rows, source_sum = table_checksum(movable_source, table)
+            target_rows, target_sum = table_checksum(movable_target, table)
+            checks.append(TableMove(table, source_rows, target_rows, source_sum, target_sum))
     report = MoveReport(
         store_path(source),
         store_path(target),
