@@ -7,8 +7,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from factorybrain.api import TokenStore
-from factorybrain.api._workers import SCHEDULE_ENV, SCHEDULE_LOCK, create_worker_app
 from factorybrain.cli import app
+from factorybrain.cli._workers import SCHEDULE_ENV, SCHEDULE_LOCK, create_worker_app
 from factorybrain.exceptions import StoreError
 from factorybrain.store import PostgresStore
 

@@ -120,7 +120,7 @@ def _serve_workers(
     import uvicorn
 
     from factorybrain.api import TokenStore
-    from factorybrain.api._workers import SCHEDULE_ENV
+    from factorybrain.cli._workers import SCHEDULE_ENV
     from factorybrain.store import display_url
 
     shown = display_url(url)
@@ -137,7 +137,7 @@ def _serve_workers(
         "(dashboard at /, API docs at /docs)"
     )
     uvicorn.run(
-        "factorybrain.api._workers:create_worker_app",
+        "factorybrain.cli._workers:create_worker_app",
         factory=True,
         host=host,
         port=port,

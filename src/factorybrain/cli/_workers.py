@@ -25,7 +25,7 @@ SCHEDULE_LOCK = "factorybrain.schedule"
 def create_worker_app() -> FastAPI:
     """Build this worker's app over the PostgreSQL store named by ``$FACTORYBRAIN_DB``."""
     from factorybrain.agents import installed_orchestrator
-    from factorybrain.api._app import create_app
+    from factorybrain.api import create_app
     from factorybrain.store import PostgresStore, is_postgres_url
 
     url = os.environ.get("FACTORYBRAIN_DB", "")
