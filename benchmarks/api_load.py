@@ -27,6 +27,12 @@ the latencies instead of silently lowering the rate (no coordinated omission).
 `p99_from_send_ms` is measured from the moment the request was written instead. A warm-up of
 every route three times at 20 requests/s comes first and is not counted.
 
+With `--store postgresql://...` the store is moved (`factorybrain migrate`) into a new database on
+that server, `factorybrain serve --workers N` (`--workers`) serves it, and `--ingest-points N`
+loads N generated datapoints into the same store while the mixed load runs (`ingest_s` says how
+long it took); the server's CPU is then its processes' (workers included, PostgreSQL's own backends
+not). The database is dropped at the end.
+
 After the mixed load, each route runs alone at `--route-rps` for `--route-seconds` (0: skip):
 the server process's CPU time (all its threads, DuckDB's included) over the requests sent is its
 `cpu_ms_by_route`.
@@ -118,7 +124,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def read_paths(db: Path) -> dict[str, str]:
+def read_paths(db: Path | str) -> dict[str, str]:
     """Pick real identifiers from the store so every request reads something; route -> path."""
     from factorybrain.store import open_store
 
@@ -347,9 +353,96 @@ def run(work: Coroutine[Any, Any, T]) -> T:
 
 
 def server_cpu_s(server: psutil.Process) -> float:
-    """CPU seconds the server process has used so far, user and system, all its threads."""
-    times = server.cpu_times()
-    return float(times.user + times.system)
+    """CPU seconds the server has used so far, user and system, all its threads and workers."""
+    total = 0.0
+    for process in [server, *server.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def factorybrain(*arguments: str) -> str:
+    """Run a factorybrain command; return what it printed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "factorybrain", *arguments],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout
+
+
+def postgres_database(server: str) -> str:
+    """A new database on the PostgreSQL ``server``; its URL."""
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    name = f"fb_load_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    parts = urlsplit(server)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+
+
+def drop_database(server: str, url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[-1]
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+INGEST_MAPPING = """\
+entity: datapoint
+space: loadtest
+fields:
+  series: tag
+  ts: ts
+  value: value
+"""
+
+
+def ingest_points(tmp: Path, url: str, points: int) -> subprocess.Popen:
+    """Start loading ``points`` generated datapoints (100 series) into the store at ``url``."""
+    import duckdb
+
+    parquet = tmp / "ingest.parquet"
+    con = duckdb.connect()
+    con.execute(
+        f"""
+        COPY (SELECT 'LOAD_' || lpad((i // {points // 100})::VARCHAR, 3, '0') AS tag,
+                     TIMESTAMP '2030-01-01' + to_seconds(i % {points // 100}) AS ts,
+                     random() AS value
+              FROM range({points}) t(i)) TO '{parquet}' (FORMAT parquet)
+        """
+    )
+    con.close()
+    mapping = tmp / "ingest.yaml"
+    mapping.write_text(INGEST_MAPPING)
+    return subprocess.Popen(
+        [sys.executable, "-m", "factorybrain", "ingest", str(parquet), "-m", str(mapping)]
+        + ["--db", url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def start_workers(url: str, port: int, token_file: Path, workers: int) -> subprocess.Popen:
+    """``factorybrain serve --workers N`` over the PostgreSQL store, a viewer's token beside."""
+    output = factorybrain("token", "create", "--role", "viewer", "--name", "load", "--db", url)
+    token_file.write_text(next(w for w in output.split() if w.startswith("fb_")))
+    about = {"workers": workers, "store": "postgresql", "read_cache_bytes": 0}
+    Path(f"{token_file}.json").write_text(json.dumps(about))
+    return subprocess.Popen(
+        [sys.executable, "-m", "factorybrain", "serve", "--db", url, "--port", str(port)]
+        + ["--workers", str(workers), "--schedule", "0"],
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def cpu_by_route(
@@ -403,17 +496,40 @@ def main() -> None:
         help="Run the server under cProfile and write its top functions (by own time) here; "
         "profiling slows the server, so its latency and CPU figures are not the benchmark's.",
     )
+    parser.add_argument(
+        "--store",
+        help="A PostgreSQL server (postgresql://user@host/db): serve the store from a new "
+        "database there instead of the DuckDB file.",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="API worker processes (with --store)."
+    )
+    parser.add_argument(
+        "--ingest-points",
+        type=int,
+        default=0,
+        help="Datapoints to load into the store during the mixed load (with --store).",
+    )
     args = parser.parse_args()
     options = {} if args.max_in_flight is None else {"max_in_flight": args.max_in_flight}
 
     with tempfile.TemporaryDirectory() as tmp:
-        db = args.db or build_demo(Path(tmp), args.days)
+        db: Path | str = args.db or build_demo(Path(tmp), args.days)
+        if args.store:
+            url = postgres_database(args.store)
+            print(f"moving the store into {url}", file=sys.stderr)
+            factorybrain("migrate", "--from", str(db), "--to", url)
+            db = url
         paths = read_paths(db)
         port, token_file = free_port(), Path(tmp) / "token"
-        server = subprocess.Popen(
-            [sys.executable, "-c", SERVER, str(db), str(port), str(token_file)]
-            + [json.dumps(options), json.dumps(PACKAGES), str(args.profile or "")]
-        )
+        if args.store:
+            server = start_workers(str(db), port, token_file, args.workers)
+        else:
+            server = subprocess.Popen(
+                [sys.executable, "-c", SERVER, str(db), str(port), str(token_file)]
+                + [json.dumps(options), json.dumps(PACKAGES), str(args.profile or "")]
+            )
+        ingesting: subprocess.Popen | None = None
         try:
             wait_until_up(port, token_file, server)
             token = token_file.read_text().strip()
@@ -424,8 +540,16 @@ def main() -> None:
             load_before = [round(x, 2) for x in psutil.getloadavg()]
             cpu_before = server_cpu_s(server_process)
             answers_before = cache_answers(port, token)
+            if args.store and args.ingest_points:
+                ingest_started = time.perf_counter()
+                ingesting = ingest_points(Path(tmp), str(db), args.ingest_points)
             result = run(load(port, token, paths, args.rps, args.seconds, args.connections))
             used = server_cpu_s(server_process) - cpu_before
+            if ingesting is not None:
+                result["ingest_running_at_end"] = ingesting.poll() is None
+                result["ingest_points"] = args.ingest_points
+                result["ingest_exit"] = ingesting.wait()
+                result["ingest_s"] = round(time.perf_counter() - ingest_started, 1)
             hits, misses = cache_answers(port, token)
             result["read_cache_hits"] = hits - answers_before[0]
             result["read_cache_misses"] = misses - answers_before[1]
@@ -438,8 +562,12 @@ def main() -> None:
                     port, token, paths, server_process, args.route_rps, args.route_seconds
                 )
         finally:
+            if ingesting is not None and ingesting.poll() is None:
+                ingesting.terminate()
             server.terminate()
             server.wait(timeout=30)
+            if args.store:
+                drop_database(args.store, str(db))
     result["load_average_end"] = [round(x, 2) for x in psutil.getloadavg()]
     result.update(about)
     print(json.dumps(result))

@@ -169,3 +169,11 @@ def test_parameters_and_percent_signs_survive_the_translation() -> None:
     assert to_postgres("SELECT 'x?' AS q, ? AS p, $name AS n WHERE a LIKE '5%'") == (
         "SELECT 'x?' AS q, %s AS p, %(name)s AS n WHERE a LIKE '5%%'"
     )
+
+
+def test_describe_and_show_answer_the_same_on_both_stores(stores: tuple[Store, Store]) -> None:
+    duckdb_store, postgres_store = stores
+    for sql in ("DESCRIBE asset", "SHOW TABLES"):
+        assert postgres_store.query_rows(sql) == duckdb_store.query_rows(sql), sql
+    with pytest.raises(StoreError, match="SUMMARIZE is DuckDB's own"):
+        postgres_store.query("SUMMARIZE asset")

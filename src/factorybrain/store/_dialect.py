@@ -13,6 +13,7 @@ that names it, never SQL that means something else.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 
 import sqlglot
@@ -22,6 +23,9 @@ from sqlglot.tokens import TokenType
 
 from factorybrain.exceptions import StoreError
 from factorybrain.store._catalog import column_types
+
+# sqlglot warns on the log when it passes a statement through as it is (EXPLAIN): not a problem.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 #: What DuckDB's time_bucket counts buckets from when no origin is given (Monday 2000-01-03).
 _BUCKET_ORIGIN = "2000-01-03 00:00:00"

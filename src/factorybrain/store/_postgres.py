@@ -818,7 +818,13 @@ class PostgresStore(Store):
         )
 
     def query(self, sql: str, parameters: QueryParameters | None = None) -> pd.DataFrame:
-        """Run one read-only statement of DuckDB's dialect (checked, translated, READ ONLY)."""
+        """Run one read-only statement of DuckDB's dialect (checked, translated, READ ONLY).
+
+        ``DESCRIBE`` and ``SHOW`` describe the model's tables as DuckDB does (the schema is the
+        same in both stores); ``SUMMARIZE`` is refused, naming what to write instead.
+        """
+        if _keyword(sql) in _CATALOG_STATEMENTS:
+            return guard_catalog().query(sql, parameters)
         translated = self._checked(sql)
         with self._read_only_transaction():
             return self._frame(translated, _parameters(parameters))
@@ -827,6 +833,8 @@ class PostgresStore(Store):
         self, sql: str, parameters: QueryParameters | None = None
     ) -> list[dict[str, Any]]:
         """Like :meth:`query`, as dicts of plain Python values."""
+        if _keyword(sql) in _CATALOG_STATEMENTS:
+            return guard_catalog().query_rows(sql, parameters)
         translated = self._checked(sql)
         import psycopg
 
@@ -842,6 +850,11 @@ class PostgresStore(Store):
         catalog = guard_catalog()
         with catalog._lock:
             check_read_only(sql, catalog._con, self._tables, 0)
+        if _keyword(sql) == "SUMMARIZE":
+            raise StoreError(
+                "SUMMARIZE is DuckDB's own; on a PostgreSQL store, ask for what you need with "
+                "SELECT count(*), min(...), max(...), avg(...) FROM ..."
+            )
         return to_postgres(sql)
 
     @contextmanager
@@ -959,6 +972,21 @@ def _typed(frame: pd.DataFrame, oids: Sequence[int]) -> pd.DataFrame:
         elif oid in _TIME_OIDS and str(column.dtype) != "datetime64[us]":
             frame.isetitem(index, pd.to_datetime(column).astype("datetime64[us]"))
     return frame
+
+
+#: Statements about the schema, answered by the catalog (the model's tables, as DuckDB has them).
+_CATALOG_STATEMENTS = frozenset({"DESCRIBE", "SHOW"})
+
+
+def _keyword(sql: str) -> str:
+    """The first word of ``sql`` in capitals (comments before it skipped)."""
+    import sqlglot
+
+    try:
+        tokens = sqlglot.Dialect.get_or_raise("duckdb").tokenize(sql)
+    except sqlglot.errors.SqlglotError:
+        return ""
+    return tokens[0].text.upper() if tokens else ""
 
 
 def _naive(moment: datetime) -> datetime:
