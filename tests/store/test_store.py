@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -357,3 +358,23 @@ def test_duckdb_sql_of_the_package_runs_on_either_store(store: Store) -> None:
         {"id": "a"},
     )
     assert [r["external_id"] for r in semi] == ["a", "b"]
+
+
+def test_a_window_with_a_missing_value_or_no_point_reads_back(store: Store) -> None:
+    store.ensure_series("h", ["T1"], "historian")
+    t0 = datetime(2024, 6, 1)
+    batch = pa.record_batch(
+        {
+            "series_id": pa.array([1, 1, 1], pa.int32()),
+            "ts": pa.array([t0, t0 + timedelta(seconds=1), t0 + timedelta(seconds=2)]),
+            "value": pa.array([1.5, None, 2.5]),
+        }
+    )
+    store.append_datapoints(iter([batch]))
+    window = store.datapoints("T1", t0, t0 + timedelta(minutes=1))
+    assert window["ts"].tolist() == [t0 + timedelta(seconds=i) for i in range(3)]
+    assert window["value"].iloc[0] == 1.5 and pd.isna(window["value"].iloc[1])
+    empty = store.datapoints("T1", t0 - timedelta(days=1), t0)
+    assert empty.empty and list(empty.columns) == ["ts", "value"]
+    whole = store.datapoints("T1", t0 + timedelta(seconds=2), t0 + timedelta(seconds=3))
+    assert whole["value"].tolist() == [2.5]
