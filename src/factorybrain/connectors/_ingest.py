@@ -56,6 +56,7 @@ from factorybrain.connectors._unpivot import SeriesFacts, TagColumn, plan_units
 from factorybrain.exceptions import IngestError
 from factorybrain.secrets import redact
 from factorybrain.store._duckdb import DuckDBStore, reason_key
+from factorybrain.store._postgres import ServerGone
 
 #: Rows handed from the reader to the store at a time; bounds memory on large files.
 BATCH_ROWS = 1_000_000
@@ -193,10 +194,18 @@ def ingest(
             if not isinstance(error, duckdb.Error):
                 raise
             raise IngestError(f"{name}: cannot be read: {_first_cause(error)}") from error
+        except ServerGone as error:
+            raise IngestError(
+                f"{name}: not loaded: the database stopped answering ({error}). Nothing of "
+                f"{name} was loaded: its transaction was rolled back. Ingest it again once the "
+                "database answers."
+            ) from error
     except IngestError as error:
         report.status = "failed: " + redact(str(error))
         try:
             _finish(store, report, started, report.status)
+        except ServerGone:
+            pass  # the database is gone: the failed report cannot be kept; the error says why
         except (duckdb.Error, OSError) as recording:
             if no_room(recording, store.path) is None:
                 raise

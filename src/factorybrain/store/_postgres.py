@@ -79,6 +79,20 @@ _KEYS = (
 )
 
 
+class ServerGone(StoreError):
+    """The PostgreSQL server closed the connection (a restart, a crash, the network)."""
+
+
+def _failure(where: str, error: Exception) -> StoreError:
+    """A psycopg error as the store's: ``ServerGone`` when the connection is lost."""
+    import psycopg
+
+    message = f"{where}: {str(error).strip()}"
+    if isinstance(error, psycopg.OperationalError | psycopg.errors.AdminShutdown):
+        return ServerGone(message)
+    return StoreError(message)
+
+
 def to_postgres(sql: str) -> str:
     """``sql`` in PostgreSQL's dialect (sqlglot, of the ``sql`` extra, is imported on first use)."""
     from factorybrain.store._dialect import to_postgres as translate
@@ -282,7 +296,7 @@ class PostgresStore(Store):
                 cursor = self._con.execute(sql, parameters)
                 return cursor.fetchall() if cursor.description else []
             except psycopg.Error as error:
-                raise StoreError(f"{self.path}: {str(error).strip()}") from error
+                raise _failure(self.path, error) from error
 
     def _one(self, sql: str, parameters: Any = ()) -> tuple[Any, ...]:
         rows = self._run(sql, parameters)
@@ -299,7 +313,7 @@ class PostgresStore(Store):
                     cursor.fetchall(), columns=[column.name for column in description]
                 )
             except psycopg.Error as error:
-                raise StoreError(f"{self.path}: {str(error).strip()}") from error
+                raise _failure(self.path, error) from error
         return _typed(frame, [column.type_code for column in description])
 
     def _copy_in(self, table: str, rows: pa.Table, columns: Sequence[str]) -> int:
@@ -309,12 +323,17 @@ class PostgresStore(Store):
         ready = _csv_ready(rows.select(list(columns)))
         names = ", ".join(quote(c) for c in columns)
         options = pa_csv.WriteOptions(include_header=False, batch_size=65_536)
-        with self._lock, self._con.cursor() as cursor:
-            with cursor.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT CSV)") as copy:
-                for batch in ready.to_batches(max_chunksize=200_000):
-                    buffer = io.BytesIO()
-                    pa_csv.write_csv(pa.Table.from_batches([batch]), buffer, options)
-                    copy.write(buffer.getbuffer())
+        import psycopg
+
+        try:
+            with self._lock, self._con.cursor() as cursor:
+                with cursor.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT CSV)") as copy:
+                    for batch in ready.to_batches(max_chunksize=200_000):
+                        buffer = io.BytesIO()
+                        pa_csv.write_csv(pa.Table.from_batches([batch]), buffer, options)
+                        copy.write(buffer.getbuffer())
+        except psycopg.Error as error:
+            raise _failure(f"{self.path}: COPY into {table}", error) from error
         return rows.num_rows
 
     def _scratch(self, name: str, like: str, rows: pa.Table, columns: Sequence[str]) -> None:
@@ -391,12 +410,17 @@ class PostgresStore(Store):
             if self._in_transaction:
                 yield
                 return
-            with self._write_lock, self._con.transaction():
-                self._in_transaction = True
-                try:
-                    yield
-                finally:
-                    self._in_transaction = False
+            import psycopg
+
+            try:
+                with self._write_lock, self._con.transaction():
+                    self._in_transaction = True
+                    try:
+                        yield
+                    finally:
+                        self._in_transaction = False
+            except psycopg.Error as error:  # the commit or the rollback itself
+                raise _failure(self.path, error) from error
 
     def execute(
         self,
@@ -949,7 +973,7 @@ class PostgresStore(Store):
                 try:
                     cursor.execute(f"SELECT {selected} FROM {quote(table)}")
                 except psycopg.Error as error:
-                    raise StoreError(f"{self.path}: {str(error).strip()}") from error
+                    raise _failure(self.path, error) from error
                 while rows := cursor.fetchmany(50_000):
                     yield pa.RecordBatch.from_pylist(
                         [dict(zip(columns, row, strict=True)) for row in rows], schema=schema
