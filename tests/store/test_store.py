@@ -9,7 +9,7 @@ import pytest
 
 from factorybrain.exceptions import SchemaError, StoreError
 from factorybrain.model import ENTITY_TYPES, SYSTEM_COLUMNS
-from factorybrain.store import SCHEMA_VERSION, DuckDBStore, Store, open_store
+from factorybrain.store import SCHEMA_VERSION, DuckDBStore, PostgresStore, Store, open_store
 
 
 @pytest.fixture
@@ -378,3 +378,25 @@ def test_a_window_with_a_missing_value_or_no_point_reads_back(store: Store) -> N
     assert empty.empty and list(empty.columns) == ["ts", "value"]
     whole = store.datapoints("T1", t0 + timedelta(seconds=2), t0 + timedelta(seconds=3))
     assert whole["value"].tolist() == [2.5]
+
+
+def test_every_process_sees_the_generation_grow_with_writes_to_its_tables(
+    postgres_store: PostgresStore,
+) -> None:
+    # Another connection stands for another process (an API worker beside an ingest).
+    other = PostgresStore(postgres_store.url)
+    try:
+        before = other.generation_of(["stock_level"])
+        assert before is not None
+        postgres_store.upsert_entities(
+            "product", pa.table({"space": ["s"], "external_id": ["p"]}), "i"
+        )
+        assert other.generation_of(["stock_level"]) == before  # another table: unchanged
+        with postgres_store.transaction():
+            postgres_store.upsert_entities("stock_level", _stock("a"), "i")
+            assert other.generation_of(["stock_level"]) == before  # not committed yet
+        written = other.generation_of(["stock_level"])
+        assert written is not None and written > before
+        assert other.generation_of(["material", "stock_level"]) >= written
+    finally:
+        other.close()

@@ -100,6 +100,22 @@ def to_postgres(sql: str) -> str:
     return translate(sql)
 
 
+#: Every write statement to a table of the model counts in ``fb_generation`` (statement-level
+#: triggers): the read caches of every process compare these counts, as a DuckDB server compares
+#: its own (the count becomes visible when the transaction that wrote commits).
+_GENERATION_DDL = (
+    "CREATE TABLE IF NOT EXISTS fb_generation (table_name TEXT PRIMARY KEY, n BIGINT NOT NULL)",
+    """
+    CREATE OR REPLACE FUNCTION fb_count_write() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      INSERT INTO fb_generation VALUES (TG_TABLE_NAME, 1)
+      ON CONFLICT (table_name) DO UPDATE SET n = fb_generation.n + 1;
+      RETURN NULL;
+    END $$
+    """,
+)
+
+
 def is_postgres_url(location: object) -> bool:
     """Whether ``location`` names a PostgreSQL database rather than a DuckDB file."""
     return isinstance(location, str) and urlsplit(location).scheme in URL_SCHEMES
@@ -206,6 +222,7 @@ class PostgresStore(Store):
         self._tables = TableCatalog()
         self._partitions: set[date] = set()
         self._handles: list[PostgresStore] = []
+        self._counted = False  # whether fb_generation exists (looked up until it does)
 
     @staticmethod
     def _adapt(connection: Any) -> None:
@@ -392,7 +409,37 @@ class PostgresStore(Store):
                     (migration.version, migration.description, _now()),
                 )
             applied += 1
+        self._count_writes()
         return applied
+
+    def _count_writes(self) -> None:
+        """Make every table of the model count its writes in ``fb_generation`` (idempotent)."""
+        with self.transaction():
+            for statement in _GENERATION_DDL:
+                self._run(statement)
+            for table in guard_catalog().table_names():
+                self._run(f"DROP TRIGGER IF EXISTS fb_count_write ON {quote(table)}")
+                self._run(
+                    f"CREATE TRIGGER fb_count_write AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
+                    f"ON {quote(table)} FOR EACH STATEMENT EXECUTE FUNCTION fb_count_write()"
+                )
+
+    def generation_of(self, tables: Iterable[str]) -> int | None:
+        """A number that grows with every committed write to any of ``tables``, by anyone.
+
+        Read from ``fb_generation`` (one query), which triggers keep; None for a database
+        migrated before this version had them (run ``factorybrain init`` to add them).
+        """
+        if not self._counted:
+            found = self._one("SELECT to_regclass('fb_generation') IS NOT NULL")
+            self._counted = bool(found and found[0])
+            if not self._counted:
+                return None
+        row = self._one(
+            "SELECT coalesce(sum(n), 0) FROM fb_generation WHERE table_name = ANY(%s)",
+            (list(tables),),
+        )
+        return int(row[0]) if row else None
 
     def _require_schema(self) -> None:
         version = self.schema_version()
@@ -921,7 +968,8 @@ class PostgresStore(Store):
         """The model's tables in this database (schema bookkeeping left out)."""
         rows = self._run(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
-            "AND table_name <> 'schema_migrations' AND table_name NOT LIKE 'datapoint\\_%%' "
+            "AND table_name NOT IN ('schema_migrations', 'fb_generation') "
+            "AND table_name NOT LIKE 'datapoint\\_%%' "
             "ORDER BY table_name"
         )
         return [row[0] for row in rows]
