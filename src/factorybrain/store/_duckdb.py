@@ -25,10 +25,19 @@ import pandas as pd
 import pyarrow as pa
 
 from factorybrain.exceptions import SchemaError, StoreError
-from factorybrain.model import ENTITY_TYPES, EntityType, entity_type
+from factorybrain.model import EntityType, entity_type
 from factorybrain.store._base import DedupOutcome, QueryParameters, Store, WriteCounts
 from factorybrain.store._holder import locked_store_error
-from factorybrain.store._schema import MIGRATIONS, SCHEMA_VERSION, as_of_views, quote
+from factorybrain.store._schema import (
+    ASSIGN_SERIES_IDS,
+    COUNTS_SQL,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    as_of_views,
+    entities_sql,
+    merge_sql,
+    quote,
+)
 from factorybrain.store._sql_guard import TableCatalog, check_read_only
 
 _EDGE_KEY = (
@@ -461,17 +470,7 @@ class DuckDBStore(Store):
         values = [c for c in columns if c not in ("space", "external_id")]
         counts = self._merge(quote(entity.name), rows, ("space", "external_id"), values, ingest_id)
         if entity.name == "time_series":
-            self._con.execute(
-                """
-                UPDATE time_series t SET series_id = n.series_id FROM (
-                    SELECT space, external_id,
-                           (SELECT coalesce(max(series_id), 0) FROM time_series)
-                             + row_number() OVER (ORDER BY space, external_id) AS series_id
-                    FROM time_series WHERE series_id IS NULL
-                ) n
-                WHERE t.space = n.space AND t.external_id = n.external_id
-                """
-            ).fetchall()
+            self._con.execute(ASSIGN_SERIES_IDS).fetchall()
         return counts
 
     @_writes("edge")
@@ -493,36 +492,11 @@ class DuckDBStore(Store):
         now = _now()
         self._con.register("_incoming", rows)
         try:
-            on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in key)
-            changed = (
-                " OR ".join(
-                    f"t.{quote(c)}::VARCHAR IS DISTINCT FROM s.{quote(c)}::VARCHAR" for c in values
-                )
-                or "FALSE"
+            count, merge = merge_sql(
+                table, key, values, text="VARCHAR", now="$now", ingest="$ingest"
             )
-            counts = self._one(
-                f"""
-                SELECT count(*) FILTER (WHERE t.{quote(key[0])} IS NULL),
-                       count(*) FILTER (WHERE t.{quote(key[0])} IS NOT NULL AND ({changed})),
-                       count(*) FILTER (WHERE t.{quote(key[0])} IS NOT NULL AND NOT ({changed}))
-                FROM _incoming s LEFT JOIN {table} t ON {on}
-                """
-            )
-            sets = ", ".join(
-                [f"{quote(c)} = s.{quote(c)}" for c in values]
-                + ["updated_at = $now", "ingest_id = $ingest"]
-            )
-            insert_columns = [*key, *values]
-            self._con.execute(
-                f"""
-                MERGE INTO {table} t USING _incoming s ON {on}
-                WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets}
-                WHEN NOT MATCHED THEN INSERT
-                  ({", ".join(quote(c) for c in insert_columns)}, created_at, updated_at, ingest_id)
-                  VALUES ({", ".join("s." + quote(c) for c in insert_columns)}, $now, $now, $ingest)
-                """,
-                {"now": now, "ingest": ingest_id},
-            ).fetchall()
+            counts = self._one(count)
+            self._con.execute(merge, {"now": now, "ingest": ingest_id}).fetchall()
         finally:
             self._con.unregister("_incoming")
         return WriteCounts(int(counts[0]), int(counts[1]), int(counts[2]))
@@ -797,18 +771,9 @@ class DuckDBStore(Store):
         offset: int = 0,
     ) -> pd.DataFrame:
         """Return entities of a type, optionally filtered by equality on fields."""
-        entity = entity_type(entity_type_name)
-        conditions, parameters = [], []
-        for name, value in (where or {}).items():
-            entity.field(name)  # raises KeyError naming the field
-            conditions.append(f"{quote(name)} = ?")
-            parameters.append(value)
-        sql = f"SELECT * FROM {quote(entity.name)}"
-        if conditions:
-            sql += " WHERE " + " AND ".join(conditions)
-        sql += " ORDER BY space, external_id"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        sql, parameters = entities_sql(
+            entity_type(entity_type_name), dict(where or {}), limit, offset, "?"
+        )
         return self._con.execute(sql, parameters).df()
 
     def datapoints(self, series: str, start: datetime, end: datetime) -> pd.DataFrame:
@@ -856,11 +821,7 @@ class DuckDBStore(Store):
     def counts(self) -> dict[str, int]:
         """Return the number of rows per entity type, plus datapoints and edges."""
         self._require_schema()
-        tables = [entity.name for entity in ENTITY_TYPES] + ["datapoint", "edge", "quarantine"]
-        sql = " UNION ALL ".join(
-            f"SELECT '{name}' AS t, count(*) AS n FROM {quote(name)}" for name in tables
-        )
-        return {name: int(n) for name, n in self._con.execute(sql).fetchall()}
+        return {name: int(n) for name, n in self._con.execute(COUNTS_SQL).fetchall()}
 
     def quarantine_summary(self) -> pd.DataFrame:
         """Return open quarantine counted by distinct problem: one row per file and reason.

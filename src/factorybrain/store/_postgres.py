@@ -39,7 +39,15 @@ from factorybrain.exceptions import SchemaError, StoreError
 from factorybrain.model import ENTITY_TYPES, EntityType, entity_type
 from factorybrain.store._base import DedupOutcome, QueryParameters, Store, WriteCounts
 from factorybrain.store._catalog import column_types, guard_catalog
-from factorybrain.store._schema import MIGRATIONS, SCHEMA_VERSION, quote
+from factorybrain.store._schema import (
+    ASSIGN_SERIES_IDS,
+    COUNTS_SQL,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    entities_sql,
+    merge_sql,
+    quote,
+)
 from factorybrain.store._sql_guard import TableCatalog, check_read_only
 
 #: URL schemes that select this store.
@@ -502,17 +510,7 @@ class PostgresStore(Store):
         values = [c for c in columns if c not in ("space", "external_id")]
         counts = self._merge(quote(entity.name), rows, ("space", "external_id"), values, ingest_id)
         if entity.name == "time_series":
-            self._run(
-                """
-                UPDATE time_series t SET series_id = n.series_id FROM (
-                    SELECT space, external_id,
-                           (SELECT coalesce(max(series_id), 0) FROM time_series)
-                             + row_number() OVER (ORDER BY space, external_id) AS series_id
-                    FROM time_series WHERE series_id IS NULL
-                ) n
-                WHERE t.space = n.space AND t.external_id = n.external_id
-                """
-            )
+            self._run(ASSIGN_SERIES_IDS)
         return counts
 
     def upsert_edges(self, rows: pa.Table, ingest_id: str) -> WriteCounts:
@@ -534,34 +532,11 @@ class PostgresStore(Store):
         now = _now()
         columns = [*key, *values]
         self._scratch("_incoming", table, rows, columns)
-        on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in key)
-        changed = (
-            " OR ".join(f"t.{quote(c)}::text IS DISTINCT FROM s.{quote(c)}::text" for c in values)
-            or "FALSE"
+        count, merge = merge_sql(
+            table, key, values, text="text", now="%(now)s", ingest="%(ingest)s"
         )
-        counts = self._one(
-            f"""
-            SELECT count(*) FILTER (WHERE t.{quote(key[0])} IS NULL),
-                   count(*) FILTER (WHERE t.{quote(key[0])} IS NOT NULL AND ({changed})),
-                   count(*) FILTER (WHERE t.{quote(key[0])} IS NOT NULL AND NOT ({changed}))
-            FROM _incoming s LEFT JOIN {table} t ON {on}
-            """
-        )
-        sets = ", ".join(
-            [f"{quote(c)} = s.{quote(c)}" for c in values]
-            + ["updated_at = %(now)s", "ingest_id = %(ingest)s"]
-        )
-        self._run(
-            f"""
-            MERGE INTO {table} t USING _incoming s ON {on}
-            WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets}
-            WHEN NOT MATCHED THEN INSERT
-              ({", ".join(quote(c) for c in columns)}, created_at, updated_at, ingest_id)
-              VALUES ({", ".join("s." + quote(c) for c in columns)},
-                      %(now)s, %(now)s, %(ingest)s)
-            """,
-            {"now": now, "ingest": ingest_id},
-        )
+        counts = self._one(count)
+        self._run(merge, {"now": now, "ingest": ingest_id})
         self._run("DROP TABLE _incoming")
         return WriteCounts(int(counts[0]), int(counts[1]), int(counts[2]))
 
@@ -796,18 +771,9 @@ class PostgresStore(Store):
         offset: int = 0,
     ) -> pd.DataFrame:
         """Return entities of a type, optionally filtered by equality on fields."""
-        entity = entity_type(entity_type_name)
-        conditions, parameters = [], []
-        for name, value in (where or {}).items():
-            entity.field(name)  # raises KeyError naming the field
-            conditions.append(f"{quote(name)} = %s")
-            parameters.append(value)
-        sql = f"SELECT * FROM {quote(entity.name)}"
-        if conditions:
-            sql += " WHERE " + " AND ".join(conditions)
-        sql += " ORDER BY space, external_id"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        sql, parameters = entities_sql(
+            entity_type(entity_type_name), dict(where or {}), limit, offset, "%s"
+        )
         return self._frame(sql, parameters)
 
     def datapoints(self, series: str, start: datetime, end: datetime) -> pd.DataFrame:
@@ -880,11 +846,7 @@ class PostgresStore(Store):
     def counts(self) -> dict[str, int]:
         """Return the number of rows per entity type, plus datapoints and edges."""
         self._require_schema()
-        tables = [entity.name for entity in ENTITY_TYPES] + ["datapoint", "edge", "quarantine"]
-        sql = " UNION ALL ".join(
-            f"SELECT '{name}' AS t, count(*) AS n FROM {quote(name)}" for name in tables
-        )
-        return {name: int(n) for name, n in self._run(sql)}
+        return {name: int(n) for name, n in self._run(COUNTS_SQL)}
 
     def quarantine_summary(self) -> pd.DataFrame:
         """Return open quarantine counted by distinct problem (see the DuckDB store)."""

@@ -38,6 +38,87 @@ def entity_table_ddl(entity: EntityType) -> str:
     return f"CREATE TABLE IF NOT EXISTS {quote(entity.name)} (\n  " + ",\n  ".join(columns) + "\n)"
 
 
+#: Gives the time series that have none an id after the largest in use, in key order.
+ASSIGN_SERIES_IDS = """
+    UPDATE time_series t SET series_id = n.series_id FROM (
+        SELECT space, external_id,
+               (SELECT coalesce(max(series_id), 0) FROM time_series)
+                 + row_number() OVER (ORDER BY space, external_id) AS series_id
+        FROM time_series WHERE series_id IS NULL
+    ) n
+    WHERE t.space = n.space AND t.external_id = n.external_id
+    """
+
+#: The tables ``Store.counts`` counts: every entity type, then datapoints, edges, quarantine.
+COUNTED_TABLES = (*(entity.name for entity in ENTITY_TYPES), "datapoint", "edge", "quarantine")
+
+#: Rows of every counted table, one ``(t, n)`` row each.
+COUNTS_SQL = " UNION ALL ".join(
+    f"SELECT '{name}' AS t, count(*) AS n FROM {quote(name)}" for name in COUNTED_TABLES
+)
+
+
+def entities_sql(
+    entity: EntityType,
+    where: dict[str, object] | None,
+    limit: int | None,
+    offset: int,
+    placeholder: str,
+) -> tuple[str, list[object]]:
+    """``SELECT`` of one entity type's rows, equal on ``where``, in key order, and its values.
+
+    ``placeholder`` is the driver's mark for a value (``?`` for DuckDB, ``%s`` for psycopg).
+    """
+    conditions, parameters = [], []
+    for name, value in (where or {}).items():
+        entity.field(name)  # raises KeyError naming the field
+        conditions.append(f"{quote(name)} = {placeholder}")
+        parameters.append(value)
+    sql = f"SELECT * FROM {quote(entity.name)}"
+    if conditions:
+        sql += " WHERE " + " AND ".join(conditions)
+    sql += " ORDER BY space, external_id"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+    return sql, parameters
+
+
+def merge_sql(
+    table: str, key: Sequence[str], values: Sequence[str], *, text: str, now: str, ingest: str
+) -> tuple[str, str]:
+    """The count and the ``MERGE`` of an upsert from the scratch table ``_incoming``.
+
+    The count gives rows new, changed and unchanged (compared as ``text``, the database's
+    name for the text type); ``now`` and ``ingest`` are the statement's marks for the time of
+    the write and the ingest id.
+    """
+    on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in key)
+    changed = (
+        " OR ".join(f"t.{quote(c)}::{text} IS DISTINCT FROM s.{quote(c)}::{text}" for c in values)
+        or "FALSE"
+    )
+    first = quote(key[0])
+    count = f"""
+        SELECT count(*) FILTER (WHERE t.{first} IS NULL),
+               count(*) FILTER (WHERE t.{first} IS NOT NULL AND ({changed})),
+               count(*) FILTER (WHERE t.{first} IS NOT NULL AND NOT ({changed}))
+        FROM _incoming s LEFT JOIN {table} t ON {on}
+        """
+    sets = ", ".join(
+        [f"{quote(c)} = s.{quote(c)}" for c in values]
+        + [f"updated_at = {now}", f"ingest_id = {ingest}"]
+    )
+    columns = [*key, *values]
+    merge = f"""
+        MERGE INTO {table} t USING _incoming s ON {on}
+        WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets}
+        WHEN NOT MATCHED THEN INSERT
+          ({", ".join(quote(c) for c in columns)}, created_at, updated_at, ingest_id)
+          VALUES ({", ".join("s." + quote(c) for c in columns)}, {now}, {now}, {ingest})
+        """
+    return count, merge
+
+
 #: Tables that are not entities: long-form datapoints, genealogy edges, ingestion bookkeeping.
 SYSTEM_TABLES: dict[str, str] = {
     "datapoint": """
