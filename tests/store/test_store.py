@@ -400,3 +400,4 @@ def test_every_process_sees_the_generation_grow_with_writes_to_its_tables(
         assert other.generation_of(["material", "stock_level"]) >= written
     finally:
         other.close()
+

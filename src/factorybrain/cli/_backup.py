@@ -9,7 +9,6 @@ only where no process holds the target.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -53,19 +52,19 @@ def backup(
 
     Example: `factorybrain backup --db plant.duckdb --to backups/plant-2025-05-01.fbbackup`
     """
-    from factorybrain.store import backup_store, is_postgres_url, read_manifest
+    from factorybrain.store import PostgresStore, backup_store, read_manifest
 
     if api:
         to.parent.mkdir(parents=True, exist_ok=True)
         with ApiClient(api, token) as client, working("backing up (on the server)", quiet=as_json):
             client.download("/backup", to)
         manifest = read_manifest(to)
-    elif is_postgres_url(db or os.environ.get("FACTORYBRAIN_DB", "")):
-        with open_db(db, read_only=True) as store, working("backing up", quiet=as_json):
-            manifest = _backup_server_store(store, to)
     else:
         with open_db(db, read_only=True) as store, working("backing up", quiet=as_json):
-            manifest = backup_store(store, to)
+            if isinstance(store, PostgresStore):
+                manifest = _backup_server_store(store, to)
+            else:
+                manifest = backup_store(store, to)
     rows = sum(check.rows for check in manifest.tables.values())
     if as_json:
         print(json.dumps({"file": str(to), **manifest.dump()}, indent=2))
@@ -105,13 +104,8 @@ def restore(
     Example: `factorybrain restore backups/plant-2025-05-01.fbbackup --db plant.duckdb`
     """
     from factorybrain.exceptions import StoreError
-    from factorybrain.store import (
-        default_db,
-        display_url,
-        is_postgres_url,
-        read_manifest,
-        restore_store,
-    )
+    from factorybrain.secrets import redact
+    from factorybrain.store import default_db, is_postgres_url, read_manifest, restore_store
 
     if check:
         manifest = read_manifest(source)
@@ -127,7 +121,7 @@ def restore(
                 "--force replaces a store file; a PostgreSQL store is restored into an empty "
                 "database only (drop and create it again first)"
             )
-        with working(f"restoring {display_url(str(target))}", quiet=as_json):
+        with working(f"restoring {redact(str(target))}", quiet=as_json):
             report = _restore_server_store(source, str(target))
     else:
         with working(f"restoring {target}", quiet=as_json):

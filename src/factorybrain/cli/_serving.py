@@ -19,7 +19,8 @@ from factorybrain.cli._common import (
 )
 
 if TYPE_CHECKING:
-    from factorybrain.store import Store
+    from factorybrain.api import TokenStore
+    from factorybrain.store import PostgresStore
 
 app = typer.Typer()
 
@@ -74,26 +75,20 @@ def serve(
     """
     from factorybrain.api import TokenStore
     from factorybrain.exceptions import StoreError
-    from factorybrain.store import is_postgres_url
+    from factorybrain.store import PostgresStore
 
     store = open_db(db)
     if workers > 1:
-        if not is_postgres_url(db or os.environ.get("FACTORYBRAIN_DB", "")):
+        if not isinstance(store, PostgresStore):
             store.close()
             raise StoreError(
                 f"--workers {workers} needs a PostgreSQL store (--db postgresql://...): the "
                 f"DuckDB file {store.path} is held by one process"
             )
-        _serve_workers(
-            store, str(db or os.environ["FACTORYBRAIN_DB"]), host, port, workers, schedule
-        )
+        _serve_workers(store, host, port, workers, schedule)
         return
     token_store = TokenStore(store)
-    if not token_store.list():
-        console.print(
-            "[yellow]no API tokens yet[/yellow]: create one with "
-            f"'factorybrain token create --role admin --name you --db {store.path}'"
-        )
+    _say_when_no_token(token_store, store.path)
 
     def announce(dashboard: bool) -> None:
         console.print(
@@ -113,27 +108,30 @@ def serve(
     )
 
 
+def _say_when_no_token(tokens: TokenStore, where: str) -> None:
+    """Say how to create the first token when the store has none."""
+    if not tokens.list():
+        console.print(
+            "[yellow]no API tokens yet[/yellow]: create one with "
+            f"'factorybrain token create --role admin --name you --db {where}'"
+        )
+
+
 def _serve_workers(
-    store: Store, url: str, host: str, port: int, workers: int, schedule: float
+    store: PostgresStore, host: str, port: int, workers: int, schedule: float
 ) -> None:
     """Serve from ``workers`` uvicorn processes, each opening the PostgreSQL store itself."""
     import uvicorn
 
     from factorybrain.api import TokenStore
     from factorybrain.cli._workers import SCHEDULE_ENV
-    from factorybrain.store import display_url
 
-    shown = display_url(url)
-    if not TokenStore(store).list():
-        console.print(
-            "[yellow]no API tokens yet[/yellow]: create one with "
-            f"'factorybrain token create --role admin --name you --db {shown}'"
-        )
+    _say_when_no_token(TokenStore(store), store.path)
     store.close()
-    os.environ["FACTORYBRAIN_DB"] = url
+    os.environ["FACTORYBRAIN_DB"] = store.url
     os.environ[SCHEDULE_ENV] = str(schedule)
     console.print(
-        f"serving {shown} on http://{host}:{port} with {workers} workers "
+        f"serving {store.path} on http://{host}:{port} with {workers} workers "
         "(dashboard at /, API docs at /docs)"
     )
     uvicorn.run(

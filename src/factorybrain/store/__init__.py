@@ -22,7 +22,7 @@ from factorybrain.store._holder import (
     holding,
     read_holder,
 )
-from factorybrain.store._postgres import PostgresStore, ServerGone, display_url, is_postgres_url
+from factorybrain.store._postgres import PostgresStore, ServerGone, is_postgres_url
 from factorybrain.store._schema import MIGRATIONS, SCHEMA_VERSION, Migration
 from factorybrain.store._transfer import MoveReport, TableMove, move_store, table_checksum
 
@@ -74,7 +74,6 @@ __all__ = [
     "DuckDBStore",
     "PostgresStore",
     "default_db",
-    "display_url",
     "is_postgres_url",
     "MIGRATIONS",
     "MoveReport",

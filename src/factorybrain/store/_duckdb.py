@@ -31,6 +31,8 @@ from factorybrain.store._holder import locked_store_error
 from factorybrain.store._schema import (
     ASSIGN_SERIES_IDS,
     COUNTS_SQL,
+    EDGE_KEY,
+    EDGE_VALUES,
     MIGRATIONS,
     SCHEMA_VERSION,
     as_of_views,
@@ -39,16 +41,6 @@ from factorybrain.store._schema import (
     quote,
 )
 from factorybrain.store._sql_guard import TableCatalog, check_read_only
-
-_EDGE_KEY = (
-    "edge_type",
-    "source_space",
-    "source_external_id",
-    "target_space",
-    "target_external_id",
-)
-_EDGE_VALUES = ("start_time", "end_time", "quantity", "properties", "source")
-
 
 #: The duplicate reasons, grouped under one wording each whatever key or row they name.
 _DUPLICATE_KEYS = {
@@ -85,6 +77,21 @@ REASON_KEY_SQL = (
     " WHEN strpos(q.reason, ' (') > 1 THEN left(q.reason, strpos(q.reason, ' (') - 1)"
     " ELSE q.reason END"
 )
+
+
+#: Open quarantine by distinct problem (see :meth:`DuckDBStore.quarantine_summary`).
+QUARANTINE_SUMMARY_SQL = f"""
+    WITH latest AS (
+        SELECT ingest_id FROM ingest_report WHERE status = 'ok'
+        QUALIFY row_number() OVER (
+            PARTITION BY source_file, entity_type, mapping_file
+            ORDER BY started_at DESC) = 1
+    )
+    SELECT q.source_file, q.entity_type, q.field, {REASON_KEY_SQL} AS reason,
+           count(*) AS rows, min(q.row_number) AS first_row
+    FROM quarantine q SEMI JOIN latest l ON q.ingest_id = l.ingest_id
+    GROUP BY ALL ORDER BY q.source_file, rows DESC, reason
+    """
 
 
 def _now() -> datetime:
@@ -476,8 +483,8 @@ class DuckDBStore(Store):
     @_writes("edge")
     def upsert_edges(self, rows: pa.Table, ingest_id: str) -> WriteCounts:
         """Insert or update genealogy edges, keyed by type, source and target."""
-        values = [c for c in _EDGE_VALUES if c in rows.column_names]
-        return self._merge("edge", rows, _EDGE_KEY, values, ingest_id)
+        values = [c for c in EDGE_VALUES if c in rows.column_names]
+        return self._merge("edge", rows, EDGE_KEY, values, ingest_id)
 
     def _merge(
         self,
@@ -831,20 +838,7 @@ class DuckDBStore(Store):
         is grouped without the value it found (see ``reason_key``): ``rows`` is how many rows
         have it, ``first_row`` where to look first.
         """
-        return self._con.execute(
-            f"""
-            WITH latest AS (
-                SELECT ingest_id FROM ingest_report WHERE status = 'ok'
-                QUALIFY row_number() OVER (
-                    PARTITION BY source_file, entity_type, mapping_file
-                    ORDER BY started_at DESC) = 1
-            )
-            SELECT q.source_file, q.entity_type, q.field, {REASON_KEY_SQL} AS reason,
-                   count(*) AS rows, min(q.row_number) AS first_row
-            FROM quarantine q SEMI JOIN latest l ON q.ingest_id = l.ingest_id
-            GROUP BY ALL ORDER BY q.source_file, rows DESC, reason
-            """
-        ).df()
+        return self._con.execute(QUARANTINE_SUMMARY_SQL).df()
 
     def ingest_history(self, limit: int = 20) -> pd.DataFrame:
         """Return the most recent ingest reports, newest first."""

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
@@ -37,13 +37,17 @@ import pyarrow.csv as pa_csv
 
 from factorybrain.exceptions import SchemaError, StoreError
 from factorybrain.model import ENTITY_TYPES, EntityType, entity_type
+from factorybrain.secrets import redact
 from factorybrain.store._base import DedupOutcome, QueryParameters, Store, WriteCounts
 from factorybrain.store._catalog import column_types, guard_catalog
 from factorybrain.store._schema import (
     ASSIGN_SERIES_IDS,
     COUNTS_SQL,
+    EDGE_KEY,
+    EDGE_VALUES,
     MIGRATIONS,
     SCHEMA_VERSION,
+    SYSTEM_TABLES,
     entities_sql,
     merge_sql,
     quote,
@@ -52,15 +56,6 @@ from factorybrain.store._sql_guard import TableCatalog, check_read_only
 
 #: URL schemes that select this store.
 URL_SCHEMES = ("postgresql", "postgres")
-
-_EDGE_KEY = (
-    "edge_type",
-    "source_space",
-    "source_external_id",
-    "target_space",
-    "target_external_id",
-)
-_EDGE_VALUES = ("start_time", "end_time", "quantity", "properties", "source")
 
 #: The datapoint table, partitioned by month; each partition inherits the (series_id, ts) index.
 _DATAPOINT_DDL = (
@@ -82,7 +77,7 @@ _KEYS = (
         f"CREATE UNIQUE INDEX IF NOT EXISTS {e.name}_key ON {quote(e.name)} (space, external_id)"
         for e in ENTITY_TYPES
     ),
-    f"CREATE INDEX IF NOT EXISTS edge_key ON edge ({', '.join(_EDGE_KEY)})",
+    f"CREATE INDEX IF NOT EXISTS edge_key ON edge ({', '.join(EDGE_KEY)})",
     "CREATE INDEX IF NOT EXISTS quarantine_ingest ON quarantine (ingest_id)",
 )
 
@@ -129,27 +124,15 @@ def is_postgres_url(location: object) -> bool:
     return isinstance(location, str) and urlsplit(location).scheme in URL_SCHEMES
 
 
-def display_url(url: str) -> str:
-    """``url`` without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ""
-    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
-
-
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _postgres_statements(statement: str) -> list[str]:
     """One migration statement of the DuckDB schema as PostgreSQL runs it."""
-    if "CREATE TABLE IF NOT EXISTS datapoint" in statement:
+    if statement == SYSTEM_TABLES["datapoint"]:
         return list(_DATAPOINT_DDL)
-    return [to_postgres(statement).replace("%%", "%")]
+    return [to_postgres(statement)]
 
 
 def _array_literal(values: list[str | None] | None) -> str | None:
@@ -209,7 +192,7 @@ class PostgresStore(Store):
         import psycopg
 
         self.url = url
-        self.path = display_url(url)
+        self.path = redact(url)  # the URL without its password, for messages
         try:
             self._con = psycopg.connect(
                 url,
@@ -417,7 +400,9 @@ class PostgresStore(Store):
                     (migration.version, migration.description, _now()),
                 )
             applied += 1
-        self._count_writes()
+        counted = self._one("SELECT to_regclass('fb_generation') IS NOT NULL")
+        if applied or not (counted and counted[0]):  # DDL on every table: only when new
+            self._count_writes()
         return applied
 
     def _count_writes(self) -> None:
@@ -515,9 +500,9 @@ class PostgresStore(Store):
 
     def upsert_edges(self, rows: pa.Table, ingest_id: str) -> WriteCounts:
         """Insert or update genealogy edges, keyed by type, source and target."""
-        values = [c for c in _EDGE_VALUES if c in rows.column_names]
+        values = [c for c in EDGE_VALUES if c in rows.column_names]
         with self._write_lock, self.transaction():
-            return self._merge("edge", rows, _EDGE_KEY, values, ingest_id)
+            return self._merge("edge", rows, EDGE_KEY, values, ingest_id)
 
     def _merge(
         self,
@@ -850,24 +835,9 @@ class PostgresStore(Store):
 
     def quarantine_summary(self) -> pd.DataFrame:
         """Return open quarantine counted by distinct problem (see the DuckDB store)."""
-        from factorybrain.store._duckdb import REASON_KEY_SQL
+        from factorybrain.store._duckdb import QUARANTINE_SUMMARY_SQL
 
-        return self._frame(
-            to_postgres(
-                f"""
-                WITH latest AS (
-                    SELECT ingest_id FROM ingest_report WHERE status = 'ok'
-                    QUALIFY row_number() OVER (
-                        PARTITION BY source_file, entity_type, mapping_file
-                        ORDER BY started_at DESC) = 1
-                )
-                SELECT q.source_file, q.entity_type, q.field, {REASON_KEY_SQL} AS reason,
-                       count(*) AS rows, min(q.row_number) AS first_row
-                FROM quarantine q SEMI JOIN latest l ON q.ingest_id = l.ingest_id
-                GROUP BY ALL ORDER BY q.source_file, rows DESC, reason
-                """
-            )
-        )
+        return self._frame(to_postgres(QUARANTINE_SUMMARY_SQL))
 
     def ingest_history(self, limit: int = 20) -> pd.DataFrame:
         """Return the most recent ingest reports, newest first."""
@@ -969,8 +939,7 @@ class PostgresStore(Store):
                     null_values=[""],
                 ),
             )
-            for batch in reader:
-                yield batch.select(list(columns)) if batch.schema.names != list(columns) else batch
+            yield from reader
 
     def _read_rows(self, table: str, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
         import psycopg

@@ -38,6 +38,10 @@ def entity_table_ddl(entity: EntityType) -> str:
     return f"CREATE TABLE IF NOT EXISTS {quote(entity.name)} (\n  " + ",\n  ".join(columns) + "\n)"
 
 
+#: The key of a genealogy edge, and the values an upsert of edges may change.
+EDGE_KEY = ("edge_type", "source_space", "source_external_id", "target_space", "target_external_id")
+EDGE_VALUES = ("start_time", "end_time", "quantity", "properties", "source")
+
 #: Gives the time series that have none an id after the largest in use, in key order.
 ASSIGN_SERIES_IDS = """
     UPDATE time_series t SET series_id = n.series_id FROM (
