@@ -401,3 +401,30 @@ def test_every_process_sees_the_generation_grow_with_writes_to_its_tables(
     finally:
         other.close()
 
+
+def test_a_month_created_in_a_rolled_back_load_is_created_again(
+    postgres_store: PostgresStore,
+) -> None:
+    postgres_store.ensure_series("h", ["T1"], "historian")
+    batch = pa.record_batch(
+        {
+            "series_id": pa.array([1], pa.int32()),
+            "ts": pa.array([datetime(2027, 3, 4)], pa.timestamp("us")),
+            "value": [1.0],
+        }
+    )
+    with pytest.raises(RuntimeError), postgres_store.transaction():
+        postgres_store.append_datapoints(iter([batch]))  # March 2027's partition, rolled back
+        raise RuntimeError("the load fails after its points")
+    assert postgres_store.append_datapoints(iter([batch])) == 1
+    assert postgres_store.counts()["datapoint"] == 1
+
+
+def test_a_read_only_postgresql_store_refuses_writes(postgres_store: PostgresStore) -> None:
+    reader = PostgresStore(postgres_store.url, read_only=True)
+    try:
+        with pytest.raises(StoreError, match="read-only transaction"):
+            reader.upsert_entities("asset", pa.table({"space": ["s"], "external_id": ["a"]}), "i")
+        assert reader.counts()["asset"] == 0
+    finally:
+        reader.close()

@@ -185,7 +185,8 @@ class PostgresStore(Store):
     Args:
         url: ``postgresql://user[:password]@host[:port]/database``; a password is better kept in
             ``$PGPASSWORD`` or ``~/.pgpass`` than in the URL.
-        read_only: Every transaction of this handle is READ ONLY.
+        read_only: Every transaction of this connection (and of its handles) is READ ONLY:
+            PostgreSQL refuses writes through it, as DuckDB does through a read-only file.
     """
 
     def __init__(self, url: str, *, read_only: bool = False) -> None:
@@ -198,7 +199,8 @@ class PostgresStore(Store):
                 url,
                 autocommit=True,
                 # work_mem: a day of one series at 1 s (86,400 rows) sorts in memory.
-                options="-c TimeZone=UTC -c work_mem=64MB",
+                options="-c TimeZone=UTC -c work_mem=64MB"
+                + (" -c default_transaction_read_only=on" if read_only else ""),
                 # Parameters bound in the text, as DuckDB types them: from where they stand.
                 cursor_factory=psycopg.ClientCursor,
             )
@@ -607,7 +609,8 @@ class PostgresStore(Store):
                     f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF datapoint "
                     f"FOR VALUES FROM ('{month.isoformat()}') TO ('{following.isoformat()}')"
                 )
-                self._partitions.add(month)
+                if not self._in_transaction:  # a rolled-back transaction takes it back
+                    self._partitions.add(month)
             month = following
 
     def append_datapoints(self, batches: Iterator[pa.RecordBatch]) -> int:
