@@ -105,3 +105,16 @@ def memory_store() -> Iterator[DuckDBStore]:
     """A migrated DuckDB store in memory (what ``store`` is, under a name no module overrides)."""
     with open_store(":memory:", migrate=True) as opened:
         yield opened
+
+
+@pytest.fixture(scope="session")
+def ray_address() -> Iterator[str]:
+    """The address of a two-CPU Ray cluster on this machine, started for the tests and stopped.
+
+    Skipped, saying why, where Ray (the 'cluster' extra) is not installed.
+    """
+    pytest.importorskip("ray", reason="Ray is not installed (the 'cluster' extra)")
+    from factorybrain import compute
+
+    with compute.local_cluster(2) as address:
+        yield address

@@ -51,8 +51,9 @@ def simulate(
     sample_seconds: int | None,
     progress: Callable[[str, float], None] | None = None,
     profile: str = "pumps",
+    sites: int = 1,
 ) -> Any:
-    """Write a simulated plant's exports and ``truth.json`` to ``out``."""
+    """Write a simulated plant's exports and ``truth.json`` to ``out`` (or a fleet's, by site)."""
     from factorybrain.simulate import simulate_plant
 
     return simulate_plant(
@@ -63,6 +64,7 @@ def simulate(
         sample_seconds=sample_seconds,
         progress=progress,
         profile=profile,
+        sites=sites,
     )
 
 

@@ -9,6 +9,7 @@
     ├── StoreError            the store cannot be opened or a query fails
     ├── MappingError          a mapping file is wrong (names the file, line and field)
     ├── IngestError           a source file cannot be read at all (names the file and why)
+    ├── ComputeError          the Ray cluster cannot be reached or lost a task's workers
     └── EngineError           an engine cannot work on the data it was given
         ├── InfeasibleError   a planning problem has no solution (names the conflicting constraints)
         └── NoDataError       there is nothing to compute on (no machines, no shifts, no history)
@@ -45,6 +46,10 @@ class MappingError(FactorybrainError):
 
 class IngestError(FactorybrainError):
     """A source file cannot be read at all; the message names the file and the reason."""
+
+
+class ComputeError(FactorybrainError):
+    """The Ray cluster cannot be reached, or lost a task's workers more often than it retries."""
 
 
 class EngineError(FactorybrainError):

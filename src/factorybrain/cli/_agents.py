@@ -19,6 +19,7 @@ from factorybrain.cli._common import (
     Caller,
     DbOption,
     JsonOption,
+    RayOption,
     TokenOption,
     caller,
     choices_metavar,
@@ -30,6 +31,7 @@ from factorybrain.cli._common import (
     parse_moment,
     parse_span,
     step_progress,
+    use_ray,
     working,
 )
 from factorybrain.cli._remote import ApiClient, ApiOption
@@ -225,12 +227,14 @@ def agents_run(
         ),
     ] = None,
     scenario: ScenarioOption = None,
+    ray: RayOption = None,
 ) -> None:
     """Run the installed agents now and route what they find through the playbooks.
 
     Example: `factorybrain agents run maintenance --db plant.duckdb`, or as of a past moment:
     `factorybrain agents run --as-of 2025-05-01T06:00`
     """
+    use_ray(ray, quiet=as_json)
     if as_of is not None:
         _replay_and_print(db, as_of, as_of, timedelta(hours=1), names, scenario, as_json)
         return

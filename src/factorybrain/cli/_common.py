@@ -57,6 +57,18 @@ DbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+RayOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray",
+        metavar="ADDRESS",
+        help="Run the heavy work (models per asset, forecasts, matching, what-if plans) as tasks "
+        "on a Ray cluster: its head's host:port, 'auto' (the cluster started on this machine) or "
+        "'local' (one started for this command). Default: $FACTORYBRAIN_RAY_ADDRESS, else here.",
+        envvar="FACTORYBRAIN_RAY_ADDRESS",
+        show_default=False,
+    ),
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -262,6 +274,21 @@ def _listed(choices: list[str]) -> str:
 def choices_metavar(*choices: str) -> str:
     """How help shows an option of fixed choices: ``<a|b|c>``, as Typer shows its own types."""
     return f"<{'|'.join(choices)}>"
+
+
+def use_ray(address: str | None, *, quiet: bool = False) -> None:
+    """Send the heavy work to the Ray cluster at ``address`` (None or empty: run it here).
+
+    Raises:
+        ComputeError: If the cluster cannot be reached or Ray is not installed (one line).
+    """
+    from factorybrain import compute
+
+    if not address:
+        compute.configure(None)
+        return
+    with working(f"connecting to the Ray cluster at {address}", quiet=quiet):
+        compute.configure(address)
 
 
 @contextmanager
@@ -475,7 +502,8 @@ def load_with_progress(
 
         def on_file(entry: ManifestEntry) -> Callable[[int], None]:
             name = entry.file.name if isinstance(entry.file, Path) else "database"
-            task = progress.add_task(f"ingest {name}", total=None)
+            where = f"{entry.site}: " if entry.site else ""
+            task = progress.add_task(f"ingest {where}{name}", total=None)
             return lambda rows: progress.update(task, completed=rows)
 
         result = load_plant(store, manifest, root=root, on_file=on_file, actor=actor)

@@ -17,6 +17,7 @@ from rich.table import Table
 from factorybrain.cli._common import (
     DbOption,
     JsonOption,
+    RayOption,
     TokenOption,
     choices_metavar,
     console,
@@ -24,6 +25,7 @@ from factorybrain.cli._common import (
     one_of,
     open_db,
     parse_moment,
+    use_ray,
     working,
 )
 from factorybrain.cli._remote import ApiClient, ApiOption
@@ -71,12 +73,16 @@ def match_run(
     margin: Annotated[
         float, typer.Option(help="Log-odds lead over the runner-up needed to approve.", min=0)
     ] = 2.0,
+    ray: RayOption = None,
 ) -> None:
     """Propose links from every silo's identifiers to the model's entities.
 
-    Example: `factorybrain match run --threshold 0.95`
+    Example: `factorybrain match run --threshold 0.95`, or on a Ray cluster:
+    `factorybrain match run --ray 10.0.0.5:6379`
     """
     from factorybrain.context import link_claim_serials, match, refresh_serial_index
+
+    use_ray(ray)
 
     with open_db(db) as store:
         with working("matching identifiers across silos"):

@@ -19,6 +19,7 @@ from rich.table import Table
 from factorybrain.cli._common import (
     DbOption,
     JsonOption,
+    RayOption,
     TokenOption,
     audit_ingests,
     caller,
@@ -31,6 +32,7 @@ from factorybrain.cli._common import (
     open_db,
     row_progress,
     serve_until_stopped,
+    use_ray,
     working,
 )
 from factorybrain.cli._remote import ApiClient, ApiOption
@@ -72,6 +74,7 @@ def _simulate_with_progress(
     seed: int,
     sample_seconds: int | None,
     profile: str = "pumps",
+    sites: int = 1,
 ) -> PlantSummary:
     from factorybrain import demo
 
@@ -97,6 +100,7 @@ def _simulate_with_progress(
             sample_seconds=sample_seconds,
             progress=report,
             profile=profile,
+            sites=sites,
         )
 
 
@@ -105,7 +109,9 @@ def _simulate_with_progress(
 def simulate(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the exports to.")],
     days: Days = 180,
-    machines: Machines = 12,
+    machines: Annotated[
+        int, typer.Option(help="Machines (4 per line); with --sites, per site.", min=1)
+    ] = 12,
     seed: Seed = 7,
     sample_seconds: Annotated[
         int | None,
@@ -123,23 +129,43 @@ def simulate(
             "as SAP, PI, a JSON-lines MES and Salesforce write them (docs/demo-plant-2.md).",
         ),
     ] = "pumps",
+    sites: Annotated[
+        int,
+        typer.Option(
+            help="Pump plants of one company (1 to 99): more than 1 writes OUT/site-01 ... "
+            "OUT/site-NN, each with its own seed, truth.json and site codes in its "
+            "identifiers, and OUT/fleet.yaml, which `factorybrain load` takes.",
+            min=1,
+            max=99,
+        ),
+    ] = 1,
 ) -> None:
     """Simulate a plant's silo exports and the truth behind them.
 
     Writes ERP, MES, historian, QMS, CRM (and for the pump plant WMS and engineering) exports
-    and `truth.json`, the same for the same seed, streamed to disk in bounded memory.
+    and `truth.json`, the same for the same seed, streamed to disk in bounded memory. With
+    `--sites N` it writes N pump plants of one company and the manifest that loads every site
+    into its own spaces (site-01/erp, site-01/mes, ...; docs/demo-factory.md).
 
     Example: `factorybrain simulate --out plant --days 30 --machines 8 --seed 3`
     or `factorybrain simulate --out gears --profile sap-pi`
+    or `factorybrain simulate --out fleet --sites 3 --machines 8 && factorybrain load
+    fleet/fleet.yaml --db fleet.duckdb`
     """
-    summary = _simulate_with_progress(out, days, machines, seed, sample_seconds, profile)
+    summary = _simulate_with_progress(out, days, machines, seed, sample_seconds, profile, sites)
+    where = f"{summary.sites} sites in {out}" if summary.sites > 1 else str(out)
     console.print(
-        f"wrote {len(summary.files)} files to {out}: {summary.datapoints:,} datapoints, "
+        f"wrote {len(summary.files)} files to {where}: {summary.datapoints:,} datapoints, "
         f"{summary.serials:,} serials, {summary.work_orders:,} work orders, "
         f"{summary.failures} failures, {summary.claims} claims "
         f"in {summary.seconds:.1f} s",
         highlight=False,
     )
+    if summary.sites > 1:
+        console.print(
+            f"load every site into its own spaces: factorybrain load {out / 'fleet.yaml'}",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -171,6 +197,7 @@ def demo(
             "exports loaded through the shipped connector packs, no mapping of its own).",
         ),
     ] = "pumps",
+    ray: RayOption = None,
 ) -> None:
     """Run the whole platform on a simulated plant and print what it found.
 
@@ -179,10 +206,12 @@ def demo(
     runs every capability, and with `--score` compares what was found with the plant's truth.
 
     Example: `factorybrain demo --no-serve --score` or
-    `factorybrain demo --profile sap-pi --no-serve --score`
+    `factorybrain demo --profile sap-pi --no-serve --score`; with `--ray local` the heavy work
+    runs on a Ray instance started for the demo (the same findings).
     """
     from factorybrain import demo as demo_module
 
+    use_ray(ray)
     by_packs = profile in demo_module.PACK_PROFILES
     store_path = demo_module.fresh_store_path(db)
     started = time.perf_counter()

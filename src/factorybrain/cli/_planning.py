@@ -12,6 +12,7 @@ import typer
 from factorybrain.cli._common import (
     DbOption,
     JsonOption,
+    RayOption,
     TokenOption,
     choices_metavar,
     console,
@@ -20,6 +21,7 @@ from factorybrain.cli._common import (
     one_of,
     open_db,
     parse_moment,
+    use_ray,
     warnings_as_lines,
     working,
 )
@@ -56,6 +58,7 @@ def plan(
         bool, typer.Option("--store/--no-store", help="Write the plan to the store.")
     ] = True,
     as_json: JsonOption = False,
+    ray: RayOption = None,
 ) -> None:
     """Plan the open work orders over the machines, within shifts and around maintenance.
 
@@ -66,6 +69,7 @@ def plan(
     """
     from factorybrain.agents.planning import plan_gantt_svg, plan_orders, store_plan
 
+    use_ray(ray, quiet=as_json)
     with (
         open_db(db, read_only=not store_it) as store,
         warnings_as_lines(),

@@ -9,6 +9,7 @@ import typer
 
 from factorybrain.cli._common import (
     DbOption,
+    RayOption,
     choices_metavar,
     console,
     friendly_errors,
@@ -16,6 +17,7 @@ from factorybrain.cli._common import (
     open_db,
     orchestrator_for,
     serve_until_stopped,
+    use_ray,
 )
 
 if TYPE_CHECKING:
@@ -58,6 +60,7 @@ def serve(
             min=1,
         ),
     ] = 1,
+    ray: RayOption = None,
 ) -> None:
     """Serve the dashboard (at /) and the REST API (docs at /docs) over the store with uvicorn.
 
@@ -69,14 +72,24 @@ def serve(
     `$FACTORYBRAIN_METRICS_AUTH=open`); the health check at /api/v1/health.
 
     With a PostgreSQL store (`--db postgresql://...`), `--workers N` serves from N processes,
-    and ingestion, `agents run` and the CLI work on the same store meanwhile.
+    and ingestion, `agents run` and the CLI work on the same store meanwhile. With `--ray`, the
+    agents' heavy work runs on a Ray cluster.
 
     Example: `factorybrain serve --db plant.duckdb --port 8000`
     """
     from factorybrain.api import TokenStore
-    from factorybrain.exceptions import StoreError
+    from factorybrain.compute import RAY_ADDRESS_ENV
+    from factorybrain.exceptions import ParameterError, StoreError
     from factorybrain.store import PostgresStore
 
+    if workers > 1 and ray == "local":
+        raise ParameterError(
+            f"--ray local with --workers {workers} would start a Ray instance in every worker: "
+            "start one cluster (`ray start --head`) and pass --ray auto or its address"
+        )
+    use_ray(ray)
+    if ray:
+        os.environ[RAY_ADDRESS_ENV] = ray  # the workers' processes connect to the same cluster
     store = open_db(db)
     if workers > 1:
         if not isinstance(store, PostgresStore):

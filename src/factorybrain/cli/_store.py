@@ -215,7 +215,11 @@ def load(
 ) -> None:
     """Load every export of a plant, as its manifest lists them (file and mapping per source).
 
-    Example: `factorybrain load exports/plant.yaml --db plant.duckdb`
+    A manifest may include others, each a site's, whose files load into the site's own spaces
+    (`include: [{manifest: plant.yaml, site: hamburg, exports: hamburg}]`; docs/mappings.md).
+
+    Example: `factorybrain load exports/plant.yaml --db plant.duckdb` or
+    `factorybrain load fleet/fleet.yaml --db fleet.duckdb`
     """
     with open_db(db, migrate=True) as store:
         actor = caller(store, token).actor

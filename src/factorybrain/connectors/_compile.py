@@ -32,6 +32,7 @@ from factorybrain.connectors._readers import INTERNAL_COLUMNS, ITEM, ORDINAL, RO
 from factorybrain.connectors._units import UnitConversionError, affine
 from factorybrain.connectors._unpivot import TagColumn
 from factorybrain.exceptions import IngestError
+from factorybrain.model import SITE_SEPARATOR
 from factorybrain.store._schema import quote
 
 #: Timestamps outside this range are rejected as impossible.
@@ -477,7 +478,16 @@ class _FieldCompiler:
         table = f"_lookup_{self.source}_{self.lookups}"
         match = quote(lookup.match)
         key = f"unnest({match})" if lookup.match in ("aliases", "tags") else match
-        where = f"WHERE space = {literal(lookup.space)}" if lookup.space else ""
+        where = ""
+        if lookup.space:
+            where = f"WHERE space = {literal(lookup.space)}"
+        elif lookup.site:
+            # The spaces of one site: its name, a '/', and a system's name without one.
+            inside = literal(lookup.site + SITE_SEPARATOR)
+            where = (
+                f"WHERE starts_with(space, {inside}) "
+                f"AND strpos(substr(space, {len(lookup.site) + 2}), {literal(SITE_SEPARATOR)}) = 0"
+            )
         try:
             self.con.execute(
                 f"""

@@ -38,7 +38,7 @@ from __future__ import annotations
 import codecs
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -58,7 +58,16 @@ from factorybrain.connectors._xml import (
     parse_record_path,
 )
 from factorybrain.exceptions import MappingError
-from factorybrain.model import EDGE_TYPES, ENTITY_TYPES, Field, entity_type
+from factorybrain.model import (
+    EDGE_TYPES,
+    ENTITY_TYPES,
+    MAX_SPACE_LENGTH,
+    SITE_SEPARATOR,
+    Field,
+    entity_type,
+    site_problem,
+    space_in_site,
+)
 
 FORMATS = ("csv", "parquet", "excel", "jsonl", "json", "sqlite", "xml")
 _EXTENSIONS = {
@@ -115,13 +124,15 @@ class Lookup:
 
     The source value is matched against ``match`` (a text field, or a list field such as
     ``aliases``, which matches when it contains the value) and the row's ``return`` field is the
-    value; ``space`` limits the search to one space.
+    value; ``space`` limits the search to one space, ``site`` (a mapping placed in a site, see
+    :func:`place_in_site`) to the spaces of one site.
     """
 
     entity: str
     match: str = "external_id"
     returns: str = "external_id"
     space: str | None = None
+    site: str | None = None
 
 
 @dataclass(frozen=True)
@@ -284,6 +295,59 @@ class Mapping:
                 f"add 'source: {{format: ...}}' with one of {', '.join(FORMATS)}"
             )
         return found
+
+
+def place_in_site(mapping: Mapping, site: str) -> Mapping:
+    """The mapping as it loads the files of one site of several: into the site's own spaces.
+
+    Every space the mapping names becomes the site's (``erp`` becomes ``<site>/erp``): its own
+    ``space``, a space it writes as a constant (``space``, an edge's ``source_space`` and
+    ``target_space``) and the space of a lookup; a lookup that names no space searches the
+    site's spaces only, so that one site's rows never take another site's entities. The
+    recorded ``source`` (``system``) stays the system's name.
+
+    Raises:
+        MappingError: If the site is no valid name, a space already names a site (has a
+            ``/``), the site's space would be too long, or a space comes from a column, which
+            no site can rename (naming the mapping, the line and the field).
+    """
+    problem = site_problem(site)
+    if problem:
+        raise MappingError(f"{mapping.path}: cannot load into site {site!r}: {problem}")
+
+    def placed(space: str, where: str) -> str:
+        if SITE_SEPARATOR in space:
+            raise MappingError(
+                f"{where}: space {space!r} already names a site (it has a {SITE_SEPARATOR!r}); "
+                f"a mapping loaded into site {site!r} names its spaces without one"
+            )
+        found = space_in_site(site, space)
+        if len(found) > MAX_SPACE_LENGTH:
+            raise MappingError(
+                f"{where}: space {found!r} of site {site!r} is longer than "
+                f"{MAX_SPACE_LENGTH} characters"
+            )
+        return found
+
+    fields = {}
+    for name, rule in mapping.fields.items():
+        where = f"{mapping.path} line {rule.line}: field {name!r}"
+        if rule.lookup is not None:
+            lookup = rule.lookup
+            if lookup.space is not None:
+                lookup = replace(lookup, space=placed(lookup.space, where))
+            else:
+                lookup = replace(lookup, site=site)
+            rule = replace(rule, lookup=lookup)
+        if name == "space" or name.endswith("_space"):
+            if rule.value is None:
+                raise MappingError(
+                    f"{where}: the space comes from the source, so it cannot be placed in site "
+                    f"{site!r}; write it as a constant ({{value: ...}}) or load the file alone"
+                )
+            rule = replace(rule, value=placed(str(rule.value), where))
+        fields[name] = rule
+    return replace(mapping, space=placed(mapping.space, f"{mapping.path}: 'space'"), fields=fields)
 
 
 def target_fields(target: str) -> tuple[Field, ...]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from factorybrain.model import site_of
 from factorybrain.store import Store
 
 #: Agreement (Jaccard of running time) at which behaviour alone is taken as evidence.
@@ -63,7 +64,7 @@ def running_agreement(store: Store, tags: pd.DataFrame) -> list[BehaviourMatch]:
 
     Returns:
         One :class:`BehaviourMatch` per tag group that has a step signal and overlaps any
-        machine's recorded states.
+        recorded states of a machine of its own site.
     """
     if tags.empty:
         return []
@@ -104,9 +105,9 @@ def running_agreement(store: Store, tags: pd.DataFrame) -> list[BehaviourMatch]:
         last = stamps[-1]
         scores = []
         for target_space, asset, starts, ends in machines:
-            if target_space == space:
+            if target_space == space or site_of(target_space) != site_of(space):
                 # States a space records for its own tags are the device's own signal, not
-                # another silo's machine.
+                # another silo's machine; another site's machines are another plant's.
                 continue
             ends = np.where(np.isnat(ends), last, ends)
             inside = inside_intervals(stamps, starts, ends)

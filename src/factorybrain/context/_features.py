@@ -15,6 +15,7 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from factorybrain.context._normalize import compact, key_number, numbers, own_part, tokens, words
+from factorybrain.model import site_of
 
 FEATURES = (
     "code_equal",
@@ -91,7 +92,12 @@ class TypeWords:
 def candidate_pairs(
     sources: pd.DataFrame, targets: pd.DataFrame, *, top_k: int = 8
 ) -> tuple[pd.DataFrame, dict[str, object]]:
-    """Block the pairs worth scoring: top text neighbours plus targets sharing the key number."""
+    """Block the pairs worth scoring: top text neighbours plus targets sharing the key number.
+
+    A source and a target of two sites (``hamburg/mes``, ``bremen/erp``; see
+    :mod:`factorybrain.model._spaces`) are never a pair: each site's records are blocked
+    against the same site's targets only.
+    """
     texts = [compact(t) for t in sources.text] + [compact(t) for t in targets.text]
     vectorizer = _vectorizer().fit(texts)
     source_matrix = vectorizer.transform(texts[: len(sources)])
@@ -103,44 +109,53 @@ def candidate_pairs(
     source_codes = code_vectorizer.transform(codes[: len(sources)])
     target_codes = code_vectorizer.transform(codes[len(sources) :])
 
-    by_number: dict[str, list[int]] = defaultdict(list)
-    by_affix: dict[tuple[str, ...], list[int]] = defaultdict(list)
-    for position, keys in enumerate(targets["keys"]):
+    source_sites = np.array([site_of(space) for space in sources.space], dtype=object)
+    target_sites = np.array([site_of(space) for space in targets.space], dtype=object)
+    by_number: dict[tuple[str, str], list[int]] = defaultdict(list)
+    by_affix: dict[tuple[str, tuple[str, ...]], list[int]] = defaultdict(list)
+    for position, (site, keys) in enumerate(zip(target_sites, targets["keys"], strict=True)):
         # Removing None leaves only the key numbers found, all strings.
         for key in cast(set[str], {key_number(k) for k in keys} - {None}):
-            by_number[key].append(position)
+            by_number[site, key].append(position)
         ends: set[tuple[str, ...]] = set()
         for key in keys:
             parts = tokens(key)
             for size in range(2, len(parts)):
                 ends.update({tuple(parts[:size]), tuple(parts[-size:])})
         for end in ends:
-            by_affix[end].append(position)
+            by_affix[site, end].append(position)
     pairs_left: list[int] = []
     pairs_right: list[int] = []
-    target_transposed = target_matrix.T.tocsc()
-    for chunk_start in range(0, len(sources), 256):
-        # Chunks keep the similarity matrix small when both sides have thousands of records.
-        similarity = (source_matrix[chunk_start : chunk_start + 256] @ target_transposed).tocsr()
-        for offset in range(similarity.shape[0]):
-            position = chunk_start + offset
-            start, stop = similarity.indptr[offset], similarity.indptr[offset + 1]
-            data, indices = similarity.data[start:stop], similarity.indices[start:stop]
-            chosen = set()
-            if len(data):
-                order = np.argsort(-data)[:top_k]
-                chosen.update(indices[order].tolist())
-            number = key_number(sources.identifier.iloc[position])
-            if number is not None and len(number) >= 3:
-                chosen.update(by_number.get(number, [])[:top_k])
-            # Codes the source is the start or end of (L4 of 7300-HAM-L4), whatever their text.
-            for key in sources["keys"].iloc[position]:
-                parts = tokens(key)
-                if _is_code(parts):
-                    chosen.update(by_affix.get(tuple(parts), [])[:top_k])
-            pairs_left.extend([position] * len(chosen))
-            pairs_right.extend(sorted(chosen))
+    for site in sorted(set(source_sites)):
+        in_site = np.flatnonzero(target_sites == site)
+        if not in_site.size:
+            continue
+        target_transposed = target_matrix[in_site].T.tocsc()
+        site_sources = np.flatnonzero(source_sites == site)
+        for chunk_start in range(0, site_sources.size, 256):
+            # Chunks keep the similarity matrix small when both sides have thousands of records.
+            chunk = site_sources[chunk_start : chunk_start + 256]
+            similarity = (source_matrix[chunk] @ target_transposed).tocsr()
+            for offset, position in enumerate(chunk.tolist()):
+                start, stop = similarity.indptr[offset], similarity.indptr[offset + 1]
+                data, indices = similarity.data[start:stop], similarity.indices[start:stop]
+                chosen = set()
+                if len(data):
+                    order = np.argsort(-data)[:top_k]
+                    chosen.update(in_site[indices[order]].tolist())
+                number = key_number(sources.identifier.iloc[position])
+                if number is not None and len(number) >= 3:
+                    chosen.update(by_number.get((site, number), [])[:top_k])
+                # Codes the source is the start or end of (L4 of 7300-HAM-L4), whatever their text.
+                for key in sources["keys"].iloc[position]:
+                    parts = tokens(key)
+                    if _is_code(parts):
+                        chosen.update(by_affix.get((site, tuple(parts)), [])[:top_k])
+                pairs_left.extend([position] * len(chosen))
+                pairs_right.extend(sorted(chosen))
     pairs = pd.DataFrame({"source": pairs_left, "target": pairs_right}, dtype="int64")
+    # One order whatever the sites: by source, then target (a single site's is that already).
+    pairs = pairs.sort_values(["source", "target"], kind="stable", ignore_index=True)
     matrices = {
         "source_text": source_matrix,
         "target_text": target_matrix,

@@ -2,7 +2,10 @@
 
 Each class of entity (assets, items, suppliers, customers, lots, work orders) has a *hub*: the
 space that holds most of its entities (the MES for machines, the ERP for materials). Every record
-of another space, and every reference no space resolves, is compared with the hub's entities:
+of another space, and every reference no space resolves, is compared with the hub's entities. A
+company's plants are matched apart: the spaces of each site (``hamburg/erp``, ``hamburg/mes``; see
+:mod:`factorybrain.model._spaces`) have their own hubs, and a record is compared with its own
+site's hub entities only, so that no link ever joins two sites:
 
 1. blocking: the nearest texts (character n-grams) and every entity sharing the key number;
 2. features (:mod:`._features`), scored by :class:`PairModel` with prior weights;
@@ -27,12 +30,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from factorybrain import compute
 from factorybrain.context._behaviour import corroborate, running_agreement
 from factorybrain.context._features import TypeWords, candidate_pairs, pair_features
 from factorybrain.context._harvest import ANY_CLASS, harvest
 from factorybrain.context._model import PairModel
 from factorybrain.context._steps import corroborate_steps, step_agreement
 from factorybrain.exceptions import ParameterError
+from factorybrain.model import SITE_SEPARATOR, site_of
 from factorybrain.store import Store
 
 #: Space the annotations are written to.
@@ -59,7 +64,8 @@ class MatchRun:
         suggested: Links left for review.
         ambiguous: Source identifiers with two or more strong candidates.
         learned: Whether the second pass learned its weights from labelled pairs.
-        hubs: The space each class was matched to.
+        hubs: The space each class was matched to, by class (``asset``); a named site's by
+            site and class (``hamburg/asset``).
         weights: The pair model's weight of each feature.
         behaviour: Tag-group links behaviour in time confirmed, flagged or added.
         steps: Machine links that steps recorded by two silos confirmed, flagged or added
@@ -89,18 +95,39 @@ class MatchRun:
         }
 
 
-def _hubs(records: pd.DataFrame) -> dict[str, str]:
+def _hubs(records: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """The hub of each class at each site: ``(site, class) -> space``."""
     entities = records[records.kind == "entity"]
     hubs = {}
-    for cls, part in entities.groupby("cls"):
+    for (site, cls), part in entities.groupby([entities.space.map(site_of), "cls"]):
         # Most entities; then the most identifiers (aliases bridge silos); then the most text.
         richness = (
             part.assign(length=part.text.str.len(), key_count=part["keys"].map(len))
             .groupby("space")
             .agg(n=("identifier", "size"), keys=("key_count", "sum"), length=("length", "sum"))
         )
-        hubs[cls] = richness.sort_values(["n", "keys", "length"], ascending=False).index[0]
+        hubs[site, cls] = richness.sort_values(["n", "keys", "length"], ascending=False).index[0]
     return hubs
+
+
+def hub_spaces(records: pd.DataFrame, hubs: dict[tuple[str, str], str]) -> pd.Series:
+    """The hub of each record's class at the record's site (``None`` where there is none)."""
+    return pd.Series(
+        [
+            hubs.get((site_of(space), cls))
+            for space, cls in zip(records.space, records.cls, strict=True)
+        ],
+        index=records.index,
+        dtype=object,
+    )
+
+
+def _hub_names(hubs: dict[tuple[str, str], str]) -> dict[str, str]:
+    """The hubs by class, a named site's by ``<site>/<class>``."""
+    return {
+        (f"{site}{SITE_SEPARATOR}{cls}" if site else cls): hub
+        for (site, cls), hub in sorted(hubs.items())
+    }
 
 
 def _type_label(row: dict[str, object]) -> str:
@@ -112,13 +139,25 @@ def _reviewed(store: Store) -> pd.DataFrame:
     return frame
 
 
+def _block_class(
+    job: tuple[pd.DataFrame, pd.DataFrame], model: PairModel
+) -> tuple[pd.DataFrame, dict[str, object], pd.DataFrame]:
+    """Block one class's pairs and score them by ``model``: ``(pairs, matrices, features)``.
+
+    A task of the compute pool (:mod:`factorybrain.compute`), one per entity class.
+    """
+    sources, targets = job
+    pairs, matrices = candidate_pairs(sources, targets)
+    return pairs, matrices, _score_class((sources, targets, pairs, matrices), model, None)
+
+
 def _score_class(
-    sources: pd.DataFrame,
-    targets: pd.DataFrame,
+    job: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, object]],
     model: PairModel,
     type_words: TypeWords | None,
 ) -> pd.DataFrame:
-    pairs, matrices = candidate_pairs(sources, targets)
+    """Features and ``model``'s probability of one class's blocked pairs (a task of the pool)."""
+    sources, targets, pairs, matrices = job
     features = pair_features(sources, targets, pairs, matrices, type_words)
     features["probability"] = model.predict_proba(features) if len(features) else []
     return features
@@ -146,13 +185,17 @@ def hub_identities(targets: pd.DataFrame) -> np.ndarray:
             position = group[position]
         return position
 
-    owner: dict[tuple[str, str], int] = {}
-    for position, (cls, keys) in enumerate(zip(targets.cls, targets["keys"], strict=True)):
+    owner: dict[tuple[str, str, str], int] = {}
+    sites = targets.space.map(site_of)
+    for position, (site, cls, keys) in enumerate(
+        zip(sites, targets.cls, targets["keys"], strict=True)
+    ):
         for key in keys:
-            if (cls, key) in owner:
-                group[root(position)] = root(owner[cls, key])
+            # Two sites' records with one number are two things (each site has its own).
+            if (site, cls, key) in owner:
+                group[root(position)] = root(owner[site, cls, key])
             else:
-                owner[cls, key] = position
+                owner[site, cls, key] = position
     return np.array([root(position) for position in range(len(targets))], dtype="int64")
 
 
@@ -276,26 +319,31 @@ def match(
             elif row.status == "approved" and isinstance(row.reviewed_by, str):
                 labelled.append((*key, 1))
 
+    # One job per class: the hub entities of every site are its targets, and blocking pairs a
+    # record with its own site's targets only (candidate_pairs).
     jobs = []
-    for cls, hub in sorted(hubs.items()):
-        targets = records[
-            (records.cls == cls) & (records.space == hub) & (records.kind == "entity")
-        ]
-        sources = records[(records.cls == cls) & (records.space != hub)]
+    hub = hub_spaces(records, hubs)
+    is_hub = (records.kind == "entity") & (records.space == hub)
+    for cls in sorted({cls for _, cls in hubs}):
+        targets = records[(records.cls == cls) & is_hub]
+        sources = records[(records.cls == cls) & hub.notna() & (records.space != hub)]
         if not sources.empty and not targets.empty:
             jobs.append((cls, sources.reset_index(drop=True), targets.reset_index(drop=True)))
     any_sources = records[records.cls == ANY_CLASS]
     if not any_sources.empty and hubs:
         targets = pd.concat(
-            [
-                records[(records.cls == cls) & (records.space == hub) & (records.kind == "entity")]
-                for cls, hub in hubs.items()
-            ]
+            [records[(records.cls == cls) & is_hub] for cls in sorted({cls for _, cls in hubs})]
         )
         jobs.append((ANY_CLASS, any_sources.reset_index(drop=True), targets.reset_index(drop=True)))
 
+    # Each class is blocked once and scored twice (by the prior, then with the type words
+    # learned from the first pass), one task per class on the compute pool.
+    work = compute.pool()
     prior = (model or PairModel()).fit(pd.DataFrame(), np.zeros(0))
-    first = {cls: _score_class(s, t, prior, None) for cls, s, t in jobs}
+    blocked = work.map(
+        _block_class, [(s, t) for _, s, t in jobs], prior, label="matching: blocking"
+    )
+    first = {cls: features for (cls, _, _), (_, _, features) in zip(jobs, blocked, strict=True)}
 
     # Learn type words and weights from the first pass's sure matches and from the reviews.
     type_words = TypeWords()
@@ -308,10 +356,19 @@ def match(
         )
     # Reviewed pairs (approvals, rejections) train the model; without them the prior decides.
     human = {(a, b, c, d): y for a, b, c, d, y in labelled}
+    second = work.map(
+        _score_class,
+        [
+            (s, t, pairs, matrices)
+            for (_, s, t), (pairs, matrices, _) in zip(jobs, blocked, strict=True)
+        ],
+        prior,
+        type_words,
+        label="matching: scoring",
+    )
     second_features = {}
     training = []
-    for cls, sources, targets in jobs:
-        features = _score_class(sources, targets, prior, type_words)
+    for (cls, sources, targets), features in zip(jobs, second, strict=True):
         second_features[cls] = features
         keys = _keys(features, sources, targets)
         positions = [i for i, key in enumerate(keys) if key in human]
@@ -381,7 +438,7 @@ def match(
         if len(proposals_frame)
         else 0,
         learned=bool(fitted.learned_),
-        hubs=hubs,
+        hubs=_hub_names(hubs),
         weights=weights,
         behaviour=behaviour_counts,
         steps=step_counts,
@@ -396,36 +453,52 @@ def _shared_steps(
     store: Store,
     proposals: pd.DataFrame,
     jobs: list[tuple[str, pd.DataFrame, pd.DataFrame]],
-    hubs: dict[str, str],
+    hubs: dict[tuple[str, str], str],
 ) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Add the evidence of steps both a source silo and the hub recorded (:mod:`._steps`)."""
+    """Add the evidence of steps both a source silo and the hub recorded (:mod:`._steps`).
+
+    Site by site: a site's machines, its approved order links and its hubs.
+    """
     asset_job = [(s, t) for cls, s, t in jobs if cls == "asset"]
-    if proposals.empty or not asset_job or "work_order" not in hubs:
+    if proposals.empty or not asset_job:
         return proposals, {}
-    sources, targets = asset_job[0]
-    orders = proposals[(proposals["class"] == "work_order") & (proposals.status == "approved")]
-    order_links = dict(
-        zip(
-            zip(orders.source_space, orders.source_identifier, strict=True),
-            orders.target_external_id,
-            strict=True,
+    all_sources, all_targets = asset_job[0]
+    counts: dict[str, int] = {}
+    for site in sorted({site for site, cls in hubs if cls == "work_order"}):
+        if (site, "asset") not in hubs:
+            continue
+        sources = all_sources[all_sources.space.map(site_of) == site]
+        targets = all_targets[all_targets.space == hubs[site, "asset"]]
+        orders = proposals[
+            (proposals["class"] == "work_order")
+            & (proposals.status == "approved")
+            & (proposals.source_space.map(site_of) == site)
+        ]
+        order_links = dict(
+            zip(
+                zip(orders.source_space, orders.source_identifier, strict=True),
+                orders.target_external_id,
+                strict=True,
+            )
         )
-    )
-    evidence = step_agreement(
-        store,
-        order_links,
-        hubs["work_order"],
-        hubs["asset"],
-        set(targets.identifier),
-        set(zip(sources.space, sources.identifier, strict=True)),
-    )
-    kinds = {
-        (space, identifier): str(field if kind == "reference" else kind)
-        for space, identifier, kind, field in zip(
-            sources.space, sources.identifier, sources.kind, sources.field, strict=True
+        evidence = step_agreement(
+            store,
+            order_links,
+            hubs[site, "work_order"],
+            hubs[site, "asset"],
+            set(targets.identifier),
+            set(zip(sources.space, sources.identifier, strict=True)),
         )
-    }
-    return corroborate_steps(proposals, evidence, kinds)
+        kinds = {
+            (space, identifier): str(field if kind == "reference" else kind)
+            for space, identifier, kind, field in zip(
+                sources.space, sources.identifier, sources.kind, sources.field, strict=True
+            )
+        }
+        proposals, found = corroborate_steps(proposals, evidence, kinds)
+        for name, count in found.items():
+            counts[name] = counts.get(name, 0) + count
+    return proposals, counts
 
 
 def _keys(frame: pd.DataFrame, sources: pd.DataFrame, targets: pd.DataFrame) -> list[tuple]:

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from factorybrain.context._harvest import harvest
-from factorybrain.context._matching import _hubs
+from factorybrain.context._matching import _hubs, hub_spaces
 from factorybrain.store import Store
 
 
@@ -90,7 +90,7 @@ def identity_scores(
         )
     records, tags = harvest(store)
     hubs = _hubs(records)
-    is_hub_entity = (records.kind == "entity") & (records.space == records.cls.map(hubs))
+    is_hub_entity = (records.kind == "entity") & (records.space == hub_spaces(records, hubs))
     sources = set(
         zip(records[~is_hub_entity].space, records[~is_hub_entity].identifier, strict=True)
     )

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from factorybrain.exceptions import ParameterError
+from factorybrain.model import site_sql
 from factorybrain.store import DuckDBStore, Store
 
 _APPROVED = (
@@ -174,8 +175,9 @@ def link_claim_serials(store: Store) -> int:
     """Approve links from each claim's serial "as typed" to the serial it names.
 
     A typed serial names a serial when its letters and digits are the serial's, or when it is
-    only digits and exactly one serial has that number. Typos that name no serial stay
-    unresolved. Returns the number of links written.
+    only digits and exactly one serial has that number. Only the serials of the claim's own
+    site count (:mod:`factorybrain.model._spaces`): a company's plants may number alike. Typos
+    that name no serial stay unresolved. Returns the number of links written.
     """
     from factorybrain.context._matching import write_annotations
 
@@ -183,25 +185,26 @@ def link_claim_serials(store: Store) -> int:
         f"""
         WITH c AS (
             SELECT DISTINCT space, serial_unit AS typed,
-                   {serial_letters_sql("serial_unit")} AS cleaned
+                   {serial_letters_sql("serial_unit")} AS cleaned, {site_sql("space")} AS site
             FROM warranty_claim WHERE serial_unit IS NOT NULL
         ),
+        u AS (SELECT space, external_id, {site_sql("space")} AS site FROM serial_unit),
         exact AS (
-            SELECT c.space, c.typed, u.external_id AS serial
-            FROM c JOIN serial_unit u ON u.external_id = c.cleaned
+            SELECT c.space, c.typed, u.external_id AS serial, u.space AS serial_space
+            FROM c JOIN u ON u.external_id = c.cleaned AND u.site = c.site
         ),
         digits AS (
-            SELECT c.space, c.typed, u.external_id AS serial
-            FROM c JOIN serial_unit u
+            SELECT c.space, c.typed, u.external_id AS serial, u.space AS serial_space
+            FROM c JOIN u
               ON ltrim(regexp_replace(u.external_id, '[^0-9]', '', 'g'), '0')
-                 = ltrim(c.cleaned, '0')
+                 = ltrim(c.cleaned, '0') AND u.site = c.site
             WHERE regexp_full_match(c.cleaned, '[0-9]+')
               AND NOT EXISTS (SELECT 1 FROM exact e WHERE e.space = c.space AND e.typed = c.typed)
         ),
         found AS (SELECT * FROM exact UNION ALL SELECT * FROM digits)
-        SELECT f.space, f.typed, any_value(f.serial) AS serial, any_value(u.space) AS serial_space
-        FROM found f JOIN serial_unit u ON u.external_id = f.serial
-        GROUP BY f.space, f.typed HAVING count(DISTINCT f.serial) = 1
+        SELECT space, typed, any_value(serial) AS serial, any_value(serial_space) AS serial_space
+        FROM found
+        GROUP BY space, typed HAVING count(DISTINCT serial) = 1
         """
     )
     if links.empty:

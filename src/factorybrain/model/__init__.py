@@ -11,6 +11,14 @@ from factorybrain.model._entities import (
 )
 from factorybrain.model._history import KNOWN_AT, KnownAt, known_at
 from factorybrain.model._reference import reference_markdown
+from factorybrain.model._spaces import (
+    MAX_SPACE_LENGTH,
+    SITE_SEPARATOR,
+    site_of,
+    site_problem,
+    site_sql,
+    space_in_site,
+)
 from factorybrain.model._types import (
     FIELD_TYPES,
     IDENTITY_FIELDS,
@@ -31,9 +39,15 @@ __all__ = [
     "IDENTITY_FIELDS",
     "KNOWN_AT",
     "KnownAt",
+    "MAX_SPACE_LENGTH",
+    "SITE_SEPARATOR",
     "SYSTEM_COLUMNS",
     "edge_type",
     "entity_type",
     "known_at",
     "reference_markdown",
+    "site_of",
+    "site_problem",
+    "site_sql",
+    "space_in_site",
 ]

@@ -23,7 +23,13 @@ from factorybrain.simulate._silos import (
 )
 from factorybrain.simulate._timegrid import TimeGrid
 from factorybrain.simulate._truth import Collected
-from factorybrain.simulate._world import MACHINE_TYPES, ROUTING_ORDER, World
+from factorybrain.simulate._world import (
+    MACHINE_TYPES,
+    ROUTING_ORDER,
+    World,
+    maintenance_order_number,
+    sales_order_number,
+)
 
 MATERIAL_TYPE = {"component": "ROH", "spare": "ERSA", "service_kit": "HAWA"}
 
@@ -152,7 +158,8 @@ def _erp(out, world, grid, maintenance, lots, collected, sales, lot_qty, rng, di
     promised = erp_date(
         start, np.array(lots.receipt) - rng.integers(-1, 4, lots.material.size) * DAY
     )
-    po = 4_500_000_000
+    # a purchase order range per plant: 45... on its own, 46... at site 1, 47... at site 2
+    po = world.site.number_range(4_500_000_000, 10**8)
     for lot in np.argsort(np.array(order_minutes), kind="stable"):
         mat = world.materials[int(lots.material[lot])]
         po += 1
@@ -233,7 +240,7 @@ def _erp(out, world, grid, maintenance, lots, collected, sales, lot_qty, rng, di
     customer_ref = np.array([c.refs["erp"][0] for c in world.customers], dtype=object)
     created = erp_date(start, sales.order_time)
     requested = erp_date(start, sales.order_requested)
-    numbers = np.char.mod("%010d", 1_200_000 + np.arange(n))
+    numbers = np.char.mod("%010d", sales_order_number(world, np.arange(n)))
     order_rows = [
         (
             numbers[i],
@@ -293,7 +300,7 @@ def _erp(out, world, grid, maintenance, lots, collected, sales, lot_qty, rng, di
             (
                 m.refs["erp"][0],
                 m.refs["erp"][1],
-                f"PL01-{world.lines[m.line - 1].refs['erp'][0]}-{m.mtype.code}",
+                f"{world.site.plant}-{world.lines[m.line - 1].refs['erp'][0]}-{m.mtype.code}",
                 m.vendor,
                 m.model,
                 2014 + m.index % 9,
@@ -311,14 +318,14 @@ def _erp(out, world, grid, maintenance, lots, collected, sales, lot_qty, rng, di
     for t, kind, mi, failure in events:
         m = world.machines[mi]
         if failure is not None:
-            order = str(5_000_000 + failure.order_id)
+            order = maintenance_order_number(world, failure.order_id)
             end = failure.repair_end
             text = f"Breakdown {m.mtype.word} {m.number}: {m.mtype.failure_mode}"
             spare = world.material_by_part(m.mtype.spare_part).refs["erp"][0]
             qty = 1
         else:
             number += 1
-            order = str(6_000_000 + number - 5_000_000)
+            order = str(world.site.number_range(6_000_000 + number - 5_000_000, 10**8))
             end = t + PM_MINUTES
             text = f"Preventive maintenance {m.mtype.word} {m.number}"
             spare, qty = "", ""
@@ -413,7 +420,7 @@ def _wms(out, world, grid, maintenance, lots, collected, sales, lot_qty, rng, di
         )
     for wo_number, material, lot, quantity, t in collected.consumption:
         mat = world.materials[material]
-        line = int(wo_number[2:5])
+        line = int(wo_number[-8:-5])
         records.append(
             (
                 t - 30,
@@ -457,7 +464,7 @@ def _wms(out, world, grid, maintenance, lots, collected, sales, lot_qty, rng, di
                     mat.unit,
                     "MRO-STORE",
                     machine.refs["wms"][0],
-                    f"{5_000_000 + mv.order_id}",
+                    maintenance_order_number(world, mv.order_id),
                 )
             )
     kit = np.flatnonzero(sales.order_material >= 0)
@@ -475,7 +482,7 @@ def _wms(out, world, grid, maintenance, lots, collected, sales, lot_qty, rng, di
                     mat.unit,
                     "FG-KITS",
                     world.customers[int(sales.order_customer[i])].refs["wms"][0],
-                    f"SO{1_200_000 + int(i)}",
+                    f"SO{sales_order_number(world, int(i))}",
                 )
             )
     records.sort(key=lambda r: (r[0], r[1], r[2], r[8]))
@@ -483,7 +490,7 @@ def _wms(out, world, grid, maintenance, lots, collected, sales, lot_qty, rng, di
     for record in records:
         seen.update((record[2], record[3], record[7], record[8]))
     times = utc(start, [r[0] for r in records])
-    rows = [(f"M{k + 1:08d}", times[k], *r[1:]) for k, r in enumerate(records)]
+    rows = [(world.site.mark(f"M{k + 1:08d}"), times[k], *r[1:]) for k, r in enumerate(records)]
     duplicate = rng.random(len(rows)) < 0.004
     late = rng.random(len(rows)) < 0.01
     final = []
@@ -525,9 +532,9 @@ def _wms(out, world, grid, maintenance, lots, collected, sales, lot_qty, rng, di
         for first in range(0, order.size, 100_000):
             part = order[first : first + 100_000]
             yield from zip(
-                np.char.mod("SH%07d", sales.unit_shipment[part]).tolist(),
+                np.char.mod(world.site.mark("SH%07d"), sales.unit_shipment[part]).tolist(),
                 utc(start, sales.unit_ship[part]).tolist(),
-                np.char.mod("SO%d", 1_200_000 + sales.unit_order[part]).tolist(),
+                np.char.mod("SO%d", sales_order_number(world, sales.unit_order[part])).tolist(),
                 ship_to[customers[first : first + 100_000]].tolist(),
                 sku[sales.unit_product[part]].tolist(),
                 serial_text(sales.unit_serial[part]).tolist(),
@@ -641,7 +648,7 @@ def _crm(out, world, sales, claims, start, rng, dirt) -> None:
     duplicates, unknown, typed_serials = [], [], []
     created = local_offset(start, [c["reported"] for c in claims])
     for k, claim in enumerate(claims):
-        claim_id = f"WC-{k + 1:06d}"
+        claim_id = world.site.mark(f"WC-{k + 1:06d}")
         claim_ids.append(claim_id)
         serial = str(serial_text(claim["serial"]))
         typed = _crm_serial(serial, rng)
@@ -675,7 +682,7 @@ def _crm(out, world, sales, claims, start, rng, dirt) -> None:
         typed_serials.append(typed)
         if rng.random() < 0.04:
             again = dict(record)
-            again["claim_id"] = f"WC-{k + 1:06d}-D"
+            again["claim_id"] = f"{claim_id}-D"
             again["channel"] = "installer" if record["channel"] != "installer" else "phone"
             records.append(again)
             duplicates.append({"claim_id": again["claim_id"], "duplicate_of": claim_id})

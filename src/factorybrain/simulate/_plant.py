@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from factorybrain.simulate._sap_pi import simulate_sap_pi
 from factorybrain.simulate._silos import MesWriter
 from factorybrain.simulate._timegrid import build_time_grid, iso_utc
 from factorybrain.simulate._truth import Collected, write_truth
-from factorybrain.simulate._world import build_world
+from factorybrain.simulate._world import MAX_SITES, Site, build_world
 
 Progress = Callable[[str, float], None]
 SILO_FOLDERS = ("erp", "mes", "historian", "qms", "wms", "crm", "engineering")
@@ -27,6 +28,10 @@ SILO_FOLDERS = ("erp", "mes", "historian", "qms", "wms", "crm", "engineering")
 PROFILES = ("pumps", "sap-pi")
 #: historian sample period of each profile when none is given
 DEFAULT_SAMPLE_SECONDS = {"pumps": 60, "sap-pi": 900}
+#: the fleet's manifest ``simulate_plant`` writes beside the sites' folders
+FLEET_MANIFEST = "fleet.yaml"
+#: the pump plant's manifest shipped with factorybrain, as a manifest names it
+SHIPPED_PUMP_MANIFEST = "factorybrain:examples/demo_plant/plant.yaml"
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,8 @@ class PlantSummary:
         claims: Warranty claims in the CRM export.
         seconds: Wall-clock time of the simulation.
         profile: Which plant: ``pumps`` or ``sap-pi``.
+        sites: How many plants of a fleet were written (1: one plant, in ``out`` itself). For
+            a fleet, ``files`` lists every site's files and the counts are the sums.
     """
 
     out: Path
@@ -66,6 +73,7 @@ class PlantSummary:
     claims: int
     seconds: float
     profile: str = "pumps"
+    sites: int = 1
 
 
 def _check(name: str, value: object, low: int, high: int) -> int:
@@ -90,8 +98,9 @@ def simulate_plant(
     sample_seconds: int | None = None,
     progress: Progress | None = None,
     profile: str = "pumps",
+    sites: int = 1,
 ) -> PlantSummary:
-    """Simulate a plant and write its silo exports and ``truth.json`` to ``out``.
+    """Simulate a plant, or a fleet of plants, and write the silo exports and ``truth.json``.
 
     The same arguments give byte-identical files. Work is streamed per line and per machine chunk,
     so memory stays bounded however many datapoints the historian gets.
@@ -111,6 +120,11 @@ def simulate_plant(
             3600, the PI scan period). Default: 60 for ``pumps``, 900 for ``sap-pi``.
         progress: Called with (stage, fraction done) as the simulation advances.
         profile: Which plant: ``pumps`` or ``sap-pi``.
+        sites: How many pump plants of one company to write (1 to 99; ``sap-pi``: 1). One plant
+            is written to ``out`` itself; a fleet to ``out/site-01`` ... ``out/site-NN``, each a
+            plant of ``machines`` machines with its own seed (drawn from ``seed`` and the site's
+            number), its own ``truth.json`` and the site's marks in its identifiers, and
+            ``out/fleet.yaml``, the manifest that loads every site into its own spaces.
 
     Returns:
         A summary of what was written.
@@ -144,6 +158,12 @@ def simulate_plant(
         machines = _check("machines", machines, 1, 5000)
         seed = _check("seed", seed, 0, 2**63 - 1)
         sample_seconds = _check("sample_seconds", sample_seconds, 1, 3600)
+    if profile == "sap-pi" and sites != 1:
+        raise ParameterError(
+            "The 'sites' parameter of simulate_plant must be 1 for profile 'sap-pi' (a fleet "
+            f"is of pump plants). Got {sites!r} instead."
+        )
+    sites = _check("sites", sites, 1, MAX_SITES)
     began = time.perf_counter()
     report = progress or (lambda stage, fraction: None)
     out = Path(out)
@@ -154,11 +174,28 @@ def simulate_plant(
     out.mkdir(parents=True, exist_ok=True)
     if profile == "sap-pi":
         return _simulate_sap_pi(out, days, machines, seed, sample_seconds, report, began)
+    if sites > 1:
+        return _simulate_fleet(out, days, machines, seed, sample_seconds, report, began, sites)
+    return _simulate_pumps(out, days, machines, seed, sample_seconds, report, began, Site())
+
+
+def _simulate_pumps(
+    out: Path,
+    days: int,
+    machines: int,
+    seed: int,
+    sample_seconds: int,
+    report: Progress,
+    began: float,
+    site: Site,
+) -> PlantSummary:
+    """The ``pumps`` profile: Hanse Pumpenwerk, or one site of it (``docs/demo-factory.md``)."""
+    out.mkdir(parents=True, exist_ok=True)
     for folder in SILO_FOLDERS:
         (out / folder).mkdir(exist_ok=True)
 
     report("plant", 0.0)
-    world = build_world(machines, seed)
+    world = build_world(machines, seed, site)
     grid = build_time_grid(days)
     maintenance = plan_maintenance(world, grid, seed)
     lots = plan_lots(world, grid, seed)
@@ -239,6 +276,90 @@ def simulate_plant(
         claims=len(dirt["claim_ids"]),
         seconds=round(time.perf_counter() - began, 3),
     )
+
+
+def site_seed(seed: int, number: int) -> int:
+    """The seed of a fleet's site: drawn from the fleet's seed and the site's number."""
+    digest = hashlib.sha256(f"factorybrain fleet {seed} site {number}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def _simulate_fleet(
+    out: Path,
+    days: int,
+    machines: int,
+    seed: int,
+    sample_seconds: int,
+    report: Progress,
+    began: float,
+    sites: int,
+) -> PlantSummary:
+    """Several pump plants of one company, one folder each, and the manifest that loads them."""
+    summaries = []
+    for number in range(1, sites + 1):
+        site = Site(number, sites, company_seed=seed)
+
+        def site_report(
+            stage: str, fraction: float, done: int = number - 1, folder: str = site.folder
+        ) -> None:
+            report(f"{folder} {stage}", (done + fraction) / sites)
+
+        summaries.append(
+            _simulate_pumps(
+                out / site.folder,
+                days,
+                machines,
+                site_seed(seed, number),
+                sample_seconds,
+                site_report,
+                time.perf_counter(),
+                site,
+            )
+        )
+    (out / FLEET_MANIFEST).write_text(_fleet_manifest(sites, summaries), encoding="utf-8")
+    report("done", 1.0)
+    first = summaries[0]
+    return PlantSummary(
+        out=out,
+        days=days,
+        machines=machines,
+        seed=seed,
+        sample_seconds=sample_seconds,
+        start=first.start,
+        end=first.end,
+        files=tuple(
+            sorted(
+                [f"{s.out.name}/{name}" for s in summaries for name in s.files] + [FLEET_MANIFEST]
+            )
+        ),
+        datapoints=sum(s.datapoints for s in summaries),
+        serials=sum(s.serials for s in summaries),
+        work_orders=sum(s.work_orders for s in summaries),
+        failures=sum(s.failures for s in summaries),
+        claims=sum(s.claims for s in summaries),
+        seconds=round(time.perf_counter() - began, 3),
+        sites=sites,
+    )
+
+
+def _fleet_manifest(sites: int, summaries: list[PlantSummary]) -> str:
+    """The manifest of a simulated fleet: the pump plant's shipped manifest once per site."""
+    lines = [
+        "# Written by `factorybrain simulate --sites N`: every site's exports load through the",
+        "# pump plant's manifest shipped with factorybrain, into the site's own spaces",
+        "# (site-01/erp, site-01/mes, ...). Load it with `factorybrain load fleet.yaml`.",
+        f"name: Hanse Pumpenwerk (simulated, {sites} sites)",
+        "include:",
+    ]
+    for number, summary in enumerate(summaries, start=1):
+        site = Site(number, sites)
+        lines += [
+            f"  # {site.town}: ERP plant {site.plant}, site code {site.code}, seed {summary.seed}",
+            f"  - manifest: {SHIPPED_PUMP_MANIFEST}",
+            f"    site: {site.folder}",
+            f"    exports: {site.folder}",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def _simulate_sap_pi(

@@ -17,7 +17,7 @@ import numpy as np
 
 from factorybrain.simulate._maintenance import DAY, MaintenancePlan
 from factorybrain.simulate._timegrid import START, TimeGrid
-from factorybrain.simulate._world import World
+from factorybrain.simulate._world import Site, World
 
 OFF, IDLE, SETUP, RUNNING, MINOR_STOP, BREAKDOWN, PLANNED_MAINTENANCE, WAITING_SPARE = range(8)
 STATE_NAMES = (
@@ -96,6 +96,16 @@ class LineOutput:
     health: dict[int, np.ndarray] = field(default_factory=dict)
 
 
+def order_numbers(site: Site, line_number: int, sequence: int) -> tuple[str, str]:
+    """A work order's MES number (``WO00200017``) and its ERP production order (``4080017``).
+
+    The MES number keeps the line in its digits 3 to 5 counted from the end: the WMS reads the
+    line of a consumption from it.
+    """
+    mes = site.mark(f"WO{line_number:03d}{sequence:05d}")
+    return mes, str(site.number_range(4_000_000 + line_number * 40_000 + sequence, 10**8))
+
+
 def plan_lots(world: World, grid: TimeGrid, seed: int) -> LotPlan:
     """Receipts of every component as supplier lots, and the bad lot(s).
 
@@ -123,14 +133,15 @@ def plan_lots(world: World, grid: TimeGrid, seed: int) -> LotPlan:
             sequence[supplier.index] = sequence.get(supplier.index, 0) + 1
             vendor_lots.append(
                 f"{supplier.lot_prefix}-{made.tm_year % 100:02d}{made.tm_yday:03d}-"
-                f"{sequence[supplier.index]:03d}"
+                f"{world.site.lot_sequence(sequence[supplier.index]):03d}"
                 + ("" if supplier.index % 2 else f"/{material.part_number[:3]}")
             )
             jitter = int(rng.integers(-1, 2)) * DAY
             t = (max(t, 0) // DAY + material.lot_days) * DAY + jitter + 9 * 60
     material_arr = np.array(materials, dtype=np.int32)
     receipt_arr = np.array(receipts, dtype=np.int64)
-    batch = 3_100_000 + np.arange(material_arr.size) * 7 + rng.integers(0, 5, material_arr.size)
+    first_batch = world.site.number_range(3_100_000, 10**7)
+    batch = first_batch + np.arange(material_arr.size) * 7 + rng.integers(0, 5, material_arr.size)
     plan = LotPlan(material_arr, receipt_arr, batch, vendor_lots, {})
     for material in world.materials:
         lots = np.flatnonzero(material_arr == material.index)
@@ -254,12 +265,12 @@ def simulate_line(
         ):
             break
         wo_seq += 1
-        wo_number = f"WO{line.number:03d}{wo_seq:05d}"
+        wo_number, erp_order = order_numbers(world.site, line.number, wo_seq)
         # orders are released to the shop floor one to three days before the line can take them
         release = max(0, can_start - int(rng.uniform(1, 3) * DAY))
         wo = {
             "wo_number": wo_number,
-            "erp_order": str(4_000_000 + line.number * 40_000 + wo_seq),
+            "erp_order": erp_order,
             "line": line_index,
             "product": product.index,
             "qty_planned": qty,
@@ -335,7 +346,8 @@ def simulate_line(
             n_done = int(finished_mask.sum())
             d_units = health[mi][np.maximum(times, 0)]
             if k == 0:
-                serials = line.number * 10_000_000 + serial_seq + np.arange(qty, dtype=np.int64)
+                first_serial = world.site.number_range(line.number * 10_000_000, 10**11)
+                serials = first_serial + serial_seq + np.arange(qty, dtype=np.int64)
                 serial_seq += qty
                 created = np.where(finished_mask, times, -1)
             assert serials is not None  # numbered on the routing's first machine (k == 0)
@@ -496,7 +508,7 @@ def simulate_line(
         out.states[mi] = s
         out.oee[mi] = true_oee(s, shift, processed[mi], good[mi], ideal_minutes[mi])
     out.health = health
-    _open_orders(rng, out, line, products, shares, wo_seq, machine_free, minutes)
+    _open_orders(rng, out, line, products, shares, wo_seq, world.site, minutes)
     return out
 
 
@@ -721,7 +733,7 @@ def _open_orders(
     products: list,
     shares: np.ndarray,
     wo_seq: int,
-    machine_free: dict[int, int],
+    site: Site,
     horizon: int,
 ) -> None:
     """Future work orders of the next two weeks, released but not started: the planner's input."""
@@ -734,10 +746,11 @@ def _open_orders(
         )
         wo_seq += 1
         release = t + int(rng.integers(0, DAY))
+        wo_number, erp_order = order_numbers(site, line.number, wo_seq)
         out.open_orders.append(
             {
-                "wo_number": f"WO{line.number:03d}{wo_seq:05d}",
-                "erp_order": str(4_000_000 + line.number * 40_000 + wo_seq),
+                "wo_number": wo_number,
+                "erp_order": erp_order,
                 "line": line.index,
                 "product": product.index,
                 "qty_planned": qty,

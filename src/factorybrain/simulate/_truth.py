@@ -25,7 +25,12 @@ from factorybrain.simulate._production import (
 )
 from factorybrain.simulate._silos import serial_text, write_json
 from factorybrain.simulate._timegrid import LOCAL_TZ, TimeGrid, iso_utc
-from factorybrain.simulate._world import MACHINE_TYPES, World
+from factorybrain.simulate._world import (
+    MACHINE_TYPES,
+    World,
+    maintenance_order_number,
+    sales_order_number,
+)
 
 TRUTH_VERSION = 1
 
@@ -163,10 +168,11 @@ def write_truth(
     shipped_orders[sales.unit_order[sales.unit_order >= 0]] = True
     kit_shipped = (sales.order_material >= 0) & (sales.order_time + DAY < grid.minutes)
     for i in range(sales.order_qty.size):
-        refs = {"erp": [f"{1_200_000 + i:010d}"]}
+        number = sales_order_number(world, i)
+        refs = {"erp": [f"{number:010d}"]}
         if shipped_orders[i] or kit_shipped[i]:
-            refs["wms"] = [f"SO{1_200_000 + i}"]
-        entities.append({"id": f"SO-{1_200_000 + i}", "type": "sales_order", "refs": refs})
+            refs["wms"] = [f"SO{number}"]
+        entities.append({"id": f"SO-{number}", "type": "sales_order", "refs": refs})
     for _machine, tag, description, unit, canonical in historian.tags:
         entities.append(
             {
@@ -201,7 +207,7 @@ def write_truth(
                 "waited_for_spare_hours": round(f.wait_minutes / 60, 2),
                 "repair_end": ts(f.repair_end),
                 "spare_part": world.material_by_part(m.mtype.spare_part).canonical,
-                "maintenance_order": f"{5_000_000 + f.order_id}",
+                "maintenance_order": maintenance_order_number(world, f.order_id),
             }
         )
     windows = []
@@ -417,9 +423,19 @@ def write_truth(
             for silo, refs in entity["refs"].items()
             if silo not in seen or refs[0] in seen[silo]
         }
+    plant: dict[str, object] = {}
+    if world.site.marked:
+        # A site of a fleet says which one it is, and the marks in its identifiers.
+        plant = {
+            "name": f"Hanse Pumpenwerk {world.site.town}",
+            "site": world.site.folder,
+            "site_code": world.site.code,
+            "erp_plant": world.site.plant,
+        }
     payload = {
         "schema_version": TRUTH_VERSION,
         "plant": {
+            **plant,
             "seed": seed,
             "days": grid.minutes // DAY,
             "machines": len(world.machines),

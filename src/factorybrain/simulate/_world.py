@@ -9,10 +9,106 @@ drift apart in a real plant where every system was configured by a different tea
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
+#: A number or an array of numbers (a document number, or a column of them).
+Number = TypeVar("Number", int, np.ndarray)
+
 SILOS = ("erp", "mes", "historian", "qms", "wms", "crm", "engineering")
+#: The towns of a fleet's sites (Hanseatic towns, as the company's name suggests) and the code
+#: each site's systems write into their identifiers; sites past the list get generated codes.
+SITE_TOWNS = (
+    ("Hamburg", "HAM"),
+    ("Bremen", "BRE"),
+    ("Lübeck", "LUE"),
+    ("Rostock", "ROS"),
+    ("Wismar", "WIS"),
+    ("Stralsund", "STR"),
+    ("Lüneburg", "LUN"),
+    ("Stade", "STA"),
+    ("Greifswald", "GRE"),
+    ("Kiel", "KIE"),
+)
+#: The most sites a fleet may have (folders ``site-01`` to ``site-99``).
+MAX_SITES = 99
+
+
+@dataclass(frozen=True)
+class Site:
+    """Which plant of a fleet a world is, and the marks its systems put in their identifiers.
+
+    A company with several plants keeps them apart in its numbers: each ERP plant has its own
+    number ranges (a leading digit per plant), and the MES, historian, WMS and CRM of a site
+    write the site's code in front of their codes (``BRE-LTH-01``, ``BRE_L1_LTH01.VIB_RMS``).
+    Master data stays the company's: materials, products, suppliers and customers have the same
+    numbers at every site. Site number 0 is a plant on its own, which writes no marks at all.
+
+    Attributes:
+        number: 1 to :data:`MAX_SITES` for a site of a fleet; 0 for a plant on its own.
+        count: How many sites the fleet has (1 for a plant on its own).
+        company_seed: Seed of the company's master data (products, materials, suppliers,
+            customers), the same at every site; ``None``: the plant's own seed.
+    """
+
+    number: int = 0
+    count: int = 1
+    company_seed: int | None = None
+
+    @property
+    def marked(self) -> bool:
+        """Whether the site writes marks (it is one of a fleet)."""
+        return self.number > 0
+
+    @property
+    def town(self) -> str:
+        """Where the site is ("" for a plant on its own)."""
+        if not self.marked:
+            return ""
+        if self.number <= len(SITE_TOWNS):
+            return SITE_TOWNS[self.number - 1][0]
+        return f"Werk {self.number}"
+
+    @property
+    def code(self) -> str:
+        """The site's letters in its identifiers ("" for a plant on its own)."""
+        if not self.marked:
+            return ""
+        if self.number <= len(SITE_TOWNS):
+            return SITE_TOWNS[self.number - 1][1]
+        # Letters only: a digit would read as one more number of every identifier to the matcher.
+        first, second = divmod(self.number - len(SITE_TOWNS) - 1, 26)
+        return "S" + chr(ord("A") + first) + chr(ord("A") + second)
+
+    @property
+    def plant(self) -> str:
+        """The ERP plant code (SAP's WERKS): ``PL01`` for a plant on its own and site 1."""
+        return f"PL{max(self.number, 1):02d}"
+
+    @property
+    def folder(self) -> str:
+        """The folder of the site's exports in a fleet (``site-02``)."""
+        return f"site-{self.number:02d}"
+
+    def mark(self, identifier: str, separator: str = "-") -> str:
+        """An identifier with the site's code in front (``BRE-LTH-01``); unchanged when alone."""
+        return f"{self.code}{separator}{identifier}" if self.marked else identifier
+
+    def path(self, identifier: str) -> str:
+        """A path identifier under the site's folder (``bre/line1/lathe-1``)."""
+        return f"{self.code.lower()}/{identifier}" if self.marked else identifier
+
+    def number_range(self, number: Number, size: int) -> Number:
+        """A number in the site's own range: ranges of ``size`` numbers, one per site.
+
+        ``size`` is above every number a site draws, so two sites never share a number.
+        """
+        return number + self.number * size
+
+    def lot_sequence(self, sequence: int) -> int:
+        """A supplier's lot sequence shared by every site it delivers to: lots alternate."""
+        return (sequence - 1) * self.count + self.number if self.marked else sequence
 
 
 @dataclass(frozen=True)
@@ -249,6 +345,7 @@ class World:
     suppliers: list[Supplier]
     customers: list[Customer]
     confusable: list[tuple[str, str, str]]
+    site: Site = field(default_factory=Site)
 
     def material_by_part(self, part_number: str) -> Material:
         """The material with this engineering part number."""
@@ -256,6 +353,16 @@ class World:
             if material.part_number == part_number:
                 return material
         raise KeyError(part_number)
+
+
+def sales_order_number(world: World, index: Number) -> Number:
+    """The ERP number of the ``index``-th sales order (``1200017``; ``101200017`` at site 1)."""
+    return world.site.number_range(1_200_000 + index, 10**8)
+
+
+def maintenance_order_number(world: World, order_id: int) -> str:
+    """The ERP number of a corrective maintenance order (``5000003``)."""
+    return str(world.site.number_range(5_000_000 + order_id, 10**8))
 
 
 # --- naming habits ---------------------------------------------------------------------------
@@ -272,8 +379,10 @@ def _transliterate_upper(text: str) -> str:
     return "".join(table.get(ch, ch) for ch in text).upper()
 
 
-def _machine_refs(machine: Machine, rng: np.random.Generator, equipment_no: int) -> None:
-    """Apply each silo's habits for naming a machine."""
+def _machine_refs(
+    machine: Machine, rng: np.random.Generator, equipment_no: int, site: Site
+) -> None:
+    """Apply each silo's habits for naming a machine (and the site's marks, in a fleet)."""
     mtype = machine.mtype
     num, line = machine.number, machine.line
     erp_description = [
@@ -286,12 +395,12 @@ def _machine_refs(machine: Machine, rng: np.random.Generator, equipment_no: int)
     ]
     qms_name = [f"{mtype.german} {num}", f"{mtype.german} L{line}/{num}"][int(rng.integers(2))]
     machine.refs = {
-        "historian": [f"L{line}_{mtype.code}{num:02d}"],
-        "mes": [f"{mtype.code}-{num:02d}", f"{mtype.long_word} {num}"],
+        "historian": [site.mark(f"L{line}_{mtype.code}{num:02d}", "_")],
+        "mes": [site.mark(f"{mtype.code}-{num:02d}"), f"{mtype.long_word} {num}"],
         "erp": [str(equipment_no), erp_description],
         "wms": [wms_name],
         "qms": [qms_name],
-        "engineering": [f"line{line}/{mtype.word.lower().replace(' ', '-')}-{num}"],
+        "engineering": [site.path(f"line{line}/{mtype.word.lower().replace(' ', '-')}-{num}")],
     }
 
 
@@ -305,17 +414,20 @@ def _crm_product_name(name: str, code: str, rng: np.random.Generator) -> str:
     return name.lower()
 
 
-def build_world(machines: int, seed: int) -> World:
+def build_world(machines: int, seed: int, site: Site | None = None) -> World:
     """Build the static plant for ``machines`` machines.
 
     Args:
         machines: Number of machines; lines of up to four machines (lathe, winder, press, tester).
         seed: Seed of the naming and parameter draws.
+        site: Which site of a fleet the plant is (default: a plant on its own, no site marks).
 
     Returns:
         The plant's static description with every object's silo identifiers.
     """
-    rng = np.random.default_rng([seed, 101])
+    site = site or Site()
+    company = site.company_seed if site.company_seed is not None else seed
+    rng = np.random.default_rng([company, 101])
     n_lines = -(-machines // 4)
     sizes = [machines // n_lines + (1 if i < machines % n_lines else 0) for i in range(n_lines)]
 
@@ -323,6 +435,9 @@ def build_world(machines: int, seed: int) -> World:
     suppliers = _build_suppliers(rng)
     materials = _build_materials(rng, products)
     customers = _build_customers(rng, max(8, min(200, 8 + machines // 2)))
+    if company != seed:
+        # The company's master data is the same at every site; the machines are the site's.
+        rng = np.random.default_rng([seed, 101])
 
     lines: list[Line] = []
     machine_list: list[Machine] = []
@@ -351,17 +466,18 @@ def build_world(machines: int, seed: int) -> World:
                 temp_unit=temp_unit,
                 pressure_unit=pressure_unit,
             )
-            _machine_refs(machine, rng, 10_004_000 + 37 * idx + int(rng.integers(1, 30)))
+            equipment_no = 10_004_000 + 37 * idx + int(rng.integers(1, 30))
+            _machine_refs(machine, rng, site.number_range(equipment_no, 10**8), site)
             machine_list.append(machine)
             line.machine_indices.append(idx)
         count = len(products) if n_lines == 1 else 2 + li % 2
         line.product_indices = sorted({(li + k) % len(products) for k in range(count)})
         line.refs = {
-            "mes": [f"LINE-{number}"],
-            "historian": [f"L{number}"],
+            "mes": [site.mark(f"LINE-{number}")],
+            "historian": [site.mark(f"L{number}", "_")],
             "erp": [f"WC-L{number:02d}", f"Assembly line {number}"],
             "qms": [f"Linie {number}"],
-            "engineering": [f"line{number}"],
+            "engineering": [site.path(f"line{number}")],
         }
         lines.append(line)
 
@@ -381,6 +497,7 @@ def build_world(machines: int, seed: int) -> World:
         suppliers=suppliers,
         customers=customers,
         confusable=confusable,
+        site=site,
     )
 
 

@@ -63,6 +63,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from factorybrain import compute
 from factorybrain.agents.core._agent import AgentContext, BaseAgent
 from factorybrain.agents.core._contract import (
     ACTIVE_STATUSES,
@@ -145,6 +146,8 @@ class Scored:
     counted_from: pd.Timestamp | None = None
     stamps: np.ndarray | None = None
     drift_open: bool = False
+    trends: list[SensorTrend] | None = None
+    """The asset's single-sensor trends, when they were found with its judgement."""
 
 
 @dataclass
@@ -762,7 +765,7 @@ class MaintenanceAgent(BaseAgent):
             (available, record, record.model, frame, keys, reason)
             for available, record, reason in state.plan
         ]
-        hours = self._score(asset, plan)
+        hours = _score_plan(_scoring_plan(plan))
         new_hours = hours[hours.index >= state.watermark] if len(hours) else hours
         kept = pd.concat([state.hours, new_hours]) if len(new_hours) else state.hours
         current = AssetData(
@@ -902,11 +905,29 @@ class MaintenanceAgent(BaseAgent):
         registry: ModelRegistry,
         class_limits: dict[str, list[tuple[pd.Timestamp, pd.Series]]] | None = None,
     ) -> dict[str, Scored]:
-        """Train every version of every asset over its whole history and judge every hour."""
-        plans = {asset.device: self._train(asset, registry) for asset in assets}
+        """Train every version of every asset over its whole history and judge every hour.
+
+        The models are fitted, and the hours judged, one task per asset on the compute pool
+        (:mod:`factorybrain.compute`: here, or on a Ray cluster); versions are registered here, in
+        the assets' order, so a run gives the same versions and findings wherever it ran.
+        """
+        work = compute.pool()
+        prepared = [self._versions(asset, registry) for asset in assets]
+        fitted = work.map(
+            _fit_versions, [job for _, job in prepared], label="maintenance: health models"
+        )
+        plans = {
+            asset.device: self._register(asset, versions, models, registry)
+            for asset, (versions, _), models in zip(assets, prepared, fitted, strict=True)
+        }
         self._fallbacks(assets, plans, registry, class_limits)
+        judged = work.map(
+            _judge_asset,
+            [(asset, _scoring_plan(plans[asset.device])) for asset in assets],
+            label="maintenance: hourly judgements",
+        )
         scored = {}
-        for asset in assets:
+        for asset, (hours, trends) in zip(assets, judged, strict=True):
             window, drift_open = self._windows.get(asset.device, (None, False))
             rows = asset.running.copy()
             if any(r is not None for r in asset.regime):
@@ -914,12 +935,13 @@ class MaintenanceAgent(BaseAgent):
             scored[asset.device] = Scored(
                 asset,
                 plans[asset.device],
-                self._score(asset, plans[asset.device]),
+                hours,
                 window,
                 0,
                 window,
                 asset.frame.index.values[rows],
                 drift_open,
+                trends,
             )
         return scored
 
@@ -981,7 +1003,7 @@ class MaintenanceAgent(BaseAgent):
         """Single-sensor trends of an asset, and why it has no model when it has none."""
         asset = item.asset
         subject = _subject(asset)
-        out = self._trend_notices(asset)
+        out = self._trend_notices(asset, item.trends)
         if item.plan or not len(asset.frame):
             return out
         reason = self._why_untrained(asset)
@@ -1012,11 +1034,16 @@ class MaintenanceAgent(BaseAgent):
         )
         return out
 
-    def _trend_notices(self, asset: AssetData) -> list[Finding]:
-        """A ``maintenance.sensor_trend`` per sensor trend found in the asset's readings."""
+    def _trend_notices(
+        self, asset: AssetData, trends: list[SensorTrend] | None = None
+    ) -> list[Finding]:
+        """A ``maintenance.sensor_trend`` per sensor trend in the asset's readings.
+
+        ``trends``: those found already (with the asset's judgement); else they are found now.
+        """
         out = []
         last_reset = max((pd.Timestamp(r) for r in asset.resets), default=None)
-        for trend in sensor_trends(asset):
+        for trend in sensor_trends(asset) if trends is None else trends:
             finding = self._trend_finding(asset, _subject(asset), trend)
             self._trends[finding.id] = trend
             if last_reset is None or trend.reset >= last_reset:  # no repair since: still open
@@ -1191,8 +1218,15 @@ class MaintenanceAgent(BaseAgent):
             title=f"{asset.shown}: {trend.signal} {trend.direction} for {days:.1f} days",
         )
 
-    def _train(self, asset: AssetData, registry: ModelRegistry) -> list[tuple[Any, ...]]:
-        """Model versions of one asset: ``(available_from, record or None, frame, regimes)``."""
+    def _versions(
+        self, asset: AssetData, registry: ModelRegistry
+    ) -> tuple[list[tuple[Any, ...]], tuple[pd.DataFrame, np.ndarray | None, list[Any], int]]:
+        """The model versions of one asset and what is left to fit of them.
+
+        Returns ``(versions, job)``: a version is ``(available, chosen rows, frame, regimes,
+        reason, known record or None)``; the job holds the frame, its regimes, the rows of each
+        version not in the registry yet and the minutes an hour needs (see :func:`_fit_versions`).
+        """
         self._untrained.pop(asset.device, None)
         rows = asset.running.copy()
         if any(r is not None for r in asset.regime):
@@ -1231,29 +1265,42 @@ class MaintenanceAgent(BaseAgent):
         self._windows[asset.device] = (window, drift_open)
         entries += drift
         entries.sort(key=lambda entry: entry[0])
-        plan: list[tuple[Any, ...]] = []
+        # A registry that outlives one scan (a live agent) already holds the versions of the
+        # windows it saw: reuse them instead of training and saving the same version again.
+        known = {(r.trained_at, r.reason.split(";")[0]): r for r in registry.versions(asset.device)}
+        versions: list[tuple[Any, ...]] = []
+        to_fit: list[np.ndarray] = []
         windows: list[np.ndarray] = []
         for available, rows_, reason in entries:
             windows.append(rows_)
             chosen = np.unique(np.concatenate(windows))
-            plan.append((available, chosen, frame, regimes, reason))
-        # A registry that outlives one scan (a live agent) already holds the versions of the
-        # windows it saw: reuse them instead of training and saving the same version again.
-        known = {(r.trained_at, r.reason.split(";")[0]): r for r in registry.versions(asset.device)}
-        out: list[tuple[Any, ...]] = []
-        for available, chosen, data, keys, reason in plan:
             existing = known.get((available, reason))
+            versions.append((available, chosen, frame, regimes, reason, existing))
+            if existing is None:
+                to_fit.append(chosen)
+        return versions, (frame, regimes, to_fit, asset.min_readings)
+
+    def _register(
+        self,
+        asset: AssetData,
+        versions: list[tuple[Any, ...]],
+        fitted: list[AssetHealthModel | str],
+        registry: ModelRegistry,
+    ) -> list[tuple[Any, ...]]:
+        """Register the fitted versions of one asset: ``(available, record, model, ...)``.
+
+        A version with too little healthy history gets no record here (:meth:`_fallbacks` may
+        give it its class's limits); one that could not be fitted is kept with its reason.
+        """
+        models = iter(fitted)
+        out: list[tuple[Any, ...]] = []
+        for available, _, data, keys, reason, existing in versions:
             if existing is not None:
                 out.append((available, existing, existing.model, data, keys, reason))
                 continue
-            train = data.iloc[chosen]
-            train_keys = None if keys is None else keys[chosen]
-            try:
-                model = AssetHealthModel(min_minutes=asset.min_readings).fit(
-                    train, regimes=train_keys
-                )
-            except EngineError as error:
-                self._untrained.setdefault(asset.device, []).append(f"{reason}: {error}")
+            model = next(models)
+            if isinstance(model, str):
+                self._untrained.setdefault(asset.device, []).append(f"{reason}: {model}")
                 continue
             record = None
             if model.healthy_hours_ >= self.min_healthy_hours:
@@ -1347,25 +1394,6 @@ class MaintenanceAgent(BaseAgent):
                         )
                 fixed.append((available, record, model, data, keys, reason))
             plans[asset.device] = [p for p in fixed if p[1] is not None]
-
-    def _score(self, asset: AssetData, plan: list[tuple[Any, ...]]) -> pd.DataFrame:
-        """Hourly judgement of the asset, each hour by the latest version trained before it."""
-        parts = []
-        for position, (available, record, model, data, keys, _) in enumerate(plan):
-            until = plan[position + 1][0] if position + 1 < len(plan) else None
-            stamps = data.index.values
-            lo = np.searchsorted(stamps, np.datetime64(available))
-            hi = len(stamps) if until is None else np.searchsorted(stamps, np.datetime64(until))
-            if hi - lo < model.min_minutes:
-                continue
-            block = data.iloc[lo:hi]
-            hours = model.hourly(block, regimes=None if keys is None else keys[lo:hi])
-            hours["version"] = record.version
-            parts.append(hours)
-        if not parts:
-            return pd.DataFrame(columns=["evidence"])
-        hours = pd.concat(parts)
-        return hours[~hours.index.duplicated(keep="last")]
 
     def _episodes(
         self, asset: AssetData, hours: pd.DataFrame, plan: list[tuple[Any, ...]]
@@ -1717,6 +1745,60 @@ def _equipment(store: Store) -> list[tuple[str, str]]:
     """``(space, external_id)`` of every equipment of the model."""
     frame = store.query("SELECT space, external_id FROM asset WHERE level = 'equipment'")
     return list(zip(frame["space"].astype(str), frame["external_id"].astype(str), strict=True))
+
+
+def _fit_versions(
+    job: tuple[pd.DataFrame, np.ndarray | None, list[np.ndarray], int],
+) -> list[AssetHealthModel | str]:
+    """Fit one asset's new model versions: a model per window of rows, or why it could not be.
+
+    A task of the compute pool: ``job`` is ``(frame, regimes, windows, min_minutes)``.
+    """
+    frame, regimes, windows, min_minutes = job
+    out: list[AssetHealthModel | str] = []
+    for chosen in windows:
+        try:
+            out.append(
+                AssetHealthModel(min_minutes=min_minutes).fit(
+                    frame.iloc[chosen], regimes=None if regimes is None else regimes[chosen]
+                )
+            )
+        except EngineError as error:
+            out.append(str(error))
+    return out
+
+
+def _scoring_plan(plan: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """What judging needs of a plan: ``(available, version, model, frame, regimes)``."""
+    return [(p[0], p[1].version, p[2], p[3], p[4]) for p in plan]
+
+
+def _score_plan(plan: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """Hourly judgement of an asset, each hour by the latest version trained before it."""
+    parts = []
+    for position, (available, version, model, data, keys) in enumerate(plan):
+        until = plan[position + 1][0] if position + 1 < len(plan) else None
+        stamps = data.index.values
+        lo = np.searchsorted(stamps, np.datetime64(available))
+        hi = len(stamps) if until is None else np.searchsorted(stamps, np.datetime64(until))
+        if hi - lo < model.min_minutes:
+            continue
+        block = data.iloc[lo:hi]
+        hours = model.hourly(block, regimes=None if keys is None else keys[lo:hi])
+        hours["version"] = version
+        parts.append(hours)
+    if not parts:
+        return pd.DataFrame(columns=["evidence"])
+    hours = pd.concat(parts)
+    return hours[~hours.index.duplicated(keep="last")]
+
+
+def _judge_asset(
+    job: tuple[AssetData, list[tuple[Any, ...]]],
+) -> tuple[pd.DataFrame, list[SensorTrend]]:
+    """A task of the compute pool: one asset's hourly judgement and its single-sensor trends."""
+    asset, plan = job
+    return _score_plan(plan), sensor_trends(asset)
 
 
 def _plan_of(state: AssetState) -> list[tuple[Any, ...]]:

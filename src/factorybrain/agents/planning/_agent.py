@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from factorybrain import compute
 from factorybrain.agents.core._agent import AgentContext, BaseAgent, Output
 from factorybrain.agents.core._contract import (
     EntityRef,
@@ -42,6 +43,7 @@ from factorybrain.agents.planning._core import (
     PLAN_SPACE,
     PlanResult,
     plan_gantt_svg,
+    plan_model,
     plan_orders,
     store_plan,
     stored_plan,
@@ -52,6 +54,8 @@ from factorybrain.agents.planning._model import (
     PlantModel,
     build_problem,
     load_plant_model,
+    planning_source,
+    unplanned_sites,
 )
 from factorybrain.agents.planning._oee import plant_oee, plant_oee_losses
 from factorybrain.store import Store
@@ -181,6 +185,35 @@ def data_quality(model: PlantModel, *, agent: str = AGENT) -> list[Finding]:
     ]
 
 
+def _sites_left_out(store: Store, model: PlantModel) -> list[Finding]:
+    """A ``planning.data_quality`` finding naming the plants of the store left unplanned."""
+    planned = planning_source(store).space  # the space plan_orders plans by default
+    others = unplanned_sites(store, planned)
+    if not others:
+        return []
+    shown = ", ".join(repr(site or "(no site)") for site in others)
+    return [
+        Finding(
+            AGENT,
+            "planning.data_quality",
+            EntityRef("agent", AGENT),
+            severity="medium",
+            confidence=1.0,
+            evidence=Evidence(
+                (),
+                {"sites_not_planned": float(len(others))},
+                f"Planned the orders of space {planned!r} only: the store holds open work "
+                f"orders with routings at {len(others)} other site(s) too ({shown}), and this "
+                "version keeps one plan per store, so their orders are not planned and their "
+                "due dates not checked.",
+            ),
+            dedup_key=stable_id("sites", *others),
+            created_at=model.origin,
+            title=f"Planning: {len(others)} other site(s) not planned",
+        )
+    ]
+
+
 def latest_safe_date(finding: Finding) -> datetime:
     """When maintenance must be done by, from a ``maintenance.rul_low`` finding's evidence.
 
@@ -294,6 +327,16 @@ def propose_maintenance_window(
     when one exists (and ``allow_off_shift``); otherwise windows at the latest, middle and
     earliest possible start are re-planned and the one with the least weighted tardiness wins.
 
+    The candidate windows are re-planned as pieces of the compute pool
+    (:mod:`factorybrain.compute`): one after the other here, side by side on a Ray cluster, each
+    with a third of ``time_limit``. Each re-plan is the scheduling engine under a wall-clock time
+    limit, so the answer is reproducible only as far as the engine's is, here as on a cluster:
+    with one CP-SAT worker (``workers=1``) and plans proven optimal within their time, the same
+    inputs give the same proposal wherever it ran; with several workers (CP-SAT's parallel search
+    races its threads), or a plan cut off by its time limit (a loaded machine finds less in the
+    same time), two runs may give different plans, even in one process, proven optimal ones with
+    the same objective but not always the same dates.
+
     Raises:
         ParameterError: When ``machine`` is not a planned machine of the store.
     """
@@ -311,24 +354,46 @@ def propose_maintenance_window(
     if before is None:
         before = plan_orders(store, model=model, time_limit=time_limit, workers=workers)
     calendar = model.calendars()[line]
+    candidates = _candidate_windows(calendar, model.origin, latest_safe, hours, allow_off_shift)
+    plans = compute.pool().map(
+        _plan_with_window,
+        [Downtime(machine, start, end, "proposed maintenance") for start, end, _ in candidates],
+        model,
+        before.extra_downtime,
+        before.previous_plan(),
+        per_plan,
+        workers,
+        label=f"planning: maintenance windows for {machine}",
+    )
     best: tuple[float, datetime, datetime, bool, PlanResult] | None = None
-    for start, end, off_shift in _candidate_windows(
-        calendar, model.origin, latest_safe, hours, allow_off_shift
-    ):
-        window = Downtime(machine, start, end, "proposed maintenance")
-        after = plan_orders(
-            store,
-            model=model,
-            extra_downtime=[*before.extra_downtime, window],
-            previous=before,
-            time_limit=per_plan,
-            workers=workers,
-        )
+    for (start, end, off_shift), after in zip(candidates, plans, strict=True):
         if best is None or after.weighted_tardiness_hours < best[0] - 1e-9:
             best = (after.weighted_tardiness_hours, start, end, off_shift, after)
     assert best is not None
     _, start, end, off_shift, after = best
     return MaintenanceProposal(machine, start, end, latest_safe, off_shift, before, after)
+
+
+def _plan_with_window(
+    window: Downtime,
+    model: PlantModel,
+    downtime: list[Downtime],
+    previous: dict[tuple[str, str], tuple[str, int]],
+    time_limit: float,
+    workers: int,
+) -> PlanResult:
+    """One what-if of :func:`propose_maintenance_window` (a piece of the compute pool).
+
+    The plant re-planned with ``window`` added to the plan's ``downtime``, starting from the plan
+    in force (``previous``); it needs no store, only the plant model.
+    """
+    return plan_model(
+        model,
+        extra_downtime=[*downtime, window],
+        previous=previous,
+        time_limit=time_limit,
+        workers=workers,
+    )
 
 
 class PlanningAgent(BaseAgent):
@@ -378,6 +443,7 @@ class PlanningAgent(BaseAgent):
         result = self.plan(context.store)
         return [
             *data_quality(result.model),
+            *_sites_left_out(context.store, result.model),
             *due_date_risks(result, min_hours=self.min_late_hours),
         ]
 

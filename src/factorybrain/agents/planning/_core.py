@@ -274,9 +274,40 @@ def plan_orders(
         InfeasibleError: No plan exists; names the constraints that conflict.
     """
     started = time.perf_counter()
-    extra = list(extra_downtime)
     if model is None:
         model = load_plant_model(store, now=now, space=space)
+    result = plan_model(
+        model,
+        time_limit=time_limit,
+        workers=workers,
+        extra_downtime=extra_downtime,
+        previous=previous,
+        machine_change_weight=machine_change_weight,
+        shift_weight=shift_weight,
+        seed=seed,
+    )
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def plan_model(
+    model: PlantModel,
+    *,
+    time_limit: float = 10.0,
+    workers: int = 2,
+    extra_downtime: Iterable[Downtime] = (),
+    previous: PlanResult | Mapping[tuple[str, str], tuple[str, int]] | None = None,
+    machine_change_weight: float = 1000.0,
+    shift_weight: float = SHIFT_WEIGHT,
+    seed: int = 0,
+) -> PlanResult:
+    """Plan the open work orders of ``model``: :func:`plan_orders` without the store.
+
+    It reads nothing but its arguments, so it can run anywhere (a what-if on the compute pool).
+    The arguments are :func:`plan_orders`'.
+    """
+    started = time.perf_counter()
+    extra = list(extra_downtime)
     problem = build_problem(model, extra_downtime=extra)
     warm = previous.previous_plan() if isinstance(previous, PlanResult) else previous
     schedule = solve_by_component(

@@ -20,6 +20,7 @@ import pandas as pd
 from factorybrain.agents.planning._calendar import WorkCalendar
 from factorybrain.engines.schedule import Job, Machine, Operation, Problem, Window
 from factorybrain.exceptions import ParameterError
+from factorybrain.model import site_of
 from factorybrain.store import Store
 
 #: Work order statuses the planner plans (released orders, and what is left of running ones).
@@ -141,19 +142,10 @@ class PlanningSource:
     resources: str
 
 
-def planning_source(store: Store, space: str | None = None) -> PlanningSource:
-    """Find the space to plan from: open work orders, their routings, and what they run on.
-
-    A space whose open orders have routings and that lists machines under lines is planned by
-    machine (an MES). Without one, a space whose routing steps name work centres is planned by
-    work centre (ERP production orders and work centres). Nothing assumes a space's name.
-
-    Raises:
-        ParameterError: When no space holds open work orders with routings (names, per space,
-            what is there and what is missing).
-    """
+def _census(store: Store) -> pd.DataFrame:
+    """Per space: open work orders, routing steps and machines under lines (most orders first)."""
     statuses = ", ".join(f"'{s}'" for s in OPEN_STATUSES)
-    census = store.query(
+    return store.query(
         f"""
         WITH o AS (SELECT space, count(*) AS orders FROM work_order
                    WHERE status IN ({statuses}) GROUP BY space),
@@ -173,6 +165,20 @@ def planning_source(store: Store, space: str | None = None) -> PlanningSource:
         ORDER BY o.orders DESC, o.space
         """
     )
+
+
+def planning_source(store: Store, space: str | None = None) -> PlanningSource:
+    """Find the space to plan from: open work orders, their routings, and what they run on.
+
+    A space whose open orders have routings and that lists machines under lines is planned by
+    machine (an MES). Without one, a space whose routing steps name work centres is planned by
+    work centre (ERP production orders and work centres). Nothing assumes a space's name.
+
+    Raises:
+        ParameterError: When no space holds open work orders with routings (names, per space,
+            what is there and what is missing).
+    """
+    census = _census(store)
     if space is not None:
         census = census[census["space"] == space]
     with_machines = census[(census["routings"] > 0) & (census["machines"] > 0)]
@@ -259,6 +265,19 @@ def _history_end(store: Store, space: str) -> object:
         if _timestamp(end) is not None:
             return end
     return None
+
+
+def unplanned_sites(store: Store, planned: str) -> list[str]:
+    """Sites other than ``planned``'s that hold open work orders with routings too.
+
+    A store of several plants (spaces ``<site>/mes``, :mod:`factorybrain.model._spaces`) is
+    planned one site at a time; the planner names the sites it left out instead of leaving them
+    out in silence.
+    """
+    census = _census(store)
+    plannable = census[census["routings"] > 0]
+    mine = site_of(planned)
+    return sorted({site_of(str(space)) for space in plannable["space"]} - {mine})
 
 
 def load_plant_model(
