@@ -118,3 +118,12 @@ def ray_address() -> Iterator[str]:
 
     with compute.local_cluster(2) as address:
         yield address
+
+
+@pytest.fixture
+def ray_pool(ray_address: str) -> Iterator[object]:
+    """The tests' Ray cluster as the compute pool, for the length of one test."""
+    from factorybrain import compute
+
+    with compute.using(ray_address) as pool:
+        yield pool

@@ -10,7 +10,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -21,7 +20,7 @@ from factorybrain.cli import app
 from factorybrain.context import match
 from factorybrain.exceptions import ComputeError, EngineError
 from factorybrain.store import open_store
-from tests.agents.test_maintenance import _device, _load
+from tests.agents.test_maintenance import plant as three_machines  # noqa: F401 (fixture "plant")
 from tests.context.test_matching_identifiers import _floor, _framework, _ledger
 
 
@@ -120,26 +119,13 @@ def test_a_worker_killed_mid_run_has_its_task_run_again_and_the_run_finishes(
     assert time.monotonic() - began < 50  # the retry did not wait for the killed sleep
 
 
-@pytest.fixture
-def machines(store):
-    rng = np.random.default_rng(3)
-    _load(
-        store,
-        {
-            "L1_WORN01": _device(rng, degrade=True),
-            "L1_GOOD02": _device(rng),
-            "L1_DIRTY03": _device(rng, stuck=True, drift=True),
-        },
-    )
-    return store
-
-
 @pytest.mark.slow
-def test_the_maintenance_agent_finds_the_same_on_a_cluster_as_here(machines, ray_address) -> None:
+def test_the_maintenance_agent_finds_the_same_on_a_cluster_as_here(request, ray_address) -> None:
+    plant = request.getfixturevalue("three_machines")
     with compute.using(None):
-        here = MaintenanceAgent().scan(machines)
+        here = MaintenanceAgent().scan(plant)
     with compute.using(ray_address):
-        there = MaintenanceAgent().scan(machines)
+        there = MaintenanceAgent().scan(plant)
     assert {f.kind for f in here.findings} >= {"maintenance.anomaly", "maintenance.rul_low"}
     assert _findings(there) == _findings(here)
     assert [r.id for r in there.recommendations] == [r.id for r in here.recommendations]

@@ -115,6 +115,7 @@ class RayPool(Pool):
         global _connected
         if ray.is_initialized() and _connected not in (None, address):
             ray.shutdown()  # connected to another cluster before: this process joins one only
+            _connected = None
         if not ray.is_initialized():  # else Ray was started by the caller: its cluster is used
             _check_reachable(address)
             try:
@@ -156,6 +157,7 @@ class RayPool(Pool):
         try:
             done = ray.get(tasks)
         except ray.exceptions.RayTaskError as error:
+            _cancel(ray, tasks)  # the run stops here: the other pieces are not needed
             cause = error.cause
             if isinstance(cause, BaseException):
                 raise cause from None
@@ -166,8 +168,7 @@ class RayPool(Pool):
             ray.exceptions.ObjectLostError,
             ray.exceptions.RaySystemError,
         ) as error:
-            for task in tasks:
-                ray.cancel(task, force=True)
+            _cancel(ray, tasks)
             raise ComputeError(
                 f"{label}: the Ray cluster at {self.address!r} lost the worker of a task "
                 f"{RETRIES + 1} times ({type(error).__name__}); nothing of this run was written. "
@@ -196,6 +197,15 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
             f"answers at {host} port {port} ({error.strerror or error}). Check that its head "
             "runs (`ray status` there) or unset the address to run here."
         ) from error
+
+
+def _cancel(ray: Any, tasks: list[Any]) -> None:
+    """Cancel the tasks still running (those done or lost already are left as they are)."""
+    for task in tasks:
+        try:
+            ray.cancel(task)  # not force: the worker lives on for the next work
+        except Exception:  # a task that finished already, or whose worker died
+            continue
 
 
 def _run_batch(function: Callable[..., R], batch: list[T], *shared: Any) -> list[R]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
-from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +17,7 @@ from factorybrain.agents.planning import (
 )
 from factorybrain.agents.planning._core import plan_model
 from factorybrain.store import open_store
+from tests._pools import RecordingPool
 from tests.agents.test_planning import MONDAY, NOW, _seed
 
 # Seven orders on one cutter: every in-shift window before the safe date delays some of them.
@@ -37,28 +36,6 @@ ORDERS = [
     )
 ]
 LATEST_SAFE = NOW + timedelta(hours=30)
-
-
-class RecordingPool(compute.Pool):
-    """Claims four workers, records each map and runs it here, the pieces sent through pickle."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, int, str]] = []
-
-    @property
-    def workers(self) -> int:
-        return 4
-
-    def map(
-        self,
-        function: Callable[..., Any],
-        pieces: Sequence[Any],
-        *shared: Any,
-        label: str = "work",
-    ) -> list[Any]:
-        self.calls.append((function.__qualname__, len(pieces), label))
-        function, sent, shared = pickle.loads(pickle.dumps((function, list(pieces), shared)))
-        return super().map(function, sent, *shared, label=label)
 
 
 @pytest.fixture
@@ -113,13 +90,6 @@ def test_the_candidate_windows_are_replanned_as_pieces_of_the_pool(
 
 
 # ------------------------------------------------------------------ a real (local) Ray instance
-@pytest.fixture
-def ray_pool(ray_address: str) -> Iterator[compute.Pool]:
-    """The tests' Ray cluster (tests/conftest.py), for the length of one test."""
-    with compute.using(ray_address) as pool:
-        yield pool
-
-
 @pytest.mark.slow
 def test_a_proposal_on_a_local_ray_instance_is_the_local_proposal(
     ray_pool: compute.Pool,

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +10,7 @@ from factorybrain import compute
 from factorybrain.engines.forecast import DemandForecaster
 from factorybrain.engines.forecast import _engine as engine_module
 from factorybrain.engines.forecast._engine import series_batches
+from tests._pools import RecordingPool
 
 # AutoARIMA's small stepwise search (see _candidates.py) warns that it stopped at its model limit.
 # Turned into an error (filterwarnings = error), the warning makes statsforecast fall back to the
@@ -22,32 +19,6 @@ from factorybrain.engines.forecast._engine import series_batches
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Stepwise search was stopped early:UserWarning:statsforecast.arima"
 )
-
-
-class RecordingPool(compute.Pool):
-    """Claims ``workers`` workers (so the work is batched), records each map and runs it here.
-
-    Every call goes through pickle first, as it would to a Ray cluster.
-    """
-
-    def __init__(self, workers: int) -> None:
-        self._workers = workers
-        self.calls: list[tuple[str, int, str]] = []
-
-    @property
-    def workers(self) -> int:
-        return self._workers
-
-    def map(
-        self,
-        function: Callable[..., Any],
-        pieces: Sequence[Any],
-        *shared: Any,
-        label: str = "work",
-    ) -> list[Any]:
-        self.calls.append((function.__qualname__, len(pieces), label))
-        function, sent, shared = pickle.loads(pickle.dumps((function, list(pieces), shared)))
-        return super().map(function, sent, *shared, label=label)
 
 
 def demand_table(seed: int = 0) -> pd.DataFrame:
@@ -161,13 +132,6 @@ def test_a_fit_batched_over_four_workers_gives_what_the_local_fit_gives(
 
 
 # ------------------------------------------------------------------ a real (local) Ray instance
-@pytest.fixture
-def ray_pool(ray_address: str) -> Iterator[compute.Pool]:
-    """The tests' Ray cluster (tests/conftest.py), for the length of one test."""
-    with compute.using(ray_address) as pool:
-        yield pool
-
-
 @pytest.mark.slow
 def test_a_fit_on_a_local_ray_instance_gives_what_the_local_fit_gives(
     ray_pool: compute.Pool, monkeypatch: pytest.MonkeyPatch

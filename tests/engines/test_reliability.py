@@ -215,3 +215,17 @@ def test_scan_of_a_uniform_rate_rejects_at_the_nominal_level() -> None:
 def test_scan_refuses_windows_outside_the_cells() -> None:
     with pytest.raises(EngineError, match="within the 3 cells"):
         temporal_scan(np.zeros(3), np.ones(3), np.array([0]), np.array([2]), np.array([2]))
+
+
+@pytest.mark.parametrize(("units", "columns"), [(1, 1), (50, 3), (20_000, 7)])
+def test_unit_patterns_are_grouped_as_numpys_unique_rows_groups_them(units, columns) -> None:
+    from factorybrain.engines.reliability._cohorts import _unique_rows
+
+    rng = np.random.default_rng(units)
+    bits = rng.random((units, columns)) < rng.random(columns)
+    patterns, inverse = _unique_rows(bits)
+    expected, expected_inverse = np.unique(bits, axis=0, return_inverse=True)
+    assert patterns.dtype == bool
+    np.testing.assert_array_equal(patterns, expected)  # the same patterns in the same order
+    np.testing.assert_array_equal(inverse, expected_inverse.ravel())
+    np.testing.assert_array_equal(patterns[inverse], bits)

@@ -75,13 +75,18 @@ def json_safe(value: Any) -> Any:
     What the store keeps and what a content hash covers: a record never holds a number that a
     later read could not serialize.
     """
+    # Strings and integers, most of what records hold (a recall scope's serials), are kept
+    # without a call per item: the same result, a fraction of the time on large records.
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
+        return {str(k): v if type(v) in _KEPT else json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
+        return [v if type(v) in _KEPT else json_safe(v) for v in value]
     return value
+
+
+_KEPT = frozenset({str, int, bool, type(None)})
 
 
 def canonical_json(value: Any) -> str:

@@ -433,8 +433,7 @@ class CohortScreen(Engine):
             self._beta = np.array([math.log(max(scale, 1e-300))])
             return expected * scale
         bits = np.column_stack(indicators).astype(bool)
-        patterns, inverse = np.unique(bits, axis=0, return_inverse=True)
-        inverse = inverse.ravel()
+        patterns, inverse = _unique_rows(bits)
         observed = np.bincount(inverse, weights=y, minlength=len(patterns))
         offset = np.bincount(inverse, weights=expected, minlength=len(patterns))
         active = offset > 0
@@ -585,3 +584,21 @@ def _best_window_per_track(frame: pd.DataFrame, own_track: int) -> list[int]:
 
 
 __all__ = ["CohortScreen", "WindowBins"]
+
+
+def _unique_rows(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(bits, axis=0, return_inverse=True)`` of a boolean matrix, many times faster.
+
+    Each row is read as a binary number, its first column the most significant bit: sorting the
+    numbers sorts the rows as ``np.unique`` does (lexicographically, False first), so the
+    patterns come in the same order. ``np.unique`` with ``axis`` sorts rows as structured
+    records, many times slower on a large fleet.
+    """
+    width = bits.shape[1]
+    if width > 62:
+        patterns, inverse = np.unique(bits, axis=0, return_inverse=True)
+        return patterns, inverse.ravel()
+    weights = np.left_shift(np.int64(1), np.arange(width - 1, -1, -1, dtype=np.int64))
+    codes, inverse = np.unique(bits.astype(np.int64) @ weights, return_inverse=True)
+    patterns = (codes[:, None] & weights[None, :]) != 0
+    return patterns, inverse.ravel()
