@@ -90,7 +90,7 @@ class Pool:
             *shared: Arguments every call receives; sent to a cluster once, not once per piece.
             label: What the work is, for messages (``"maintenance models"``).
         """
-        return [function(piece, *shared) for piece in pieces]
+        return _run_batch(function, pieces, *shared)
 
     def describe(self) -> str:
         """One line for logs and reports: where the work runs."""
@@ -112,10 +112,6 @@ class RayPool(Pool):
             ) from error
         self._ray = ray
         self.address = address
-        global _connected
-        if ray.is_initialized() and _connected not in (None, address):
-            ray.shutdown()  # connected to another cluster before: this process joins one only
-            _connected = None
         if not ray.is_initialized():  # else Ray was started by the caller: its cluster is used
             _check_reachable(address)
             try:
@@ -131,7 +127,6 @@ class RayPool(Pool):
                     "Check that it runs (`ray status` on its head) or unset the variable to run "
                     "here."
                 ) from error
-            _connected = address
         self._batch = ray.remote(max_retries=RETRIES, retry_exceptions=False)(_run_batch)
 
     @property
@@ -208,21 +203,20 @@ def _cancel(ray: Any, tasks: list[Any]) -> None:
             continue
 
 
-def _run_batch(function: Callable[..., R], batch: list[T], *shared: Any) -> list[R]:
+def _run_batch(function: Callable[..., R], batch: Sequence[T], *shared: Any) -> list[R]:
     return [function(piece, *shared) for piece in batch]
 
 
 _LOCAL = Pool()
 _lock = threading.Lock()
 _override: str | None = None
-_pools: dict[str, Pool] = {}
-_connected: str | None = None  # the address this process's Ray connection was made to
+_current: RayPool | None = None  # the pool of this process's one Ray connection
 
 
 def address() -> str | None:
     """The Ray address in force: :func:`configure`'s, else ``$FACTORYBRAIN_RAY_ADDRESS``."""
     chosen = _override if _override is not None else os.environ.get(RAY_ADDRESS_ENV)
-    return chosen.strip() or None if chosen else None
+    return (chosen or "").strip() or None
 
 
 def configure(ray_address: str | None) -> None:
@@ -238,13 +232,17 @@ def configure(ray_address: str | None) -> None:
 
 def pool() -> Pool:
     """The pool the work runs on: local, or the Ray cluster that :func:`address` names."""
+    global _current
     chosen = address()
     if chosen is None:
         return _LOCAL
     with _lock:
-        if chosen not in _pools or _connected != chosen:  # never a pool of a dropped link
-            _pools[chosen] = RayPool(chosen)
-        return _pools[chosen]
+        if _current is not None and _current.address != chosen:
+            previous, _current = _current, None  # a process joins one cluster at a time
+            previous._ray.shutdown()
+        if _current is None:
+            _current = RayPool(chosen)
+        return _current
 
 
 @contextmanager
@@ -319,10 +317,8 @@ def local_cluster(cpus: int = 2, *, timeout: float = 90.0) -> Iterator[str]:
 
 def shutdown() -> None:
     """Disconnect from the cluster (a ``local`` one stops); the next :func:`pool` reconnects."""
+    global _current
     with _lock:
-        rays = [p for p in _pools.values() if isinstance(p, RayPool)]
-        _pools.clear()
-    global _connected
-    for ray_pool in rays[:1]:
-        ray_pool._ray.shutdown()
-    _connected = None
+        current, _current = _current, None
+    if current is not None:
+        current._ray.shutdown()

@@ -927,11 +927,8 @@ class MaintenanceAgent(BaseAgent):
             label="maintenance: hourly judgements",
         )
         scored = {}
-        for asset, (hours, trends) in zip(assets, judged, strict=True):
+        for asset, (_, (frame, *_)), (hours, trends) in zip(assets, prepared, judged, strict=True):
             window, drift_open = self._windows.get(asset.device, (None, False))
-            rows = asset.running.copy()
-            if any(r is not None for r in asset.regime):
-                rows &= np.array([r is not None for r in asset.regime], dtype=bool)
             scored[asset.device] = Scored(
                 asset,
                 plans[asset.device],
@@ -939,7 +936,7 @@ class MaintenanceAgent(BaseAgent):
                 window,
                 0,
                 window,
-                asset.frame.index.values[rows],
+                frame.index.values,  # the rows judged: running, in a known regime
                 drift_open,
                 trends,
             )

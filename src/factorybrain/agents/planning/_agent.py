@@ -54,7 +54,6 @@ from factorybrain.agents.planning._model import (
     PlantModel,
     build_problem,
     load_plant_model,
-    planning_source,
     unplanned_sites,
 )
 from factorybrain.agents.planning._oee import plant_oee, plant_oee_losses
@@ -187,7 +186,7 @@ def data_quality(model: PlantModel, *, agent: str = AGENT) -> list[Finding]:
 
 def _sites_left_out(store: Store, model: PlantModel) -> list[Finding]:
     """A ``planning.data_quality`` finding naming the plants of the store left unplanned."""
-    planned = planning_source(store).space  # the space plan_orders plans by default
+    planned = str(model.orders["space"].iloc[0])  # a plan has open orders, all of one space
     others = unplanned_sites(store, planned)
     if not others:
         return []
