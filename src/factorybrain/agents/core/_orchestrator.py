@@ -436,6 +436,17 @@ class Orchestrator:
             return
         playbook = chain.playbook
         kept, superseded = _supersede(chain.recommendations)
+        for recommendation_id, replacement in superseded.items():  # never gone unexplained
+            self.records.audit(
+                AuditEntry(
+                    "orchestrator",
+                    "recommendation.superseded",
+                    "recommendation",
+                    recommendation_id,
+                    at,
+                    {"playbook": playbook.name, "by": replacement},
+                )
+            )
         if len(kept) == 1:
             self._propose(kept[0], at, report, minimum_role=playbook.approver)
             return
@@ -452,7 +463,7 @@ class Orchestrator:
             parameters={
                 "playbook": playbook.name,
                 "root_finding": chain.root.id,
-                "superseded": superseded,
+                "superseded": list(superseded),
             },
             expected_effect={f"{r.agent}:{r.action_type}": dict(r.expected_effect) for r in kept},
             requires_approval=any(r.requires_approval for r in kept),
@@ -791,26 +802,41 @@ def _steps_of(recommendation: Recommendation) -> tuple[Step, ...]:
 
 def _supersede(
     recommendations: Sequence[Recommendation],
-) -> tuple[list[Recommendation], list[str]]:
-    """Keep, of steps with the same action type on the same asset, the one made last.
+) -> tuple[list[Recommendation], dict[str, str]]:
+    """Keep, of steps with the same action type on the same target, the one made last.
 
     A later stage refines an earlier one: planning's maintenance order, placed in a window it
-    chose, replaces the maintenance agent's first proposal for the same machine. Returns the
-    kept recommendations (in chain order) and the ids of the superseded ones.
+    chose, replaces the maintenance agent's first proposal for the same machine; planning's
+    recipe revision, dated between orders, replaces the design agent's for the same new
+    revision. The target is the step's ``asset``, else the record it writes (``space`` and
+    ``external_id``). Returns the kept recommendations (in chain order) and, per superseded
+    one, the id of the one that replaces it.
     """
-    latest: dict[tuple[str, str], int] = {}
+    latest: dict[tuple[str, ...], int] = {}
     for index, recommendation in enumerate(recommendations):
-        asset = recommendation.parameters.get("asset")
-        if asset is not None:
-            latest[(recommendation.action_type, str(asset))] = index
-    kept, superseded = [], []
+        target = _target(recommendation)
+        if target is not None:
+            latest[target] = index
+    kept: list[Recommendation] = []
+    superseded: dict[str, str] = {}
     for index, recommendation in enumerate(recommendations):
-        asset = recommendation.parameters.get("asset")
-        if asset is not None and latest[(recommendation.action_type, str(asset))] != index:
-            superseded.append(recommendation.id)
+        target = _target(recommendation)
+        if target is not None and latest[target] != index:
+            superseded[recommendation.id] = recommendations[latest[target]].id
         else:
             kept.append(recommendation)
     return kept, superseded
+
+
+def _target(recommendation: Recommendation) -> tuple[str, ...] | None:
+    """What a step acts on, for :func:`_supersede`: its asset, else the record it writes."""
+    parameters = recommendation.parameters
+    if parameters.get("asset") is not None:
+        return (recommendation.action_type, "asset", str(parameters["asset"]))
+    if parameters.get("external_id") is not None:
+        space = str(parameters.get("space") or "")
+        return (recommendation.action_type, space, str(parameters["external_id"]))
+    return None
 
 
 def _matches(kind: str, pattern: str) -> bool:

@@ -105,6 +105,17 @@ PLAYBOOKS: tuple[Playbook, ...] = (
         description="A material may run out: re-plan around it before it does.",
     ),
     Playbook(
+        name="recipe_change",
+        trigger="design.recipe_change",
+        routes=(Route("design.recipe_change", "planning"),),
+        bundle=True,
+        approver="engineer",
+        description=(
+            "A better recipe: see which open orders run on it and change over between orders, "
+            "not inside one."
+        ),
+    ),
+    Playbook(
         name="field_failure",
         trigger="service.failure_cluster",
         routes=(Route("service.failure_cluster", "quality"),),

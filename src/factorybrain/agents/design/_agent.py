@@ -442,6 +442,9 @@ class DesignAgent(BaseAgent):
             for name in proposal.changed
         }
         numbers = self._numbers(study, proposal, rounded)
+        if proposal.decision == "change":
+            # when it takes effect, as hours after the finding (planning plans the changeover)
+            numbers["effective_in_hours"] = (self._effective(study, now) - now) / timedelta(hours=1)
         text = self._text(study, proposal, rounded)
         kind = RECIPE_CHANGE if proposal.decision == "change" else CONFIRMATION_RUNS
         subject = self._subject(study)
@@ -535,6 +538,15 @@ class DesignAgent(BaseAgent):
             text += f" {proposal.reason}."
         return text
 
+    def _effective(self, study: ProductStudy, now: datetime) -> datetime:
+        """When a revision takes effect: midnight after ``effective_after`` past the data.
+
+        From the data, not the wall clock: the same history proposes the same revision every
+        day it is studied (the executor moves a date already past to the approval).
+        """
+        start = study.data_end or now
+        return pd.Timestamp(start + self.effective_after).ceil("D").to_pydatetime()
+
     def _revision(
         self,
         study: ProductStudy,
@@ -546,10 +558,7 @@ class DesignAgent(BaseAgent):
         text: str,
     ) -> Recommendation:
         recipe = study.recipe
-        # from the data, not the wall clock: the same history proposes the same revision every
-        # day it is studied (the executor moves a date already past to the approval)
-        start = study.data_end or now
-        effective = (pd.Timestamp(start + self.effective_after).ceil("D")).to_pydatetime()
+        effective = self._effective(study, now)
         if recipe is not None:
             taken = [r for r in _recipe_versions(store, recipe)]
             revision = next_revision(recipe.version, taken)

@@ -34,6 +34,8 @@ from factorybrain.agents.design._executors import EXECUTORS, POLICIES
 from factorybrain.scoring import Score
 from factorybrain.store import Store
 
+#: What planning reports on a recipe change (playbook ``recipe_change``).
+CHANGEOVER = "planning.recipe_changeover"
 #: Largest distance from the optimum, in scale units, that counts as found.
 NEAR = 0.5
 #: Least share of the possible gain that counts as captured.
@@ -41,8 +43,12 @@ CAPTURED = 0.8
 
 
 def _orchestrator(store: Store) -> Orchestrator:
-    """The installed orchestrator, with the design agent's executors and policies for sure."""
-    orchestrator = installed_orchestrator(store, with_agents=False)
+    """The installed orchestrator, with the design agent's executors and policies for sure.
+
+    The installed agents react to what the design agent finds (planning places a recipe
+    change between orders: playbook ``recipe_change``).
+    """
+    orchestrator = installed_orchestrator(store)
     for action_type, executor in EXECUTORS.items():
         if action_type not in orchestrator.executors:
             orchestrator.executors.register(action_type, executor)
@@ -62,6 +68,7 @@ def design_stage(store: Store, truth: dict[str, Any]) -> dict[str, Any]:
     at = max((f.created_at for f in report.findings if f.created_at), default=None)
     submitted = orchestrator.submit(report.items, agent=AGENT, at=at)
     decisions = [s.proposal.decision for s in report.studies if s.proposal is not None]
+    changeovers = {f.id for f in orchestrator.records.findings(kind=CHANGEOVER, limit=None)}
     return {
         "products": len(report.studies),
         "recipe_changes": decisions.count("change"),
@@ -69,6 +76,7 @@ def design_stage(store: Store, truth: dict[str, Any]) -> dict[str, Any]:
         "kept": decisions.count("keep"),
         "data_gaps": sum(len(s.gaps) for s in report.studies),
         "actions": len(submitted.actions),
+        "changeovers_planned": len(set(submitted.findings) & changeovers),
     }
 
 

@@ -5,12 +5,16 @@ What it reports:
 * ``planning.due_date_risk``: an order the current plan finishes after its due date (evidence:
   tardiness in hours, planned end, due date);
 * ``planning.maintenance_window``: the window it proposes for a machine that a
-  ``maintenance.rul_low`` finding says is wearing out (the logistics agent reacts to it).
+  ``maintenance.rul_low`` finding says is wearing out (the logistics agent reacts to it);
+* ``planning.recipe_changeover``: on a ``design.recipe_change``, the product's open orders that
+  run on the new recipe and those that run on the one in force.
 
 What it recommends, on ``maintenance.rul_low``: a maintenance window that ends before the latest
 safe date of the finding (off-shift when one fits, else the in-shift window that costs the least
 tardiness) as ``maintenance_order.create``, and the re-plan around it as
-``work_order.reschedule``, with the total tardiness before and after in the expected effect. Both
+``work_order.reschedule``, with the total tardiness before and after in the expected effect. On
+``design.recipe_change``, when an order would run across the revision's date: the revision dated
+at the end of the orders running then (``recipe.revise``, in place of the design agent's). All
 need a person's approval.
 
 Example::
@@ -39,6 +43,14 @@ from factorybrain.agents.core._contract import (
     stable_id,
 )
 from factorybrain.agents.planning._calendar import WorkCalendar
+from factorybrain.agents.planning._changeover import (
+    RECIPE_CHANGE,
+    changeover_output,
+    plan_changeover,
+    product_names,
+    proposed_date,
+    revision_proposed,
+)
 from factorybrain.agents.planning._core import (
     PLAN_SPACE,
     PlanResult,
@@ -409,7 +421,7 @@ class PlanningAgent(BaseAgent):
     """
 
     name = AGENT
-    subscriptions: tuple[str, ...] = ("maintenance.rul_low", "quality.drift")
+    subscriptions: tuple[str, ...] = ("maintenance.rul_low", "quality.drift", RECIPE_CHANGE)
     # re-plan hourly when run by the orchestrator's scheduler; not on every work-order change,
     # since storing a plan changes work orders itself
     schedule = timedelta(hours=1)
@@ -452,8 +464,12 @@ class PlanningAgent(BaseAgent):
         On ``maintenance.rul_low``: a maintenance window before the latest safe date. On a
         ``quality.drift`` of a machine of severity high or critical: the machine's orders are
         held for an inspection window as soon as the plan allows (the drift gives no safe date:
-        what it makes now may be bad).
+        what it makes now may be bad). On ``design.recipe_change``: which open orders run on the
+        new recipe, and the changeover moved to an order boundary when an order would run
+        across it (:mod:`._changeover`).
         """
+        if finding.kind == RECIPE_CHANGE:
+            return self._changeover(finding, context)
         if finding.kind not in self.subscriptions or finding.subject.type != "asset":
             return ()
         if finding.kind == "quality.drift" and finding.severity not in HOLD_SEVERITIES:
@@ -493,6 +509,18 @@ class PlanningAgent(BaseAgent):
             allow_off_shift=self.allow_off_shift,
         )
         return self._recommend(finding, proposal)
+
+    def _changeover(self, finding: Finding, context: AgentContext) -> Output:
+        plan = plan_orders(
+            context.store, now=self.now, time_limit=self.time_limit, workers=self.workers
+        )
+        change = plan_changeover(
+            plan, product_names(finding, context), max(proposed_date(finding), plan.model.origin)
+        )
+        space = str(plan.orders["space"].iloc[0]) if not plan.orders.empty else None
+        return changeover_output(
+            finding, change, revision_proposed(finding, context), agent=AGENT, space=space
+        )
 
     def _recommend(
         self, finding: Finding, proposal: MaintenanceProposal

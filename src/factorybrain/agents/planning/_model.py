@@ -310,9 +310,9 @@ def load_plant_model(
     notes: list[str] = []
     routings = store.query(
         "SELECT product, sequence, workcell, coalesce(ideal_cycle_seconds, 0) AS "
-        "ideal_cycle_seconds, coalesce(setup_seconds, 0) AS setup_seconds FROM recipe "
-        "WHERE space = ? AND sequence IS NOT NULL AND workcell IS NOT NULL "
-        "ORDER BY product, sequence",
+        "ideal_cycle_seconds, coalesce(setup_seconds, 0) AS setup_seconds, version, valid_from "
+        "FROM recipe WHERE space = ? AND sequence IS NOT NULL AND workcell IS NOT NULL "
+        "ORDER BY product, sequence, valid_from NULLS FIRST, version NULLS FIRST",
         [space],
     )
     orders = store.query(
@@ -327,6 +327,20 @@ def load_plant_model(
             f"space {space!r} has no routings (recipe rows): the routing of "
             f"{routings['product'].nunique()} product(s) was read from their confirmed "
             "operations (work centre per step, median time per unit)"
+        )
+    undated = (
+        routings[
+            routings.duplicated(["product", "sequence", "valid_from"], keep=False)
+            & routings["valid_from"].isna()
+        ]
+        if "valid_from" in routings
+        else routings.iloc[0:0]
+    )
+    for (product, sequence), rows in undated.groupby(["product", "sequence"]):
+        notes.append(
+            f"product {product} has {len(rows)} undated routing rows for step {sequence} "
+            f"(versions {', '.join(str(v) for v in rows['version'])}): planned with the last, "
+            "give each revision a valid_from to choose by date"
         )
     resources = source.resources
     if (
@@ -435,6 +449,40 @@ def order_weight(priority: object) -> float:
     return float(max(1, 4 - value))
 
 
+def routing_in_force(
+    routing: pd.DataFrame,
+    at: datetime,
+    cache: dict[tuple[str, object], pd.DataFrame] | None = None,
+) -> pd.DataFrame:
+    """One product's routing steps in force at ``at``, in sequence order.
+
+    A recipe revised over time keeps every revision (history is never overwritten), so one step
+    may have several rows: the one in force is the latest ``valid_from`` not after ``at``
+    (an undated row is the oldest); a step whose every revision starts later takes its first.
+    An order is planned with the routing in force when it may start (its release, or the plan's
+    origin when released before it).
+    """
+    dated = routing["valid_from"].dropna() if "valid_from" in routing else pd.Series(dtype=object)
+    if dated.empty and not routing["sequence"].duplicated().any():
+        return routing.sort_values("sequence", kind="stable")
+    stamp = pd.Timestamp(at)
+    passed = dated[pd.to_datetime(dated) <= stamp]
+    key = (str(routing["product"].iloc[0]), passed.max() if not passed.empty else None)
+    if cache is not None and key in cache:
+        return cache[key]
+    frame = routing.assign(_from=pd.to_datetime(routing.get("valid_from")))
+    frame = frame.sort_values(["sequence", "_from"], kind="stable", na_position="first")
+    valid = frame["_from"].isna() | (frame["_from"] <= stamp)
+    chosen = [
+        group.index[valid.loc[group.index]][-1] if valid.loc[group.index].any() else group.index[0]
+        for _, group in frame.groupby("sequence", sort=True)
+    ]
+    steps = frame.loc[chosen].drop(columns="_from").reset_index(drop=True)
+    if cache is not None:
+        cache[key] = steps
+    return steps
+
+
 def build_problem(
     model: PlantModel,
     *,
@@ -464,10 +512,8 @@ def build_problem(
             f"Got {missing_workcell!r} instead."
         )
     calendars = model.calendars()
-    steps = {
-        str(product): group.sort_values("sequence")
-        for product, group in model.routings.groupby("product")
-    }
+    steps = {str(product): group for product, group in model.routings.groupby("product")}
+    in_force: dict[tuple[str, object], pd.DataFrame] = {}
     by_line_cell: dict[tuple[str, str], list[str]] = {}
     for row in model.machines.itertuples(index=False):
         by_line_cell.setdefault((str(row.line), str(row.workcell)), []).append(str(row.machine))
@@ -485,10 +531,12 @@ def build_problem(
     no_routing: list[str] = []
     for order in model.orders.itertuples(index=False):
         order_id = str(order.external_id)
-        routing = steps.get(str(order.product))
-        if routing is None:
+        revisions = steps.get(str(order.product))
+        if revisions is None:
             no_routing.append(f"{order_id} ({order.product})")
             continue
+        release = _timestamp(order.release_at) or model.origin
+        routing = routing_in_force(revisions, max(release, model.origin), in_force)
         calendar = calendars[str(order.line)]
         operations = []
         missing = 0
@@ -518,7 +566,6 @@ def build_problem(
             )
         if not operations:
             continue
-        release = _timestamp(order.release_at) or model.origin
         due = _timestamp(order.due_at)
         release_work = calendar.work_minute(max(release, model.origin))
         due_work = None if due is None else max(release_work, calendar.work_minute(due))

@@ -73,6 +73,24 @@ def _in_shifts(
     return pd.concat(pieces, ignore_index=True)
 
 
+def _recipe_in_force(operations: pd.DataFrame) -> pd.DataFrame:
+    """One row per operation: the ideal cycle of the recipe revision in force when it started.
+
+    A revised recipe keeps its older revisions, so the join gives an operation one row per
+    revision; the one in force is the latest ``valid_from`` not after the operation's start
+    (undated: the oldest), else the first revision when every one starts later.
+    """
+    if operations.empty or not operations["operation"].duplicated().any():
+        return operations.drop(columns=["operation", "valid_from"])
+    since = pd.to_datetime(operations["valid_from"])
+    valid = since.isna() | (since <= pd.to_datetime(operations["start_time"]))
+    stamp = since.to_numpy(dtype="datetime64[ns]").astype("int64").astype(float)  # NaT: -9.2e18
+    # in force: the latest valid revision; with none valid, the earliest (ranks below any valid)
+    preference = pd.Series(np.where(valid, stamp, -2e19 - stamp), index=operations.index)
+    chosen = preference.groupby(operations["operation"], sort=False).idxmax()
+    return operations.loc[sorted(chosen)].drop(columns=["operation", "valid_from"])
+
+
 def _inputs(
     store: Store,
     assets: Sequence[str] | None,
@@ -128,7 +146,8 @@ def _inputs(
         "SELECT o.equipment AS asset, o.start_time, coalesce(o.end_time, ?) AS end_time, "
         "coalesce(o.quantity_good, 0) AS good, "
         "coalesce(o.quantity_good, 0) + coalesce(o.quantity_scrap, 0) AS total, "
-        "r.ideal_cycle_seconds AS cycle FROM operation o "
+        "r.ideal_cycle_seconds AS cycle, o.external_id AS operation, r.valid_from "
+        "FROM operation o "
         "JOIN work_order w ON w.space = o.space AND w.external_id = o.work_order "
         "JOIN asset a ON a.space = o.space AND a.external_id = o.equipment "
         "JOIN recipe r ON r.space = o.space AND r.product = w.product "
@@ -136,7 +155,7 @@ def _inputs(
         "WHERE o.space = ? AND o.start_time IS NOT NULL",
         [history_end, space],
     )
-    operations = operations[operations["asset"].isin(line_of)]
+    operations = _recipe_in_force(operations[operations["asset"].isin(line_of)])
     window = (start, end)
     state_pieces = _in_shifts(states, shifts, line_of, "start_time", "end_time")
     operations = operations.reset_index(drop=True).assign(row=lambda f: f.index)
