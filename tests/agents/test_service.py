@@ -201,3 +201,45 @@ def test_the_plugin_brings_its_executor_and_the_engineers_policy() -> None:
     assert PLUGIN.executors[INSPECT] is inspect_serials
     (policy,) = PLUGIN.policies
     assert policy.action_type == INSPECT and policy.approver == "engineer"
+
+
+def _record_in_erp_too(store) -> None:
+    """The ERP records every order, its serials and its batches again, under its own order ids;
+    the matching has linked each MES order to its ERP order."""
+    links, edges, serials = [], [], []
+    for order in range(ORDERS):
+        wo, erp = f"ORD-{order:03d}", f"{4_000_000 + order:012d}"
+        links.append({"space": "context", "external_id": f"ann-{order}", "source_space": "plant",
+                      "source_identifier": wo, "source_kind": "entity",
+                      "target_type": "work_order", "target_space": "erp",
+                      "target_external_id": erp, "confidence": 1.0,
+                      "status": "approved"})  # fmt: skip
+        bearing, seal = f"BRG-L{order // 5:02d}", f"SEAL-L{(order + 3) // 6:02d}"
+        for lot in (bearing, seal):
+            edges.append({"edge_type": "consumed_in", "source_space": "plant",
+                          "source_external_id": lot, "target_space": "erp",
+                          "target_external_id": erp})  # fmt: skip
+        for k in range(PER_ORDER):
+            serial = f"SN-{order:03d}-{k:02d}"
+            serials.append({"space": "erp", "external_id": serial, "product": "P1"})
+            edges.append({"edge_type": "produced", "source_space": "erp",
+                          "source_external_id": erp, "target_space": "erp",
+                          "target_external_id": serial})  # fmt: skip
+    _put(store, "annotation", links)
+    _put(store, "serial_unit", serials)
+    _edges(store, edges)
+
+
+def test_a_unit_recorded_by_two_silos_counts_once(store, plant) -> None:
+    def bad_lot_numbers() -> dict:
+        (finding,) = [f for f in _review(store).findings if f.kind == FAILURE_CLUSTER]
+        assert finding.subject.external_id == BAD_LOT
+        return dict(finding.evidence.numbers)
+
+    alone = bad_lot_numbers()
+    _record_in_erp_too(store)
+    both = bad_lot_numbers()
+    # the same units, claims and evidence: a claim is one failure, not one per silo
+    assert both["units"] == alone["units"] == 5 * PER_ORDER
+    assert both["claims"] == alone["claims"]
+    assert both["p_value"] == pytest.approx(alone["p_value"], rel=1e-6)

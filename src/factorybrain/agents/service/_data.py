@@ -46,11 +46,13 @@ class FieldData:
     """Serials, claims and genealogy, as read from the store.
 
     Attributes:
-        units: One row per serial: ``serial``, ``serial_space``, ``product``, ``product_space``,
-            ``product_key`` (one key for every spelling of the product), ``wo_space``,
-            ``work_order``, ``produced_at``, ``shipment``, ``shipment_space``, ``shipped_at``,
-            ``customer`` (as the shipment wrote it), ``customer_space``, ``customer_id`` and
-            ``customer_name`` (the resolved record, when there is one), ``line``.
+        units: One row per unit (a serial two silos record under linked orders is one unit):
+            ``serial``, ``serial_space``, ``product``, ``product_space``, ``product_key`` (one
+            key for every spelling of the product), ``wo_space`` and ``work_order`` (the order
+            a linked order is linked to), ``produced_at``, ``shipment``, ``shipment_space``,
+            ``shipped_at``, ``customer`` (as the shipment wrote it), ``customer_space``,
+            ``customer_id`` and ``customer_name`` (the resolved record, when there is one),
+            ``line``.
         claims: One row per claim: ``claim``, ``claim_space``, ``serial`` (resolved, or None),
             ``typed_serial``, ``failure_at``, ``claimed_at``, ``failure_mode`` (coded, or None),
             ``text``, ``duplicate`` (another claim of the same serial came first).
@@ -319,6 +321,7 @@ def load_field(store: Store) -> FieldData:
     revisions["effective_from"] = pd.to_datetime(revisions["effective_from"])
     revisions["product_key"] = _with_product_keys(revisions, keys, "space")
     units["line"] = _lines(store, units, operations)
+    units, lots, operations = _one_order_per_unit(store, units, lots, operations)
     unresolved_claims = claims["serial"].isna()
     if unresolved_claims.any():
         examples = ", ".join(
@@ -361,6 +364,47 @@ def load_field(store: Store) -> FieldData:
         as_of=as_of,
         notes=notes,
     )
+
+
+def _one_order_per_unit(
+    store: Store, units: pd.DataFrame, lots: pd.DataFrame, operations: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One row per physical unit: the silos' records of one order and its serials joined.
+
+    The ERP and the MES often both record a production order, its serials, the batches it
+    consumed and its operations, each under its own identifiers. Counted twice, every unit
+    would weigh double in the field's rates and every claim would be two pieces of evidence
+    (a cohort of three claimed units would look like six). An order linked to another by an
+    approved identity link (the matching's) becomes that order: its serials, batches and
+    operations are the linked order's; a serial recorded in both silos under that order is one
+    unit (its fields taken from whichever record has them). Serials that share an id under
+    orders that are not linked stay apart: two units, not a guess.
+    """
+    links = store.query(
+        f"SELECT source_space, source_identifier, any_value(target_space) AS target_space, "
+        f"any_value(target_external_id) AS target_external_id FROM ({_APPROVED}) "
+        "WHERE target_type = 'work_order' GROUP BY ALL"
+    )
+    if links.empty:
+        return units, lots, operations
+    hub = {(str(s), str(i)): (str(ts), str(te)) for s, i, ts, te in links.itertuples(index=False)}
+
+    def onto_hub(frame: pd.DataFrame) -> pd.DataFrame:
+        keys = [
+            hub.get((str(s), str(w)), (s, w))
+            for s, w in zip(frame["wo_space"], frame["work_order"], strict=True)
+        ]
+        spaces, orders = zip(*keys, strict=True) if keys else ((), ())
+        return frame.assign(wo_space=list(spaces), work_order=list(orders))
+
+    units = onto_hub(units)
+    merged = (
+        units.groupby(["serial", "wo_space", "work_order"], sort=False, dropna=False)
+        .first()
+        .reset_index()[units.columns]
+    )
+    lots = onto_hub(lots).drop_duplicates(["wo_space", "work_order", "lot_space", "lot"])
+    return merged, lots.reset_index(drop=True), onto_hub(operations)
 
 
 def _lines(store: Store, units: pd.DataFrame, operations: pd.DataFrame) -> pd.Series:
