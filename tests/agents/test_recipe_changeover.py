@@ -181,8 +181,14 @@ def test_a_revision_between_orders_keeps_its_date(store) -> None:
     assert changeover.evidence.numbers["orders_before"] == len(ORDERS)
     (action_id,) = report.actions
     proposed = records.recommendation(records.action(action_id).recommendation_id)
-    assert proposed.agent == "design"  # nothing to refine: the design agent's own proposal
     assert records.action(action_id).required_role == "engineer"
+    # the date stands; what it means for production is on the proposal the engineer decides
+    (design,) = records.recommendations(agent="design")
+    assert proposed.agent == "planning" and changeover.id in proposed.finding_ids
+    assert proposed.parameters["effective_from"] == design.parameters["effective_from"]
+    assert proposed.parameters["setpoints"] == design.parameters["setpoints"]
+    assert proposed.expected_effect["orders_on_new_recipe"] == 0
+    assert proposed.expected_effect["gain"] == design.expected_effect["gain"]
 
 
 def test_undated_revisions_of_a_step_are_planned_once_and_said(store) -> None:
@@ -191,12 +197,20 @@ def test_undated_revisions_of_a_step_are_planned_once_and_said(store) -> None:
         "recipe",
         _table(
             [
-                {"space": "mes", "external_id": "P/20-alt", "product": "P", "sequence": 20,
-                 "workcell": "welder", "ideal_cycle_seconds": 90.0, "version": "2"}
+                {
+                    "space": "mes",
+                    "external_id": "P/20-alt",
+                    "product": "P",
+                    "sequence": 20,
+                    "workcell": "welder",
+                    "ideal_cycle_seconds": 90.0,
+                    "version": "2",
+                }
             ]
         ),  # fmt: skip
         "seed",
     )
     model = load_plant_model(store, now=NOW)
-    assert all([op.id for op in job.operations] == ["10", "20"] for job in build_problem(model).jobs)
+    jobs = build_problem(model).jobs
+    assert all([op.id for op in job.operations] == ["10", "20"] for job in jobs)
     assert any("2 undated routing rows for step 20" in note for note in model.notes)

@@ -447,8 +447,9 @@ class Orchestrator:
                     {"playbook": playbook.name, "by": replacement},
                 )
             )
-        if len(kept) == 1:
-            self._propose(kept[0], at, report, minimum_role=playbook.approver)
+        if len(kept) == 1:  # one step: proposed by the agent that made it
+            actor = kept[0].agent or "orchestrator"
+            self._propose(kept[0], at, report, actor=actor, minimum_role=playbook.approver)
             return
         finding_ids: list[str] = []
         for item in [chain.root.id, *chain.findings] + [

@@ -13,9 +13,9 @@ What it recommends, on ``maintenance.rul_low``: a maintenance window that ends b
 safe date of the finding (off-shift when one fits, else the in-shift window that costs the least
 tardiness) as ``maintenance_order.create``, and the re-plan around it as
 ``work_order.reschedule``, with the total tardiness before and after in the expected effect. On
-``design.recipe_change``, when an order would run across the revision's date: the revision dated
-at the end of the orders running then (``recipe.revise``, in place of the design agent's). All
-need a person's approval.
+``design.recipe_change``: the recipe revision as planned (``recipe.revise``, in place of the
+design agent's), with the open orders that run on it in its expected effect, dated at the end of
+any order that would run across its date. All need a person's approval.
 
 Example::
 

@@ -6,7 +6,8 @@ effect run on the recipe in force, those planned from then on run on the new one
 planned to run across the date would change setpoints half-way through its steps, so the
 changeover moves to the next moment no order of the product is running: the end of the orders
 that straddle it (repeated while a later one straddles the new date). The planner's version of
-the revision, with that date, replaces the design agent's in the bundle an engineer approves.
+the revision, with that date and the orders it touches in its expected effect, replaces the
+design agent's in the bundle an engineer approves.
 
 A revision changes setpoints, not the routing: the plan's times stay. A revision that also
 carries routing fields (cycle and setup times) is planned with, once recorded, for the orders
@@ -126,7 +127,7 @@ def changeover_output(
     agent: str,
     space: str | None,
 ) -> list[Finding | Recommendation]:
-    """The changeover finding, and the revision dated at the boundary when the date moved."""
+    """The changeover finding, and the revision as planned (dated at the order boundary)."""
     product = change.products[0] if change.products else finding.subject.external_id
     text = _text(product, change)
     numbers = {
@@ -152,12 +153,19 @@ def changeover_output(
         title=f"{product}: new recipe from {change.effective:%Y-%m-%d %H:%M} UTC for "
         f"{len(change.after)} open order(s)",
     )
-    if not change.moved or proposal is None:
+    if proposal is None:
         return [report]
+    # the revision as planned: the design agent's, dated at the boundary, with the orders it
+    # touches in its effect, so the engineer decides seeing what it means for production
     parameters: dict[str, Any] = dict(proposal.parameters)
     parameters["effective_from"] = change.effective.isoformat()
     reason = str(parameters.get("change_reason") or "")
-    parameters["change_reason"] = f"{reason} Changeover planned at an order boundary: {text}"
+    parameters["change_reason"] = f"{reason} Planning: {text}".strip()
+    if change.moved:
+        suffix = f"changeover moved to {change.effective:%Y-%m-%d %H:%M} UTC, after the orders "
+        suffix += "running then"
+    else:
+        suffix = f"{len(change.after)} open order(s) on the new recipe"
     revision = Recommendation(
         agent,
         (finding.id, report.id),
@@ -165,8 +173,7 @@ def changeover_output(
         parameters=parameters,
         expected_effect=_effect(proposal.expected_effect, change),
         requires_approval=True,
-        title=f"{proposal.title} (changeover moved to {change.effective:%Y-%m-%d %H:%M} UTC, "
-        "after the orders running then)",
+        title=f"{proposal.title} ({suffix})",
         dedup_key=key,
     )
     return [report, revision]
