@@ -132,7 +132,8 @@ def threshold() -> Iterator[None]:
     unregister_agent("threshold")
 
 
-def test_a_past_moment_shows_only_what_was_known_then(store) -> None:
+def test_a_past_moment_shows_only_what_was_known_then(either_store) -> None:
+    store = either_store  # DuckDB shadows tables with views of the past, and so does PostgreSQL
     _plant(store)
     then = store.as_of(T0 + timedelta(hours=12))
     points = then.query("SELECT count(*) AS n, max(ts) AS last FROM datapoint")
@@ -156,7 +157,10 @@ def test_a_past_moment_shows_only_what_was_known_then(store) -> None:
     then.close()
 
 
-def test_replay_reports_when_a_finding_would_first_have_been_raised(store, threshold) -> None:
+def test_replay_reports_when_a_finding_would_first_have_been_raised(
+    either_store, threshold
+) -> None:
+    store = either_store
     _plant(store)
     report = replay(
         store,
@@ -269,3 +273,24 @@ def test_the_api_replays_for_those_who_may_run_agents(store, threshold) -> None:
     assert AgentRecords(store).count_findings() == 0  # the live inbox saw nothing
     (entry,) = AgentRecords(store).audit_log(verb="agents.replayed")
     assert (entry.actor, entry.object_id) == ("user:en", "over-http")
+
+
+def test_planning_as_of_a_past_moment_plans_without_rewriting_today_s_orders(
+    either_store,
+) -> None:
+    from factorybrain.agents import AgentContext
+    from factorybrain.agents.planning import PlanningAgent
+    from tests.agents.test_planning import NOW, ORDERS, _seed
+
+    store = either_store
+    rush = {"external_id": "WO-RUSH", "quantity": 300.0, "due_at": NOW + timedelta(hours=2)}
+    _seed(store, [*ORDERS, rush])
+    looking_back = store.as_of(NOW)
+    try:
+        context = AgentContext(looking_back, AgentRecords(looking_back))
+        found = list(PlanningAgent(time_limit=2, workers=1, now=NOW).run(context))
+    finally:
+        looking_back.close()
+    assert any(f.kind == "planning.due_date_risk" and "WO-RUSH" in f.title for f in found)
+    planned = store.query("SELECT count(planned_start) AS n FROM work_order")["n"].iloc[0]
+    assert planned == 0  # the live orders keep their dates: a replay only looks

@@ -99,6 +99,11 @@ class Store(abc.ABC):
         for statement in SERIES_LINKS:
             self.execute(statement, tables=("time_series",))
 
+    @property
+    def known_at(self) -> datetime | None:
+        """The moment an :meth:`as_of` handle looks at (None: the present)."""
+        return None
+
     def as_of(self, at: datetime) -> Store:
         """A handle on this store that sees the factory model as it was known at ``at``.
 

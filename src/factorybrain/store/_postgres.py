@@ -48,6 +48,7 @@ from factorybrain.store._schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
     SYSTEM_TABLES,
+    as_of_selects,
     entities_sql,
     merge_sql,
     quote,
@@ -216,6 +217,7 @@ class PostgresStore(Store):
         self._partitions: set[date] = set()
         self._handles: list[PostgresStore] = []
         self._counted = False  # whether fb_generation exists (looked up until it does)
+        self._as_of: datetime | None = None  # the moment an as_of() handle looks at
 
     @staticmethod
     def _adapt(connection: Any) -> None:
@@ -238,6 +240,36 @@ class PostgresStore(Store):
         with self._lock:
             self._handles.append(clone)
         return clone
+
+    def as_of(self, at: datetime) -> PostgresStore:
+        """A handle that sees the factory model as it was known at ``at`` (see :class:`Store`).
+
+        The handle is a connection of its own whose temporary views shadow the model's tables
+        (PostgreSQL looks in the session's temporary schema first): datapoints up to ``at``,
+        records from their :func:`~factorybrain.model.known_at` time, later times empty,
+        statuses rewound; the agents' records are not shadowed, so what an agent finds is
+        written as usual. Calling ``as_of`` on such a handle moves it to another moment. It has
+        its own identity, so caches of answers from the live tables are never taken for the
+        past ones.
+        """
+        handle = self if self._as_of is not None else self.handle()
+        if handle is not self:
+            handle.identity = f"{self.path}#as-of-{uuid.uuid4().hex}"
+        handle._as_of = _naive(at)
+        selects = as_of_selects(
+            handle._as_of,
+            lambda name: f"public.{quote(name)}",
+            lambda name: list(column_types(name)),
+        )
+        with handle._lock:
+            for name, select in selects.items():
+                handle._run(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS {to_postgres(select)}")
+        return handle
+
+    @property
+    def known_at(self) -> datetime | None:
+        """The moment an :meth:`as_of` handle looks at (None: the present)."""
+        return self._as_of
 
     def reader(self) -> PostgresStore:
         """A handle for reads beside this one; it sees committed data only."""
@@ -423,8 +455,11 @@ class PostgresStore(Store):
         """A number that grows with every committed write to any of ``tables``, by anyone.
 
         Read from ``fb_generation`` (one query), which triggers keep; None for a database
-        migrated before this version had them (run ``factorybrain init`` to add them).
+        migrated before this version had them (run ``factorybrain init`` to add them), and for
+        an :meth:`as_of` handle (what its tables show moves with the moment, not with writes).
         """
+        if self._as_of is not None:
+            return None
         if not self._counted:
             found = self._one("SELECT to_regclass('fb_generation') IS NOT NULL")
             self._counted = bool(found and found[0])

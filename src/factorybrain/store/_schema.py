@@ -7,7 +7,7 @@ migration to an empty store and checks the result matches the model, so the defi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -337,47 +337,77 @@ def _moment(at: datetime) -> str:
     return f"TIMESTAMP '{at.isoformat(sep=' ')}'"
 
 
-def _known_view(source: str, rule: KnownAt, at: str) -> str:
-    """The rows of ``source`` known at ``at`` (SQL), by ``rule`` (see :data:`KNOWN_AT`)."""
+def _known_view(source: str, rule: KnownAt, at: str, columns: Sequence[str] | None = None) -> str:
+    """The rows of ``source`` known at ``at`` (SQL), by ``rule`` (see :data:`KNOWN_AT`).
+
+    ``columns``: the table's columns, listed with the replaced ones in place, for a dialect
+    without ``* REPLACE`` (PostgreSQL); None: ``* REPLACE``.
+    """
     planned = f"coalesce(({rule.planned}), false)" if rule.planned else "false"
-    replaced = [
-        f"CASE WHEN {quote(name)} > {at} AND NOT {planned} THEN NULL ELSE {quote(name)} END "
-        f"AS {quote(name)}"
+    replaced = {
+        name: f"CASE WHEN {quote(name)} > {at} AND NOT {planned} THEN NULL ELSE {quote(name)} END"
         for name in rule.later
-    ]
+    }
     if rule.status is not None:
-        replaced.append(
-            f"CASE WHEN {planned} THEN status ELSE ({rule.status.replace('$as_of', at)}) END "
-            "AS status"
+        replaced["status"] = (
+            f"CASE WHEN {planned} THEN status ELSE ({rule.status.replace('$as_of', at)}) END"
         )
-    columns = f"* REPLACE ({', '.join(replaced)})" if replaced else "*"
     known = quote(rule.known_at) if rule.known_at else None
     where = f" WHERE {planned} OR {known} IS NULL OR {known} <= {at}" if known else ""
-    return f"SELECT {columns} FROM {source}{where}"
+    return f"SELECT {_replacing(replaced, columns)} FROM {source}{where}"
+
+
+def _replacing(replaced: Mapping[str, str], columns: Sequence[str] | None) -> str:
+    """A select list: every column, those of ``replaced`` computed instead."""
+    if columns is not None:
+        return ", ".join(
+            f"{replaced[c]} AS {quote(c)}" if c in replaced else quote(c) for c in columns
+        )
+    if not replaced:
+        return "*"
+    return f"* REPLACE ({', '.join(f'{sql} AS {quote(c)}' for c, sql in replaced.items())})"
+
+
+def as_of_selects(
+    at: datetime,
+    table: Callable[[str], str],
+    columns: Callable[[str], Sequence[str]] | None = None,
+) -> dict[str, str]:
+    """Per table shadowed, the SELECT that shows it as known at ``at``.
+
+    Each table of an entity type with a :func:`~factorybrain.model.known_at` rule, the
+    datapoints, their extents and the timed genealogy edges. ``table(name)`` names the stored
+    table the view reads; ``columns(name)`` lists a table's columns for a dialect without
+    ``* REPLACE`` (None: DuckDB's).
+    """
+    moment = _moment(at)
+
+    def listed(name: str) -> Sequence[str] | None:
+        return None if columns is None else columns(name)
+
+    extents = _replacing({"last_ts": f"least(last_ts, {moment})"}, listed("series_extent"))
+    selects = {
+        "datapoint": f"SELECT * FROM {table('datapoint')} WHERE ts <= {moment}",
+        "series_extent": f"SELECT {extents} FROM {table('series_extent')} "
+        f"WHERE first_ts <= {moment}",
+        "edge": _known_view(
+            table("edge"), KnownAt("start_time", ("end_time",)), moment, listed("edge")
+        ),
+    }
+    for name, rule in KNOWN_AT.items():
+        selects[name] = _known_view(table(name), rule, moment, listed(name))
+    return selects
 
 
 def as_of_views(connection: duckdb.DuckDBPyConnection, at: datetime) -> dict[str, str]:
     """Statements that make ``connection`` see the model as known at ``at``, by table shadowed.
 
-    Each table of an entity type with a :func:`~factorybrain.model.known_at` rule, the
-    datapoints, their extents and the timed genealogy edges get a temporary view of the same
-    name, which DuckDB resolves before the database's own tables; the views read the tables
-    through their full name.
+    Each shadowed table (:func:`as_of_selects`) gets a temporary view of the same name, which
+    DuckDB resolves before the database's own tables; the views read the tables through their
+    full name.
     """
     database = connection.execute("SELECT current_database()").fetchall()[0][0]
-    moment = _moment(at)
-
-    def table(name: str) -> str:
-        return f"{quote(database)}.main.{quote(name)}"
-
-    views = {
-        "datapoint": f"SELECT * FROM {table('datapoint')} WHERE ts <= {moment}",
-        "series_extent": f"SELECT * REPLACE (least(last_ts, {moment}) AS last_ts) "
-        f"FROM {table('series_extent')} WHERE first_ts <= {moment}",
-        "edge": _known_view(table("edge"), KnownAt("start_time", ("end_time",)), moment),
-    }
-    for name, rule in KNOWN_AT.items():
-        views[name] = _known_view(table(name), rule, moment)
+    views = as_of_selects(at, lambda name: f"{quote(database)}.main.{quote(name)}")
     return {
         name: f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS {select}"
         for name, select in views.items()

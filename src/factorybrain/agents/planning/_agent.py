@@ -450,8 +450,17 @@ class PlanningAgent(BaseAgent):
         return result
 
     def run(self, context: AgentContext) -> Output:
-        """Plan, store the plan, and report the orders planned late and what was assumed."""
-        result = self.plan(context.store)
+        """Plan, store the plan, and report the orders planned late and what was assumed.
+
+        As of a past moment (a replay), the plan is made from what was known then and not
+        stored: the orders' dates of today are not rewritten from the past.
+        """
+        if context.store.known_at is None:
+            result = self.plan(context.store)
+        else:
+            result = plan_orders(
+                context.store, now=self.now, time_limit=self.time_limit, workers=self.workers
+            )
         return [
             *data_quality(result.model),
             *_sites_left_out(context.store, result.model),

@@ -598,7 +598,9 @@ class ServiceAgent(BaseAgent):
         units = fleet.units
         if units.empty:
             return pd.DataFrame()
-        for (space, product), group in units.groupby(["product_space", "product"]):
+        # one fit per product, whichever silo spelt it (its key), named as its first unit does
+        for _, group in units.groupby("product_key"):
+            space, product = group["product_space"].iloc[0], group["product"].iloc[0]
             row = self._population(group, "product", str(product), space)
             rows.append(row)
             self._report_product(review, row, moment, lag, data)

@@ -397,11 +397,21 @@ def _one_order_per_unit(
         spaces, orders = zip(*keys, strict=True) if keys else ((), ())
         return frame.assign(wo_space=list(spaces), work_order=list(orders))
 
-    units = onto_hub(units)
+    # the record of the order the others link to comes first: its fields win, the others fill
+    # its gaps (whatever order the database returned the copies in)
+    linked = pd.Series(
+        [
+            (str(s), str(w)) in hub
+            for s, w in zip(units["wo_space"], units["work_order"], strict=True)
+        ],
+        index=units.index,
+    )
+    units = onto_hub(units).assign(_linked=linked).sort_values(["serial", "_linked"], kind="stable")
     merged = (
         units.groupby(["serial", "wo_space", "work_order"], sort=False, dropna=False)
         .first()
         .reset_index()[units.columns]
+        .drop(columns="_linked")
     )
     lots = onto_hub(lots).drop_duplicates(["wo_space", "work_order", "lot_space", "lot"])
     return merged, lots.reset_index(drop=True), onto_hub(operations)
