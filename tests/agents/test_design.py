@@ -438,3 +438,16 @@ def test_a_custom_optimizer_is_used(store) -> None:
     assert report.studies[0].proposal is not None
     assert report.studies[0].proposal.decision == "keep"
     assert report.findings == [] and report.recommendations == []
+
+
+def test_the_demo_stage_proposes_and_planning_answers_even_with_nothing_to_plan(store) -> None:
+    from factorybrain.agents.design._demo import design_stage
+
+    populate(store)  # runs and results, but no open order, machine or shift to plan
+    summary = design_stage(store, {})
+    assert summary["recipe_changes"] == 1 and summary["actions"] == 1
+    (changeover,) = AgentRecords(store).findings(kind="planning.recipe_changeover")
+    assert changeover.severity == "info" and "No plan to place the new recipe in" in (
+        changeover.evidence.text
+    )
+    assert summary["changeovers"] == 1

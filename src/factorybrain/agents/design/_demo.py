@@ -64,7 +64,7 @@ def design_stage(store: Store, truth: dict[str, Any]) -> dict[str, Any]:
     agent = DesignAgent()
     report = agent.study(store)
     orchestrator = _orchestrator(store)
-    orchestrator.register(agent)
+    orchestrator.agents[AGENT] = agent  # the agent that studied, whatever else is installed
     at = max((f.created_at for f in report.findings if f.created_at), default=None)
     submitted = orchestrator.submit(report.items, agent=AGENT, at=at)
     decisions = [s.proposal.decision for s in report.studies if s.proposal is not None]
@@ -76,7 +76,7 @@ def design_stage(store: Store, truth: dict[str, Any]) -> dict[str, Any]:
         "kept": decisions.count("keep"),
         "data_gaps": sum(len(s.gaps) for s in report.studies),
         "actions": len(submitted.actions),
-        "changeovers_planned": len(set(submitted.findings) & changeovers),
+        "changeovers": len(set(submitted.findings) & changeovers),
     }
 
 

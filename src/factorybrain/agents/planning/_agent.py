@@ -50,6 +50,7 @@ from factorybrain.agents.planning._changeover import (
     product_names,
     proposed_date,
     revision_proposed,
+    unplanned_changeover,
 )
 from factorybrain.agents.planning._core import (
     PLAN_SPACE,
@@ -520,9 +521,14 @@ class PlanningAgent(BaseAgent):
         return self._recommend(finding, proposal)
 
     def _changeover(self, finding: Finding, context: AgentContext) -> Output:
-        plan = plan_orders(
-            context.store, now=self.now, time_limit=self.time_limit, workers=self.workers
-        )
+        from factorybrain.exceptions import ParameterError
+
+        try:
+            plan = plan_orders(
+                context.store, now=self.now, time_limit=self.time_limit, workers=self.workers
+            )
+        except ParameterError as error:  # nothing to plan: say so, the proposal stands
+            return [unplanned_changeover(finding, str(error), agent=AGENT)]
         change = plan_changeover(
             plan, product_names(finding, context), max(proposed_date(finding), plan.model.origin)
         )

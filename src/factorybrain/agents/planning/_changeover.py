@@ -179,6 +179,27 @@ def changeover_output(
     return [report, revision]
 
 
+def unplanned_changeover(finding: Finding, reason: str, *, agent: str) -> Finding:
+    """What planning says of a recipe change when the store holds nothing it can plan."""
+    when = proposed_date(finding)
+    return Finding(
+        agent,
+        CHANGEOVER,
+        finding.subject,
+        severity="info",
+        confidence=finding.confidence,
+        evidence=Evidence(
+            (EntityRef("finding", finding.id),),
+            {"orders_before": 0.0, "orders_after": 0.0, "orders_straddling": 0.0},
+            f"No plan to place the new recipe in ({reason.rstrip('.')}): it applies from "
+            f"{when:%Y-%m-%d %H:%M} UTC to the orders that start after it.",
+        ),
+        dedup_key=f"{finding.id}:unplanned",
+        created_at=finding.created_at,
+        title=f"{finding.subject.external_id}: new recipe not placed in a plan (nothing to plan)",
+    )
+
+
 def _effect(effect: Mapping[str, Any], change: Changeover) -> dict[str, Any]:
     return {
         **dict(effect),
