@@ -130,8 +130,12 @@ def score_source_records(store: Store, truth: dict[str, Any]) -> list[Score]:
     up, which the ingest checks itself. Where the truth counts a document's records by kind (an
     AF export: its elements and their attributes), it is right when each kind was read whole
     by one of its loads, as records or as the items a load explodes (its rows, less those that
-    stand for a record with no items). A file no load read is missing.
+    stand for a record with no items). A workbook whose truth counts each sheet's records is
+    right when every load of each sheet (a report names it ``file.xlsx#sheet``) read exactly
+    that sheet's. A file no load read is missing.
     """
+    from factorybrain.connectors import split_source_label
+
     counted = truth.get("source_records") or {}
     if not counted:
         return []
@@ -140,10 +144,14 @@ def score_source_records(store: Store, truth: dict[str, Any]) -> list[Score]:
         "filtered_by_reason FROM ingest_report WHERE status = 'ok'"
     )
     by_file: dict[str, set[int]] = {}
+    by_sheet: dict[tuple[str, str], set[int]] = {}
     kinds_read: dict[str, set[int]] = {}
     for row in reports.itertuples(index=False):
-        name = Path(str(row.source_file)).as_posix()
+        file, sheet = split_source_label(str(row.source_file))
+        name = Path(file).as_posix()
         by_file.setdefault(name, set()).add(int(row.records))
+        if sheet is not None:
+            by_sheet.setdefault((name, sheet), set()).add(int(row.records))
         kinds_read.setdefault(name, set()).update(
             {int(row.records), int(row.rows_read) - _rows_without_items(row.filtered_by_reason)}
         )
@@ -155,6 +163,12 @@ def score_source_records(store: Store, truth: dict[str, Any]) -> list[Score]:
             wrong.append(f"{name} (not loaded)")
             continue
         read += 1
+        sheets = info.get("sheets")
+        if isinstance(sheets, dict) and sheets:
+            short = _sheets_short(name, sheets, by_sheet)
+            correct += not short
+            wrong += short
+            continue
         # An ALV totals line is a line of the table too: read, then counted as filtered.
         expected = int(info["records"]) + int(info.get("trailing_lines", 0))
         kinds = _kinds(info)
@@ -175,8 +189,28 @@ def score_source_records(store: Store, truth: dict[str, Any]) -> list[Score]:
     ]
 
 
-#: Counts of a file in the truth that are not its records (the lines around a CSV table).
-_NOT_RECORDS = ("records", "lines_before_header", "trailing_lines")
+#: Counts of a file in the truth that are not its records (the lines around a CSV table, the
+#: rows above a sheet's header).
+_NOT_RECORDS = ("records", "lines_before_header", "trailing_lines", "rows_before_header")
+
+
+def _sheets_short(
+    name: str, sheets: dict[str, Any], by_sheet: dict[tuple[str, str], set[int]]
+) -> list[str]:
+    """The sheets of a workbook whose loads did not each read the sheet's records, with why."""
+    short = []
+    for sheet, info in sorted(sheets.items()):
+        reads = [
+            rows
+            for (file, part), rows in by_sheet.items()
+            if part == sheet and file.endswith("/" + name)
+        ]
+        expected = int(info["records"])
+        if not reads:
+            short.append(f"{name} sheet {sheet!r} (not loaded)")
+        elif reads[0] != {expected}:
+            short.append(f"{name} sheet {sheet!r} (read {sorted(reads[0])}, has {expected})")
+    return short
 
 
 def _kinds(info: dict[str, Any]) -> dict[str, int]:

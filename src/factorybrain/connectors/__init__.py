@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from factorybrain.connectors._ingest import IngestReport, NoRoom, file_sha256, ingest, no_room
+from factorybrain.connectors._ingest import (
+    IngestReport,
+    NoRoom,
+    file_sha256,
+    ingest,
+    no_room,
+    split_source_label,
+)
 from factorybrain.connectors._manifest import ManifestEntry, PlantLoad, load_plant, read_manifest
 from factorybrain.connectors._mapping import FORMATS, FieldRule, Mapping, load_mapping
 from factorybrain.connectors._mqtt import BrokerAddress, MqttListener, message_row
@@ -53,5 +60,6 @@ __all__ = [
     "plan_folder",
     "read_manifest",
     "sniff",
+    "split_source_label",
     "suggest_mapping",
 ]

@@ -10,15 +10,20 @@ runs vectorised inside DuckDB, in layers a row passes through once:
 ``__valued`` (each field's value) -> ``__checked`` (each field's error) -> ``__ordered`` (values
 taken from the next row of the same subject) -> the projection the ingest reads.
 
-A wide table (``unpivot``) passes these layers once per line, for its timestamp and filters;
-then its tag columns are unpivoted, each cell becoming a row of its own (see
-:func:`_unpivot_select`).
+A wide table (``unpivot``) of datapoints passes these layers once per line, for its timestamp and
+filters; then its tag columns are unpivoted, each cell becoming a row of its own (see
+:func:`_unpivot_select`). A wide table of entities is unpivoted first (:func:`cells_relation`):
+each cell is a row with the line's other columns and the pseudo-columns its fields read
+(``@cell``, ``@column``, ``@<group>``), which then passes the layers as any row does.
+
+Columns read by role (``roles``) are found in the file first (:func:`resolve_roles`).
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -28,9 +33,9 @@ import duckdb
 
 from factorybrain.connectors._expressions import NUMBER, TEXT, render
 from factorybrain.connectors._mapping import ROW_COLUMN, FieldRule, Mapping
-from factorybrain.connectors._readers import INTERNAL_COLUMNS, ITEM, ORDINAL, ROW
+from factorybrain.connectors._readers import CELL_SKIP, INTERNAL_COLUMNS, ITEM, ORDINAL, ROW
 from factorybrain.connectors._units import UnitConversionError, affine
-from factorybrain.connectors._unpivot import TagColumn
+from factorybrain.connectors._unpivot import CELL_COLUMN, CELL_NAME_COLUMN, TagColumn, Unpivot
 from factorybrain.exceptions import IngestError
 from factorybrain.model import SITE_SEPARATOR
 from factorybrain.store._schema import quote
@@ -52,6 +57,8 @@ _NUMERIC = (
     "UBIGINT",
 )
 _OFFSET = r"(Z|z|[+-]\d\d(:?\d\d)?)$"
+#: The empty column an optional role that a file lacks reads (``__absent_<role>``).
+ABSENT_ROLE = "__absent_"
 
 
 def literal(value: object) -> str:
@@ -326,9 +333,11 @@ class _FieldCompiler:
         assert rule.column is not None
         if rule.column == ROW_COLUMN:
             return self.text(rule.column), "the row's number", "text", ()
-        kind = _kind(self.types[self.resolve.get(rule.column, rule.column)])
+        actual = self.resolve.get(rule.column, rule.column)
+        kind = _kind(self.types[actual])
         value = self.text(rule.column) if kind == "text" else self.ref(rule.column)
-        return value, f"column {rule.column!r}", kind, ()
+        origin = actual if not actual.startswith(ABSENT_ROLE) else rule.column
+        return value, f"column {origin!r}", kind, ()
 
     def compile(self, name: str, rule: FieldRule, index: int) -> _Field:
         """The SQL pieces of one field (not of ``next`` fields: see :func:`compile_mapping`).
@@ -655,16 +664,67 @@ class _FieldCompiler:
         )
 
 
-def _resolve_columns(mapping: Mapping, columns: list[str]) -> dict[str, str]:
+def resolve_roles(
+    mapping: Mapping,
+    relation: duckdb.DuckDBPyRelation,
+    file_label: str,
+) -> tuple[duckdb.DuckDBPyRelation, dict[str, str]]:
+    """Find the column each role the mapping reads is in this file (``roles``).
+
+    A role is the first of its names the file has; where it has several, the first of them
+    that holds a value in some row (an XML document has a column for each name, empty where
+    its records lack the element). An optional role the file lacks reads an empty column.
+
+    Returns:
+        The relation (with an empty column per optional role it lacks) and role -> column.
+
+    Raises:
+        IngestError: If the file has none of the names of a role that is not optional (names
+            the role, its names, the mapping's line and the file's columns).
+    """
+    columns = [c for c in relation.columns if c not in INTERNAL_COLUMNS]
+    read = set(mapping.columns_read)
+    found: dict[str, str] = {}
+    absent: list[str] = []
+    for role in mapping.roles.values():
+        if role.name not in read:
+            continue
+        candidates = role.candidates(columns)
+        if not candidates and role.optional:
+            found[role.name] = ABSENT_ROLE + role.name
+            absent.append(f"NULL::VARCHAR AS {quote(ABSENT_ROLE + role.name)}")
+        elif not candidates:
+            raise IngestError(
+                f"{file_label}: mapping {mapping.path} line {role.line} reads {role.name!r}, a "
+                f"column called one of {list(role.names)}, which the file does not have; its "
+                f"columns are {columns}"
+            )
+        elif len(candidates) == 1:
+            found[role.name] = candidates[0]
+        else:
+            counts = relation.select(
+                ", ".join(f"count(NULLIF(trim({quote(c)}::VARCHAR), ''))" for c in candidates)
+            ).fetchall()[0]
+            held = [c for c, n in zip(candidates, counts, strict=True) if n]
+            found[role.name] = (held or candidates)[0]
+    if absent:
+        relation = relation.select(", ".join(["*", *absent]))
+    return relation, found
+
+
+def _resolve_columns(
+    mapping: Mapping, columns: list[str], roles: dict[str, str] | None = None
+) -> dict[str, str]:
     """Column names as the mapping writes them -> as the file has them.
 
-    A name written in an expression may differ in case (SQL identifiers do not care); other
-    names must match exactly.
+    A role is the column :func:`resolve_roles` found. A name written in an expression may
+    differ in case (SQL identifiers do not care); other names must match exactly.
     """
     by_lower: dict[str, list[str]] = {}
     for column in columns:
         by_lower.setdefault(column.lower(), []).append(column)
     resolved = {c: c for c in columns}
+    resolved.update(roles or {})
     written = [
         c for rule in mapping.fields.values() if rule.expression for c in rule.expression.columns
     ]
@@ -684,19 +744,24 @@ def compile_mapping(
     *,
     raw_always: bool = False,
     tags: Sequence[TagColumn] = (),
+    roles: dict[str, str] | None = None,
 ) -> Compiled:
     """Compile ``mapping`` over the rows of ``relation`` registered as ``source_name``.
 
-    ``tags`` are the tag columns of a wide table (``unpivot``): each of their cells becomes a
-    row with the ``series`` and ``value`` fields.
+    ``tags`` are the tag columns of a wide table of datapoints (``unpivot``): each of their
+    cells becomes a row with the ``series`` and ``value`` fields. A wide table of entities comes
+    unpivoted already (:func:`cells_relation`). ``roles`` are the columns
+    :func:`resolve_roles` found.
 
     Raises:
         IngestError: If a column the mapping reads is not in the file (names both lists), or an
             expression does not fit the file's columns.
     """
     types = dict(zip(relation.columns, [str(t) for t in relation.types], strict=True))
-    available = [c for c in relation.columns if c not in INTERNAL_COLUMNS]
-    resolve = _resolve_columns(mapping, available)
+    available = [
+        c for c in relation.columns if c not in INTERNAL_COLUMNS and not c.startswith(ABSENT_ROLE)
+    ]
+    resolve = _resolve_columns(mapping, available, roles)
     for name, rule in mapping.fields.items():
         missing = [c for c in rule.source_columns if c not in resolve and c != ROW_COLUMN]
         if missing:
@@ -714,7 +779,7 @@ def compile_mapping(
                 f"its columns are {available}"
             )
     for column in mapping.skip_rows_without:
-        if column not in types:
+        if column not in resolve:
             raise IngestError(
                 f"{file_label}: 'skip_rows_without' of mapping {mapping.path} names column "
                 f"{column!r}, which the file does not have; its columns are {available}"
@@ -727,7 +792,7 @@ def compile_mapping(
 
     # Which rows are this entity's: the first filter a row fails is why it is not.
     reasons = [
-        (f"{compiler.text(c)} IS NULL", f"no value in column {c!r}")
+        (f"{compiler.text(c)} IS NULL", f"no value in column {resolve[c]!r}")
         for c in mapping.skip_rows_without
     ]
     for number, row_filter in enumerate(mapping.filters, start=1):
@@ -742,11 +807,12 @@ def compile_mapping(
                 f"filter {number}: {row_filter.description}",
             )
         )
-    skip = (
-        "CASE " + " ".join(f"WHEN {c} THEN {literal(r)}" for c, r in reasons) + " END"
-        if reasons
-        else "NULL"
-    )
+    cells = CELL_SKIP in types and mapping.unpivot is not None
+    cases = [f"WHEN {c} THEN {literal(r)}" for c, r in reasons]
+    if cells:
+        # An empty cell is no row (counted per column), once its line is this entity's.
+        cases.append(f"WHEN {CELL_SKIP} IS NOT NULL THEN {CELL_SKIP}")
+    skip = "CASE " + " ".join(cases) + " END" if cases else "NULL"
     kept, looked, sourced, valued, checked = [f"({skip})::VARCHAR AS __skip"], [], [], [], []
     for index, piece in enumerate(pieces.values()):
         kept.append(f"{piece.source} AS __s{index}")
@@ -795,6 +861,15 @@ def compile_mapping(
             field_names.append(name)
     errors = [f"__e{i}" for i in range(len(names))]
     reason = "coalesce(" + ", ".join(errors) + ")" if errors else "NULL::VARCHAR"
+    pseudo: tuple[str, ...] = ()
+    if cells:
+        assert mapping.unpivot is not None
+        pseudo = mapping.unpivot.pseudo_columns
+        # A field reading the cell names the cell's own column, not '@cell'.
+        reason = (
+            f"replace({reason}, {literal(f'column {CELL_COLUMN!r}')}, "
+            f"'column ''' || {quote(CELL_NAME_COLUMN)} || '''')"
+        )
     field_of = (
         "CASE "
         + " ".join(f"WHEN __e{i} IS NOT NULL THEN {literal(n)}" for i, n in enumerate(names))
@@ -802,10 +877,16 @@ def compile_mapping(
         if names
         else "NULL::VARCHAR"
     )
-    raw_columns = [f"{quote(c)} := {quote(c)}::VARCHAR" for c in available]
+    raw_columns = [f"{quote(c)} := {quote(c)}::VARCHAR" for c in available if c not in pseudo]
     if ITEM in types:
         raw_columns.append(f'"(item)" := {ITEM}')
     raw_json = f"to_json(struct_pack({', '.join(raw_columns)}))::VARCHAR" if raw_columns else "'{}'"
+    if cells:
+        # A cell's raw content is its line's other columns and the cell under its column's name.
+        raw_json = (
+            f"json_merge_patch({raw_json}, json_object({quote(CELL_NAME_COLUMN)}, "
+            f"{quote(CELL_COLUMN)}::VARCHAR))::VARCHAR"
+        )
     raw_expression = (
         raw_json if raw_always else f"CASE WHEN {reason} IS NOT NULL THEN {raw_json} END"
     )
@@ -848,6 +929,64 @@ def compile_mapping(
 #: A column of a header table's rows: true on the first row of each record (the others are
 #: the same record written to its other items).
 FIRST_OF_RECORD = "__first"
+
+
+def cells_relation(
+    unpivot: Unpivot,
+    relation: duckdb.DuckDBPyRelation,
+    con: duckdb.DuckDBPyConnection,
+    columns: Sequence[str],
+    decimal: str,
+) -> duckdb.DuckDBPyRelation:
+    """A wide table unpivoted into entities' rows: one row per cell of ``columns``.
+
+    Each row has its line's other columns (and number), its own ordinal (a line's cells in
+    column order), the cell as ``@cell``, its column's name as ``@column`` and each named group
+    of the pattern as ``@<group>``; an empty cell (or one of blanks) carries why it is no row in
+    :data:`CELL_SKIP`, so that the report counts the empty cells of each column as filtered.
+    The cells are text, so that one that is no number is quarantined alone, unless every
+    column holds numbers (a number column among text ones is written with ``decimal``, so that
+    it reads back as the number it is).
+    """
+    source = f"_wide_{uuid.uuid4().hex[:12]}"
+    con.register(source, relation)
+    types = dict(zip(relation.columns, [str(t) for t in relation.types], strict=True))
+    numeric = all(_kind(types[c]) == "number" for c in columns)
+
+    def cell(column: str) -> str:
+        if numeric:
+            return f"{quote(column)}::DOUBLE"
+        if _kind(types[column]) == "number" and decimal != ".":
+            return f"replace({quote(column)}::VARCHAR, '.', {literal(decimal)})"
+        return f"{quote(column)}::VARCHAR"
+
+    cell_columns = set(columns)
+    others = [quote(c) for c in relation.columns if c not in cell_columns and c != ORDINAL]
+    count = len(columns)
+    unnested = [
+        f"unnest({_constants(list(columns))}) AS {quote(CELL_NAME_COLUMN)}",
+        f"unnest({_constants(list(range(count)))}) AS __c",
+        f"unnest([{', '.join(cell(c) for c in columns)}]) AS {quote(CELL_COLUMN)}",
+    ]
+    values = [unpivot.group_values(c) for c in columns]
+    for position, group in enumerate(unpivot.groups):
+        groups = _constants([v[position] for v in values])
+        unnested.append(f"unnest({groups}::VARCHAR[]) AS {quote('@' + group)}")
+    empty = _constants([f"column {c!r}: empty cells (missing values)" for c in columns])
+    blank = f"{quote(CELL_COLUMN)} IS NULL"
+    if not numeric:
+        blank += f" OR trim({quote(CELL_COLUMN)}) = ''"
+    return con.sql(
+        f"""
+        SELECT * EXCLUDE (__line, __c),
+               (__line - 1) * {count} + __c + 1 AS {ORDINAL},
+               CASE WHEN {blank} THEN {empty}[__c + 1] END AS {CELL_SKIP}
+        FROM (
+            SELECT {"".join(c + ", " for c in others)}{ORDINAL} AS __line, {", ".join(unnested)}
+            FROM {source}
+        )
+        """
+    )
 
 
 def _items_select(

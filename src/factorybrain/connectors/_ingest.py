@@ -21,6 +21,7 @@ import errno
 import hashlib
 import json
 import queue
+import re
 import threading
 import time
 import uuid
@@ -35,7 +36,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from factorybrain.connectors._compile import FIRST_OF_RECORD, compile_mapping
+from factorybrain.connectors._compile import (
+    FIRST_OF_RECORD,
+    cells_relation,
+    compile_mapping,
+    resolve_roles,
+)
 from factorybrain.connectors._databases import (
     is_database_url,
     read_database_source,
@@ -63,6 +69,25 @@ BATCH_ROWS = 1_000_000
 _INTERNAL = (ROW, ORDINAL, "__skip", "__reason", "__field", "__raw")
 #: Why a row that a later row of the same key replaced is not loaded under ``duplicates: merge``.
 MERGED = "merged: a later row has the same key"
+#: Between a file and the part of it a load read, in the name of the source: the sheet of a
+#: workbook that has several (``Pruefplan.xlsx#Audits``), as a database's table is ``url#table``.
+PART_SEPARATOR = "#"
+_WORKBOOK_PART = re.compile(r"^(.+?\.xlsx|.+?\.xlsm)#(.+)$", re.IGNORECASE)
+
+
+def split_source_label(label: str) -> tuple[str, str | None]:
+    """The file a report's ``source_file`` names, and the sheet of it where it names one.
+
+    >>> split_source_label("qms/plan.xlsx#Audits")
+    ('qms/plan.xlsx', 'Audits')
+    >>> split_source_label("erp/MARA.csv")
+    ('erp/MARA.csv', None)
+    """
+    found = _WORKBOOK_PART.match(label)
+    if found is None:
+        return label, None
+    return found.group(1), found.group(2)
+
 
 Progress = Callable[[int], None]
 
@@ -182,6 +207,10 @@ def ingest(
             )
             if not database and path.is_file():
                 report.file_sha256 = rows.sha256 or file_sha256(path)
+            if rows.part is not None:
+                # Each sheet of a workbook is a source of its own: its report, and its
+                # quarantine, which a load of another sheet through the same mapping keeps.
+                name = report.source_file = f"{name}{PART_SEPARATOR}{rows.part}"
             _load(store, mapping, rows, reader_con, report, name, progress, started)
         except (duckdb.Error, OSError) as error:
             room = no_room(error, store.path)
@@ -252,10 +281,21 @@ def _load(
             _account(report, rows, csv, 0, name)
             _finish(store, report, started, "ok")
         return
+    relation, roles = resolve_roles(mapping, relation, name)
+    read = {roles.get(column, column) for column in mapping.columns_read}
     tags: list[TagColumn] = []
     facts: dict[str, SeriesFacts] | None = None
-    if mapping.unpivot is not None:
-        tags, facts = _tag_columns(store, mapping, relation, name)
+    cells = 1
+    if mapping.unpivot is not None and mapping.target == "datapoint":
+        tags, facts = _tag_columns(store, mapping, relation, name, read)
+        cells = len(tags)
+    elif mapping.unpivot is not None:
+        columns = [c for c in relation.columns if c not in INTERNAL_COLUMNS]
+        measured = [t.column for t in mapping.unpivot.tags(columns, name, mapping.path, read)]
+        relation = cells_relation(
+            mapping.unpivot, relation, reader_con, measured, mapping.source.decimal or "."
+        )
+        cells = len(measured)
     source_name = f"_rows_{report.ingest_id}"
     reader_con.register(source_name, relation)
     compiled = compile_mapping(
@@ -266,6 +306,7 @@ def _load(
         name,
         raw_always=mapping.target != "datapoint",
         tags=tags,
+        roles=roles,
     )
     stream = reader_con.sql(compiled.sql).to_arrow_reader(BATCH_ROWS)
     with store.transaction():
@@ -278,17 +319,24 @@ def _load(
         else:
             streamed, fanned = _load_records(store, mapping, stream, report, progress)
         _quarantine_rejected(store, report, rows.rejected + csv.rejects())
-        _account(report, rows, csv, streamed, name, max(len(tags), 1), fanned)
+        _account(report, rows, csv, streamed, name, cells, fanned)
         _finish(store, report, started, "ok")
 
 
 def _tag_columns(
-    store: DuckDBStore, mapping: Mapping, relation: duckdb.DuckDBPyRelation, name: str
+    store: DuckDBStore,
+    mapping: Mapping,
+    relation: duckdb.DuckDBPyRelation,
+    name: str,
+    read: set[str],
 ) -> tuple[list[TagColumn], dict[str, SeriesFacts]]:
-    """The tag columns of a wide table, converted to their series' units, and the series facts."""
+    """The tag columns of a wide table, converted to their series' units, and the series facts.
+
+    ``read`` are the columns the mapping's fields read, which are no tags.
+    """
     assert mapping.unpivot is not None
     columns = [c for c in relation.columns if c not in INTERNAL_COLUMNS]
-    tags = mapping.unpivot.tags(columns, name, mapping.path)
+    tags = mapping.unpivot.tags(columns, name, mapping.path, read)
     found = store.series_by_external_id(mapping.space, sorted({tag.series for tag in tags}))
     stored = {
         series: (unit, source_unit)
@@ -356,9 +404,9 @@ def _account(
 ) -> None:
     """Count the rows read from the reader's own numbers, and check they are all accounted for.
 
-    Each record the reader read yields ``cells`` rows (a wide table's line: one per tag column),
-    a header's record one row per item it is written to (``fanned`` rows beyond the first);
-    a record it could not read is one row.
+    Each record the reader read yields ``cells`` rows (a wide table's line: one per tag or
+    measurement column), a header's record one row per item it is written to (``fanned`` rows
+    beyond the first); a record it could not read is one row.
 
     Raises:
         IngestError: The counts do not add up (in the load's transaction, which then rolls

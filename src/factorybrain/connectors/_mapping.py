@@ -27,8 +27,12 @@ A field may also be an expression (``{expr: "CASE WHEN SHKZG = 'H' THEN -DMBTR E
 see :mod:`factorybrain.connectors._expressions`), a lookup in an entity already in the store
 (``{column: MATNR, lookup: {entity: material, match: aliases}}``), the start of the next state
 change of the same subject (``end_time: {next: start_time, per: asset}``), or contain the row's
-own number (``"{serial}/{@row}"``) where the rows of a file have no key. A datapoint mapping
-with ``unpivot`` loads a wide table, one column per tag (see :mod:`._unpivot`).
+own number (``"{serial}/{@row}"``) where the rows of a file have no key. A mapping with
+``unpivot`` loads a wide table, one column per tag or measurement (see :mod:`._unpivot`).
+
+``roles`` names a column by what it holds rather than by one spelling: ``roles: {serial:
+[Seriennummer, Serial number, S/N]}`` lets every field read ``serial``, which is the first of
+those headers the file has (compared without regard to case and repeated blanks).
 
 Every mistake is reported with the mapping file, its line and the field.
 """
@@ -38,6 +42,7 @@ from __future__ import annotations
 import codecs
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -47,7 +52,12 @@ import yaml
 
 from factorybrain.connectors._expressions import Expression, ExpressionError, parse_expression
 from factorybrain.connectors._units import UnitConversionError, affine, parse_unit
-from factorybrain.connectors._unpivot import UNPIVOTED_FIELDS, Unpivot, parse_unpivot
+from factorybrain.connectors._unpivot import (
+    UNPIVOTED_FIELDS,
+    Unpivot,
+    parse_unpivot,
+    reads_pseudo_column,
+)
 from factorybrain.connectors._xml import (
     DEPTH_KEY,
     MAX_DEPTH,
@@ -186,6 +196,37 @@ class FieldRule:
         return tuple(names)
 
 
+def header_key(name: str) -> str:
+    """How a header compares with a role's names: case and repeated blanks do not count."""
+    return " ".join(str(name).split()).casefold()
+
+
+@dataclass(frozen=True)
+class Role:
+    """A column a mapping reads by what it holds, whatever the file calls it (``roles``).
+
+    A lab's serial number is ``Seriennummer`` in one workbook and ``S/N`` in another: the fields
+    read the role (``serial``), which is the first of its ``names`` the file has.
+    """
+
+    name: str
+    #: The headers that may hold it, in order of preference.
+    names: tuple[str, ...]
+    line: int
+    #: Whether a file may lack it (its fields are then empty) rather than fail.
+    optional: bool = False
+
+    def candidates(self, columns: Sequence[str]) -> list[str]:
+        """The file's columns that hold the role, in the order of :attr:`names`."""
+        by_key: dict[str, list[str]] = {}
+        for column in columns:
+            by_key.setdefault(header_key(column), []).append(column)
+        found: list[str] = []
+        for name in self.names:
+            found += [c for c in by_key.get(header_key(name), []) if c not in found]
+        return found
+
+
 @dataclass(frozen=True)
 class RowFilter:
     """A condition a row must meet to be this entity's; rows it fails are counted per filter."""
@@ -263,6 +304,23 @@ class Mapping:
     #: A header table: its rows are written to every stored entity whose key is the row's key,
     #: this separator and more (a purchase order's items, an inspection lot's results).
     items: str | None = None
+    #: Columns read by what they hold: role name -> the headers that may hold it.
+    roles: dict[str, Role] = field(default_factory=dict)
+
+    @property
+    def columns_read(self) -> tuple[str, ...]:
+        """What the fields, filters and ``skip_rows_without`` read (roles by their name)."""
+        names = [column for rule in self.fields.values() for column in rule.source_columns]
+        names += [column for row_filter in self.filters for column in row_filter.expression.columns]
+        names += self.skip_rows_without
+        return tuple(name for name in dict.fromkeys(names) if name != ROW_COLUMN)
+
+    def columns_of(self, name: str, columns: Sequence[str]) -> list[str]:
+        """The file's ``columns`` that a name the mapping reads may be (a role: several)."""
+        role = self.roles.get(name)
+        if role is not None:
+            return role.candidates(columns)
+        return [name] if name in columns else []
 
     @property
     def uses_row_number(self) -> bool:
@@ -413,6 +471,7 @@ def parse_mapping(root: yaml.MappingNode, name: str) -> Mapping:
         "filter",
         "unpivot",
         "items",
+        "roles",
     }
     for key, (line, _) in top.items():
         if key not in allowed:
@@ -465,10 +524,31 @@ def parse_mapping(root: yaml.MappingNode, name: str) -> Mapping:
     if "unpivot" in top:
         read = {n: (rule.line, rule.source_columns) for n, rule in rules.items()}
         unpivot = parse_unpivot(name, *top["unpivot"], target, read)
+    if unpivot is None or target == "datapoint":
+        for rule in rules.values():
+            pseudo = reads_pseudo_column(rule.source_columns)
+            if pseudo is not None:
+                raise _fail(
+                    name,
+                    rule.line,
+                    f"field {rule.field.name!r} reads {pseudo!r}, a cell of a wide table's "
+                    "columns: an entity's mapping reads it with 'unpivot' (a datapoint's "
+                    "'unpivot' fills its value itself)",
+                )
 
     items = None
     if "items" in top:
         items = _parse_items(name, *top["items"], target)
+        if unpivot is not None:
+            raise _fail(
+                name,
+                top["items"][0],
+                "'items' writes a header's rows to items already stored, 'unpivot' makes rows "
+                "of cells; a mapping does one or the other",
+            )
+    roles: dict[str, Role] = {}
+    if "roles" in top:
+        roles = _parse_roles(name, *top["roles"])
     for f in target_fields(target):
         unpivoted = unpivot is not None and f.name in UNPIVOTED_FIELDS
         # A header's rows only add to items already stored: their other fields are there.
@@ -523,7 +603,68 @@ def parse_mapping(root: yaml.MappingNode, name: str) -> Mapping:
         filters,
         unpivot=unpivot,
         items=items,
+        roles=roles,
     )
+
+
+def _parse_roles(name: str, line: int, node: yaml.Node) -> dict[str, Role]:
+    """``roles``: a name the mapping reads -> the headers that may hold it.
+
+    A role is a list of headers (``serial: [Seriennummer, Serial number]``), or ``{names: [...],
+    optional: true}`` for a column a file may lack.
+    """
+    if not isinstance(node, yaml.MappingNode) or not node.value:
+        raise _fail(
+            name,
+            line,
+            "'roles' maps a name the fields read to the headers that may hold it, such as "
+            "{serial: [Seriennummer, Serial number, S/N]}",
+        )
+    roles: dict[str, Role] = {}
+    owner: dict[str, str] = {}
+    for role, (role_line, value_node) in _lines(node).items():
+        spec = _scalar(value_node)
+        optional = False
+        if isinstance(spec, dict) and set(spec) <= {"names", "optional"} and "names" in spec:
+            optional = spec.get("optional", False)
+            spec = spec["names"]
+            if not isinstance(optional, bool):
+                raise _fail(
+                    name,
+                    role_line,
+                    f"role {role!r}: 'optional' is true or false, found {optional!r}",
+                )
+        names = [spec] if isinstance(spec, str) else spec
+        if (
+            not isinstance(names, list)
+            or not names
+            or not all(isinstance(n, str | int | float) and str(n).strip() for n in names)
+        ):
+            raise _fail(
+                name,
+                role_line,
+                f"role {role!r} takes the list of headers that may hold it, or {{names: [...], "
+                f"optional: true}}; found {spec!r}",
+            )
+        if not role or role.startswith(("@", "__")) or "{" in role or "}" in role:
+            raise _fail(
+                name,
+                role_line,
+                f"{role!r} cannot name a role: a role is a name such as 'serial' (not starting "
+                "with '@' or '__', no braces)",
+            )
+        headers = tuple(str(n).strip() for n in names)
+        for header in headers:
+            other = owner.setdefault(header_key(header), role)
+            if other != role:
+                raise _fail(
+                    name,
+                    role_line,
+                    f"header {header!r} is listed under roles {other!r} and {role!r}; a header "
+                    "holds one thing",
+                )
+        roles[role] = Role(role, headers, role_line, optional)
+    return roles
 
 
 def _parse_columns(

@@ -6,12 +6,14 @@ the order its mappings load in. Each mapping file adds one key to the mapping la
 ``match``: the columns that tell its table apart (SAP's ``MARA`` has ``MATNR``, ``MTART`` and
 ``MEINS``; a PI archive export has ``Tag``, ``Timestamp`` and ``Value``), or for an XML document
 its root element (``match: {root: b2mml:ProductionPerformance}``, the prefix declared in the
-mapping's ``source: {namespaces: ...}``). A file whose header holds every one of the columns, or
-whose root element is the one named, is loaded through that mapping, with what only the file can
-say (its encoding, separator and header line) found by
-:func:`factorybrain.connectors._sniff.sniff`, and what only the user can say (the plant's time
-zone, the space of each pack) given as arguments. So a folder of exports loads without a
-manifest and without a mapping written for that plant.
+mapping's ``source: {namespaces: ...}``). A column of ``match`` may be a role of the mapping
+(``roles: {serial: [Seriennummer, Serial number, S/N]}``): the header holds it when it has any of
+its names, so one mapping recognises a table however its columns are spelled. A file whose
+header holds every one of the columns, or whose root element is the one named, is loaded
+through that mapping, with what only the file can say (its encoding, separator and header line)
+found by :func:`factorybrain.connectors._sniff.sniff`, and what only the user can say (the
+plant's time zone, the space of each pack) given as arguments. So a folder of exports loads
+without a manifest and without a mapping written for that plant.
 """
 
 from __future__ import annotations
@@ -71,14 +73,21 @@ class PackMapping:
         """Whether a file of this shape goes through this mapping."""
         if shape.root is not None:
             return any(name.matches(shape.root) for name in self.root)
-        return bool(self.match) and set(self.match) <= set(shape.columns)
+        columns = list(shape.columns)
+        return bool(self.match) and all(self.mapping.columns_of(c, columns) for c in self.match)
 
     @property
     def selected_by(self) -> str:
-        """What selects this mapping, in words (``columns MATNR, CHARG``, ``root element X``)."""
+        """What selects this mapping, in words (``columns MATNR, CHARG``, ``root element X``).
+
+        A role reads as its names (``Seriennummer|Serial number|S/N``).
+        """
         if self.root:
             return "root element " + " or ".join(name.written for name in self.root)
-        return "columns " + ", ".join(self.match)
+        roles = self.mapping.roles
+        return "columns " + ", ".join(
+            "|".join(roles[c].names) if c in roles else c for c in self.match
+        )
 
 
 @dataclass(frozen=True)
@@ -131,6 +140,13 @@ def _read_pack_mapping(path: Path, pack: str, order: int) -> PackMapping:
             elif isinstance(found, list) and found and all(isinstance(c, str) for c in found):
                 match = tuple(found)
                 continue
+            elif isinstance(found, list) and any(isinstance(c, list) for c in found):
+                raise MappingError(
+                    f"{name} line {match_line}: 'match' names each column once; a column "
+                    "spelled several ways is a role of the mapping ('roles: {serial: "
+                    "[Seriennummer, Serial number]}'), which 'match' and the fields name "
+                    f"('serial'); found {found!r}"
+                )
             raise MappingError(
                 f"{name} line {match_line}: 'match' takes the list of columns that tell this "
                 "table apart, or {root: <element>} (or a list of elements) for an XML document; "
@@ -144,6 +160,12 @@ def _read_pack_mapping(path: Path, pack: str, order: int) -> PackMapping:
         )
     root.value = kept
     mapping = parse_mapping(root, name)
+    optional = [c for c in match if c in mapping.roles and mapping.roles[c].optional]
+    if optional:
+        raise MappingError(
+            f"{name} line {match_line}: 'match' names role {optional[0]!r}, which is optional: "
+            "what tells a table apart is what every such table has"
+        )
     names = _root_names(name, match_line, roots, mapping)
     return PackMapping(pack, path.stem, path, match, mapping, order, names)
 

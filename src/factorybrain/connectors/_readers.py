@@ -55,7 +55,10 @@ ROW = "__row"
 ORDINAL = "__ord"
 #: The position of an exploded row in its record's lists (``2``, ``2.1``), else absent.
 ITEM = "__item"
-INTERNAL_COLUMNS = (ROW, ORDINAL, ITEM)
+#: Why a cell of a wide table is no row (an empty cell), where the table is unpivoted into
+#: entities; NULL for a cell that is one.
+CELL_SKIP = "__cell_skip"
+INTERNAL_COLUMNS = (ROW, ORDINAL, ITEM, CELL_SKIP)
 
 _CHUNK = 1 << 22
 
@@ -131,6 +134,8 @@ class SourceRows:
     #: For CSV files: what it takes to give DuckDB's rows the file's line numbers.
     lines: LineNumbers | None = None
     temporary: list[Path] = field(default_factory=list)
+    #: The part of the file the rows are (the sheet of a workbook that has several), else None.
+    part: str | None = None
 
     def close(self) -> None:
         """Remove the temporary files the reader wrote (a transcoded copy)."""
@@ -660,7 +665,8 @@ def _csv_relation(
         clash = [c for c in columns if c in INTERNAL_COLUMNS]
         if clash:
             raise IngestError(f"{path}: a column may not be called {clash[0]!r}")
-        text = sorted(c for c in _text_columns(mapping) if c in columns)
+        read = _text_columns(mapping)
+        text = sorted({c for name in read for c in mapping.columns_of(name, columns)})
         if mapping.unpivot is not None:
             # One cell that is no number must not reject its line's other tags with it.
             text = sorted({*text, *(c for c in columns if mapping.unpivot.selects(c))})
@@ -899,6 +905,7 @@ def _read_excel(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) ->
         raise IngestError(f"{path}: cannot read as Excel: {error}") from error
     try:
         sheet = _sheet(path, book, options.sheet if options.sheet is not None else options.table)
+        part = sheet.title if len(book.sheetnames) > 1 else None
         header_row = options.header_row
         rows_iter = sheet.iter_rows(values_only=True)
         header = None
@@ -948,6 +955,7 @@ def _read_excel(path: Path, mapping: Mapping, con: duckdb.DuckDBPyConnection) ->
         rows_in_relation=len(rows),
         filtered=filtered,
         records=len(rows) + len(rejected) + sum(filtered.values()),
+        part=part,
     )
 
 
@@ -1335,13 +1343,17 @@ def _record_spec(mapping: Mapping) -> RecordSpec:
 
 
 def _columns_read(mapping: Mapping) -> list[str] | None:
-    """The columns a mapping reads (None where the file's columns choose, as unpivot does)."""
+    """The columns a mapping reads (None where the file's columns choose, as unpivot does).
+
+    A role is every header that may hold it: which one a document has is known once it is read.
+    """
     if mapping.unpivot is not None:
         return None
-    names = [column for rule in mapping.fields.values() for column in rule.source_columns]
-    names += [column for row_filter in mapping.filters for column in row_filter.expression.columns]
-    names += mapping.skip_rows_without
-    return [name for name in dict.fromkeys(names) if name != ROW_COLUMN]
+    names: list[str] = []
+    for name in mapping.columns_read:
+        role = mapping.roles.get(name)
+        names += list(role.names) if role is not None else [name]
+    return list(dict.fromkeys(names))
 
 
 def _spelled(columns: list[str], seen: set[str]) -> dict[str, str]:

@@ -24,6 +24,8 @@ from factorybrain.exceptions import IngestError
 DELIMITERS = (";", ",", "\t", "|")
 #: Lines (CSV) or rows (Excel) looked at to find the header below titles.
 HEADER_SEARCH = 12
+#: The longest text an Excel header cell has; a longer one is a title's sentence.
+HEADER_CELL_LIMIT = 80
 #: Records read to learn a JSON-lines file's keys and every file's sample values.
 SAMPLE_RECORDS = 200
 #: Files up to this size are decoded whole to tell UTF-8 from a legacy single-byte code page.
@@ -301,14 +303,7 @@ def _sniff_excel(path: Path) -> list[FileShape]:
     try:
         for sheet in book.worksheets:
             rows = list(sheet.iter_rows(max_row=HEADER_SEARCH + SAMPLE_RECORDS, values_only=True))
-            header_index = None
-            for index, row in enumerate(rows[:HEADER_SEARCH]):
-                texts = [c for c in row if isinstance(c, str) and c.strip()]
-                if len(texts) >= 2 and len(texts) == len([c for c in row if c is not None]):
-                    following = [r for r in rows[index + 1 : index + 4] if any(r)]
-                    if following and len(texts) >= 2:
-                        header_index = index
-                        break
+            header_index = _excel_header(rows)
             if header_index is None:
                 continue
             header = rows[header_index]
@@ -342,6 +337,36 @@ def _sniff_excel(path: Path) -> list[FileShape]:
     if not shapes:
         raise IngestError(f"{path}: no sheet has a header row in its first {HEADER_SEARCH} rows")
     return shapes
+
+
+def _excel_header(rows: list[tuple[Any, ...]]) -> int | None:
+    """The index of a sheet's header row among its first rows, None where it has none.
+
+    The header is the first row whose cells are all short text, at least two of them, and that
+    is followed by data: one of the next three non-empty rows is no wider than itself. A title
+    row of one or two cells above a wider table is no header, however it is written. Such a row
+    with nothing below it is the header of an empty table (an export of no records yet), which
+    loads as one that read nothing rather than being skipped unseen.
+    """
+
+    def filled(cell: Any) -> bool:
+        return cell is not None and not (isinstance(cell, str) and not cell.strip())
+
+    def width(row: tuple[Any, ...]) -> int:
+        return max((i + 1 for i, cell in enumerate(row) if filled(cell)), default=0)
+
+    for index, row in enumerate(rows[:HEADER_SEARCH]):
+        cells = [cell for cell in row if filled(cell)]
+        if len(cells) < 2 or not all(
+            isinstance(cell, str) and len(cell.strip()) <= HEADER_CELL_LIMIT for cell in cells
+        ):
+            continue
+        following = [r for r in rows[index + 1 : index + 4] if width(r)]
+        if any(width(r) <= width(row) for r in following):
+            return index
+        if not any(width(r) for r in rows[index + 1 :]):
+            return index
+    return None
 
 
 def _sniff_parquet(path: Path) -> FileShape:

@@ -83,8 +83,13 @@ def _quote(text: str) -> str:
     return text if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", text) else '"' + text + '"'
 
 
-def _fitted_source(shape: FileShape, decimal: str | None, offsets: bool) -> str:
-    """The ``source:`` line for this file: what sniffing found, and a zone to check."""
+def _fitted_source(
+    shape: FileShape, decimal: str | None, offsets: bool, thousands: str | None = None
+) -> str:
+    """The ``source:`` line for this file: what sniffing found, and a zone to check.
+
+    ``thousands`` is the pack mapping's own, where it declares one.
+    """
     parts = []
     if shape.format == "xml":
         parts.append("format: xml")
@@ -100,6 +105,8 @@ def _fitted_source(shape: FileShape, decimal: str | None, offsets: bool) -> str:
         parts.append(f"header_row: {shape.header_row}")
     if decimal == ",":
         parts.append('decimal: ","')
+    if thousands is not None:
+        parts.append(f'thousands: "{thousands}"')
     if not offsets:
         parts.append("timezone: UTC")
     line = "source: {" + ", ".join(parts) + "}"
@@ -155,7 +162,8 @@ def _from_pack(shape: FileShape, found: list[PackMapping]) -> str:
         decimal = first.mapping.source.decimal
         offsets = _has_offsets(shape)
         insert_at = next((i for i, line in enumerate(body) if line.startswith("space:")), len(body))
-        body.insert(insert_at + 1, _fitted_source(shape, decimal, offsets))
+        thousands = first.mapping.source.thousands
+        body.insert(insert_at + 1, _fitted_source(shape, decimal, offsets, thousands))
     return "\n".join(lines + body) + "\n"
 
 

@@ -1,4 +1,4 @@
-r"""Wide historian tables: one column per tag, unpivoted into datapoints by one mapping.
+r"""Wide tables: one column per tag or per measurement, unpivoted by one mapping.
 
 A historian export often has one column per tag (``Timestamp, L1_PRS01.VIB_RMS [mm/s],
 L1_PRS01.TEMP [degC], ...``). The ``unpivot`` key of a datapoint mapping says which columns are
@@ -19,6 +19,24 @@ tags and how a column's name becomes its series::
 ``asset`` and ``unit`` also describe the series: a column's values are in its unit and are
 converted to the series' unit, and a series that has no asset or unit yet gets them.
 
+Any other entity unpivots the same way: each cell of a selected column becomes a row of its own,
+whose fields read the cell and its column's name as pseudo-columns (a lab's inspection sheet,
+one column per characteristic, becomes one quality result per measured cell)::
+
+    entity: quality_result
+    space: qms
+    unpivot:
+      columns: '^(?P<test>.+?) \[(?P<unit>[^\]]+)\]$'
+    fields:
+      external_id: "{Serial}/{@test}/{Date}"
+      test_name: "@test"
+      unit: "@unit"
+      value: "@cell"
+      serial_unit: Serial
+
+``@cell`` is the cell, ``@column`` its column's name and ``@<group>`` each named group of the
+pattern (empty where the group took no part in the match).
+
 This module reads the key and matches it against a file's columns; :mod:`._compile` turns the
 matched columns into SQL that DuckDB unpivots, and :mod:`._ingest` writes what the names say
 about the series.
@@ -28,7 +46,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,8 +59,14 @@ from factorybrain.exceptions import IngestError, MappingError
 UNPIVOTED_FIELDS = ("series", "value")
 #: Named groups of the pattern that describe the series, besides building its id.
 ASSET_GROUP, UNIT_GROUP = "asset", "unit"
+#: What an entity's fields read of a cell: the cell itself, and its column's name. Each named
+#: group of the pattern is ``@<group>``.
+CELL_COLUMN, CELL_NAME_COLUMN = "@cell", "@column"
+_PSEUDO = "@"
 _TEMPLATE = re.compile(r"\{([^{}]+)\}")
 _KEYS = ("columns", "series", "rename")
+#: The options of an entity's unpivot (``series`` and ``rename`` name a datapoint's series).
+_ENTITY_KEYS = ("columns",)
 
 
 @dataclass(frozen=True)
@@ -97,8 +121,36 @@ class Unpivot:
             return True
         return self.pattern is not None and self.pattern.fullmatch(column) is not None
 
-    def tags(self, columns: Sequence[str], file_label: str, mapping_path: str) -> list[TagColumn]:
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The pattern's named groups, in the order the pattern has them."""
+        if self.pattern is None:
+            return ()
+        return tuple(sorted(self.pattern.groupindex, key=self.pattern.groupindex.__getitem__))
+
+    @property
+    def pseudo_columns(self) -> tuple[str, ...]:
+        """What an entity's fields read of each cell: ``@column``, ``@cell``, ``@<group>``."""
+        return (CELL_NAME_COLUMN, CELL_COLUMN, *(_PSEUDO + group for group in self.groups))
+
+    def group_values(self, column: str) -> tuple[str | None, ...]:
+        """The value of each named group (:attr:`groups`) in ``column``'s name, None if empty."""
+        match = self.pattern.fullmatch(column) if self.pattern is not None else None
+        if match is None:
+            return tuple(None for _ in self.groups)
+        return tuple(match.group(group) or None for group in self.groups)
+
+    def tags(
+        self,
+        columns: Sequence[str],
+        file_label: str,
+        mapping_path: str,
+        read: Collection[str] = (),
+    ) -> list[TagColumn]:
         """The tag columns among a file's ``columns``, in file order.
+
+        ``read`` are the columns the mapping's fields and filters read: a column read as a
+        field is never a tag, whatever its name (a role may find a column the pattern matches).
 
         Raises:
             IngestError: If no column is a tag column, or a column ``columns`` lists is not in
@@ -111,7 +163,9 @@ class Unpivot:
                 f"{file_label}: {where} lists column {missing[0]!r}, which the file does not "
                 f"have; its columns are {list(columns)}"
             )
-        found = [self._tag(column) for column in columns if self.selects(column)]
+        found = [
+            self._tag(column) for column in columns if self.selects(column) and column not in read
+        ]
         if not found:
             raise IngestError(
                 f"{file_label}: {where}: the {self.described} matches none of the file's "
@@ -156,18 +210,23 @@ def parse_unpivot(
     Raises:
         MappingError: Naming the file, the line and what is wrong.
     """
-    if target != "datapoint":
-        raise _fail(name, line, f"'unpivot' makes datapoints of a wide table; entity is {target!r}")
+    keys = _KEYS if target == "datapoint" else _ENTITY_KEYS
     if not isinstance(node, yaml.MappingNode):
-        raise _fail(name, line, f"'unpivot' takes {{{', '.join(_KEYS)}}}")
+        raise _fail(name, line, f"'unpivot' takes {{{', '.join(keys)}}}")
     spec: dict[str, Any] = {}
     lines: dict[str, int] = {}
     for key_node, value_node in node.value:
         key, key_line = key_node.value, key_node.start_mark.line + 1
-        if key not in _KEYS:
+        if key in _KEYS and key not in keys:
             raise _fail(
-                name, key_line, f"unknown 'unpivot' option {key!r}; expected one of {_KEYS}"
+                name,
+                key_line,
+                f"'unpivot' option {key!r} names the series of datapoints; the fields of "
+                f"{target!r} read each cell as '{CELL_COLUMN}', its column's name as "
+                f"'{CELL_NAME_COLUMN}' and each named group of the pattern as '@<group>'",
             )
+        if key not in keys:
+            raise _fail(name, key_line, f"unknown 'unpivot' option {key!r}; expected one of {keys}")
         spec[key] = yaml.safe_load(yaml.serialize(value_node))
         lines[key] = key_line
     if "columns" not in spec:
@@ -178,6 +237,8 @@ def parse_unpivot(
             "a list of their names",
         )
     pattern, names = _columns(name, lines["columns"], spec["columns"])
+    if target != "datapoint":
+        return _entity_unpivot(name, line, target, Unpivot(line, pattern, names), fields)
     series = spec.get("series")
     if series is not None:
         _check_series(name, lines["series"], series, pattern)
@@ -209,6 +270,66 @@ def parse_unpivot(
                     f"{field_name}, not both",
                 )
     return unpivot
+
+
+def _entity_unpivot(
+    name: str,
+    line: int,
+    target: str,
+    unpivot: Unpivot,
+    fields: Mapping[str, tuple[int, tuple[str, ...]]],
+) -> Unpivot:
+    """Check what an entity's fields read of its cells: ``@cell``, ``@column``, ``@<group>``.
+
+    Raises:
+        MappingError: If no field reads the cell, a field reads a pseudo-column the pattern
+            does not give, or reads a column the unpivot also takes as a cell's.
+    """
+    taken = [g for g in unpivot.groups if _PSEUDO + g in (CELL_COLUMN, CELL_NAME_COLUMN, "@row")]
+    if taken:
+        raise _fail(
+            name,
+            line,
+            f"the pattern's group {taken[0]!r} would be '@{taken[0]}', which is the "
+            f"{'row' if taken[0] == 'row' else 'cell'}'s own; name the group otherwise",
+        )
+    known = unpivot.pseudo_columns
+    reads_cell = False
+    for field_name, (field_line, columns) in fields.items():
+        for column in columns:
+            if column == CELL_COLUMN:
+                reads_cell = True
+            elif column.startswith(_PSEUDO) and column not in known and column != "@row":
+                groups = list(unpivot.groups)
+                raise _fail(
+                    name,
+                    field_line,
+                    f"field {field_name!r} reads {column!r}, which is nothing a cell has: a "
+                    f"field reads '{CELL_COLUMN}' (the cell), '{CELL_NAME_COLUMN}' (its "
+                    f"column's name) or '@<group>' for a named group of the pattern (its named "
+                    f"groups are {groups})",
+                )
+            elif unpivot.selects(column):
+                raise _fail(
+                    name,
+                    field_line,
+                    f"field {field_name!r} reads column {column!r}, which 'unpivot' also takes "
+                    f"as a column of cells ({unpivot.described}); a column is cells or the "
+                    f"{field_name}, not both",
+                )
+    if not reads_cell:
+        raise _fail(
+            name,
+            line,
+            f"'unpivot' makes one {target} of each cell of the columns it takes; map the field "
+            f"the cell fills to '{CELL_COLUMN}' (value: '{CELL_COLUMN}')",
+        )
+    return unpivot
+
+
+def reads_pseudo_column(columns: Collection[str]) -> str | None:
+    """The first of ``columns`` that is a cell's pseudo-column (``@cell``, ``@column``)."""
+    return next((c for c in columns if c in (CELL_COLUMN, CELL_NAME_COLUMN)), None)
 
 
 def _columns(name: str, line: int, value: Any) -> tuple[re.Pattern[str] | None, tuple[str, ...]]:
