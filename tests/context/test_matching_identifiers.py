@@ -393,3 +393,46 @@ def test_a_devices_own_state_events_are_not_taken_for_another_silos_machine(stor
     found = {m.group: m for m in running_agreement(store, tags)}
     assert (found["DEV_A"].target_space, found["DEV_A"].target_external_id) == ("mes", "LTH-04")
     assert found["DEV_A"].agreement == 0.8
+
+
+def test_a_bench_that_measures_units_links_to_the_machine_that_ran_them_last(kornwerk) -> None:
+    # The lab's bench "QS 3" has a name nothing in the ledger resembles; it measures units
+    # right after the oven (step 20) ran their order. The shop floor records the units.
+    from datetime import datetime, timedelta
+
+    day = datetime(2026, 3, 2)
+    orders = [f"88{n:04d}" for n in range(1, 7)]
+    add(
+        kornwerk,
+        "operation",
+        [
+            {"space": "ledger", "external_id": f"000000{o}/{step}",
+             "start_time": day + timedelta(days=n, hours=hour)}
+            for n, o in enumerate(orders)
+            for step, hour in ((10, 6), (20, 9))
+        ],
+    )  # fmt: skip
+    add(
+        kornwerk,
+        "serial_unit",
+        [
+            {"space": "floor", "external_id": f"K{o}-{k}", "work_order": o}
+            for o in orders
+            for k in range(2)
+        ],
+    )  # fmt: skip
+    add(
+        kornwerk,
+        "quality_result",
+        [
+            {"space": "lab", "external_id": f"K{o}-{k}/bite", "serial_unit": f"K{o}-{k}",
+             "test_name": "Biss", "value": 4.0, "equipment": "QS 3",
+             "measured_at": day + timedelta(days=n, hours=11)}
+            for n, o in enumerate(orders)
+            for k in range(2)
+        ],
+    )  # fmt: skip
+    run = match(kornwerk, write=False)
+    bench = run.annotations[run.annotations.source_identifier == "QS 3"]
+    approved = bench[bench.status == "approved"]
+    assert set(approved.target_external_id) == {"OFN-07"}

@@ -6,7 +6,9 @@ in either code says so. The records can. The ERP confirms operation 10 of order 
 the ERP, linked by the matcher) on ``L2-ST10``. When a station's steps keep landing on one
 machine of the hub, that is the station's machine. What counts as a step is read from the model:
 every entity type with a reference to a work order, a position in it (``sequence``) and a
-reference to an asset.
+reference to an asset. A machine that records single units instead (a test bench or a lab
+instrument writing one result per serial, at a moment) votes with each unit for the hub machine
+of its order's latest step begun by then: the step that ran where the unit was measured.
 
 :func:`step_agreement` counts the votes; :func:`corroborate_steps` adds them to the name-based
 proposals as :func:`factorybrain.context._behaviour.corroborate` adds behaviour in time.
@@ -110,6 +112,8 @@ def step_agreement(
         candidates = hub_machine.get((order, step))
         if candidates and len(candidates) == 1:
             votes[space, machine][next(iter(candidates))] += 1
+    for key, counter in _unit_votes(store, order_links, order_hub, hub, hub_assets, sources):
+        votes[key].update(counter)
     found = []
     for (space, machine), counter in sorted(votes.items()):
         target, count = counter.most_common(1)[0]
@@ -117,6 +121,90 @@ def step_agreement(
         if count >= MIN_STEPS and count / total >= AGREEMENT:
             found.append(StepMatch(space, machine, hub, target, count, round(count / total, 4)))
     return found
+
+
+def _unit_types() -> list[tuple[str, str, str, str]]:
+    """Entity types that record one unit on a machine at a moment: (type, unit, asset, time)."""
+    found = []
+    for entity in ENTITY_TYPES:
+        units = [r.name for r in entity.relations if r.ref == "serial_unit"]
+        machines = [r.name for r in entity.relations if r.ref == "asset"]
+        moments = [f.name for f in entity.fields if f.type == "timestamp"]
+        if units and machines and moments:
+            found.append((entity.name, units[0], machines[0], moments[0]))
+    return found
+
+
+def _unit_votes(
+    store: Store,
+    order_links: dict[tuple[str, str], str],
+    order_hub: str,
+    hub: str,
+    hub_assets: set[str],
+    sources: set[tuple[str, str]],
+) -> list[tuple[tuple[str, str], Counter[str]]]:
+    """Votes of machines that record single units: the hub machine that processed each last.
+
+    A test bench or a lab instrument writes a result per serial, not per step of an order; the
+    unit's order ran its steps on the hub's machines, and the step that ran last before the
+    measurement ran where the unit was measured (a run-in test bench measures what it just ran
+    in). So each measured unit votes for the hub machine of its order's latest step started by
+    then.
+    """
+    frames = []
+    for type_name, unit_field, machine_field, moment_field in _unit_types():
+        frames.append(
+            store.query(
+                f'SELECT space, "{unit_field}" AS unit, "{machine_field}" AS machine, '
+                f'"{moment_field}" AS moment FROM "{type_name}" WHERE "{unit_field}" IS NOT NULL '
+                f'AND "{machine_field}" IS NOT NULL AND "{moment_field}" IS NOT NULL'
+            )
+        )
+    measured = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if measured.empty:
+        return []
+    keep = [key in sources for key in zip(measured.space, measured.machine, strict=True)]
+    measured = measured[keep]
+    if measured.empty:
+        return []
+    orders = store.query(
+        "SELECT space, external_id AS unit, work_order FROM serial_unit "
+        "WHERE work_order IS NOT NULL UNION ALL "
+        "SELECT target_space, target_external_id, source_external_id FROM edge "
+        "WHERE edge_type = 'produced'"
+    )
+    order_of: dict[str, set[str]] = defaultdict(set)
+    for space, unit, order in zip(orders.space, orders.unit, orders.work_order, strict=True):
+        hub_order = order if space == order_hub else order_links.get((space, str(order)))
+        if hub_order is not None:
+            order_of[str(unit)].add(str(hub_order))
+    ran = store.query(
+        "SELECT work_order, equipment AS machine, start_time FROM operation "
+        "WHERE space = ? AND work_order IS NOT NULL AND equipment IS NOT NULL "
+        "AND start_time IS NOT NULL ORDER BY start_time",
+        [hub],
+    )
+    ran = ran[ran.machine.isin(hub_assets)]
+    if order_hub != hub:  # the hub's operations name their orders as the hub silo does
+        ran = ran.assign(
+            work_order=[order_links.get((hub, str(o)), None) for o in ran.work_order]
+        ).dropna(subset=["work_order"])
+    steps_of: dict[str, tuple[np.ndarray, list[str]]] = {
+        str(order): (group.start_time.to_numpy(dtype="datetime64[us]"), list(group.machine))
+        for order, group in ran.groupby("work_order", sort=False)
+    }
+    votes: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for space, unit, machine, at in zip(
+        measured.space, measured.unit, measured.machine, measured.moment, strict=True
+    ):
+        hub_orders = order_of.get(str(unit), set())
+        if len(hub_orders) != 1 or (steps := steps_of.get(next(iter(hub_orders)))) is None:
+            continue
+        starts, machines = steps
+        last = int(np.searchsorted(starts, np.datetime64(pd.Timestamp(at), "us"), "right")) - 1
+        if last >= 0:
+            votes[space, machine][machines[last]] += 1
+    return sorted(votes.items())
 
 
 def corroborate_steps(
