@@ -240,3 +240,49 @@ def test_the_plugin_brings_its_executors_and_the_engineers_policies() -> None:
     assert PLUGIN.name == "quality" and "service" in PLUGIN.after
     assert set(PLUGIN.executors) == {QUARANTINE, SUPPLIER_ACTION, "recipe.change_request"}
     assert {p.approver for p in PLUGIN.policies} == {"engineer"}
+
+
+def _cause(lot: str):
+    from factorybrain.agents.quality._causes import Cause
+
+    return Cause("lot", "material_lot", "erp", lot, f"lot {lot}", 100, 30, 0.3, 0.01, 30.0,
+                 10.0, 90.0, 1e-9, 0.5, 29.0, members=np.arange(100))  # fmt: skip
+
+
+def test_of_lots_built_into_the_same_units_the_one_whose_inspection_stood_out_is_named() -> None:
+    from factorybrain.agents.quality._agent import _inspected_first
+    from factorybrain.agents.quality._data import Inspection
+
+    gasket, bearing, seal = _cause("GASKET-L04"), _cause("BRG-L04"), _cause("SEAL-L09")
+    gasket.aliases, gasket.alias_causes = [bearing.label, seal.label], [bearing, seal]
+    inspections = {"BRG-L04": Inspection(4.2, "its incoming inspection measured runout 14")}
+    named = _inspected_first(gasket, inspections)
+    assert named is bearing and named.chosen_because.endswith("runout 14")
+    assert [a.external_id for a in named.alias_causes] == ["GASKET-L04", "SEAL-L09"]
+    assert named.names("GASKET-L04") and not gasket.alias_causes
+    # the lot the defects named stays when its own inspection stood out, or no other's did
+    assert _inspected_first(bearing, {"BRG-L04": inspections["BRG-L04"]}) is bearing
+    alone = _cause("GASKET-L05")
+    assert _inspected_first(alone, inspections) is alone
+
+
+def test_incoming_inspections_name_a_failed_lot_and_an_outlier_among_its_material(store) -> None:
+    from factorybrain.agents.quality._data import incoming_inspections
+
+    rng = np.random.default_rng(3)
+    lots = [f"BRG-L{k:02d}" for k in range(8)]
+    _put(store, "material_lot", [
+        {"space": "erp", "external_id": lot, "material": "BRG"} for lot in lots
+    ])  # fmt: skip
+    runout = {lot: float(rng.normal(9.0, 0.5)) for lot in lots}
+    runout["BRG-L04"] = 14.0
+    _put(store, "quality_result", [
+        {"space": "lab", "external_id": f"{lot}/runout", "material_lot": lot,
+         "test_name": "runout_um", "value": value,
+         "status": "fail" if lot == "BRG-L06" else "pass"}
+        for lot, value in runout.items()
+    ])  # fmt: skip
+    found = incoming_inspections(store)
+    assert set(found) == {"BRG-L04", "BRG-L06"}
+    assert "runout_um 14" in found["BRG-L04"].text and found["BRG-L04"].strength >= 3
+    assert found["BRG-L06"].text == "its incoming inspection failed"

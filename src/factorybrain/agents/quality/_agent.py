@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -50,7 +50,13 @@ from factorybrain.agents.core._contract import (
     stable_id,
 )
 from factorybrain.agents.quality._causes import Cause, check_defects, find_causes
-from factorybrain.agents.quality._data import Genealogy, load_characteristics, load_genealogy
+from factorybrain.agents.quality._data import (
+    Genealogy,
+    Inspection,
+    incoming_inspections,
+    load_characteristics,
+    load_genealogy,
+)
 from factorybrain.agents.quality._executors import QUARANTINE, RECIPE_CHANGE, SUPPLIER_ACTION
 from factorybrain.engines.spc import (
     NELSON,
@@ -270,7 +276,7 @@ class QualityAgent(BaseAgent):
                 latest = points["at"].max()
                 review.as_of = None if pd.isna(latest) else latest.to_pydatetime()
             self._chart_all(review, points)
-        self._causes(review, load_genealogy(store))
+        self._causes(review, load_genealogy(store), incoming_inspections(store))
         return review
 
     def _chart_all(self, review: QualityReview, points: pd.DataFrame) -> None:
@@ -464,12 +470,19 @@ class QualityAgent(BaseAgent):
             learned_key, learned = self._claims_learned
             if learned_key == key:
                 return learned
-        learned = self.analyse(load_genealogy(store, outcome="claim"))
+        learned = self.analyse(load_genealogy(store, outcome="claim"), incoming_inspections(store))
         self._claims_learned = (key, learned)
         return learned
 
-    def analyse(self, genealogy: Genealogy) -> tuple[list[Cause], str]:
-        """The suspects that explain the defects of a unit table, or why there are none."""
+    def analyse(
+        self, genealogy: Genealogy, inspections: Mapping[str, Inspection] | None = None
+    ) -> tuple[list[Cause], str]:
+        """The suspects that explain the defects of a unit table, or why there are none.
+
+        Lots built into the same units cannot be told apart by their defects; among them, the
+        one whose incoming inspection stood out most (``inspections``, by lot) is named, the
+        others listed as explaining the same units.
+        """
         why = check_defects(genealogy, min_defects=self.min_defects)
         if why:
             return [], why
@@ -482,10 +495,12 @@ class QualityAgent(BaseAgent):
             )
         except EngineError as error:
             return [], str(error)
-        return causes, ""
+        return [_inspected_first(cause, inspections or {}) for cause in causes], ""
 
-    def _causes(self, review: QualityReview, genealogy: Genealogy) -> None:
-        causes, why = self.analyse(genealogy)
+    def _causes(
+        self, review: QualityReview, genealogy: Genealogy, inspections: Mapping[str, Inspection]
+    ) -> None:
+        causes, why = self.analyse(genealogy, inspections)
         if why:
             self._gap(review, f"the root cause of defects cannot be learned: {why}", "no_causes")
             return
@@ -516,6 +531,8 @@ class QualityAgent(BaseAgent):
         )
         if cause.aliases:
             text += f"; it explains the same units as {', '.join(cause.aliases[:3])}"
+        if cause.chosen_because:
+            text += f", and is named among them because {cause.chosen_because}"
         text += extra_text + "."
         severity = "high" if cause.rate_ratio_low >= 2 else "medium"
         numbers = {**cause.numbers(), **(extra_numbers or {})}
@@ -743,9 +760,23 @@ def _step_title(step: Step) -> str:
 def _matching(causes: list[Cause], subject: EntityRef) -> Cause | None:
     """The suspect that names the cluster's subject, else the strongest of its kind."""
     for cause in causes:
-        if cause.external_id == subject.external_id or subject.external_id in cause.aliases:
+        if cause.names(subject.external_id):
             return cause
     return None
+
+
+def _inspected_first(cause: Cause, inspections: Mapping[str, Inspection]) -> Cause:
+    """Of lots that explain the same units, the one whose incoming inspection stood out most.
+
+    The suspect the defects named stays when its own inspection stood out, or no other's did.
+    """
+    if cause.kind != "lot" or cause.external_id in inspections:
+        return cause
+    inspected = [a for a in cause.alias_causes if a.kind == "lot" and a.external_id in inspections]
+    if not inspected:
+        return cause
+    best = max(inspected, key=lambda a: inspections[a.external_id].strength)
+    return cause.in_favour_of(best, inspections[best.external_id].text)
 
 
 def _lot_of(store: Store, subject: EntityRef) -> dict[str, Any] | None:

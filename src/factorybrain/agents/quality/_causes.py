@@ -42,8 +42,10 @@ class Cause:
         contribution: Mean TreeSHAP contribution (log-odds) on its units.
         excess_defects: ``units * (rate - baseline_rate)``.
         detail: What delimits it (a value range, the routing step), in words.
+        chosen_because: Why it is named rather than a suspect explaining the same units.
         members: Positions (in the unit table) of its units.
         aliases: Labels of suspects explaining the same units, weaker.
+        alias_causes: Those suspects themselves, in the same order.
     """
 
     kind: str
@@ -62,9 +64,26 @@ class Cause:
     contribution: float
     excess_defects: float
     detail: str = ""
+    chosen_because: str = ""
     q_value: float = 1.0
     members: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     aliases: list[str] = field(default_factory=list)
+    alias_causes: list[Cause] = field(default_factory=list)
+
+    def names(self, external_id: str) -> bool:
+        """Whether this suspect, or one explaining the same units, is ``external_id``."""
+        return external_id == self.external_id or any(
+            external_id == alias.external_id for alias in self.alias_causes
+        )
+
+    def in_favour_of(self, alias: Cause, reason: str) -> Cause:
+        """``alias`` named instead of this suspect (they explain the same units), and why."""
+        others = [self, *(a for a in self.alias_causes if a is not alias)]
+        alias.aliases = [o.label for o in others]
+        alias.alias_causes = others
+        alias.chosen_because = reason
+        self.aliases, self.alias_causes = [], []
+        return alias
 
     def numbers(self) -> dict[str, float]:
         """The figures a finding carries."""
@@ -246,6 +265,7 @@ def find_causes(
         stronger = next((r for r in reported if _same_units(r, cause)), None)
         if stronger is not None:
             stronger.aliases.append(cause.label)
+            stronger.alias_causes.append(cause)
             continue
         if reported:
             rest = ~explained[rows]

@@ -525,3 +525,60 @@ __all__ = [
     "load_characteristics",
     "load_genealogy",
 ]
+
+
+#: Lots of one material needed to tell one lot's incoming inspection from the others'.
+MIN_INSPECTED_LOTS = 5
+#: Robust z-score (median and MAD over the material's lots) at which a lot's inspection stands
+#: out from its material's other lots.
+INSPECTION_Z = 3.0
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What a lot's incoming inspection showed that sets it apart: how strongly, in words."""
+
+    strength: float
+    text: str
+
+
+def incoming_inspections(store: Store) -> dict[str, Inspection]:
+    """Lots whose incoming inspection stood out, by external id.
+
+    A lot stands out when its inspection failed (a ``fail`` verdict on any of its results:
+    strength infinite), or when one characteristic's result lies :data:`INSPECTION_Z` robust
+    standard deviations or more from the results of the same material's other lots (at least
+    :data:`MIN_INSPECTED_LOTS` of them; strength: the largest such distance). It is the evidence
+    beyond the defects that tells one lot from others built into the same units.
+    """
+    results = _query(
+        store,
+        "SELECT q.material_lot AS lot, q.test_name, q.value, q.status, m.material "
+        "FROM quality_result q LEFT JOIN material_lot m ON m.external_id = q.material_lot "
+        "WHERE q.material_lot IS NOT NULL",
+    )
+    if results.empty:
+        return {}
+    found: dict[str, Inspection] = {}
+    for lot in results.loc[results["status"] == "fail", "lot"].drop_duplicates():
+        found[str(lot)] = Inspection(math.inf, "its incoming inspection failed")
+    results = results.dropna(subset=["value"])
+    results = results.assign(material=results["material"].fillna(""))
+    per_lot = results.groupby(["material", "test_name", "lot"], sort=False)["value"].mean()
+    for (_material, test), values in per_lot.groupby(level=[0, 1], sort=False):
+        if len(values) < MIN_INSPECTED_LOTS:
+            continue
+        median = float(values.median())
+        spread = 1.4826 * float((values - median).abs().median())
+        if not spread > 0:
+            continue
+        for (_, _, lot), value in values.items():
+            z = (float(value) - median) / spread
+            known = found.get(str(lot))
+            if abs(z) >= INSPECTION_Z and (known is None or abs(z) > known.strength):
+                found[str(lot)] = Inspection(
+                    abs(z),
+                    f"its incoming inspection measured {test} {float(value):.4g} where the "
+                    f"material's other lots measured {median:.4g} ({z:+.1f} robust SD)",
+                )
+    return found
