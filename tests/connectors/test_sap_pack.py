@@ -338,7 +338,7 @@ def test_inspection_characteristics_give_results_their_limits(
     ) == [
         [
             "010000000001/00000001/0010",
-            "0010",
+            "BORE-DIA",  # the characteristic measured, not its position in the plan
             "Bohrungsdurchmesser",
             ["BORE-DIA"],
             12.51,
@@ -350,7 +350,7 @@ def test_inspection_characteristics_give_results_their_limits(
         # a qualitative characteristic: limits that are both zero are none
         [
             "010000000001/00000001/0020",
-            "0020",
+            "CAST-VIS",
             "Sichtprüfung Lunker",
             ["CAST-VIS"],
             1.0,
