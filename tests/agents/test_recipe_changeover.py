@@ -8,9 +8,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from factorybrain.agents import AgentRecords, EntityRef, Evidence, Finding, Orchestrator, PolicySet
-from factorybrain.agents.core import Recommendation, default_executors, default_policies
-from factorybrain.agents.design import EXECUTORS, POLICIES
+from factorybrain.agents import AgentRecords, EntityRef, Evidence, Finding, Orchestrator
+from factorybrain.agents.core import Recommendation
 from factorybrain.agents.planning import (
     PlanningAgent,
     build_problem,
@@ -18,6 +17,7 @@ from factorybrain.agents.planning import (
     plan_orders,
     plant_oee,
 )
+from tests.agents.test_design import orchestrator
 from tests.agents.test_planning import MONDAY, NOW, ORDERS, _seed, _seed_oee, _table
 
 
@@ -85,17 +85,7 @@ def test_oee_counts_an_operation_once_under_the_revision_in_force(store) -> None
 
 def _orchestrator(store) -> Orchestrator:
     """Planning, with the design agent's executors and policies (its proposals are executable)."""
-    executors = default_executors()
-    for action_type, executor in EXECUTORS.items():
-        executors.register(action_type, executor)
-    policies = {p.action_type: p for p in (*default_policies(), *POLICIES)}
-    return Orchestrator(
-        store,
-        [PlanningAgent(time_limit=2, workers=1, now=NOW)],
-        executors=executors,
-        policies=PolicySet(policies.values()),
-        clock=lambda: NOW,
-    )
+    return orchestrator(store, PlanningAgent(time_limit=2, workers=1, now=NOW), NOW)
 
 
 def _recipe_change(effective_in_hours: float) -> tuple[Finding, Recommendation]:
