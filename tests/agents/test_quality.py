@@ -286,3 +286,19 @@ def test_incoming_inspections_name_a_failed_lot_and_an_outlier_among_its_materia
     assert set(found) == {"BRG-L04", "BRG-L06"}
     assert "runout_um 14" in found["BRG-L04"].text and found["BRG-L04"].strength >= 3
     assert found["BRG-L06"].text == "its incoming inspection failed"
+
+
+def test_a_field_cluster_naming_a_lot_of_the_same_units_keeps_its_lot() -> None:
+    from factorybrain.agents.quality._agent import _matching
+
+    gasket, bearing = _cause("GASKET-L04"), _cause("BRG-L04")
+    gasket.aliases, gasket.alias_causes = [bearing.label], [bearing]
+    named = _matching([gasket], EntityRef("material_lot", "BRG-L04", "erp"))
+    # the service agent chose the bearing lot among the two: it stays named, with its figures
+    assert named is not None and named.external_id == "BRG-L04"
+    assert named.chosen_because == "the field cluster names it"
+    assert [a.external_id for a in named.alias_causes] == ["GASKET-L04"]
+    # the learned causes serve the next cluster as they were
+    assert gasket.alias_causes == [bearing] and bearing.alias_causes == []
+    assert _matching([gasket], EntityRef("material_lot", "GASKET-L04")) is gasket
+    assert _matching([gasket], EntityRef("material_lot", "SEAL-L01")) is None

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -758,10 +758,25 @@ def _step_title(step: Step) -> str:
 
 
 def _matching(causes: list[Cause], subject: EntityRef) -> Cause | None:
-    """The suspect that names the cluster's subject, else the strongest of its kind."""
+    """The suspect that is the cluster's subject, or explains the same units as it.
+
+    In the second case the cluster's subject is named (the service agent chose it among what
+    explains the same units, with evidence the model has not), with its own figures and the
+    suspect it shared its units with listed beside it. The causes are not changed: the same
+    learned causes serve every cluster.
+    """
     for cause in causes:
-        if cause.names(subject.external_id):
+        if cause.external_id == subject.external_id:
             return cause
+        for alias in cause.alias_causes:
+            if alias.external_id == subject.external_id:
+                others = [cause, *(a for a in cause.alias_causes if a is not alias)]
+                return replace(
+                    alias,
+                    aliases=[o.label for o in others],
+                    alias_causes=others,
+                    chosen_because="the field cluster names it",
+                )
     return None
 
 
