@@ -257,9 +257,11 @@ def test_of_lots_built_into_the_same_units_the_one_whose_inspection_stood_out_is
     gasket.aliases, gasket.alias_causes = [bearing.label, seal.label], [bearing, seal]
     inspections = {"BRG-L04": Inspection(4.2, "its incoming inspection measured runout 14")}
     named = _inspected_first(gasket, inspections)
-    assert named is bearing and named.chosen_because.endswith("runout 14")
+    assert named.external_id == "BRG-L04" and named.chosen_because.endswith("runout 14")
+    assert named.units == bearing.units  # the bearing lot's own figures
     assert [a.external_id for a in named.alias_causes] == ["GASKET-L04", "SEAL-L09"]
-    assert named.names("GASKET-L04") and not gasket.alias_causes
+    # the learned suspect is not changed: it is replaced in the list the agent reports
+    assert named.names("GASKET-L04") and gasket.alias_causes == [bearing, seal]
     # the lot the defects named stays when its own inspection stood out, or no other's did
     assert _inspected_first(bearing, {"BRG-L04": inspections["BRG-L04"]}) is bearing
     alone = _cause("GASKET-L05")

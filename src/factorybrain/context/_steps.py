@@ -44,6 +44,22 @@ class StepMatch:
     agreement: float
 
 
+@dataclass(frozen=True)
+class _Hub:
+    """What the hub is: its machines, and its orders through the approved order links."""
+
+    order_links: dict[tuple[str, str], str]
+    order_hub: str
+    space: str
+    assets: set[str]
+
+    def order(self, space: str, order: object) -> str | None:
+        """The hub's order for a silo's order (itself in the order hub), or None if unlinked."""
+        if space == self.order_hub:
+            return str(order)
+        return self.order_links.get((space, str(order)))
+
+
 def _step_types() -> list[tuple[str, str, str]]:
     """Entity types that record a step: (type, work order field, asset field)."""
     found = []
@@ -91,8 +107,9 @@ def step_agreement(
     if steps.empty:
         return []
     # One order key for every silo: the hub's order, through the approved links.
+    the_hub = _Hub(order_links, order_hub, hub, hub_assets)
     steps["order"] = [
-        order if space == order_hub else order_links.get((space, order))
+        the_hub.order(space, order)
         for space, order in zip(steps.space, steps.work_order.astype(str), strict=True)
     ]
     steps = steps[steps.order.notna()]
@@ -112,7 +129,7 @@ def step_agreement(
         candidates = hub_machine.get((order, step))
         if candidates and len(candidates) == 1:
             votes[space, machine][next(iter(candidates))] += 1
-    for key, counter in _unit_votes(store, order_links, order_hub, hub, hub_assets, sources):
+    for key, counter in _unit_votes(store, the_hub, sources):
         votes[key].update(counter)
     found = []
     for (space, machine), counter in sorted(votes.items()):
@@ -136,12 +153,7 @@ def _unit_types() -> list[tuple[str, str, str, str]]:
 
 
 def _unit_votes(
-    store: Store,
-    order_links: dict[tuple[str, str], str],
-    order_hub: str,
-    hub: str,
-    hub_assets: set[str],
-    sources: set[tuple[str, str]],
+    store: Store, hub: _Hub, sources: set[tuple[str, str]]
 ) -> list[tuple[tuple[str, str], Counter[str]]]:
     """Votes of machines that record single units: the hub machine that processed each last.
 
@@ -175,20 +187,20 @@ def _unit_votes(
     )
     order_of: dict[str, set[str]] = defaultdict(set)
     for space, unit, order in zip(orders.space, orders.unit, orders.work_order, strict=True):
-        hub_order = order if space == order_hub else order_links.get((space, str(order)))
+        hub_order = hub.order(space, order)
         if hub_order is not None:
-            order_of[str(unit)].add(str(hub_order))
+            order_of[str(unit)].add(hub_order)
     ran = store.query(
         "SELECT work_order, equipment AS machine, start_time FROM operation "
         "WHERE space = ? AND work_order IS NOT NULL AND equipment IS NOT NULL "
         "AND start_time IS NOT NULL ORDER BY start_time",
-        [hub],
+        [hub.space],
     )
-    ran = ran[ran.machine.isin(hub_assets)]
-    if order_hub != hub:  # the hub's operations name their orders as the hub silo does
-        ran = ran.assign(
-            work_order=[order_links.get((hub, str(o)), None) for o in ran.work_order]
-        ).dropna(subset=["work_order"])
+    ran = ran[ran.machine.isin(hub.assets)]
+    # the hub's operations name their orders as the hub's silo does
+    ran = ran.assign(work_order=[hub.order(hub.space, o) for o in ran.work_order]).dropna(
+        subset=["work_order"]
+    )
     steps_of: dict[str, tuple[np.ndarray, list[str]]] = {
         str(order): (group.start_time.to_numpy(dtype="datetime64[us]"), list(group.machine))
         for order, group in ran.groupby("work_order", sort=False)

@@ -719,15 +719,18 @@ class AgentRecords:
         *,
         agent: str | None = None,
         action_type: str | None = None,
+        finding: str | None = None,
         limit: int | None = 100,
         offset: int = 0,
     ) -> list[Recommendation]:
-        """Return recommendations, newest first."""
+        """Return recommendations, newest first, optionally only those made for ``finding``."""
         rows = self._rows(
             "recommendation",
             {"agent": agent, "action_type": action_type},
             limit=limit,
             offset=offset,
+            extra="list_contains(finding_ids, ?)" if finding is not None else "",
+            extra_parameters=[finding] if finding is not None else [],
         )
         return [self._recommendation(r) for r in rows]
 

@@ -115,8 +115,8 @@ def proposed_date(finding: Finding) -> datetime:
 
 def revision_proposed(finding: Finding, context: AgentContext) -> Recommendation | None:
     """The recipe revision proposed with ``finding`` (the design agent's), if recorded."""
-    found = context.records.recommendations(action_type=REVISE_RECIPE, limit=None)
-    return next((r for r in found if finding.id in r.finding_ids), None)
+    found = context.records.recommendations(action_type=REVISE_RECIPE, finding=finding.id, limit=1)
+    return found[0] if found else None
 
 
 def changeover_output(

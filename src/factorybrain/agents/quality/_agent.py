@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -770,13 +770,7 @@ def _matching(causes: list[Cause], subject: EntityRef) -> Cause | None:
             return cause
         for alias in cause.alias_causes:
             if alias.external_id == subject.external_id:
-                others = [cause, *(a for a in cause.alias_causes if a is not alias)]
-                return replace(
-                    alias,
-                    aliases=[o.label for o in others],
-                    alias_causes=others,
-                    chosen_because="the field cluster names it",
-                )
+                return cause.in_favour_of(alias, "the field cluster names it")
     return None
 
 

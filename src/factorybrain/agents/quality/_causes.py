@@ -15,7 +15,7 @@ aliases, not reported twice.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -77,13 +77,18 @@ class Cause:
         )
 
     def in_favour_of(self, alias: Cause, reason: str) -> Cause:
-        """``alias`` named instead of this suspect (they explain the same units), and why."""
+        """``alias`` named instead of this suspect (they explain the same units), and why.
+
+        A new suspect: the alias's own figures, this one and the other aliases listed beside
+        it. Neither is changed, so the same learned suspects serve every question.
+        """
         others = [self, *(a for a in self.alias_causes if a is not alias)]
-        alias.aliases = [o.label for o in others]
-        alias.alias_causes = others
-        alias.chosen_because = reason
-        self.aliases, self.alias_causes = [], []
-        return alias
+        return replace(
+            alias,
+            aliases=[o.label for o in others],
+            alias_causes=others,
+            chosen_because=reason,
+        )
 
     def numbers(self) -> dict[str, float]:
         """The figures a finding carries."""
