@@ -1,8 +1,9 @@
 """The service agent on the demo pump plant: are claim clusters traced to their root cause?
 
 Simulates the demo plant (``--seed`` 7, ``--days`` 180, ``--machines`` 12, like
-``maintenance_demo.py``) and loads it into a fresh store, or reads a loaded one (``--db`` with
-``--plant``, the folder holding ``truth.json``). Reviews the field at the end of the history with
+``maintenance_demo.py``), loads it into a fresh store and links identities across silos as the
+demo does (the historian's tags to the MES machines among them), or reads a loaded one (``--db``
+with ``--plant``, the folder holding ``truth.json``). Reviews the field at the end of the history with
 :class:`ServiceAgent` and compares its ``service.failure_cluster`` clusters with ``truth.json``
 ``claim_clusters`` (the ``degraded_machine`` clusters and the bad lots of ``bad_supplier_lots``;
 scoring rules in ``factorybrain.agents.service._demo``). The recall scope of each lot cluster
@@ -55,7 +56,7 @@ def main() -> None:
     parser.add_argument("--step-days", type=float, default=7.0)
     args = parser.parse_args()
     warnings.simplefilter("ignore", ServiceDataWarning)
-    with demo_plant(parser, args, prefix="fb-field-") as (store_path, truth):
+    with demo_plant(parser, args, prefix="fb-field-", link=True) as (store_path, truth):
         with open_store(store_path, read_only=True) as store:
             started = time.perf_counter()
             agent = ServiceAgent()

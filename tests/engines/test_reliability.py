@@ -229,3 +229,52 @@ def test_unit_patterns_are_grouped_as_numpys_unique_rows_groups_them(units, colu
     np.testing.assert_array_equal(patterns, expected)  # the same patterns in the same order
     np.testing.assert_array_equal(inverse, expected_inverse.ravel())
     np.testing.assert_array_equal(patterns[inverse], bits)
+
+
+def _week_and_machine_fleet(seed: int = 5):
+    """Two machines over 60 days; machine 0 makes worse units on days 22-24 (and far worse on
+    days 40-43); most of what it makes on days 22-24 is product A, made nowhere else that week.
+
+    Fixed cohorts are product x week, so the product's week holds most of the window's claims.
+    """
+    rng = np.random.default_rng(seed)
+    days, per_day, tracks = 60, 100, 2
+    n = days * per_day * tracks
+    track = np.repeat(np.arange(tracks), days * per_day)
+    day = np.tile(np.repeat(np.arange(days), per_day), tracks)
+    window = (track == 0) & (day >= 22) & (day <= 24)
+    product = np.where(window & (rng.random(n) < 0.7), 0, 1)
+    age = rng.uniform(100, 400, n)
+    rate = np.full(n, 0.00004)
+    rate[window] *= 5
+    rate[(track == 0) & (day >= 40) & (day <= 43)] *= 25
+    failed = rng.random(n) < 1 - np.exp(-rate * age)
+    age = np.where(failed, age * rng.uniform(0.2, 1, n), age)
+    keys, column = np.unique(product * 10 + day // 7, return_inverse=True)
+    membership = sparse.csc_matrix((np.ones(n), (np.arange(n), column)), shape=(n, keys.size))
+    windows = WindowBins(
+        sparse.csr_matrix((np.ones(n), (np.arange(n), track * days + day)), shape=(n, 2 * days)),
+        np.repeat(np.arange(tracks), days),
+        np.tile(np.arange(days), tracks),
+    )
+    week = int(np.flatnonzero(keys == 3)[0])  # product A (0) in week 3 (days 21-27)
+    return age, failed, membership, windows, week
+
+
+def test_a_window_the_screen_did_not_keep_still_competes_to_name_a_cohorts_claims() -> None:
+    age, failed, membership, windows, week = _week_and_machine_fleet()
+    screen = CohortScreen().fit(age, failed, membership, windows)
+    tests = screen.tests_
+    picked = screen.selected_[screen.selected_["cohort"] == week]
+    assert len(picked) == 1  # the product's week is selected: the window failed its own scan
+    row = picked.iloc[0]
+    alternatives = {label: separation for label, separation, _ in row["alternatives"]}
+    windows_named = tests.loc[list(alternatives)]
+    machine = windows_named[(windows_named["kind"] == "window") & (windows_named["track"] == 0)]
+    assert len(machine) == 1
+    label = int(machine.index[0])
+    assert tests.loc[label, "q_value"] > 0.05  # not kept by the screen on its own...
+    assert 21 <= tests.loc[label, "start"] <= 23 and 23 <= tests.loc[label, "end"] <= 25
+    # ...yet it separates the failing units at least as well as the week it explains
+    assert alternatives[label] >= row["separation"]
+    assert screen.members(label).size > 0

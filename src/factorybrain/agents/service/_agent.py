@@ -12,11 +12,16 @@ A run (:meth:`ServiceAgent.run`, or :meth:`ServiceAgent.review` from Python):
    expected claims, exact rate-ratio test, one temporal scan statistic per machine over its runs
    of days, Benjamini-Hochberg across every cohort and machine, a rescan of the machines given
    the clusters found, and a conditional model that ranks the cohorts explaining the same units);
-3. breaks near-ties with evidence the claims do not carry: cohorts whose separation is within
+3. names each cluster with evidence the claims do not carry: cohorts whose separation is within
    ``tie_separation`` of the best (machines in series on one line see the same units a day
-   apart; two lots consumed by the same orders are the same units) are ordered by corroboration,
-   a breakdown (corrective maintenance order or downtime event) of the machine in or just after
-   its window, or a component whose name fits the claims' failure mode (a leak and a seal);
+   apart; two lots consumed by the same orders are the same units) are near-tied. A machine
+   whose own sensors moved far from its normal while it made the units (:mod:`._condition`:
+   two or more signals, against its normal operating points) is the cause, among the near-tied
+   and the windows that hold most of the claims; a window of a machine whose sensors stayed
+   normal gives way to a near-tied cohort that is no window (the order, a lot); without
+   sensors, a breakdown (corrective maintenance order or downtime event) of the machine in or
+   just after its window, or a component whose name fits the claims' failure mode (a leak and
+   a seal), corroborates;
 4. reports each cohort that explains claims as ``service.failure_cluster`` with the recall scope
    as a ``serial_unit.inspect`` recommendation (the serials built with it that are in the field
    and have not failed, with their customers and shipments), which an engineer approves;
@@ -64,6 +69,7 @@ from factorybrain.agents.service._cohorts import (
     fleet_at,
     screen_fleet,
 )
+from factorybrain.agents.service._condition import CONDITION_Z, ConditionReader, strongest
 from factorybrain.agents.service._data import FieldData, load_field
 from factorybrain.agents.service._executors import INSPECT
 from factorybrain.agents.service._modes import ModeReading, read_failure_modes
@@ -293,6 +299,7 @@ class ServiceAgent(BaseAgent):
         modes = reading.modes.set_index("claim")["mode"].to_dict() if reading is not None else {}
         breakdowns = _breakdowns(store) if store is not None else pd.DataFrame()
         materials = _material_names(data)
+        condition = ConditionReader(store) if store is not None else None
         out = []
         taken: set[str] = set()
         for _, row in selected.iterrows():
@@ -301,7 +308,17 @@ class ServiceAgent(BaseAgent):
             described = {label: describe_row(screened, tests.loc[label]) for label, _ in candidates}
             claims_of = {label: self._claims_of(screened, label) for label, _ in candidates}
             mode = _dominant_mode(claims_of[int(row["label"])], modes)
-            chosen, note = self._break_tie(candidates, described, mode, breakdowns, materials, data)
+            chosen, note = self._break_tie(
+                candidates,
+                described,
+                mode,
+                breakdowns,
+                materials,
+                data,
+                condition,
+                claims_of,
+                screened.screen.cover,
+            )
             description = described[chosen]
             name, alias_note = self._name_among_aliases(description, mode, materials, data)
             key = f"{description['attribute']}:{name[3] if name else description['value']}"
@@ -332,11 +349,70 @@ class ServiceAgent(BaseAgent):
         breakdowns: pd.DataFrame,
         materials: dict[tuple[str, str], str],
         data: FieldData,
+        condition: ConditionReader | None = None,
+        claims_of: dict[int, pd.DataFrame] | None = None,
+        cover: float = 0.75,
     ) -> tuple[int, str]:
-        """The candidate to report: the best, unless only a near-tied one is corroborated."""
-        leader = candidates[0][0]
+        """The candidate to report: the best, unless a near-tied one is corroborated.
+
+        The best is the one that separates the failing units best (the cohort the screen
+        selected on a tie): a machine's window may explain the claims of a build week better.
+        A machine whose own sensors moved far from its normal while it processed the units
+        (:mod:`._condition`) is the cause, the one that moved most if several did: among the
+        near-tied, and among the windows that hold ``cover`` (most) of the selected
+        cohort's claims, whose separation suffers from the units around the claimed ones that a
+        day's window holds. Without such evidence, a breakdown of the machine or a component
+        that fits the failure mode corroborates (:meth:`_corroboration`).
+        """
         near = [(label, sep) for label, sep in candidates if sep >= self.tie_separation]
-        near.sort(key=lambda item: -item[1])
+        near.sort(key=lambda item: -item[1])  # stable: the selected cohort first on a tie
+        leader = near[0][0] if near else candidates[0][0]
+        if condition is not None:
+            covering = {label for label, _ in near}
+            if claims_of is not None:
+                own = set(claims_of[candidates[0][0]]["claim"])
+                covering |= {
+                    label
+                    for label, _ in candidates
+                    if own and len(own & set(claims_of[label]["claim"])) >= cover * len(own)
+                }
+            machines = [
+                (label, described[label])
+                for label, _ in sorted(candidates, key=lambda item: -item[1])
+                if label in covering and described[label]["attribute"] == "machine_window"
+            ]
+            moved = strongest(
+                [
+                    (
+                        label,
+                        condition.shift(
+                            (str(d["subject_space"]), str(d["subject_id"])),
+                            d["window_start"],
+                            d["window_end"],
+                        ),
+                    )
+                    for label, d in machines
+                ]
+            )
+            if moved is not None:
+                chosen, shift = moved
+                because = f"{described[chosen]['subject_id']} moved: {shift.text}"
+                if chosen == leader:
+                    return chosen, because
+                separation = dict(candidates)[chosen]
+                if separation >= self.tie_separation:
+                    return chosen, (
+                        f"near-tied with {described[leader]['label']} (separation "
+                        f"{separation:.2f} of the best); chosen because {because}"
+                    )
+                assert claims_of is not None  # a window that is not near-tied covers the claims
+                own = set(claims_of[candidates[0][0]]["claim"])
+                held = len(own & set(claims_of[chosen]["claim"]))
+                return chosen, (
+                    f"chosen over {described[leader]['label']}, which separates the failing "
+                    f"units better ({separation:.2f} of its separation), because the machine "
+                    f"made {held} of the {len(own)} claimed units and {because}"
+                )
         support = {
             label: self._corroboration(described[label], mode, breakdowns, materials, data)
             for label, _ in near
@@ -345,11 +421,46 @@ class ServiceAgent(BaseAgent):
             return leader, ""
         backed = [(label, sep) for label, sep in near if support.get(label)]
         if not backed:
-            return leader, ""
+            return self._past_a_normal_machine(leader, near, described, condition)
         chosen = backed[0][0]
         return chosen, (
             f"near-tied with {described[leader]['label']} (separation "
             f"{dict(candidates)[chosen]:.2f} of the best); chosen because {support[chosen]}"
+        )
+
+    @staticmethod
+    def _past_a_normal_machine(
+        leader: int,
+        near: Sequence[tuple[int, float]],
+        described: dict[int, dict[str, Any]],
+        condition: ConditionReader | None,
+    ) -> tuple[int, str]:
+        """A machine's window whose machine was in its normal condition gives way to a cohort.
+
+        A window explains claims by the days its machine made the units; when the machine's
+        own sensors stayed normal then (and nothing else corroborates it), the days are only a
+        proxy, like a build week, and a near-tied cohort that is no machine's window (the
+        order the units belong to, a lot) names the cause instead. Without sensors the machine's
+        condition is unknown and the window stays.
+        """
+        first = described[leader]
+        if condition is None or first["attribute"] != "machine_window":
+            return leader, ""
+        shift = condition.shift(
+            (str(first["subject_space"]), str(first["subject_id"])),
+            first["window_start"],
+            first["window_end"],
+        )
+        if shift is None or shift.z >= CONDITION_Z:
+            return leader, ""
+        cohorts = [label for label, _ in near if described[label]["attribute"] != "machine_window"]
+        if not cohorts:
+            return leader, ""
+        chosen = cohorts[0]
+        return chosen, (
+            f"near-tied with {first['label']} (separation {dict(near)[chosen]:.2f} of the "
+            f"best); chosen because {first['subject_id']} stayed in its normal condition while it "
+            f"made them (largest move {shift.z:.1f} robust SD, {' and '.join(shift.signals)})"
         )
 
     def _corroboration(
@@ -464,8 +575,9 @@ class ServiceAgent(BaseAgent):
             "rate_ratio": float(row["rate_ratio"]),
             "rate_ratio_low": float(row["rate_ratio_low"]),
             "rate_ratio_high": float(row["rate_ratio_high"]),
-            "q_value": float(row["q_value"]),
-            "p_value": float(row["p_value"]),
+            # the discovery is the selected cohort's, whichever candidate names the cluster
+            "q_value": float(selected["q_value"]),
+            "p_value": float(selected["p_value"]),
             "expected_claims": float(row["expected"])
             * total_claims
             / max(float(screen.expected_.sum()), 1e-12),

@@ -24,7 +24,10 @@ Three steps:
    A lot that only shared orders with the bad lot has nothing left to explain and never enters.
    Each cohort selected is then ranked with the cohorts that explain the same claims (at least
    half of theirs are its), by their likelihood-ratio statistic in the model without it: its
-   ``separation`` is that statistic as a share of the best one (1.0 for the best).
+   ``separation`` is that statistic as a share of the best one (1.0 for the best). Every fixed
+   cohort and every window scanned competes there, not only those flagged on their own: that a
+   cluster exists is settled by the cohort selected; which cohort holding its claims names it
+   best (a machine's three days or the product's build week around them) is another question.
 3. **Rescans adjusted for the clusters found.** A few large clusters (a bad lot) raise the
    fleet's rate that every window is compared with and hide a small machine cluster. As in
    SaTScan's iterative scan (Zhang, Assuncao & Kulldorff 2010), the tracks are scanned again
@@ -101,6 +104,8 @@ class CohortScreen(Engine):
         scan_draws: Monte Carlo draws of each track's null scan maximum.
         rescans: Times the tracks are scanned again against a model of the clusters selected so
             far (0: only the marginal scan).
+        cover: Share of a selected cohort's claims a window must hold to be listed among its
+            alternatives (the strongest such window of each track) whatever its separation.
         random_state: Seed of the Monte Carlo draws (None: fresh entropy).
 
     Attributes:
@@ -128,6 +133,7 @@ class CohortScreen(Engine):
         "confidence": [Interval(float, 0.0, 1.0, "neither")],
         "scan_draws": [Interval(int, 19, None)],
         "rescans": [Interval(int, 0, None)],
+        "cover": [Interval(float, 0.0, 1.0, "right")],
     }
 
     def __init__(
@@ -142,6 +148,7 @@ class CohortScreen(Engine):
         confidence: float = 0.95,
         scan_draws: int = 999,
         rescans: int = 1,
+        cover: float = 0.75,
         random_state: int | None = 0,
     ) -> None:
         self.fdr = fdr
@@ -153,6 +160,7 @@ class CohortScreen(Engine):
         self.confidence = confidence
         self.scan_draws = scan_draws
         self.rescans = rescans
+        self.cover = cover
         self.random_state = random_state
 
     # -- fit -------------------------------------------------------------------------------------
@@ -210,7 +218,8 @@ class CohortScreen(Engine):
                 break
             tests = pd.concat([tests, new], ignore_index=True)
             selected = self._select(tests)
-        self.tests_ = tests
+        # windows that only name a cluster (an alternative) join the table they are labels of
+        self.tests_ = pd.concat([tests, self._alternative_windows])
         self.selected_ = selected
         return self
 
@@ -350,6 +359,7 @@ class CohortScreen(Engine):
             )
             scanned["p_value"] = scan.p_value
             scanned = scanned[scanned["units"] > 0].reset_index(drop=True)
+            self._scanned = scanned
             track_p = pd.Series(scan.track_p_value, index=scan.tracks)
             track_p = track_p[track_p.index.isin(scanned["track"].unique())]
             family_p.append(track_p.to_numpy())
@@ -370,6 +380,8 @@ class CohortScreen(Engine):
                 scanned["track"].map(track_q).to_numpy(),
                 np.minimum(scanned["p_value"].to_numpy() / share, 1.0),
             )
+        else:
+            self._scanned = scanned
         table = pd.concat([f for f in frames if not f.empty], ignore_index=True)
         keep = (table["kind"] == "cohort") | (table["q_value"] <= self.fdr)
         return table[keep].reset_index(drop=True)
@@ -489,6 +501,7 @@ class CohortScreen(Engine):
             & (tests["rate_ratio"] >= self.min_rate_ratio)
         )
         candidates = tests[eligible]
+        self._alternative_windows = tests.iloc[0:0]
         columns = [
             *tests.columns,
             "label",
@@ -528,22 +541,22 @@ class CohortScreen(Engine):
         claim_sets = self._claim_sets(candidates)
         position = {label: i for i, label in enumerate(candidates.index)}
         rows = []
+        extra: list[int] = []
         for step, label in enumerate(chosen):
             others = [ind for k, ind in enumerate(indicators) if k != step]
             without = self._fit_model(others)
             mine = claim_sets[:, position[label]]
-            theirs = claim_sets.sum(axis=0)
-            shared = mine.astype(np.int64) @ claim_sets
-            close = (theirs > 0) & (shared >= self.overlap * theirs)
-            related = [
-                int(other)
-                for other in candidates.index[close]
-                if other not in chosen and other != label
-            ]
-            related = _best_window_per_track(
-                candidates.loc[related], int(tests.loc[label, "track"])
+            related = self._cohort_alternatives(tests, [*chosen, label], mine, without)
+            windows = self._window_alternatives(
+                tests, chosen, int(tests.loc[label, "track"]), mine, without
             )
-            group = candidates.loc[[label, *related]]
+            extra += [
+                int(w)
+                for w, i in zip(windows["window"], windows.index, strict=True)
+                if i not in tests.index
+            ]
+            group = pd.concat([tests.loc[[label, *related]], windows])
+            group = group[~group.index.duplicated()]
             lr = self._conditional_lr(without, group)
             order = np.argsort(-lr, kind="stable")
             best_lr = float(lr.max()) if lr.size else 0.0
@@ -570,17 +583,103 @@ class CohortScreen(Engine):
             rows.append(row)
         # _fit_model's last call was a drop-one model: leave the full model's coefficients
         self._fit_model(indicators)
+        self._alternative_windows = self._scanned.set_index("window", drop=False).loc[
+            sorted(set(extra))
+        ]
+        self._alternative_windows.index = len(tests) + self._alternative_windows["window"]
         return pd.DataFrame(rows, columns=columns)
 
+    def _cohort_alternatives(
+        self, tests: pd.DataFrame, excluded: list[int], mine: np.ndarray, without: np.ndarray
+    ) -> list[int]:
+        """Labels of the fixed cohorts that explain the same claims as a selected cohort.
 
-def _best_window_per_track(frame: pd.DataFrame, own_track: int) -> list[int]:
-    """Fixed cohorts as they are; of the windows, the strongest one per other track."""
-    fixed = frame[frame["kind"] == "cohort"].index.tolist()
-    windows = frame[(frame["kind"] == "window") & (frame["track"] != own_track)]
-    if windows.empty:
-        return [int(i) for i in fixed]
-    best = windows.sort_values("marginal_lr", ascending=False).groupby("track").head(1)
-    return [int(i) for i in [*fixed, *best.index.tolist()]]
+        Like the windows (:meth:`_window_alternatives`), every fixed cohort competes, not only
+        those the screen flagged on their own: one that holds ``min_claims`` claims, at least
+        ``overlap`` of them the selected cohort's (``mine``, over the claimed units), and
+        reaches ``min_rate_ratio`` under the model without the selected cohort (``without``).
+        """
+        fixed = tests[(tests["kind"] == "cohort") & ~tests.index.isin(excluded)]
+        if fixed.empty:
+            return []
+        columns = fixed["cohort"].astype(int).to_numpy()
+        claimed = np.flatnonzero(self._failed)
+        shared = np.asarray(self._matrix[claimed][:, columns].T @ mine.astype(float)).ravel()
+        theirs = fixed["claims"].to_numpy(dtype=float)
+        expected = np.asarray(self._matrix.T @ without).ravel()[columns]
+        eligible = (
+            (theirs >= self.min_claims)
+            & (shared >= self.overlap * np.maximum(theirs, 1e-12))
+            & (theirs >= self.min_rate_ratio * expected)
+        )
+        return [int(label) for label in fixed.index[eligible]]
+
+    def _window_alternatives(
+        self,
+        tests: pd.DataFrame,
+        chosen: list[int],
+        own_track: int,
+        mine: np.ndarray,
+        without: np.ndarray,
+    ) -> pd.DataFrame:
+        """The strongest window of each other track that explains the same claims.
+
+        Every window scanned competes, not only those the screen kept on their own: that a
+        cluster exists is settled by the cohort selected; which of the cohorts holding its
+        claims names it best is a question of how well each explains them. A window enters when
+        at least ``overlap`` of its claims are the cohort's (``mine``: over the claimed units),
+        it holds ``min_claims`` and reaches ``min_rate_ratio`` under the model without the
+        cohort (``without``); of each track the one with the largest likelihood ratio there,
+        and the one with the largest among those that hold ``cover`` of the cohort's claims (a
+        day's window also holds the units around the claimed ones, so the machine that made
+        most of them may separate them less well than a smaller cohort).
+        Windows of ``tests`` keep their label; the others are labelled ``len(tests)`` plus their
+        window number, and join :attr:`tests_` when the selection is final.
+        """
+        if self._windows is None or not len(self._windows["catalogue"]):
+            return tests.iloc[0:0]
+        claimed = np.flatnonzero(self._failed)
+        per_unit = np.zeros(self._failed.size)
+        per_unit[claimed[mine]] = 1.0
+        shared = self._window_sums(per_unit)
+        theirs = self._window_sums(self._failed.astype(float))
+        expected = self._window_sums(without)
+        catalogue = self._windows["catalogue"]
+        taken = set(tests.loc[[c for c in chosen if tests.at[c, "kind"] == "window"], "window"])
+        eligible = (
+            (theirs >= self.min_claims)
+            & (shared >= self.overlap * np.maximum(theirs, 1e-12))
+            & (theirs >= self.min_rate_ratio * expected)
+            & (catalogue[:, 0] != own_track)
+        )
+        eligible &= ~np.isin(np.arange(len(catalogue)), list(taken))
+        if not eligible.any():
+            return tests.iloc[0:0]
+        lr = _likelihood_ratio(theirs[eligible], expected[eligible])
+        frame = pd.DataFrame(
+            {
+                "window": np.flatnonzero(eligible),
+                "track": catalogue[eligible, 0],
+                "lr": lr,
+                "covers": shared[eligible] >= self.cover * max(float(mine.sum()), 1.0),
+            }
+        ).sort_values("lr", ascending=False, kind="stable")
+        # the strongest window of each track, and the strongest holding most of the claims
+        best = pd.concat(
+            [frame.groupby("track").head(1), frame[frame["covers"]].groupby("track").head(1)]
+        ).drop_duplicates("window")
+        is_window = tests["kind"] == "window"
+        known = dict(
+            zip(tests.loc[is_window, "window"].astype(int), tests.index[is_window], strict=True)
+        )
+        scanned = self._scanned.set_index("window", drop=False)
+        rows = []
+        for window in best["window"].astype(int):
+            if window in known:
+                rows.append(tests.loc[known[window]])
+            else:
+                rows.append(scanned.loc[window].rename(len(tests) + window))
+        return pd.DataFrame(rows)
 
 
 __all__ = ["CohortScreen", "WindowBins"]

@@ -1,0 +1,194 @@
+"""How far a machine's own condition moved while it processed a window's units.
+
+Machines in series on one line process the same units a day apart, so their windows explain the
+same claims almost equally well. What tells them apart is the machines' own sensors: the one that
+was degrading vibrated, heated or drew current unlike its normal while it made the units.
+
+:class:`ConditionReader` reads a machine's historian device (the series the model links to it,
+on the device's own grid, whatever the historian's sampling: :func:`load_assets`) over the
+window and the ``baseline_days`` before it, keeps the readings taken while the machine was
+producing, and takes each signal's deviation from the nearest of its normal operating points:
+its median over the baseline for each product made (a spindle turns at another speed for
+another product), whichever product the MES says it was making at the moment. The
+day's median deviation is compared with the baseline days' (robust z-score: median and MAD); a
+day's move is that of its **second** most moved signal (a worn machine moves several of its
+signals, a failing sensor one), and the shift is the largest over the window's days. A machine
+without linked sensors, or with fewer than ``min_baseline_days`` days of them before the
+window, gives no evidence (None), never a guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from factorybrain.agents.maintenance._data import historian_series, load_assets
+from factorybrain.store import Store
+
+#: Robust z-score (of a day's median, against the baseline days') from which a machine's
+#: condition counts as having moved while it processed the units: far beyond the day-to-day
+#: spread of a machine in its normal state, which stays within a few units.
+CONDITION_Z = 10.0
+
+
+@dataclass(frozen=True)
+class ConditionShift:
+    """The largest move of a machine's condition over a window.
+
+    Attributes:
+        z: Robust z-score of the day that moved most, by its second most moved signal (its only
+            one on a machine with one signal).
+        signals: The signals that moved most that day (historian signal names).
+        day: That day.
+        baseline_days: Days of the baseline it was compared with.
+    """
+
+    z: float
+    signals: tuple[str, ...]
+    day: datetime
+    baseline_days: int
+
+    @property
+    def text(self) -> str:
+        """For people: which signals, how far, which day."""
+        names = " and ".join(self.signals)
+        were = "were" if len(self.signals) > 1 else "was"
+        return (
+            f"its {names} {were} {self.z:.0f} robust SD or more off its normal on "
+            f"{self.day:%Y-%m-%d} (against the {self.baseline_days} days before)"
+        )
+
+
+class ConditionReader:
+    """Condition shifts of the model's machines over windows, read from their historian series.
+
+    Args:
+        store: The factory store.
+        baseline_days: Days before a window its readings are compared with.
+        min_baseline_days: Days with readings the baseline needs.
+        margin_days: Days read beyond each end of a window: when a unit passed a machine is
+            estimated by sharing out its order's operation, which may span days the machine
+            stood still (a weekend); the running days around them tell its condition.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        baseline_days: int = 60,
+        min_baseline_days: int = 10,
+        margin_days: int = 1,
+    ) -> None:
+        self.store = store
+        self.baseline_days = baseline_days
+        self.min_baseline_days = min_baseline_days
+        self.margin_days = margin_days
+        self._devices: dict[tuple[str, str], str] | None = None
+        self._shifts: dict[tuple[tuple[str, str], datetime, datetime], ConditionShift | None] = {}
+
+    def devices(self) -> dict[tuple[str, str], str]:
+        """The historian device of each machine the model links series to."""
+        if self._devices is None:
+            series = historian_series(self.store)
+            devices: dict[tuple[str, str], str] = {}
+            for device, equipment in zip(series["device"], series["equipment"], strict=True):
+                if equipment is not None:
+                    devices.setdefault((str(equipment[0]), str(equipment[1])), str(device))
+            self._devices = devices
+        return self._devices
+
+    def shift(
+        self, equipment: tuple[str, str], start: datetime, end: datetime
+    ) -> ConditionShift | None:
+        """How far the machine's condition moved from ``start`` to ``end`` (exclusive)."""
+        key = (equipment, start, end)
+        if key not in self._shifts:
+            self._shifts[key] = self._read(equipment, start, end)
+        return self._shifts[key]
+
+    def _read(
+        self, equipment: tuple[str, str], start: datetime, end: datetime
+    ) -> ConditionShift | None:
+        device = self.devices().get(equipment)
+        if device is None:
+            return None
+        margin = pd.Timedelta(days=self.margin_days)
+        first = pd.Timestamp(start) - margin
+        assets = load_assets(
+            self.store,
+            start=(first - pd.Timedelta(days=self.baseline_days)).to_pydatetime(),
+            end=(pd.Timestamp(end) + margin).to_pydatetime(),
+            devices=[device],
+        )
+        if not assets:
+            return None
+        asset = assets[0]
+        frame = asset.frame[asset.running]
+        if frame.empty:
+            return None
+        regime = pd.Series(asset.regime[asset.running], index=frame.index, dtype=object)
+        before = frame.index < first
+        centres = frame[before].groupby(regime[before].fillna("").astype(str)).median()
+        if centres.empty:
+            return None
+        deviation = _from_nearest(frame, centres)
+        daily = deviation.groupby(deviation.index.floor("D")).median()
+        baseline = daily[daily.index < first]
+        window = daily[daily.index >= first]
+        if len(baseline) < self.min_baseline_days or window.empty:
+            return None
+        median = baseline.median()
+        spread = 1.4826 * (baseline - median).abs().median()
+        spread = spread.where(spread > 0)
+        z = ((window - median) / spread).abs()
+        # a worn machine moves several of its signals; one signal alone may be its sensor
+        # failing (a drift, a stuck value): a day counts by its second most moved signal
+        needed = min(2, z.shape[1])
+        ranked = -np.sort(-z.fillna(0.0).to_numpy(), axis=1)
+        evidence = ranked[:, needed - 1]
+        if not np.isfinite(evidence).any() or evidence.max() <= 0:
+            return None
+        row = int(np.argmax(evidence))
+        day = z.iloc[row].sort_values(ascending=False)
+        return ConditionShift(
+            float(evidence[row]),
+            tuple(str(signal) for signal in day.index[:needed]),
+            pd.Timestamp(z.index[row]).to_pydatetime(),
+            len(baseline),
+        )
+
+
+def strongest(
+    shifts: list[tuple[int, ConditionShift | None]], *, threshold: float = CONDITION_Z
+) -> tuple[int, ConditionShift] | None:
+    """Of ``(label, shift)`` pairs, the one that moved most, at least ``threshold``; else None.
+
+    On equal shifts the first (the better separation, in the caller's order) wins.
+    """
+    best: tuple[int, ConditionShift] | None = None
+    for label, shift in shifts:
+        if shift is not None and shift.z >= threshold and (best is None or shift.z > best[1].z):
+            best = (label, shift)
+    return best
+
+
+def _from_nearest(frame: pd.DataFrame, centres: pd.DataFrame) -> pd.DataFrame:
+    """Each reading's deviation from the nearest of its signal's normal operating points.
+
+    A machine labelled as making one product while running another's setpoints (an order's
+    start booked late) sits on another product's normal point, not off every normal point as a
+    worn machine does; the nearest centre, not the labelled one, tells the two apart.
+    """
+    values = frame.to_numpy(dtype=float)
+    points = centres[frame.columns].to_numpy(dtype=float)  # regimes x signals
+    distance = values[:, None, :] - points[None, :, :]
+    absolute = np.where(np.isnan(distance), np.inf, np.abs(distance))
+    nearest = np.argmin(absolute, axis=1)
+    chosen = np.take_along_axis(distance, nearest[:, None, :], axis=1)[:, 0, :]
+    return pd.DataFrame(chosen, index=frame.index, columns=frame.columns)
+
+
+__all__ = ["CONDITION_Z", "ConditionReader", "ConditionShift", "strongest"]

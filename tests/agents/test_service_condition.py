@@ -1,0 +1,188 @@
+"""Machines in series make the same units a day apart: their own sensors tell which one wore."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+
+from factorybrain.agents.service import ServiceAgent, ServiceDataWarning
+from factorybrain.agents.service._condition import CONDITION_Z, ConditionReader
+
+START = datetime(2026, 1, 5)
+DAYS, PER_DAY = 70, 40
+#: Days (from START) on which the press PR-2 was wearing: units pressed then fail in the field.
+WORN = range(40, 43)
+
+
+def _put(store, entity: str, rows: list[dict]) -> None:
+    store.upsert_entities(entity, pa.Table.from_pylist(rows), "test")
+
+
+def _series(store, readings: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """Historian series ``MACHINE.SIGNAL`` on the machine of that name (its own asset)."""
+    names = list(readings)
+    ids = store.ensure_series("plant", names, "test").to_pydict()
+    series_id = dict(zip(ids["external_id"], ids["series_id"], strict=True))
+    _put(store, "time_series", [
+        {"space": "plant", "external_id": name, "series_id": series_id[name],
+         "asset": name.split(".")[0], "value_type": "float", "is_step": False}
+        for name in names
+    ])  # fmt: skip
+    store.append_datapoints(
+        iter(
+            pa.record_batch(
+                {
+                    "series_id": pa.array(np.full(len(v), series_id[n]), pa.int32()),
+                    "ts": pa.array(t, pa.timestamp("us")),
+                    "value": pa.array(v, pa.float64()),
+                }
+            )
+            for n, (t, v) in readings.items()
+        )
+    )
+
+
+def _readings(rng: np.random.Generator, *, worn: bool, faulty_sensor: bool = False) -> dict:
+    """Hourly vibration, temperature and current; wear moves all three, a fault moves one."""
+    hours = DAYS * 24
+    times = np.datetime64(START, "s") + (np.arange(hours) * 3600).astype("timedelta64[s]")
+    day = np.arange(hours) // 24
+    wearing = np.isin(day, list(WORN))
+    signals = {
+        "VIB": 2.0 + rng.normal(0, 0.1, hours),
+        "TEMP": 45.0 + rng.normal(0, 0.5, hours),
+        "CURR": 12.0 + rng.normal(0, 0.2, hours),
+    }
+    if worn:
+        signals["VIB"] = signals["VIB"] + 3.0 * wearing
+        signals["TEMP"] = signals["TEMP"] + 15.0 * wearing
+    if faulty_sensor:  # the current transducer drifts; the machine itself is fine
+        signals["CURR"] = signals["CURR"] + 8.0 * wearing
+    return {name: (times, values) for name, values in signals.items()}
+
+
+def populate(
+    store, *, sensors: bool = True, faulty_sensor: bool = False, bad_order: int | None = None
+) -> None:
+    """A line of two machines: a lathe LT-1, then a press PR-2 the next day, every unit.
+
+    The press wears on the days of :data:`WORN`, unless ``bad_order`` names the one order
+    whose units fail (a process deviation of that order; both machines stay sound).
+    """
+    rng = np.random.default_rng(5)
+    _put(store, "asset", [
+        {"space": "plant", "external_id": m, "name": m, "level": "machine"}
+        for m in ("LT-1", "PR-2")
+    ])  # fmt: skip
+    _put(store, "customer", [{"space": "plant", "external_id": "C1", "name": "Customer 1"}])
+    serials, edges, operations, shipments, claims = [], [], [], [], []
+    for order in range(DAYS - 2):
+        start = START + timedelta(days=order)
+        wo = f"WO-{order:03d}"
+        for sequence, machine, day in (
+            (10, "LT-1", start),
+            (20, "PR-2", start + timedelta(days=1)),
+        ):
+            operations.append({
+                "space": "plant", "external_id": f"OP-{order}-{sequence}", "work_order": wo,
+                "sequence": sequence, "equipment": machine,
+                "start_time": day + timedelta(hours=6), "end_time": day + timedelta(hours=14),
+            })  # fmt: skip
+        shipment = f"SH-{order:03d}"
+        shipments.append({"space": "plant", "external_id": shipment, "customer": "C1",
+                          "shipped_at": start + timedelta(days=3)})  # fmt: skip
+        pressed_worn = (order + 1) in WORN if bad_order is None else order == bad_order
+        for k in range(PER_DAY):
+            serial = f"SN-{order:03d}-{k:02d}"
+            made = start + timedelta(hours=6, minutes=12 * k)
+            serials.append({"space": "plant", "external_id": serial, "product": "P1",
+                            "produced_at": made})  # fmt: skip
+            edges.append({"edge_type": "produced", "source_space": "plant",
+                          "source_external_id": wo, "target_space": "plant",
+                          "target_external_id": serial, "start_time": made})  # fmt: skip
+            edges.append({"edge_type": "shipped_in", "source_space": "plant",
+                          "source_external_id": serial, "target_space": "plant",
+                          "target_external_id": shipment})  # fmt: skip
+            if rng.random() < (0.35 if pressed_worn else 0.004):
+                failed = start + timedelta(days=int(rng.integers(8, 40)))
+                claims.append({"space": "plant", "external_id": f"CL-{len(claims):04d}",
+                               "serial_unit": serial, "failure_date": failed,
+                               "claimed_at": failed + timedelta(days=1),
+                               "text": "pump vibrates and runs rough"})  # fmt: skip
+    _put(store, "serial_unit", serials)
+    _put(store, "operation", operations)
+    _put(store, "shipment", shipments)
+    _put(store, "warranty_claim", claims)
+    store.upsert_edges(pa.Table.from_pylist(edges), "test")
+    if sensors:
+        readings = {}
+        press_worn = bad_order is None and not faulty_sensor
+        for machine, worn in (("LT-1", False), ("PR-2", press_worn)):
+            faulty = faulty_sensor and machine == "PR-2"
+            for signal, series in _readings(rng, worn=worn, faulty_sensor=faulty).items():
+                readings[f"{machine}.{signal}"] = series
+        _series(store, readings)
+
+
+def _clusters(store):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ServiceDataWarning)
+        return ServiceAgent().review(store).clusters
+
+
+def _press_cluster(clusters):
+    """The cluster of the worn days' claims (the one with most claims)."""
+    assert clusters, "the worn press's claims were not found at all"
+    return max(clusters, key=lambda c: len(c.claims))
+
+
+def test_the_machine_whose_sensors_moved_is_named_not_its_neighbour_in_the_line(store) -> None:
+    populate(store)
+    cluster = _press_cluster(_clusters(store))
+    assert cluster.attribute == "machine_window"
+    assert cluster.subject.external_id == "PR-2"
+    assert "PR-2 moved" in cluster.text and "robust SD" in cluster.text
+    assert any(r.external_id == "LT-1" for r in cluster.related)  # the neighbour stays listed
+
+
+def test_one_sensor_drifting_is_no_evidence_of_wear(store) -> None:
+    populate(store, faulty_sensor=True)
+    reader = ConditionReader(store)
+    first = START + timedelta(days=WORN[0])
+    shift = reader.shift(("plant", "PR-2"), first, first + timedelta(days=len(WORN)))
+    assert shift is not None
+    assert shift.z < CONDITION_Z  # the current alone moved: its second signal did not
+    worn = ConditionReader(store).shift(("plant", "LT-1"), first, first + timedelta(days=3))
+    assert worn is not None and worn.z < CONDITION_Z
+
+
+def test_a_worn_machine_moves_several_signals_and_says_which(store) -> None:
+    populate(store)
+    first = START + timedelta(days=WORN[0])
+    shift = ConditionReader(store).shift(("plant", "PR-2"), first, first + timedelta(days=3))
+    assert shift is not None and shift.z >= CONDITION_Z
+    assert set(shift.signals) == {"VIB", "TEMP"}
+    assert WORN[0] <= (shift.day - START).days <= WORN[-1]
+    assert "VIB and TEMP" in shift.text or "TEMP and VIB" in shift.text
+
+
+def test_a_machine_without_sensors_gives_no_evidence(store) -> None:
+    populate(store, sensors=False)
+    first = START + timedelta(days=WORN[0])
+    assert ConditionReader(store).shift(("plant", "PR-2"), first, first + timedelta(days=3)) is None
+
+
+def test_too_little_history_before_the_window_gives_no_evidence(store) -> None:
+    populate(store)
+    early = START + timedelta(days=3)  # three days of readings before it, ten needed
+    reader = ConditionReader(store, min_baseline_days=10)
+    assert reader.shift(("plant", "PR-2"), early, early + timedelta(days=1)) is None
+
+
+def test_a_window_of_sound_machines_gives_way_to_the_order_that_explains_it(store) -> None:
+    populate(store, bad_order=30)
+    cluster = _press_cluster(_clusters(store))
+    assert (cluster.attribute, cluster.subject.external_id) == ("work_order", "WO-030")
