@@ -65,18 +65,37 @@ def _readings(rng: np.random.Generator, *, worn: bool, faulty_sensor: bool = Fal
 
 
 def populate(
-    store, *, sensors: bool = True, faulty_sensor: bool = False, bad_order: int | None = None
+    store,
+    *,
+    sensors: bool = True,
+    faulty_sensor: bool = False,
+    bad_order: int | None = None,
+    sap_style: bool = False,
 ) -> None:
     """A line of two machines: a lathe LT-1, then a press PR-2 the next day, every unit.
 
     The press wears on the days of :data:`WORN`, unless ``bad_order`` names the one order
     whose units fail (a process deviation of that order; both machines stay sound).
+    ``sap_style``: operations name work centres, the sensors belong to the equipment records
+    (``EQ-LT-1``, ``EQ-PR-2``), each at the place of its work centre, as SAP keeps a machine.
     """
     rng = np.random.default_rng(5)
-    _put(store, "asset", [
-        {"space": "plant", "external_id": m, "name": m, "level": "machine"}
-        for m in ("LT-1", "PR-2")
-    ])  # fmt: skip
+    if sap_style:
+        _put(store, "asset", [
+            row
+            for m in ("LT-1", "PR-2")
+            for row in (
+                {"space": "plant", "external_id": f"AT-{m}", "level": "area", "parent": None},
+                {"space": "plant", "external_id": m, "level": "workcell", "parent": f"AT-{m}"},
+                {"space": "plant", "external_id": f"EQ-{m}", "level": "equipment",
+                 "parent": f"AT-{m}"},
+            )
+        ])  # fmt: skip
+    else:
+        _put(store, "asset", [
+            {"space": "plant", "external_id": m, "name": m, "level": "equipment"}
+            for m in ("LT-1", "PR-2")
+        ])  # fmt: skip
     _put(store, "customer", [{"space": "plant", "external_id": "C1", "name": "Customer 1"}])
     serials, edges, operations, shipments, claims = [], [], [], [], []
     for order in range(DAYS - 2):
@@ -122,8 +141,9 @@ def populate(
         press_worn = bad_order is None and not faulty_sensor
         for machine, worn in (("LT-1", False), ("PR-2", press_worn)):
             faulty = faulty_sensor and machine == "PR-2"
+            device = f"EQ-{machine}" if sap_style else machine
             for signal, series in _readings(rng, worn=worn, faulty_sensor=faulty).items():
-                readings[f"{machine}.{signal}"] = series
+                readings[f"{device}.{signal}"] = series
         _series(store, readings)
 
 
@@ -146,6 +166,13 @@ def test_the_machine_whose_sensors_moved_is_named_not_its_neighbour_in_the_line(
     assert cluster.subject.external_id == "PR-2"
     assert "PR-2 moved" in cluster.text and "robust SD" in cluster.text
     assert any(r.external_id == "LT-1" for r in cluster.related)  # the neighbour stays listed
+
+
+def test_a_work_centres_machine_is_judged_by_its_equipments_sensors(store) -> None:
+    populate(store, sap_style=True)
+    cluster = _press_cluster(_clusters(store))
+    assert cluster.subject.external_id == "PR-2"  # the work centre the operations name...
+    assert "PR-2 moved" in cluster.text  # ...by the sensors of the equipment at its place
 
 
 def test_one_sensor_drifting_is_no_evidence_of_wear(store) -> None:

@@ -434,3 +434,38 @@ def test_loading_again_inserts_nothing_and_leaves_every_record_as_it_was(tmp_pat
             ), table
     finally:
         store.close()
+
+
+def test_an_equipment_assigned_to_a_work_centre_is_that_work_centres_machine(tmp_path) -> None:
+    # ILOA-PPSID names the PP work centre (CRHD-OBJID) the equipment is assigned to: routings
+    # name the work centre, notifications and the historian the equipment
+    folder = tmp_path / "extracts"
+    folder.mkdir()
+    for name in ("EQUI.csv", "EQUZ.csv", "IFLOT.csv"):
+        (folder / name).write_bytes((DATA / name).read_bytes())
+    (folder / "ILOA.csv").write_text(
+        "MANDT;ILOAN;TPLNR;SWERK;STORT;ABCKZ;PPSID\n"
+        "100;000000400002;1000-L1-CNC;1000;HALLE 1;A;20000303\n"
+        "100;000000400011;1000-L1-PRS;1000;HALLE 1;A;\n"
+        "100;000000400090;1000-L1;1000;HALLE 1;B;\n",
+        encoding="cp1252",
+    )
+    (folder / "CRHD.csv").write_text(
+        "MANDT;OBJTY;OBJID;ARBPL;WERKS;VERWE;VERAN;PLANV;BEGDA;ENDDA;LVORM;KAPID\n"
+        "100;A;20000303;CNC-01;1000;0001;L1;009;01.01.2015;31.12.9999;;30000303\n",
+        encoding="cp1252",
+    )
+    with open_store(tmp_path / "plant.duckdb", migrate=True) as store:
+        result = load_with_packs(store, folder, timezone=ZONE)
+        assert not result.failures, result.failures
+        assert _rows(
+            store,
+            "SELECT external_id, level, parent FROM asset WHERE external_id IN "
+            "('000000000010000001', '000000000010000002', 'CNC-01') ORDER BY 1",
+        ) == [
+            ["000000000010000001", "equipment", "1000-L1-PRS"],
+            ["000000000010000002", "equipment", "1000-L1-CNC"],
+            ["CNC-01", "workcell", "1000-L1-CNC"],  # at the place of the machine it is
+        ]
+        for report in result.reports:
+            assert report.rows_read == report.accounted, report.mapping_file

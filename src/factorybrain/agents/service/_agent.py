@@ -300,12 +300,27 @@ class ServiceAgent(BaseAgent):
         breakdowns = _breakdowns(store) if store is not None else pd.DataFrame()
         materials = _material_names(data)
         condition = ConditionReader(store) if store is not None else None
+        if condition is not None and not breakdowns.empty:
+            # a breakdown written against the machine's equipment corroborates the window of
+            # its work centre or MES station: the same machine
+            breakdowns["machine"] = [
+                condition.machines.key(str(space), str(equipment))
+                for space, equipment in zip(
+                    breakdowns["equipment_space"], breakdowns["equipment"], strict=True
+                )
+            ]
         out = []
         taken: set[str] = set()
         for _, row in selected.iterrows():
             candidates = [(int(row["label"]), float(row["separation"]))]
             candidates += [(int(label), float(sep)) for label, sep, _ in row["alternatives"]]
             described = {label: describe_row(screened, tests.loc[label]) for label, _ in candidates}
+            if condition is not None:
+                for description in described.values():
+                    if description["attribute"] == "machine_window":
+                        description["machine"] = condition.machines.key(
+                            str(description["subject_space"]), str(description["subject_id"])
+                        )
             claims_of = {label: self._claims_of(screened, label) for label, _ in candidates}
             mode = _dominant_mode(claims_of[int(row["label"])], modes)
             chosen, note = self._break_tie(
@@ -477,8 +492,10 @@ class ServiceAgent(BaseAgent):
             end = pd.Timestamp(description["window_end"]) + pd.Timedelta(
                 days=self.breakdown_grace_days
             )
+            machine = description.get("machine", (description["subject_space"],
+                                                  description["subject_id"]))  # fmt: skip
             mine = breakdowns[
-                (breakdowns["equipment"] == description["subject_id"])
+                (breakdowns["machine"] == machine)
                 & (breakdowns["start"] >= start)
                 & (breakdowns["start"] <= end)
             ]
@@ -1085,12 +1102,15 @@ def _breakdowns(store: Store) -> pd.DataFrame:
     frame = store.query(
         """
         WITH links AS (
-            SELECT source_space, source_identifier, any_value(target_external_id) AS equipment
+            SELECT source_space, source_identifier, any_value(target_external_id) AS equipment,
+                   any_value(target_space) AS equipment_space
             FROM annotation WHERE status = 'approved' AND target_type = 'asset'
             GROUP BY ALL
         ),
         orders AS (
             SELECT coalesce(l.equipment, m.asset) AS equipment,
+                   CASE WHEN l.equipment IS NULL THEN m.space ELSE l.equipment_space END
+                       AS equipment_space,
                    coalesce(m.actual_start, m.planned_start) AS start,
                    'corrective maintenance order ' || m.external_id AS what
             FROM maintenance_order m
@@ -1098,7 +1118,10 @@ def _breakdowns(store: Store) -> pd.DataFrame:
             WHERE m.order_type = 'corrective'
         ),
         downtime AS (
-            SELECT coalesce(l.equipment, e.asset) AS equipment, e.start_time AS start,
+            SELECT coalesce(l.equipment, e.asset) AS equipment,
+                   CASE WHEN l.equipment IS NULL THEN e.space ELSE l.equipment_space END
+                       AS equipment_space,
+                   e.start_time AS start,
                    'downtime ' || coalesce(e.reason, '') AS what
             FROM event e
             LEFT JOIN links l ON l.source_space = e.space AND l.source_identifier = e.asset

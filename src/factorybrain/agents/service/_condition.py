@@ -62,6 +62,54 @@ class ConditionShift:
         )
 
 
+class Machines:
+    """Which records name the same machine: one key per machine, whatever silo wrote it.
+
+    A machine has a record in each silo that knows it (the MES station, the ERP's work centre
+    and its equipment), and the historian's tags belong to one of them. Two records are the same
+    machine when an approved link says so (``annotation``, a link to an asset), or when they are
+    the one equipment and the one work cell at one place of the hierarchy (SAP keeps a machine
+    as an equipment for maintenance and as a work centre for production, and the equipment's
+    location record names both its functional location and its work centre).
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._root: dict[tuple[str, str], tuple[str, str]] = {}
+        links = store.query(
+            "SELECT source_space, source_identifier, target_space, target_external_id "
+            "FROM annotation WHERE status = 'approved' AND target_type = 'asset' "
+            "AND target_space IS NOT NULL"
+        )
+        for row in links.itertuples(index=False):
+            self._join((str(row[0]), str(row[1])), (str(row[2]), str(row[3])))
+        assets = store.query(
+            "SELECT space, parent, level, external_id FROM asset "
+            "WHERE parent IS NOT NULL AND level IN ('equipment', 'workcell')"
+        )
+        for (space, _parent), group in assets.groupby(["space", "parent"], sort=False):
+            equipment = group.loc[group["level"] == "equipment", "external_id"].tolist()
+            cells = group.loc[group["level"] == "workcell", "external_id"].tolist()
+            if len(equipment) == len(cells) == 1:  # one machine's two records at its place
+                self._join((str(space), str(equipment[0])), (str(space), str(cells[0])))
+
+    def _find(self, key: tuple[str, str]) -> tuple[str, str]:
+        root = self._root.get(key, key)
+        if root == key:
+            return key
+        root = self._find(root)
+        self._root[key] = root
+        return root
+
+    def _join(self, a: tuple[str, str], b: tuple[str, str]) -> None:
+        first, second = self._find(a), self._find(b)
+        if first != second:
+            self._root[max(first, second)] = min(first, second)
+
+    def key(self, space: str, identifier: str) -> tuple[str, str]:
+        """The machine's key of a record (the record itself when nothing joins it)."""
+        return self._find((str(space), str(identifier)))
+
+
 class ConditionReader:
     """Condition shifts of the model's machines over windows, read from their historian series.
 
@@ -86,17 +134,19 @@ class ConditionReader:
         self.baseline_days = baseline_days
         self.min_baseline_days = min_baseline_days
         self.margin_days = margin_days
+        self.machines = Machines(store)
         self._devices: dict[tuple[str, str], str] | None = None
         self._shifts: dict[tuple[tuple[str, str], datetime, datetime], ConditionShift | None] = {}
 
     def devices(self) -> dict[tuple[str, str], str]:
-        """The historian device of each machine the model links series to."""
+        """The historian device of each machine the model links series to, by machine key."""
         if self._devices is None:
             series = historian_series(self.store)
             devices: dict[tuple[str, str], str] = {}
             for device, equipment in zip(series["device"], series["equipment"], strict=True):
                 if equipment is not None:
-                    devices.setdefault((str(equipment[0]), str(equipment[1])), str(device))
+                    key = self.machines.key(str(equipment[0]), str(equipment[1]))
+                    devices.setdefault(key, str(device))
             self._devices = devices
         return self._devices
 
@@ -112,7 +162,7 @@ class ConditionReader:
     def _read(
         self, equipment: tuple[str, str], start: datetime, end: datetime
     ) -> ConditionShift | None:
-        device = self.devices().get(equipment)
+        device = self.devices().get(self.machines.key(*equipment))
         if device is None:
             return None
         margin = pd.Timedelta(days=self.margin_days)
@@ -191,4 +241,4 @@ def _from_nearest(frame: pd.DataFrame, centres: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(chosen, index=frame.index, columns=frame.columns)
 
 
-__all__ = ["CONDITION_Z", "ConditionReader", "ConditionShift", "strongest"]
+__all__ = ["CONDITION_Z", "ConditionReader", "ConditionShift", "Machines", "strongest"]

@@ -83,7 +83,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
              "SERGE", "INBDT"),
     "EQKT": ("MANDT", "EQUNR", "SPRAS", "EQKTX"),
     "EQUZ": ("MANDT", "EQUNR", "DATBI", "EQLFN", "IWERK", "ILOAN", "GEWRK", "HEQUI"),
-    "ILOA": ("MANDT", "ILOAN", "TPLNR", "SWERK", "STORT", "ABCKZ"),
+    "ILOA": ("MANDT", "ILOAN", "TPLNR", "SWERK", "STORT", "ABCKZ", "PPSID"),
     "IFLOT": ("MANDT", "TPLNR", "FLTYP", "IWERK", "TPLMA", "ERDAT"),
     "IFLOTX": ("MANDT", "TPLNR", "SPRAS", "PLTXT"),
     "CRHD": ("MANDT", "OBJTY", "OBJID", "ARBPL", "WERKS", "VERWE", "VERAN", "PLANV", "BEGDA",
@@ -495,6 +495,7 @@ class SapExport:
                 SWERK=WERKS,
                 STORT=f"HALLE {1 + (m.line - 1) // 2}",
                 ABCKZ="A",
+                PPSID=str(m.objid),  # the PP work centre the machine is (CRHD OBJID)
             )
             self.add(
                 "IFLOT",
