@@ -1,16 +1,16 @@
 """The service agent on the demo pump plant: are claim clusters traced to their root cause?
 
 Simulates the demo plant (``--seed`` 7, ``--days`` 180, ``--machines`` 12, like
-``maintenance_demo.py``), loads it into a fresh store and links identities across silos as the
-demo does (the historian's tags to the MES machines among them), or reads a loaded one (``--db``
-with ``--plant``, the folder holding ``truth.json``). Reviews the field at the end of the history with
+``maintenance_demo.py``), loads it into a fresh store and links identities across silos as the demo
+does (the historian's tags to the MES machines among them), or reads a loaded one (``--db`` with
+``--plant``, the folder holding ``truth.json``). Reviews the field at the end of the history with
 :class:`ServiceAgent` and compares its ``service.failure_cluster`` clusters with ``truth.json``
 ``claim_clusters`` (the ``degraded_machine`` clusters and the bad lots of ``bad_supplier_lots``;
-scoring rules in ``factorybrain.agents.service._demo``). The recall scope of each lot cluster
-(every serial built with it, wherever it is) is compared with the truth's serials of that lot.
-Then the claims are replayed in time order: the screen runs every ``--step-days`` days on the
-claims reported by then, and a truth cluster counts as flagged on the first step a cluster names
-its root cause; ``claims_before_detection`` is how many of its claims had been reported by then.
+scoring rules in ``factorybrain.agents.service._demo``). The recall scope of each lot cluster (every
+serial built with it, wherever it is) is compared with the truth's serials of that lot. Then the
+claims are replayed in time order: the screen runs every ``--step-days`` days on the claims reported
+by then, and a truth cluster counts as flagged on the first step a cluster names its root cause;
+``claims_before_detection`` is how many of its claims had been reported by then.
 
 Prints one JSON object on its last line: ``clusters_found``, ``clusters_expected``,
 ``cluster_precision`` (work-order clusters of process deviations count as correct, located),

@@ -144,6 +144,23 @@ def _recommendations_of(store: Store, finding_ids: list[str]) -> dict[str, dict[
     return out
 
 
+def _inspected_serials(recommendation: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The serials a cluster's inspection names: proposed alone, or as a step of a bundle.
+
+    The quality agent takes the service agent's inspection into its containment of the cluster
+    (quarantine, machine inspection, recall scope): the newest recommendation about the cluster
+    is then that bundle, and the serials are its inspection step's.
+    """
+    parameters = (recommendation or {}).get("parameters") or {}
+    if parameters.get("serials"):
+        return list(parameters["serials"])
+    for step in parameters.get("steps") or []:
+        found = (step.get("parameters") or {}).get("serials") if isinstance(step, dict) else None
+        if found:
+            return list(found)
+    return []
+
+
 def _ref_of(row: dict[str, Any]) -> dict[str, Any]:
     """The finding's subject, with its space from the evidence when the agent gave one."""
     first = row["refs"][0] if row["refs"] else {}
@@ -290,7 +307,7 @@ def recall_scope(
     """
     _check_field_page(limit, offset)
     row, recommendation = _cluster_row(store, cluster)
-    serials = (recommendation or {}).get("parameters", {}).get("serials") or []
+    serials = _inspected_serials(recommendation)
     counts: dict[str, int] = {}
     for serial in serials:
         name = serial.get("customer_name") or serial.get("customer") or "unknown"

@@ -185,3 +185,25 @@ def test_process_proposals_give_setpoints_and_the_gain_interval(client: tuple) -
     for params in ({"line": "line 9"}, {"product": "NO-SUCH"}):
         missing = http.get(f"{API}/process/proposals", params=params, headers=viewer)
         assert missing.status_code == 404, params
+
+
+def test_the_recall_scope_survives_the_quality_agents_containment(tmp_path) -> None:
+    # the quality agent takes the service agent's inspection into its containment bundle
+    # (quarantine, supplier action, inspection): the newest recommendation about the cluster is
+    # then the bundle, and the scope's serials are its inspection step's
+    from factorybrain.insights import field_cohorts, recall_scope
+
+    store = open_store(tmp_path / "plant.duckdb", migrate=True)
+    populate_field(store)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ServiceDataWarning)
+        review = ServiceAgent().review(store)
+    orchestrator = installed_orchestrator(store, clock=lambda: review.as_of)
+    orchestrator.submit(review.items(), agent="service", at=review.as_of)
+    [cohort] = [c for c in field_cohorts(store)["items"] if c["label"] == BAD_LOT]
+    assert cohort["inspection"]["title"].startswith("field_failure")  # the bundle leads now
+    scope = recall_scope(store, cohort["id"], limit=10)
+    assert scope["total"] == cohort["scope_serials"] > 0
+    assert sum(c["serials"] for c in scope["customers"]) == scope["total"]
+    assert all(item["serial"] and item["shipment"] for item in scope["items"])
+    store.close()

@@ -38,6 +38,9 @@ def test_the_field_page_shows_cohorts_a_weibull_plot_and_the_recall_scope(
     text = page.inner_text("#main")  # type: ignore[attr-defined]
     assert "Claims per cohort" in text and BAD_LOT in text and "×" in text
     assert "B10 life" in text and "Recall scope: component lot" in text
+    # why the cohort is named: the service agent's sentence, under the recall scope's heading
+    why = page.inner_text("#main p.why")  # type: ignore[attr-defined]
+    assert BAD_LOT in why and "times as often as the rest" in why
     # one dot per failure on the Weibull plot, and the fitted line
     assert page.locator("#main svg.weibull circle.failure").count() >= 5  # type: ignore[attr-defined]
     assert page.locator("#main svg.weibull polyline.fit").count() == 1  # type: ignore[attr-defined]

@@ -158,6 +158,7 @@ function scopeSection(scope, query) {
     scope.items,
   );
   return `<h2 id="scope">Recall scope: ${esc(cluster.attribute_label)} ${esc(cluster.label)}</h2>
+    ${cluster.text ? `<p class="why">${esc(cluster.text)}</p>` : ""}
     <p class="muted">Serials built with this ${esc(cluster.attribute_label)} that are in the field and have not failed: ${fmt(scope.total, 0)} at ${fmt(scope.customers.length, 0)} customers. ${esc(cluster.inspection ? cluster.inspection.title : "No inspection proposed yet.")}</p>
     <div class="split"><div>${customers}</div><div>${scrolling(serials)}${pager}</div></div>`;
 }
