@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from factorybrain.agents.service import ServiceAgent, ServiceDataWarning
 from factorybrain.agents.service._condition import CONDITION_Z, ConditionReader
+from tests.agents.test_maintenance_sampling import _load
 
 START = datetime(2026, 1, 5)
 DAYS, PER_DAY = 70, 40
@@ -19,30 +20,6 @@ WORN = range(40, 43)
 
 def _put(store, entity: str, rows: list[dict]) -> None:
     store.upsert_entities(entity, pa.Table.from_pylist(rows), "test")
-
-
-def _series(store, readings: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
-    """Historian series ``MACHINE.SIGNAL`` on the machine of that name (its own asset)."""
-    names = list(readings)
-    ids = store.ensure_series("plant", names, "test").to_pydict()
-    series_id = dict(zip(ids["external_id"], ids["series_id"], strict=True))
-    _put(store, "time_series", [
-        {"space": "plant", "external_id": name, "series_id": series_id[name],
-         "asset": name.split(".")[0], "value_type": "float", "is_step": False}
-        for name in names
-    ])  # fmt: skip
-    store.append_datapoints(
-        iter(
-            pa.record_batch(
-                {
-                    "series_id": pa.array(np.full(len(v), series_id[n]), pa.int32()),
-                    "ts": pa.array(t, pa.timestamp("us")),
-                    "value": pa.array(v, pa.float64()),
-                }
-            )
-            for n, (t, v) in readings.items()
-        )
-    )
 
 
 def _readings(rng: np.random.Generator, *, worn: bool, faulty_sensor: bool = False) -> dict:
@@ -144,7 +121,7 @@ def populate(
             device = f"EQ-{machine}" if sap_style else machine
             for signal, series in _readings(rng, worn=worn, faulty_sensor=faulty).items():
                 readings[f"{device}.{signal}"] = series
-        _series(store, readings)
+        _load(store, "plant", readings)
 
 
 def _clusters(store):
