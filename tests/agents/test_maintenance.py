@@ -8,8 +8,8 @@ import pyarrow as pa
 import pytest
 
 from factorybrain.agents import Orchestrator
+from factorybrain.agents.core._telemetry import load_assets
 from factorybrain.agents.maintenance import MaintenanceAgent
-from factorybrain.agents.maintenance._data import load_assets
 from factorybrain.engines.model_registry import ModelRegistry
 
 START = datetime(2026, 1, 5)

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pytest
 
 from factorybrain.agents import AgentRecords, Orchestrator
+from factorybrain.agents.core._telemetry import AssetData
 from factorybrain.agents.maintenance import MaintenanceAgent
-from factorybrain.agents.maintenance._data import AssetData
 from factorybrain.agents.maintenance._demo import maintenance_stage
 from factorybrain.agents.maintenance._trend import sensor_trends
 

@@ -74,7 +74,7 @@ from factorybrain.agents.core._contract import (
     data_gap,
     stable_id,
 )
-from factorybrain.agents.maintenance._data import AssetData, load_assets, unlinked_series
+from factorybrain.agents.core._telemetry import AssetData, load_assets, unlinked_series
 from factorybrain.agents.maintenance._model import AssetHealthModel
 from factorybrain.agents.maintenance._trend import SensorTrend, sensor_trends
 from factorybrain.engines.anomaly import AlarmLogic

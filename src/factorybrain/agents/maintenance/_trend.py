@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from factorybrain.agents.maintenance._data import AssetData
+from factorybrain.agents.core._telemetry import AssetData
 
 #: Scale of a normal distribution's standard deviation from the median absolute deviation.
 _MAD_SCALE = 1.4826

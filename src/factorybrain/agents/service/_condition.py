@@ -25,7 +25,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from factorybrain.agents.maintenance._data import historian_series, load_assets
+from factorybrain.agents.core._telemetry import historian_series, load_assets
 from factorybrain.store import Store
 
 #: Robust z-score (of a day's median, against the baseline days') from which a machine's

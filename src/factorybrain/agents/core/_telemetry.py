@@ -1,4 +1,7 @@
-"""What the maintenance agent reads from the factory model: assets, their sensors, regimes, resets.
+"""What an agent reads of a machine's sensors: assets, their signals, regimes, resets.
+
+The maintenance agent learns each machine's health from it; the service agent reads from it how
+far a machine's condition moved while it made units that fail in the field.
 
 A series belongs to the device the model links it to (its own ``asset``, or an approved or
 suggested link of the series to an asset), never to one parsed from its id; every device becomes
