@@ -93,17 +93,13 @@ def step_agreement(
         One :class:`StepMatch` per source machine with at least :data:`MIN_STEPS` steps in
         common with hub records and :data:`AGREEMENT` of them on one hub machine.
     """
-    frames = []
-    for type_name, order_field, machine_field in _step_types():
-        frames.append(
-            store.query(
-                f'SELECT space, "{order_field}" AS work_order, sequence, '
-                f'"{machine_field}" AS machine FROM "{type_name}" '
-                f'WHERE "{order_field}" IS NOT NULL AND sequence IS NOT NULL '
-                f'AND "{machine_field}" IS NOT NULL'
-            )
-        )
-    steps = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    steps = _read_all(
+        store,
+        [
+            (name, {"work_order": order, "sequence": "sequence", "machine": machine})
+            for name, order, machine in _step_types()
+        ],
+    )
     if steps.empty:
         return []
     # One order key for every silo: the hub's order, through the approved links.
@@ -140,6 +136,19 @@ def step_agreement(
     return found
 
 
+def _read_all(store: Store, types: list[tuple[str, dict[str, str]]]) -> pd.DataFrame:
+    """The rows of several entity types as one frame: ``space`` and each ``alias: field``.
+
+    Only rows where every field named is set.
+    """
+    frames = []
+    for type_name, fields in types:
+        columns = ", ".join(f'"{field}" AS "{alias}"' for alias, field in fields.items())
+        present = " AND ".join(f'"{field}" IS NOT NULL' for field in fields.values())
+        frames.append(store.query(f'SELECT space, {columns} FROM "{type_name}" WHERE {present}'))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
 def _unit_types() -> list[tuple[str, str, str, str]]:
     """Entity types that record one unit on a machine at a moment: (type, unit, asset, time)."""
     found = []
@@ -163,16 +172,13 @@ def _unit_votes(
     in). So each measured unit votes for the hub machine of its order's latest step started by
     then.
     """
-    frames = []
-    for type_name, unit_field, machine_field, moment_field in _unit_types():
-        frames.append(
-            store.query(
-                f'SELECT space, "{unit_field}" AS unit, "{machine_field}" AS machine, '
-                f'"{moment_field}" AS moment FROM "{type_name}" WHERE "{unit_field}" IS NOT NULL '
-                f'AND "{machine_field}" IS NOT NULL AND "{moment_field}" IS NOT NULL'
-            )
-        )
-    measured = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    measured = _read_all(
+        store,
+        [
+            (name, {"unit": unit, "machine": machine, "moment": moment})
+            for name, unit, machine, moment in _unit_types()
+        ],
+    )
     if measured.empty:
         return []
     keep = [key in sources for key in zip(measured.space, measured.machine, strict=True)]

@@ -382,10 +382,10 @@ class ServiceAgent(BaseAgent):
         near = [(label, sep) for label, sep in candidates if sep >= self.tie_separation]
         near.sort(key=lambda item: -item[1])  # stable: the selected cohort first on a tie
         leader = near[0][0] if near else candidates[0][0]
+        own = set(claims_of[candidates[0][0]]["claim"]) if claims_of is not None else set()
         if condition is not None:
             covering = {label for label, _ in near}
             if claims_of is not None:
-                own = set(claims_of[candidates[0][0]]["claim"])
                 covering |= {
                     label
                     for label, _ in candidates
@@ -421,7 +421,6 @@ class ServiceAgent(BaseAgent):
                         f"{separation:.2f} of the best); chosen because {because}"
                     )
                 assert claims_of is not None  # a window that is not near-tied covers the claims
-                own = set(claims_of[candidates[0][0]]["claim"])
                 held = len(own & set(claims_of[chosen]["claim"]))
                 return chosen, (
                     f"chosen over {described[leader]['label']}, which separates the failing "

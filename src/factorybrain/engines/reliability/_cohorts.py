@@ -201,6 +201,12 @@ class CohortScreen(Engine):
         self._failed = failed
         self.expected_ = expected_claims(ages, failed)
         self._windows = self._prepare_windows(windows, n)
+        # what every candidate's alternatives are judged on: the claimed units' memberships
+        self._claimed = np.flatnonzero(failed)
+        self._claimed_matrix = matrix[self._claimed]
+        self._window_claims = (
+            self._window_sums(failed.astype(float)) if self._windows is not None else None
+        )
         scale = failed.sum() / max(float(self.expected_.sum()), 1e-12)
         tests = self._tests(self.expected_ * scale, 0)
         selected = self._select(tests)
@@ -414,12 +420,11 @@ class CohortScreen(Engine):
 
     def _claim_sets(self, table: pd.DataFrame) -> np.ndarray:
         """Boolean ``claims x rows``: which claimed units each row of ``table`` holds."""
-        claimed = np.flatnonzero(self._failed)
-        out = np.zeros((claimed.size, len(table)), dtype=bool)
+        out = np.zeros((self._claimed.size, len(table)), dtype=bool)
         fixed = table["kind"].to_numpy() == "cohort"
         if fixed.any():
             columns = table.loc[fixed, "cohort"].astype(int).to_numpy()
-            out[:, fixed] = self._matrix[claimed][:, columns].toarray() > 0
+            out[:, fixed] = self._claimed_matrix[:, columns].toarray() > 0
         if (~fixed).any():
             assert self._windows is not None
             w = self._windows
@@ -603,16 +608,25 @@ class CohortScreen(Engine):
         if fixed.empty:
             return []
         columns = fixed["cohort"].astype(int).to_numpy()
-        claimed = np.flatnonzero(self._failed)
-        shared = np.asarray(self._matrix[claimed][:, columns].T @ mine.astype(float)).ravel()
+        shared = np.asarray(self._claimed_matrix[:, columns].T @ mine.astype(float)).ravel()
         theirs = fixed["claims"].to_numpy(dtype=float)
         expected = np.asarray(self._matrix.T @ without).ravel()[columns]
-        eligible = (
+        eligible = self._explains_same(theirs, shared, expected)
+        return [int(label) for label in fixed.index[eligible]]
+
+    def _explains_same(
+        self, theirs: np.ndarray, shared: np.ndarray, expected: np.ndarray
+    ) -> np.ndarray:
+        """Which cohorts explain a selected cohort's claims.
+
+        Those with ``min_claims`` claims (``theirs``), ``overlap`` of them the selected cohort's
+        (``shared``), at ``min_rate_ratio`` or more of what the model without it expects.
+        """
+        return np.asarray(
             (theirs >= self.min_claims)
             & (shared >= self.overlap * np.maximum(theirs, 1e-12))
             & (theirs >= self.min_rate_ratio * expected)
         )
-        return [int(label) for label in fixed.index[eligible]]
 
     def _window_alternatives(
         self,
@@ -638,20 +652,15 @@ class CohortScreen(Engine):
         """
         if self._windows is None or not len(self._windows["catalogue"]):
             return tests.iloc[0:0]
-        claimed = np.flatnonzero(self._failed)
         per_unit = np.zeros(self._failed.size)
-        per_unit[claimed[mine]] = 1.0
+        per_unit[self._claimed[mine]] = 1.0
         shared = self._window_sums(per_unit)
-        theirs = self._window_sums(self._failed.astype(float))
+        assert self._window_claims is not None
+        theirs = self._window_claims
         expected = self._window_sums(without)
         catalogue = self._windows["catalogue"]
         taken = set(tests.loc[[c for c in chosen if tests.at[c, "kind"] == "window"], "window"])
-        eligible = (
-            (theirs >= self.min_claims)
-            & (shared >= self.overlap * np.maximum(theirs, 1e-12))
-            & (theirs >= self.min_rate_ratio * expected)
-            & (catalogue[:, 0] != own_track)
-        )
+        eligible = self._explains_same(theirs, shared, expected) & (catalogue[:, 0] != own_track)
         eligible &= ~np.isin(np.arange(len(catalogue)), list(taken))
         if not eligible.any():
             return tests.iloc[0:0]
