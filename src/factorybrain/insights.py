@@ -53,6 +53,7 @@ COHORT_ATTRIBUTES = {
     "build_week": "build week",
     "design_revision": "design revision",
     "product": "product",
+    "process_parameter": "process parameter",
 }
 #: Most failures drawn on a Weibull plot (more are thinned evenly; every one is counted).
 MAX_PLOT_POINTS = 400

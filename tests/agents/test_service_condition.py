@@ -190,3 +190,15 @@ def test_a_window_of_sound_machines_gives_way_to_the_order_that_explains_it(stor
     populate(store, bad_order=30)
     cluster = _press_cluster(_clusters(store))
     assert (cluster.attribute, cluster.subject.external_id) == ("work_order", "WO-030")
+
+
+def test_without_sensors_the_finding_says_the_machines_in_series_cannot_be_told_apart(
+    store,
+) -> None:
+    populate(store, sensors=False)
+    cluster = _press_cluster(_clusters(store))
+    assert cluster.attribute == "machine_window"
+    other = "LT-1" if cluster.subject.external_id == "PR-2" else "PR-2"
+    assert "near-tied with" in cluster.text and other in cluster.text
+    assert "neither their sensors nor a breakdown tells which one" in cluster.text
+    assert "has no sensors linked to it" in cluster.text and "inspect them too" in cluster.text

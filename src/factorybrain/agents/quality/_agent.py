@@ -565,7 +565,9 @@ class QualityAgent(BaseAgent):
         named = _matching(causes, subject)
         lot = _lot_of(store, subject)
         machine = subject.external_id if subject.type == "asset" else None
-        if machine is None:
+        if machine is None and subject.type != "parameter":
+            # a process parameter's cluster is contained by its window, not by inspecting
+            # whichever machine the model suspects for other claims
             machine = next((c.external_id for c in causes if c.kind in ("machine", "health")), None)
         numbers = {f"field_{k}": float(v) for k, v in cluster.evidence.numbers.items()
                    if k in ("claims", "rate_ratio", "rate_ratio_low", "scope_serials")}  # fmt: skip
@@ -698,7 +700,26 @@ class QualityAgent(BaseAgent):
                 )
             )
         parameter = next((c for c in causes if c.kind == "parameter"), None)
-        if parameter is not None and (lot is None or cluster.subject.type == "work_order"):
+        subject = cluster.subject
+        if subject.type == "parameter":
+            # the field names a process parameter by where its units fail, per product: that
+            # window, not the model's range pooled over every product
+            side = (cluster.dedup_key or "").rsplit(":", 1)[-1]
+            steps.append(
+                Step(
+                    RECIPE_CHANGE,
+                    {
+                        "parameter": subject.external_id,
+                        "avoid": f"{subject.external_id} "
+                        + ("below" if side == "low" else "above" if side == "high" else "outside")
+                        + " its product's usual range, where units fail in the field",
+                        "reason": reason,
+                    },
+                    {"rate_ratio": float(cluster.evidence.numbers.get("rate_ratio", 0.0))},
+                    AGENT,
+                )
+            )
+        elif parameter is not None and (lot is None or subject.type == "work_order"):
             steps.append(
                 Step(
                     RECIPE_CHANGE,

@@ -111,6 +111,8 @@ class Cluster:
         text: One sentence.
         window: ``(start, end)`` of a machine window.
         tie_note: How a near-tie was broken, if one was.
+        within: Cohorts selected after it that are where it concentrates (see
+            :meth:`ServiceAgent._within`), as labels.
     """
 
     attribute: str
@@ -125,6 +127,7 @@ class Cluster:
     text: str = ""
     window: tuple[datetime, datetime] | None = None
     tie_note: str = ""
+    within: list[str] = field(default_factory=list)
 
     @property
     def dedup_key(self) -> str:
@@ -339,6 +342,13 @@ class ServiceAgent(BaseAgent):
             key = f"{description['attribute']}:{name[3] if name else description['value']}"
             if key in taken:
                 continue
+            within = self._within(out, claims_of[chosen], modes, mode, screened.screen.cover)
+            if within is not None:
+                within.within.append(description["label"])
+                within.related = _unique([*within.related, _ref(
+                    description["subject_type"], description["subject_space"],
+                    description["subject_id"])])  # fmt: skip
+                continue
             taken.add(key)
             out.append(
                 self._cluster(
@@ -348,7 +358,44 @@ class ServiceAgent(BaseAgent):
                     ),
                 )
             )  # fmt: skip
+        for cluster in out:
+            if cluster.within:
+                cluster.text = cluster.text.removesuffix(".") + (
+                    f"; its claims concentrate in {', '.join(cluster.within)} (most of their "
+                    "claims are its own, with its failure mode: one cause, not several)."
+                )
         return out
+
+    @staticmethod
+    def _within(
+        found: Sequence[Cluster],
+        claimed: pd.DataFrame,
+        modes: dict[str, str],
+        mode: str | None,
+        cover: float,
+    ) -> Cluster | None:
+        """The cluster found before whose claims and failure mode are most of these claims'.
+
+        The screen selects a cohort when the model of those selected before leaves claims to
+        explain; where one cause hit some units harder (the orders whose press force was
+        furthest out of its window), those units' cohort enters after the cause's own. When
+        ``cover`` of its claims are an earlier cluster's and they fail the same way, it is where
+        that cluster concentrates, not a cause of its own.
+        """
+        if mode is None or claimed.empty:
+            return None
+        claims = set(claimed["claim"].astype(str))
+        for cluster in found:
+            shared = claims & set(cluster.claims)
+            if len(shared) < cover * len(claims):
+                continue
+            theirs = _dominant_mode(claimed[claimed["claim"].astype(str).isin(shared)], modes)
+            if (
+                theirs == mode
+                and _dominant_mode(pd.DataFrame({"claim": cluster.claims}), modes) == mode
+            ):
+                return cluster
+        return None
 
     @staticmethod
     def _claims_of(screened: Screened, label: int) -> pd.DataFrame:
@@ -432,7 +479,13 @@ class ServiceAgent(BaseAgent):
             for label, _ in near
         }
         if support.get(leader):
-            return leader, ""
+            rivals = [described[label]["label"] for label, _ in near if label != leader]
+            if not rivals:
+                return leader, ""
+            return (
+                leader,
+                f"near-tied with {', '.join(rivals[:3])}; named because {support[leader]}",
+            )
         backed = [(label, sep) for label, sep in near if support.get(label)]
         if not backed:
             return self._past_a_normal_machine(leader, near, described, condition)
@@ -466,10 +519,10 @@ class ServiceAgent(BaseAgent):
             first["window_end"],
         )
         if shift is None or shift.z >= CONDITION_Z:
-            return leader, ""
+            return leader, _undecided(leader, near, described, condition)
         cohorts = [label for label, _ in near if described[label]["attribute"] != "machine_window"]
         if not cohorts:
-            return leader, ""
+            return leader, _undecided(leader, near, described, condition)
         chosen = cohorts[0]
         return chosen, (
             f"near-tied with {first['label']} (separation {dict(near)[chosen]:.2f} of the "
@@ -672,6 +725,7 @@ class ServiceAgent(BaseAgent):
             "product": f"Units of {cluster.label}",
             "line": f"Units built on line {cluster.label}",
             "build_week": f"Units of {cluster.label}",
+            "process_parameter": f"Units with {cluster.label}",
         }[cluster.attribute]
         text = (
             f"{what} fail in the field {n['rate_ratio']:.1f} times as often as the rest "
@@ -688,12 +742,14 @@ class ServiceAgent(BaseAgent):
             if described[label]["subject_id"] != cluster.subject.external_id
         ][:3]
         if others:
-            text += f"; it separates failing units better than {', '.join(others)}"
+            than = "as well as or better than" if "near-tied" in cluster.tie_note else "better than"
+            text += f"; it separates failing units {than} {', '.join(others)}"
         if cluster.tie_note:
             text += f" ({cluster.tie_note})"
+        customers = int(n["scope_customers"])
         text += (
             f"; {int(n['scope_serials'])} serials built with it are still in the field at "
-            f"{int(n['scope_customers'])} customers."
+            f"{customers} customer{'' if customers == 1 else 's'}."
         )
         return text
 
@@ -1053,6 +1109,54 @@ class ServiceAgent(BaseAgent):
         if review.modes is not None:
             for note in review.modes.notes:
                 self._gap(review, note, "failure_modes")
+
+
+def _undecided(
+    leader: int,
+    near: Sequence[tuple[int, float]],
+    described: dict[int, dict[str, Any]],
+    condition: ConditionReader,
+) -> str:
+    """Why nothing told the leader's machine from near-tied other machines, or ``""``.
+
+    Machines in series make the same units a day apart: when their windows explain the claims
+    almost equally and neither their sensors nor a breakdown says which one was wrong, the
+    finding names the best and says, in words, that the others could be it as well.
+    """
+    first = described[leader]
+    machine = condition.machines.key(str(first["subject_space"]), str(first["subject_id"]))
+    others: dict[tuple[str, str], tuple[int, float]] = {}
+    for label, separation in near:
+        other = described[label]
+        if label == leader or other["attribute"] != "machine_window":
+            continue
+        key = condition.machines.key(str(other["subject_space"]), str(other["subject_id"]))
+        if key != machine:
+            others.setdefault(key, (label, separation))
+    if not others:
+        return ""
+
+    def state(label: int) -> str:
+        window = described[label]
+        equipment = (str(window["subject_space"]), str(window["subject_id"]))
+        if condition.devices().get(condition.machines.key(*equipment)) is None:
+            return f"{window['subject_id']} has no sensors linked to it"
+        shift = condition.shift(equipment, window["window_start"], window["window_end"])
+        if shift is None:
+            return f"{window['subject_id']} has too few days of readings before the window"
+        return (
+            f"{window['subject_id']} stayed near its normal (largest move {shift.z:.1f} robust SD)"
+        )
+
+    tied = ", ".join(
+        f"{described[label]['label']} ({separation:.2f} of the best)"
+        for label, separation in others.values()
+    )
+    states = "; ".join(state(label) for label in (leader, *(lab for lab, _ in others.values())))
+    return (
+        f"near-tied with {tied}: these machines made the same units, and neither their sensors "
+        f"nor a breakdown tells which one caused the claims ({states}); inspect them too"
+    )
 
 
 def _days(value: float) -> str:

@@ -8,9 +8,12 @@ attribute and hands them, with the machines' day windows, to
 Attributes (each a cohort per value): ``material_lot``, ``supplier_lot``, ``supplier``,
 ``work_order`` (the units of one order: an order-level cause such as a process deviation),
 ``line``, ``build_week`` (per product: the product's units built in one ISO week),
-``design_revision``, ``product``; and ``machine_window`` (the units a machine processed in a run
-of days). Cohorts of exactly the same units are one cohort, named by the first attribute in that
-order (a material lot and its supplier lot are the same units; the supplier lot is its alias).
+``design_revision``, ``product``; ``process_parameter`` (the units whose value of a process
+parameter lies in a tail of its distribution: the lowest or highest 1, 2.5, 5 or 10 % of the units
+in the field, a process run outside its window); and ``machine_window`` (the units a machine
+processed in a run of days). Cohorts of exactly the same units are one cohort, named by the first
+attribute in that order (a material lot and its supplier lot are the same units; the supplier lot
+is its alias).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ ATTRIBUTES: tuple[str, ...] = (
     "product",
     "line",
     "build_week",
+    "process_parameter",
 )
 #: Entity type of each attribute's subject.
 SUBJECT_TYPES: dict[str, str] = {
@@ -51,7 +55,14 @@ SUBJECT_TYPES: dict[str, str] = {
     "product": "product",
     "line": "asset",
     "build_week": "product",
+    "process_parameter": "parameter",
 }
+#: Tails of a process parameter's values screened as cohorts (share of the units in the field).
+PARAMETER_TAILS = (0.01, 0.025, 0.05, 0.10)
+#: Units with a parameter's value, and distinct values, a parameter needs to be screened: a
+#: parameter set per product or per recipe is a product's cohort, not a process running out.
+MIN_PARAMETER_UNITS = 100
+MIN_PARAMETER_VALUES = 20
 DAY = pd.Timedelta(days=1)
 _EPOCH = pd.Timestamp("1970-01-01")
 
@@ -212,9 +223,62 @@ def build_cohorts(data: FieldData, fleet: Fleet, *, names: dict[Any, str] | None
             add("design_revision", revision.space, revision.external_id,
                 mine.index.to_numpy()[which == k],
                 label=f"{revision.product} revision {revision.revision}")  # fmt: skip
+    for parameter, members, side, share, threshold, _unit in _parameter_tails(data, units):
+        where = "below" if side == "low" else "above"
+        extreme = "lowest" if side == "low" else "highest"
+        add("process_parameter", None, parameter, members, value=f"{parameter}:{side}",
+            label=f"{parameter} {abs(threshold):.1f} robust SD or more {where} its product's "
+            f"median (the {extreme} {share:.3g} % of units)")  # fmt: skip
     membership, table = _deduplicate(columns, rows, n)
     windows, tracks = _machine_days(data, fleet)
     return Cohorts(membership, table, windows, tracks)
+
+
+def _parameter_tails(
+    data: FieldData, units: pd.DataFrame
+) -> list[tuple[str, np.ndarray, str, float, float, str]]:
+    """``(parameter, unit positions, side, share in %, threshold, unit of measure)`` per tail.
+
+    A parameter's normal value depends on the product (its recipe): each value is taken as its
+    distance from the median of its product's units, in robust standard deviations (MAD), and
+    the tails are those of that distance over the fleet; ``threshold`` is in those SDs.
+    """
+    out: list[tuple[str, np.ndarray, str, float, float, str]] = []
+    if data.parameters.empty:
+        return out
+    position = pd.Series(np.arange(len(units)), index=units["serial"].to_numpy())
+    position = position[~position.index.duplicated(keep="first")]
+    product = units["product_key"].fillna(units["product"]).astype(object).to_numpy()
+    for parameter, group in data.parameters.groupby("parameter", sort=True):
+        values = group.drop_duplicates("serial").set_index("serial")["value"].astype(float)
+        values = values[np.isfinite(values)]
+        at = position.reindex(values.index)
+        values, at = values[at.notna()], at[at.notna()].astype(np.int64)
+        if len(values) < MIN_PARAMETER_UNITS or values.nunique() < MIN_PARAMETER_VALUES:
+            continue
+        frame = pd.DataFrame({"value": values.to_numpy(), "product": product[at.to_numpy()]})
+        by_product = frame.groupby("product", dropna=False)["value"]
+        centre = by_product.transform("median")
+        spread = 1.4826 * (frame["value"] - centre).abs().groupby(frame["product"]).transform(
+            "median"
+        )
+        z = ((frame["value"] - centre) / spread.where(spread > 0)).to_numpy()
+        usable = np.isfinite(z)
+        if usable.sum() < MIN_PARAMETER_UNITS:
+            continue
+        z, members = z[usable], at.to_numpy()[usable]
+        unit = group["unit"].dropna()
+        unit_text = str(unit.iloc[0]) if len(unit) else ""
+        for share in PARAMETER_TAILS:
+            low, high = np.quantile(z, [share, 1.0 - share])
+            for side, inside, threshold in (("low", z <= low, low), ("high", z >= high, high)):
+                # ties at the threshold can take far more than the tail: not a tail then
+                if inside.sum() <= 2 * share * len(z) and abs(threshold) > 0:
+                    out.append(
+                        (str(parameter), members[inside], side, 100 * share, float(threshold),
+                         unit_text)
+                    )  # fmt: skip
+    return out
 
 
 def _deduplicate(
@@ -335,6 +399,7 @@ def describe_row(screened: Screened, row: pd.Series) -> dict[str, Any]:
 __all__: Sequence[str] = [
     "ATTRIBUTES",
     "Cohorts",
+    "PARAMETER_TAILS",
     "Fleet",
     "Screened",
     "SUBJECT_TYPES",

@@ -21,7 +21,11 @@ an id format:
   edge); a batch nothing resolves stays a cohort under the name it was written with;
 - machines and their time windows come from the work order's ``operation`` records;
 - a product's design revision is the latest ``design_revision`` effective when the unit was built,
-  matched to the unit's product by id or through an approved link to one same entity.
+  matched to the unit's product by id or through an approved link to one same entity;
+- a unit's process parameters are what its order's operations record as parameters
+  (``operation_parameter``, ISA-95's process segment parameters: the value as run, else the
+  setpoint), or the unit's own value where a quality result of the serial carries the
+  parameter's name (a press-fit force measured at every stroke).
 """
 
 from __future__ import annotations
@@ -64,6 +68,9 @@ class FieldData:
         revisions: ``space``, ``external_id``, ``product``, ``product_key``, ``revision``,
             ``effective_from``.
         names: Display names of entities: ``(type, space, external_id) -> name``.
+        parameters: One row per unit and process parameter: ``serial``, ``parameter``,
+            ``value``, ``unit`` (of measure), ``per_unit`` (the unit's own measurement, not its
+            order's).
         as_of: The latest moment the data shows (shipment, claim or production).
         notes: What could not be resolved, one sentence each.
     """
@@ -76,6 +83,11 @@ class FieldData:
     names: dict[tuple[str, str, str], str]
     as_of: datetime | None
     notes: list[str] = field(default_factory=list)
+    parameters: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(
+            columns=["serial", "parameter", "value", "unit", "per_unit"]
+        )
+    )
 
 
 def _table_exists(store: Store, name: str) -> bool:
@@ -321,6 +333,7 @@ def load_field(store: Store) -> FieldData:
     revisions["effective_from"] = pd.to_datetime(revisions["effective_from"])
     revisions["product_key"] = _with_product_keys(revisions, keys, "space")
     units["line"] = _lines(store, units, operations)
+    parameters = _parameters(store, units)
     units, lots, operations = _one_order_per_unit(store, units, lots, operations)
     unresolved_claims = claims["serial"].isna()
     if unresolved_claims.any():
@@ -363,6 +376,46 @@ def load_field(store: Store) -> FieldData:
         names=_names(store),
         as_of=as_of,
         notes=notes,
+        parameters=parameters,
+    )
+
+
+def _parameters(store: Store, units: pd.DataFrame) -> pd.DataFrame:
+    """Each unit's process parameters (see the module): one row per serial and parameter."""
+    orders = store.query(
+        """
+        SELECT o.space AS wo_space, o.work_order, p.parameter,
+               avg(coalesce(p.actual, p.setpoint)) AS value, any_value(p.unit) AS unit
+        FROM operation_parameter p
+        JOIN operation o ON o.space = p.space AND o.external_id = p.operation
+        WHERE p.parameter IS NOT NULL AND coalesce(p.actual, p.setpoint) IS NOT NULL
+        GROUP BY ALL
+        """
+    )
+    columns = ["serial", "parameter", "value", "unit", "per_unit"]
+    if orders.empty:
+        return pd.DataFrame(columns=columns)
+    by_order = units[["serial", "wo_space", "work_order"]].merge(
+        orders, on=["wo_space", "work_order"]
+    )
+    measured = store.query(
+        "SELECT serial_unit AS serial, test_name AS parameter, avg(value) AS value, "
+        "any_value(unit) AS unit FROM quality_result "
+        "WHERE serial_unit IS NOT NULL AND value IS NOT NULL AND test_name IN (SELECT unnest(?)) "
+        "GROUP BY ALL",
+        [sorted(orders["parameter"].astype(str).unique())],
+    )
+    measured = measured[measured["serial"].isin(units["serial"])].assign(per_unit=True)
+    frame = pd.concat(
+        [measured, by_order[["serial", "parameter", "value", "unit"]].assign(per_unit=False)],
+        ignore_index=True,
+    )
+    frame["value"] = frame["value"].astype(float)
+    # a unit's own measurement wins over its order's value
+    return (
+        frame.drop_duplicates(["serial", "parameter"], keep="first")[columns]
+        .sort_values(["parameter", "serial"])
+        .reset_index(drop=True)
     )
 
 

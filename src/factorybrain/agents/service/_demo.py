@@ -7,7 +7,9 @@ with it listed). A reported ``service.failure_cluster`` is **correct** when the 
 names is the root cause of the truth cluster that holds most of its claims; a ``work_order``
 cluster whose claims come mostly from a process deviation (``process_out_of_window``: a cause no
 genealogy attribute names, recorded per order) counts as correct too, as located, and is counted
-apart (``process_located``); ``cluster_precision_strict`` counts it as wrong. A truth cluster is
+apart (``process_located``); ``cluster_precision_strict`` counts it as wrong. A
+``process_parameter`` cluster is correct when the parameter it names is the truth's root cause
+of most of its claims (``press_force_kN`` for the process deviations). A truth cluster is
 **found** when a correct cluster names its root cause.
 """
 
@@ -88,7 +90,11 @@ def evaluate_clusters(reported: Sequence[Reported], truth: Mapping[str, Any]) ->
             cause_of_claim.get(c.removesuffix("-D"), ("none", "none")) for c in cluster.claims
         )
         (cause, root), _ = causes.most_common(1)[0] if causes else (("none", "none"), 0)
-        named = names.get(cluster.subject) or names.get(cluster.subject.lstrip("0"))
+        named = (
+            cluster.subject  # a process parameter is named as the truth names it
+            if cluster.attribute == "process_parameter"
+            else names.get(cluster.subject) or names.get(cluster.subject.lstrip("0"))
+        )
         right = named is not None and named == root
         process = cluster.attribute == "work_order" and cause == "process_out_of_window"
         correct += right or process

@@ -195,7 +195,7 @@ async function pageField(query) {
   main().innerHTML = `<h1>Field</h1>
     <p class="muted">What the service agent found in the warranty claims${cohorts.items[0] ? ` (as of ${when(cohorts.items[0].as_of)})` : ""}: which lots, machines and orders fail in the field more often than the rest, how long each product lasts, and which serials to inspect.</p>
     <h2>Claims per cohort</h2>
-    <p class="muted">Lots, machines (over a few days) and orders whose units are claimed more often than the rest, comparing units of the same age. "Times the rest's rate" is the rate ratio with its 95&nbsp;% interval; the q-value is the share of false alarms to expect among cohorts flagged this strongly (small is sure).</p>
+    <p class="muted">Lots, machines (over a few days), orders and process parameters run outside their usual range whose units are claimed more often than the rest, comparing units of the same age. "Times the rest's rate" is the rate ratio with its 95&nbsp;% interval; the q-value is the share of false alarms to expect among cohorts flagged this strongly (small is sure).</p>
     ${cohortsTable(cohorts.items, cluster)}
     <h2>Field reliability</h2>${reliabilityPart}${notFitted}
     ${scope ? scopeSection(scope, query) : ""}`;
