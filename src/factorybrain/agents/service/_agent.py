@@ -312,7 +312,7 @@ class ServiceAgent(BaseAgent):
                     breakdowns["equipment_space"], breakdowns["equipment"], strict=True
                 )
             ]
-        out = []
+        out: list[Cluster] = []
         taken: set[str] = set()
         for _, row in selected.iterrows():
             candidates = [(int(row["label"]), float(row["separation"]))]
