@@ -54,6 +54,7 @@ def test_claims_of_a_mode_no_cohort_shows_say_so(plant: DuckDBStore) -> None:
         "what is the B10 life of product P1?",
         "What's the B10 of P1",
         "how reliable is P1 in the field?",
+        "what is the B10 life of the booster pump?",  # by its (material's) name
     ],
 )
 def test_the_b10_life_comes_with_its_interval(plant: DuckDBStore, question: str) -> None:

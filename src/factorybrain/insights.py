@@ -477,7 +477,15 @@ def _trace_to_suppliers(store: Store, lots: list[dict[str, Any]]) -> list[dict[s
 
 # -- field reliability: Weibull fits per product --------------------------------------------------
 def _product_names(store: Store) -> dict[str, str]:
-    names = json_rows(store.query("SELECT external_id, name FROM product WHERE name IS NOT NULL"))
+    """Product names; a product without one is named by its material record (SAP keeps a
+    product as a material: MARA, its description in MAKT)."""
+    names = json_rows(
+        store.query(
+            "SELECT p.external_id, coalesce(p.name, m.name) AS name FROM product p "
+            "LEFT JOIN material m ON m.space = p.space AND m.external_id = p.external_id "
+            "WHERE coalesce(p.name, m.name) IS NOT NULL"
+        )
+    )
     return {str(n["external_id"]): str(n["name"]) for n in names}
 
 

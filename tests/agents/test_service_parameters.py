@@ -159,3 +159,27 @@ def test_a_cohort_whose_claims_are_an_earlier_clusters_with_its_failure_mode_is_
     assert within(["C1", "C25", "C26", "C27"]) is None
     # claims among its own that fail another way are another cause
     assert within(["V1", "V2", "V3", "C1"]) is None
+
+
+def test_the_demo_scorer_counts_a_parameter_right_only_where_it_is_the_claims_cause() -> None:
+    from factorybrain.agents.service._demo import Reported, evaluate_clusters
+
+    truth = {
+        "claim_clusters": [
+            {"cause": "process_out_of_window", "root_cause": "press_force_kN",
+             "claim_ids": ["A1", "A2", "A3"]},
+            {"cause": "degraded_machine", "root_cause": "EQ-1", "claim_ids": ["B1", "B2"]},
+        ],
+        "entities": [{"type": "equipment", "id": "EQ-1", "refs": {"mes": ["PRS-1"]}}],
+    }  # fmt: skip
+    figures = evaluate_clusters(
+        [
+            Reported("process_parameter", "press_force_kN", ("A1", "A2", "B1")),
+            Reported("process_parameter", "wire_tension_N", ("A3",)),
+            Reported("process_parameter", "press_force_kN", ("B1", "B2")),
+            Reported("machine_window", "PRS-1", ("B1", "B2")),
+        ],
+        truth,
+    )
+    assert [d["correct"] for d in figures["details"]] == [True, False, False, True]
+    assert figures["cluster_precision_strict"] == 0.5 and figures["clusters_found"] == 1

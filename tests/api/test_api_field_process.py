@@ -52,6 +52,17 @@ def build_plant(store: DuckDBStore) -> dict:
         ),
         "test",
     )
+    # as an ERP keeps it: the product's record has no name, its material record has
+    store.upsert_entities(
+        "product", pa.Table.from_pylist([{"space": "plant", "external_id": "P1"}]), "test"
+    )
+    store.upsert_entities(
+        "material",
+        pa.Table.from_pylist(
+            [{"space": "plant", "external_id": "P1", "name": "Booster pump 4 kW"}]
+        ),
+        "test",
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ServiceDataWarning)
         review = ServiceAgent().review(store)
@@ -115,6 +126,7 @@ def test_reliability_gives_b10_with_its_interval_and_a_weibull_plot(client: tupl
     assert [f["product"] for f in every["items"]] == ["P1"]
     fit = http.get(f"{API}/field/reliability/P1", headers=viewer).json()
     assert fit["fitted"] and fit["b10_low_days"] < fit["b10_days"] < fit["b10_high_days"]
+    assert fit["name"] == "Booster pump 4 kW"  # named by its material record
     plot = fit["plot"]
     # one point per failure, at rising ages and median ranks, the rest censored
     assert plot["failures"] == fit["failures"] == len(plot["points"])

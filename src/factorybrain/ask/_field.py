@@ -77,11 +77,17 @@ def b_life(store: Store, product: str) -> Answer:
     from factorybrain.agents import RecordNotFoundError
 
     every = field_reliability(store)
-    choices = {
-        f["product"]: f"{f['product']} {f['name'] or ''}"
-        for f in [*every["items"], *every["not_fitted"]]
-    }
-    best = process.extractOne(product, choices, scorer=fuzz.token_set_ratio) if choices else None
+    # a product is asked for by its id or by its name: each is a choice of its own (an id
+    # buried in a long name would score low)
+    products = [*every["items"], *every["not_fitted"]]
+    choices = [(f["product"], f["product"]) for f in products]
+    choices += [(f["name"], f["product"]) for f in products if f.get("name")]
+    found = (
+        process.extractOne(product, [text for text, _ in choices], scorer=fuzz.token_set_ratio)
+        if choices
+        else None
+    )
+    best = None if found is None else (found[0], found[1], choices[found[2]][1])
     if best is None or best[1] < 60:
         fitted = ", ".join(sorted(f["product"] for f in every["items"])) or "none yet"
         return Answer(

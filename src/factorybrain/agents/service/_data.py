@@ -299,6 +299,11 @@ def _names(store: Store) -> dict[tuple[str, str, str], str]:
         rows = store.query(f"SELECT space, external_id, name FROM {entity} WHERE name IS NOT NULL")
         for space, external_id, name in rows.itertuples(index=False):
             names[(entity, str(space), str(external_id))] = str(name)
+    # a product without a name of its own is named by its material record (SAP keeps a product
+    # as a material: MARA, its description in MAKT)
+    for (entity, space, external_id), name in list(names.items()):
+        if entity == "material":
+            names.setdefault(("product", space, external_id), name)
     return names
 
 

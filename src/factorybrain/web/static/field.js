@@ -6,6 +6,10 @@
 
 const FIELD_PAGE = 25;
 
+// An ERP's all-digit material number shown as SAP shows it (its ALPHA conversion drops the
+// zeros that pad it to 18 digits); other identifiers as they are.
+const productId = (id) => (/^0+[0-9]+$/.test(String(id)) ? String(id).replace(/^0+(?=.)/, "") : String(id));
+
 // 7.6× (6.5–8.8): a rate ratio and its interval.
 function ratioText(row) {
   if (row.rate_ratio == null) return "";
@@ -180,14 +184,14 @@ async function pageField(query) {
   const productLink = (f) => {
     const params = new URLSearchParams(query);
     params.set("product", f.product);
-    return `<a href="#/field?${params.toString()}" class="${f.product === product ? "chosen" : ""}">${esc(f.product)} <span class="muted">B10 ${fmt(f.b10_days, 0)} d</span></a>`;
+    return `<a href="#/field?${params.toString()}" class="${f.product === product ? "chosen" : ""}" title="${esc(f.name || f.product)}">${esc(productId(f.product))} <span class="muted">B10 ${fmt(f.b10_days, 0)} d</span></a>`;
   };
   const notFitted = reliability.not_fitted.length
-    ? `<p class="muted">Not fitted: ${reliability.not_fitted.map((g) => `${esc(g.product)} (${esc(g.why)})`).join("; ")}</p>`
+    ? `<p class="muted">Not fitted: ${reliability.not_fitted.map((g) => `${esc(productId(g.product))} (${esc(g.why)})`).join("; ")}</p>`
     : "";
   const reliabilityPart = fit
     ? `<p class="tabs">${fits.map(productLink).join(" ")}</p>
-       <h3>${esc(fit.product)} <span class="muted">${esc(fit.name || "")}</span></h3>
+       <h3>${esc(productId(fit.product))} <span class="muted">${esc(fit.name || "")}</span></h3>
        ${reliabilityCards(fit)}
        <div class="chart"><div class="title">Weibull plot: each dot is a failure at its median rank (units still running taken into account); the line is the fitted Weibull; the shaded band is the B10 interval.${fit.plot && fit.plot.note ? ` ${esc(fit.plot.note)}.` : ""}</div>${weibullPlot(fit)}</div>
        <div class="chart"><div class="title">Units still running (censored), by days in service: ${fmt(fit.plot ? fit.plot.censored_units : 0, 0)}</div>${censoredBars(fit)}</div>`
