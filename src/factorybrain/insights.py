@@ -477,8 +477,11 @@ def _trace_to_suppliers(store: Store, lots: list[dict[str, Any]]) -> list[dict[s
 
 # -- field reliability: Weibull fits per product --------------------------------------------------
 def _product_names(store: Store) -> dict[str, str]:
-    """Product names; a product without one is named by its material record (SAP keeps a
-    product as a material: MARA, its description in MAKT)."""
+    """Product names by id.
+
+    A product without a name of its own is named by its material record (SAP keeps a product
+    as a material: MARA, its description in MAKT).
+    """
     names = json_rows(
         store.query(
             "SELECT p.external_id, coalesce(p.name, m.name) AS name FROM product p "
