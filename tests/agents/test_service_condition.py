@@ -22,12 +22,19 @@ def _put(store, entity: str, rows: list[dict]) -> None:
     store.upsert_entities(entity, pa.Table.from_pylist(rows), "test")
 
 
-def _readings(rng: np.random.Generator, *, worn: bool, faulty_sensor: bool = False) -> dict:
+def _readings(
+    rng: np.random.Generator,
+    *,
+    worn: bool,
+    faulty_sensor: bool = False,
+    days: range = WORN,
+    scale: float = 1.0,
+) -> dict:
     """Hourly vibration, temperature and current; wear moves all three, a fault moves one."""
     hours = DAYS * 24
     times = np.datetime64(START, "s") + (np.arange(hours) * 3600).astype("timedelta64[s]")
     day = np.arange(hours) // 24
-    wearing = np.isin(day, list(WORN))
+    wearing = scale * np.isin(day, list(days))
     signals = {
         "VIB": 2.0 + rng.normal(0, 0.1, hours),
         "TEMP": 45.0 + rng.normal(0, 0.5, hours),
@@ -48,6 +55,7 @@ def populate(
     faulty_sensor: bool = False,
     bad_order: int | None = None,
     sap_style: bool = False,
+    both_worn: bool = False,
 ) -> None:
     """A line of two machines: a lathe LT-1, then a press PR-2 the next day, every unit.
 
@@ -55,6 +63,8 @@ def populate(
     whose units fail (a process deviation of that order; both machines stay sound).
     ``sap_style``: operations name work centres, the sensors belong to the equipment records
     (``EQ-LT-1``, ``EQ-PR-2``), each at the place of its work centre, as SAP keeps a machine.
+    ``both_worn``: the first machine, a stator winder here, wears too, on the days it made the
+    press's worn days' units, and moves further than the press.
     """
     rng = np.random.default_rng(5)
     if sap_style:
@@ -69,8 +79,9 @@ def populate(
             )
         ])  # fmt: skip
     else:
+        names = {"LT-1": "Stator winding machine 1", "PR-2": "Bearing press 2"} if both_worn else {}
         _put(store, "asset", [
-            {"space": "plant", "external_id": m, "name": m, "level": "equipment"}
+            {"space": "plant", "external_id": m, "name": names.get(m, m), "level": "equipment"}
             for m in ("LT-1", "PR-2")
         ])  # fmt: skip
     _put(store, "customer", [{"space": "plant", "external_id": "C1", "name": "Customer 1"}])
@@ -116,10 +127,13 @@ def populate(
     if sensors:
         readings = {}
         press_worn = bad_order is None and not faulty_sensor
-        for machine, worn in (("LT-1", False), ("PR-2", press_worn)):
+        for machine, worn in (("LT-1", both_worn), ("PR-2", press_worn)):
             faulty = faulty_sensor and machine == "PR-2"
             device = f"EQ-{machine}" if sap_style else machine
-            for signal, series in _readings(rng, worn=worn, faulty_sensor=faulty).items():
+            shape = (
+                {"days": range(WORN[0] - 1, WORN[-1]), "scale": 3.0} if machine == "LT-1" else {}
+            )
+            for signal, series in _readings(rng, worn=worn, faulty_sensor=faulty, **shape).items():
                 readings[f"{device}.{signal}"] = series
         _load(store, "plant", readings)
 
@@ -202,3 +216,13 @@ def test_without_sensors_the_finding_says_the_machines_in_series_cannot_be_told_
     assert "near-tied with" in cluster.text and other in cluster.text
     assert "neither their sensors nor a breakdown tells which one" in cluster.text
     assert "has no sensors linked to it" in cluster.text and "inspect them too" in cluster.text
+
+
+def test_of_two_machines_that_wore_the_one_whose_process_fails_as_the_claims_is_named(
+    store,
+) -> None:
+    populate(store, both_worn=True)  # the winder moved further; the claims vibrate
+    cluster = _press_cluster(_clusters(store))
+    assert (cluster.attribute, cluster.subject.external_id) == ("machine_window", "PR-2")
+    assert "Stator winding machine 1 moved too" in cluster.text
+    assert "do not fail as vibration" in cluster.text

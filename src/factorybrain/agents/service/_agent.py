@@ -69,12 +69,17 @@ from factorybrain.agents.service._cohorts import (
     fleet_at,
     screen_fleet,
 )
-from factorybrain.agents.service._condition import CONDITION_Z, ConditionReader, strongest
+from factorybrain.agents.service._condition import (
+    CONDITION_Z,
+    ConditionReader,
+    ConditionShift,
+    strongest,
+)
 from factorybrain.agents.service._data import FieldData, load_field
 from factorybrain.agents.service._executors import INSPECT
 from factorybrain.agents.service._modes import ModeReading, read_failure_modes
 from factorybrain.engines.reliability import WeibullModel, per_1000_unit_years
-from factorybrain.engines.text import component_affinity
+from factorybrain.engines.text import component_affinity, process_affinity
 from factorybrain.exceptions import EngineError
 from factorybrain.store import Store
 
@@ -443,22 +448,22 @@ class ServiceAgent(BaseAgent):
                 for label, _ in sorted(candidates, key=lambda item: -item[1])
                 if label in covering and described[label]["attribute"] == "machine_window"
             ]
-            moved = strongest(
-                [
-                    (
-                        label,
-                        condition.shift(
-                            (str(d["subject_space"]), str(d["subject_id"])),
-                            d["window_start"],
-                            d["window_end"],
-                        ),
-                    )
-                    for label, d in machines
-                ]
-            )
+            shifts = [
+                (
+                    label,
+                    condition.shift(
+                        (str(d["subject_space"]), str(d["subject_id"])),
+                        d["window_start"],
+                        d["window_end"],
+                    ),
+                )
+                for label, d in machines
+            ]
+            shifts, fits = _by_process(shifts, described, mode, data)
+            moved = strongest(shifts)
             if moved is not None:
                 chosen, shift = moved
-                because = f"{described[chosen]['subject_id']} moved: {shift.text}"
+                because = f"{described[chosen]['subject_id']} moved: {shift.text}" + fits
                 if chosen == leader:
                     return chosen, because
                 separation = dict(candidates)[chosen]
@@ -1109,6 +1114,42 @@ class ServiceAgent(BaseAgent):
         if review.modes is not None:
             for note in review.modes.notes:
                 self._gap(review, note, "failure_modes")
+
+
+def _by_process(
+    shifts: list[tuple[int, ConditionShift | None]],
+    described: dict[int, dict[str, Any]],
+    mode: str | None,
+    data: FieldData,
+) -> tuple[list[tuple[int, ConditionShift | None]], str]:
+    """Of several machines that moved, those whose process fails as the claims do, and why.
+
+    Machines of one line may wear at the same time. When the claims fail one way (vibration)
+    and some of the machines that moved make what fails that way (a lathe turns the shaft) and
+    others do not (a winder winds the stator), the others' wear is no cause of these claims.
+    Without a failure mode, or when the names tell nothing, every machine stays.
+    """
+    moved: list[tuple[int, ConditionShift | None]] = [
+        (label, shift) for label, shift in shifts if shift and shift.z >= CONDITION_Z
+    ]
+    if mode is None or len({described[label]["subject_id"] for label, _ in moved}) < 2:
+        return shifts, ""
+    names = {label: _machine_name(described[label], data) for label, _ in moved}
+    fitting = [(label, shift) for label, shift in moved if process_affinity(mode, names[label])]
+    if not fitting or len(fitting) == len(moved):
+        return shifts, ""
+    kept = {label for label, _ in fitting}
+    others = sorted({names[label] for label, _ in moved if label not in kept})
+    return fitting, (
+        f"; {', '.join(others)} moved too, but its process's defects do not fail as {mode}, "
+        f"the claims' failure mode, and {names[fitting[0][0]]}'s do"
+    )
+
+
+def _machine_name(description: dict[str, Any], data: FieldData) -> str:
+    """A machine's name as its asset record gives it, else its id."""
+    key = ("asset", str(description["subject_space"]), str(description["subject_id"]))
+    return data.names.get(key, str(description["subject_id"]))
 
 
 def _undecided(

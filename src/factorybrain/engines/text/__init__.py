@@ -26,13 +26,16 @@ from factorybrain.engines.text._iso14224 import (
 )
 from factorybrain.engines.text._seed import (
     COMPONENT_HINTS,
+    PROCESS_HINTS,
     SEED_MODES,
     SEED_PHRASES,
     component_affinity,
+    process_affinity,
 )
 
 __all__ = [
     "COMPONENT_HINTS",
+    "PROCESS_HINTS",
     "ISO14224_FAILURE_MODES",
     "MAINTENANCE_ABBREVIATIONS",
     "SEED_MODES",
@@ -40,6 +43,7 @@ __all__ = [
     "UNKNOWN",
     "FailureModeClassifier",
     "component_affinity",
+    "process_affinity",
     "normalise",
     "prior_texts",
 ]

@@ -181,7 +181,42 @@ def component_affinity(mode: str, component_name: str) -> bool:
     return any(word in name for word in COMPONENT_HINTS.get(mode, ()))
 
 
+#: Words of a machine's name or class for the processes whose defects show in the field as each
+#: failure mode (a process FMEA in a few words): a badly turned shaft or a bearing pressed askew
+#: vibrates, a badly wound stator fails electrically; English, German, Chinese.
+PROCESS_HINTS: dict[str, tuple[str, ...]] = {
+    "vibration": ("lathe", "turning", "machining", "mill", "grind", "balanc", "press",
+                  "dreh", "fräs", "schleif", "wucht", "车床", "铣", "磨", "平衡", "压"),
+    "noise": ("press", "grind", "lathe", "turning", "dreh", "schleif", "压", "磨", "车床"),
+    "leak": ("press", "weld", "seal", "braz", "assembl", "schweiß", "dicht", "montage",
+             "压", "焊", "装配"),
+    "electrical": ("wind", "stator", "coil", "solder", "wickel", "spule", "löt", "绕", "线圈",
+                   "焊"),
+    "overheating": ("wind", "stator", "coil", "wickel", "spule", "绕", "线圈"),
+    "breakage": ("cast", "lathe", "turning", "machining", "mill", "weld", "guss", "dreh", "fräs",
+                 "schweiß", "铸", "车床", "铣", "焊"),
+    "blockage": ("cast", "mould", "mold", "guss", "铸"),
+    "low_output": ("lathe", "turning", "machining", "cast", "balanc", "dreh", "guss", "车床",
+                   "铸"),
+    "fail_to_start": ("wind", "solder", "assembl", "wickel", "löt", "montage", "绕", "焊",
+                      "装配"),
+}  # fmt: skip
+
+
+def process_affinity(mode: str, machine_name: str) -> bool:
+    """Whether a machine's name or class suggests its process's defects fail as ``mode``."""
+    name = str(machine_name or "").lower()
+    return any(word in name for word in PROCESS_HINTS.get(mode, ()))
+
+
 #: The failure modes of :data:`SEED_PHRASES`.
 SEED_MODES: tuple[str, ...] = tuple(sorted({mode for _, mode in SEED_PHRASES}))
 
-__all__ = ["COMPONENT_HINTS", "SEED_MODES", "SEED_PHRASES", "component_affinity"]
+__all__ = [
+    "COMPONENT_HINTS",
+    "PROCESS_HINTS",
+    "SEED_MODES",
+    "SEED_PHRASES",
+    "component_affinity",
+    "process_affinity",
+]
