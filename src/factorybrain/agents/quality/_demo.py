@@ -10,8 +10,9 @@ defects) and reacts to every ``service.failure_cluster`` the service agent store
   the degraded machines whose units were claimed (``claim_clusters`` with cause
   ``degraded_machine``);
 - ``quality.containment``: each containment proposal is **correct** when the lot it quarantines
-  is a truth bad lot or the machine it inspects a truth degraded one; expected are the truth's
-  bad lots.
+  is a truth bad lot, the machine it inspects a truth degraded one, or the recipe change it asks
+  for is of a process parameter the truth names as a cause of claims (``claim_clusters`` with
+  cause ``process_out_of_window``: the press-fit force); expected are the truth's bad lots.
 """
 
 from __future__ import annotations
@@ -98,6 +99,11 @@ def score_quality(store: Store, truth: dict[str, Any]) -> list[Score]:
         for c in truth.get("claim_clusters", [])
         if c.get("cause") == "degraded_machine"
     }
+    process_causes = {
+        str(c["root_cause"])
+        for c in truth.get("claim_clusters", [])
+        if c.get("cause") == "process_out_of_window"
+    }
     named, correct, found_truth = 0, 0, set()
     for finding in records.findings(kind="quality.root_cause", agent="quality", limit=None):
         subject = finding.subject
@@ -124,12 +130,17 @@ def score_quality(store: Store, truth: dict[str, Any]) -> list[Score]:
             for step in steps
             if step.action_type == "maintenance_order.create"
         ]
+        changed = {
+            str(step.parameters.get("parameter"))
+            for step in steps
+            if step.action_type == "recipe.change_request"
+        }
         if not steps:
             continue
         proposals += 1
         hit_lots = {_resolve(q, lots) for q in quarantined} & bad
         hit_machines = {_resolve(m, machines) for m in inspected} & degraded
-        right += bool(hit_lots or hit_machines)
+        right += bool(hit_lots or hit_machines or changed & process_causes)
         contained |= hit_lots
     expected = len(bad) + len(claimed_machines)
     return [
@@ -148,7 +159,8 @@ def score_quality(store: Store, truth: dict[str, Any]) -> list[Score]:
             len(bad),
             proposals,
             right,
-            "containment proposals that quarantine a bad lot or inspect a degraded machine; "
+            "containment proposals that quarantine a bad lot, inspect a degraded machine or "
+            "change the recipe of a parameter that causes claims; "
             f"{len(contained)} of {len(bad)} bad lots quarantined",
             recalled=len(contained),
         ),

@@ -7,7 +7,9 @@ A run (:meth:`ServiceAgent.run`, or :meth:`ServiceAgent.review` from Python):
    (:func:`~._modes.read_failure_modes`: an offline model trained on the plant's coded claims,
    else the shipped multilingual seed set);
 2. screens every cohort of every genealogy attribute (component lot, supplier lot, supplier,
-   machine and run of days, work order, line, build week, design revision, product) for claims
+   machine and run of days, work order, line, build week, design revision, product, and the
+   tails of each process parameter, per product: units pressed far below their product's
+   usual force) for claims
    above its exposure (:class:`~factorybrain.engines.reliability.CohortScreen`: age-adjusted
    expected claims, exact rate-ratio test, one temporal scan statistic per machine over its runs
    of days, Benjamini-Hochberg across every cohort and machine, a rescan of the machines given
@@ -17,11 +19,16 @@ A run (:meth:`ServiceAgent.run`, or :meth:`ServiceAgent.review` from Python):
    apart; two lots consumed by the same orders are the same units) are near-tied. A machine
    whose own sensors moved far from its normal while it made the units (:mod:`._condition`:
    two or more signals, against its normal operating points) is the cause, among the near-tied
-   and the windows that hold most of the claims; a window of a machine whose sensors stayed
+   and the windows that hold most of the claims (of several that moved, one whose process fails
+   as the claims do: a lathe for vibration, not a stator winder); a window of a machine whose
+   sensors stayed
    normal gives way to a near-tied cohort that is no window (the order, a lot); without
    sensors, a breakdown (corrective maintenance order or downtime event) of the machine in or
    just after its window, or a component whose name fits the claims' failure mode (a leak and
-   a seal), corroborates;
+   a seal), corroborates; when nothing tells near-tied machines apart, the finding says so and
+   names them all. A cohort selected after a cluster whose claims are mostly that cluster's,
+   failing the same way (the orders a press-force deviation hit hardest), is where that cluster
+   concentrates, not a cause of its own: it is listed in the cluster;
 4. reports each cohort that explains claims as ``service.failure_cluster`` with the recall scope
    as a ``serial_unit.inspect`` recommendation (the serials built with it that are in the field
    and have not failed, with their customers and shipments), which an engineer approves;
