@@ -19,8 +19,8 @@ import pytest
 
 from factorybrain.agents import AgentContext, AgentRecords, Recommendation
 from factorybrain.agents.quality import RECIPE_CHANGE, QualityAgent, QualityDataWarning
-from factorybrain.agents.service import FAILURE_CLUSTER, ServiceAgent, ServiceDataWarning
-from tests.agents.test_service import _edges, _put
+from factorybrain.agents.service import FAILURE_CLUSTER, ServiceAgent
+from tests.agents.test_service import _edges, _put, _review
 
 START = datetime(2026, 1, 5)
 ORDERS, PER_ORDER = 60, 40
@@ -90,12 +90,6 @@ def populate(store) -> dict:
 @pytest.fixture
 def plant(store):
     return populate(store)
-
-
-def _review(store):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ServiceDataWarning)
-        return ServiceAgent().review(store)
 
 
 def test_the_parameter_is_named_and_the_order_it_hit_hardest_is_folded_into_it(
