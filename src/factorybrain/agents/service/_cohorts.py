@@ -244,19 +244,25 @@ def _parameter_tails(
     the tails are those of that distance over the fleet; ``threshold`` is in those SDs.
     """
     out: list[tuple[str, np.ndarray, str, float, float, str]] = []
-    if data.parameters.empty:
+    orders, measured = data.order_parameters, data.parameters
+    if orders.empty and measured.empty:
         return out
-    position = pd.Series(np.arange(len(units)), index=units["serial"].to_numpy())
-    position = position[~position.index.duplicated(keep="first")]
     product = units["product_key"].fillna(units["product"]).astype(object).to_numpy()
-    for parameter, group in data.parameters.groupby("parameter", sort=True):
-        values = group.drop_duplicates("serial").set_index("serial")["value"].astype(float)
-        values = values[np.isfinite(values)]
-        at = position.reindex(values.index)
-        values, at = values[at.notna()], at[at.notna()].astype(np.int64)
-        if len(values) < MIN_PARAMETER_UNITS or values.nunique() < MIN_PARAMETER_VALUES:
+    keys = units[["wo_space", "work_order"]]
+    for parameter in sorted(set(orders["parameter"]) | set(measured["parameter"])):
+        mine = orders[orders["parameter"] == parameter]
+        # the order's value, where a unit's own measurement does not stand for it
+        value = keys.merge(
+            mine[["wo_space", "work_order", "value"]], on=["wo_space", "work_order"], how="left"
+        )["value"].to_numpy(dtype=float)
+        own = measured[measured["parameter"] == parameter].drop_duplicates("serial")
+        if len(own):
+            by_serial = units["serial"].map(own.set_index("serial")["value"]).to_numpy(dtype=float)
+            value = np.where(np.isfinite(by_serial), by_serial, value)
+        at = np.flatnonzero(np.isfinite(value))
+        if at.size < MIN_PARAMETER_UNITS or np.unique(value[at]).size < MIN_PARAMETER_VALUES:
             continue
-        frame = pd.DataFrame({"value": values.to_numpy(), "product": product[at.to_numpy()]})
+        frame = pd.DataFrame({"value": value[at], "product": product[at]})
         by_product = frame.groupby("product", dropna=False)["value"]
         centre = by_product.transform("median")
         spread = 1.4826 * (frame["value"] - centre).abs().groupby(frame["product"]).transform(
@@ -266,8 +272,8 @@ def _parameter_tails(
         usable = np.isfinite(z)
         if usable.sum() < MIN_PARAMETER_UNITS:
             continue
-        z, members = z[usable], at.to_numpy()[usable]
-        unit = group["unit"].dropna()
+        z, members = z[usable], at[usable]
+        unit = pd.concat([own["unit"], mine["unit"]]).dropna()
         unit_text = str(unit.iloc[0]) if len(unit) else ""
         for share in PARAMETER_TAILS:
             low, high = np.quantile(z, [share, 1.0 - share])

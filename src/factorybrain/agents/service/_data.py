@@ -39,6 +39,10 @@ import pandas as pd
 from factorybrain.context import serial_letters_sql
 from factorybrain.store import Store
 
+#: Columns of :attr:`FieldData.parameters` and :attr:`FieldData.order_parameters`.
+_MEASURED_COLUMNS = ["serial", "parameter", "value", "unit"]
+_ORDER_COLUMNS = ["wo_space", "work_order", "parameter", "value", "unit"]
+
 _APPROVED = (
     "SELECT source_space, source_identifier, target_type, target_space, target_external_id "
     "FROM annotation WHERE status = 'approved'"
@@ -68,9 +72,11 @@ class FieldData:
         revisions: ``space``, ``external_id``, ``product``, ``product_key``, ``revision``,
             ``effective_from``.
         names: Display names of entities: ``(type, space, external_id) -> name``.
-        parameters: One row per unit and process parameter: ``serial``, ``parameter``,
-            ``value``, ``unit`` (of measure), ``per_unit`` (the unit's own measurement, not its
-            order's).
+        parameters: Process parameters measured per unit: ``serial``, ``parameter``,
+            ``value``, ``unit`` (of measure).
+        order_parameters: Process parameters per work order (the order a linked order is linked
+            to): ``wo_space``, ``work_order``, ``parameter``, ``value``, ``unit``; a unit's own
+            measurement, where there is one, stands for its order's.
         as_of: The latest moment the data shows (shipment, claim or production).
         notes: What could not be resolved, one sentence each.
     """
@@ -84,9 +90,10 @@ class FieldData:
     as_of: datetime | None
     notes: list[str] = field(default_factory=list)
     parameters: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(
-            columns=["serial", "parameter", "value", "unit", "per_unit"]
-        )
+        default_factory=lambda: pd.DataFrame(columns=_MEASURED_COLUMNS)
+    )
+    order_parameters: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=_ORDER_COLUMNS)
     )
 
 
@@ -338,8 +345,10 @@ def load_field(store: Store) -> FieldData:
     revisions["effective_from"] = pd.to_datetime(revisions["effective_from"])
     revisions["product_key"] = _with_product_keys(revisions, keys, "space")
     units["line"] = _lines(store, units, operations)
-    parameters = _parameters(store, units)
-    units, lots, operations = _one_order_per_unit(store, units, lots, operations)
+    order_parameters, parameters = _parameters(store)
+    units, lots, operations, order_parameters = _one_order_per_unit(
+        store, units, lots, operations, order_parameters
+    )
     unresolved_claims = claims["serial"].isna()
     if unresolved_claims.any():
         examples = ", ".join(
@@ -382,11 +391,12 @@ def load_field(store: Store) -> FieldData:
         as_of=as_of,
         notes=notes,
         parameters=parameters,
+        order_parameters=order_parameters,
     )
 
 
-def _parameters(store: Store, units: pd.DataFrame) -> pd.DataFrame:
-    """Each unit's process parameters (see the module): one row per serial and parameter."""
+def _parameters(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Process parameters per work order, and per unit where measured (see the module)."""
     orders = store.query(
         """
         SELECT o.space AS wo_space, o.work_order, p.parameter,
@@ -394,15 +404,12 @@ def _parameters(store: Store, units: pd.DataFrame) -> pd.DataFrame:
         FROM operation_parameter p
         JOIN operation o ON o.space = p.space AND o.external_id = p.operation
         WHERE p.parameter IS NOT NULL AND coalesce(p.actual, p.setpoint) IS NOT NULL
+          AND o.work_order IS NOT NULL
         GROUP BY ALL
         """
     )
-    columns = ["serial", "parameter", "value", "unit", "per_unit"]
     if orders.empty:
-        return pd.DataFrame(columns=columns)
-    by_order = units[["serial", "wo_space", "work_order"]].merge(
-        orders, on=["wo_space", "work_order"]
-    )
+        return pd.DataFrame(columns=_ORDER_COLUMNS), pd.DataFrame(columns=_MEASURED_COLUMNS)
     measured = store.query(
         "SELECT serial_unit AS serial, test_name AS parameter, avg(value) AS value, "
         "any_value(unit) AS unit FROM quality_result "
@@ -410,23 +417,16 @@ def _parameters(store: Store, units: pd.DataFrame) -> pd.DataFrame:
         "GROUP BY ALL",
         [sorted(orders["parameter"].astype(str).unique())],
     )
-    measured = measured[measured["serial"].isin(units["serial"])].assign(per_unit=True)
-    frame = pd.concat(
-        [measured, by_order[["serial", "parameter", "value", "unit"]].assign(per_unit=False)],
-        ignore_index=True,
-    )
-    frame["value"] = frame["value"].astype(float)
-    # a unit's own measurement wins over its order's value
-    return (
-        frame.drop_duplicates(["serial", "parameter"], keep="first")[columns]
-        .sort_values(["parameter", "serial"])
-        .reset_index(drop=True)
-    )
+    return orders, measured
 
 
 def _one_order_per_unit(
-    store: Store, units: pd.DataFrame, lots: pd.DataFrame, operations: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    store: Store,
+    units: pd.DataFrame,
+    lots: pd.DataFrame,
+    operations: pd.DataFrame,
+    order_parameters: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One row per physical unit: the silos' records of one order and its serials joined.
 
     The ERP and the MES often both record a production order, its serials, the batches it
@@ -444,7 +444,7 @@ def _one_order_per_unit(
         "WHERE target_type = 'work_order' GROUP BY ALL"
     )
     if links.empty:
-        return units, lots, operations
+        return units, lots, operations, order_parameters
     hub = {(str(s), str(i)): (str(ts), str(te)) for s, i, ts, te in links.itertuples(index=False)}
 
     def onto_hub(frame: pd.DataFrame) -> pd.DataFrame:
@@ -472,7 +472,12 @@ def _one_order_per_unit(
         .drop(columns="_linked")
     )
     lots = onto_hub(lots).drop_duplicates(["wo_space", "work_order", "lot_space", "lot"])
-    return merged, lots.reset_index(drop=True), onto_hub(operations)
+    parameters = onto_hub(order_parameters) if len(order_parameters) else order_parameters
+    if len(parameters):  # two silos' records of one order: one value per parameter
+        parameters = parameters.groupby(
+            ["wo_space", "work_order", "parameter"], as_index=False, dropna=False
+        ).agg(value=("value", "mean"), unit=("unit", "first"))
+    return merged, lots.reset_index(drop=True), onto_hub(operations), parameters
 
 
 def _lines(store: Store, units: pd.DataFrame, operations: pd.DataFrame) -> pd.Series:
