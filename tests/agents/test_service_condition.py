@@ -56,6 +56,7 @@ def populate(
     bad_order: int | None = None,
     sap_style: bool = False,
     both_worn: bool = False,
+    first_name: str = "Stator winding machine 1",
 ) -> None:
     """A line of two machines: a lathe LT-1, then a press PR-2 the next day, every unit.
 
@@ -63,8 +64,9 @@ def populate(
     whose units fail (a process deviation of that order; both machines stay sound).
     ``sap_style``: operations name work centres, the sensors belong to the equipment records
     (``EQ-LT-1``, ``EQ-PR-2``), each at the place of its work centre, as SAP keeps a machine.
-    ``both_worn``: the first machine, a stator winder here, wears too, on the days it made the
-    press's worn days' units, and moves further than the press.
+    ``both_worn``: the first machine (``first_name``, a stator winder unless named otherwise)
+    wears too, on the days it made the press's worn days' units, and moves further than the
+    press.
     """
     rng = np.random.default_rng(5)
     if sap_style:
@@ -79,7 +81,7 @@ def populate(
             )
         ])  # fmt: skip
     else:
-        names = {"LT-1": "Stator winding machine 1", "PR-2": "Bearing press 2"} if both_worn else {}
+        names = {"LT-1": first_name, "PR-2": "Bearing press 2"} if both_worn else {}
         _put(store, "asset", [
             {"space": "plant", "external_id": m, "name": names.get(m, m), "level": "equipment"}
             for m in ("LT-1", "PR-2")
@@ -226,3 +228,11 @@ def test_of_two_machines_that_wore_the_one_whose_process_fails_as_the_claims_is_
     assert (cluster.attribute, cluster.subject.external_id) == ("machine_window", "PR-2")
     assert "Stator winding machine 1 moved too" in cluster.text
     assert "do not fail as vibration" in cluster.text
+
+
+def test_of_two_machines_that_wore_and_fail_alike_both_are_named_for_inspection(store) -> None:
+    populate(store, both_worn=True, first_name="CNC lathe 1")  # both vibrate a pump
+    cluster = _press_cluster(_clusters(store))
+    assert cluster.subject.external_id == "LT-1"  # it moved furthest
+    assert "PR-2 (" in cluster.text and "moved too while making these units" in cluster.text
+    assert "inspect it as well" in cluster.text

@@ -471,6 +471,7 @@ class ServiceAgent(BaseAgent):
             if moved is not None:
                 chosen, shift = moved
                 because = f"{described[chosen]['subject_id']} moved: {shift.text}" + fits
+                because += _moved_too(chosen, shifts, described)
                 if chosen == leader:
                     return chosen, because
                 separation = dict(candidates)[chosen]
@@ -1151,6 +1152,29 @@ def _by_process(
         f"; {', '.join(others)} moved too, but its process's defects do not fail as {mode}, "
         f"the claims' failure mode, and {names[fitting[0][0]]}'s do"
     )
+
+
+def _moved_too(
+    chosen: int,
+    shifts: list[tuple[int, ConditionShift | None]],
+    described: dict[int, dict[str, Any]],
+) -> str:
+    """The other machines that moved while they made the same units, which the finding names.
+
+    The one that moved most is named; another that wore at the same time may have caused some
+    of the claims (and would not be told apart by the claims alone): it is inspected too.
+    """
+    named = described[chosen]["subject_id"]
+    others: dict[str, float] = {}
+    for label, shift in shifts:
+        machine = described[label]["subject_id"]
+        if shift is not None and shift.z >= CONDITION_Z and machine != named:
+            others[machine] = max(others.get(machine, 0.0), shift.z)
+    if not others:
+        return ""
+    listed = ", ".join(f"{m} ({z:.0f} robust SD)" for m, z in others.items())
+    them = "it" if len(others) == 1 else "them"
+    return f"; {listed} moved too while making these units: inspect {them} as well"
 
 
 def _machine_name(description: dict[str, Any], data: FieldData) -> str:
