@@ -643,7 +643,8 @@ class QualityAgent(BaseAgent):
         at: datetime,
     ) -> list[Step]:
         steps: list[Step] = []
-        reason = f"field failure cluster {cluster.dedup_key or cluster.subject}"
+        key = cluster.dedup_key or cluster.subject.external_id
+        reason = f"{cluster.title} ({key})" if cluster.title else f"field failure cluster {key}"
         if lot is not None:
             steps.append(
                 Step(

@@ -1076,8 +1076,8 @@ class ServiceAgent(BaseAgent):
                 parameters={
                     "space": self.visit_space,
                     "cohort": cluster.dedup_key,
-                    "reason": f"field failure cluster {cluster.dedup_key}: rate ratio "
-                    f"{n['rate_ratio']:.1f}, {int(n['claims'])} claims",
+                    "reason": f"field failures cluster in {cluster.label}: rate ratio "
+                    f"{n['rate_ratio']:.1f}, {int(n['claims'])} claims ({cluster.dedup_key})",
                     "serials": serials,
                     "customers": customers,
                 },
