@@ -236,3 +236,57 @@ def test_of_two_machines_that_wore_and_fail_alike_both_are_named_for_inspection(
     assert cluster.subject.external_id == "LT-1"  # it moved furthest
     assert "PR-2 (" in cluster.text and "moved too while making these units" in cluster.text
     assert "inspect it as well" in cluster.text
+
+
+def test_the_containment_inspects_every_machine_that_wore_while_making_the_units(store) -> None:
+    from factorybrain.agents import AgentContext, AgentRecords, Recommendation
+    from factorybrain.agents.quality import QualityAgent, QualityDataWarning
+    from factorybrain.agents.service import FAILURE_CLUSTER
+
+    populate(store, both_worn=True, first_name="CNC lathe 1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ServiceDataWarning)
+        review = ServiceAgent().review(store)
+    cluster = _press_cluster(review.clusters)
+    (finding,) = [
+        f for f in review.findings if f.kind == FAILURE_CLUSTER and f.dedup_key == cluster.dedup_key
+    ]
+    assert finding.evidence.numbers["moved_too_z:plant:PR-2"] >= CONDITION_Z
+    context = AgentContext(store, AgentRecords(store), lambda: START + timedelta(days=DAYS))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QualityDataWarning)
+        items = list(QualityAgent().react(finding, context))
+    (proposal,) = [i for i in items if isinstance(i, Recommendation)]
+    inspected = {
+        s.parameters["asset"]: s.parameters["notes"]
+        for s in proposal.steps
+        if s.action_type == "maintenance_order.create"
+    }
+    assert set(inspected) == {"LT-1", "PR-2"}
+    assert "wore too" in inspected["PR-2"] and "wore too" not in inspected["LT-1"]
+
+
+def test_the_field_failure_playbook_bundles_both_inspections_into_one_action(store) -> None:
+    from factorybrain.agents import installed_orchestrator
+    from factorybrain.agents.quality import QualityAgent, QualityDataWarning
+
+    populate(store, both_worn=True, first_name="CNC lathe 1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ServiceDataWarning)
+        review = ServiceAgent().review(store)
+    orchestrator = installed_orchestrator(store, with_agents=False, clock=lambda: review.as_of)
+    orchestrator.register(QualityAgent())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QualityDataWarning)
+        report = orchestrator.submit(review.items(), agent="service", at=review.as_of)
+    assert not report.errors, report.errors
+    records = orchestrator.records
+    inspected = set()
+    for action in (records.action(a) for a in report.actions):
+        bundle = records.recommendation(action.recommendation_id)
+        inspected |= {
+            s.parameters["asset"]
+            for s in bundle.steps
+            if s.action_type == "maintenance_order.create"
+        }
+    assert {"LT-1", "PR-2"} <= inspected

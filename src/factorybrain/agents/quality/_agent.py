@@ -93,6 +93,9 @@ DATA_GAP = "quality.data_gap"
 FAILURE_CLUSTER = "service.failure_cluster"
 INSPECT_SERIALS = "serial_unit.inspect"
 INSPECT_MACHINE = "maintenance_order.create"
+#: The service agent's evidence numbers naming another machine that wore while it made a
+#: cluster's units (``moved_too_z:<space>:<machine>``): inspected with the cluster's machine.
+MOVED_TOO = "moved_too_z:"
 
 
 @lru_cache(maxsize=16)
@@ -605,7 +608,7 @@ class QualityAgent(BaseAgent):
             return [finding, *(
                 Recommendation(AGENT, (cluster.id, finding.id), s.action_type, s.parameters,
                                s.expected_effect, True, title=_step_title(s),
-                               dedup_key=f"{cluster.id}:{s.action_type}")
+                               dedup_key=_step_key(cluster.id, s, machine))
                 for s in steps if s.action_type != INSPECT_SERIALS
             )]  # fmt: skip
         if len(steps) == 1:
@@ -663,20 +666,27 @@ class QualityAgent(BaseAgent):
                     AGENT,
                 )
             )
-        if machine is not None:
+        machines = [machine] if machine is not None else []
+        machines += [
+            key.removeprefix(MOVED_TOO).split(":", 1)[-1]
+            for key in cluster.evidence.numbers
+            if key.startswith(MOVED_TOO)
+        ]
+        for asset in dict.fromkeys(machines):
             start = at + timedelta(hours=1)
+            also = "" if asset == machine else ", which wore too while it made these units"
             steps.append(
                 Step(
                     INSPECT_MACHINE,
                     {
                         "space": self.order_space,
-                        "external_id": stable_id("mo", AGENT, cluster.id, machine),
-                        "asset": machine,
+                        "external_id": stable_id("mo", AGENT, cluster.id, asset),
+                        "asset": asset,
                         "order_type": "inspection",
                         "priority": 2,
                         "planned_start": start.isoformat(),
                         "planned_end": (start + timedelta(hours=self.inspection_hours)).isoformat(),
-                        "notes": f"Inspect {machine}: {reason}",
+                        "notes": f"Inspect {asset}{also}: {reason}",
                     },
                     {"inspection_hours": self.inspection_hours},
                     AGENT,
@@ -762,6 +772,12 @@ def _when(moment: Any) -> str:
     if moment is None or pd.isna(moment):
         return "an unknown time"
     return pd.Timestamp(moment).isoformat(sep=" ", timespec="minutes")
+
+
+def _step_key(cluster: str, step: Step, machine: str | None) -> str:
+    """A bundled step's dedup key: per action type, and per machine for a second inspection."""
+    asset = step.parameters.get("asset") if step.action_type == INSPECT_MACHINE else None
+    return f"{cluster}:{step.action_type}" + (f":{asset}" if asset and asset != machine else "")
 
 
 def _step_title(step: Step) -> str:

@@ -91,6 +91,9 @@ from factorybrain.exceptions import EngineError
 from factorybrain.store import Store
 
 AGENT = "service"
+#: Evidence number of a cluster, one per other machine that wore while it made the claimed
+#: units (``moved_too_z:<space>:<machine>``, its robust z): the quality agent inspects it too.
+MOVED_TOO = "moved_too_z:"
 FAILURE_CLUSTER = "service.failure_cluster"
 FIELD_RELIABILITY = "service.field_reliability"
 DESIGN_EFFECT = "service.design_effect"
@@ -338,6 +341,7 @@ class ServiceAgent(BaseAgent):
                         )
             claims_of = {label: self._claims_of(screened, label) for label, _ in candidates}
             mode = _dominant_mode(claims_of[int(row["label"])], modes)
+            moved_too: dict[tuple[str, str], float] = {}
             chosen, note = self._break_tie(
                 candidates,
                 described,
@@ -348,6 +352,7 @@ class ServiceAgent(BaseAgent):
                 condition,
                 claims_of,
                 screened.screen.cover,
+                moved_too,
             )
             description = described[chosen]
             name, alias_note = self._name_among_aliases(description, mode, materials, data)
@@ -370,6 +375,8 @@ class ServiceAgent(BaseAgent):
                     ),
                 )
             )  # fmt: skip
+            for (space, machine), z in moved_too.items():
+                out[-1].numbers[f"{MOVED_TOO}{space}:{machine}"] = float(z)
         for cluster in out:
             if cluster.within:
                 cluster.text = cluster.text.removesuffix(".") + (
@@ -426,6 +433,7 @@ class ServiceAgent(BaseAgent):
         condition: ConditionReader | None = None,
         claims_of: dict[int, pd.DataFrame] | None = None,
         cover: float = 0.75,
+        moved_too: dict[tuple[str, str], float] | None = None,
     ) -> tuple[int, str]:
         """The candidate to report: the best, unless a near-tied one is corroborated.
 
@@ -471,7 +479,10 @@ class ServiceAgent(BaseAgent):
             if moved is not None:
                 chosen, shift = moved
                 because = f"{described[chosen]['subject_id']} moved: {shift.text}" + fits
-                because += _moved_too(chosen, shifts, described)
+                others = _others_moved(chosen, shifts, described)
+                if moved_too is not None:
+                    moved_too.update(others)
+                because += _moved_too_text(others)
                 if chosen == leader:
                     return chosen, because
                 separation = dict(candidates)[chosen]
@@ -1154,25 +1165,30 @@ def _by_process(
     )
 
 
-def _moved_too(
+def _others_moved(
     chosen: int,
     shifts: list[tuple[int, ConditionShift | None]],
     described: dict[int, dict[str, Any]],
-) -> str:
-    """The other machines that moved while they made the same units, which the finding names.
+) -> dict[tuple[str, str], float]:
+    """The other machines that moved while they made the same units: ``(space, id) -> z``.
 
     The one that moved most is named; another that wore at the same time may have caused some
     of the claims (and would not be told apart by the claims alone): it is inspected too.
     """
     named = described[chosen]["subject_id"]
-    others: dict[str, float] = {}
+    others: dict[tuple[str, str], float] = {}
     for label, shift in shifts:
-        machine = described[label]["subject_id"]
-        if shift is not None and shift.z >= CONDITION_Z and machine != named:
+        machine = (str(described[label]["subject_space"]), str(described[label]["subject_id"]))
+        if shift is not None and shift.z >= CONDITION_Z and machine[1] != named:
             others[machine] = max(others.get(machine, 0.0), shift.z)
+    return others
+
+
+def _moved_too_text(others: dict[tuple[str, str], float]) -> str:
+    """What the finding says of the other machines that moved (see :func:`_others_moved`)."""
     if not others:
         return ""
-    listed = ", ".join(f"{m} ({z:.0f} robust SD)" for m, z in others.items())
+    listed = ", ".join(f"{m} ({z:.0f} robust SD)" for (_, m), z in others.items())
     them = "it" if len(others) == 1 else "them"
     return f"; {listed} moved too while making these units: inspect {them} as well"
 
