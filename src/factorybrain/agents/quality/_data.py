@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from factorybrain.agents.core._process import order_parameters, unit_parameters
 from factorybrain.context import serial_letters_sql
 from factorybrain.exceptions import StoreError
 from factorybrain.store import Store
@@ -288,16 +289,7 @@ def load_genealogy(store: Store, *, outcome: str = "verdict") -> Genealogy:
             ``claim`` (a shipped unit is defective when a warranty claim names it).
     """
     notes: list[str] = []
-    parameter_rows = _query(
-        store,
-        """
-        SELECT o.space AS wo_space, o.work_order, p.parameter,
-               avg(coalesce(p.actual, p.setpoint)) AS value
-        FROM operation_parameter p
-        JOIN operation o ON o.space = p.space AND o.external_id = p.operation
-        WHERE coalesce(p.actual, p.setpoint) IS NOT NULL GROUP BY ALL
-        """,
-    )
+    parameter_rows = order_parameters(store)
     parameter_names = set(parameter_rows["parameter"].astype(str)) if len(parameter_rows) else set()
     if outcome == "claim":
         units = _field_units(store, claimed_serials(store))
@@ -334,13 +326,8 @@ def load_genealogy(store: Store, *, outcome: str = "verdict") -> Genealogy:
         for name in table.columns:
             columns[f"param:{name}"] = table[name].reindex(order_key).to_numpy(dtype=float)
             names[f"param:{name}"] = ("parameter", "parameter", None, str(name), str(name))
-        per_unit = _query(
-            store,
-            "SELECT serial_unit AS serial, test_name, avg(value) AS value FROM quality_result "
-            "WHERE test_name IN (SELECT unnest(?)) AND value IS NOT NULL GROUP BY ALL",
-            [sorted(parameter_names)],
-        )
-        for name, group in per_unit.groupby("test_name"):
+        per_unit = unit_parameters(store, parameter_names)
+        for name, group in per_unit.groupby("parameter"):
             measured = units["serial"].map(group.set_index("serial")["value"])
             key = f"param:{name}"
             base = columns.get(key, np.full(len(units), np.nan))

@@ -568,10 +568,8 @@ class ServiceAgent(BaseAgent):
             end = pd.Timestamp(description["window_end"]) + pd.Timedelta(
                 days=self.breakdown_grace_days
             )
-            machine = description.get("machine", (description["subject_space"],
-                                                  description["subject_id"]))  # fmt: skip
             mine = breakdowns[
-                (breakdowns["machine"] == machine)
+                (breakdowns["machine"] == _machine_of(description))
                 & (breakdowns["start"] >= start)
                 & (breakdowns["start"] <= end)
             ]
@@ -1151,7 +1149,7 @@ def _by_process(
     moved: list[tuple[int, ConditionShift | None]] = [
         (label, shift) for label, shift in shifts if shift and shift.z >= CONDITION_Z
     ]
-    if mode is None or len({described[label]["subject_id"] for label, _ in moved}) < 2:
+    if mode is None or len({_machine_of(described[label]) for label, _ in moved}) < 2:
         return shifts, ""
     names = {label: _machine_name(described[label], data) for label, _ in moved}
     fitting = [(label, shift) for label, shift in moved if process_affinity(mode, names[label])]
@@ -1175,13 +1173,18 @@ def _others_moved(
     The one that moved most is named; another that wore at the same time may have caused some
     of the claims (and would not be told apart by the claims alone): it is inspected too.
     """
-    named = described[chosen]["subject_id"]
-    others: dict[tuple[str, str], float] = {}
+    named = _machine_of(described[chosen])
+    # one machine, whichever of its records (station, work centre) names its window
+    by_machine: dict[tuple[str, str], tuple[tuple[str, str], float]] = {}
     for label, shift in shifts:
-        machine = (str(described[label]["subject_space"]), str(described[label]["subject_id"]))
-        if shift is not None and shift.z >= CONDITION_Z and machine[1] != named:
-            others[machine] = max(others.get(machine, 0.0), shift.z)
-    return others
+        description = described[label]
+        machine = _machine_of(description)
+        if shift is None or shift.z < CONDITION_Z or machine == named:
+            continue
+        record = (str(description["subject_space"]), str(description["subject_id"]))
+        first, z = by_machine.get(machine, (record, 0.0))
+        by_machine[machine] = (first, max(z, shift.z))
+    return dict(by_machine.values())
 
 
 def _moved_too_text(others: dict[tuple[str, str], float]) -> str:
@@ -1191,6 +1194,17 @@ def _moved_too_text(others: dict[tuple[str, str], float]) -> str:
     listed = ", ".join(f"{m} ({z:.0f} robust SD)" for (_, m), z in others.items())
     them = "it" if len(others) == 1 else "them"
     return f"; {listed} moved too while making these units: inspect {them} as well"
+
+
+def _machine_of(description: dict[str, Any]) -> tuple[str, str]:
+    """The machine a window's record names.
+
+    Its key over every silo's record of it (set by :meth:`ServiceAgent.clusters` when the store
+    is known), else the record itself.
+    """
+    return description.get(
+        "machine", (str(description["subject_space"]), str(description["subject_id"]))
+    )
 
 
 def _machine_name(description: dict[str, Any], data: FieldData) -> str:
@@ -1211,16 +1225,14 @@ def _undecided(
     almost equally and neither their sensors nor a breakdown says which one was wrong, the
     finding names the best and says, in words, that the others could be it as well.
     """
-    first = described[leader]
-    machine = condition.machines.key(str(first["subject_space"]), str(first["subject_id"]))
+    machine = _machine_of(described[leader])
     others: dict[tuple[str, str], tuple[int, float]] = {}
     for label, separation in near:
         other = described[label]
         if label == leader or other["attribute"] != "machine_window":
             continue
-        key = condition.machines.key(str(other["subject_space"]), str(other["subject_id"]))
-        if key != machine:
-            others.setdefault(key, (label, separation))
+        if _machine_of(other) != machine:
+            others.setdefault(_machine_of(other), (label, separation))
     if not others:
         return ""
 

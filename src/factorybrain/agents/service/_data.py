@@ -36,12 +36,11 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from factorybrain.agents.core._process import ORDER_COLUMNS, UNIT_COLUMNS
+from factorybrain.agents.core._process import order_parameters as order_process
+from factorybrain.agents.core._process import unit_parameters as unit_process
 from factorybrain.context import serial_letters_sql
 from factorybrain.store import Store
-
-#: Columns of :attr:`FieldData.parameters` and :attr:`FieldData.order_parameters`.
-_MEASURED_COLUMNS = ["serial", "parameter", "value", "unit"]
-_ORDER_COLUMNS = ["wo_space", "work_order", "parameter", "value", "unit"]
 
 _APPROVED = (
     "SELECT source_space, source_identifier, target_type, target_space, target_external_id "
@@ -89,11 +88,9 @@ class FieldData:
     names: dict[tuple[str, str, str], str]
     as_of: datetime | None
     notes: list[str] = field(default_factory=list)
-    parameters: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(columns=_MEASURED_COLUMNS)
-    )
+    parameters: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=UNIT_COLUMNS))
     order_parameters: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(columns=_ORDER_COLUMNS)
+        default_factory=lambda: pd.DataFrame(columns=ORDER_COLUMNS)
     )
 
 
@@ -345,7 +342,8 @@ def load_field(store: Store) -> FieldData:
     revisions["effective_from"] = pd.to_datetime(revisions["effective_from"])
     revisions["product_key"] = _with_product_keys(revisions, keys, "space")
     units["line"] = _lines(store, units, operations)
-    order_parameters, parameters = _parameters(store)
+    order_parameters = order_process(store)
+    parameters = unit_process(store, order_parameters["parameter"])
     units, lots, operations, order_parameters = _one_order_per_unit(
         store, units, lots, operations, order_parameters
     )
@@ -393,31 +391,6 @@ def load_field(store: Store) -> FieldData:
         parameters=parameters,
         order_parameters=order_parameters,
     )
-
-
-def _parameters(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Process parameters per work order, and per unit where measured (see the module)."""
-    orders = store.query(
-        """
-        SELECT o.space AS wo_space, o.work_order, p.parameter,
-               avg(coalesce(p.actual, p.setpoint)) AS value, any_value(p.unit) AS unit
-        FROM operation_parameter p
-        JOIN operation o ON o.space = p.space AND o.external_id = p.operation
-        WHERE p.parameter IS NOT NULL AND coalesce(p.actual, p.setpoint) IS NOT NULL
-          AND o.work_order IS NOT NULL
-        GROUP BY ALL
-        """
-    )
-    if orders.empty:
-        return pd.DataFrame(columns=_ORDER_COLUMNS), pd.DataFrame(columns=_MEASURED_COLUMNS)
-    measured = store.query(
-        "SELECT serial_unit AS serial, test_name AS parameter, avg(value) AS value, "
-        "any_value(unit) AS unit FROM quality_result "
-        "WHERE serial_unit IS NOT NULL AND value IS NOT NULL AND test_name IN (SELECT unnest(?)) "
-        "GROUP BY ALL",
-        [sorted(orders["parameter"].astype(str).unique())],
-    )
-    return orders, measured
 
 
 def _one_order_per_unit(
