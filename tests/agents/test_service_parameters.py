@@ -19,7 +19,12 @@ import pytest
 
 from factorybrain.agents import AgentContext, AgentRecords, Recommendation
 from factorybrain.agents.quality import RECIPE_CHANGE, QualityAgent, QualityDataWarning
-from factorybrain.agents.service import FAILURE_CLUSTER, ServiceAgent
+from factorybrain.agents.service import (
+    DATA_GAP,
+    FAILURE_CLUSTER,
+    ServiceAgent,
+    ServiceDataWarning,
+)
 from tests.agents.test_service import _edges, _put, _review
 
 START = datetime(2026, 1, 5)
@@ -113,6 +118,24 @@ def test_the_parameter_is_named_and_the_order_it_hit_hardest_is_folded_into_it(
     table = review.screened.cohorts.table
     screened = set(table.loc[table["attribute"] == "process_parameter", "subject_id"])
     assert screened == {"press_force_kN"}
+
+
+def test_a_parameter_measured_on_too_few_units_is_said_not_skipped(store, plant) -> None:
+    # a new cure-time log has run on two orders so far (80 units): too few to compare tails
+    _put(store, "operation_parameter", [
+        {"space": "plant", "external_id": f"OP-{order}/cure", "operation": f"OP-{order}",
+         "parameter": "cure_time_s", "setpoint": 90.0, "actual": 88.0 + 3 * order, "unit": "s"}
+        for order in (0, 1)
+    ])  # fmt: skip
+    with pytest.warns(ServiceDataWarning, match="cure_time_s is known for 80 of the"):
+        review = ServiceAgent().review(store)
+    gaps = [f for f in review.findings if f.kind == DATA_GAP]
+    (gap,) = [f for f in gaps if "cure_time_s" in f.evidence.text]
+    assert "too few to compare its tails" in gap.evidence.text
+    assert gap.dedup_key.endswith("parameters:cure_time_s")
+    # the parameter the plant measures on every unit is still screened and named
+    clusters = [f for f in review.findings if f.kind == FAILURE_CLUSTER]
+    assert [f.dedup_key for f in clusters] == ["process_parameter:press_force_kN:low"]
 
 
 def test_the_containment_proposes_the_parameters_window(store, plant) -> None:

@@ -277,6 +277,8 @@ class ServiceAgent(BaseAgent):
         screened = self.screen(data, moment)
         review.screened = screened
         if screened is not None:
+            for parameter, note in screened.cohorts.notes:
+                self._gap(review, note, f"parameters:{parameter}")
             review.clusters = self.clusters(data, screened, reading, store)
         review.reliability = self._reliability(data, moment, review)
         for cluster in review.clusters:

@@ -138,12 +138,15 @@ class Cohorts:
             ``(attribute, space, id)``).
         windows: The machines' day bins, or None without operations.
         tracks: The machine of each track: ``(space, equipment)``.
+        notes: What could not be screened and why (a process parameter known for too few
+            units): ``(parameter, sentence)``.
     """
 
     membership: Any
     table: pd.DataFrame
     windows: WindowBins | None
     tracks: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _column(index: np.ndarray, n: int) -> np.ndarray:
@@ -223,7 +226,8 @@ def build_cohorts(data: FieldData, fleet: Fleet, *, names: dict[Any, str] | None
             add("design_revision", revision.space, revision.external_id,
                 mine.index.to_numpy()[which == k],
                 label=f"{revision.product} revision {revision.revision}")  # fmt: skip
-    for parameter, members, side, share, threshold, _unit in _parameter_tails(data, units):
+    tails, notes = _parameter_tails(data, units)
+    for parameter, members, side, share, threshold, _unit in tails:
         where = "below" if side == "low" else "above"
         extreme = "lowest" if side == "low" else "highest"
         add("process_parameter", None, parameter, members, value=f"{parameter}:{side}",
@@ -231,22 +235,25 @@ def build_cohorts(data: FieldData, fleet: Fleet, *, names: dict[Any, str] | None
             f"median (the {extreme} {share:.3g} % of units)")  # fmt: skip
     membership, table = _deduplicate(columns, rows, n)
     windows, tracks = _machine_days(data, fleet)
-    return Cohorts(membership, table, windows, tracks)
+    return Cohorts(membership, table, windows, tracks, notes)
 
 
 def _parameter_tails(
     data: FieldData, units: pd.DataFrame
-) -> list[tuple[str, np.ndarray, str, float, float, str]]:
+) -> tuple[list[tuple[str, np.ndarray, str, float, float, str]], list[tuple[str, str]]]:
     """``(parameter, unit positions, side, share in %, threshold, unit of measure)`` per tail.
 
     A parameter's normal value depends on the product (its recipe): each value is taken as its
     distance from the median of its product's units, in robust standard deviations (MAD), and
-    the tails are those of that distance over the fleet; ``threshold`` is in those SDs.
+    the tails are those of that distance over the fleet; ``threshold`` is in those SDs. Also
+    returns ``(parameter, sentence)`` for each parameter that varies but is known for too few
+    units to be screened.
     """
     out: list[tuple[str, np.ndarray, str, float, float, str]] = []
+    notes: list[tuple[str, str]] = []
     orders, measured = data.order_parameters, data.parameters
     if orders.empty and measured.empty:
-        return out
+        return out, notes
     product = units["product_key"].fillna(units["product"]).astype(object).to_numpy()
     keys = units[["wo_space", "work_order"]]
     for parameter in sorted(set(orders["parameter"]) | set(measured["parameter"])):
@@ -260,7 +267,18 @@ def _parameter_tails(
             by_serial = units["serial"].map(own.set_index("serial")["value"]).to_numpy(dtype=float)
             value = np.where(np.isfinite(by_serial), by_serial, value)
         at = np.flatnonzero(np.isfinite(value))
-        if at.size < MIN_PARAMETER_UNITS or np.unique(value[at]).size < MIN_PARAMETER_VALUES:
+        distinct = np.unique(value[at]).size
+        if 0 < at.size < MIN_PARAMETER_UNITS and distinct > 1:
+            notes.append(
+                (
+                    str(parameter),
+                    f"process parameter {parameter} is known for {at.size} of the {len(units)} "
+                    f"units in the field, too few to compare its tails (at least "
+                    f"{MIN_PARAMETER_UNITS}): claims are not traced to it",
+                )
+            )
+            continue
+        if at.size < MIN_PARAMETER_UNITS or distinct < MIN_PARAMETER_VALUES:
             continue
         frame = pd.DataFrame({"value": value[at], "product": product[at]})
         by_product = frame.groupby("product", dropna=False)["value"]
@@ -284,7 +302,7 @@ def _parameter_tails(
                         (str(parameter), members[inside], side, 100 * share, float(threshold),
                          unit_text)
                     )  # fmt: skip
-    return out
+    return out, notes
 
 
 def _deduplicate(
