@@ -124,3 +124,40 @@ def test_too_few_defects_for_the_inner_folds_is_an_engine_error() -> None:
     failed[:2] = 1
     with pytest.raises(EngineError, match="at least 3 defective"):
         DefectClassifier(**SMALL).fit(features, failed)
+
+
+def _noisy(rows: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rare defects that a load makes likelier but never certain: no cut separates them."""
+    rng = np.random.default_rng(seed)
+    load = rng.normal(size=rows)
+    failed = rng.random(rows) < 1.0 / (1.0 + np.exp(-(1.5 * load - 4.0)))
+    return pd.DataFrame({"load": load, "noise": rng.normal(size=rows)}), failed.astype(int)
+
+
+def test_one_model_offers_both_operating_points() -> None:
+    features, failed = _noisy(6000, seed=11)
+    model = DefectClassifier(**SMALL).fit(features[:3000], failed[:3000])
+    assert set(model.thresholds_) == {"f1", "ber"}
+    assert model.thresholds_["f1"] == model.threshold_
+    test, truth = features[3000:], failed[3000:]
+    at_f1 = model.predict(test, objective="f1")
+    at_ber = model.predict(test, objective="ber")
+    assert np.array_equal(model.predict(test), at_f1)
+    # the balanced error rate's cut calls more units defective and errs less in balance
+    assert at_ber.sum() > at_f1.sum()
+
+    def ber(called: np.ndarray) -> float:
+        missed = np.mean(called[truth == 1] == 0)
+        false_alarms = np.mean(called[truth == 0] == 1)
+        return float(0.5 * (missed + false_alarms))
+
+    assert ber(at_ber) < ber(at_f1)
+    assert _f1(at_f1, truth) > _f1(at_ber, truth)
+
+
+def test_a_fixed_threshold_learns_no_operating_point_to_ask_for() -> None:
+    features, failed = _load_limit(600, seed=12)
+    model = DefectClassifier(**SMALL, threshold=0.4).fit(features, failed)
+    assert model.thresholds_ == {}
+    with pytest.raises(ParameterError, match="learned no cut"):
+        model.predict(features, objective="ber")

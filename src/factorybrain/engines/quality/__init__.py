@@ -6,6 +6,7 @@
 
     model = DefectClassifier(max_features=40).fit(train_features, train_failed)
     model.predict(test_features)             # 0/1, at a threshold chosen inside fit
+    model.predict(test_features, objective="ber")  # the other operating point of the same model
     model.contributions(test_features)       # TreeSHAP per feature, log-odds
 
     # finer histogram bins where a failure starts at a sharp limit, if the training rows agree
@@ -17,6 +18,6 @@ the model is leakage-free.
 
 from __future__ import annotations
 
-from factorybrain.engines.quality._classifier import DefectClassifier, best_threshold
+from factorybrain.engines.quality._classifier import OBJECTIVES, DefectClassifier, best_threshold
 
-__all__ = ["DefectClassifier", "best_threshold"]
+__all__ = ["OBJECTIVES", "DefectClassifier", "best_threshold"]

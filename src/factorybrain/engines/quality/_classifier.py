@@ -14,7 +14,9 @@ cross-validating it is leakage-free:
    other tree sizes, more trees) are compared on the out-of-fold probabilities of an inner
    stratified cross-validation on the training rows, and the best one is kept;
 4. **threshold**: the same out-of-fold probabilities choose the cut that maximises F1 (or
-   minimises the balanced error rate); the test rows never see it.
+   minimises the balanced error rate); the test rows never see it. Both cuts are kept: F1's
+   catches fewer failures with fewer false alarms, the balanced error rate's more of both, and
+   ``predict(objective=...)`` asks for either operating point of the one model.
 
 Histogram bins matter on process data whose failures begin at a sharp physical limit (a power,
 a temperature, a load): LightGBM cuts a feature only between its bins, 255 by default, and in the
@@ -39,6 +41,10 @@ from sklearn.model_selection import StratifiedKFold
 
 from factorybrain.engines._base import Constraint, Engine, InstanceOf, Interval, Options
 from factorybrain.exceptions import EngineError, ParameterError
+
+#: What the inner cross-validation can choose a probability cut for: F1 of the defective class,
+#: or the balanced error rate.
+OBJECTIVES = ("f1", "ber")
 
 #: Parameters a candidate setting may change: those of the boosters, not the screen or the folds.
 SEARCHABLE = (
@@ -138,6 +144,9 @@ class DefectClassifier(Engine):
         feature_names_: Their names (``f<i>`` without names).
         models_: The fitted boosters.
         threshold_: Probability at or above which a unit is called defective.
+        thresholds_: The cut for each objective (``f1``, ``ber``), both chosen on the same
+            out-of-fold probabilities as :attr:`threshold_` (empty with a fixed threshold):
+            two operating points of one model, for :meth:`predict`'s ``objective``.
         prevalence_: Share of failures in the training rows.
         best_params_: The candidate that was fitted (``{}`` without ``candidates``).
         search_scores_: Inner cross-validation score of each candidate, in order (empty when
@@ -155,7 +164,7 @@ class DefectClassifier(Engine):
         "balance": [Options(("bagging", "weights", "none"))],
         "max_features": [Interval(int, 1, None), InstanceOf((type(None),))],
         "max_missing": [Interval(float, 0.0, 1.0)],
-        "threshold": [Options(("f1", "ber")), Interval(float, 0.0, 1.0, closed="neither")],
+        "threshold": [Options(OBJECTIVES), Interval(float, 0.0, 1.0, closed="neither")],
         "inner_folds": [Interval(int, 2, None)],
         "candidates": [InstanceOf((list, tuple, type(None)))],
         "random_state": [Interval(int, 0, None)],
@@ -333,11 +342,12 @@ class DefectClassifier(Engine):
         self.prevalence_ = positives / y.size
         x = x[:, self.columns_]
         self.search_scores_: list[float] = []
+        self.thresholds_: dict[str, float] = {}
         best = 0
         if isinstance(self.threshold, str) or len(settings) > 1:
             folds = StratifiedKFold(self.inner_folds, shuffle=True, random_state=self.random_state)
             splits = list(folds.split(x, y))  # the same folds for every candidate
-            best_cut = 0.5
+            best_cut, best_out_of_fold = 0.5, np.zeros(0)
             for position, setting in enumerate(settings):
                 out_of_fold = self._variant(setting)._out_of_fold(x, y, splits)
                 if isinstance(self.threshold, str):
@@ -346,8 +356,14 @@ class DefectClassifier(Engine):
                     cut, score = float(self.threshold), _score_at(out_of_fold, y, self.threshold)
                 self.search_scores_.append(score)
                 if score > self.search_scores_[best] or position == 0:
-                    best, best_cut = position, cut
+                    best, best_cut, best_out_of_fold = position, cut, out_of_fold
             self.threshold_ = best_cut
+            if isinstance(self.threshold, str):
+                # both operating points, from the same out-of-fold probabilities
+                self.thresholds_ = {
+                    objective: best_threshold(best_out_of_fold, y, objective)
+                    for objective in OBJECTIVES
+                }
         else:
             self.threshold_ = float(self.threshold)
         if self.candidates is None:
@@ -371,9 +387,30 @@ class DefectClassifier(Engine):
         """Probability that each row is defective (the ensemble's mean)."""
         return self._mean_probability(self.models_, self._selected(features))
 
-    def predict(self, features: Any) -> np.ndarray:
-        """1 where the probability reaches :attr:`threshold_`, else 0."""
-        return (self.predict_proba(features) >= self.threshold_).astype(int)
+    def predict(self, features: Any, *, objective: str | None = None) -> np.ndarray:
+        """1 where the probability reaches the cut, else 0.
+
+        Args:
+            features: Rows of units, the columns the model was fitted on.
+            objective: ``f1`` or ``ber``: the cut the inner cross-validation chose for that
+                objective (:attr:`thresholds_`), whichever ``threshold`` the model was fitted
+                for. None: :attr:`threshold_`.
+
+        Raises:
+            ParameterError: ``objective`` is unknown, or the model was fitted with a fixed
+                threshold (no cut was learned).
+        """
+        cut = self.threshold_
+        if objective is not None:
+            self._check_fitted()
+            if objective not in self.thresholds_:
+                raise ParameterError(
+                    f"The 'objective' of DefectClassifier.predict must be one of "
+                    f"{sorted(self.thresholds_) or list(OBJECTIVES)} (a model fitted with a "
+                    f"fixed threshold learned no cut). Got {objective!r} instead."
+                )
+            cut = self.thresholds_[objective]
+        return (self.predict_proba(features) >= cut).astype(int)
 
     def contributions(self, features: Any) -> np.ndarray:
         """Per-row, per-feature TreeSHAP contributions in log-odds (the last column: the bias).
@@ -386,4 +423,4 @@ class DefectClassifier(Engine):
         return np.asarray(np.mean(parts, axis=0))
 
 
-__all__ = ["DefectClassifier", "best_threshold"]
+__all__ = ["OBJECTIVES", "DefectClassifier", "best_threshold"]
