@@ -57,6 +57,7 @@ def populate(
     sap_style: bool = False,
     both_worn: bool = False,
     first_name: str = "Stator winding machine 1",
+    press_later: bool = False,
 ) -> None:
     """A line of two machines: a lathe LT-1, then a press PR-2 the next day, every unit.
 
@@ -66,7 +67,9 @@ def populate(
     (``EQ-LT-1``, ``EQ-PR-2``), each at the place of its work centre, as SAP keeps a machine.
     ``both_worn``: the first machine (``first_name``, a stator winder unless named otherwise)
     wears too, on the days it made the press's worn days' units, and moves further than the
-    press.
+    press. ``press_later``: with ``both_worn``, the press starts to wear on the last day it
+    presses those units and for three days after, moving further than the first machine: the
+    units that fail are the first machine's.
     """
     rng = np.random.default_rng(5)
     if sap_style:
@@ -133,7 +136,11 @@ def populate(
             faulty = faulty_sensor and machine == "PR-2"
             device = f"EQ-{machine}" if sap_style else machine
             shape = (
-                {"days": range(WORN[0] - 1, WORN[-1]), "scale": 3.0} if machine == "LT-1" else {}
+                {"days": range(WORN[0] - 1, WORN[-1]), "scale": 1.0 if press_later else 3.0}
+                if machine == "LT-1"
+                else {"days": range(WORN[-1], WORN[-1] + 4), "scale": 3.0}
+                if press_later
+                else {}
             )
             for signal, series in _readings(rng, worn=worn, faulty_sensor=faulty, **shape).items():
                 readings[f"{device}.{signal}"] = series
@@ -236,6 +243,47 @@ def test_of_two_machines_that_wore_and_fail_alike_both_are_named_for_inspection(
     assert cluster.subject.external_id == "LT-1"  # it moved furthest
     assert "PR-2 (" in cluster.text and "moved too while making these units" in cluster.text
     assert "inspect it as well" in cluster.text
+
+
+def test_of_two_machines_that_wore_the_one_worn_when_the_failing_units_passed_is_named(
+    store,
+) -> None:
+    # the press moved further, but only from the last day it pressed the failing units: the
+    # lathe was off its normal exactly when they passed it, and sound the days around
+    populate(store, both_worn=True, first_name="CNC lathe 1", press_later=True)
+    cluster = _press_cluster(_clusters(store))
+    assert (cluster.attribute, cluster.subject.external_id) == ("machine_window", "LT-1")
+    assert "passed it while it was off its normal" in cluster.text
+    assert "unlike PR-2" in cluster.text and "which moved further" in cluster.text
+    assert "PR-2 (" in cluster.text and "moved too while making these units" in cluster.text
+
+
+def test_tracking_scores_the_machine_whose_condition_follows_the_failures(store) -> None:
+    from factorybrain.agents.service._condition import tracking
+    from factorybrain.agents.service._data import unit_times_on_machines
+
+    populate(store, both_worn=True, first_name="CNC lathe 1", press_later=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ServiceDataWarning)
+        review = ServiceAgent().review(store)
+    units = review.screened.fleet.units
+    passes = unit_times_on_machines(units, _operations(store))
+    span = (START + timedelta(days=WORN[0] - 4), START + timedelta(days=WORN[-1] + 4))
+    scores = tracking(
+        ConditionReader(store),
+        {("plant", "LT-1"): span, ("plant", "PR-2"): span},
+        passes,
+        units["failed"].to_numpy(dtype=bool),
+    )
+    assert scores[("plant", "LT-1")] > 0.75 > 0.5 > scores[("plant", "PR-2")]
+
+
+def _operations(store):
+    from factorybrain.agents.service import load_field
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ServiceDataWarning)
+        return load_field(store).operations
 
 
 def test_the_containment_inspects_every_machine_that_wore_while_making_the_units(store) -> None:

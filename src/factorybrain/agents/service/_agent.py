@@ -15,18 +15,18 @@ A run (:meth:`ServiceAgent.run`, or :meth:`ServiceAgent.review` from Python):
    of days, Benjamini-Hochberg across every cohort and machine, a rescan of the machines given
    the clusters found, and a conditional model that ranks the cohorts explaining the same units);
 3. names each cluster with evidence the claims do not carry: cohorts whose separation is within
-   ``tie_separation`` of the best (machines in series on one line see the same units a day
-   apart; two lots consumed by the same orders are the same units) are near-tied. A machine
-   whose own sensors moved far from its normal while it made the units (:mod:`._condition`:
-   two or more signals, against its normal operating points) is the cause, among the near-tied
-   and the windows that hold most of the claims (of several that moved, one whose process fails
-   as the claims do: a lathe for vibration, not a stator winder); a window of a machine whose
-   sensors stayed
-   normal gives way to a near-tied cohort that is no window (the order, a lot); without
-   sensors, a breakdown (corrective maintenance order or downtime event) of the machine in or
-   just after its window, or a component whose name fits the claims' failure mode (a leak and
-   a seal), corroborates; when nothing tells near-tied machines apart, the finding says so and
-   names them all. A cohort selected after a cluster whose claims are mostly that cluster's,
+   ``tie_separation`` of the best (machines in series on one line see the same units a day apart;
+   two lots consumed by the same orders are the same units) are near-tied. A machine whose own
+   sensors moved far from its normal while it made the units (:mod:`._condition`: two or more
+   signals, against its normal operating points) is the cause, among the near-tied and the windows
+   that hold most of the claims (of several that moved, one whose process fails as the claims do: a
+   lathe for vibration, not a stator winder; of several that fail alike, the one whose condition
+   when each unit passed it tells the failing units apart, else the one that moved most); a window
+   of a machine whose sensors stayed normal gives way to a near-tied cohort that is no window (the
+   order, a lot); without sensors, a breakdown (corrective maintenance order or downtime event) of
+   the machine in or just after its window, or a component whose name fits the claims' failure mode
+   (a leak and a seal), corroborates; when nothing tells near-tied machines apart, the finding says
+   so and names them all. A cohort selected after a cluster whose claims are mostly that cluster's,
    failing the same way (the orders a press-force deviation hit hardest), is where that cluster
    concentrates, not a cause of its own: it is listed in the cluster;
 4. reports each cohort that explains claims as ``service.failure_cluster`` with the recall scope
@@ -81,8 +81,9 @@ from factorybrain.agents.service._condition import (
     ConditionReader,
     ConditionShift,
     strongest,
+    tracking,
 )
-from factorybrain.agents.service._data import FieldData, load_field
+from factorybrain.agents.service._data import FieldData, load_field, unit_times_on_machines
 from factorybrain.agents.service._executors import INSPECT
 from factorybrain.agents.service._modes import ModeReading, read_failure_modes
 from factorybrain.engines.reliability import WeibullModel, per_1000_unit_years
@@ -94,6 +95,12 @@ AGENT = "service"
 #: Evidence number of a cluster, one per other machine that wore while it made the claimed
 #: units (``moved_too_z:<space>:<machine>``, its robust z): the quality agent inspects it too.
 MOVED_TOO = "moved_too_z:"
+#: Days read on each side of a moved machine's window when asking whose condition tracked the
+#: failures: units it made in its normal days around the worn ones are the contrast.
+TRACK_PAD_DAYS = 3
+#: The score (:func:`._condition.tracking`) a machine that moved less needs to be named instead
+#: of the one that moved most, and by how much it must beat that one's.
+TRACK_MIN, TRACK_MARGIN = 0.65, 0.15
 FAILURE_CLUSTER = "service.failure_cluster"
 FIELD_RELIABILITY = "service.field_reliability"
 DESIGN_EFFECT = "service.design_effect"
@@ -331,6 +338,7 @@ class ServiceAgent(BaseAgent):
             ]
         out: list[Cluster] = []
         taken: set[str] = set()
+        tracker = _Tracker(data, screened, modes, condition) if condition is not None else None
         for _, row in selected.iterrows():
             candidates = [(int(row["label"]), float(row["separation"]))]
             candidates += [(int(label), float(sep)) for label, sep, _ in row["alternatives"]]
@@ -355,6 +363,7 @@ class ServiceAgent(BaseAgent):
                 claims_of,
                 screened.screen.cover,
                 moved_too,
+                tracker,
             )
             description = described[chosen]
             name, alias_note = self._name_among_aliases(description, mode, materials, data)
@@ -436,6 +445,7 @@ class ServiceAgent(BaseAgent):
         claims_of: dict[int, pd.DataFrame] | None = None,
         cover: float = 0.75,
         moved_too: dict[tuple[str, str], float] | None = None,
+        tracker: _Tracker | None = None,
     ) -> tuple[int, str]:
         """The candidate to report: the best, unless a near-tied one is corroborated.
 
@@ -445,7 +455,9 @@ class ServiceAgent(BaseAgent):
         (:mod:`._condition`) is the cause, the one that moved most if several did: among the
         near-tied, and among the windows that hold ``cover`` (most) of the selected
         cohort's claims, whose separation suffers from the units around the claimed ones that a
-        day's window holds. Without such evidence, a breakdown of the machine or a component
+        day's window holds. Of several machines that moved, the one whose condition when each
+        unit passed it tells the failing units apart (:meth:`_Tracker.choose`) is named when
+        it clearly does. Without such evidence, a breakdown of the machine or a component
         that fits the failure mode corroborates (:meth:`_corroboration`).
         """
         near = [(label, sep) for label, sep in candidates if sep >= self.tie_separation]
@@ -479,8 +491,11 @@ class ServiceAgent(BaseAgent):
             shifts, fits = _by_process(shifts, described, mode, data)
             moved = strongest(shifts)
             if moved is not None:
+                tracked = ""
+                if tracker is not None:
+                    moved, tracked = tracker.choose(moved, shifts, described, mode)
                 chosen, shift = moved
-                because = f"{described[chosen]['subject_id']} moved: {shift.text}" + fits
+                because = f"{described[chosen]['subject_id']} moved: {shift.text}" + fits + tracked
                 others = _others_moved(chosen, shifts, described)
                 if moved_too is not None:
                     moved_too.update(others)
@@ -1163,6 +1178,81 @@ def _by_process(
         f"; {', '.join(others)} moved too, but its process's defects do not fail as {mode}, "
         f"the claims' failure mode, and {names[fitting[0][0]]}'s do"
     )
+
+
+class _Tracker:
+    """Which of several machines that moved wore when the failing units passed it.
+
+    Machines of one line may wear around the same days and hold the same claims; the one that
+    moved most is not always the cause (a press that starts to wear the day a lathe that was
+    wearing for a week is repaired). :func:`._condition.tracking` scores each by whether the
+    failing units passed it in a worse condition than the sound units around them.
+    """
+
+    def __init__(
+        self,
+        data: FieldData,
+        screened: Screened,
+        modes: dict[str, str],
+        condition: ConditionReader,
+    ) -> None:
+        self.data = data
+        self.screened = screened
+        self.modes = modes
+        self.condition = condition
+        self._passes: pd.DataFrame | None = None
+
+    def passes(self) -> pd.DataFrame:
+        if self._passes is None:
+            self._passes = unit_times_on_machines(self.screened.fleet.units, self.data.operations)
+        return self._passes
+
+    def choose(
+        self,
+        moved: tuple[int, ConditionShift],
+        shifts: list[tuple[int, ConditionShift | None]],
+        described: dict[int, dict[str, Any]],
+        mode: str | None,
+    ) -> tuple[tuple[int, ConditionShift], str]:
+        """``moved``, or a machine that moved less whose condition tracked the failures, and why."""
+        candidates = {
+            label: shift for label, shift in shifts if shift is not None and shift.z >= CONDITION_Z
+        }
+        machine_of = {label: _machine_of(described[label]) for label in candidates}
+        if len(set(machine_of.values())) < 2:
+            return moved, ""
+        pad = timedelta(days=TRACK_PAD_DAYS)
+        records = {
+            label: (str(described[label]["subject_space"]), str(described[label]["subject_id"]))
+            for label in candidates
+        }
+        spans = {
+            records[label]: (described[label]["window_start"] - pad,
+                             described[label]["window_end"] + pad)
+            for label in candidates
+        }  # fmt: skip
+        units = self.screened.fleet.units
+        failing = units["failed"].to_numpy(dtype=bool)
+        if mode is not None:
+            failing = failing & (units["claim"].map(self.modes) == mode).to_numpy(dtype=bool)
+        scores = tracking(self.condition, spans, self.passes(), failing)
+        label, shift = moved
+        mine = scores.get(records[label])
+        best = max(
+            (other for other in candidates if records[other] in scores),
+            key=lambda other: scores[records[other]],
+            default=None,
+        )
+        if best is None or machine_of[best] == machine_of[label] or mine is None:
+            return moved, ""
+        top = scores[records[best]]
+        if top < TRACK_MIN or top - mine < TRACK_MARGIN:
+            return moved, ""
+        return (best, candidates[best]), (
+            f"; the units that fail as the claims do passed it while it was off its normal, "
+            f"the others not (score {top:.2f}, 0.5 for chance), unlike "
+            f"{described[label]['subject_id']} ({mine:.2f}), which moved further"
+        )
 
 
 def _others_moved(

@@ -24,6 +24,7 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from factorybrain.agents.core._telemetry import historian_series, load_assets
 from factorybrain.store import Store
@@ -137,6 +138,7 @@ class ConditionReader:
         self.machines = Machines(store)
         self._devices: dict[tuple[str, str], str] | None = None
         self._shifts: dict[tuple[tuple[str, str], datetime, datetime], ConditionShift | None] = {}
+        self._daily: dict[tuple[tuple[str, str], datetime, datetime], pd.Series | None] = {}
 
     def devices(self) -> dict[tuple[str, str], str]:
         """The historian device of each machine the model links series to, by machine key."""
@@ -159,9 +161,38 @@ class ConditionReader:
             self._shifts[key] = self._read(equipment, start, end)
         return self._shifts[key]
 
+    def daily(self, equipment: tuple[str, str], start: datetime, end: datetime) -> pd.Series | None:
+        """The machine's move on each day from ``start`` to ``end`` (robust z, see the module).
+
+        Indexed by day (midnight); None without sensors or without enough baseline days.
+        """
+        key = (equipment, start, end)
+        if key not in self._daily:
+            read = self._moves(equipment, start, end)
+            self._daily[key] = None if read is None else read[0]
+        return self._daily[key]
+
     def _read(
         self, equipment: tuple[str, str], start: datetime, end: datetime
     ) -> ConditionShift | None:
+        read = self._moves(equipment, start, end)
+        if read is None:
+            return None
+        evidence, signals, baseline_days = read
+        if not np.isfinite(evidence.to_numpy()).any() or evidence.max() <= 0:
+            return None
+        row = int(np.argmax(evidence.to_numpy()))
+        return ConditionShift(
+            float(evidence.iloc[row]),
+            signals[row],
+            pd.Timestamp(evidence.index[row]).to_pydatetime(),
+            baseline_days,
+        )
+
+    def _moves(
+        self, equipment: tuple[str, str], start: datetime, end: datetime
+    ) -> tuple[pd.Series, list[tuple[str, ...]], int] | None:
+        """Each day's move, the signals that moved most that day, and the baseline's days."""
         device = self.devices().get(self.machines.key(*equipment))
         if device is None:
             return None
@@ -198,17 +229,66 @@ class ConditionReader:
         # failing (a drift, a stuck value): a day counts by its second most moved signal
         needed = min(2, z.shape[1])
         ranked = -np.sort(-z.fillna(0.0).to_numpy(), axis=1)
-        evidence = ranked[:, needed - 1]
-        if not np.isfinite(evidence).any() or evidence.max() <= 0:
-            return None
-        row = int(np.argmax(evidence))
-        day = z.iloc[row].sort_values(ascending=False)
-        return ConditionShift(
-            float(evidence[row]),
-            tuple(str(signal) for signal in day.index[:needed]),
-            pd.Timestamp(z.index[row]).to_pydatetime(),
-            len(baseline),
+        evidence = pd.Series(ranked[:, needed - 1], index=z.index)
+        signals = [
+            tuple(str(signal) for signal in z.iloc[row].sort_values(ascending=False).index[:needed])
+            for row in range(len(z))
+        ]
+        return evidence, signals, len(baseline)
+
+
+def tracking(
+    reader: ConditionReader,
+    machines: dict[tuple[str, str], tuple[datetime, datetime]],
+    passes: pd.DataFrame,
+    failing: np.ndarray,
+    *,
+    min_failing: int = 3,
+) -> dict[tuple[str, str], float]:
+    """How well each machine's condition when a unit passed it tells the failing units apart.
+
+    Two machines of a line that both wore around the same days hold the same claims; the one
+    that caused them was off its normal *when the failing units passed it*, and the units it
+    made in its normal days stayed sound. For each machine (a record of the operations, with
+    the span to read), each unit's pass is given the machine's move on that day
+    (:meth:`ConditionReader.daily`), and the score is the probability that a failing unit
+    passed it in a worse condition than a sound one (the area under the ROC curve, ties
+    counted half): near 1 when its condition tracks the failures, 0.5 when it does not, below
+    when the failing units passed it before it wore.
+
+    Args:
+        reader: The condition reader.
+        machines: ``(space, equipment)`` of each machine's record -> the span to read.
+        passes: :func:`unit_times_on_machines` of the fleet's units.
+        failing: Per unit of the fleet (by position), whether it failed as the claims do.
+        min_failing: Failing and sound units a machine needs among its passes to be scored.
+
+    Returns:
+        The score of each machine that could be scored.
+    """
+    scores: dict[tuple[str, str], float] = {}
+    for (space, equipment), (start, end) in machines.items():
+        mine = passes[(passes["equipment_space"] == space) & (passes["equipment"] == equipment)]
+        mine = mine[(mine["time"] >= pd.Timestamp(start)) & (mine["time"] < pd.Timestamp(end))]
+        if mine.empty:
+            continue
+        moves = reader.daily((space, equipment), start, end)
+        if moves is None:
+            continue
+        day = pd.to_datetime(mine["time"]).dt.floor("D")
+        move = day.map(moves).to_numpy(dtype=float)
+        known = np.isfinite(move)
+        failed = failing[mine["unit"].to_numpy(dtype=np.int64)][known]
+        move = move[known]
+        if failed.sum() < min_failing or (~failed).sum() < min_failing:
+            continue
+        ranks = stats.rankdata(move)
+        positives = int(failed.sum())
+        negatives = int(failed.size - positives)
+        scores[(space, equipment)] = float(
+            (ranks[failed].sum() - positives * (positives + 1) / 2) / (positives * negatives)
         )
+    return scores
 
 
 def strongest(
@@ -241,4 +321,11 @@ def _from_nearest(frame: pd.DataFrame, centres: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(chosen, index=frame.index, columns=frame.columns)
 
 
-__all__ = ["CONDITION_Z", "ConditionReader", "ConditionShift", "Machines", "strongest"]
+__all__ = [
+    "CONDITION_Z",
+    "ConditionReader",
+    "ConditionShift",
+    "Machines",
+    "strongest",
+    "tracking",
+]
