@@ -200,3 +200,32 @@ def test_the_demo_scorer_counts_a_parameter_right_only_where_it_is_the_claims_ca
     )
     assert [d["correct"] for d in figures["details"]] == [True, False, False, True]
     assert figures["cluster_precision_strict"] == 0.5 and figures["clusters_found"] == 1
+
+
+def test_the_demo_scorer_credits_either_cause_of_an_even_split() -> None:
+    from factorybrain.agents.service._demo import Reported, evaluate_clusters
+
+    truth = {
+        "claim_clusters": [
+            {"cause": "process_out_of_window", "root_cause": "press_force_kN",
+             "claim_ids": ["A1", "A2"]},
+            {"cause": "degraded_machine", "root_cause": "EQ-1", "claim_ids": ["B1", "B2"]},
+            {"cause": "degraded_machine", "root_cause": "EQ-2", "claim_ids": ["C1"]},
+        ],
+        "entities": [
+            {"type": "equipment", "id": "EQ-1", "refs": {"mes": ["PRS-1"]}},
+            {"type": "equipment", "id": "EQ-2", "refs": {"mes": ["PRS-2"]}},
+        ],
+    }  # fmt: skip
+    figures = evaluate_clusters(
+        [
+            # half the press's window's claims are its wear's, half the force's: it is right
+            Reported("machine_window", "PRS-1", ("A1", "A2", "B1", "B2")),
+            # a machine that holds fewer of the claims than another cause is not
+            Reported("machine_window", "PRS-2", ("A1", "A2", "C1")),
+        ],
+        truth,
+    )
+    assert [d["correct"] for d in figures["details"]] == [True, False]
+    assert figures["details"][0]["truth"] == "degraded_machine:EQ-1"
+    assert figures["missed"] == ["EQ-2"]

@@ -4,7 +4,8 @@ The demo plant's ``truth.json`` lists its claim clusters (``claim_clusters``): p
 claims and serials it caused. The ones genealogy can name are expected: ``degraded_machine``
 (root cause a machine) and ``supplier_lot`` (a bad lot of ``bad_supplier_lots``, every serial built
 with it listed). A reported ``service.failure_cluster`` is **correct** when the lot or machine it
-names is the root cause of the truth cluster that holds most of its claims; a ``work_order``
+names is the root cause of the truth cluster that holds most of its claims (of one of the
+clusters that hold equally most); a ``work_order``
 cluster whose claims come mostly from a process deviation (``process_out_of_window``: a cause no
 genealogy attribute names, recorded per order) counts as correct too, as located, and is counted
 apart (``process_located``); ``cluster_precision_strict`` counts it as wrong. A
@@ -89,11 +90,16 @@ def evaluate_clusters(reported: Sequence[Reported], truth: Mapping[str, Any]) ->
         causes = Counter(
             cause_of_claim.get(c.removesuffix("-D"), ("none", "none")) for c in cluster.claims
         )
-        (cause, root), _ = causes.most_common(1)[0] if causes else (("none", "none"), 0)
         named = (
             cluster.subject  # a process parameter is named as the truth names it
             if cluster.attribute == "process_parameter"
             else names.get(cluster.subject) or names.get(cluster.subject.lstrip("0"))
+        )
+        top = max(causes.values(), default=0)
+        tied = [key for key, count in causes.most_common() if count == top]
+        # where two causes hold the most claims equally, naming either one is right
+        (cause, root) = next(
+            (key for key in tied if key[1] == named), tied[0] if tied else ("none", "none")
         )
         right = named is not None and named == root
         process = cluster.attribute == "work_order" and cause == "process_out_of_window"
