@@ -300,8 +300,10 @@ def recall_scope(
 
     Returns:
         A page of serials (``serial``, ``customer``, ``customer_name``, ``shipment``,
-        ``shipped_at``) with ``cluster`` (the cohort's row, as in :func:`field_cohorts`) and
-        ``customers`` (every customer of the scope with its number of serials).
+        ``shipped_at``; for a process parameter's cluster also ``deviation_sd``, the unit's
+        distance from its product's median in robust SD, furthest out first) with ``cluster``
+        (the cohort's row, as in :func:`field_cohorts`) and ``customers`` (every customer of the
+        scope with its number of serials).
 
     Raises:
         RecordNotFoundError: No such cluster.
@@ -329,6 +331,7 @@ def recall_scope(
             "customer_name": s.get("customer_name"),
             "shipment": s.get("shipment"),
             "shipped_at": s.get("shipped_at"),
+            **({"deviation_sd": s["deviation_sd"]} if "deviation_sd" in s else {}),
         }
         for s in serials[offset : offset + limit]
     ]

@@ -178,6 +178,43 @@ def test_a_cohort_whose_claims_are_an_earlier_clusters_with_its_failure_mode_is_
     assert within(["V1", "V2", "V3", "C1"]) is None
 
 
+def test_a_normal_presss_window_of_the_parameters_claims_is_where_it_ran_out() -> None:
+    from factorybrain.agents import EntityRef
+    from factorybrain.agents.service._agent import Cluster
+    from factorybrain.agents.service._condition import ConditionShift
+
+    def cluster(attribute: str, subject: EntityRef, claims: list[str], window=None) -> Cluster:
+        return Cluster(attribute, subject.external_id, subject, subject.external_id, {}, claims,
+                       pd.DataFrame(), pd.DataFrame(), [], window=window)  # fmt: skip
+
+    day = (START, START + timedelta(days=1))
+    normal_press = cluster("machine_window", EntityRef("asset", "PR-1", "mes"),
+                           ["C1", "C2", "C3", "X1"], day)  # fmt: skip
+    worn_press = cluster("machine_window", EntityRef("asset", "PR-2", "mes"),
+                         ["C4", "C5", "C6", "X2"], day)  # fmt: skip
+    unread_press = cluster("machine_window", EntityRef("asset", "PR-3", "mes"),
+                           ["C7", "C8", "C9"], day)  # fmt: skip
+    parameter = cluster(
+        "process_parameter", EntityRef("parameter", "press_force_kN"),
+        [f"C{k}" for k in range(1, 20)],
+    )  # fmt: skip
+    modes = {f"C{k}": "leak" for k in range(1, 20)} | {"X1": "vibration", "X2": "vibration"}
+
+    class Sensors:  # PR-1 stayed normal, PR-2 wore, PR-3 has no sensors
+        def shift(self, equipment, start, end):
+            z = {"PR-1": 2.5, "PR-2": 40.0}.get(equipment[1])
+            return None if z is None else ConditionShift(z, ("VIB", "TEMP"), start, 30)
+
+    kept = ServiceAgent()._normal_windows_into_parameters(
+        [normal_press, worn_press, unread_press, parameter], modes, Sensors()
+    )
+    # the normal press's window is where the force ran out; a worn press and one whose
+    # condition is unknown stay causes of their own
+    assert [c.subject.external_id for c in kept] == ["PR-2", "PR-3", "press_force_kN"]
+    assert parameter.within == ["PR-1 (PR-1 in its normal condition, largest move 2.5 robust SD)"]
+    assert EntityRef("asset", "PR-1", "mes") in parameter.related
+
+
 def test_the_demo_scorer_counts_a_parameter_right_only_where_it_is_the_claims_cause() -> None:
     from factorybrain.agents.service._demo import Reported, evaluate_clusters
 
@@ -229,3 +266,20 @@ def test_the_demo_scorer_credits_either_cause_of_an_even_split() -> None:
     assert [d["correct"] for d in figures["details"]] == [True, False]
     assert figures["details"][0]["truth"] == "degraded_machine:EQ-1"
     assert figures["missed"] == ["EQ-2"]
+
+
+def test_a_parameters_scope_lists_the_units_furthest_out_first(store, plant) -> None:
+    from factorybrain.agents import installed_orchestrator
+    from factorybrain.insights import recall_scope
+
+    review = _review(store)
+    (cluster,) = review.clusters
+    deviations = cluster.scope["deviation_sd"].to_numpy()
+    assert len(deviations) > 10 and (deviations < 0).all()  # the low tail, every one known
+    assert (np.diff(np.abs(deviations)) <= 0).all()  # furthest out first
+    orchestrator = installed_orchestrator(store, with_agents=False, clock=lambda: review.as_of)
+    orchestrator.submit(review.items(), agent="service", at=review.as_of)
+    page = recall_scope(store, cluster.dedup_key, limit=5)
+    shown = [item["deviation_sd"] for item in page["items"]]
+    assert shown == [round(float(d), 2) for d in deviations[:5]]
+    assert page["total"] == len(deviations)

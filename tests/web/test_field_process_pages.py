@@ -68,3 +68,44 @@ def test_the_process_page_shows_setpoints_and_the_gain_interval(
     _wait_loaded(page, "#/process?line=L2")
     assert "L2 makes QX-9" in page.inner_text("#main")  # type: ignore[attr-defined]
     assert problems == []
+
+
+@pytest.fixture(scope="module")
+def pressed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A plant whose claims come from units pressed below their product's force."""
+    import warnings
+
+    from factorybrain.agents import installed_orchestrator
+    from factorybrain.agents.service import ServiceAgent, ServiceDataWarning
+    from tests.agents.test_service_parameters import populate
+
+    store = open_store(tmp_path_factory.mktemp("web-pressed") / "plant.duckdb", migrate=True)
+    populate(store)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ServiceDataWarning)
+        review = ServiceAgent().review(store)
+    orchestrator = installed_orchestrator(store, with_agents=False, clock=lambda: review.as_of)
+    orchestrator.submit(review.items(), agent="service", at=review.as_of)
+    tokens = TokenStore(store)
+    token = tokens.create("quality-engineer", "viewer")
+    app = mount_dashboard(create_app(store, tokens=tokens))
+    with serving(app) as url:
+        yield f"{url}/", token
+    store.close()
+
+
+def test_a_parameters_recall_scope_lists_the_units_furthest_out_first(
+    pressed: tuple, browser: object
+) -> None:
+    url, token = pressed
+    page, problems = _page(browser, url, token)
+    route = "#/field?cluster=process_parameter%3Apress_force_kN%3Alow"
+    page.evaluate(f"location.hash = '{route}'")  # type: ignore[attr-defined]
+    _wait_loaded(page, route, timeout=30_000)
+    text = page.inner_text("#main")  # type: ignore[attr-defined]
+    assert "Recall scope: process parameter" in text and "Listed furthest out" in text
+    cells = page.locator("#scope ~ div.split > div:nth-child(2) td:nth-child(2)").all_inner_texts()  # type: ignore[attr-defined]
+    deviations = [float(cell.removesuffix(" SD").replace("−", "-")) for cell in cells if cell]
+    assert len(deviations) >= 10 and all(d < -1.9 for d in deviations)
+    assert deviations == sorted(deviations)  # the most negative, furthest below, first
+    assert problems == []

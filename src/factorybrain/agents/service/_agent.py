@@ -101,6 +101,9 @@ TRACK_PAD_DAYS = 3
 #: The score (:func:`._condition.tracking`) a machine that moved less needs to be named instead
 #: of the one that moved most, and by how much it must beat that one's.
 TRACK_MIN, TRACK_MARGIN = 0.65, 0.15
+#: Share of a window's claims a parameter cluster must hold, failing the same way, for the
+#: window of a machine that stayed in its normal condition to be folded into it.
+NORMAL_WINDOW_COVER = 0.5
 FAILURE_CLUSTER = "service.failure_cluster"
 FIELD_RELIABILITY = "service.field_reliability"
 DESIGN_EFFECT = "service.design_effect"
@@ -127,7 +130,8 @@ class Cluster:
         members: Serials built with it that are in the field.
         scope: The recall scope: members in the field that have not failed, with customer and
             shipment (``serial``, ``serial_space``, ``customer``, ``customer_name``,
-            ``shipment``, ``shipped_at``).
+            ``shipment``, ``shipped_at``); a process parameter's also with each unit's
+            ``deviation_sd`` (robust SD from its product's median), furthest out first.
         related: Entities explaining the same units (aliases, then alternatives by rank, then
             the work orders of its claims).
         text: One sentence.
@@ -388,6 +392,7 @@ class ServiceAgent(BaseAgent):
             )  # fmt: skip
             for (space, machine), z in moved_too.items():
                 out[-1].numbers[f"{MOVED_TOO}{space}:{machine}"] = float(z)
+        out = self._normal_windows_into_parameters(out, modes, condition)
         for cluster in out:
             if cluster.within:
                 cluster.text = cluster.text.removesuffix(".") + (
@@ -395,6 +400,46 @@ class ServiceAgent(BaseAgent):
                     "claims are its own, with its failure mode: one cause, not several)."
                 )
         return out
+
+    def _normal_windows_into_parameters(
+        self,
+        found: list[Cluster],
+        modes: dict[str, str],
+        condition: ConditionReader | None,
+    ) -> list[Cluster]:
+        """Windows of machines that stayed normal, folded into the parameter they ran out with.
+
+        A press pressing one day's units below their force makes a window of that press hold
+        the deviation's claims, often selected before the parameter's own cohort. When the
+        press's sensors say it stayed in its normal condition (a worn machine moves them) and
+        most of the window's claims (:data:`NORMAL_WINDOW_COVER`) are a parameter cluster's,
+        failing the same way, the window is where that parameter ran out, not a machine's fault.
+        """
+        parameters = [c for c in found if c.attribute == "process_parameter"]
+        if not parameters or condition is None:
+            return found
+        kept: list[Cluster] = []
+        for cluster in found:
+            if cluster.attribute == "machine_window" and cluster.window is not None:
+                record = (str(cluster.subject.space), cluster.subject.external_id)
+                shift = condition.shift(record, *cluster.window)
+                claimed = pd.DataFrame({"claim": cluster.claims})
+                mode = _dominant_mode(claimed, modes)
+                normal = shift is not None and shift.z < CONDITION_Z
+                host = (
+                    self._within(parameters, claimed, modes, mode, NORMAL_WINDOW_COVER)
+                    if normal
+                    else None
+                )
+                if host is not None and shift is not None:
+                    host.within.append(
+                        f"{cluster.label} ({cluster.subject.external_id} in its normal "
+                        f"condition, largest move {shift.z:.1f} robust SD)"
+                    )
+                    host.related = _unique([*host.related, cluster.subject])
+                    continue
+            kept.append(cluster)
+        return kept
 
     @staticmethod
     def _within(
@@ -702,7 +747,22 @@ class ServiceAgent(BaseAgent):
         scope = members[~members["failed"] & members["shipped_at"].notna()]
         scope = scope[
             ["serial", "serial_space", "customer", "customer_name", "shipment", "shipped_at"]
-        ].sort_values(["customer_name", "shipped_at", "serial"], na_position="last")
+        ]
+        deviation = (
+            screened.cohorts.deviations.get(str(description["subject_id"]))
+            if attribute == "process_parameter"
+            else None
+        )
+        if deviation is not None:
+            # the units furthest out of the window first: the likeliest to fail next
+            scope = scope.assign(deviation_sd=deviation[scope.index.to_numpy()])
+            scope = (
+                scope.assign(_far=-scope["deviation_sd"].abs())
+                .sort_values(["_far", "customer_name", "shipped_at", "serial"], na_position="last")
+                .drop(columns="_far")
+            )
+        else:
+            scope = scope.sort_values(["customer_name", "shipped_at", "serial"], na_position="last")
         numbers["scope_serials"] = float(len(scope))
         numbers["scope_customers"] = float(
             scope["customer_name"].fillna(scope["customer"]).nunique()
@@ -1090,6 +1150,11 @@ class ServiceAgent(BaseAgent):
                 "shipped_at": None
                 if pd.isna(row.shipped_at)
                 else pd.Timestamp(row.shipped_at).isoformat(),
+                **(
+                    {"deviation_sd": round(float(row.deviation_sd), 2)}
+                    if "deviation_sd" in cluster.scope.columns and pd.notna(row.deviation_sd)
+                    else {}
+                ),
             }
             for row in cluster.scope.itertuples(index=False)
         ]

@@ -140,6 +140,8 @@ class Cohorts:
         tracks: The machine of each track: ``(space, equipment)``.
         notes: What could not be screened and why (a process parameter known for too few
             units): ``(parameter, sentence)``.
+        deviations: Per process parameter screened, each unit's distance from its product's
+            median in robust SD (signed; NaN where unknown), by the unit's position.
     """
 
     membership: Any
@@ -147,6 +149,7 @@ class Cohorts:
     windows: WindowBins | None
     tracks: list[tuple[str, str]] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)
+    deviations: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _column(index: np.ndarray, n: int) -> np.ndarray:
@@ -226,7 +229,7 @@ def build_cohorts(data: FieldData, fleet: Fleet, *, names: dict[Any, str] | None
             add("design_revision", revision.space, revision.external_id,
                 mine.index.to_numpy()[which == k],
                 label=f"{revision.product} revision {revision.revision}")  # fmt: skip
-    tails, notes = _parameter_tails(data, units)
+    tails, notes, deviations = _parameter_tails(data, units)
     for parameter, members, side, share, threshold, _unit in tails:
         where = "below" if side == "low" else "above"
         extreme = "lowest" if side == "low" else "highest"
@@ -235,25 +238,30 @@ def build_cohorts(data: FieldData, fleet: Fleet, *, names: dict[Any, str] | None
             f"median (the {extreme} {share:.3g} % of units)")  # fmt: skip
     membership, table = _deduplicate(columns, rows, n)
     windows, tracks = _machine_days(data, fleet)
-    return Cohorts(membership, table, windows, tracks, notes)
+    return Cohorts(membership, table, windows, tracks, notes, deviations)
 
 
 def _parameter_tails(
     data: FieldData, units: pd.DataFrame
-) -> tuple[list[tuple[str, np.ndarray, str, float, float, str]], list[tuple[str, str]]]:
+) -> tuple[
+    list[tuple[str, np.ndarray, str, float, float, str]],
+    list[tuple[str, str]],
+    dict[str, np.ndarray],
+]:
     """``(parameter, unit positions, side, share in %, threshold, unit of measure)`` per tail.
 
     A parameter's normal value depends on the product (its recipe): each value is taken as its
     distance from the median of its product's units, in robust standard deviations (MAD), and
     the tails are those of that distance over the fleet; ``threshold`` is in those SDs. Also
     returns ``(parameter, sentence)`` for each parameter that varies but is known for too few
-    units to be screened.
+    units to be screened, and each screened parameter's distance per unit (NaN where unknown).
     """
     out: list[tuple[str, np.ndarray, str, float, float, str]] = []
     notes: list[tuple[str, str]] = []
+    deviations: dict[str, np.ndarray] = {}
     orders, measured = data.order_parameters, data.parameters
     if orders.empty and measured.empty:
-        return out, notes
+        return out, notes, deviations
     product = units["product_key"].fillna(units["product"]).astype(object).to_numpy()
     keys = units[["wo_space", "work_order"]]
     for parameter in sorted(set(orders["parameter"]) | set(measured["parameter"])):
@@ -291,6 +299,9 @@ def _parameter_tails(
         if usable.sum() < MIN_PARAMETER_UNITS:
             continue
         z, members = z[usable], at[usable]
+        deviation = np.full(len(units), np.nan)
+        deviation[members] = z
+        deviations[str(parameter)] = deviation
         unit = pd.concat([own["unit"], mine["unit"]]).dropna()
         unit_text = str(unit.iloc[0]) if len(unit) else ""
         for share in PARAMETER_TAILS:
@@ -302,7 +313,7 @@ def _parameter_tails(
                         (str(parameter), members[inside], side, 100 * share, float(threshold),
                          unit_text)
                     )  # fmt: skip
-    return out, notes
+    return out, notes, deviations
 
 
 def _deduplicate(

@@ -157,13 +157,16 @@ function scopeSection(scope, query) {
     [["customer", "customer"], ["serials", "serials to inspect", (r) => fmt(r.serials, 0)]],
     scope.customers,
   );
-  const serials = table(
-    [["serial", "serial", (r) => `<a href="#/trace?serial=${encodeURIComponent(r.serial)}">${esc(r.serial)}</a>`], ["customer_name", "customer", (r) => esc(r.customer_name || r.customer)], ["shipment", "shipment"], ["shipped_at", "shipped", (r) => when(r.shipped_at)]],
-    scope.items,
-  );
+  // a process parameter's scope is ranked: the units furthest out of its window first
+  const ranked = scope.items.some((r) => r.deviation_sd != null);
+  const columns = [["serial", "serial", (r) => `<a href="#/trace?serial=${encodeURIComponent(r.serial)}">${esc(r.serial)}</a>`]];
+  if (ranked) columns.push(["deviation_sd", "off its product's median", (r) => r.deviation_sd == null ? "" : `${r.deviation_sd > 0 ? "+" : ""}${fmt(r.deviation_sd, 1)} SD`]);
+  columns.push(["customer_name", "customer", (r) => esc(r.customer_name || r.customer)], ["shipment", "shipment"], ["shipped_at", "shipped", (r) => when(r.shipped_at)]);
+  const serials = table(columns, scope.items);
+  const order = ranked ? " Listed furthest out of the parameter's usual range first: those are the likeliest to fail next." : "";
   return `<h2 id="scope">Recall scope: ${esc(cluster.attribute_label)} ${esc(cluster.label)}</h2>
     ${cluster.text ? `<p class="why">${esc(cluster.text)}</p>` : ""}
-    <p class="muted">Serials built with this ${esc(cluster.attribute_label)} that are in the field and have not failed: ${fmt(scope.total, 0)} at ${fmt(scope.customers.length, 0)} customers. ${esc(cluster.inspection ? cluster.inspection.title : "No inspection proposed yet.")}</p>
+    <p class="muted">Serials built with this ${esc(cluster.attribute_label)} that are in the field and have not failed: ${fmt(scope.total, 0)} at ${fmt(scope.customers.length, 0)} customers.${order} ${esc(cluster.inspection ? cluster.inspection.title : "No inspection proposed yet.")}</p>
     <div class="split"><div>${customers}</div><div>${scrolling(serials)}${pager}</div></div>`;
 }
 
