@@ -16,16 +16,21 @@ from tests.web.test_dashboard import _page, _wait_loaded
 from tests.web.test_dashboard import browser as browser  # noqa: F401  (the fixture)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    store = open_store(tmp_path_factory.mktemp("web-field") / "plant.duckdb", migrate=True)
-    build_plant(store)
+def _serve(store, who: str) -> Iterator[tuple[str, str]]:
+    """The dashboard over ``store`` with a viewer's token for ``who``: ``(url, token)``."""
     tokens = TokenStore(store)
-    token = tokens.create("plant-manager", "viewer")
+    token = tokens.create(who, "viewer")
     app = mount_dashboard(create_app(store, tokens=tokens))
     with serving(app) as url:
         yield f"{url}/", token
     store.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    store = open_store(tmp_path_factory.mktemp("web-field") / "plant.duckdb", migrate=True)
+    build_plant(store)
+    yield from _serve(store, "plant-manager")
 
 
 def test_the_field_page_shows_cohorts_a_weibull_plot_and_the_recall_scope(
@@ -86,12 +91,7 @@ def pressed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
         review = ServiceAgent().review(store)
     orchestrator = installed_orchestrator(store, with_agents=False, clock=lambda: review.as_of)
     orchestrator.submit(review.items(), agent="service", at=review.as_of)
-    tokens = TokenStore(store)
-    token = tokens.create("quality-engineer", "viewer")
-    app = mount_dashboard(create_app(store, tokens=tokens))
-    with serving(app) as url:
-        yield f"{url}/", token
-    store.close()
+    yield from _serve(store, "quality-engineer")
 
 
 def test_a_parameters_recall_scope_lists_the_units_furthest_out_first(
