@@ -196,6 +196,25 @@ def test_without_shipments_the_agent_says_why_it_cannot_measure(store) -> None:
     assert [f.kind for f in review.findings] == ["service.data_gap"]
 
 
+def _ghost_claim(store) -> None:
+    """A claim on a serial the plant never made: it cannot be linked."""
+    _put(store, "warranty_claim", [
+        {"space": "desk", "external_id": "CL-GHOST", "serial_unit": "XX-999-99",
+         "failure_date": datetime(2025, 3, 1), "claimed_at": datetime(2025, 3, 2),
+         "text": "water leaking at the seal"}
+    ])  # fmt: skip
+
+
+@pytest.mark.parametrize("ship", [True, False])
+def test_every_gap_is_said_once_as_a_note_and_a_finding(store, ship: bool) -> None:
+    populate(store, ship=ship)
+    _ghost_claim(store)
+    review = _review(store)
+    gaps = [f for f in review.findings if f.kind == "service.data_gap"]
+    assert len(review.notes) == len(set(review.notes)) == len(gaps)
+    assert any("name no serial" in note for note in review.notes)  # said without shipments too
+
+
 def test_the_plugin_brings_its_executor_and_the_engineers_policy() -> None:
     assert PLUGIN.name == "service"
     assert PLUGIN.executors[INSPECT] is inspect_serials

@@ -269,9 +269,8 @@ class ServiceAgent(BaseAgent):
             data: What :func:`load_field` read, to reuse it.
         """
         data = data if data is not None else load_field(store)
-        notes = list(data.notes)
         moment = data.as_of if as_of is None or data.as_of is None else min(as_of, data.as_of)
-        review = ServiceReview(moment, notes=notes)
+        review = ServiceReview(moment)
         if moment is None or data.units["shipped_at"].notna().sum() == 0:
             self._gap(
                 review,
@@ -279,12 +278,12 @@ class ServiceAgent(BaseAgent):
                 "units in the field there is no exposure to measure claims against",
                 "no_shipments",
             )
+            self._report_gaps(review, data)
             return review
         if data.claims.empty:
             self._gap(review, "the store holds no warranty claims: nothing to screen", "no_claims")
         reading = read_failure_modes(data.claims)
         review.modes = reading
-        notes.extend(reading.notes)
         screened = self.screen(data, moment)
         review.screened = screened
         if screened is not None:
