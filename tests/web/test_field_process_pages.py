@@ -108,4 +108,10 @@ def test_a_parameters_recall_scope_lists_the_units_furthest_out_first(
     deviations = [float(cell.removesuffix(" SD").replace("−", "-")) for cell in cells if cell]
     assert len(deviations) >= 10 and all(d < -1.9 for d in deviations)
     assert deviations == sorted(deviations)  # the most negative, furthest below, first
+    # the customers beside it fit their pane: no column hidden off its edge
+    fits = page.evaluate(  # type: ignore[attr-defined]
+        "(() => { const pane = document.querySelector('#scope ~ div.split > div');"
+        " return pane.querySelector('table').offsetWidth <= pane.clientWidth; })()"
+    )
+    assert fits
     assert problems == []
