@@ -38,6 +38,13 @@ def add_plant_arguments(
         )
 
 
+def plant_facts(truth: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """``seed``, ``days`` and ``machines`` of the plant measured: a loaded store's own (its
+    ``truth.json``), else the options it was simulated with."""
+    plant = truth.get("plant") if isinstance(truth.get("plant"), dict) else {}
+    return {key: plant.get(key, getattr(args, key)) for key in ("seed", "days", "machines")}
+
+
 @contextmanager
 def demo_plant(
     parser: argparse.ArgumentParser, args: argparse.Namespace, *, prefix: str, link: bool = False

@@ -37,7 +37,7 @@ from datetime import timedelta
 
 import pandas as pd
 
-from _demo_plant import add_plant_arguments, demo_plant  # noqa: E402 (this folder)
+from _demo_plant import add_plant_arguments, demo_plant, plant_facts  # noqa: E402 (this folder)
 from factorybrain.agents.service import ServiceAgent, ServiceDataWarning, load_field
 from factorybrain.agents.service._demo import (
     Reported,
@@ -100,9 +100,7 @@ def main() -> None:
         "claims_before_detection": detection,
         "claims_before_detection_median": statistics.median(counts) if counts else None,
         "seconds": round(seconds, 1),
-        "seed": args.seed,
-        "days": args.days,
-        "machines": args.machines,
+        **plant_facts(truth, args),
     }
     print(json.dumps(result))
 

@@ -31,7 +31,7 @@ import math
 import sys
 import time
 
-from _demo_plant import add_plant_arguments, demo_plant
+from _demo_plant import add_plant_arguments, demo_plant, plant_facts
 from factorybrain.agents.design import DesignAgent
 from factorybrain.agents.design._demo import evaluate_setpoints, proposals_of
 from factorybrain.store import open_store
@@ -85,9 +85,7 @@ def main() -> None:
         "expected": len(optima),
         "products": products,
         "seconds": round(seconds, 1),
-        "seed": args.seed,
-        "days": args.days,
-        "machines": args.machines,
+        **plant_facts(truth, args),
     }
     print(json.dumps(result))
 

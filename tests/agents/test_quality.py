@@ -304,3 +304,30 @@ def test_a_field_cluster_naming_a_lot_of_the_same_units_keeps_its_lot() -> None:
     assert gasket.alias_causes == [bearing] and bearing.alias_causes == []
     assert _matching([gasket], EntityRef("material_lot", "GASKET-L04")) is gasket
     assert _matching([gasket], EntityRef("material_lot", "SEAL-L01")) is None
+
+
+def test_of_lots_built_into_the_same_units_the_one_the_field_names_is_the_defects_cause(
+    store,
+) -> None:
+    from factorybrain.agents.quality._agent import _field_lots, _named_in_field
+
+    # the service agent's cluster names the seal lot (the claims leak), stored as a run leaves it
+    seal_ref = EntityRef("material_lot", "SEAL-L09", "erp")
+    cluster = Finding("service", "service.failure_cluster", seal_ref,
+                      evidence=Evidence((seal_ref,), {"claims": 40.0}, "leaks"),
+                      dedup_key="material_lot:SEAL-L09", created_at=datetime(2025, 5, 1),
+                      title="Field failures cluster in SEAL-L09")  # fmt: skip
+    AgentRecords(store).report_finding(cluster, at=datetime(2025, 5, 1))
+    field = _field_lots(store)
+    assert field == {"SEAL-L09": "Field failures cluster in SEAL-L09"}
+    # the defects' model named the impeller lot built into exactly the same units
+    impeller, seal = _cause("IMP-L03"), _cause("SEAL-L09")
+    impeller.aliases, impeller.alias_causes = [seal.label], [seal]
+    named = _named_in_field(impeller, field)
+    assert named.external_id == "SEAL-L09"
+    assert named.chosen_because == "the field's claims name it (Field failures cluster in SEAL-L09)"
+    assert [a.external_id for a in named.alias_causes] == ["IMP-L03"]
+    # a lot the field does not name, or one chosen by its own inspection, stays
+    assert _named_in_field(impeller, {}) is impeller
+    inspected = impeller.in_favour_of(seal, "its incoming inspection failed")
+    assert _named_in_field(inspected, {"IMP-L03": "Field failures cluster in IMP-L03"}) is inspected

@@ -12,7 +12,9 @@ A run (:meth:`QualityAgent.run`, or :meth:`QualityAgent.review` from Python):
    with interval where specification limits exist;
 2. learns defects from genealogy (:func:`~._causes.find_causes`: LightGBM on lots, machines,
    machine health, time of day and process parameters, TreeSHAP per feature) and reports each
-   suspect that explains defects as ``quality.root_cause`` with its effect size;
+   suspect that explains defects as ``quality.root_cause`` with its effect size (of lots built
+   into the same units, the one whose incoming inspection stood out, else the one a stored
+   ``service.failure_cluster`` names);
 3. reports what kept it from judging (too few points, no specification limits, no verdicts) as
    ``quality.data_gap``.
 
@@ -279,7 +281,7 @@ class QualityAgent(BaseAgent):
                 latest = points["at"].max()
                 review.as_of = None if pd.isna(latest) else latest.to_pydatetime()
             self._chart_all(review, points)
-        self._causes(review, load_genealogy(store), incoming_inspections(store))
+        self._causes(review, load_genealogy(store), incoming_inspections(store), _field_lots(store))
         return review
 
     def _chart_all(self, review: QualityReview, points: pd.DataFrame) -> None:
@@ -478,13 +480,18 @@ class QualityAgent(BaseAgent):
         return learned
 
     def analyse(
-        self, genealogy: Genealogy, inspections: Mapping[str, Inspection] | None = None
+        self,
+        genealogy: Genealogy,
+        inspections: Mapping[str, Inspection] | None = None,
+        field: Mapping[str, str] | None = None,
     ) -> tuple[list[Cause], str]:
         """The suspects that explain the defects of a unit table, or why there are none.
 
         Lots built into the same units cannot be told apart by their defects; among them, the
-        one whose incoming inspection stood out most (``inspections``, by lot) is named, the
-        others listed as explaining the same units.
+        one whose incoming inspection stood out most (``inspections``, by lot) is named, else
+        the one a field failure cluster names (``field``: lot -> the cluster's title; the
+        service agent tells such lots apart by the claims' failure mode), the others listed as
+        explaining the same units.
         """
         why = check_defects(genealogy, min_defects=self.min_defects)
         if why:
@@ -498,12 +505,19 @@ class QualityAgent(BaseAgent):
             )
         except EngineError as error:
             return [], str(error)
-        return [_inspected_first(cause, inspections or {}) for cause in causes], ""
+        return [
+            _named_in_field(_inspected_first(cause, inspections or {}), field or {})
+            for cause in causes
+        ], ""
 
     def _causes(
-        self, review: QualityReview, genealogy: Genealogy, inspections: Mapping[str, Inspection]
+        self,
+        review: QualityReview,
+        genealogy: Genealogy,
+        inspections: Mapping[str, Inspection],
+        field: Mapping[str, str],
     ) -> None:
-        causes, why = self.analyse(genealogy, inspections)
+        causes, why = self.analyse(genealogy, inspections, field)
         if why:
             self._gap(review, f"the root cause of defects cannot be learned: {why}", "no_causes")
             return
@@ -824,6 +838,32 @@ def _inspected_first(cause: Cause, inspections: Mapping[str, Inspection]) -> Cau
         return cause
     best = max(inspected, key=lambda a: inspections[a.external_id].strength)
     return cause.in_favour_of(best, inspections[best.external_id].text)
+
+
+def _named_in_field(cause: Cause, field: Mapping[str, str]) -> Cause:
+    """Of lots that explain the same units, the one a field failure cluster names.
+
+    A lot chosen by its incoming inspection, or named by the field itself, stays.
+    """
+    if cause.kind != "lot" or cause.chosen_because or cause.external_id in field:
+        return cause
+    named = [a for a in cause.alias_causes if a.kind == "lot" and a.external_id in field]
+    if not named:
+        return cause
+    return cause.in_favour_of(
+        named[0], f"the field's claims name it ({field[named[0].external_id]})"
+    )
+
+
+def _field_lots(store: Store) -> dict[str, str]:
+    """The lots the service agent's field failure clusters name: lot -> the cluster's title."""
+    from factorybrain.agents.core._records import AgentRecords
+
+    return {
+        finding.subject.external_id: finding.title or finding.dedup_key
+        for finding in AgentRecords(store).findings(kind=FAILURE_CLUSTER, limit=None)
+        if finding.subject.type in ("material_lot", "supplier_lot")
+    }
 
 
 def _lot_of(store: Store, subject: EntityRef) -> dict[str, Any] | None:
