@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from factorybrain.agents import RecordNotFoundError
+from factorybrain.agents.core._products import product_names
 from factorybrain.exceptions import ParameterError
 from factorybrain.store import Store
 
@@ -480,19 +481,8 @@ def _trace_to_suppliers(store: Store, lots: list[dict[str, Any]]) -> list[dict[s
 
 # -- field reliability: Weibull fits per product --------------------------------------------------
 def _product_names(store: Store) -> dict[str, str]:
-    """Product names by id.
-
-    A product without a name of its own is named by its material record (SAP keeps a product
-    as a material: MARA, its description in MAKT).
-    """
-    names = json_rows(
-        store.query(
-            "SELECT p.external_id, coalesce(p.name, m.name) AS name FROM product p "
-            "LEFT JOIN material m ON m.space = p.space AND m.external_id = p.external_id "
-            "WHERE coalesce(p.name, m.name) IS NOT NULL"
-        )
-    )
-    return {str(n["external_id"]): str(n["name"]) for n in names}
+    """Product names by id (a product without a name of its own: its material's)."""
+    return {external_id: name for (_, external_id), name in product_names(store).items()}
 
 
 def _fit_summary(row: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:

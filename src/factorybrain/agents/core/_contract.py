@@ -684,6 +684,25 @@ def data_gap(
     )
 
 
+#: Prefix of the evidence numbers of a ``service.failure_cluster`` naming another machine that
+#: wore while it made the cluster's units: ``moved_too_z:<space>:<machine>`` -> its robust z.
+MOVED_TOO = "moved_too_z:"
+
+
+def moved_too_key(space: str, machine: str) -> str:
+    """The evidence number's name for another machine that wore (see :data:`MOVED_TOO`)."""
+    return f"{MOVED_TOO}{space}:{machine}"
+
+
+def moved_too(numbers: Mapping[str, float]) -> list[str]:
+    """The other machines that wore, as a finding's evidence numbers name them, in order."""
+    return [
+        key.removeprefix(MOVED_TOO).split(":", 1)[-1]
+        for key in numbers
+        if key.startswith(MOVED_TOO)
+    ]
+
+
 def refs(*pairs: Sequence[str]) -> tuple[EntityRef, ...]:
     """Shorthand: ``refs(("asset", "press-3"), ("time_series", "press-3.vib"))``."""
     return tuple(EntityRef(p[0], p[1]) for p in pairs)

@@ -49,8 +49,10 @@ from factorybrain.agents.core._contract import (
     Recommendation,
     Step,
     data_gap,
+    moved_too,
     stable_id,
 )
+from factorybrain.agents.core._records import AgentRecords
 from factorybrain.agents.quality._causes import Cause, check_defects, find_causes
 from factorybrain.agents.quality._data import (
     Genealogy,
@@ -95,9 +97,6 @@ DATA_GAP = "quality.data_gap"
 FAILURE_CLUSTER = "service.failure_cluster"
 INSPECT_SERIALS = "serial_unit.inspect"
 INSPECT_MACHINE = "maintenance_order.create"
-#: The service agent's evidence numbers naming another machine that wore while it made a
-#: cluster's units (``moved_too_z:<space>:<machine>``): inspected with the cluster's machine.
-MOVED_TOO = "moved_too_z:"
 
 
 @lru_cache(maxsize=16)
@@ -681,11 +680,7 @@ class QualityAgent(BaseAgent):
                 )
             )
         machines = [machine] if machine is not None else []
-        machines += [
-            key.removeprefix(MOVED_TOO).split(":", 1)[-1]
-            for key in cluster.evidence.numbers
-            if key.startswith(MOVED_TOO)
-        ]
+        machines += moved_too(cluster.evidence.numbers)  # others that wore too
         for asset in dict.fromkeys(machines):
             start = at + timedelta(hours=1)
             also = "" if asset == machine else ", which wore too while it made these units"
@@ -857,8 +852,6 @@ def _named_in_field(cause: Cause, field: Mapping[str, str]) -> Cause:
 
 def _field_lots(store: Store) -> dict[str, str]:
     """The lots the service agent's field failure clusters name: lot -> the cluster's title."""
-    from factorybrain.agents.core._records import AgentRecords
-
     return {
         finding.subject.external_id: finding.title or finding.dedup_key
         for finding in AgentRecords(store).findings(kind=FAILURE_CLUSTER, limit=None)

@@ -67,6 +67,7 @@ from factorybrain.agents.core._contract import (
     Finding,
     Recommendation,
     data_gap,
+    moved_too_key,
     stable_id,
 )
 from factorybrain.agents.service._cohorts import (
@@ -83,7 +84,7 @@ from factorybrain.agents.service._condition import (
     strongest,
     tracking,
 )
-from factorybrain.agents.service._data import FieldData, load_field, unit_times_on_machines
+from factorybrain.agents.service._data import FieldData, load_field
 from factorybrain.agents.service._executors import INSPECT
 from factorybrain.agents.service._modes import ModeReading, read_failure_modes
 from factorybrain.engines.reliability import WeibullModel, per_1000_unit_years
@@ -92,9 +93,6 @@ from factorybrain.exceptions import EngineError
 from factorybrain.store import Store
 
 AGENT = "service"
-#: Evidence number of a cluster, one per other machine that wore while it made the claimed
-#: units (``moved_too_z:<space>:<machine>``, its robust z): the quality agent inspects it too.
-MOVED_TOO = "moved_too_z:"
 #: Days read on each side of a moved machine's window when asking whose condition tracked the
 #: failures: units it made in its normal days around the worn ones are the contrast.
 TRACK_PAD_DAYS = 3
@@ -341,7 +339,7 @@ class ServiceAgent(BaseAgent):
             ]
         out: list[Cluster] = []
         taken: set[str] = set()
-        tracker = _Tracker(data, screened, modes, condition) if condition is not None else None
+        tracker = _Tracker(screened, modes, condition) if condition is not None else None
         for _, row in selected.iterrows():
             candidates = [(int(row["label"]), float(row["separation"]))]
             candidates += [(int(label), float(sep)) for label, sep, _ in row["alternatives"]]
@@ -349,9 +347,7 @@ class ServiceAgent(BaseAgent):
             if condition is not None:
                 for description in described.values():
                     if description["attribute"] == "machine_window":
-                        description["machine"] = condition.machines.key(
-                            str(description["subject_space"]), str(description["subject_id"])
-                        )
+                        description["machine"] = condition.machines.key(*_record(description))
             claims_of = {label: self._claims_of(screened, label) for label, _ in candidates}
             mode = _dominant_mode(claims_of[int(row["label"])], modes)
             moved_too: dict[tuple[str, str], float] = {}
@@ -390,7 +386,7 @@ class ServiceAgent(BaseAgent):
                 )
             )  # fmt: skip
             for (space, machine), z in moved_too.items():
-                out[-1].numbers[f"{MOVED_TOO}{space}:{machine}"] = float(z)
+                out[-1].numbers[moved_too_key(space, machine)] = float(z)
         out = self._normal_windows_into_parameters(out, modes, condition)
         for cluster in out:
             if cluster.within:
@@ -419,25 +415,28 @@ class ServiceAgent(BaseAgent):
             return found
         kept: list[Cluster] = []
         for cluster in found:
-            if cluster.attribute == "machine_window" and cluster.window is not None:
-                record = (str(cluster.subject.space), cluster.subject.external_id)
-                shift = condition.shift(record, *cluster.window)
-                claimed = pd.DataFrame({"claim": cluster.claims})
-                mode = _dominant_mode(claimed, modes)
-                normal = shift is not None and shift.z < CONDITION_Z
-                host = (
-                    self._within(parameters, claimed, modes, mode, NORMAL_WINDOW_COVER)
-                    if normal
-                    else None
+            shift = (
+                condition.shift((str(cluster.subject.space), cluster.subject.external_id),
+                                *cluster.window)
+                if cluster.attribute == "machine_window" and cluster.window is not None
+                else None
+            )  # fmt: skip
+            claimed = pd.DataFrame({"claim": cluster.claims})
+            host = (
+                self._within(
+                    parameters, claimed, modes, _dominant_mode(claimed, modes), NORMAL_WINDOW_COVER
                 )
-                if host is not None and shift is not None:
-                    host.within.append(
-                        f"{cluster.label} ({cluster.subject.external_id} in its normal "
-                        f"condition, largest move {shift.z:.1f} robust SD)"
-                    )
-                    host.related = _unique([*host.related, cluster.subject])
-                    continue
-            kept.append(cluster)
+                if shift is not None and shift.z < CONDITION_Z
+                else None
+            )
+            if host is None or shift is None:
+                kept.append(cluster)
+                continue
+            host.within.append(
+                f"{cluster.label} ({cluster.subject.external_id} in its normal condition, "
+                f"largest move {shift.z:.1f} robust SD)"
+            )
+            host.related = _unique([*host.related, cluster.subject])
         return kept
 
     @staticmethod
@@ -525,7 +524,7 @@ class ServiceAgent(BaseAgent):
                 (
                     label,
                     condition.shift(
-                        (str(d["subject_space"]), str(d["subject_id"])),
+                        _record(d),
                         d["window_start"],
                         d["window_end"],
                     ),
@@ -599,7 +598,7 @@ class ServiceAgent(BaseAgent):
         if condition is None or first["attribute"] != "machine_window":
             return leader, ""
         shift = condition.shift(
-            (str(first["subject_space"]), str(first["subject_id"])),
+            _record(first),
             first["window_start"],
             first["window_end"],
         )
@@ -1227,9 +1226,7 @@ def _by_process(
     others do not (a winder winds the stator), the others' wear is no cause of these claims.
     Without a failure mode, or when the names tell nothing, every machine stays.
     """
-    moved: list[tuple[int, ConditionShift | None]] = [
-        (label, shift) for label, shift in shifts if shift and shift.z >= CONDITION_Z
-    ]
+    moved: list[tuple[int, ConditionShift | None]] = list(_moved(shifts))
     if mode is None or len({_machine_of(described[label]) for label, _ in moved}) < 2:
         return shifts, ""
     names = {label: _machine_name(described[label], data) for label, _ in moved}
@@ -1254,22 +1251,11 @@ class _Tracker:
     """
 
     def __init__(
-        self,
-        data: FieldData,
-        screened: Screened,
-        modes: dict[str, str],
-        condition: ConditionReader,
+        self, screened: Screened, modes: dict[str, str], condition: ConditionReader
     ) -> None:
-        self.data = data
         self.screened = screened
         self.modes = modes
         self.condition = condition
-        self._passes: pd.DataFrame | None = None
-
-    def passes(self) -> pd.DataFrame:
-        if self._passes is None:
-            self._passes = unit_times_on_machines(self.screened.fleet.units, self.data.operations)
-        return self._passes
 
     def choose(
         self,
@@ -1279,17 +1265,12 @@ class _Tracker:
         mode: str | None,
     ) -> tuple[tuple[int, ConditionShift], str]:
         """``moved``, or a machine that moved less whose condition tracked the failures, and why."""
-        candidates = {
-            label: shift for label, shift in shifts if shift is not None and shift.z >= CONDITION_Z
-        }
+        candidates = dict(_moved(shifts))
         machine_of = {label: _machine_of(described[label]) for label in candidates}
         if len(set(machine_of.values())) < 2:
             return moved, ""
         pad = timedelta(days=TRACK_PAD_DAYS)
-        records = {
-            label: (str(described[label]["subject_space"]), str(described[label]["subject_id"]))
-            for label in candidates
-        }
+        records = {label: _record(described[label]) for label in candidates}
         spans = {
             records[label]: (described[label]["window_start"] - pad,
                              described[label]["window_end"] + pad)
@@ -1299,7 +1280,7 @@ class _Tracker:
         failing = units["failed"].to_numpy(dtype=bool)
         if mode is not None:
             failing = failing & (units["claim"].map(self.modes) == mode).to_numpy(dtype=bool)
-        scores = tracking(self.condition, spans, self.passes(), failing)
+        scores = tracking(self.condition, spans, self.screened.cohorts.passes, failing)
         label, shift = moved
         mine = scores.get(records[label])
         best = max(
@@ -1332,13 +1313,11 @@ def _others_moved(
     named = _machine_of(described[chosen])
     # one machine, whichever of its records (station, work centre) names its window
     by_machine: dict[tuple[str, str], tuple[tuple[str, str], float]] = {}
-    for label, shift in shifts:
-        description = described[label]
-        machine = _machine_of(description)
-        if shift is None or shift.z < CONDITION_Z or machine == named:
+    for label, shift in _moved(shifts):
+        machine = _machine_of(described[label])
+        if machine == named:
             continue
-        record = (str(description["subject_space"]), str(description["subject_id"]))
-        first, z = by_machine.get(machine, (record, 0.0))
+        first, z = by_machine.get(machine, (_record(described[label]), 0.0))
         by_machine[machine] = (first, max(z, shift.z))
     return dict(by_machine.values())
 
@@ -1352,20 +1331,32 @@ def _moved_too_text(others: dict[tuple[str, str], float]) -> str:
     return f"; {listed} moved too while making these units: inspect {them} as well"
 
 
+def _record(description: dict[str, Any]) -> tuple[str, str]:
+    """``(space, id)`` of the record a cohort's description names (a window's: the machine)."""
+    return (str(description["subject_space"]), str(description["subject_id"]))
+
+
+def _moved(
+    shifts: Sequence[tuple[int, ConditionShift | None]],
+) -> list[tuple[int, ConditionShift]]:
+    """The ``(label, shift)`` pairs whose machine moved (at least :data:`CONDITION_Z`)."""
+    return [
+        (label, shift) for label, shift in shifts if shift is not None and shift.z >= CONDITION_Z
+    ]
+
+
 def _machine_of(description: dict[str, Any]) -> tuple[str, str]:
     """The machine a window's record names.
 
     Its key over every silo's record of it (set by :meth:`ServiceAgent.clusters` when the store
     is known), else the record itself.
     """
-    return description.get(
-        "machine", (str(description["subject_space"]), str(description["subject_id"]))
-    )
+    return description.get("machine", _record(description))
 
 
 def _machine_name(description: dict[str, Any], data: FieldData) -> str:
     """A machine's name as its asset record gives it, else its id."""
-    key = ("asset", str(description["subject_space"]), str(description["subject_id"]))
+    key = ("asset", *_record(description))
     return data.names.get(key, str(description["subject_id"]))
 
 
@@ -1394,7 +1385,7 @@ def _undecided(
 
     def state(label: int) -> str:
         window = described[label]
-        equipment = (str(window["subject_space"]), str(window["subject_id"]))
+        equipment = _record(window)
         if condition.devices().get(condition.machines.key(*equipment)) is None:
             return f"{window['subject_id']} has no sensors linked to it"
         shift = condition.shift(equipment, window["window_start"], window["window_end"])

@@ -142,6 +142,8 @@ class Cohorts:
             units): ``(parameter, sentence)``.
         deviations: Per process parameter screened, each unit's distance from its product's
             median in robust SD (signed; NaN where unknown), by the unit's position.
+        passes: When each unit passed each machine (:func:`unit_times_on_machines` of the
+            fleet's units, those with a time).
     """
 
     membership: Any
@@ -150,6 +152,11 @@ class Cohorts:
     tracks: list[tuple[str, str]] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)
     deviations: dict[str, np.ndarray] = field(default_factory=dict)
+    passes: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(
+            {"unit": [], "equipment_space": [], "equipment": [], "time": []}
+        )
+    )
 
 
 def _column(index: np.ndarray, n: int) -> np.ndarray:
@@ -237,8 +244,9 @@ def build_cohorts(data: FieldData, fleet: Fleet, *, names: dict[Any, str] | None
             label=f"{parameter} {abs(threshold):.1f} robust SD or more {where} its product's "
             f"median (the {extreme} {share:.3g} % of units)")  # fmt: skip
     membership, table = _deduplicate(columns, rows, n)
-    windows, tracks = _machine_days(data, fleet)
-    return Cohorts(membership, table, windows, tracks, notes, deviations)
+    passes = unit_times_on_machines(fleet.units, data.operations).dropna(subset=["time"])
+    windows, tracks = _machine_days(passes, fleet)
+    return Cohorts(membership, table, windows, tracks, notes, deviations, passes)
 
 
 def _parameter_tails(
@@ -345,11 +353,11 @@ def _deduplicate(
     return matrix, pd.DataFrame(out_rows)
 
 
-def _machine_days(data: FieldData, fleet: Fleet) -> tuple[WindowBins | None, list[tuple[str, str]]]:
-    passes = unit_times_on_machines(fleet.units, data.operations)
+def _machine_days(
+    passes: pd.DataFrame, fleet: Fleet
+) -> tuple[WindowBins | None, list[tuple[str, str]]]:
     if passes.empty:
         return None, []
-    passes = passes.dropna(subset=["time"])
     machines = passes[["equipment_space", "equipment"]].drop_duplicates().reset_index(drop=True)
     tracks = [(str(s), str(e)) for s, e in machines.itertuples(index=False)]
     track_of = {key: i for i, key in enumerate(tracks)}

@@ -39,6 +39,7 @@ import pandas as pd
 from factorybrain.agents.core._process import ORDER_COLUMNS, UNIT_COLUMNS
 from factorybrain.agents.core._process import order_parameters as order_process
 from factorybrain.agents.core._process import unit_parameters as unit_process
+from factorybrain.agents.core._products import product_names
 from factorybrain.context import serial_letters_sql
 from factorybrain.store import Store
 
@@ -298,16 +299,14 @@ def _revisions(store: Store) -> pd.DataFrame:
 
 
 def _names(store: Store) -> dict[tuple[str, str, str], str]:
-    names: dict[tuple[str, str, str], str] = {}
-    for entity in ("product", "asset", "supplier", "material", "customer"):
+    names: dict[tuple[str, str, str], str] = {
+        ("product", space, external_id): name
+        for (space, external_id), name in product_names(store).items()
+    }
+    for entity in ("asset", "supplier", "material", "customer"):
         rows = store.query(f"SELECT space, external_id, name FROM {entity} WHERE name IS NOT NULL")
         for space, external_id, name in rows.itertuples(index=False):
             names[(entity, str(space), str(external_id))] = str(name)
-    # a product without a name of its own is named by its material record (SAP keeps a product
-    # as a material: MARA, its description in MAKT)
-    for (entity, space, external_id), name in list(names.items()):
-        if entity == "material":
-            names.setdefault(("product", space, external_id), name)
     return names
 
 
