@@ -13,6 +13,8 @@ Prints one JSON object on its last line: ``sites``, ``machines``, ``days``, ``po
 loaded), ``simulate_s``, ``load_s``, ``match_s``, ``agents_local_s``, ``agents_ray_s``,
 ``ray_workers``, ``ray_warmup_s``, ``speedup``, ``findings_local``, ``findings_ray``,
 ``identical_findings``, ``api_p50_ms``, ``api_errors`` and the seconds of each agent both ways.
+With ``--workers 0`` the agents run here only, on the matched store itself (no copy of a
+fleet-sized store), and the cluster's keys are null.
 """
 
 from __future__ import annotations
@@ -116,7 +118,12 @@ def main() -> None:
     parser.add_argument("--machines", type=int, default=50, help="Machines per plant.")
     parser.add_argument("--days", type=int, default=180, help="Days of history per plant.")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--workers", type=int, default=2, help="CPUs of the Ray cluster.")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="CPUs of the Ray cluster (0: no cluster, the agents run here only).",
+    )
     parser.add_argument("--data", type=Path, help="A fleet written before (skips simulate).")
     parser.add_argument("--keep", type=Path, help="Keep the exports and stores in this folder.")
     args = parser.parse_args()
@@ -144,27 +151,32 @@ def main() -> None:
         result["match_s"] = round(cli("match", "run", "--db", str(matched)), 1)
 
         local_db, ray_db = work / "agents-local.duckdb", work / "agents-ray.duckdb"
-        shutil.copy(matched, local_db)
-        shutil.copy(matched, ray_db)
+        if args.workers:
+            shutil.copy(matched, local_db)
+            shutil.copy(matched, ray_db)
+        else:
+            local_db = matched  # one run only: no copy of a fleet-sized store
         print("agents, in this process", file=sys.stderr)
         with compute.using(None):
             local_s, local_each, local_findings = run_agents(local_db)
-        print(f"agents, on a {args.workers}-CPU Ray cluster", file=sys.stderr)
-        with compute.local_cluster(args.workers) as address, compute.using(address) as pool:
-            started = time.perf_counter()
-            pool.map(warm, list(range(args.workers * 4)))
-            result["ray_warmup_s"] = round(time.perf_counter() - started, 1)
-            ray_s, ray_each, ray_findings = run_agents(ray_db)
+        ray_s, ray_each, ray_findings = None, {}, None
+        if args.workers:
+            print(f"agents, on a {args.workers}-CPU Ray cluster", file=sys.stderr)
+            with compute.local_cluster(args.workers) as address, compute.using(address) as pool:
+                started = time.perf_counter()
+                pool.map(warm, list(range(args.workers * 4)))
+                result["ray_warmup_s"] = round(time.perf_counter() - started, 1)
+                ray_s, ray_each, ray_findings = run_agents(ray_db)
         print("API reads", file=sys.stderr)
         p50, errors = api_reads(local_db)
         result.update(
             agents_local_s=round(local_s, 1),
-            agents_ray_s=round(ray_s, 1),
+            agents_ray_s=None if ray_s is None else round(ray_s, 1),
             ray_workers=args.workers,
-            speedup=round(local_s / ray_s, 2),
+            speedup=None if ray_s is None else round(local_s / ray_s, 2),
             findings_local=len(local_findings),
-            findings_ray=len(ray_findings),
-            identical_findings=local_findings == ray_findings,
+            findings_ray=None if ray_findings is None else len(ray_findings),
+            identical_findings=None if ray_findings is None else local_findings == ray_findings,
             agent_local_s={k: round(v, 1) for k, v in sorted(local_each.items())},
             agent_ray_s={k: round(v, 1) for k, v in sorted(ray_each.items())},
             api_p50_ms=round(p50, 1),
