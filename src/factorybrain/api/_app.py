@@ -66,13 +66,19 @@ from factorybrain.api._middleware import (
     InFlightLimit,
     SecurityHeaders,
 )
-from factorybrain.api._problems import domain_error, http_error, server_error, validation_error
+from factorybrain.api._problems import (
+    database_gone,
+    domain_error,
+    http_error,
+    server_error,
+    validation_error,
+)
 from factorybrain.api._routes import installed
 from factorybrain.api._schemas import ERROR_RESPONSES, problem_components
 from factorybrain.api._strict_json import StrictJSONRoute
 from factorybrain.api._tokens import TokenStore
 from factorybrain.exceptions import FactorybrainError, ParameterError
-from factorybrain.store import Store, open_store
+from factorybrain.store import ServerGone, Store, open_store
 
 API_PREFIX = "/api/v1"
 T = TypeVar("T")
@@ -83,6 +89,8 @@ MAX_BODY_BYTES_ENV = "FACTORYBRAIN_MAX_BODY_BYTES"
 MAX_IN_FLIGHT_ENV = "FACTORYBRAIN_MAX_IN_FLIGHT"
 #: The path of the health check, answered even beyond ``max_in_flight``.
 HEALTH_PATH = "/health"
+#: Seconds a client is asked to wait (``Retry-After``) when the database stopped answering.
+DATABASE_RETRY_AFTER_S = 5
 #: The environment variable that sets the largest file ``POST /api/v1/ingest`` accepts, in bytes.
 MAX_UPLOAD_BYTES_ENV = "FACTORYBRAIN_MAX_UPLOAD_BYTES"
 #: The path of the upload of a file to ingest (under the API's prefix).
@@ -267,6 +275,7 @@ def create_app(
     app.add_exception_handler(PermissionDeniedError, domain_error(403))
     app.add_exception_handler(ActionStateError, domain_error(409))
     app.add_exception_handler(ParameterError, domain_error(422))
+    app.add_exception_handler(ServerGone, database_gone(DATABASE_RETRY_AFTER_S))
     app.add_exception_handler(FactorybrainError, domain_error(400))
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -179,6 +179,34 @@ def domain_error(status: int) -> Handler:
     return handler
 
 
+#: What a client is told when the database stopped answering (the details go to the log: they
+#: name the database's host).
+DATABASE_GONE_DETAIL = (
+    "the database stopped answering (a restart, a crash or the network); nothing of this "
+    "request was kept. Send it again in a few seconds"
+)
+
+
+def database_gone(retry_after_s: int) -> Handler:
+    """The handler of a lost database connection: 503 with ``Retry-After``, logged.
+
+    The store connects anew on the next request, so once the database is back the same worker
+    answers again; no worker has to be restarted.
+    """
+
+    async def handler(request: Request, error: Exception) -> JSONResponse:
+        logger.warning("database gone answering %s %s: %s", request.method, request.url.path, error)
+        return problem_response(
+            request.scope,
+            503,
+            DATABASE_GONE_DETAIL,
+            "DatabaseUnavailable",
+            headers={"Retry-After": str(retry_after_s)},
+        )
+
+    return handler
+
+
 def server_error(headers: Mapping[str, str]) -> Handler:
     """The handler of unexpected errors: logged with the traceback, answered 500 generically.
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import tempfile
 import threading
 import uuid
@@ -87,11 +88,25 @@ class ServerGone(StoreError):
     """The PostgreSQL server closed the connection (a restart, a crash, the network)."""
 
 
+class _LostCopyNoise(logging.Filter):
+    """Drops psycopg's "error ignored terminating <Copy>" when the connection is lost.
+
+    The COPY's own error follows as :class:`ServerGone`, saying what happened in words; the
+    line about an object's repr adds nothing a user can act on.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("error ignored terminating")
+
+
+logging.getLogger("psycopg").addFilter(_LostCopyNoise())
+
+
 def _failure(where: str, error: Exception) -> StoreError:
     """A psycopg error as the store's: ``ServerGone`` when the connection is lost."""
     import psycopg
 
-    message = f"{where}: {str(error).strip()}"
+    message = f"{where}: {' '.join(str(error).split())}"
     if isinstance(error, psycopg.OperationalError | psycopg.errors.AdminShutdown):
         return ServerGone(message)
     return StoreError(message)
@@ -191,33 +206,73 @@ class PostgresStore(Store):
     """
 
     def __init__(self, url: str, *, read_only: bool = False) -> None:
-        import psycopg
-
         self.url = url
         self.path = redact(url)  # the URL without its password, for messages
-        try:
-            self._con = psycopg.connect(
-                url,
-                autocommit=True,
-                # work_mem: a day of one series at 1 s (86,400 rows) sorts in memory.
-                options="-c TimeZone=UTC -c work_mem=64MB"
-                + (" -c default_transaction_read_only=on" if read_only else ""),
-                # Parameters bound in the text, as DuckDB types them: from where they stand.
-                cursor_factory=psycopg.ClientCursor,
-            )
-        except psycopg.Error as error:
-            raise StoreError(f"cannot open the store {self.path}: {error}".strip()) from error
-        self._adapt(self._con)
+        self._read_only_session = read_only
+        self._connection = self._connect()
         self.read_only = read_only
         self._lock = threading.RLock()
         self._write_lock = threading.RLock()
         self._in_transaction = False
+        self._closed = False
+        self._advisory_locks: set[str] = set()  # taken by this connection; taken again after
         self.identity = f"{self.path}#{uuid.uuid4().hex}"
         self._tables = TableCatalog()
         self._partitions: set[date] = set()
         self._handles: list[PostgresStore] = []
         self._counted = False  # whether fb_generation exists (looked up until it does)
         self._as_of: datetime | None = None  # the moment an as_of() handle looks at
+
+    def _connect(self, *, again: bool = False) -> Any:
+        """A new connection to the database (``again``: after the server closed the last)."""
+        import psycopg
+
+        try:
+            connection = psycopg.connect(
+                self.url,
+                autocommit=True,
+                # work_mem: a day of one series at 1 s (86,400 rows) sorts in memory.
+                options="-c TimeZone=UTC -c work_mem=64MB"
+                + (" -c default_transaction_read_only=on" if self._read_only_session else ""),
+                # Parameters bound in the text, as DuckDB types them: from where they stand.
+                cursor_factory=psycopg.ClientCursor,
+            )
+        except psycopg.Error as error:
+            if again:
+                raise ServerGone(
+                    f"{self.path}: the database does not answer ({' '.join(str(error).split())}); "
+                    "it is tried again on the next request"
+                ) from error
+            raise StoreError(f"cannot open the store {self.path}: {error}".strip()) from error
+        self._adapt(connection)
+        return connection
+
+    @property
+    def _con(self) -> Any:
+        """The connection: a new one when the server closed the last (a restart, the network).
+
+        The request that met the closed connection failed with :class:`ServerGone` (whether a
+        write in it was committed cannot be known, so nothing is run again); the next one
+        connects anew, takes this connection's advisory locks again and, on an :meth:`as_of`
+        handle, its views of the past. Inside a transaction nothing reconnects: the transaction
+        is lost and fails as a whole.
+        """
+        connection = self._connection
+        if connection.closed and not self._closed and not self._in_transaction:
+            with self._lock:
+                if self._connection.closed:
+                    self._connection = self._connect(again=True)
+                    self._restore_session()
+                connection = self._connection
+        return connection
+
+    def _restore_session(self) -> None:
+        """What lived in the lost connection's session: advisory locks, the views of as_of."""
+        for name in sorted(self._advisory_locks):
+            if not self._one("SELECT pg_try_advisory_lock(hashtext(%s))", (name,))[0]:
+                self._advisory_locks.discard(name)  # another process took it meanwhile
+        if self._as_of is not None:
+            self._create_past_views()
 
     @staticmethod
     def _adapt(connection: Any) -> None:
@@ -256,15 +311,20 @@ class PostgresStore(Store):
         if handle is not self:
             handle.identity = f"{self.path}#as-of-{uuid.uuid4().hex}"
         handle._as_of = _naive(at)
+        handle._create_past_views()
+        return handle
+
+    def _create_past_views(self) -> None:
+        """The temporary views that show this handle the model as it was at its moment."""
+        assert self._as_of is not None
         selects = as_of_selects(
-            handle._as_of,
+            self._as_of,
             lambda name: f"public.{quote(name)}",
             lambda name: list(column_types(name)),
         )
-        with handle._lock:
+        with self._lock:
             for name, select in selects.items():
-                handle._run(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS {to_postgres(select)}")
-        return handle
+                self._run(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS {to_postgres(select)}")
 
     @property
     def known_at(self) -> datetime | None:
@@ -319,14 +379,18 @@ class PostgresStore(Store):
     def try_lock(self, name: str) -> bool:
         """Take the advisory lock ``name`` for as long as this connection lives, if it is free."""
         row = self._one("SELECT pg_try_advisory_lock(hashtext(%s))", (name,))
-        return bool(row and row[0])
+        taken = bool(row and row[0])
+        if taken:
+            self._advisory_locks.add(name)
+        return taken
 
     def close(self) -> None:
         """Close the connection, and those of the handles taken from it."""
         for handle in self._handles:
             handle.close()
         self._handles.clear()
-        self._con.close()
+        self._closed = True
+        self._connection.close()
 
     # -- plumbing ----------------------------------------------------------------------------
     def _run(self, sql: str, parameters: Any = ()) -> list[tuple[Any, ...]]:
