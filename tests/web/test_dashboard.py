@@ -281,3 +281,36 @@ def test_the_machine_page_redraws_its_charts_for_another_time_range(
     chart.locator(".u-over").hover()
     assert "UTC:" in chart.locator(".readout").inner_text()
     assert problems == []
+
+
+def test_a_page_the_server_cannot_answer_now_is_asked_for_again(
+    server: tuple, browser: object
+) -> None:
+    # A database restarting (or a server at its in-flight limit) answers 503 with Retry-After;
+    # the page says so and asks again after that many seconds, without a reload.
+    url, token, _ = server
+    page, problems = _page(browser, url, token)
+    refused: list[str] = []
+
+    def once_unavailable(route: object) -> None:
+        if not refused:
+            refused.append(route.request.url)  # type: ignore[attr-defined]
+            route.fulfill(  # type: ignore[attr-defined]
+                status=503,
+                headers={"Retry-After": "1", "Content-Type": "application/problem+json"},
+                body='{"detail": "the database stopped answering", "status": 503}',
+            )
+        else:
+            route.continue_()  # type: ignore[attr-defined]
+
+    page.route("**/api/v1/audit*", once_unavailable)  # type: ignore[attr-defined]
+    page.evaluate("location.hash = '#/audit'")  # type: ignore[attr-defined]
+    _wait_loaded(page, "#/audit")
+    text = page.inner_text("#main")  # type: ignore[attr-defined]
+    assert "Not available right now: the database stopped answering" in text
+    assert "Trying again in 1 s" in text
+    page.wait_for_selector("#main table", timeout=10_000)  # type: ignore[attr-defined]
+    assert "Not available" not in page.inner_text("#main")  # type: ignore[attr-defined]
+    assert len(refused) == 1
+    # the one refused answer is the only problem the page met
+    assert [p for p in problems if "503" not in p and "Service Unavailable" not in p] == []

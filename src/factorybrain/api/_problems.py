@@ -182,8 +182,8 @@ def domain_error(status: int) -> Handler:
 #: What a client is told when the database stopped answering (the details go to the log: they
 #: name the database's host).
 DATABASE_GONE_DETAIL = (
-    "the database stopped answering (a restart, a crash or the network); nothing of this "
-    "request was kept. Send it again in a few seconds"
+    "the database is not answering (a restart, a crash or the network); nothing of this "
+    "request was kept: send it again after the seconds in Retry-After"
 )
 
 

@@ -17,9 +17,10 @@ const when = (iso) => (iso ? esc(String(iso).replace("T", " ").slice(0, 16)) : "
 const main = () => $("#main");
 
 class ApiError extends Error {
-  constructor(status, detail) {
+  constructor(status, detail, retryAfter = null) {
     super(detail);
     this.status = status;
+    this.retryAfter = retryAfter; // seconds, from Retry-After (503: database gone, server busy)
   }
 }
 
@@ -35,7 +36,10 @@ async function api(path, options = {}) {
     body: options.body === undefined ? undefined : JSON.stringify(options.body),
   });
   const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new ApiError(response.status, data.detail || response.statusText);
+  if (!response.ok) {
+    const retry = Number.parseInt(response.headers.get("Retry-After") || "", 10);
+    throw new ApiError(response.status, data.detail || response.statusText, Number.isFinite(retry) ? retry : null);
+  }
   return data;
 }
 
@@ -607,12 +611,27 @@ async function render() {
       document.body.dataset.loaded = hash;
     } catch (error) {
       if (error.status === 401) return signIn("Your token is missing or no longer valid.");
+      if (error.status === 503) return retryLater(hash, error);
       main().innerHTML = `<p class="error">${esc(error.message)}</p>`;
       document.body.dataset.loaded = hash;
     }
     return;
   }
   main().innerHTML = '<p class="error">No such page.</p>';
+}
+
+// A page the server could not answer for now (its database restarting, too many requests at
+// once) is asked for again after the seconds it names, as long as nobody moved on meanwhile.
+function retryLater(hash, error) {
+  const seconds = Math.min(Math.max(error.retryAfter ?? 5, 1), 60);
+  // what went wrong, without the API's advice to clients (retrying is this page's job)
+  const reason = String(error.message).split(/; (?:nothing|retry)/)[0];
+  main().innerHTML = `<p class="error" role="status">Not available right now: ${esc(reason)}.</p>
+    <p class="muted">Trying again in ${seconds} s.</p>`;
+  document.body.dataset.loaded = hash;
+  setTimeout(() => {
+    if ((location.hash || "#/") === hash) render();
+  }, seconds * 1000);
 }
 
 async function refreshInboxCount() {
