@@ -428,3 +428,33 @@ def test_a_listener_killed_with_messages_in_its_spool_loses_none_of_them(
     assert "1 spool files recovered" in output, output
     with open_store(db, read_only=True) as store:
         assert [p[2] for p in _points(store)] == [float(i) for i in range(30)]
+
+
+def test_a_batch_the_database_could_not_take_waits_in_the_spool_and_loads_when_it_answers(
+    postgres_store: object, postgres_url: str, mapping: Path, tmp_path: Path
+) -> None:
+    # A PostgreSQL restart while a listener runs: the batch is neither lost nor set aside as
+    # failed; it waits in the spool and is loaded, in order, once the database answers.
+    from tests._sessions import terminate_sessions
+
+    spool = tmp_path / "spool"
+    listener = MqttListener(
+        postgres_store, mapping, broker="mqtt://h", topics=["plant/#"], spool=spool
+    )  # type: ignore[arg-type]
+    report = StreamReport("mqtt://h:1883", ("plant/#",))
+
+    def message(value: float, minute: int) -> bytes:
+        return json.dumps(
+            {"value": value, "timestamp": 1_767_225_600_000 + 60_000 * minute}
+        ).encode()
+
+    listener.spool.append("plant/l1/temp", message(20.5, 0))
+    terminate_sessions(postgres_url)
+    listener._flush(report, None)
+    assert (report.waiting_files, report.inserted, report.failed_files) == (1, 0, [])
+    assert len(list(spool.glob("*.jsonl"))) == 1
+    listener.spool.append("plant/l1/temp", message(21.0, 1))
+    listener._flush(report, None)
+    assert (report.waiting_files, report.inserted, report.batches) == (0, 2, 2)
+    assert [p[2] for p in _points(postgres_store)] == [20.5, 21.0]  # type: ignore[arg-type]
+    assert not list(spool.glob("*.jsonl"))

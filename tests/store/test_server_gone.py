@@ -1,9 +1,7 @@
 """A PostgreSQL restart: the server closes every connection, and nothing is lost or doubled.
 
-A restart (or a crash, or the network) ends each client's session with "terminating connection
-due to administrator command"; ``pg_terminate_backend`` ends a session the same way, so these
-tests cut exactly the connections they mean to, at the moment they mean to, without stopping a
-server other tests share.
+Sessions are ended as a restart ends them (:mod:`tests._sessions`), without stopping a server
+other tests share.
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -23,6 +20,7 @@ from factorybrain.api import TokenStore, create_app
 from factorybrain.connectors import ingest
 from factorybrain.exceptions import IngestError
 from factorybrain.store import PostgresStore, ServerGone
+from tests._sessions import sessions, terminate_sessions
 
 HISTORIAN = """\
 entity: datapoint
@@ -34,48 +32,19 @@ fields:
 """
 
 
-def _database(url: str) -> str:
-    return urlsplit(url).path.lstrip("/")
-
-
-def _terminate(url: str, where: str = "TRUE") -> list[int]:
-    """End the sessions of ``url``'s database that match ``where`` (all: a restart)."""
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as admin:
-        rows = admin.execute(
-            "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
-            f"WHERE datname = %s AND pid <> pg_backend_pid() AND ({where})",
-            (_database(url),),
-        ).fetchall()
-    return [pid for pid, _ in rows]
-
-
-def _sessions(url: str) -> list[int]:
-    """The sessions open on ``url``'s database, but the one asking."""
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as admin:
-        rows = admin.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (_database(url),),
-        ).fetchall()
-    return sorted(pid for (pid,) in rows)
-
-
 def test_a_store_answers_again_once_the_server_is_back_and_keeps_its_lock(
     postgres_store: PostgresStore, postgres_url: str
 ) -> None:
     before = postgres_store.counts()
     assert postgres_store.try_lock("factorybrain.test")
-    first = _sessions(postgres_url)
-    assert _terminate(postgres_url) == first
+    first = sessions(postgres_url)
+    assert terminate_sessions(postgres_url) == first
     # The request that met the closed connection fails, saying so; nothing is run twice.
     with pytest.raises(ServerGone, match="terminating connection"):
         postgres_store.counts()
     # The next one connects anew.
     assert postgres_store.counts() == before
-    assert _sessions(postgres_url) and not set(_sessions(postgres_url)) & set(first)
+    assert sessions(postgres_url) and not set(sessions(postgres_url)) & set(first)
     # The advisory lock died with the old session and was taken again by the new one.
     other = PostgresStore(postgres_url)
     try:
@@ -87,7 +56,7 @@ def test_a_store_answers_again_once_the_server_is_back_and_keeps_its_lock(
 def test_a_store_says_the_database_is_gone_while_it_cannot_connect(
     postgres_store: PostgresStore, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _terminate(postgres_url)
+    terminate_sessions(postgres_url)
     with pytest.raises(ServerGone):
         postgres_store.counts()
     # While the server refuses connections (stopped, restarting), each request says so.
@@ -122,7 +91,9 @@ def test_an_ingest_cut_by_a_restart_keeps_nothing_and_loads_whole_when_run_again
     def restart_during_the_copy() -> None:
         # Ends the ingest's session the moment it streams rows into the database.
         while not done.is_set() and not cut:
-            cut.extend(_terminate(postgres_url, "query ILIKE 'COPY%%' AND state = 'active'"))
+            cut.extend(
+                terminate_sessions(postgres_url, "query ILIKE 'COPY%%' AND state = 'active'")
+            )
             time.sleep(0.002)
 
     watcher = threading.Thread(target=restart_during_the_copy)
@@ -156,7 +127,7 @@ def test_the_api_answers_503_while_the_database_is_gone_and_200_once_it_is_back(
     headers = {"Authorization": f"Bearer {token}"}
     with TestClient(create_app(postgres_store)) as client:
         assert client.get("/api/v1/counts", headers=headers).status_code == 200
-        _terminate(postgres_url)  # every connection of the app, as a restart does
+        terminate_sessions(postgres_url)  # every connection of the app, as a restart does
         answers = [client.get("/api/v1/counts", headers=headers) for _ in range(3)]
     gone = [a for a in answers if a.status_code == 503]
     assert gone, [a.status_code for a in answers]

@@ -217,3 +217,9 @@ def listen(
     )
     for failed in report.failed_files:
         console.print(f"  [red]could not load[/red] {failed} (kept)", highlight=False)
+    if report.waiting_files:
+        console.print(
+            f"  [yellow]{report.waiting_files} batch(es) wait in the spool[/yellow]: the database "
+            "stopped answering; they are loaded when the listener next runs",
+            highlight=False,
+        )

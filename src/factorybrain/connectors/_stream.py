@@ -5,7 +5,10 @@ received epoch seconds, payload text]``, before the message is acknowledged. Eve
 ``flush_seconds`` the spool file is closed, turned into rows (JSON lines) by the source's row
 builder, and loaded through the mapping like any file: one transaction, bad rows quarantined with
 their reason, idempotent. Only then is it removed. Files a crash leaves behind are loaded when the
-listener starts again; a file that cannot be loaded at all is kept in ``failed/``.
+listener starts again; a file that cannot be loaded at all is kept in ``failed/``. A batch the
+database could not take because it stopped answering (a PostgreSQL restart) stays in the spool
+and is loaded again at each flush until the database answers; messages keep being spooled
+meanwhile.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 from factorybrain.connectors._ingest import IngestReport, ingest
 from factorybrain.connectors._mapping import ROW_COLUMN, Mapping, load_mapping
 from factorybrain.exceptions import IngestError, MappingError
-from factorybrain.store import DuckDBStore
+from factorybrain.store import DuckDBStore, ServerGone
 
 OnBatch = Callable[[IngestReport], None]
 #: Builds the row of one message: (key, payload, received at, columns the mapping reads).
@@ -47,6 +50,8 @@ class StreamReport:
     skipped: int = 0
     recovered_files: int = 0
     failed_files: list[str] = field(default_factory=list)
+    #: Batches kept in the spool because the database stopped answering (tried again later).
+    waiting_files: int = 0
     seconds: float = 0.0
 
     def add(self, report: IngestReport) -> None:
@@ -234,24 +239,39 @@ class StreamListener(ABC):
             self._load(path, report)
 
     def _flush(self, report: StreamReport, progress: Callable[[StreamReport], None] | None) -> None:
+        # batches the database could not take before: first, in the order they arrived
+        waiting = sorted(self.spool_dir.glob("*.jsonl"))
+        report.waiting_files = 0
+        for path in waiting:
+            if not self._load(path, report):
+                report.waiting_files = len(list(self.spool_dir.glob("*.jsonl")))
+                break
         rotated = self.spool.rotate()
         if rotated is None:
             return
         raw, count = rotated
         report.messages += count
-        self._load(rows_file(raw, self.columns, self.build_row, self.key_column), report)
+        rows = rows_file(raw, self.columns, self.build_row, self.key_column)
+        if report.waiting_files or not self._load(rows, report):
+            report.waiting_files = len(list(self.spool_dir.glob("*.jsonl")))
         if progress:
             progress(report)
 
-    def _load(self, path: Path, report: StreamReport) -> None:
+    def _load(self, path: Path, report: StreamReport) -> bool:
+        """Load one batch; False when the database stopped answering (the file stays)."""
         try:
             loaded = ingest(self.store, path, self.mapping)
-        except IngestError:
+        except ServerGone:
+            return False  # kept in the spool: loaded at a later flush, once it answers
+        except IngestError as error:
+            if isinstance(error.__cause__, ServerGone):
+                return False
             # The file could not be loaded at all; keep it for a person to look at.
             path.rename(self.spool_dir / "failed" / path.name)
             report.failed_files.append(str(self.spool_dir / "failed" / path.name))
-            return
+            return True
         path.unlink()
         report.add(loaded)
         if self.on_batch:
             self.on_batch(loaded)
+        return True
