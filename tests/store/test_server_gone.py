@@ -44,6 +44,12 @@ def test_a_store_answers_again_once_the_server_is_back_and_keeps_its_lock(
         postgres_store.counts()
     # The next one connects anew.
     assert postgres_store.counts() == before
+    # A query is a read: one that meets a closed connection is asked again on a new one, so
+    # once the server is back nobody sees the restart.
+    terminate_sessions(postgres_url)
+    assert postgres_store.query("SELECT count(*) AS n FROM asset")["n"].tolist() == [0]
+    terminate_sessions(postgres_url)
+    assert postgres_store.query_rows("SELECT count(*) AS n FROM asset") == [{"n": 0}]
     assert sessions(postgres_url) and not set(sessions(postgres_url)) & set(first)
     # The advisory lock died with the old session and was taken again by the new one.
     other = PostgresStore(postgres_url)

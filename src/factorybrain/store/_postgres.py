@@ -24,10 +24,10 @@ import logging
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -82,6 +82,9 @@ _KEYS = (
     f"CREATE INDEX IF NOT EXISTS edge_key ON edge ({', '.join(EDGE_KEY)})",
     "CREATE INDEX IF NOT EXISTS quarantine_ingest ON quarantine (ingest_id)",
 )
+
+
+T = TypeVar("T")
 
 
 class ServerGone(StoreError):
@@ -956,8 +959,7 @@ class PostgresStore(Store):
         if _keyword(sql) in _CATALOG_STATEMENTS:
             return guard_catalog().query(sql, parameters)
         translated = self._checked(sql)
-        with self._read_only_transaction():
-            return self._frame(translated, _parameters(parameters))
+        return self._read_again_if_gone(lambda: self._frame(translated, _parameters(parameters)))
 
     def query_rows(
         self, sql: str, parameters: QueryParameters | None = None
@@ -968,13 +970,15 @@ class PostgresStore(Store):
         translated = self._checked(sql)
         import psycopg
 
-        with self._read_only_transaction():
+        def rows() -> list[dict[str, Any]]:
             try:
                 cursor = self._con.execute(translated, _parameters(parameters))
             except psycopg.Error as error:
-                raise StoreError(f"query failed: {str(error).strip()}") from error
+                raise _failure("query failed", error) from error
             names = [column.name for column in cursor.description or ()]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+        return self._read_again_if_gone(rows)
 
     def _checked(self, sql: str) -> str:
         catalog = guard_catalog()
@@ -987,15 +991,36 @@ class PostgresStore(Store):
             )
         return to_postgres(sql)
 
+    def _read_again_if_gone(self, read: Callable[[], T]) -> T:
+        """``read`` in a READ ONLY transaction; asked once more if the connection was lost.
+
+        A read changes nothing, so it can be repeated safely: when the server closed the
+        connection (a restart) the same read runs on a new one, and a reader never sees the
+        restart once the server is back. Inside a caller's transaction nothing is repeated.
+        """
+        try:
+            with self._read_only_transaction():
+                return read()
+        except ServerGone:
+            if self._in_transaction:
+                raise
+        with self._read_only_transaction():
+            return read()
+
     @contextmanager
     def _read_only_transaction(self) -> Iterator[None]:
+        import psycopg
+
         with self._lock:
             if self._in_transaction:
                 yield  # inside the caller's transaction: sees its own writes
                 return
-            with self._con.transaction():
-                self._con.execute("SET TRANSACTION READ ONLY")
-                yield
+            try:
+                with self._con.transaction():
+                    self._con.execute("SET TRANSACTION READ ONLY")
+                    yield
+            except psycopg.Error as error:  # BEGIN or COMMIT on a lost connection
+                raise _failure(self.path, error) from error
 
     # -- moving whole tables -------------------------------------------------------------------
     def table_names(self) -> list[str]:
