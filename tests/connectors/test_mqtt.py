@@ -23,7 +23,7 @@ import pytest
 from factorybrain.connectors import BrokerAddress, MqttListener, StreamReport, message_row
 from factorybrain.connectors._mqtt import check_topic_filter
 from factorybrain.exceptions import IngestError
-from factorybrain.store import DuckDBStore, open_store
+from factorybrain.store import DuckDBStore, PostgresStore, ServerGone, open_store
 from tests.connectors._listening import Running, run_listen, start_listen
 
 mqtt = pytest.importorskip("paho.mqtt.client", reason="paho-mqtt is not installed")
@@ -431,7 +431,11 @@ def test_a_listener_killed_with_messages_in_its_spool_loses_none_of_them(
 
 
 def test_a_batch_the_database_could_not_take_waits_in_the_spool_and_loads_when_it_answers(
-    postgres_store: object, postgres_url: str, mapping: Path, tmp_path: Path
+    postgres_store: object,
+    postgres_url: str,
+    mapping: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A PostgreSQL restart while a listener runs: the batch is neither lost nor set aside as
     # failed; it waits in the spool and is loaded, in order, once the database answers.
@@ -448,9 +452,14 @@ def test_a_batch_the_database_could_not_take_waits_in_the_spool_and_loads_when_i
             {"value": value, "timestamp": 1_767_225_600_000 + 60_000 * minute}
         ).encode()
 
+    def refused(self: PostgresStore, *, again: bool = False) -> None:
+        raise ServerGone(f"{self.path}: the database does not answer (connection refused)")
+
     listener.spool.append("plant/l1/temp", message(20.5, 0))
-    terminate_sessions(postgres_url)
+    terminate_sessions(postgres_url)  # a restart: the connection closed, the server not back
+    monkeypatch.setattr(PostgresStore, "_connect", refused)
     listener._flush(report, None)
+    monkeypatch.undo()  # the server is back
     assert (report.waiting_files, report.inserted, report.failed_files) == (1, 0, [])
     assert len(list(spool.glob("*.jsonl"))) == 1
     listener.spool.append("plant/l1/temp", message(21.0, 1))

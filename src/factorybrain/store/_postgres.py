@@ -397,7 +397,23 @@ class PostgresStore(Store):
 
     # -- plumbing ----------------------------------------------------------------------------
     def _run(self, sql: str, parameters: Any = ()) -> list[tuple[Any, ...]]:
-        """Run PostgreSQL text; return its rows (none for a statement without a result)."""
+        """Run PostgreSQL text; return its rows (none for a statement without a result).
+
+        A ``SELECT`` outside any transaction that meets a connection the server closed runs
+        once more on a new one (what it could have changed, an advisory lock, died with the
+        old session); any other statement fails, since whether it was committed is unknown.
+        """
+        repeatable = (
+            sql.lstrip()[:6].upper() == "SELECT" and not self._in_transaction and self._idle()
+        )
+        try:
+            return self._run_once(sql, parameters)
+        except ServerGone:
+            if not repeatable:
+                raise
+        return self._run_once(sql, parameters)
+
+    def _run_once(self, sql: str, parameters: Any = ()) -> list[tuple[Any, ...]]:
         import psycopg
 
         with self._lock:
@@ -412,6 +428,27 @@ class PostgresStore(Store):
         return rows[0] if rows else ()
 
     def _frame(self, sql: str, parameters: Any = ()) -> pd.DataFrame:
+        """A read's rows as a frame (typed as DuckDB types them).
+
+        Every caller reads, so a read outside any transaction that meets a connection the
+        server closed runs once more on a new one; inside a transaction the transaction fails.
+        """
+        outside = not self._in_transaction and self._idle()
+        try:
+            return self._frame_once(sql, parameters)
+        except ServerGone:
+            if not outside:
+                raise
+        return self._frame_once(sql, parameters)
+
+    def _idle(self) -> bool:
+        """Whether the connection is outside a transaction block (a lost one counts as such)."""
+        import psycopg
+
+        status = self._connection.info.transaction_status
+        return bool(status != psycopg.pq.TransactionStatus.INTRANS)
+
+    def _frame_once(self, sql: str, parameters: Any = ()) -> pd.DataFrame:
         import psycopg
 
         with self._lock:
@@ -936,7 +973,8 @@ class PostgresStore(Store):
     def counts(self) -> dict[str, int]:
         """Return the number of rows per entity type, plus datapoints and edges."""
         self._require_schema()
-        return {name: int(n) for name, n in self._run(COUNTS_SQL)}
+        counted = self._frame(COUNTS_SQL)
+        return {str(name): int(n) for name, n in counted.itertuples(index=False)}
 
     def quarantine_summary(self) -> pd.DataFrame:
         """Return open quarantine counted by distinct problem (see the DuckDB store)."""
