@@ -147,6 +147,8 @@ def test_the_api_answers_503_while_the_database_is_gone_and_200_once_it_is_back(
         terminate_sessions(postgres_url)
         monkeypatch.setattr(PostgresStore, "_connect", refused)
         gone = client.get("/api/v1/counts", headers=headers)
+        # the health check says so too, so a load balancer takes the worker out meanwhile
+        health = client.get("/api/v1/health")
         # The server is back: the same app answers, no worker restarted.
         monkeypatch.undo()
         back = [client.get("/api/v1/counts", headers=headers) for _ in range(3)]
@@ -155,3 +157,4 @@ def test_the_api_answers_503_while_the_database_is_gone_and_200_once_it_is_back(
     assert gone.json()["error"] == "DatabaseUnavailable"
     assert "postgres" not in gone.json()["detail"]  # the host and database stay in the log
     assert [a.status_code for a in back] == [200, 200, 200]
+    assert health.status_code == 503, health.text
