@@ -403,15 +403,27 @@ class PostgresStore(Store):
         once more on a new one (what it could have changed, an advisory lock, died with the
         old session); any other statement fails, since whether it was committed is unknown.
         """
-        repeatable = (
-            sql.lstrip()[:6].upper() == "SELECT" and not self._in_transaction and self._idle()
+        select = sql.lstrip()[:6].upper() == "SELECT"
+        return self._once_more_if_gone(
+            lambda: self._run_once(sql, parameters),
+            repeatable=select and self._outside_transaction(),
         )
+
+    def _once_more_if_gone(self, call: Callable[[], T], *, repeatable: bool) -> T:
+        """``call``; once more (on a new connection) if it met a closed one and may be repeated."""
         try:
-            return self._run_once(sql, parameters)
+            return call()
         except ServerGone:
             if not repeatable:
                 raise
-        return self._run_once(sql, parameters)
+        return call()
+
+    def _outside_transaction(self) -> bool:
+        """Whether no transaction is open (a lost connection's counts as none)."""
+        import psycopg
+
+        status = self._connection.info.transaction_status
+        return not self._in_transaction and status != psycopg.pq.TransactionStatus.INTRANS
 
     def _run_once(self, sql: str, parameters: Any = ()) -> list[tuple[Any, ...]]:
         import psycopg
@@ -433,20 +445,9 @@ class PostgresStore(Store):
         Every caller reads, so a read outside any transaction that meets a connection the
         server closed runs once more on a new one; inside a transaction the transaction fails.
         """
-        outside = not self._in_transaction and self._idle()
-        try:
-            return self._frame_once(sql, parameters)
-        except ServerGone:
-            if not outside:
-                raise
-        return self._frame_once(sql, parameters)
-
-    def _idle(self) -> bool:
-        """Whether the connection is outside a transaction block (a lost one counts as such)."""
-        import psycopg
-
-        status = self._connection.info.transaction_status
-        return bool(status != psycopg.pq.TransactionStatus.INTRANS)
+        return self._once_more_if_gone(
+            lambda: self._frame_once(sql, parameters), repeatable=self._outside_transaction()
+        )
 
     def _frame_once(self, sql: str, parameters: Any = ()) -> pd.DataFrame:
         import psycopg
@@ -1036,14 +1037,14 @@ class PostgresStore(Store):
         connection (a restart) the same read runs on a new one, and a reader never sees the
         restart once the server is back. Inside a caller's transaction nothing is repeated.
         """
-        try:
+
+        def in_read_only_transaction() -> T:
             with self._read_only_transaction():
                 return read()
-        except ServerGone:
-            if self._in_transaction:
-                raise
-        with self._read_only_transaction():
-            return read()
+
+        return self._once_more_if_gone(
+            in_read_only_transaction, repeatable=not self._in_transaction
+        )
 
     @contextmanager
     def _read_only_transaction(self) -> Iterator[None]:
