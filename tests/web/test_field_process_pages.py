@@ -26,6 +26,16 @@ def _serve(store, who: str) -> Iterator[tuple[str, str]]:
     store.close()
 
 
+def _open(
+    browser: object, url: str, token: str, route: str, timeout: float = 30_000
+) -> tuple[object, list[str], str]:
+    """A signed-in tab on ``route``, once rendered: the page, its problems and its text."""
+    page, problems = _page(browser, url, token)
+    page.evaluate(f"location.hash = {route!r}")  # type: ignore[attr-defined]
+    _wait_loaded(page, route, timeout=timeout)
+    return page, problems, page.inner_text("#main")  # type: ignore[attr-defined]
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     store = open_store(tmp_path_factory.mktemp("web-field") / "plant.duckdb", migrate=True)
@@ -37,10 +47,7 @@ def test_the_field_page_shows_cohorts_a_weibull_plot_and_the_recall_scope(
     server: tuple, browser: object
 ) -> None:
     url, token = server
-    page, problems = _page(browser, url, token)
-    page.evaluate("location.hash = '#/field'")  # type: ignore[attr-defined]
-    _wait_loaded(page, "#/field", timeout=30_000)
-    text = page.inner_text("#main")  # type: ignore[attr-defined]
+    page, problems, text = _open(browser, url, token, "#/field")
     assert "Claims per cohort" in text and BAD_LOT in text and "×" in text
     assert "B10 life" in text and "Recall scope: component lot" in text
     # why the cohort is named: the service agent's sentence, under the recall scope's heading
@@ -62,10 +69,7 @@ def test_the_process_page_shows_setpoints_and_the_gain_interval(
     server: tuple, browser: object
 ) -> None:
     url, token = server
-    page, problems = _page(browser, url, token)
-    page.evaluate("location.hash = '#/process'")  # type: ignore[attr-defined]
-    _wait_loaded(page, "#/process")
-    text = page.inner_text("#main")  # type: ignore[attr-defined]
+    page, problems, text = _open(browser, url, token, "#/process", timeout=10_000)
     assert "QX-9" in text and "hydraulic efficiency" in text and "interval of the gain" in text
     assert "coil_pull_N" in text and "waiting for approval" in text
     assert page.locator("#main svg.gainbar circle.gain").count() == 1  # type: ignore[attr-defined]
@@ -98,11 +102,8 @@ def test_a_parameters_recall_scope_lists_the_units_furthest_out_first(
     pressed: tuple, browser: object
 ) -> None:
     url, token = pressed
-    page, problems = _page(browser, url, token)
     route = "#/field?cluster=process_parameter%3Apress_force_kN%3Alow"
-    page.evaluate(f"location.hash = '{route}'")  # type: ignore[attr-defined]
-    _wait_loaded(page, route, timeout=30_000)
-    text = page.inner_text("#main")  # type: ignore[attr-defined]
+    page, problems, text = _open(browser, url, token, route)
     assert "Recall scope: process parameter" in text and "Listed furthest out" in text
     cells = page.locator("#scope ~ div.split > div:nth-child(2) td:nth-child(2)").all_inner_texts()  # type: ignore[attr-defined]
     deviations = [float(cell.removesuffix(" SD").replace("−", "-")) for cell in cells if cell]

@@ -239,22 +239,17 @@ class StreamListener(ABC):
             self._load(path, report)
 
     def _flush(self, report: StreamReport, progress: Callable[[StreamReport], None] | None) -> None:
-        # batches the database could not take before: first, in the order they arrived
-        waiting = sorted(self.spool_dir.glob("*.jsonl"))
-        report.waiting_files = 0
-        for path in waiting:
-            if not self._load(path, report):
-                report.waiting_files = len(list(self.spool_dir.glob("*.jsonl")))
-                break
+        # batches the database could not take before go first, in the order they arrived
+        caught_up = all(self._load(path, report) for path in sorted(self.spool_dir.glob("*.jsonl")))
         rotated = self.spool.rotate()
-        if rotated is None:
-            return
-        raw, count = rotated
-        report.messages += count
-        rows = rows_file(raw, self.columns, self.build_row, self.key_column)
-        if report.waiting_files or not self._load(rows, report):
-            report.waiting_files = len(list(self.spool_dir.glob("*.jsonl")))
-        if progress:
+        if rotated is not None:
+            raw, count = rotated
+            report.messages += count
+            rows = rows_file(raw, self.columns, self.build_row, self.key_column)
+            if caught_up:
+                self._load(rows, report)
+        report.waiting_files = len(list(self.spool_dir.glob("*.jsonl")))
+        if rotated is not None and progress:
             progress(report)
 
     def _load(self, path: Path, report: StreamReport) -> bool:
