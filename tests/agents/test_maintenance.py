@@ -439,6 +439,44 @@ def test_many_drifts_share_one_health_scan_and_one_inspection_per_machine_and_da
     assert len(keys) == 1  # one inspection of the machine that day
 
 
+def test_a_reaction_in_the_run_that_replayed_the_plant_does_not_replay_it_again(
+    plant, monkeypatch
+) -> None:
+    from factorybrain.agents import EntityRef, Evidence, Finding
+
+    now = START + timedelta(days=DAYS)
+    drift = Finding(
+        "quality",
+        "quality.drift",
+        EntityRef("asset", "L1_WORN01"),
+        severity="medium",
+        confidence=0.9,
+        evidence=Evidence((), {}, "Nelson rule 2 on force"),
+        dedup_key="drift:force",
+        created_at=now - timedelta(days=1),
+    )
+    fresh = MaintenanceAgent()
+    expected = list(fresh.react(drift, Orchestrator(plant, [fresh]).context(now)))
+
+    agent = MaintenanceAgent()
+    orchestrator = Orchestrator(plant, [agent])
+    list(agent.run(orchestrator.context(now)))  # the first run replays every asset
+    replays = []
+    replay = agent._replay
+    monkeypatch.setattr(agent, "_replay", lambda *a, **k: replays.append(1) or replay(*a, **k))
+    reacted = list(agent.react(drift, orchestrator.context(now)))
+    assert replays == []
+    assert [(i.id, type(i).__name__) for i in reacted] == [
+        (i.id, type(i).__name__) for i in expected
+    ]
+    assert any(hasattr(i, "action_type") for i in reacted)  # the worn machine's order
+    # a reading arrived after the run: the next reaction reads the plant again
+    late = {"times": np.array([np.datetime64(now, "ms")]), "VIB_RMS": np.array([2.0])}
+    _load(plant, {"L1_GOOD02": late})
+    list(agent.react(drift, orchestrator.context(now)))
+    assert replays == [1]
+
+
 def test_a_breakdown_the_erp_records_as_downtime_is_a_repair(store) -> None:
     _mes_plant(store)
     repaired = START + timedelta(days=6, hours=13)
@@ -458,3 +496,57 @@ def test_a_breakdown_the_erp_records_as_downtime_is_a_repair(store) -> None:
     )
     (asset,) = load_assets(store)
     assert repaired in asset.resets
+
+
+def test_a_plant_replayed_a_few_assets_at_a_time_gives_what_one_pass_gives(
+    store, monkeypatch
+) -> None:
+    """A plant too large to hold is replayed a batch of assets at a time, to the same result."""
+    from factorybrain.agents.maintenance import _agent
+
+    _mes_plant(store, new_product=True)
+    rng = np.random.default_rng(3)
+    sparse = _device(rng)
+    # its bearing sensor reports only from 6 to 9 in the first days: its first version has too
+    # few healthy hours of its own and borrows the limits of its class (all four are presses)
+    minutes = np.arange(len(sparse["times"]))
+    sparse["BRG_TEMP"][(minutes < 3 * 24 * 60) & ((minutes // 60) % 24 >= 9)] = np.nan
+    worn = _device(rng, degrade=True)
+    _load(store, {"L1_WORN01": worn, "L1_GOOD02": _device(rng), "L1_SPARSE04": sparse})
+    whole = MaintenanceAgent().scan(store)
+    monkeypatch.setattr(_agent, "BATCH_READINGS", 1)  # one asset a batch
+    batched = MaintenanceAgent().scan(store)
+
+    devices = sorted(whole.scored)
+    assert devices == sorted(batched.scored) and len(devices) == 4
+    (borrowed,) = [
+        r for r in batched.registry.versions("L1_SPARSE04") if r.scope == "asset_class"
+    ]
+    assert "limits of class 'Hydraulic press'" in borrowed.reason
+    # the median of every press's own limits known by then, those replayed after it included
+    known = [
+        r.model.limits_
+        for device in devices
+        for r in batched.registry.versions(device)
+        if r.scope == "asset" and r.trained_at <= borrowed.trained_at
+    ]
+    assert len(known) == 3
+    pd.testing.assert_series_equal(
+        borrowed.model.limits_, pd.concat(known, axis=1).median(axis=1), check_names=False
+    )
+    for device in devices:
+        assert [
+            (r.version, r.scope, r.reason, r.trained_at, r.model.limits_.to_dict())
+            for r in batched.registry.versions(device)
+        ] == [
+            (r.version, r.scope, r.reason, r.trained_at, r.model.limits_.to_dict())
+            for r in whole.registry.versions(device)
+        ]
+        pd.testing.assert_frame_equal(batched.scored[device].hours, whole.scored[device].hours)
+        # what the report keeps of an asset is its judgement, not its readings
+        assert batched.scored[device].asset.frame.empty
+    assert [(f.id, f.evidence) for f in batched.findings] == [
+        (f.id, f.evidence) for f in whole.findings
+    ]
+    assert {f.kind for f in whole.findings} >= {"maintenance.anomaly", "maintenance.rul_low"}
+    assert batched.until == whole.until

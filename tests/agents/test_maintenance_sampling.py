@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -272,3 +273,26 @@ def test_a_state_tag_exported_as_state_changes_tells_when_the_machine_ran(store)
     assert (asset.running == ((hours >= 6) & (hours < 22))).mean() > 0.97
     findings = list(MaintenanceAgent().run(Orchestrator(store).context(FAILURE)))
     assert not [f for f in findings if f.kind == "maintenance.no_model"]
+
+
+def test_the_live_agent_judges_each_device_on_its_own_grid_update_after_update(pi_plant) -> None:
+    """Updates of a 15-minute and an hourly historian judge what one replay judges."""
+    agent = MaintenanceAgent()
+    end = START + timedelta(days=DAYS)
+    for day in (20, 30, DAYS):
+        agent.update(pi_plant, end=START + timedelta(days=day))
+        kept = agent._states["GRINDER04"].asset
+        assert (kept.step_seconds, kept.space) == (900, "pi")
+        assert agent._states["MCENTER01"].asset.step_seconds == 3600
+    replay = MaintenanceAgent().scan(pi_plant, end=end)
+    for device in ("GRINDER04", "MCENTER01"):
+        streamed = agent._states[device].hours
+        replayed = replay.scored[device].hours
+        assert len(streamed) > 100
+        pd.testing.assert_frame_equal(
+            streamed.drop(columns="version"),
+            replayed[replayed.index < streamed.index[-1] + pd.Timedelta(hours=1)].drop(
+                columns="version"
+            ),
+            check_freq=False,
+        )

@@ -19,7 +19,7 @@ import functools
 import hashlib
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -525,7 +525,23 @@ def load_assets(
     devices: Sequence[str] | None = None,
     links: Mapping[str, AssetData] | None = None,
 ) -> list[AssetData]:
-    """Read every historian device of the store as an asset with its context.
+    """Every historian device of the store as an asset with its context (see :func:`iter_assets`).
+
+    All of them at once: for a plant too large to hold, :func:`iter_assets` reads one at a time.
+    """
+    return list(iter_assets(store, start=start, end=end, space=space, devices=devices, links=links))
+
+
+def iter_assets(
+    store: Store,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    space: str | None = None,
+    devices: Sequence[str] | None = None,
+    links: Mapping[str, AssetData] | None = None,
+) -> Iterator[AssetData]:
+    """Read the historian devices of the store one at a time, each as an asset with its context.
 
     Readings are put on the device's own grid (:func:`sampling_seconds`): a 1 s historian is
     averaged to minutes, a 15-minute one stays at 15 minutes, whatever the plant's historian.
@@ -539,14 +555,13 @@ def load_assets(
         links: Devices already linked (by an earlier read of their whole history): their link
             and class are kept instead of linking again on the data read now.
 
-    Returns:
-        One :class:`AssetData` per device that has at least one analog signal.
+    Yields:
+        One :class:`AssetData` per device that has at least one analog signal, by device.
     """
     series, annotations, classes, names = _remembered(
         store, _LINK_TABLES, ("links", space), lambda: _links_and_classes(store, space)
     )
     events = _remembered(store, ("event",), ("states",), lambda: _state_events(store))
-    assets = []
     for device, group in series.groupby("device", sort=True):
         if devices is not None and device not in devices:
             continue
@@ -603,29 +618,27 @@ def load_assets(
             asset_class = known.asset_class
         if not asset_class:
             asset_class = "+".join(sorted(analog["signal"]))
-        assets.append(
-            AssetData(
-                device=str(device),
-                frame=analog_frame,
-                running=running,
-                regime=regime,
-                equipment=equipment,
-                link_method=method,
-                link_confidence=float(confidence),
-                asset_class=asset_class,
-                resets=resets,
-                series=dict(zip(analog["signal"], analog["external_id"], strict=True)),
-                step_seconds=step,
-                space=str(group["space"].iloc[0]),
-                label=names.get(equipment, "") if equipment else "",
-            )
+        yield AssetData(
+            device=str(device),
+            frame=analog_frame,
+            running=running,
+            regime=regime,
+            equipment=equipment,
+            link_method=method,
+            link_confidence=float(confidence),
+            asset_class=asset_class,
+            resets=resets,
+            series=dict(zip(analog["signal"], analog["external_id"], strict=True)),
+            step_seconds=step,
+            space=str(group["space"].iloc[0]),
+            label=names.get(equipment, "") if equipment else "",
         )
-    return assets
 
 
 __all__ = [
     "AssetData",
     "historian_series",
+    "iter_assets",
     "load_assets",
     "plain_key",
     "sampling_seconds",

@@ -54,7 +54,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -74,7 +74,12 @@ from factorybrain.agents.core._contract import (
     data_gap,
     stable_id,
 )
-from factorybrain.agents.core._telemetry import AssetData, load_assets, unlinked_series
+from factorybrain.agents.core._telemetry import (
+    AssetData,
+    iter_assets,
+    load_assets,
+    unlinked_series,
+)
 from factorybrain.agents.maintenance._model import AssetHealthModel
 from factorybrain.agents.maintenance._trend import SensorTrend, sensor_trends
 from factorybrain.engines.anomaly import AlarmLogic
@@ -97,6 +102,10 @@ REJOIN = pd.Timedelta(hours=24)
 STREAM_CONTEXT = pd.Timedelta(days=3)
 #: The file, next to an asset's model versions, that keeps its streaming state.
 STATE_FILE = "stream_state.joblib"
+#: Readings (rows times signals) a replay holds at once: it reads, fits and judges the assets a
+#: batch of about this many readings at a time and keeps only their model versions and hourly
+#: judgements, so a plant of any size replays in the memory of one batch (some 2 GB).
+BATCH_READINGS = 25_000_000
 
 
 @dataclass
@@ -148,6 +157,43 @@ class Scored:
     drift_open: bool = False
     trends: list[SensorTrend] | None = None
     """The asset's single-sensor trends, when they were found with its judgement."""
+    read: HistoryRead | None = None
+    """What a replay read of the asset's history (None: judged from its kept state)."""
+
+
+@dataclass(frozen=True)
+class HistoryRead:
+    """What a replay read of an asset, kept once its readings are let go.
+
+    Attributes:
+        readings: Rows read (timestamps on the asset's grid).
+        running: Rows in which the machine was producing.
+        first: The first row's timestamp.
+        last: The last row's timestamp.
+        has_regimes: Whether any row had an operating regime (a product).
+    """
+
+    readings: int
+    running: int
+    first: pd.Timestamp
+    last: pd.Timestamp
+    has_regimes: bool
+
+    @classmethod
+    def of(cls, asset: AssetData) -> HistoryRead:
+        """The summary of ``asset``'s readings (it has at least one row)."""
+        return cls(
+            readings=len(asset.frame),
+            running=int(asset.running.sum()),
+            first=pd.Timestamp(asset.frame.index[0]),
+            last=pd.Timestamp(asset.frame.index[-1]),
+            has_regimes=any(r is not None for r in asset.regime),
+        )
+
+    @property
+    def hours(self) -> float:
+        """Hours from the first row to the last."""
+        return (self.last - self.first).total_seconds() / 3600.0
 
 
 @dataclass
@@ -587,11 +633,12 @@ class MaintenanceAgent(BaseAgent):
             A :class:`ScanReport` with every finding and recommendation the replay raised, each
             stamped with the time the data showed it.
         """
-        assets = load_assets(store, start=start, end=end, space=self.space, devices=devices)
+        read = self._reader(store, start=start, end=end)
         self._equipment = [] if devices is not None else _equipment(store)
         registry = self.registry or ModelRegistry()
-        report = self._conclude(self._replay(assets, registry), registry)
-        report.until = end or _latest_reading(assets)
+        scored = self._replay(read(devices), registry, read_again=read)
+        report = self._conclude(scored, registry)
+        report.until = end or _latest_reading(scored)
         if devices is None:
             report.findings.extend(self._unlinked(store, report.until))
         return report
@@ -625,19 +672,23 @@ class MaintenanceAgent(BaseAgent):
         """
         registry = self._registry_for_updates()
         first_run = not self._states
+        generation = store.generation_of(HEALTH_TABLES)  # before reading: a change misses
         self._equipment = _equipment(store)
         if first_run:
             start = None
             if self.lookback is not None and end is not None:
                 start = (pd.Timestamp(end) - self.lookback).to_pydatetime()
-            scored = self._replay(
-                load_assets(store, start=start, end=end, space=self.space), registry
-            )
+            read = self._reader(store, start=start, end=end)
+            scored = self._replay(read(None), registry, read_again=read)
             since: dict[str, pd.Timestamp] = {}
         else:
             scored, since = self._advance(store, end, registry)
         report = self._conclude(scored, registry, since=None if first_run else since)
         report.until = end or _last_hour(scored).to_pydatetime()
+        if first_run and self.lookback is None and end is not None and generation is not None:
+            # this replay is the scan a reaction at this moment runs (every asset's whole
+            # history up to ``end``): the reactions of this run share it instead of replaying
+            self._reaction_scan = ((id(store), generation, end), report)
         if not first_run:
             streamed = self._streamed_trends(store, scored, end)
             report.notices.extend(streamed)
@@ -662,6 +713,16 @@ class MaintenanceAgent(BaseAgent):
             state.emitted |= {item.id for item in fresh if _asset_of(item) == state.asset.asset_id}
         self._save_states(registry)
         return report, fresh
+
+    def _reader(
+        self, store: Store, *, start: datetime | None = None, end: datetime | None = None
+    ) -> Callable[[Sequence[str] | None], Iterator[AssetData]]:
+        """Reads the given devices' history (None: every device's) from ``start`` to ``end``."""
+
+        def read(devices: Sequence[str] | None) -> Iterator[AssetData]:
+            return iter_assets(store, start=start, end=end, space=self.space, devices=devices)
+
+        return read
 
     def _registry_for_updates(self) -> ModelRegistry:
         """The registry kept across runs (the given one, else one in memory for this agent)."""
@@ -712,8 +773,8 @@ class MaintenanceAgent(BaseAgent):
                         class_limits.setdefault(item.asset.asset_class, []).append(
                             (available, record.model.limits_)
                         )
-            full = load_assets(store, end=end, space=self.space, devices=replay)
-            scored.update(self._replay(full, registry, class_limits))
+            read = self._reader(store, end=end)
+            scored.update(self._replay(read(replay), registry, class_limits, read_again=read))
         return scored, since
 
     def _score_new(self, asset: AssetData, state: AssetState) -> Scored | None:
@@ -768,18 +829,7 @@ class MaintenanceAgent(BaseAgent):
         hours = _score_plan(_scoring_plan(plan))
         new_hours = hours[hours.index >= state.watermark] if len(hours) else hours
         kept = pd.concat([state.hours, new_hours]) if len(new_hours) else state.hours
-        current = AssetData(
-            device=asset.device,
-            frame=asset.frame.iloc[:0],
-            running=asset.running[:0],
-            regime=asset.regime[:0],
-            equipment=state.asset.equipment,
-            link_method=state.asset.link_method,
-            link_confidence=state.asset.link_confidence,
-            asset_class=state.asset.asset_class,
-            resets=sorted([*state.asset.resets, *new_resets]),
-            series=state.asset.series,
-        )
+        current = _without_readings(state.asset, resets=sorted([*state.asset.resets, *new_resets]))
         return Scored(current, plan, kept, window, window_rows, counted_from, stamps, False)
 
     def _new_items(
@@ -806,7 +856,7 @@ class MaintenanceAgent(BaseAgent):
     def _keep(self, scored: dict[str, Scored], end: datetime | None) -> None:
         """Take each asset's state after this run: final hours up to the last whole hour."""
         for device, item in scored.items():
-            last = item.asset.frame.index.max() if len(item.asset.frame) else None
+            last = item.read.last if item.read is not None else None
             if end is not None:
                 until = pd.Timestamp(end)
             elif last is not None:
@@ -827,24 +877,12 @@ class MaintenanceAgent(BaseAgent):
                     )
                 )
             asset = item.asset
-            has_regimes = (
-                previous.has_regimes
-                if previous is not None and not len(asset.frame)
-                else any(r is not None for r in asset.regime)
-            )
+            if item.read is not None:
+                has_regimes = item.read.has_regimes
+            else:
+                has_regimes = previous is not None and previous.has_regimes
             self._states[device] = AssetState(
-                asset=AssetData(
-                    device=asset.device,
-                    frame=asset.frame.iloc[:0],
-                    running=asset.running[:0],
-                    regime=asset.regime[:0],
-                    equipment=asset.equipment,
-                    link_method=asset.link_method,
-                    link_confidence=asset.link_confidence,
-                    asset_class=asset.asset_class,
-                    resets=list(asset.resets),
-                    series=dict(asset.series),
-                ),
+                asset=_without_readings(asset),
                 watermark=watermark,
                 hours=hours,
                 plan=[(p[0], p[1], p[5]) for p in item.plan],
@@ -901,46 +939,95 @@ class MaintenanceAgent(BaseAgent):
 
     def _replay(
         self,
-        assets: list[AssetData],
+        assets: Iterable[AssetData],
         registry: ModelRegistry,
         class_limits: dict[str, list[tuple[pd.Timestamp, pd.Series]]] | None = None,
+        *,
+        read_again: Callable[[Sequence[str]], Iterable[AssetData]] | None = None,
     ) -> dict[str, Scored]:
         """Train every version of every asset over its whole history and judge every hour.
 
-        The models are fitted, and the hours judged, one task per asset on the compute pool
-        (:mod:`factorybrain.compute`: here, or on a Ray cluster); versions are registered here, in
-        the assets' order, so a run gives the same versions and findings wherever it ran.
+        The assets come a batch of about :data:`BATCH_READINGS` readings at a time: a batch's
+        models are fitted and its hours judged, one task per asset on the compute pool
+        (:mod:`factorybrain.compute`: here, or on a Ray cluster), and only its model versions
+        and hourly judgements are kept, not its readings, so a replay needs the memory of one
+        batch whatever the plant's size. Versions are registered here, in the assets' order, so
+        a run gives the same versions and findings wherever it ran and however it was batched.
+
+        A version with too little healthy history borrows the limits of its asset class
+        (:meth:`_fallback`), which are known once every asset is fitted: such an asset is
+        judged after all the others, on its readings read again with ``read_again`` (kept in
+        memory meanwhile without it). ``class_limits`` adds the limits of assets not replayed
+        now (their versions are known).
         """
         work = compute.pool()
-        prepared = [self._versions(asset, registry) for asset in assets]
-        fitted = work.map(
-            _fit_versions, [job for _, job in prepared], label="maintenance: health models"
-        )
-        plans = {
-            asset.device: self._register(asset, versions, models, registry)
-            for asset, (versions, _), models in zip(assets, prepared, fitted, strict=True)
+        by_class: dict[str, list[tuple[pd.Timestamp, pd.Series]]] = {
+            cls: list(items) for cls, items in (class_limits or {}).items()
         }
-        self._fallbacks(assets, plans, registry, class_limits)
+        order: list[str] = []
+        scored: dict[str, Scored] = {}
+        waiting: dict[str, tuple[AssetData | None, list[tuple[Any, ...]]]] = {}
+        for batch in _batches(assets):
+            prepared = [self._versions(asset, registry) for asset in batch]
+            fitted = work.map(
+                _fit_versions, [job for _, job in prepared], label="maintenance: health models"
+            )
+            ready = []
+            for asset, (versions, (frame, *_)), models in zip(batch, prepared, fitted, strict=True):
+                order.append(asset.device)
+                plan = self._register(asset, versions, models, registry)
+                for available, record, model, *_ in plan:
+                    if record is not None:
+                        by_class.setdefault(asset.asset_class, []).append(
+                            (available, model.limits_)
+                        )
+                if all(record is not None for _, record, *_ in plan):
+                    ready.append((asset, plan, frame))
+                else:  # judged once every asset's limits are known
+                    kept = asset if read_again is None else None
+                    waiting[asset.device] = (kept, [(*p[:3], None, None, p[5]) for p in plan])
+            scored.update(self._judge(work, ready))
+            del batch, prepared, fitted, ready  # let this batch's readings go before the next
+        if waiting:
+            again = (
+                read_again(list(waiting))
+                if read_again is not None
+                else (asset for asset, _ in waiting.values() if asset is not None)
+            )
+            for batch in _batches(again):
+                ready = []
+                for asset in batch:
+                    frame, regimes = _judged_rows(asset)
+                    plan = [(*p[:3], frame, regimes, p[5]) for p in waiting[asset.device][1]]
+                    ready.append((asset, self._fallback(asset, plan, by_class, registry), frame))
+                scored.update(self._judge(work, ready))
+        return {device: scored[device] for device in order if device in scored}
+
+    def _judge(
+        self, work: compute.Pool, ready: list[tuple[AssetData, list[tuple[Any, ...]], pd.DataFrame]]
+    ) -> dict[str, Scored]:
+        """Judge every hour of assets whose plans are final; keep the judgements, not the data."""
         judged = work.map(
             _judge_asset,
-            [(asset, _scoring_plan(plans[asset.device])) for asset in assets],
+            [(asset, _scoring_plan(plan)) for asset, plan, _ in ready],
             label="maintenance: hourly judgements",
         )
-        scored = {}
-        for asset, (_, (frame, *_)), (hours, trends) in zip(assets, prepared, judged, strict=True):
+        out = {}
+        for (asset, plan, frame), (hours, trends) in zip(ready, judged, strict=True):
             window, drift_open = self._windows.get(asset.device, (None, False))
-            scored[asset.device] = Scored(
-                asset,
-                plans[asset.device],
+            out[asset.device] = Scored(
+                _without_readings(asset),
+                [(*p[:3], None, None, p[5]) for p in plan],
                 hours,
                 window,
                 0,
                 window,
-                frame.index.values,  # the rows judged: running, in a known regime
+                _stamps_kept(frame.index.values, window, plan, asset.readings_per_hour),
                 drift_open,
                 trends,
+                HistoryRead.of(asset),
             )
-        return scored
+        return out
 
     def _conclude(
         self,
@@ -1001,9 +1088,10 @@ class MaintenanceAgent(BaseAgent):
         asset = item.asset
         subject = _subject(asset)
         out = self._trend_notices(asset, item.trends)
-        if item.plan or not len(asset.frame):
+        read = item.read
+        if item.plan or read is None:
             return out
-        reason = self._why_untrained(asset)
+        reason = self._why_untrained(asset, read)
         out.append(
             Finding(
                 AGENT,
@@ -1014,18 +1102,16 @@ class MaintenanceAgent(BaseAgent):
                 evidence=Evidence(
                     tuple(EntityRef("time_series", s, asset.space) for s in asset.series.values()),
                     {
-                        "readings": float(len(asset.frame)),
-                        "running_readings": float(asset.running.sum()),
-                        "history_hours": float(
-                            (asset.frame.index[-1] - asset.frame.index[0]).total_seconds() / 3600
-                        ),
+                        "readings": float(read.readings),
+                        "running_readings": float(read.running),
+                        "history_hours": float(read.hours),
                         "readings_per_hour": float(asset.readings_per_hour),
                     },
                     f"{asset.shown}: no health model could be trained, so it is not watched "
                     f"for anomalies or remaining life: {reason}.",
                 ),
                 dedup_key="no_model",
-                created_at=pd.Timestamp(asset.frame.index[-1]).to_pydatetime(),
+                created_at=read.last.to_pydatetime(),
                 title=f"{asset.shown}: no health model ({reason.split(':')[0]})",
             )
         )
@@ -1054,7 +1140,7 @@ class MaintenanceAgent(BaseAgent):
         """Trends of the assets judged incrementally: their readings since the last repair."""
         out: list[Finding] = []
         for device, item in scored.items():
-            if len(item.asset.frame):  # replayed in full: its trends are known already
+            if item.read is not None:  # replayed in full: its trends are known already
                 continue
             resets = [pd.Timestamp(r) for r in item.asset.resets]
             if end is not None:
@@ -1129,12 +1215,12 @@ class MaintenanceAgent(BaseAgent):
         self._since_repair[device] = asset
         return asset
 
-    def _why_untrained(self, asset: AssetData) -> str:
-        """The reason an asset's data trains no model, in the user's terms."""
+    def _why_untrained(self, asset: AssetData, read: HistoryRead) -> str:
+        """The reason an asset's data (``read`` of it) trains no model, in the user's terms."""
         per_hour = asset.readings_per_hour
         need = self.train_hours * per_hour
-        running = int(asset.running.sum())
-        span = (asset.frame.index[-1] - asset.frame.index[0]).total_seconds() / 3600.0
+        running = read.running
+        span = read.hours
         step = f"one reading per {asset.step_seconds / 60:g} min"
         if span < self.train_hours:
             return (
@@ -1225,11 +1311,7 @@ class MaintenanceAgent(BaseAgent):
         version not in the registry yet and the minutes an hour needs (see :func:`_fit_versions`).
         """
         self._untrained.pop(asset.device, None)
-        rows = asset.running.copy()
-        if any(r is not None for r in asset.regime):
-            rows &= np.array([r is not None for r in asset.regime])
-        frame = asset.frame[rows]
-        regimes = asset.regime[rows] if any(r is not None for r in asset.regime) else None
+        frame, regimes = _judged_rows(asset)
         stamps = frame.index.values
         entries: list[tuple[pd.Timestamp, np.ndarray, str]] = []
         window: pd.Timestamp | None = None
@@ -1341,56 +1423,48 @@ class MaintenanceAgent(BaseAgent):
             drift.append((available, window, f"drift: regime {key!r} never seen in training"))
         return drift
 
-    def _fallbacks(
+    def _fallback(
         self,
-        assets: list[AssetData],
-        plans: dict[str, list[tuple[Any, ...]]],
-        registry: Any,
-        class_limits: dict[str, list[tuple[pd.Timestamp, pd.Series]]] | None = None,
-    ) -> None:
-        """Give versions with too little healthy history their asset class's limits.
+        asset: AssetData,
+        plan: list[tuple[Any, ...]],
+        by_class: dict[str, list[tuple[pd.Timestamp, pd.Series]]],
+        registry: ModelRegistry,
+    ) -> list[tuple[Any, ...]]:
+        """Give the asset's versions with too little healthy history its class's limits.
 
-        ``class_limits`` adds the limits of assets not replayed now (their versions are known).
+        ``by_class``: the limits of every version of the plant with a record, by asset class,
+        with when each became available; a version borrows the median of those available by
+        then, or is dropped when there are none.
         """
-        by_class: dict[str, list[tuple[pd.Timestamp, pd.Series]]] = {
-            cls: list(items) for cls, items in (class_limits or {}).items()
-        }
-        for asset in assets:
-            for available, record, model, *_ in plans[asset.device]:
-                if record is not None:
-                    by_class.setdefault(asset.asset_class, []).append((available, model.limits_))
-        for asset in assets:
-            fixed = []
-            for available, record, model, data, keys, reason in plans[asset.device]:
-                if record is None:
-                    known = [
-                        lim
-                        for when, lim in by_class.get(asset.asset_class, [])
-                        if when <= available
-                    ]
-                    if known:
-                        limits = pd.concat(known, axis=1).median(axis=1)
-                        model.limits_ = limits.reindex(list(model.sensors_)).fillna(model.min_limit)
-                        fallback_reason = (
-                            f"{reason}; too little healthy history, limits of class "
-                            f"{asset.asset_class!r}"
-                        )
-                        record = next(
-                            (
-                                r
-                                for r in registry.versions(asset.device)
-                                if r.trained_at == available and r.reason == fallback_reason
-                            ),
-                            None,
-                        ) or registry.register(
-                            asset.device,
-                            model,
-                            scope="asset_class",
-                            reason=fallback_reason,
-                            at=available,
-                        )
-                fixed.append((available, record, model, data, keys, reason))
-            plans[asset.device] = [p for p in fixed if p[1] is not None]
+        fixed = []
+        for available, record, model, data, keys, reason in plan:
+            if record is None:
+                known = [
+                    lim for when, lim in by_class.get(asset.asset_class, []) if when <= available
+                ]
+                if known:
+                    limits = pd.concat(known, axis=1).median(axis=1)
+                    model.limits_ = limits.reindex(list(model.sensors_)).fillna(model.min_limit)
+                    fallback_reason = (
+                        f"{reason}; too little healthy history, limits of class "
+                        f"{asset.asset_class!r}"
+                    )
+                    record = next(
+                        (
+                            r
+                            for r in registry.versions(asset.device)
+                            if r.trained_at == available and r.reason == fallback_reason
+                        ),
+                        None,
+                    ) or registry.register(
+                        asset.device,
+                        model,
+                        scope="asset_class",
+                        reason=fallback_reason,
+                        at=available,
+                    )
+            fixed.append((available, record, model, data, keys, reason))
+        return [p for p in fixed if p[1] is not None]
 
     def _episodes(
         self, asset: AssetData, hours: pd.DataFrame, plan: list[tuple[Any, ...]]
@@ -1798,6 +1872,63 @@ def _judge_asset(
     return _score_plan(plan), sensor_trends(asset)
 
 
+def _batches(assets: Iterable[AssetData]) -> Iterator[list[AssetData]]:
+    """The assets in batches of about :data:`BATCH_READINGS` readings (at least one asset)."""
+    batch: list[AssetData] = []
+    held = 0
+    for asset in assets:
+        batch.append(asset)
+        held += asset.frame.size
+        if held >= BATCH_READINGS:
+            yield batch
+            batch, held = [], 0
+    if batch:
+        yield batch
+
+
+def _judged_rows(asset: AssetData) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The rows models learn from and judge (running, in a known regime when there are regimes).
+
+    Returns the rows and their regimes (None when the asset has none).
+    """
+    rows = asset.running.copy()
+    if not any(r is not None for r in asset.regime):
+        return asset.frame[rows], None
+    rows &= np.array([r is not None for r in asset.regime])
+    return asset.frame[rows], asset.regime[rows]
+
+
+def _without_readings(asset: AssetData, resets: list[pd.Timestamp] | None = None) -> AssetData:
+    """``asset`` with its link, class, grid, series and ``resets`` (its own) but no readings.
+
+    Copies, not views: an empty slice of a numpy array or a frame would keep all its readings.
+    """
+    return dataclasses.replace(
+        asset,
+        frame=asset.frame.iloc[:0].copy(),
+        running=asset.running[:0].copy(),
+        regime=asset.regime[:0].copy(),
+        resets=list(asset.resets if resets is None else resets),
+        series=dict(asset.series),
+    )
+
+
+def _stamps_kept(
+    stamps: np.ndarray, window: pd.Timestamp | None, plan: list[tuple[Any, ...]], per_hour: int
+) -> np.ndarray:
+    """The judged rows' timestamps that the asset's state needs after a replay.
+
+    Those from the start of a training window still filling (its rows are counted) and, before
+    the last hour, the rows the next update's stuck and gap checks look back over
+    (:func:`_read_from`); not the whole history's.
+    """
+    need = max((_context_rows(_health_model(p[1])) for p in plan), default=0)
+    first = len(stamps) - need - 2 * per_hour
+    if window is not None:
+        first = min(first, int(np.searchsorted(stamps, np.datetime64(window))))
+    return stamps[max(first, 0) :]
+
+
 def _plan_of(state: AssetState) -> list[tuple[Any, ...]]:
     """A kept plan in the shape the replay uses (no data attached)."""
     return [
@@ -1888,7 +2019,7 @@ def _open_items(report: ScanReport, now: pd.Timestamp) -> list[Finding | Recomme
 __all__ = ["AGENT", "Episode", "MaintenanceAgent", "RemainingLife", "ScanReport"]
 
 
-def _latest_reading(assets: Sequence[AssetData]) -> datetime | None:
-    """The time of the latest reading of any asset (None without readings)."""
-    last = [asset.frame.index[-1] for asset in assets if len(asset.frame)]
+def _latest_reading(scored: dict[str, Scored]) -> datetime | None:
+    """The time of the latest reading a replay read of any asset (None without readings)."""
+    last = [item.read.last for item in scored.values() if item.read is not None]
     return max(last).to_pydatetime() if last else None
