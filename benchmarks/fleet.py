@@ -14,7 +14,9 @@ loaded), ``simulate_s``, ``load_s``, ``match_s``, ``agents_local_s``, ``agents_r
 ``ray_workers``, ``ray_warmup_s``, ``speedup``, ``findings_local``, ``findings_ray``,
 ``identical_findings``, ``api_p50_ms``, ``api_errors`` and the seconds of each agent both ways.
 With ``--workers 0`` the agents run here only, on the matched store itself (no copy of a
-fleet-sized store), and the cluster's keys are null.
+fleet-sized store), and the cluster's keys are null. ``--store`` starts from a store loaded and
+matched before (one ``--keep`` kept, before any agents' run): only the agents and the API reads
+run, and ``simulate_s``, ``load_s`` and ``match_s`` are null.
 """
 
 from __future__ import annotations
@@ -112,6 +114,25 @@ def api_reads(db: Path, repeats: int = 5) -> tuple[float, int]:
     return statistics.median(times) * 1000, errors
 
 
+def fleet_of(store: Any) -> dict[str, int]:
+    """``sites``, ``machines`` (per site) and ``days`` of history of a loaded fleet's store.
+
+    ``load`` of a fleet manifest puts each site in spaces of its own (``site-01/mes``); a
+    machine is equipment in each of its site's silos, so a site's machines are the most
+    equipment one space holds.
+    """
+    spaces = store.query(
+        "SELECT space, count(*) AS n FROM asset WHERE level = 'equipment' GROUP BY space"
+    )
+    sites = {str(space).split("/")[0] if "/" in str(space) else "" for space in spaces["space"]}
+    span = store.query("SELECT max(ts) - min(ts) AS span FROM datapoint")["span"][0]
+    return {
+        "sites": len(sites),
+        "machines": int(spaces["n"].max()) if len(spaces) else 0,
+        "days": round(span.total_seconds() / 86400),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=10, help="Plants of the fleet.")
@@ -126,6 +147,12 @@ def main() -> None:
     )
     parser.add_argument("--data", type=Path, help="A fleet written before (skips simulate).")
     parser.add_argument("--keep", type=Path, help="Keep the exports and stores in this folder.")
+    parser.add_argument(
+        "--store",
+        type=Path,
+        help="A store loaded and matched before, no agents run on it yet (skips simulate, "
+        "load and match).",
+    )
     args = parser.parse_args()
 
     from factorybrain import compute
@@ -134,21 +161,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         work = args.keep or Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
-        exports, matched = args.data or work / "fleet", work / "fleet.duckdb"
+        exports, matched = args.data or work / "fleet", args.store or work / "fleet.duckdb"
         result: dict[str, Any] = {"sites": args.sites, "machines": args.machines}
-        result["days"] = args.days
-        if args.data is None:
+        result.update(days=args.days, simulate_s=None, load_s=None, match_s=None)
+        if args.data is None and args.store is None:
             print(f"simulating {args.sites} sites x {args.machines} machines", file=sys.stderr)
             simulate = ["simulate", "--out", str(exports), "--sites", str(args.sites)]
             simulate += ["--machines", str(args.machines), "--days", str(args.days)]
             result["simulate_s"] = round(cli(*simulate, "--seed", str(args.seed)), 1)
-        matched.unlink(missing_ok=True)
-        print("loading the fleet manifest", file=sys.stderr)
-        result["load_s"] = round(cli("load", str(exports / "fleet.yaml"), "--db", str(matched)), 1)
+        if args.store is None:
+            matched.unlink(missing_ok=True)
+            print("loading the fleet manifest", file=sys.stderr)
+            manifest = str(exports / "fleet.yaml")
+            result["load_s"] = round(cli("load", manifest, "--db", str(matched)), 1)
         with open_store(matched, read_only=True) as store:
             result["points"] = int(store.query("SELECT count(*) AS n FROM datapoint")["n"][0])
-        print("matching", file=sys.stderr)
-        result["match_s"] = round(cli("match", "run", "--db", str(matched)), 1)
+            if args.store is not None:  # the fleet the store holds, not the options' defaults
+                result.update(fleet_of(store))
+        if args.store is None:
+            print("matching", file=sys.stderr)
+            result["match_s"] = round(cli("match", "run", "--db", str(matched)), 1)
 
         local_db, ray_db = work / "agents-local.duckdb", work / "agents-ray.duckdb"
         if args.workers:
