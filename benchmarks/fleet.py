@@ -12,7 +12,9 @@ on first use), as a long-running cluster's are; ``ray_warmup_s`` reports that co
 Prints one JSON object on its last line: ``sites``, ``machines``, ``days``, ``points`` (datapoints
 loaded), ``simulate_s``, ``load_s``, ``match_s``, ``agents_local_s``, ``agents_ray_s``,
 ``ray_workers``, ``ray_warmup_s``, ``speedup``, ``findings_local``, ``findings_ray``,
-``identical_findings``, ``api_p50_ms``, ``api_errors`` and the seconds of each agent both ways.
+``identical_findings``, ``api_p50_ms``, ``api_errors``, the seconds of each agent both ways and
+``agent_local_peak_mb`` (the process's peak resident memory when each agent's run ended, here;
+the agents run in turn, each one's findings routed to the agents that react before the next).
 With ``--workers 0`` the agents run here only, on the matched store itself (no copy of a
 fleet-sized store), and the cluster's keys are null. ``--store`` starts from a store loaded and
 matched before (one ``--keep`` kept, before any agents' run): only the agents and the API reads
@@ -22,6 +24,7 @@ run, and ``simulate_s``, ``load_s`` and ``match_s`` are null.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -57,6 +60,18 @@ def warm(piece: int) -> int:
     return os.getpid()
 
 
+#: The process's peak resident memory (MB) when each agent's run ended (the reactions routed
+#: before it included), in the local run.
+PEAK_MB: dict[str, int] = {}
+
+
+def peak_mb() -> int:
+    """The peak resident memory of this process so far, in MB."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
 def run_agents(db: Path) -> tuple[float, dict[str, float], list[tuple[Any, ...]]]:
     """Every installed agent once over ``db``: wall time, seconds per agent, the findings."""
     from factorybrain.agents.core._registry import installed_orchestrator
@@ -70,13 +85,17 @@ def run_agents(db: Path) -> tuple[float, dict[str, float], list[tuple[Any, ...]]
             for method in ("run", "react"):
                 original = getattr(agent, method)
 
-                def timed(*args: Any, _original: Any = original, _name: str = name) -> list:
+                def timed(
+                    *args: Any, _original: Any = original, _name: str = name, _run: bool = False
+                ) -> list:
                     started = time.perf_counter()
                     out = list(_original(*args))
                     seconds[_name] = seconds.get(_name, 0.0) + time.perf_counter() - started
+                    if _run:
+                        PEAK_MB[_name] = peak_mb()
                     return out
 
-                setattr(agent, method, timed)
+                setattr(agent, method, functools.partial(timed, _run=method == "run"))
         started = time.perf_counter()
         orchestrator.run(None)
         wall = time.perf_counter() - started
@@ -191,6 +210,7 @@ def main() -> None:
         print("agents, in this process", file=sys.stderr)
         with compute.using(None):
             local_s, local_each, local_findings = run_agents(local_db)
+            local_peaks = dict(PEAK_MB)
         ray_s, ray_each, ray_findings = None, {}, None
         if args.workers:
             print(f"agents, on a {args.workers}-CPU Ray cluster", file=sys.stderr)
@@ -211,6 +231,7 @@ def main() -> None:
             identical_findings=None if ray_findings is None else local_findings == ray_findings,
             agent_local_s={k: round(v, 1) for k, v in sorted(local_each.items())},
             agent_ray_s={k: round(v, 1) for k, v in sorted(ray_each.items())},
+            agent_local_peak_mb=dict(sorted(local_peaks.items())),
             api_p50_ms=round(p50, 1),
             api_errors=errors,
         )
