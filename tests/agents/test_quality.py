@@ -6,6 +6,7 @@ import warnings
 from datetime import datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -162,6 +163,50 @@ def test_the_root_cause_of_defects_is_the_planted_lot(store, plant) -> None:
     assert first.evidence.numbers["rate_ratio_low"] > 2
     assert first.evidence.numbers["shap_log_odds"] > 0
     assert not any(c.subject.external_id.startswith("SEAL") for c in causes)
+
+
+def test_a_plant_of_many_units_learns_from_a_sample_built_with_the_whole_tables_features(
+    store, plant
+) -> None:
+    """Only the units the model learns from get a genealogy: every defective one and a sample."""
+    from factorybrain.agents.quality._causes import find_causes
+    from factorybrain.agents.quality._data import load_genealogy
+
+    # one more order, of good pumps only, with a lot and a machine of its own
+    start = START + timedelta(days=30)
+    _put(store, "operation", [{"space": "mes", "external_id": "WO-X/10", "work_order": "WO-X",
+                               "sequence": 10, "equipment": "WINDER-9", "start_time": start,
+                               "end_time": start + timedelta(hours=1)}])  # fmt: skip
+    _put(store, "serial_unit", [{"space": "mes", "external_id": f"SNX{k}", "product": "PUMP-A",
+                                 "work_order": "WO-X", "produced_at": start}
+                                for k in range(3)])  # fmt: skip
+    _put(store, "quality_result", [{"space": "mes", "external_id": f"SNX{k}/noise",
+                                    "test_name": "noise_dBA", "value": 40.0, "spec_max": 44.0,
+                                    "serial_unit": f"SNX{k}", "status": "pass",
+                                    "measured_at": start} for k in range(3)])  # fmt: skip
+    store.upsert_edges(pa.Table.from_pylist([{
+        "edge_type": "consumed_in", "source_space": "erp", "source_external_id": "BRG-L00",
+        "target_space": "mes", "target_external_id": "WO-X", "start_time": start,
+    }]), "test")  # fmt: skip
+    whole = load_genealogy(store)
+    defects = int(whole.units["defective"].sum())
+    for drawn in (40, 0):
+        sample = load_genealogy(store, max_units=drawn)
+        assert len(sample.units) == defects + drawn < len(whole.units)
+        assert sample.units["defective"].sum() == defects
+        # a lot or machine of units left out keeps its column: the model sees the same features
+        assert list(sample.features.columns) == list(whole.features.columns)
+        rows = whole.units["serial"].isin(sample.units["serial"]).to_numpy()
+        pd.testing.assert_frame_equal(
+            sample.features, whole.features[rows].reset_index(drop=True), check_dtype=False
+        )
+    assert sample.features["machine:WINDER-9"].sum() == 0  # only good units passed it
+    learned, _ = find_causes(load_genealogy(store, max_units=40), max_units=40)
+    expected, _ = find_causes(whole, max_units=40)
+    assert learned and [(c.label, c.units, c.rate, c.rate_ratio) for c in learned] == [
+        (c.label, c.units, c.rate, c.rate_ratio) for c in expected
+    ]
+    assert learned[0].external_id == BAD_LOT
 
 
 def test_a_routed_field_cluster_becomes_one_bundled_containment(store, plant) -> None:

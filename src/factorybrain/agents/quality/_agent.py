@@ -280,7 +280,12 @@ class QualityAgent(BaseAgent):
                 latest = points["at"].max()
                 review.as_of = None if pd.isna(latest) else latest.to_pydatetime()
             self._chart_all(review, points)
-        self._causes(review, load_genealogy(store), incoming_inspections(store), _field_lots(store))
+        self._causes(
+            review,
+            load_genealogy(store, max_units=self.max_units),
+            incoming_inspections(store),
+            _field_lots(store),
+        )
         return review
 
     def _chart_all(self, review: QualityReview, points: pd.DataFrame) -> None:
@@ -474,7 +479,8 @@ class QualityAgent(BaseAgent):
             learned_key, learned = self._claims_learned
             if learned_key == key:
                 return learned
-        learned = self.analyse(load_genealogy(store, outcome="claim"), incoming_inspections(store))
+        genealogy = load_genealogy(store, outcome="claim", max_units=self.max_units)
+        learned = self.analyse(genealogy, incoming_inspections(store))
         self._claims_learned = (key, learned)
         return learned
 

@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.model_selection import StratifiedKFold
 
-from factorybrain.agents.quality._data import Genealogy
+from factorybrain.agents.quality._data import Genealogy, sampled_units
 from factorybrain.engines.quality import DefectClassifier
 from factorybrain.exceptions import EngineError
 
@@ -166,11 +166,7 @@ def find_causes(
     units = genealogy.units
     defective_all = units["defective"].to_numpy(dtype=bool)
     numeric = genealogy.features.drop(columns=list(genealogy.machine_columns), errors="ignore")
-    rng = np.random.default_rng(random_state)
-    good = np.flatnonzero(~defective_all)
-    if good.size > max_units:
-        good = np.sort(rng.choice(good, max_units, replace=False))
-    rows = np.sort(np.concatenate([np.flatnonzero(defective_all), good]))
+    rows = sampled_units(defective_all, max_units, random_state)
     x = numeric.iloc[rows]
     defective = defective_all[rows]
     # cross-fitted: each unit's contributions come from a model that did not learn from it, so

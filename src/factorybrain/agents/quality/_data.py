@@ -280,13 +280,36 @@ def _field_units(store: Store, claimed: set[str]) -> pd.DataFrame:
     return frame
 
 
-def load_genealogy(store: Store, *, outcome: str = "verdict") -> Genealogy:
+def sampled_units(defective: np.ndarray, max_units: int, random_state: int = 0) -> np.ndarray:
+    """Positions of every defective unit and of at most ``max_units`` good ones (a random sample).
+
+    The sample the root-cause model learns from; the same arguments give the same positions.
+    """
+    good = np.flatnonzero(~defective)
+    if good.size > max_units:
+        good = np.sort(np.random.default_rng(random_state).choice(good, max_units, replace=False))
+    return np.sort(np.concatenate([np.flatnonzero(defective), good]))
+
+
+def load_genealogy(
+    store: Store,
+    *,
+    outcome: str = "verdict",
+    max_units: int | None = None,
+    random_state: int = 0,
+) -> Genealogy:
     """Build the unit table the root-cause model learns from (see the module).
 
     Args:
         store: The factory store.
         outcome: ``verdict`` (a unit is defective when a quality result failed it) or
             ``claim`` (a shipped unit is defective when a warranty claim names it).
+        max_units: Keep every defective unit and at most this many good ones, the sample
+            :func:`sampled_units` draws with ``random_state``, and build the genealogy of those
+            only (None: of every unit). The features are those of the whole table: a lot or a
+            machine of a unit left out still has its column. A plant of millions of units has a
+            table of a few hundred thousand rows instead of millions times its lots.
+        random_state: Seed of the sample.
     """
     notes: list[str] = []
     parameter_rows = order_parameters(store)
@@ -312,13 +335,18 @@ def load_genealogy(store: Store, *, outcome: str = "verdict") -> Genealogy:
     units["defective"] = units["defective"].astype(bool)
     units["at"] = pd.to_datetime(units["at"])
     units = units.sort_values(["wo_space", "work_order", "serial"]).reset_index(drop=True)
+    # the orders of every unit say which lots and machines have a feature
+    every_order = pd.MultiIndex.from_frame(units[["wo_space", "work_order"]]).unique()
+    if max_units is not None:
+        kept = sampled_units(units["defective"].to_numpy(dtype=bool), max_units, random_state)
+        units = units.iloc[kept].reset_index(drop=True)
     order_key = pd.MultiIndex.from_frame(units[["wo_space", "work_order"]])
     columns: dict[str, np.ndarray] = {}
     names: dict[str, tuple[str, str, str | None, str, str]] = {}
     machine_columns: dict[str, str] = {}
 
-    _lot_features(store, units, order_key, columns, names, notes)
-    _machine_features(store, units, order_key, columns, names, machine_columns, notes)
+    _lot_features(store, every_order, order_key, columns, names, notes)
+    _machine_features(store, every_order, order_key, columns, names, machine_columns, notes)
     if len(parameter_rows):
         table = parameter_rows.pivot_table(
             index=["wo_space", "work_order"], columns="parameter", values="value", aggfunc="mean"
@@ -338,7 +366,7 @@ def load_genealogy(store: Store, *, outcome: str = "verdict") -> Genealogy:
 
 def _lot_features(
     store: Store,
-    units: pd.DataFrame,
+    every_order: pd.MultiIndex,
     order_key: pd.MultiIndex,
     columns: dict[str, np.ndarray],
     names: dict[str, tuple[str, str, str | None, str, str]],
@@ -372,16 +400,20 @@ def _lot_features(
     if lots.empty:
         notes.append("no consumed_in edge links a lot to a work order: lots cannot be screened")
         return
-    order_index = {key: i for i, key in enumerate(order_key.unique())}
-    position = np.array([order_index[key] for key in order_key])
+    consumed = pd.MultiIndex.from_frame(lots[["wo_space", "work_order"]])
+    lots = lots.assign(
+        of_units=consumed.isin(every_order),  # a lot some unit has, sampled or not
+        order=order_key.unique().get_indexer(consumed),  # its order among those kept, or -1
+    )
+    position = order_key.unique().get_indexer(order_key)
     for (space, lot), group in lots.groupby(["lot_space", "lot"], dropna=True):
-        orders = {(s, w) for s, w in zip(group["wo_space"], group["work_order"], strict=True)}
-        used = np.array([key in orders for key in order_index], dtype=bool)
-        flag = used[position].astype(float)
-        if flag.sum() == 0:
+        if not group["of_units"].any():
             continue
+        used = np.zeros(len(order_key.unique()), dtype=bool)
+        orders = group["order"].to_numpy()
+        used[orders[orders >= 0]] = True
         key = f"lot:{space}:{lot}"
-        columns[key] = flag
+        columns[key] = used[position].astype(float)
         material = group["material"].dropna()
         label = f"lot {lot}" + (f" ({material.iloc[0]})" if len(material) else "")
         names[key] = ("lot", "material_lot", str(space), str(lot), label)
@@ -389,7 +421,7 @@ def _lot_features(
 
 def _machine_features(
     store: Store,
-    units: pd.DataFrame,
+    every_order: pd.MultiIndex,
     order_key: pd.MultiIndex,
     columns: dict[str, np.ndarray],
     names: dict[str, tuple[str, str, str | None, str, str]],
@@ -449,7 +481,8 @@ def _machine_features(
         at = indexed["start_time"].reindex(order_key)
         key = f"machine@{step}"
         machine_columns[key] = str(step)
-        for asset in sorted(machine.dropna().unique()):
+        # a machine some unit passed has its column, whether that unit is in the table or not
+        for asset in sorted(indexed["machine"].reindex(every_order).dropna().unique()):
             column = f"machine:{asset}"
             flag = (machine == asset).to_numpy(dtype=float)
             columns[column] = np.maximum(columns.get(column, 0.0), flag)
