@@ -168,7 +168,7 @@ def test_the_root_cause_of_defects_is_the_planted_lot(store, plant) -> None:
 def test_a_plant_of_many_units_learns_from_a_sample_built_with_the_whole_tables_features(
     store, plant
 ) -> None:
-    """Only the units the model learns from get a genealogy: every defective one and a sample."""
+    """Only the units the model learns from get a genealogy: samples of the good and the bad."""
     from factorybrain.agents.quality._causes import find_causes
     from factorybrain.agents.quality._data import load_genealogy
 
@@ -185,28 +185,32 @@ def test_a_plant_of_many_units_learns_from_a_sample_built_with_the_whole_tables_
                                     "serial_unit": f"SNX{k}", "status": "pass",
                                     "measured_at": start} for k in range(3)])  # fmt: skip
     store.upsert_edges(pa.Table.from_pylist([{
-        "edge_type": "consumed_in", "source_space": "erp", "source_external_id": "BRG-L00",
+        "edge_type": "consumed_in", "source_space": "erp", "source_external_id": "BRG-X",
         "target_space": "mes", "target_external_id": "WO-X", "start_time": start,
     }]), "test")  # fmt: skip
     whole = load_genealogy(store)
     defects = int(whole.units["defective"].sum())
-    for drawn in (40, 0):
+    assert 40 < defects < 100
+    for drawn in (100, 40):  # every defective unit, then more of them than the sample holds
         sample = load_genealogy(store, max_units=drawn)
-        assert len(sample.units) == defects + drawn < len(whole.units)
-        assert sample.units["defective"].sum() == defects
+        assert sample.units["defective"].sum() == min(defects, drawn)
+        assert len(sample.units) == min(defects, drawn) + drawn
         # a lot or machine of units left out keeps its column: the model sees the same features
         assert list(sample.features.columns) == list(whole.features.columns)
         rows = whole.units["serial"].isin(sample.units["serial"]).to_numpy()
         pd.testing.assert_frame_equal(
             sample.features, whole.features[rows].reset_index(drop=True), check_dtype=False
         )
-    assert sample.features["machine:WINDER-9"].sum() == 0  # only good units passed it
-    learned, _ = find_causes(load_genealogy(store, max_units=40), max_units=40)
-    expected, _ = find_causes(whole, max_units=40)
+    # only good units, none drawn, passed the machine and had the lot of the last order
+    assert sample.features[["machine:WINDER-9", "lot:erp:BRG-X"]].sum().sum() == 0
+    learned, _ = find_causes(load_genealogy(store, max_units=100), max_units=100)
+    expected, _ = find_causes(whole, max_units=100)
     assert learned and [(c.label, c.units, c.rate, c.rate_ratio) for c in learned] == [
         (c.label, c.units, c.rate, c.rate_ratio) for c in expected
     ]
     assert learned[0].external_id == BAD_LOT
+    learned, _ = find_causes(load_genealogy(store, max_units=100), max_units=100)
+    expected, _ = find_causes(whole, max_units=100)
 
 
 def test_a_routed_field_cluster_becomes_one_bundled_containment(store, plant) -> None:

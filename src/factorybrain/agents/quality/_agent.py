@@ -201,7 +201,7 @@ class QualityAgent(BaseAgent):
         fdr: False discovery rate across the root-cause suspects.
         min_rate_ratio: Least defect rate ratio of a reported root cause.
         max_causes: Root causes reported at most per analysis.
-        max_units: Good units sampled at most for the root-cause model.
+        max_units: Good units, and defective ones, sampled at most for the root-cause model.
         inspection_hours: Length of a proposed machine inspection.
         order_space: Space of the maintenance orders proposed.
     """

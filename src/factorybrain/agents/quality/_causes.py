@@ -154,7 +154,8 @@ def find_causes(
         fdr: False discovery rate across every suspect.
         min_rate_ratio: Least rate ratio of a reported suspect.
         min_units: Units a suspect needs.
-        max_units: Good units kept at most (a random sample; every defective unit is kept).
+        max_units: Good units kept at most, and defective ones (random samples, see
+            :func:`~._data.sampled_units`).
         random_state: Seed of the sample and the model.
 
     Returns:
@@ -167,7 +168,7 @@ def find_causes(
     defective_all = units["defective"].to_numpy(dtype=bool)
     numeric = genealogy.features.drop(columns=list(genealogy.machine_columns), errors="ignore")
     rows = sampled_units(defective_all, max_units, random_state)
-    x = numeric.iloc[rows]
+    x = numeric if len(rows) == len(numeric) else numeric.iloc[rows]  # no copy of a sample
     defective = defective_all[rows]
     # cross-fitted: each unit's contributions come from a model that did not learn from it, so
     # a region of a parameter is not drawn around the noise the model memorised

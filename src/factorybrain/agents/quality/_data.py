@@ -281,14 +281,19 @@ def _field_units(store: Store, claimed: set[str]) -> pd.DataFrame:
 
 
 def sampled_units(defective: np.ndarray, max_units: int, random_state: int = 0) -> np.ndarray:
-    """Positions of every defective unit and of at most ``max_units`` good ones (a random sample).
+    """Positions of the units the root-cause model learns from: at most ``max_units`` of each kind.
 
-    The sample the root-cause model learns from; the same arguments give the same positions.
+    Every defective unit and a random sample of ``max_units`` good ones; where more than
+    ``max_units`` units are defective (a fleet of millions of units), a random sample of those
+    too. The same arguments give the same positions.
     """
-    good = np.flatnonzero(~defective)
+    rng = np.random.default_rng(random_state)
+    good, bad = np.flatnonzero(~defective), np.flatnonzero(defective)
     if good.size > max_units:
-        good = np.sort(np.random.default_rng(random_state).choice(good, max_units, replace=False))
-    return np.sort(np.concatenate([np.flatnonzero(defective), good]))
+        good = np.sort(rng.choice(good, max_units, replace=False))
+    if bad.size > max_units:
+        bad = np.sort(rng.choice(bad, max_units, replace=False))
+    return np.sort(np.concatenate([bad, good]))
 
 
 def load_genealogy(
@@ -304,7 +309,7 @@ def load_genealogy(
         store: The factory store.
         outcome: ``verdict`` (a unit is defective when a quality result failed it) or
             ``claim`` (a shipped unit is defective when a warranty claim names it).
-        max_units: Keep every defective unit and at most this many good ones, the sample
+        max_units: Keep at most this many good units and as many defective ones, the sample
             :func:`sampled_units` draws with ``random_state``, and build the genealogy of those
             only (None: of every unit). The features are those of the whole table: a lot or a
             machine of a unit left out still has its column. A plant of millions of units has a
