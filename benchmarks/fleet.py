@@ -24,7 +24,6 @@ run, and ``simulate_s``, ``load_s`` and ``match_s`` are null.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import shutil
@@ -60,11 +59,6 @@ def warm(piece: int) -> int:
     return os.getpid()
 
 
-#: The process's peak resident memory (MB) when each agent's run ended (the reactions routed
-#: before it included), in the local run.
-PEAK_MB: dict[str, int] = {}
-
-
 def peak_mb() -> int:
     """The peak resident memory of this process so far, in MB."""
     import resource
@@ -72,12 +66,19 @@ def peak_mb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
-def run_agents(db: Path) -> tuple[float, dict[str, float], list[tuple[Any, ...]]]:
-    """Every installed agent once over ``db``: wall time, seconds per agent, the findings."""
+def run_agents(
+    db: Path,
+) -> tuple[float, dict[str, float], dict[str, int], list[tuple[Any, ...]]]:
+    """Every installed agent once over ``db``.
+
+    Returns the wall time, the seconds of each agent, the peak resident memory (MB) when each
+    agent's run ended (the reactions routed before it included) and the findings.
+    """
     from factorybrain.agents.core._registry import installed_orchestrator
     from factorybrain.store import open_store
 
     seconds: dict[str, float] = {}
+    peaks: dict[str, int] = {}
     with open_store(db) as store, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the agents' data warnings: not what is measured here
         orchestrator = installed_orchestrator(store)
@@ -86,16 +87,19 @@ def run_agents(db: Path) -> tuple[float, dict[str, float], list[tuple[Any, ...]]
                 original = getattr(agent, method)
 
                 def timed(
-                    *args: Any, _original: Any = original, _name: str = name, _run: bool = False
+                    *args: Any,
+                    _original: Any = original,
+                    _name: str = name,
+                    _run: bool = method == "run",
                 ) -> list:
                     started = time.perf_counter()
                     out = list(_original(*args))
                     seconds[_name] = seconds.get(_name, 0.0) + time.perf_counter() - started
                     if _run:
-                        PEAK_MB[_name] = peak_mb()
+                        peaks[_name] = peak_mb()
                     return out
 
-                setattr(agent, method, functools.partial(timed, _run=method == "run"))
+                setattr(agent, method, timed)
         started = time.perf_counter()
         orchestrator.run(None)
         wall = time.perf_counter() - started
@@ -107,7 +111,7 @@ def run_agents(db: Path) -> tuple[float, dict[str, float], list[tuple[Any, ...]]
         evidence = json.loads(row.evidence)
         evidence.get("meta", {}).pop("created_at", None)
         findings.append((*map(str, row[:-1]), json.dumps(evidence, sort_keys=True)))
-    return wall, seconds, sorted(findings)
+    return wall, seconds, peaks, sorted(findings)
 
 
 def api_reads(db: Path, repeats: int = 5) -> tuple[float, int]:
@@ -209,8 +213,7 @@ def main() -> None:
             local_db = matched  # one run only: no copy of a fleet-sized store
         print("agents, in this process", file=sys.stderr)
         with compute.using(None):
-            local_s, local_each, local_findings = run_agents(local_db)
-            local_peaks = dict(PEAK_MB)
+            local_s, local_each, local_peaks, local_findings = run_agents(local_db)
         ray_s, ray_each, ray_findings = None, {}, None
         if args.workers:
             print(f"agents, on a {args.workers}-CPU Ray cluster", file=sys.stderr)
@@ -218,7 +221,7 @@ def main() -> None:
                 started = time.perf_counter()
                 pool.map(warm, list(range(args.workers * 4)))
                 result["ray_warmup_s"] = round(time.perf_counter() - started, 1)
-                ray_s, ray_each, ray_findings = run_agents(ray_db)
+                ray_s, ray_each, _, ray_findings = run_agents(ray_db)
         print("API reads", file=sys.stderr)
         p50, errors = api_reads(local_db)
         result.update(

@@ -498,12 +498,8 @@ def test_a_breakdown_the_erp_records_as_downtime_is_a_repair(store) -> None:
     assert repaired in asset.resets
 
 
-def test_a_plant_replayed_a_few_assets_at_a_time_gives_what_one_pass_gives(
-    store, monkeypatch
-) -> None:
-    """A plant too large to hold is replayed a batch of assets at a time, to the same result."""
-    from factorybrain.agents.maintenance import _agent
-
+def _presses_one_borrowing(store) -> None:
+    """Four presses; L1_SPARSE04's first version borrows the limits of its class."""
     _mes_plant(store, new_product=True)
     rng = np.random.default_rng(3)
     sparse = _device(rng)
@@ -513,15 +509,31 @@ def test_a_plant_replayed_a_few_assets_at_a_time_gives_what_one_pass_gives(
     sparse["BRG_TEMP"][(minutes < 3 * 24 * 60) & ((minutes // 60) % 24 >= 9)] = np.nan
     worn = _device(rng, degrade=True)
     _load(store, {"L1_WORN01": worn, "L1_GOOD02": _device(rng), "L1_SPARSE04": sparse})
+
+
+def test_an_asset_whose_readings_are_gone_when_read_again_is_said_not_dropped(store) -> None:
+    _presses_one_borrowing(store)
+    with pytest.warns(UserWarning, match="readings of L1_SPARSE04 were gone"):
+        scored = MaintenanceAgent()._replay(
+            load_assets(store), ModelRegistry(), read_again=lambda devices: iter([])
+        )
+    assert sorted(scored) == ["L1_GOOD02", "L1_PRS01", "L1_WORN01"]
+
+
+def test_a_plant_replayed_a_few_assets_at_a_time_gives_what_one_pass_gives(
+    store, monkeypatch
+) -> None:
+    """A plant too large to hold is replayed a batch of assets at a time, to the same result."""
+    from factorybrain.agents.maintenance import _agent
+
+    _presses_one_borrowing(store)
     whole = MaintenanceAgent().scan(store)
     monkeypatch.setattr(_agent, "BATCH_READINGS", 1)  # one asset a batch
     batched = MaintenanceAgent().scan(store)
 
     devices = sorted(whole.scored)
     assert devices == sorted(batched.scored) and len(devices) == 4
-    (borrowed,) = [
-        r for r in batched.registry.versions("L1_SPARSE04") if r.scope == "asset_class"
-    ]
+    (borrowed,) = [r for r in batched.registry.versions("L1_SPARSE04") if r.scope == "asset_class"]
     assert "limits of class 'Hydraulic press'" in borrowed.reason
     # the median of every press's own limits known by then, those replayed after it included
     known = [

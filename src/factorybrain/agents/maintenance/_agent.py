@@ -54,6 +54,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -187,7 +188,7 @@ class HistoryRead:
             running=int(asset.running.sum()),
             first=pd.Timestamp(asset.frame.index[0]),
             last=pd.Timestamp(asset.frame.index[-1]),
-            has_regimes=any(r is not None for r in asset.regime),
+            has_regimes=bool(_in_a_regime(asset).any()),
         )
 
     @property
@@ -985,7 +986,7 @@ class MaintenanceAgent(BaseAgent):
                     ready.append((asset, plan, frame))
                 else:  # judged once every asset's limits are known
                     kept = asset if read_again is None else None
-                    waiting[asset.device] = (kept, [(*p[:3], None, None, p[5]) for p in plan])
+                    waiting[asset.device] = (kept, _without_data(plan))
             scored.update(self._judge(work, ready))
             del batch, prepared, fitted, ready  # let this batch's readings go before the next
         if waiting:
@@ -1001,6 +1002,13 @@ class MaintenanceAgent(BaseAgent):
                     plan = [(*p[:3], frame, regimes, p[5]) for p in waiting[asset.device][1]]
                     ready.append((asset, self._fallback(asset, plan, by_class, registry), frame))
                 scored.update(self._judge(work, ready))
+        gone = [device for device in waiting if device not in scored]
+        if gone:  # deleted between the two reads: said, not dropped in silence
+            warnings.warn(
+                f"maintenance: the readings of {', '.join(gone)} were gone when read again to "
+                "judge them with their class's limits; they are not judged in this run",
+                stacklevel=2,
+            )
         return {device: scored[device] for device in order if device in scored}
 
     def _judge(
@@ -1017,7 +1025,7 @@ class MaintenanceAgent(BaseAgent):
             window, drift_open = self._windows.get(asset.device, (None, False))
             out[asset.device] = Scored(
                 _without_readings(asset),
-                [(*p[:3], None, None, p[5]) for p in plan],
+                _without_data(plan),
                 hours,
                 window,
                 0,
@@ -1891,11 +1899,21 @@ def _judged_rows(asset: AssetData) -> tuple[pd.DataFrame, np.ndarray | None]:
 
     Returns the rows and their regimes (None when the asset has none).
     """
-    rows = asset.running.copy()
-    if not any(r is not None for r in asset.regime):
-        return asset.frame[rows], None
-    rows &= np.array([r is not None for r in asset.regime])
+    known = _in_a_regime(asset)
+    if not known.any():
+        return asset.frame[asset.running], None
+    rows = asset.running & known
     return asset.frame[rows], asset.regime[rows]
+
+
+def _in_a_regime(asset: AssetData) -> np.ndarray:
+    """Per row, whether it has an operating regime (a product)."""
+    return np.fromiter((r is not None for r in asset.regime), bool, len(asset.regime))
+
+
+def _without_data(plan: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """A replay's plan without the frames and regimes it was fitted and judged on."""
+    return [(*p[:3], None, None, p[5]) for p in plan]
 
 
 def _without_readings(asset: AssetData, resets: list[pd.Timestamp] | None = None) -> AssetData:

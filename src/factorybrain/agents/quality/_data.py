@@ -405,16 +405,17 @@ def _lot_features(
     if lots.empty:
         notes.append("no consumed_in edge links a lot to a work order: lots cannot be screened")
         return
+    orders_kept = order_key.unique()
     consumed = pd.MultiIndex.from_frame(lots[["wo_space", "work_order"]])
     lots = lots.assign(
         of_units=consumed.isin(every_order),  # a lot some unit has, sampled or not
-        order=order_key.unique().get_indexer(consumed),  # its order among those kept, or -1
+        order=orders_kept.get_indexer(consumed),  # its order among those kept, or -1
     )
-    position = order_key.unique().get_indexer(order_key)
+    position = orders_kept.get_indexer(order_key)
     for (space, lot), group in lots.groupby(["lot_space", "lot"], dropna=True):
         if not group["of_units"].any():
             continue
-        used = np.zeros(len(order_key.unique()), dtype=bool)
+        used = np.zeros(len(orders_kept), dtype=bool)
         orders = group["order"].to_numpy()
         used[orders[orders >= 0]] = True
         key = f"lot:{space}:{lot}"
