@@ -428,3 +428,30 @@ def test_a_read_only_postgresql_store_refuses_writes(postgres_store: PostgresSto
         assert reader.counts()["asset"] == 0
     finally:
         reader.close()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM (VALUES ('a'), (NULL), ('ccc')) t(x)",
+        "SELECT CAST(NULL AS VARCHAR) AS x, 1.5::DOUBLE AS y",
+        "SELECT * FROM (VALUES (1.5::DOUBLE, TIMESTAMP '2024-01-01 10:00'), (NULL, NULL)) t(x, y)",
+        "SELECT 'a' AS x, 1.0::DOUBLE AS y, TIMESTAMP '2024-01-01' AS z WHERE false",
+        "SELECT 1.5::FLOAT AS x, TIMESTAMP_NS '2024-01-01 10:00:00.123456789' AS y",
+        "SELECT 'a' AS x, 'b' AS x",
+        "WITH t AS (SELECT 'q' AS a, 2 AS n) SELECT * FROM t",
+        "SELECT * FROM (VALUES (1::BIGINT, true), (NULL, NULL)) t(n, b)",
+        "SELECT ?::VARCHAR AS a, ?::DOUBLE AS b",
+    ],
+)
+def test_a_query_gives_the_frame_duckdb_gives_whichever_way_it_is_converted(sql: str) -> None:
+    """Strings, floats and timestamps come through Arrow; the frame is the one df() makes."""
+    import duckdb
+
+    from factorybrain.store._duckdb import _frame
+
+    con = duckdb.connect()
+    parameters = ["z", 2.0] if "?" in sql else None
+    pd.testing.assert_frame_equal(
+        _frame(con, sql, parameters), con.execute(sql, parameters or []).df()
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -92,6 +93,36 @@ QUARANTINE_SUMMARY_SQL = f"""
     FROM quarantine q SEMI JOIN latest l ON q.ingest_id = l.ingest_id
     GROUP BY ALL ORDER BY q.source_file, rows DESC, reason
     """
+
+
+#: Column types whose Arrow form becomes the pandas column DuckDB's ``df()`` makes: strings,
+#: floating point numbers and timestamps without a zone. A result of only these is converted
+#: through Arrow, without a Python object per string: on a fleet's millions of rows a third of
+#: the memory and of the time. Integers (nullable ones become ``Int64`` in ``df()``), booleans,
+#: decimals, dates and nested types keep ``df()``.
+_VIA_ARROW = frozenset(
+    {"VARCHAR", "DOUBLE", "FLOAT", "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"}
+)
+_SELECT = re.compile(r"\s*(SELECT|WITH)\b", re.IGNORECASE)
+
+
+def _frame(
+    con: duckdb.DuckDBPyConnection, sql: str, parameters: QueryParameters | None
+) -> pd.DataFrame:
+    """The result of one read-only statement as a DataFrame, as ``df()`` makes it."""
+    if _SELECT.match(sql):
+        relation = con.sql(sql, params=parameters or None)
+        types = [str(kind) for kind in relation.types]
+        # df() renames a repeated column name (x, x_1): that result keeps df()
+        if set(types) <= _VIA_ARROW and len(set(relation.columns)) == len(types):
+            frame = relation.to_arrow_table().to_pandas(self_destruct=True, split_blocks=True)
+            for i, kind in enumerate(types):
+                # df() gives a column where no string is known (no rows, or all NULL) as objects
+                if kind == "VARCHAR" and not frame.iloc[:, i].notna().any():
+                    nothing = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+                    frame.isetitem(i, nothing)
+            return frame
+    return con.execute(sql, parameters or []).df()
 
 
 def _now() -> datetime:
@@ -860,7 +891,7 @@ class DuckDBStore(Store):
         """
         self._check_read_only(sql)
         try:
-            return self._con.execute(sql, parameters or []).df()
+            return _frame(self._con, sql, parameters)
         except duckdb.Error as error:
             raise StoreError(f"query failed: {error}") from error
 

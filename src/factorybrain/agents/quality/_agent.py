@@ -280,6 +280,7 @@ class QualityAgent(BaseAgent):
                 latest = points["at"].max()
                 review.as_of = None if pd.isna(latest) else latest.to_pydatetime()
             self._chart_all(review, points)
+        del points  # the charts keep what they show; a fleet's points need not outlive them
         self._causes(
             review,
             load_genealogy(store, max_units=self.max_units),
@@ -290,11 +291,9 @@ class QualityAgent(BaseAgent):
 
     def _chart_all(self, review: QualityReview, points: pd.DataFrame) -> None:
         keys = ["source", "characteristic", "product", "machine"]
-        frame = points.copy()
-        for column in ("product", "machine"):
-            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
         no_spec: dict[str, int] = {}
-        for key, group in frame.groupby(keys, dropna=False, sort=True):
+        # a missing product or machine is a key of its own (NaN, named None below)
+        for key, group in points.groupby(keys, dropna=False, sort=True):
             source, characteristic, product, machine = (
                 None if isinstance(v, float) and math.isnan(v) else v for v in key
             )

@@ -356,33 +356,30 @@ def _deduplicate(
 def _machine_days(
     passes: pd.DataFrame, fleet: Fleet
 ) -> tuple[WindowBins | None, list[tuple[str, str]]]:
+    """Each machine's days as window bins.
+
+    A track per machine, in the order the passes first name them; a bin per day it processed
+    units of the fleet.
+    """
     if passes.empty:
         return None, []
-    machines = passes[["equipment_space", "equipment"]].drop_duplicates().reset_index(drop=True)
-    tracks = [(str(s), str(e)) for s, e in machines.itertuples(index=False)]
-    track_of = {key: i for i, key in enumerate(tracks)}
-    passes = passes.assign(
-        track=[
-            track_of[(str(s), str(e))]
-            for s, e in zip(passes["equipment_space"], passes["equipment"], strict=True)
-        ],
-        day=((pd.to_datetime(passes["time"]) - _EPOCH) // DAY).astype(np.int64),
-    )
-    # a unit passing one machine twice (two operations) counts once per day bin
-    passes = passes.drop_duplicates(["unit", "track", "day"])
-    bins = passes[["track", "day"]].drop_duplicates().reset_index(drop=True)
-    bin_of = {(t, d): i for i, (t, d) in enumerate(bins.itertuples(index=False))}
-    columns = np.asarray(
-        [bin_of[(t, d)] for t, d in zip(passes["track"], passes["day"], strict=True)]
-    )
+    space_code, spaces = pd.factorize(passes["equipment_space"])
+    equipment_code, equipment = pd.factorize(passes["equipment"])
+    track, pairs = pd.factorize(space_code.astype(np.int64) * len(equipment) + equipment_code)
+    tracks = [(str(spaces[p // len(equipment)]), str(equipment[p % len(equipment)])) for p in pairs]
+    day = ((pd.to_datetime(passes["time"]) - _EPOCH) // DAY).to_numpy(dtype=np.int64)
+    unit = passes["unit"].to_numpy(dtype=np.int64)
+    # a bin per (machine, day) in order of first appearance; a unit passing one machine twice
+    # (two operations) counts once per day bin
+    first_day = int(day.min())
+    days = int(day.max()) - first_day + 1
+    column, bins = pd.factorize(track.astype(np.int64) * days + (day - first_day))
     membership = sparse.csr_matrix(
-        (np.ones(len(passes)), (passes["unit"].to_numpy(), columns)),
-        shape=(len(fleet.units), len(bins)),
+        (np.ones(unit.size), (unit, column)), shape=(len(fleet.units), len(bins))
     )
-    return (
-        WindowBins(membership, bins["track"].to_numpy(), bins["day"].to_numpy()),
-        tracks,
-    )
+    membership.sum_duplicates()
+    membership.data[:] = 1.0
+    return WindowBins(membership, bins // days, bins % days + first_day), tracks
 
 
 def day_of(position: int) -> datetime:

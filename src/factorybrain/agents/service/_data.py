@@ -480,44 +480,71 @@ def unit_times_on_machines(units: pd.DataFrame, operations: pd.DataFrame) -> pd.
     Units of one order go through every operation in the same order, so a unit passes each
     operation at the same fraction of its window: the fraction at which its production time
     falls in the order's first operation (where serials are stamped), or else ``(k + 0.5) / n``
-    for unit ``k`` of ``n`` (by production time, then serial).
+    for unit ``k`` of ``n`` (by production time, then serial). A unit without an order passes
+    no machine.
+
+    Orders are joined as integer codes and machines kept as categoricals: a fleet's units times
+    their operations are tens of millions of passes.
 
     Returns:
-        ``unit`` (position in ``units``), ``equipment_space``, ``equipment``, ``time``.
+        ``unit`` (position in ``units``), ``equipment_space``, ``equipment`` (categoricals),
+        ``time``.
     """
     if units.empty or operations.empty:
         return pd.DataFrame({"unit": [], "equipment_space": [], "equipment": [], "time": []})
+    unit_order, operation_order = _order_codes(units, operations)
     frame = pd.DataFrame(
         {
             "unit": np.arange(len(units)),
-            "wo_space": units["wo_space"].to_numpy(),
-            "work_order": units["work_order"].to_numpy(),
-            "produced_at": units["produced_at"].to_numpy(),
+            "order": unit_order,
+            "produced_at": pd.to_datetime(units["produced_at"]).to_numpy(),
             "serial": units["serial"].to_numpy(),
         }
-    ).sort_values(["wo_space", "work_order", "produced_at", "serial"])
-    grouped = frame.groupby(["wo_space", "work_order"], sort=False)
+    )
+    frame = frame[frame["order"] >= 0].sort_values(["order", "produced_at", "serial"])
+    frame = frame.drop(columns="serial")
+    grouped = frame.groupby("order", sort=False)
     frame["rank"] = grouped.cumcount()
     frame["count"] = grouped["unit"].transform("size")
-    ops = operations[["wo_space", "work_order", "sequence", "equipment_space", "equipment"]].copy()
-    ops["start"] = pd.to_datetime(operations["start_time"])
-    ops["end"] = pd.to_datetime(operations["end_time"]).fillna(ops["start"])
-    merged = frame.merge(ops, on=["wo_space", "work_order"], how="inner")
+    ops = pd.DataFrame(
+        {
+            "order": operation_order,
+            "sequence": operations["sequence"].to_numpy(),
+            "equipment_space": pd.Categorical(operations["equipment_space"]),
+            "equipment": pd.Categorical(operations["equipment"]),
+            "start": pd.to_datetime(operations["start_time"]).to_numpy(),
+            "end": pd.to_datetime(operations["end_time"]).to_numpy(),
+        }
+    )
+    ops = ops[ops["order"] >= 0]
+    ops["end"] = ops["end"].fillna(ops["start"])
     # a unit's place in the flow: where its own production time falls in the order's first
     # operation (serials are stamped there), else its rank among the order's units
-    first = ops.sort_values(["sequence", "start"]).drop_duplicates(["wo_space", "work_order"])
-    first = first.rename(columns={"start": "first_start", "end": "first_end"})
-    merged = merged.merge(
-        first[["wo_space", "work_order", "first_start", "first_end"]],
-        on=["wo_space", "work_order"],
-        how="left",
-    )
+    first = ops.sort_values(["sequence", "start"]).drop_duplicates("order").set_index("order")
+    ops["first_start"] = ops["order"].map(first["start"])
+    ops["first_end"] = ops["order"].map(first["end"])
+    merged = frame.merge(ops.drop(columns="sequence"), on="order", how="inner")
     span = (merged["first_end"] - merged["first_start"]).dt.total_seconds()
-    stamped = (pd.to_datetime(merged["produced_at"]) - merged["first_start"]).dt.total_seconds()
+    stamped = (merged["produced_at"] - merged["first_start"]).dt.total_seconds()
     by_time = (stamped / span.where(span > 0)).where((stamped >= 0) & (stamped <= span))
     share = by_time.fillna((merged["rank"] + 0.5) / merged["count"]).clip(0.0, 1.0)
     merged["time"] = merged["start"] + (merged["end"] - merged["start"]) * share
     return merged[["unit", "equipment_space", "equipment", "time"]].reset_index(drop=True)
+
+
+def _order_codes(*frames: pd.DataFrame) -> list[np.ndarray]:
+    """One integer per ``(wo_space, work_order)`` shared by ``frames``; -1 where either is missing.
+
+    Codes sort as the keys do (by space, then order), so sorting by code sorts by order.
+    """
+    spaces = pd.concat([f["wo_space"].astype(object) for f in frames], ignore_index=True)
+    orders = pd.concat([f["work_order"].astype(object) for f in frames], ignore_index=True)
+    space_code, _ = pd.factorize(spaces, sort=True)
+    order_code, order_values = pd.factorize(orders, sort=True)
+    code = space_code.astype(np.int64) * max(len(order_values), 1) + order_code
+    code[(space_code < 0) | (order_code < 0)] = -1
+    bounds = np.cumsum([len(f) for f in frames])[:-1]
+    return np.split(code, bounds)
 
 
 __all__ = ["FieldData", "load_field", "unit_times_on_machines"]

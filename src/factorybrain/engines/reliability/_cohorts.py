@@ -215,7 +215,7 @@ class CohortScreen(Engine):
                 break
             # the tracks again, against a model that explains the clusters selected so far
             fitted = self._fit_model(
-                [self._indicator(tests.loc[label]).astype(float) for label in selected["label"]]
+                [self._indicator(tests.loc[label]) for label in selected["label"]]
             )
             again = self._tests(fitted, scan_pass)
             known = tests.loc[tests["kind"] == "window", "window"]
@@ -449,7 +449,7 @@ class CohortScreen(Engine):
         if not indicators:
             self._beta = np.array([math.log(max(scale, 1e-300))])
             return expected * scale
-        bits = np.column_stack(indicators).astype(bool)
+        bits = np.column_stack(indicators).astype(bool, copy=False)
         patterns, inverse = _unique_rows(bits)
         observed = np.bincount(inverse, weights=y, minlength=len(patterns))
         offset = np.bincount(inverse, weights=expected, minlength=len(patterns))
@@ -538,13 +538,15 @@ class CohortScreen(Engine):
             label = int(pool.index[best])
             chosen.append(label)
             entry_lr.append(float(lr[best]))
-            indicators.append(self._indicator(tests.loc[label]).astype(float))
+            indicators.append(self._indicator(tests.loc[label]))
             fitted = self._fit_model(indicators)
         if not chosen:
             return pd.DataFrame(columns=columns)
         adjusted = np.exp(self._beta[1:]) if len(self._beta) > 1 else np.array([])
-        claim_sets = self._claim_sets(candidates)
-        position = {label: i for i, label in enumerate(candidates.index)}
+        # which claims each selected cohort holds (only theirs: every candidate's would be
+        # claims x candidates, which grows with the square of a fleet's size)
+        claim_sets = self._claim_sets(tests.loc[chosen])
+        position = {label: i for i, label in enumerate(chosen)}
         rows = []
         extra: list[int] = []
         for step, label in enumerate(chosen):
