@@ -262,3 +262,60 @@ def test_a_unit_recorded_by_two_silos_counts_once(store, plant) -> None:
     assert both["units"] == alone["units"] == 5 * PER_ORDER
     assert both["claims"] == alone["claims"]
     assert both["p_value"] == pytest.approx(alone["p_value"], rel=1e-6)
+
+
+def test_units_pass_their_orders_machines_in_build_order_and_a_unit_without_order_none() -> None:
+    """Units of two spaces' orders pass each operation at their share of the first one."""
+    import pandas as pd
+
+    from factorybrain.agents.service._data import unit_times_on_machines
+
+    at = datetime(2026, 3, 2, 8)
+    units = pd.DataFrame(
+        {
+            "serial": ["A1", "A2", "B1", "C1"],
+            "wo_space": ["mes", "mes", "erp", "mes"],
+            "work_order": ["WO-2", "WO-2", "WO-1", None],
+            "produced_at": [at + timedelta(minutes=45), at + timedelta(minutes=15), None, at],
+        }
+    )
+    operations = pd.DataFrame(
+        {
+            "wo_space": ["mes", "mes", "erp"],
+            "work_order": ["WO-2", "WO-2", "WO-1"],
+            "sequence": [20, 10, 10],
+            "equipment_space": ["mes", "mes", "erp"],
+            "equipment": ["M2", "M1", "M1"],
+            "start_time": [at + timedelta(hours=1), at, at + timedelta(hours=4)],
+            "end_time": [at + timedelta(hours=2), at + timedelta(hours=1), None],
+        }
+    )
+    passes = unit_times_on_machines(units, operations)
+    got = {
+        (int(u), str(e), str(s)): t
+        for u, s, e, t in passes[["unit", "equipment_space", "equipment", "time"]].itertuples(
+            index=False
+        )
+    }
+    assert got == {
+        (0, "M1", "mes"): at + timedelta(minutes=45),  # its stamp in the first operation
+        (0, "M2", "mes"): at + timedelta(hours=1, minutes=45),
+        (1, "M1", "mes"): at + timedelta(minutes=15),
+        (1, "M2", "mes"): at + timedelta(hours=1, minutes=15),
+        (2, "M1", "erp"): at + timedelta(hours=4),  # an operation without an end: its start
+    }
+    assert len(passes[passes["equipment"] == "M1"]) == 3
+
+
+def test_a_screen_that_reaches_its_cluster_limit_says_so_and_one_that_does_not_is_quiet(
+    store, plant
+) -> None:
+    """A fleet with more clusters than the limit must not look like a fleet with only those."""
+    with pytest.warns(ServiceDataWarning, match="stopped at its limit of 1 clusters"):
+        limited = ServiceAgent(max_clusters=1).review(store)
+    clusters = [f for f in limited.findings if f.kind == FAILURE_CLUSTER]
+    assert [f.subject.external_id for f in clusters] == [BAD_LOT]
+    assert any("limit of 1 clusters" in note for note in limited.notes)
+    roomy = _review(store)
+    assert len([f for f in roomy.findings if f.kind == FAILURE_CLUSTER]) < 25
+    assert not any("limit of" in note for note in roomy.notes)

@@ -200,6 +200,8 @@ class ServiceAgent(BaseAgent):
         min_claims: Claims a cohort needs before it is flagged.
         min_rate_ratio: Age-adjusted rate ratio a flagged cohort must reach.
         max_window_days: Longest run of days of one machine screened as a window.
+        max_clusters: Cohorts the screen selects at most; a review that reaches the limit
+            says so (further clusters are not reported).
         tie_separation: Cohorts within this share of the best separation are near-tied and
             ordered by corroborating evidence.
         breakdown_grace_days: A machine's breakdown up to this long after its window ends
@@ -226,6 +228,7 @@ class ServiceAgent(BaseAgent):
         min_claims: int = 3,
         min_rate_ratio: float = 1.5,
         max_window_days: int = 7,
+        max_clusters: int = 25,
         tie_separation: float = 0.75,
         breakdown_grace_days: float = 7.0,
         service_lag_days: float = 0.0,
@@ -240,6 +243,7 @@ class ServiceAgent(BaseAgent):
         self.min_claims = min_claims
         self.min_rate_ratio = min_rate_ratio
         self.max_window_days = max_window_days
+        self.max_clusters = max_clusters
         self.tie_separation = tie_separation
         self.breakdown_grace_days = breakdown_grace_days
         self.service_lag_days = service_lag_days
@@ -287,6 +291,16 @@ class ServiceAgent(BaseAgent):
         if screened is not None:
             for parameter, note in screened.cohorts.notes:
                 self._gap(review, note, f"parameters:{parameter}")
+            if len(screened.screen.selected_) >= self.max_clusters:
+                self._gap(
+                    review,
+                    f"the cohort screen stopped at its limit of {self.max_clusters} clusters "
+                    f"among {len(screened.fleet.units):,} units in the field and "
+                    f"{int(screened.fleet.units['failed'].sum()):,} claims: further clusters, "
+                    "if any, are not reported (a fleet of several sites wants a larger limit, "
+                    "ServiceAgent(max_clusters=...))",
+                    "cluster_limit",
+                )
             review.clusters = self.clusters(data, screened, reading, store)
         review.reliability = self._reliability(data, moment, review)
         for cluster in review.clusters:
@@ -308,6 +322,7 @@ class ServiceAgent(BaseAgent):
                 "min_claims": self.min_claims,
                 "min_rate_ratio": self.min_rate_ratio,
                 "max_window": self.max_window_days,
+                "max_selected": self.max_clusters,
             },
         )
 
