@@ -217,12 +217,14 @@ def test_scan_refuses_windows_outside_the_cells() -> None:
         temporal_scan(np.zeros(3), np.ones(3), np.array([0]), np.array([2]), np.array([2]))
 
 
-@pytest.mark.parametrize(("units", "columns"), [(1, 1), (50, 3), (20_000, 7)])
+@pytest.mark.parametrize(
+    ("units", "columns"), [(1, 1), (50, 3), (20_000, 7), (20_000, 63), (5_000, 70), (300, 129)]
+)
 def test_unit_patterns_are_grouped_as_numpys_unique_rows_groups_them(units, columns) -> None:
     from factorybrain.engines.reliability._cohorts import _unique_rows
 
     rng = np.random.default_rng(units)
-    bits = rng.random((units, columns)) < rng.random(columns)
+    bits = rng.random((units, columns)) < rng.random(columns) / (1 + columns // 8)
     patterns, inverse = _unique_rows(bits)
     expected, expected_inverse = np.unique(bits, axis=0, return_inverse=True)
     assert patterns.dtype == bool

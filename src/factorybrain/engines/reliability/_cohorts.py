@@ -697,7 +697,7 @@ __all__ = ["CohortScreen", "WindowBins"]
 
 
 def _unique_rows(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(bits, axis=0, return_inverse=True)`` of a boolean matrix, many times faster.
+    """``np.unique(bits, axis=0, return_inverse=True)`` of a boolean matrix of any width, faster.
 
     Each row is read as a binary number, its first column the most significant bit: sorting the
     numbers sorts the rows as ``np.unique`` does (lexicographically, False first), so the
@@ -706,7 +706,13 @@ def _unique_rows(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     width = bits.shape[1]
     if width > 62:
-        patterns, inverse = np.unique(bits, axis=0, return_inverse=True)
+        # wider than an integer: each row packed into bytes, first column the highest bit,
+        # compared byte by byte (as raw bytes sort), which is the rows' lexicographic order
+        packed = np.ascontiguousarray(np.packbits(bits, axis=1))
+        rows = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+        codes, inverse = np.unique(rows, return_inverse=True)
+        as_bytes = codes.view(np.uint8).reshape(len(codes), packed.shape[1])
+        patterns = np.unpackbits(as_bytes, axis=1, count=width).astype(bool)
         return patterns, inverse.ravel()
     weights = np.left_shift(np.int64(1), np.arange(width - 1, -1, -1, dtype=np.int64))
     codes, inverse = np.unique(bits.astype(np.int64) @ weights, return_inverse=True)
