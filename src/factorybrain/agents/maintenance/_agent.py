@@ -1907,8 +1907,12 @@ def _judged_rows(asset: AssetData) -> tuple[pd.DataFrame, np.ndarray | None]:
 
 
 def _in_a_regime(asset: AssetData) -> np.ndarray:
-    """Per row, whether it has an operating regime (a product)."""
-    return np.fromiter((r is not None for r in asset.regime), bool, len(asset.regime))
+    """Per row, whether it has an operating regime (a product).
+
+    One comparison in numpy's loop (a regime is a name or None), not a Python one per row: a
+    replay asks it of every row twice (the rows judged, and what the read is kept as).
+    """
+    return np.not_equal(np.asarray(asset.regime, dtype=object), None)
 
 
 def _without_data(plan: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

@@ -377,8 +377,7 @@ def _machine_days(
     membership = sparse.csr_matrix(
         (np.ones(unit.size), (unit, column)), shape=(len(fleet.units), len(bins))
     )
-    membership.sum_duplicates()
-    membership.data[:] = 1.0
+    membership.data[:] = 1.0  # built summed: a unit twice on one machine in a day is one pass
     return WindowBins(membership, bins // days, bins % days + first_day), tracks
 
 
