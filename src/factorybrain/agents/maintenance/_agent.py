@@ -1912,7 +1912,8 @@ def _in_a_regime(asset: AssetData) -> np.ndarray:
     One comparison in numpy's loop (a regime is a name or None), not a Python one per row: a
     replay asks it of every row twice (the rows judged, and what the read is kept as).
     """
-    return np.not_equal(np.asarray(asset.regime, dtype=object), None)
+    nothing: Any = None  # numpy's stubs take no None operand; numpy compares it elementwise
+    return np.asarray(np.not_equal(np.asarray(asset.regime, dtype=object), nothing), dtype=bool)
 
 
 def _without_data(plan: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
